@@ -1,0 +1,292 @@
+"""Typed, frozen settings: built-in defaults <- TOML file <- environment.
+
+Every key lives in exactly one dataclass below, with its default and a line
+of help (``field(metadata={"help": ...})``). The loader checks the file
+against these dataclasses, so an unknown key or a wrong type is one clear
+line naming the file, section and key. Secrets never live in the TOML: they
+are read from ``*_file`` paths, the environment or systemd's
+``$CREDENTIALS_DIRECTORY``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sepdesk.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("config/sepdesk.toml")
+TLS_MODES = ("tls", "starttls", "none")
+
+
+def _f(default: Any, help: str) -> Any:
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    name: str = _f("SEP Support", "Display name on every mail the desk sends")
+    support_address: str = _f("support@sep.example", "The desk's own address (From, Reply-To)")
+    tag: str = _f("SEP", "Subject tag: [<tag> T-2026-000123]")
+    staff: list[str] = _f([], "Staff addresses or '@domain' entries")
+    team_address: str = _f("", "Where new tickets are announced; empty: no team notices")
+    escalation_to: list[str] = _f([], "Who receives SLA warnings and breach mails")
+    hotline_phone: str = _f("+49 8024 46331-0", "Hotline number named in replies")
+    emergency_form_url: str = _f(
+        "https://www.sep.example/emergency-call", "Emergency Call order form link"
+    )
+    timezone: str = _f("Europe/Berlin", "The desk's timezone (support hours, printed instants)")
+    require_auth: bool = _f(True, "Staff mail counts only with passing Authentication-Results")
+    authserv_id: str = _f("", "Whose Authentication-Results header is trusted")
+    reopen_days: int = _f(14, "A reply within this many days reopens a solved ticket")
+    max_auto_replies_per_day: int = _f(10, "Automatic replies per sender per 24 h")
+    aliases: list[str] = _f([], "Further addresses the desk receives mail for")
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    path: str = _f("var/sepdesk.db", "SQLite database file")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    enabled: bool = _f(True, "Run the SMTP receiver in serve")
+    host: str = _f("127.0.0.1", "Address the receiver listens on")
+    port: int = _f(2525, "Port the receiver listens on")
+    max_message_bytes: int = _f(33554432, "Larger messages are refused with 552")
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    enabled: bool = _f(False, "Run the IMAP poller in serve")
+    host: str = _f("", "IMAP server")
+    port: int = _f(993, "IMAP port")
+    user: str = _f("", "IMAP login")
+    password_file: str = _f("", "File holding the IMAP password (or SEPDESK_IMAP_PASSWORD)")
+    tls: str = _f("tls", "tls | starttls | none (none only to a loopback address)")
+    folder: str = _f("INBOX", "Folder to read")
+    processed_folder: str = _f("Processed", "Where processed mail is moved")
+    quarantine_folder: str = _f("Quarantine", "Where mail that failed is moved")
+    poll_interval: int = _f(60, "Seconds between polls when the server has no IDLE")
+    extra_folders: list[str] = _f([], "Further folders of the same account to read")
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    host: str = _f("", "Relay host; empty: write mail to [outbox] dir")
+    port: int = _f(587, "Relay port")
+    tls: str = _f("starttls", "tls | starttls | none (none only to a loopback address)")
+    user: str = _f("", "Relay login; empty: no AUTH")
+    password_file: str = _f("", "File holding the relay password (or SEPDESK_RELAY_PASSWORD)")
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    dir: str = _f("var/outbox", "Folder for .eml files when no relay is configured")
+    max_attempts: int = _f(8, "Delivery attempts before a mail is marked failed")
+
+
+@dataclass(frozen=True)
+class SlaSettings:
+    warn_at: float = _f(0.75, "Warn when this fraction of the response budget is used")
+    repeat_after_breach: int = _f(120, "Minutes between breach reminders; 0 = none")
+
+
+@dataclass(frozen=True)
+class CalendarSettings:
+    country: str = _f("DE", "Country of the public holidays")
+    subdivisions: list[str] = _f([], "Subdivisions whose holidays are closed too, e.g. BY")
+    extra_closed: list[str] = _f([], "Extra closed days: 'MM-DD' every year or ISO dates")
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    current_version: str = _f("5.1.0", "Newest SEP sesam release; older ones are named in replies")
+
+
+@dataclass(frozen=True)
+class HotlineSettings:
+    spool_dir: str = _f("var/hotline", "Folder watched for hotline CSV files")
+    columns: dict[str, str] = _f({}, "Map of our column name -> the phone system's name")
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = _f("INFO", "DEBUG | INFO | WARNING | ERROR")
+
+
+@dataclass(frozen=True)
+class Settings:
+    desk: DeskSettings = field(default_factory=DeskSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    imap: ImapSettings = field(default_factory=ImapSettings)
+    relay: RelaySettings = field(default_factory=RelaySettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    sla: SlaSettings = field(default_factory=SlaSettings)
+    calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    hotline: HotlineSettings = field(default_factory=HotlineSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    source: str = "built-in defaults"
+
+    @property
+    def relay_enabled(self) -> bool:
+        return bool(self.relay.host)
+
+    def desk_addresses(self) -> set[str]:
+        """Every address the desk receives mail for, lower-cased."""
+        return {a.lower() for a in (self.desk.support_address, *self.desk.aliases) if a}
+
+    def desk_domain(self) -> str:
+        return self.desk.support_address.rpartition("@")[2] or "localhost"
+
+
+SECTIONS: dict[str, type] = {
+    f.name: typing.get_type_hints(Settings)[f.name]
+    for f in dataclasses.fields(Settings)
+    if f.name != "source"
+}
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
+    if origin is dict:
+        _, item = typing.get_args(hint)
+        return isinstance(value, dict) and all(_type_ok(v, item) for v in value.values())
+    if isinstance(hint, types.UnionType):
+        return any(_type_ok(value, h) for h in typing.get_args(hint))
+    return False
+
+
+def _type_name(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin is list:
+        return f"list of {_type_name(typing.get_args(hint)[0])}"
+    if origin is dict:
+        return "table"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _build_section(where: str, name: str, cls: type, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: [{name}] must be a table")
+    hints = typing.get_type_hints(cls)
+    for key, value in raw.items():
+        if key not in hints:
+            raise ConfigError(f"{where}: [{name}] {key}: unknown key")
+        if not _type_ok(value, hints[key]):
+            raise ConfigError(
+                f"{where}: [{name}] {key}: expected {_type_name(hints[key])}, "
+                f"got {type(value).__name__}"
+            )
+    values = {k: (float(v) if hints[k] is float else v) for k, v in raw.items()}
+    return cls(**values)
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _validate(where: str, s: Settings) -> None:
+    for name, sec in (("imap", s.imap), ("relay", s.relay)):
+        if sec.tls not in TLS_MODES:
+            raise ConfigError(f"{where}: [{name}] tls: must be one of {', '.join(TLS_MODES)}")
+        if sec.tls == "none" and sec.host and not _is_loopback(sec.host):
+            raise ConfigError(f"{where}: [{name}] tls: 'none' is only allowed to a loopback host")
+    if not 0 < s.sla.warn_at < 1:
+        raise ConfigError(f"{where}: [sla] warn_at: must be between 0 and 1")
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(s.desk.timezone)
+    except Exception:
+        raise ConfigError(f"{where}: [desk] timezone: unknown timezone {s.desk.timezone!r}") from None
+    if "@" not in s.desk.support_address:
+        raise ConfigError(f"{where}: [desk] support_address: not an address")
+
+
+def from_mapping(data: dict[str, Any], where: str = "config") -> Settings:
+    """Settings from a parsed TOML mapping; raises ConfigError naming the key."""
+    sections: dict[str, Any] = {}
+    for name, raw in data.items():
+        if name not in SECTIONS:
+            raise ConfigError(f"{where}: [{name}]: unknown section")
+        sections[name] = _build_section(where, name, SECTIONS[name], raw)
+    settings = Settings(**sections, source=where)
+    _validate(where, settings)
+    return settings
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Load settings: explicit path, else $SEPDESK_CONFIG, else config/sepdesk.toml, else defaults.
+
+    Only an explicitly named file (argument or environment) must exist.
+    """
+    explicit = path or os.environ.get("SEPDESK_CONFIG")
+    candidate = Path(explicit) if explicit else DEFAULT_CONFIG_PATH
+    if not candidate.exists():
+        if explicit:
+            raise ConfigError(f"{candidate}: config file not found")
+        return Settings()
+    try:
+        data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{candidate}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{candidate}: cannot read: {exc}") from None
+    return from_mapping(data, str(candidate))
+
+
+def read_secret(path: str, env_var: str, credential: str) -> str | None:
+    """A secret from $env_var, systemd's credential directory, or a file.
+
+    Order: environment, then ``$CREDENTIALS_DIRECTORY/<credential>``, then
+    the configured file. Trailing newlines are stripped.
+    """
+    if env_var in os.environ:
+        return os.environ[env_var]
+    cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+    if cred_dir and (Path(cred_dir) / credential).is_file():
+        return (Path(cred_dir) / credential).read_text(encoding="utf-8").rstrip("\r\n")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read secret: {exc.strerror}") from None
+    return None
+
+
+def describe() -> list[tuple[str, str, Any, str]]:
+    """(section, key, default, help) for every key: docs and the config test use it."""
+    out = []
+    for name, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            out.append((name, f.name, default, f.metadata.get("help", "")))
+    return out

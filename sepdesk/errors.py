@@ -1,0 +1,33 @@
+"""The few named exceptions of sepdesk; each boundary (CLI, SMTP handler, runner) fences them."""
+
+
+class SepdeskError(Exception):
+    """Base of every error sepdesk raises on purpose; its text is one line for a person."""
+
+
+class ConfigError(SepdeskError):
+    """The configuration file is missing, unreadable, or has an unknown key or wrong type."""
+
+
+class NotFound(SepdeskError):
+    """A ticket, Call ID, quarantine entry or other record named by the user does not exist."""
+
+
+class InvalidTransition(SepdeskError):
+    """A ticket action is impossible from the ticket's current state (e.g. solving a closed one)."""
+
+
+class InputError(SepdeskError):
+    """A file or value given by the user is malformed (bad CSV row, bad date, unreadable file)."""
+
+
+class StoreError(SepdeskError):
+    """The database could not be opened, migrated or written."""
+
+
+class DeliveryError(SepdeskError):
+    """An outgoing mail could not be handed to the relay; ``permanent`` says whether to retry."""
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

@@ -1,0 +1,88 @@
+"""Building the desk's outgoing mail: tag, Message-ID, loop headers, safe header values.
+
+Nothing from an incoming mail reaches a header unsanitised: every value goes
+through :func:`header_safe`, which drops CR/LF and control characters, and
+the standard library's ``EmailMessage`` encodes non-ASCII text.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+
+from sepdesk.config import Settings
+
+LOOP_HEADER = "X-Loop"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_TAG = re.compile(r"\[[^\]\[]*\b[TC]-\d{4}-\d{5,6}\]\s*")
+_PREFIX = re.compile(r"^\s*((re|aw|fw|fwd|wg|sv|antw|tr)\s*(\[\d+\])?\s*:\s*)+", re.I)
+
+
+def header_safe(value: str, limit: int = 200) -> str:
+    """One line of header text: no CR/LF or control characters, bounded length."""
+    return " ".join(_CONTROL.sub(" ", value or "").split())[:limit]
+
+
+def bare_subject(subject: str) -> str:
+    """The customer's subject without reply prefixes and without our tags."""
+    s = _TAG.sub("", header_safe(subject))
+    return _PREFIX.sub("", s).strip()
+
+
+def tagged_subject(settings: Settings, ticket_ref: str | None, subject: str) -> str:
+    base = bare_subject(subject) or "(no subject)"
+    if not ticket_ref:
+        return base
+    return f"[{header_safe(settings.desk.tag, 20)} {ticket_ref}] {base}"
+
+
+def new_message_id(settings: Settings, ticket_ref: str | None, at: datetime) -> str:
+    stamp = at.strftime("%Y%m%d%H%M%S")
+    ref = ticket_ref or "desk"
+    return f"sepdesk.{ref}.{stamp}.{secrets.token_hex(6)}@{settings.desk_domain()}"
+
+
+def compose(
+    settings: Settings,
+    *,
+    to: Sequence[str],
+    subject: str,
+    body: str,
+    message_id: str,
+    at: datetime,
+    automatic: bool = True,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    reply_to: str | None = None,
+    from_name: str | None = None,
+    cc: Sequence[str] = (),
+) -> EmailMessage:
+    msg = EmailMessage()
+    name = header_safe(from_name or settings.desk.name, 100)
+    msg["From"] = formataddr((name, settings.desk.support_address))
+    msg["To"] = ", ".join(header_safe(a, 254) for a in to)
+    if cc:
+        msg["Cc"] = ", ".join(header_safe(a, 254) for a in cc)
+    msg["Subject"] = header_safe(subject, 250)
+    msg["Date"] = format_datetime(at)
+    msg["Message-ID"] = f"<{message_id}>"
+    if in_reply_to:
+        msg["In-Reply-To"] = f"<{header_safe(in_reply_to, 250)}>"
+    refs = [header_safe(r, 250) for r in references if r][-10:]
+    if in_reply_to and in_reply_to not in refs:
+        refs.append(header_safe(in_reply_to, 250))
+    if refs:
+        msg["References"] = " ".join(f"<{r}>" for r in refs)
+    if reply_to:
+        msg["Reply-To"] = header_safe(reply_to, 254)
+    msg["Auto-Submitted"] = "auto-replied" if automatic else "no"
+    if automatic:
+        msg["X-Auto-Response-Suppress"] = "All"
+        msg["Precedence"] = "auto_reply"
+    msg[LOOP_HEADER] = settings.desk.support_address
+    msg.set_content(body, charset="utf-8")
+    return msg

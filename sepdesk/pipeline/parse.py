@@ -1,0 +1,224 @@
+"""Raw RFC 5322 bytes -> ParsedMail: headers, addresses, the readable text, attachments, defects.
+
+mail-parser (over the standard ``email`` package) decodes bodies and
+attachments; headers are read from the standard library's message with the
+modern policy. Parsing never raises for malformed mail: what is wrong is
+recorded in ``defects``. It raises :class:`ParseError` only when nothing
+usable is left (no headers at all).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import email.utils
+import hashlib
+import html
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.header import decode_header, make_header
+from email.message import Message
+from html.parser import HTMLParser
+
+import mailparser
+
+from sepdesk.errors import SepdeskError
+
+# mail-parser logs every MIME part type it does not decode; that is noise here.
+logging.getLogger("mailparser").setLevel(logging.ERROR)
+
+
+class ParseError(SepdeskError):
+    """The bytes are not an e-mail message at all (no header could be read)."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    size: int
+    text: str = ""  # decoded text for text/* attachments (logs), else empty
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    message_id: str  # without angle brackets; a digest when the mail had none
+    has_message_id: bool
+    subject: str
+    from_addr: str  # lower-cased
+    from_name: str
+    reply_to: str  # lower-cased, '' when absent
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    date: datetime | None
+    in_reply_to: str
+    references: tuple[str, ...]
+    text: str  # text/plain parts, or the HTML rendered to text when there is no plain part
+    html_text: str  # the HTML parts rendered to text (may repeat ``text``)
+    attachments: tuple[Attachment, ...]
+    content_type: str
+    defects: tuple[str, ...]
+    headers: dict[str, list[str]] = field(default_factory=dict)  # lower-cased names
+
+    def header(self, name: str) -> str:
+        values = self.headers.get(name.lower())
+        return values[0] if values else ""
+
+    def all_text(self) -> str:
+        """Subject, body and text attachments: what matching and classifying read."""
+        parts = [self.subject, self.text]
+        if self.html_text and self.html_text not in self.text:
+            parts.append(self.html_text)
+        return "\n".join(parts)
+
+
+_MSGID = re.compile(r"<([^<>\s]+)>")
+
+
+def _msgids(value: str) -> list[str]:
+    found = _MSGID.findall(value or "")
+    if not found and value and value.strip() and " " not in value.strip():
+        found = [value.strip().strip("<>")]
+    return found
+
+
+def _decode(value: object) -> str:
+    """Header text to one clean line: encoded words decoded, CR/LF folded away."""
+    if value is None:
+        return ""
+    text = str(value)
+    if "=?" in text:
+        try:
+            text = str(make_header(decode_header(text)))
+        except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
+            pass
+    return " ".join(text.split())
+
+
+class _HtmlText(HTMLParser):
+    """Renders HTML to text: block elements become line breaks, scripts and styles vanish."""
+
+    _BLOCK = {"p", "div", "br", "tr", "li", "pre", "h1", "h2", "h3", "h4", "table", "td", "th"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip += 1
+        elif tag in self._BLOCK:
+            self.out.append("\n" if tag != "td" else " ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in self._BLOCK:
+            self.out.append("\n" if tag != "td" else " ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.out.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    parser = _HtmlText()
+    try:
+        parser.feed(markup)
+        parser.close()
+    except (AssertionError, ValueError):
+        return html.unescape(re.sub(r"<[^>]+>", " ", markup))
+    lines = (" ".join(line.replace("\xa0", " ").split()) for line in "".join(parser.out).splitlines())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
+    values = [str(v) for v in msg.get_all(name, [])]
+    return [
+        (_decode(n), a.strip().lower())
+        for n, a in email.utils.getaddresses(values)
+        if a and "@" in a
+    ]
+
+
+def _date(msg: Message) -> datetime | None:
+    value = msg.get("Date")
+    if not value:
+        return None
+    try:
+        dt = email.utils.parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return dt if dt.tzinfo else None
+
+
+def _attachments(parsed: mailparser.MailParser) -> tuple[Attachment, ...]:
+    out = []
+    for a in parsed.attachments:
+        ctype = (a.get("mail_content_type") or "application/octet-stream").lower()
+        payload = a.get("payload") or ""
+        text = ""
+        if ctype.startswith("text/") or ctype in ("message/rfc822", "message/delivery-status"):
+            text = _attachment_text(payload, bool(a.get("binary")))
+        out.append(Attachment(a.get("filename") or "", ctype, len(payload), text))
+    return tuple(out)
+
+
+def _attachment_text(payload: str, binary: bool) -> str:
+    if not binary:
+        return payload
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(payload).decode("utf-8", errors="replace")
+    except (binascii.Error, ValueError):
+        return ""
+
+
+def digest_id(raw: bytes) -> str:
+    """The stand-in Message-ID of a mail that has none: a digest of its bytes."""
+    return "sha256-" + hashlib.sha256(raw).hexdigest()[:40] + "@sepdesk.invalid"
+
+
+def parse_mail(raw: bytes) -> ParsedMail:
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    if not msg.keys():
+        raise ParseError("no header could be read: not an e-mail message")
+    try:
+        parsed = mailparser.parse_from_bytes(raw)
+    except Exception as exc:  # mail-parser raises bare exceptions on broken MIME
+        raise ParseError(f"cannot decode MIME structure: {type(exc).__name__}: {exc}") from None
+    headers: dict[str, list[str]] = {}
+    for k, v in msg.items():
+        headers.setdefault(k.lower(), []).append(_decode(v))
+    ids = _msgids(str(msg.get("Message-ID", "")))
+    froms = _addresses(msg, "From")
+    reply_to = _addresses(msg, "Reply-To")
+    plain = "\n".join(t for t in parsed.text_plain if t).strip()
+    html_text = "\n".join(html_to_text(h) for h in parsed.text_html if h).strip()
+    defects = [str(d) for d in getattr(msg, "defects", [])]
+    for part in msg.walk():
+        defects.extend(f"{part.get_content_type()}: {type(d).__name__}" for d in part.defects)
+    return ParsedMail(
+        message_id=ids[0] if ids else digest_id(raw),
+        has_message_id=bool(ids),
+        subject=_decode(msg.get("Subject", "")),
+        from_addr=froms[0][1] if froms else "",
+        from_name=froms[0][0] if froms else "",
+        reply_to=reply_to[0][1] if reply_to else "",
+        to=tuple(a for _, a in _addresses(msg, "To")),
+        cc=tuple(a for _, a in _addresses(msg, "Cc")),
+        date=_date(msg),
+        in_reply_to=(_msgids(str(msg.get("In-Reply-To", ""))) or [""])[0],
+        references=tuple(_msgids(" ".join(str(v) for v in msg.get_all("References", [])))),
+        text=plain or html_text,
+        html_text=html_text,
+        attachments=_attachments(parsed),
+        content_type=msg.get_content_type(),
+        defects=tuple(dict.fromkeys(defects)),
+        headers=headers,
+    )

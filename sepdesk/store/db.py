@@ -1,0 +1,79 @@
+"""Opening the database: WAL, synchronous=FULL, busy timeout, migrations, write transactions.
+
+Every thread that writes (SMTP handler, IMAP poller, runners, CLI) opens its
+own connection with :func:`open_db` and writes inside :func:`write_tx`, which
+takes the write lock up front (``BEGIN IMMEDIATE``) so two writers never
+deadlock on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from sepdesk.errors import StoreError
+from sepdesk.store.migrations import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def connect(path: str | Path) -> sqlite_utils.Database:
+    """A connection with the pragmas every writer needs; no migrations."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        db = sqlite_utils.Database(conn, execute_plugins=False)
+        with db.ensure_autocommit_on():
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA foreign_keys=ON")
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"{path}: cannot open database: {exc}") from None
+    return db
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply pending forward migrations; returns the names applied."""
+    pending = [m.name for m in MIGRATIONS.pending(db)]
+    try:
+        MIGRATIONS.apply(db)
+    except sqlite3.Error as exc:
+        raise StoreError(f"migration failed: {exc}") from None
+    return pending
+
+
+def open_db(path: str | Path, *, migrate_schema: bool = True) -> sqlite_utils.Database:
+    db = connect(path)
+    if migrate_schema:
+        migrate(db)
+    return db
+
+
+@contextmanager
+def write_tx(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One write transaction taken with BEGIN IMMEDIATE; commit on success, rollback on error.
+
+    Nested use becomes a savepoint (sqlite-utils' ``atomic``).
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.rollback()
+        raise
+    else:
+        db.execute("COMMIT")
+
+
+def schema_version(db: sqlite_utils.Database) -> list[str]:
+    return [m.name for m in MIGRATIONS.applied(db)]

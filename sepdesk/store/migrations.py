@@ -1,0 +1,205 @@
+"""Forward-only schema migrations (sqlite-utils ``Migrations``); applied by init and serve.
+
+Add a new function at the end to change the schema; never edit one that has
+shipped. Instants are UTC text (see sepdesk.instants); lists are JSON text.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("sepdesk")
+
+_SCHEMA_1 = """
+CREATE TABLE contracts (
+    customer_number TEXT PRIMARY KEY,
+    customer_name TEXT NOT NULL,
+    level TEXT NOT NULL,
+    start TEXT NOT NULL,
+    "end" TEXT NOT NULL,
+    contacts TEXT NOT NULL DEFAULT '[]',
+    license_ids TEXT NOT NULL DEFAULT '[]',
+    license_type TEXT NOT NULL,
+    sce TEXT NOT NULL DEFAULT '',
+    sce_changed_at TEXT,
+    phones TEXT NOT NULL DEFAULT '[]',
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE intake (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    source_ref TEXT,
+    mail_from TEXT NOT NULL DEFAULT '',
+    rcpt_to TEXT NOT NULL DEFAULT '[]',
+    raw BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    stored_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    outcome TEXT,
+    reason TEXT,
+    steps TEXT NOT NULL DEFAULT '[]',
+    message_id TEXT,
+    ticket_id INTEGER,
+    processed_at TEXT
+);
+CREATE UNIQUE INDEX intake_source_ref ON intake(source, source_ref) WHERE source_ref IS NOT NULL;
+CREATE INDEX intake_pending ON intake(state, id);
+CREATE INDEX intake_digest ON intake(digest);
+
+CREATE TABLE tickets (
+    id INTEGER PRIMARY KEY,
+    ticket_number TEXT NOT NULL UNIQUE,
+    call_id TEXT UNIQUE,
+    status TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    customer_number TEXT,
+    contract_level TEXT,
+    contract_state TEXT NOT NULL DEFAULT 'none',
+    match_basis TEXT NOT NULL DEFAULT 'none',
+    match_reason TEXT NOT NULL DEFAULT '',
+    verified_sender INTEGER NOT NULL DEFAULT 0,
+    severity INTEGER NOT NULL,
+    stated_severity INTEGER,
+    severity_reasons TEXT NOT NULL DEFAULT '[]',
+    subject TEXT NOT NULL DEFAULT '',
+    requester TEXT NOT NULL DEFAULT '',
+    requester_name TEXT NOT NULL DEFAULT '',
+    reply_to TEXT NOT NULL DEFAULT '',
+    received_at TEXT NOT NULL,
+    first_response_due TEXT,
+    first_response_at TEXT,
+    breached INTEGER NOT NULL DEFAULT 0,
+    missing_info TEXT NOT NULL DEFAULT '[]',
+    language TEXT NOT NULL DEFAULT 'en',
+    versions TEXT NOT NULL DEFAULT '[]',
+    operating_systems TEXT NOT NULL DEFAULT '[]',
+    assigned_to TEXT,
+    linked_ticket TEXT,
+    delivery_failed INTEGER NOT NULL DEFAULT 0,
+    solved_at TEXT,
+    closed_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX tickets_status ON tickets(status);
+CREATE INDEX tickets_customer ON tickets(customer_number);
+CREATE INDEX tickets_open_due ON tickets(first_response_due) WHERE first_response_at IS NULL;
+
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+    direction TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT '',
+    from_addr TEXT NOT NULL DEFAULT '',
+    to_addrs TEXT NOT NULL DEFAULT '[]',
+    at TEXT NOT NULL,
+    message_id TEXT,
+    in_reply_to TEXT,
+    subject TEXT NOT NULL DEFAULT '',
+    body TEXT NOT NULL DEFAULT '',
+    intake_id INTEGER REFERENCES intake(id),
+    outbox_id INTEGER
+);
+CREATE INDEX messages_ticket ON messages(ticket_id, at);
+CREATE INDEX messages_message_id ON messages(message_id);
+
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    ticket_id INTEGER REFERENCES tickets(id),
+    kind TEXT NOT NULL,
+    to_addrs TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    message_id TEXT NOT NULL UNIQUE,
+    in_reply_to TEXT,
+    raw BLOB NOT NULL,
+    automatic INTEGER NOT NULL DEFAULT 1,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    sent_at TEXT
+);
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX outbox_ticket ON outbox(ticket_id);
+
+CREATE TABLE quarantine (
+    id INTEGER PRIMARY KEY,
+    intake_id INTEGER REFERENCES intake(id),
+    source TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    released_at TEXT
+);
+
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    ticket_id INTEGER REFERENCES tickets(id),
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_ticket ON events(ticket_id, id);
+
+CREATE TABLE counters (
+    name TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (name, year)
+);
+
+CREATE TABLE escalations (
+    id INTEGER PRIMARY KEY,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+    kind TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    due_at TEXT NOT NULL,
+    fired_at TEXT NOT NULL,
+    late INTEGER NOT NULL DEFAULT 0,
+    outbox_id INTEGER REFERENCES outbox(id),
+    UNIQUE (ticket_id, kind, n)
+);
+
+CREATE TABLE hotline_calls (
+    call_uid TEXT PRIMARY KEY,
+    row_digest TEXT NOT NULL,
+    ticket_id INTEGER REFERENCES tickets(id),
+    source_file TEXT NOT NULL DEFAULT '',
+    imported_at TEXT NOT NULL
+);
+
+CREATE TABLE imap_state (
+    mailbox TEXT PRIMARY KEY,
+    uidvalidity INTEGER,
+    last_uid INTEGER NOT NULL DEFAULT 0,
+    last_contact_at TEXT,
+    last_error TEXT
+);
+
+CREATE TABLE auto_replies (
+    id INTEGER PRIMARY KEY,
+    address TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX auto_replies_addr ON auto_replies(address, at);
+
+CREATE TABLE daemon_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+@MIGRATIONS()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    for statement in _SCHEMA_1.split(";"):
+        if statement.strip():
+            db.execute(statement)
