@@ -226,7 +226,9 @@ def _validate(where: str, s: Settings) -> None:
 
         ZoneInfo(s.desk.timezone)
     except Exception:
-        raise ConfigError(f"{where}: [desk] timezone: unknown timezone {s.desk.timezone!r}") from None
+        raise ConfigError(
+            f"{where}: [desk] timezone: unknown timezone {s.desk.timezone!r}"
+        ) from None
     if "@" not in s.desk.support_address:
         raise ConfigError(f"{where}: [desk] support_address: not an address")
 
@@ -287,6 +289,8 @@ def describe() -> list[tuple[str, str, Any, str]]:
     out = []
     for name, cls in SECTIONS.items():
         for f in dataclasses.fields(cls):
-            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            default = (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            )
             out.append((name, f.name, default, f.metadata.get("help", "")))
     return out

@@ -29,6 +29,8 @@ KINDS = (
 )
 # Mails that answer a customer automatically count against max_auto_replies_per_day.
 CUSTOMER_AUTO_KINDS = ("ack", "call_accepted", "needs_info", "no_contract", "confirmation")
+# Mails to staff are internal messages of the ticket, not part of the customer conversation.
+INTERNAL_KINDS = ("team_notice", "escalation", "command_error")
 
 
 def enqueue(
@@ -92,9 +94,10 @@ def enqueue(
     if ticket_id is not None:
         db.execute(
             "INSERT INTO messages (ticket_id, direction, kind, from_addr, to_addrs, at, message_id,"
-            " in_reply_to, subject, body, outbox_id) VALUES (?, 'out', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " in_reply_to, subject, body, outbox_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 ticket_id,
+                "internal" if kind in INTERNAL_KINDS else "out",
                 kind,
                 settings.desk.support_address,
                 json.dumps(recipients),

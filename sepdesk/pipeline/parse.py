@@ -131,7 +131,9 @@ def html_to_text(markup: str) -> str:
         parser.close()
     except (AssertionError, ValueError):
         return html.unescape(re.sub(r"<[^>]+>", " ", markup))
-    lines = (" ".join(line.replace("\xa0", " ").split()) for line in "".join(parser.out).splitlines())
+    lines = (
+        " ".join(line.replace("\xa0", " ").split()) for line in "".join(parser.out).splitlines()
+    )
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 

@@ -203,3 +203,40 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     for statement in _SCHEMA_1.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+# -- SLA timer: when does each ticket next need the timer? (issue 3) -------------------------
+# The warning instant is support time, which SQL cannot compute, so the timer keeps
+# tickets.next_escalation_at itself. Code that changes what the clock depends on (due,
+# response, status, severity, contract) need not know about it: these triggers set the
+# column to the ticket's received_at, a past instant meaning "timer: look at this now", and
+# the timer's next pass replaces it with the real next instant. next_due() is then one
+# lookup in a small partial index instead of a scan of every open ticket.
+_SLA_NEXT_ESCALATION = (
+    "ALTER TABLE tickets ADD COLUMN next_escalation_at TEXT",
+    "CREATE INDEX tickets_next_escalation ON tickets(next_escalation_at)"
+    " WHERE next_escalation_at IS NOT NULL",
+    """CREATE TRIGGER tickets_sla_insert AFTER INSERT ON tickets
+    WHEN NEW.first_response_due IS NOT NULL AND NEW.first_response_at IS NULL
+         AND NEW.status NOT IN ('solved', 'closed')
+    BEGIN
+        UPDATE tickets SET next_escalation_at = NEW.received_at WHERE id = NEW.id;
+    END""",
+    """CREATE TRIGGER tickets_sla_update AFTER UPDATE OF first_response_due, first_response_at,
+        status, severity, contract_level, contract_state, received_at ON tickets
+    BEGIN
+        UPDATE tickets SET next_escalation_at = CASE
+            WHEN NEW.first_response_due IS NULL OR NEW.first_response_at IS NOT NULL
+                 OR NEW.status IN ('solved', 'closed') THEN NULL
+            ELSE NEW.received_at END
+        WHERE id = NEW.id;
+    END""",
+    "UPDATE tickets SET next_escalation_at = received_at WHERE first_response_due IS NOT NULL"
+    " AND first_response_at IS NULL AND status NOT IN ('solved', 'closed')",
+)
+
+
+@MIGRATIONS()
+def m002_sla_next_escalation(db: sqlite_utils.Database) -> None:
+    for statement in _SLA_NEXT_ESCALATION:
+        db.execute(statement)

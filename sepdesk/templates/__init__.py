@@ -21,9 +21,20 @@ def _load(lang: str, name: str) -> Template:
     return Template(text)
 
 
-def render(lang: str, name: str, **values: object) -> str:
-    return _load(lang, name).substitute({k: "" if v is None else str(v) for k, v in values.items()})
+def render(lang: str, template: str, /, **values: object) -> str:
+    return _load(lang, template).substitute(
+        {k: "" if v is None else str(v) for k, v in values.items()}
+    )
 
 
 def exists(lang: str, name: str) -> bool:
     return resources.files(__name__).joinpath(lang, f"{name}.txt").is_file()
+
+
+@cache
+def table(lang: str, name: str) -> dict[str, str]:
+    """A ``key = text`` template file as a mapping (field labels, severity names)."""
+    lang = lang if lang in LANGUAGES else "en"
+    text = resources.files(__name__).joinpath(lang, f"{name}.txt").read_text(encoding="utf-8")
+    pairs = (line.partition("=") for line in text.splitlines() if "=" in line)
+    return {k.strip(): v.strip() for k, _, v in pairs}

@@ -1,0 +1,309 @@
+"""Measures "understanding a request" against a labelled corpus: customer, severity, missing info, language.
+
+Usage: ``python bench/understanding.py DIR [--db PATH]`` where DIR holds ``contracts.csv``,
+``mails/*.eml`` and ``labels.json`` (the format of /work/shared/samples).
+
+Without ``--db`` the pure rules are run directly (contracts.csv -> ContractIndex, each mail
+-> parse_mail -> match_customer / contract_state / understand). With ``--db`` the figures
+are read from a pipeline database that has ingested DIR (tickets table: customer_number,
+severity, missing_info JSON, language), so the same table measures the real pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sqlite3
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sepdesk.pipeline.classify import FIELDS, SEVERITY_NAMES, understand
+from sepdesk.pipeline.customers import (
+    ContractIndex,
+    ContractView,
+    contract_state,
+    default_end,
+    match_customer,
+)
+from sepdesk.pipeline.parse import ParsedMail, parse_mail
+
+TICKETED = ("new_ticket", "follow_up")
+TZ = ZoneInfo("Europe/Berlin")
+TAG = re.compile(r"\bT-\d{4}-\d{6}\b")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the desk concluded about one mail (the ticket after it, for follow-ups)."""
+
+    customer_number: str | None
+    contract_state: str
+    severity: int | None
+    missing_info: tuple[str, ...]
+    language: str
+    why: str = ""
+
+
+@dataclass
+class Scores:
+    customer_ok: int = 0
+    customer_n: int = 0
+    state_ok: int = 0
+    severity_ok: int = 0
+    severity_n: int = 0
+    under: int = 0
+    crit_tp: int = 0
+    crit_fn: int = 0
+    crit_fp: int = 0
+    language_ok: int = 0
+    field_counts: dict[str, list[int]] = field(default_factory=dict)  # field -> [tp, fp, fn]
+    misses: list[str] = field(default_factory=list)
+
+    def f1(self, name: str | None = None) -> tuple[float, float, float]:
+        rows = [self.field_counts[name]] if name else list(self.field_counts.values())
+        tp, fp, fn = (sum(r[i] for r in rows) for i in range(3))
+        p = tp / (tp + fp) if tp + fp else 1.0
+        r = tp / (tp + fn) if tp + fn else 1.0
+        return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+    @property
+    def customer_accuracy(self) -> float:
+        return self.customer_ok / self.customer_n if self.customer_n else 1.0
+
+    @property
+    def severity_accuracy(self) -> float:
+        return self.severity_ok / self.severity_n if self.severity_n else 1.0
+
+    @property
+    def language_accuracy(self) -> float:
+        return self.language_ok / self.severity_n if self.severity_n else 1.0
+
+    @property
+    def critical_recall(self) -> float:
+        n = self.crit_tp + self.crit_fn
+        return self.crit_tp / n if n else 1.0
+
+    @property
+    def critical_precision(self) -> float:
+        n = self.crit_tp + self.crit_fp
+        return self.crit_tp / n if n else 1.0
+
+
+# ----------------------------------------------------------------------------- corpus
+
+
+def load_contracts(path: Path) -> list[ContractView]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return [_contract(row) for row in csv.DictReader(fh)]
+
+
+def _contract(row: dict[str, str]) -> ContractView:
+    start = date.fromisoformat(row["start"].strip())
+    end = date.fromisoformat(row["end"].strip()) if row["end"].strip() else default_end(start)
+    return ContractView(
+        customer_number=row["customer_number"].strip(),
+        customer_name=row["customer_name"].strip(),
+        level=row["level"].strip(),
+        start=start,
+        end=end,
+        contacts=tuple(c.strip().lower() for c in row["contacts"].split(";") if c.strip()),
+        license_ids=tuple(c.strip() for c in row["license_ids"].split(";") if c.strip()),
+        license_type=row["license_type"].strip(),
+    )
+
+
+def load_corpus(directory: Path) -> tuple[dict[str, dict], dict[str, ParsedMail]]:
+    labels = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
+    mails = {p.name: parse_mail(p.read_bytes()) for p in sorted((directory / "mails").glob("*"))}
+    return labels, mails
+
+
+def ticket_origins(labels: dict[str, dict]) -> dict[str, str]:
+    """Ticket number -> file of the mail that opened it (the n-th new_ticket is T-YYYY-00000n)."""
+    origins: dict[str, str] = {}
+    for name in sorted(labels):
+        if labels[name]["expected_outcome"] == "new_ticket":
+            origins[f"n{len(origins) + 1}"] = name
+    return origins
+
+
+def _origin_of(name: str, mail: ParsedMail, labels: dict[str, dict]) -> str | None:
+    tag = TAG.search(mail.subject)
+    if not tag:
+        return None
+    return ticket_origins(labels).get(f"n{int(tag.group()[-6:])}")
+
+
+# ----------------------------------------------------------------------------- pure run
+
+
+def pure_results(directory: Path) -> tuple[dict[str, dict], dict[str, Result]]:
+    """Run the pure rules on every ticketed mail of DIR."""
+    labels, mails = load_corpus(directory)
+    index = ContractIndex.build(load_contracts(directory / "contracts.csv"))
+    results: dict[str, Result] = {}
+    for name, label in labels.items():
+        if label["expected_outcome"] not in TICKETED or name not in mails:
+            continue
+        mail = mails[name]
+        origin = _origin_of(name, mail, labels) if label["expected_outcome"] == "follow_up" else None
+        results[name] = _pure_one(index, mail, mails.get(origin) if origin else None)
+    return labels, results
+
+
+def _pure_one(index: ContractIndex, mail: ParsedMail, original: ParsedMail | None) -> Result:
+    match = match_customer(index, subject=mail.subject, text=mail.text, sender=mail.from_addr)
+    if original is not None and match.customer_number is None:
+        match = match_customer(
+            index, subject=original.subject, text=original.text, sender=original.from_addr
+        )
+    when = mail.date or (original.date if original else None)
+    day = when.astimezone(TZ).date() if when else date.today()
+    contract = index.get(match.customer_number) if match.customer_number else None
+    subject, text, attachments = mail.subject, mail.text, mail.attachments
+    if original is not None:  # the ticket after a follow-up: both texts
+        subject, text = original.subject, f"{original.text}\n\n{_own(mail)}"
+        attachments = (*original.attachments, *mail.attachments)
+    u = understand(subject, text, attachments)
+    return Result(
+        match.customer_number,
+        contract_state(contract, day),
+        u.severity,
+        u.missing_info,
+        u.language,
+        f"{match.reason} | {'; '.join(u.severity_reasons)}",
+    )
+
+
+def _own(mail: ParsedMail) -> str:
+    from sepdesk.pipeline.classify import own_text
+
+    return own_text(mail.text)
+
+
+# ----------------------------------------------------------------------------- db run
+
+
+def db_results(directory: Path, db: Path) -> tuple[dict[str, dict], dict[str, Result]]:
+    """Read what the pipeline stored: the ticket each ticketed mail opened or followed up."""
+    labels, mails = load_corpus(directory)
+    con = sqlite3.connect(db)
+    con.row_factory = sqlite3.Row
+    results: dict[str, Result] = {}
+    by_msgid = _tickets_by_message_id(con)
+    for name, label in labels.items():
+        if label["expected_outcome"] not in TICKETED or name not in mails:
+            continue
+        row = by_msgid.get(mails[name].message_id)
+        if row is None:
+            results[name] = Result(None, "none", None, (), "?", "no ticket found in the database")
+            continue
+        results[name] = Result(
+            row["customer_number"],
+            "?",
+            row["severity"],
+            tuple(json.loads(row["missing_info"] or "[]")),
+            row["language"] or "?",
+            f"ticket {row['ticket_number']} status {row['status']}",
+        )
+    return labels, results
+
+
+def _tickets_by_message_id(con: sqlite3.Connection) -> dict[str, sqlite3.Row]:
+    """message_id -> its ticket row; adapt here if the schema names differ."""
+    rows = con.execute(
+        "SELECT m.message_id AS mid, t.* FROM messages m JOIN tickets t ON t.id = m.ticket_id"
+    ).fetchall()
+    return {r["mid"].strip("<>"): r for r in rows}
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def score(labels: dict[str, dict], results: dict[str, Result]) -> Scores:
+    s = Scores(field_counts={f: [0, 0, 0] for f in FIELDS})
+    for name in sorted(results):
+        _score_one(s, name, labels[name], results[name])
+    return s
+
+
+def _score_one(s: Scores, name: str, label: dict, got: Result) -> None:
+    s.customer_n += 1
+    if got.customer_number == label["customer_number"]:
+        s.customer_ok += 1
+    else:
+        s.misses.append(
+            f"{name}: customer {got.customer_number} != {label['customer_number']} ({got.why})"
+        )
+    if got.contract_state in (label["contract_state"], "?"):
+        s.state_ok += 1
+    else:
+        s.misses.append(f"{name}: contract {got.contract_state} != {label['contract_state']}")
+    _score_severity(s, name, label["severity"], got)
+    _score_fields(s, name, set(label["missing_info"]), set(got.missing_info))
+    if got.language == label["language"]:
+        s.language_ok += 1
+    else:
+        s.misses.append(f"{name}: language {got.language} != {label['language']}")
+
+
+def _score_severity(s: Scores, name: str, want: int, got: Result) -> None:
+    s.severity_n += 1
+    s.severity_ok += got.severity == want
+    s.under += bool(got.severity and got.severity > want)
+    s.crit_tp += want == 1 and got.severity == 1
+    s.crit_fn += want == 1 and got.severity != 1
+    s.crit_fp += want != 1 and got.severity == 1
+    if got.severity != want:
+        s.misses.append(f"{name}: severity {got.severity} != {want} ({got.why.split(' | ')[-1]})")
+
+
+def _score_fields(s: Scores, name: str, want: set[str], got: set[str]) -> None:
+    for f in FIELDS:
+        counts = s.field_counts[f]
+        counts[0] += f in want and f in got
+        counts[1] += f in got and f not in want
+        counts[2] += f in want and f not in got
+    if want != got:
+        extra, lacking = sorted(got - want), sorted(want - got)
+        s.misses.append(f"{name}: missing_info extra {extra} not found {lacking}")
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def report(s: Scores) -> Iterable[str]:
+    yield f"customer match accuracy   {s.customer_ok}/{s.customer_n} = {s.customer_accuracy:.1%}"
+    yield f"contract state accuracy   {s.state_ok}/{s.customer_n}"
+    yield f"severity exact accuracy   {s.severity_ok}/{s.severity_n} = {s.severity_accuracy:.1%}"
+    yield f"critical recall           {s.critical_recall:.1%}  precision {s.critical_precision:.1%}"
+    yield f"under-classified          {s.under}"
+    yield f"language accuracy         {s.language_ok}/{s.severity_n} = {s.language_accuracy:.1%}"
+    yield "missing info              precision  recall  F1"
+    for name in (*FIELDS, None):
+        p, r, f = s.f1(name)
+        yield f"  {name or 'overall':<22}  {p:9.1%}  {r:6.1%}  {f:.3f}"
+    yield f"misses ({len(s.misses)}):"
+    yield from (f"  {m}" for m in s.misses)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--db", type=Path, help="read results from a pipeline database")
+    args = parser.parse_args(argv)
+    labels, results = db_results(args.dir, args.db) if args.db else pure_results(args.dir)
+    for line in report(score(labels, results)):
+        print(line)
+    print("severity names:", ", ".join(f"{k}={v}" for k, v in SEVERITY_NAMES.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""What every command shares: loading the Desk once, printing records as a table or JSON, failing in one line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from sepdesk import config
+from sepdesk.desk import Desk
+from sepdesk.errors import ConfigError, SepdeskError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Failure(click.ClickException):
+    """A request that could not be done: one line on stderr, exit 1."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"sepdesk: {self.format_message()}", err=True)
+
+
+class ConfigFailure(click.ClickException):
+    """A bad configuration: one line naming file, section and key, exit 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"sepdesk: {self.format_message()}", err=True)
+
+
+def fail(message: str) -> NoReturn:
+    """Stop the command: one line on stderr, exit 1."""
+    raise Failure(message)
+
+
+def get_settings(ctx: click.Context) -> config.Settings:
+    root = ctx.find_root()
+    obj = root.ensure_object(dict)
+    if "settings" not in obj:
+        try:
+            obj["settings"] = config.load(obj.get("config_path"))
+        except ConfigError as exc:
+            raise ConfigFailure(str(exc)) from None
+    return obj["settings"]
+
+
+def get_desk(ctx: click.Context) -> Desk:
+    obj = ctx.find_root().ensure_object(dict)
+    if "desk" not in obj:
+        try:
+            obj["desk"] = Desk.open(get_settings(ctx))
+        except SepdeskError as exc:
+            raise Failure(str(exc)) from None
+        ctx.find_root().call_on_close(obj["desk"].close)
+    return obj["desk"]
+
+
+def json_wanted(ctx: click.Context) -> bool:
+    c: click.Context | None = ctx
+    while c is not None:
+        if c.params.get("as_json"):
+            return True
+        c = c.parent
+    return False
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print records as JSON.")(f)
+
+
+def _cell(value: Any, width: int | None) -> str:
+    if value is None:
+        text = "-"
+    elif isinstance(value, bool):
+        text = "yes" if value else "no"
+    elif isinstance(value, (list, tuple)):
+        text = ",".join(str(v) for v in value)
+    else:
+        text = str(value)
+    text = " ".join(text.split())
+    if width and len(text) > width:
+        text = text[: width - 1] + "…"
+    return text
+
+
+def emit(
+    ctx: click.Context,
+    records: Sequence[dict[str, Any]] | dict[str, Any],
+    columns: Sequence[str] = (),
+    widths: dict[str, int] | None = None,
+) -> None:
+    """Records as JSON (``--json``) or as an aligned table; a single dict as key: value lines."""
+    if json_wanted(ctx):
+        click.echo(json.dumps(records, ensure_ascii=False, indent=2, default=str))
+        return
+    if isinstance(records, dict):
+        for key, value in records.items():
+            if (
+                isinstance(value, (list, dict))
+                and value
+                and isinstance(value[0] if isinstance(value, list) else None, dict)
+            ):
+                click.echo(f"{key}:")
+                for item in value:
+                    click.echo("  " + "  ".join(f"{k}={_cell(v, 60)}" for k, v in item.items()))
+            else:
+                click.echo(f"{key}: {_cell(value, None)}")
+        return
+    cols = list(columns) or (list(records[0].keys()) if records else [])
+    widths = widths or {}
+    rows = [[_cell(r.get(c), widths.get(c, 48)) for c in cols] for r in records]
+    sizes = [max([len(c)] + [len(row[i]) for row in rows]) for i, c in enumerate(cols)]
+    click.echo("  ".join(c.ljust(sizes[i]) for i, c in enumerate(cols)).rstrip())
+    for row in rows:
+        click.echo("  ".join(v.ljust(sizes[i]) for i, v in enumerate(row)).rstrip())
+
+
+def fenced(f: F) -> F:
+    """The CLI's error fence: our errors become one line and exit 1, never a traceback."""
+
+    @wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except ConfigError as exc:
+            raise ConfigFailure(str(exc)) from None
+        except SepdeskError as exc:
+            raise Failure(str(exc)) from None
+        except OSError as exc:
+            name = f"{exc.filename}: " if exc.filename else ""
+            raise Failure(f"{name}{exc.strerror or exc}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class FencedGroup(click.Group):
+    """A group whose every subcommand runs inside :func:`fenced`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return fenced(super().invoke)(ctx)
+
+    def group(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", FencedGroup)
+        return super().group(*args, **kwargs)
+
+
+def stderr(message: str) -> None:
+    print(message, file=sys.stderr)

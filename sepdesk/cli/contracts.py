@@ -1,0 +1,46 @@
+"""``sepdesk contracts``: import, list, and SEP Customer Experience choices."""
+
+from __future__ import annotations
+
+import click
+
+from sepdesk import contracts as contract_store
+from sepdesk.cli.common import FencedGroup, emit, get_desk, json_option
+from sepdesk.instants import now
+
+
+@click.group(cls=FencedGroup)
+def contracts() -> None:
+    """Maintenance contracts in and out."""
+
+
+@contracts.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.pass_context
+def import_(ctx: click.Context, file: str) -> None:
+    """Upsert contracts from a CSV file (all rows or none)."""
+    count = contract_store.import_csv(get_desk(ctx).db, file, now())
+    click.echo(f"{file}: {count} contracts imported")
+
+
+@contracts.command("list")
+@json_option
+@click.pass_context
+def list_(ctx: click.Context, as_json: bool) -> None:
+    """List every contract."""
+    rows = contract_store.list_contracts(get_desk(ctx).db)
+    emit(
+        ctx,
+        rows,
+        ["customer_number", "customer_name", "level", "start", "end", "license_type", "sce"],
+    )
+
+
+@contracts.command("sce")
+@click.argument("customer")
+@click.argument("choice", type=click.Choice(["yes", "no"]))
+@click.pass_context
+def sce(ctx: click.Context, customer: str, choice: str) -> None:
+    """Record whether CUSTOMER takes part in the SEP Customer Experience report."""
+    contract_store.set_sce(get_desk(ctx).db, customer, choice, now())
+    click.echo(f"customer {customer}: sce = {choice}")

@@ -1,0 +1,59 @@
+"""The ``sepdesk`` command: the click group and the registration of every command group."""
+
+from __future__ import annotations
+
+import click
+
+from sepdesk.cli.common import FencedGroup
+
+
+@click.group(cls=FencedGroup)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Config file (default: $SEPDESK_CONFIG, else config/sepdesk.toml, else built-in).",
+)
+@click.version_option(package_name="sepdesk")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """sepdesk: the support desk's mail intake, tickets and SLA clock."""
+    ctx.ensure_object(dict)["config_path"] = config_path
+
+
+def _store_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.find_root().ensure_object(dict)["config_path"] = value
+
+
+def _leaves(command: click.Command) -> list[click.Command]:
+    if isinstance(command, click.Group):
+        return [leaf for sub in command.commands.values() for leaf in _leaves(sub)]
+    return [command]
+
+
+def _register() -> None:
+    """Add every command group, and ``--config`` to every command (SPEC: each command takes it)."""
+    from sepdesk.cli import commands
+
+    if cli.commands:
+        return
+    for command in commands.ALL:
+        cli.add_command(command)
+        for leaf in _leaves(command):
+            leaf.params.append(
+                click.Option(
+                    ["--config"],
+                    type=click.Path(dir_okay=False),
+                    expose_value=False,
+                    is_eager=True,
+                    callback=_store_config,
+                    help="Config file (default: $SEPDESK_CONFIG, else config/sepdesk.toml).",
+                )
+            )
+
+
+def main() -> None:
+    _register()
+    cli(prog_name="sepdesk")

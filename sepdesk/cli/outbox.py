@@ -1,0 +1,50 @@
+"""``sepdesk outbox list``: mails queued and sent, with state."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from sepdesk.cli.common import FencedGroup, emit, get_desk, json_option
+from sepdesk.instants import db_to_local
+
+
+@click.group(cls=FencedGroup)
+def outbox() -> None:
+    """Outgoing mail."""
+
+
+@outbox.command("list")
+@click.option("--state", type=click.Choice(["queued", "sent", "failed", "bounced"]), default=None)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="At most N mails, newest first."
+)
+@json_option
+@click.pass_context
+def outbox_list(ctx: click.Context, state: str | None, limit: int | None, as_json: bool) -> None:
+    """List mails queued and sent, newest first."""
+    desk = get_desk(ctx)
+    sql = (
+        "SELECT o.*, t.ticket_number FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id"
+        + (" WHERE o.state = ?" if state else "")
+        + " ORDER BY o.id DESC"
+        + (f" LIMIT {int(limit)}" if limit else "")
+    )
+    rows = [
+        {
+            "id": r["id"],
+            "to": json.loads(r["to_addrs"]),
+            "subject": r["subject"],
+            "kind": r["kind"],
+            "ticket": r["ticket_number"],
+            "state": r["state"],
+            "attempts": r["attempts"],
+            "message_id": r["message_id"],
+            "in_reply_to": r["in_reply_to"],
+            "created_at": db_to_local(r["created_at"], desk.tz),
+            "sent_at": db_to_local(r["sent_at"], desk.tz),
+        }
+        for r in desk.db.query(sql, [state] if state else [])
+    ]
+    emit(ctx, rows, ["id", "state", "kind", "ticket", "to", "subject", "attempts"], {"subject": 50})

@@ -1,0 +1,125 @@
+"""``sepdesk sla``: deadlines, a ticket's clock, one timer pass, and the compliance report."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+import click
+
+from sepdesk.cli.common import (
+    FencedGroup,
+    emit,
+    get_desk,
+    get_settings,
+    json_option,
+    json_wanted,
+)
+from sepdesk.errors import InputError
+from sepdesk.instants import local_iso, now, parse_instant
+from sepdesk.sla.calendar import SupportCalendar
+from sepdesk.sla.deadlines import budget, first_response_due, schedule_for
+from sepdesk.sla.explain import explain as explain_ticket
+from sepdesk.sla.report import COLUMNS as REPORT_COLUMNS
+from sepdesk.sla.report import compliance
+from sepdesk.sla.timer import next_due, run_once
+
+CONTRACT_LEVELS = ("business", "emergency", "demo", "none")
+
+
+def _instant(ctx: click.Context, text: str | None, option: str) -> datetime:
+    """An ISO 8601 option value (naive: desk timezone); a malformed one is a usage error."""
+    if text is None:
+        return now()
+    try:
+        return parse_instant(text, get_settings(ctx).desk.timezone, option)
+    except InputError as exc:
+        message = str(exc).removeprefix(f"{option}: ")
+        raise click.BadParameter(message, ctx=ctx, param_hint=option) from None
+
+
+@click.group(cls=FencedGroup)
+def sla() -> None:
+    """The SLA clock: deadlines, explanations, escalations and compliance."""
+
+
+@sla.command()
+@click.option("--severity", type=click.IntRange(1, 4), required=True, help="Severity 1-4.")
+@click.option(
+    "--contract",
+    type=click.Choice(CONTRACT_LEVELS, case_sensitive=False),
+    default=None,
+    help="Contract level (default: none, i.e. by severity).",
+)
+@click.option("--from", "from_", required=True, help="Receipt instant, ISO 8601 (naive: desk tz).")
+@json_option
+@click.pass_context
+def deadline(
+    ctx: click.Context, severity: int, contract: str | None, from_: str, as_json: bool
+) -> None:
+    """Print when the first response is due (ISO 8601 with the desk's offset)."""
+    settings = get_settings(ctx)
+    level = None if contract in (None, "none") else contract.lower()
+    received = _instant(ctx, from_, "--from")
+    cal = SupportCalendar.from_settings(settings)
+    due = local_iso(first_response_due(cal, received, severity, level), settings.desk.timezone)
+    if not as_json:
+        click.echo(due)
+        return
+    record = {
+        "received_at": local_iso(received, settings.desk.timezone),
+        "severity": severity,
+        "contract_level": level or "none",
+        "schedule": schedule_for(severity, level).name,
+        "budget_hours": budget(severity, level).total_seconds() / 3600,
+        "first_response_due": due,
+    }
+    emit(ctx, record)
+
+
+@sla.command()
+@click.argument("ticket_id", metavar="ID")
+@click.option("--at", default=None, help="Judge the clock at this instant (default: now).")
+@json_option
+@click.pass_context
+def explain(ctx: click.Context, ticket_id: str, at: str | None, as_json: bool) -> None:
+    """Show a ticket's clock: received, open windows, days skipped, due, responded, breached."""
+    desk = get_desk(ctx)
+    emit(ctx, explain_ticket(desk, ticket_id, _instant(ctx, at, "--at")))
+
+
+@sla.command("run-once")
+@click.option("--at", default=None, help="Fire what is due at this instant (default: now).")
+@json_option
+@click.pass_context
+def run_once_cmd(ctx: click.Context, at: str | None, as_json: bool) -> None:
+    """Fire every escalation due at that instant, once; print how many fired."""
+    desk = get_desk(ctx)
+    fired = run_once(desk, _instant(ctx, at, "--at"))
+    if not as_json:
+        click.echo(str(fired))
+        return
+    upcoming = next_due(desk.db, desk.settings)
+    emit(ctx, {"fired": fired, "next_due": local_iso(upcoming, desk.settings.desk.timezone)})
+
+
+@sla.command()
+@click.option("--at", default=None, help="Count unanswered tickets as of this instant.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header row.")
+@json_option
+@click.pass_context
+def report(ctx: click.Context, at: str | None, as_csv: bool, as_json: bool) -> None:
+    """Response-time compliance per severity and month (response times in support hours)."""
+    desk = get_desk(ctx)
+    rows = compliance(
+        desk.db, desk.calendar, desk.settings.desk.timezone, _instant(ctx, at, "--at")
+    )
+    if as_csv and not json_wanted(ctx):
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        click.echo(out.getvalue(), nl=False)
+        return
+    emit(ctx, rows, REPORT_COLUMNS)

@@ -1,0 +1,174 @@
+"""``sepdesk tickets``: list, show, and the engineer's actions."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+import click
+
+from sepdesk.cli.common import FencedGroup, emit, get_desk, json_option
+from sepdesk.instants import db_to_local, now, parse_instant, to_db
+from sepdesk.tickets import actions
+from sepdesk.tickets import store as tickets
+
+LIST_COLUMNS = [
+    "ticket_number",
+    "call_id",
+    "status",
+    "severity",
+    "customer_number",
+    "due",
+    "subject",
+]
+
+
+@click.group(cls=FencedGroup)
+def tickets_group() -> None:
+    """Tickets: list, show, and engineer actions."""
+
+
+def _filters(
+    status: str | None,
+    severity: int | None,
+    customer: str | None,
+    breached: bool | None,
+    due_before: str | None,
+    tz: str,
+) -> tuple[str, list[Any]]:
+    where, args = [], []
+    if status:
+        where.append("status = ?")
+        args.append(status)
+    if severity:
+        where.append("severity = ?")
+        args.append(severity)
+    if customer:
+        where.append("customer_number = ?")
+        args.append(customer)
+    if breached is not None:
+        where.append("breached = ?")
+        args.append(int(breached))
+    if due_before:
+        where.append("first_response_due IS NOT NULL AND first_response_due < ?")
+        args.append(to_db(parse_instant(due_before, tz, "--due-before")))
+    return (" WHERE " + " AND ".join(where)) if where else "", args
+
+
+@tickets_group.command("list")
+@click.option("--status", type=click.Choice(tickets.STATUSES), default=None)
+@click.option("--severity", type=click.IntRange(1, 4), default=None)
+@click.option("--customer", default=None, help="Customer number.")
+@click.option("--breached/--not-breached", default=None)
+@click.option("--due-before", default=None, help="Only tickets due before this instant (ISO 8601).")
+@click.option("--limit", type=click.IntRange(min=1), default=None)
+@json_option
+@click.pass_context
+def list_(
+    ctx: click.Context,
+    status: str | None,
+    severity: int | None,
+    customer: str | None,
+    breached: bool | None,
+    due_before: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Every ticket, newest first, unless filtered or limited."""
+    desk = get_desk(ctx)
+    where, args = _filters(status, severity, customer, breached, due_before, desk.tz)
+    sql = f"SELECT * FROM tickets{where} ORDER BY delivery_failed DESC, received_at DESC, id DESC"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    rows = [tickets.record(desk.db, t, desk.tz) for t in desk.db.query(sql, args)]
+    if as_json:
+        emit(ctx, rows)
+        return
+    for r in rows:
+        r["due"] = (r["first_response_due"] or "-")[:16]
+        if r["delivery_failed"]:
+            r["status"] += " (mail bounced)"
+    emit(ctx, rows, LIST_COLUMNS, {"subject": 48})
+
+
+@tickets_group.command("show")
+@click.argument("ref")
+@json_option
+@click.pass_context
+def show(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """Show one ticket by ticket number or Call ID."""
+    desk = get_desk(ctx)
+    ticket = tickets.find(desk.db, ref)
+    rec = tickets.record(desk.db, ticket, desk.tz)
+    if not as_json:
+        rec["events"] = [
+            {
+                "at": db_to_local(e["at"], desk.tz),
+                "actor": e["actor"],
+                "kind": e["kind"],
+                "detail": e["detail"],
+            }
+            for e in desk.db.query(
+                "SELECT * FROM events WHERE ticket_id = ? ORDER BY id", [ticket["id"]]
+            )
+        ]
+    emit(ctx, rec)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _action(name: str, help_text: str) -> click.Command:
+    @click.pass_context
+    def run(ctx: click.Context, ref: str, at: str | None) -> None:
+        desk = get_desk(ctx)
+        when = parse_instant(at, desk.tz, "--at") if at else now()
+        t = actions.apply(desk, ref, name, when, _actor())
+        click.echo(
+            f"{t['ticket_number']}: {t['status']}" + (f" ({t['call_id']})" if t["call_id"] else "")
+        )
+
+    cmd = click.command(name, help=help_text)(run)
+    click.argument("ref")(cmd)
+    click.option("--at", default=None, help="When it happened (ISO 8601); default now.")(cmd)
+    return cmd
+
+
+for _name, _help in (
+    ("accept", "Accept ticket REF as a support call (gives it a Call ID)."),
+    ("solve", "Mark ticket REF solved."),
+    ("close", "Close ticket REF."),
+    ("reopen", "Reopen a solved or closed ticket REF."),
+    ("respond", "Record a first response given outside mail (e.g. by phone)."),
+):
+    tickets_group.add_command(_action(_name, _help))
+
+
+@tickets_group.command("severity")
+@click.argument("ref")
+@click.argument("level", type=click.IntRange(1, 4))
+@click.pass_context
+def severity(ctx: click.Context, ref: str, level: int) -> None:
+    """Set the severity of REF to LEVEL (1-4); the due time is recomputed from receipt."""
+    t = actions.apply(get_desk(ctx), ref, "severity", now(), _actor(), level)
+    click.echo(
+        f"{t['ticket_number']}: severity {t['severity']}, due {t['first_response_due'] or '-'}"
+    )
+
+
+@tickets_group.command("assign")
+@click.argument("ref")
+@click.argument("who")
+@click.pass_context
+def assign(ctx: click.Context, ref: str, who: str) -> None:
+    """Assign REF to engineer WHO (an address)."""
+    t = actions.apply(get_desk(ctx), ref, "assign", now(), _actor(), who)
+    click.echo(f"{t['ticket_number']}: assigned to {t['assigned_to']}")
+
+
+tickets_cmd = tickets_group
+tickets_cmd.name = "tickets"

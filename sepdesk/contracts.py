@@ -1,0 +1,210 @@
+"""Maintenance contracts: CSV import (all or nothing), listing, and the lookup index for matching.
+
+The CSV format is SPEC §3: customer_number, customer_name, level, start, end,
+contacts, license_ids, license_type, sce. Import is an upsert; a bad row is
+reported by line and field and nothing of the file is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from dateutil.relativedelta import relativedelta
+
+from sepdesk.errors import InputError, NotFound
+from sepdesk.instants import to_db
+from sepdesk.store import write_tx
+
+COLUMNS = (
+    "customer_number",
+    "customer_name",
+    "level",
+    "start",
+    "end",
+    "contacts",
+    "license_ids",
+    "license_type",
+    "sce",
+)
+LEVELS = ("business", "emergency", "demo")
+LICENSE_TYPES = ("full", "CE", "NFR", "MSP", "DEMO")
+SCE_VALUES = ("yes", "no", "")
+
+
+def default_end(start: date) -> date:
+    """An empty ``end`` means start + 12 months (SPEC §1)."""
+    return start + relativedelta(months=12)
+
+
+@dataclass(frozen=True)
+class ContractRow:
+    customer_number: str
+    customer_name: str
+    level: str
+    start: date
+    end: date
+    contacts: tuple[str, ...]
+    license_ids: tuple[str, ...]
+    license_type: str
+    sce: str
+
+
+def _date(value: str, where: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(f"{where}: not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(v.strip().lower() for v in value.split(";") if v.strip())
+
+
+def _contact_ok(entry: str) -> bool:
+    if entry.startswith("@"):
+        return "." in entry[1:] and "@" not in entry[1:]
+    local, _, domain = entry.partition("@")
+    return bool(local) and "." in domain
+
+
+def parse_row(row: dict[str, str], where: str) -> ContractRow:
+    """One CSV row to a ContractRow, or InputError naming the line and field."""
+    values = {k: (row.get(k) or "").strip() for k in COLUMNS}
+    for required in ("customer_number", "customer_name", "level", "start", "license_type"):
+        if not values[required]:
+            raise InputError(f"{where}, field {required}: missing")
+    if not values["customer_number"].isdigit():
+        raise InputError(
+            f"{where}, field customer_number: not a number: {values['customer_number']!r}"
+        )
+    if values["level"] not in LEVELS:
+        raise InputError(f"{where}, field level: must be one of {', '.join(LEVELS)}")
+    if values["license_type"] not in LICENSE_TYPES:
+        raise InputError(f"{where}, field license_type: must be one of {', '.join(LICENSE_TYPES)}")
+    if values["sce"] not in SCE_VALUES:
+        raise InputError(f"{where}, field sce: must be yes, no or empty")
+    start = _date(values["start"], f"{where}, field start")
+    end = _date(values["end"], f"{where}, field end") if values["end"] else default_end(start)
+    if end < start:
+        raise InputError(f"{where}, field end: before start")
+    contacts = _split(values["contacts"])
+    bad = [c for c in contacts if not _contact_ok(c)]
+    if bad:
+        raise InputError(f"{where}, field contacts: not an address or @domain: {bad[0]!r}")
+    return ContractRow(
+        values["customer_number"],
+        values["customer_name"],
+        values["level"],
+        start,
+        end,
+        contacts,
+        tuple(v.strip() for v in values["license_ids"].split(";") if v.strip()),
+        values["license_type"],
+        values["sce"],
+    )
+
+
+def read_csv(path: Path) -> list[ContractRow]:
+    """Every row of the file, or InputError for the first bad one (line numbers as in an editor)."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 (byte {exc.start})") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InputError(f"{path}, line 1: missing column {missing[0]}")
+    rows, seen = [], set()
+    for row in reader:
+        where = f"{path}, line {reader.line_num}"
+        parsed = parse_row(row, where)
+        if parsed.customer_number in seen:
+            raise InputError(f"{where}, field customer_number: duplicate {parsed.customer_number}")
+        seen.add(parsed.customer_number)
+        rows.append(parsed)
+    return rows
+
+
+def import_csv(db: sqlite_utils.Database, path: str | Path, at: datetime) -> int:
+    """Upsert every row of the file in one transaction; returns the number of rows."""
+    rows = read_csv(Path(path))
+    with write_tx(db):
+        for r in rows:
+            db.execute(
+                'INSERT INTO contracts (customer_number, customer_name, level, start, "end",'
+                " contacts, license_ids, license_type, sce, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(customer_number) DO UPDATE SET"
+                " customer_name=excluded.customer_name, level=excluded.level,"
+                ' start=excluded.start, "end"=excluded."end", contacts=excluded.contacts,'
+                " license_ids=excluded.license_ids, license_type=excluded.license_type,"
+                " sce=excluded.sce, updated_at=excluded.updated_at",
+                [
+                    r.customer_number,
+                    r.customer_name,
+                    r.level,
+                    r.start.isoformat(),
+                    r.end.isoformat(),
+                    json.dumps(list(r.contacts)),
+                    json.dumps(list(r.license_ids)),
+                    r.license_type,
+                    r.sce,
+                    to_db(at),
+                ],
+            )
+    return len(rows)
+
+
+def list_contracts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    out = []
+    for row in db.query("SELECT * FROM contracts ORDER BY customer_number"):
+        out.append(
+            {
+                "customer_number": row["customer_number"],
+                "customer_name": row["customer_name"],
+                "level": row["level"],
+                "start": row["start"],
+                "end": row["end"],
+                "contacts": json.loads(row["contacts"]),
+                "license_ids": json.loads(row["license_ids"]),
+                "license_type": row["license_type"],
+                "sce": row["sce"],
+            }
+        )
+    return out
+
+
+def get_contract(db: sqlite_utils.Database, customer_number: str) -> dict[str, Any]:
+    rows = [c for c in list_contracts(db) if c["customer_number"] == customer_number]
+    if not rows:
+        raise NotFound(f"customer {customer_number}: no such contract")
+    return rows[0]
+
+
+def set_sce(db: sqlite_utils.Database, customer_number: str, choice: str, at: datetime) -> None:
+    """Record a customer's SEP Customer Experience choice with the date."""
+    if choice not in ("yes", "no"):
+        raise InputError(f"sce: must be yes or no, not {choice!r}")
+    with write_tx(db):
+        cur = db.execute(
+            "UPDATE contracts SET sce = ?, sce_changed_at = ?, updated_at = ? WHERE customer_number = ?",
+            [choice, to_db(at), to_db(at), customer_number],
+        )
+        if cur.rowcount == 0:
+            raise NotFound(f"customer {customer_number}: no such contract")
+        db.execute(
+            "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES (NULL, ?, 'cli', 'sce', ?)",
+            [to_db(at), json.dumps({"customer_number": customer_number, "sce": choice})],
+        )
+
+
+def contracts_version(db: sqlite_utils.Database) -> tuple[Any, ...]:
+    """Changes whenever contracts change: the cache key of the matching index."""
+    row = db.execute("SELECT count(*), max(updated_at) FROM contracts").fetchone()
+    return tuple(row)

@@ -1,0 +1,188 @@
+"""``sepdesk serve``: the wiring of receiver, pipeline, sender, SLA timer, IMAP and hotline spool.
+
+Each part runs in its own thread with its own database connection. SIGTERM
+stops accepting mail, lets every worker finish the item in hand, and exits
+0; SIGHUP re-reads the configuration (listen addresses need a restart).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from types import FrameType
+from typing import Any
+
+from sepdesk import config
+from sepdesk.config import Settings
+from sepdesk.daemon.notify import sd_notify, watchdog_interval
+from sepdesk.daemon.workers import PipelineJob, Worker
+from sepdesk.desk import Desk
+from sepdesk.errors import ConfigError
+from sepdesk.outbound import sender
+
+log = logging.getLogger("sepdesk.daemon")
+STOP_TIMEOUT = 8.0
+
+
+class Daemon:
+    def __init__(self, settings: Settings, config_path: str | None = None) -> None:
+        self.settings = settings
+        self.config_path = config_path
+        self.stop = threading.Event()
+        self.workers: list[Worker] = []
+        self.desks: list[Desk] = []
+        self.controller: Any = None
+        self.handler: Any = None
+        self.threads: list[threading.Thread] = []
+
+    def _desk(self) -> Desk:
+        desk = Desk.open(self.settings, migrate=not self.desks)
+        self.desks.append(desk)
+        return desk
+
+    def _worker(self, name: str, job: Callable[[datetime], int], **kw: Any) -> Worker:
+        worker = Worker(name, job, self.stop, **kw)
+        self.workers.append(worker)
+        return worker
+
+    def _build(self) -> None:
+        from sepdesk.sla import timer
+
+        self._desk()  # migrations run once, before any worker starts
+        pipeline = self._worker("pipeline", PipelineJob(self._desk()), idle=10.0)
+        out_desk = self._desk()
+        outgoing = self._worker(
+            "sender",
+            lambda at: sender.run_once(out_desk, at),
+            next_wake=lambda: sender.next_attempt(out_desk),
+            idle=30.0,
+        )
+        sla_desk = self._desk()
+        self._worker(
+            "sla-timer",
+            lambda at: timer.run_once(sla_desk, at),
+            next_wake=lambda: timer.next_due(sla_desk.db, sla_desk.settings),
+            idle=60.0,
+        )
+        self.wake_after_pipeline = [outgoing, self.workers[-1]]
+        self.pipeline = pipeline
+        self._extra_workers()
+
+    def _extra_workers(self) -> None:
+        if self.settings.imap.enabled:
+            from sepdesk.intake.imap import ImapPoller
+
+            poller = ImapPoller(self._desk(), self.settings)
+            thread = threading.Thread(
+                target=poller.run, args=(self.stop,), name="imap", daemon=True
+            )
+            self.threads.append(thread)
+        try:
+            from sepdesk.hotline.spool import SpoolJob
+        except ImportError:
+            return
+        self._worker("hotline-spool", SpoolJob(self._desk()), idle=10.0)
+
+    def _on_stored(self, _intake_id: int) -> None:
+        self.pipeline.wake.set()
+
+    def _start_smtp(self) -> None:
+        if not self.settings.smtp.enabled:
+            return
+        from sepdesk.intake.smtp import IntakeHandler, start_receiver
+
+        self.handler = IntakeHandler(self.settings, self._on_stored)
+        self.controller = start_receiver(self.settings, self.handler)
+
+    def _wake_followers(self) -> None:
+        for w in self.wake_after_pipeline:
+            w.wake.set()
+
+    def start(self) -> None:
+        self._build()
+        job = self.pipeline.job
+
+        def pipeline_then_wake(at: datetime) -> int:
+            count = job(at)
+            if count:
+                self._wake_followers()
+            return count
+
+        self.pipeline.job = pipeline_then_wake
+        for w in self.workers:
+            w.start()
+        for t in self.threads:
+            t.start()
+        self._start_smtp()
+        sd_notify("READY=1\nSTATUS=accepting mail")
+        log.info("sepdesk serving (config: %s)", self.settings.source)
+
+    def reload(self) -> None:
+        try:
+            new = config.load(self.config_path)
+        except ConfigError as exc:
+            log.error("SIGHUP: configuration not reloaded: %s", exc)
+            return
+        if (new.smtp, new.database, new.imap) != (
+            self.settings.smtp,
+            self.settings.database,
+            self.settings.imap,
+        ):
+            log.warning("SIGHUP: [smtp], [database] and [imap] changes take effect after a restart")
+        self.settings = new
+        for desk in self.desks:
+            desk.settings = new
+            desk._cache.clear()
+        log.info("SIGHUP: configuration re-read from %s", new.source)
+
+    def shutdown(self) -> None:
+        sd_notify("STOPPING=1")
+        log.info("stopping: no new mail accepted; finishing work in hand")
+        if self.handler is not None:
+            self.handler.accepting = False
+        if self.controller is not None:
+            self.controller.stop()
+        if self.handler is not None:
+            self.handler.close()
+        self.stop.set()
+        for w in self.workers:
+            w.wake.set()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for t in [*self.workers, *self.threads]:
+            t.join(max(0.1, deadline - time.monotonic()))
+        for desk in self.desks:
+            desk.close()
+        log.info("stopped")
+
+    def healthy(self) -> bool:
+        limit = time.monotonic() - 300
+        return all(w.is_alive() and w.heartbeat > limit for w in self.workers)
+
+
+def serve(settings: Settings, config_path: str | None) -> int:
+    daemon = Daemon(settings, config_path)
+    reload_requested = threading.Event()
+
+    def on_term(signum: int, _frame: FrameType | None) -> None:
+        daemon.stop.set()
+
+    def on_hup(signum: int, _frame: FrameType | None) -> None:
+        reload_requested.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    signal.signal(signal.SIGHUP, on_hup)
+    daemon.start()
+    beat = watchdog_interval()
+    while not daemon.stop.wait(min(beat or 1.0, 1.0)):
+        if reload_requested.is_set():
+            reload_requested.clear()
+            daemon.reload()
+        if beat and daemon.healthy():
+            sd_notify("WATCHDOG=1")
+    daemon.shutdown()
+    return 0

@@ -1,0 +1,77 @@
+"""Background jobs as ``run_once(at) -> count`` plus one thin loop each (Mailman's runners).
+
+A worker runs its job until it returns 0, then sleeps until the job's next
+due instant, its idle limit, or a wake-up from another part of the daemon.
+No test sleeps: tests call the jobs' run_once with an explicit ``at``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from sepdesk.desk import Desk
+from sepdesk.instants import now
+from sepdesk.pipeline import runner
+
+log = logging.getLogger("sepdesk.daemon")
+
+RETRY_FAILED_AFTER = 30.0  # seconds before a message whose attempt failed is tried again
+
+
+class Worker(threading.Thread):
+    def __init__(
+        self,
+        name: str,
+        job: Callable[[datetime], int],
+        stop: threading.Event,
+        next_wake: Callable[[], datetime | None] = lambda: None,
+        idle: float = 30.0,
+    ) -> None:
+        super().__init__(name=name, daemon=True)
+        self.job, self.stop, self.next_wake, self.idle = job, stop, next_wake, idle
+        self.wake = threading.Event()
+        self.heartbeat = time.monotonic()
+
+    def _sleep_for(self) -> float:
+        when = self.next_wake()
+        if when is None:
+            return self.idle
+        return max(0.05, min(self.idle, (when - now()).total_seconds()))
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.heartbeat = time.monotonic()
+            try:
+                if self.job(now()):
+                    continue
+                timeout = self._sleep_for()
+            except Exception:  # the runner's fence: log, back off, keep going
+                log.exception("%s: pass failed", self.name)
+                timeout = 5.0
+            self.wake.wait(timeout)
+            self.wake.clear()
+
+
+class PipelineJob:
+    """Processes pending intake rows; a row whose attempt failed waits before its next try."""
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+        self.failed: dict[int, float] = {}
+
+    def __call__(self, at: datetime) -> int:
+        count = 0
+        clock = time.monotonic()
+        for intake_id in runner.pending_ids(self.desk, limit=200):
+            if self.failed.get(intake_id, 0) > clock:
+                continue
+            if runner.process(self.desk, intake_id).state == "pending":
+                self.failed[intake_id] = clock + RETRY_FAILED_AFTER
+            else:
+                self.failed.pop(intake_id, None)
+            count += 1
+        return count

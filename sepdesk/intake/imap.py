@@ -1,0 +1,461 @@
+"""IMAP intake: every message in the watched folders becomes one committed intake row, then moves.
+
+The order per message is the durability rule of the whole desk: fetch by UID
+(``BODY.PEEK[]``, so nothing is marked), store the raw bytes idempotently
+under ``(imap, "<user>@<host>/<folder>/<UIDVALIDITY>/<UID>")``, run the
+pipeline until the row has a committed outcome, and only then MOVE the UID
+to the processed or quarantine folder. A crash anywhere leaves the message
+in the folder; the next pass finds the row already stored (and done) and
+just moves it, so no second ticket and no second acknowledgement.
+
+Everything still in a watched folder is unprocessed by definition (processed
+mail has been moved away), so each pass is ``UID SEARCH ALL``; no "seen"
+flags and no expunge-as-processed. A new UIDVALIDITY only changes the refs;
+the pipeline recognises a Message-ID it already handled as ``duplicate``.
+
+``ImapPoller.run(stop)`` is the daemon's thread: catch up, then IDLE (or poll
+every ``poll_interval`` s without IDLE), catching up on every wake. Faults
+(dropped connection, restarted server, refused login, TLS errors) are one
+log line, recorded in ``imap_state``, and retried with capped exponential
+backoff; ``run`` never raises for them.
+
+Fault injection for crash tests: ``SEPDESK_FAULT=imap-before-move`` makes the
+process exit with status 137 right after an outcome is committed and before
+the MOVE (see :func:`_fault_point`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from sepdesk.config import ImapSettings, Settings, read_secret
+from sepdesk.desk import Desk
+from sepdesk.errors import ConfigError
+from sepdesk.instants import now, to_db
+from sepdesk.intake.store import intake_state, store_raw
+from sepdesk.store import write_tx
+
+log = logging.getLogger("sepdesk.imap")
+
+SOURCE = "imap"
+BATCH_SIZE = 50
+IDLE_RENEW_S = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30 min inactivity timeout
+IDLE_WAKE_S = 30.0  # how often a quiet IDLE returns to look at the stop event
+SOCKET_TIMEOUT_S = 60.0
+FAULT_ENV = "SEPDESK_FAULT"
+FINAL_STATES = ("done", "quarantined")
+
+# Errors that mean "the server or the network", retried by run() with backoff.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    IMAPClientError,  # includes LoginError and imaplib's abort/readonly
+    OSError,  # socket errors, refused connections, ssl.SSLError, timeouts
+    EOFError,
+    ConfigError,  # an unreadable password file may be fixed without a restart
+)
+
+
+class ConnectionLost(ConnectionError):
+    """The server closed the connection (BYE or EOF) while we were idling."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One message as it came from the server: raw bytes, or headers only when oversize."""
+
+    uid: int
+    raw: bytes
+    received_at: datetime
+    size: int
+    oversize: bool
+
+
+def _fault_point(name: str) -> None:
+    """Crash-test hook: exit hard at a named point when $SEPDESK_FAULT names it."""
+    if os.environ.get(FAULT_ENV) == name:
+        os._exit(137)
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+def _aware(value: Any) -> datetime:
+    """INTERNALDATE as an aware instant; a missing or naive one is taken as UTC / now."""
+    if not isinstance(value, datetime):
+        return now()
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _pipeline() -> Any:
+    # Imported late: the pipeline imports much of sepdesk, and tests may swap it.
+    from sepdesk.pipeline import runner
+
+    return runner
+
+
+class ImapPoller:
+    """Reads the configured IMAP folders into intake rows; one instance per thread."""
+
+    def __init__(
+        self,
+        desk: Desk,
+        settings: Settings | None = None,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        backoff_initial: float = 1.0,
+        backoff_cap: float = 60.0,
+        idle_wake: float = IDLE_WAKE_S,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.desk = desk
+        self.settings = settings or desk.settings
+        self.cfg: ImapSettings = self.settings.imap
+        self.ssl_context = ssl_context
+        self.backoff_initial = backoff_initial
+        self.backoff_cap = backoff_cap
+        self.idle_wake = idle_wake
+        self.batch_size = batch_size
+        self.client: IMAPClient | None = None
+        self._uidvalidity: dict[str, int] = {}
+        self._contacted = False
+
+    # -- names -------------------------------------------------------------
+
+    @property
+    def folders(self) -> list[str]:
+        """The folders read, main folder first, without duplicates."""
+        return list(dict.fromkeys([self.cfg.folder, *self.cfg.extra_folders]))
+
+    def mailbox_key(self, folder: str) -> str:
+        return f"{self.cfg.user}@{self.cfg.host}/{folder}"
+
+    @property
+    def max_bytes(self) -> int:
+        return self.settings.smtp.max_message_bytes
+
+    # -- connection --------------------------------------------------------
+
+    def connect(self) -> IMAPClient:
+        """Connect, secure, log in and create missing folders; reuses a live connection."""
+        if self.client is not None:
+            return self.client
+        client = self._open()
+        try:
+            client.normalise_times = False  # aware INTERNALDATEs, not server-local naive ones
+            client.login(self.cfg.user, self._password())
+            self._ensure_folders(client)
+        except BaseException:
+            _drop(client)
+            raise
+        self.client = client
+        return client
+
+    def _open(self) -> IMAPClient:
+        host, port, mode = self.cfg.host, self.cfg.port, self.cfg.tls
+        context = self.ssl_context or ssl.create_default_context()
+        if mode == "tls":
+            return IMAPClient(host, port, ssl=True, ssl_context=context, timeout=SOCKET_TIMEOUT_S)
+        client = IMAPClient(host, port, ssl=False, timeout=SOCKET_TIMEOUT_S)
+        if mode == "starttls":
+            try:
+                client.starttls(context)  # no plaintext fallback: a failure is a fault
+            except BaseException:
+                _drop(client)
+                raise
+        return client
+
+    def _password(self) -> str:
+        secret = read_secret(self.cfg.password_file, "SEPDESK_IMAP_PASSWORD", "imap_password")
+        if secret is None:
+            raise ConfigError("[imap] password_file: no IMAP password configured")
+        return secret
+
+    def _ensure_folders(self, client: IMAPClient) -> None:
+        wanted = [*self.folders, self.cfg.processed_folder, self.cfg.quarantine_folder]
+        for folder in dict.fromkeys(wanted):
+            if not client.folder_exists(folder):
+                client.create_folder(folder)
+                log.info("imap: created folder %s on %s", folder, self.cfg.host)
+
+    def close(self) -> None:
+        """Log out (or drop the socket when the server is gone); safe to call twice."""
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except Exception:
+            _drop(client)
+
+    # -- one pass ----------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Catch up every folder once; returns how many messages got an outcome and were moved.
+
+        Faults propagate (``run`` is the fence); the connection is kept for the next call.
+        """
+        client = self.connect()
+        return sum(self.catch_up(client, folder) for folder in self.folders)
+
+    def catch_up(self, client: IMAPClient, folder: str) -> int:
+        uidvalidity = self._select(client, folder)
+        uids = sorted(int(u) for u in client.search("ALL"))
+        handled = 0
+        for batch in _chunks(uids, self.batch_size):
+            handled += self._handle_batch(client, folder, uidvalidity, batch)
+        self._record_contact(folder, uidvalidity, max(uids, default=0))
+        return handled
+
+    def _select(self, client: IMAPClient, folder: str) -> int:
+        info = client.select_folder(folder)
+        uidvalidity = int(info[b"UIDVALIDITY"])
+        known = self._uidvalidity.get(folder) or self._stored_uidvalidity(folder)
+        if known and known != uidvalidity:
+            # Old refs no longer name these messages; the pipeline's Message-ID check
+            # turns any re-read message into a "duplicate" outcome, never a second ticket.
+            log.warning(
+                "imap: UIDVALIDITY of %s changed %s -> %s; continuing",
+                self.mailbox_key(folder),
+                known,
+                uidvalidity,
+            )
+        self._uidvalidity[folder] = uidvalidity
+        return uidvalidity
+
+    def _handle_batch(
+        self, client: IMAPClient, folder: str, uidvalidity: int, uids: list[int]
+    ) -> int:
+        moves: dict[str, list[int]] = {
+            self.cfg.processed_folder: [],
+            self.cfg.quarantine_folder: [],
+        }
+        for msg in self._fetch(client, uids):
+            state = self._commit(folder, uidvalidity, msg)
+            if state == "done":
+                moves[self.cfg.processed_folder].append(msg.uid)
+            elif state == "quarantined":
+                moves[self.cfg.quarantine_folder].append(msg.uid)
+            # else "pending": the attempt failed and is counted; the next pass retries it.
+        for dest, done in moves.items():
+            if done:
+                _fault_point("imap-before-move")
+                self.move(client, done, dest)
+        return sum(len(v) for v in moves.values())
+
+    def _fetch(self, client: IMAPClient, uids: list[int]) -> list[Fetched]:
+        """Sizes first, then full bodies only for messages within the size limit."""
+        meta = client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"])
+        small = [u for u in uids if u in meta and int(meta[u][b"RFC822.SIZE"]) <= self.max_bytes]
+        large = [u for u in uids if u in meta and u not in small]
+        bodies = client.fetch(small, ["BODY.PEEK[]"]) if small else {}
+        headers = client.fetch(large, ["BODY.PEEK[HEADER]"]) if large else {}
+        out = []
+        for uid in uids:
+            if uid not in meta:
+                continue  # expunged by someone else meanwhile: nothing to take
+            data = bodies.get(uid, {}).get(b"BODY[]") or headers.get(uid, {}).get(b"BODY[HEADER]")
+            if data is None:
+                continue
+            size = int(meta[uid][b"RFC822.SIZE"])
+            out.append(
+                Fetched(
+                    uid, bytes(data), _aware(meta[uid].get(b"INTERNALDATE")), size, uid in large
+                )
+            )
+        return out
+
+    def _commit(self, folder: str, uidvalidity: int, msg: Fetched) -> str:
+        """Store (idempotent) and process one message; returns the intake row's state."""
+        ref = f"{self.mailbox_key(folder)}/{uidvalidity}/{msg.uid}"
+        stored = store_raw(
+            self.desk.db,
+            source=SOURCE,
+            source_ref=ref,
+            raw=msg.raw,
+            received_at=msg.received_at,
+            mail_from="",
+            rcpt_to=[],
+        )
+        state = str(intake_state(self.desk.db, stored.intake_id).get("state", "pending"))
+        if state in FINAL_STATES:
+            return state  # stored and processed before a crash or a failed move: just move it
+        runner = _pipeline()
+        if msg.oversize:
+            reason = (
+                f"message too large: {msg.size} bytes over the limit of {self.max_bytes}"
+                f" ([smtp] max_message_bytes); only the header was fetched, the full"
+                f" message is in IMAP folder {self.cfg.quarantine_folder}"
+            )
+            runner.quarantine_intake(self.desk, stored.intake_id, reason)
+            return str(intake_state(self.desk.db, stored.intake_id).get("state", "pending"))
+        return str(runner.process_intake(self.desk, stored.intake_id))
+
+    # -- moving ------------------------------------------------------------
+
+    def move(self, client: IMAPClient, uids: list[int], dest: str) -> None:
+        """UID MOVE when offered; else COPY, flag \\Deleted and expunge just those UIDs."""
+        if client.has_capability("MOVE"):
+            client.move(uids, dest)
+        else:
+            self.copy_delete(client, uids, dest)
+
+    @staticmethod
+    def copy_delete(client: IMAPClient, uids: list[int], dest: str) -> None:
+        """The MOVE fallback (RFC 6851 §3.3). Without UIDPLUS the EXPUNGE is folder-wide."""
+        client.copy(uids, dest)
+        client.add_flags(uids, [b"\\Deleted"], silent=True)
+        if client.has_capability("UIDPLUS"):
+            client.uid_expunge(uids)
+        else:
+            client.expunge()
+
+    # -- state rows --------------------------------------------------------
+
+    def _stored_uidvalidity(self, folder: str) -> int | None:
+        row = self.desk.db.execute(
+            "SELECT uidvalidity FROM imap_state WHERE mailbox = ?", [self.mailbox_key(folder)]
+        ).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def _record_contact(self, folder: str, uidvalidity: int, last_uid: int) -> None:
+        with write_tx(self.desk.db) as db:
+            db.execute(
+                "INSERT INTO imap_state (mailbox, uidvalidity, last_uid, last_contact_at,"
+                " last_error) VALUES (?, ?, ?, ?, NULL) ON CONFLICT(mailbox) DO UPDATE SET"
+                " uidvalidity = excluded.uidvalidity,"
+                " last_uid = MAX(imap_state.last_uid, excluded.last_uid),"
+                " last_contact_at = excluded.last_contact_at, last_error = NULL",
+                [self.mailbox_key(folder), uidvalidity, last_uid, to_db(now())],
+            )
+
+    def _record_error(self, text: str) -> None:
+        with write_tx(self.desk.db) as db:
+            for folder in self.folders:
+                db.execute(
+                    "INSERT INTO imap_state (mailbox, last_error) VALUES (?, ?)"
+                    " ON CONFLICT(mailbox) DO UPDATE SET last_error = excluded.last_error",
+                    [self.mailbox_key(folder), f"{to_db(now())} {text}"],
+                )
+
+    # -- the daemon loop ---------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Catch up, then IDLE or poll until ``stop`` is set; faults are logged and retried."""
+        delay = self.backoff_initial
+        try:
+            while not stop.is_set():
+                self._contacted = False
+                try:
+                    self._serve(stop)
+                    return
+                except Exception as exc:
+                    if self._contacted:  # it worked for a while: start the backoff afresh
+                        delay = self.backoff_initial
+                    self._fault(exc, delay)
+                self.close()
+                if stop.wait(delay):
+                    return
+                delay = min(delay * 2, self.backoff_cap)
+        finally:
+            self.close()
+
+    def _serve(self, stop: threading.Event) -> None:
+        self.run_once()
+        self._contacted = True
+        while not stop.is_set():
+            if self._wait_for_mail(stop):
+                self.run_once()
+
+    def _fault(self, exc: Exception, delay: float) -> None:
+        """One log line per fault; a traceback only for what is not a server or network fault."""
+        text = self._describe(exc)
+        if isinstance(exc, TRANSIENT_ERRORS):
+            log.warning("imap: %s; retrying in %.0f s", text, delay)
+        else:  # a bug or a database fault: keep the thread alive, but show where
+            log.error("imap: unexpected %s; retrying in %.0f s", text, delay, exc_info=exc)
+        self._safe_record_error(text)
+
+    def _describe(self, exc: BaseException) -> str:
+        where = f"{self.cfg.user}@{self.cfg.host}:{self.cfg.port}"
+        if isinstance(exc, LoginError):
+            return f"login refused for {where}: {_one_line(exc)}"
+        if isinstance(exc, ssl.SSLError):
+            return f"TLS failed with {where}: {_one_line(exc)}"
+        if isinstance(exc, (ConnectionRefusedError, socket.timeout)):
+            return f"cannot reach {where}: {_one_line(exc)}"
+        return f"connection to {where} failed: {type(exc).__name__}: {_one_line(exc)}"
+
+    def _safe_record_error(self, text: str) -> None:
+        try:
+            self._record_error(text)
+        except Exception as exc:  # the database may be the fault; the log line still stands
+            log.error("imap: cannot record error in imap_state: %s", exc)
+
+    # -- waiting for mail --------------------------------------------------
+
+    def _wait_for_mail(self, stop: threading.Event) -> bool:
+        """Block until new mail may be there (True) or ``stop`` is set (False)."""
+        client = self.connect()
+        if not client.has_capability("IDLE"):
+            return not stop.wait(self.cfg.poll_interval)
+        return self._idle(client, stop)
+
+    def _idle(self, client: IMAPClient, stop: threading.Event) -> bool:
+        """IDLE on the main folder; other folders are re-read every poll_interval."""
+        client.select_folder(self.cfg.folder)
+        client.idle()
+        # On a fault we leave without DONE: the connection is dropped by run() anyway.
+        changed = self._idle_until(client, stop)
+        client.idle_done()
+        return changed
+
+    def _idle_until(self, client: IMAPClient, stop: threading.Event) -> bool:
+        started = time.monotonic()
+        while not stop.is_set():
+            if self._idle_step(client):
+                return True
+            elapsed = time.monotonic() - started
+            if elapsed >= IDLE_RENEW_S:
+                return True
+            if len(self.folders) > 1 and elapsed >= self.cfg.poll_interval:
+                return True
+        return False
+
+    def _idle_step(self, client: IMAPClient) -> bool:
+        """One bounded wait in IDLE; True when the folder changed."""
+        t0 = time.monotonic()
+        responses = client.idle_check(timeout=self.idle_wake)
+        for resp in responses:
+            if len(resp) >= 1 and resp[0] == b"BYE":
+                raise ConnectionLost(f"server said BYE: {_one_line(resp)}")
+        if not responses and time.monotonic() - t0 < self.idle_wake / 2:
+            # idle_check swallows EOF and returns nothing at once: the server is gone.
+            raise ConnectionLost("connection closed by the server during IDLE")
+        return any(len(r) >= 2 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+
+
+def _drop(client: IMAPClient) -> None:
+    """Close the socket without a word to the server; it may be gone already."""
+    with contextlib.suppress(Exception):
+        client.shutdown()
+
+
+def _one_line(value: Any) -> str:
+    return " ".join(str(value).split())[:300]
+
+
+__all__ = ["FAULT_ENV", "ImapPoller"]

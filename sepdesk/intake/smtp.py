@@ -1,0 +1,107 @@
+"""The SMTP receiver (aiosmtpd): desk recipients only, size-limited, 250 only after the commit.
+
+RCPT outside the desk's addresses gets 550 5.1.1 (never a relay); a message
+over ``max_message_bytes`` gets 552 from aiosmtpd's data_size_limit; DATA
+stores the raw bytes, envelope and received time in one committed
+transaction before 250, and answers 451 if that failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from sepdesk.config import Settings
+from sepdesk.instants import now
+from sepdesk.intake.store import Stored, store_raw
+from sepdesk.store import connect
+
+log = logging.getLogger("sepdesk.smtp")
+
+OK_RCPT = "250 2.1.5 OK"
+NO_RELAY = "550 5.1.1 <{}>: recipient not accepted here (no relay)"
+OK_QUEUED = "250 2.0.0 OK: stored as intake #{}"
+TEMP_FAIL = "451 4.3.0 could not store the message; please try again later"
+BAD_SENDER = "501 5.1.7 bad sender address"
+
+
+class IntakeHandler:
+    """aiosmtpd handler: every branch returns an explicit status."""
+
+    def __init__(
+        self, settings: Settings, on_stored: Callable[[int], None] = lambda _id: None
+    ) -> None:
+        self.settings = settings
+        self.addresses = settings.desk_addresses()
+        self.on_stored = on_stored
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="smtp-store")
+        self._local = threading.local()
+        self.accepting = True
+
+    def _db(self) -> Any:
+        if not hasattr(self._local, "db"):
+            self._local.db = connect(self.settings.database.path)
+        return self._local.db
+
+    def _store(self, raw: bytes, mail_from: str, rcpts: list[str]) -> Stored:
+        return store_raw(
+            self._db(),
+            source="smtp",
+            raw=raw,
+            received_at=now(),
+            mail_from=mail_from,
+            rcpt_to=rcpts,
+        )
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if address.strip().lower() not in self.addresses:
+            return NO_RELAY.format(address[:254].replace("\r", "").replace("\n", ""))
+        envelope.rcpt_tos.append(address)
+        return OK_RCPT
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if not self.accepting:
+            return TEMP_FAIL
+        raw = envelope.original_content or b""
+        loop = asyncio.get_running_loop()
+        try:
+            stored = await loop.run_in_executor(
+                self.pool, self._store, raw, envelope.mail_from or "", list(envelope.rcpt_tos)
+            )
+        except Exception as exc:  # the handler's fence: any storage failure is a 451
+            log.error("storing a message from %s failed: %s", envelope.mail_from, exc)
+            return TEMP_FAIL
+        self.on_stored(stored.intake_id)
+        return OK_QUEUED.format(stored.intake_id)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+def start_receiver(settings: Settings, handler: IntakeHandler) -> Controller:
+    controller = Controller(
+        handler,
+        hostname=settings.smtp.host,
+        port=settings.smtp.port,
+        data_size_limit=settings.smtp.max_message_bytes,
+        decode_data=False,
+        server_hostname=settings.desk_domain(),
+        ready_timeout=10,
+    )
+    controller.start()
+    log.info("SMTP receiver listening on %s:%s", settings.smtp.host, settings.smtp.port)
+    return controller

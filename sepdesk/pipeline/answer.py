@@ -1,0 +1,128 @@
+"""The one automatic mail a customer gets per incoming message, and the team notice.
+
+Both are outbox rows in the pipeline's transaction. A customer reply is held
+back (and the reason recorded) when the mail was automatic or the sender has
+had ``max_auto_replies_per_day`` automatic replies in the last 24 hours.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sepdesk.instants import db_to_local
+from sepdesk.outbound.compose import tagged_subject
+from sepdesk.outbound.outbox import auto_replies_since, enqueue
+from sepdesk.pipeline.customer import CustomerFacts
+from sepdesk.pipeline.reply import ReplyFacts, reply_body
+from sepdesk.pipeline.work import Work
+from sepdesk.templates import render
+from sepdesk.tickets import store as tickets
+
+
+def recipient(ticket: dict[str, Any]) -> str:
+    return str(ticket["reply_to"] or ticket["requester"])
+
+
+def may_answer(work: Work, to: str) -> str | None:
+    """Why no automatic answer may go to ``to``, or None when it may."""
+    if work.automatic:
+        return f"no reply: {work.automatic}"
+    if not to:
+        return "no reply: no sender address"
+    if to in work.desk.settings.desk_addresses():
+        return "no reply: the address is the desk's own"
+    limit = work.desk.settings.desk.max_auto_replies_per_day
+    if auto_replies_since(work.desk.db, to, work.at) >= limit:
+        return f"no reply: {to} already had {limit} automatic replies in 24 h"
+    return None
+
+
+def reply_facts(work: Work, ticket: dict[str, Any], cf: CustomerFacts, **kw: Any) -> ReplyFacts:
+    s = work.desk.settings
+    contract = cf.contract
+    return ReplyFacts(
+        language=ticket["language"],
+        ticket_number=ticket["ticket_number"],
+        requester_name=ticket["requester_name"],
+        call_id=ticket["call_id"],
+        severity=ticket["severity"],
+        due=db_to_local(ticket["first_response_due"], s.desk.timezone),
+        contract_state=cf.state,
+        contract_level=contract.level if contract else None,
+        contract_end=contract.end.isoformat() if contract else None,
+        customer_number=contract.customer_number if contract else None,
+        verified=bool(ticket["verified_sender"]),
+        hotline=s.desk.hotline_phone,
+        form_url=s.desk.emergency_form_url,
+        current_version=s.policy.current_version,
+        desk_name=s.desk.name,
+        **kw,
+    )
+
+
+def answer_customer(work: Work, ticket: dict[str, Any], kind: str, facts: ReplyFacts) -> int | None:
+    """Queue the customer's reply unless a guard holds it back; returns the outbox id."""
+    to = recipient(ticket)
+    held = may_answer(work, to)
+    if held:
+        work.decide("reply", held)
+        return None
+    mail = work.parsed
+    outbox_id = enqueue(
+        work.desk.db,
+        work.desk.settings,
+        kind=kind,
+        to=[to],
+        subject=tagged_subject(
+            work.desk.settings, tickets.ref_of(ticket), mail.subject or ticket["subject"]
+        ),
+        body=reply_body(facts),
+        at=work.at,
+        ticket_id=ticket["id"],
+        ticket_ref=tickets.ref_of(ticket),
+        in_reply_to=mail.message_id if mail.has_message_id else None,
+        references=mail.references,
+    )
+    work.decide("reply", f"{kind} queued to {to}")
+    return outbox_id
+
+
+def notify_team(work: Work, ticket: dict[str, Any], event: str) -> None:
+    """Announce a new ticket (or a customer follow-up) to the team address."""
+    s = work.desk.settings
+    if not s.desk.team_address:
+        return
+    ref = tickets.ref_of(ticket)
+    body = render(
+        "en",
+        "team_notice",
+        event=event,
+        ticket=ticket["ticket_number"],
+        call_id=ticket["call_id"] or "-",
+        status=ticket["status"],
+        customer=ticket["customer_number"] or "unknown",
+        contract=f"{ticket['contract_level'] or '-'} ({ticket['contract_state']})",
+        severity=ticket["severity"],
+        stated=ticket["stated_severity"] or "-",
+        reasons="; ".join(json.loads(ticket["severity_reasons"])) or "-",
+        requester=ticket["requester"],
+        verified="yes" if ticket["verified_sender"] else "no",
+        due=db_to_local(ticket["first_response_due"], s.desk.timezone) or "-",
+        missing=", ".join(json.loads(ticket["missing_info"])) or "-",
+        text=work.parsed.text[:4000],
+    )
+    enqueue(
+        work.desk.db,
+        s,
+        kind="team_notice",
+        to=[s.desk.team_address],
+        subject=tagged_subject(s, ref, ticket["subject"]),
+        body=body,
+        at=work.at,
+        ticket_id=ticket["id"],
+        ticket_ref=ref,
+        reply_to=s.desk.support_address,
+        references=[work.parsed.message_id],
+    )
+    work.decide("team", f"team notice to {s.desk.team_address}")

@@ -1,0 +1,74 @@
+"""Delivery status notifications: recognise one, and read what it reports on. Pure functions.
+
+A bounce is a multipart/report; report-type=delivery-status (RFC 3464), or a
+recognisable mailer-daemon message. What it reports on is found in the
+returned headers (Message-ID, our subject tag) and the failed recipients.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from dataclasses import dataclass
+
+from sepdesk.pipeline.parse import ParsedMail
+
+_BOUNCE_SUBJECT = re.compile(
+    r"(undeliver|delivery status notification|returned mail|mail delivery failed|failure notice"
+    r"|unzustellbar|nicht zugestellt|non remis|delivery has failed)",
+    re.I,
+)
+_MSGID = re.compile(r"^message-id:\s*<([^>\s]+)>", re.I | re.M)
+_RECIPIENT = re.compile(r"^(?:final|original)-recipient:\s*rfc822;\s*<?([^\s>]+)>?", re.I | re.M)
+_SUBJECT = re.compile(r"^subject:\s*(.+)$", re.I | re.M)
+_STATUS = re.compile(r"^status:\s*([245]\.\d+\.\d+)", re.I | re.M)
+
+
+@dataclass(frozen=True)
+class BounceReport:
+    message_ids: tuple[str, ...]
+    recipients: tuple[str, ...]
+    subjects: tuple[str, ...]
+    status: str
+
+
+def is_bounce(mail: ParsedMail) -> bool:
+    if mail.content_type == "multipart/report":
+        return True
+    local = mail.from_addr.partition("@")[0].lower()
+    return local in ("mailer-daemon", "postmaster") and bool(_BOUNCE_SUBJECT.search(mail.subject))
+
+
+def _report_text(raw: bytes) -> str:
+    """The machine-readable parts and returned headers, as text."""
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    chunks: list[str] = []
+    for part in msg.walk():
+        ctype = part.get_content_type()
+        if ctype in ("message/delivery-status", "text/rfc822-headers", "message/rfc822-headers"):
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                chunks.extend(p.as_string() for p in payload)
+            else:
+                data = part.get_payload(decode=True) or b""
+                chunks.append(data.decode("utf-8", "replace") if data else str(payload))
+        elif ctype == "message/rfc822":
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner:
+                chunks.append("".join(f"{k}: {v}\n" for k, v in inner[0].items()))
+        elif ctype == "text/plain" and not part.get_filename():
+            data = part.get_payload(decode=True) or b""
+            chunks.append(data.decode("utf-8", "replace"))
+    return "\n".join(chunks)
+
+
+def read_report(mail: ParsedMail, raw: bytes) -> BounceReport:
+    text = _report_text(raw)
+    unfolded = re.sub(r"\r?\n[ \t]+", " ", text)
+    return BounceReport(
+        message_ids=tuple(dict.fromkeys(_MSGID.findall(unfolded))),
+        recipients=tuple(dict.fromkeys(r.lower() for r in _RECIPIENT.findall(unfolded))),
+        subjects=tuple(dict.fromkeys(s.strip() for s in _SUBJECT.findall(unfolded))),
+        status=(_STATUS.findall(unfolded) or [""])[0],
+    )

@@ -1,0 +1,318 @@
+"""What a request says: severity judged from content, missing information, language, versions, OS.
+
+Pure functions (no I/O, no clock); the word lists and patterns live in ``rules``. Only the
+sender's own text is read (quoted reply history removed, forwarded reports kept), so a
+quoted acknowledgement cannot fill in missing fields and quoted words cannot change
+the severity.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sepdesk.pipeline import rules
+from sepdesk.pipeline.parse import Attachment
+
+FIELDS = ("classification", "error_message", "action", "os_version", "hardware")  # SPEC order
+SEVERITY_NAMES = {1: "Critical", 2: "Major", 3: "Minor", 4: "Cosmetic"}
+
+
+@dataclass(frozen=True)
+class Understanding:
+    severity: int  # 1..4, the desk's judgement from content
+    stated_severity: int | None  # what the sender claimed, None if nothing
+    severity_reasons: tuple[str, ...]  # which words/facts decided
+    missing_info: tuple[str, ...]  # subset of FIELDS, in FIELDS order
+    language: str  # "de" | "en", of the sender's own text
+    versions: tuple[str, ...]  # SEP sesam versions named
+    operating_systems: tuple[str, ...]
+
+
+def understand(subject: str, text: str, attachments: Sequence[Attachment] = ()) -> Understanding:
+    forwarded = bool(rules.FORWARD_SUBJECT.match(subject or ""))
+    own = own_text(text, keep_outlook_blocks=forwarded)
+    whole = f"{subject}\n{own}"
+    severity, reasons = judge_severity(subject, own)
+    return Understanding(
+        severity=severity,
+        stated_severity=stated_severity(whole),
+        severity_reasons=reasons,
+        missing_info=missing_info(whole, attachments),
+        language=language(own or subject),
+        versions=sesam_versions(whole),
+        operating_systems=operating_systems(whole),
+    )
+
+
+# ----------------------------------------------------------------------------- own text
+
+
+def own_text(text: str, *, keep_outlook_blocks: bool = False) -> str:
+    """The sender's own text: quoted reply history removed, forwarded messages kept.
+
+    History starts at a "> " line block, an "-----Original Message-----" or "On ... wrote:"
+    line, or an Outlook header block (From/Von then Sent/Gesendet). An Outlook block is kept
+    when the writer announces a forward above it or ``keep_outlook_blocks`` is set (the
+    subject says FW/WG).
+    """
+    lines = (text or "").replace("\r\n", "\n").split("\n")
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        if rules.FORWARD_START.search(line):
+            kept.extend(lines[i:])
+            break
+        if rules.HISTORY_START.search(line) and not keep_outlook_blocks:
+            break
+        if _outlook_block(lines, i) and not (keep_outlook_blocks or _announces_forward(kept)):
+            break
+        if not rules.QUOTED_LINE.match(line):
+            kept.append(line)
+    return "\n".join(kept).strip()
+
+
+def _outlook_block(lines: list[str], i: int) -> bool:
+    if not rules.HEADER_FROM.match(lines[i]):
+        return False
+    following = lines[i + 1 : i + 5]
+    return any(rules.HEADER_SENT.match(line) for line in following)
+
+
+def _announces_forward(kept: list[str]) -> bool:
+    return bool(rules.FORWARD_HINT.search("\n".join(kept[-12:])))
+
+
+# ----------------------------------------------------------------------------- language
+
+
+def language(text: str) -> str:
+    """'de' or 'en' by counting common function words (umlauts break a tie towards German)."""
+    words = re.findall(r"[a-zäöüß]+", text.lower())
+    de = sum(w in rules.GERMAN_WORDS for w in words)
+    en = sum(w in rules.ENGLISH_WORDS for w in words)
+    if de == en:
+        return "de" if re.search(r"[äöüß]", text.lower()) else "en"
+    return "de" if de > en else "en"
+
+
+# ----------------------------------------------------------------------------- versions, OS
+
+
+def sesam_versions(text: str) -> tuple[str, ...]:
+    """SEP sesam versions named: dotted 3/4-part numbers next to a word that ties them to sesam."""
+    found: list[str] = []
+    for line in text.splitlines():
+        for m in rules.VERSION.finditer(line):
+            before, after = line[max(0, m.start() - 60) : m.start()], line[m.end() : m.end() + 20]
+            if rules.VERSION_NOT_SESAM.search(before):
+                continue
+            if rules.VERSION_CONTEXT.search(before) or rules.VERSION_CONTEXT.search(after):
+                found.append(m.group(1))
+    return tuple(dict.fromkeys(found))
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    parts = [int(p) for p in re.findall(r"\d+", version)]
+    return tuple(parts + [0] * (4 - len(parts)))
+
+
+def older_versions(versions: Iterable[str], current: str) -> tuple[str, ...]:
+    """The versions older than ``current`` (numeric comparison, missing parts count as 0)."""
+    if not current or not re.search(r"\d", current):
+        return ()
+    newest = _version_key(current)
+    return tuple(v for v in dict.fromkeys(versions) if _version_key(v) < newest)
+
+
+def operating_systems(text: str) -> tuple[str, ...]:
+    found: list[str] = []
+    for pattern in rules.OPERATING_SYSTEMS:
+        found.extend(" ".join(m.group().split()) for m in pattern.finditer(text))
+    # "Windows Server" is dropped when "Windows Server 2022" is also named.
+    return tuple(
+        name
+        for name in dict.fromkeys(found)
+        if not any(o != name and o.startswith(name + " ") for o in found)
+    )
+
+
+# ----------------------------------------------------------------------------- missing info
+
+
+def missing_info(text: str, attachments: Sequence[Attachment] = ()) -> tuple[str, ...]:
+    present = {
+        "classification": bool(rules.CLASSIFICATION.search(text)),
+        "error_message": has_error_text(text) or any(_is_error_log(a) for a in attachments),
+        "action": has_action(text),
+        "os_version": bool(operating_systems(text)) and bool(sesam_versions(text)),
+        "hardware": bool(rules.HARDWARE.search(text)),
+    }
+    return tuple(f for f in FIELDS if not present[f])
+
+
+def has_error_text(text: str) -> bool:
+    return bool(rules.ERROR_TEXT.search(text) or rules.INDENTED_ERROR.search(text))
+
+
+def _is_error_log(attachment: Attachment) -> bool:
+    """A .log file, or a text attachment with error lines in it."""
+    if rules.LOG_FILE.search(attachment.filename or "") and (
+        attachment.filename.lower().endswith(".log") or rules.LOG_LINE.search(attachment.text)
+    ):
+        return True
+    return attachment.content_type.startswith("text/") and bool(
+        rules.ERROR_TEXT.search(attachment.text)
+    )
+
+
+def has_action(text: str) -> bool:
+    """An operation is named: a work verb, or a work noun with a failure or an intent beside it."""
+    if rules.ACTION_VERB.search(text):
+        return True
+    return any(
+        rules.ACTION_NOUN.search(s) and (rules.FAILURE.search(s) or rules.ACTION_INTENT.search(s))
+        for s in sentences(text)
+    )
+
+
+# ----------------------------------------------------------------------------- severity
+
+
+def sentences(text: str) -> list[str]:
+    """Lines split at sentence ends (a full stop before a capital), dates like 30.10. survive."""
+    out: list[str] = []
+    for line in _paragraphs(text):
+        out.extend(s for s in re.split(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ])", line) if s.strip())
+    return out
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Hard-wrapped lines joined back into paragraphs (blank lines and list items break them)."""
+    paras: list[str] = []
+    for block in re.split(r"\n\s*\n", text):
+        current: list[str] = []
+        for line in block.split("\n"):
+            if re.match(r"\s*(?:[-*•]|\d+\.)\s", line) and current:
+                paras.append(" ".join(current))
+                current = []
+            current.append(line.strip())
+        paras.append(" ".join(current))
+    return [p for p in paras if p]
+
+
+def stated_severity(text: str) -> int | None:
+    """The severity the sender claims; the most severe claim wins."""
+    for level, pattern in rules.STATED:
+        if pattern.search(text):
+            return level
+    return None
+
+
+def _any(pattern: re.Pattern[str], parts: Iterable[str]) -> str | None:
+    for part in parts:
+        m = pattern.search(part)
+        if m:
+            return m.group()
+    return None
+
+
+def _affirmed(pattern: re.Pattern[str], parts: Iterable[str]) -> str | None:
+    """A match that is not negated ("kein Workaround", "no workaround ... exists")."""
+    for part in parts:
+        for m in pattern.finditer(part):
+            before, after = part[max(0, m.start() - 40) : m.start()], part[m.end() : m.end() + 40]
+            if not (rules.NEGATION_BEFORE.search(before) or rules.NEGATION_AFTER.search(after)):
+                return m.group()
+    return None
+
+
+@dataclass(frozen=True)
+class _Facts:
+    restore_fails: str | None
+    older_fail: str | None
+    halt: str | None
+    recovered: str | None
+    test: str | None
+    failure: str | None
+    question: str | None
+    how_to: str | None
+    workaround: str | None
+    single_user: str | None
+    no_impact: str | None
+    partial: str | None
+    all_fail: str | None
+    no_alternative: str | None
+    performance: str | None
+    impact: str | None
+
+
+def _facts(subject: str, own: str) -> _Facts:
+    parts = [subject, *sentences(own)]
+    text = "\n".join(parts)
+    failure = _affirmed(rules.FAILURE, parts)
+    if failure and rules.FAILURE_ACCEPTED.search(text):
+        failure = None
+    return _Facts(
+        restore_fails=next(
+            (s[:80] for s in parts if rules.RESTORE.search(s) and rules.RESTORE_FAILS.search(s)),
+            None,
+        ),
+        older_fail=_any(rules.OLDER_FAIL, parts) or _affirmed(rules.NO_OTHER_COPY, parts),
+        halt=_any(rules.HALT, parts),
+        recovered=_any(rules.RECOVERED, parts),
+        test=_any(rules.TEST_SYSTEM, parts),
+        failure=failure,
+        question=_any(rules.CLASSIFICATION_QUESTION, parts),
+        how_to=_any(rules.HOW_TO, parts),
+        workaround=_affirmed(rules.WORKAROUND, parts),
+        single_user=_any(rules.SINGLE_USER, parts),
+        no_impact=_any(rules.NO_IMPACT, parts),
+        partial=_any(rules.PARTIAL, parts),
+        all_fail=_any(rules.ALL_FAIL, parts),
+        no_alternative=_any(rules.NO_ALTERNATIVE, parts),
+        performance=_any(rules.PERFORMANCE, parts),
+        impact=_any(rules.IMPACT, parts),
+    )
+
+
+def _major_reason(f: _Facts) -> str | None:
+    if f.all_fail:
+        return f'all backups fail ("{f.all_fail}")'
+    if f.restore_fails and not f.test:
+        return f'a production restore fails ("{f.restore_fails}")'
+    if f.performance and (f.impact or f.no_alternative):
+        return f'performance problem with business impact ("{f.performance}")'
+    if f.failure and f.no_alternative:
+        return f'failure with no alternative ("{f.no_alternative}")'
+    if f.halt:
+        return f'business halted ("{f.halt}")'
+    return None
+
+
+def judge_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
+    """SPEC §1 severity from content; the sender's claim plays no part."""
+    f = _facts(subject, own)
+    critical = f.restore_fails and f.older_fail and f.halt and not f.recovered and not f.test
+    if critical:
+        return 1, (
+            f'production halted ("{f.halt}")',
+            f'restore fails ("{f.restore_fails}")',
+            f'older backups do not help ("{f.older_fail}")',
+        )
+    major = _major_reason(f)
+    if f.question and not major:
+        return 4, (f'a question ("{f.question}") with no loss of function',)
+    if not f.failure:
+        asked = f.how_to or "no failure described"
+        return 4, (f"question on use or configuration ({asked})",)
+    if f.workaround or f.single_user:
+        return 4, (
+            f'few users affected or a workaround exists ("{f.workaround or f.single_user}")',
+        )
+    minor = f.no_impact or f.partial or f.test
+    if minor:
+        return 3, (f'partial loss, business runs normally ("{minor}")',)
+    if major:
+        return 2, (major,)
+    return 3, (f'a failure without wider impact ("{f.failure}")',)

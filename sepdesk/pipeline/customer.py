@@ -1,0 +1,73 @@
+"""The contract side of a request: the matching index from the database, match and contract state."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sepdesk.contracts import contracts_version
+from sepdesk.desk import Desk
+from sepdesk.pipeline.customers import (
+    ContractIndex,
+    ContractView,
+    CustomerMatch,
+    contract_state,
+    match_customer,
+)
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    match: CustomerMatch
+    contract: ContractView | None
+    state: str  # current | expired | none
+
+    @property
+    def level(self) -> str | None:
+        return self.contract.level if self.contract else None
+
+
+def contract_index(desk: Desk) -> ContractIndex:
+    """The matching index, rebuilt only when the contracts table changed."""
+    version = contracts_version(desk.db)
+    cached = desk._cache.get("contracts")
+    if cached and cached[0] == version:
+        return cached[1]
+    views = [
+        ContractView(
+            customer_number=r["customer_number"],
+            customer_name=r["customer_name"],
+            level=r["level"],
+            start=date.fromisoformat(r["start"]),
+            end=date.fromisoformat(r["end"]),
+            contacts=tuple(json.loads(r["contacts"])),
+            license_ids=tuple(json.loads(r["license_ids"])),
+            license_type=r["license_type"],
+        )
+        for r in desk.db.query("SELECT * FROM contracts")
+    ]
+    index = ContractIndex.build(views)
+    desk._cache["contracts"] = (version, index)
+    return index
+
+
+def local_day(desk: Desk, at: datetime) -> date:
+    return at.astimezone(ZoneInfo(desk.tz)).date()
+
+
+def facts_for(desk: Desk, *, subject: str, text: str, sender: str, at: datetime) -> CustomerFacts:
+    index = contract_index(desk)
+    match = match_customer(index, subject=subject, text=text, sender=sender)
+    contract = index.get(match.customer_number) if match.customer_number else None
+    return CustomerFacts(match, contract, contract_state(contract, local_day(desk, at)))
+
+
+def facts_for_number(desk: Desk, customer_number: str | None, at: datetime) -> CustomerFacts:
+    """Contract facts for a known customer number (follow-ups, phone calls)."""
+    index = contract_index(desk)
+    contract = index.get(customer_number) if customer_number else None
+    basis = "number" if contract else "none"
+    match = CustomerMatch(customer_number if contract else None, basis, "from the ticket", False)
+    return CustomerFacts(match, contract, contract_state(contract, local_day(desk, at)))

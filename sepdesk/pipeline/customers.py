@@ -1,0 +1,232 @@
+"""Which customer a request belongs to, and whether that customer's contract is current.
+
+Pure functions over a :class:`ContractIndex` (no I/O, no clock): the caller passes the
+contracts, the mail's text and sender, and the day of receipt. Rules (patterns in
+``rules``), in order of strength:
+
+1. a labelled customer number that is known ("Kundennummer: 104217", "customer #104217");
+   two different ones are decided by an end-customer label, else they are ambiguous;
+2. a known licence ID;
+3. the sender among one customer's contacts (address, else ``@domain``; case-insensitive);
+4. an unlabelled known number standing alone (not a phone, order, register number...).
+
+A labelled number that is unknown (a typo) simply falls through to the sender.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
+
+from sepdesk.pipeline import rules
+
+
+@dataclass(frozen=True)
+class ContractView:
+    customer_number: str
+    customer_name: str
+    level: str  # business | emergency | demo
+    start: date
+    end: date  # already defaulted by the caller (see default_end)
+    contacts: tuple[str, ...]  # lower-cased addresses or "@domain"
+    license_ids: tuple[str, ...]
+    license_type: str
+
+
+@dataclass(frozen=True)
+class CustomerMatch:
+    customer_number: str | None
+    basis: str  # "number" | "license" | "contact" | "none"
+    reason: str  # one human sentence: which label/where, or why none
+    verified_sender: bool  # sender is a registered contact of the matched customer
+    ambiguous: tuple[str, ...] = ()  # two+ known customers and no rule decides
+
+
+@dataclass
+class ContractIndex:
+    """All contracts with lookups by number, licence ID, contact address and contact domain."""
+
+    by_number: dict[str, ContractView] = field(default_factory=dict)
+    by_license: dict[str, str] = field(default_factory=dict)
+    by_address: dict[str, list[str]] = field(default_factory=dict)
+    by_domain: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, contracts: Iterable[ContractView]) -> ContractIndex:
+        index = cls()
+        for c in contracts:
+            index._add(c)
+        return index
+
+    def _add(self, c: ContractView) -> None:
+        self.by_number[c.customer_number] = c
+        for lic in c.license_ids:
+            self.by_license[lic.strip().upper()] = c.customer_number
+        for contact in c.contacts:
+            key = contact.strip().lower()
+            table = self.by_domain if key.startswith("@") else self.by_address
+            names = table.setdefault(key.lstrip("@"), [])
+            if c.customer_number not in names:
+                names.append(c.customer_number)
+
+    def get(self, customer_number: str) -> ContractView | None:
+        return self.by_number.get(customer_number)
+
+    def customers_of_sender(self, sender: str) -> tuple[str, ...]:
+        """Customers the sender is registered for: by exact address first, else by domain."""
+        address = sender.strip().lower()
+        if address in self.by_address:
+            return tuple(self.by_address[address])
+        domain = address.rpartition("@")[2]
+        return tuple(self.by_domain.get(domain, ()))
+
+    def is_contact(self, customer_number: str, sender: str) -> bool:
+        address = sender.strip().lower()
+        domain = address.rpartition("@")[2]
+        return customer_number in self.by_address.get(address, ()) or (
+            customer_number in self.by_domain.get(domain, ())
+        )
+
+
+def default_end(start: date) -> date:
+    """An empty contract end means start + 12 months (that day still counts as covered)."""
+    return start + relativedelta(months=12)
+
+
+def contract_state(contract: ContractView | None, day: date) -> str:
+    """'current' from start to end inclusive, 'expired' after the end, else 'none'.
+
+    A contract that has not started yet gives 'none': on that day there is no contract
+    (it has not expired either).
+    """
+    if contract is None or day < contract.start:
+        return "none"
+    return "current" if day <= contract.end else "expired"
+
+
+# ----------------------------------------------------------------------------- numbers
+
+
+@dataclass(frozen=True)
+class _Labelled:
+    number: str
+    label: str
+    end_customer: bool  # the label says it is the end customer's number
+
+
+def labelled_numbers(text: str) -> list[_Labelled]:
+    """Every number that directly follows a customer-number label, in text order."""
+    found: list[_Labelled] = []
+    for label in rules.CUSTOMER_LABEL.finditer(text):
+        rest = text[label.end() : label.end() + 48]
+        number = rules.NUMBER_TOKEN.search(rest)
+        if not number:
+            continue
+        gap = rest[: number.start()]
+        if not rules.LABEL_GAP.fullmatch(gap) or rules.NOT_A_CUSTOMER_NUMBER.search(gap):
+            continue
+        around = text[max(0, label.start() - 40) : label.end()] + gap
+        found.append(_Labelled(number.group(), label.group().strip(), _is_end_customer(around)))
+    return found
+
+
+def _is_end_customer(context: str) -> bool:
+    return bool(rules.END_CUSTOMER.search(context))
+
+
+def unlabelled_known_numbers(index: ContractIndex, text: str) -> list[str]:
+    """Known customer numbers standing alone (no phone, order, register word just before)."""
+    found: list[str] = []
+    for m in rules.NUMBER_TOKEN.finditer(text):
+        if m.group() not in index.by_number or m.group() in found:
+            continue
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        before = text[max(line_start, m.start() - 24) : m.start()]
+        if not rules.UNLABELLED_CONTEXT_BAD.search(before):
+            found.append(m.group())
+    return found
+
+
+def license_customers(index: ContractIndex, text: str) -> list[str]:
+    found: list[str] = []
+    for m in rules.LICENSE_TOKEN.finditer(text):
+        number = index.by_license.get(m.group().upper())
+        if number and number not in found:
+            found.append(number)
+    return found
+
+
+# ----------------------------------------------------------------------------- matching
+
+
+def match_customer(index: ContractIndex, *, subject: str, text: str, sender: str) -> CustomerMatch:
+    """The customer a request belongs to, with the basis and one sentence saying why."""
+    whole = f"{subject}\n{text}"
+    sender = sender.strip().lower()
+    for decide in (_by_label, _by_license, _by_sender, _by_unlabelled):
+        result = decide(index, whole, sender)
+        if result is not None:
+            return result
+    return _none(index, whole, sender)
+
+
+def _by_label(index: ContractIndex, text: str, sender: str) -> CustomerMatch | None:
+    known = [n for n in labelled_numbers(text) if n.number in index.by_number]
+    numbers = list(dict.fromkeys(n.number for n in known))
+    if not numbers:
+        return None
+    if len(numbers) > 1:
+        ends = list(dict.fromkeys(n.number for n in known if n.end_customer))
+        if len(ends) != 1:
+            return _ambiguous(index, numbers, sender, "several labelled customer numbers")
+        numbers = ends
+    chosen = next(n for n in known if n.number == numbers[0])
+    return _matched(index, chosen.number, "number", sender, f'labelled "{chosen.label}"')
+
+
+def _by_license(index: ContractIndex, text: str, sender: str) -> CustomerMatch | None:
+    numbers = license_customers(index, text)
+    if not numbers:
+        return None
+    if len(numbers) > 1:
+        return _ambiguous(index, numbers, sender, "licence IDs of several customers")
+    return _matched(index, numbers[0], "license", sender, "a registered licence ID is named")
+
+
+def _by_sender(index: ContractIndex, text: str, sender: str) -> CustomerMatch | None:
+    numbers = index.customers_of_sender(sender)
+    if not numbers:
+        return None
+    if len(numbers) > 1:
+        return _ambiguous(index, list(numbers), sender, "the sender is a contact of several")
+    return _matched(
+        index, numbers[0], "contact", sender, f"sender {sender} is a registered contact"
+    )
+
+
+def _by_unlabelled(index: ContractIndex, text: str, sender: str) -> CustomerMatch | None:
+    numbers = unlabelled_known_numbers(index, text)
+    if len(numbers) != 1:
+        return None if not numbers else _ambiguous(index, numbers, sender, "several known numbers")
+    return _matched(index, numbers[0], "number", sender, "a known customer number stands alone")
+
+
+def _matched(index: ContractIndex, number: str, basis: str, sender: str, why: str) -> CustomerMatch:
+    verified = index.is_contact(number, sender)
+    return CustomerMatch(number, basis, f"customer {number}: {why}.", verified)
+
+
+def _ambiguous(index: ContractIndex, numbers: list[str], sender: str, why: str) -> CustomerMatch:
+    listed = ", ".join(numbers)
+    return CustomerMatch(
+        None, "none", f"ambiguous: {why} ({listed}); nothing decides.", False, tuple(numbers)
+    )
+
+
+def _none(index: ContractIndex, text: str, sender: str) -> CustomerMatch:
+    unknown = [n.number for n in labelled_numbers(text) if n.number not in index.by_number]
+    why = f"labelled number {unknown[0]} is unknown and " if unknown else "no known number and "
+    return CustomerMatch(None, "none", f"{why}sender {sender or '?'} is not a contact.", False)

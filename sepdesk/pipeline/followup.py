@@ -1,0 +1,157 @@
+"""A customer's mail on an existing ticket: append, re-check, reopen or open a linked ticket."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from sepdesk.instants import from_db
+from sepdesk.pipeline.answer import answer_customer, notify_team, reply_facts
+from sepdesk.pipeline.classify import older_versions, own_text, understand
+from sepdesk.pipeline.customer import CustomerFacts, facts_for, facts_for_number
+from sepdesk.pipeline.opening import open_from_mail
+from sepdesk.pipeline.work import Work
+from sepdesk.sla.deadlines import refresh_due
+from sepdesk.tickets import store as tickets
+from sepdesk.tickets.acceptance import assign_call_id, decide_status
+
+
+def _customer_texts(work: Work, ticket: dict[str, Any]) -> str:
+    """Everything the customer wrote on this ticket, quoted history removed, plus this mail."""
+    bodies = [
+        own_text(r["body"])
+        for r in work.desk.db.query(
+            "SELECT body FROM messages WHERE ticket_id = ? AND direction = 'in' AND kind = ''"
+            " ORDER BY at, id",
+            [ticket["id"]],
+        )
+    ]
+    return "\n\n".join([*bodies, own_text(work.parsed.text)])
+
+
+def _store(work: Work, ticket: dict[str, Any], kind: str = "") -> None:
+    m = work.parsed
+    tickets.add_message(
+        work.desk.db,
+        ticket["id"],
+        direction="in",
+        at=work.received_at,
+        from_addr=m.from_addr,
+        to_addrs=m.to,
+        message_id=m.message_id,
+        in_reply_to=m.in_reply_to or None,
+        subject=m.subject,
+        body=m.text,
+        kind=kind,
+        intake_id=work.intake_id,
+    )
+
+
+def _refresh_customer(work: Work, ticket: dict[str, Any], text: str) -> CustomerFacts:
+    if ticket["customer_number"]:
+        return facts_for_number(work.desk, ticket["customer_number"], work.received_at)
+    cf = facts_for(
+        work.desk,
+        subject=ticket["subject"],
+        text=text,
+        sender=ticket["requester"],
+        at=work.received_at,
+    )
+    if cf.match.customer_number:
+        tickets.update(
+            work.desk.db,
+            ticket["id"],
+            work.at,
+            customer_number=cf.match.customer_number,
+            contract_level=cf.level,
+            contract_state=cf.state,
+            match_basis=cf.match.basis,
+            match_reason=cf.match.reason,
+            verified_sender=int(cf.match.verified_sender),
+        )
+        work.decide("customer", f"follow-up names the customer: {cf.match.reason}")
+    return cf
+
+
+def _recheck(work: Work, ticket: dict[str, Any]) -> None:
+    """Re-check the request with the new text; accept it when it became complete."""
+    desk = work.desk
+    text = _customer_texts(work, ticket)
+    u = understand(ticket["subject"], text, work.parsed.attachments)
+    cf = _refresh_customer(work, ticket, text)
+    status, why = decide_status(
+        contract_state=cf.state, missing=u.missing_info, ambiguous=False, emergency_used=False
+    )
+    tickets.update(
+        desk.db,
+        ticket["id"],
+        work.at,
+        missing_info=list(u.missing_info),
+        status=status,
+        versions=sorted(set(json.loads(ticket["versions"])) | set(u.versions)),
+    )
+    work.decide("recheck", why)
+    ticket = tickets.get(desk.db, ticket["id"])
+    if status == "accepted":
+        ticket = assign_call_id(desk.db, ticket, desk.tz, work.at, "desk")
+    if cf.state == "current":
+        refresh_due(desk.db, desk.calendar, ticket["id"])
+    ticket = tickets.get(desk.db, ticket["id"])
+    kind = {"accepted": "call_accepted", "needs-info": "needs_info"}.get(status)
+    if kind:
+        facts = reply_facts(
+            work,
+            ticket,
+            cf,
+            opened="followup",
+            missing=u.missing_info,
+            old_versions=older_versions(u.versions, desk.settings.policy.current_version),
+        )
+        answer_customer(work, ticket, kind, facts)
+    work.ticket = ticket
+
+
+def _reopen_window_open(work: Work, ticket: dict[str, Any]) -> bool:
+    solved = ticket["solved_at"]
+    days = work.desk.settings.desk.reopen_days
+    return bool(solved) and work.received_at - from_db(solved) <= timedelta(days=days)
+
+
+def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
+    desk = work.desk
+    if work.automatic:
+        _store(work, ticket, kind="auto")
+        work.finish("ignored", f"{work.automatic}; stored on {ticket['ticket_number']}", ticket)
+        return
+    status = ticket["status"]
+    if status == "closed" or (status == "solved" and not _reopen_window_open(work, ticket)):
+        new = open_from_mail(work, linked_from=ticket["ticket_number"])
+        tickets.add_event(
+            desk.db, ticket["id"], work.at, "desk", "linked", {"new": new["ticket_number"]}
+        )
+        work.finish(
+            "new_ticket", f"{ticket['ticket_number']} is {status}; opened linked ticket", new
+        )
+        return
+    _store(work, ticket)
+    if status == "solved":
+        tickets.update(
+            desk.db,
+            ticket["id"],
+            work.at,
+            status="accepted" if ticket["call_id"] else "new",
+            solved_at=None,
+        )
+        tickets.add_event(desk.db, ticket["id"], work.at, work.parsed.from_addr, "reopened", {})
+        work.decide("reopen", f"reply within {desk.settings.desk.reopen_days} days of solving")
+    elif status == "waiting":
+        tickets.update(
+            desk.db, ticket["id"], work.at, status="accepted" if ticket["call_id"] else "new"
+        )
+        tickets.add_event(desk.db, ticket["id"], work.at, work.parsed.from_addr, "woken", {})
+    if status in ("needs-info", "unqualified", "new"):
+        _recheck(work, tickets.get(desk.db, ticket["id"]))
+    ticket = tickets.get(desk.db, ticket["id"])
+    notify_team(work, ticket, "Customer follow-up")
+    work.finish("follow_up", f"{how}: appended to {ticket['ticket_number']}", ticket)

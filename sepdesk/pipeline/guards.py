@@ -1,0 +1,92 @@
+"""Loop guards: is this mail automatic (never to be answered), and why? Pure functions.
+
+The checks run in the order of GUARDS; the first that fires names the reason
+recorded on the intake row. RFC 3834 and common practice (Postfix, Mailman,
+Exchange, vacation(1)) decide what counts as automatic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection
+
+from sepdesk.outbound.compose import LOOP_HEADER
+from sepdesk.pipeline.parse import ParsedMail
+
+_DAEMON_LOCALS = re.compile(
+    r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|donotreply|bounces?|noreply-[\w.-]+)$",
+    re.I,
+)
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(automatische antwort|abwesenheitsnotiz|out of office|automatic reply|auto(matic)?[- ]?reply"
+    r"|autoreply|abwesend|vacation|r[ée]ponse automatique)\b",
+    re.I,
+)
+_BULK_PRECEDENCE = ("bulk", "junk", "list", "auto_reply")
+
+
+def _auto_submitted(m: ParsedMail, _desk: Collection[str]) -> str | None:
+    value = m.header("auto-submitted").strip().lower()
+    if value and not value.startswith("no"):
+        return f"Auto-Submitted: {value}"
+    return None
+
+
+def _autoreply_headers(m: ParsedMail, _desk: Collection[str]) -> str | None:
+    for name in ("x-autoreply", "x-autorespond", "x-autoresponse"):
+        if name in m.headers:
+            return f"{name} header present"
+    return None
+
+
+def _precedence(m: ParsedMail, _desk: Collection[str]) -> str | None:
+    value = m.header("precedence").strip().lower()
+    return f"Precedence: {value}" if value in _BULK_PRECEDENCE else None
+
+
+def _list_mail(m: ParsedMail, _desk: Collection[str]) -> str | None:
+    for name in ("list-id", "list-unsubscribe", "list-post"):
+        if name in m.headers:
+            return f"mailing list ({name})"
+    return None
+
+
+def _daemon_sender(m: ParsedMail, _desk: Collection[str]) -> str | None:
+    local = m.from_addr.partition("@")[0]
+    if not m.from_addr:
+        return "no sender address"
+    return f"automatic sender {m.from_addr}" if _DAEMON_LOCALS.match(local) else None
+
+
+def _desk_itself(m: ParsedMail, desk: Collection[str]) -> str | None:
+    if m.from_addr in desk:
+        return f"sent by the desk itself ({m.from_addr})"
+    loops = [v.strip().lower() for v in m.headers.get(LOOP_HEADER.lower(), [])]
+    if any(v in desk for v in loops):
+        return f"carries our {LOOP_HEADER} header"
+    return None
+
+
+def _auto_subject(m: ParsedMail, _desk: Collection[str]) -> str | None:
+    return f"auto-reply subject {m.subject[:40]!r}" if _AUTO_SUBJECT.match(m.subject) else None
+
+
+Guard = Callable[[ParsedMail, Collection[str]], str | None]
+GUARDS: tuple[tuple[str, Guard], ...] = (
+    ("desk_itself", _desk_itself),
+    ("auto_submitted", _auto_submitted),
+    ("autoreply_headers", _autoreply_headers),
+    ("precedence", _precedence),
+    ("list_mail", _list_mail),
+    ("daemon_sender", _daemon_sender),
+    ("auto_subject", _auto_subject),
+)
+
+
+def automatic_reason(mail: ParsedMail, desk_addresses: Collection[str]) -> str | None:
+    """Why this mail must get no automatic reply, or None for a mail from a person."""
+    for _name, guard in GUARDS:
+        reason = guard(mail, desk_addresses)
+        if reason:
+            return reason
+    return None

@@ -1,0 +1,116 @@
+"""A new conversation becomes a ticket: customer, understanding, status, Call ID, clock, answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sepdesk.pipeline.answer import answer_customer, notify_team, reply_facts
+from sepdesk.pipeline.classify import Understanding, older_versions, understand
+from sepdesk.pipeline.customer import CustomerFacts, facts_for
+from sepdesk.pipeline.work import Work
+from sepdesk.sla.deadlines import refresh_due
+from sepdesk.tickets import store as tickets
+from sepdesk.tickets.acceptance import assign_call_id, decide_status, emergency_used_by
+
+DEMO_SEVERITY = 3  # SPEC §1: demo contracts are best effort, shown as Minor
+REPLY_KINDS = {
+    "accepted": "call_accepted",
+    "needs-info": "needs_info",
+    "unqualified": "no_contract",
+}
+
+
+def shown_severity(u: Understanding, cf: CustomerFacts) -> tuple[int, list[str]]:
+    reasons = list(u.severity_reasons)
+    if cf.state == "current" and cf.level == "demo" and u.severity != DEMO_SEVERITY:
+        reasons.append(f"demo contract: shown as Minor (content says {u.severity})")
+        return DEMO_SEVERITY, reasons
+    return u.severity, reasons
+
+
+def _emergency_used(work: Work, cf: CustomerFacts) -> str | None:
+    if cf.state != "current" or cf.level != "emergency" or cf.contract is None:
+        return None
+    return emergency_used_by(
+        work.desk.db, cf.contract.customer_number, cf.contract.start.isoformat()
+    )
+
+
+def open_from_mail(work: Work, linked_from: str | None = None) -> dict[str, Any]:
+    """Create the ticket for this mail, queue its answer and team notice; returns the ticket."""
+    mail, desk = work.parsed, work.desk
+    cf = facts_for(
+        desk, subject=mail.subject, text=mail.all_text(), sender=mail.from_addr, at=work.received_at
+    )
+    work.decide("customer", f"{cf.match.basis}: {cf.match.reason}; contract {cf.state}")
+    u = understand(mail.subject, mail.text, mail.attachments)
+    severity, reasons = shown_severity(u, cf)
+    used = _emergency_used(work, cf)
+    status, why = decide_status(
+        contract_state=cf.state,
+        missing=u.missing_info,
+        ambiguous=bool(cf.match.ambiguous),
+        emergency_used=used is not None,
+    )
+    work.decide("classify", f"severity {severity}, language {u.language}, {why}")
+    ticket = tickets.create(
+        desk.db,
+        tickets.NewTicket(
+            channel="email",
+            received_at=work.received_at,
+            severity=severity,
+            subject=mail.subject,
+            requester=mail.from_addr,
+            requester_name=mail.from_name,
+            reply_to=mail.reply_to if mail.reply_to != mail.from_addr else "",
+            customer_number=cf.match.customer_number,
+            contract_level=cf.level,
+            contract_state=cf.state,
+            match_basis=cf.match.basis,
+            match_reason=cf.match.reason,
+            verified_sender=cf.match.verified_sender,
+            stated_severity=u.stated_severity,
+            severity_reasons=reasons,
+            missing_info=list(u.missing_info),
+            language=u.language,
+            versions=list(u.versions),
+            operating_systems=list(u.operating_systems),
+            status=status,
+            linked_ticket=linked_from,
+        ),
+        desk.tz,
+        work.at,
+    )
+    tickets.add_message(
+        desk.db,
+        ticket["id"],
+        direction="in",
+        at=work.received_at,
+        from_addr=mail.from_addr,
+        to_addrs=mail.to,
+        message_id=mail.message_id,
+        in_reply_to=mail.in_reply_to or None,
+        subject=mail.subject,
+        body=mail.text,
+        intake_id=work.intake_id,
+    )
+    if status == "accepted":
+        ticket = assign_call_id(desk.db, ticket, desk.tz, work.at, "desk")
+    if status in ("accepted", "needs-info") and cf.state == "current":
+        refresh_due(desk.db, desk.calendar, ticket["id"])
+        ticket = tickets.get(desk.db, ticket["id"])
+    facts = reply_facts(
+        work,
+        ticket,
+        cf,
+        opened="linked" if linked_from else "new",
+        linked_from=linked_from,
+        missing=u.missing_info,
+        critical=severity == 1,
+        old_versions=older_versions(u.versions, desk.settings.policy.current_version),
+        ambiguous=bool(cf.match.ambiguous),
+        emergency_used_by=used,
+    )
+    answer_customer(work, ticket, REPLY_KINDS[status], facts)
+    notify_team(work, ticket, "New ticket")
+    return ticket

@@ -1,0 +1,106 @@
+"""The text of the one mail a customer gets per message: blocks chosen from facts. Pure.
+
+Which blocks appear is decided here; their wording lives in
+``sepdesk/templates/<lang>/``. Contract details appear only when the
+recipient is a registered contact (``verified``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sepdesk.templates import render, table
+
+
+@dataclass(frozen=True)
+class ReplyFacts:
+    language: str
+    ticket_number: str
+    requester_name: str = ""
+    call_id: str | None = None
+    opened: str = "new"  # new | followup | reopened | linked
+    linked_from: str | None = None
+    severity: int | None = None
+    due: str | None = None  # local ISO text, or None when no SLA clock runs
+    missing: tuple[str, ...] = ()
+    critical: bool = False
+    old_versions: tuple[str, ...] = ()
+    current_version: str = ""
+    contract_state: str = "none"  # current | expired | none
+    contract_level: str | None = None
+    contract_end: str | None = None
+    customer_number: str | None = None
+    verified: bool = False
+    ambiguous: bool = False
+    emergency_used_by: str | None = None
+    hotline: str = ""
+    form_url: str = ""
+    desk_name: str = ""
+    extra: tuple[str, ...] = field(default=())
+
+
+def _opening(f: ReplyFacts) -> list[str]:
+    lang = f.language
+    if f.opened == "followup":
+        return [render(lang, "followup", ticket=f.ticket_number)]
+    if f.opened == "reopened":
+        return [render(lang, "reopened", ticket=f.ticket_number)]
+    if f.opened == "linked":
+        return [render(lang, "linked", ticket=f.ticket_number, old=f.linked_from)]
+    return [render(lang, "opened", ticket=f.ticket_number)]
+
+
+def _contract_blocks(f: ReplyFacts) -> list[str]:
+    lang = f.language
+    if f.emergency_used_by:
+        return [render(lang, "emergency_used", used=f.emergency_used_by, form=f.form_url)]
+    if f.contract_state == "current":
+        if f.verified and f.contract_end:
+            return [
+                render(
+                    lang,
+                    "contract",
+                    level=f.contract_level,
+                    customer=f.customer_number,
+                    end=f.contract_end,
+                )
+            ]
+        return []
+    blocks = []
+    if f.contract_state == "expired" and f.verified:
+        blocks.append(render(lang, "expired", customer=f.customer_number, end=f.contract_end))
+    blocks.append(render(lang, "no_contract", form=f.form_url, hotline=f.hotline))
+    return blocks
+
+
+def _work_blocks(f: ReplyFacts) -> list[str]:
+    lang = f.language
+    blocks = []
+    if f.call_id:
+        blocks.append(render(lang, "accepted", call_id=f.call_id))
+    if f.severity and f.due and f.contract_state == "current" and not f.emergency_used_by:
+        name = table(lang, "severities").get(str(f.severity), str(f.severity))
+        blocks.append(render(lang, "severity", severity_name=name, due=f.due))
+    if f.ambiguous:
+        blocks.append(render(lang, "ambiguous"))
+    if f.missing:
+        labels = table(lang, "fields")
+        items = "\n".join(f"- {labels.get(m, m)}" for m in f.missing)
+        blocks.append(render(lang, "missing", items=items))
+    if f.critical:
+        blocks.append(render(lang, "critical", hotline=f.hotline))
+    if f.old_versions:
+        blocks.append(
+            render(
+                lang, "old_version", versions=", ".join(f.old_versions), current=f.current_version
+            )
+        )
+    return blocks
+
+
+def reply_body(f: ReplyFacts) -> str:
+    lang = f.language
+    greeting = render(lang, "greeting", name=f.requester_name or "").replace(" ,", ",")
+    blocks = [greeting, *_opening(f), *_work_blocks(f), *_contract_blocks(f), *f.extra]
+    blocks.append(render(lang, "closing", desk=f.desk_name))
+    return "\n\n".join(b.strip() for b in blocks if b.strip()) + "\n"

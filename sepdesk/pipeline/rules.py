@@ -1,0 +1,622 @@
+"""The rules for understanding a request, kept as data: word lists and patterns, German and English.
+
+Nothing here runs on its own; ``customers`` and ``classify`` apply these patterns.
+Every pattern is compiled case-insensitively unless it says otherwise. The rules follow
+SPEC §1 (severity definitions, "Information every request needs"); none of them names a
+particular customer, mail or sample text.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def _rx(*alternatives: str) -> re.Pattern[str]:
+    """One case-insensitive pattern from readable alternatives."""
+    return re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------- customers
+
+# Labels that introduce a customer number (German and English spellings seen at desks).
+CUSTOMER_LABEL = _rx(
+    r"\b(?:SEP[- ]?)?kunden[- ]?(?:nummer|nr\b\.?)",
+    r"\bkd\.?[- ]?nr\b\.?",
+    r"\bkdnr\b\.?",
+    r"\bknr\b\.?",
+    r"\bcustomer[- ]?(?:number|no\b\.?|nr\b\.?|id\b|#)",
+    r"\bcust\.?[- ]?(?:no\b\.?|nr\b\.?|id\b|#)",
+    r"\bclient (?:number|no\b\.?)",
+    r"\baccount (?:number|no\b\.?)",
+)
+# What may stand between a label and its number: ": ", " lautet ", " at SEP: ", " meines Kunden: ".
+LABEL_GAP = re.compile(r"[^\d\n]{0,32}?")
+# A candidate customer number: 5 to 8 digits, not part of a longer token (phone, date, version, IP).
+NUMBER_TOKEN = re.compile(r"(?<![\w+\-/.:,])\d{5,8}(?![\w\-/]|[.:,]\d)")
+# Words that show the digits after a label belong to something else (or that the label was negated).
+NOT_A_CUSTOMER_NUMBER = _rx(
+    r"\b(?:tel|telefon|phone|fax|mobil\w*|mobile|handy|hotline|durchwahl)\b",
+    r"\b(?:order|bestell\w*|auftrag\w*|ticket|invoice|rechnung\w*|lieferschein|serial|serien\w*)\b",
+    r"\b(?:hrb|hra|ust|vat|iban|plz|zip)\b",
+    r"[.!?]\s",  # the sentence ended: the digits are not the label's value
+    r"\+",
+)
+# A number labelled as the end customer's (a partner or service provider writing) wins.
+END_CUSTOMER = _rx(
+    r"\b(?:meines|unseres|des|für (?:unseren|den)) (?:end)?kunden\b",
+    r"\bendkunde\w*",
+    r"\bend[- ]customer\w*",
+    r"\bof (?:my|our|the) (?:customer|client)\b",
+    r"\bon behalf of\b",
+    r"\bim auftrag\b",
+)
+# Words just before an unlabelled number that make it anything but a customer number.
+UNLABELLED_CONTEXT_BAD = NOT_A_CUSTOMER_NUMBER
+# A licence identifier as printed on licence papers: groups of capitals and digits joined by '-'.
+LICENSE_TOKEN = re.compile(r"(?<![\w-])[A-Z0-9]{2,}(?:-[A-Z0-9]{2,}){1,4}(?![\w-])", re.IGNORECASE)
+
+# --------------------------------------------------------------------------- own text
+
+# A line that opens quoted reply history: everything from it on is history.
+HISTORY_START = _rx(
+    r"^\s*-{2,}\s*(?:ursprüngliche nachricht|original message|original-nachricht)\s*-{2,}\s*$",
+    r"^\s*on\b.{0,200}\bwrote:\s*$",
+    r"^\s*am\b.{0,200}\bschrieb\b.{0,120}:\s*$",
+    r"^\s*le\b.{0,200}\ba écrit\s*:\s*$",
+)
+# A forwarded message: its content is the customer's report and stays.
+FORWARD_START = _rx(
+    r"^\s*-{2,}\s*(?:forwarded message|weitergeleitete nachricht|weitergeleitete e-mail)\s*-{2,}",
+    r"^\s*begin forwarded message:",
+    r"^\s*anfang der weitergeleiteten nachricht:",
+)
+# Words in the writer's own lines that announce a forwarded message below.
+FORWARD_HINT = _rx(
+    r"\bforward(?:ed|ing)?\b",
+    r"\bweiter(?:ge)?leit\w*",
+    r"\b(?:original|ursprüngliche) (?:message|nachricht|meldung|mail)\b[^\n]{0,40}\b(?:below|unten)\b",
+    r"\b(?:message|mail|report|meldung|nachricht)\b[^\n]{0,40}\b(?:is )?below\b",
+    r"\bsiehe unten\b",
+    r"\bnachfolgend\b",
+)
+# Outlook's quoted header block: From/Von ... then Sent/Gesendet/Date within a few lines.
+HEADER_FROM = re.compile(r"^\s*\*?(?:from|von)\s*:\*?\s+\S", re.IGNORECASE)
+HEADER_SENT = re.compile(r"^\s*\*?(?:sent|gesendet|date|datum)\s*:\*?\s+\S", re.IGNORECASE)
+HEADER_SUBJECT = re.compile(r"^\s*\*?(?:subject|betreff)\s*:\*?\s*(.*)$", re.IGNORECASE)
+FORWARD_SUBJECT = re.compile(r"^\s*(?:(?:re|aw|sv)\s*:\s*)*(?:fwd?|wg|tr|vs)\s*:", re.IGNORECASE)
+QUOTED_LINE = re.compile(r"^\s*>")
+
+# --------------------------------------------------------------------------- language
+
+GERMAN_WORDS = frozenset(
+    [
+        "und",
+        "der",
+        "die",
+        "das",
+        "nicht",
+        "ist",
+        "wir",
+        "ich",
+        "mit",
+        "auf",
+        "bei",
+        "seit",
+        "sie",
+        "ein",
+        "eine",
+        "einen",
+        "den",
+        "dem",
+        "des",
+        "von",
+        "zu",
+        "für",
+        "es",
+        "haben",
+        "hat",
+        "wird",
+        "werden",
+        "sind",
+        "auch",
+        "noch",
+        "aber",
+        "bitte",
+        "uns",
+        "unser",
+        "unsere",
+        "unseren",
+        "wie",
+        "was",
+        "wenn",
+        "dass",
+        "oder",
+        "kein",
+        "keine",
+        "schon",
+        "nur",
+        "nach",
+        "über",
+        "immer",
+        "mehr",
+        "läuft",
+        "laufen",
+        "sicherung",
+        "danke",
+        "gruß",
+        "grüße",
+        "hallo",
+        "guten",
+        "morgen",
+        "tag",
+        "freundlichen",
+        "vielen",
+        "im",
+        "am",
+        "zum",
+        "zur",
+    ]
+)
+ENGLISH_WORDS = frozenset(
+    [
+        "the",
+        "and",
+        "is",
+        "are",
+        "we",
+        "i",
+        "with",
+        "on",
+        "of",
+        "to",
+        "for",
+        "it",
+        "have",
+        "has",
+        "not",
+        "this",
+        "that",
+        "our",
+        "you",
+        "please",
+        "from",
+        "be",
+        "was",
+        "were",
+        "will",
+        "can",
+        "cannot",
+        "does",
+        "do",
+        "did",
+        "after",
+        "since",
+        "but",
+        "or",
+        "no",
+        "any",
+        "all",
+        "only",
+        "there",
+        "what",
+        "how",
+        "when",
+        "which",
+        "thanks",
+        "thank",
+        "regards",
+        "hello",
+        "hi",
+        "dear",
+        "kind",
+        "best",
+        "would",
+        "could",
+        "should",
+    ]
+)
+
+# --------------------------------------------------------------------------- versions, OS
+
+# A SEP sesam version: 3 or 4 dotted parts (4.4.3.86, 5.1.0); two-part numbers are other products.
+VERSION = re.compile(r"(?<![\w.])([1-9]\.\d\.\d(?:\.\d{1,4})?)(?![\w]|\.\d)")
+# A version counts only near words that tie it to sesam (not ONTAP, firmware, PostgreSQL...).
+VERSION_CONTEXT = _rx(
+    r"\bsesam\b",
+    r"\bsep\b",
+    r"\bversion\b",
+    r"\brelease\b",
+    r"\bclient\w*",
+    r"\bserver\b",
+    r"\bgui\b",
+    r"\bedition\b",
+    r"\bupdate\w*",
+    r"\bupgrade\w*",
+    r"\baktualisier\w*",
+    r"\bsbc\b",
+)
+VERSION_NOT_SESAM = _rx(
+    r"\b(?:firmware|ontap|postgres\w*|sql|esxi|vcenter|vsphere|exchange|hana|oracle|java|"
+    r"kernel|openssl|bios|driver|treiber|browser|firefox|edge|chrome|proxmox|ip)\b\W{0,3}$",
+)
+OPERATING_SYSTEMS = (
+    re.compile(r"\bWindows Server(?: (?:20\d\d|2008|2012)(?: R2)?)?(?: (?:Datacenter|Standard))?"),
+    re.compile(r"\bWindows (?:7|8\.1|8|10|11)(?: (?:Pro|Enterprise|Home))?"),
+    re.compile(r"\bSLES ?\d{2}(?: SP\d)?(?: for SAP)?", re.IGNORECASE),
+    re.compile(r"\bSUSE Linux Enterprise(?: Server)?(?: \d{2})?(?: SP\d)?"),
+    re.compile(r"\bopenSUSE(?: Leap)?(?: \d+(?:\.\d)?)?", re.IGNORECASE),
+    re.compile(r"\bRHEL ?\d(?:\.\d{1,2})?"),
+    re.compile(r"\bRed Hat Enterprise Linux(?: \d(?:\.\d{1,2})?)?"),
+    re.compile(r"\bDebian(?: \d{1,2})?"),
+    re.compile(r"\bUbuntu(?: \d{2}\.\d{2}(?: LTS)?)?"),
+    re.compile(r"\bRocky Linux(?: \d(?:\.\d{1,2})?)?"),
+    re.compile(r"\bAlma ?Linux(?: \d(?:\.\d{1,2})?)?"),
+    re.compile(r"\bCentOS(?: \d(?:\.\d{1,2})?)?"),
+    re.compile(r"\bOracle Linux(?: \d(?:\.\d{1,2})?)?"),
+    re.compile(r"\b(?:macOS|Solaris|AIX|HP-UX|FreeBSD)(?: \d+(?:\.\d+)?)?"),
+)
+
+# --------------------------------------------------------------------------- missing info
+
+# Naming a severity class or a request type is a classification (even a wrong one).
+CLASSIFICATION = _rx(
+    r"\b(?:critical|kritisch\w*|major|minor|cosmetic|kosmetisch\w*)\b",
+    r"\b(?:severity|priority|priorität|prio|einstufung|klassifizierung|classification|"
+    r"kategorie|category|dringlichkeit|schweregrad|art der anfrage|type of request|"
+    r"request type)\s*:\s*\S",
+    r"\b(?:frage|fragen|question|questions|konfigurationsfrage|installationsfrage|"
+    r"feature request|bug report|fehlerbericht|störungsmeldung|service request)\b",
+)
+# A quoted error or log text (a line of a log, an exception, a quoted message with error words).
+ERROR_TEXT = _rx(
+    r"\b(?:error|fehler|warning|warnung|fatal|failed|exception)\s*[:\]]",
+    r"\b[\w.\-\[\]]+:\s+[EWF]:\s",
+    r"\bSTATUS=ERROR\b",
+    r"\b\w+(?:Exception|Error)\b",
+    r"\bHTTP \d{3}\b",
+    r"\b0x[0-9a-f]{6,}\b",
+    r"\b(?:error|errno|fehler(?:code)?)\s+\d{2,}",
+    r"[\"“„»][^\"“”„«»\n]{0,120}\b(?:error|fail\w*|fehl\w*|abort\w*|abgebrochen|denied|"
+    r"verweigert|cannot|kann nicht|not found|nicht gefunden|incomplete|damaged|invalid|"
+    r"timeout|busy)\b[^\"“”„«»\n]{0,120}[\"”“«]",
+)
+# An indented line of program output with an error in it (how logs are pasted into mails).
+INDENTED_ERROR = re.compile(
+    r"^(?:[ \t]{2,}|#\s).*\b(?:error|fail\w*|cannot|no such|denied|exited|refused|timeout|"
+    r"abort\w*|fehler|fehlgeschlagen)\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+LOG_LINE = re.compile(r"\b(?:error|fehler|failed|fatal|warning|E:|W:|STATUS=ERROR)\b", re.I)
+LOG_FILE = re.compile(r"\.(?:log|txt|out|trc|trace)$", re.IGNORECASE)
+# The operation a request is about: a verb of backup work...
+ACTION_VERB = _rx(
+    r"\b(?:restor(?:e|ed|ing)|back(?:ed|ing)? up|install(?:ed|ing)?|updat(?:e|ed|ing)|"
+    r"upgrad(?:e|ed|ing)|configur(?:e|ed|ing)|set(?:ting)? up|exclud(?:e|ed|ing)|"
+    r"replicat(?:e|ed|ing)|migrat(?:e|ed|ing)|creat(?:e|ed|ing)|log(?:ged|ging)? in|"
+    r"schedul(?:e|ed|ing)|import(?:ed|ing)?|add(?:ed|ing)?|mount(?:ed|ing)?|"
+    r"extend(?:ed|ing)?|reboot(?:ed|ing)?|move|moving|change|changing)\b",
+    r"\b(?:zurückzusichern|zurücksichern|zurückgesichert|wiederherstell\w*|sicher(?:n|t|te|ten)|"
+    r"gesichert|installier\w*|einricht\w*|eingerichtet|aktualisier\w*|einspiel\w*|eingespielt|"
+    r"konfigurier\w*|ausschließ\w*|replizier\w*|migrier\w*|anlegen|angelegt|anmelden|"
+    r"umstell\w*|umgestellt|ändern|verschieben|hinzufüg\w*|hinzugefügt|testen|aufspielen)\b",
+)
+# ... or an operation noun in a sentence that also says it failed or is wanted.
+ACTION_NOUN = _rx(
+    r"\b\w*(?:backup|sicherung|restore|rücksicherung|migration|replication|replikation|"
+    r"job|jobs|zeitplan|zeitpläne|schedule|update|upgrade|installation|login|anmeldung|"
+    r"benachrichtigung|notification|inventur|inventory|purge|bereinigung|wizard|assistent)\w*",
+)
+ACTION_INTENT = _rx(
+    r"\b(?:how (?:do|can|should|to)|want to|would like to|trying to|try to|we are \w+ing|"
+    r"i am \w+ing|plan to|need to)\b",
+    r"\b(?:wie (?:kann|können|muss|müssen|richte|geht|kommen)|möchte\w*|wollen|will ich|"
+    r"versuche\w*|planen|beim|bei der|während)\b",
+)
+# Backup target hardware.
+HARDWARE = _rx(
+    r"\bLTO-?\d?\b",
+    r"\b(?:tapes?|cartridges?|bänder|band|bandlaufwerk\w*|bandbibliothek\w*)\b",
+    r"\b(?:tape )?librar(?:y|ies)\b",
+    r"\b\w*bibliothek\b",
+    r"\bauto-?loader\b",
+    r"\b(?:tape )?drives?\b",
+    r"\b\w*laufwerk\w*\b",
+    r"\bNAS\b",
+    r"\bSAN\b",
+    r"\bJBOD\b",
+    r"\bSSDs?\b",
+    r"\bHDDs?\b",
+    r"\bRAID ?\d*\b",
+    r"\b(?:usb|externe?n?|local|lokalen?|internal|interne?n?)[- ](?:disks?|platten?|"
+    r"festplatten?|drives?|hard ?disks?)\b",
+    r"\b(?:festplatte\w*|hard ?disks?|disk (?:array|storage|shelf)|speichersystem\w*)\b",
+    r"\b(?:synology|qnap|netapp|powervault|storeeasy|storeever|storeonce|msl\d{3,4}|scalar|"
+    r"apollo|data ?domain|tandberg|neos|quantum|ts\d{4}|eternus|powerstore|unity|"
+    r"primergy|supermicro|wd elements|dell emc|rackstation|diskstation|readynas|"
+    r"ultrium)\b",
+    r"\bdedup\w* (?:appliance|hardware)\b",
+)
+
+# --------------------------------------------------------------------------- severity
+
+# The sender's own claim (ignored for the desk's severity, kept as stated_severity).
+STATED = (
+    (
+        1,
+        _rx(
+            r"\bcritical\b",
+            r"\bkritisch\w*",
+            r"\bsehr dringend\b",
+            r"\bemergency\b",
+            r"\bnotfall\b",
+            r"\bpilne\b",
+        ),
+    ),
+    (
+        2,
+        _rx(
+            r"\bmajor\b",
+            r"\b(?:prio\w*|priority|severity)\s*:\s*(?:hoch|high)\b",
+            r"\b(?<!nicht )(?<!not )(?<!nix )(?:dringend|urgent)\b",
+        ),
+    ),
+    (
+        3,
+        _rx(
+            r"\bminor\b",
+            r"\b(?:prio\w*|priority|severity)\s*:\s*(?:niedrig|low|normal|mittel|"
+            r"medium)\b",
+        ),
+    ),
+    (4, _rx(r"\bcosmetic\b", r"\bkosmetisch\w*", r"\btrivial\b")),
+)
+
+# Failure, malfunction or loss of any kind.
+FAILURE = _rx(
+    r"\bfail(?:s|ed|ing|ure)?\b",
+    r"\berrors?\b(?!\s*(?:free|frei))",
+    r"\babort\w*",
+    r"\bcrash\w*",
+    r"\bstops?\b",
+    r"\bstopped\b",
+    r"\bdoes(?:n't| not) (?:start|work|run)\b",
+    r"\bdo(?:n't| not) (?:start|work|run)\b",
+    r"\bnot (?:working|possible|accessible|found)\b",
+    r"\bno longer\b",
+    r"\banymore\b",
+    r"\bcannot\b",
+    r"\bslow\b",
+    r"\blost\b",
+    r"\bmissing\b",
+    r"\bhangs?\b",
+    r"\btoo late\b",
+    r"\blater than\b",
+    r"\binstead of\b",
+    r"\bdenied\b",
+    r"\bschlägt\b[^.\n]{0,80}\bfehl\b",
+    r"\bschlagen\b[^.\n]{0,80}\bfehl\b",
+    r"\bfehlgeschlagen\b",
+    r"\bfehler\w*",
+    r"\bbricht\b[^.\n]{0,80}\bab\b",
+    r"\bbrechen\b[^.\n]{0,80}\bab\b",
+    r"\babgebrochen\b",
+    r"\bstürzt\b[^.\n]{0,80}\bab\b",
+    r"\babsturz\w*",
+    r"\bnicht mehr\b",
+    r"\bgeht nicht\b",
+    r"\bklappt nicht\b",
+    r"\bfunktioniert nicht\b",
+    r"\blangsam\w*",
+    r"\bzu spät\b",
+    r"\bspäter als\b",
+    r"\bausgefallen\b",
+    r"\bausfall\b",
+    r"\bverloren\b",
+    r"\btotalausfall\b",
+    r"\brot\b",
+    r"\bkeine sicherung\w*",
+    r"\bno backups?\b",
+)
+# A failure the writer has already accepted as expected (not the problem they bring).
+FAILURE_ACCEPTED = _rx(
+    r"\bdas ist (?:soweit |so weit |auch )?klar\b",
+    r"\berwartungsgemäß\b",
+    r"\b(?:that|this) is (?:clear|expected|understood)\b",
+    r"\bas expected\b",
+)
+RESTORE = _rx(
+    r"\brestor\w*",
+    r"\brücksicherung\w*",
+    r"\bzurück\w*sicher\w*",
+    r"\bwiederherstell\w*",
+    r"\brecover\w*",
+)
+RESTORE_FAILS = _rx(
+    r"\bfail\w*",
+    r"\bstops?\b",
+    r"\baborted\b",
+    r"\bbricht\b[^.\n]{0,80}\bab\b",
+    r"\bbrechen\b[^.\n]{0,80}\bab\b",
+    r"\babgebrochen\b",
+    r"\bschlägt\b[^.\n]{0,80}\bfehl",
+    r"\bgeht nicht\b",
+    r"\bklappt nicht\b",
+    r"\bnot possible\b",
+    r"\bnicht möglich\b",
+    r"\bcannot\b",
+    r"\berror\b",
+)
+# Older backups tried and failing too ("older backups do not help").
+OLDER_FAIL = _rx(
+    r"\b(?:älter\w*|vorwoche|vortag\w*|older|previous|earlier|other restore points|restore points|"
+    r"full backups (?:of|from)|vollsicherungen (?:vom|von)|sicherungen (?:vom|von)|"
+    r"bändern der)\b[^\n]{0,160}\b(?:fail\w*|same|genauso|ebenso|dasselbe|derselbe|"
+    r"helfen\b[^\n]{0,20}\bnicht|do not help|don't help|no help|all end)\b",
+    r"\b(?:dasselbe|derselbe|the same)\b[^\n]{0,80}\b(?:älter\w*|vorwoche|older|previous|"
+    r"full backups|vollsicherungen)\b",
+)
+NO_OTHER_COPY = _rx(
+    r"\bno other (?:copy|backup)\b",
+    r"\bno (?:tape )?copy\b",
+    r"\b(?:andere|weitere|zweite) kopie\b[^.\n]{0,40}\b(?:haben wir nicht|gibt es nicht)\b",
+    r"\bkeine (?:andere|weitere|zweite) kopie\b",
+    r"\bkein(?:en)? plan b\b",
+    r"\bno plan b\b",
+    r"\bthere is no other copy\b",
+)
+# Production / the business is halted.
+HALT = _rx(
+    r"\b(?:production|operations?|company|business|plant|services|lines?|factory|shop)\b"
+    r"[^.\n]{0,40}\b(?:is |are )?(?:down|stopped|halted|standing still|at a standstill)\b",
+    r"\b(?:standstill|stillstand)\b",
+    r"\bno business (?:activity )?(?:is )?possible\b",
+    r"\b(?:produktion|fertigung|betrieb|werk|firma|lager)\w*\s+(?:steht|stehen|ruht|ruhen)\b",
+    r"\bsteh(?:t|en) (?:still|seit \d)",
+    r"\bkeinerlei geschäftsbetrieb\b",
+    r"\bkein(?:en)? geschäftsbetrieb\b",
+    r"\btotalausfall\b",
+    r"\bohne \w+ (?:können|kann) wir kein\w*",
+    r"\bkönnen wir kein\w* (?:einzig\w* )?\w+ \w+",
+    r"\bno \w+ can be (?:loaded|started|shipped|produced|processed)\b",
+)
+# The business got going again (so it is not Critical any more).
+RECOVERED = _rx(
+    r"\bthis one worked\b",
+    r"\b(?:can|could) work again\b",
+    r"\bworks? again\b",
+    r"\bwieder arbeiten\b",
+    r"\barbeiten wieder\b",
+    r"\b(?:betrieb|produktion|geschäftsbetrieb|business|production)\b[^.\n]{0,20}\b(?:läuft wieder|"
+    r"runs again|is running again)\b",
+    r"\b(?:restore|rücksicherung)\w* [^.\n]{0,60}\b(?:worked|hat funktioniert|hat geklappt)\b",
+)
+# The installation is a test, trial or lab, not production.
+TEST_SYSTEM = _rx(
+    r"\bteststellung\b",
+    r"\btestinstallation\b",
+    r"\btestsystem\b",
+    r"\btest-?vm\b",
+    r"\btestdaten\b",
+    r"\btrial\b",
+    r"\blab\b",
+    r"\bdemo environment\b",
+    r"\blabor\b",
+    r"\bproduktivsysteme sind nicht betroffen\b",
+    r"\bproduction (?:is )?not affected\b",
+)
+# All backups fail / no backups at all.
+ALL_FAIL = _rx(
+    r"\b(?:alle|aller|sämtliche\w*|ausnahmslos)\b(?! ander)(?! übrig)[^.\n]{0,60}"
+    r"\b(?:\w*sicherung\w*|\w*backup\w*|jobs?)\b[^.\n]{0,60}"
+    r"\b(?:fehl|ab|abgebrochen|rot|fail\w*)\b",
+    r"\b(?:\w*sicherung\w*)\b[^.\n]{0,40}\b(?:aller|sämtlicher)\b[^.\n]{0,40}\bfehl\b",
+    r"\ball (?:\w+ ){0,2}(?:backups?|jobs)\b[^.\n]{0,40}\bfail\w*",
+    r"\bkeine (?:\w+ )?sicherung\w* mehr\b",
+    r"\bkeine sicherung\w*\b[^.\n]{0,40}\bmehr\b",
+    r"\bseit\b[^.\n]{0,40}\bkeine sicherung\w*",
+    r"\bkeine sicherung\w* (?:des|der|von|seit)\b",
+    r"\bno backups? (?:runs?|are running|possible|since|at all)\b",
+    r"\bno backups or\b",
+    r"\bneither\b[^.\n]{0,60}\bnor\b[^.\n]{0,60}\b(?:work|run)\w*",
+    r"\bungesichert\b",
+    r"\bunprotected\b",
+    r"\bwithout (?:a |any )?(?:complete |current )?backup\b",
+)
+NO_ALTERNATIVE = _rx(
+    r"\bkein\w* (?:ander\w*|zweit\w*|weiter\w*) (?:möglichkeit|sicherungs\w*|alternative|"
+    r"ausweich\w*)",
+    r"\b(?:ander\w*|zweit\w*) (?:möglichkeit|sicherungs\w*|alternative)\b[^.\n]{0,60}"
+    r"\b(?:haben wir nicht|gibt es nicht)\b",
+    r"\bausweichen können wir nicht\b",
+    r"\beinzig\w* sicherungsziel\b",
+    r"\bno other (?:backup|copy|protection|way|option|alternative|target)\b",
+    r"\bno (?:acceptable )?alternative\b",
+    r"\bonly backup target\b",
+    r"\bcannot (?:just )?skip\b",
+    r"\bkeine alternative\b",
+)
+PERFORMANCE = _rx(
+    r"\b(?:very|extremely|so|too|sehr|extrem|viel zu|zu)\s+(?:slow|langsam)\w*",
+    r"\bperformance\b",
+    r"\bbackup window\b",
+    r"\bsicherungsfenster\b",
+)
+IMPACT = _rx(
+    r"\bcannot work\b",
+    r"\bcan't work\b",
+    r"\bnicht (?:mehr )?arbeiten\b",
+    r"\b(?:paused|gestoppt|angehalten|anhalten)\b",
+    r"\bmust pause\b",
+    r"\bdouble the time\b",
+    r"\bweiterarbeiten\b",
+    r"\bbis auf weiteres\b",
+    r"\breduced\b",
+    r"\beingeschränkt\b",
+    r"\bstopped (?:all|any)\b",
+    r"\b(?:data|daten)\b[^.\n]{0,40}\b(?:missing|unavailable|fehlen|nicht verfügbar)\b",
+    r"\bwe need the\b[^.\n]{0,30}\bdata\b",
+    r"\bhas stopped working\b",
+    r"\bwill stop\b",
+    r"\blä?uft voll\b",
+    r"\bfilling up\b",
+)
+# Business runs normally / only a part is affected.
+NO_IMPACT = _rx(
+    r"\bnot affected\b",
+    r"\bnicht (?:beeinträchtigt|betroffen)\b",
+    r"\bno business impact\b",
+    r"\bno impact\b",
+    r"\bworks normally\b",
+    r"\barbeitet normal\b",
+    r"\bkein problem\b",
+    r"\bno hurry\b",
+    r"\beilt nicht\b",
+    r"\bnicht dringend\b",
+    r"\bnot urgent\b",
+    r"\bbusiness is not\b",
+    r"\bnix dringend\w*",
+)
+PARTIAL = _rx(
+    r"\bone of (?:our |the )?\d+\b",
+    r"\bein\w* (?:von|der) \d+\b",
+    r"\bsporadi\w*",
+    r"\boccasional\w*",
+    r"\bgelegentlich\b",
+    r"\b(?:zwei|drei|\d) von (?:sieben|\d+) nächten\b",
+    r"\bonly (?:one|a single)\b",
+    r"\bnur (?:ein|eine|einer)\b",
+    r"\bother \d+ \w+ [^.\n]{0,40}\bwithout problems\b",
+)
+WORKAROUND = _rx(
+    r"\bworkaround\b",
+    r"\bwork-around\b",
+    r"\bumgehungslösung\b",
+    r"\bbenutzt so lange\b",
+    r"\bnutzt (?:so lange|solange|vorerst)\b",
+    r"\bin the meantime (?:we|she|he) use",
+    r"\binstead (?:we|she|he) use",
+    r"\bdas klappt\b",
+)
+NEGATION_BEFORE = _rx(r"\b(?:kein\w*|no|without|ohne|nicht)\W+(?:\w+\W+){0,2}$")
+NEGATION_AFTER = _rx(
+    r"^\W*(?:\w+\W+){0,3}(?:gibt es nicht|haben wir nicht|does not exist|"
+    r"doesn't exist|not possible|nicht möglich)"
+)
+SINGLE_USER = _rx(
+    r"\bbei (?:einer|einem) (?:kollegin|kollegen|benutzer\w*|anwender\w*)\b",
+    r"\b(?:a single|one) (?:user|colleague|workstation)\b",
+    r"\bnur ein(?:e|em)? (?:benutzer|"
+    r"kollegin|kollege|anwender)\w*",
+)
+# The request is a question about use, installation or configuration.
+HOW_TO = _rx(
+    r"\bhow (?:do|can|should|to|does)\b",
+    r"\bis there (?:a|any) (?:way|guide|step)",
+    r"\bwie (?:kann|können|muss|müssen|richte|geht|kommen|stelle)\b",
+    r"\bwo (?:genau )?(?:wird|kann|muss|finde)\b",
+    r"\bwelche\w* \w+ (?:muss|soll)\b",
+)
+# The sender calls the request a question (a request type, not just a question mark).
+CLASSIFICATION_QUESTION = _rx(
+    r"\b(?:frage|fragen|question|questions|konfigurationsfrage|installationsfrage)\b",
+)

@@ -1,0 +1,169 @@
+"""One intake row -> one outcome, with the runner's error fence.
+
+The attempt counter is committed first; then every result of the steps and
+the row's "done" mark commit in one transaction, or nothing does. A row that
+fails MAX_ATTEMPTS times, or cannot be parsed at all, goes to quarantine;
+the runner never stops for one bad message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sepdesk.desk import Desk
+from sepdesk.errors import NotFound
+from sepdesk.instants import from_db, now, to_db
+from sepdesk.pipeline.parse import ParseError
+from sepdesk.pipeline.steps import run_steps
+from sepdesk.pipeline.work import Work
+from sepdesk.store import write_tx
+
+MAX_ATTEMPTS = 3
+log = logging.getLogger("sepdesk.pipeline")
+
+
+@dataclass(frozen=True)
+class Result:
+    intake_id: int
+    state: str  # done | quarantined | pending
+    outcome: str | None
+    ticket: str | None
+    reason: str
+
+
+def _begin_attempt(desk: Desk, intake_id: int) -> dict | None:
+    with write_tx(desk.db):
+        rows = list(desk.db.query("SELECT * FROM intake WHERE id = ?", [intake_id]))
+        if not rows:
+            raise NotFound(f"intake #{intake_id}: no such message")
+        if rows[0]["state"] != "pending":
+            return None
+        desk.db.execute("UPDATE intake SET attempts = attempts + 1 WHERE id = ?", [intake_id])
+    row = rows[0]
+    row["attempts"] += 1
+    return row
+
+
+def _mark_done(work: Work) -> None:
+    ticket_id = work.ticket["id"] if work.ticket else None
+    work.desk.db.execute(
+        "UPDATE intake SET state = 'done', outcome = ?, reason = ?, steps = ?, ticket_id = ?,"
+        " processed_at = ? WHERE id = ?",
+        [
+            work.outcome,
+            work.reason,
+            json.dumps(work.steps, ensure_ascii=False),
+            ticket_id,
+            to_db(work.at),
+            work.intake_id,
+        ],
+    )
+
+
+def _quarantine(
+    desk: Desk, row: dict, reason: str, at: datetime, steps: list | None = None
+) -> None:
+    with write_tx(desk.db):
+        desk.db.execute(
+            "UPDATE intake SET state = 'quarantined', outcome = 'quarantined', reason = ?,"
+            " steps = ?, processed_at = ? WHERE id = ?",
+            [reason, json.dumps(steps or [], ensure_ascii=False), to_db(at), row["id"]],
+        )
+        desk.db.execute(
+            "INSERT INTO quarantine (intake_id, source, received_at, reason, attempts, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [row["id"], row["source"], row["received_at"], reason, row["attempts"], to_db(at)],
+        )
+
+
+def quarantine_intake(desk: Desk, intake_id: int, reason: str, at: datetime | None = None) -> None:
+    """Put a stored message straight into quarantine (oversize IMAP mail, unreadable input)."""
+    rows = list(desk.db.query("SELECT * FROM intake WHERE id = ?", [intake_id]))
+    if not rows:
+        raise NotFound(f"intake #{intake_id}: no such message")
+    if rows[0]["state"] == "pending":
+        _quarantine(desk, rows[0], reason, at or now())
+
+
+def _result(desk: Desk, intake_id: int) -> Result:
+    row = desk.db.execute(
+        "SELECT i.state, i.outcome, t.ticket_number, i.reason FROM intake i"
+        " LEFT JOIN tickets t ON t.id = i.ticket_id WHERE i.id = ?",
+        [intake_id],
+    ).fetchone()
+    return Result(intake_id, row[0], row[1], row[2], row[3] or "")
+
+
+def process(desk: Desk, intake_id: int, at: datetime | None = None) -> Result:
+    """Process one stored message once; the error fence of the pipeline."""
+    at = at or now()
+    row = _begin_attempt(desk, intake_id)
+    if row is None:
+        return _result(desk, intake_id)
+    work = Work(desk, intake_id, row["raw"], from_db(row["received_at"]), at)
+    try:
+        with write_tx(desk.db):
+            run_steps(work)
+            _mark_done(work)
+    except ParseError as exc:
+        _quarantine(desk, row, f"unparseable: {exc}", at, work.steps)
+    except Exception as exc:  # the fence: one bad message never stops the runner
+        log.exception("intake #%s attempt %s failed", intake_id, row["attempts"])
+        if row["attempts"] >= MAX_ATTEMPTS:
+            reason = f"failed {row['attempts']} times: {type(exc).__name__}: {exc}"
+            _quarantine(desk, row, reason, at, work.steps)
+    result = _result(desk, intake_id)
+    log.info(
+        "intake #%s message-id=%s outcome=%s ticket=%s reason=%s",
+        intake_id,
+        work.mail.message_id if work.mail else "?",
+        result.outcome,
+        result.ticket,
+        result.reason,
+    )
+    return result
+
+
+def process_intake(desk: Desk, intake_id: int) -> str:
+    """Process and return the row's state: done, quarantined, or pending (retry later)."""
+    return process(desk, intake_id).state
+
+
+def pending_ids(desk: Desk, limit: int = 100) -> list[int]:
+    return [
+        int(r[0])
+        for r in desk.db.execute(
+            "SELECT id FROM intake WHERE state = 'pending' ORDER BY id LIMIT ?", [limit]
+        ).fetchall()
+    ]
+
+
+def run_once(desk: Desk, at: datetime | None = None) -> int:
+    """Process every pending row once (a failing row is tried again on the next pass)."""
+    count = 0
+    for intake_id in pending_ids(desk, limit=1000):
+        process(desk, intake_id, at)
+        count += 1
+    return count
+
+
+def retry(desk: Desk, quarantine_id: int, at: datetime | None = None) -> Result:
+    """Put a quarantined message back into the pipeline and process it now."""
+    at = at or now()
+    with write_tx(desk.db):
+        row = desk.db.execute(
+            "SELECT intake_id FROM quarantine WHERE id = ? AND released_at IS NULL", [quarantine_id]
+        ).fetchone()
+        if not row or row[0] is None:
+            raise NotFound(f"quarantine #{quarantine_id}: no such entry waiting")
+        desk.db.execute(
+            "UPDATE quarantine SET released_at = ? WHERE id = ?", [to_db(at), quarantine_id]
+        )
+        desk.db.execute(
+            "UPDATE intake SET state = 'pending', attempts = 0, outcome = NULL WHERE id = ?",
+            [row[0]],
+        )
+    return process(desk, int(row[0]), at)

@@ -1,0 +1,105 @@
+"""The pipeline's order of work, as data: STEPS is read top to bottom until one sets an outcome.
+
+Each step records what it decided on the Work (and so on the intake row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sepdesk.pipeline.bounce import record_bounce
+from sepdesk.pipeline.bounces import is_bounce
+from sepdesk.pipeline.conversation import find_thread
+from sepdesk.pipeline.followup import handle_follow_up
+from sepdesk.pipeline.guards import automatic_reason
+from sepdesk.pipeline.opening import open_from_mail
+from sepdesk.pipeline.parse import parse_mail
+from sepdesk.pipeline.staff import handle_staff, staff_sender
+from sepdesk.pipeline.work import Work
+
+
+def step_parse(work: Work) -> None:
+    work.mail = parse_mail(work.raw)
+    m = work.mail
+    work.decide("parse", f"from {m.from_addr or '?'}; message-id {m.message_id}")
+    work.desk.db.execute(
+        "UPDATE intake SET message_id = ? WHERE id = ?", [m.message_id, work.intake_id]
+    )
+
+
+def step_dedupe(work: Work) -> None:
+    m = work.parsed
+    row = work.desk.db.execute(
+        "SELECT id, ticket_id FROM intake WHERE message_id = ? AND id != ? AND state = 'done'"
+        " AND outcome != 'duplicate' LIMIT 1",
+        [m.message_id, work.intake_id],
+    ).fetchone()
+    if row:
+        work.finish("duplicate", f"Message-ID already processed (intake #{row[0]})")
+        return
+    own = work.desk.db.execute(
+        "SELECT 1 FROM outbox WHERE message_id = ?", [m.message_id]
+    ).fetchone()
+    if own:
+        work.finish("ignored", "our own outgoing mail came back")
+
+
+def step_bounce(work: Work) -> None:
+    if is_bounce(work.parsed):
+        work.decide("bounce", "delivery status notification")
+        record_bounce(work)
+
+
+def step_loop_guard(work: Work) -> None:
+    work.automatic = automatic_reason(work.parsed, work.desk.settings.desk_addresses())
+    if work.automatic:
+        work.decide("loop_guard", work.automatic)
+
+
+def step_thread(work: Work) -> None:
+    found = find_thread(work.desk.db, work.parsed)
+    if found:
+        work.thread = found[0]
+        work.decide("thread", f"{found[0]['ticket_number']} ({found[1]})")
+
+
+def step_staff(work: Work) -> None:
+    work.staff = staff_sender(work.desk.settings, work.parsed)
+    if work.staff and not work.automatic:
+        handle_staff(work)
+
+
+def step_follow_up(work: Work) -> None:
+    if work.thread is not None:
+        handle_follow_up(work, work.thread, "thread")
+
+
+def step_automatic(work: Work) -> None:
+    if work.automatic:
+        work.finish("ignored", work.automatic)
+
+
+def step_new_ticket(work: Work) -> None:
+    ticket = open_from_mail(work)
+    work.finish("new_ticket", f"opened {ticket['ticket_number']} ({ticket['status']})", ticket)
+
+
+STEPS: tuple[tuple[str, Callable[[Work], None]], ...] = (
+    ("parse", step_parse),
+    ("dedupe", step_dedupe),
+    ("bounce", step_bounce),
+    ("loop_guard", step_loop_guard),
+    ("thread", step_thread),
+    ("staff", step_staff),
+    ("follow_up", step_follow_up),
+    ("automatic", step_automatic),
+    ("new_ticket", step_new_ticket),
+)
+
+
+def run_steps(work: Work) -> None:
+    for _name, step in STEPS:
+        step(work)
+        if work.outcome:
+            return
+    raise AssertionError("pipeline ended without an outcome")

@@ -1,0 +1,44 @@
+"""The state one intake row carries through the pipeline, and what each step decided."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sepdesk.desk import Desk
+from sepdesk.pipeline.parse import ParsedMail
+
+OUTCOMES = ("new_ticket", "follow_up", "ignored", "bounce_recorded", "quarantined", "duplicate")
+
+
+@dataclass
+class Work:
+    desk: Desk
+    intake_id: int
+    raw: bytes
+    received_at: datetime
+    at: datetime  # when processing happens (events, outbox rows)
+    mail: ParsedMail | None = None
+    automatic: str | None = None  # why no automatic reply may go out, or None
+    staff: str | None = None  # the engineer's address when this is authenticated staff mail
+    thread: dict[str, Any] | None = None  # the ticket this mail belongs to, if any
+    ticket: dict[str, Any] | None = None  # the ticket this mail ended on
+    outcome: str | None = None
+    reason: str = ""
+    steps: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def parsed(self) -> ParsedMail:
+        assert self.mail is not None, "parse step has not run"
+        return self.mail
+
+    def decide(self, step: str, decision: str) -> None:
+        self.steps.append({"step": step, "decision": decision})
+
+    def finish(self, outcome: str, reason: str, ticket: dict[str, Any] | None = None) -> None:
+        assert outcome in OUTCOMES
+        self.outcome = outcome
+        self.reason = reason
+        if ticket is not None:
+            self.ticket = ticket

@@ -1,0 +1,156 @@
+"""First-response deadlines: the policy tables of SPEC §1 as functions, and the ticket's clock.
+
+The top half is pure (budget, schedule, due, breached). The two functions at
+the bottom write a ticket's clock and are what other code calls:
+:func:`refresh_due` after severity or contract changes, and
+:func:`record_response` whenever a support engineer answers (mail reply,
+phone call, ``tickets respond``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from sepdesk.config import Settings
+from sepdesk.instants import from_db, from_db_opt, to_db
+from sepdesk.sla.calendar import ALWAYS, MAJOR_HOURS, MINOR_HOURS, Schedule, SupportCalendar
+from sepdesk.store import write_tx
+from sepdesk.tickets.store import add_event, get
+
+SEVERITY_HOURS = {1: 4, 2: 8, 3: 12, 4: 12}
+SEVERITY_SCHEDULES = {1: ALWAYS, 2: MAJOR_HOURS, 3: MINOR_HOURS, 4: MINOR_HOURS}
+EMERGENCY_BUDGET = timedelta(hours=1, minutes=30)
+DEMO_BUDGET = timedelta(hours=12)
+# Contract states in which the ticket is handled as if there were no contract.
+NO_CONTRACT_STATES = frozenset({"expired", "future", "not_started", "inactive"})
+
+
+def _check_severity(severity: int) -> None:
+    if severity not in SEVERITY_HOURS:
+        raise ValueError(f"severity must be 1-4, got {severity!r}")
+
+
+def effective_level(contract_level: str | None, contract_state: str | None = None) -> str | None:
+    """The contract level the clock uses: None without a current contract."""
+    if not contract_level or (contract_state or "").lower() in NO_CONTRACT_STATES:
+        return None
+    return contract_level.lower()
+
+
+def budget(severity: int, contract_level: str | None) -> timedelta:
+    """Support time allowed until the first response (SPEC §1 contracts table)."""
+    _check_severity(severity)
+    level = (contract_level or "").lower()
+    if level == "emergency":
+        return EMERGENCY_BUDGET
+    if level == "demo":
+        return DEMO_BUDGET
+    # business, no contract, expired or unknown level: by severity.
+    return timedelta(hours=SEVERITY_HOURS[severity])
+
+
+def schedule_for(severity: int, contract_level: str | None) -> Schedule:
+    """Which support hours the clock runs in for this severity and contract."""
+    _check_severity(severity)
+    level = (contract_level or "").lower()
+    if level == "emergency":
+        return ALWAYS
+    if level == "demo":
+        return MINOR_HOURS
+    return SEVERITY_SCHEDULES[severity]
+
+
+def first_response_due(
+    cal: SupportCalendar, received_at: datetime, severity: int, contract_level: str | None
+) -> datetime:
+    """When the first response is due, as a local instant of the desk's timezone."""
+    return cal.add(
+        received_at, budget(severity, contract_level), schedule_for(severity, contract_level)
+    )
+
+
+def is_breached(due: datetime | None, responded_at: datetime | None, at: datetime) -> bool:
+    """Late: answered after the due instant, or unanswered once the due instant is reached.
+
+    A response at exactly the due instant is in time; the timer's breach fires at
+    the due instant, so an unanswered ticket counts as breached from then on.
+    """
+    if due is None:
+        return False
+    if responded_at is not None:
+        return responded_at > due
+    return at >= due
+
+
+def ticket_level(ticket: dict[str, Any]) -> str | None:
+    return effective_level(ticket.get("contract_level"), ticket.get("contract_state"))
+
+
+def ticket_schedule(ticket: dict[str, Any]) -> Schedule:
+    return schedule_for(int(ticket["severity"]), ticket_level(ticket))
+
+
+def ticket_due(cal: SupportCalendar, ticket: dict[str, Any]) -> datetime:
+    """The due instant from the ticket's original receipt and its current severity/contract."""
+    return first_response_due(
+        cal, from_db(ticket["received_at"]), int(ticket["severity"]), ticket_level(ticket)
+    )
+
+
+def _calendar(cal: SupportCalendar | Settings) -> SupportCalendar:
+    return cal if isinstance(cal, SupportCalendar) else SupportCalendar.from_settings(cal)
+
+
+def refresh_due(
+    db: sqlite_utils.Database,
+    cal: SupportCalendar | Settings,
+    ticket_id: int,
+    at: datetime | None = None,
+) -> datetime:
+    """Recompute and store ``first_response_due`` from ``received_at`` (severity/contract changed).
+
+    The clock always runs from the original receipt, never from the change. The
+    breached flag follows the new due for answered tickets, and for open ones
+    when ``at`` is given (otherwise the timer sets it when the due instant passes).
+    Runs in the caller's transaction, or its own. Returns the new due instant.
+    """
+    with write_tx(db):
+        ticket = get(db, ticket_id)
+        due = ticket_due(_calendar(cal), ticket)
+        old = ticket["first_response_due"]
+        responded = from_db_opt(ticket["first_response_at"])
+        breached = int(ticket["breached"])
+        if responded is not None or at is not None:
+            breached = int(is_breached(due, responded, at or responded or due))
+        db.execute(
+            "UPDATE tickets SET first_response_due = ?, breached = ? WHERE id = ?",
+            [to_db(due), breached, ticket_id],
+        )
+        if at is not None and old != to_db(due):
+            add_event(db, ticket_id, at, "desk", "due_changed", {"from": old, "to": to_db(due)})
+    return due
+
+
+def record_response(db: sqlite_utils.Database, ticket_id: int, at: datetime, actor: str) -> bool:
+    """Record a support engineer's response; True when it was the first one (stops the clock).
+
+    Later responses are logged as events but leave the first response time as it
+    was. A first response after the due instant marks the ticket breached.
+    """
+    with write_tx(db):
+        ticket = get(db, ticket_id)
+        first = ticket["first_response_at"] is None
+        due = from_db_opt(ticket["first_response_due"])
+        late = is_breached(due, at, at)
+        if first:
+            db.execute(
+                "UPDATE tickets SET first_response_at = ?,"
+                " breached = max(breached, ?), next_escalation_at = NULL WHERE id = ?",
+                [to_db(at), int(late), ticket_id],
+            )
+        detail = {"first": first, "late": late if first else None}
+        add_event(db, ticket_id, at, actor, "responded", detail)
+    return first

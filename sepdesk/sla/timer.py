@@ -1,0 +1,277 @@
+"""The SLA timer: warnings, breaches and reminders for unanswered tickets, each fired exactly once.
+
+``run_once(desk, at)`` looks only at tickets whose ``next_escalation_at`` has
+come (a partial index; see migration m002), and per ticket, in one write
+transaction, inserts the escalation rows (UNIQUE ticket, kind, n), queues the
+mail and stores the ticket's next instant. A second pass finds the rows and
+sends nothing twice; a crash rolls the whole ticket back.
+
+Escalation chain per ticket: ``warning`` (n=0) once ``warn_at`` of the support
+time to the due instant is used, ``breach`` (n=0) at the due instant, then
+``reminder`` n=1, 2, ... every ``repeat_after_breach`` real minutes.
+
+After downtime nothing is sent in bulk: per ticket and pass at most one mail
+goes out (the breach if it is new, else the newest due step), marked
+``late=1``; steps it makes pointless (a warning after the breach, missed
+reminder slots) are recorded as rows without a mail so they never fire later.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from sepdesk.config import Settings
+from sepdesk.desk import Desk
+from sepdesk.instants import from_db, from_db_opt, local_iso, to_db
+from sepdesk.outbound.compose import header_safe, tagged_subject
+from sepdesk.outbound.outbox import enqueue
+from sepdesk.sla.calendar import ZERO, SupportCalendar
+from sepdesk.sla.deadlines import ticket_level, ticket_schedule
+from sepdesk.store import write_tx
+from sepdesk.templates import render
+from sepdesk.tickets.store import SEVERITY_NAMES, add_event, get
+
+CLOSED_STATUSES = ("solved", "closed")
+# Fired this long after its instant, an escalation counts as late (daemon was down).
+LATE_AFTER = timedelta(minutes=5)
+# Escalations go to staff; one language for everyone reading the escalation list.
+STAFF_LANGUAGE = "en"
+_LINK = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)\S+")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One escalation to record: ``mail`` False means superseded (row only, never sent)."""
+
+    kind: str
+    n: int
+    due_at: datetime
+    late: bool
+    mail: bool
+
+
+def warning_instant(cal: SupportCalendar, ticket: dict[str, Any], warn_at: float) -> datetime:
+    """When ``warn_at`` of the support time between receipt and due is used.
+
+    Measured on the stored due, not on a fresh budget, so the warning always
+    precedes the due the customer was told, whoever computed it.
+    """
+    received = from_db(ticket["received_at"])
+    due = from_db(ticket["first_response_due"])
+    schedule = ticket_schedule(ticket)
+    span = max(cal.elapsed(received, due, schedule), ZERO)
+    return min(cal.add(received, span * warn_at, schedule), due)
+
+
+def plan(
+    warn: datetime,
+    due: datetime,
+    repeat: timedelta | None,
+    fired: dict[str, int],
+    at: datetime,
+) -> tuple[list[Step], datetime | None]:
+    """What to record at ``at`` given what has fired (kind -> highest n), and the next instant."""
+    due_now: list[tuple[str, int, datetime]] = []
+    if "warning" not in fired and at >= warn:
+        due_now.append(("warning", 0, warn))
+    if "breach" not in fired and at >= due:
+        due_now.append(("breach", 0, due))
+    if repeat and at >= due + repeat:
+        slot = math.floor((at - due) / repeat)
+        if slot > fired.get("reminder", 0):
+            due_now.append(("reminder", slot, due + slot * repeat))
+    # One mail per ticket and pass: a new breach beats everything, else the newest step.
+    kinds = [kind for kind, _, _ in due_now]
+    mailed = kinds.index("breach") if "breach" in kinds else len(due_now) - 1
+    steps = [
+        Step(kind, n, instant, late=i != mailed or at - instant > LATE_AFTER, mail=i == mailed)
+        for i, (kind, n, instant) in enumerate(due_now)
+    ]
+    done = {**fired, **{s.kind: s.n for s in steps}}
+    return steps, _next_instant(warn, due, repeat, done)
+
+
+def _next_instant(
+    warn: datetime, due: datetime, repeat: timedelta | None, done: dict[str, int]
+) -> datetime | None:
+    if "warning" not in done and "breach" not in done:
+        return warn
+    if "breach" not in done:
+        return due
+    if repeat:
+        return due + (done.get("reminder", 0) + 1) * repeat
+    return None
+
+
+def _ceil_db(dt: datetime | None) -> str | None:
+    """DB text rounded up to the second, so a pass at the stored instant finds the step due."""
+    if dt is None:
+        return None
+    if dt.microsecond:
+        dt = dt.replace(microsecond=0) + timedelta(seconds=1)
+    return to_db(dt)
+
+
+def _fired(db: sqlite_utils.Database, ticket_id: int) -> dict[str, int]:
+    rows = db.execute(
+        "SELECT kind, max(n) FROM escalations WHERE ticket_id = ? GROUP BY kind", [ticket_id]
+    ).fetchall()
+    return {kind: int(n) for kind, n in rows}
+
+
+def _is_open(ticket: dict[str, Any]) -> bool:
+    return (
+        ticket["status"] not in CLOSED_STATUSES
+        and ticket["first_response_at"] is None
+        and ticket["first_response_due"] is not None
+    )
+
+
+def _process(desk: Desk, cal: SupportCalendar, ticket_id: int, at: datetime) -> int:
+    """One ticket in one transaction; returns the number of escalation mails queued."""
+    db, sla = desk.db, desk.settings.sla
+    repeat = timedelta(minutes=sla.repeat_after_breach) if sla.repeat_after_breach > 0 else None
+    with write_tx(db):
+        ticket = get(db, ticket_id)
+        if not _is_open(ticket):
+            db.execute("UPDATE tickets SET next_escalation_at = NULL WHERE id = ?", [ticket_id])
+            return 0
+        # All in UTC: local instants sharing one ZoneInfo compare by wall clock.
+        due = from_db(ticket["first_response_due"]).astimezone(UTC)
+        warn = warning_instant(cal, ticket, sla.warn_at).astimezone(UTC)
+        steps, next_at = plan(warn, due, repeat, _fired(db, ticket_id), at)
+        for step in steps:
+            outbox_id = _mail(desk, ticket, step, at) if step.mail else None
+            db.execute(
+                "INSERT INTO escalations (ticket_id, kind, n, due_at, fired_at, late, outbox_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [ticket_id, step.kind, step.n, to_db(step.due_at), to_db(at), int(step.late),
+                 outbox_id],
+            )  # fmt: skip
+        db.execute(
+            "UPDATE tickets SET next_escalation_at = ?, breached = max(breached, ?) WHERE id = ?",
+            [_ceil_db(next_at), int(at >= due), ticket_id],
+        )
+    return sum(1 for s in steps if s.mail)
+
+
+def run_once(desk: Desk, at: datetime) -> int:
+    """Fire every escalation due at ``at``, once; returns how many escalation mails were queued."""
+    at = at.astimezone(UTC)
+    due_ids = [
+        row[0]
+        for row in desk.db.execute(
+            "SELECT id FROM tickets WHERE next_escalation_at IS NOT NULL"
+            " AND next_escalation_at <= ? ORDER BY next_escalation_at, id",
+            [to_db(at)],
+        ).fetchall()
+    ]
+    cal = desk.calendar
+    return sum(_process(desk, cal, ticket_id, at) for ticket_id in due_ids)
+
+
+def next_due(db: sqlite_utils.Database, settings: Settings | None = None) -> datetime | None:
+    """The next instant run_once has work (may be in the past: run now); None when idle.
+
+    One probe of the partial index tickets_next_escalation, whatever the number of tickets.
+    """
+    row = db.execute(
+        "SELECT min(next_escalation_at) FROM tickets WHERE next_escalation_at IS NOT NULL"
+    ).fetchone()
+    found = from_db_opt(row[0]) if row else None
+    return found.astimezone(UTC) if found else None
+
+
+# -- the mail ------------------------------------------------------------------------------
+
+
+def _recipients(settings: Settings, ticket: dict[str, Any]) -> list[str]:
+    """escalation_to plus the assignee; the team address when neither is configured."""
+    wanted = [*settings.desk.escalation_to, ticket.get("assigned_to") or ""]
+    if not any(wanted) and settings.desk.team_address:
+        wanted = [settings.desk.team_address]
+    out: list[str] = []
+    for address in wanted:
+        if address and "@" in address and address.lower() not in out:
+            out.append(address.lower())
+    return out
+
+
+def link_free(text: str) -> str:
+    """The customer's words without anything a mail client would turn into a link."""
+    return _LINK.sub("[link removed]", header_safe(text, 200))
+
+
+def _customer(db: sqlite_utils.Database, ticket: dict[str, Any]) -> str:
+    number = ticket.get("customer_number")
+    if not number:
+        return f"(no contract) {ticket.get('requester') or ''}".strip()
+    row = db.execute(
+        "SELECT customer_name FROM contracts WHERE customer_number = ?", [number]
+    ).fetchone()
+    return f"{number} {row[0]}" if row else str(number)
+
+
+_HEADLINES = {
+    "warning": "warning: {pct} % of the response time used",
+    "breach": "BREACH: first response overdue",
+    "reminder": "reminder {n}: first response still overdue",
+}
+
+
+def _mail(desk: Desk, ticket: dict[str, Any], step: Step, at: datetime) -> int | None:
+    """Queue the escalation mail in the current transaction; None when nobody can receive it."""
+    settings, tz = desk.settings, desk.settings.desk.timezone
+    to = _recipients(settings, ticket)
+    ref = str(ticket["call_id"] or ticket["ticket_number"])
+    summary = link_free(ticket["subject"]) or "(no subject)"
+    pct = round(settings.sla.warn_at * 100)
+    headline = _HEADLINES[step.kind].format(pct=pct, n=step.n)
+    if not to:
+        # Nobody configured: keep the row (it must not fire again) and say so on the ticket.
+        add_event(desk.db, ticket["id"], at, "sla", "escalation_unsent", {"kind": step.kind})
+        return None
+    body = render(
+        STAFF_LANGUAGE,
+        "escalation",
+        headline=headline,
+        ticket_number=ticket["ticket_number"],
+        call_id=ticket["call_id"] or "-",
+        customer=link_free(_customer(desk.db, ticket)),
+        contract=ticket_level(ticket) or "none",
+        severity=ticket["severity"],
+        severity_name=SEVERITY_NAMES.get(ticket["severity"], "?"),
+        summary=summary,
+        received=local_iso(from_db(ticket["received_at"]), tz),
+        due=local_iso(from_db(ticket["first_response_due"]), tz),
+        status=ticket["status"],
+        assigned=ticket.get("assigned_to") or "nobody",
+        late_note=_late_note(step, at, tz),
+    )
+    return enqueue(
+        desk.db,
+        settings,
+        kind="escalation",
+        to=to,
+        subject=tagged_subject(settings, ref, f"SLA {headline.split(':')[0]}: {summary}"),
+        body=body,
+        at=at,
+        ticket_id=ticket["id"],
+        ticket_ref=ref,
+        automatic=True,
+    )
+
+
+def _late_note(step: Step, at: datetime, tz: str) -> str:
+    if not step.late:
+        return ""
+    return (
+        f"Sent late: this escalation was due at {local_iso(step.due_at, tz)} and is sent at"
+        f" {local_iso(at, tz)} (the timer was not running in between)."
+    )

@@ -1,0 +1,64 @@
+"""When a ticket is a valid support call (SPEC §2), and giving it its Call ID.
+
+``decide_status`` is pure: the facts of a request in, the ticket status out.
+``assign_call_id`` writes, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from sepdesk.instants import from_db
+from sepdesk.store.counters import next_id
+from sepdesk.tickets import store as tickets
+
+
+def decide_status(
+    *,
+    contract_state: str,
+    missing: tuple[str, ...] | list[str],
+    ambiguous: bool,
+    emergency_used: bool,
+) -> tuple[str, str]:
+    """(status, why) for a request: accepted only with a current contract and complete information."""
+    if ambiguous:
+        return "needs-info", "two or more known customers named; asking which one"
+    if contract_state != "current":
+        return "unqualified", f"no current contract ({contract_state})"
+    if emergency_used:
+        return "unqualified", "the emergency contract's one incident is already used"
+    if missing:
+        return "needs-info", "missing: " + ", ".join(missing)
+    return "accepted", "current contract and complete request"
+
+
+def emergency_used_by(
+    db: sqlite_utils.Database,
+    customer_number: str,
+    contract_start: str,
+    exclude_id: int | None = None,
+) -> str | None:
+    """The Call ID that already used an emergency contract's single incident, if any."""
+    row = db.execute(
+        "SELECT call_id FROM tickets WHERE customer_number = ? AND call_id IS NOT NULL"
+        " AND received_at >= ? AND id != ? ORDER BY id LIMIT 1",
+        [customer_number, contract_start, exclude_id or -1],
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def assign_call_id(
+    db: sqlite_utils.Database, ticket: dict[str, Any], tz: str, at: datetime, actor: str
+) -> dict[str, Any]:
+    """Accept a ticket: a new C-YYYY-NNNNN (year of receipt) unless it has one already."""
+    if ticket["call_id"]:
+        return ticket
+    year = from_db(ticket["received_at"]).astimezone(ZoneInfo(tz)).year
+    call_id = next_id(db, "call", year)
+    tickets.update(db, ticket["id"], at, call_id=call_id, status="accepted")
+    tickets.add_event(db, ticket["id"], at, actor, "accepted", {"call_id": call_id})
+    return tickets.get(db, ticket["id"])

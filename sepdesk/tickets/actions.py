@@ -1,0 +1,87 @@
+"""Engineer actions on a ticket (CLI and mail commands alike): each an event, each checked.
+
+The allowed transitions are data (ALLOWED_FROM); an impossible one raises
+InvalidTransition with one line naming the ticket and its status.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sepdesk.desk import Desk
+from sepdesk.errors import InputError, InvalidTransition
+from sepdesk.instants import to_db
+from sepdesk.sla.deadlines import record_response, refresh_due
+from sepdesk.store import write_tx
+from sepdesk.tickets import store as tickets
+from sepdesk.tickets.acceptance import assign_call_id
+
+OPEN = ("new", "needs-info", "accepted", "waiting", "unqualified")
+ALLOWED_FROM: dict[str, tuple[str, ...]] = {
+    "accept": ("new", "needs-info", "waiting", "unqualified"),
+    "solve": OPEN,
+    "close": (*OPEN, "solved"),
+    "reopen": ("solved", "closed"),
+    "waiting": ("new", "needs-info", "accepted"),
+    "respond": (*OPEN, "solved"),
+    "severity": OPEN,
+    "assign": (*OPEN, "solved"),
+}
+
+
+def _check(ticket: dict[str, Any], action: str) -> None:
+    if ticket["status"] not in ALLOWED_FROM[action]:
+        raise InvalidTransition(
+            f"{ticket['ticket_number']}: cannot {action} a ticket that is {ticket['status']}"
+        )
+
+
+def _active_status(ticket: dict[str, Any]) -> str:
+    return "accepted" if ticket["call_id"] else "new"
+
+
+def apply(
+    desk: Desk, ref: str, action: str, at: datetime, actor: str, arg: Any = None
+) -> dict[str, Any]:
+    """Run one action on the ticket named by ``ref``; returns the updated ticket."""
+    if action not in ALLOWED_FROM:
+        raise InputError(f"unknown action {action!r}")
+    db = desk.db
+    with write_tx(db):
+        ticket = tickets.find(db, ref)
+        _check(ticket, action)
+        tid = ticket["id"]
+        if action == "accept":
+            assign_call_id(db, ticket, desk.tz, at, actor)
+            tickets.update(db, tid, at, status="accepted")
+            if ticket["first_response_due"] is None:
+                refresh_due(db, desk.calendar, tid)
+        elif action == "solve":
+            tickets.update(db, tid, at, status="solved", solved_at=to_db(at))
+        elif action == "close":
+            tickets.update(db, tid, at, status="closed", closed_at=to_db(at))
+        elif action == "reopen":
+            tickets.update(
+                db, tid, at, status=_active_status(ticket), solved_at=None, closed_at=None
+            )
+        elif action == "waiting":
+            tickets.update(db, tid, at, status="waiting")
+        elif action == "respond":
+            record_response(db, tid, at, actor)
+        elif action == "severity":
+            _set_severity(desk, ticket, int(arg), at)
+        elif action == "assign":
+            tickets.update(db, tid, at, assigned_to=str(arg).strip().lower())
+        if action not in ("accept", "respond"):
+            detail = {"value": arg} if arg is not None else {}
+            tickets.add_event(db, tid, at, actor, action, detail)
+        return tickets.get(db, tid)
+
+
+def _set_severity(desk: Desk, ticket: dict[str, Any], severity: int, at: datetime) -> None:
+    if severity not in (1, 2, 3, 4):
+        raise InputError(f"severity must be 1-4, not {severity}")
+    tickets.update(desk.db, ticket["id"], at, severity=severity)
+    if ticket["first_response_due"] is not None:
+        refresh_due(desk.db, desk.calendar, ticket["id"], at)

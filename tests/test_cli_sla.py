@@ -1,0 +1,145 @@
+"""``sepdesk sla ...`` through click: output formats, exit codes, and the database behind them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from sepdesk.cli.sla import sla
+from sepdesk.instants import to_db
+from sepdesk.store import open_db
+from tests.test_sla_timer import berlin, insert_ticket
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "sepdesk.toml"
+    path.write_text(
+        f'[database]\npath = "{tmp_path / "sepdesk.db"}"\n'
+        '[desk]\nescalation_to = ["lead@sep.example"]\n'
+        '[calendar]\nextra_closed = ["12-24"]\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def run(config: Path, *args: str) -> Result:
+    return CliRunner().invoke(sla, list(args), obj={"config_path": str(config)})
+
+
+def test_deadline_prints_the_due_instant_with_offset(config: Path) -> None:
+    result = run(config, "deadline", "--severity", "2", "--from", "2026-03-13T17:30")
+    assert result.exit_code == 0, result.output
+    assert result.output == "2026-03-16T15:30:00+01:00\n"
+    utc = run(config, "deadline", "--severity", "1", "--from", "2026-10-24T23:30:00Z")
+    assert utc.output == "2026-10-25T04:30:00+01:00\n"
+
+
+def test_deadline_contracts_and_json(config: Path) -> None:
+    result = run(
+        config,
+        *("deadline", "--severity", "3", "--contract", "emergency"),
+        *("--from", "2026-03-15T03:00", "--json"),
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert record["first_response_due"] == "2026-03-15T04:30:00+01:00"
+    assert record["schedule"] == "24x7"
+    assert record["budget_hours"] == 1.5
+    demo = run(
+        config, "deadline", "--severity", "1", "--contract", "demo", "--from", "2026-03-13T15:00"
+    )
+    assert demo.output == "2026-03-17T11:00:00+01:00\n"
+
+
+def test_deadline_honours_configured_closed_days(config: Path) -> None:
+    result = run(config, "deadline", "--severity", "2", "--from", "2026-12-23T14:00")
+    assert result.output == "2026-12-28T12:00:00+01:00\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("deadline", "--severity", "5", "--from", "2026-03-13T17:30"),
+        ("deadline", "--severity", "2", "--from", "last friday-ish"),
+        ("deadline", "--severity", "2", "--contract", "gold", "--from", "2026-03-13T17:30"),
+    ],
+)
+def test_deadline_usage_errors_exit_2(config: Path, args: tuple[str, ...]) -> None:
+    result = run(config, *args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def _db_with_easter_ticket(config: Path) -> None:
+    db = open_db(config.parent / "sepdesk.db")
+    insert_ticket(db, berlin("2026-04-02T16:00"), 3, call_id="C-2026-00007")
+    db.close()
+
+
+def test_explain_shows_windows_and_skipped_days(config: Path) -> None:
+    _db_with_easter_ticket(config)
+    result = run(config, "explain", "c-2026-00007", "--at", "2026-04-07T10:00", "--json")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert record["received_at"] == "2026-04-02T16:00:00+02:00"
+    assert record["first_response_due"] == "2026-04-08T12:00:00+02:00"
+    assert [(w["from"], w["hours"]) for w in record["windows"]] == [
+        ("2026-04-02T16:00:00+02:00", 1.0),
+        ("2026-04-07T09:00:00+02:00", 8.0),
+        ("2026-04-08T09:00:00+02:00", 3.0),
+    ]
+    reasons = [s["reason"] for s in record["skipped"]]
+    assert "Good Friday" in reasons[0] and "Easter Monday" in reasons[0]
+    assert reasons[1] == "night"
+    assert record["holidays"] == ["2026-04-03 Good Friday", "2026-04-06 Easter Monday"]
+    assert record["breached"] is False and record["first_response_at"] is None
+    text = run(config, "explain", "T-2026-000001", "--at", "2026-04-07T10:00")
+    assert "first_response_due: 2026-04-08T12:00:00+02:00" in text.output
+
+
+def test_explain_unknown_ticket_is_one_line_exit_1(config: Path) -> None:
+    result = run(config, "explain", "T-2026-999999")
+    assert result.exit_code == 1
+    assert "T-2026-999999" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_run_once_prints_the_count_and_fires_once(config: Path) -> None:
+    _db_with_easter_ticket(config)
+    # Minor, due 8 April 12:00; 9 of 12 support hours are used at closing time on 7 April.
+    assert run(config, "run-once", "--at", "2026-04-07T16:59").output == "0\n"
+    assert run(config, "run-once", "--at", "2026-04-07T17:00").output == "1\n"
+    assert run(config, "run-once", "--at", "2026-04-08T09:00").output == "0\n"
+    result = run(config, "run-once", "--at", "2026-04-08T12:00", "--json")
+    assert json.loads(result.output) == {"fired": 1, "next_due": "2026-04-08T14:00:00+02:00"}
+
+
+def test_report_counts_compliance_in_support_hours(config: Path) -> None:
+    db = open_db(config.parent / "sepdesk.db")
+    in_time = insert_ticket(db, berlin("2026-03-13T17:30"), 2, number="T-2026-000001")
+    late = insert_ticket(db, berlin("2026-03-16T08:00"), 2, number="T-2026-000002")
+    insert_ticket(db, berlin("2026-04-01T10:00"), 1, number="T-2026-000003")
+    for tid, answered in ((in_time, "2026-03-16T09:00"), (late, "2026-03-17T09:00")):
+        db.execute(
+            "UPDATE tickets SET first_response_at = ? WHERE id = ?",
+            [to_db(berlin(answered)), tid],
+        )
+    db.conn.commit()
+    db.close()
+    result = run(config, "report", "--at", "2026-04-01T12:00", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [(r["month"], r["severity"]) for r in rows] == [("2026-03", 2), ("2026-04", 1)]
+    march, april = rows
+    assert (march["tickets"], march["within_sla"], march["breached"]) == (2, 1, 1)
+    assert march["compliance"] == 0.5
+    assert march["median_response_h"] == 6.25  # 1.5 h and 11 h of Mon-Fri 08-18 time
+    assert march["p90_response_h"] == 11.0
+    assert (april["pending"], april["compliance"]) == (1, None)
+    table = list(csv.DictReader(io.StringIO(run(config, "report", "--csv").output)))
+    assert table[0]["month"] == "2026-03" and table[0]["breached"] == "1"

@@ -1,0 +1,250 @@
+"""The SLA timer against a real SQLite file: every escalation exactly once, late after downtime."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlite_utils
+
+from sepdesk.config import DatabaseSettings, DeskSettings, Settings, SlaSettings
+from sepdesk.desk import Desk
+from sepdesk.instants import to_db
+from sepdesk.sla.calendar import SupportCalendar
+from sepdesk.sla.deadlines import first_response_due, record_response, refresh_due
+from sepdesk.sla.timer import next_due, plan, run_once
+from sepdesk.store import open_db
+
+BERLIN = ZoneInfo("Europe/Berlin")
+CAL = SupportCalendar()
+
+
+def berlin(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=BERLIN)
+
+
+def make_settings(tmp_path: Path, **sla: Any) -> Settings:
+    return Settings(
+        desk=DeskSettings(escalation_to=["Lead@sep.example", "duty@sep.example"]),
+        database=DatabaseSettings(path=str(tmp_path / "sepdesk.db")),
+        sla=SlaSettings(**sla),
+    )
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Desk:
+    settings = make_settings(tmp_path)
+    return Desk(settings, open_db(settings.database.path))
+
+
+def insert_ticket(
+    db: sqlite_utils.Database,
+    received: datetime,
+    severity: int,
+    *,
+    number: str = "T-2026-000001",
+    contract: str | None = "business",
+    **extra: Any,
+) -> int:
+    """A ticket row as intake would leave it, with its due computed by the calendar."""
+    due = first_response_due(CAL, received, severity, contract)
+    values = {
+        "ticket_number": number,
+        "status": "accepted",
+        "channel": "email",
+        "severity": severity,
+        "contract_level": contract,
+        "contract_state": "current" if contract else "none",
+        "customer_number": "K-1001" if contract else None,
+        "subject": "Restore fails, see https://evil.example/x and www.evil.example",
+        "requester": "admin@customer.example",
+        "received_at": to_db(received),
+        "first_response_due": to_db(due),
+        "created_at": to_db(received),
+        "updated_at": to_db(received),
+        **extra,
+    }
+    cols = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    cur = db.execute(f"INSERT INTO tickets ({cols}) VALUES ({marks})", list(values.values()))
+    db.conn.commit()
+    return int(cur.lastrowid or 0)
+
+
+def escalations(db: sqlite_utils.Database, ticket_id: int) -> list[tuple[str, int, int, bool]]:
+    """(kind, n, late, mailed) in firing order."""
+    rows = db.execute(
+        "SELECT kind, n, late, outbox_id FROM escalations WHERE ticket_id = ? ORDER BY id",
+        [ticket_id],
+    ).fetchall()
+    return [(k, n, late, outbox_id is not None) for k, n, late, outbox_id in rows]
+
+
+def outbox(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return list(db.query("SELECT * FROM outbox ORDER BY id"))
+
+
+def test_warning_breach_and_reminders_fire_once_each(desk: Desk) -> None:
+    tid = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 1, assigned_to="anna@sep.example")
+    # due 13:00, warning at 75 % = 12:00, reminders every 120 min from 15:00
+    assert run_once(desk, berlin("2026-03-16T11:59")) == 0
+    assert next_due(desk.db, desk.settings) == berlin("2026-03-16T12:00")
+    assert run_once(desk, berlin("2026-03-16T12:00")) == 1
+    assert run_once(desk, berlin("2026-03-16T12:00")) == 0
+    assert run_once(desk, berlin("2026-03-16T12:59")) == 0
+    assert next_due(desk.db, desk.settings) == berlin("2026-03-16T13:00")
+    assert run_once(desk, berlin("2026-03-16T13:00")) == 1
+    assert desk.db.execute("SELECT breached FROM tickets").fetchone() == (1,)
+    assert run_once(desk, berlin("2026-03-16T14:00")) == 0
+    assert run_once(desk, berlin("2026-03-16T15:00")) == 1
+    assert run_once(desk, berlin("2026-03-16T15:01")) == 0
+    assert run_once(desk, berlin("2026-03-16T17:00")) == 1
+    assert escalations(desk.db, tid) == [
+        ("warning", 0, 0, True),
+        ("breach", 0, 0, True),
+        ("reminder", 1, 0, True),
+        ("reminder", 2, 0, True),
+    ]
+    mails = outbox(desk.db)
+    assert [m["kind"] for m in mails] == ["escalation"] * 4
+    assert json.loads(mails[0]["to_addrs"]) == [
+        "lead@sep.example",
+        "duty@sep.example",
+        "anna@sep.example",
+    ]
+    assert mails[1]["subject"].startswith("[SEP T-2026-000001] SLA BREACH")
+    assert next_due(desk.db, desk.settings) == berlin("2026-03-16T19:00")
+
+
+def test_the_mail_names_the_ticket_and_carries_no_links(desk: Desk) -> None:
+    insert_ticket(desk.db, berlin("2026-03-16T09:00"), 1, call_id="C-2026-00042")
+    run_once(desk, berlin("2026-03-16T13:00"))
+    (mail,) = outbox(desk.db)
+    raw = mail["raw"].decode()
+    assert mail["subject"].startswith("[SEP C-2026-00042] SLA BREACH")
+    assert "T-2026-000001" in raw and "C-2026-00042" in raw
+    assert "K-1001" in raw and "Critical" in raw
+    assert "2026-03-16T13:00:00+01:00" in raw  # due, local with offset
+    assert "evil.example" not in raw and "evil.example" not in mail["subject"]
+    assert "Auto-Submitted: auto-replied" in raw
+
+
+def test_warning_is_measured_in_support_time(desk: Desk) -> None:
+    # Major, Friday 17:30: due Monday 15:30; 6 of 8 support hours used Monday 13:30.
+    tid = insert_ticket(desk.db, berlin("2026-03-13T17:30"), 2)
+    assert run_once(desk, berlin("2026-03-14T12:00")) == 0
+    assert next_due(desk.db, desk.settings) == berlin("2026-03-16T13:30")
+    assert run_once(desk, berlin("2026-03-16T13:30")) == 1
+    assert escalations(desk.db, tid) == [("warning", 0, 0, True)]
+
+
+def test_after_downtime_one_late_mail_not_a_backlog(desk: Desk) -> None:
+    tid = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 1)
+    # Down from before the warning (12:00) until 18:30: breach 13:00, slots 15:00 and 17:00 missed.
+    assert run_once(desk, berlin("2026-03-16T18:30")) == 1
+    assert escalations(desk.db, tid) == [
+        ("warning", 0, 1, False),
+        ("breach", 0, 1, True),
+        ("reminder", 2, 1, False),
+    ]
+    assert run_once(desk, berlin("2026-03-16T18:31")) == 0
+    assert run_once(desk, berlin("2026-03-16T19:00")) == 1  # slot 3, on time
+    # Down again over three slots: only the newest reminder goes out, late.
+    assert run_once(desk, berlin("2026-03-17T01:10")) == 1
+    assert escalations(desk.db, tid)[-2:] == [("reminder", 3, 0, True), ("reminder", 6, 1, True)]
+    assert len(outbox(desk.db)) == 3
+
+
+def test_a_late_warning_alone_is_marked_late(desk: Desk) -> None:
+    tid = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 1)
+    assert run_once(desk, berlin("2026-03-16T12:40")) == 1
+    assert escalations(desk.db, tid) == [("warning", 0, 1, True)]
+
+
+def test_answered_solved_and_undue_tickets_get_nothing(desk: Desk) -> None:
+    received = berlin("2026-03-16T09:00")
+    answered = insert_ticket(desk.db, received, 1, number="T-2026-000001")
+    solved = insert_ticket(desk.db, received, 1, number="T-2026-000002", status="solved")
+    no_due = insert_ticket(desk.db, received, 1, number="T-2026-000003")
+    desk.db.execute("UPDATE tickets SET first_response_due = NULL WHERE id = ?", [no_due])
+    desk.db.conn.commit()
+    record_response(desk.db, answered, berlin("2026-03-16T10:00"), "anna@sep.example")
+    assert run_once(desk, berlin("2026-03-17T12:00")) == 0
+    assert next_due(desk.db, desk.settings) is None
+    for tid in (answered, solved, no_due):
+        assert escalations(desk.db, tid) == []
+    assert outbox(desk.db) == []
+
+
+def test_an_answer_between_passes_stops_the_chain(desk: Desk) -> None:
+    tid = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 1)
+    assert run_once(desk, berlin("2026-03-16T12:00")) == 1
+    record_response(desk.db, tid, berlin("2026-03-16T12:10"), "anna@sep.example")
+    assert run_once(desk, berlin("2026-03-16T20:00")) == 0
+    assert escalations(desk.db, tid) == [("warning", 0, 0, True)]
+
+
+def test_reopening_an_unanswered_ticket_reschedules_it(desk: Desk) -> None:
+    tid = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 1, status="solved")
+    assert next_due(desk.db, desk.settings) is None
+    desk.db.execute("UPDATE tickets SET status = 'accepted' WHERE id = ?", [tid])
+    desk.db.conn.commit()
+    assert next_due(desk.db, desk.settings) == berlin("2026-03-16T09:00")  # look now
+    assert run_once(desk, berlin("2026-03-16T09:05")) == 0
+    assert next_due(desk.db, desk.settings) == berlin("2026-03-16T12:00")
+
+
+def test_raising_severity_moves_the_clock(desk: Desk) -> None:
+    tid = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 3)  # Minor: due Tue 13:00
+    assert run_once(desk, berlin("2026-03-16T09:30")) == 0
+    assert next_due(desk.db, desk.settings) == berlin("2026-03-17T10:00")
+    desk.db.execute("UPDATE tickets SET severity = 1 WHERE id = ?", [tid])
+    refresh_due(desk.db, desk.calendar, tid, at=berlin("2026-03-16T10:00"))
+    desk.db.conn.commit()
+    assert run_once(desk, berlin("2026-03-16T12:00")) == 1
+    assert escalations(desk.db, tid) == [("warning", 0, 0, True)]
+
+
+def test_no_reminders_when_repeat_is_zero(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, repeat_after_breach=0)
+    desk = Desk(settings, open_db(settings.database.path))
+    tid = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 1)
+    assert run_once(desk, berlin("2026-03-16T13:00")) == 1
+    assert next_due(desk.db, settings) is None
+    assert run_once(desk, berlin("2026-03-20T13:00")) == 0
+    assert escalations(desk.db, tid) == [("warning", 0, 1, False), ("breach", 0, 0, True)]
+
+
+def test_without_recipients_the_row_is_kept_and_the_ticket_says_so(tmp_path: Path) -> None:
+    settings = Settings(database=DatabaseSettings(path=str(tmp_path / "sepdesk.db")))
+    desk = Desk(settings, open_db(settings.database.path))
+    tid = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 1)
+    assert run_once(desk, berlin("2026-03-16T12:00")) == 1
+    assert escalations(desk.db, tid) == [("warning", 0, 0, False)]
+    assert outbox(desk.db) == []
+    kinds = [r[0] for r in desk.db.execute("SELECT kind FROM events WHERE ticket_id = ?", [tid])]
+    assert kinds == ["escalation_unsent"]
+
+
+def test_next_due_is_one_index_probe(desk: Desk) -> None:
+    plan_rows = desk.db.execute(
+        "EXPLAIN QUERY PLAN SELECT min(next_escalation_at) FROM tickets"
+        " WHERE next_escalation_at IS NOT NULL"
+    ).fetchall()
+    detail = " ".join(str(r[-1]) for r in plan_rows)
+    assert "tickets_next_escalation" in detail
+
+
+def test_plan_is_pure_and_ordered() -> None:
+    due = datetime(2026, 3, 16, 12, tzinfo=UTC)
+    warn = due - timedelta(hours=1)
+    two_h = timedelta(hours=2)
+    steps, nxt = plan(warn, due, two_h, {}, warn - timedelta(seconds=1))
+    assert steps == [] and nxt == warn
+    steps, nxt = plan(warn, due, two_h, {"warning": 0, "breach": 0}, due + 3 * two_h)
+    assert [(s.kind, s.n, s.mail, s.late) for s in steps] == [("reminder", 3, True, False)]
+    assert nxt == due + 4 * two_h
