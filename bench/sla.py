@@ -66,7 +66,7 @@ def fill(desk: Desk, n: int, rng: random.Random, now: datetime) -> None:
         )
 
 
-def bench_next_due(n: int, rng: random.Random) -> None:
+def bench_next_due(n: int, rng: random.Random, catch_up: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             desk=DeskSettings(escalation_to=["lead@sep.example"]),
@@ -74,24 +74,30 @@ def bench_next_due(n: int, rng: random.Random) -> None:
         )
         desk = Desk(settings, open_db(settings.database.path))
         now = datetime(2026, 3, 16, 12, tzinfo=UTC)
-        began = time.perf_counter()
         fill(desk, n, rng, now)
-        print(f"next_due: {n:,} open tickets inserted in {time.perf_counter() - began:.1f} s")
-        began = time.perf_counter()
-        fired = run_once(desk, now)
-        took = time.perf_counter() - began
-        print(f"  first run_once (schedules all {n:,}, fires the due ones): {took:.1f} s,")
-        print(f"  {fired:,} escalation mails queued")
+        # Steady state: every ticket scheduled (the instant itself does not change the cost),
+        # and `catch_up` of them due now, as after an outage.
+        with write_tx(desk.db):
+            desk.db.execute("UPDATE tickets SET next_escalation_at = first_response_due")
+            desk.db.execute(
+                "UPDATE tickets SET next_escalation_at = received_at WHERE id <= ?", [catch_up]
+            )
         samples = []
         for _ in range(1000):
             t0 = time.perf_counter()
             next_due(desk.db, settings)
             samples.append(time.perf_counter() - t0)
-        upcoming = next_due(desk.db, settings)
-        print(f"  next_due -> {upcoming.isoformat() if upcoming else None}")
+        print(f"next_due with {n:,} open tickets:")
         print(
-            f"  next_due lookup: median {statistics.median(samples) * 1000:.3f} ms,"
+            f"  median {statistics.median(samples) * 1000:.3f} ms,"
             f" max {max(samples) * 1000:.3f} ms (1000 calls)"
+        )
+        began = time.perf_counter()
+        fired = run_once(desk, now)
+        took = time.perf_counter() - began
+        print(
+            f"run_once catching up {catch_up:,} due tickets: {took:.2f} s"
+            f" ({catch_up / took:,.0f} tickets/s, {fired:,} mails queued)"
         )
         desk.close()
 
@@ -99,11 +105,12 @@ def bench_next_due(n: int, rng: random.Random) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=100_000, help="instants and tickets")
+    parser.add_argument("--catch-up", type=int, default=2000, help="tickets due in run_once")
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     bench_deadlines(args.n, rng)
-    bench_next_due(args.n, rng)
+    bench_next_due(args.n, rng, args.catch_up)
 
 
 if __name__ == "__main__":

@@ -173,7 +173,9 @@ def test_sample_corpus_each_mail_gets_its_labelled_outcome(
 ) -> None:
     labels = json.loads((SAMPLES / "labels.json").read_text())
     import_contracts(desk)
+    t0 = datetime.now(UTC).replace(microsecond=0)
     append_samples(server, MAILS)
+    t1 = datetime.now(UTC)
     handled = drain(pollers(batch_size=7))  # several batches, one partial
     assert handled == len(MAILS)
     assert server.uids("INBOX") == []
@@ -184,7 +186,11 @@ def test_sample_corpus_each_mail_gets_its_labelled_outcome(
     want = {f.name: labels[f.name]["expected_outcome"] for f in MAILS}
     assert got == want
     for f, r in zip(MAILS, rows, strict=True):  # INTERNALDATE is the received time
-        assert datetime.fromisoformat(r["received_at"]) == mail_date(f.read_bytes())
+        received, dated = datetime.fromisoformat(r["received_at"]), mail_date(f.read_bytes())
+        if dated <= t0:
+            assert received == dated, f.name
+        else:  # Dovecot clamps an INTERNALDATE far in the future to the time of APPEND
+            assert t0 <= received <= max(dated, t1), f.name
 
 
 def test_stored_and_processed_but_not_moved_gives_no_second_ticket(
@@ -260,6 +266,10 @@ def test_refused_login_logs_one_line_and_does_not_raise(
     assert lines[0].exc_info is None  # one line, no traceback
     error = desk.db.execute("SELECT last_error FROM imap_state").fetchone()[0]
     assert "login refused" in error
+    # Dovecot now delays every login from 127.0.0.1 for a while (auth penalty, kept
+    # in memory): a restart clears it for the tests that follow.
+    server.stop()
+    server.start()
 
 
 # -- size limit, folders, MOVE fallback, TLS ---------------------------------
@@ -364,35 +374,3 @@ def test_untrusted_certificate_is_a_fault_not_a_plaintext_fallback(
     assert any("TLS failed" in r.getMessage() for r in caplog.records)
     assert server.uids("INBOX") != []  # nothing was read over an unverified connection
 
-
-# TEMPORARY until sepdesk.pipeline.runner lands.
-@pytest.fixture(autouse=True)
-def _fake_runner(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib
-    import sys
-    import types
-
-    try:
-        importlib.import_module("sepdesk.pipeline.runner")
-        return
-    except ImportError:
-        pass
-    from sepdesk.store import write_tx
-
-    fake = types.ModuleType("sepdesk.pipeline.runner")
-
-    def process_intake(desk: Desk, intake_id: int) -> str:
-        with write_tx(desk.db):
-            desk.db.execute("UPDATE intake SET state='done', outcome='new_ticket' WHERE id=?", [intake_id])
-        return "done"
-
-    def quarantine_intake(desk: Desk, intake_id: int, reason: str) -> None:
-        with write_tx(desk.db):
-            desk.db.execute("UPDATE intake SET state='quarantined', outcome='quarantined', reason=? WHERE id=?", [reason, intake_id])
-
-    fake.process_intake = process_intake  # type: ignore[attr-defined]
-    fake.quarantine_intake = quarantine_intake  # type: ignore[attr-defined]
-    import sepdesk.pipeline
-
-    monkeypatch.setitem(sys.modules, "sepdesk.pipeline.runner", fake)
-    monkeypatch.setattr(sepdesk.pipeline, "runner", fake, raising=False)

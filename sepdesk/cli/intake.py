@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -27,7 +28,7 @@ def ingest(
 ) -> None:
     """Feed raw RFC 5322 FILES through the pipeline; one record per file."""
     desk = get_desk(ctx)
-    when = received_at
+    when: str | datetime | None = received_at
     if received_at and received_at != "header":
         when = parse_instant(received_at, desk.tz, "--received-at")
     records, failed = [], False

@@ -36,7 +36,8 @@ def _filters(
     due_before: str | None,
     tz: str,
 ) -> tuple[str, list[Any]]:
-    where, args = [], []
+    where: list[str] = []
+    args: list[Any] = []
     if status:
         where.append("status = ?")
         args.append(status)

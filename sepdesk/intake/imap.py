@@ -131,6 +131,7 @@ class ImapPoller:
         self.batch_size = batch_size
         self.client: IMAPClient | None = None
         self._uidvalidity: dict[str, int] = {}
+        self._seen_uid: dict[str, int] = {}  # highest UID each folder had at its last catch-up
         self._contacted = False
 
     # -- names -------------------------------------------------------------
@@ -212,17 +213,21 @@ class ImapPoller:
         return sum(self.catch_up(client, folder) for folder in self.folders)
 
     def catch_up(self, client: IMAPClient, folder: str) -> int:
-        uidvalidity = self._select(client, folder)
+        uidvalidity, uidnext = self._select(client, folder)
         uids = sorted(int(u) for u in client.search("ALL"))
         handled = 0
         for batch in _chunks(uids, self.batch_size):
             handled += self._handle_batch(client, folder, uidvalidity, batch)
+        # Every UID below UIDNEXT at SELECT time was either in the search or is gone.
+        self._seen_uid[folder] = max(uidnext - 1, *uids, 0)
         self._record_contact(folder, uidvalidity, max(uids, default=0))
         return handled
 
-    def _select(self, client: IMAPClient, folder: str) -> int:
+    def _select(self, client: IMAPClient, folder: str) -> tuple[int, int]:
+        """SELECT; returns (UIDVALIDITY, UIDNEXT) and warns when UIDVALIDITY changed."""
         info = client.select_folder(folder)
         uidvalidity = int(info[b"UIDVALIDITY"])
+        uidnext = int(info.get(b"UIDNEXT", 0))
         known = self._uidvalidity.get(folder) or self._stored_uidvalidity(folder)
         if known and known != uidvalidity:
             # Old refs no longer name these messages; the pipeline's Message-ID check
@@ -234,7 +239,7 @@ class ImapPoller:
                 uidvalidity,
             )
         self._uidvalidity[folder] = uidvalidity
-        return uidvalidity
+        return uidvalidity, uidnext
 
     def _handle_batch(
         self, client: IMAPClient, folder: str, uidvalidity: int, uids: list[int]
@@ -415,8 +420,15 @@ class ImapPoller:
         return self._idle(client, stop)
 
     def _idle(self, client: IMAPClient, stop: threading.Event) -> bool:
-        """IDLE on the main folder; other folders are re-read every poll_interval."""
-        client.select_folder(self.cfg.folder)
+        """IDLE on the main folder until it changes, ``stop``, or poll_interval passes.
+
+        Leaving IDLE every poll_interval re-reads the extra folders and bounds
+        the delay of any change IDLE did not report.
+        """
+        folder = self.cfg.folder
+        info = client.select_folder(folder)
+        if int(info.get(b"UIDNEXT", 0)) - 1 > self._seen_uid.get(folder, 0):
+            return True  # arrived between the last catch-up and now: IDLE would not tell
         client.idle()
         # On a fault we leave without DONE: the connection is dropped by run() anyway.
         changed = self._idle_until(client, stop)
@@ -425,13 +437,11 @@ class ImapPoller:
 
     def _idle_until(self, client: IMAPClient, stop: threading.Event) -> bool:
         started = time.monotonic()
+        limit = min(IDLE_RENEW_S, self.cfg.poll_interval)
         while not stop.is_set():
             if self._idle_step(client):
                 return True
-            elapsed = time.monotonic() - started
-            if elapsed >= IDLE_RENEW_S:
-                return True
-            if len(self.folders) > 1 and elapsed >= self.cfg.poll_interval:
+            if time.monotonic() - started >= limit:
                 return True
         return False
 

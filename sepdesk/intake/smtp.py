@@ -92,8 +92,19 @@ class IntakeHandler:
         self.pool.shutdown(wait=True)
 
 
+class TolerantSMTP(SMTP):
+    """RFC 5321 caps lines at 1000 octets, but real mail breaks it; accept and record, don't refuse."""
+
+    line_length_limit = 1 << 20
+
+
+class ReceiverController(Controller):
+    def factory(self) -> SMTP:
+        return TolerantSMTP(self.handler, **self.SMTP_kwargs)
+
+
 def start_receiver(settings: Settings, handler: IntakeHandler) -> Controller:
-    controller = Controller(
+    controller = ReceiverController(
         handler,
         hostname=settings.smtp.host,
         port=settings.smtp.port,

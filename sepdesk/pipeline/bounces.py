@@ -11,6 +11,8 @@ import email
 import email.policy
 import re
 from dataclasses import dataclass
+from email.message import Message
+from typing import Any
 
 from sepdesk.pipeline.parse import ParsedMail
 
@@ -40,26 +42,28 @@ def is_bounce(mail: ParsedMail) -> bool:
     return local in ("mailer-daemon", "postmaster") and bool(_BOUNCE_SUBJECT.search(mail.subject))
 
 
+def _decoded(part: Message) -> str:
+    data = part.get_payload(decode=True)
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else ""
+
+
 def _report_text(raw: bytes) -> str:
     """The machine-readable parts and returned headers, as text."""
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     chunks: list[str] = []
     for part in msg.walk():
         ctype = part.get_content_type()
+        payload: Any = part.get_payload()
         if ctype in ("message/delivery-status", "text/rfc822-headers", "message/rfc822-headers"):
-            payload = part.get_payload()
             if isinstance(payload, list):
-                chunks.extend(p.as_string() for p in payload)
+                chunks.extend(p.as_string() for p in payload if isinstance(p, Message))
             else:
-                data = part.get_payload(decode=True) or b""
-                chunks.append(data.decode("utf-8", "replace") if data else str(payload))
+                chunks.append(_decoded(part) or str(payload))
         elif ctype == "message/rfc822":
-            inner = part.get_payload()
-            if isinstance(inner, list) and inner:
-                chunks.append("".join(f"{k}: {v}\n" for k, v in inner[0].items()))
+            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+                chunks.append("".join(f"{k}: {v}\n" for k, v in payload[0].items()))
         elif ctype == "text/plain" and not part.get_filename():
-            data = part.get_payload(decode=True) or b""
-            chunks.append(data.decode("utf-8", "replace"))
+            chunks.append(_decoded(part))
     return "\n".join(chunks)
 
 

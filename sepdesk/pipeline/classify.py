@@ -87,12 +87,18 @@ def _announces_forward(kept: list[str]) -> bool:
 
 
 def language(text: str) -> str:
-    """'de' or 'en' by counting common function words (umlauts break a tie towards German)."""
-    words = re.findall(r"[a-zäöüß]+", text.lower())
+    """'de' or 'en' by counting common function words (umlauts break a tie towards German).
+
+    Only the words before the first closing line ("Best regards", "Viele Grüße") count, so
+    a German signature under an English mail does not decide.
+    """
+    closing = rules.CLOSING.search(text)
+    body = text[: closing.start()] if closing and closing.start() > 0 else text
+    words = re.findall(r"[a-zäöüß]+", body.lower())
     de = sum(w in rules.GERMAN_WORDS for w in words)
     en = sum(w in rules.ENGLISH_WORDS for w in words)
     if de == en:
-        return "de" if re.search(r"[äöüß]", text.lower()) else "en"
+        return "de" if re.search(r"[äöüß]", body.lower()) else "en"
     return "de" if de > en else "en"
 
 
@@ -109,6 +115,7 @@ def sesam_versions(text: str) -> tuple[str, ...]:
                 continue
             if rules.VERSION_CONTEXT.search(before) or rules.VERSION_CONTEXT.search(after):
                 found.append(m.group(1))
+    found.extend(m.group(1) for m in rules.SHORT_VERSION.finditer(text))
     return tuple(dict.fromkeys(found))
 
 
@@ -129,6 +136,9 @@ def operating_systems(text: str) -> tuple[str, ...]:
     found: list[str] = []
     for pattern in rules.OPERATING_SYSTEMS:
         found.extend(" ".join(m.group().split()) for m in pattern.finditer(text))
+    if not found:  # a bare "Windows"/"Linux" only when nothing more precise is named
+        for pattern in rules.OPERATING_SYSTEM_FAMILIES:
+            found.extend(m.group() for m in pattern.finditer(text))
     # "Windows Server" is dropped when "Windows Server 2022" is also named.
     return tuple(
         name
@@ -170,10 +180,14 @@ def has_action(text: str) -> bool:
     """An operation is named: a work verb, or a work noun with a failure or an intent beside it."""
     if rules.ACTION_VERB.search(text):
         return True
-    return any(
-        rules.ACTION_NOUN.search(s) and (rules.FAILURE.search(s) or rules.ACTION_INTENT.search(s))
-        for s in sentences(text)
-    )
+    return any(_names_operation(s) for s in sentences(text))
+
+
+def _names_operation(sentence: str) -> bool:
+    if rules.HOW_TO.search(sentence) and not rules.CAPABILITY.search(sentence):
+        return True  # "how do I ..." names what the sender is trying to do
+    wanted = rules.FAILURE.search(sentence) or rules.ACTION_INTENT.search(sentence)
+    return bool(rules.ACTION_NOUN.search(sentence) and wanted)
 
 
 # ----------------------------------------------------------------------------- severity
@@ -287,6 +301,8 @@ def _major_reason(f: _Facts) -> str | None:
         return f'failure with no alternative ("{f.no_alternative}")'
     if f.halt:
         return f'business halted ("{f.halt}")'
+    if f.failure and f.impact and not f.test:
+        return f'failure that reduces the business ("{f.impact}")'
     return None
 
 
@@ -301,8 +317,8 @@ def judge_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
             f'older backups do not help ("{f.older_fail}")',
         )
     major = _major_reason(f)
-    if f.question and not major:
-        return 4, (f'a question ("{f.question}") with no loss of function',)
+    if f.question and not major and (not f.failure or f.how_to):
+        return 4, (f'a question ("{f.question}") on use, no important function lost',)
     if not f.failure:
         asked = f.how_to or "no failure described"
         return 4, (f"question on use or configuration ({asked})",)
@@ -310,7 +326,8 @@ def judge_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
         return 4, (
             f'few users affected or a workaround exists ("{f.workaround or f.single_user}")',
         )
-    minor = f.no_impact or f.partial or f.test
+    # Only a plain statement that business runs normally outweighs "all backups fail".
+    minor = f.no_impact or f.test or (f.partial if not f.all_fail else None)
     if minor:
         return 3, (f'partial loss, business runs normally ("{minor}")',)
     if major:

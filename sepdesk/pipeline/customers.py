@@ -22,6 +22,7 @@ from datetime import date
 from dateutil.relativedelta import relativedelta
 
 from sepdesk.pipeline import rules
+from sepdesk.pipeline.classify import own_text
 
 
 @dataclass(frozen=True)
@@ -165,9 +166,20 @@ def license_customers(index: ContractIndex, text: str) -> list[str]:
 def match_customer(index: ContractIndex, *, subject: str, text: str, sender: str) -> CustomerMatch:
     """The customer a request belongs to, with the basis and one sentence saying why."""
     whole = f"{subject}\n{text}"
+    forwarded = bool(rules.FORWARD_SUBJECT.match(subject or ""))
+    own = f"{subject}\n{own_text(text, keep_outlook_blocks=forwarded)}"
     sender = sender.strip().lower()
-    for decide in (_by_label, _by_license, _by_sender, _by_unlabelled):
-        result = decide(index, whole, sender)
+    # The writer's own lines first; a number only in quoted history ranks below the sender.
+    steps = (
+        (_by_label, own),
+        (_by_license, own),
+        (_by_sender, own),
+        (_by_label, whole),
+        (_by_license, whole),
+        (_by_unlabelled, own),
+    )
+    for decide, where in steps:
+        result = decide(index, where, sender)
         if result is not None:
             return result
     return _none(index, whole, sender)
@@ -184,7 +196,9 @@ def _by_label(index: ContractIndex, text: str, sender: str) -> CustomerMatch | N
             return _ambiguous(index, numbers, sender, "several labelled customer numbers")
         numbers = ends
     chosen = next(n for n in known if n.number == numbers[0])
-    return _matched(index, chosen.number, "number", sender, f'labelled "{chosen.label}"')
+    place = "the subject" if chosen.number in text.split("\n", 1)[0] else "the text"
+    why = f'labelled "{chosen.label}" in {place}'
+    return _matched(index, chosen.number, "number", sender, why)
 
 
 def _by_license(index: ContractIndex, text: str, sender: str) -> CustomerMatch | None:

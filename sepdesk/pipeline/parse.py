@@ -9,6 +9,7 @@ usable is left (no headers at all).
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import email.utils
@@ -90,17 +91,19 @@ def _decode(value: object) -> str:
         return ""
     text = str(value)
     if "=?" in text:
-        try:
+        with contextlib.suppress(
+            UnicodeError, LookupError, ValueError, email.errors.HeaderParseError
+        ):
             text = str(make_header(decode_header(text)))
-        except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
-            pass
     return " ".join(text.split())
 
 
 class _HtmlText(HTMLParser):
     """Renders HTML to text: block elements become line breaks, scripts and styles vanish."""
 
-    _BLOCK = {"p", "div", "br", "tr", "li", "pre", "h1", "h2", "h3", "h4", "table", "td", "th"}
+    _BLOCK = frozenset(
+        {"p", "div", "br", "tr", "li", "pre", "h1", "h2", "h3", "h4", "table", "td", "th"}
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -30,9 +30,9 @@ CUSTOMER_LABEL = _rx(
     r"\baccount (?:number|no\b\.?)",
 )
 # What may stand between a label and its number: ": ", " lautet ", " at SEP: ", " meines Kunden: ".
-LABEL_GAP = re.compile(r"[^\d\n]{0,32}?")
+LABEL_GAP = re.compile(r"[^\d\n]{0,32}(?:\n[^\d\n]{0,8})?")  # one line break: HTML table cells
 # A candidate customer number: 5 to 8 digits, not part of a longer token (phone, date, version, IP).
-NUMBER_TOKEN = re.compile(r"(?<![\w+\-/.:,])\d{5,8}(?![\w\-/]|[.:,]\d)")
+NUMBER_TOKEN = re.compile(r"(?<![\w+\-/.,])\d{5,8}(?![\w\-/]|[.:,]\d)")
 # Words that show the digits after a label belong to something else (or that the label was negated).
 NOT_A_CUSTOMER_NUMBER = _rx(
     r"\b(?:tel|telefon|phone|fax|mobil\w*|mobile|handy|hotline|durchwahl)\b",
@@ -240,12 +240,16 @@ VERSION_NOT_SESAM = _rx(
     r"kernel|openssl|bios|driver|treiber|browser|firefox|edge|chrome|proxmox|ip)\b\W{0,3}$",
 )
 OPERATING_SYSTEMS = (
-    re.compile(r"\bWindows Server(?: (?:20\d\d|2008|2012)(?: R2)?)?(?: (?:Datacenter|Standard))?"),
+    re.compile(r"\b(?:Win ?20\d\d|W2K\d\d|Win2k\d\d)\b", re.IGNORECASE),
+    re.compile(r"\bWindows[- ]Server(?: (?:20\d\d|2008|2012)(?: R2)?)?(?: (?:Datacenter|Standard))?"),
     re.compile(r"\bWindows (?:7|8\.1|8|10|11)(?: (?:Pro|Enterprise|Home))?"),
     re.compile(r"\bSLES ?\d{2}(?: SP\d)?(?: for SAP)?", re.IGNORECASE),
     re.compile(r"\bSUSE Linux Enterprise(?: Server)?(?: \d{2})?(?: SP\d)?"),
     re.compile(r"\bopenSUSE(?: Leap)?(?: \d+(?:\.\d)?)?", re.IGNORECASE),
     re.compile(r"\bRHEL ?\d(?:\.\d{1,2})?"),
+    re.compile(r"\bWindows 20\d\d(?: R2)?\b"),
+    re.compile(r"\bRed Hat(?! Enterprise)(?: Linux)?(?: \d(?:\.\d{1,2})?)?"),
+    re.compile(r"\bSUSE(?! Linux Enterprise)(?: Linux)?(?: \d{2}(?: SP\d)?)?"),
     re.compile(r"\bRed Hat Enterprise Linux(?: \d(?:\.\d{1,2})?)?"),
     re.compile(r"\bDebian(?: \d{1,2})?"),
     re.compile(r"\bUbuntu(?: \d{2}\.\d{2}(?: LTS)?)?"),
@@ -254,6 +258,12 @@ OPERATING_SYSTEMS = (
     re.compile(r"\bCentOS(?: \d(?:\.\d{1,2})?)?"),
     re.compile(r"\bOracle Linux(?: \d(?:\.\d{1,2})?)?"),
     re.compile(r"\b(?:macOS|Solaris|AIX|HP-UX|FreeBSD)(?: \d+(?:\.\d+)?)?"),
+)
+# Bare family names count only when nothing more precise is named.
+OPERATING_SYSTEM_FAMILIES = (re.compile(r"\bWindows\b"), re.compile(r"\bLinux\b"))
+# "sesam 5.1" (two parts) directly after the product name is a version too.
+SHORT_VERSION = re.compile(
+    r"\bsesam(?: server| client| version)?\s+v?([1-9]\.\d)(?![\d.])", re.IGNORECASE
 )
 
 # --------------------------------------------------------------------------- missing info
@@ -264,6 +274,7 @@ CLASSIFICATION = _rx(
     r"\b(?:severity|priority|priorität|prio|einstufung|klassifizierung|classification|"
     r"kategorie|category|dringlichkeit|schweregrad|art der anfrage|type of request|"
     r"request type)\s*:\s*\S",
+    r"\b(?:severity|priorit\w*|prio|schweregrad|dringlichkeit)\s*:?\s*[1-4]\b",
     r"\b(?:frage|fragen|question|questions|konfigurationsfrage|installationsfrage|"
     r"feature request|bug report|fehlerbericht|störungsmeldung|service request)\b",
 )
@@ -272,13 +283,17 @@ ERROR_TEXT = _rx(
     r"\b(?:error|fehler|warning|warnung|fatal|failed|exception)\s*[:\]]",
     r"\b[\w.\-\[\]]+:\s+[EWF]:\s",
     r"\bSTATUS=ERROR\b",
-    r"\b\w+(?:Exception|Error)\b",
+    r"(?-i:\b[a-zA-Z]\w*(?:Exception|Error)\b)(?<!\bterror)",
     r"\bHTTP \d{3}\b",
     r"\b0x[0-9a-f]{6,}\b",
     r"\b(?:error|errno|fehler(?:code)?)\s+\d{2,}",
     r"[\"“„»][^\"“”„«»\n]{0,120}\b(?:error|fail\w*|fehl\w*|abort\w*|abgebrochen|denied|"
     r"verweigert|cannot|kann nicht|not found|nicht gefunden|incomplete|damaged|invalid|"
     r"timeout|busy)\b[^\"“”„«»\n]{0,120}[\"”“«]",
+    r"\b(?:fehlermeldung|error message|meldung|message)\s*:\s*\S",
+    r"[\"“„»]\s*[EWF]:\s",
+    r"[\"“„»][^\"“”„«»\n]{0,120}\bwarn\w*[^\"“”„«»\n]{0,120}[\"”“«]",
+    r"[\"“„»][^\"“”„«»\n]{0,120}\b(?:mismatch|corrupt\w*|beschädigt|defekt|refused|unreachable|nicht erreichbar|not accessible|exceeded|überschritten|expired|abgelaufen)\b[^\"“”„«»\n]{0,120}[\"”“«]",
 )
 # An indented line of program output with an error in it (how logs are pasted into mails).
 INDENTED_ERROR = re.compile(
@@ -299,6 +314,8 @@ ACTION_VERB = _rx(
     r"gesichert|installier\w*|einricht\w*|eingerichtet|aktualisier\w*|einspiel\w*|eingespielt|"
     r"konfigurier\w*|ausschließ\w*|replizier\w*|migrier\w*|anlegen|angelegt|anmelden|"
     r"umstell\w*|umgestellt|ändern|verschieben|hinzufüg\w*|hinzugefügt|testen|aufspielen)\b",
+    r"\b(?:connect(?:ed|ing)?|attach(?:ed|ing)?|register(?:ed|ing)?|renew(?:ed|ing)?|convert(?:ed|ing)?|start(?:ed|ing)?|open(?:ed|ing)?)\b",
+    r"\b(?:einbind\w*|eingebunden|anbind\w*|angebunden|registrier\w*|verlänger\w*|umzieh\w*|öffne\w*|gestartet|starte\w*)\b",
 )
 # ... or an operation noun in a sentence that also says it failed or is wanted.
 ACTION_NOUN = _rx(
@@ -319,22 +336,27 @@ HARDWARE = _rx(
     r"\b(?:tape )?librar(?:y|ies)\b",
     r"\b\w*bibliothek\b",
     r"\bauto-?loader\b",
-    r"\b(?:tape )?drives?\b",
-    r"\b\w*laufwerk\w*\b",
+    r"(?<!network )(?<!shared )(?<!google )\b(?:tape )?drives?\b(?!\s*[a-z]:)",
+    r"\b(?!netz)\w*laufwerk\w*\b(?!\s*[a-z]:)",
+    r"\b(?:to|on|auf) (?:disk|platte|festplatte)\b",
+    r"\bobject storage\b",
+    r"\bminio\b",
+    r"\bS3[- ](?:bucket|storage|speicher|store)\b",
+    r"\bazure blob\b",
     r"\bNAS\b",
     r"\bSAN\b",
     r"\bJBOD\b",
     r"\bSSDs?\b",
     r"\bHDDs?\b",
-    r"\bRAID ?\d*\b",
     r"\b(?:usb|externe?n?|local|lokalen?|internal|interne?n?)[- ](?:disks?|platten?|"
     r"festplatten?|drives?|hard ?disks?)\b",
     r"\b(?:festplatte\w*|hard ?disks?|disk (?:array|storage|shelf)|speichersystem\w*)\b",
     r"\b(?:synology|qnap|netapp|powervault|storeeasy|storeever|storeonce|msl\d{3,4}|scalar|"
-    r"apollo|data ?domain|tandberg|neos|quantum|ts\d{4}|eternus|powerstore|unity|"
+    r"apollo|data ?domain|tandberg|neos|quantum|ts\d{4}|eternus|powerstore|exagrid|msa \d+|"
     r"primergy|supermicro|wd elements|dell emc|rackstation|diskstation|readynas|"
     r"ultrium)\b",
     r"\bdedup\w* (?:appliance|hardware)\b",
+    r"\bLUN\b",
 )
 
 # --------------------------------------------------------------------------- severity
@@ -396,6 +418,7 @@ FAILURE = _rx(
     r"\bschlägt\b[^.\n]{0,80}\bfehl\b",
     r"\bschlagen\b[^.\n]{0,80}\bfehl\b",
     r"\bfehlgeschlagen\b",
+    r"\bfehl(?:t|en)\b",
     r"\bfehler\w*",
     r"\bbricht\b[^.\n]{0,80}\bab\b",
     r"\bbrechen\b[^.\n]{0,80}\bab\b",
@@ -416,6 +439,8 @@ FAILURE = _rx(
     r"\brot\b",
     r"\bkeine sicherung\w*",
     r"\bno backups?\b",
+    r"\b(?:übersprungen|skipped|not backed up|nicht gesichert|with errors)\b",
+    r"\b(?:finished|completed|beendet|abgeschlossen) (?:with|mit) (?:warnings|warnungen)\b",
 )
 # A failure the writer has already accepted as expected (not the problem they bring).
 FAILURE_ACCEPTED = _rx(
@@ -445,15 +470,25 @@ RESTORE_FAILS = _rx(
     r"\bnicht möglich\b",
     r"\bcannot\b",
     r"\berror\b",
+    r"\bfunktioniert nicht\b",
+    r"\b(?:does|do)(?: not|n't) work\b",
+    r"\bnot working\b",
+    r"\bunmöglich\b",
+    r"\bunable\b",
+    r"\bcould not\b",
+    r"\bcan't\b",
+    r"\b(?:kann|können|konnte\w*)\b[^.\n]{0,40}\bnicht\b",
 )
 # Older backups tried and failing too ("older backups do not help").
 OLDER_FAIL = _rx(
     r"\b(?:älter\w*|vorwoche|vortag\w*|older|previous|earlier|other restore points|restore points|"
     r"full backups (?:of|from)|vollsicherungen (?:vom|von)|sicherungen (?:vom|von)|"
     r"bändern der)\b[^\n]{0,160}\b(?:fail\w*|same|genauso|ebenso|dasselbe|derselbe|"
-    r"helfen\b[^\n]{0,20}\bnicht|do not help|don't help|no help|all end)\b",
+    r"helfen\b[^\n]{0,20}\bnicht|do not help|don't help|no help|all end|nicht|no luck|"
+    r"kein erfolg|ohne erfolg|same error|gleiche\w* fehler)\b",
     r"\b(?:dasselbe|derselbe|the same)\b[^\n]{0,80}\b(?:älter\w*|vorwoche|older|previous|"
     r"full backups|vollsicherungen)\b",
+    r"\b(?:all|every|each|jede\w*|alle) (?:\w+ )?(?:restore points?|savesets?|sicherungsstände|wiederherstellungspunkte)\b[^\n]{0,60}\b(?:fail\w*|same|nicht|genauso)\b",
 )
 NO_OTHER_COPY = _rx(
     r"\bno other (?:copy|backup)\b",
@@ -463,6 +498,11 @@ NO_OTHER_COPY = _rx(
     r"\bkein(?:en)? plan b\b",
     r"\bno plan b\b",
     r"\bthere is no other copy\b",
+    r"\bno restore (?:is )?possible\b",
+    r"\bkein\w* (?:restore|rücksicherung) (?:ist )?möglich\b",
+    r"\bnothing can be restored\b",
+    r"\b(?:anderes|weiteres|zweites) (?:backup|sicherung\w*)\b[^.\n]{0,40}\b(?:haben wir nicht|gibt es nicht)\b",
+    r"\bkein\w* (?:andere\w*|weitere\w*|zweite\w*) (?:backup|sicherung\w*|kopie)\b",
 )
 # Production / the business is halted.
 HALT = _rx(
@@ -478,6 +518,14 @@ HALT = _rx(
     r"\bohne \w+ (?:können|kann) wir kein\w*",
     r"\bkönnen wir kein\w* (?:einzig\w* )?\w+ \w+",
     r"\bno \w+ can be (?:loaded|started|shipped|produced|processed)\b",
+    r"\b(?:nobody|no one|niemand|keiner)\b[^.\n]{0,30}\b(?:can|kann)\b[^.\n]{0,20}\b(?:work|arbeiten)",
+    r"\bnothing works\b",
+    r"\b(?:nichts geht mehr|geht nichts mehr|lahmgelegt|paraly[sz]ed)\b",
+    r"\b(?:complete outage|kompletter ausfall)\b",
+    r"\b(?:können|kann)\b[^.\n]{0,40}\bnicht (?:mehr )?(?:arbeiten|verkaufen|produzieren|ausliefern|liefern|buchen|kassieren)\b",
+    r"\b(?:cannot|can't|can not)\b[^.\n]{0,30}\b(?:sell|ship|produce|operate|trade|work)\b[^.\n]{0,30}\b(?:at all|anymore|any more)\b",
+    r"\b(?:alle|sämtliche) (?:filialen|standorte|mitarbeiter\w*)\b[^.\n]{0,40}\b(?:stehen|steht|nicht arbeiten)\b",
+    r"\b(?:whole|entire|complete) (?:company|business|plant|office|staff)\b[^.\n]{0,30}\b(?:cannot|can't|is unable to|stands? still)\b",
 )
 # The business got going again (so it is not Critical any more).
 RECOVERED = _rx(
@@ -521,6 +569,10 @@ ALL_FAIL = _rx(
     r"\bungesichert\b",
     r"\bunprotected\b",
     r"\bwithout (?:a |any )?(?:complete |current )?backup\b",
+    r"\bno (?:\w+ )?backups? (?:for|since|of)\b",
+    r"\bhave had no backup\b",
+    r"\bnone of (?:our|the) (?:\w+ )?(?:backups|jobs)\b",
+    r"\bkein\w* (?:einzige\w* )?(?:sicherung|backup|job)\w* (?:läuft|laufen|funktioniert|klappt)\b",
 )
 NO_ALTERNATIVE = _rx(
     r"\bkein\w* (?:ander\w*|zweit\w*|weiter\w*) (?:möglichkeit|sicherungs\w*|alternative|"
@@ -559,6 +611,7 @@ IMPACT = _rx(
     r"\bwill stop\b",
     r"\blä?uft voll\b",
     r"\bfilling up\b",
+    r"\bkommt? (?:nicht|kaum) (?:mehr )?hinterher\b",
 )
 # Business runs normally / only a part is affected.
 NO_IMPACT = _rx(
@@ -583,8 +636,9 @@ PARTIAL = _rx(
     r"\boccasional\w*",
     r"\bgelegentlich\b",
     r"\b(?:zwei|drei|\d) von (?:sieben|\d+) nächten\b",
-    r"\bonly (?:one|a single)\b",
-    r"\bnur (?:ein|eine|einer)\b",
+    r"\bonly (?:one|a single) (?:client|vm|server|machine|pc|job|volume|database|task|host)\b",
+    r"\bnur (?:ein|eine|einer|einem) (?:client|vm|server|rechner|pc|job|volume|datenbank|"
+    r"task|host)\b",
     r"\bother \d+ \w+ [^.\n]{0,40}\bwithout problems\b",
 )
 WORKAROUND = _rx(
@@ -613,10 +667,33 @@ HOW_TO = _rx(
     r"\bhow (?:do|can|should|to|does)\b",
     r"\bis there (?:a|any) (?:way|guide|step)",
     r"\bwie (?:kann|können|muss|müssen|richte|geht|kommen|stelle)\b",
-    r"\bwo (?:genau )?(?:wird|kann|muss|finde)\b",
+    r"\bwo (?:genau )?(?:wird|kann|muss|finde|richte|stelle)\b",
     r"\bwelche\w* \w+ (?:muss|soll)\b",
+    r"\b(?:kann|können) (?:sep )?sesam\b",
+    r"\bis (?:it|this|that) possible\b",
+    r"\bist (?:es|das) möglich\b",
+    r"\bgeht das\b",
+    r"\bwhere (?:do|can|is)\b",
+    r"\bwhat is the (?:best|right|recommended)\b",
+    r"\bcan (?:sep )?sesam\b",
 )
 # The sender calls the request a question (a request type, not just a question mark).
 CLASSIFICATION_QUESTION = _rx(
     r"\b(?:frage|fragen|question|questions|konfigurationsfrage|installationsfrage)\b",
+)
+# Capability questions ("Can sesam ...?", "Ist es möglich ...?") ask about the product,
+# not about an operation the sender is doing: they do not name an action.
+CAPABILITY = _rx(
+    r"\b(?:kann|können|can|does|do(?:es)? (?:sep )?sesam) (?:sep )?sesam\b",
+    r"\bis (?:it|this|that) possible\b",
+    r"\bist (?:es|das) möglich\b",
+    r"\bgeht das\b",
+    r"\bis there (?:a|any) (?:way|guide|step)",
+)
+# Closing lines: what follows is signature, not the writer's own words (for the language).
+CLOSING = re.compile(
+    r"^\s*(?:mit freundlichen grüßen|freundliche grüße|viele grüße|beste grüße|liebe grüße|"
+    r"schöne grüße|herzliche grüße|gruß|grüße|mfg|best regards|kind regards|regards|"
+    r"best wishes|cheers|sincerely|yours sincerely|--)\s*[,!.]?\s*$",
+    re.IGNORECASE | re.MULTILINE,
 )

@@ -13,6 +13,7 @@ A missing Dovecot is a failure, not a skip: the test command installs it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -34,6 +35,7 @@ DOVECOT_BIN = os.environ.get("SEPDESK_DOVECOT", "/usr/sbin/dovecot")
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
+STOP_GRACE_S = 2.0
 
 CONFIG_TEMPLATE = """\
 # Generated for one test run; see tests/servers/dovecot.py.
@@ -189,6 +191,7 @@ class DovecotServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: stop() reaches every child
             )
         finally:
             log.close()
@@ -213,16 +216,22 @@ class DovecotServer:
             return False
 
     def stop(self) -> None:
-        """Stop the master and its children (SIGTERM, then SIGKILL); no-op when stopped."""
+        """Stop the master and its children (SIGTERM, then SIGKILL to the group); idempotent.
+
+        Dovecot's master may wait many seconds for an IDLE session to end, so
+        after a short grace the whole process group is killed: for the client
+        that is a server that vanished, which is what the tests want anyway.
+        """
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(STOP_TIMEOUT_S)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(STOP_GRACE_S)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(STOP_TIMEOUT_S)
         self._wait_closed()
 
     def _wait_closed(self) -> None:

@@ -1,0 +1,5 @@
+"""``python -m sepdesk``: the same as the ``sepdesk`` command."""
+
+from sepdesk.cli.main import main
+
+main()

@@ -1,0 +1,70 @@
+"""Shared fixtures: settings on a temp directory, a Desk on a real SQLite file, the sample corpus."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sepdesk.config import Settings, from_mapping
+from sepdesk.contracts import import_csv
+from sepdesk.desk import Desk
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+if not SAMPLES.is_dir():  # CI clones main with shared/ beside it; a checkout may differ
+    SAMPLES = Path("/work/shared/samples")
+MAILS = sorted((SAMPLES / "mails").glob("*.eml"))
+LABELS: dict[str, dict[str, Any]] = json.loads((SAMPLES / "labels.json").read_text("utf-8"))
+CONTRACTS = SAMPLES / "contracts.csv"
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_settings(tmp: Path, **sections: dict[str, Any]) -> Settings:
+    base: dict[str, dict[str, Any]] = {
+        "database": {"path": str(tmp / "var" / "sepdesk.db")},
+        "outbox": {"dir": str(tmp / "var" / "outbox")},
+        "hotline": {"spool_dir": str(tmp / "var" / "hotline")},
+        "smtp": {"port": free_port()},
+    }
+    for name, values in sections.items():
+        base.setdefault(name, {}).update(values)
+    return from_mapping(base, "test")
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
+    return lambda **sections: make_settings(tmp_path, **sections)
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    d = Desk.open(make_settings(tmp_path))
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def sample_desk(desk: Desk) -> Desk:
+    """A desk with the sample contracts imported."""
+    import_csv(desk.db, CONTRACTS, T0)
+    return desk
+
+
+def write_toml(path: Path, settings_sections: dict[str, dict[str, Any]]) -> Path:
+    lines = []
+    for section, values in settings_sections.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{k} = {json.dumps(v)}" for k, v in values.items())
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

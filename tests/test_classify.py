@@ -1,0 +1,261 @@
+"""Understanding a request: severity, missing information, language, versions, own text.
+
+Short German and English texts of our own; the last test runs the pure evaluation of
+bench/understanding.py over the sample corpus and holds it to the targets.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from sepdesk.pipeline.classify import (
+    FIELDS,
+    older_versions,
+    operating_systems,
+    own_text,
+    sesam_versions,
+    understand,
+)
+from sepdesk.pipeline.parse import Attachment
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = Path("/work/shared/samples")
+
+
+def _sev(text: str, subject: str = "") -> int:
+    return understand(subject, text).severity
+
+
+# ----------------------------------------------------------------------------- severity
+
+
+def test_shouted_critical_how_to_question_is_cosmetic() -> None:
+    u = understand("URGENT CRITICAL!!!", "CRITICAL!!! How do I add a second admin to the GUI?")
+    assert (u.severity, u.stated_severity) == (4, 1)
+
+
+def test_calm_halted_production_with_failing_restores_is_critical() -> None:
+    text = (
+        "Guten Tag,\nunser Mailserver ist defekt, die Produktion steht seit heute früh.\n"
+        "Der Restore der Datenbank bricht nach 10 Minuten ab.\n"
+        "Auch die älteren Sicherungen der Vorwoche brechen genauso ab.\n"
+        "Priorität: niedrig"
+    )
+    u = understand("Rücksicherung", text)
+    assert u.severity == 1 and u.stated_severity == 3
+    assert any("halted" in r for r in u.severity_reasons)
+
+
+def test_critical_in_english_with_no_other_copy() -> None:
+    text = (
+        "Our order system crashed and the whole plant is at a standstill. The restore of "
+        "the database fails every time and we have no other copy."
+    )
+    assert _sev(text) == 1
+
+
+def test_restore_failure_in_a_trial_is_not_critical() -> None:
+    text = (
+        "In our trial installation the restore fails, older backups fail the same way. "
+        "Production is down? No, production is not affected."
+    )
+    assert _sev(text) == 3
+
+
+def test_older_backup_worked_makes_it_major_not_critical() -> None:
+    text = (
+        "The restore of last night's backup fails. Production was down, but the previous "
+        "day's backup restored fine and this one worked, people can work again. "
+        "We need the data of yesterday."
+    )
+    assert _sev(text) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Seit Montag brechen alle Sicherungen ab. Ein zweites Sicherungsziel gibt es nicht.",
+        "All nightly backups fail since the update, we have no other backup.",
+        "Restores from tape are extremely slow, 30 engineers cannot work without the data.",
+    ],
+)
+def test_major(text: str) -> None:
+    assert _sev(text) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Die Sicherung eines Clients von 40 schlägt fehl, der Betrieb ist nicht beeinträchtigt.",
+        "One of our 20 VMs fails every night with a snapshot error. The rest is fine.",
+        "The NDMP job aborts sporadically, about once a week.",
+        "Alle Sicherungen laufen, nur die Mail-Benachrichtigung fehlt. Es eilt nicht.",
+    ],
+)
+def test_minor(text: str) -> None:
+    assert _sev(text) == 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Frage: Wie kann ich die Aufbewahrungszeit eines Medienpools ändern?",
+        "Quick question: how do I exclude a folder from a task?",
+        "Bei einer Kollegin stürzt die GUI ab. Sie benutzt so lange die Web-Oberfläche.",
+    ],
+)
+def test_cosmetic(text: str) -> None:
+    assert _sev(text) == 4
+
+
+def test_quoted_critical_history_does_not_raise_severity() -> None:
+    text = (
+        "Danke, wie kann ich das Passwort ändern?\n\n"
+        "-----Original Message-----\nFrom: x\n"
+        "Production is down, the restore fails and no other copy exists."
+    )
+    assert _sev(text) == 4
+
+
+# ----------------------------------------------------------------------------- own text
+
+
+def test_own_text_strips_reply_history() -> None:
+    text = (
+        "Neue Info.\n\nAm 3. Nov. 2026 um 10:00 schrieb Support <s@x.example>:\n> alt\n"
+        "> noch älter\n"
+    )
+    assert own_text(text) == "Neue Info."
+    assert own_text("Hi\n> quoted\nmore") == "Hi\nmore"
+    outlook = "Thanks\n\nFrom: Desk <d@x>\nSent: Monday\nTo: me\nSubject: RE: x\n\nold text"
+    assert own_text(outlook) == "Thanks"
+
+
+def test_own_text_keeps_forwarded_reports() -> None:
+    text = "Siehe unten.\n\n---------- Forwarded message ---------\nFrom: a\n\nServer down"
+    assert "Server down" in own_text(text)
+    announced = "The original message from the branch is below.\n\nFrom: b\nSent: today\n\nBoom"
+    assert "Boom" in own_text(announced)
+    assert "Boom" in own_text("x\n\nVon: b\nGesendet: heute\n\nBoom", keep_outlook_blocks=True)
+
+
+# ----------------------------------------------------------------------------- missing info
+
+
+def _missing(subject: str, text: str, attachments: tuple[Attachment, ...] = ()) -> set[str]:
+    return set(understand(subject, text, attachments).missing_info)
+
+
+COMPLETE_DE = (
+    "Einstufung: Minor\nBeim Zurücksichern eines Ordners kommt:\n"
+    "  sbc: Error: cannot open file\nSEP sesam 5.1.0.4 auf Windows Server 2022, "
+    "Sicherung auf eine Synology NAS."
+)
+COMPLETE_EN = (
+    "Severity: minor\nWhile restoring a folder we get:\n  sbc: Error: cannot open file\n"
+    "SEP sesam 5.1.0.4 on SLES 15 SP5, backups go to an LTO-8 tape library."
+)
+
+
+@pytest.mark.parametrize("text", [COMPLETE_DE, COMPLETE_EN])
+def test_complete_request_misses_nothing(text: str) -> None:
+    assert _missing("x", text) == set()
+
+
+def test_each_field_missing_de() -> None:
+    assert "classification" in _missing("x", COMPLETE_DE.replace("Einstufung: Minor", ""))
+    assert "error_message" in _missing("x", COMPLETE_DE.replace("  sbc: Error: cannot open file", ""))
+    assert "os_version" in _missing("x", COMPLETE_DE.replace("auf Windows Server 2022", ""))
+    assert "os_version" in _missing("x", COMPLETE_DE.replace("5.1.0.4", ""))
+    assert "hardware" in _missing("x", COMPLETE_DE.replace("auf eine Synology NAS", ""))
+    assert "action" in _missing("Lizenzpreise", "Was kostet eine Lizenz pro Terabyte?")
+
+
+def test_each_field_missing_en() -> None:
+    assert "classification" in _missing("x", COMPLETE_EN.replace("Severity: minor", ""))
+    assert "error_message" in _missing("x", COMPLETE_EN.replace("  sbc: Error: cannot open file", ""))
+    assert "os_version" in _missing("x", COMPLETE_EN.replace("on SLES 15 SP5", ""))
+    assert "hardware" in _missing("x", COMPLETE_EN.replace("to an LTO-8 tape library", ""))
+    assert "action" in _missing("Pricing", "Is the licence priced per socket or per terabyte?")
+
+
+def test_question_counts_as_classification_and_wrong_claims_too() -> None:
+    assert "classification" not in _missing("Frage zur Lizenz", "Hallo")
+    assert "classification" not in _missing("x", "This is CRITICAL")
+
+
+def test_attached_log_counts_as_error_message() -> None:
+    log = Attachment("sbc.log", "text/x-log", 40, "E: backup failed")
+    assert "error_message" not in _missing("x", "Backup fails, log attached.", (log,))
+    plain = Attachment("notes.txt", "text/plain", 10, "nothing to see")
+    assert "error_message" in _missing("x", "Backup fails, notes attached.", (plain,))
+
+
+def test_quoted_acknowledgement_does_not_supply_fields() -> None:
+    text = "Danke.\n\n-----Ursprüngliche Nachricht-----\nBetriebssystem und SEP sesam Version 5.1.0"
+    assert "os_version" in _missing("AW: x", text)
+
+
+def test_follow_up_fields_field_order() -> None:
+    assert understand("x", "").missing_info == FIELDS
+
+
+# ----------------------------------------------------------------------------- language, versions
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Hallo, die Sicherung läuft nicht mehr. Gruß", "de"),
+        ("Hi, the backup does not run anymore. Thanks", "en"),
+        ("Hi, see below.\n\nFrom: x\nSent: y\n\nDie Sicherung läuft nicht und wir sind ratlos", "en"),
+    ],
+)
+def test_language(text: str, lang: str) -> None:
+    assert understand("x", text).language == lang
+
+
+def test_versions_and_operating_systems() -> None:
+    text = "SEP sesam Server 5.0.0.12 auf SLES 15 SP5, ONTAP 9.14.1, Firmware 5.80, vCenter 8.0"
+    assert sesam_versions(text) == ("5.0.0.12",)
+    assert operating_systems(text) == ("SLES 15 SP5",)
+    assert operating_systems("Windows Server 2022 and Windows 11 Pro") == (
+        "Windows Server 2022",
+        "Windows 11 Pro",
+    )
+
+
+def test_older_versions_compare_numerically() -> None:
+    assert older_versions(["4.4.3.86", "5.1.0.4", "5.0.0.12", "5.1.0"], "5.1.0") == (
+        "4.4.3.86",
+        "5.0.0.12",
+    )
+    assert older_versions(["5.10.0"], "5.9.0") == ()
+    assert older_versions(["5.0.0"], "") == ()
+
+
+# ----------------------------------------------------------------------------- the corpus
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_understanding", ROOT / "bench/understanding.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="sample corpus not present")
+def test_sample_corpus_meets_targets() -> None:
+    bench = _bench()
+    scores = bench.score(*bench.pure_results(SAMPLES))
+    assert scores.customer_accuracy >= 0.98, scores.misses
+    assert scores.severity_accuracy >= 0.85, scores.misses
+    assert scores.critical_recall == 1.0, scores.misses
+    assert scores.f1()[2] >= 0.9, scores.misses
+    assert scores.language_accuracy == 1.0, scores.misses

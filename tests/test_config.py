@@ -1,0 +1,132 @@
+"""Configuration: defaults, one-line errors naming file/section/key, the example file, the README."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sepdesk import config
+from sepdesk.cli.main import _register, cli
+from sepdesk.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_run_alone_on_this_machine() -> None:
+    s = config.Settings()
+    assert (s.smtp.host, s.smtp.port) == ("127.0.0.1", 2525)
+    assert s.database.path == "var/sepdesk.db"
+    assert not s.relay_enabled and s.outbox.dir == "var/outbox"
+    assert s.desk.tag == "SEP" and s.desk.timezone == "Europe/Berlin"
+
+
+def test_unknown_key_names_file_section_and_key(tmp_path: Path) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text('[desk]\nnmae = "x"\n')
+    with pytest.raises(ConfigError, match=r"c\.toml: \[desk\] nmae: unknown key"):
+        config.load(p)
+
+
+def test_wrong_type_names_the_key(tmp_path: Path) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text("[smtp]\nport = \"25\"\n")
+    with pytest.raises(ConfigError, match=r"\[smtp\] port: expected int, got str"):
+        config.load(p)
+
+
+def test_missing_explicit_file_and_unknown_section(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        config.load(tmp_path / "nope.toml")
+    p = tmp_path / "c.toml"
+    p.write_text("[smpt]\nport = 25\n")
+    with pytest.raises(ConfigError, match=r"\[smpt\]: unknown section"):
+        config.load(p)
+
+
+def test_plaintext_only_to_loopback(tmp_path: Path) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text('[relay]\nhost = "smtp.example.com"\ntls = "none"\n')
+    with pytest.raises(ConfigError, match="loopback"):
+        config.load(p)
+
+
+def test_example_config_lists_every_key_and_loads() -> None:
+    text = (ROOT / "config" / "sepdesk.toml").read_text("utf-8")
+    for section, key, _default, help_text in config.describe():
+        assert f"[{section}]" in text, section
+        assert re.search(rf"^#? ?{key} = ", text, re.M), f"{section}.{key}"
+        assert help_text, f"{section}.{key} has no help"
+    assert config.load(ROOT / "config" / "sepdesk.toml") == config.Settings(
+        source=str(ROOT / "config" / "sepdesk.toml")
+    )
+
+
+def test_secret_from_environment_then_credentials_then_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = tmp_path / "pw"
+    f.write_text("from-file\n")
+    assert config.read_secret(str(f), "SEPDESK_TEST_PW", "pw") == "from-file"
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "pw").write_text("from-credential")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    assert config.read_secret(str(f), "SEPDESK_TEST_PW", "pw") == "from-credential"
+    monkeypatch.setenv("SEPDESK_TEST_PW", "from-env")
+    assert config.read_secret(str(f), "SEPDESK_TEST_PW", "pw") == "from-env"
+
+
+def test_cli_bad_config_is_one_line_exit_2(tmp_path: Path) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text("[desk]\nbogus = 1\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sepdesk", "--config", str(p), "tickets", "list"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert "[desk] bogus: unknown key" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_config_option_after_the_subcommand(tmp_path: Path) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text(f'[database]\npath = "{tmp_path / "x.db"}"\n')
+    _register()
+    result = CliRunner().invoke(cli, ["init", "--config", str(p)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "x.db").exists()
+
+
+def _leaf_commands() -> list[str]:
+    import click
+
+    _register()
+    names = []
+    for name, cmd in cli.commands.items():
+        if isinstance(cmd, click.Group):
+            names.extend(f"{name} {sub}" for sub in cmd.commands)
+        else:
+            names.append(name)
+    return names
+
+
+def test_every_command_has_help_and_is_in_the_readme() -> None:
+    import click
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    for full in _leaf_commands():
+        group, _, sub = full.partition(" ")
+        cmd = cli.commands[group]
+        if sub:
+            assert isinstance(cmd, click.Group)
+            cmd = cmd.commands[sub]
+        assert cmd.help or cmd.short_help, full
+        lines = [ln for ln in readme.splitlines() if f"sepdesk {group}" in ln]
+        assert lines, f"sepdesk {group} is not in the README"
+        if sub:
+            assert any(re.search(rf"\b{re.escape(sub)}\b", ln) for ln in lines), full

@@ -1,0 +1,154 @@
+"""Customer matching and contract state: the pure rules, on short texts of our own."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from sepdesk.pipeline.customers import (
+    ContractIndex,
+    ContractView,
+    contract_state,
+    default_end,
+    match_customer,
+)
+
+
+def _contract(number: str, contacts: tuple[str, ...], licences: tuple[str, ...] = ()) -> ContractView:
+    return ContractView(
+        customer_number=number,
+        customer_name=f"Firma {number}",
+        level="business",
+        start=date(2026, 1, 1),
+        end=date(2026, 12, 31),
+        contacts=contacts,
+        license_ids=licences,
+        license_type="full",
+    )
+
+
+@pytest.fixture
+def index() -> ContractIndex:
+    return ContractIndex.build(
+        [
+            _contract("311111", ("@alpha-werke.de",), ("SL-AAAA-1111",)),
+            _contract("322222", ("admin@beta-gmbh.de",), ("SL-BBBB-2222",)),
+            _contract("333333", ("@partner-it.example",)),
+            _contract("344444", ("@shared.example",)),
+            _contract("355555", ("@shared.example",)),
+        ]
+    )
+
+
+def _match(index: ContractIndex, text: str, sender: str = "x@unknown.example", subject: str = ""):
+    return match_customer(index, subject=subject, text=text, sender=sender)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Kundennummer: 322222",
+        "unsere Kunden-Nr. lautet 322222",
+        "Kd.-Nr. 322222",
+        "KdNr:322222",
+        "SEP-Kundennr.: 322222",
+        "Our customer no. 322222",
+        "customer #322222",
+        "Cust. no. 322222 (MSP)",
+        "Customer ID: 322222",
+    ],
+)
+def test_labelled_number_in_german_and_english(index: ContractIndex, text: str) -> None:
+    m = _match(index, f"Hallo,\n{text}\nGruß")
+    assert (m.customer_number, m.basis) == ("322222", "number")
+    assert not m.verified_sender
+
+
+def test_number_in_subject_and_sender_verified(index: ContractIndex) -> None:
+    m = _match(index, "Backup fails", sender="ADMIN@Beta-GmbH.de", subject="Customer number 322222")
+    assert (m.customer_number, m.verified_sender) == ("322222", True)
+    assert "subject" in m.reason
+
+
+def test_phone_next_to_label_is_not_taken(index: ContractIndex) -> None:
+    m = _match(index, "Kundennummer habe ich nicht zur Hand, Tel. 322222 oder 0171 555")
+    assert m.customer_number is None
+
+
+def test_hrb_and_order_numbers_are_not_customer_numbers(index: ContractIndex) -> None:
+    text = "Amtsgericht Ulm HRB 322222\norder no. 311111\nTicket T-2026-322222"
+    assert _match(index, text).customer_number is None
+
+
+def test_unknown_labelled_number_falls_back_to_sender_domain(index: ContractIndex) -> None:
+    m = _match(index, "Kundennummer 311112 (Tippfehler)", sender="it@alpha-werke.de")
+    assert (m.customer_number, m.basis, m.verified_sender) == ("311111", "contact", True)
+
+
+def test_domain_is_case_insensitive(index: ContractIndex) -> None:
+    m = _match(index, "Hi", sender="Someone@ALPHA-Werke.DE")
+    assert (m.customer_number, m.basis) == ("311111", "contact")
+
+
+def test_single_address_registration_does_not_cover_the_domain(index: ContractIndex) -> None:
+    assert _match(index, "Hallo", sender="other@beta-gmbh.de").customer_number is None
+
+
+def test_partner_writing_for_end_customer_gets_the_end_customer(index: ContractIndex) -> None:
+    m = _match(index, "customer number of our client: 311111", sender="ops@partner-it.example")
+    assert (m.customer_number, m.basis, m.verified_sender) == ("311111", "number", False)
+
+
+def test_end_customer_label_decides_between_two_numbers(index: ContractIndex) -> None:
+    text = "Unsere Kundennummer: 333333\nKundennummer meines Kunden: 311111"
+    assert _match(index, text, sender="ops@partner-it.example").customer_number == "311111"
+
+
+def test_two_known_numbers_without_a_rule_are_ambiguous(index: ContractIndex) -> None:
+    m = _match(index, "Kundennummer 311111 oder Kundennummer 322222?")
+    assert m.customer_number is None and set(m.ambiguous) == {"311111", "322222"}
+
+
+def test_sender_registered_for_two_customers_is_ambiguous(index: ContractIndex) -> None:
+    m = _match(index, "Hello", sender="it@shared.example")
+    assert m.ambiguous == ("344444", "355555")
+
+
+def test_licence_id_matches(index: ContractIndex) -> None:
+    m = _match(index, "Lizenz sl-bbbb-2222 läuft ab")
+    assert (m.customer_number, m.basis) == ("322222", "license")
+
+
+def test_unlabelled_known_number_counts_only_alone(index: ContractIndex) -> None:
+    assert _match(index, "Vertrag 322222, bitte prüfen").customer_number == "322222"
+    assert _match(index, "Fax 322222").customer_number is None
+
+
+def test_number_only_in_quoted_history_ranks_below_sender(index: ContractIndex) -> None:
+    text = "Danke!\n\n-----Original Message-----\nFrom: x\nKundennummer: 322222"
+    assert _match(index, text, sender="a@alpha-werke.de").customer_number == "311111"
+
+
+def test_no_match_says_why(index: ContractIndex) -> None:
+    m = _match(index, "customer number 999999")
+    assert (m.customer_number, m.basis) == (None, "none")
+    assert "999999" in m.reason
+
+
+def test_default_end_is_twelve_months_later() -> None:
+    assert default_end(date(2025, 3, 1)) == date(2026, 3, 1)
+    assert default_end(date(2024, 2, 29)) == date(2025, 2, 28)
+
+
+def test_contract_state_boundaries() -> None:
+    c = _contract("1", ())
+    assert contract_state(c, date(2026, 1, 1)) == "current"
+    assert contract_state(c, date(2026, 12, 31)) == "current"
+    assert contract_state(c, date(2027, 1, 1)) == "expired"
+    assert contract_state(c, date(2025, 12, 31)) == "none"  # not started yet
+    assert contract_state(None, date(2026, 6, 1)) == "none"
+
+
+def test_index_get(index: ContractIndex) -> None:
+    assert index.get("311111") is not None and index.get("999") is None

@@ -1,0 +1,142 @@
+"""The pipeline on the sample corpus and on bad input: one outcome per message, one reply at most."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sepdesk.desk import Desk
+from sepdesk.intake.files import ingest_file
+from sepdesk.intake.store import store_raw
+from sepdesk.pipeline import runner
+from sepdesk.pipeline.parse import parse_mail
+from tests.conftest import LABELS, MAILS, T0
+
+
+def replay(desk: Desk) -> dict[str, dict]:
+    out = {}
+    for path in MAILS:
+        out[path.name] = ingest_file(desk, path, "header").__dict__
+    return out
+
+
+def outbox_rows(desk: Desk) -> list[dict]:
+    return list(desk.db.query("SELECT * FROM outbox ORDER BY id"))
+
+
+def test_sample_corpus_outcomes_match_labels(sample_desk: Desk) -> None:
+    results = replay(sample_desk)
+    wrong = {
+        name: (r["outcome"], LABELS[name]["expected_outcome"])
+        for name, r in results.items()
+        if r["outcome"] != LABELS[name]["expected_outcome"]
+    }
+    assert wrong == {}
+    new = [r["ticket"] for n, r in results.items() if r["outcome"] == "new_ticket"]
+    assert new == [f"T-2026-{i:06d}" for i in range(1, len(new) + 1)]
+
+
+def test_no_reply_to_automatic_mail_and_at_most_one_per_message(sample_desk: Desk) -> None:
+    replay(sample_desk)
+    customer_kinds = ("ack", "call_accepted", "needs_info", "no_contract")
+    replies = [r for r in outbox_rows(sample_desk) if r["kind"] in customer_kinds]
+    answered = [r["in_reply_to"] for r in replies]
+    assert len(answered) == len(set(answered)), "two replies to one message"
+    for path in MAILS:
+        message_id = parse_mail(path.read_bytes()).message_id
+        label = LABELS[path.name]
+        if not label["auto_reply_allowed"]:
+            assert message_id not in answered, path.name
+        elif label["expected_outcome"] == "new_ticket":
+            assert message_id in answered, path.name
+
+
+def test_bounce_marks_outbox_and_ticket(sample_desk: Desk) -> None:
+    replay(sample_desk)
+    t4 = sample_desk.db.execute(
+        "SELECT id, delivery_failed FROM tickets WHERE ticket_number = 'T-2026-000004'"
+    ).fetchone()
+    assert t4[1] == 1
+    states = [
+        r[0]
+        for r in sample_desk.db.execute("SELECT state FROM outbox WHERE ticket_id = ?", [t4[0]])
+    ]
+    assert "bounced" in states
+
+
+def test_followup_completes_needs_info_and_accepts(sample_desk: Desk) -> None:
+    replay(sample_desk)
+    row = sample_desk.db.execute(
+        "SELECT status, call_id, missing_info FROM tickets WHERE ticket_number = 'T-2026-000007'"
+    ).fetchone()
+    assert json.loads(row[2]) == []
+    assert row[0] == "accepted" and row[1] is not None
+
+
+def test_replay_twice_gives_duplicates_and_no_new_mail(sample_desk: Desk) -> None:
+    replay(sample_desk)
+    before = len(outbox_rows(sample_desk))
+    again = replay(sample_desk)
+    assert {r["outcome"] for r in again.values()} == {"duplicate"}
+    assert len(outbox_rows(sample_desk)) == before
+
+
+def test_garbage_is_quarantined_and_can_be_retried(desk: Desk, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.eml"
+    bad.write_bytes(b"\x00\x01 this is not mail at all")
+    rec = ingest_file(desk, bad, T0)
+    assert rec.outcome == "quarantined"
+    q = list(desk.db.query("SELECT * FROM quarantine"))
+    assert len(q) == 1 and "unparseable" in q[0]["reason"]
+    assert runner.retry(desk, q[0]["id"]).outcome == "quarantined"
+    assert desk.db.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 2
+
+
+def test_processing_failure_is_retried_then_quarantined(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(_work: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("sepdesk.pipeline.steps.STEPS", (("boom", boom),))
+    stored = store_raw(desk.db, source="test", raw=b"From: a@b.de\n\nhi", received_at=T0)
+    states = [runner.process(desk, stored.intake_id, T0).state for _ in range(3)]
+    assert states == ["pending", "pending", "quarantined"]
+    row = desk.db.execute("SELECT reason, attempts FROM quarantine").fetchone()
+    assert "disk on fire" in row[0] and row[1] == 3
+    assert desk.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 0
+
+
+def test_oversize_file_is_quarantined(desk: Desk, tmp_path: Path) -> None:
+    desk.settings = desk.settings.__class__(
+        **{**desk.settings.__dict__, "smtp": desk.settings.smtp.__class__(max_message_bytes=100)}
+    )
+    big = tmp_path / "big.eml"
+    big.write_bytes(b"From: a@b.de\nSubject: x\n\n" + b"y" * 500)
+    assert ingest_file(desk, big, T0).outcome == "quarantined"
+
+
+def test_mail_without_message_id_is_deduplicated_by_digest(desk: Desk, tmp_path: Path) -> None:
+    mail = tmp_path / "m.eml"
+    mail.write_bytes(
+        b"From: x@example.org\nTo: support@sep.example\nSubject: help\n\nbackup fails\n"
+    )
+    first = ingest_file(desk, mail, T0)
+    second = ingest_file(desk, mail, T0)
+    assert (first.outcome, second.outcome) == ("new_ticket", "duplicate")
+
+
+def test_header_injection_never_reaches_outgoing_headers(desk: Desk, tmp_path: Path) -> None:
+    mail = tmp_path / "inj.eml"
+    mail.write_bytes(
+        b"From: Eve <eve@example.org>\nTo: support@sep.example\nMessage-ID: <inj@x>\n"
+        b"Subject: =?utf-8?q?hello=0D=0ABcc=3A_victim=40example=2Eorg?=\n\nplease help\n"
+    )
+    assert ingest_file(desk, mail, T0).outcome == "new_ticket"
+    raw = desk.db.execute("SELECT raw FROM outbox WHERE kind != 'team_notice'").fetchone()[0]
+    headers = raw.split(b"\n\n", 1)[0]
+    assert b"\nBcc:" not in headers and b"\r\nBcc:" not in headers
+    for line in headers.splitlines():
+        assert not line.lower().startswith(b"bcc")

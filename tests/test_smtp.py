@@ -1,0 +1,183 @@
+"""The SMTP receiver over a real socket: desk recipients only, size limit, 250 after the commit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import time_machine
+
+from sepdesk.config import Settings
+from sepdesk.contracts import import_csv
+from sepdesk.daemon.serve import Daemon
+from sepdesk.desk import Desk
+from sepdesk.intake.smtp import IntakeHandler, start_receiver
+from tests.conftest import CONTRACTS, LABELS, MAILS, T0, free_port, write_toml
+
+SESSION_DAY = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def send(settings: Settings, raw: bytes, rcpt: str = "support@sep.example") -> None:
+    with smtplib.SMTP(settings.smtp.host, settings.smtp.port, timeout=10) as client:
+        client.sendmail("sender@example.org", [rcpt], raw)
+
+
+def count(desk: Desk, sql: str) -> int:
+    return int(desk.db.execute(sql).fetchone()[0])
+
+
+@pytest.fixture
+def daemon(settings_factory: Callable[..., Settings]) -> Iterator[Daemon]:
+    d = Daemon(settings_factory())
+    with time_machine.travel(SESSION_DAY, tick=True):
+        d.start()
+        yield d
+        d.shutdown()
+
+
+def test_samples_through_serve_get_their_labelled_outcomes(daemon: Daemon) -> None:
+    desk = Desk.open(daemon.settings)
+    import_csv(desk.db, CONTRACTS, T0)
+    for path in MAILS:
+        send(daemon.settings, path.read_bytes())
+        # File order matters (the corpus threads on earlier tickets): wait for each.
+        wait_for(lambda: count(desk, "SELECT count(*) FROM intake WHERE state = 'pending'") == 0)
+    outcomes = [r[0] for r in desk.db.execute("SELECT outcome FROM intake ORDER BY id")]
+    assert outcomes == [LABELS[p.name]["expected_outcome"] for p in MAILS]
+    envelope = desk.db.execute("SELECT mail_from, rcpt_to FROM intake LIMIT 1").fetchone()
+    assert envelope == ("sender@example.org", '["support@sep.example"]')
+    desk.close()
+
+
+def test_foreign_recipient_gets_550_and_is_never_relayed(daemon: Daemon) -> None:
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as err:
+        send(daemon.settings, b"Subject: x\n\nhello", rcpt="someone@elsewhere.example")
+    code, text = err.value.recipients["someone@elsewhere.example"]
+    assert code == 550 and b"5.1.1" in text
+
+
+def test_oversize_mail_gets_552(settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(smtp={"max_message_bytes": 2000})
+    handler = IntakeHandler(settings)
+    controller = start_receiver(settings, handler)
+    try:
+        with pytest.raises((smtplib.SMTPSenderRefused, smtplib.SMTPDataError)) as err:
+            send(settings, b"Subject: big\n\n" + b"x" * 5000)
+        assert err.value.smtp_code == 552
+    finally:
+        controller.stop()
+        handler.close()
+
+
+def test_storage_failure_answers_451(
+    settings_factory: Callable[..., Settings], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the database folder should be")
+    settings = settings_factory(database={"path": str(blocker / "sepdesk.db")})
+    handler = IntakeHandler(settings)
+    controller = start_receiver(settings, handler)
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as err:
+            send(settings, b"Subject: hi\n\nhello")
+        assert err.value.smtp_code == 451
+    finally:
+        controller.stop()
+        handler.close()
+
+
+def test_stop_between_250_and_processing_then_restart(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    settings = settings_factory()
+    Desk.open(settings).close()  # serve migrates before it listens
+    stored: list[int] = []
+    handler = IntakeHandler(settings, stored.append)
+    controller = start_receiver(settings, handler)
+    send(settings, MAILS[0].read_bytes())
+    controller.stop()  # the daemon is gone after the 250, before any processing
+    handler.close()
+    desk = Desk.open(settings)
+    assert len(stored) == 1
+    assert count(desk, "SELECT count(*) FROM intake WHERE state = 'pending'") == 1
+    d = Daemon(settings)
+    d.start()
+    try:
+        wait_for(lambda: count(desk, "SELECT count(*) FROM intake WHERE state = 'done'") == 1)
+    finally:
+        d.shutdown()
+    assert count(desk, "SELECT count(*) FROM tickets") == 1
+    assert count(desk, "SELECT count(*) FROM outbox WHERE kind != 'team_notice'") == 1
+    desk.close()
+
+
+def _serve(cfg: Path) -> subprocess.Popen[bytes]:
+    with open(cfg.with_suffix(".log"), "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "sepdesk", "--config", str(cfg), "serve"],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+
+def test_sigkill_right_after_250_gives_exactly_one_outcome(tmp_path: Path) -> None:
+    port = free_port()
+    cfg = write_toml(
+        tmp_path / "sepdesk.toml",
+        {
+            "database": {"path": str(tmp_path / "d.db")},
+            "outbox": {"dir": str(tmp_path / "outbox")},
+            "smtp": {"port": port},
+            "hotline": {"spool_dir": str(tmp_path / "spool")},
+        },
+    )
+    settings = settings_factory_from(cfg)
+    proc = _serve(cfg)
+    try:
+        wait_for(lambda: _port_open(port), 20)
+        for path in MAILS[:3]:
+            send(settings, path.read_bytes())
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        proc = _serve(cfg)
+        desk = Desk.open(settings)
+        wait_for(lambda: count(desk, "SELECT count(*) FROM intake WHERE state != 'done'") == 0)
+        assert count(desk, "SELECT count(*) FROM intake") == 3
+        assert count(desk, "SELECT count(*) FROM tickets") == 3
+        assert count(desk, "SELECT count(*) FROM outbox WHERE kind != 'team_notice'") == 3
+        desk.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+
+
+def settings_factory_from(cfg: Path) -> Settings:
+    from sepdesk.config import load
+
+    return load(cfg)
+
+
+def _port_open(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
