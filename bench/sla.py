@@ -75,10 +75,15 @@ def bench_next_due(n: int, rng: random.Random, catch_up: int) -> None:
         desk = Desk(settings, open_db(settings.database.path))
         now = datetime(2026, 3, 16, 12, tzinfo=UTC)
         fill(desk, n, rng, now)
-        # Steady state: every ticket scheduled (the instant itself does not change the cost),
+        # Steady state: every ticket scheduled within the next day,
         # and `catch_up` of them due now, as after an outage.
+        later = [
+            (to_db(now + timedelta(seconds=rng.randrange(1, 86400))), i) for i in range(1, n + 1)
+        ]
         with write_tx(desk.db):
-            desk.db.execute("UPDATE tickets SET next_escalation_at = first_response_due")
+            desk.db.conn.executemany(
+                "UPDATE tickets SET next_escalation_at = ? WHERE id = ?", later
+            )
             desk.db.execute(
                 "UPDATE tickets SET next_escalation_at = received_at WHERE id <= ?", [catch_up]
             )

@@ -1,12 +1,13 @@
 """Measures "understanding a request" against a labelled corpus: customer, severity, missing info, language.
 
-Usage: ``python bench/understanding.py DIR [--db PATH]`` where DIR holds ``contracts.csv``,
+Usage: ``python bench/understanding.py DIR [--pure]`` where DIR holds ``contracts.csv``,
 ``mails/*.eml`` and ``labels.json`` (the format of /work/shared/samples).
 
-Without ``--db`` the pure rules are run directly (contracts.csv -> ContractIndex, each mail
--> parse_mail -> match_customer / contract_state / understand). With ``--db`` the figures
-are read from a pipeline database that has ingested DIR (tickets table: customer_number,
-severity, missing_info JSON, language), so the same table measures the real pipeline.
+By default DIR is replayed through the real pipeline (``sepdesk init``, ``contracts
+import``, ``ingest --received-at header`` file by file, in a temporary directory) and each
+ticket is read from its database (tickets: customer_number, contract_state, severity,
+missing_info, language). ``--pure`` runs the rules directly instead (contracts.csv ->
+ContractIndex, each mail -> parse_mail -> match_customer / contract_state / understand).
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ import csv
 import json
 import re
 import sqlite3
+import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sepdesk.pipeline.classify import FIELDS, SEVERITY_NAMES, understand
+from sepdesk.pipeline.classify import FIELDS, own_text, understand
 from sepdesk.pipeline.customers import (
     ContractIndex,
     ContractView,
@@ -152,7 +155,9 @@ def pure_results(directory: Path) -> tuple[dict[str, dict], dict[str, Result]]:
         if label["expected_outcome"] not in TICKETED or name not in mails:
             continue
         mail = mails[name]
-        origin = _origin_of(name, mail, labels) if label["expected_outcome"] == "follow_up" else None
+        origin = (
+            _origin_of(name, mail, labels) if label["expected_outcome"] == "follow_up" else None
+        )
         results[name] = _pure_one(index, mail, mails.get(origin) if origin else None)
     return labels, results
 
@@ -182,45 +187,96 @@ def _pure_one(index: ContractIndex, mail: ParsedMail, original: ParsedMail | Non
 
 
 def _own(mail: ParsedMail) -> str:
-    from sepdesk.pipeline.classify import own_text
-
     return own_text(mail.text)
 
 
 # ----------------------------------------------------------------------------- db run
 
 
-def db_results(directory: Path, db: Path) -> tuple[dict[str, dict], dict[str, Result]]:
-    """Read what the pipeline stored: the ticket each ticketed mail opened or followed up."""
+PIPELINE_CONFIG = """\
+[desk]
+support_address = "support@sep.example"
+[database]
+path = "{dir}/desk.db"
+[smtp]
+enabled = false
+[outbox]
+dir = "{dir}/outbox"
+[hotline]
+spool_dir = "{dir}/hotline"
+[policy]
+current_version = "{current}"
+"""
+
+
+def pipeline_results(
+    directory: Path, workdir: Path, current_version: str = "5.1.0"
+) -> tuple[dict[str, dict], dict[str, Result], dict[str, str]]:
+    """Replay DIR through the real pipeline (``sepdesk init``, ``contracts import``, ``ingest``).
+
+    Files go in one at a time in name order with their Date as received time; each ticket
+    is read from the database right after its mail, because the labels describe a ticket
+    as it is after that mail (a later follow-up must not change the original's figures).
+    Returns the labels, the results and each file's ingest outcome.
+    """
     labels, mails = load_corpus(directory)
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "sepdesk.toml"
+    config.write_text(PIPELINE_CONFIG.format(dir=workdir, current=current_version))
+    _cli(config, "init")
+    _cli(config, "contracts", "import", str(directory / "contracts.csv"))
+    results: dict[str, Result] = {}
+    outcomes: dict[str, str] = {}
+    for name in sorted(mails):
+        out = _cli(
+            config, "ingest", "--received-at", "header", "--json", str(directory / "mails" / name)
+        )
+        record = json.loads(out)[0]
+        outcomes[name] = record["outcome"]
+        if name in labels and labels[name]["expected_outcome"] in TICKETED:
+            results[name] = _ticket_result(workdir / "desk.db", record.get("ticket"))
+    return labels, results, outcomes
+
+
+def _cli(config: Path, *args: str) -> str:
+    exe = Path(sys.executable).with_name("sepdesk")
+    done = subprocess.run(
+        [str(exe), "--config", str(config), *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"sepdesk {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _ticket_result(db: Path, ticket: str | None) -> Result:
+    """One ticket row as a Result (columns: customer_number, contract_state, severity, ...)."""
+    if not ticket:
+        return Result(None, "none", None, (), "?", "no ticket")
     con = sqlite3.connect(db)
     con.row_factory = sqlite3.Row
-    results: dict[str, Result] = {}
-    by_msgid = _tickets_by_message_id(con)
-    for name, label in labels.items():
-        if label["expected_outcome"] not in TICKETED or name not in mails:
-            continue
-        row = by_msgid.get(mails[name].message_id)
-        if row is None:
-            results[name] = Result(None, "none", None, (), "?", "no ticket found in the database")
-            continue
-        results[name] = Result(
-            row["customer_number"],
-            "?",
-            row["severity"],
-            tuple(json.loads(row["missing_info"] or "[]")),
-            row["language"] or "?",
-            f"ticket {row['ticket_number']} status {row['status']}",
-        )
-    return labels, results
+    try:
+        row = con.execute("SELECT * FROM tickets WHERE ticket_number = ?", [ticket]).fetchone()
+    finally:
+        con.close()
+    if row is None:
+        return Result(None, "none", None, (), "?", f"{ticket} not in the database")
+    return Result(
+        row["customer_number"],
+        row["contract_state"],
+        row["severity"],
+        tuple(json.loads(row["missing_info"] or "[]")),
+        row["language"],
+        f"{ticket} {row['status']}: {row['match_reason']} | {row['severity_reasons']}",
+    )
 
 
-def _tickets_by_message_id(con: sqlite3.Connection) -> dict[str, sqlite3.Row]:
-    """message_id -> its ticket row; adapt here if the schema names differ."""
-    rows = con.execute(
-        "SELECT m.message_id AS mid, t.* FROM messages m JOIN tickets t ON t.id = m.ticket_id"
-    ).fetchall()
-    return {r["mid"].strip("<>"): r for r in rows}
+def score_outcomes(labels: dict[str, dict], outcomes: dict[str, str]) -> tuple[int, list[str]]:
+    wrong = [
+        f"{name}: outcome {got} != {labels[name]['expected_outcome']}"
+        for name, got in sorted(outcomes.items())
+        if name in labels and got != labels[name]["expected_outcome"]
+    ]
+    return len(outcomes) - len(wrong), wrong
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -296,12 +352,21 @@ def report(s: Scores) -> Iterable[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dir", type=Path)
-    parser.add_argument("--db", type=Path, help="read results from a pipeline database")
+    parser.add_argument(
+        "--pure", action="store_true", help="run the pure rules only, not the pipeline"
+    )
+    parser.add_argument("--current-version", default="5.1.0")
     args = parser.parse_args(argv)
-    labels, results = db_results(args.dir, args.db) if args.db else pure_results(args.dir)
-    for line in report(score(labels, results)):
-        print(line)
-    print("severity names:", ", ".join(f"{k}={v}" for k, v in SEVERITY_NAMES.items()))
+    if args.pure:
+        labels, results = pure_results(args.dir)
+        lines = list(report(score(labels, results)))
+    else:
+        with tempfile.TemporaryDirectory(prefix="sepdesk-bench-") as tmp:
+            labels, results, outcomes = pipeline_results(args.dir, Path(tmp), args.current_version)
+        ok, wrong = score_outcomes(labels, outcomes)
+        lines = [f"ingest outcome accuracy   {ok}/{len(outcomes)}", *wrong]
+        lines += list(report(score(labels, results)))
+    print("\n".join(lines))
     return 0
 
 

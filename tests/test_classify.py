@@ -168,7 +168,9 @@ def test_complete_request_misses_nothing(text: str) -> None:
 
 def test_each_field_missing_de() -> None:
     assert "classification" in _missing("x", COMPLETE_DE.replace("Einstufung: Minor", ""))
-    assert "error_message" in _missing("x", COMPLETE_DE.replace("  sbc: Error: cannot open file", ""))
+    assert "error_message" in _missing(
+        "x", COMPLETE_DE.replace("  sbc: Error: cannot open file", "")
+    )
     assert "os_version" in _missing("x", COMPLETE_DE.replace("auf Windows Server 2022", ""))
     assert "os_version" in _missing("x", COMPLETE_DE.replace("5.1.0.4", ""))
     assert "hardware" in _missing("x", COMPLETE_DE.replace("auf eine Synology NAS", ""))
@@ -177,7 +179,9 @@ def test_each_field_missing_de() -> None:
 
 def test_each_field_missing_en() -> None:
     assert "classification" in _missing("x", COMPLETE_EN.replace("Severity: minor", ""))
-    assert "error_message" in _missing("x", COMPLETE_EN.replace("  sbc: Error: cannot open file", ""))
+    assert "error_message" in _missing(
+        "x", COMPLETE_EN.replace("  sbc: Error: cannot open file", "")
+    )
     assert "os_version" in _missing("x", COMPLETE_EN.replace("on SLES 15 SP5", ""))
     assert "hardware" in _missing("x", COMPLETE_EN.replace("to an LTO-8 tape library", ""))
     assert "action" in _missing("Pricing", "Is the licence priced per socket or per terabyte?")
@@ -212,7 +216,10 @@ def test_follow_up_fields_field_order() -> None:
     [
         ("Hallo, die Sicherung läuft nicht mehr. Gruß", "de"),
         ("Hi, the backup does not run anymore. Thanks", "en"),
-        ("Hi, see below.\n\nFrom: x\nSent: y\n\nDie Sicherung läuft nicht und wir sind ratlos", "en"),
+        (
+            "Hi, see below.\n\nFrom: x\nSent: y\n\nDie Sicherung läuft nicht und wir sind ratlos",
+            "en",
+        ),
     ],
 )
 def test_language(text: str, lang: str) -> None:
@@ -242,7 +249,9 @@ def test_older_versions_compare_numerically() -> None:
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_understanding", ROOT / "bench/understanding.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_understanding", ROOT / "bench/understanding.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -259,3 +268,39 @@ def test_sample_corpus_meets_targets() -> None:
     assert scores.critical_recall == 1.0, scores.misses
     assert scores.f1()[2] >= 0.9, scores.misses
     assert scores.language_accuracy == 1.0, scores.misses
+
+
+def test_boilerplate_words_are_no_classification() -> None:
+    text = "Backup fails.\nIf you have any questions, call me. We run business-critical ERP."
+    u = understand("Backup", text)
+    assert "classification" in u.missing_info and u.stated_severity is None
+
+
+def test_wrapped_wrote_line_starts_history() -> None:
+    text = (
+        "New info here.\n\nOn Mon, 2 Nov 2026 at 10:00, Support <\nsupport@x.example> wrote:\nold"
+    )
+    assert own_text(text) == "New info here."
+
+
+def test_english_log_lines_do_not_make_german_text_english() -> None:
+    text = (
+        "Hallo, seit gestern bricht die Sicherung ab:\n"
+        "  sbc: Error: the connection to the server was reset by the peer and it is gone\n"
+        "  STATUS=ERROR MSG=Backup of task [X] failed for the client\nGruß"
+    )
+    assert understand("x", text).language == "de"
+
+
+def test_question_about_a_harmless_error_is_cosmetic() -> None:
+    text = 'Frage: im Log steht "Error: access denied" für pagefile.sys, die Sicherung ist grün.'
+    assert _sev(text) == 4
+
+
+def test_no_single_backup_running_with_paused_work_is_major() -> None:
+    text = "Seit Samstag läuft keine einzige Sicherung. Die Buchhaltung hat alles angehalten."
+    assert _sev(text) == 2
+
+
+def test_failure_question_without_how_to_stays_minor() -> None:
+    assert _sev("Question: why does the backup of client PC7 fail every night?") == 3

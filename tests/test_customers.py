@@ -15,7 +15,9 @@ from sepdesk.pipeline.customers import (
 )
 
 
-def _contract(number: str, contacts: tuple[str, ...], licences: tuple[str, ...] = ()) -> ContractView:
+def _contract(
+    number: str, contacts: tuple[str, ...], licences: tuple[str, ...] = ()
+) -> ContractView:
     return ContractView(
         customer_number=number,
         customer_name=f"Firma {number}",

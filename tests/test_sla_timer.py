@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlite_utils
 
-from sepdesk.config import DatabaseSettings, DeskSettings, Settings, SlaSettings
+from sepdesk.config import DatabaseSettings, DeskSettings, RelaySettings, Settings, SlaSettings
 from sepdesk.desk import Desk
 from sepdesk.instants import to_db
 from sepdesk.sla.calendar import SupportCalendar
@@ -248,3 +248,59 @@ def test_plan_is_pure_and_ordered() -> None:
     steps, nxt = plan(warn, due, two_h, {"warning": 0, "breach": 0}, due + 3 * two_h)
     assert [(s.kind, s.n, s.mail, s.late) for s in steps] == [("reminder", 3, True, False)]
     assert nxt == due + 4 * two_h
+
+
+class _Sink:
+    """An SMTP sink on loopback that keeps every message it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((list(envelope.rcpt_tos), bytes(envelope.original_content)))
+        return "250 OK"
+
+
+def test_escalations_reach_a_real_smtp_relay_once(tmp_path: Path) -> None:
+    from aiosmtpd.controller import Controller
+
+    from sepdesk.outbound import sender
+    from tests.conftest import free_port
+
+    sink = _Sink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings = Settings(
+            desk=DeskSettings(escalation_to=["lead@sep.example"]),
+            database=DatabaseSettings(path=str(tmp_path / "sepdesk.db")),
+            relay=RelaySettings(host="127.0.0.1", port=port, tls="none"),
+        )
+        desk = Desk(settings, open_db(settings.database.path))
+        insert_ticket(desk.db, berlin("2026-03-16T09:00"), 1, call_id="C-2026-00042")
+        for at in ("2026-03-16T12:00", "2026-03-16T13:00", "2026-03-16T13:30"):
+            run_once(desk, berlin(at))
+            sender.run_once(desk, berlin(at))
+    finally:
+        controller.stop()
+    assert [rcpt for rcpt, _ in sink.messages] == [["lead@sep.example"]] * 2
+    subjects = [
+        next(line for line in raw.decode().splitlines() if line.startswith("Subject:"))
+        for _, raw in sink.messages
+    ]
+    assert subjects[0].startswith("Subject: [SEP C-2026-00042] SLA warning")
+    assert subjects[1].startswith("Subject: [SEP C-2026-00042] SLA BREACH")
+
+
+def test_one_bad_ticket_does_not_stop_the_others(desk: Desk) -> None:
+    bad = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 1, number="T-2026-000001")
+    good = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 1, number="T-2026-000002")
+    desk.db.execute("UPDATE tickets SET severity = 9 WHERE id = ?", [bad])
+    desk.db.conn.commit()
+    assert run_once(desk, berlin("2026-03-16T13:00")) == 1
+    assert escalations(desk.db, good) == [("warning", 0, 1, False), ("breach", 0, 0, True)]
+    assert escalations(desk.db, bad) == []
+    events = desk.db.execute("SELECT kind FROM events WHERE ticket_id = ?", [bad]).fetchall()
+    assert events == [("sla_error",)]
+    assert next_due(desk.db, desk.settings) == berlin("2026-03-16T13:15")

@@ -17,6 +17,8 @@ def setup_logging(level: str) -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # aiosmtpd logs every SMTP command at INFO; our own line per message says what matters.
+    logging.getLogger("mail.log").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 @click.command()

@@ -64,14 +64,14 @@ class PipelineJob:
         self.failed: dict[int, float] = {}
 
     def __call__(self, at: datetime) -> int:
-        count = 0
         clock = time.monotonic()
-        for intake_id in runner.pending_ids(self.desk, limit=200):
-            if self.failed.get(intake_id, 0) > clock:
-                continue
-            if runner.process(self.desk, intake_id).state == "pending":
-                self.failed[intake_id] = clock + RETRY_FAILED_AFTER
+        ids = [
+            i for i in runner.pending_ids(self.desk, limit=runner.BATCH * 4)
+            if self.failed.get(i, 0) <= clock
+        ][: runner.BATCH]
+        for result in runner.process_batch(self.desk, ids, at):
+            if result.state == "pending":
+                self.failed[result.intake_id] = clock + RETRY_FAILED_AFTER
             else:
-                self.failed.pop(intake_id, None)
-            count += 1
-        return count
+                self.failed.pop(result.intake_id, None)
+        return len(ids)

@@ -45,7 +45,7 @@ from sepdesk.config import ImapSettings, Settings, read_secret
 from sepdesk.desk import Desk
 from sepdesk.errors import ConfigError
 from sepdesk.instants import now, to_db
-from sepdesk.intake.store import intake_state, store_raw
+from sepdesk.intake.store import store_raw
 from sepdesk.store import write_tx
 
 log = logging.getLogger("sepdesk.imap")
@@ -248,8 +248,10 @@ class ImapPoller:
             self.cfg.processed_folder: [],
             self.cfg.quarantine_folder: [],
         }
-        for msg in self._fetch(client, uids):
-            state = self._commit(folder, uidvalidity, msg)
+        fetched = self._fetch(client, uids)
+        states = self._outcomes(fetched, self._store(folder, uidvalidity, fetched))
+        for msg in fetched:
+            state = states.get(msg.uid)
             if state == "done":
                 moves[self.cfg.processed_folder].append(msg.uid)
             elif state == "quarantined":
@@ -283,31 +285,64 @@ class ImapPoller:
             )
         return out
 
-    def _commit(self, folder: str, uidvalidity: int, msg: Fetched) -> str:
-        """Store (idempotent) and process one message; returns the intake row's state."""
-        ref = f"{self.mailbox_key(folder)}/{uidvalidity}/{msg.uid}"
-        stored = store_raw(
-            self.desk.db,
-            source=SOURCE,
-            source_ref=ref,
-            raw=msg.raw,
-            received_at=msg.received_at,
-            mail_from="",
-            rcpt_to=[],
-        )
-        state = str(intake_state(self.desk.db, stored.intake_id).get("state", "pending"))
-        if state in FINAL_STATES:
-            return state  # stored and processed before a crash or a failed move: just move it
+    def _store(self, folder: str, uidvalidity: int, fetched: list[Fetched]) -> list[int]:
+        """Store a batch idempotently in one transaction (one fsync, not one per mail).
+
+        Safe to group: until the MOVE the messages stay on the server, so a crash
+        before this commit loses nothing; the refs make a second store a no-op.
+        """
+        with write_tx(self.desk.db) as db:
+            return [
+                store_raw(
+                    db,
+                    source=SOURCE,
+                    source_ref=f"{self.mailbox_key(folder)}/{uidvalidity}/{msg.uid}",
+                    raw=msg.raw,
+                    received_at=msg.received_at,
+                    mail_from="",
+                    rcpt_to=[],
+                ).intake_id
+                for msg in fetched
+            ]
+
+    def _outcomes(self, fetched: list[Fetched], ids: list[int]) -> dict[int, str]:
+        """Give each stored message its outcome (once); returns UID -> intake state.
+
+        Rows already done or quarantined (processed before a crash or a failed
+        MOVE) are left alone: they are only moved.
+        """
         runner = _pipeline()
-        if msg.oversize:
-            reason = (
-                f"message too large: {msg.size} bytes over the limit of {self.max_bytes}"
-                f" ([smtp] max_message_bytes); only the header was fetched, the full"
-                f" message is in IMAP folder {self.cfg.quarantine_folder}"
-            )
-            runner.quarantine_intake(self.desk, stored.intake_id, reason)
-            return str(intake_state(self.desk.db, stored.intake_id).get("state", "pending"))
-        return str(runner.process_intake(self.desk, stored.intake_id))
+        states = self._states(ids)
+        todo = []
+        for msg, intake_id in zip(fetched, ids, strict=True):
+            if states[intake_id] in FINAL_STATES:
+                continue
+            if msg.oversize:
+                runner.quarantine_intake(self.desk, intake_id, self._oversize_reason(msg))
+            else:
+                todo.append(intake_id)
+        if todo and hasattr(runner, "process_batch"):
+            runner.process_batch(self.desk, todo)  # one commit for the batch
+        else:
+            for intake_id in todo:
+                runner.process_intake(self.desk, intake_id)
+        states = self._states(ids)
+        return {msg.uid: states[i] for msg, i in zip(fetched, ids, strict=True)}
+
+    def _oversize_reason(self, msg: Fetched) -> str:
+        return (
+            f"message too large: {msg.size} bytes over the limit of {self.max_bytes}"
+            f" ([smtp] max_message_bytes); only the header was fetched, the full"
+            f" message is in IMAP folder {self.cfg.quarantine_folder}"
+        )
+
+    def _states(self, ids: list[int]) -> dict[int, str]:
+        marks = ",".join("?" * len(ids))
+        rows = self.desk.db.execute(
+            f"SELECT id, state FROM intake WHERE id IN ({marks})", ids
+        ).fetchall()
+        found = {int(r[0]): str(r[1]) for r in rows}
+        return {i: found.get(i, "pending") for i in ids}
 
     # -- moving ------------------------------------------------------------
 

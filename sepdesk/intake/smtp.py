@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -21,15 +22,83 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sepdesk.config import Settings
 from sepdesk.instants import now
 from sepdesk.intake.store import Stored, store_raw
-from sepdesk.store import connect
+from sepdesk.store import connect, write_tx
 
 log = logging.getLogger("sepdesk.smtp")
 
 OK_RCPT = "250 2.1.5 OK"
 NO_RELAY = "550 5.1.1 <{}>: recipient not accepted here (no relay)"
 OK_QUEUED = "250 2.0.0 OK: stored as intake #{}"
+_Item = tuple[bytes, str, list[str], Future[Stored]]
 TEMP_FAIL = "451 4.3.0 could not store the message; please try again later"
 BAD_SENDER = "501 5.1.7 bad sender address"
+
+
+class GroupCommitter(threading.Thread):
+    """Stores messages from many SMTP sessions in shared transactions: one fsync per batch.
+
+    Each session waits on its own future, resolved only after the commit that
+    holds its message, so every 250 still follows a durable write.
+    """
+
+    MAX_BATCH = 64
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(name="smtp-store", daemon=True)
+        self.settings = settings
+        self.queue: queue.Queue[_Item | None] = queue.Queue()
+
+    def submit(self, raw: bytes, mail_from: str, rcpts: list[str]) -> Future[Stored]:
+        future: Future[Stored] = Future()
+        self.queue.put((raw, mail_from, rcpts, future))
+        return future
+
+    def _batch(self) -> list[_Item] | None:
+        first = self.queue.get()
+        if first is None:
+            return None
+        batch = [first]
+        while len(batch) < self.MAX_BATCH:
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self.queue.put(None)
+                break
+            batch.append(item)
+        return batch
+
+    def _commit(self, db: Any, batch: list[_Item]) -> None:
+        try:
+            with write_tx(db):
+                stored = [
+                    store_raw(db, source="smtp", raw=raw, received_at=now(), mail_from=frm, rcpt_to=to)
+                    for raw, frm, to, _future in batch
+                ]
+        except Exception as exc:  # every session of the batch answers 451 and retries
+            for item in batch:
+                item[3].set_exception(exc)
+            return
+        for item, result in zip(batch, stored, strict=True):
+            item[3].set_result(result)
+
+    def run(self) -> None:
+        db = None
+        while (batch := self._batch()) is not None:
+            try:
+                db = db or connect(self.settings.database.path)
+            except Exception as exc:
+                for item in batch:
+                    item[3].set_exception(exc)
+                continue
+            self._commit(db, batch)
+        if db is not None:
+            db.close()
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.join(10)
 
 
 class IntakeHandler:
@@ -41,24 +110,9 @@ class IntakeHandler:
         self.settings = settings
         self.addresses = settings.desk_addresses()
         self.on_stored = on_stored
-        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="smtp-store")
-        self._local = threading.local()
+        self.committer = GroupCommitter(settings)
+        self.committer.start()
         self.accepting = True
-
-    def _db(self) -> Any:
-        if not hasattr(self._local, "db"):
-            self._local.db = connect(self.settings.database.path)
-        return self._local.db
-
-    def _store(self, raw: bytes, mail_from: str, rcpts: list[str]) -> Stored:
-        return store_raw(
-            self._db(),
-            source="smtp",
-            raw=raw,
-            received_at=now(),
-            mail_from=mail_from,
-            rcpt_to=rcpts,
-        )
 
     async def handle_RCPT(
         self,
@@ -77,11 +131,9 @@ class IntakeHandler:
         if not self.accepting:
             return TEMP_FAIL
         raw = envelope.original_content or b""
-        loop = asyncio.get_running_loop()
         try:
-            stored = await loop.run_in_executor(
-                self.pool, self._store, raw, envelope.mail_from or "", list(envelope.rcpt_tos)
-            )
+            future = self.committer.submit(raw, envelope.mail_from or "", list(envelope.rcpt_tos))
+            stored = await asyncio.wrap_future(future)
         except Exception as exc:  # the handler's fence: any storage failure is a 451
             log.error("storing a message from %s failed: %s", envelope.mail_from, exc)
             return TEMP_FAIL
@@ -89,7 +141,7 @@ class IntakeHandler:
         return OK_QUEUED.format(stored.intake_id)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        self.committer.close()
 
 
 class TolerantSMTP(SMTP):

@@ -35,6 +35,7 @@ def store_raw(
 ) -> Stored:
     """Commit one incoming message; idempotent on (source, source_ref) when a ref is given."""
     digest = hashlib.sha256(raw).hexdigest()
+    # Inside a caller's transaction (group commit) this is a savepoint, committed by the caller.
     with write_tx(db):
         if source_ref is not None:
             row = db.execute(

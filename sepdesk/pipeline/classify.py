@@ -31,6 +31,8 @@ class Understanding:
 
 
 def understand(subject: str, text: str, attachments: Sequence[Attachment] = ()) -> Understanding:
+    """Everything the desk reads from one request (for a follow-up, pass all of the
+    customer's own texts of the ticket joined, and the attachments of all of them)."""
     forwarded = bool(rules.FORWARD_SUBJECT.match(subject or ""))
     own = own_text(text, keep_outlook_blocks=forwarded)
     whole = f"{subject}\n{own}"
@@ -52,10 +54,10 @@ def understand(subject: str, text: str, attachments: Sequence[Attachment] = ()) 
 def own_text(text: str, *, keep_outlook_blocks: bool = False) -> str:
     """The sender's own text: quoted reply history removed, forwarded messages kept.
 
-    History starts at a "> " line block, an "-----Original Message-----" or "On ... wrote:"
-    line, or an Outlook header block (From/Von then Sent/Gesendet). An Outlook block is kept
-    when the writer announces a forward above it or ``keep_outlook_blocks`` is set (the
-    subject says FW/WG).
+    History is every "> " line, and everything from an "-----Original Message-----" or
+    "On ... wrote:" line or an Outlook header block (From/Von then Sent/Gesendet) on. Such a
+    block is kept when the writer announces a forward above it, or ``keep_outlook_blocks``
+    is set (the subject says FW/WG): a forwarded report is the customer's request.
     """
     lines = (text or "").replace("\r\n", "\n").split("\n")
     kept: list[str] = []
@@ -63,13 +65,23 @@ def own_text(text: str, *, keep_outlook_blocks: bool = False) -> str:
         if rules.FORWARD_START.search(line):
             kept.extend(lines[i:])
             break
-        if rules.HISTORY_START.search(line) and not keep_outlook_blocks:
+        keep = keep_outlook_blocks or _announces_forward(kept)
+        if _history_starts(lines, i) and not keep:
+            if i and rules.WROTE_LINE.search(line) and rules.WROTE_OPENER.match(lines[i - 1]):
+                kept = kept[:-1]  # the "On ..." half of a wrapped "... wrote:" line
             break
-        if _outlook_block(lines, i) and not (keep_outlook_blocks or _announces_forward(kept)):
+        if _outlook_block(lines, i) and not keep:
             break
         if not rules.QUOTED_LINE.match(line):
             kept.append(line)
     return "\n".join(kept).strip()
+
+
+def _history_starts(lines: list[str], i: int) -> bool:
+    if rules.HISTORY_START.search(lines[i]):
+        return True
+    wrapped = i > 0 and rules.WROTE_OPENER.match(lines[i - 1])
+    return bool(wrapped and rules.WROTE_LINE.search(lines[i]))
 
 
 def _outlook_block(lines: list[str], i: int) -> bool:
@@ -92,6 +104,7 @@ def language(text: str) -> str:
     Only the words before the first closing line ("Best regards", "Viele Grüße") count, so
     a German signature under an English mail does not decide.
     """
+    text = rules.LOG_TEXT_LINE.sub("", text)
     closing = rules.CLOSING.search(text)
     body = text[: closing.start()] if closing and closing.start() > 0 else text
     words = re.findall(r"[a-zäöüß]+", body.lower())
@@ -152,7 +165,7 @@ def operating_systems(text: str) -> tuple[str, ...]:
 
 def missing_info(text: str, attachments: Sequence[Attachment] = ()) -> tuple[str, ...]:
     present = {
-        "classification": bool(rules.CLASSIFICATION.search(text)),
+        "classification": bool(rules.CLASSIFICATION.search(_without_false_claims(text))),
         "error_message": has_error_text(text) or any(_is_error_log(a) for a in attachments),
         "action": has_action(text),
         "os_version": bool(operating_systems(text)) and bool(sesam_versions(text)),
@@ -215,8 +228,13 @@ def _paragraphs(text: str) -> list[str]:
     return [p for p in paras if p]
 
 
+def _without_false_claims(text: str) -> str:
+    return rules.NOT_A_CLAIM.sub(" ", text)
+
+
 def stated_severity(text: str) -> int | None:
     """The severity the sender claims; the most severe claim wins."""
+    text = _without_false_claims(text)
     for level, pattern in rules.STATED:
         if pattern.search(text):
             return level
@@ -251,6 +269,7 @@ class _Facts:
     failure: str | None
     question: str | None
     how_to: str | None
+    harmless: str | None
     workaround: str | None
     single_user: str | None
     no_impact: str | None
@@ -279,6 +298,7 @@ def _facts(subject: str, own: str) -> _Facts:
         failure=failure,
         question=_any(rules.CLASSIFICATION_QUESTION, parts),
         how_to=_any(rules.HOW_TO, parts),
+        harmless=_any(rules.HARMLESS, parts),
         workaround=_affirmed(rules.WORKAROUND, parts),
         single_user=_any(rules.SINGLE_USER, parts),
         no_impact=_any(rules.NO_IMPACT, parts),
@@ -317,7 +337,7 @@ def judge_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
             f'older backups do not help ("{f.older_fail}")',
         )
     major = _major_reason(f)
-    if f.question and not major and (not f.failure or f.how_to):
+    if f.question and not major and (not f.failure or f.how_to or f.harmless):
         return 4, (f'a question ("{f.question}") on use, no important function lost',)
     if not f.failure:
         asked = f.how_to or "no failure described"

@@ -241,7 +241,9 @@ VERSION_NOT_SESAM = _rx(
 )
 OPERATING_SYSTEMS = (
     re.compile(r"\b(?:Win ?20\d\d|W2K\d\d|Win2k\d\d)\b", re.IGNORECASE),
-    re.compile(r"\bWindows[- ]Server(?: (?:20\d\d|2008|2012)(?: R2)?)?(?: (?:Datacenter|Standard))?"),
+    re.compile(
+        r"\bWindows[- ]Server(?: (?:20\d\d|2008|2012)(?: R2)?)?(?: (?:Datacenter|Standard))?"
+    ),
     re.compile(r"\bWindows (?:7|8\.1|8|10|11)(?: (?:Pro|Enterprise|Home))?"),
     re.compile(r"\bSLES ?\d{2}(?: SP\d)?(?: for SAP)?", re.IGNORECASE),
     re.compile(r"\bSUSE Linux Enterprise(?: Server)?(?: \d{2})?(?: SP\d)?"),
@@ -441,6 +443,8 @@ FAILURE = _rx(
     r"\bno backups?\b",
     r"\b(?:übersprungen|skipped|not backed up|nicht gesichert|with errors)\b",
     r"\b(?:finished|completed|beendet|abgeschlossen) (?:with|mit) (?:warnings|warnungen)\b",
+    r"\bkein\w* einzige\w*",
+    r"\bnot a single\b",
 )
 # A failure the writer has already accepted as expected (not the problem they bring).
 FAILURE_ACCEPTED = _rx(
@@ -573,6 +577,9 @@ ALL_FAIL = _rx(
     r"\bhave had no backup\b",
     r"\bnone of (?:our|the) (?:\w+ )?(?:backups|jobs)\b",
     r"\bkein\w* (?:einzige\w* )?(?:sicherung|backup|job)\w* (?:läuft|laufen|funktioniert|klappt)\b",
+    r"\b(?:läuft|laufen|lief|liefen)\b(?:\s+\w+){0,4}\s+kein\w* (?:einzige\w* )?(?:sicherung|backup|job)",
+    r"\bnot a single (?:backup|job)\b",
+    r"\bno (?:backup|job)s? (?:has |have )?(?:run|ran|completed?|worked|succeeded)\b",
 )
 NO_ALTERNATIVE = _rx(
     r"\bkein\w* (?:ander\w*|zweit\w*|weiter\w*) (?:möglichkeit|sicherungs\w*|alternative|"
@@ -696,4 +703,30 @@ CLOSING = re.compile(
     r"schöne grüße|herzliche grüße|gruß|grüße|mfg|best regards|kind regards|regards|"
     r"best wishes|cheers|sincerely|yours sincerely|--)\s*[,!.]?\s*$",
     re.IGNORECASE | re.MULTILINE,
+)
+# Phrases that use a class or type word without classifying this request; removed first.
+NOT_A_CLAIM = _rx(
+    r"\b(?:business|mission|time|safety|security)[- ]critical\b",
+    r"\b(?:major|minor) (?:release|update|upgrade|version|change)s?\b",
+    r"\bemergency[- ]call\b",
+    r"\b(?:bei|für) (?:weiteren |eventuellen |etwaigen )?(?:rück)?fragen\b",
+    r"\b(?:if|should) you have (?:any )?(?:further |more |other )?questions\b",
+    r"\bfor (?:any )?(?:further |more )?questions\b",
+)
+# Lines of pasted program output: English words in them say nothing about the writer.
+LOG_TEXT_LINE = re.compile(
+    r"^(?:[ \t]{2,}\S.*|.*\b(?:STATUS=ERROR|Error:|E:|W:)\s.*)$", re.MULTILINE
+)
+# "On Mon, 2 Nov 2026 at 10:00, Support <" wrapped onto a second line "... wrote:".
+WROTE_LINE = re.compile(r"\b(?:wrote|schrieb|a écrit)\s*:\s*$", re.IGNORECASE)
+WROTE_OPENER = re.compile(r"^\s*(?:on|am|le)\s", re.IGNORECASE)
+# The sender asks whether something harmless matters ("can we ignore it?", "the job is green").
+HARMLESS = _rx(
+    r"\b(?:can|may|should) we (?:safely )?ignore\b",
+    r"\bignorieren\b",
+    r"\bmüssen wir (?:da |hier )?(?:etwas|was) tun\b",
+    r"\bdo we (?:need|have) to do anything\b",
+    r"\bsomething we (?:have|need) to take care of\b",
+    r"\b(?:sicherung|backup|job)\w* (?:selbst |itself )?(?:ist|sind|is|are) (?:trotzdem |still )?"
+    r"(?:grün|green|erfolgreich|successful)\b",
 )

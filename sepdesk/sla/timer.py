@@ -18,8 +18,10 @@ reminder slots) are recorded as rows without a mail so they never fire later.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,6 +46,9 @@ LATE_AFTER = timedelta(minutes=5)
 STAFF_LANGUAGE = "en"
 # Tickets per write transaction in run_once.
 BATCH = 100
+# A ticket the timer failed on is looked at again after this long.
+RETRY_AFTER = timedelta(minutes=15)
+log = logging.getLogger("sepdesk.sla")
 _LINK = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)\S+")
 
 
@@ -182,8 +187,29 @@ def run_once(desk: Desk, at: datetime) -> int:
     cal, fired = desk.calendar, 0
     for start in range(0, len(due_ids), BATCH):
         with write_tx(desk.db):
-            fired += sum(_process(desk, cal, tid, at) for tid in due_ids[start : start + BATCH])
+            fired += sum(_guarded(desk, cal, tid, at) for tid in due_ids[start : start + BATCH])
     return fired
+
+
+def _guarded(desk: Desk, cal: SupportCalendar, ticket_id: int, at: datetime) -> int:
+    """_process behind an error fence: one bad ticket must not hold up everyone's escalations.
+
+    Its changes are rolled back (savepoint), the error is logged and recorded on
+    the ticket, and it is looked at again after RETRY_AFTER. Database errors
+    are not the ticket's fault and propagate to the runner.
+    """
+    try:
+        return _process(desk, cal, ticket_id, at)
+    except sqlite3.Error:
+        raise
+    except Exception as exc:
+        log.exception("SLA timer: ticket #%s", ticket_id)
+        desk.db.execute(
+            "UPDATE tickets SET next_escalation_at = ? WHERE id = ?",
+            [to_db(at + RETRY_AFTER), ticket_id],
+        )
+        add_event(desk.db, ticket_id, at, "sla", "sla_error", {"error": str(exc)[:500]})
+        return 0
 
 
 def next_due(db: sqlite_utils.Database, settings: Settings | None = None) -> datetime | None:

@@ -9,6 +9,7 @@ deadlock on a lock upgrade.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,20 @@ from sepdesk.errors import StoreError
 from sepdesk.store.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
+# Writers of one process queue on a Python lock: SQLite's busy handler sleeps in coarse
+# steps, a lock hands over at once. Other processes (the CLI) still meet busy_timeout.
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(db: sqlite_utils.Database) -> threading.Lock:
+    lock = getattr(db, "_sepdesk_write_lock", None)
+    if lock is None:
+        key = db.execute("PRAGMA database_list").fetchone()[2] or str(id(db))
+        with _LOCKS_GUARD:
+            lock = _WRITE_LOCKS.setdefault(key, threading.Lock())
+        db._sepdesk_write_lock = lock  # type: ignore[attr-defined]
+    return lock
 
 
 def connect(path: str | Path) -> sqlite_utils.Database:
@@ -65,14 +80,15 @@ def write_tx(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         with db.atomic():
             yield db
         return
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.rollback()
-        raise
-    else:
-        db.execute("COMMIT")
+    with _write_lock(db):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.rollback()
+            raise
+        else:
+            db.execute("COMMIT")
 
 
 def schema_version(db: sqlite_utils.Database) -> list[str]:
