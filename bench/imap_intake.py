@@ -140,19 +140,25 @@ def stub_pipeline() -> Callable[[], None]:
     from sepdesk.pipeline import runner
     from sepdesk.store import write_tx
 
-    saved = runner.process_intake
+    saved = {name: getattr(runner, name) for name in ("process_intake", "process_batch")}
+
+    def process_batch(desk: Desk, intake_ids: list[int]) -> None:
+        with write_tx(desk.db):
+            desk.db.conn.executemany(
+                "UPDATE intake SET state = 'done', outcome = 'ignored' WHERE id = ?",
+                [[i] for i in intake_ids],
+            )
 
     def process_intake(desk: Desk, intake_id: int) -> str:
-        with write_tx(desk.db):
-            desk.db.execute(
-                "UPDATE intake SET state = 'done', outcome = 'ignored' WHERE id = ?", [intake_id]
-            )
+        process_batch(desk, [intake_id])
         return "done"
 
     runner.process_intake = process_intake
+    runner.process_batch = process_batch
 
     def undo() -> None:
-        runner.process_intake = saved
+        for name, fn in saved.items():
+            setattr(runner, name, fn)
 
     return undo
 

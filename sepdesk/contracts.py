@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-from dateutil.relativedelta import relativedelta
 
 from sepdesk.errors import InputError, NotFound
 from sepdesk.instants import to_db
+from sepdesk.pipeline.customers import default_end
 from sepdesk.store import write_tx
 
 COLUMNS = (
@@ -36,11 +36,6 @@ COLUMNS = (
 LEVELS = ("business", "emergency", "demo")
 LICENSE_TYPES = ("full", "CE", "NFR", "MSP", "DEMO")
 SCE_VALUES = ("yes", "no", "")
-
-
-def default_end(start: date) -> date:
-    """An empty ``end`` means start + 12 months (SPEC §1)."""
-    return start + relativedelta(months=12)
 
 
 @dataclass(frozen=True)

@@ -143,3 +143,23 @@ def test_report_counts_compliance_in_support_hours(config: Path) -> None:
     assert (april["pending"], april["compliance"]) == (1, None)
     table = list(csv.DictReader(io.StringIO(run(config, "report", "--csv").output)))
     assert table[0]["month"] == "2026-03" and table[0]["breached"] == "1"
+
+
+def test_explain_a_critical_ticket_is_not_paused_and_shows_the_response(config: Path) -> None:
+    db = open_db(config.parent / "sepdesk.db")
+    tid = insert_ticket(db, berlin("2026-12-24T22:00"), 1)
+    db.execute(
+        "UPDATE tickets SET first_response_at = ? WHERE id = ?",
+        [to_db(berlin("2026-12-25T01:00")), tid],
+    )
+    db.conn.commit()
+    db.close()
+    record = json.loads(run(config, "explain", "T-2026-000001", "--json").output)
+    assert record["schedule"] == "24x7"
+    assert record["first_response_due"] == "2026-12-25T02:00:00+01:00"
+    assert record["windows"] == [
+        {"from": "2026-12-24T22:00:00+01:00", "to": "2026-12-25T02:00:00+01:00", "hours": 4.0}
+    ]
+    assert record["skipped"] == [] and record["holidays"] == []
+    assert record["response_support_hours"] == 3.0
+    assert record["breached"] is False

@@ -58,7 +58,11 @@ def sla() -> None:
 def deadline(
     ctx: click.Context, severity: int, contract: str | None, from_: str, as_json: bool
 ) -> None:
-    """Print when the first response is due (ISO 8601 with the desk's offset)."""
+    """Print when the first response is due.
+
+    The instant is ISO 8601 with the offset of the desk's timezone; a naive
+    --from is read in the desk's timezone.
+    """
     settings = get_settings(ctx)
     level = None if contract in (None, "none") else contract.lower()
     received = _instant(ctx, from_, "--from")
@@ -84,7 +88,12 @@ def deadline(
 @json_option
 @click.pass_context
 def explain(ctx: click.Context, ticket_id: str, at: str | None, as_json: bool) -> None:
-    """Show a ticket's clock: received, open windows, days skipped, due, responded, breached."""
+    """Explain a ticket's SLA clock.
+
+    ID is a ticket number or Call ID. Shows received, the open windows the
+    budget runs through, the nights, weekends and holidays skipped, the due
+    instant, the first response, breached, and the escalations fired.
+    """
     desk = get_desk(ctx)
     emit(ctx, explain_ticket(desk, ticket_id, _instant(ctx, at, "--at")))
 
@@ -94,7 +103,11 @@ def explain(ctx: click.Context, ticket_id: str, at: str | None, as_json: bool) -
 @json_option
 @click.pass_context
 def run_once_cmd(ctx: click.Context, at: str | None, as_json: bool) -> None:
-    """Fire every escalation due at that instant, once; print how many fired."""
+    """Fire the escalations due at an instant.
+
+    Each warning, breach and reminder fires once; a second pass sends nothing
+    twice. Prints how many escalation mails were queued.
+    """
     desk = get_desk(ctx)
     fired = run_once(desk, _instant(ctx, at, "--at"))
     if not as_json:
@@ -110,7 +123,11 @@ def run_once_cmd(ctx: click.Context, at: str | None, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def report(ctx: click.Context, at: str | None, as_csv: bool, as_json: bool) -> None:
-    """Response-time compliance per severity and month (response times in support hours)."""
+    """Response-time compliance per month and severity.
+
+    Counts, within SLA, breached, pending, and the median and 90th percentile
+    response times in support hours of each ticket's schedule.
+    """
     desk = get_desk(ctx)
     rows = compliance(
         desk.db, desk.calendar, desk.settings.desk.timezone, _instant(ctx, at, "--at")

@@ -337,6 +337,8 @@ class ImapPoller:
         )
 
     def _states(self, ids: list[int]) -> dict[int, str]:
+        if not ids:
+            return {}
         marks = ",".join("?" * len(ids))
         rows = self.desk.db.execute(
             f"SELECT id, state FROM intake WHERE id IN ({marks})", ids

@@ -79,15 +79,18 @@ def _recheck(work: Work, ticket: dict[str, Any]) -> None:
     desk = work.desk
     text = _customer_texts(work, ticket)
     u = understand(ticket["subject"], text, work.parsed.attachments)
+    # Only this mail's attachments are at hand: what was given before stays given.
+    before = json.loads(ticket["missing_info"])
+    missing = tuple(m for m in u.missing_info if m in before)
     cf = _refresh_customer(work, ticket, text)
     status, why = decide_status(
-        contract_state=cf.state, missing=u.missing_info, ambiguous=False, emergency_used=False
+        contract_state=cf.state, missing=missing, ambiguous=False, emergency_used=False
     )
     tickets.update(
         desk.db,
         ticket["id"],
         work.at,
-        missing_info=list(u.missing_info),
+        missing_info=list(missing),
         status=status,
         versions=sorted(set(json.loads(ticket["versions"])) | set(u.versions)),
     )
@@ -105,7 +108,7 @@ def _recheck(work: Work, ticket: dict[str, Any]) -> None:
             ticket,
             cf,
             opened="followup",
-            missing=u.missing_info,
+            missing=missing,
             old_versions=older_versions(u.versions, desk.settings.policy.current_version),
         )
         answer_customer(work, ticket, kind, facts)
