@@ -10,6 +10,10 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +25,7 @@ import pytest
 
 from sepdesk.config import Settings, from_mapping
 from sepdesk.desk import Desk
-from sepdesk.intake.imap import ImapPoller
+from sepdesk.intake.imap import FAULT_ENV, ImapPoller
 from tests.servers.dovecot import DovecotMissing, DovecotServer, dovecot_server
 
 SAMPLES = Path("/work/shared/samples")
@@ -374,3 +378,117 @@ def test_untrusted_certificate_is_a_fault_not_a_plaintext_fallback(
     assert any("TLS failed" in r.getMessage() for r in caplog.records)
     assert server.uids("INBOX") != []  # nothing was read over an unverified connection
 
+
+# -- the whole daemon, killed and restarted ----------------------------------
+
+SERVE_CMD = [sys.executable, "-c", "from sepdesk.cli.main import main; main()"]
+
+
+def serve_config(tmp_path: Path, server: DovecotServer) -> Path:
+    (tmp_path / "imap.pw").write_text(server.password)
+    cfg = tmp_path / "sepdesk.toml"
+    cfg.write_text(
+        f"""
+[database]
+path = "{tmp_path / "desk.db"}"
+[smtp]
+enabled = false
+[outbox]
+dir = "{tmp_path / "outbox"}"
+[hotline]
+spool_dir = "{tmp_path / "spool"}"
+[imap]
+enabled = true
+host = "{server.host}"
+port = {server.port}
+user = "{server.user}"
+password_file = "{tmp_path / "imap.pw"}"
+tls = "none"
+"""
+    )
+    return cfg
+
+
+def start_serve(cfg: Path, tmp_path: Path, **env: str) -> subprocess.Popen[bytes]:
+    log = (tmp_path / "serve.log").open("ab")
+    try:
+        return subprocess.Popen(
+            [*SERVE_CMD, "serve", "--config", str(cfg)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            cwd=tmp_path,
+        )
+    finally:
+        log.close()
+
+
+def end_serve(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(WAIT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(WAIT_S)
+        raise AssertionError("sepdesk serve did not stop") from None
+
+
+def one_reply_per_mail(desk: Desk, n: int) -> None:
+    assert count(desk, "SELECT count(*) FROM intake") == n
+    assert count(desk, "SELECT count(DISTINCT message_id) FROM intake") == n
+    assert count(desk, "SELECT count(*) FROM intake WHERE state = 'done'") == n
+    assert count(desk, "SELECT count(*) FROM tickets") == n
+    # At most one automatic mail to the customer per incoming message.
+    assert count(desk, "SELECT count(*) FROM outbox WHERE ticket_id IS NOT NULL") <= n
+    assert (
+        count(desk, "SELECT count(*) FROM (SELECT ticket_id FROM outbox GROUP BY ticket_id"
+              " HAVING count(*) > 1)")
+        == 0
+    )  # fmt: skip
+
+
+def test_daemon_exits_between_commit_and_move_then_restarts_without_duplicates(
+    server: DovecotServer, tmp_path: Path, desk: Desk
+) -> None:
+    cfg = serve_config(tmp_path, server)
+    for n in range(5):
+        server.append("INBOX", make_mail(n))
+    proc = start_serve(cfg, tmp_path, **{FAULT_ENV: "imap-before-move"})
+    assert proc.wait(WAIT_S) == 137, (tmp_path / "serve.log").read_text()
+    assert len(server.uids("INBOX")) == 5  # committed, never moved
+    assert count(desk, "SELECT count(*) FROM intake WHERE state = 'done'") == 5
+    outbox = count(desk, "SELECT count(*) FROM outbox")
+
+    proc = start_serve(cfg, tmp_path)
+    try:
+        wait_until(lambda: len(server.uids("Processed")) == 5, "the restarted daemon moves them")
+    finally:
+        assert end_serve(proc) == 0, (tmp_path / "serve.log").read_text()
+    assert server.uids("INBOX") == []
+    one_reply_per_mail(desk, 5)
+    assert count(desk, "SELECT count(*) FROM outbox") == outbox
+
+
+def test_daemon_sigkilled_mid_intake_gives_every_mail_exactly_one_outcome(
+    server: DovecotServer, tmp_path: Path, desk: Desk
+) -> None:
+    cfg = serve_config(tmp_path, server)
+    total = 120
+    with server.client() as c:
+        for n in range(total):
+            c.append("INBOX", make_mail(n))
+    proc = start_serve(cfg, tmp_path)
+    try:
+        wait_until(lambda: count(desk, "SELECT count(*) FROM intake") > 0, "intake under way")
+    finally:
+        end_serve(proc, signal.SIGKILL)
+    assert len(server.uids("INBOX")) > 0, "too fast to be killed mid-run; raise total"
+
+    proc = start_serve(cfg, tmp_path)
+    try:
+        wait_until(lambda: len(server.uids("Processed")) == total, "all processed after restart")
+    finally:
+        assert end_serve(proc) == 0, (tmp_path / "serve.log").read_text()
+    assert server.uids("INBOX") == []
+    one_reply_per_mail(desk, total)

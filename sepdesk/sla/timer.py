@@ -14,6 +14,12 @@ After downtime nothing is sent in bulk: per ticket and pass at most one mail
 goes out (the breach if it is new, else the newest due step), marked
 ``late=1``; steps it makes pointless (a warning after the breach, missed
 reminder slots) are recorded as rows without a mail so they never fire later.
+
+A ticket gets one warning and one breach in its life: when a severity change
+moves the due, what has fired stays fired and reminders follow the new due.
+Other code never touches ``next_escalation_at``: triggers (migration m002)
+set it to "now" whenever the due, the response, the status, severity or
+contract change, and the next pass here works out the real instant.
 """
 
 from __future__ import annotations

@@ -1,0 +1,244 @@
+"""Reading the hotline log CSV (SPEC §3): streaming, delimiter sniffing, per-row validation. No I/O but the file.
+
+The file is read line by line in binary and decoded per line, so one line that is
+not UTF-8 rejects only its row (the rest still goes in); a BOM on the first line is
+dropped. The delimiter is taken from the header line alone: spreadsheet programs
+in German locales export ``;``-separated files, so ``;`` (or a tab) wins over ``,``
+when it occurs more often in the header.
+
+Column names may be mapped in config (``[hotline] columns``: our name -> theirs);
+header names are compared case-insensitively and without surrounding blanks.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+from zoneinfo import ZoneInfo
+
+from dateutil import parser as dateparser
+
+from sepdesk.errors import InputError
+
+FIELDS = (
+    "call_uid",
+    "started_at",
+    "caller_name",
+    "caller_phone",
+    "caller_email",
+    "customer_number",
+    "severity",
+    "summary",
+    "engineer",
+    "ticket",
+)
+REQUIRED_COLUMNS = ("call_uid", "started_at", "severity")
+BOM = b"\xef\xbb\xbf"
+SEVERITY_WORDS = {
+    "1": 1,
+    "critical": 1,
+    "kritisch": 1,
+    "2": 2,
+    "major": 2,
+    "schwer": 2,
+    "3": 3,
+    "minor": 3,
+    "leicht": 3,
+    "4": 4,
+    "cosmetic": 4,
+    "kosmetisch": 4,
+}
+MAX_FIELD = 20_000  # a summary longer than this is a broken export, not a phone note
+
+
+@dataclass
+class CallRow:
+    """One validated (or rejected) row; ``errors`` holds (column, reason) pairs."""
+
+    line: int
+    raw: list[str]
+    values: dict[str, str] = field(default_factory=dict)
+    started_at: datetime | None = None
+    severity: int | None = None
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def call_uid(self) -> str:
+        return self.values.get("call_uid", "")
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(f"{col}: {why}" for col, why in self.errors)
+
+    def get(self, name: str) -> str:
+        return self.values.get(name, "")
+
+    def digest(self) -> str:
+        """sha256 of the normalised row: the same call logged with other spacing/offset is equal."""
+        norm = {k: self.values.get(k, "") for k in FIELDS}
+        norm["started_at"] = self.started_at.astimezone(UTC).isoformat() if self.started_at else ""
+        norm["severity"] = str(self.severity or "")
+        norm["caller_email"] = norm["caller_email"].lower()
+        norm["ticket"] = norm["ticket"].upper()
+        blob = json.dumps(norm, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        return hashlib.sha256(blob).hexdigest()
+
+
+def sniff_delimiter(header: str) -> str:
+    """The delimiter of the header line: the most frequent of ``,`` ``;`` TAB (ties: ``,``)."""
+    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def _decoded_lines(stream: BinaryIO, bad: set[int]) -> Iterator[str]:
+    """Lines as text; an undecodable line is replaced and its number put in ``bad``."""
+    for number, chunk in enumerate(stream, start=1):
+        if number == 1 and chunk.startswith(BOM):
+            chunk = chunk[len(BOM) :]
+        try:
+            yield chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.add(number)
+            yield chunk.decode("utf-8", errors="replace")
+
+
+@dataclass
+class CallReader:
+    """An open hotline CSV: its header, delimiter and the column positions of our fields."""
+
+    path: Path
+    header: list[str]
+    delimiter: str
+    positions: dict[str, int]
+    _stream: BinaryIO
+    _lines: Iterator[str]
+    _bad: set[int]
+    tz: str
+
+    @classmethod
+    def open(cls, path: Path, tz: str, columns: Mapping[str, str] | None = None) -> CallReader:
+        """Open and check the header; raises InputError (one line) when the file is unusable."""
+        try:
+            stream = path.open("rb")
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        bad: set[int] = set()
+        lines = _decoded_lines(stream, bad)
+        try:
+            first = next(lines, "")
+            if 1 in bad:
+                raise InputError(f"{path}: line 1: header is not UTF-8")
+            if not first.strip():
+                raise InputError(f"{path}: empty file, no header row")
+            delimiter = sniff_delimiter(first)
+            header = next(csv.reader([first], delimiter=delimiter))
+            positions = _positions(path, header, columns or {})
+        except (InputError, csv.Error, OSError) as exc:
+            stream.close()
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"{path}: line 1: unreadable header: {exc}") from None
+        return cls(path, header, delimiter, positions, stream, lines, bad, tz)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> CallReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def rows(self) -> Iterator[CallRow]:
+        """Every data row, validated, in file order; blank lines are skipped."""
+        reader = csv.reader(self._lines, delimiter=self.delimiter, strict=True)
+        reader.line_num = 1  # type: ignore[misc]  # the header was consumed before the reader
+        start = 2
+        while True:
+            try:
+                raw = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                # A broken quote swallows the rest; report it on the line it began and stop.
+                row = CallRow(start, [])
+                row.errors.append(("*", f"malformed CSV: {exc}"))
+                yield row
+                return
+            first_line, start = start, reader.line_num + 1
+            if not any(cell.strip() for cell in raw):
+                continue
+            yield self._validate(first_line, reader.line_num, raw)
+
+    def _validate(self, line: int, last_line: int, raw: list[str]) -> CallRow:
+        row = CallRow(line, raw)
+        if any(n in self._bad for n in range(line, last_line + 1)):
+            row.errors.append(("*", "not valid UTF-8"))
+        if len(raw) != len(self.header):
+            row.errors.append(("*", f"{len(raw)} fields, the header has {len(self.header)}"))
+        for name, pos in self.positions.items():
+            row.values[name] = raw[pos].strip() if pos < len(raw) else ""
+        check_values(row, self.tz)
+        return row
+
+
+def _positions(path: Path, header: list[str], columns: Mapping[str, str]) -> dict[str, int]:
+    index = {h.strip().lower(): i for i, h in enumerate(header)}
+    positions = {}
+    for name in FIELDS:
+        theirs = columns.get(name, name).strip().lower()
+        if theirs in index:
+            positions[name] = index[theirs]
+    missing = [columns.get(n, n) for n in REQUIRED_COLUMNS if n not in positions]
+    if "summary" not in positions and "ticket" not in positions:
+        missing.append(f"{columns.get('summary', 'summary')} or {columns.get('ticket', 'ticket')}")
+    if missing:
+        raise InputError(f"{path}: line 1: missing column(s): {', '.join(missing)}")
+    return positions
+
+
+def parse_severity(text: str) -> int | None:
+    return SEVERITY_WORDS.get(text.strip().lower())
+
+
+def parse_started(text: str, tz: str) -> datetime | None:
+    """ISO 8601; naive means the desk's timezone. None when it is not ISO 8601."""
+    try:
+        dt = dateparser.isoparse(text)
+    except (ValueError, OverflowError):
+        return None
+    return dt.replace(tzinfo=ZoneInfo(tz)) if dt.tzinfo is None else dt
+
+
+def check_values(row: CallRow, tz: str) -> None:
+    """Fill ``started_at``/``severity`` and add an error per bad or missing value."""
+    for name in REQUIRED_COLUMNS:
+        if not row.get(name):
+            row.errors.append((name, "missing"))
+    if not row.get("summary") and not row.get("ticket"):
+        row.errors.append(("summary", "missing (neither summary nor ticket given)"))
+    if row.get("started_at"):
+        row.started_at = parse_started(row.get("started_at"), tz)
+        if row.started_at is None:
+            row.errors.append(("started_at", f"not an ISO 8601 instant: {row.get('started_at')!r}"))
+    if row.get("severity"):
+        row.severity = parse_severity(row.get("severity"))
+        if row.severity is None:
+            row.errors.append(("severity", f"not 1-4 or a level name: {row.get('severity')!r}"))
+    email = row.get("caller_email")
+    if email and ("@" not in email or any(c.isspace() or c in "<>,;" for c in email)):
+        row.errors.append(("caller_email", f"not a mail address: {email!r}"))
+    for name, value in row.values.items():
+        if len(value) > MAX_FIELD:
+            row.errors.append((name, f"longer than {MAX_FIELD} characters"))
