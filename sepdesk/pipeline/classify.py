@@ -65,12 +65,14 @@ def own_text(text: str, *, keep_outlook_blocks: bool = False) -> str:
         if rules.FORWARD_START.search(line):
             kept.extend(lines[i:])
             break
-        keep = keep_outlook_blocks or _announces_forward(kept)
-        if _history_starts(lines, i) and not keep:
-            if i and rules.WROTE_LINE.search(line) and rules.WROTE_OPENER.match(lines[i - 1]):
+        starts = _history_starts(lines, i)
+        # Whether a forward was announced is asked only where history could start (cheap).
+        if (starts or _outlook_block(lines, i)) and not (
+            keep_outlook_blocks or _announces_forward(kept)
+        ):
+            wrapped = i and rules.WROTE_LINE.search(line) and rules.WROTE_OPENER.match(lines[i - 1])
+            if starts and wrapped:
                 kept = kept[:-1]  # the "On ..." half of a wrapped "... wrote:" line
-            break
-        if _outlook_block(lines, i) and not keep:
             break
         if not rules.QUOTED_LINE.match(line):
             kept.append(line)
@@ -193,7 +195,10 @@ def has_action(text: str) -> bool:
     """An operation is named: a work verb, or a work noun with a failure or an intent beside it."""
     if rules.ACTION_VERB.search(text):
         return True
-    return any(_names_operation(s) for s in sentences(text))
+    parts = sentences(text)
+    if not (_may_match(rules.ACTION_NOUN, parts) or _may_match(rules.HOW_TO, parts)):
+        return False
+    return any(_names_operation(s) for s in parts)
 
 
 def _names_operation(sentence: str) -> bool:
@@ -241,7 +246,19 @@ def stated_severity(text: str) -> int | None:
     return None
 
 
-def _any(pattern: re.Pattern[str], parts: Iterable[str]) -> str | None:
+def _may_match(pattern: re.Pattern[str], parts: list[str]) -> bool:
+    """Cheap pre-check on the joined text: a match in a part is a match in the whole.
+
+    Patterns with anchors (or a ``[^`` class) are not pre-checked, as anchoring differs.
+    """
+    if "^" in pattern.pattern or "$" in pattern.pattern:
+        return True
+    return pattern.search("\n".join(parts)) is not None
+
+
+def _any(pattern: re.Pattern[str], parts: list[str]) -> str | None:
+    if not _may_match(pattern, parts):
+        return None
     for part in parts:
         m = pattern.search(part)
         if m:
@@ -249,8 +266,10 @@ def _any(pattern: re.Pattern[str], parts: Iterable[str]) -> str | None:
     return None
 
 
-def _affirmed(pattern: re.Pattern[str], parts: Iterable[str]) -> str | None:
+def _affirmed(pattern: re.Pattern[str], parts: list[str]) -> str | None:
     """A match that is not negated ("kein Workaround", "no workaround ... exists")."""
+    if not _may_match(pattern, parts):
+        return None
     for part in parts:
         for m in pattern.finditer(part):
             before, after = part[max(0, m.start() - 40) : m.start()], part[m.end() : m.end() + 40]

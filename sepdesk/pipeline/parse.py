@@ -190,13 +190,13 @@ def digest_id(raw: bytes) -> str:
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
-    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    if not msg.keys():
-        raise ParseError("no header could be read: not an e-mail message")
     try:
         parsed = mailparser.parse_from_bytes(raw)
     except Exception as exc:  # mail-parser raises bare exceptions on broken MIME
         raise ParseError(f"cannot decode MIME structure: {type(exc).__name__}: {exc}") from None
+    msg: Message = parsed.message  # the standard library's parse, made once by mail-parser
+    if not msg.keys():
+        raise ParseError("no header could be read: not an e-mail message")
     headers: dict[str, list[str]] = {}
     for k, v in msg.items():
         headers.setdefault(k.lower(), []).append(_decode(v))
