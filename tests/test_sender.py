@@ -1,0 +1,123 @@
+"""The outbound sender against a real SMTP sink: headers, retries with backoff, no plaintext fallback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from sepdesk.config import Settings
+from sepdesk.desk import Desk
+from sepdesk.outbound import sender
+from sepdesk.outbound.compose import tagged_subject
+from sepdesk.outbound.outbox import enqueue
+from sepdesk.store import write_tx
+from tests.conftest import T0
+from tests.servers.smtp_sink import SmtpSink, smtp_sink  # noqa: F401  (fixture)
+
+
+def queue_one(desk: Desk, subject: str = "Backup fails\r\nBcc: evil@example.org") -> int:
+    with write_tx(desk.db):
+        return enqueue(
+            desk.db,
+            desk.settings,
+            kind="ack",
+            to=["customer@example.org"],
+            subject=tagged_subject(desk.settings, "T-2026-000001", subject),
+            body="Hello\n",
+            at=T0,
+            ticket_ref="T-2026-000001",
+        )
+
+
+def state(desk: Desk, outbox_id: int) -> tuple[str, int, str | None]:
+    row = desk.db.execute(
+        "SELECT state, attempts, last_error FROM outbox WHERE id = ?", [outbox_id]
+    ).fetchone()
+    return row[0], row[1], row[2]
+
+
+def relay_desk(tmp_path: Path, factory: Callable[..., Settings], relay: dict) -> Desk:
+    return Desk.open(factory(relay=relay))
+
+
+def test_without_relay_mail_is_written_to_the_outbox_folder(desk: Desk) -> None:
+    oid = queue_one(desk)
+    assert sender.run_once(desk, T0) == 1
+    assert state(desk, oid)[0] == "sent"
+    files = list(Path(desk.settings.outbox.dir).glob("*.eml"))
+    assert len(files) == 1
+    head = files[0].read_bytes().split(b"\n\n", 1)[0].decode()
+    assert "Auto-Submitted: auto-replied" in head
+    assert "X-Loop: support@sep.example" in head
+    assert "@sep.example>" in head.split("Message-ID:")[1].splitlines()[0]
+    assert "Subject: [SEP T-2026-000001] Backup fails Bcc: evil@example.org" in head
+    assert "\nBcc:" not in head
+
+
+def test_relay_delivers_with_tag_and_loop_headers(
+    tmp_path: Path, settings_factory: Callable[..., Settings], smtp_sink: SmtpSink  # noqa: F811
+) -> None:
+    desk = relay_desk(tmp_path, settings_factory, smtp_sink.relay_settings())
+    oid = queue_one(desk, "Backup fails")
+    sender.run_once(desk, T0)
+    assert state(desk, oid)[0] == "sent"
+    (msg,) = smtp_sink.to("customer@example.org")
+    assert msg["Subject"] == "[SEP T-2026-000001] Backup fails"
+    assert msg["From"] == "SEP Support <support@sep.example>"
+    assert msg["Auto-Submitted"] == "auto-replied" and msg["X-Loop"] == "support@sep.example"
+    desk.close()
+
+
+def test_temporary_failure_is_retried_after_backoff(
+    tmp_path: Path, settings_factory: Callable[..., Settings], smtp_sink: SmtpSink  # noqa: F811
+) -> None:
+    desk = relay_desk(tmp_path, settings_factory, smtp_sink.relay_settings())
+    oid = queue_one(desk)
+    smtp_sink.fail_next(1, 451)
+    sender.run_once(desk, T0)
+    st, attempts, error = state(desk, oid)
+    assert (st, attempts) == ("queued", 1) and error and "451" in error
+    assert sender.run_once(desk, T0 + timedelta(seconds=30)) == 0  # backoff not over yet
+    assert sender.run_once(desk, T0 + timedelta(minutes=1)) == 1
+    assert state(desk, oid)[:2] == ("sent", 2)
+    assert len(smtp_sink.received()) == 1
+    desk.close()
+
+
+def test_permanent_failure_marks_failed_with_reason(
+    tmp_path: Path, settings_factory: Callable[..., Settings], smtp_sink: SmtpSink  # noqa: F811
+) -> None:
+    desk = relay_desk(tmp_path, settings_factory, smtp_sink.relay_settings())
+    oid = queue_one(desk)
+    smtp_sink.fail_next(1, 550)
+    sender.run_once(desk, T0)
+    st, attempts, error = state(desk, oid)
+    assert st == "failed" and attempts == 1 and "550" in (error or "")
+    assert sender.run_once(desk, T0 + timedelta(hours=2)) == 0
+    desk.close()
+
+
+def test_attempts_are_bounded(
+    tmp_path: Path, settings_factory: Callable[..., Settings], smtp_sink: SmtpSink  # noqa: F811
+) -> None:
+    desk = Desk.open(settings_factory(relay=smtp_sink.relay_settings(), outbox={"max_attempts": 2}))
+    oid = queue_one(desk)
+    smtp_sink.fail_next(5, 421)
+    sender.run_once(desk, T0)
+    sender.run_once(desk, T0 + timedelta(hours=1))
+    assert state(desk, oid)[:2] == ("failed", 2)
+    desk.close()
+
+
+def test_starttls_missing_is_an_error_never_plaintext(
+    tmp_path: Path, settings_factory: Callable[..., Settings], smtp_sink: SmtpSink  # noqa: F811
+) -> None:
+    relay = {**smtp_sink.relay_settings(), "tls": "starttls"}
+    desk = relay_desk(tmp_path, settings_factory, relay)
+    oid = queue_one(desk)
+    sender.run_once(desk, T0)
+    st, _attempts, error = state(desk, oid)
+    assert st == "queued" and "STARTTLS" in (error or "").upper()
+    assert smtp_sink.received() == []
+    desk.close()
