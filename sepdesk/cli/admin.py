@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from sepdesk.cli.common import emit, get_desk, get_settings, json_option
@@ -31,7 +33,19 @@ def status(ctx: click.Context, as_json: bool) -> None:
     from sepdesk.reports.status import desk_status
 
     desk = get_desk(ctx)
-    emit(ctx, desk_status(desk))
+    record = desk_status(desk)
+    emit(ctx, record if as_json else _readable(record))
+
+
+def _readable(record: dict[str, Any]) -> dict[str, Any]:
+    """Nested figures flattened for the key: value view (``--json`` keeps the structure)."""
+    out = dict(record)
+    out["open_tickets_by_severity"] = " ".join(
+        f"{sev}={n}" for sev, n in record["open_tickets_by_severity"].items()
+    )
+    if not record["imap"]:
+        out.pop("imap")  # imap_enabled and imap_last_contact already say "none"
+    return out
 
 
 @click.command()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import getpass
+from datetime import datetime
 from typing import Any
 
 import click
 
 from sepdesk.cli.common import FencedGroup, emit, get_desk, json_option
+from sepdesk.errors import InputError
 from sepdesk.instants import db_to_local, now, parse_instant, to_db
 from sepdesk.tickets import actions
 from sepdesk.tickets import store as tickets
@@ -26,6 +28,19 @@ LIST_COLUMNS = [
 @click.group(cls=FencedGroup)
 def tickets_group() -> None:
     """Tickets: list, show, and engineer actions."""
+
+
+def _instant(text: str, tz: str, option: str) -> datetime:
+    """An option's instant; a malformed one is a usage error (exit 2), like any bad option."""
+    try:
+        return parse_instant(text, tz, option)
+    except InputError as exc:
+        raise click.BadParameter(str(exc).removeprefix(f"{option}: "), param_hint=option) from None
+
+
+def _due_cell(local_iso: str | None) -> str:
+    """The due instant for the table: local wall-clock minutes ("2026-11-02 10:42")."""
+    return local_iso[:16].replace("T", " ") if local_iso else "-"
 
 
 def _filters(
@@ -52,7 +67,7 @@ def _filters(
         args.append(int(breached))
     if due_before:
         where.append("first_response_due IS NOT NULL AND first_response_due < ?")
-        args.append(to_db(parse_instant(due_before, tz, "--due-before")))
+        args.append(to_db(_instant(due_before, tz, "--due-before")))
     return (" WHERE " + " AND ".join(where)) if where else "", args
 
 
@@ -86,7 +101,7 @@ def list_(
         emit(ctx, rows)
         return
     for r in rows:
-        r["due"] = (r["first_response_due"] or "-")[:16]
+        r["due"] = _due_cell(r["first_response_due"])
         if r["delivery_failed"]:
             r["status"] += " (mail bounced)"
     emit(ctx, rows, LIST_COLUMNS, {"subject": 48})
@@ -127,7 +142,7 @@ def _action(name: str, help_text: str) -> click.Command:
     @click.pass_context
     def run(ctx: click.Context, ref: str, at: str | None) -> None:
         desk = get_desk(ctx)
-        when = parse_instant(at, desk.tz, "--at") if at else now()
+        when = _instant(at, desk.tz, "--at") if at else now()
         t = actions.apply(desk, ref, name, when, _actor())
         click.echo(
             f"{t['ticket_number']}: {t['status']}" + (f" ({t['call_id']})" if t["call_id"] else "")
@@ -167,6 +182,8 @@ def severity(ctx: click.Context, ref: str, level: int) -> None:
 @click.pass_context
 def assign(ctx: click.Context, ref: str, who: str) -> None:
     """Assign REF to engineer WHO (an address)."""
+    if not who.strip():
+        raise click.BadParameter("must not be empty", param_hint="WHO")
     t = actions.apply(get_desk(ctx), ref, "assign", now(), _actor(), who)
     click.echo(f"{t['ticket_number']}: assigned to {t['assigned_to']}")
 

@@ -1,4 +1,9 @@
-"""``sepdesk status``: the desk's health in one dict (intake, quarantine, outbox, IMAP, SLA)."""
+"""``sepdesk status``: the desk's health in one dict (intake, quarantine, outbox, IMAP, SLA).
+
+Read-only and cheap: a handful of indexed counts, so an admin (or a monitoring
+check) can run it every minute against the live database while serve writes.
+Instants are ISO 8601 with the desk's offset; "today" is the desk's local day.
+"""
 
 from __future__ import annotations
 
@@ -7,51 +12,120 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sepdesk.desk import Desk
-from sepdesk.instants import db_to_local, now, to_db
+from sepdesk.instants import db_to_local, local_iso, now, to_db
+from sepdesk.tickets.store import OPEN_STATUSES
+
+_OPEN = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_STATUSES))
 
 
 def _scalar(desk: Desk, sql: str, args: list[Any] | None = None) -> Any:
     return desk.db.execute(sql, args or []).fetchone()[0]
 
 
-def desk_status(desk: Desk, at: datetime | None = None) -> dict[str, Any]:
-    at = at or now()
+def _local_midnight(at: datetime, tz: str) -> datetime:
+    zone = ZoneInfo(tz)
+    return datetime.combine(at.astimezone(zone).date(), time(0), zone)
+
+
+def _intake(desk: Desk) -> dict[str, Any]:
     tz = desk.tz
-    midnight = datetime.combine(at.astimezone(ZoneInfo(tz)).date(), time(0), ZoneInfo(tz))
-    open_by_sev = {
-        str(sev): n
-        for sev, n in desk.db.execute(
-            "SELECT severity, count(*) FROM tickets WHERE status NOT IN ('solved', 'closed')"
-            " GROUP BY severity"
-        ).fetchall()
-    }
-    imap = list(desk.db.query("SELECT mailbox, last_contact_at, last_error FROM imap_state"))
-    next_due = _scalar(
-        desk,
-        "SELECT min(first_response_due) FROM tickets WHERE first_response_at IS NULL"
-        " AND first_response_due IS NOT NULL AND status NOT IN ('solved', 'closed')",
-    )
     return {
         "intake_pending": _scalar(desk, "SELECT count(*) FROM intake WHERE state = 'pending'"),
+        "intake_oldest_pending": db_to_local(
+            _scalar(desk, "SELECT min(stored_at) FROM intake WHERE state = 'pending'"), tz
+        ),
         "quarantine": _scalar(desk, "SELECT count(*) FROM quarantine WHERE released_at IS NULL"),
+    }
+
+
+def _outbox(desk: Desk) -> dict[str, Any]:
+    return {
         "outbox_queued": _scalar(desk, "SELECT count(*) FROM outbox WHERE state = 'queued'"),
         "outbox_failed": _scalar(desk, "SELECT count(*) FROM outbox WHERE state = 'failed'"),
         "outbox_oldest_unsent": db_to_local(
-            _scalar(desk, "SELECT min(created_at) FROM outbox WHERE state = 'queued'"), tz
+            _scalar(desk, "SELECT min(created_at) FROM outbox WHERE state = 'queued'"), desk.tz
         ),
+    }
+
+
+def _imap(desk: Desk) -> dict[str, Any]:
+    rows = list(desk.db.query("SELECT mailbox, last_contact_at, last_error FROM imap_state"))
+    contacts = [r["last_contact_at"] for r in rows if r["last_contact_at"]]
+    return {
+        "imap_enabled": desk.settings.imap.enabled,
+        # Text order is time order for stored instants (sepdesk.instants), so max() is latest.
+        "imap_last_contact": db_to_local(max(contacts), desk.tz) if contacts else None,
         "imap": [
             {
                 "mailbox": r["mailbox"],
-                "last_contact_at": db_to_local(r["last_contact_at"], tz),
+                "last_contact_at": db_to_local(r["last_contact_at"], desk.tz),
                 "last_error": r["last_error"],
             }
-            for r in imap
+            for r in rows
         ],
-        "next_response_due": db_to_local(next_due, tz),
-        "open_tickets_by_severity": open_by_sev,
-        "breaches_today": _scalar(
+    }
+
+
+def _next_escalation(desk: Desk) -> str | None:
+    """The SLA timer's next instant, when the schema has it (migration m002).
+
+    A value in the past means "the timer should look now": a stale one while
+    serve runs says the timer is stuck, which is what an admin wants to see.
+    """
+    if "next_escalation_at" not in desk.db["tickets"].columns_dict:
+        return None
+    return db_to_local(
+        _scalar(
             desk,
-            "SELECT count(*) FROM escalations WHERE kind = 'breach' AND fired_at >= ?",
-            [to_db(midnight)],
+            "SELECT min(next_escalation_at) FROM tickets WHERE next_escalation_at IS NOT NULL",
         ),
+        desk.tz,
+    )
+
+
+def _sla(desk: Desk, at: datetime) -> dict[str, Any]:
+    by_sev = dict.fromkeys(("1", "2", "3", "4"), 0)
+    for sev, n in desk.db.execute(
+        f"SELECT severity, count(*) FROM tickets WHERE {_OPEN} GROUP BY severity"
+    ).fetchall():
+        by_sev[str(sev)] = n
+    next_due = _scalar(
+        desk,
+        "SELECT min(first_response_due) FROM tickets WHERE first_response_at IS NULL"
+        f" AND first_response_due IS NOT NULL AND {_OPEN}",
+    )
+    return {
+        "next_response_due": db_to_local(next_due, desk.tz),
+        "next_escalation_at": _next_escalation(desk),
+        "open_tickets_by_severity": by_sev,
+        "breaches_today": breaches_between(desk, _local_midnight(at, desk.tz), at),
+    }
+
+
+def breaches_between(desk: Desk, start: datetime, end: datetime) -> int:
+    """Tickets whose response deadline fell in [start, end] and was missed.
+
+    Counted from the tickets, not the escalation rows, so a breach shows up even
+    while the SLA timer is not running (serve stopped): that is when it matters.
+    """
+    return int(
+        _scalar(
+            desk,
+            "SELECT count(*) FROM tickets WHERE first_response_due >= ? AND first_response_due <= ?"
+            " AND (breached = 1 OR first_response_at > first_response_due"
+            f" OR (first_response_at IS NULL AND {_OPEN}))",
+            [to_db(start), to_db(end)],
+        )
+    )
+
+
+def desk_status(desk: Desk, at: datetime | None = None) -> dict[str, Any]:
+    """Every figure of ``sepdesk status`` at ``at`` (default: now)."""
+    at = at or now()
+    return {
+        "at": local_iso(at.replace(microsecond=0), desk.tz),
+        **_intake(desk),
+        **_outbox(desk),
+        **_imap(desk),
+        **_sla(desk, at),
     }

@@ -1,0 +1,159 @@
+"""The SEP Customer Experience report (SPEC §5): anonymised usage per participating customer.
+
+Participation: licence types CE, NFR, MSP and DEMO always; every other licence
+type only with ``sce = yes``. The report carries no customer-specific value:
+each customer gets an id drawn from :mod:`secrets` for this report only (the
+mapping lives in a local dict and is never stored or logged), entries are
+ordered by that random id so their order says nothing about customer numbers,
+and the free-text columns ``versions`` and ``operating_systems`` pass through
+an allow-list: version-shaped strings and OS names rebuilt from a known list.
+Anything else from a mail is dropped, because a mail can put a host name, a
+customer number or a person's name where a version was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import string
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from sepdesk.instants import from_db, from_db_opt, local_iso
+from sepdesk.sla.deadlines import is_breached
+
+ALWAYS = ("CE", "NFR", "MSP", "DEMO")
+SEVERITIES = ("1", "2", "3", "4")
+ID_LENGTH = 16  # 26**16 ≈ 2**75: two reports never share an id in practice
+
+# Letters only: an id can then never contain a customer number, licence id or phone number.
+_ID_ALPHABET = string.ascii_lowercase
+_VERSION = re.compile(r"\d{1,2}\.\d{1,3}(?:\.\d{1,3}){0,2}")
+
+# (pattern over the whole reported string, canonical name built from its groups). Editions
+# and suffixes ("Datacenter", "LTS", "for SAP") are accepted but not kept.
+_OS_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p, re.I), name)
+    for p, name in (
+        (
+            r"windows server (2008(?: r2)?|2012(?: r2)?|2016|2019|2022|2025)\b.*",
+            "Windows Server {0}",
+        ),
+        (r"windows (7|8\.1|10|11)\b.*", "Windows {0}"),
+        (r"(?:sles|suse linux enterprise server) (\d{2})(?: (sp\d))?\b.*", "SLES {0} {1}"),
+        (r"(?:rhel|red hat enterprise linux) (\d{1,2}(?:\.\d{1,2})?)\b.*", "RHEL {0}"),
+        (r"rocky linux (\d{1,2}(?:\.\d{1,2})?)\b.*", "Rocky Linux {0}"),
+        (r"alma ?linux (\d{1,2}(?:\.\d{1,2})?)\b.*", "AlmaLinux {0}"),
+        (r"oracle linux (\d{1,2}(?:\.\d{1,2})?)\b.*", "Oracle Linux {0}"),
+        (r"centos (\d{1,2}(?:\.\d{1,2})?)\b.*", "CentOS {0}"),
+        (r"debian (\d{1,2})\b.*", "Debian {0}"),
+        (r"ubuntu (\d{2}\.\d{2})\b.*", "Ubuntu {0}"),
+        (r"proxmox ve (\d{1,2}(?:\.\d{1,2})?)\b.*", "Proxmox VE {0}"),
+        (r"(?:vmware )?esxi (\d(?:\.\d{1,2})?)\b.*", "VMware ESXi {0}"),
+        (r"univention corporate server (\d(?:\.\d)?)\b.*", "UCS {0}"),
+        (r"ucs (\d(?:\.\d)?)\b.*", "UCS {0}"),
+    )
+)
+
+
+def participates(license_type: str, sce: str) -> bool:
+    """CE, NFR, MSP and DEMO always take part; the others only after saying yes."""
+    return license_type in ALWAYS or sce == "yes"
+
+
+def clean_versions(values: Iterable[str]) -> list[str]:
+    """Only version-shaped strings (5.1.0.4), sorted numerically, each once."""
+    kept = {v.strip() for v in values if isinstance(v, str) and _VERSION.fullmatch(v.strip())}
+    return sorted(kept, key=lambda v: tuple(int(p) for p in v.split(".")))
+
+
+def clean_os_name(value: str) -> str | None:
+    """The canonical name of a known operating system, or None (the string is dropped)."""
+    text = " ".join(value.split())
+    for pattern, name in _OS_RULES:
+        match = pattern.fullmatch(text)
+        if match:
+            parts = [g.upper() if g and g.lower().startswith("sp") else g for g in match.groups()]
+            return " ".join(name.format(*(p or "" for p in parts)).split())
+    return None
+
+
+def clean_operating_systems(values: Iterable[str]) -> list[str]:
+    names = {clean_os_name(v) for v in values if isinstance(v, str)}
+    return sorted(n for n in names if n)
+
+
+def _sla_state(ticket: dict[str, Any], at: datetime) -> bool | None:
+    """True met, False missed, None not decided yet (unanswered and not yet due)."""
+    due = from_db(ticket["first_response_due"])
+    responded = from_db_opt(ticket["first_response_at"])
+    if ticket["breached"] or is_breached(due, responded, at):
+        return False
+    return True if responded is not None else None
+
+
+def _customer_entry(
+    contract: dict[str, Any], tickets: list[dict[str, Any]], at: datetime, anon_id: str
+) -> dict[str, Any]:
+    counts = dict.fromkeys(SEVERITIES, 0)
+    versions: list[str] = []
+    systems: list[str] = []
+    decided: list[bool] = []
+    for t in tickets:
+        if str(t["severity"]) in counts:
+            counts[str(t["severity"])] += 1
+        versions += json.loads(t["versions"] or "[]")
+        systems += json.loads(t["operating_systems"] or "[]")
+        if t["first_response_due"] is not None:
+            state = _sla_state(t, at)
+            if state is not None:
+                decided.append(state)
+    return {
+        "id": anon_id,
+        "license_type": contract["license_type"],
+        "tickets": counts,
+        "sla_met": round(sum(decided) / len(decided), 4) if decided else None,
+        "versions": clean_versions(versions),
+        "operating_systems": clean_operating_systems(systems),
+    }
+
+
+def _new_id(taken: set[str]) -> str:
+    """A fresh random id; a repeat within one report is astronomically unlikely, but checked."""
+    for _ in range(8):
+        anon = "".join(secrets.choice(_ID_ALPHABET) for _ in range(ID_LENGTH))
+        if anon not in taken:
+            taken.add(anon)
+            return anon
+    raise RuntimeError("secrets keeps repeating itself: no usable randomness")
+
+
+def build_report(db: sqlite_utils.Database, tz: str, at: datetime) -> dict[str, Any]:
+    """The report as a dict; the customer → id mapping exists only inside this call."""
+    contracts = [
+        c
+        for c in db.query("SELECT customer_number, license_type, sce FROM contracts")
+        if participates(c["license_type"], c["sce"])
+    ]
+    by_customer: dict[str, list[dict[str, Any]]] = {c["customer_number"]: [] for c in contracts}
+    for t in db.query(
+        "SELECT customer_number, severity, versions, operating_systems, first_response_due,"
+        " first_response_at, breached FROM tickets WHERE customer_number IS NOT NULL"
+    ):
+        if t["customer_number"] in by_customer:
+            by_customer[t["customer_number"]].append(t)
+    taken: set[str] = set()
+    entries = [
+        _customer_entry(c, by_customer[c["customer_number"]], at, _new_id(taken)) for c in contracts
+    ]
+    entries.sort(key=lambda e: e["id"])  # random order: nothing to learn from the position
+    return {"generated_at": local_iso(at.replace(microsecond=0), tz), "customers": entries}
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report as JSON text (ASCII only, so its bytes are the same in every locale)."""
+    return json.dumps(report, indent=2) + "\n"

@@ -1,0 +1,175 @@
+"""``sepdesk init``, ``status`` and ``backup``: figures, formats, and a backup of a live desk."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from sepdesk.cli.main import _register, cli
+from sepdesk.contracts import import_csv
+from sepdesk.desk import Desk
+from sepdesk.instants import to_db
+from sepdesk.intake.files import ingest_file
+from sepdesk.intake.store import store_raw
+from sepdesk.pipeline import runner
+from sepdesk.reports.status import desk_status
+from sepdesk.sla import timer
+from tests.conftest import CONTRACTS, MAILS, T0, make_settings, write_toml
+from tests.test_serve_signals import NEW_TICKET_MAILS, SEPDESK, Served, send_all, wait_for
+
+# Tuesday 3 November 2026, 17:00 Berlin: T-1 (due Mon 10:42) and T-2 (due Mon 17:15)
+# breached yesterday; T-3 (due Tue 15:03) and T-4 (due Tue 16:00) breached today.
+AT = T0.replace(day=3, hour=16)
+
+
+def run(cfg: Path, *args: str) -> Result:
+    _register()
+    return CliRunner().invoke(cli, ["--config", str(cfg), *args])
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    d = Desk.open(make_settings(tmp_path))
+    import_csv(d.db, CONTRACTS, T0)
+    for path in MAILS[:4]:  # T-1 .. T-4
+        ingest_file(d, path, "header")
+    yield d
+    d.close()
+
+
+def config_for(desk: Desk, tmp_path: Path) -> Path:
+    return write_toml(
+        tmp_path / "sepdesk.toml",
+        {
+            "database": {"path": desk.settings.database.path},
+            "outbox": {"dir": str(tmp_path / "out")},
+        },
+    )
+
+
+def test_status_on_a_quiet_desk(desk: Desk) -> None:
+    status = desk_status(desk, T0)
+    assert status["at"] == "2026-11-02T09:00:00+01:00"
+    assert (status["intake_pending"], status["quarantine"]) == (0, 0)
+    assert status["outbox_queued"] == 4 and status["outbox_failed"] == 0
+    assert status["open_tickets_by_severity"] == {"1": 1, "2": 2, "3": 1, "4": 0}
+    assert status["imap_enabled"] is False and status["imap_last_contact"] is None
+    assert status["next_response_due"] == "2026-11-02T10:42:17+01:00"
+    assert status["breaches_today"] == 0
+
+
+def test_status_counts_what_needs_attention(desk: Desk) -> None:
+    db = desk.db
+    store_raw(db, source="file", raw=b"Subject: waiting\r\n\r\nx\r\n", received_at=AT)
+    stuck = store_raw(db, source="file", raw=b"Subject: bad\r\n\r\nx\r\n", received_at=AT)
+    runner.quarantine_intake(desk, stuck.intake_id, "test: unreadable", AT)
+    db.execute("UPDATE outbox SET state = 'failed' WHERE id = 1")
+    db.execute(
+        "INSERT INTO imap_state (mailbox, last_contact_at) VALUES ('a', ?), ('b', ?)",
+        [to_db(AT - timedelta(minutes=5)), to_db(AT - timedelta(hours=2))],
+    )
+    db.conn.commit()
+    for _ in range(10):  # bounded: fire every escalation due by AT
+        if timer.run_once(desk, AT) == 0:
+            break
+    status = desk_status(desk, AT)
+    assert status["intake_pending"] == 1
+    assert status["intake_oldest_pending"] is not None
+    assert status["quarantine"] == 1
+    assert status["outbox_failed"] == 1
+    assert status["outbox_oldest_unsent"] is not None
+    assert status["imap_last_contact"] == "2026-11-03T16:55:00+01:00"
+    assert [m["mailbox"] for m in status["imap"]] == ["a", "b"]
+    assert status["breaches_today"] == 2  # T-3 and T-4; T-1 and T-2 were yesterday's
+    assert status["next_escalation_at"] is not None
+    assert status["next_escalation_at"] > status["at"]  # the timer has caught up
+
+
+def test_status_command_text_and_json(desk: Desk, tmp_path: Path) -> None:
+    cfg = config_for(desk, tmp_path)
+    text = run(cfg, "status")
+    assert text.exit_code == 0, text.output
+    assert "open_tickets_by_severity: 1=1 2=2 3=1 4=0" in text.stdout
+    assert "intake_pending: 0" in text.stdout
+    record = json.loads(run(cfg, "status", "--json").stdout)
+    assert record["open_tickets_by_severity"] == {"1": 1, "2": 2, "3": 1, "4": 0}
+    assert set(record) >= {
+        "intake_pending",
+        "quarantine",
+        "outbox_queued",
+        "outbox_failed",
+        "outbox_oldest_unsent",
+        "imap_last_contact",
+        "next_escalation_at",
+        "next_response_due",
+        "breaches_today",
+    }
+
+
+def test_init_reports_the_schema(tmp_path: Path) -> None:
+    cfg = write_toml(tmp_path / "s.toml", {"database": {"path": str(tmp_path / "new.db")}})
+    result = run(cfg, "init")
+    assert result.exit_code == 0, result.output
+    assert str(tmp_path / "new.db") in result.stdout and "schema" in result.stdout
+
+
+def _tickets_in(path: Path) -> int:
+    copy = sqlite3.connect(path)
+    try:
+        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # self-contained
+        return int(copy.execute("SELECT count(*) FROM tickets").fetchone()[0])
+    finally:
+        copy.close()
+
+
+def test_backup_copies_the_database(desk: Desk, tmp_path: Path) -> None:
+    cfg = config_for(desk, tmp_path)
+    target = tmp_path / "backups" / "sepdesk-copy.db"
+    result = run(cfg, "backup", str(target))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"backup written to {target}")
+    assert _tickets_in(target) == 4
+    assert not target.with_name(target.name + ".partial").exists()
+
+
+def test_backup_to_an_impossible_place_is_one_line_exit_1(desk: Desk, tmp_path: Path) -> None:
+    cfg = config_for(desk, tmp_path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    result = run(cfg, "backup", str(blocker / "copy.db"))
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "copy.db" in result.stderr
+
+
+def test_backup_while_serve_runs(tmp_path: Path) -> None:
+    served = Served(tmp_path)
+    try:
+        served.start()
+        send_all(served.port, NEW_TICKET_MAILS)
+        wait_for(
+            lambda: served.query("SELECT count(*) FROM tickets")[0][0] == len(NEW_TICKET_MAILS),
+            30,
+            "tickets opened",
+        )
+        target = tmp_path / "live-copy.db"
+        result = subprocess.run(
+            [SEPDESK, "--config", str(served.config), "backup", str(target)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert _tickets_in(target) == len(NEW_TICKET_MAILS)
+        assert served.proc is not None and served.proc.poll() is None  # still serving
+        assert served.stop(10) == 0
+    finally:
+        served.kill()

@@ -1,0 +1,260 @@
+"""``sepdesk tickets``: list filters and table, and every engineer action with its errors.
+
+Each action runs through click's CliRunner; the exit codes and the one-line
+errors are checked again against the real console script as a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from sepdesk.cli.main import _register, cli
+from sepdesk.contracts import import_csv
+from sepdesk.desk import Desk
+from sepdesk.intake.files import ingest_file
+from sepdesk.sla import timer
+from tests.conftest import CONTRACTS, MAILS, T0, make_settings, write_toml
+
+SEPDESK = str(Path(sys.executable).with_name("sepdesk"))
+LATER = T0.replace(day=20)
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Iterator[Path]:
+    """A desk holding the first ten sample mails (nine tickets), and its config file."""
+    settings = make_settings(tmp_path)
+    desk = Desk.open(settings)
+    import_csv(desk.db, CONTRACTS, T0)
+    for path in MAILS[:10]:
+        ingest_file(desk, path, "header")
+    desk.close()
+    yield write_toml(
+        tmp_path / "sepdesk.toml",
+        {
+            "database": {"path": settings.database.path},
+            "outbox": {"dir": str(tmp_path / "out")},
+        },
+    )
+
+
+def run(cfg: Path, *args: str) -> Result:
+    _register()
+    return CliRunner().invoke(cli, ["--config", str(cfg), *args])
+
+
+def sub(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SEPDESK, "--config", str(cfg), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def numbers(cfg: Path, *filters: str) -> list[str]:
+    result = run(cfg, "tickets", "list", "--json", *filters)
+    assert result.exit_code == 0, result.output
+    return [r["ticket_number"] for r in json.loads(result.stdout)]
+
+
+# -- list ----------------------------------------------------------------------------------
+
+
+def test_list_is_newest_first_with_every_ticket(cfg: Path) -> None:
+    found = numbers(cfg)
+    assert len(found) == 9
+    # The bounced acknowledgement (T-4, file 005) sorts first: it needs a human now.
+    assert found[0] == "T-2026-000004"
+    rest = found[1:]
+    assert rest == sorted(rest, reverse=True)
+    assert numbers(cfg, "--limit", "3") == found[:3]
+
+
+def test_list_filters_status_severity_customer(cfg: Path) -> None:
+    accepted = numbers(cfg, "--status", "accepted")
+    assert accepted and all(n in numbers(cfg) for n in accepted)
+    records = json.loads(run(cfg, "tickets", "list", "--json").stdout)
+    assert set(accepted) == {r["ticket_number"] for r in records if r["status"] == "accepted"}
+    assert numbers(cfg, "--severity", "1") == ["T-2026-000001"]
+    assert numbers(cfg, "--customer", "131462") == ["T-2026-000002"]
+    assert numbers(cfg, "--customer", "999999") == []
+    assert numbers(cfg, "--status", "accepted", "--severity", "1") == ["T-2026-000001"]
+
+
+def test_list_filters_due_before_and_breached(cfg: Path) -> None:
+    # T-1 is due 2026-11-02 10:42 Berlin; a naive instant is the desk's local time.
+    assert numbers(cfg, "--due-before", "2026-11-02T11:00") == ["T-2026-000001"]
+    assert numbers(cfg, "--due-before", "2026-11-02T10:00") == []
+    assert numbers(cfg, "--due-before", "2026-11-02T10:00:00Z") == ["T-2026-000001"]
+    assert numbers(cfg, "--breached") == []
+    settings = make_settings(cfg.parent)
+    desk = Desk.open(settings)
+    try:
+        for _ in range(20):  # bounded: each pass fires what is due, then returns 0
+            if timer.run_once(desk, LATER) == 0:
+                break
+    finally:
+        desk.close()
+    breached = numbers(cfg, "--breached")
+    assert "T-2026-000001" in breached
+    assert set(breached).isdisjoint(numbers(cfg, "--not-breached"))
+    assert len(breached) + len(numbers(cfg, "--not-breached")) == 9
+
+
+def test_list_table_is_aligned_truncated_and_local(cfg: Path) -> None:
+    result = run(cfg, "tickets", "list")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    header = lines[0]
+    assert header.split() == [
+        "ticket_number",
+        "call_id",
+        "status",
+        "severity",
+        "customer_number",
+        "due",
+        "subject",
+    ]
+    start = header.index("subject")
+    due_at = header.index("due")
+    for line in lines[1:]:
+        assert line[start - 2 : start] == "  "  # every subject starts in the same column
+        assert len(line) - start <= 48
+    row = next(line for line in lines if line.startswith("T-2026-000001"))
+    assert row[due_at:].startswith("2026-11-02 10:42")  # 09:42 UTC, shown in Berlin time
+    long_row = next(line for line in lines if line.startswith("T-2026-000009"))
+    assert long_row.endswith("…")
+    assert "bounced" in next(line for line in lines if line.startswith("T-2026-000004"))
+
+
+def test_list_bad_flags_are_usage_errors(cfg: Path) -> None:
+    for args in (
+        ("--status", "open-ish"),
+        ("--severity", "5"),
+        ("--limit", "0"),
+        ("--due-before", "next tuesday-ish"),
+        ("--frobnicate",),
+    ):
+        result = run(cfg, "tickets", "list", *args)
+        assert result.exit_code == 2, args
+        assert "Traceback" not in result.output
+
+
+# -- actions -------------------------------------------------------------------------------
+
+
+def test_lifecycle_through_every_action(cfg: Path) -> None:
+    ref = "T-2026-000002"  # Van Dijk, needs-info
+    accepted = run(cfg, "tickets", "accept", ref)
+    assert accepted.exit_code == 0, accepted.output
+    assert accepted.stdout.startswith(f"{ref}: accepted (C-2026-")
+    call_id = accepted.stdout.split("(")[1].rstrip(")\n")
+    assert run(cfg, "tickets", "respond", call_id).exit_code == 0
+    sev = run(cfg, "tickets", "severity", ref, "1")
+    assert sev.exit_code == 0 and f"{ref}: severity 1, due " in sev.stdout
+    assign = run(cfg, "tickets", "assign", call_id.lower(), "Eva.Engineer@SEP.example")
+    assert assign.stdout == f"{ref}: assigned to eva.engineer@sep.example\n"
+    assert run(cfg, "tickets", "solve", ref).stdout.startswith(f"{ref}: solved")
+    assert run(cfg, "tickets", "reopen", ref).stdout.startswith(f"{ref}: accepted")
+    assert run(cfg, "tickets", "close", ref).stdout.startswith(f"{ref}: closed")
+    shown = json.loads(run(cfg, "tickets", "show", call_id, "--json").stdout)
+    assert shown["status"] == "closed"
+    assert shown["severity"] == 1
+    assert shown["first_response_at"] is not None
+    assert shown["assigned_to"] == "eva.engineer@sep.example"
+    events = run(cfg, "tickets", "show", ref).stdout
+    for kind in ("severity", "assign", "solve", "reopen", "close"):
+        assert f"kind={kind}" in events
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("tickets", "show", "T-2026-999999"),
+        ("tickets", "solve", "T-2026-999999"),
+        ("tickets", "accept", "C-2026-99999"),
+        ("tickets", "close", "T-2026-999999"),
+        ("tickets", "reopen", "T-2026-999999"),
+        ("tickets", "respond", "T-2026-999999"),
+        ("tickets", "severity", "T-2026-999999", "2"),
+        ("tickets", "assign", "T-2026-999999", "eva@sep.example"),
+    ],
+)
+def test_unknown_id_is_one_line_exit_1(cfg: Path, args: tuple[str, ...]) -> None:
+    result = run(cfg, *args)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert "T-2026-999999" in result.stderr or "C-2026-99999" in result.stderr
+
+
+def test_impossible_transitions_are_one_line_exit_1(cfg: Path) -> None:
+    ref = "T-2026-000003"
+    assert run(cfg, "tickets", "close", ref).exit_code == 0
+    for args in (
+        ("solve", ref),
+        ("accept", ref),
+        ("severity", ref, "2"),
+        ("close", ref),
+    ):
+        result = run(cfg, "tickets", *args)
+        assert result.exit_code == 1, args
+        assert result.stderr == f"sepdesk: {ref}: cannot {args[0]} a ticket that is closed\n"
+    assert run(cfg, "tickets", "reopen", "T-2026-000002").exit_code == 1  # reopen an open one
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("tickets", "severity", "T-2026-000001", "5"),
+        ("tickets", "severity", "T-2026-000001", "high"),
+        ("tickets", "assign", "T-2026-000001"),
+        ("tickets", "assign", "T-2026-000001", "  "),
+        ("tickets", "solve"),
+        ("tickets", "solve", "T-2026-000001", "--at", "yesterday-ish"),
+        ("tickets", "frobnicate", "T-2026-000001"),
+    ],
+)
+def test_bad_arguments_are_usage_errors(cfg: Path, args: tuple[str, ...]) -> None:
+    result = run(cfg, *args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+# -- the real console script ---------------------------------------------------------------
+
+
+def test_subprocess_exit_codes_and_one_line_errors(cfg: Path) -> None:
+    unknown = sub(cfg, "tickets", "solve", "T-2026-999999")
+    assert (unknown.returncode, unknown.stderr) == (
+        1,
+        "sepdesk: T-2026-999999: no such ticket or Call ID\n",
+    )
+    assert sub(cfg, "tickets", "close", "T-2026-000001").returncode == 0
+    closed = sub(cfg, "tickets", "solve", "T-2026-000001")
+    assert closed.returncode == 1
+    assert closed.stderr == "sepdesk: T-2026-000001: cannot solve a ticket that is closed\n"
+    bad_flag = sub(cfg, "tickets", "list", "--severity", "9")
+    assert bad_flag.returncode == 2 and "Traceback" not in bad_flag.stderr
+    listed = sub(cfg, "tickets", "list", "--json", "--status", "closed")
+    assert [r["ticket_number"] for r in json.loads(listed.stdout)] == ["T-2026-000001"]
+
+
+def test_subprocess_unknown_config_key_is_one_line_exit_2(cfg: Path) -> None:
+    text = cfg.read_text(encoding="utf-8") + "[smtp]\nprot = 25\n"
+    bad = cfg.with_name("bad.toml")
+    bad.write_text(text, encoding="utf-8")
+    for args in (("tickets", "list"), ("tickets", "solve", "T-2026-000001")):
+        result = sub(bad, *args)
+        assert result.returncode == 2
+        assert result.stdout == ""
+        assert result.stderr.count("\n") == 1
+        assert str(bad) in result.stderr and "[smtp]" in result.stderr
+        assert "prot" in result.stderr

@@ -1,0 +1,225 @@
+"""The SEP Customer Experience report: participation, anonymity, and the sanitised lists."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from sepdesk.cli.main import _register, cli
+from sepdesk.contracts import import_csv, list_contracts, set_sce
+from sepdesk.desk import Desk
+from sepdesk.intake.files import ingest_file
+from sepdesk.reports.sce import (
+    build_report,
+    clean_operating_systems,
+    clean_os_name,
+    clean_versions,
+    participates,
+    render,
+)
+from tests.conftest import CONTRACTS, MAILS, T0, make_settings, write_toml
+
+AT = T0.replace(month=12)
+_PHONE = re.compile(r"(?:\+|00)\d[\d ()/-]{6,}\d")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Desk, Path]]:
+    """The sample contracts and all 45 sample mails, ingested once for the module."""
+    tmp = tmp_path_factory.mktemp("sce")
+    settings = make_settings(tmp)
+    desk = Desk.open(settings)
+    import_csv(desk.db, CONTRACTS, T0)
+    for path in MAILS:
+        ingest_file(desk, path, "header")
+    cfg = write_toml(
+        tmp / "sepdesk.toml",
+        {"database": {"path": settings.database.path}, "outbox": {"dir": str(tmp / "out")}},
+    )
+    yield desk, cfg
+    desk.close()
+
+
+def _identifiers(desk: Desk) -> set[str]:
+    """Every customer-specific string the report must not contain."""
+    found: set[str] = set()
+    for c in list_contracts(desk.db):
+        found |= {c["customer_number"], c["customer_name"], *c["license_ids"]}
+        for contact in c["contacts"]:
+            found |= {contact, contact.lstrip("@"), contact.partition("@")[2]}
+    for row in desk.db.query("SELECT phones FROM contracts"):
+        found |= set(json.loads(row["phones"]))
+    for path in MAILS:
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for header in ("From", "Reply-To"):
+            for addr in getattr(msg.get(header), "addresses", ()):
+                found |= {addr.addr_spec, addr.domain, addr.display_name}
+        found |= set(_PHONE.findall(path.read_text("utf-8", errors="replace")))
+    found |= {row["requester"] for row in desk.db.query("SELECT requester FROM tickets")}
+    return {s for s in found if s and len(s) >= 3}
+
+
+def _cli_report(cfg: Path, *args: str) -> str:
+    _register()
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "report", "sce", *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_two_reports_leak_no_identifier_and_share_no_id(
+    corpus: tuple[Desk, Path], tmp_path: Path
+) -> None:
+    desk, cfg = corpus
+    first = _cli_report(cfg).encode("utf-8")
+    out = tmp_path / "sce.json"
+    _cli_report(cfg, "--out", str(out))
+    second = out.read_bytes()
+    identifiers = _identifiers(desk)
+    assert len(identifiers) > 80  # the check below is only as good as this list
+    for data in (first, second):
+        text = data.decode("utf-8").casefold()
+        leaked = sorted(i for i in identifiers if i.casefold() in text)
+        assert leaked == []
+    ids = [{c["id"] for c in json.loads(d)["customers"]} for d in (first, second)]
+    assert ids[0].isdisjoint(ids[1])
+    assert len(ids[0]) == len(json.loads(first)["customers"])  # consistent: one id each
+
+
+def test_participation_rules(corpus: tuple[Desk, Path]) -> None:
+    desk, _ = corpus
+    contracts = list_contracts(desk.db)
+    expected = sorted(
+        c["license_type"]
+        for c in contracts
+        if c["license_type"] in ("CE", "NFR", "MSP", "DEMO") or c["sce"] == "yes"
+    )
+    report = build_report(desk.db, desk.tz, AT)
+    assert sorted(c["license_type"] for c in report["customers"]) == expected
+    # CE 185409 said no, and takes part all the same; full 118530 said no and does not.
+    assert participates("CE", "no") and participates("DEMO", "")
+    assert not participates("full", "no") and not participates("full", "")
+    assert participates("full", "yes")
+
+
+def test_a_customer_saying_yes_joins_the_next_report(tmp_path: Path) -> None:
+    desk = Desk.open(make_settings(tmp_path))
+    try:
+        import_csv(desk.db, CONTRACTS, T0)
+        before = len(build_report(desk.db, desk.tz, AT)["customers"])
+        set_sce(desk.db, "118530", "yes", AT)
+        assert len(build_report(desk.db, desk.tz, AT)["customers"]) == before + 1
+        set_sce(desk.db, "104217", "no", AT)
+        assert len(build_report(desk.db, desk.tz, AT)["customers"]) == before
+    finally:
+        desk.close()
+
+
+def _entry_for(desk: Desk, customer: str, report: dict[str, Any]) -> dict[str, Any]:
+    """The one entry whose ticket counts match ``customer``'s (the test knows the data)."""
+    counts = {"1": 0, "2": 0, "3": 0, "4": 0}
+    for row in desk.db.query("SELECT severity FROM tickets WHERE customer_number = ?", [customer]):
+        counts[str(row["severity"])] += 1
+    matches = [c for c in report["customers"] if c["tickets"] == counts]
+    assert matches
+    return matches[0]
+
+
+def test_entry_shape_counts_and_sla(corpus: tuple[Desk, Path]) -> None:
+    desk, _ = corpus
+    report = build_report(desk.db, desk.tz, AT)
+    assert report["generated_at"].startswith("2026-12-02T09:00:00+01:00")
+    for entry in report["customers"]:
+        assert set(entry) == {
+            "id",
+            "license_type",
+            "tickets",
+            "sla_met",
+            "versions",
+            "operating_systems",
+        }
+        assert entry["sla_met"] is None or 0.0 <= entry["sla_met"] <= 1.0
+    total = sum(sum(c["tickets"].values()) for c in report["customers"])
+    assert total > 0
+    # Kowalski (MSP): 3 tickets, none answered by the desk's engineers in the replay.
+    kowalski = _entry_for(desk, "150338", report)
+    assert kowalski["license_type"] == "MSP"
+    assert kowalski["versions"] == ["4.4.3", "4.4.3.86", "5.1.0", "5.1.0.4"]
+    assert "SLES 15 SP6" in kowalski["operating_systems"]
+
+
+def test_sla_met_counts_answered_in_time_and_ignores_pending(tmp_path: Path) -> None:
+    desk = Desk.open(make_settings(tmp_path))
+    try:
+        import_csv(desk.db, CONTRACTS, T0)
+        ingest_file(desk, MAILS[0], "header")  # Müller (full, sce=yes), Critical, due +4 h
+        tid = desk.db.execute("SELECT id FROM tickets").fetchone()[0]
+        due = desk.db.execute("SELECT first_response_due FROM tickets").fetchone()[0]
+        pending = build_report(desk.db, desk.tz, T0)  # before the due instant, unanswered
+        assert [c["sla_met"] for c in pending["customers"] if c["tickets"]["1"]] == [None]
+        desk.db.execute("UPDATE tickets SET first_response_at = ? WHERE id = ?", [due, tid])
+        desk.db.conn.commit()
+        met = build_report(desk.db, desk.tz, AT)
+        assert [c["sla_met"] for c in met["customers"] if c["tickets"]["1"]] == [1.0]
+    finally:
+        desk.close()
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("Windows Server 2022 Datacenter", "Windows Server 2022"),
+        ("SLES 15 SP5 for SAP", "SLES 15 SP5"),
+        ("sles 15 sp6", "SLES 15 SP6"),
+        ("Ubuntu 24.04 LTS", "Ubuntu 24.04"),
+        ("RHEL 9.3", "RHEL 9.3"),
+        ("Debian 12", "Debian 12"),
+        ("Windows 11 Pro", "Windows 11"),
+        ("fileserver-mueller01", None),
+        ("Debian", None),
+        ("Windows Server 2022 at Müller Maschinenbau, Kd-Nr 104217", "Windows Server 2022"),
+    ],
+)
+def test_os_names_come_from_the_known_list_only(given: str, kept: str | None) -> None:
+    assert clean_os_name(given) == kept
+
+
+def test_versions_keep_only_version_shapes() -> None:
+    given = [
+        "5.1.0.4",
+        "104217",
+        "SL-4Q7M-2291",
+        "5.0.0.12",
+        "v5.1",
+        "4.4.3",
+        "5.1.0.4",
+        "1.2.3.4.5",
+    ]
+    assert clean_versions(given) == ["4.4.3", "5.0.0.12", "5.1.0.4"]
+    assert clean_operating_systems(["Debian 12", "x", "Debian 12 bookworm"]) == ["Debian 12"]
+
+
+def test_report_is_ascii_json(corpus: tuple[Desk, Path]) -> None:
+    desk, _ = corpus
+    text = render(build_report(desk.db, desk.tz, AT))
+    assert text.isascii()
+    assert json.loads(text)["customers"]
+
+
+def test_out_to_an_unwritable_place_is_one_line_exit_1(
+    corpus: tuple[Desk, Path], tmp_path: Path
+) -> None:
+    _, cfg = corpus
+    _register()
+    result = CliRunner().invoke(
+        cli, ["--config", str(cfg), "report", "sce", "--out", str(tmp_path / "no" / "r.json")]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "no/r.json" in result.stderr

@@ -1,0 +1,166 @@
+"""``sepdesk serve`` as a real process: SIGTERM with mail in flight, SIGHUP good and bad.
+
+Every wait is bounded (short sleeps up to a limit); a daemon left behind by a
+failing test is killed in the fixture's teardown.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sepdesk.store import open_db
+from tests.conftest import LABELS, MAILS, free_port, write_toml
+
+SEPDESK = str(Path(sys.executable).with_name("sepdesk"))
+NEW_TICKET_MAILS = [p for p in MAILS if LABELS[p.name]["expected_outcome"] == "new_ticket"][:6]
+REPLY_KINDS = ("ack", "call_accepted", "needs_info", "no_contract")
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not reached within {timeout} s: {what}")
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Served:
+    """One ``sepdesk serve`` process with its config, port and log file."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.port = free_port()
+        self.db = tmp / "var" / "sepdesk.db"
+        self.sections: dict[str, dict[str, Any]] = {
+            "database": {"path": str(self.db)},
+            "outbox": {"dir": str(tmp / "var" / "outbox")},
+            "hotline": {"spool_dir": str(tmp / "var" / "hotline")},
+            "smtp": {"port": self.port},
+        }
+        self.config = write_toml(tmp / "sepdesk.toml", self.sections)
+        self.log = tmp / "serve.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> subprocess.Popen[bytes]:
+        with open(self.log, "ab") as log:
+            proc = subprocess.Popen(
+                [SEPDESK, "--config", str(self.config), "serve"],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        self.proc = proc
+        wait_for(lambda: port_open(self.port) or proc.poll() is not None, 20, "SMTP port")
+        assert proc.poll() is None, self.log_text()
+        return proc
+
+    def stop(self, timeout: float = 10) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def query(self, sql: str, args: list[object] | None = None) -> list[tuple[object, ...]]:
+        db = open_db(str(self.db), migrate_schema=False)  # a reader only
+        try:
+            return [tuple(r) for r in db.execute(sql, args or []).fetchall()]
+        finally:
+            db.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    s = Served(tmp_path)
+    yield s
+    s.kill()
+
+
+def send_all(port: int, paths: list[Path]) -> None:
+    """Every file over one SMTP session; each sendmail returns only after its 250."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        for path in paths:
+            client.sendmail("sender@example.org", ["support@sep.example"], path.read_bytes())
+
+
+def test_sigterm_with_mail_in_flight_exits_0_and_loses_nothing(served: Served) -> None:
+    served.start()
+    send_all(served.port, NEW_TICKET_MAILS)
+    started = time.monotonic()
+    assert served.stop(10) == 0, served.log_text()
+    assert time.monotonic() - started < 10
+    assert "stopped" in served.log_text()
+    # Restart: whatever was still pending at SIGTERM is processed now.
+    served.start()
+    total = len(NEW_TICKET_MAILS)
+    wait_for(
+        lambda: served.query("SELECT count(*) FROM intake WHERE state != 'pending'")[0][0] == total,
+        30,
+        "every intake row processed",
+    )
+    assert served.stop(10) == 0, served.log_text()
+    rows = served.query("SELECT id, state, outcome, ticket_id FROM intake ORDER BY id")
+    assert len(rows) == total  # each mail stored once, none twice
+    assert all(state == "done" and outcome == "new_ticket" for _, state, outcome, _ in rows)
+    for intake_id, _, _, ticket_id in rows:
+        replies = served.query(
+            "SELECT count(*) FROM outbox WHERE ticket_id = ? AND kind IN ({})".format(
+                ", ".join("?" for _ in REPLY_KINDS)
+            ),
+            [ticket_id, *REPLY_KINDS],
+        )[0][0]
+        assert replies == 1, f"intake {intake_id}: {replies} acknowledgements"
+    assert served.query("SELECT count(DISTINCT ticket_id) FROM intake")[0][0] == total
+    # No relay configured: each acknowledgement is one .eml file, written once.
+    written = sorted((served.tmp / "var" / "outbox").glob("*.eml"))
+    assert len(written) == served.query("SELECT count(*) FROM outbox WHERE state = 'sent'")[0][0]
+
+
+def _log_lines(served: Served, needle: str) -> list[str]:
+    return [line for line in served.log_text().splitlines() if needle in line]
+
+
+def test_sighup_with_a_broken_config_keeps_running_then_rereads_a_good_one(
+    served: Served,
+) -> None:
+    proc = served.start()
+    good = served.config.read_text(encoding="utf-8")
+    served.config.write_text(good + "[desk]\nnmae = 'typo'\n", encoding="utf-8")
+    proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: bool(_log_lines(served, "not reloaded")), 10, "the reload error line")
+    errors = _log_lines(served, "SIGHUP")
+    assert len(errors) == 1
+    assert "nmae" in errors[0] and "[desk]" in errors[0] and str(served.config) in errors[0]
+    assert "Traceback" not in served.log_text()
+    assert proc.poll() is None
+    send_all(served.port, NEW_TICKET_MAILS[:1])  # still accepting mail on the old config
+    served.config.write_text(good, encoding="utf-8")
+    proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: bool(_log_lines(served, "configuration re-read")), 10, "the re-read line")
+    assert proc.poll() is None
+    assert served.stop(10) == 0, served.log_text()
+    assert served.query("SELECT count(*) FROM intake")[0][0] == 1
