@@ -2,4 +2,5 @@
 
 from sepdesk.cli.main import main
 
-main()
+if __name__ == "__main__":  # pipeline processes import this module again when spawned
+    main()

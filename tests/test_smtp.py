@@ -158,6 +158,7 @@ def test_sigkill_right_after_250_gives_exactly_one_outcome(tmp_path: Path) -> No
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         proc = _serve(cfg)
+        wait_for(lambda: _port_open(port), 20)
         desk = Desk.open(settings)
         wait_for(lambda: count(desk, "SELECT count(*) FROM intake WHERE state != 'done'") == 0)
         assert count(desk, "SELECT count(*) FROM intake") == 3

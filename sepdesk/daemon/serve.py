@@ -8,6 +8,7 @@ stops accepting mail, lets every worker finish the item in hand, and exits
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -29,9 +30,15 @@ STOP_TIMEOUT = 8.0
 
 
 class Daemon:
-    def __init__(self, settings: Settings, config_path: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, config_path: str | None = None, pipeline_processes: int = 0
+    ) -> None:
+        """``pipeline_processes`` 0 runs the pipeline in a thread (tests); more uses processes."""
         self.settings = settings
         self.config_path = config_path
+        self.pipeline_processes = pipeline_processes
+        self.processes: Any = None
+        self.pipeline: Worker | None = None
         self.stop = threading.Event()
         self.workers: list[Worker] = []
         self.desks: list[Desk] = []
@@ -53,13 +60,19 @@ class Daemon:
         from sepdesk.sla import timer
 
         self._desk()  # migrations run once, before any worker starts
-        pipeline = self._worker("pipeline", PipelineJob(self._desk()), idle=10.0)
+        if self.pipeline_processes:
+            from sepdesk.daemon.processes import PipelineProcesses
+
+            self.processes = PipelineProcesses(self.settings, self.pipeline_processes)
+        else:
+            self.pipeline = self._worker("pipeline", PipelineJob(self._desk()), idle=10.0)
         out_desk = self._desk()
         outgoing = self._worker(
             "sender",
             lambda at: sender.run_once(out_desk, at),
             next_wake=lambda: sender.next_attempt(out_desk),
-            idle=30.0,
+            # Pipeline processes cannot wake this thread: look for new mail every second.
+            idle=1.0 if self.processes else 30.0,
         )
         sla_desk = self._desk()
         self._worker(
@@ -69,7 +82,6 @@ class Daemon:
             idle=60.0,
         )
         self.wake_after_pipeline = [outgoing, self.workers[-1]]
-        self.pipeline = pipeline
         self._extra_workers()
 
     def _extra_workers(self) -> None:
@@ -88,7 +100,8 @@ class Daemon:
         self._worker("hotline-spool", SpoolJob(self._desk()), idle=10.0)
 
     def _on_stored(self, _intake_id: int) -> None:
-        self.pipeline.wake.set()
+        if self.pipeline is not None:
+            self.pipeline.wake.set()
 
     def _start_smtp(self) -> None:
         if not self.settings.smtp.enabled:
@@ -104,15 +117,18 @@ class Daemon:
 
     def start(self) -> None:
         self._build()
-        job = self.pipeline.job
+        if self.pipeline is not None:
+            job = self.pipeline.job
 
-        def pipeline_then_wake(at: datetime) -> int:
-            count = job(at)
-            if count:
-                self._wake_followers()
-            return count
+            def pipeline_then_wake(at: datetime) -> int:
+                count = job(at)
+                if count:
+                    self._wake_followers()
+                return count
 
-        self.pipeline.job = pipeline_then_wake
+            self.pipeline.job = pipeline_then_wake
+        if self.processes is not None:
+            self.processes.start()
         for w in self.workers:
             w.start()
         for t in self.threads:
@@ -137,6 +153,13 @@ class Daemon:
         for desk in self.desks:
             desk.settings = new
             desk._cache.clear()
+        if self.processes is not None:
+            from sepdesk.daemon.processes import PipelineProcesses
+
+            # Each process finishes its batch, then new ones start with the new settings.
+            self.processes.shutdown(STOP_TIMEOUT)
+            self.processes = PipelineProcesses(new, self.pipeline_processes)
+            self.processes.start()
         log.info("SIGHUP: configuration re-read from %s", new.source)
 
     def shutdown(self) -> None:
@@ -152,6 +175,8 @@ class Daemon:
         for w in self.workers:
             w.wake.set()
         deadline = time.monotonic() + STOP_TIMEOUT
+        if self.processes is not None:
+            self.processes.shutdown(STOP_TIMEOUT)
         for t in [*self.workers, *self.threads]:
             t.join(max(0.1, deadline - time.monotonic()))
         for desk in self.desks:
@@ -160,11 +185,17 @@ class Daemon:
 
     def healthy(self) -> bool:
         limit = time.monotonic() - 300
-        return all(w.is_alive() and w.heartbeat > limit for w in self.workers)
+        procs_ok = self.processes is None or self.processes.alive()
+        return procs_ok and all(w.is_alive() and w.heartbeat > limit for w in self.workers)
+
+
+def pipeline_process_count() -> int:
+    """One pipeline process per core, at most four (the SMTP side is mostly I/O)."""
+    return max(1, min(4, (os.cpu_count() or 1)))
 
 
 def serve(settings: Settings, config_path: str | None) -> int:
-    daemon = Daemon(settings, config_path)
+    daemon = Daemon(settings, config_path, pipeline_process_count())
     reload_requested = threading.Event()
 
     def on_term(signum: int, _frame: FrameType | None) -> None:

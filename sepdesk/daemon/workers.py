@@ -59,14 +59,16 @@ class Worker(threading.Thread):
 class PipelineJob:
     """Processes pending intake rows; a row whose attempt failed waits before its next try."""
 
-    def __init__(self, desk: Desk) -> None:
+    def __init__(self, desk: Desk, shard: tuple[int, int] = (0, 1)) -> None:
         self.desk = desk
+        self.shard = shard
         self.failed: dict[int, float] = {}
 
     def __call__(self, at: datetime) -> int:
         clock = time.monotonic()
         ids = [
-            i for i in runner.pending_ids(self.desk, limit=runner.BATCH * 4)
+            i
+            for i in runner.pending_ids(self.desk, limit=runner.BATCH * 4, shard=self.shard)
             if self.failed.get(i, 0) <= clock
         ][: runner.BATCH]
         for result in runner.process_batch(self.desk, ids, at):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sepdesk.pipeline.answer import answer_customer, notify_team, reply_facts
-from sepdesk.pipeline.classify import Understanding, older_versions, understand
+from sepdesk.pipeline.classify import Understanding, older_versions
 from sepdesk.pipeline.customer import CustomerFacts, facts_for
 from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import refresh_due
@@ -43,7 +43,7 @@ def open_from_mail(work: Work, linked_from: str | None = None) -> dict[str, Any]
         desk, subject=mail.subject, text=mail.all_text(), sender=mail.from_addr, at=work.received_at
     )
     work.decide("customer", f"{cf.match.basis}: {cf.match.reason}; contract {cf.state}")
-    u = understand(mail.subject, mail.text, mail.attachments)
+    u = work.understanding()
     severity, reasons = shown_severity(u, cf)
     used = _emergency_used(work, cf)
     status, why = decide_status(

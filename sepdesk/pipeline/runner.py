@@ -16,7 +16,8 @@ from datetime import datetime
 from sepdesk.desk import Desk
 from sepdesk.errors import NotFound
 from sepdesk.instants import from_db, now, to_db
-from sepdesk.pipeline.parse import ParseError
+from sepdesk.pipeline.guards import automatic_reason
+from sepdesk.pipeline.parse import ParseError, parse_mail
 from sepdesk.pipeline.steps import run_steps
 from sepdesk.pipeline.work import Work
 from sepdesk.store import write_tx
@@ -105,21 +106,40 @@ def _result(desk: Desk, intake_id: int) -> Result:
     return Result(intake_id, row[0], row[1], row[2], row[3] or "")
 
 
-def _process_row(desk: Desk, row: dict, at: datetime) -> Work:
-    """One row inside the batch transaction; its own savepoint keeps a failure to itself."""
+def _prepare(desk: Desk, row: dict, at: datetime) -> Work:
+    """The pure part of the work, done before the write lock is taken: parse and understand."""
     work = Work(desk, row["id"], row["raw"], from_db(row["received_at"]), at)
+    try:
+        work.mail = parse_mail(row["raw"])
+    except ParseError as exc:
+        work.parse_error = str(exc)
+        return work
+    if automatic_reason(work.mail, desk.settings.desk_addresses()) is None:
+        work.understanding()
+    return work
+
+
+def _still_pending(desk: Desk, intake_id: int) -> bool:
+    # Under the write lock: another worker (IMAP poller, second process) may have finished it.
+    row = desk.db.execute("SELECT state FROM intake WHERE id = ?", [intake_id]).fetchone()
+    return bool(row) and row[0] == "pending"
+
+
+def _process_row(desk: Desk, row: dict, work: Work) -> None:
+    """One row inside the batch transaction; its own savepoint keeps a failure to itself."""
+    if not _still_pending(desk, row["id"]):
+        return
     try:
         with desk.db.atomic():
             run_steps(work)
             _mark_done(work)
     except ParseError as exc:
-        _quarantine(desk, row, f"unparseable: {exc}", at, work.steps)
+        _quarantine(desk, row, f"unparseable: {exc}", work.at, work.steps)
     except Exception as exc:  # the fence: one bad message never stops the runner
         log.exception("intake #%s attempt %s failed", row["id"], row["attempts"])
         if row["attempts"] >= MAX_ATTEMPTS:
             reason = f"failed {row['attempts']} times: {type(exc).__name__}: {exc}"
-            _quarantine(desk, row, reason, at, work.steps)
-    return work
+            _quarantine(desk, row, reason, work.at, work.steps)
 
 
 def process_batch(desk: Desk, intake_ids: list[int], at: datetime | None = None) -> list[Result]:
@@ -132,8 +152,10 @@ def process_batch(desk: Desk, intake_ids: list[int], at: datetime | None = None)
     if not intake_ids:
         return []
     rows = _begin_attempts(desk, intake_ids)
+    works = [_prepare(desk, row, at) for row in rows]
     with write_tx(desk.db):
-        works = [_process_row(desk, row, at) for row in rows]
+        for row, work in zip(rows, works, strict=True):
+            _process_row(desk, row, work)
     results = [_result(desk, i) for i in intake_ids]
     ids = {w.intake_id: w for w in works}
     for r in results:
@@ -141,7 +163,11 @@ def process_batch(desk: Desk, intake_ids: list[int], at: datetime | None = None)
         mid = w.mail.message_id if w and w.mail else "?"
         log.info(
             "intake #%s message-id=%s outcome=%s ticket=%s reason=%s",
-            r.intake_id, mid, r.outcome, r.ticket, r.reason,
+            r.intake_id,
+            mid,
+            r.outcome,
+            r.ticket,
+            r.reason,
         )
     return results
 
@@ -159,11 +185,14 @@ def process_intake(desk: Desk, intake_id: int) -> str:
     return process(desk, intake_id).state
 
 
-def pending_ids(desk: Desk, limit: int = 100) -> list[int]:
+def pending_ids(desk: Desk, limit: int = 100, shard: tuple[int, int] = (0, 1)) -> list[int]:
+    """Pending rows, oldest first; ``shard`` (index, count) splits them between processes."""
+    index, count = shard
     return [
         int(r[0])
         for r in desk.db.execute(
-            "SELECT id FROM intake WHERE state = 'pending' ORDER BY id LIMIT ?", [limit]
+            "SELECT id FROM intake WHERE state = 'pending' AND id % ? = ? ORDER BY id LIMIT ?",
+            [count, index, limit],
         ).fetchall()
     ]
 

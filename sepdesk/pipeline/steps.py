@@ -13,13 +13,16 @@ from sepdesk.pipeline.conversation import find_thread
 from sepdesk.pipeline.followup import handle_follow_up
 from sepdesk.pipeline.guards import automatic_reason
 from sepdesk.pipeline.opening import open_from_mail
-from sepdesk.pipeline.parse import parse_mail
+from sepdesk.pipeline.parse import ParseError, parse_mail
 from sepdesk.pipeline.staff import handle_staff, staff_sender
 from sepdesk.pipeline.work import Work
 
 
 def step_parse(work: Work) -> None:
-    work.mail = parse_mail(work.raw)
+    if work.parse_error:
+        raise ParseError(work.parse_error)
+    if work.mail is None:
+        work.mail = parse_mail(work.raw)
     m = work.mail
     work.decide("parse", f"from {m.from_addr or '?'}; message-id {m.message_id}")
     work.desk.db.execute(

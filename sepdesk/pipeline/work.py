@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sepdesk.desk import Desk
+from sepdesk.pipeline.classify import Understanding, understand
 from sepdesk.pipeline.parse import ParsedMail
 
 OUTCOMES = ("new_ticket", "follow_up", "ignored", "bounce_recorded", "quarantined", "duplicate")
@@ -20,6 +21,8 @@ class Work:
     received_at: datetime
     at: datetime  # when processing happens (events, outbox rows)
     mail: ParsedMail | None = None
+    parse_error: str | None = None  # set when the bytes could not be parsed at all
+    _understanding: Understanding | None = None
     automatic: str | None = None  # why no automatic reply may go out, or None
     staff: str | None = None  # the engineer's address when this is authenticated staff mail
     thread: dict[str, Any] | None = None  # the ticket this mail belongs to, if any
@@ -32,6 +35,13 @@ class Work:
     def parsed(self) -> ParsedMail:
         assert self.mail is not None, "parse step has not run"
         return self.mail
+
+    def understanding(self) -> Understanding:
+        """What the mail says (severity, missing information, language), computed once."""
+        if self._understanding is None:
+            m = self.parsed
+            self._understanding = understand(m.subject, m.text, m.attachments)
+        return self._understanding
 
     def decide(self, step: str, decision: str) -> None:
         self.steps.append({"step": step, "decision": decision})

@@ -8,6 +8,8 @@ deadlock on a lock upgrade.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -20,18 +22,49 @@ from sepdesk.errors import StoreError
 from sepdesk.store.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
-# Writers of one process queue on a Python lock: SQLite's busy handler sleeps in coarse
-# steps, a lock hands over at once. Other processes (the CLI) still meet busy_timeout.
-_WRITE_LOCKS: dict[str, threading.Lock] = {}
+# Writers queue on a lock of our own before BEGIN IMMEDIATE: SQLite's busy handler polls
+# with sleeps of up to 100 ms, while these locks hand over at once. Threads of one process
+# share a threading.Lock; processes (serve's pipeline workers, the CLI) share an flock on
+# "<database>.lock". SQLite's own locking stays the guarantee; this only makes it fair.
+_WRITE_LOCKS: dict[str, _FileLock] = {}
 _LOCKS_GUARD = threading.Lock()
 
 
-def _write_lock(db: sqlite_utils.Database) -> threading.Lock:
+class _FileLock:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.thread_lock = threading.Lock()
+        self.fd: int | None = None
+        self.pid = os.getpid()
+
+    def _fd(self) -> int | None:
+        if self.fd is None or self.pid != os.getpid():
+            self.pid = os.getpid()
+            try:
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                self.fd = None  # a read-only folder: SQLite's locking alone still holds
+        return self.fd
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self.thread_lock:
+            fd = self._fd()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _write_lock(db: sqlite_utils.Database) -> _FileLock:
     lock = getattr(db, "_sepdesk_write_lock", None)
     if lock is None:
-        key = db.execute("PRAGMA database_list").fetchone()[2] or str(id(db))
+        path = db.execute("PRAGMA database_list").fetchone()[2] or f":memory:{id(db)}"
         with _LOCKS_GUARD:
-            lock = _WRITE_LOCKS.setdefault(key, threading.Lock())
+            lock = _WRITE_LOCKS.setdefault(path, _FileLock(path + ".lock"))
         db._sepdesk_write_lock = lock  # type: ignore[attr-defined]
     return lock
 
@@ -80,7 +113,7 @@ def write_tx(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         with db.atomic():
             yield db
         return
-    with _write_lock(db):
+    with _write_lock(db).held():
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
