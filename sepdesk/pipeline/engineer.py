@@ -1,12 +1,241 @@
-"""An authenticated engineer's mail on a ticket: commands at the top, the rest relayed."""
+"""An authenticated engineer's mail on a ticket: commands at the top, the rest relayed.
+
+Only reached for staff mail that passed sepdesk.pipeline.staff's checks. The
+mail itself is stored on the ticket as an internal message. Commands
+(sepdesk.pipeline.commands) are all checked before any is applied, and all
+are applied in one savepoint: a wrong or impossible command rolls every one
+back and the engineer gets a ``command_error`` mail instead, with nothing
+relayed. Otherwise the engineer's own text (quoted history removed) goes to
+the customer as a human answer (outbox kind ``relay``, ``Auto-Submitted:
+no``) and stops the response clock. A bare ``#accept`` (no text) mails the
+new Call ID instead; either way the customer gets one mail at most.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from sepdesk.errors import InputError, InvalidTransition, NotFound
+from sepdesk.outbound.compose import bare_subject, tagged_subject
+from sepdesk.outbound.outbox import enqueue
+from sepdesk.pipeline.answer import may_answer, recipient
+from sepdesk.pipeline.classify import own_text
+from sepdesk.pipeline.commands import Command, parse_commands
 from sepdesk.pipeline.work import Work
+from sepdesk.sla.deadlines import record_response
+from sepdesk.templates import render
+from sepdesk.tickets import actions
+from sepdesk.tickets import store as tickets
+
+NO_TICKET = "it names no ticket (keep the [tag T-...] or [tag C-...] in the subject)"
 
 
 def handle_engineer_mail(work: Work) -> None:
+    commands, rest, errors = parse_commands(work.parsed.text)
     if work.thread is None:
+        command_error(work, None, NO_TICKET, [])
         work.finish("ignored", f"staff mail from {work.staff} names no ticket")
         return
-    work.finish("follow_up", f"staff mail on {work.thread['ticket_number']} (stored)", work.thread)
+    ticket = work.thread
+    note = any(c.name == "internal" for c in commands)
+    _store(work, ticket, "note" if note else "staff")
+    number = ticket["ticket_number"]
+    if errors:
+        command_error(work, ticket, "a command is wrong", errors)
+        work.finish("follow_up", f"staff mail on {number}: bad command, nothing done", ticket)
+        return
+    try:
+        ticket = _apply(work, ticket, commands)
+    except (InvalidTransition, InputError, NotFound) as exc:
+        command_error(work, ticket, "a command cannot be done", [str(exc)])
+        work.finish("follow_up", f"staff mail on {number}: {exc}; nothing done", ticket)
+        return
+    accepted = any(c.name == "accept" for c in commands)
+    why = _answer(work, ticket, "" if note else own_text(rest), accepted) or (
+        "internal note, not relayed" if note else "commands only, not relayed"
+    )
+    work.finish("follow_up", f"staff mail on {number}: {why}", ticket)
+
+
+def _answer(work: Work, ticket: dict[str, Any], text: str, accepted: bool) -> str | None:
+    """What goes to the customer after the commands: the relay, a Call ID notice, or nothing.
+
+    One mail at most: a relay after ``#accept`` carries the Call ID itself.
+    """
+    to = recipient(ticket)
+    if to in work.desk.settings.desk_addresses() | {""}:
+        if text:
+            command_error(work, ticket, "the ticket has no customer address to relay to", [])
+        return "no customer address, not relayed"
+    if text:
+        relay(work, ticket, text, accepted)
+        return f"relayed to {to}"
+    if accepted:
+        return f"accepted, Call ID to {to}" if announce_call_id(work, ticket) else "accepted"
+    return None
+
+
+def _store(work: Work, ticket: dict[str, Any], kind: str) -> None:
+    """The engineer's mail on the ticket, internal: it is never shown to the customer as is."""
+    m = work.parsed
+    tickets.add_message(
+        work.desk.db,
+        ticket["id"],
+        direction="internal",
+        at=work.received_at,
+        from_addr=m.from_addr,
+        to_addrs=m.to,
+        message_id=m.message_id,
+        in_reply_to=m.in_reply_to or None,
+        subject=m.subject,
+        body=m.text,
+        kind=kind,
+        intake_id=work.intake_id,
+    )
+
+
+def _action_arg(command: Command) -> Any:
+    return int(command.arg) if command.name == "severity" and command.arg else command.arg
+
+
+def _apply(work: Work, ticket: dict[str, Any], commands: list[Command]) -> dict[str, Any]:
+    """Apply every command in order in one savepoint; an exception undoes them all.
+
+    Actions are dated at the mail's receipt: that is when the engineer acted
+    (and a reply after ``reopen_days`` is measured from that solve).
+    """
+    assert work.staff is not None
+    with work.desk.db.atomic():
+        for command in commands:
+            if command.name == "internal":
+                continue
+            ticket = actions.apply(
+                work.desk,
+                ticket["ticket_number"],
+                command.name,
+                work.received_at,
+                work.staff,
+                _action_arg(command),
+            )
+    # Recorded only once all are applied: a rolled-back command was never done.
+    for command in commands:
+        work.decide("command", f"#{command.name} {command.arg or ''}".strip())
+    return ticket
+
+
+def _customer_thread(work: Work, ticket: dict[str, Any]) -> list[str]:
+    """Message-IDs of the customer's mails on the ticket, oldest first (for In-Reply-To)."""
+    rows = work.desk.db.execute(
+        "SELECT message_id FROM messages WHERE ticket_id = ? AND direction = 'in' AND kind = ''"
+        " AND message_id IS NOT NULL ORDER BY at, id",
+        [ticket["id"]],
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def engineer_name(work: Work) -> str:
+    """The name the customer sees: the From display name, else the address's local part."""
+    m = work.parsed
+    return m.from_name.strip() or m.from_addr.partition("@")[0]
+
+
+def relay(work: Work, ticket: dict[str, Any], text: str, accepted: bool = False) -> int:
+    """Queue the engineer's text to the customer, as the desk, and stop the response clock."""
+    desk, s = work.desk, work.desk.settings
+    ref = tickets.ref_of(ticket)
+    to = recipient(ticket)
+    thread = _customer_thread(work, ticket)
+    if accepted and ticket["call_id"]:
+        text += "\n\n" + render(ticket["language"], "accepted", call_id=ticket["call_id"])
+    body = render(
+        ticket["language"],
+        "relay",
+        text=text,
+        engineer=engineer_name(work),
+        desk=s.desk.name,
+        ref=f"[{s.desk.tag} {ref}]",
+    )
+    outbox_id = enqueue(
+        desk.db,
+        s,
+        kind="relay",
+        to=[to],
+        subject=tagged_subject(s, ref, ticket["subject"]),
+        body=body,
+        at=work.at,
+        ticket_id=ticket["id"],
+        ticket_ref=ref,
+        in_reply_to=thread[-1] if thread else None,
+        references=thread,
+        automatic=False,  # a person's answer: Auto-Submitted: no, not rate-limited
+        from_name=f"{engineer_name(work)} ({s.desk.name})",
+    )
+    assert work.staff is not None
+    first = record_response(desk.db, ticket["id"], work.received_at, work.staff)
+    work.decide("relay", f"outbox #{outbox_id} to {to}{' (first response)' if first else ''}")
+    return outbox_id
+
+
+def announce_call_id(work: Work, ticket: dict[str, Any]) -> int | None:
+    """Mail the new Call ID to the customer after a bare ``#accept`` (SPEC §2); automatic."""
+    lang, s = ticket["language"], work.desk.settings
+    to = recipient(ticket)
+    held = may_answer(work, to)
+    if held or not ticket["call_id"]:
+        work.decide("reply", held or "no Call ID")
+        return None
+    blocks = (
+        render(lang, "greeting", name=ticket["requester_name"] or "").replace(" ,", ","),
+        render(lang, "accepted", call_id=ticket["call_id"]),
+        render(lang, "closing", desk=s.desk.name),
+    )
+    thread = _customer_thread(work, ticket)
+    ref = tickets.ref_of(ticket)
+    outbox_id = enqueue(
+        work.desk.db,
+        s,
+        kind="call_accepted",
+        to=[to],
+        subject=tagged_subject(s, ref, ticket["subject"]),
+        body="\n\n".join(b.strip() for b in blocks) + "\n",
+        at=work.at,
+        ticket_id=ticket["id"],
+        ticket_ref=ref,
+        in_reply_to=thread[-1] if thread else None,
+        references=thread,
+    )
+    work.decide("reply", f"call_accepted queued to {to}")
+    return outbox_id
+
+
+def command_error(
+    work: Work, ticket: dict[str, Any] | None, what: str, errors: list[str]
+) -> int | None:
+    """Tell the engineer why the mail was not processed (automatic, to the engineer only)."""
+    s, m = work.desk.settings, work.parsed
+    if work.staff is None or work.staff in s.desk_addresses():
+        return None
+    ref = tickets.ref_of(ticket) if ticket else None
+    body = render(
+        "en",
+        "command_error",
+        subject=m.subject,
+        what=what,
+        errors="\n".join(f"  - {e}" for e in errors) or "  -",
+        desk=s.desk.name,
+    )
+    outbox_id = enqueue(
+        work.desk.db,
+        s,
+        kind="command_error",
+        to=[work.staff],
+        subject=tagged_subject(s, ref, f"Not processed: {bare_subject(m.subject)}"),
+        body=body,
+        at=work.at,
+        ticket_id=ticket["id"] if ticket else None,
+        ticket_ref=ref,
+        in_reply_to=m.message_id if m.has_message_id else None,
+        references=m.references,
+    )
+    work.decide("command_error", f"outbox #{outbox_id} to {work.staff}: {what}")
+    return outbox_id

@@ -11,6 +11,7 @@ from sepdesk.pipeline.answer import answer_customer, notify_team, reply_facts
 from sepdesk.pipeline.classify import older_versions, own_text, understand
 from sepdesk.pipeline.customer import CustomerFacts, facts_for, facts_for_number
 from sepdesk.pipeline.opening import open_from_mail
+from sepdesk.pipeline.staff import is_staff_address
 from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import refresh_due
 from sepdesk.tickets import store as tickets
@@ -121,11 +122,30 @@ def _reopen_window_open(work: Work, ticket: dict[str, Any]) -> bool:
     return bool(solved) and work.received_at - from_db(solved) <= timedelta(days=days)
 
 
+def _unverified_staff(work: Work, ticket: dict[str, Any]) -> None:
+    """A staff From that failed authentication: kept on the ticket, obeyed and answered never.
+
+    Treating it as a customer follow-up would still reopen, re-check and answer
+    the real customer on a forger's word; so it only goes on record.
+    """
+    _store(work, ticket, kind="unverified")
+    sender = work.parsed.from_addr
+    tickets.add_event(work.desk.db, ticket["id"], work.at, sender, "unverified_staff_mail", {})
+    work.finish(
+        "ignored",
+        f"staff address {sender} failed authentication; stored on {ticket['ticket_number']}",
+        ticket,
+    )
+
+
 def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
     desk = work.desk
     if work.automatic:
         _store(work, ticket, kind="auto")
         work.finish("ignored", f"{work.automatic}; stored on {ticket['ticket_number']}", ticket)
+        return
+    if is_staff_address(desk.settings, work.parsed.from_addr) and not work.staff:
+        _unverified_staff(work, ticket)
         return
     status = ticket["status"]
     if status == "closed" or (status == "solved" and not _reopen_window_open(work, ticket)):

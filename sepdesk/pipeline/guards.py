@@ -14,7 +14,7 @@ from sepdesk.outbound.compose import LOOP_HEADER
 from sepdesk.pipeline.parse import ParsedMail
 
 _DAEMON_LOCALS = re.compile(
-    r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|donotreply|bounces?|noreply-[\w.-]+)$",
+    r"^(mailer-daemon|postmaster|no[-_.]?reply|do[-_.]?not[-_.]?reply|bounces?|noreply[-+][\w.+-]+)$",
     re.I,
 )
 _AUTO_SUBJECT = re.compile(
@@ -27,7 +27,9 @@ _BULK_PRECEDENCE = ("bulk", "junk", "list", "auto_reply")
 
 def _auto_submitted(m: ParsedMail, _desk: Collection[str]) -> str | None:
     value = m.header("auto-submitted").strip().lower()
-    if value and not value.startswith("no"):
+    # RFC 3834: "no" (optionally with parameters or a comment) is the only human value.
+    keyword = re.split(r"[\s;(]", value, maxsplit=1)[0]
+    if value and keyword != "no":
         return f"Auto-Submitted: {value}"
     return None
 
@@ -61,7 +63,7 @@ def _daemon_sender(m: ParsedMail, _desk: Collection[str]) -> str | None:
 def _desk_itself(m: ParsedMail, desk: Collection[str]) -> str | None:
     if m.from_addr in desk:
         return f"sent by the desk itself ({m.from_addr})"
-    loops = [v.strip().lower() for v in m.headers.get(LOOP_HEADER.lower(), [])]
+    loops = [v.strip().strip("<>").lower() for v in m.headers.get(LOOP_HEADER.lower(), [])]
     if any(v in desk for v in loops):
         return f"carries our {LOOP_HEADER} header"
     return None

@@ -14,37 +14,64 @@ from sepdesk.config import Settings
 from sepdesk.pipeline.parse import ParsedMail
 from sepdesk.pipeline.work import Work
 
-_RESULT = re.compile(r"\b(dkim|spf)\s*=\s*pass\b([^;]*)", re.I)
-_DOMAIN = re.compile(
-    r"(?:header\.d|header\.i|smtp\.mailfrom|header\.from)\s*=\s*@?[^\s;@]*@?([\w.-]+)", re.I
-)
+# One resinfo of an Authentication-Results value: method=result, then its properties.
+_RESINFO = re.compile(r"^\s*(dkim|spf)\s*=\s*(\w+)(.*)$", re.I | re.S)
+_PROPERTY = re.compile(r"\b([\w-]+\.[\w-]+)\s*=\s*(\S+)")
+_COMMENT = re.compile(r"\([^()]*\)")
+# Only these properties prove the From domain (RFC 8601, DMARC identifier alignment):
+# header.from is merely the From header itself, asserted by the sender.
+_ALIGNED_BY = {"dkim": ("header.d", "header.i"), "spf": ("smtp.mailfrom",)}
 
 
 def is_staff_address(settings: Settings, address: str) -> bool:
     address = address.lower()
     domain = "@" + address.rpartition("@")[2]
     staff = {s.lower() for s in settings.desk.staff}
-    return address in staff or domain in staff
+    return bool(address) and (address in staff or domain in staff)
+
+
+def _aligned(domain: str, from_domain: str) -> bool:
+    """Relaxed alignment: the same domain, or From is a subdomain of the authenticated one."""
+    domain = domain.lower().strip('"').rpartition("@")[2].strip(".")
+    # A bare top-level label ("example") would align every domain under it.
+    return "." in domain and (from_domain == domain or from_domain.endswith("." + domain))
+
+
+def passes(results: str, from_domain: str) -> bool:
+    """True when one dkim or spf result in ``results`` is pass and aligned with ``from_domain``."""
+    for resinfo in _COMMENT.sub(" ", results).split(";"):
+        match = _RESINFO.match(resinfo)
+        if not match or match.group(2).lower() != "pass":
+            continue
+        method = match.group(1).lower()
+        props = dict((k.lower(), v) for k, v in _PROPERTY.findall(match.group(3)))
+        if any(_aligned(props.get(p, ""), from_domain) for p in _ALIGNED_BY[method]):
+            return True
+    return False
+
+
+def trusted_results(authserv_id: str, mail: ParsedMail) -> str | None:
+    """The results part of the topmost Authentication-Results header of ``authserv_id``.
+
+    Only the topmost one counts: our MX prepends its header, so a header of
+    the same id further down was written by someone else (RFC 8601 §5).
+    """
+    for value in mail.headers.get("authentication-results", []):
+        server, _, results = _COMMENT.sub(" ", value).partition(";")
+        words = server.split()
+        if words and words[0].lower() == authserv_id.lower():
+            return results
+    return None
 
 
 def authenticated(settings: Settings, mail: ParsedMail) -> bool:
     """True when a trusted Authentication-Results header shows an aligned DKIM or SPF pass."""
     if not settings.desk.require_auth:
         return True
-    authserv = settings.desk.authserv_id.lower()
-    if not authserv:
+    if not settings.desk.authserv_id or not mail.from_addr:
         return False
-    from_domain = mail.from_addr.rpartition("@")[2]
-    for value in mail.headers.get("authentication-results", []):
-        server, _, results = value.partition(";")
-        words = server.split()
-        if not words or words[0].lower() != authserv:
-            continue
-        for _method, props in _RESULT.findall(results):
-            domains = [d.lower() for d in _DOMAIN.findall(props)]
-            if from_domain in domains or any(from_domain.endswith("." + d) for d in domains):
-                return True
-    return False
+    results = trusted_results(settings.desk.authserv_id, mail)
+    return results is not None and passes(results, mail.from_addr.rpartition("@")[2].lower())
 
 
 def staff_sender(settings: Settings, mail: ParsedMail) -> str | None:

@@ -1,0 +1,104 @@
+"""Mail commands from engineers: ``#solve``, ``#severity 2`` ... at the top of a reply. Pure.
+
+Commands are the lines at the top of the body, before any other text; blank
+lines between them are allowed, and several may stand on one line
+(``#accept #severity 2``). The first line that does not start with ``#`` ends
+the command block; everything from there on is the reply text. Every
+command is checked here, before any is applied, so that one typo never
+leaves a ticket half-changed or a reply half-sent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# name -> what its argument must be: None (no argument), "severity" or "address".
+SYNTAX: dict[str, str | None] = {
+    "internal": None,
+    "severity": "severity",
+    "accept": None,
+    "solve": None,
+    "close": None,
+    "reopen": None,
+    "assign": "address",
+    "waiting": None,
+}
+SEVERITY_NAMES = {
+    "critical": 1,
+    "kritisch": 1,
+    "major": 2,
+    "minor": 3,
+    "cosmetic": 4,
+    "kosmetisch": 4,
+}
+_ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+# A command token: '#' then a word; '#' followed by space or a digit is not a command name.
+_TOKEN = re.compile(r"#([A-Za-z][\w-]*)")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One checked command: its name (a key of SYNTAX) and its normalised argument."""
+
+    name: str
+    arg: str | None = None
+
+
+def _check_arg(name: str, args: list[str]) -> tuple[str | None, str | None]:
+    """The normalised argument of a command, or an error message."""
+    kind = SYNTAX[name]
+    if kind is None:
+        return (None, None) if not args else (None, f"#{name} takes no argument")
+    if len(args) != 1:
+        return None, f"#{name} needs exactly one {kind}"
+    value = args[0].strip().lower()
+    if kind == "severity":
+        level = SEVERITY_NAMES.get(value, int(value) if value.isdigit() else 0)
+        if level not in (1, 2, 3, 4):
+            return None, f"#severity: {args[0]!r} is not a severity 1-4"
+        return str(level), None
+    value = value.strip("<>")
+    if not _ADDRESS.match(value):
+        return None, f"#assign: {args[0]!r} is not a mail address"
+    return value, None
+
+
+def _parse_line(line: str) -> tuple[list[Command], list[str]]:
+    """The commands of one ``#...`` line; several may be stacked on it."""
+    commands: list[Command] = []
+    errors: list[str] = []
+    chunks = re.split(r"(?=#)", line.strip())
+    for chunk in (c.strip() for c in chunks if c.strip()):
+        match = _TOKEN.match(chunk)
+        if not match:
+            errors.append(f"not a command: {chunk[:60]!r}")
+            continue
+        name = match.group(1).lower()
+        if name not in SYNTAX:
+            errors.append(f"unknown command #{name}")
+            continue
+        arg, error = _check_arg(name, chunk[match.end() :].split())
+        if error:
+            errors.append(error)
+        else:
+            commands.append(Command(name, arg))
+    return commands, errors
+
+
+def parse_commands(text: str) -> tuple[list[Command], str, list[str]]:
+    """Split a body into (commands, the rest of the text, errors); errors empty when all is well."""
+    lines = (text or "").replace("\r\n", "\n").split("\n")
+    commands: list[Command] = []
+    errors: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        if line and not line.startswith("#"):
+            break
+        if line:
+            found, bad = _parse_line(line)
+            commands.extend(found)
+            errors.extend(bad)
+        i += 1
+    return commands, "\n".join(lines[i:]).strip(), errors

@@ -1,0 +1,645 @@
+"""Conversations by mail (issue 6): threading, engineers' replies and commands, loops, bounces.
+
+The end-to-end test runs the real SMTP receiver and a real SMTP sink as the
+relay; processing is driven with explicit ``run_once`` calls, never sleeps.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+import smtplib
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid, parseaddr
+from pathlib import Path
+from typing import Any
+
+import pytest
+import time_machine
+
+from sepdesk.config import Settings
+from sepdesk.contracts import import_csv
+from sepdesk.desk import Desk
+from sepdesk.intake.files import ingest_file
+from sepdesk.intake.smtp import IntakeHandler, start_receiver
+from sepdesk.intake.store import store_raw
+from sepdesk.outbound import sender
+from sepdesk.pipeline import runner
+from sepdesk.pipeline.conversation import subject_refs
+from sepdesk.tickets import store as tickets
+from tests.conftest import CONTRACTS, MAILS, T0, make_settings
+from tests.servers.smtp_sink import SmtpSink, smtp_sink  # noqa: F401  (fixture)
+
+DESK = {
+    "staff": ["@sep.example"],
+    "team_address": "team@sep.example",
+    "authserv_id": "mx.sep.example",
+    "require_auth": True,
+    "support_address": "support@sep.example",
+}
+AUTH_OK = "mx.sep.example; dkim=pass header.d=sep.example; spf=pass smtp.mailfrom=sep.example"
+CUSTOMER = "p.dekker@vandijk-logistiek.nl"  # a contact of a current business contract
+ENGINEER = "anna.berg@sep.example"
+REQUEST = """Hello,
+
+Severity: Major
+
+since the update to SEP sesam 5.1.0.4 the restore of our file server FS01 fails
+with this error:
+ERROR: STS-42 data store not readable
+It occurs when we start the restore from the GUI. Server: SLES 15 SP5, SEP sesam
+5.1.0.4, backup to a Si3 deduplication store on a Dell PowerVault ME5012.
+
+Pieter Dekker
+"""
+
+
+def mail(
+    sender_addr: str,
+    subject: str,
+    body: str,
+    *,
+    name: str = "",
+    in_reply_to: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[bytes, str]:
+    """A raw mail and its Message-ID (without brackets)."""
+    msg = EmailMessage()
+    for key, value in (headers or {}).items():
+        msg[key] = value
+    msg["From"] = f"{name} <{sender_addr}>" if name else sender_addr
+    msg["To"] = "support@sep.example"
+    msg["Subject"] = subject
+    msg["Date"] = "Mon, 02 Nov 2026 09:00:00 +0100"
+    mid = make_msgid(domain=sender_addr.rpartition("@")[2])
+    msg["Message-ID"] = mid
+    if in_reply_to:
+        msg["In-Reply-To"] = f"<{in_reply_to}>"
+        msg["References"] = f"<{in_reply_to}>"
+    msg.set_content(body)
+    return msg.as_bytes(), mid.strip("<>")
+
+
+def engineer_mail(subject: str, body: str, **kw: Any) -> tuple[bytes, str]:
+    headers = {"Authentication-Results": AUTH_OK, **kw.pop("headers", {})}
+    return mail(ENGINEER, subject, body, name="Anna Berg", headers=headers, **kw)
+
+
+def feed(desk: Desk, raw: bytes, at: datetime) -> runner.Result:
+    """Store one raw mail received at ``at`` and process it at the same instant."""
+    stored = store_raw(desk.db, source="file", raw=raw, received_at=at, mail_from="", rcpt_to=[])
+    return runner.process(desk, stored.intake_id, at)
+
+
+def outbox(desk: Desk, **where: Any) -> list[dict[str, Any]]:
+    sql = "SELECT * FROM outbox" + (" WHERE " if where else "")
+    sql += " AND ".join(f"{k} = ?" for k in where)
+    return list(desk.db.query(sql + " ORDER BY id", list(where.values())))
+
+
+def ticket(desk: Desk, ref: str) -> dict[str, Any]:
+    return tickets.find(desk.db, ref)
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    d = Desk.open(make_settings(tmp_path, desk=DESK))
+    import_csv(d.db, CONTRACTS, T0)
+    yield d
+    d.close()
+
+
+def opened(desk: Desk, at: datetime = T0) -> tuple[dict[str, Any], str]:
+    """A customer's new ticket and the Message-ID of the customer's mail."""
+    raw, mid = mail(CUSTOMER, "Restore of FS01 fails", REQUEST, name="Pieter Dekker")
+    result = feed(desk, raw, at)
+    assert result.outcome == "new_ticket"
+    assert result.ticket is not None
+    return ticket(desk, result.ticket), mid
+
+
+# --------------------------------------------------------------------------- end to end over SMTP
+
+
+class Conversation:
+    """The desk with its SMTP receiver and the sink as relay; one step per mail."""
+
+    def __init__(self, settings: Settings, sink: SmtpSink, traveller: Any) -> None:
+        self.settings, self.sink, self.traveller = settings, sink, traveller
+        self.desk = Desk.open(settings)
+
+    def send(self, raw: bytes, at: datetime) -> None:
+        """Deliver over SMTP at ``at``, then run the pipeline and the sender at that instant."""
+        self.traveller.move_to(at)
+        with smtplib.SMTP(self.settings.smtp.host, self.settings.smtp.port, timeout=10) as c:
+            c.sendmail("someone@example.org", ["support@sep.example"], raw)
+        assert runner.run_once(self.desk, at) == 1
+        sender.run_once(self.desk, at)
+        assert not outbox(self.desk, state="queued"), "every mail reached the sink"
+
+    def last_to(self, address: str) -> EmailMessage:
+        received = self.sink.to(address)
+        assert received, f"nothing reached {address}"
+        return received[-1]
+
+
+@pytest.fixture
+def conversation(tmp_path: Path, smtp_sink: SmtpSink) -> Iterator[Conversation]:  # noqa: F811
+    settings = make_settings(tmp_path, desk=DESK, relay=smtp_sink.relay_settings())
+    handler = IntakeHandler(settings)
+    controller = start_receiver(settings, handler)
+    try:
+        with time_machine.travel(T0, tick=True) as traveller:
+            conv = Conversation(settings, smtp_sink, traveller)
+            import_csv(conv.desk.db, CONTRACTS, T0)
+            yield conv
+            conv.desk.close()
+    finally:
+        controller.stop()
+        handler.close()
+
+
+def test_conversation_over_smtp_end_to_end(conversation: Conversation) -> None:
+    c, desk = conversation, conversation.desk
+    t1 = T0 + timedelta(hours=1)
+    raw, customer_mid = mail(CUSTOMER, "Restore of FS01 fails", REQUEST, name="Pieter Dekker")
+    c.send(raw, t1)
+
+    ack = c.last_to(CUSTOMER)
+    ref = subject_refs(ack["Subject"])[0]
+    assert f"[SEP {ref}]" in ack["Subject"] and ack["Auto-Submitted"] == "auto-replied"
+    assert parseaddr(ack["From"])[1] == "support@sep.example"
+    notice = c.last_to("team@sep.example")
+    assert notice["Reply-To"] == "support@sep.example" and ref in notice["Subject"]
+    assert ticket(desk, ref)["first_response_at"] is None
+
+    # The engineer answers the team notice; the quoted history stays with us.
+    t2 = t1 + timedelta(minutes=40)
+    body = (
+        "Hello Mr Dekker,\n\nplease send us the sm_main log of the failed restore.\n\nAnna\n\n"
+        "-----Original Message-----\nFrom: SEP Support <support@sep.example>\n"
+        "Sent: Monday, 2 November 2026 10:00\n\n> secret internal notice text\n"
+    )
+    raw, _ = engineer_mail(f"RE: {notice['Subject']}", body, in_reply_to=notice["Message-ID"][1:-1])
+    c.send(raw, t2)
+    relay = c.last_to(CUSTOMER)
+    assert relay["Subject"].startswith(f"[SEP {ref}] ")
+    assert relay["From"] == '"Anna Berg (SEP Support)" <support@sep.example>'
+    assert relay["Auto-Submitted"] == "no" and relay["In-Reply-To"] == f"<{customer_mid}>"
+    text = relay.get_content()
+    assert "sm_main log" in text and "Original Message" not in text and "secret" not in text
+    t = ticket(desk, ref)
+    assert t["first_response_at"] is not None
+    assert abs(datetime.fromisoformat(t["first_response_at"]) - t2) < timedelta(seconds=5)
+    [row] = outbox(desk, kind="relay")
+    assert (row["state"], row["automatic"]) == ("sent", 0)
+    directions = [m["direction"] for m in tickets.record(desk.db, t, desk.tz)["messages"]]
+    assert directions.count("internal") >= 2  # the team notice and the engineer's mail
+
+    # The customer follows up on the relay, by subject tag behind "AW:".
+    t3 = t2 + timedelta(hours=1)
+    raw, _ = mail(CUSTOMER, f"AW: {relay['Subject']}", "Log attached.\n\n> please send", name="P")
+    c.send(raw, t3)
+    assert desk.db.execute("SELECT outcome FROM intake ORDER BY id DESC").fetchone()[0] == (
+        "follow_up"
+    )
+    assert ticket(desk, ref)["status"] != "solved"
+
+    # #solve with a closing line: applied, relayed, audited as the engineer's action.
+    t4 = t3 + timedelta(hours=1)
+    raw, _ = engineer_mail(f"Re: [SEP {ref}] x", "#solve\n\nFixed in 5.1.0.5, please update.")
+    c.send(raw, t4)
+    solved = ticket(desk, ref)
+    assert solved["status"] == "solved"
+    assert "Fixed in 5.1.0.5" in c.last_to(CUSTOMER).get_content()
+    events = desk.db.execute(
+        "SELECT actor FROM events WHERE ticket_id = ? AND kind = 'solve'", [solved["id"]]
+    ).fetchall()
+    assert events == [(ENGINEER,)]
+
+    # After reopen_days a reply opens a new ticket linked to the old one.
+    t5 = t4 + timedelta(days=desk.settings.desk.reopen_days, hours=1)
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {ref}] x", "The restore fails again since today.")
+    c.send(raw, t5)
+    new_number = desk.db.execute("SELECT ticket_id FROM intake ORDER BY id DESC").fetchone()[0]
+    new = tickets.get(desk.db, new_number)
+    assert new["linked_ticket"] == solved["ticket_number"] and new["id"] != solved["id"]
+    assert ticket(desk, ref)["status"] == "solved"
+
+
+# --------------------------------------------------------------------------- follow-ups
+
+
+@pytest.mark.parametrize("prefix", ["Re:", "AW: ", "aw:", "WG:", "Fwd:", "RE: AW:", "re:  fwd:"])
+def test_subject_tag_behind_any_prefix_threads(desk: Desk, prefix: str) -> None:
+    t, _ = opened(desk)
+    ref = tickets.ref_of(t)
+    spaced = ref.lower().replace("-", " - ", 1)  # "t - 2026-000001": spacing and case vary
+    for subject in (f"{prefix} [SEP {ref}] Restore", f"{prefix} {spaced} restore"):
+        raw, _ = mail(CUSTOMER, subject, "More details follow.")
+        result = feed(desk, raw, T0 + timedelta(hours=1))
+        assert result.ticket == t["ticket_number"], subject
+
+
+def test_call_id_in_subject_threads(desk: Desk) -> None:
+    t, _ = opened(desk)
+    call = t["call_id"]
+    assert call, "a complete request of a current contract is accepted at intake"
+    raw, _ = mail(CUSTOMER, f"AW: Anfrage {call}", "Danke.")
+    assert feed(desk, raw, T0 + timedelta(hours=1)).ticket == t["ticket_number"]
+
+
+def test_in_reply_to_and_references_against_seen_and_sent_ids(desk: Desk) -> None:
+    t, customer_mid = opened(desk)
+    sent = outbox(desk)[0]["message_id"]
+    for parent in (customer_mid, sent):
+        raw, _ = mail(CUSTOMER, "no tag here", "Another detail.", in_reply_to=parent)
+        assert feed(desk, raw, T0 + timedelta(hours=1)).ticket == t["ticket_number"]
+    raw, _ = mail(CUSTOMER, "no tag", "x", headers={"References": f"<a@b> <{sent}> <c@d>"})
+    assert feed(desk, raw, T0 + timedelta(hours=2)).ticket == t["ticket_number"]
+
+
+def test_follow_up_completes_needs_info_and_accepts(desk: Desk) -> None:
+    raw, _ = mail(CUSTOMER, "Restore fails", "Hello, our restore fails. Please help.")
+    t = ticket(desk, feed(desk, raw, T0).ticket or "")
+    assert t["status"] == "needs-info" and t["call_id"] is None
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {t['ticket_number']}] Restore fails", REQUEST)
+    feed(desk, raw, T0 + timedelta(hours=1))
+    t = ticket(desk, t["ticket_number"])
+    assert t["status"] == "accepted" and t["call_id"]
+    assert outbox(desk)[-2]["kind"] == "call_accepted"  # then the team notice
+    assert t["call_id"] in outbox(desk)[-2]["subject"]
+
+
+def test_follow_up_wakes_waiting(desk: Desk) -> None:
+    t, _ = opened(desk)
+    raw, _ = engineer_mail(f"Re: [SEP {t['ticket_number']}]", "#waiting\n")
+    feed(desk, raw, T0 + timedelta(minutes=5))
+    assert ticket(desk, t["ticket_number"])["status"] == "waiting"
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {t['ticket_number']}]", "Here is the answer.")
+    feed(desk, raw, T0 + timedelta(hours=1))
+    assert ticket(desk, t["ticket_number"])["status"] in ("new", "accepted")
+
+
+def test_reply_within_reopen_days_reopens_and_after_close_links(desk: Desk) -> None:
+    t, _ = opened(desk)
+    number = t["ticket_number"]
+    feed(desk, engineer_mail(f"[SEP {number}]", "#solve")[0], T0 + timedelta(hours=1))
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {number}]", "Still broken.")
+    result = feed(desk, raw, T0 + timedelta(days=3))
+    assert (result.outcome, result.ticket) == ("follow_up", number)
+    assert ticket(desk, number)["status"] in ("new", "accepted")
+    feed(desk, engineer_mail(f"[SEP {number}]", "#close")[0], T0 + timedelta(days=3, hours=1))
+    result = feed(desk, mail(CUSTOMER, f"Re: [SEP {number}]", "Again.")[0], T0 + timedelta(days=4))
+    assert result.outcome == "new_ticket" and result.ticket != number
+    assert ticket(desk, result.ticket or "")["linked_ticket"] == number
+
+
+# --------------------------------------------------------------------------- engineers
+
+
+def test_engineer_commands_are_applied_in_order_and_audited(desk: Desk) -> None:
+    t, _ = opened(desk)
+    body = "#severity 1\n#assign Bob@SEP.example #waiting\n\nWe are on it."
+    feed(desk, engineer_mail(f"Re: [SEP {t['ticket_number']}]", body)[0], T0 + timedelta(hours=1))
+    t2 = ticket(desk, t["ticket_number"])
+    assert (t2["severity"], t2["assigned_to"], t2["status"]) == (1, "bob@sep.example", "waiting")
+    kinds = desk.db.execute(
+        "SELECT kind, actor FROM events WHERE ticket_id = ? AND actor = ? ORDER BY id",
+        [t["id"], ENGINEER],
+    ).fetchall()
+    assert [k for k, _ in kinds] == ["severity", "assign", "waiting", "responded"]
+    assert len(outbox(desk, kind="relay")) == 1
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        "> Restore of FS01 fails\n> INTERNAL-DETAIL",
+        "Am 02.11.2026 um 09:00 schrieb Pieter Dekker <p.dekker@vandijk-logistiek.nl>:\n"
+        "Restore fails",
+        "On Mon, 2 Nov 2026 at 09:00, Pieter Dekker\n<p.dekker@vandijk-logistiek.nl> wrote:\nx",
+        "-----Ursprüngliche Nachricht-----\nVon: SEP Support\nGesendet: Montag\nBetreff: x",
+        "Von: SEP Support <support@sep.example>\nGesendet: Montag, 2. November 2026 09:05\n"
+        "An: Anna Berg\nBetreff: [SEP T-2026-000001] Restore",
+        "From: SEP Support <support@sep.example>\nSent: Monday, November 2, 2026 9:05 AM\n"
+        "To: Anna Berg\nSubject: Restore",
+    ],
+)
+def test_relay_carries_no_quoted_history(desk: Desk, history: str) -> None:
+    t, _ = opened(desk)
+    notice = outbox(desk, kind="team_notice")[0]
+    # Quoted lines go wherever they are; a history block takes everything below it.
+    tail = "" if history.startswith(">") else "\nINTERNAL-DETAIL"
+    body = f"Please update to 5.1.0.5.\n\nAnna\n\n{history}{tail}\n"
+    # No tag in the subject: the reply threads by In-Reply-To to the team notice.
+    raw, _ = engineer_mail("Re: your notice", body, in_reply_to=notice["message_id"])
+    assert feed(desk, raw, T0 + timedelta(hours=1)).ticket == t["ticket_number"]
+    [relay] = outbox(desk, kind="relay")
+    text = email.message_from_bytes(relay["raw"], policy=email.policy.default).get_content()
+    assert "Please update to 5.1.0.5." in text and "Anna" in text
+    assert "INTERNAL-DETAIL" not in text and "Gesendet" not in text and "> " not in text
+
+
+@pytest.mark.parametrize("text", ["", "We take it from here."])
+def test_accept_by_mail_sends_the_call_id_once(desk: Desk, text: str) -> None:
+    raw, _ = mail(CUSTOMER, "Restore fails", "Hello, our restore fails. Please help.")
+    t = ticket(desk, feed(desk, raw, T0).ticket or "")
+    assert t["status"] == "needs-info"
+    rows = len(outbox(desk))
+    raw, _ = engineer_mail(f"Re: [SEP {t['ticket_number']}]", f"#accept\n{text}")
+    feed(desk, raw, T0 + timedelta(hours=1))
+    t = ticket(desk, t["ticket_number"])
+    assert t["status"] == "accepted" and t["call_id"]
+    [new] = outbox(desk)[rows:]  # one mail to the customer, never two
+    assert new["kind"] == ("relay" if text else "call_accepted")
+    assert t["call_id"] in new["subject"]
+    body = email.message_from_bytes(new["raw"], policy=email.policy.default).get_content()
+    assert f"Call ID is {t['call_id']}" in body
+    assert (t["first_response_at"] is not None) == bool(text)  # only a human answer counts
+
+
+def test_internal_note_is_stored_not_relayed(desk: Desk) -> None:
+    t, _ = opened(desk)
+    raw, mid = engineer_mail(f"Re: [SEP {t['ticket_number']}]", "#internal\nCustomer is grumpy.")
+    assert feed(desk, raw, T0 + timedelta(hours=1)).outcome == "follow_up"
+    assert outbox(desk, kind="relay") == []
+    row = desk.db.execute("SELECT direction, kind FROM messages WHERE message_id = ?", [mid])
+    assert row.fetchone() == ("internal", "note")
+    assert ticket(desk, t["ticket_number"])["first_response_at"] is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "#accept\n#frobnicate\nDear customer, accepted.",  # unknown: nothing applied at all
+        "#severity 9\nDear customer",  # malformed
+        "#waiting\n#reopen\nDear customer",  # the second is impossible: the first is undone
+    ],
+)
+def test_bad_or_impossible_command_changes_nothing_and_tells_the_engineer(
+    desk: Desk, body: str
+) -> None:
+    t, _ = opened(desk)
+    before = ticket(desk, t["ticket_number"])
+    feed(desk, engineer_mail(f"Re: [SEP {t['ticket_number']}]", body)[0], T0 + timedelta(hours=1))
+    after = ticket(desk, t["ticket_number"])
+    for column in ("status", "severity", "call_id", "first_response_at", "assigned_to"):
+        assert after[column] == before[column], column
+    assert outbox(desk, kind="relay") == []
+    [error] = outbox(desk, kind="command_error")
+    assert json.loads(error["to_addrs"]) == [ENGINEER] and error["automatic"] == 1
+    assert not desk.db.execute(
+        "SELECT 1 FROM events WHERE ticket_id = ? AND actor = ?", [t["id"], ENGINEER]
+    ).fetchall()
+
+
+def test_staff_mail_naming_no_ticket_is_ignored_with_an_answer(desk: Desk) -> None:
+    result = feed(desk, engineer_mail("Lunch?", "#solve\nAnyone?")[0], T0)
+    assert result.outcome == "ignored" and "names no ticket" in result.reason
+    [error] = outbox(desk)
+    assert error["kind"] == "command_error" and json.loads(error["to_addrs"]) == [ENGINEER]
+    assert desk.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        None,
+        "mx.sep.example; dkim=fail header.d=sep.example; spf=fail smtp.mailfrom=sep.example",
+        "mx.evil.example; dkim=pass header.d=sep.example; spf=pass smtp.mailfrom=sep.example",
+        "mx.sep.example; dkim=pass header.d=evil.example",
+    ],
+)
+def test_spoofed_staff_mail_changes_nothing_and_is_not_relayed(
+    desk: Desk, auth: str | None
+) -> None:
+    t, _ = opened(desk)
+    before = ticket(desk, t["ticket_number"])
+    rows_before = len(outbox(desk))
+    headers = {"Authentication-Results": auth} if auth else {}
+    raw, mid = mail(
+        ENGINEER,
+        f"Re: [SEP {t['ticket_number']}]",
+        "#solve\n#severity 4\nYour data is lost, send money.",
+        headers=headers,
+    )
+    result = feed(desk, raw, T0 + timedelta(hours=1))
+    assert result.outcome == "ignored" and "failed authentication" in result.reason
+    after = ticket(desk, t["ticket_number"])
+    for column in ("status", "severity", "first_response_at", "solved_at"):
+        assert after[column] == before[column], column
+    assert len(outbox(desk)) == rows_before  # no relay, no reply, no error to the forged sender
+    row = desk.db.execute("SELECT direction, kind FROM messages WHERE message_id = ?", [mid])
+    assert row.fetchone() == ("in", "unverified")
+
+
+# --------------------------------------------------------------------------- loops and bounces
+
+
+def dsn(final_recipient: str, returned: str) -> bytes:
+    """A Postfix-style multipart/report DSN with the returned headers given."""
+    return (
+        "From: MAILER-DAEMON@mx.vandijk-logistiek.nl (Mail Delivery System)\r\n"
+        "To: support@sep.example\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <dsn-" + final_recipient + ">\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you ...\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+        f"Final-Recipient: rfc822; {final_recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\n{returned}\r\n--B--\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize("by", ["message_id", "recipient"])
+def test_bounce_marks_outbox_and_ticket_without_reply(desk: Desk, by: str) -> None:
+    t, _ = opened(desk)
+    ack = outbox(desk)[0]
+    assert ack["kind"] in ("ack", "call_accepted", "needs_info")
+    returned = f"Message-ID: <{ack['message_id']}>\r\nSubject: x" if by == "message_id" else ""
+    rows = len(outbox(desk))
+    result = feed(desk, dsn(CUSTOMER, returned), T0 + timedelta(minutes=2))
+    assert (result.outcome, result.ticket) == ("bounce_recorded", t["ticket_number"])
+    assert outbox(desk, id=ack["id"])[0]["state"] == "bounced"
+    assert ticket(desk, t["ticket_number"])["delivery_failed"] == 1
+    assert len(outbox(desk)) == rows
+
+
+def test_corpus_auto_mails_and_bounces_get_no_reply(desk: Desk) -> None:
+    silent = {"005", "014", "018"}
+    for path in MAILS:
+        before = len(outbox(desk))
+        record = ingest_file(desk, path, "header")
+        if path.name[:3] in silent:
+            assert len(outbox(desk)) == before, f"{path.name} was answered"
+            assert record.outcome in ("bounce_recorded", "ignored"), path.name
+    bounced = desk.db.execute(
+        "SELECT t.ticket_number FROM outbox o JOIN tickets t ON t.id = o.ticket_id"
+        " WHERE o.state = 'bounced'"
+    ).fetchall()
+    assert bounced == [("T-2026-000004",)]
+    first = desk.db.execute(
+        "SELECT ticket_number FROM tickets ORDER BY delivery_failed DESC, received_at DESC"
+    ).fetchone()
+    assert first == ("T-2026-000004",)
+
+
+def test_auto_reply_on_a_ticket_is_stored_not_answered(desk: Desk) -> None:
+    t, _ = opened(desk)
+    rows = len(outbox(desk))
+    raw, mid = mail(
+        CUSTOMER,
+        f"Abwesenheitsnotiz: [SEP {t['ticket_number']}]",
+        "Ich bin bis Montag nicht im Büro.",
+        headers={"Auto-Submitted": "auto-replied"},
+    )
+    result = feed(desk, raw, T0 + timedelta(minutes=1))
+    assert (result.outcome, result.ticket) == ("ignored", t["ticket_number"])
+    assert len(outbox(desk)) == rows
+    row = desk.db.execute("SELECT direction, kind FROM messages WHERE message_id = ?", [mid])
+    assert row.fetchone() == ("in", "auto")
+
+
+def test_max_auto_replies_per_day_per_sender(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, desk={**DESK, "max_auto_replies_per_day": 2})
+    d = Desk.open(settings)
+    try:
+        for i in range(4):
+            raw, _ = mail("kim@unknown.example", f"Question {i}", "How do I restore?")
+            feed(d, raw, T0 + timedelta(minutes=i))
+        to_kim = [r for r in outbox(d) if json.loads(r["to_addrs"]) == ["kim@unknown.example"]]
+        assert len(to_kim) == 2
+        assert d.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 4  # nothing lost
+        raw, _ = mail("kim@unknown.example", "Question 5", "How do I restore?")
+        feed(d, raw, T0 + timedelta(hours=25))
+        assert len(outbox(d, kind="no_contract")) == 3  # a new day, a new allowance
+    finally:
+        d.close()
+
+
+# --------------------------------------------------------------------------- two desks
+
+
+def two_desks(tmp_path: Path, **extra: Any) -> tuple[Desk, Desk]:
+    """Desks A and B, each the other's registered customer contact."""
+    desks = []
+    for me, other in (("a", "b"), ("b", "a")):
+        folder = tmp_path / me
+        folder.mkdir()
+        csv = folder / "contracts.csv"
+        csv.write_text(
+            "customer_number,customer_name,level,start,end,contacts,license_ids,license_type,sce\n"
+            f"{900001 if other == 'a' else 900002},Desk {other.upper()},business,2026-01-01,2026-12-31,"
+            f"support@{other}.example,SL-{other},full,\n",
+            encoding="utf-8",
+        )
+        settings = make_settings(
+            folder,
+            desk={"support_address": f"support@{me}.example", "name": f"Desk {me}", **extra},
+        )
+        desk = Desk.open(settings)
+        import_csv(desk.db, csv, T0)
+        desks.append(desk)
+    return desks[0], desks[1]
+
+
+AUTO_HEADERS = re.compile(
+    rb"^(Auto-Submitted|Precedence|X-Loop|X-Auto-Response-Suppress):[^\n]*\n", re.I | re.M
+)
+
+
+def shuttle(
+    source: Desk, target: Desk, at: datetime, seen: set[tuple[str, int]], strip: bool = False
+) -> int:
+    """Feed every mail ``source`` queued for ``target``'s address into ``target``.
+
+    ``strip`` plays a broken gateway that drops the loop headers on the way.
+    """
+    moved = 0
+    address = target.settings.desk.support_address
+    for row in outbox(source):
+        key = (source.settings.desk.support_address, row["id"])
+        if key in seen or address not in json.loads(row["to_addrs"]):
+            continue
+        seen.add(key)
+        feed(target, AUTO_HEADERS.sub(b"", row["raw"]) if strip else row["raw"], at)
+        moved += 1
+    return moved
+
+
+def test_two_desks_mailing_each_other_stop_after_one_acknowledgement_each(
+    tmp_path: Path,
+) -> None:
+    a, b = two_desks(tmp_path)
+    try:
+        # Someone writes to each desk from the other desk's address: each answers once.
+        feed(b, mail("support@a.example", "Restore fails", "Our restore fails.")[0], T0)
+        feed(a, mail("support@b.example", "Restore fails", "Our restore fails.")[0], T0)
+        seen: set[tuple[str, int]] = set()
+        for rnd in range(10):
+            at = T0 + timedelta(minutes=rnd + 1)
+            if shuttle(a, b, at, seen) + shuttle(b, a, at, seen) == 0:
+                break
+        else:
+            pytest.fail("the desks kept mailing each other")
+        for desk, other in ((a, "support@b.example"), (b, "support@a.example")):
+            answers = [r for r in outbox(desk) if other in json.loads(r["to_addrs"])]
+            assert len(answers) == 1, [r["kind"] for r in answers]
+            reasons = [r[0] for r in desk.db.execute("SELECT reason FROM intake WHERE id > 1")]
+            assert reasons and all("Auto-Submitted" in r or "X-Loop" in r for r in reasons)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_two_desks_without_loop_headers_are_stopped_by_the_daily_limit(tmp_path: Path) -> None:
+    a, b = two_desks(tmp_path, max_auto_replies_per_day=3)
+    try:
+        feed(b, mail("support@a.example", "Restore fails", "Our restore fails.")[0], T0)
+        seen: set[tuple[str, int]] = set()
+        for rnd in range(10):
+            at = T0 + timedelta(minutes=rnd + 1)
+            if shuttle(a, b, at, seen, strip=True) + shuttle(b, a, at, seen, strip=True) == 0:
+                break
+        else:
+            pytest.fail("the desks kept mailing each other")
+        for desk in (a, b):
+            assert [r["kind"] for r in outbox(desk)] == ["needs_info"] * 3  # then the limit
+    finally:
+        a.close()
+        b.close()
+
+
+# --------------------------------------------------------------------------- the relay misbehaves
+
+
+def test_relay_refusing_for_a_while_delays_but_keeps_the_reply(conversation: Conversation) -> None:
+    c, desk = conversation, conversation.desk
+    c.sink.fail_next(2, 451)  # the acknowledgement and the team notice, once each
+    raw, _ = mail(CUSTOMER, "Restore of FS01 fails", REQUEST, name="Pieter Dekker")
+    c.traveller.move_to(T0)
+    with smtplib.SMTP(c.settings.smtp.host, c.settings.smtp.port, timeout=10) as client:
+        client.sendmail("someone@example.org", ["support@sep.example"], raw)
+    runner.run_once(desk, T0)
+    assert sender.run_once(desk, T0) == 2
+    assert c.sink.received() == [] and len(outbox(desk, state="queued")) == 2
+    later = T0 + timedelta(minutes=5)
+    assert sender.run_once(desk, later) == 2
+    assert [r["state"] for r in outbox(desk)] == ["sent", "sent"]
+    assert len(c.sink.to(CUSTOMER)) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="outbox raw is stored with bare LF and sender.py hands it to smtplib as bytes,"
+    " which sends it unchanged; strict MTAs refuse bare LF (SMTP smuggling defences)",
+)
+def test_mail_reaches_the_relay_with_crlf_line_endings(conversation: Conversation) -> None:
+    raw, _ = mail(CUSTOMER, "Restore of FS01 fails", REQUEST, name="Pieter Dekker")
+    conversation.send(raw, T0)
+    received = conversation.sink.received()
+    assert received and not any(r.bare_lf for r in received)

@@ -1,0 +1,93 @@
+"""Loop guards (sepdesk.pipeline.guards) on short mails of our own."""
+
+from __future__ import annotations
+
+import pytest
+
+from sepdesk.pipeline.guards import automatic_reason
+from sepdesk.pipeline.parse import parse_mail
+
+DESK = {"support@sep.example", "hilfe@sep.example"}
+
+
+def mail(
+    headers: str = "", sender: str = "kim@kunde.example", subject: str = "Restore fails"
+) -> bytes:
+    return (
+        f"From: Kim <{sender}>\r\nTo: support@sep.example\r\nSubject: {subject}\r\n"
+        f"Message-ID: <1@kunde.example>\r\n{headers}\r\nThe restore of job X fails.\r\n"
+    ).encode()
+
+
+def reason(raw: bytes) -> str | None:
+    return automatic_reason(parse_mail(raw), DESK)
+
+
+def test_a_person_passes() -> None:
+    assert reason(mail()) is None
+    assert reason(mail("Auto-Submitted: no\r\n")) is None
+    assert reason(mail("Auto-Submitted: No (sent by a person)\r\n")) is None
+    assert reason(mail("Precedence: first-class\r\n")) is None
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ("Auto-Submitted: auto-replied\r\n", "Auto-Submitted: auto-replied"),
+        ("Auto-Submitted: auto-generated\r\n", "Auto-Submitted: auto-generated"),
+        ("Auto-Submitted: auto-notified; owner-email=x@y\r\n", "Auto-Submitted"),
+        ("Auto-Submitted: notice\r\n", "Auto-Submitted: notice"),  # not "no": automatic
+        ("X-Autoreply: yes\r\n", "x-autoreply"),
+        ("X-Autorespond: Ja\r\n", "x-autorespond"),
+        ("Precedence: bulk\r\n", "Precedence: bulk"),
+        ("Precedence: JUNK\r\n", "Precedence: junk"),
+        ("Precedence: list\r\n", "Precedence: list"),
+        ("List-Id: <lto.lists.example>\r\n", "mailing list (list-id)"),
+        ("List-Unsubscribe: <mailto:leave@lists.example>\r\n", "mailing list (list-unsubscribe)"),
+        ("X-Loop: support@sep.example\r\n", "X-Loop"),
+        ("X-Loop: <HILFE@sep.example>\r\n", "X-Loop"),
+    ],
+)
+def test_automatic_headers(headers: str, expected: str) -> None:
+    found = reason(mail(headers))
+    assert found is not None and expected in found
+
+
+def test_someone_elses_loop_header_is_not_ours() -> None:
+    assert reason(mail("X-Loop: helpdesk@other.example\r\n")) is None
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "MAILER-DAEMON@mx.kunde.example",
+        "postmaster@kunde.example",
+        "noreply@kunde.example",
+        "no-reply@kunde.example",
+        "no_reply@kunde.example",
+        "do-not-reply@kunde.example",
+        "donotreply@kunde.example",
+        "noreply-alerts@kunde.example",
+    ],
+)
+def test_daemon_and_no_reply_senders(sender: str) -> None:
+    found = reason(mail(sender=sender))
+    assert found is not None and sender.lower() in found
+
+
+@pytest.mark.parametrize("sender", ["support@sep.example", "Hilfe@SEP.example"])
+def test_the_desk_itself(sender: str) -> None:
+    assert reason(mail(sender=sender)) == f"sent by the desk itself ({sender.lower()})"
+
+
+def test_senders_that_merely_look_similar_are_people() -> None:
+    assert reason(mail(sender="noreplyfan@kunde.example")) is None
+    assert reason(mail(sender="postmaster.kim@kunde.example")) is None
+    assert reason(mail(sender="support@sep.example.evil.example")) is None
+
+
+@pytest.mark.parametrize(
+    "subject", ["Abwesenheitsnotiz: Restore fails", "Automatic reply: Restore", "Out of Office"]
+)
+def test_out_of_office_subjects(subject: str) -> None:
+    assert reason(mail(subject=subject)) is not None
