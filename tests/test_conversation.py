@@ -633,11 +633,6 @@ def test_relay_refusing_for_a_while_delays_but_keeps_the_reply(conversation: Con
     assert len(c.sink.to(CUSTOMER)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="outbox raw is stored with bare LF and sender.py hands it to smtplib as bytes,"
-    " which sends it unchanged; strict MTAs refuse bare LF (SMTP smuggling defences)",
-)
 def test_mail_reaches_the_relay_with_crlf_line_endings(conversation: Conversation) -> None:
     raw, _ = mail(CUSTOMER, "Restore of FS01 fails", REQUEST, name="Pieter Dekker")
     conversation.send(raw, T0)

@@ -136,7 +136,7 @@ def test_header_injection_never_reaches_outgoing_headers(desk: Desk, tmp_path: P
     )
     assert ingest_file(desk, mail, T0).outcome == "new_ticket"
     raw = desk.db.execute("SELECT raw FROM outbox WHERE kind != 'team_notice'").fetchone()[0]
-    headers = raw.split(b"\n\n", 1)[0]
+    headers = raw.split(b"\r\n\r\n", 1)[0]
     assert b"\nBcc:" not in headers and b"\r\nBcc:" not in headers
     for line in headers.splitlines():
         assert not line.lower().startswith(b"bcc")

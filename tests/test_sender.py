@@ -47,7 +47,9 @@ def test_without_relay_mail_is_written_to_the_outbox_folder(desk: Desk) -> None:
     assert state(desk, oid)[0] == "sent"
     files = list(Path(desk.settings.outbox.dir).glob("*.eml"))
     assert len(files) == 1
-    head = files[0].read_bytes().split(b"\n\n", 1)[0].decode()
+    raw = files[0].read_bytes()
+    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")  # CRLF only
+    head = raw.split(b"\r\n\r\n", 1)[0].decode().replace("\r\n", "\n")
     assert "Auto-Submitted: auto-replied" in head
     assert "X-Loop: support@sep.example" in head
     assert "@sep.example>" in head.split("Message-ID:")[1].splitlines()[0]

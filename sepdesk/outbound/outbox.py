@@ -84,7 +84,7 @@ def enqueue(
             str(msg["Subject"]),
             message_id,
             in_reply_to,
-            msg.as_bytes(),
+            msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")),  # SMTP's CRLF, no bare LF
             int(automatic),
             to_db(at),
             to_db(at),

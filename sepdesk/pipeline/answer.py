@@ -18,10 +18,7 @@ from sepdesk.pipeline.reply import ReplyFacts, reply_body
 from sepdesk.pipeline.work import Work
 from sepdesk.templates import render
 from sepdesk.tickets import store as tickets
-
-
-def recipient(ticket: dict[str, Any]) -> str:
-    return str(ticket["reply_to"] or ticket["requester"])
+from sepdesk.tickets.store import recipient
 
 
 def may_answer(work: Work, to: str) -> str | None:

@@ -18,7 +18,7 @@ from typing import Any
 from sepdesk.errors import InputError, InvalidTransition, NotFound
 from sepdesk.outbound.compose import bare_subject, tagged_subject
 from sepdesk.outbound.outbox import enqueue
-from sepdesk.pipeline.answer import may_answer, recipient
+from sepdesk.pipeline.answer import may_answer
 from sepdesk.pipeline.classify import own_text
 from sepdesk.pipeline.commands import Command, parse_commands
 from sepdesk.pipeline.work import Work
@@ -26,6 +26,8 @@ from sepdesk.sla.deadlines import record_response
 from sepdesk.templates import render
 from sepdesk.tickets import actions
 from sepdesk.tickets import store as tickets
+from sepdesk.tickets.notices import call_id_notice, customer_thread
+from sepdesk.tickets.store import recipient
 
 NO_TICKET = "it names no ticket (keep the [tag T-...] or [tag C-...] in the subject)"
 
@@ -116,21 +118,12 @@ def _apply(work: Work, ticket: dict[str, Any], commands: list[Command]) -> dict[
                 work.received_at,
                 work.staff,
                 _action_arg(command),
+                notify_customer=False,  # _answer sends at most one mail: relay or notice
             )
     # Recorded only once all are applied: a rolled-back command was never done.
     for command in commands:
         work.decide("command", f"#{command.name} {command.arg or ''}".strip())
     return ticket
-
-
-def _customer_thread(work: Work, ticket: dict[str, Any]) -> list[str]:
-    """Message-IDs of the customer's mails on the ticket, oldest first (for In-Reply-To)."""
-    rows = work.desk.db.execute(
-        "SELECT message_id FROM messages WHERE ticket_id = ? AND direction = 'in' AND kind = ''"
-        " AND message_id IS NOT NULL ORDER BY at, id",
-        [ticket["id"]],
-    ).fetchall()
-    return [str(r[0]) for r in rows]
 
 
 def engineer_name(work: Work) -> str:
@@ -144,7 +137,7 @@ def relay(work: Work, ticket: dict[str, Any], text: str, accepted: bool = False)
     desk, s = work.desk, work.desk.settings
     ref = tickets.ref_of(ticket)
     to = recipient(ticket)
-    thread = _customer_thread(work, ticket)
+    thread = customer_thread(work.desk, ticket["id"])
     if accepted and ticket["call_id"]:
         text += "\n\n" + render(ticket["language"], "accepted", call_id=ticket["call_id"])
     body = render(
@@ -178,33 +171,9 @@ def relay(work: Work, ticket: dict[str, Any], text: str, accepted: bool = False)
 
 def announce_call_id(work: Work, ticket: dict[str, Any]) -> int | None:
     """Mail the new Call ID to the customer after a bare ``#accept`` (SPEC §2); automatic."""
-    lang, s = ticket["language"], work.desk.settings
-    to = recipient(ticket)
-    held = may_answer(work, to)
-    if held or not ticket["call_id"]:
-        work.decide("reply", held or "no Call ID")
-        return None
-    blocks = (
-        render(lang, "greeting", name=ticket["requester_name"] or "").replace(" ,", ","),
-        render(lang, "accepted", call_id=ticket["call_id"]),
-        render(lang, "closing", desk=s.desk.name),
-    )
-    thread = _customer_thread(work, ticket)
-    ref = tickets.ref_of(ticket)
-    outbox_id = enqueue(
-        work.desk.db,
-        s,
-        kind="call_accepted",
-        to=[to],
-        subject=tagged_subject(s, ref, ticket["subject"]),
-        body="\n\n".join(b.strip() for b in blocks) + "\n",
-        at=work.at,
-        ticket_id=ticket["id"],
-        ticket_ref=ref,
-        in_reply_to=thread[-1] if thread else None,
-        references=thread,
-    )
-    work.decide("reply", f"call_accepted queued to {to}")
+    held = may_answer(work, recipient(ticket))
+    outbox_id = None if held else call_id_notice(work.desk, ticket, work.at)
+    work.decide("reply", held or ("call_accepted queued" if outbox_id else "no Call ID notice"))
     return outbox_id
 
 

@@ -16,6 +16,7 @@ from sepdesk.sla.deadlines import record_response, refresh_due
 from sepdesk.store import write_tx
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import assign_call_id
+from sepdesk.tickets.notices import call_id_notice
 
 OPEN = ("new", "needs-info", "accepted", "waiting", "unqualified")
 ALLOWED_FROM: dict[str, tuple[str, ...]] = {
@@ -42,9 +43,19 @@ def _active_status(ticket: dict[str, Any]) -> str:
 
 
 def apply(
-    desk: Desk, ref: str, action: str, at: datetime, actor: str, arg: Any = None
+    desk: Desk,
+    ref: str,
+    action: str,
+    at: datetime,
+    actor: str,
+    arg: Any = None,
+    notify_customer: bool = True,
 ) -> dict[str, Any]:
-    """Run one action on the ticket named by ``ref``; returns the updated ticket."""
+    """Run one action on the ticket named by ``ref``; returns the updated ticket.
+
+    Accepting mails the new Call ID to the customer unless ``notify_customer`` is
+    False (a mail command, whose one reply carries it instead).
+    """
     if action not in ALLOWED_FROM:
         raise InputError(f"unknown action {action!r}")
     db = desk.db
@@ -57,6 +68,8 @@ def apply(
             tickets.update(db, tid, at, status="accepted")
             if ticket["first_response_due"] is None:
                 refresh_due(db, desk.calendar, tid)
+            if notify_customer:
+                call_id_notice(desk, tickets.get(db, tid), at)
         elif action == "solve":
             tickets.update(db, tid, at, status="solved", solved_at=to_db(at))
         elif action == "close":

@@ -170,6 +170,11 @@ def add_message(
     return int(cur.lastrowid or 0)
 
 
+def recipient(ticket: dict[str, Any]) -> str:
+    """Where mail to the customer goes: the Reply-To they gave, else the sender."""
+    return str(ticket["reply_to"] or ticket["requester"])
+
+
 def ref_of(ticket: dict[str, Any]) -> str:
     """The identifier mails carry: the Call ID once there is one, else the ticket number."""
     return str(ticket.get("call_id") or ticket["ticket_number"])

@@ -1,0 +1,50 @@
+"""Mails about a ticket that any actor may trigger: the Call ID notice (SPEC §2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sepdesk.desk import Desk
+from sepdesk.outbound.compose import tagged_subject
+from sepdesk.outbound.outbox import enqueue
+from sepdesk.templates import render
+from sepdesk.tickets import store as tickets
+
+
+def customer_thread(desk: Desk, ticket_id: int) -> list[str]:
+    """Message-IDs of the customer's mails on the ticket, oldest first (for In-Reply-To)."""
+    rows = desk.db.execute(
+        "SELECT message_id FROM messages WHERE ticket_id = ? AND direction = 'in' AND kind = ''"
+        " AND message_id IS NOT NULL ORDER BY at, id",
+        [ticket_id],
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def call_id_notice(desk: Desk, ticket: dict[str, Any], at: datetime) -> int | None:
+    """Queue the mail that tells the customer the ticket's Call ID; None when there is nobody."""
+    s, lang = desk.settings, ticket["language"]
+    to = tickets.recipient(ticket)
+    if not ticket["call_id"] or not to or to in s.desk_addresses():
+        return None
+    blocks = (
+        render(lang, "greeting", name=ticket["requester_name"] or "").replace(" ,", ","),
+        render(lang, "accepted", call_id=ticket["call_id"]),
+        render(lang, "closing", desk=s.desk.name),
+    )
+    thread = customer_thread(desk, ticket["id"])
+    ref = tickets.ref_of(ticket)
+    return enqueue(
+        desk.db,
+        s,
+        kind="call_accepted",
+        to=[to],
+        subject=tagged_subject(s, ref, ticket["subject"]),
+        body="\n\n".join(b.strip() for b in blocks) + "\n",
+        at=at,
+        ticket_id=ticket["id"],
+        ticket_ref=ref,
+        in_reply_to=thread[-1] if thread else None,
+        references=thread,
+    )
