@@ -276,6 +276,48 @@ def test_refused_login_logs_one_line_and_does_not_raise(
     server.start()
 
 
+def test_without_idle_the_poller_polls_every_poll_interval(
+    server: DovecotServer,
+    tmp_path: Path,
+    pollers: Callable[..., ImapPoller],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from imapclient import IMAPClient
+
+    real = IMAPClient.has_capability
+    monkeypatch.setattr(IMAPClient, "has_capability", lambda c, cap: cap != "IDLE" and real(c, cap))
+    settings = make_settings(tmp_path, server, poll_interval=1)
+    with Background(pollers(settings)):
+        server.append("INBOX", make_mail(1))
+        wait_until(lambda: len(server.uids("Processed")) == 1, "first mail polled")
+        server.append("INBOX", make_mail(2))
+        wait_until(lambda: len(server.uids("Processed")) == 2, "second mail polled")
+
+
+def test_new_uidvalidity_rereads_but_gives_no_second_ticket(
+    server: DovecotServer, tmp_path: Path, desk: Desk, pollers: Callable[..., ImapPoller]
+) -> None:
+    settings = make_settings(tmp_path, server, folder="Desk")
+    mail = make_mail(1)
+    poller = pollers(settings)
+    poller.run_once()  # creates the folder
+    server.append("Desk", mail)
+    assert drain(poller) == 1
+    poller.close()
+    with server.client() as c:  # the folder is recreated: a new UIDVALIDITY, UIDs from 1 again
+        c.delete_folder("Desk")
+        c.create_folder("Desk")
+    server.append("Desk", mail)
+    assert drain(pollers(settings)) == 1
+    assert server.uids("Desk") == []
+    assert count(desk, "SELECT count(*) FROM intake") == 2  # a new ref: stored again...
+    assert count(desk, "SELECT count(*) FROM tickets") == 1  # ...but recognised by Message-ID
+    assert {r[0] for r in desk.db.execute("SELECT outcome FROM intake")} == {
+        "new_ticket",
+        "duplicate",
+    }
+
+
 # -- size limit, folders, MOVE fallback, TLS ---------------------------------
 
 

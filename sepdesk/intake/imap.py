@@ -426,9 +426,9 @@ class ImapPoller:
         """One log line per fault; a traceback only for what is not a server or network fault."""
         text = self._describe(exc)
         if isinstance(exc, TRANSIENT_ERRORS):
-            log.warning("imap: %s; retrying in %.0f s", text, delay)
+            log.warning("imap: %s; retrying in %g s", text, delay)
         else:  # a bug or a database fault: keep the thread alive, but show where
-            log.error("imap: unexpected %s; retrying in %.0f s", text, delay, exc_info=exc)
+            log.error("imap: unexpected %s; retrying in %g s", text, delay, exc_info=exc)
         self._safe_record_error(text)
 
     def _describe(self, exc: BaseException) -> str:
@@ -488,7 +488,8 @@ class ImapPoller:
         responses = client.idle_check(timeout=self.idle_wake)
         for resp in responses:
             if len(resp) >= 1 and resp[0] == b"BYE":
-                raise ConnectionLost(f"server said BYE: {_one_line(resp)}")
+                words = b" ".join(p for p in resp[1:] if isinstance(p, bytes))
+                raise ConnectionLost(f"server said BYE: {words.decode(errors='replace')}")
         if not responses and time.monotonic() - t0 < self.idle_wake / 2:
             # idle_check swallows EOF and returns nothing at once: the server is gone.
             raise ConnectionLost("connection closed by the server during IDLE")
