@@ -1,12 +1,76 @@
-"""``sepdesk hotline import``: phone calls to tickets."""
+"""``sepdesk hotline import``: phone calls to tickets.
+
+Output, chosen so a 100,000-row file neither floods a terminal nor is held in memory:
+
+- text: one line per row (``line, call_uid, outcome, ticket, reason``) for the
+  first ``TEXT_ROW_LIMIT`` rows; after that only ``rejected`` and ``changed`` rows
+  (the ones that need a person), then a summary line with counts per outcome;
+- ``--json``: a JSON array with every row's record, streamed one record per line;
+  the summary line goes to stderr so stdout stays valid JSON.
+
+Exit 1 when any row was rejected or the file could not be read (one line on stderr).
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
-from sepdesk.cli.common import FencedGroup
+from sepdesk.cli.common import FencedGroup, get_desk, json_option
+from sepdesk.hotline.importer import RowResult, import_file
+from sepdesk.instants import now
+
+TEXT_ROW_LIMIT = 1000
+ALWAYS_SHOWN = ("rejected", "changed")
 
 
 @click.group(cls=FencedGroup)
 def hotline() -> None:
     """Phone calls logged by the hotline."""
+
+
+class _Printer:
+    """Prints results as they come: JSON array items, or table lines with a cap."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json, self.count, self.hidden = as_json, 0, 0
+
+    def __call__(self, result: RowResult) -> None:
+        self.count += 1
+        if self.as_json:
+            prefix = "[\n  " if self.count == 1 else ",\n  "
+            click.echo(prefix + json.dumps(result.record(), ensure_ascii=False), nl=False)
+            return
+        if self.count == 1:
+            click.echo(f"{'line':>6}  {'call_uid':<20}  {'outcome':<10}  {'ticket':<14}  reason")
+        if self.count > TEXT_ROW_LIMIT and result.outcome not in ALWAYS_SHOWN:
+            self.hidden += 1
+            return
+        r = result
+        click.echo(
+            f"{r.line:>6}  {r.call_uid:<20}  {r.outcome:<10}  {r.ticket or '-':<14}  {r.reason}".rstrip()
+        )
+
+    def finish(self) -> None:
+        if self.as_json:
+            click.echo("\n]" if self.count else "[]")
+        elif self.hidden:
+            click.echo(f"({self.hidden} further rows not listed; use --json for every row)")
+
+
+@hotline.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
+@json_option
+@click.pass_context
+def hotline_import(ctx: click.Context, file: Path, dry_run: bool, as_json: bool) -> None:
+    """Turn the phone calls in hotline log FILE (CSV) into tickets."""
+    desk = get_desk(ctx)
+    printer = _Printer(as_json)
+    summary = import_file(desk, file, now(), dry_run=dry_run, on_result=printer)
+    printer.finish()
+    click.echo(summary.text(), err=as_json)
+    if summary.rejected:
+        ctx.exit(1)

@@ -162,24 +162,24 @@ class CallReader:
 
     def rows(self) -> Iterator[CallRow]:
         """Every data row, validated, in file order; blank lines are skipped."""
-        reader = csv.reader(self._lines, delimiter=self.delimiter, strict=True)
-        reader.line_num = 1  # type: ignore[misc]  # the header was consumed before the reader
-        start = 2
+        reader = csv.reader(self._lines, delimiter=self.delimiter)
+        start = 2  # the header, line 1, was read before the reader existed
         while True:
             try:
                 raw = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                # A broken quote swallows the rest; report it on the line it began and stop.
                 row = CallRow(start, [])
                 row.errors.append(("*", f"malformed CSV: {exc}"))
+                start = reader.line_num + 2
                 yield row
-                return
-            first_line, start = start, reader.line_num + 1
+                continue
+            last = reader.line_num + 1
+            first_line, start = start, last + 1
             if not any(cell.strip() for cell in raw):
                 continue
-            yield self._validate(first_line, reader.line_num, raw)
+            yield self._validate(first_line, last, raw)
 
     def _validate(self, line: int, last_line: int, raw: list[str]) -> CallRow:
         row = CallRow(line, raw)

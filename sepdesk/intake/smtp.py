@@ -73,7 +73,9 @@ class GroupCommitter(threading.Thread):
         try:
             with write_tx(db):
                 stored = [
-                    store_raw(db, source="smtp", raw=raw, received_at=now(), mail_from=frm, rcpt_to=to)
+                    store_raw(
+                        db, source="smtp", raw=raw, received_at=now(), mail_from=frm, rcpt_to=to
+                    )
                     for raw, frm, to, _future in batch
                 ]
         except Exception as exc:  # every session of the batch answers 451 and retries
