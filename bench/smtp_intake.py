@@ -12,7 +12,6 @@ p50/p99 time from DATA to 250.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import smtplib
 import socket
@@ -73,7 +72,9 @@ def wait_port(port: int, timeout: float = 30) -> None:
 
 def pending(db: Path) -> int:
     with sqlite3.connect(db, timeout=30) as conn:
-        return int(conn.execute("SELECT count(*) FROM intake WHERE state = 'pending'").fetchone()[0])
+        return int(
+            conn.execute("SELECT count(*) FROM intake WHERE state = 'pending'").fetchone()[0]
+        )
 
 
 def main() -> None:
@@ -114,8 +115,12 @@ def main() -> None:
     lat = sorted(latencies)
     print(f"mails: {args.n} over {args.k} connections")
     print(f"accepted:  {args.n / accepted:8.1f} mails/s ({accepted:.2f} s)")
-    print(f"processed: {args.n / processed:8.1f} mails/s ({processed:.2f} s, ticket + reply queued)")
-    print(f"DATA->250: p50 {statistics.median(lat) * 1000:.1f} ms, p99 {lat[int(len(lat) * 0.99) - 1] * 1000:.1f} ms")
+    print(
+        f"processed: {args.n / processed:8.1f} mails/s ({processed:.2f} s, ticket + reply queued)"
+    )
+    print(
+        f"DATA->250: p50 {statistics.median(lat) * 1000:.1f} ms, p99 {lat[int(len(lat) * 0.99) - 1] * 1000:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def test_unknown_key_names_file_section_and_key(tmp_path: Path) -> None:
 
 def test_wrong_type_names_the_key(tmp_path: Path) -> None:
     p = tmp_path / "c.toml"
-    p.write_text("[smtp]\nport = \"25\"\n")
+    p.write_text('[smtp]\nport = "25"\n')
     with pytest.raises(ConfigError, match=r"\[smtp\] port: expected int, got str"):
         config.load(p)
 
@@ -86,7 +86,9 @@ def test_cli_bad_config_is_one_line_exit_2(tmp_path: Path) -> None:
     p.write_text("[desk]\nbogus = 1\n")
     proc = subprocess.run(
         [sys.executable, "-m", "sepdesk", "--config", str(p), "tickets", "list"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0

@@ -58,7 +58,9 @@ def test_without_relay_mail_is_written_to_the_outbox_folder(desk: Desk) -> None:
 
 
 def test_relay_delivers_with_tag_and_loop_headers(
-    tmp_path: Path, settings_factory: Callable[..., Settings], smtp_sink: SmtpSink  # noqa: F811
+    tmp_path: Path,
+    settings_factory: Callable[..., Settings],
+    smtp_sink: SmtpSink,  # noqa: F811
 ) -> None:
     desk = relay_desk(tmp_path, settings_factory, smtp_sink.relay_settings())
     oid = queue_one(desk, "Backup fails")
@@ -72,7 +74,9 @@ def test_relay_delivers_with_tag_and_loop_headers(
 
 
 def test_temporary_failure_is_retried_after_backoff(
-    tmp_path: Path, settings_factory: Callable[..., Settings], smtp_sink: SmtpSink  # noqa: F811
+    tmp_path: Path,
+    settings_factory: Callable[..., Settings],
+    smtp_sink: SmtpSink,  # noqa: F811
 ) -> None:
     desk = relay_desk(tmp_path, settings_factory, smtp_sink.relay_settings())
     oid = queue_one(desk)
@@ -88,7 +92,9 @@ def test_temporary_failure_is_retried_after_backoff(
 
 
 def test_permanent_failure_marks_failed_with_reason(
-    tmp_path: Path, settings_factory: Callable[..., Settings], smtp_sink: SmtpSink  # noqa: F811
+    tmp_path: Path,
+    settings_factory: Callable[..., Settings],
+    smtp_sink: SmtpSink,  # noqa: F811
 ) -> None:
     desk = relay_desk(tmp_path, settings_factory, smtp_sink.relay_settings())
     oid = queue_one(desk)
@@ -101,7 +107,9 @@ def test_permanent_failure_marks_failed_with_reason(
 
 
 def test_attempts_are_bounded(
-    tmp_path: Path, settings_factory: Callable[..., Settings], smtp_sink: SmtpSink  # noqa: F811
+    tmp_path: Path,
+    settings_factory: Callable[..., Settings],
+    smtp_sink: SmtpSink,  # noqa: F811
 ) -> None:
     desk = Desk.open(settings_factory(relay=smtp_sink.relay_settings(), outbox={"max_attempts": 2}))
     oid = queue_one(desk)
@@ -113,7 +121,9 @@ def test_attempts_are_bounded(
 
 
 def test_starttls_missing_is_an_error_never_plaintext(
-    tmp_path: Path, settings_factory: Callable[..., Settings], smtp_sink: SmtpSink  # noqa: F811
+    tmp_path: Path,
+    settings_factory: Callable[..., Settings],
+    smtp_sink: SmtpSink,  # noqa: F811
 ) -> None:
     relay = {**smtp_sink.relay_settings(), "tls": "starttls"}
     desk = relay_desk(tmp_path, settings_factory, relay)

@@ -11,7 +11,10 @@ import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.header import Header
+from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import format_datetime, formataddr
 
 from sepdesk.config import Settings
@@ -46,6 +49,19 @@ def new_message_id(settings: Settings, ticket_ref: str | None, at: datetime) -> 
     return f"sepdesk.{ref}.{stamp}.{secrets.token_hex(6)}@{settings.desk_domain()}"
 
 
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP  # readable in any mail client's source view, 7bit-safe
+_CRLF = compat32.clone(linesep="\r\n")  # SMTP wants CRLF; bare LF is refused by strict MTAs
+
+
+def _ascii_ids(ids: Sequence[str]) -> list[str]:
+    return [i for i in (header_safe(r, 250) for r in ids if r) if i.isascii()]
+
+
+def _text_header(name: str, value: str) -> str:
+    return value if value.isascii() else Header(value, "utf-8", header_name=name).encode()
+
+
 def compose(
     settings: Settings,
     *,
@@ -60,21 +76,27 @@ def compose(
     reply_to: str | None = None,
     from_name: str | None = None,
     cc: Sequence[str] = (),
-) -> EmailMessage:
-    msg = EmailMessage()
+) -> bytes:
+    """The complete message as bytes with CRLF line ends.
+
+    Built with the compat32 classes: several times faster than EmailMessage, and every
+    value is header-safe text or an RFC 2047 encoded word, so nothing needs refolding.
+    """
+    msg = MIMEText(body, "plain", _UTF8_QP)  # type: ignore[arg-type]  # a Charset works too
     name = header_safe(from_name or settings.desk.name, 100)
-    msg["From"] = formataddr((name, settings.desk.support_address))
+    msg["From"] = formataddr((name, settings.desk.support_address), charset="utf-8")
     msg["To"] = ", ".join(header_safe(a, 254) for a in to)
     if cc:
         msg["Cc"] = ", ".join(header_safe(a, 254) for a in cc)
-    msg["Subject"] = header_safe(subject, 250)
+    msg["Subject"] = _text_header("Subject", header_safe(subject, 250))
     msg["Date"] = format_datetime(at)
     msg["Message-ID"] = f"<{message_id}>"
-    if in_reply_to:
-        msg["In-Reply-To"] = f"<{header_safe(in_reply_to, 250)}>"
-    refs = [header_safe(r, 250) for r in references if r][-10:]
-    if in_reply_to and in_reply_to not in refs:
-        refs.append(header_safe(in_reply_to, 250))
+    parent = _ascii_ids([in_reply_to] if in_reply_to else [])
+    refs = _ascii_ids(references)[-10:]
+    if parent:
+        msg["In-Reply-To"] = f"<{parent[0]}>"
+        if parent[0] not in refs:
+            refs.append(parent[0])
     if refs:
         msg["References"] = " ".join(f"<{r}>" for r in refs)
     if reply_to:
@@ -84,5 +106,4 @@ def compose(
         msg["X-Auto-Response-Suppress"] = "All"
         msg["Precedence"] = "auto_reply"
     msg[LOOP_HEADER] = settings.desk.support_address
-    msg.set_content(body, charset="utf-8")
-    return msg
+    return msg.as_bytes(policy=_CRLF)

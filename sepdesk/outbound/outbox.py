@@ -60,7 +60,7 @@ def enqueue(
         raise ValueError(f"unknown outbox kind {kind!r}")
     recipients = [header_safe(a, 254).lower() for a in to if a]
     message_id = new_message_id(settings, ticket_ref, at)
-    msg = compose(
+    raw = compose(
         settings,
         to=recipients,
         subject=subject,
@@ -81,10 +81,10 @@ def enqueue(
             ticket_id,
             kind,
             json.dumps(recipients),
-            str(msg["Subject"]),
+            header_safe(subject, 250),
             message_id,
             in_reply_to,
-            msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")),  # SMTP's CRLF, no bare LF
+            raw,
             int(automatic),
             to_db(at),
             to_db(at),
@@ -104,7 +104,7 @@ def enqueue(
                 to_db(at),
                 message_id,
                 in_reply_to,
-                str(msg["Subject"]),
+                header_safe(subject, 250),
                 body,
                 outbox_id,
             ],

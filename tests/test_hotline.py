@@ -1,0 +1,583 @@
+"""Hotline log CSV import (SPEC §3) and the hotline spool: phone calls become tickets."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from sepdesk.contracts import import_csv
+from sepdesk.desk import Desk
+from sepdesk.hotline.csvrows import FIELDS, sniff_delimiter
+from sepdesk.hotline.importer import ImportSummary, RowResult, import_file
+from sepdesk.hotline.spool import SpoolJob
+from sepdesk.intake.files import ingest_file
+from sepdesk.tickets import store as tickets
+from tests.conftest import CONTRACTS, T0, write_toml
+
+AT = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+MUELLER = "t.weiss@mueller-maschinenbau.de"  # a registered contact of 104217 (business)
+
+
+def row(uid: str, **values: str) -> dict[str, str]:
+    base = {
+        "call_uid": uid,
+        "started_at": "2026-11-23T10:00:00",
+        "caller_name": "Tom Weiss",
+        "caller_phone": "+49 30 555",
+        "caller_email": MUELLER,
+        "customer_number": "104217",
+        "severity": "2",
+        "summary": "Backup job fails with error 42",
+        "engineer": "",
+        "ticket": "",
+    }
+    base.update(values)
+    return base
+
+
+def write_csv(
+    path: Path,
+    rows: list[dict[str, str]],
+    *,
+    delimiter: str = ",",
+    bom: bool = False,
+    header: list[str] | None = None,
+) -> Path:
+    header = header or list(FIELDS)
+    with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as f:
+        w = csv.writer(f, delimiter=delimiter)
+        w.writerow(header)
+        for r in rows:
+            w.writerow([r.get(h, "") for h in header])
+    return path
+
+
+def run(desk: Desk, path: Path, **kw: Any) -> tuple[ImportSummary, list[RowResult]]:
+    results: list[RowResult] = []
+    summary = import_file(desk, path, AT, on_result=results.append, **kw)
+    return summary, results
+
+
+def outbox(desk: Desk) -> list[dict[str, Any]]:
+    return list(desk.db.query("SELECT * FROM outbox ORDER BY id"))
+
+
+def body_of(raw: bytes) -> str:
+    from email import message_from_bytes, policy
+
+    msg = message_from_bytes(raw, policy=policy.default)
+    return str(msg.get_content())
+
+
+def count(desk: Desk, table: str) -> int:
+    return int(desk.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+@pytest.fixture
+def hdesk(sample_desk: Desk) -> Desk:
+    return sample_desk
+
+
+# --------------------------------------------------------------------------- good rows
+
+
+def test_good_rows_become_accepted_phone_tickets_with_mail(hdesk: Desk, tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "calls.csv", [row("H1"), row("H2", severity="Critical")])
+    summary, results = run(hdesk, src)
+    assert [r.outcome for r in results] == ["new_ticket", "new_ticket"]
+    assert summary.rejected == 0 and summary.rejects_file is None
+    assert not (tmp_path / "calls.csv.rejects.csv").exists()
+    t = tickets.record(hdesk.db, tickets.find(hdesk.db, results[0].ticket or ""), hdesk.tz)
+    assert t["channel"] == "phone" and t["status"] == "accepted"
+    assert t["call_id"] == results[0].ticket and t["call_id"].startswith("C-2026-")
+    assert t["customer_number"] == "104217" and t["contract_level"] == "business"
+    assert t["verified_sender"] is True and t["missing_info"] == []
+    assert t["received_at"] == "2026-11-23T10:00:00+01:00"
+    assert t["first_response_due"] == "2026-11-23T18:00:00+01:00"  # Major, 8 h Mon-Fri 08-18
+    assert t["first_response_at"] is None
+    assert t["messages"][0]["direction"] == "in"
+    mails = outbox(hdesk)
+    assert [m["kind"] for m in mails] == ["confirmation", "confirmation"]
+    assert json.loads(mails[0]["to_addrs"]) == [MUELLER]
+    assert mails[0]["subject"] == f"[SEP {t['call_id']}] Backup job fails with error 42"
+    text = body_of(mails[0]["raw"])
+    assert t["ticket_number"] in text and t["call_id"] in text
+    assert "104217" in text and "2026-12-31" in text  # contract details: a registered contact
+    assert "Anruf" in text  # .de domain: German
+
+
+def test_severity_names_english_and_german(hdesk: Desk, tmp_path: Path) -> None:
+    names = ["critical", "MAJOR", "Minor", "cosmetic", "kritisch", "schwer", "leicht", "4"]
+    src = write_csv(tmp_path / "s.csv", [row(f"S{i}", severity=n) for i, n in enumerate(names)])
+    _, results = run(hdesk, src)
+    got = [tickets.find(hdesk.db, r.ticket or "")["severity"] for r in results]
+    assert got == [1, 2, 3, 4, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("started", "received", "due"),
+    [
+        # naive = Europe/Berlin, winter (CET) and summer (CEST)
+        ("2026-02-10T09:00:00", "2026-02-10T09:00:00+01:00", "2026-02-10T13:00:00+01:00"),
+        ("2026-07-01T10:00:00", "2026-07-01T10:00:00+02:00", "2026-07-01T14:00:00+02:00"),
+        # Critical across the switches: exactly 4 real hours (SPEC §1)
+        ("2026-03-29T00:30:00", "2026-03-29T00:30:00+01:00", "2026-03-29T05:30:00+02:00"),
+        ("2026-10-25T01:30:00+02:00", "2026-10-25T01:30:00+02:00", "2026-10-25T04:30:00+01:00"),
+        # an explicit offset other than the desk's is the same instant, shown in desk time
+        ("2026-07-01T08:00:00Z", "2026-07-01T10:00:00+02:00", "2026-07-01T14:00:00+02:00"),
+    ],
+)
+def test_timestamps_naive_and_offset_cet_cest(
+    hdesk: Desk, tmp_path: Path, started: str, received: str, due: str
+) -> None:
+    src = write_csv(tmp_path / "t.csv", [row("T1", started_at=started, severity="1")])
+    _, results = run(hdesk, src)
+    t = tickets.record(hdesk.db, tickets.find(hdesk.db, results[0].ticket or ""), hdesk.tz)
+    assert (t["received_at"], t["first_response_due"]) == (received, due)
+
+
+def test_engineer_on_new_ticket_is_the_first_response(hdesk: Desk, tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "e.csv", [row("E1", engineer="m.berger")])
+    _, results = run(hdesk, src)
+    t = tickets.record(hdesk.db, tickets.find(hdesk.db, results[0].ticket or ""), hdesk.tz)
+    assert t["first_response_at"] == "2026-11-23T10:00:00+01:00" and t["breached"] is False
+
+
+def test_customer_found_by_caller_email_without_number(hdesk: Desk, tmp_path: Path) -> None:
+    src = write_csv(
+        tmp_path / "c.csv",
+        [row("C1", customer_number="", caller_email="anyone@stadtwerke-havelberg.de")],
+    )
+    _, results = run(hdesk, src)
+    t = tickets.find(hdesk.db, results[0].ticket or "")
+    assert t["customer_number"] == "118530" and t["match_basis"] == "contact"
+    assert t["call_id"]
+
+
+def test_unknown_customer_gets_ticket_and_mail_without_contract_details(
+    hdesk: Desk, tmp_path: Path
+) -> None:
+    src = write_csv(
+        tmp_path / "u.csv",
+        [row("U1", customer_number="999999", caller_email="anna@example.com", caller_name="Anna")],
+    )
+    _, results = run(hdesk, src)
+    t = tickets.record(hdesk.db, tickets.find(hdesk.db, results[0].ticket or ""), hdesk.tz)
+    assert t["status"] == "unqualified" and t["call_id"] is None
+    assert t["customer_number"] is None and t["contract_level"] is None
+    assert t["language"] == "en"
+    [mail] = outbox(hdesk)
+    assert json.loads(mail["to_addrs"]) == ["anna@example.com"]
+    text = body_of(mail["raw"])
+    assert t["ticket_number"] in text and "Emergency Call" in text
+    assert "business" not in text and "valid until" not in text and "104217" not in text
+
+
+def test_caller_who_is_not_a_contact_gets_no_contract_details(hdesk: Desk, tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "n.csv", [row("N1", caller_email="someone@gmail.com")])
+    _, results = run(hdesk, src)
+    t = tickets.find(hdesk.db, results[0].ticket or "")
+    assert t["call_id"] and not t["verified_sender"]
+    text = body_of(outbox(hdesk)[0]["raw"])
+    assert t["call_id"] in text and "2026-12-31" not in text and "business" not in text
+
+
+def test_no_caller_email_mails_registered_full_addresses_only(hdesk: Desk, tmp_path: Path) -> None:
+    src = write_csv(
+        tmp_path / "m.csv",
+        [row("M1", caller_email=""), row("M2", caller_email="", customer_number="118530")],
+    )
+    run(hdesk, src)
+    mails = outbox(hdesk)
+    # 104217 has two addresses; 118530 only "@stadtwerke-havelberg.de": no mail at all
+    assert len(mails) == 1
+    assert sorted(json.loads(mails[0]["to_addrs"])) == [
+        "it@mueller-maschinenbau.de",
+        "t.weiss@mueller-maschinenbau.de",
+    ]
+
+
+# --------------------------------------------------------------------------- appending
+
+
+def test_row_naming_a_ticket_is_appended_and_counts_as_response(
+    hdesk: Desk, tmp_path: Path
+) -> None:
+    _, first = run(hdesk, write_csv(tmp_path / "a.csv", [row("A1")]))
+    call_id = first[0].ticket or ""
+    t0 = tickets.find(hdesk.db, call_id)
+    follow = row("A2", started_at="2026-11-23T12:15:00", engineer="m.berger", ticket=call_id)
+    _, results = run(hdesk, write_csv(tmp_path / "b.csv", [follow]))
+    assert results[0].outcome == "appended" and results[0].ticket == call_id
+    t = tickets.record(hdesk.db, tickets.find(hdesk.db, t0["ticket_number"]), hdesk.tz)
+    assert t["first_response_at"] == "2026-11-23T12:15:00+01:00"
+    assert [m["direction"] for m in t["messages"]].count("in") == 2
+    kinds = [
+        r["kind"]
+        for r in hdesk.db.query("SELECT kind FROM messages WHERE ticket_id = ?", [t0["id"]])
+    ]
+    assert kinds.count("phone") == 2
+    assert len(outbox(hdesk)) == 1  # the appended call sends no mail
+    assert count(hdesk, "tickets") == 1
+
+
+def test_call_appended_to_a_mail_ticket(hdesk: Desk, tmp_path: Path) -> None:
+    mail = tmp_path / "m.eml"
+    mail.write_bytes(
+        b"From: Tom Weiss <t.weiss@mueller-maschinenbau.de>\r\n"
+        b"To: support@sep.example\r\nSubject: Restore is slow\r\n"
+        b"Message-ID: <m1@mueller-maschinenbau.de>\r\nDate: Mon, 23 Nov 2026 08:00:00 +0100\r\n"
+        b"\r\nOur restore is slow.\r\n"
+    )
+    rec = ingest_file(hdesk, mail, datetime(2026, 11, 23, 7, 0, tzinfo=UTC))
+    assert rec.ticket
+    number = tickets.find(hdesk.db, rec.ticket)["ticket_number"]
+    src = write_csv(
+        tmp_path / "x.csv", [row("X1", ticket=number.lower(), summary="", engineer="eng")]
+    )
+    _, results = run(hdesk, src)
+    assert results[0].outcome == "appended"
+    t = tickets.find(hdesk.db, number)
+    assert t["first_response_at"] is not None
+
+
+# --------------------------------------------------------------------------- idempotence
+
+
+def test_same_file_twice_creates_and_sends_nothing_twice(hdesk: Desk, tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "d.csv", [row("D1"), row("D2", severity="3")])
+    run(hdesk, src)
+    before = (count(hdesk, "tickets"), count(hdesk, "outbox"), count(hdesk, "messages"))
+    summary, results = run(hdesk, src)
+    assert [r.outcome for r in results] == ["duplicate", "duplicate"]
+    assert results[0].ticket and results[0].ticket.startswith("C-")
+    assert summary.counts["duplicate"] == 2
+    assert (count(hdesk, "tickets"), count(hdesk, "outbox"), count(hdesk, "messages")) == before
+
+
+def test_overlapping_files_and_a_repeat_inside_one_file(hdesk: Desk, tmp_path: Path) -> None:
+    a = write_csv(tmp_path / "a.csv", [row("O1"), row("O2")])
+    b = write_csv(tmp_path / "b.csv", [row("O2"), row("O3"), row("O3")])
+    run(hdesk, a)
+    _, results = run(hdesk, b)
+    assert [r.outcome for r in results] == ["duplicate", "new_ticket", "duplicate"]
+    assert count(hdesk, "tickets") == 3 and count(hdesk, "outbox") == 3
+
+
+def test_duplicate_ignores_formatting_only_differences(hdesk: Desk, tmp_path: Path) -> None:
+    run(hdesk, write_csv(tmp_path / "a.csv", [row("F1")]))
+    same = row("F1", started_at="2026-11-23T09:00:00Z", severity="major", caller_name=" Tom Weiss ")
+    _, results = run(hdesk, write_csv(tmp_path / "b.csv", [same]))
+    assert results[0].outcome == "duplicate"
+
+
+def test_changed_row_is_reported_not_applied(hdesk: Desk, tmp_path: Path) -> None:
+    _, first = run(hdesk, write_csv(tmp_path / "a.csv", [row("G1")]))
+    changed = row("G1", severity="1", summary="Now it is critical")
+    summary, results = run(hdesk, write_csv(tmp_path / "b.csv", [changed]))
+    assert results[0].outcome == "changed" and results[0].ticket == first[0].ticket
+    assert "a.csv" in results[0].reason and "not applied" in results[0].reason
+    assert summary.rejected == 0
+    t = tickets.find(hdesk.db, first[0].ticket or "")
+    assert t["severity"] == 2 and t["subject"] == "Backup job fails with error 42"
+    assert count(hdesk, "outbox") == 1
+
+
+# --------------------------------------------------------------------------- bad rows
+
+
+def test_mixed_file_good_rows_go_in_bad_rows_to_rejects(hdesk: Desk, tmp_path: Path) -> None:
+    rows = [
+        row("B1"),
+        row("B2", started_at="2026-13-40T10:00"),
+        row("B3", severity="urgent"),
+        row("", summary=""),
+        row("B5", ticket="T-2026-999999", summary=""),
+        row("B6", caller_email="not-an-address"),
+        row("B7", severity="4"),
+    ]
+    src = write_csv(tmp_path / "mixed.csv", rows)
+    summary, results = run(hdesk, src)
+    assert [r.outcome for r in results] == [
+        "new_ticket",
+        "rejected",
+        "rejected",
+        "rejected",
+        "rejected",
+        "rejected",
+        "new_ticket",
+    ]
+    assert [r.line for r in results] == [2, 3, 4, 5, 6, 7, 8]
+    assert "started_at" in results[1].reason and "severity" in results[2].reason
+    assert "call_uid: missing" in results[3].reason and "summary" in results[3].reason
+    assert "T-2026-999999" in results[4].reason and "caller_email" in results[5].reason
+    assert summary.rejected == 5 and count(hdesk, "tickets") == 2
+    rejects = tmp_path / "mixed.csv.rejects.csv"
+    assert summary.rejects_file == str(rejects)
+    with rejects.open(encoding="utf-8", newline="") as f:
+        got = list(csv.reader(f))
+    assert got[0] == [*FIELDS, "reason"]
+    assert [g[0] for g in got[1:]] == ["B2", "B3", "", "B5", "B6"]
+    assert got[1][1] == "2026-13-40T10:00" and got[1][-1].startswith("line 3: started_at")
+
+
+def test_fixed_rejects_reimport_and_stale_rejects_file_removed(hdesk: Desk, tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "r.csv", [row("R1"), row("R2", severity="x")])
+    run(hdesk, src)
+    assert (tmp_path / "r.csv.rejects.csv").exists()
+    write_csv(src, [row("R1"), row("R2", severity="3")])
+    summary, results = run(hdesk, src)
+    assert [r.outcome for r in results] == ["duplicate", "new_ticket"]
+    assert summary.rejected == 0 and not (tmp_path / "r.csv.rejects.csv").exists()
+
+
+def test_wrong_field_count_and_bad_utf8_reject_only_their_row(hdesk: Desk, tmp_path: Path) -> None:
+    src = tmp_path / "enc.csv"
+    good = ",".join(row("W1").values())
+    data = ",".join(FIELDS) + "\n" + good + "\nW2,2026-11-23T10:00,a\n"
+    bad = ",".join(row("W3", caller_name="M\xfcller").values()).encode("latin-1")
+    src.write_bytes(data.encode() + bad + b"\n" + ",".join(row("W4").values()).encode() + b"\n")
+    _, results = run(hdesk, src)
+    assert [r.outcome for r in results] == ["new_ticket", "rejected", "rejected", "new_ticket"]
+    assert "3 fields" in results[1].reason and "UTF-8" in results[2].reason
+
+
+def test_unreadable_files_raise_one_line(hdesk: Desk, tmp_path: Path) -> None:
+    from sepdesk.errors import InputError
+
+    with pytest.raises(InputError, match="cannot read"):
+        import_file(hdesk, tmp_path / "missing.csv", AT)
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="empty file"):
+        import_file(hdesk, empty, AT)
+    nohead = tmp_path / "nohead.csv"
+    nohead.write_text("foo,bar\n1,2\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 1: missing column.*call_uid"):
+        import_file(hdesk, nohead, AT)
+
+
+def test_dry_run_writes_nothing(hdesk: Desk, tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "dry.csv", [row("Y1"), row("Y2", severity="?"), row("Y1")])
+    before = {t: count(hdesk, t) for t in ("tickets", "outbox", "hotline_calls", "events")}
+    summary, results = run(hdesk, src, dry_run=True)
+    assert [r.outcome for r in results] == ["new_ticket", "rejected", "duplicate"]
+    assert summary.dry_run and summary.rejected == 1 and summary.rejects_file is None
+    assert not (tmp_path / "dry.csv.rejects.csv").exists()
+    assert {t: count(hdesk, t) for t in before} == before
+
+
+# --------------------------------------------------------------------------- file formats
+
+
+def test_bom_and_semicolon_export(hdesk: Desk, tmp_path: Path) -> None:
+    src = write_csv(
+        tmp_path / "excel.csv",
+        [row("Z1", summary="Sicherung bricht ab; Fehler 7"), row("Z2", severity="x")],
+        delimiter=";",
+        bom=True,
+    )
+    _summary, results = run(hdesk, src)
+    assert [r.outcome for r in results] == ["new_ticket", "rejected"]
+    t = tickets.find(hdesk.db, results[0].ticket or "")
+    assert t["subject"] == "Sicherung bricht ab; Fehler 7"
+    head = (tmp_path / "excel.csv.rejects.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert head == ";".join([*FIELDS, "reason"])  # same delimiter as the input, no BOM
+
+
+def test_sniff_delimiter() -> None:
+    assert sniff_delimiter("a,b,c") == ","
+    assert sniff_delimiter("a;b;c") == ";"
+    assert sniff_delimiter("a\tb\tc") == "\t"
+    assert sniff_delimiter("single") == ","
+
+
+def test_column_mapping_from_config(settings_factory: Any, tmp_path: Path) -> None:
+    mapping = {
+        "call_uid": "CallID",
+        "started_at": "Start",
+        "severity": "Prio",
+        "summary": "Notiz",
+        "customer_number": "Kunde",
+        "caller_email": "Mail",
+    }
+    desk = Desk.open(settings_factory(hotline={"columns": mapping}))
+    try:
+        import_csv(desk.db, CONTRACTS, T0)
+        header = ["Start", "callid", "Prio", "Notiz", "Kunde", "Mail", "Extra"]
+        src = write_csv(
+            tmp_path / "map.csv",
+            [
+                {
+                    "Start": "2026-11-23T10:00",
+                    "callid": "K1",
+                    "Prio": "2",
+                    "Notiz": "n",
+                    "Kunde": "104217",
+                    "Mail": MUELLER,
+                    "Extra": "ignored",
+                }
+            ],
+            header=header,
+        )
+        _, results = run(desk, src)
+        assert results[0].outcome == "new_ticket"
+        assert tickets.find(desk.db, results[0].ticket or "")["customer_number"] == "104217"
+    finally:
+        desk.close()
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def cli_run(tmp_path: Path, desk: Desk, *args: str) -> Any:
+    from sepdesk.cli import main
+
+    main._register()
+    cfg = write_toml(
+        tmp_path / "c.toml",
+        {
+            "database": {"path": desk.settings.database.path},
+            "outbox": {"dir": str(tmp_path / "outbox")},
+            "hotline": {"spool_dir": str(tmp_path / "spool")},
+        },
+    )
+    return CliRunner().invoke(main.cli, [*args, "--config", str(cfg)])
+
+
+def test_cli_import_text_json_and_exit_codes(hdesk: Desk, tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "cli.csv", [row("L1"), row("L2", severity="9")])
+    dry = cli_run(tmp_path, hdesk, "hotline", "import", str(src), "--dry-run")
+    assert dry.exit_code == 1 and "dry run" in dry.output and count(hdesk, "tickets") == 0
+    res = cli_run(tmp_path, hdesk, "hotline", "import", str(src))
+    assert res.exit_code == 1, res.output
+    assert "new_ticket" in res.output and "rejected" in res.output and "line 3" not in res.output
+    assert "1 new_ticket, 1 rejected" in res.output
+    ok = write_csv(tmp_path / "ok.csv", [row("L1")])
+    again = cli_run(tmp_path, hdesk, "hotline", "import", str(ok), "--json")
+    assert again.exit_code == 0
+    records = json.loads(again.stdout)
+    assert records == [
+        {
+            "line": 2,
+            "call_uid": "L1",
+            "outcome": "duplicate",
+            "ticket": records[0]["ticket"],
+            "reason": records[0]["reason"],
+        }
+    ]
+
+
+def test_cli_unreadable_file_one_line_exit_1(hdesk: Desk, tmp_path: Path) -> None:
+    res = cli_run(tmp_path, hdesk, "hotline", "import", str(tmp_path / "nope.csv"))
+    assert res.exit_code == 1
+    assert "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1 and "nope.csv" in res.output
+
+
+def test_cli_text_lists_first_rows_then_only_notable(
+    hdesk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sepdesk.cli import hotline as cli_hotline
+
+    monkeypatch.setattr(cli_hotline, "TEXT_ROW_LIMIT", 2)
+    rows = [row(f"P{i}") for i in range(5)] + [row("P9", severity="bad")]
+    res = cli_run(tmp_path, hdesk, "hotline", "import", str(write_csv(tmp_path / "p.csv", rows)))
+    lines = res.output.splitlines()
+    assert sum("new_ticket  " in line for line in lines) == 2
+    assert any("P9" in line and "rejected" in line for line in lines)
+    assert "3 further rows not listed" in res.output
+
+
+# --------------------------------------------------------------------------- spool
+
+
+def spool_job(desk: Desk) -> tuple[SpoolJob, Path]:
+    job = SpoolJob(desk, settle_seconds=2)
+    spool = Path(desk.settings.hotline.spool_dir)
+    spool.mkdir(parents=True, exist_ok=True)
+    return job, spool
+
+
+def test_spool_imports_settled_files_to_done(hdesk: Desk) -> None:
+    job, spool = spool_job(hdesk)
+    write_csv(spool / "calls.csv", [row("Q1")])
+    write_csv(spool / "EXPORT.CSV", [row("Q3")])
+    write_csv(spool / ".partial.csv", [row("Q2")])  # rename-into-place: ignored
+    (spool / "notes.txt").write_text("not a call log", encoding="utf-8")
+    assert job(AT) == 0  # first sight: not yet known to be settled
+    assert job(AT + timedelta(seconds=1)) == 0  # stable, but not 2 s yet
+    assert job(AT + timedelta(seconds=2)) == 2
+    assert (spool / "done" / "calls.csv").exists() and not (spool / "calls.csv").exists()
+    assert (spool / "done" / "EXPORT.CSV").exists()
+    assert (spool / ".partial.csv").exists() and (spool / "notes.txt").exists()
+    assert count(hdesk, "tickets") == 2
+
+
+def test_spool_does_not_read_a_file_still_being_written(hdesk: Desk) -> None:
+    job, spool = spool_job(hdesk)
+    target = spool / "growing.csv"
+    write_csv(target, [row("G1")])
+    assert job(AT) == 0
+    with target.open("a", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerow([row("G2")[k] for k in FIELDS])
+    st = target.stat()
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # coarse clocks
+    assert job(AT + timedelta(seconds=5)) == 0  # changed since the last pass
+    assert count(hdesk, "tickets") == 0
+    assert job(AT + timedelta(seconds=10)) == 1
+    assert count(hdesk, "tickets") == 2
+
+
+def test_spool_failed_with_rejects_and_unreadable(hdesk: Desk) -> None:
+    job, spool = spool_job(hdesk)
+    write_csv(spool / "bad.csv", [row("V1"), row("V2", severity="?")])
+    (spool / "junk.csv").write_text("nothing,useful\n", encoding="utf-8")
+    job(AT)
+    assert job(AT + timedelta(seconds=3)) == 2
+    failed = spool / "failed"
+    assert (failed / "bad.csv").exists() and not (spool / "bad.csv.rejects.csv").exists()
+    rejects = (failed / "bad.csv.rejects.csv").read_text(encoding="utf-8")
+    assert "V2" in rejects and "severity" in rejects
+    assert "missing column" in (failed / "junk.csv.rejects.csv").read_text(encoding="utf-8")
+    assert count(hdesk, "tickets") == 1  # the good row of bad.csv went in
+    assert sorted(p.name for p in spool.iterdir()) == ["failed"]
+
+
+def test_spool_same_name_again_is_kept_apart_and_deduplicated(hdesk: Desk) -> None:
+    job, spool = spool_job(hdesk)
+    for n in range(2):
+        write_csv(spool / "calls.csv", [row("J1")])
+        job(AT + timedelta(minutes=n))
+        assert job(AT + timedelta(minutes=n, seconds=2)) == 1
+    assert sorted(p.name for p in (spool / "done").iterdir()) == ["calls.1.csv", "calls.csv"]
+    assert count(hdesk, "tickets") == 1 and count(hdesk, "outbox") == 1
+
+
+def test_emergency_contract_one_incident_and_demo_shown_as_minor(
+    hdesk: Desk, tmp_path: Path
+) -> None:
+    fjord = {"customer_number": "156902", "caller_email": "ops@fjordvik-shipping.no"}
+    rows = [
+        row("EM1", **fjord),
+        row("EM2", started_at="2026-11-23T11:00:00", **fjord),
+        row(
+            "DM1",
+            customer_number="142071",
+            caller_email="j.petersen@nordlicht-medien.de",
+            severity="1",
+        ),
+    ]
+    _, results = run(hdesk, write_csv(tmp_path / "em.csv", rows))
+    first, second, demo = (tickets.find(hdesk.db, r.ticket or "") for r in results)
+    assert first["call_id"] and first["status"] == "accepted"
+    assert second["call_id"] is None and second["status"] == "unqualified"
+    assert first["call_id"] in body_of(outbox(hdesk)[1]["raw"])
+    assert (demo["severity"], demo["stated_severity"], demo["status"]) == (3, 1, "accepted")
