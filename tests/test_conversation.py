@@ -28,6 +28,7 @@ from sepdesk.intake.files import ingest_file
 from sepdesk.intake.smtp import IntakeHandler, start_receiver
 from sepdesk.intake.store import store_raw
 from sepdesk.outbound import sender
+from sepdesk.outbound.outbox import raw_of
 from sepdesk.pipeline import runner
 from sepdesk.pipeline.conversation import subject_refs
 from sepdesk.tickets import store as tickets
@@ -98,7 +99,8 @@ def feed(desk: Desk, raw: bytes, at: datetime) -> runner.Result:
 def outbox(desk: Desk, **where: Any) -> list[dict[str, Any]]:
     sql = "SELECT * FROM outbox" + (" WHERE " if where else "")
     sql += " AND ".join(f"{k} = ?" for k in where)
-    return list(desk.db.query(sql + " ORDER BY id", list(where.values())))
+    rows = desk.db.query(sql + " ORDER BY id", list(where.values()))
+    return [{**r, "raw": raw_of(desk.settings, r)} for r in rows]
 
 
 def ticket(desk: Desk, ref: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from sepdesk.hotline.csvrows import FIELDS, sniff_delimiter
 from sepdesk.hotline.importer import ImportSummary, RowResult, import_file
 from sepdesk.hotline.spool import SpoolJob
 from sepdesk.intake.files import ingest_file
+from sepdesk.outbound.outbox import raw_of
 from sepdesk.tickets import store as tickets
 from tests.conftest import CONTRACTS, T0, write_toml
 
@@ -66,7 +67,8 @@ def run(desk: Desk, path: Path, **kw: Any) -> tuple[ImportSummary, list[RowResul
 
 
 def outbox(desk: Desk) -> list[dict[str, Any]]:
-    return list(desk.db.query("SELECT * FROM outbox ORDER BY id"))
+    rows = desk.db.query("SELECT * FROM outbox ORDER BY id")
+    return [{**r, "raw": raw_of(desk.settings, r)} for r in rows]
 
 
 def body_of(raw: bytes) -> str:

@@ -10,6 +10,7 @@ import pytest
 from sepdesk.desk import Desk
 from sepdesk.intake.files import ingest_file
 from sepdesk.intake.store import store_raw
+from sepdesk.outbound.outbox import raw_of
 from sepdesk.pipeline import runner
 from sepdesk.pipeline.parse import parse_mail
 from tests.conftest import LABELS, MAILS, T0
@@ -135,7 +136,8 @@ def test_header_injection_never_reaches_outgoing_headers(desk: Desk, tmp_path: P
         b"Subject: =?utf-8?q?hello=0D=0ABcc=3A_victim=40example=2Eorg?=\n\nplease help\n"
     )
     assert ingest_file(desk, mail, T0).outcome == "new_ticket"
-    raw = desk.db.execute("SELECT raw FROM outbox WHERE kind != 'team_notice'").fetchone()[0]
+    row = next(desk.db.query("SELECT * FROM outbox WHERE kind != 'team_notice'"))
+    raw = raw_of(desk.settings, row)
     headers = raw.split(b"\r\n\r\n", 1)[0]
     assert b"\nBcc:" not in headers and b"\r\nBcc:" not in headers
     for line in headers.splitlines():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +16,7 @@ import sqlite_utils
 from sepdesk.config import DatabaseSettings, DeskSettings, RelaySettings, Settings, SlaSettings
 from sepdesk.desk import Desk
 from sepdesk.instants import to_db
+from sepdesk.outbound.outbox import raw_of
 from sepdesk.sla.calendar import SupportCalendar
 from sepdesk.sla.deadlines import first_response_due, record_response, refresh_due
 from sepdesk.sla.timer import next_due, plan, run_once
@@ -124,7 +127,8 @@ def test_the_mail_names_the_ticket_and_carries_no_links(desk: Desk) -> None:
     insert_ticket(desk.db, berlin("2026-03-16T09:00"), 1, call_id="C-2026-00042")
     run_once(desk, berlin("2026-03-16T13:00"))
     (mail,) = outbox(desk.db)
-    raw = mail["raw"].decode()
+    msg = email.message_from_bytes(raw_of(desk.settings, mail), policy=email.policy.default)
+    raw = str(msg.get_content()) + "".join(f"{k}: {v}\n" for k, v in msg.items())
     assert mail["subject"].startswith("[SEP C-2026-00042] SLA BREACH")
     assert "T-2026-000001" in raw and "C-2026-00042" in raw
     assert "K-1001" in raw and "Critical" in raw

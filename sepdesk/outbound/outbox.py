@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlite_utils
 
 from sepdesk.config import Settings
-from sepdesk.instants import to_db
+from sepdesk.instants import from_db, to_db
 from sepdesk.outbound.compose import compose, header_safe, new_message_id
 
 KINDS = (
@@ -53,30 +54,18 @@ def enqueue(
 ) -> int:
     """Queue one mail; must run inside the caller's write transaction. Returns the outbox id.
 
-    ``subject`` is already tagged by the caller (compose.tagged_subject). When
-    the mail belongs to a ticket it is also stored as an outgoing message.
+    ``subject`` is already tagged by the caller (compose.tagged_subject). The row
+    holds the mail's parts with its Message-ID fixed now; :func:`raw_of` builds the
+    bytes. When the mail belongs to a ticket it is also stored as an outgoing message.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown outbox kind {kind!r}")
     recipients = [header_safe(a, 254).lower() for a in to if a]
     message_id = new_message_id(settings, ticket_ref, at)
-    raw = compose(
-        settings,
-        to=recipients,
-        subject=subject,
-        body=body,
-        message_id=message_id,
-        at=at,
-        automatic=automatic,
-        in_reply_to=in_reply_to,
-        references=references,
-        reply_to=reply_to,
-        from_name=from_name,
-        cc=cc,
-    )
     cur = db.execute(
         "INSERT INTO outbox (ticket_id, kind, to_addrs, subject, message_id, in_reply_to, raw,"
-        " automatic, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " automatic, next_attempt_at, created_at, body, cc, refs, reply_to, from_name)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             ticket_id,
             kind,
@@ -84,10 +73,15 @@ def enqueue(
             header_safe(subject, 250),
             message_id,
             in_reply_to,
-            raw,
+            b"",
             int(automatic),
             to_db(at),
             to_db(at),
+            body,
+            json.dumps(list(cc)),
+            json.dumps(list(references)),
+            reply_to,
+            from_name,
         ],
     )
     outbox_id = int(cur.lastrowid or 0)
@@ -113,6 +107,26 @@ def enqueue(
         for address in recipients:
             db.execute("INSERT INTO auto_replies (address, at) VALUES (?, ?)", [address, to_db(at)])
     return outbox_id
+
+
+def raw_of(settings: Settings, row: dict[str, Any]) -> bytes:
+    """The bytes of an outbox mail: as sent, or composed now from the row's parts."""
+    if row["raw"]:
+        return bytes(row["raw"])
+    return compose(
+        settings,
+        to=json.loads(row["to_addrs"]),
+        subject=row["subject"],
+        body=row["body"],
+        message_id=row["message_id"],
+        at=from_db(row["created_at"]),
+        automatic=bool(row["automatic"]),
+        in_reply_to=row["in_reply_to"],
+        references=json.loads(row["refs"]),
+        reply_to=row["reply_to"],
+        from_name=row["from_name"],
+        cc=json.loads(row["cc"]),
+    )
 
 
 def auto_replies_since(db: sqlite_utils.Database, address: str, at: datetime) -> int:

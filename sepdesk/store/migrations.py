@@ -240,3 +240,20 @@ _SLA_NEXT_ESCALATION = (
 def m002_sla_next_escalation(db: sqlite_utils.Database) -> None:
     for statement in _SLA_NEXT_ESCALATION:
         db.execute(statement)
+
+
+# The outbox keeps a mail's parts; its bytes are composed once, when it is sent, outside
+# the pipeline's write transaction (raw stays empty until then, and then holds what went out).
+_OUTBOX_PARTS = (
+    "ALTER TABLE outbox ADD COLUMN body TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE outbox ADD COLUMN cc TEXT NOT NULL DEFAULT '[]'",
+    "ALTER TABLE outbox ADD COLUMN refs TEXT NOT NULL DEFAULT '[]'",
+    "ALTER TABLE outbox ADD COLUMN reply_to TEXT",
+    "ALTER TABLE outbox ADD COLUMN from_name TEXT",
+)
+
+
+@MIGRATIONS()
+def m003_outbox_parts(db: sqlite_utils.Database) -> None:
+    for statement in _OUTBOX_PARTS:
+        db.execute(statement)
