@@ -155,8 +155,12 @@ def test_sigkill_right_after_250_gives_exactly_one_outcome(tmp_path: Path) -> No
         wait_for(lambda: _port_open(port), 20)
         for path in MAILS[:3]:
             send(settings, path.read_bytes())
+        children = _children(proc.pid)
+        assert children, "serve runs its pipeline in child processes"
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+        # Orphaned pipeline processes notice their parent is gone and stop.
+        wait_for(lambda: not any(_running(c) for c in children), 10)
         proc = _serve(cfg)
         wait_for(lambda: _port_open(port), 20)
         desk = Desk.open(settings)
@@ -168,6 +172,21 @@ def test_sigkill_right_after_250_gives_exactly_one_outcome(tmp_path: Path) -> No
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    wait_for(lambda: bool(path.read_text().split()), 20)
+    return [int(c) for c in path.read_text().split()]
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an unreaped orphan counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def settings_factory_from(cfg: Path) -> Settings:

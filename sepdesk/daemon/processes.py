@@ -13,7 +13,7 @@ import logging
 import multiprocessing
 import os
 import signal
-from multiprocessing.synchronize import Event as EventType
+import time
 from typing import Any
 
 from sepdesk.config import Settings
@@ -29,38 +29,48 @@ def _child_logging(level: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-def pipeline_main(settings: Settings, shard: tuple[int, int], stop: EventType, level: int) -> None:
-    """The loop of one pipeline process."""
+class _Stop:
+    """Set by SIGTERM. A plain flag, not a multiprocessing.Event: an Event's shared lock
+    can be left held by a parent that died, and then a child would wait forever."""
+
+    requested = False
+
+
+def _request_stop(_signum: int, _frame: object) -> None:
+    _Stop.requested = True
+
+
+def pipeline_main(settings: Settings, shard: tuple[int, int], level: int, parent: int) -> None:
+    """The loop of one pipeline process; ``parent`` is the daemon's pid, passed in because a
+    parent killed while this process was still starting would otherwise go unnoticed."""
     _child_logging(level)
-    parent = os.getppid()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, _request_stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     desk = Desk.open(settings, migrate=False)
     job = PipelineJob(desk, shard)
     try:
-        while not stop.is_set() and os.getppid() == parent:
+        while not _Stop.requested and os.getppid() == parent:
             try:
                 busy = job(now())
             except Exception:  # the fence: log, back off, keep going
                 log.exception("pipeline shard %s: pass failed", shard[0])
                 busy = 0
             if not busy:
-                stop.wait(IDLE_POLL)
+                time.sleep(IDLE_POLL)
     finally:
         desk.close()
 
 
 class PipelineProcesses:
-    """Starts and stops ``count`` pipeline processes."""
+    """Starts ``count`` pipeline processes; stops them with SIGTERM (each ends its batch)."""
 
     def __init__(self, settings: Settings, count: int) -> None:
-        self.ctx = multiprocessing.get_context("spawn")
-        self.stop = self.ctx.Event()
+        ctx = multiprocessing.get_context("spawn")
         level = logging.getLogger().getEffectiveLevel()
         self.procs: list[Any] = [
-            self.ctx.Process(
+            ctx.Process(
                 target=pipeline_main,
-                args=(settings, (i, count), self.stop, level),
+                args=(settings, (i, count), level, os.getpid()),
                 name=f"sepdesk-pipeline-{i}",
                 daemon=True,
             )
@@ -75,10 +85,12 @@ class PipelineProcesses:
         return all(p.is_alive() for p in self.procs)
 
     def shutdown(self, timeout: float) -> None:
-        self.stop.set()
+        for p in self.procs:
+            if p.is_alive():
+                p.terminate()
         for p in self.procs:
             p.join(timeout)
             if p.is_alive():
-                log.warning("%s did not stop in time; terminating", p.name)
-                p.terminate()
+                log.warning("%s did not stop in time; killing it", p.name)
+                p.kill()
                 p.join(2)
