@@ -120,6 +120,11 @@ class HotlineSettings:
 
 
 @dataclass(frozen=True)
+class PipelineSettings:
+    processes: int = _f(0, "Pipeline worker processes in serve; 0 = one per core (at most 4)")
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = _f("INFO", "DEBUG | INFO | WARNING | ERROR")
 
@@ -136,6 +141,7 @@ class Settings:
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     hotline: HotlineSettings = field(default_factory=HotlineSettings)
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     log: LogSettings = field(default_factory=LogSettings)
     source: str = "built-in defaults"
 
@@ -219,6 +225,8 @@ def _validate(where: str, s: Settings) -> None:
             raise ConfigError(f"{where}: [{name}] tls: must be one of {', '.join(TLS_MODES)}")
         if sec.tls == "none" and sec.host and not _is_loopback(sec.host):
             raise ConfigError(f"{where}: [{name}] tls: 'none' is only allowed to a loopback host")
+    if s.pipeline.processes < 0:
+        raise ConfigError(f"{where}: [pipeline] processes: must be 0 or more")
     if not 0 < s.sla.warn_at < 1:
         raise ConfigError(f"{where}: [sla] warn_at: must be between 0 and 1")
     try:

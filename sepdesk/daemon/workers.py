@@ -30,9 +30,13 @@ class Worker(threading.Thread):
         stop: threading.Event,
         next_wake: Callable[[], datetime | None] = lambda: None,
         idle: float = 30.0,
+        pace: float = 0.0,
     ) -> None:
+        """``pace``: least seconds between passes, so a job that finds a little work on
+        every pass (each a commit and a disk flush) does not crowd out the others."""
         super().__init__(name=name, daemon=True)
         self.job, self.stop, self.next_wake, self.idle = job, stop, next_wake, idle
+        self.pace = pace
         self.wake = threading.Event()
         self.heartbeat = time.monotonic()
 
@@ -47,8 +51,10 @@ class Worker(threading.Thread):
             self.heartbeat = time.monotonic()
             try:
                 if self.job(now()):
+                    if self.pace:
+                        self.stop.wait(self.pace)
                     continue
-                timeout = self._sleep_for()
+                timeout = max(self.pace, self._sleep_for())
             except Exception:  # the runner's fence: log, back off, keep going
                 log.exception("%s: pass failed", self.name)
                 timeout = 5.0
