@@ -308,3 +308,40 @@ def test_one_bad_ticket_does_not_stop_the_others(desk: Desk) -> None:
     events = desk.db.execute("SELECT kind FROM events WHERE ticket_id = ?", [bad]).fetchall()
     assert events == [("sla_error",)]
     assert next_due(desk.db, desk.settings) == berlin("2026-03-16T13:15")
+
+
+def test_escalations_are_sent_once_across_restarts(tmp_path: Path) -> None:
+    """What survives a restart is the database: each new Desk is a daemon started again."""
+    from sepdesk.outbound import sender
+    from tests.servers.smtp_sink import SmtpSink
+
+    with SmtpSink() as sink:
+        settings = Settings(
+            desk=DeskSettings(escalation_to=["lead@sep.example"]),
+            database=DatabaseSettings(path=str(tmp_path / "sepdesk.db")),
+            relay=RelaySettings(**sink.relay_settings()),
+        )
+
+        def daemon_pass(at: str) -> int:
+            desk = Desk.open(settings)  # a fresh start each time
+            try:
+                run_once(desk, berlin(at))
+                sender.run_once(desk, berlin(at))
+            finally:
+                desk.close()
+            return len(sink.received())
+
+        first = Desk.open(settings)
+        insert_ticket(first.db, berlin("2026-03-16T09:00"), 1, call_id="C-2026-00042")
+        first.close()
+        assert daemon_pass("2026-03-16T12:00") == 1  # warning
+        assert daemon_pass("2026-03-16T12:00") == 1  # restarted at the same instant
+        assert daemon_pass("2026-03-16T13:00") == 2  # breach
+        assert daemon_pass("2026-03-16T13:05") == 2
+        # Down from 13:05 to 17:30: the 15:00 and 17:00 reminders were missed; one late mail.
+        assert daemon_pass("2026-03-16T17:30") == 3
+        assert daemon_pass("2026-03-16T17:31") == 3
+    db = open_db(settings.database.path)
+    late = db.execute("SELECT kind, late FROM escalations ORDER BY id DESC LIMIT 1").fetchone()
+    assert late == ("reminder", 1)
+    db.close()
