@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from sepdesk.config import Settings
 from sepdesk.desk import Desk
@@ -37,8 +39,15 @@ def state(desk: Desk, outbox_id: int) -> tuple[str, int, str | None]:
     return row[0], row[1], row[2]
 
 
-def relay_desk(tmp_path: Path, factory: Callable[..., Settings], relay: dict) -> Desk:
-    return Desk.open(factory(relay=relay))
+@pytest.fixture
+def relay_desk(
+    settings_factory: Callable[..., Settings],
+    smtp_sink: SmtpSink,  # noqa: F811
+) -> Iterator[Desk]:
+    """A desk whose [relay] is the sink."""
+    desk = Desk.open(settings_factory(relay=smtp_sink.relay_settings()))
+    yield desk
+    desk.close()
 
 
 def test_without_relay_mail_is_written_to_the_outbox_folder(desk: Desk) -> None:
@@ -57,12 +66,8 @@ def test_without_relay_mail_is_written_to_the_outbox_folder(desk: Desk) -> None:
     assert "\nBcc:" not in head
 
 
-def test_relay_delivers_with_tag_and_loop_headers(
-    tmp_path: Path,
-    settings_factory: Callable[..., Settings],
-    smtp_sink: SmtpSink,  # noqa: F811
-) -> None:
-    desk = relay_desk(tmp_path, settings_factory, smtp_sink.relay_settings())
+def test_relay_delivers_with_tag_and_loop_headers(relay_desk: Desk, smtp_sink: SmtpSink) -> None:  # noqa: F811
+    desk = relay_desk
     oid = queue_one(desk, "Backup fails")
     sender.run_once(desk, T0)
     assert state(desk, oid)[0] == "sent"
@@ -70,15 +75,10 @@ def test_relay_delivers_with_tag_and_loop_headers(
     assert msg["Subject"] == "[SEP T-2026-000001] Backup fails"
     assert msg["From"] == "SEP Support <support@sep.example>"
     assert msg["Auto-Submitted"] == "auto-replied" and msg["X-Loop"] == "support@sep.example"
-    desk.close()
 
 
-def test_temporary_failure_is_retried_after_backoff(
-    tmp_path: Path,
-    settings_factory: Callable[..., Settings],
-    smtp_sink: SmtpSink,  # noqa: F811
-) -> None:
-    desk = relay_desk(tmp_path, settings_factory, smtp_sink.relay_settings())
+def test_temporary_failure_is_retried_after_backoff(relay_desk: Desk, smtp_sink: SmtpSink) -> None:  # noqa: F811
+    desk = relay_desk
     oid = queue_one(desk)
     smtp_sink.fail_next(1, 451)
     sender.run_once(desk, T0)
@@ -88,22 +88,16 @@ def test_temporary_failure_is_retried_after_backoff(
     assert sender.run_once(desk, T0 + timedelta(minutes=1)) == 1
     assert state(desk, oid)[:2] == ("sent", 2)
     assert len(smtp_sink.received()) == 1
-    desk.close()
 
 
-def test_permanent_failure_marks_failed_with_reason(
-    tmp_path: Path,
-    settings_factory: Callable[..., Settings],
-    smtp_sink: SmtpSink,  # noqa: F811
-) -> None:
-    desk = relay_desk(tmp_path, settings_factory, smtp_sink.relay_settings())
+def test_permanent_failure_marks_failed_with_reason(relay_desk: Desk, smtp_sink: SmtpSink) -> None:  # noqa: F811
+    desk = relay_desk
     oid = queue_one(desk)
     smtp_sink.fail_next(1, 550)
     sender.run_once(desk, T0)
     st, attempts, error = state(desk, oid)
     assert st == "failed" and attempts == 1 and "550" in (error or "")
     assert sender.run_once(desk, T0 + timedelta(hours=2)) == 0
-    desk.close()
 
 
 def test_attempts_are_bounded(
@@ -126,7 +120,7 @@ def test_starttls_missing_is_an_error_never_plaintext(
     smtp_sink: SmtpSink,  # noqa: F811
 ) -> None:
     relay = {**smtp_sink.relay_settings(), "tls": "starttls"}
-    desk = relay_desk(tmp_path, settings_factory, relay)
+    desk = Desk.open(settings_factory(relay=relay))
     oid = queue_one(desk)
     sender.run_once(desk, T0)
     st, _attempts, error = state(desk, oid)

@@ -55,18 +55,7 @@ def record_bounce(work: Work) -> None:
         "UPDATE outbox SET state = 'bounced', last_error = ? WHERE id = ?",
         [f"bounced {report.status} for {', '.join(report.recipients) or '?'}", row["id"]],
     )
-    tickets.add_message(
-        db,
-        ticket["id"],
-        direction="in",
-        kind="bounce",
-        at=work.received_at,
-        from_addr=mail.from_addr,
-        message_id=mail.message_id,
-        subject=mail.subject,
-        body=mail.text,
-        intake_id=work.intake_id,
-    )
+    work.store_on(ticket, "in", "bounce")
     if row["kind"] in (
         "ack",
         "call_accepted",

@@ -79,21 +79,7 @@ def _answer(work: Work, ticket: dict[str, Any], text: str, accepted: bool) -> st
 
 def _store(work: Work, ticket: dict[str, Any], kind: str) -> None:
     """The engineer's mail on the ticket, internal: it is never shown to the customer as is."""
-    m = work.parsed
-    tickets.add_message(
-        work.desk.db,
-        ticket["id"],
-        direction="internal",
-        at=work.received_at,
-        from_addr=m.from_addr,
-        to_addrs=m.to,
-        message_id=m.message_id,
-        in_reply_to=m.in_reply_to or None,
-        subject=m.subject,
-        body=m.text,
-        kind=kind,
-        intake_id=work.intake_id,
-    )
+    work.store_on(ticket, "internal", kind)
 
 
 def _action_arg(command: Command) -> Any:

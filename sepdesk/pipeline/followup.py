@@ -32,21 +32,7 @@ def _customer_texts(work: Work, ticket: dict[str, Any]) -> str:
 
 
 def _store(work: Work, ticket: dict[str, Any], kind: str = "") -> None:
-    m = work.parsed
-    tickets.add_message(
-        work.desk.db,
-        ticket["id"],
-        direction="in",
-        at=work.received_at,
-        from_addr=m.from_addr,
-        to_addrs=m.to,
-        message_id=m.message_id,
-        in_reply_to=m.in_reply_to or None,
-        subject=m.subject,
-        body=m.text,
-        kind=kind,
-        intake_id=work.intake_id,
-    )
+    work.store_on(ticket, "in", kind)
 
 
 def _refresh_customer(work: Work, ticket: dict[str, Any], text: str) -> CustomerFacts:

@@ -81,19 +81,7 @@ def open_from_mail(work: Work, linked_from: str | None = None) -> dict[str, Any]
         desk.tz,
         work.at,
     )
-    tickets.add_message(
-        desk.db,
-        ticket["id"],
-        direction="in",
-        at=work.received_at,
-        from_addr=mail.from_addr,
-        to_addrs=mail.to,
-        message_id=mail.message_id,
-        in_reply_to=mail.in_reply_to or None,
-        subject=mail.subject,
-        body=mail.text,
-        intake_id=work.intake_id,
-    )
+    work.store_on(ticket)
     if status == "accepted":
         ticket = assign_call_id(desk.db, ticket, desk.tz, work.at, "desk")
     if status in ("accepted", "needs-info") and cf.state == "current":

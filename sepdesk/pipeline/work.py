@@ -9,6 +9,7 @@ from typing import Any
 from sepdesk.desk import Desk
 from sepdesk.pipeline.classify import Understanding, understand
 from sepdesk.pipeline.parse import ParsedMail
+from sepdesk.tickets import store as tickets
 
 OUTCOMES = ("new_ticket", "follow_up", "ignored", "bounce_recorded", "quarantined", "duplicate")
 
@@ -42,6 +43,24 @@ class Work:
             m = self.parsed
             self._understanding = understand(m.subject, m.text, m.attachments)
         return self._understanding
+
+    def store_on(self, ticket: dict[str, Any], direction: str = "in", kind: str = "") -> int:
+        """Keep this mail on ``ticket`` as a message (customer, engineer, auto or bounce)."""
+        m = self.parsed
+        return tickets.add_message(
+            self.desk.db,
+            ticket["id"],
+            direction=direction,
+            at=self.received_at,
+            from_addr=m.from_addr,
+            to_addrs=m.to,
+            message_id=m.message_id,
+            in_reply_to=m.in_reply_to or None,
+            subject=m.subject,
+            body=m.text,
+            kind=kind,
+            intake_id=self.intake_id,
+        )
 
     def decide(self, step: str, decision: str) -> None:
         self.steps.append({"step": step, "decision": decision})
