@@ -17,6 +17,7 @@ share one ZoneInfo by wall clock, which is wrong across the autumn switch.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -183,24 +184,31 @@ class SupportCalendar:
             day += 1
         raise ValueError(f"no open {schedule.name} window within {MAX_SEARCH_DAYS} days")
 
-    def windows(self, a: datetime, b: datetime, schedule: Schedule) -> list[Window]:
-        """The open windows between ``a`` and ``b``, clipped to them, as local instants."""
-        _aware(a, "windows")
-        _aware(b, "windows")
+    def _utc_windows(self, a: datetime, b: datetime, schedule: Schedule) -> Iterator[Window]:
+        """Open windows clipped to ``a``..``b`` in UTC (subtracting local instants of one
+        zone compares wall clocks, which is wrong across the DST switch)."""
         ua, ub = a.astimezone(UTC), b.astimezone(UTC)
         if ub <= ua:
-            return []
+            return
         if schedule.continuous:
-            return [(a.astimezone(self.tz), b.astimezone(self.tz))]
-        out: list[Window] = []
+            yield ua, ub
+            return
         for day in range(self._local_ordinal(a), self._local_ordinal(b) + 1):
             w = self._window(day, schedule)
             if w is None:
                 continue
             start, end = max(ua, w[0]), min(ub, w[1])
             if start < end:
-                out.append((start.astimezone(self.tz), end.astimezone(self.tz)))
-        return out
+                yield start, end
+
+    def windows(self, a: datetime, b: datetime, schedule: Schedule) -> list[Window]:
+        """The open windows between ``a`` and ``b``, clipped to them, as local instants."""
+        _aware(a, "windows")
+        _aware(b, "windows")
+        return [
+            (start.astimezone(self.tz), end.astimezone(self.tz))
+            for start, end in self._utc_windows(a, b, schedule)
+        ]
 
     def closed_days(self, a: datetime, b: datetime, schedule: Schedule) -> list[tuple[date, str]]:
         """Local dates from ``a`` to ``b`` on which the schedule has no window, with the reason."""
@@ -246,17 +254,6 @@ class SupportCalendar:
         """Support time between ``a`` and ``b`` (negative when ``b`` is before ``a``)."""
         _aware(a, "elapsed")
         _aware(b, "elapsed")
-        ua, ub = a.astimezone(UTC), b.astimezone(UTC)
-        if ub < ua:
+        if b.astimezone(UTC) < a.astimezone(UTC):
             return -self.elapsed(b, a, schedule)
-        if schedule.continuous:
-            return ub - ua
-        total = ZERO
-        for day in range(self._local_ordinal(a), self._local_ordinal(b) + 1):
-            w = self._window(day, schedule)
-            if w is None:
-                continue
-            start, end = max(ua, w[0]), min(ub, w[1])
-            if start < end:
-                total += end - start
-        return total
+        return sum((end - start for start, end in self._utc_windows(a, b, schedule)), ZERO)
