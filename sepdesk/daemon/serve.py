@@ -80,7 +80,8 @@ class Daemon:
             "sla-timer",
             lambda at: timer.run_once(sla_desk, at),
             next_wake=lambda: timer.next_due(sla_desk.db, sla_desk.settings),
-            idle=60.0,
+            # Pipeline processes cannot wake this thread: look at new tickets every 15 s.
+            idle=15.0 if self.processes else 60.0,
             pace=1.0,  # escalations are minutes apart; a second's delay costs nothing
         )
         self.wake_after_pipeline = [outgoing, self.workers[-1]]
