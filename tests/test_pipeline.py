@@ -142,3 +142,32 @@ def test_header_injection_never_reaches_outgoing_headers(desk: Desk, tmp_path: P
     assert b"\nBcc:" not in headers and b"\r\nBcc:" not in headers
     for line in headers.splitlines():
         assert not line.lower().startswith(b"bcc")
+
+
+def test_unknown_charset_still_makes_a_ticket(desk: Desk, tmp_path: Path) -> None:
+    mail = tmp_path / "charset.eml"
+    mail.write_bytes(
+        b"From: a@example.org\nTo: support@sep.example\nMessage-ID: <cs1@example.org>\n"
+        b"Subject: =?x-unknown?q?Hallo?=\nContent-Type: text/plain; charset=x-unknown-42\n\n"
+        b"Die Sicherung schl\xe4gt fehl.\n"
+    )
+    rec = ingest_file(desk, mail, T0)
+    assert rec.outcome == "new_ticket"
+    body = desk.db.execute("SELECT body FROM messages WHERE direction = 'in'").fetchone()[0]
+    assert "Sicherung" in body
+
+
+def test_absurdly_nested_mime_is_quarantined_with_a_reason(desk: Desk, tmp_path: Path) -> None:
+    inner = b"Content-Type: text/plain\n\ndeep\n"
+    for i in range(2000):
+        b = f"b{i}".encode()
+        inner = b'Content-Type: multipart/mixed; boundary="' + b + b'"\n\n--' + b + b"\n" + inner
+        inner += b"\n--" + b + b"--\n"
+    mail = tmp_path / "nested.eml"
+    mail.write_bytes(b"From: a@example.org\nMessage-ID: <deep@example.org>\nSubject: x\n" + inner)
+    rec = ingest_file(desk, mail, T0)
+    assert rec.outcome == "quarantined" and "nesting" in rec.reason
+    # The desk goes on: the next mail is processed normally.
+    ok = tmp_path / "ok.eml"
+    ok.write_bytes(b"From: b@example.org\nMessage-ID: <ok@example.org>\nSubject: help\n\nhi\n")
+    assert ingest_file(desk, ok, T0).outcome == "new_ticket"
