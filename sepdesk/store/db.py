@@ -12,11 +12,13 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
+from sqlite_utils.utils import dedupe_keys
 
 from sepdesk.errors import StoreError
 from sepdesk.store.migrations import MIGRATIONS
@@ -69,13 +71,29 @@ def _write_lock(db: sqlite_utils.Database) -> _FileLock:
     return lock
 
 
+class Database(sqlite_utils.Database):
+    """sqlite-utils' Database with a lighter ``query`` for plain SELECTs.
+
+    sqlite-utils wraps every query in a savepoint so that a statement that turns
+    out to write can be undone; a SELECT cannot write, and the pipeline and the
+    importers run many small ones per message, so they skip that guard.
+    """
+
+    def query(self, sql: str, params: Any = None) -> Generator[dict[str, Any], None, None]:
+        if sql.lstrip()[:6].upper() != "SELECT":
+            return super().query(sql, params)
+        cursor = self.conn.execute(sql, params if params is not None else ())
+        keys = dedupe_keys(d[0] for d in cursor.description)
+        return (dict(zip(keys, row, strict=True)) for row in cursor)
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
     """A connection with the pragmas every writer needs; no migrations."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-        db = sqlite_utils.Database(conn, execute_plugins=False)
+        db = Database(conn, execute_plugins=False)
         with db.ensure_autocommit_on():
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
