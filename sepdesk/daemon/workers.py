@@ -70,13 +70,22 @@ class PipelineJob:
         self.shard = shard
         self.failed: dict[int, float] = {}
 
+    def _ids(self, clock: float) -> list[int]:
+        own = runner.pending_ids(self.desk, limit=runner.BATCH * 4, shard=self.shard)
+        ids = [i for i in own if self.failed.get(i, 0) <= clock][: runner.BATCH]
+        if not ids and self.shard[1] > 1:
+            # Own shard empty: help with the newest rows of the others (their owners work
+            # from the oldest), so one busy shard does not leave a core idle.
+            ids = [
+                i
+                for i in runner.pending_ids(self.desk, runner.BATCH, newest=True)
+                if self.failed.get(i, 0) <= clock
+            ][: runner.BATCH // 2]
+        return ids
+
     def __call__(self, at: datetime) -> int:
         clock = time.monotonic()
-        ids = [
-            i
-            for i in runner.pending_ids(self.desk, limit=runner.BATCH * 4, shard=self.shard)
-            if self.failed.get(i, 0) <= clock
-        ][: runner.BATCH]
+        ids = self._ids(clock)
         for result in runner.process_batch(self.desk, ids, at):
             if result.state == "pending":
                 self.failed[result.intake_id] = clock + RETRY_FAILED_AFTER

@@ -185,13 +185,17 @@ def process_intake(desk: Desk, intake_id: int) -> str:
     return process(desk, intake_id).state
 
 
-def pending_ids(desk: Desk, limit: int = 100, shard: tuple[int, int] = (0, 1)) -> list[int]:
-    """Pending rows, oldest first; ``shard`` (index, count) splits them between processes."""
+def pending_ids(
+    desk: Desk, limit: int = 100, shard: tuple[int, int] = (0, 1), newest: bool = False
+) -> list[int]:
+    """Pending rows, oldest first (or newest); ``shard`` (index, count) splits them."""
     index, count = shard
+    order = "DESC" if newest else "ASC"
     return [
         int(r[0])
         for r in desk.db.execute(
-            "SELECT id FROM intake WHERE state = 'pending' AND id % ? = ? ORDER BY id LIMIT ?",
+            "SELECT id FROM intake WHERE state = 'pending' AND id % ? = ?"
+            f" ORDER BY id {order} LIMIT ?",
             [count, index, limit],
         ).fetchall()
     ]
