@@ -9,6 +9,7 @@ so a killed daemon leaves no orphan behind.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -40,6 +41,12 @@ def _request_stop(_signum: int, _frame: object) -> None:
     _Stop.requested = True
 
 
+def _nudge(parent: int) -> None:
+    """Tell the daemon there are new outbox rows and tickets (it wakes sender and timer)."""
+    with contextlib.suppress(OSError):
+        os.kill(parent, signal.SIGUSR1)
+
+
 def pipeline_main(settings: Settings, shard: tuple[int, int], level: int, parent: int) -> None:
     """The loop of one pipeline process; ``parent`` is the daemon's pid, passed in because a
     parent killed while this process was still starting would otherwise go unnoticed."""
@@ -55,7 +62,9 @@ def pipeline_main(settings: Settings, shard: tuple[int, int], level: int, parent
             except Exception:  # the fence: log, back off, keep going
                 log.exception("pipeline shard %s: pass failed", shard[0])
                 busy = 0
-            if not busy:
+            if busy:
+                _nudge(parent)
+            else:
                 time.sleep(IDLE_POLL)
     finally:
         desk.close()

@@ -71,8 +71,7 @@ class Daemon:
             "sender",
             lambda at: sender.run_once(out_desk, at),
             next_wake=lambda: sender.next_attempt(out_desk),
-            # Pipeline processes cannot wake this thread: look for new mail every second.
-            idle=1.0 if self.processes else 30.0,
+            idle=30.0,  # woken by the pipeline (a thread, or a process via SIGUSR1)
             pace=0.2,  # batches mail: one disk flush for many
         )
         sla_desk = self._desk()
@@ -80,8 +79,7 @@ class Daemon:
             "sla-timer",
             lambda at: timer.run_once(sla_desk, at),
             next_wake=lambda: timer.next_due(sla_desk.db, sla_desk.settings),
-            # Pipeline processes cannot wake this thread: look at new tickets every 15 s.
-            idle=15.0 if self.processes else 60.0,
+            idle=60.0,
             pace=1.0,  # escalations are minutes apart; a second's delay costs nothing
         )
         self.wake_after_pipeline = [outgoing, self.workers[-1]]
@@ -114,7 +112,8 @@ class Daemon:
         self.handler = IntakeHandler(self.settings, self._on_stored)
         self.controller = start_receiver(self.settings, self.handler)
 
-    def _wake_followers(self) -> None:
+    def wake_followers(self) -> None:
+        """Wake the sender and the SLA timer: new outbox rows or changed tickets."""
         for w in self.wake_after_pipeline:
             w.wake.set()
 
@@ -126,7 +125,7 @@ class Daemon:
             def pipeline_then_wake(at: datetime) -> int:
                 count = job(at)
                 if count:
-                    self._wake_followers()
+                    self.wake_followers()
                 return count
 
             self.pipeline.job = pipeline_then_wake
@@ -207,9 +206,13 @@ def serve(settings: Settings, config_path: str | None) -> int:
     def on_hup(signum: int, _frame: FrameType | None) -> None:
         reload_requested.set()
 
+    def on_usr1(signum: int, _frame: FrameType | None) -> None:
+        daemon.wake_followers()  # a pipeline process committed new tickets or mail
+
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     signal.signal(signal.SIGHUP, on_hup)
+    signal.signal(signal.SIGUSR1, on_usr1)
     daemon.start()
     beat = watchdog_interval()
     while not daemon.stop.wait(min(beat or 1.0, 1.0)):

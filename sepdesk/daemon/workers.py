@@ -74,13 +74,11 @@ class PipelineJob:
         own = runner.pending_ids(self.desk, limit=runner.BATCH * 4, shard=self.shard)
         ids = [i for i in own if self.failed.get(i, 0) <= clock][: runner.BATCH]
         if not ids and self.shard[1] > 1:
-            # Own shard empty: help with the newest rows of the others (their owners work
-            # from the oldest), so one busy shard does not leave a core idle.
-            ids = [
-                i
-                for i in runner.pending_ids(self.desk, runner.BATCH, newest=True)
-                if self.failed.get(i, 0) <= clock
-            ][: runner.BATCH // 2]
+            # Own shard empty while others have a backlog: help with their newest rows
+            # (their owners work from the oldest), so a busy shard does not leave a core idle.
+            backlog = runner.pending_ids(self.desk, runner.BATCH * 2, newest=True)
+            if len(backlog) >= runner.BATCH * 2:
+                ids = [i for i in backlog if self.failed.get(i, 0) <= clock][: runner.BATCH // 2]
         return ids
 
     def __call__(self, at: datetime) -> int:

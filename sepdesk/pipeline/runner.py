@@ -125,10 +125,13 @@ def _still_pending(desk: Desk, intake_id: int) -> bool:
     return bool(row) and row[0] == "pending"
 
 
-def _process_row(desk: Desk, row: dict, work: Work) -> None:
-    """One row inside the batch transaction; its own savepoint keeps a failure to itself."""
+def _process_row(desk: Desk, row: dict, work: Work) -> bool:
+    """One row inside the batch transaction; its own savepoint keeps a failure to itself.
+
+    False when another worker got there first.
+    """
     if not _still_pending(desk, row["id"]):
-        return
+        return False
     try:
         with desk.db.atomic():
             run_steps(work)
@@ -140,6 +143,7 @@ def _process_row(desk: Desk, row: dict, work: Work) -> None:
         if row["attempts"] >= MAX_ATTEMPTS:
             reason = f"failed {row['attempts']} times: {type(exc).__name__}: {exc}"
             _quarantine(desk, row, reason, work.at, work.steps)
+    return True
 
 
 def process_batch(desk: Desk, intake_ids: list[int], at: datetime | None = None) -> list[Result]:
@@ -154,13 +158,15 @@ def process_batch(desk: Desk, intake_ids: list[int], at: datetime | None = None)
     rows = _begin_attempts(desk, intake_ids)
     works = [_prepare(desk, row, at) for row in rows]
     with write_tx(desk.db):
-        for row, work in zip(rows, works, strict=True):
-            _process_row(desk, row, work)
+        done = {
+            w.intake_id: w for row, w in zip(rows, works, strict=True) if _process_row(desk, row, w)
+        }
     results = [_result(desk, i) for i in intake_ids]
-    ids = {w.intake_id: w for w in works}
     for r in results:
-        w = ids.get(r.intake_id)
-        mid = w.mail.message_id if w and w.mail else "?"
+        w = done.get(r.intake_id)
+        if w is None:
+            continue  # not ours to report: already done, or done by another worker
+        mid = w.mail.message_id if w.mail else "?"
         log.info(
             "intake #%s message-id=%s outcome=%s ticket=%s reason=%s",
             r.intake_id,
