@@ -30,7 +30,7 @@ from sepdesk.desk import Desk
 from sepdesk.hotline.csvrows import FIELDS
 from sepdesk.hotline.importer import import_file
 
-CONTRACTS = Path("/work/shared/samples/contracts.csv")
+CONTRACTS = Path(__file__).resolve().parents[2] / "shared" / "samples" / "contracts.csv"
 CALLERS = [
     ("it@mueller-maschinenbau.de", "104217"),
     ("ops@stadtwerke-havelberg.de", ""),

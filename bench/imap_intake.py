@@ -45,7 +45,7 @@ from sepdesk.desk import Desk  # noqa: E402
 from sepdesk.intake.imap import ImapPoller  # noqa: E402
 from tests.servers.dovecot import DovecotServer, dovecot_server  # noqa: E402
 
-SAMPLES = Path("/work/shared/samples")
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 MID_RE = re.compile(rb"^Message-ID:[^\r\n]*(\r?\n[ \t][^\r\n]*)*\r?\n", re.I | re.M)
 
 

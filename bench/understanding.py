@@ -1,7 +1,7 @@
 """Measures "understanding a request" against a labelled corpus: customer, severity, missing info, language.
 
 Usage: ``python bench/understanding.py DIR [--pure]`` where DIR holds ``contracts.csv``,
-``mails/*.eml`` and ``labels.json`` (the format of /work/shared/samples).
+``mails/*.eml`` and ``labels.json`` (the format of ../shared/samples).
 
 By default DIR is replayed through the real pipeline (``sepdesk init``, ``contracts
 import``, ``ingest --received-at header`` file by file, in a temporary directory) and each

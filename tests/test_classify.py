@@ -14,6 +14,7 @@ import pytest
 
 from sepdesk.pipeline.classify import (
     FIELDS,
+    has_error_text,
     older_versions,
     operating_systems,
     own_text,
@@ -23,7 +24,7 @@ from sepdesk.pipeline.classify import (
 from sepdesk.pipeline.parse import Attachment
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = Path("/work/shared/samples")
+from tests.conftest import SAMPLES  # noqa: E402
 
 
 def _sev(text: str, subject: str = "") -> int:
@@ -304,3 +305,20 @@ def test_no_single_backup_running_with_paused_work_is_major() -> None:
 
 def test_failure_question_without_how_to_stays_minor() -> None:
     assert _sev("Question: why does the backup of client PC7 fail every night?") == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("The job fails with 'connection refused' since Monday.", True),
+        ("Der Job endet mit 'Zugriff verweigert'.", True),
+        ("Backups fail with ORA-19511 every night.", True),
+        ("RMAN-03009 appears in the log.", True),
+        ("The job ends with exit code 2.", True),
+        ("I don't know why it's slow, it's the customer's 'best' server.", False),
+        ("We run SQL Server 2019 and Windows Server 2022.", False),
+        ("The mail was sent in ISO-8859-1.", False),
+    ],
+)
+def test_error_text_in_single_quotes_and_product_codes(text: str, quoted: bool) -> None:
+    assert has_error_text(text) is quoted

@@ -26,9 +26,9 @@ import pytest
 from sepdesk.config import Settings, from_mapping
 from sepdesk.desk import Desk
 from sepdesk.intake.imap import FAULT_ENV, ImapPoller
+from tests.conftest import SAMPLES
 from tests.servers.dovecot import DovecotMissing, DovecotServer, dovecot_server
 
-SAMPLES = Path("/work/shared/samples")
 MAILS = sorted((SAMPLES / "mails").glob("*.eml"))
 WAIT_S = 20.0
 

@@ -296,6 +296,15 @@ ERROR_TEXT = _rx(
     r"[\"“„»]\s*[EWF]:\s",
     r"[\"“„»][^\"“”„«»\n]{0,120}\bwarn\w*[^\"“”„«»\n]{0,120}[\"”“«]",
     r"[\"“„»][^\"“”„«»\n]{0,120}\b(?:mismatch|corrupt\w*|beschädigt|defekt|refused|unreachable|nicht erreichbar|not accessible|exceeded|überschritten|expired|abgelaufen)\b[^\"“”„«»\n]{0,120}[\"”“«]",
+    # The same in single quotes, common in English mail ('connection refused'); an
+    # apostrophe inside a word never opens or closes such a quote.
+    r"(?<!\w)'[^'\n]{0,120}\b(?:error|fail\w*|fehl\w*|abort\w*|abgebrochen|denied|verweigert|"
+    r"cannot|not found|nicht gefunden|invalid|timeout|refused|unreachable|corrupt\w*|warn\w*|"
+    r"needs cleaning)\b[^'\n]{0,120}'(?!\w)",
+    # Product error codes quoted without the word "error" (ORA-19511, RMAN-03009, sbc-1205).
+    r"\b(?:ORA|RMAN|ANS|SBC|STPD|VDDK|VIX|NDMP|BR)-\d{3,6}[A-Z]?\b",
+    r"\bVSS_E_\w+",
+    r"\b(?:exit|return)\s+(?:code|status|value)\s*[=:]?\s*-?\d+",
 )
 # An indented line of program output with an error in it (how logs are pasted into mails).
 INDENTED_ERROR = re.compile(
