@@ -154,3 +154,15 @@ def test_contract_state_boundaries() -> None:
 
 def test_index_get(index: ContractIndex) -> None:
     assert index.get("311111") is not None and index.get("999") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We are the partner. End customer number: 311111. Our customer number 333333.",
+        "Unsere Kundennummer 333333, Kundennummer des Endkunden: 311111",
+    ],
+)
+def test_end_customer_label_marks_only_its_own_number(index: ContractIndex, text: str) -> None:
+    m = _match(index, text, sender="ops@partner-it.example")
+    assert (m.customer_number, m.ambiguous) == ("311111", ())

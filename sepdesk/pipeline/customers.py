@@ -15,6 +15,7 @@ A labelled number that is unknown (a typo) simply falls through to the sender.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -129,7 +130,10 @@ def labelled_numbers(text: str) -> list[_Labelled]:
         gap = rest[: number.start()]
         if not rules.LABEL_GAP.fullmatch(gap) or rules.NOT_A_CUSTOMER_NUMBER.search(gap):
             continue
-        around = text[max(0, label.start() - 40) : label.end()] + gap
+        before = text[max(0, label.start() - 40) : label.start()]
+        # Only the label's own phrase: "End customer no. X. Our customer no. Y" marks X alone.
+        before = re.split(r"[.;:\n](?:\s|$)", before)[-1]
+        around = before + text[label.start() : label.end()] + gap
         found.append(_Labelled(number.group(), label.group().strip(), _is_end_customer(around)))
     return found
 
