@@ -322,3 +322,23 @@ def test_failure_question_without_how_to_stays_minor() -> None:
 )
 def test_error_text_in_single_quotes_and_product_codes(text: str, quoted: bool) -> None:
     assert has_error_text(text) is quoted
+
+
+def test_priority_with_a_level_word_is_a_classification() -> None:
+    u = understand(
+        "Priorität hoch: Restore einer Datei", "Beim Restore kommt 'Fehler: nicht gefunden'."
+    )
+    assert "classification" not in u.missing_info
+
+
+def test_how_to_set_something_names_the_action() -> None:
+    u = understand("Frage", "Kann man in SEP sesam Benachrichtigungen nur für Fehler einstellen?")
+    assert "action" not in u.missing_info and u.severity == 4
+
+
+def test_slowness_that_reaches_the_users_is_major() -> None:
+    text = (
+        "Since we added 20 TB the full backup runs 30 hours and overlaps the working day. "
+        "Users complain about slow file access. No errors."
+    )
+    assert understand("Backup window too long", text).severity == 2

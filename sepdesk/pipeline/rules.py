@@ -277,6 +277,8 @@ CLASSIFICATION = _rx(
     r"kategorie|category|dringlichkeit|schweregrad|art der anfrage|type of request|"
     r"request type)\s*:\s*\S",
     r"\b(?:severity|priorit\w*|prio|schweregrad|dringlichkeit)\s*:?\s*[1-4]\b",
+    r"\b(?:severity|priority|priorität|prio|dringlichkeit)\s*:?\s*(?:hoch|high|niedrig|low|"
+    r"mittel|medium|normal|dringend|urgent)\b",
     r"\b(?:frage|fragen|question|questions|konfigurationsfrage|installationsfrage|"
     r"feature request|bug report|fehlerbericht|störungsmeldung|service request)\b",
 )
@@ -324,7 +326,8 @@ ACTION_VERB = _rx(
     r"\b(?:zurückzusichern|zurücksichern|zurückgesichert|wiederherstell\w*|sicher(?:n|t|te|ten)|"
     r"gesichert|installier\w*|einricht\w*|eingerichtet|aktualisier\w*|einspiel\w*|eingespielt|"
     r"konfigurier\w*|ausschließ\w*|replizier\w*|migrier\w*|anlegen|angelegt|anmelden|"
-    r"umstell\w*|umgestellt|ändern|verschieben|hinzufüg\w*|hinzugefügt|testen|aufspielen)\b",
+    r"umstell\w*|umgestellt|ändern|verschieben|hinzufüg\w*|hinzugefügt|testen|aufspielen|"
+    r"einstell\w*|eingestellt)\b",
     r"\b(?:connect(?:ed|ing)?|attach(?:ed|ing)?|register(?:ed|ing)?|renew(?:ed|ing)?|convert(?:ed|ing)?|start(?:ed|ing)?|open(?:ed|ing)?)\b",
     r"\b(?:einbind\w*|eingebunden|anbind\w*|angebunden|registrier\w*|verlänger\w*|umzieh\w*|öffne\w*|gestartet|starte\w*)\b",
 )
@@ -628,6 +631,11 @@ IMPACT = _rx(
     r"\blä?uft voll\b",
     r"\bfilling up\b",
     r"\bkommt? (?:nicht|kaum) (?:mehr )?hinterher\b",
+    # Slowness that reaches the users or the working day is reduced effectiveness.
+    r"\b(?:users?|staff|colleagues|employees) (?:complain|wait|cannot)\w*",
+    r"\b(?:benutzer|anwender|mitarbeiter|kollegen) (?:beschweren|warten|klagen)\w*",
+    r"\boverlaps? (?:with )?the (?:working|business|work) ?day\b",
+    r"\b(?:in den|bis in den) (?:arbeitstag|geschäftsbetrieb)\b",
 )
 # Business runs normally / only a part is affected.
 NO_IMPACT = _rx(
