@@ -332,7 +332,7 @@ def test_priority_with_a_level_word_is_a_classification() -> None:
 
 
 def test_how_to_set_something_names_the_action() -> None:
-    u = understand("Frage", "Kann man in SEP sesam Benachrichtigungen nur für Fehler einstellen?")
+    u = understand("Frage", "Kann man Benachrichtigungen nur für fehlgeschlagene Jobs einstellen?")
     assert "action" not in u.missing_info and u.severity == 4
 
 
