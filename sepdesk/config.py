@@ -78,6 +78,15 @@ class ImapSettings:
     quarantine_folder: str = _f("Quarantine", "Where mail that failed is moved")
     poll_interval: int = _f(60, "Seconds between polls when the server has no IDLE")
     extra_folders: list[str] = _f([], "Further folders of the same account to read")
+    accounts: list[dict[str, Any]] = _f(
+        [],
+        "Further mailboxes (e.g. a partner address): tables of the keys above, the rest from [imap]",
+    )
+
+    def mailboxes(self) -> list[ImapSettings]:
+        """The main account, then each of ``accounts`` with the keys it does not set inherited."""
+        main = dataclasses.replace(self, accounts=[])
+        return [main, *(dataclasses.replace(main, **acct) for acct in self.accounts)]
 
 
 @dataclass(frozen=True)
@@ -166,6 +175,8 @@ SECTIONS: dict[str, type] = {
 
 def _type_ok(value: Any, hint: Any) -> bool:
     origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
     if hint is bool:
         return isinstance(value, bool)
     if hint is int:
@@ -219,11 +230,34 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# Keys an [imap] accounts entry may set; the others belong to the whole poller.
+_ACCOUNT_KEYS = (
+    "host", "port", "user", "password_file", "tls", "folder", "processed_folder",
+    "quarantine_folder", "poll_interval", "extra_folders",
+)  # fmt: skip
+
+
+def _validate_accounts(where: str, imap: ImapSettings) -> None:
+    hints = typing.get_type_hints(ImapSettings)
+    for i, acct in enumerate(imap.accounts, 1):
+        for key, value in acct.items():
+            name = f"[imap] accounts[{i}].{key}"
+            if key not in _ACCOUNT_KEYS:
+                raise ConfigError(f"{where}: {name}: unknown key")
+            if not _type_ok(value, hints[key]):
+                raise ConfigError(f"{where}: {name}: expected {_type_name(hints[key])}")
+        if not acct.get("user"):
+            raise ConfigError(f"{where}: [imap] accounts[{i}].user: missing")
+
+
 def _validate(where: str, s: Settings) -> None:
-    for name, sec in (("imap", s.imap), ("relay", s.relay)):
-        if sec.tls not in TLS_MODES:
+    _validate_accounts(where, s.imap)
+    links: list[tuple[str, str, str]] = [("relay", s.relay.tls, s.relay.host)]
+    links += [("imap", m.tls, m.host) for m in s.imap.mailboxes()]
+    for name, tls, host in links:
+        if tls not in TLS_MODES:
             raise ConfigError(f"{where}: [{name}] tls: must be one of {', '.join(TLS_MODES)}")
-        if sec.tls == "none" and sec.host and not _is_loopback(sec.host):
+        if tls == "none" and host and not _is_loopback(host):
             raise ConfigError(f"{where}: [{name}] tls: 'none' is only allowed to a loopback host")
     if s.pipeline.processes < 0:
         raise ConfigError(f"{where}: [pipeline] processes: must be 0 or more")

@@ -534,3 +534,71 @@ def test_daemon_sigkilled_mid_intake_gives_every_mail_exactly_one_outcome(
         assert end_serve(proc) == 0, (tmp_path / "serve.log").read_text()
     assert server.uids("INBOX") == []
     one_reply_per_mail(desk, total)
+
+
+def test_several_accounts_are_read_each_with_their_own_state(
+    server: DovecotServer, tmp_path: Path
+) -> None:
+    """[imap] accounts: a second mailbox (a partner address) beside support@."""
+    from imapclient import IMAPClient
+
+    from sepdesk.daemon.serve import Daemon
+
+    users = server.root / "users"
+    if "partner@" not in users.read_text():
+        users.write_text(users.read_text() + "partner@sep.example:{PLAIN}partner-pw::::::\n")
+    server.stop()  # a restart makes Dovecot's auth read the new user at once
+    server.start()
+    partner_pw = tmp_path / "partner.pw"
+    partner_pw.write_text("partner-pw\n")
+    base = make_settings(tmp_path, server)
+    settings = from_mapping(
+        {
+            "database": {"path": base.database.path},
+            "outbox": {"dir": str(tmp_path / "outbox")},
+            "smtp": {"enabled": False},
+            "hotline": {"spool_dir": str(tmp_path / "spool")},
+            "imap": {
+                "enabled": True,
+                "host": server.host,
+                "port": server.port,
+                "user": server.user,
+                "password_file": base.imap.password_file,
+                "tls": "none",
+                "accounts": [{"user": "partner@sep.example", "password_file": str(partner_pw)}],
+            },
+        },
+        "test",
+    )
+    server.append("INBOX", make_mail(1))
+    partner = IMAPClient(server.host, port=server.port, ssl=False)
+    partner.login("partner@sep.example", "partner-pw")
+    partner.append("INBOX", make_mail(2))
+    daemon = Daemon(settings)
+    daemon.start()
+    desk = Desk.open(settings)
+    try:
+        wait_until(
+            lambda: (
+                desk.db.execute("SELECT count(*) FROM intake WHERE state = 'done'").fetchone()[0]
+                == 2
+            ),
+            "both mailboxes processed",
+        )
+        wait_until(lambda: not server.uids("INBOX"), "support@ INBOX moved")
+        partner.select_folder("INBOX")
+
+        def partner_empty() -> bool:
+            partner.noop()  # let the server report the expunge
+            return not partner.search("ALL")
+
+        wait_until(partner_empty, "partner INBOX moved")
+    finally:
+        daemon.shutdown()
+        partner.logout()
+    states = [r[0] for r in desk.db.execute("SELECT mailbox FROM imap_state ORDER BY mailbox")]
+    assert states == sorted(
+        [f"partner@sep.example@{server.host}/INBOX", f"{server.user}@{server.host}/INBOX"]
+    )
+    assert desk.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 2
+    desk.close()

@@ -7,6 +7,7 @@ stops accepting mail, lets every worker finish the item in hand, and exits
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -87,18 +88,28 @@ class Daemon:
 
     def _extra_workers(self) -> None:
         if self.settings.imap.enabled:
-            from sepdesk.intake.imap import ImapPoller
-
-            poller = ImapPoller(self._desk(), self.settings)
-            thread = threading.Thread(
-                target=poller.run, args=(self.stop,), name="imap", daemon=True
-            )
-            self.threads.append(thread)
+            self._imap_pollers()
         try:
             from sepdesk.hotline.spool import SpoolJob
         except ImportError:
             return
         self._worker("hotline-spool", SpoolJob(self._desk()), idle=10.0)
+
+    def _imap_pollers(self) -> None:
+        """One poller thread per mailbox: [imap] itself, then each of [imap] accounts."""
+        from sepdesk.intake.imap import ImapPoller
+
+        for i, mailbox in enumerate(self.settings.imap.mailboxes()):
+            # The main account keeps the documented names; account n uses ..._n.
+            names = ("SEPDESK_IMAP_PASSWORD", "imap_password")
+            if i:
+                names = (f"{names[0]}_{i}", f"{names[1]}_{i}")
+            settings = dataclasses.replace(self.settings, imap=mailbox)
+            poller = ImapPoller(self._desk(), settings, secret_names=names)
+            name = f"imap-{mailbox.user}@{mailbox.host}"
+            self.threads.append(
+                threading.Thread(target=poller.run, args=(self.stop,), name=name, daemon=True)
+            )
 
     def _on_stored(self, _intake_id: int) -> None:
         if self.pipeline is not None:

@@ -120,8 +120,12 @@ class ImapPoller:
         backoff_cap: float = 60.0,
         idle_wake: float = IDLE_WAKE_S,
         batch_size: int = BATCH_SIZE,
+        secret_names: tuple[str, str] = ("SEPDESK_IMAP_PASSWORD", "imap_password"),
     ) -> None:
+        """``secret_names``: the environment variable and systemd credential holding this
+        account's password (the main account's by default; see serve for the others)."""
         self.desk = desk
+        self.secret_names = secret_names
         self.settings = settings or desk.settings
         self.cfg: ImapSettings = self.settings.imap
         self.ssl_context = ssl_context
@@ -180,7 +184,7 @@ class ImapPoller:
         return client
 
     def _password(self) -> str:
-        secret = read_secret(self.cfg.password_file, "SEPDESK_IMAP_PASSWORD", "imap_password")
+        secret = read_secret(self.cfg.password_file, *self.secret_names)
         if secret is None:
             raise ConfigError("[imap] password_file: no IMAP password configured")
         return secret
