@@ -342,3 +342,91 @@ def test_slowness_that_reaches_the_users_is_major() -> None:
         "Users complain about slow file access. No errors."
     )
     assert understand("Backup window too long", text).severity == 2
+
+
+# ----------------------------------------------------------------------------- generalised
+# Phrasings met on the held-out corpus and its probes; texts of our own, not corpus text.
+
+_RESTORE_DE = (
+    "Die Rücksicherung vom Montag bricht ab mit 'Fehler: Saveset defekt'. Die älteren "
+    "Vollsicherungen vom Freitag enden mit demselben Fehler. Eine andere Kopie gibt es nicht."
+)
+_RESTORE_EN = (
+    "The restore of last night's backup fails with 'error: media corrupt'. Older backups "
+    "from last week fail the same way. There is no other copy."
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Seit heute früh steht der Betrieb still. " + _RESTORE_DE,
+        "Seit 7 Uhr steht bei uns alles still. " + _RESTORE_DE,
+        "Bei uns geht gar nichts mehr. " + _RESTORE_DE,
+        "Business has come to a complete halt. " + _RESTORE_EN,
+        "We are completely down. " + _RESTORE_EN,
+        "All our stores are down and cannot sell anything. " + _RESTORE_EN,
+    ],
+)
+def test_halt_phrasings_make_failing_restores_critical(text: str) -> None:
+    assert _sev(text) == 1
+
+
+def test_down_to_a_few_tapes_is_no_halt() -> None:
+    assert _sev("We are down to two free tapes, how do I add new ones?") == 4
+
+
+def test_not_urgent_claim_does_not_outweigh_all_backups_failing() -> None:
+    text = "Eilt nicht. Seit drei Nächten schlagen alle Sicherungen fehl, ein anderes Ziel gibt es nicht."
+    assert _sev(text) == 2
+    assert _sev("Die Benachrichtigung kommt nicht mehr an, eilt aber nicht.") == 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Die Sicherung läuft seit dem Update bis in den Vormittag und ist extrem langsam, "
+        "die Kollegen können kaum arbeiten.",
+        "Die Sicherung ist extrem langsam, unsere Mitarbeitenden beschweren sich.",
+        "Seit drei Tagen schlägt die Sicherung des Mailservers fehl. Die Logs laufen voll.",
+    ],
+)
+def test_wider_impact_phrasings_are_major(text: str) -> None:
+    assert _sev(text) == 2
+
+
+def test_warnings_in_any_tense_are_a_failure_and_living_with_it_a_workaround() -> None:
+    assert _sev("The nightly job ends with warnings for one file, the rest is fine.") == 3
+    text = "The dashboard shows times in UTC instead of local time; we can live with it."
+    assert _sev(text) == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("The restore fails with\n\n    Msg 3241: media family incorrectly formed", True),
+        ("Der Job endet mit\n\n    W: Datei geändert während der Sicherung", True),
+        ("we get\n\n\tsbc: could not open device", True),
+        ("Im Protokoll steht: Datenbank nicht erreichbar", True),
+        ("Fehlermeldung im Log: Zugriff verweigert", True),
+        ("It fails with the message 'Media not available'.", True),
+        ("Our setup:\n\n    SEP sesam 5.1.0.4\n    Windows Server 2022", False),
+        ("See the backup log\n\n    SEP sesam 5.1.0", False),
+        ("Eine Fehlermeldung gibt es keine.", False),
+    ],
+)
+def test_pasted_and_introduced_error_output(text: str, quoted: bool) -> None:
+    assert has_error_text(text) is quoted
+
+
+def test_more_os_version_hardware_and_action_spellings() -> None:
+    assert operating_systems("Win Server 2019") and operating_systems("auf Server 2022")
+    assert not operating_systems("SQL Server 2019")
+    assert sesam_versions("SEP sesam v5.1.0") == ("5.1.0",)
+    for text in ("Sicherung auf RDX", "der Bandroboter", "Wechselplatten", "den Backup-Speicher"):
+        assert "hardware" not in understand("", text).missing_info, text
+    for text in (
+        "Beim Zurückspielen der Datenbank kommt ein Fehler.",
+        "The verify of the saveset fails.",
+    ):
+        assert "action" not in understand("", text).missing_info, text

@@ -166,3 +166,14 @@ def test_index_get(index: ContractIndex) -> None:
 def test_end_customer_label_marks_only_its_own_number(index: ContractIndex, text: str) -> None:
     m = _match(index, text, sender="ops@partner-it.example")
     assert (m.customer_number, m.ambiguous) == ("311111", ())
+
+
+def test_kunde_nr_is_a_label(index: ContractIndex) -> None:
+    m = _match(index, "Kunde Nr. 311111", sender="someone@elsewhere.example")
+    assert (m.customer_number, m.basis) == ("311111", "number")
+
+
+def test_end_customer_word_before_a_colon_marks_the_label(index: ContractIndex) -> None:
+    text = "Endkunde: Alpha Werke, Kd-Nr. 311111, unsere Kundennummer 333333"
+    m = _match(index, text, sender="ops@partner-it.example")
+    assert (m.customer_number, m.ambiguous) == ("311111", ())

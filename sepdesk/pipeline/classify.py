@@ -177,7 +177,12 @@ def missing_info(text: str, attachments: Sequence[Attachment] = ()) -> tuple[str
 
 
 def has_error_text(text: str) -> bool:
-    return bool(rules.ERROR_TEXT.search(text) or rules.INDENTED_ERROR.search(text))
+    return bool(
+        rules.ERROR_TEXT.search(text)
+        or rules.INDENTED_ERROR.search(text)
+        or rules.INDENTED_LOG.search(text)
+        or rules.INTRODUCED_OUTPUT.search(text)
+    )
 
 
 def _is_error_log(attachment: Attachment) -> bool:
@@ -292,6 +297,7 @@ class _Facts:
     workaround: str | None
     single_user: str | None
     no_impact: str | None
+    not_urgent: str | None
     partial: str | None
     all_fail: str | None
     no_alternative: str | None
@@ -321,6 +327,7 @@ def _facts(subject: str, own: str) -> _Facts:
         workaround=_affirmed(rules.WORKAROUND, parts),
         single_user=_any(rules.SINGLE_USER, parts),
         no_impact=_any(rules.NO_IMPACT, parts),
+        not_urgent=_any(rules.NOT_URGENT, parts),
         partial=_any(rules.PARTIAL, parts),
         all_fail=_any(rules.ALL_FAIL, parts),
         no_alternative=_any(rules.NO_ALTERNATIVE, parts),
@@ -366,7 +373,13 @@ def judge_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
             f'few users affected or a workaround exists ("{f.workaround or f.single_user}")',
         )
     # Only a plain statement that business runs normally outweighs "all backups fail".
-    minor = f.no_impact or f.test or (f.partial if not f.all_fail else None)
+    # "Not urgent" is the sender's claim: it tips a plain failure to Minor, never a Major fact.
+    minor = (
+        f.no_impact
+        or f.test
+        or (f.partial if not f.all_fail else None)
+        or (f.not_urgent if not major else None)
+    )
     if minor:
         return 3, (f'partial loss, business runs normally ("{minor}")',)
     if major:

@@ -132,7 +132,9 @@ def labelled_numbers(text: str) -> list[_Labelled]:
             continue
         before = text[max(0, label.start() - 40) : label.start()]
         # Only the label's own phrase: "End customer no. X. Our customer no. Y" marks X alone.
-        before = re.split(r"[.;:\n](?:\s|$)", before)[-1]
+        # A number ends a phrase too ("End customer no: X, our no: Y"); a colon does not, so
+        # "Endkunde: Firma X, Kd-Nr. Y" still ties the label to the end customer.
+        before = re.split(r"[.;\n](?:\s|$)|\d{4,}", before)[-1]
         around = before + text[label.start() : label.end()] + gap
         found.append(_Labelled(number.group(), label.group().strip(), _is_end_customer(around)))
     return found

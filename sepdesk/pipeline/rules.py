@@ -22,6 +22,7 @@ def _rx(*alternatives: str) -> re.Pattern[str]:
 CUSTOMER_LABEL = _rx(
     r"\b(?:SEP[- ]?)?kunden[- ]?(?:nummer|nr\b\.?)",
     r"\bkd\.?[- ]?nr\b\.?",
+    r"\bkunde\s+nr\b\.?",  # "Kunde Nr. 104217"
     r"\bkdnr\b\.?",
     r"\bknr\b\.?",
     r"\bcustomer[- ]?(?:number|no\b\.?|nr\b\.?|id\b|#)",
@@ -219,7 +220,7 @@ ENGLISH_WORDS = frozenset(
 # --------------------------------------------------------------------------- versions, OS
 
 # A SEP sesam version: 3 or 4 dotted parts (4.4.3.86, 5.1.0); two-part numbers are other products.
-VERSION = re.compile(r"(?<![\w.])([1-9]\.\d\.\d(?:\.\d{1,4})?)(?![\w]|\.\d)")
+VERSION = re.compile(r"(?<![\w.])[vV]?([1-9]\.\d\.\d(?:\.\d{1,4})?)(?![\w]|\.\d)")  # "v5.1.0" too
 # A version counts only near words that tie it to sesam (not ONTAP, firmware, PostgreSQL...).
 VERSION_CONTEXT = _rx(
     r"\bsesam\b",
@@ -245,6 +246,12 @@ OPERATING_SYSTEMS = (
         r"\bWindows[- ]Server(?: (?:20\d\d|2008|2012)(?: R2)?)?(?: (?:Datacenter|Standard))?"
     ),
     re.compile(r"\bWindows (?:7|8\.1|8|10|11)(?: (?:Pro|Enterprise|Home))?"),
+    # "Win Server 2019", bare "Server 2022": a Windows server release unless a server
+    # product (SQL, Exchange, SharePoint) owns the word.
+    re.compile(
+        r"(?<!SQL )(?<!Exchange )(?<!SharePoint )(?<!Windows )\b(?:Win |MS )?Server 20(?:08|12|16|19|22|25)(?: R2)?\b",
+        re.IGNORECASE,
+    ),
     re.compile(r"\bSLES ?\d{2}(?: SP\d)?(?: for SAP)?", re.IGNORECASE),
     re.compile(r"\bSUSE Linux Enterprise(?: Server)?(?: \d{2})?(?: SP\d)?"),
     re.compile(r"\bopenSUSE(?: Leap)?(?: \d+(?:\.\d)?)?", re.IGNORECASE),
@@ -295,6 +302,12 @@ ERROR_TEXT = _rx(
     r"verweigert|cannot|kann nicht|not found|nicht gefunden|incomplete|damaged|invalid|"
     r"timeout|busy)\b[^\"“”„«»\n]{0,120}[\"”“«]",
     r"\b(?:fehlermeldung|error message|meldung|message)\s*:\s*\S",
+    # "Fehlermeldung im Log: ...", "Im Protokoll steht: ...", "the job log shows: ...".
+    r"\b(?:fehlermeldung|error message)\b[^\n:]{1,30}:\s*\S",
+    r"\b(?:protokoll|log|logfile|job ?log)\w*\s+(?:steht|stand|shows|showed|says|said|reads|"
+    r"zeigt|meldet|sagt)\s*:\s*\S",
+    # A message noun directly followed by the quoted message: "the message 'Media not found'".
+    r"\b(?:message|meldung|fehlermeldung|error|fehler)\s+[\"'“„»‚]\w",
     r"[\"“„»]\s*[EWF]:\s",
     r"[\"“„»][^\"“”„«»\n]{0,120}\bwarn\w*[^\"“”„«»\n]{0,120}[\"”“«]",
     r"[\"“„»][^\"“”„«»\n]{0,120}\b(?:mismatch|corrupt\w*|beschädigt|defekt|refused|unreachable|nicht erreichbar|not accessible|exceeded|überschritten|expired|abgelaufen)\b[^\"“”„«»\n]{0,120}[\"”“«]",
@@ -310,9 +323,26 @@ ERROR_TEXT = _rx(
 )
 # An indented line of program output with an error in it (how logs are pasted into mails).
 INDENTED_ERROR = re.compile(
-    r"^(?:[ \t]{2,}|#\s).*\b(?:error|fail\w*|cannot|no such|denied|exited|refused|timeout|"
-    r"abort\w*|fehler|fehlgeschlagen)\b",
+    r"^(?:[ \t]{2,}|#\s).*\b(?:error|fail\w*|cannot|could not|unable|no such|denied|exited|"
+    r"refused|timeout|abort\w*|fehler|fehlgeschlagen|konnte nicht|not found|nicht gefunden)\b",
     re.IGNORECASE | re.MULTILINE,
+)
+# An indented line in a log's own format: a severity letter ("W: File ... changed") or an
+# error number ("Msg 3241:", "ORA-01234:") leads it.
+INDENTED_LOG = re.compile(
+    r"^[ \t]{2,}(?:\S+\s+)?(?:[EWF]:\s|(?:msg|error|err|fehler)\s*\d{2,}\s*:|[A-Z]{2,6}-\d{3,6}:)",
+    re.IGNORECASE | re.MULTILINE,
+)
+# Pasted output introduced as what a failure printed: "fails with", "endet mit der Meldung:",
+# "the log says", then an indented line (a blank line may sit between).
+INTRODUCED_OUTPUT = re.compile(
+    r"(?:\b(?:fail\w*|ends?|ended|endet|enden|abort\w*|abbricht|bricht\b[^\n]{0,60}\bab|"
+    r"meldung|message|error|fehler|log|protokoll|says|reads|steht|gives?|bringen|liefert)\b"
+    r"[^\n]{0,40}?(?:\bwith|\bmit|:)"
+    # ... or a line that ends in a verb of receiving: "we get", "kommt", "erscheint".
+    r"|\b(?:get|got|bekommen|erhalten|kommt|appears|erscheint)\s*:?)[ \t]*\n"
+    r"(?:[ \t]*\n)?(?:[ \t]{2,}|\t)\S",
+    re.IGNORECASE,
 )
 LOG_LINE = re.compile(r"\b(?:error|fehler|failed|fatal|warning|E:|W:|STATUS=ERROR)\b", re.I)
 LOG_FILE = re.compile(r"\.(?:log|txt|out|trc|trace)$", re.IGNORECASE)
@@ -323,7 +353,7 @@ ACTION_VERB = _rx(
     r"replicat(?:e|ed|ing)|migrat(?:e|ed|ing)|creat(?:e|ed|ing)|log(?:ged|ging)? in|"
     r"schedul(?:e|ed|ing)|import(?:ed|ing)?|add(?:ed|ing)?|mount(?:ed|ing)?|"
     r"extend(?:ed|ing)?|reboot(?:ed|ing)?|move|moving|change|changing)\b",
-    r"\b(?:zurückzusichern|zurücksichern|zurückgesichert|wiederherstell\w*|sicher(?:n|t|te|ten)|"
+    r"\b(?:zurückzusichern|zurücksichern|zurückgesichert|zurückspiel\w*|zurückgespielt|wiederherstell\w*|sicher(?:n|t|te|ten)|"
     r"gesichert|installier\w*|einricht\w*|eingerichtet|aktualisier\w*|einspiel\w*|eingespielt|"
     r"konfigurier\w*|ausschließ\w*|replizier\w*|migrier\w*|anlegen|angelegt|anmelden|"
     r"umstell\w*|umgestellt|ändern|verschieben|hinzufüg\w*|hinzugefügt|testen|aufspielen|"
@@ -335,7 +365,8 @@ ACTION_VERB = _rx(
 ACTION_NOUN = _rx(
     r"\b\w*(?:backup|sicherung|restore|rücksicherung|migration|replication|replikation|"
     r"job|jobs|zeitplan|zeitpläne|schedule|update|upgrade|installation|login|anmeldung|"
-    r"benachrichtigung|notification|inventur|inventory|purge|bereinigung|wizard|assistent)\w*",
+    r"benachrichtigung|notification|inventur|inventory|purge|bereinigung|wizard|assistent|"
+    r"export|verify|verifizierung|auslagerung|duplizierung)\w*",
 )
 ACTION_INTENT = _rx(
     r"\b(?:how (?:do|can|should|to)|want to|would like to|trying to|try to|we are \w+ing|"
@@ -371,6 +402,10 @@ HARDWARE = _rx(
     r"ultrium)\b",
     r"\bdedup\w* (?:appliance|hardware)\b",
     r"\bLUN\b",
+    r"\bRDX\b",
+    r"\bwechsel(?:platte|medi)\w*",
+    r"\b(?:band|tape)-?robot\w*|\bbandroboter\b",
+    r"\b(?:backup|sicherungs)-?speicher\b",
 )
 
 # --------------------------------------------------------------------------- severity
@@ -454,7 +489,9 @@ FAILURE = _rx(
     r"\bkeine sicherung\w*",
     r"\bno backups?\b",
     r"\b(?:übersprungen|skipped|not backed up|nicht gesichert|with errors)\b",
-    r"\b(?:finished|completed|beendet|abgeschlossen) (?:with|mit) (?:warnings|warnungen)\b",
+    r"\b(?:finish\w*|complet\w*|end(?:s|ed)?|beendet|abgeschlossen|endet|enden) (?:with|mit) "
+    r"(?:\w+ )?(?:warnings|warnungen)\b",
+    r"\b(?:saved|gesichert) (?:as )?inconsistent\b",
     r"\bkein\w* einzige\w*",
     r"\bnot a single\b",
 )
@@ -501,7 +538,7 @@ OLDER_FAIL = _rx(
     r"full backups (?:of|from)|vollsicherungen (?:vom|von)|sicherungen (?:vom|von)|"
     r"bändern der)\b[^\n]{0,160}\b(?:fail\w*|same|genauso|ebenso|dasselbe|derselbe|"
     r"helfen\b[^\n]{0,20}\bnicht|do not help|don't help|no help|all end|nicht|no luck|"
-    r"kein erfolg|ohne erfolg|same error|gleiche\w* fehler)\b",
+    r"kein erfolg|ohne erfolg|same error|gleiche\w* fehler|de[mnrs]selben)\b",
     r"\b(?:dasselbe|derselbe|the same)\b[^\n]{0,80}\b(?:älter\w*|vorwoche|older|previous|"
     r"full backups|vollsicherungen)\b",
     r"\b(?:all|every|each|jede\w*|alle) (?:\w+ )?(?:restore points?|savesets?|sicherungsstände|wiederherstellungspunkte)\b[^\n]{0,60}\b(?:fail\w*|same|nicht|genauso)\b",
@@ -528,6 +565,8 @@ HALT = _rx(
     r"\bno business (?:activity )?(?:is )?possible\b",
     r"\b(?:produktion|fertigung|betrieb|werk|firma|lager)\w*\s+(?:steht|stehen|ruht|ruhen)\b",
     r"\bsteh(?:t|en) (?:still|seit \d)",
+    # Inverted order after an adverbial: "seit 6 Uhr steht der Betrieb still".
+    r"\bsteh(?:t|en)\s+(?:der|die|das|bei uns|unser\w*|hier)\s+(?:\w+\s+){0,2}still\b",
     r"\bkeinerlei geschäftsbetrieb\b",
     r"\bkein(?:en)? geschäftsbetrieb\b",
     r"\btotalausfall\b",
@@ -537,9 +576,14 @@ HALT = _rx(
     r"\b(?:nobody|no one|niemand|keiner)\b[^.\n]{0,30}\b(?:can|kann)\b[^.\n]{0,20}\b(?:work|arbeiten)",
     r"\bnothing works\b",
     r"\b(?:nichts geht mehr|geht nichts mehr|lahmgelegt|paraly[sz]ed)\b",
+    r"\b(?:geht|funktioniert|läuft)\s+(?:gar |überhaupt |absolut )?nichts mehr\b",
+    r"\b(?:come|came|comes|coming|ground) to a (?:complete |full |total )?(?:halt|standstill)\b",
+    r"\bwe(?:'re| are)\s+(?:completely |totally |fully |still )?down\b(?!\s+to\b)",
+    r"\b(?:stores|shops|branches|sites|offices|warehouses?|everything)\s+(?:is |are |was |were )?"
+    r"(?:completely |totally |all )?(?:down|stopped|halted)\b",  # not "everything slowed down"
     r"\b(?:complete outage|kompletter ausfall)\b",
     r"\b(?:können|kann)\b[^.\n]{0,40}\bnicht (?:mehr )?(?:arbeiten|verkaufen|produzieren|ausliefern|liefern|buchen|kassieren)\b",
-    r"\b(?:cannot|can't|can not)\b[^.\n]{0,30}\b(?:sell|ship|produce|operate|trade|work)\b[^.\n]{0,30}\b(?:at all|anymore|any more)\b",
+    r"\b(?:cannot|can't|can not)\b[^.\n]{0,30}\b(?:sell|ship|produce|operate|trade|work)\b[^.\n]{0,30}\b(?:at all|anymore|any more|anything)\b",
     r"\b(?:alle|sämtliche) (?:filialen|standorte|mitarbeiter\w*)\b[^.\n]{0,40}\b(?:stehen|steht|nicht arbeiten)\b",
     r"\b(?:whole|entire|complete) (?:company|business|plant|office|staff)\b[^.\n]{0,30}\b(?:cannot|can't|is unable to|stands? still)\b",
 )
@@ -599,6 +643,8 @@ NO_ALTERNATIVE = _rx(
     r"\b(?:ander\w*|zweit\w*) (?:möglichkeit|sicherungs\w*|alternative)\b[^.\n]{0,60}"
     r"\b(?:haben wir nicht|gibt es nicht)\b",
     r"\bausweichen können wir nicht\b",
+    # "Eine Ausweichmöglichkeit/Alternative haben wir nicht", "an alternative ... we do not have".
+    r"\b(?:ausweich\w*|alternative\w*|andere möglichkeit)\b[^.\n]{0,30}\b(?:haben wir nicht|gibt es nicht)\b",
     r"\beinzig\w* sicherungsziel\b",
     r"\bno other (?:backup|copy|protection|way|option|alternative|target)\b",
     r"\bno (?:acceptable )?alternative\b",
@@ -615,7 +661,8 @@ PERFORMANCE = _rx(
 IMPACT = _rx(
     r"\bcannot work\b",
     r"\bcan't work\b",
-    r"\bnicht (?:mehr )?arbeiten\b",
+    r"\b(?:nicht|kaum) (?:mehr )?(?:arbeiten|weiterarbeiten)\b",
+    r"\b(?:can|could) (?:hardly|barely) work\b",
     r"\b(?:paused|gestoppt|angehalten|anhalten)\b",
     r"\bmust pause\b",
     r"\bdouble the time\b",
@@ -628,14 +675,16 @@ IMPACT = _rx(
     r"\bwe need the\b[^.\n]{0,30}\bdata\b",
     r"\bhas stopped working\b",
     r"\bwill stop\b",
-    r"\blä?uft voll\b",
+    r"\b(?:lä?uft|laufen|lief|liefen) (?:\w+ )?voll\b",
+    r"\b(?:filling|fills|filled|running) (?:up|full)\b",
     r"\bfilling up\b",
     r"\bkommt? (?:nicht|kaum) (?:mehr )?hinterher\b",
     # Slowness that reaches the users or the working day is reduced effectiveness.
     r"\b(?:users?|staff|colleagues|employees) (?:complain|wait|cannot)\w*",
-    r"\b(?:benutzer|anwender|mitarbeiter|kollegen) (?:beschweren|warten|klagen)\w*",
+    r"\b(?:benutzer\w*|anwender\w*|mitarbeite\w*|kolleg\w*|nutzer\w*) (?:beschweren|warten|klagen)\w*",
     r"\boverlaps? (?:with )?the (?:working|business|work) ?day\b",
-    r"\b(?:in den|bis in den) (?:arbeitstag|geschäftsbetrieb)\b",
+    r"\b(?:in den|bis in den|mitten im|im) (?:arbeitstag|geschäftsbetrieb|tagesbetrieb|vormittag)\b",
+    r"\b(?:into|during) (?:the )?(?:working|business|office) (?:day|hours)\b",
 )
 # Business runs normally / only a part is affected.
 NO_IMPACT = _rx(
@@ -646,11 +695,15 @@ NO_IMPACT = _rx(
     r"\bworks normally\b",
     r"\barbeitet normal\b",
     r"\bkein problem\b",
-    r"\bno hurry\b",
-    r"\beilt nicht\b",
-    r"\bnicht dringend\b",
-    r"\bnot urgent\b",
     r"\bbusiness is not\b",
+)
+# The sender says it is not urgent: a claim about priority, not about the business. It
+# tips a plain failure towards Minor but never outweighs a Major fact (claims are ignored).
+NOT_URGENT = _rx(
+    r"\bno hurry\b",
+    r"\beilt (?:\w+ )?nicht\b",
+    r"\bnicht (?:so )?dringend\b",
+    r"\bnot (?:so |that )?urgent\b",
     r"\bnix dringend\w*",
 )
 PARTIAL = _rx(
@@ -674,10 +727,14 @@ WORKAROUND = _rx(
     r"\bin the meantime (?:we|she|he) use",
     r"\binstead (?:we|she|he) use",
     r"\bdas klappt\b",
+    r"\b(?:we|i) can live with (?:it|that|this)\b",
+    r"\bdamit (?:können|kann) (?:wir|ich) (?:\w+ )?leben\b",
 )
 NEGATION_BEFORE = _rx(r"\b(?:kein\w*|no|without|ohne|nicht)\W+(?:\w+\W+){0,2}$")
+# Within the same clause only: in "alle Sicherungen schlagen fehl, ein anderes Ziel gibt es
+# nicht" the negation belongs to the target, not to the failure before the comma.
 NEGATION_AFTER = _rx(
-    r"^\W*(?:\w+\W+){0,3}(?:gibt es nicht|haben wir nicht|does not exist|"
+    r"^[^\w,;]*(?:\w+[^\w,;]+){0,3}(?:gibt es nicht|haben wir nicht|does not exist|"
     r"doesn't exist|not possible|nicht möglich)"
 )
 SINGLE_USER = _rx(
