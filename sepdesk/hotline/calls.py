@@ -45,10 +45,14 @@ from sepdesk.sla import timer
 from sepdesk.sla.deadlines import record_response, refresh_due
 from sepdesk.templates import render, table
 from sepdesk.tickets import store as tickets
-from sepdesk.tickets.acceptance import assign_call_id, decide_status, emergency_used_by
+from sepdesk.tickets.acceptance import (
+    assign_call_id,
+    decide_status,
+    emergency_used_by,
+    shown_severity,
+)
 
 GERMAN_TLDS = (".de", ".at", ".ch")
-DEMO_SEVERITY = 3  # SPEC §1: demo contracts are best effort, shown as Minor
 DEFAULT_SUBJECT = "Phone call"
 
 
@@ -192,10 +196,9 @@ def _new_ticket(
     row: CallRow, who: Customer, status: str, to: list[str], verified: bool
 ) -> tickets.NewTicket:
     assert row.started_at is not None and row.severity is not None
-    severity, reasons = row.severity, [f"stated by the hotline: {row.get('severity')}"]
-    if who.state == "current" and who.contract and who.contract.level == "demo":
-        severity = DEMO_SEVERITY
-        reasons.append(f"demo contract: shown as Minor (stated {row.severity})")
+    level = who.contract.level if who.contract else None
+    severity, why = shown_severity(row.severity, who.state, level)
+    reasons = [f"stated by the hotline: {row.get('severity')}", *([why] if why else [])]
     email = row.get("caller_email").lower()
     return tickets.NewTicket(
         channel="phone",

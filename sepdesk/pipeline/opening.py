@@ -11,9 +11,13 @@ from sepdesk.pipeline.work import Work
 from sepdesk.sla import timer
 from sepdesk.sla.deadlines import refresh_due
 from sepdesk.tickets import store as tickets
-from sepdesk.tickets.acceptance import assign_call_id, decide_status, emergency_used_by
+from sepdesk.tickets.acceptance import (
+    assign_call_id,
+    decide_status,
+    emergency_used_by,
+    shown_severity,
+)
 
-DEMO_SEVERITY = 3  # SPEC §1: demo contracts are best effort, shown as Minor
 REPLY_KINDS = {
     "accepted": "call_accepted",
     "needs-info": "needs_info",
@@ -21,12 +25,9 @@ REPLY_KINDS = {
 }
 
 
-def shown_severity(u: Understanding, cf: CustomerFacts) -> tuple[int, list[str]]:
-    reasons = list(u.severity_reasons)
-    if cf.state == "current" and cf.level == "demo" and u.severity != DEMO_SEVERITY:
-        reasons.append(f"demo contract: shown as Minor (content says {u.severity})")
-        return DEMO_SEVERITY, reasons
-    return u.severity, reasons
+def _severity(u: Understanding, cf: CustomerFacts) -> tuple[int, list[str]]:
+    severity, why = shown_severity(u.severity, cf.state, cf.level)
+    return severity, [*u.severity_reasons, *([why] if why else [])]
 
 
 def _emergency_used(work: Work, cf: CustomerFacts) -> str | None:
@@ -45,7 +46,7 @@ def open_from_mail(work: Work, linked_from: str | None = None) -> dict[str, Any]
     )
     work.decide("customer", f"{cf.match.basis}: {cf.match.reason}; contract {cf.state}")
     u = work.understanding()
-    severity, reasons = shown_severity(u, cf)
+    severity, reasons = _severity(u, cf)
     used = _emergency_used(work, cf)
     status, why = decide_status(
         contract_state=cf.state,

@@ -16,6 +16,19 @@ from sepdesk.instants import from_db
 from sepdesk.store.counters import next_id
 from sepdesk.tickets import store as tickets
 
+DEMO_SEVERITY = 3  # SPEC §1: demo contracts are best effort, shown as Minor
+
+
+def shown_severity(severity: int, contract_state: str, level: str | None) -> tuple[int, str | None]:
+    """The severity a ticket shows, and why it differs from the content's, if it does.
+
+    A current demo contract is best effort: nothing on it is shown as more urgent
+    than Minor; a question stays Cosmetic.
+    """
+    if contract_state == "current" and level == "demo" and severity < DEMO_SEVERITY:
+        return DEMO_SEVERITY, f"demo contract: shown as Minor (judged {severity})"
+    return severity, None
+
 
 def decide_status(
     *,
