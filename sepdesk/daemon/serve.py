@@ -73,7 +73,7 @@ class Daemon:
             lambda at: sender.run_once(out_desk, at),
             next_wake=lambda: sender.next_attempt(out_desk),
             idle=30.0,  # woken by the pipeline (a thread, or a process via SIGUSR1)
-            pace=0.2,  # batches mail: one disk flush for many
+            pace=0.5,  # batches mail: one disk flush for many
         )
         sla_desk = self._desk()
         self._worker(
@@ -81,7 +81,7 @@ class Daemon:
             lambda at: timer.run_once(sla_desk, at),
             next_wake=lambda: timer.next_due(sla_desk.db, sla_desk.settings),
             idle=60.0,
-            pace=1.0,  # escalations are minutes apart; a second's delay costs nothing
+            pace=5.0,  # escalations are minutes apart; a few seconds cost nothing
         )
         self.wake_after_pipeline = [outgoing, self.workers[-1]]
         self._extra_workers()

@@ -19,8 +19,7 @@ A ticket gets one warning and one breach in its life: when a severity change
 moves the due, what has fired stays fired and reminders follow the new due.
 Other code never writes ``next_escalation_at`` itself: triggers (migration m002)
 set it to "now" whenever the due, the response, the status, severity or
-contract change, and the next pass here works out the real instant. New
-tickets call :func:`settle`, which does that pass's work at once.
+contract change, and the next pass here works out the real instant.
 """
 
 from __future__ import annotations
@@ -173,17 +172,6 @@ def _process(desk: Desk, cal: SupportCalendar, ticket_id: int, at: datetime) -> 
             [_ceil_db(next_at), int(at >= due), ticket_id],
         )
     return sum(1 for s in steps if s.mail)
-
-
-def settle(desk: Desk, ticket_id: int) -> None:
-    """Work out a new ticket's first escalation instant now, in the caller's transaction.
-
-    The same computation as a timer pass at the ticket's receipt (nothing can be due
-    then), so the timer is not woken for every new ticket just to find its warning time.
-    """
-    ticket = get(desk.db, ticket_id)
-    if _is_open(ticket):
-        _process(desk, desk.calendar, ticket_id, from_db(ticket["received_at"]).astimezone(UTC))
 
 
 def run_once(desk: Desk, at: datetime) -> int:
