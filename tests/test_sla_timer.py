@@ -345,3 +345,15 @@ def test_escalations_are_sent_once_across_restarts(tmp_path: Path) -> None:
     late = db.execute("SELECT kind, late FROM escalations ORDER BY id DESC LIMIT 1").fetchone()
     assert late == ("reminder", 1)
     db.close()
+
+
+def test_restarting_the_clock_schedules_the_warning_without_a_timer_pass(desk: Desk) -> None:
+    from sepdesk.sla.deadlines import restart_clock
+
+    tid = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 1)
+    restart_clock(desk, tid)
+    # Critical, 4 h: 75 % used at 12:00. The timer's next look is that instant, not "now".
+    assert next_due(desk.db, desk.settings) == berlin("2026-03-16T12:00")
+    assert run_once(desk, berlin("2026-03-16T11:59")) == 0
+    assert run_once(desk, berlin("2026-03-16T12:00")) == 1
+    assert [m["subject"].split("] ")[1][:11] for m in outbox(desk.db)] == ["SLA warning"]

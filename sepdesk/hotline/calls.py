@@ -41,7 +41,7 @@ from sepdesk.instants import db_to_local
 from sepdesk.outbound.compose import tagged_subject
 from sepdesk.outbound.outbox import enqueue
 from sepdesk.pipeline.customers import ContractIndex, ContractView, contract_state
-from sepdesk.sla.deadlines import record_response, refresh_due
+from sepdesk.sla.deadlines import record_response, restart_clock
 from sepdesk.templates import render, table
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import (
@@ -174,7 +174,7 @@ def open_ticket(
     if status == "accepted":
         ticket = assign_call_id(desk.db, ticket, desk.tz, at, row.get("engineer") or "desk")
     if status in ("accepted", "needs-info") and who.state == "current":
-        refresh_due(desk.db, desk.calendar, ticket["id"])
+        restart_clock(desk, ticket["id"])
     if row.get("engineer"):
         record_response(desk.db, ticket["id"], row.started_at, row.get("engineer"))
     ticket = tickets.get(desk.db, ticket["id"])

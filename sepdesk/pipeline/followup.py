@@ -13,7 +13,7 @@ from sepdesk.pipeline.customer import CustomerFacts, facts_for, facts_for_number
 from sepdesk.pipeline.opening import open_from_mail
 from sepdesk.pipeline.staff import is_staff_address
 from sepdesk.pipeline.work import Work
-from sepdesk.sla.deadlines import refresh_due
+from sepdesk.sla.deadlines import restart_clock
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import assign_call_id, decide_status
 
@@ -86,7 +86,7 @@ def _recheck(work: Work, ticket: dict[str, Any]) -> None:
     if status == "accepted":
         ticket = assign_call_id(desk.db, ticket, desk.tz, work.at, "desk")
     if cf.state == "current":
-        refresh_due(desk.db, desk.calendar, ticket["id"])
+        restart_clock(desk, ticket["id"])
     ticket = tickets.get(desk.db, ticket["id"])
     kind = {"accepted": "call_accepted", "needs-info": "needs_info"}.get(status)
     if kind:

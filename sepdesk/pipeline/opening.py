@@ -8,7 +8,7 @@ from sepdesk.pipeline.answer import answer_customer, notify_team, reply_facts
 from sepdesk.pipeline.classify import Understanding, older_versions
 from sepdesk.pipeline.customer import CustomerFacts, facts_for
 from sepdesk.pipeline.work import Work
-from sepdesk.sla.deadlines import refresh_due
+from sepdesk.sla.deadlines import restart_clock
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import (
     assign_call_id,
@@ -86,7 +86,7 @@ def open_from_mail(work: Work, linked_from: str | None = None) -> dict[str, Any]
     if status == "accepted":
         ticket = assign_call_id(desk.db, ticket, desk.tz, work.at, "desk")
     if status in ("accepted", "needs-info") and cf.state == "current":
-        refresh_due(desk.db, desk.calendar, ticket["id"])
+        restart_clock(desk, ticket["id"])
         ticket = tickets.get(desk.db, ticket["id"])
     facts = reply_facts(
         work,

@@ -15,8 +15,16 @@ from typing import Any
 import sqlite_utils
 
 from sepdesk.config import Settings
+from sepdesk.desk import Desk
 from sepdesk.instants import from_db, from_db_opt, to_db
-from sepdesk.sla.calendar import ALWAYS, MAJOR_HOURS, MINOR_HOURS, Schedule, SupportCalendar
+from sepdesk.sla.calendar import (
+    ALWAYS,
+    MAJOR_HOURS,
+    MINOR_HOURS,
+    ZERO,
+    Schedule,
+    SupportCalendar,
+)
 from sepdesk.store import write_tx
 from sepdesk.tickets.store import add_event, get
 
@@ -100,6 +108,19 @@ def ticket_due(cal: SupportCalendar, ticket: dict[str, Any]) -> datetime:
     )
 
 
+def warning_instant(cal: SupportCalendar, ticket: dict[str, Any], warn_at: float) -> datetime:
+    """When ``warn_at`` of the support time between receipt and due is used.
+
+    Measured on the stored due, not on a fresh budget, so the warning always
+    precedes the due the customer was told, whoever computed it.
+    """
+    received = from_db(ticket["received_at"])
+    due = from_db(ticket["first_response_due"])
+    schedule = ticket_schedule(ticket)
+    span = max(cal.elapsed(received, due, schedule), ZERO)
+    return min(cal.add(received, span * warn_at, schedule), due)
+
+
 def _calendar(cal: SupportCalendar | Settings) -> SupportCalendar:
     return cal if isinstance(cal, SupportCalendar) else SupportCalendar.from_settings(cal)
 
@@ -109,29 +130,47 @@ def refresh_due(
     cal: SupportCalendar | Settings,
     ticket_id: int,
     at: datetime | None = None,
+    warn_at: float | None = None,
 ) -> datetime:
     """Recompute and store ``first_response_due`` from ``received_at`` (severity/contract changed).
 
     The clock always runs from the original receipt, never from the change. The
     breached flag follows the new due for answered tickets, and for open ones
     when ``at`` is given (otherwise the timer sets it when the due instant passes).
-    Runs in the caller's transaction, or its own. Returns the new due instant.
+    With ``warn_at`` the timer's next look is set to the warning instant here, the
+    earliest any escalation of the ticket can be due, so the timer is not woken just
+    to work that out. Runs in the caller's transaction, or its own. Returns the due.
     """
+    calendar = _calendar(cal)
     with write_tx(db):
         ticket = get(db, ticket_id)
-        due = ticket_due(_calendar(cal), ticket)
+        due = ticket_due(calendar, ticket)
         old = ticket["first_response_due"]
         responded = from_db_opt(ticket["first_response_at"])
         breached = int(ticket["breached"])
         if responded is not None or at is not None:
             breached = int(is_breached(due, responded, at or responded or due))
+        look = ticket["next_escalation_at"]
+        if (
+            warn_at is not None
+            and responded is None
+            and ticket["status"] not in ("solved", "closed")
+        ):
+            warn = warning_instant(calendar, {**ticket, "first_response_due": to_db(due)}, warn_at)
+            look = to_db(warn)
         db.execute(
-            "UPDATE tickets SET first_response_due = ?, breached = ? WHERE id = ?",
-            [to_db(due), breached, ticket_id],
+            "UPDATE tickets SET first_response_due = ?, breached = ?, next_escalation_at = ?"
+            " WHERE id = ?",
+            [to_db(due), breached, look, ticket_id],
         )
         if at is not None and old != to_db(due):
             add_event(db, ticket_id, at, "desk", "due_changed", {"from": old, "to": to_db(due)})
     return due
+
+
+def restart_clock(desk: Desk, ticket_id: int, at: datetime | None = None) -> datetime:
+    """:func:`refresh_due` with the desk's calendar and warning fraction."""
+    return refresh_due(desk.db, desk.calendar, ticket_id, at, desk.settings.sla.warn_at)
 
 
 def record_response(db: sqlite_utils.Database, ticket_id: int, at: datetime, actor: str) -> bool:

@@ -39,8 +39,8 @@ from sepdesk.desk import Desk
 from sepdesk.instants import from_db, from_db_opt, local_iso, to_db
 from sepdesk.outbound.compose import header_safe, tagged_subject
 from sepdesk.outbound.outbox import enqueue
-from sepdesk.sla.calendar import ZERO, SupportCalendar
-from sepdesk.sla.deadlines import ticket_level, ticket_schedule
+from sepdesk.sla.calendar import SupportCalendar
+from sepdesk.sla.deadlines import ticket_level, warning_instant
 from sepdesk.store import write_tx
 from sepdesk.templates import render
 from sepdesk.tickets.store import SEVERITY_NAMES, add_event, get
@@ -67,19 +67,6 @@ class Step:
     due_at: datetime
     late: bool
     mail: bool
-
-
-def warning_instant(cal: SupportCalendar, ticket: dict[str, Any], warn_at: float) -> datetime:
-    """When ``warn_at`` of the support time between receipt and due is used.
-
-    Measured on the stored due, not on a fresh budget, so the warning always
-    precedes the due the customer was told, whoever computed it.
-    """
-    received = from_db(ticket["received_at"])
-    due = from_db(ticket["first_response_due"])
-    schedule = ticket_schedule(ticket)
-    span = max(cal.elapsed(received, due, schedule), ZERO)
-    return min(cal.add(received, span * warn_at, schedule), due)
 
 
 def plan(

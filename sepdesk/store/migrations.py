@@ -257,3 +257,26 @@ _OUTBOX_PARTS = (
 def m003_outbox_parts(db: sqlite_utils.Database) -> None:
     for statement in _OUTBOX_PARTS:
         db.execute(statement)
+
+
+# refresh_due sets next_escalation_at itself when it knows the warning instant; the
+# trigger then leaves it alone and only says "look now" when nobody set it.
+_SLA_TRIGGER_2 = (
+    "DROP TRIGGER tickets_sla_update",
+    """CREATE TRIGGER tickets_sla_update AFTER UPDATE OF first_response_due, first_response_at,
+        status, severity, contract_level, contract_state, received_at ON tickets
+    WHEN NEW.next_escalation_at IS OLD.next_escalation_at
+    BEGIN
+        UPDATE tickets SET next_escalation_at = CASE
+            WHEN NEW.first_response_due IS NULL OR NEW.first_response_at IS NOT NULL
+                 OR NEW.status IN ('solved', 'closed') THEN NULL
+            ELSE NEW.received_at END
+        WHERE id = NEW.id;
+    END""",
+)
+
+
+@MIGRATIONS()
+def m004_sla_trigger_respects_explicit_next(db: sqlite_utils.Database) -> None:
+    for statement in _SLA_TRIGGER_2:
+        db.execute(statement)

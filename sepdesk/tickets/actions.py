@@ -12,7 +12,7 @@ from typing import Any
 from sepdesk.desk import Desk
 from sepdesk.errors import InputError, InvalidTransition
 from sepdesk.instants import to_db
-from sepdesk.sla.deadlines import record_response, refresh_due
+from sepdesk.sla.deadlines import record_response, restart_clock
 from sepdesk.store import write_tx
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import assign_call_id
@@ -67,7 +67,7 @@ def apply(
             assign_call_id(db, ticket, desk.tz, at, actor)
             tickets.update(db, tid, at, status="accepted")
             if ticket["first_response_due"] is None:
-                refresh_due(db, desk.calendar, tid)
+                restart_clock(desk, tid)
             if notify_customer:
                 call_id_notice(desk, tickets.get(db, tid), at)
         elif action == "solve":
@@ -97,4 +97,4 @@ def _set_severity(desk: Desk, ticket: dict[str, Any], severity: int, at: datetim
         raise InputError(f"severity must be 1-4, not {severity}")
     tickets.update(desk.db, ticket["id"], at, severity=severity)
     if ticket["first_response_due"] is not None:
-        refresh_due(desk.db, desk.calendar, ticket["id"], at)
+        restart_clock(desk, ticket["id"], at)
