@@ -212,6 +212,17 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 # column to the ticket's received_at, a past instant meaning "timer: look at this now", and
 # the timer's next pass replaces it with the real next instant. next_due() is then one
 # lookup in a small partial index instead of a scan of every open ticket.
+# The "look now" trigger; m004 adds a WHEN so an explicit next_escalation_at is kept.
+_SLA_UPDATE_TRIGGER = """CREATE TRIGGER tickets_sla_update AFTER UPDATE OF first_response_due,
+        first_response_at, status, severity, contract_level, contract_state, received_at
+        ON tickets {when}
+    BEGIN
+        UPDATE tickets SET next_escalation_at = CASE
+            WHEN NEW.first_response_due IS NULL OR NEW.first_response_at IS NOT NULL
+                 OR NEW.status IN ('solved', 'closed') THEN NULL
+            ELSE NEW.received_at END
+        WHERE id = NEW.id;
+    END"""
 _SLA_NEXT_ESCALATION = (
     "ALTER TABLE tickets ADD COLUMN next_escalation_at TEXT",
     "CREATE INDEX tickets_next_escalation ON tickets(next_escalation_at)"
@@ -222,15 +233,7 @@ _SLA_NEXT_ESCALATION = (
     BEGIN
         UPDATE tickets SET next_escalation_at = NEW.received_at WHERE id = NEW.id;
     END""",
-    """CREATE TRIGGER tickets_sla_update AFTER UPDATE OF first_response_due, first_response_at,
-        status, severity, contract_level, contract_state, received_at ON tickets
-    BEGIN
-        UPDATE tickets SET next_escalation_at = CASE
-            WHEN NEW.first_response_due IS NULL OR NEW.first_response_at IS NOT NULL
-                 OR NEW.status IN ('solved', 'closed') THEN NULL
-            ELSE NEW.received_at END
-        WHERE id = NEW.id;
-    END""",
+    _SLA_UPDATE_TRIGGER.format(when=""),
     "UPDATE tickets SET next_escalation_at = received_at WHERE first_response_due IS NOT NULL"
     " AND first_response_at IS NULL AND status NOT IN ('solved', 'closed')",
 )
@@ -263,16 +266,7 @@ def m003_outbox_parts(db: sqlite_utils.Database) -> None:
 # trigger then leaves it alone and only says "look now" when nobody set it.
 _SLA_TRIGGER_2 = (
     "DROP TRIGGER tickets_sla_update",
-    """CREATE TRIGGER tickets_sla_update AFTER UPDATE OF first_response_due, first_response_at,
-        status, severity, contract_level, contract_state, received_at ON tickets
-    WHEN NEW.next_escalation_at IS OLD.next_escalation_at
-    BEGIN
-        UPDATE tickets SET next_escalation_at = CASE
-            WHEN NEW.first_response_due IS NULL OR NEW.first_response_at IS NOT NULL
-                 OR NEW.status IN ('solved', 'closed') THEN NULL
-            ELSE NEW.received_at END
-        WHERE id = NEW.id;
-    END""",
+    _SLA_UPDATE_TRIGGER.format(when="WHEN NEW.next_escalation_at IS OLD.next_escalation_at"),
 )
 
 
