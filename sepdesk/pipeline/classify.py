@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sepdesk.pipeline import rules
 from sepdesk.pipeline.parse import Attachment
@@ -120,6 +121,7 @@ def language(text: str) -> str:
 # ----------------------------------------------------------------------------- versions, OS
 
 
+@lru_cache(maxsize=64)  # pure, and asked twice per mail (fields and ticket)
 def sesam_versions(text: str) -> tuple[str, ...]:
     """SEP sesam versions named: dotted 3/4-part numbers next to a word that ties them to sesam."""
     found: list[str] = []
@@ -147,6 +149,7 @@ def older_versions(versions: Iterable[str], current: str) -> tuple[str, ...]:
     return tuple(v for v in dict.fromkeys(versions) if _version_key(v) < newest)
 
 
+@lru_cache(maxsize=64)  # pure, and asked twice per mail (fields and ticket)
 def operating_systems(text: str) -> tuple[str, ...]:
     found: list[str] = []
     for pattern in rules.OPERATING_SYSTEMS:
