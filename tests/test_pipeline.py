@@ -171,3 +171,18 @@ def test_absurdly_nested_mime_is_quarantined_with_a_reason(desk: Desk, tmp_path:
     ok = tmp_path / "ok.eml"
     ok.write_bytes(b"From: b@example.org\nMessage-ID: <ok@example.org>\nSubject: help\n\nhi\n")
     assert ingest_file(desk, ok, T0).outcome == "new_ticket"
+
+
+def test_background_workers_leave_fresh_imap_rows_to_their_poller(desk: Desk) -> None:
+    from datetime import timedelta
+
+    from sepdesk.instants import now
+
+    imap = store_raw(
+        desk.db, source="imap", raw=b"Subject: a\n\nx", received_at=T0, source_ref="m/1/1"
+    )
+    smtp = store_raw(desk.db, source="smtp", raw=b"Subject: b\n\ny", received_at=T0)
+    assert runner.pending_ids(desk) == [imap.intake_id, smtp.intake_id]
+    assert runner.pending_ids(desk, at=now()) == [smtp.intake_id]
+    later = now() + runner.IMAP_ROWS_GRACE + timedelta(seconds=1)
+    assert runner.pending_ids(desk, at=later) == [imap.intake_id, smtp.intake_id]

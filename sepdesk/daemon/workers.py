@@ -70,20 +70,20 @@ class PipelineJob:
         self.shard = shard
         self.failed: dict[int, float] = {}
 
-    def _ids(self, clock: float) -> list[int]:
-        own = runner.pending_ids(self.desk, limit=runner.BATCH * 4, shard=self.shard)
+    def _ids(self, clock: float, at: datetime) -> list[int]:
+        own = runner.pending_ids(self.desk, limit=runner.BATCH * 4, shard=self.shard, at=at)
         ids = [i for i in own if self.failed.get(i, 0) <= clock][: runner.BATCH]
         if not ids and self.shard[1] > 1:
             # Own shard empty while others have a backlog: help with their newest rows
             # (their owners work from the oldest), so a busy shard does not leave a core idle.
-            backlog = runner.pending_ids(self.desk, runner.BATCH * 2, newest=True)
+            backlog = runner.pending_ids(self.desk, runner.BATCH * 2, newest=True, at=at)
             if len(backlog) >= runner.BATCH * 2:
                 ids = [i for i in backlog if self.failed.get(i, 0) <= clock][: runner.BATCH // 2]
         return ids
 
     def __call__(self, at: datetime) -> int:
         clock = time.monotonic()
-        ids = self._ids(clock)
+        ids = self._ids(clock, at)
         for result in runner.process_batch(self.desk, ids, at):
             if result.state == "pending":
                 self.failed[result.intake_id] = clock + RETRY_FAILED_AFTER

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sepdesk.desk import Desk
 from sepdesk.errors import NotFound
@@ -191,18 +191,35 @@ def process_intake(desk: Desk, intake_id: int) -> str:
     return process(desk, intake_id).state
 
 
+# An IMAP poller processes the rows it stores itself (it moves each message only after
+# its outcome); other workers leave such rows to it unless they wait this long (a poller
+# that went away, IMAP switched off).
+IMAP_ROWS_GRACE = timedelta(minutes=5)
+
+
 def pending_ids(
-    desk: Desk, limit: int = 100, shard: tuple[int, int] = (0, 1), newest: bool = False
+    desk: Desk,
+    limit: int = 100,
+    shard: tuple[int, int] = (0, 1),
+    newest: bool = False,
+    at: datetime | None = None,
 ) -> list[int]:
-    """Pending rows, oldest first (or newest); ``shard`` (index, count) splits them."""
+    """Pending rows, oldest first (or newest); ``shard`` (index, count) splits them.
+
+    With ``at`` (a background worker asking), fresh IMAP rows are left to their poller.
+    """
     index, count = shard
     order = "DESC" if newest else "ASC"
+    skip_imap = "" if at is None else " AND (source != 'imap' OR stored_at <= ?)"
+    args: list[object] = [count, index]
+    if at is not None:
+        args.append(to_db(at - IMAP_ROWS_GRACE))
     return [
         int(r[0])
         for r in desk.db.execute(
-            "SELECT id FROM intake WHERE state = 'pending' AND id % ? = ?"
+            f"SELECT id FROM intake WHERE state = 'pending' AND id % ? = ?{skip_imap}"
             f" ORDER BY id {order} LIMIT ?",
-            [count, index, limit],
+            [*args, limit],
         ).fetchall()
     ]
 
