@@ -61,6 +61,29 @@ def sample_desk(desk: Desk) -> Desk:
     return desk
 
 
+def bench_understanding() -> Any:
+    """bench/understanding.py as a module: tests use its own evaluation functions."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "understanding.py"
+    spec = importlib.util.spec_from_file_location("bench_understanding", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def assert_understanding_targets(scores: Any) -> None:
+    """The targets of the understanding issue, for any labelled corpus."""
+    assert scores.customer_accuracy >= 0.98, scores.misses
+    assert scores.severity_accuracy >= 0.85, scores.misses
+    assert scores.critical_recall == 1.0, scores.misses
+    assert scores.f1()[2] >= 0.9, scores.misses
+    assert scores.language_accuracy == 1.0, scores.misses
+
+
 def write_toml(path: Path, settings_sections: dict[str, dict[str, Any]]) -> Path:
     lines = []
     for section, values in settings_sections.items():
