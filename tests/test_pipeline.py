@@ -173,7 +173,7 @@ def test_absurdly_nested_mime_is_quarantined_with_a_reason(desk: Desk, tmp_path:
     assert ingest_file(desk, ok, T0).outcome == "new_ticket"
 
 
-def test_background_workers_leave_fresh_imap_rows_to_their_poller(desk: Desk) -> None:
+def test_background_workers_leave_fresh_imap_and_ingest_rows_alone(desk: Desk) -> None:
     from datetime import timedelta
 
     from sepdesk.instants import now
@@ -182,7 +182,9 @@ def test_background_workers_leave_fresh_imap_rows_to_their_poller(desk: Desk) ->
         desk.db, source="imap", raw=b"Subject: a\n\nx", received_at=T0, source_ref="m/1/1"
     )
     smtp = store_raw(desk.db, source="smtp", raw=b"Subject: b\n\ny", received_at=T0)
-    assert runner.pending_ids(desk) == [imap.intake_id, smtp.intake_id]
+    file = store_raw(desk.db, source="file", raw=b"Subject: c\n\nz", received_at=T0)
+    every = [imap.intake_id, smtp.intake_id, file.intake_id]
+    assert runner.pending_ids(desk) == every
     assert runner.pending_ids(desk, at=now()) == [smtp.intake_id]
-    later = now() + runner.IMAP_ROWS_GRACE + timedelta(seconds=1)
-    assert runner.pending_ids(desk, at=later) == [imap.intake_id, smtp.intake_id]
+    later = now() + runner.SELF_PROCESSED_GRACE + timedelta(seconds=1)
+    assert runner.pending_ids(desk, at=later) == every

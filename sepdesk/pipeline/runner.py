@@ -191,10 +191,11 @@ def process_intake(desk: Desk, intake_id: int) -> str:
     return process(desk, intake_id).state
 
 
-# An IMAP poller processes the rows it stores itself (it moves each message only after
-# its outcome); other workers leave such rows to it unless they wait this long (a poller
-# that went away, IMAP switched off).
-IMAP_ROWS_GRACE = timedelta(minutes=5)
+# The IMAP poller and `sepdesk ingest` process the rows they store themselves (the poller
+# moves each message only after its outcome; ingest prints it); other workers leave such
+# rows to them unless they wait this long (a poller that went away, an ingest killed).
+SELF_PROCESSED_SOURCES = ("imap", "file")
+SELF_PROCESSED_GRACE = timedelta(minutes=5)
 
 
 def pending_ids(
@@ -206,18 +207,20 @@ def pending_ids(
 ) -> list[int]:
     """Pending rows, oldest first (or newest); ``shard`` (index, count) splits them.
 
-    With ``at`` (a background worker asking), fresh IMAP rows are left to their poller.
+    With ``at`` (a background worker asking), fresh rows of SELF_PROCESSED_SOURCES are
+    left to whoever stored them.
     """
     index, count = shard
     order = "DESC" if newest else "ASC"
-    skip_imap = "" if at is None else " AND (source != 'imap' OR stored_at <= ?)"
+    marks = ",".join("?" for _ in SELF_PROCESSED_SOURCES)
+    skip_theirs = "" if at is None else f" AND (source NOT IN ({marks}) OR stored_at <= ?)"
     args: list[object] = [count, index]
     if at is not None:
-        args.append(to_db(at - IMAP_ROWS_GRACE))
+        args += [*SELF_PROCESSED_SOURCES, to_db(at - SELF_PROCESSED_GRACE)]
     return [
         int(r[0])
         for r in desk.db.execute(
-            f"SELECT id FROM intake WHERE state = 'pending' AND id % ? = ?{skip_imap}"
+            f"SELECT id FROM intake WHERE state = 'pending' AND id % ? = ?{skip_theirs}"
             f" ORDER BY id {order} LIMIT ?",
             [*args, limit],
         ).fetchall()
