@@ -175,13 +175,6 @@ def list_contracts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return out
 
 
-def get_contract(db: sqlite_utils.Database, customer_number: str) -> dict[str, Any]:
-    rows = [c for c in list_contracts(db) if c["customer_number"] == customer_number]
-    if not rows:
-        raise NotFound(f"customer {customer_number}: no such contract")
-    return rows[0]
-
-
 def set_sce(db: sqlite_utils.Database, customer_number: str, choice: str, at: datetime) -> None:
     """Record a customer's SEP Customer Experience choice with the date."""
     if choice not in ("yes", "no"):

@@ -132,3 +132,22 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
         assert lines, f"sepdesk {group} is not in the README"
         if sub:
             assert any(re.search(rf"\b{re.escape(sub)}\b", ln) for ln in lines), full
+
+
+def test_ingest_with_a_bad_received_at_is_a_usage_error_and_stores_nothing(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[database]\npath = "{tmp_path / "d.db"}"\n')
+    mail = tmp_path / "m.eml"
+    mail.write_bytes(b"From: a@example.org\nSubject: x\n\nhello\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sepdesk", "--config", str(cfg), "ingest", str(mail),
+         "--received-at", "yesterday-ish"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "--received-at" in proc.stderr and "Traceback" not in proc.stderr
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(tmp_path / "d.db")) as conn:
+        assert conn.execute("SELECT count(*) FROM intake").fetchone()[0] == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import wraps
 from typing import Any, NoReturn, TypeVar
 
@@ -12,7 +13,8 @@ import click
 
 from sepdesk import config
 from sepdesk.desk import Desk
-from sepdesk.errors import ConfigError, SepdeskError
+from sepdesk.errors import ConfigError, InputError, SepdeskError
+from sepdesk.instants import now, parse_instant
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,6 +51,20 @@ def get_settings(ctx: click.Context) -> config.Settings:
         except ConfigError as exc:
             raise ConfigFailure(str(exc)) from None
     return obj["settings"]
+
+
+def option_instant(ctx: click.Context, text: str | None, option: str) -> datetime:
+    """An ISO 8601 option value (naive: desk timezone), now when absent.
+
+    A malformed one is a usage error (exit 2), like any other bad option.
+    """
+    if text is None:
+        return now()
+    try:
+        return parse_instant(text, get_settings(ctx).desk.timezone, option)
+    except InputError as exc:
+        message = str(exc).removeprefix(f"{option}: ")
+        raise click.BadParameter(message, ctx=ctx, param_hint=option) from None
 
 
 def get_desk(ctx: click.Context) -> Desk:
@@ -102,11 +118,7 @@ def emit(
         return
     if isinstance(records, dict):
         for key, value in records.items():
-            if (
-                isinstance(value, (list, dict))
-                and value
-                and isinstance(value[0] if isinstance(value, list) else None, dict)
-            ):
+            if isinstance(value, list) and value and isinstance(value[0], dict):
                 click.echo(f"{key}:")
                 for item in value:
                     click.echo("  " + "  ".join(f"{k}={_cell(v, 60)}" for k, v in item.items()))

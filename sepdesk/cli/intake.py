@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from sepdesk.cli.common import FencedGroup, emit, get_desk, json_option
+from sepdesk.cli.common import FencedGroup, emit, get_desk, json_option, option_instant
 from sepdesk.errors import InputError
-from sepdesk.instants import db_to_local, parse_instant
+from sepdesk.instants import db_to_local
 from sepdesk.intake.files import ingest_file
 from sepdesk.pipeline import runner
 
@@ -30,7 +30,7 @@ def ingest(
     desk = get_desk(ctx)
     when: str | datetime | None = received_at
     if received_at and received_at != "header":
-        when = parse_instant(received_at, desk.tz, "--received-at")
+        when = option_instant(ctx, received_at, "--received-at")
     records, failed = [], False
     for name in files:
         try:

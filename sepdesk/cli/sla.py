@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
 
 import click
 
@@ -15,9 +14,9 @@ from sepdesk.cli.common import (
     get_settings,
     json_option,
     json_wanted,
+    option_instant,
 )
-from sepdesk.errors import InputError
-from sepdesk.instants import local_iso, now, parse_instant
+from sepdesk.instants import local_iso
 from sepdesk.sla.calendar import SupportCalendar
 from sepdesk.sla.deadlines import budget, first_response_due, schedule_for
 from sepdesk.sla.explain import explain as explain_ticket
@@ -26,17 +25,6 @@ from sepdesk.sla.report import compliance
 from sepdesk.sla.timer import next_due, run_once
 
 CONTRACT_LEVELS = ("business", "emergency", "demo", "none")
-
-
-def _instant(ctx: click.Context, text: str | None, option: str) -> datetime:
-    """An ISO 8601 option value (naive: desk timezone); a malformed one is a usage error."""
-    if text is None:
-        return now()
-    try:
-        return parse_instant(text, get_settings(ctx).desk.timezone, option)
-    except InputError as exc:
-        message = str(exc).removeprefix(f"{option}: ")
-        raise click.BadParameter(message, ctx=ctx, param_hint=option) from None
 
 
 @click.group(cls=FencedGroup)
@@ -65,7 +53,7 @@ def deadline(
     """
     settings = get_settings(ctx)
     level = None if contract in (None, "none") else contract.lower()
-    received = _instant(ctx, from_, "--from")
+    received = option_instant(ctx, from_, "--from")
     cal = SupportCalendar.from_settings(settings)
     due = local_iso(first_response_due(cal, received, severity, level), settings.desk.timezone)
     if not as_json:
@@ -95,7 +83,7 @@ def explain(ctx: click.Context, ticket_id: str, at: str | None, as_json: bool) -
     instant, the first response, breached, and the escalations fired.
     """
     desk = get_desk(ctx)
-    emit(ctx, explain_ticket(desk, ticket_id, _instant(ctx, at, "--at")))
+    emit(ctx, explain_ticket(desk, ticket_id, option_instant(ctx, at, "--at")))
 
 
 @sla.command("run-once")
@@ -109,7 +97,7 @@ def run_once_cmd(ctx: click.Context, at: str | None, as_json: bool) -> None:
     twice. Prints how many escalation mails were queued.
     """
     desk = get_desk(ctx)
-    fired = run_once(desk, _instant(ctx, at, "--at"))
+    fired = run_once(desk, option_instant(ctx, at, "--at"))
     if not as_json:
         click.echo(str(fired))
         return
@@ -130,7 +118,7 @@ def report(ctx: click.Context, at: str | None, as_csv: bool, as_json: bool) -> N
     """
     desk = get_desk(ctx)
     rows = compliance(
-        desk.db, desk.calendar, desk.settings.desk.timezone, _instant(ctx, at, "--at")
+        desk.db, desk.calendar, desk.settings.desk.timezone, option_instant(ctx, at, "--at")
     )
     if as_csv and not json_wanted(ctx):
         out = io.StringIO()

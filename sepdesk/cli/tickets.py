@@ -8,9 +8,8 @@ from typing import Any
 
 import click
 
-from sepdesk.cli.common import FencedGroup, emit, get_desk, json_option
-from sepdesk.errors import InputError
-from sepdesk.instants import db_to_local, now, parse_instant, to_db
+from sepdesk.cli.common import FencedGroup, emit, get_desk, json_option, option_instant
+from sepdesk.instants import db_to_local, now, to_db
 from sepdesk.tickets import actions
 from sepdesk.tickets import store as tickets
 
@@ -30,14 +29,6 @@ def tickets_group() -> None:
     """Tickets: list, show, and engineer actions."""
 
 
-def _instant(text: str, tz: str, option: str) -> datetime:
-    """An option's instant; a malformed one is a usage error (exit 2), like any bad option."""
-    try:
-        return parse_instant(text, tz, option)
-    except InputError as exc:
-        raise click.BadParameter(str(exc).removeprefix(f"{option}: "), param_hint=option) from None
-
-
 def _due_cell(local_iso: str | None) -> str:
     """The due instant for the table: local wall-clock minutes ("2026-11-02 10:42")."""
     return local_iso[:16].replace("T", " ") if local_iso else "-"
@@ -48,9 +39,9 @@ def _filters(
     severity: int | None,
     customer: str | None,
     breached: bool | None,
-    due_before: str | None,
-    tz: str,
+    due_before: datetime | None,
 ) -> tuple[str, list[Any]]:
+    """The WHERE clause of ``tickets list`` and its arguments."""
     where: list[str] = []
     args: list[Any] = []
     if status:
@@ -67,7 +58,7 @@ def _filters(
         args.append(int(breached))
     if due_before:
         where.append("first_response_due IS NOT NULL AND first_response_due < ?")
-        args.append(to_db(_instant(due_before, tz, "--due-before")))
+        args.append(to_db(due_before))
     return (" WHERE " + " AND ".join(where)) if where else "", args
 
 
@@ -92,7 +83,8 @@ def list_(
 ) -> None:
     """Every ticket, newest first, unless filtered or limited."""
     desk = get_desk(ctx)
-    where, args = _filters(status, severity, customer, breached, due_before, desk.tz)
+    before = option_instant(ctx, due_before, "--due-before") if due_before else None
+    where, args = _filters(status, severity, customer, breached, before)
     sql = f"SELECT * FROM tickets{where} ORDER BY delivery_failed DESC, received_at DESC, id DESC"
     if limit:
         sql += f" LIMIT {int(limit)}"
@@ -142,7 +134,7 @@ def _action(name: str, help_text: str) -> click.Command:
     @click.pass_context
     def run(ctx: click.Context, ref: str, at: str | None) -> None:
         desk = get_desk(ctx)
-        when = _instant(at, desk.tz, "--at") if at else now()
+        when = option_instant(ctx, at, "--at")
         t = actions.apply(desk, ref, name, when, _actor())
         click.echo(
             f"{t['ticket_number']}: {t['status']}" + (f" ({t['call_id']})" if t["call_id"] else "")
