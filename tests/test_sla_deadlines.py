@@ -147,11 +147,9 @@ def _ticket(db: sqlite_utils.Database, received: datetime, severity: int, **extr
         "updated_at": to_db(received),
         **extra,
     }
-    cols = ", ".join(values)
-    marks = ", ".join("?" for _ in values)
-    cur = db.execute(f"INSERT INTO tickets ({cols}) VALUES ({marks})", list(values.values()))
-    db.conn.commit()
-    return int(cur.lastrowid or 0)
+    rowid = db.table("tickets").insert(values).last_rowid
+    assert rowid is not None
+    return rowid
 
 
 def test_refresh_due_recomputes_from_the_original_receipt(db: sqlite_utils.Database) -> None:

@@ -71,11 +71,9 @@ def insert_ticket(
         "updated_at": to_db(received),
         **extra,
     }
-    cols = ", ".join(values)
-    marks = ", ".join("?" for _ in values)
-    cur = db.execute(f"INSERT INTO tickets ({cols}) VALUES ({marks})", list(values.values()))
-    db.conn.commit()
-    return int(cur.lastrowid or 0)
+    rowid = db.table("tickets").insert(values).last_rowid
+    assert rowid is not None
+    return rowid
 
 
 def escalations(db: sqlite_utils.Database, ticket_id: int) -> list[tuple[str, int, int, bool]]:
