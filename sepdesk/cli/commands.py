@@ -12,7 +12,7 @@ from sepdesk.cli.outbox import outbox
 from sepdesk.cli.report import report
 from sepdesk.cli.serve import serve
 from sepdesk.cli.sla import sla
-from sepdesk.cli.tickets import tickets_cmd as tickets
+from sepdesk.cli.tickets import tickets_group as tickets
 
 ALL: list[click.Command] = [
     init,

@@ -24,7 +24,7 @@ LIST_COLUMNS = [
 ]
 
 
-@click.group(cls=FencedGroup)
+@click.group("tickets", cls=FencedGroup)
 def tickets_group() -> None:
     """Tickets: list, show, and engineer actions."""
 
@@ -178,7 +178,3 @@ def assign(ctx: click.Context, ref: str, who: str) -> None:
         raise click.BadParameter("must not be empty", param_hint="WHO")
     t = actions.apply(get_desk(ctx), ref, "assign", now(), _actor(), who)
     click.echo(f"{t['ticket_number']}: assigned to {t['assigned_to']}")
-
-
-tickets_cmd = tickets_group
-tickets_cmd.name = "tickets"

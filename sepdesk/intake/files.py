@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import email.utils
-import re
 from dataclasses import dataclass
 from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from pathlib import Path
 
 from sepdesk.desk import Desk
@@ -13,8 +14,6 @@ from sepdesk.errors import InputError
 from sepdesk.instants import now
 from sepdesk.intake.store import store_raw
 from sepdesk.pipeline import runner
-
-_DATE = re.compile(rb"^Date:[ \t]*(.+(?:\r?\n[ \t].+)*)", re.I | re.M)
 
 
 @dataclass(frozen=True)
@@ -27,12 +26,11 @@ class IngestRecord:
 
 def header_date(raw: bytes) -> datetime | None:
     """The Date header of raw bytes, for replays that use it as the received time."""
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    match = _DATE.search(head)
-    if not match:
+    value = BytesHeaderParser(policy=compat32).parsebytes(raw)["Date"]
+    if not value:
         return None
     try:
-        dt = email.utils.parsedate_to_datetime(match.group(1).decode("ascii", "replace").strip())
+        dt = email.utils.parsedate_to_datetime(str(value))
     except (TypeError, ValueError, IndexError):
         return None
     return dt if dt.tzinfo else None

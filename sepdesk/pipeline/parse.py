@@ -9,6 +9,8 @@ usable is left (no headers at all).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import email
 import email.policy
@@ -175,9 +177,6 @@ def _attachments(parsed: mailparser.MailParser) -> tuple[Attachment, ...]:
 def _attachment_text(payload: str, binary: bool) -> str:
     if not binary:
         return payload
-    import base64
-    import binascii
-
     try:
         return base64.b64decode(payload).decode("utf-8", errors="replace")
     except (binascii.Error, ValueError):
