@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesHeaderParser
@@ -14,6 +13,7 @@ from sepdesk.errors import InputError
 from sepdesk.instants import now
 from sepdesk.intake.store import store_raw
 from sepdesk.pipeline import runner
+from sepdesk.pipeline.parse import message_date
 
 
 @dataclass(frozen=True)
@@ -26,14 +26,7 @@ class IngestRecord:
 
 def header_date(raw: bytes) -> datetime | None:
     """The Date header of raw bytes, for replays that use it as the received time."""
-    value = BytesHeaderParser(policy=compat32).parsebytes(raw)["Date"]
-    if not value:
-        return None
-    try:
-        dt = email.utils.parsedate_to_datetime(str(value))
-    except (TypeError, ValueError, IndexError):
-        return None
-    return dt if dt.tzinfo else None
+    return message_date(BytesHeaderParser(policy=compat32).parsebytes(raw))
 
 
 def ingest_file(desk: Desk, path: Path, received_at: datetime | str | None = None) -> IngestRecord:

@@ -151,7 +151,8 @@ def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
     ]
 
 
-def _date(msg: Message) -> datetime | None:
+def message_date(msg: Message) -> datetime | None:
+    """The Date header as an aware instant, or None when absent, unreadable or naive."""
     value = msg.get("Date")
     if not value:
         return None
@@ -216,7 +217,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         reply_to=reply_to[0][1] if reply_to else "",
         to=tuple(a for _, a in _addresses(msg, "To")),
         cc=tuple(a for _, a in _addresses(msg, "Cc")),
-        date=_date(msg),
+        date=message_date(msg),
         in_reply_to=(_msgids(str(msg.get("In-Reply-To", ""))) or [""])[0],
         references=tuple(_msgids(" ".join(str(v) for v in msg.get_all("References", [])))),
         text=plain or html_text,
