@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from sepdesk.pipeline import rules
 from sepdesk.pipeline.parse import Attachment
+from sepdesk.pipeline.prefilter import Rule
 
 FIELDS = ("classification", "error_message", "action", "os_version", "hardware")  # SPEC order
 SEVERITY_NAMES = {1: "Critical", 2: "Major", 3: "Minor", 4: "Cosmetic"}
@@ -204,7 +205,8 @@ def has_action(text: str) -> bool:
     if rules.ACTION_VERB.search(text):
         return True
     parts = sentences(text)
-    if not (_may_match(rules.ACTION_NOUN, parts) or _may_match(rules.HOW_TO, parts)):
+    whole = "\n".join(parts)  # a part's match is a match here (sentences join wrapped lines)
+    if not (rules.ACTION_NOUN.search(whole) or rules.HOW_TO.search(whole)):
         return False
     return any(_names_operation(s) for s in parts)
 
@@ -254,18 +256,10 @@ def stated_severity(text: str) -> int | None:
     return None
 
 
-def _may_match(pattern: re.Pattern[str], parts: list[str]) -> bool:
-    """Cheap pre-check on the joined text: a match in a part is a match in the whole.
-
-    Patterns with anchors (or a ``[^`` class) are not pre-checked, as anchoring differs.
-    """
-    if "^" in pattern.pattern or "$" in pattern.pattern:
-        return True
-    return pattern.search("\n".join(parts)) is not None
-
-
-def _any(pattern: re.Pattern[str], parts: list[str]) -> str | None:
-    if not _may_match(pattern, parts):
+def _any(rule: Rule, parts: list[str], whole: str) -> str | None:
+    """The first match in any part (``whole`` is the parts joined: it narrows the rule once)."""
+    pattern = rule.narrowed(whole)
+    if pattern is None:
         return None
     for part in parts:
         m = pattern.search(part)
@@ -274,9 +268,10 @@ def _any(pattern: re.Pattern[str], parts: list[str]) -> str | None:
     return None
 
 
-def _affirmed(pattern: re.Pattern[str], parts: list[str]) -> str | None:
+def _affirmed(rule: Rule, parts: list[str], whole: str) -> str | None:
     """A match that is not negated ("kein Workaround", "no workaround ... exists")."""
-    if not _may_match(pattern, parts):
+    pattern = rule.narrowed(whole)
+    if pattern is None:
         return None
     for part in parts:
         for m in pattern.finditer(part):
@@ -284,6 +279,14 @@ def _affirmed(pattern: re.Pattern[str], parts: list[str]) -> str | None:
             if not (rules.NEGATION_BEFORE.search(before) or rules.NEGATION_AFTER.search(after)):
                 return m.group()
     return None
+
+
+def _both(first: Rule, second: Rule, parts: list[str], whole: str) -> str | None:
+    """The start of the first part in which both rules match."""
+    a, b = first.narrowed(whole), second.narrowed(whole)
+    if a is None or b is None:
+        return None
+    return next((s[:80] for s in parts if a.search(s) and b.search(s)), None)
 
 
 @dataclass(frozen=True)
@@ -311,31 +314,29 @@ class _Facts:
 def _facts(subject: str, own: str) -> _Facts:
     parts = [subject, *sentences(own)]
     text = "\n".join(parts)
-    failure = _affirmed(rules.FAILURE, parts)
+    failure = _affirmed(rules.FAILURE, parts, text)
     if failure and rules.FAILURE_ACCEPTED.search(text):
         failure = None
     return _Facts(
-        restore_fails=next(
-            (s[:80] for s in parts if rules.RESTORE.search(s) and rules.RESTORE_FAILS.search(s)),
-            None,
-        ),
-        older_fail=_any(rules.OLDER_FAIL, parts) or _affirmed(rules.NO_OTHER_COPY, parts),
-        halt=_any(rules.HALT, parts),
-        recovered=_any(rules.RECOVERED, parts),
-        test=_any(rules.TEST_SYSTEM, parts),
+        restore_fails=_both(rules.RESTORE, rules.RESTORE_FAILS, parts, text),
+        older_fail=_any(rules.OLDER_FAIL, parts, text)
+        or _affirmed(rules.NO_OTHER_COPY, parts, text),
+        halt=_any(rules.HALT, parts, text),
+        recovered=_any(rules.RECOVERED, parts, text),
+        test=_any(rules.TEST_SYSTEM, parts, text),
         failure=failure,
-        question=_any(rules.CLASSIFICATION_QUESTION, parts),
-        how_to=_any(rules.HOW_TO, parts),
-        harmless=_any(rules.HARMLESS, parts),
-        workaround=_affirmed(rules.WORKAROUND, parts),
-        single_user=_any(rules.SINGLE_USER, parts),
-        no_impact=_any(rules.NO_IMPACT, parts),
-        not_urgent=_any(rules.NOT_URGENT, parts),
-        partial=_any(rules.PARTIAL, parts),
-        all_fail=_any(rules.ALL_FAIL, parts),
-        no_alternative=_any(rules.NO_ALTERNATIVE, parts),
-        performance=_any(rules.PERFORMANCE, parts),
-        impact=_any(rules.IMPACT, parts),
+        question=_any(rules.CLASSIFICATION_QUESTION, parts, text),
+        how_to=_any(rules.HOW_TO, parts, text),
+        harmless=_any(rules.HARMLESS, parts, text),
+        workaround=_affirmed(rules.WORKAROUND, parts, text),
+        single_user=_any(rules.SINGLE_USER, parts, text),
+        no_impact=_any(rules.NO_IMPACT, parts, text),
+        not_urgent=_any(rules.NOT_URGENT, parts, text),
+        partial=_any(rules.PARTIAL, parts, text),
+        all_fail=_any(rules.ALL_FAIL, parts, text),
+        no_alternative=_any(rules.NO_ALTERNATIVE, parts, text),
+        performance=_any(rules.PERFORMANCE, parts, text),
+        impact=_any(rules.IMPACT, parts, text),
     )
 
 

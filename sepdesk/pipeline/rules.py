@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import re
 
+from sepdesk.pipeline.prefilter import Rule
 
-def _rx(*alternatives: str) -> re.Pattern[str]:
-    """One case-insensitive pattern from readable alternatives."""
-    return re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE)
+
+def _rx(*alternatives: str) -> Rule:
+    """One case-insensitive pattern from readable alternatives (prefiltered by their literals)."""
+    return Rule(alternatives, re.IGNORECASE)
+
+
+def _rule(pattern: str, flags: int = 0) -> Rule:
+    """A single pattern searched in whole texts, prefiltered by its literals."""
+    return Rule((pattern,), flags)
 
 
 # --------------------------------------------------------------------------- customers
@@ -241,37 +248,35 @@ VERSION_NOT_SESAM = _rx(
     r"kernel|openssl|bios|driver|treiber|browser|firefox|edge|chrome|proxmox|ip)\b\W{0,3}$",
 )
 OPERATING_SYSTEMS = (
-    re.compile(r"\b(?:Win ?20\d\d|W2K\d\d|Win2k\d\d)\b", re.IGNORECASE),
-    re.compile(
-        r"\bWindows[- ]Server(?: (?:20\d\d|2008|2012)(?: R2)?)?(?: (?:Datacenter|Standard))?"
-    ),
-    re.compile(r"\bWindows (?:7|8\.1|8|10|11)(?: (?:Pro|Enterprise|Home))?"),
+    _rule(r"\b(?:Win ?20\d\d|W2K\d\d|Win2k\d\d)\b", re.IGNORECASE),
+    _rule(r"\bWindows[- ]Server(?: (?:20\d\d|2008|2012)(?: R2)?)?(?: (?:Datacenter|Standard))?"),
+    _rule(r"\bWindows (?:7|8\.1|8|10|11)(?: (?:Pro|Enterprise|Home))?"),
     # "Win Server 2019", bare "Server 2022": a Windows server release unless a server
     # product (SQL, Exchange, SharePoint) owns the word.
-    re.compile(
+    _rule(
         r"(?<!SQL )(?<!Exchange )(?<!SharePoint )(?<!Windows )\b(?:Win |MS )?Server 20(?:08|12|16|19|22|25)(?: R2)?\b",
         re.IGNORECASE,
     ),
-    re.compile(r"\bSLES ?\d{2}(?: SP\d)?(?: for SAP)?", re.IGNORECASE),
-    re.compile(r"\bSUSE Linux Enterprise(?: Server)?(?: \d{2})?(?: SP\d)?"),
-    re.compile(r"\bopenSUSE(?: Leap)?(?: \d+(?:\.\d)?)?", re.IGNORECASE),
-    re.compile(r"\bRHEL ?\d(?:\.\d{1,2})?"),
-    re.compile(r"\bWindows 20\d\d(?: R2)?\b"),
-    re.compile(r"\bRed Hat(?! Enterprise)(?: Linux)?(?: \d(?:\.\d{1,2})?)?"),
-    re.compile(r"\bSUSE(?! Linux Enterprise)(?: Linux)?(?: \d{2}(?: SP\d)?)?"),
-    re.compile(r"\bRed Hat Enterprise Linux(?: \d(?:\.\d{1,2})?)?"),
-    re.compile(r"\bDebian(?: \d{1,2})?"),
-    re.compile(r"\bUbuntu(?: \d{2}\.\d{2}(?: LTS)?)?"),
-    re.compile(r"\bRocky Linux(?: \d(?:\.\d{1,2})?)?"),
-    re.compile(r"\bAlma ?Linux(?: \d(?:\.\d{1,2})?)?"),
-    re.compile(r"\bCentOS(?: \d(?:\.\d{1,2})?)?"),
-    re.compile(r"\bOracle Linux(?: \d(?:\.\d{1,2})?)?"),
-    re.compile(r"\b(?:macOS|Solaris|AIX|HP-UX|FreeBSD)(?: \d+(?:\.\d+)?)?"),
+    _rule(r"\bSLES ?\d{2}(?: SP\d)?(?: for SAP)?", re.IGNORECASE),
+    _rule(r"\bSUSE Linux Enterprise(?: Server)?(?: \d{2})?(?: SP\d)?"),
+    _rule(r"\bopenSUSE(?: Leap)?(?: \d+(?:\.\d)?)?", re.IGNORECASE),
+    _rule(r"\bRHEL ?\d(?:\.\d{1,2})?"),
+    _rule(r"\bWindows 20\d\d(?: R2)?\b"),
+    _rule(r"\bRed Hat(?! Enterprise)(?: Linux)?(?: \d(?:\.\d{1,2})?)?"),
+    _rule(r"\bSUSE(?! Linux Enterprise)(?: Linux)?(?: \d{2}(?: SP\d)?)?"),
+    _rule(r"\bRed Hat Enterprise Linux(?: \d(?:\.\d{1,2})?)?"),
+    _rule(r"\bDebian(?: \d{1,2})?"),
+    _rule(r"\bUbuntu(?: \d{2}\.\d{2}(?: LTS)?)?"),
+    _rule(r"\bRocky Linux(?: \d(?:\.\d{1,2})?)?"),
+    _rule(r"\bAlma ?Linux(?: \d(?:\.\d{1,2})?)?"),
+    _rule(r"\bCentOS(?: \d(?:\.\d{1,2})?)?"),
+    _rule(r"\bOracle Linux(?: \d(?:\.\d{1,2})?)?"),
+    _rule(r"\b(?:macOS|Solaris|AIX|HP-UX|FreeBSD)(?: \d+(?:\.\d+)?)?"),
 )
 # Bare family names count only when nothing more precise is named.
-OPERATING_SYSTEM_FAMILIES = (re.compile(r"\bWindows\b"), re.compile(r"\bLinux\b"))
+OPERATING_SYSTEM_FAMILIES = (_rule(r"\bWindows\b"), _rule(r"\bLinux\b"))
 # "sesam 5.1" (two parts) directly after the product name is a version too.
-SHORT_VERSION = re.compile(
+SHORT_VERSION = _rule(
     r"\bsesam(?: server| client| version)?\s+v?([1-9]\.\d)(?![\d.])", re.IGNORECASE
 )
 
@@ -322,20 +327,20 @@ ERROR_TEXT = _rx(
     r"\b(?:exit|return)\s+(?:code|status|value)\s*[=:]?\s*-?\d+",
 )
 # An indented line of program output with an error in it (how logs are pasted into mails).
-INDENTED_ERROR = re.compile(
+INDENTED_ERROR = _rule(
     r"^(?:[ \t]{2,}|#\s).*\b(?:error|fail\w*|cannot|could not|unable|no such|denied|exited|"
     r"refused|timeout|abort\w*|fehler|fehlgeschlagen|konnte nicht|not found|nicht gefunden)\b",
     re.IGNORECASE | re.MULTILINE,
 )
 # An indented line in a log's own format: a severity letter ("W: File ... changed") or an
 # error number ("Msg 3241:", "ORA-01234:") leads it.
-INDENTED_LOG = re.compile(
+INDENTED_LOG = _rule(
     r"^[ \t]{2,}(?:\S+\s+)?(?:[EWF]:\s|(?:msg|error|err|fehler)\s*\d{2,}\s*:|[A-Z]{2,6}-\d{3,6}:)",
     re.IGNORECASE | re.MULTILINE,
 )
 # Pasted output introduced as what a failure printed: "fails with", "endet mit der Meldung:",
 # "the log says", then an indented line (a blank line may sit between).
-INTRODUCED_OUTPUT = re.compile(
+INTRODUCED_OUTPUT = _rule(
     r"(?:\b(?:fail\w*|ends?|ended|endet|enden|abort\w*|abbricht|bricht\b[^\n]{0,60}\bab|"
     r"meldung|message|error|fehler|log|protokoll|says|reads|steht|gives?|bringen|liefert)\b"
     r"[^\n]{0,40}?(?:\bwith|\bmit|:)"
@@ -772,7 +777,7 @@ CAPABILITY = _rx(
     r"\bis there (?:a|any) (?:way|guide|step)",
 )
 # Closing lines: what follows is signature, not the writer's own words (for the language).
-CLOSING = re.compile(
+CLOSING = _rule(
     r"^\s*(?:mit freundlichen grüßen|freundliche grüße|viele grüße|beste grüße|liebe grüße|"
     r"schöne grüße|herzliche grüße|gruß|grüße|mfg|best regards|kind regards|regards|"
     r"best wishes|cheers|sincerely|yours sincerely|--)\s*[,!.]?\s*$",
@@ -788,9 +793,7 @@ NOT_A_CLAIM = _rx(
     r"\bfor (?:any )?(?:further |more )?questions\b",
 )
 # Lines of pasted program output: English words in them say nothing about the writer.
-LOG_TEXT_LINE = re.compile(
-    r"^(?:[ \t]{2,}\S.*|.*\b(?:STATUS=ERROR|Error:|E:|W:)\s.*)$", re.MULTILINE
-)
+LOG_TEXT_LINE = _rule(r"^(?:[ \t]{2,}\S.*|.*\b(?:STATUS=ERROR|Error:|E:|W:)\s.*)$", re.MULTILINE)
 # "On Mon, 2 Nov 2026 at 10:00, Support <" wrapped onto a second line "... wrote:".
 WROTE_LINE = re.compile(r"\b(?:wrote|schrieb|a écrit)\s*:\s*$", re.IGNORECASE)
 WROTE_OPENER = re.compile(r"^\s*(?:on|am|le)\s", re.IGNORECASE)

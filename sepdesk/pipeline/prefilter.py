@@ -1,0 +1,219 @@
+"""Literal prefilters: a rule pattern skips the alternatives a text cannot match.
+
+Python's ``re`` tries every alternative of a pattern at every position of the text, and
+most rule patterns are long alternations of word patterns of which a mail matches none
+or one. Nearly every alternative needs some literal text (``\\bsicherung\\w*`` needs
+"sicherung"), so a substring test per literal on the lower-cased text tells which
+alternatives can match at all. The text is then searched with only those, in their
+original order, which gives the very same leftmost-first matches: an alternative that
+can match nowhere in the text never wins anywhere in it (nor in any part of it).
+
+The literals are read from the parse tree of ``re`` itself (``re._parser``). Where that
+tree has a shape this module does not know, the alternative simply has no prefilter and
+is always tried, so an unknown case costs speed, never a match.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
+from typing import Any
+
+_parser: Any
+_c: Any
+try:  # the parser is private API; without it nothing is prefiltered (slower, same result)
+    _parser = importlib.import_module("re._parser")
+    _c = importlib.import_module("re._constants")
+    _EXTRA_CASES: dict[int, tuple[int, ...]] = importlib.import_module("re._casefix")._EXTRA_CASES
+except (ImportError, AttributeError):  # pragma: no cover - a Python without these modules
+    _parser = _c = None
+    _EXTRA_CASES = {}
+
+_MAX_STRINGS = 64  # beyond this many spellings a literal set is not worth testing
+_MAX_SUBSETS = 512  # compiled narrowed patterns kept per rule
+_SHORT_TEXT = 80  # on shorter texts the whole pattern is cheaper than the literal tests
+
+# Characters ``re`` treats as equal under IGNORECASE beyond plain lower-casing (ſ and s,
+# ı and i, ς and σ, K and k, ...) fold to one; U+0130 is the one character whose
+# str.lower() is two characters, so it is folded first to keep positions one to one.
+_FOLD_FIRST = str.maketrans({"\u0130": "i"})
+_FOLD_EXTRA = str.maketrans(
+    {chr(c): chr(min(c, *others)) for c, others in _EXTRA_CASES.items() if min(c, *others) != c}
+)
+
+
+# What plain lower-casing leaves for the tables to fix (U+0307 is the dot of a lowered İ).
+_NEEDS_TABLES = re.compile("[\u0307" + "".join(map(chr, _FOLD_EXTRA)) + "]")
+
+
+def fold(text: str) -> str:
+    """The text as the literals are compared: lower-cased the way ``re`` ignores case."""
+    lowered = text.lower()
+    if _NEEDS_TABLES.search(lowered) is None:  # translate() walks a dict per character
+        return lowered
+    return text.translate(_FOLD_FIRST).lower().translate(_FOLD_EXTRA)
+
+
+_fold_cached = lru_cache(maxsize=256)(fold)  # one mail's texts are tested by many rules
+
+
+def required_literals(pattern: str, flags: int = 0) -> frozenset[str] | None:
+    """Folded strings of which every match of ``pattern`` contains at least one, or None
+    when no such set is known (then the pattern must always be tried)."""
+    if _parser is None:
+        return None
+    try:
+        tree = _parser.parse(pattern, flags)
+    except (re.error, RecursionError):  # pragma: no cover - compiled before we get here
+        return None
+    found = _needs(list(tree))
+    return frozenset(fold(s) for s in found) if found else None
+
+
+def _needs(items: list[tuple[Any, Any]]) -> set[str] | None:
+    """Best literal set required by a sequence of parse items (literal runs cross \\b)."""
+    candidates: list[set[str]] = []
+    run: set[str] = {""}
+    for op, av in items:
+        if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+            continue  # zero-width: the literals either side still touch
+        exact = _exact_item(op, av)
+        if exact is not None and len(run) * len(exact) <= _MAX_STRINGS:
+            run = {r + x for r in run for x in exact}
+            continue
+        candidates.append(run)
+        run = {""}
+        inner = _needs_item(op, av)
+        if inner:
+            candidates.append(inner)
+    candidates.append(run)
+    usable = [c for c in candidates if c and "" not in c]
+    return max(usable, key=lambda c: (min(map(len, c)), -len(c)), default=None)
+
+
+def _needs_item(op: Any, av: Any) -> set[str] | None:
+    if op is _c.BRANCH:
+        union: set[str] = set()
+        for branch in av[1]:
+            need = _needs(list(branch))
+            if not need:
+                return None  # one branch without literals makes the whole branch free
+            union |= need
+        return union if len(union) <= _MAX_STRINGS else None
+    if op is _c.SUBPATTERN:
+        return _needs(list(av[3]))
+    if op is _c.ATOMIC_GROUP:
+        return _needs(list(av))
+    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT) and av[0] >= 1:
+        return _needs(list(av[2]))
+    return None
+
+
+def _exact_item(op: Any, av: Any) -> set[str] | None:
+    """Every string the item can consume, when that is a small finite set."""
+    if op is _c.LITERAL:
+        return {chr(av)}
+    if op is _c.IN:
+        if all(kind is _c.LITERAL for kind, _ in av) and len(av) <= 8:
+            return {chr(code) for _, code in av}
+        return None
+    if op is _c.BRANCH:
+        union: set[str] = set()
+        for branch in av[1]:
+            exact = _exact(list(branch))
+            if exact is None:
+                return None
+            union |= exact
+        return union if len(union) <= _MAX_STRINGS else None
+    if op is _c.SUBPATTERN:
+        return _exact(list(av[3]))
+    return None
+
+
+def _exact(items: list[tuple[Any, Any]]) -> set[str] | None:
+    out: set[str] = {""}
+    for op, av in items:
+        if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+            continue
+        exact = _exact_item(op, av)
+        if exact is None or len(out) * len(exact) > _MAX_STRINGS:
+            return None
+        out = {o + x for o in out for x in exact}
+    return out
+
+
+class Rule:
+    """A pattern of alternatives that searches only with those the text can match.
+
+    Offers the part of ``re.Pattern`` the rules use (search, match, finditer, sub) with the
+    same results, and ``narrowed`` for searching many parts of one text.
+    """
+
+    def __init__(self, alternatives: Sequence[str], flags: int = 0) -> None:
+        self.alternatives = tuple(alternatives)
+        self.flags = flags
+        self.pattern = "|".join(f"(?:{a})" for a in self.alternatives)
+        self.full = re.compile(self.pattern, flags)
+        # Branch subsets are recompiled, so group numbers must not depend on which remain.
+        split = self.full.groups == 0 and len(self.alternatives) > 1
+        sources = self.alternatives if split else (self.pattern,)
+        self.needs = tuple(required_literals(a, flags) for a in sources)
+        self._all = (1 << len(self.needs)) - 1
+        self._free = sum(1 << i for i, need in enumerate(self.needs) if need is None)
+        bits: dict[str, int] = {}
+        for i, need in enumerate(self.needs):
+            for literal in need or ():
+                bits[literal] = bits.get(literal, 0) | 1 << i
+        self._literal_bits = tuple(bits.items())
+        self._narrowed: dict[int, re.Pattern[str]] = {self._all: self.full}
+
+    def __repr__(self) -> str:
+        return f"Rule({self.pattern!r})"
+
+    def narrowed(self, text: str) -> re.Pattern[str] | None:
+        """The pattern cut down to the alternatives that can match in ``text`` (or in any
+        part of it); None when none can."""
+        if self._free == self._all or len(text) < _SHORT_TEXT:
+            return self.full
+        folded = _fold_cached(text)
+        live = self._free
+        for literal, bits in self._literal_bits:
+            if literal in folded:
+                live |= bits
+        if not live:
+            return None
+        found = self._narrowed.get(live)
+        if found is None:
+            found = self._compile(live)
+        return found
+
+    def _compile(self, live: int) -> re.Pattern[str]:
+        if len(self._narrowed) >= _MAX_SUBSETS:
+            self._narrowed = {self._all: self.full}
+        chosen = (a for i, a in enumerate(self.alternatives) if live >> i & 1)
+        found = re.compile("|".join(f"(?:{a})" for a in chosen), self.flags)
+        self._narrowed[live] = found
+        return found
+
+    def search(self, text: str) -> re.Match[str] | None:
+        pattern = self.narrowed(text)
+        return pattern.search(text) if pattern else None
+
+    def match(self, text: str) -> re.Match[str] | None:
+        pattern = self.narrowed(text)
+        return pattern.match(text) if pattern else None
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        pattern = self.narrowed(text)
+        return pattern.finditer(text) if pattern else iter(())
+
+    def sub(self, repl: str | Callable[[re.Match[str]], str], text: str) -> str:
+        pattern = self.narrowed(text)
+        return pattern.sub(repl, text) if pattern else text
+
+
+def rule(*alternatives: str, flags: int = re.IGNORECASE) -> Rule:
+    """One case-insensitive rule from readable alternatives."""
+    return Rule(alternatives, flags)

@@ -1,0 +1,148 @@
+"""Literal prefilters give exactly the matches of the plain patterns, only faster."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sepdesk.pipeline import rules
+from sepdesk.pipeline.parse import parse_mail
+from sepdesk.pipeline.prefilter import Rule, fold, required_literals
+from tests.conftest import MAILS
+
+HELDOUT = sorted(Path(__file__).parent.joinpath("corpus", "heldout").glob("**/*.eml"))
+
+
+def _all_rules() -> list[tuple[str, Rule]]:
+    found: list[tuple[str, Rule]] = []
+    for name in dir(rules):
+        value = getattr(rules, name)
+        items = value if isinstance(value, tuple) else (value,)
+        for i, item in enumerate(items):
+            if isinstance(item, tuple):  # STATED: (level, rule)
+                item = item[1]
+            if isinstance(item, Rule):
+                found.append((f"{name}[{i}]", item))
+    return found
+
+
+RULES = _all_rules()
+
+
+def _spans(pattern: re.Pattern[str] | Rule, text: str) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), m.group()) for m in pattern.finditer(text)]
+
+
+def _same(rule: Rule, text: str) -> None:
+    assert _spans(rule, text) == _spans(rule.full, text)
+    expected = rule.full.search(text)
+    found = rule.search(text)
+    assert (found and found.span()) == (expected and expected.span())
+    assert rule.sub("#", text) == rule.full.sub("#", text)
+    expected_start = rule.full.match(text)
+    found_start = rule.match(text)
+    assert (found_start and found_start.span()) == (expected_start and expected_start.span())
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (r"\bsicherung\w*", {"sicherung"}),
+        (r"\b(?:tape )?librar(?:y|ies)\b", {"library", "libraries"}),
+        (r"\bStraße\b", {"straße"}),
+        (r"\b\w*(?:backup|restore)\w*", {"backup", "restore"}),
+        (
+            r"\bkein\w* (?:restore|rücksicherung) möglich",
+            {" restore möglich", " rücksicherung möglich"},
+        ),
+        (r"(?:foo)+barbaz", {"barbaz"}),
+    ],
+)
+def test_required_literals_of_a_pattern(pattern: str, expected: set[str]) -> None:
+    assert required_literals(pattern, re.IGNORECASE) == expected
+
+
+@pytest.mark.parametrize("pattern", [r"\w+", r"\d{5,8}", r"foo|\d+", r"(?:x)?y?", r"[a-z]+\d"])
+def test_patterns_without_a_required_literal_have_no_prefilter(pattern: str) -> None:
+    assert required_literals(pattern, re.IGNORECASE) is None
+
+
+def test_the_rules_have_literals_for_most_alternatives() -> None:
+    """A guard against the prefilter silently doing nothing (e.g. a changed parse tree)."""
+    needs = [need for _, rule in RULES for need in rule.needs]
+    assert len(needs) > 300
+    assert sum(need is not None for need in needs) / len(needs) > 0.8
+
+
+def test_fold_matches_how_re_ignores_case() -> None:
+    assert fold("STRASSE Straße") == "strasse straße"
+    # re treats ſ as s, ı as i, the Kelvin sign as k and İ as i under IGNORECASE.
+    for odd, plain in (("ſ", "s"), ("ı", "i"), ("\u212a", "k"), ("\u0130", "i")):
+        assert re.fullmatch(plain, odd, re.IGNORECASE)
+        assert fold(odd) == plain
+    assert len(fold("İİİ")) == 3  # positions stay one to one
+
+
+def test_a_rule_with_groups_is_not_split() -> None:
+    rule = Rule((r"a(b)", r"c(d)"), re.IGNORECASE)
+    assert rule.needs == (frozenset({"ab", "cd"}),)
+    m = rule.search("xx cd")
+    assert m is not None and m.group(2) == "d"
+
+
+def test_a_rule_narrows_to_what_the_text_can_match() -> None:
+    rule = Rule((r"\bfoo\w*", r"\bbar\b", r"\d+x"), re.IGNORECASE)
+    text = "nothing here but a long enough text " * 3 + " BAR and 12x"
+    narrowed = rule.narrowed(text)
+    assert narrowed is not None
+    assert narrowed.pattern == r"(?:\bbar\b)|(?:\d+x)"
+    assert Rule((r"\bfoo\b",), re.IGNORECASE).narrowed("x" * 100) is None
+
+
+def _corpus_texts() -> list[str]:
+    texts: list[str] = []
+    for path in [*MAILS, *HELDOUT]:
+        mail = parse_mail(path.read_bytes())
+        texts.extend([mail.subject, mail.text, *mail.text.split("\n\n")])
+    return [t for t in texts if t]
+
+
+CORPUS = _corpus_texts()
+
+
+@pytest.mark.parametrize(("name", "rule"), RULES, ids=[n for n, _ in RULES])
+def test_every_rule_matches_the_corpus_as_its_plain_pattern(name: str, rule: Rule) -> None:
+    for text in CORPUS:
+        _same(rule, text)
+
+
+_FRAGMENTS = sorted({s for _, r in RULES for need in r.needs for s in need or ()})
+_CASES = (str.lower, str.upper, str.title)
+_ODD = " \n\t.,:;!?-'\"()>0123456789aeiouAEIOUsSkKäöüßÄÖÜſıİ\u212aΣσς"
+
+
+@st.composite
+def _texts(draw: st.DrawFn) -> str:
+    pieces = draw(
+        st.lists(
+            st.one_of(
+                st.tuples(st.sampled_from(_FRAGMENTS), st.sampled_from(_CASES)).map(
+                    lambda t: t[1](t[0])
+                ),
+                st.text(alphabet=_ODD, max_size=4),
+            ),
+            max_size=40,
+        )
+    )
+    return "".join(pieces)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_texts())
+def test_every_rule_matches_random_text_as_its_plain_pattern(text: str) -> None:
+    for _, rule in RULES:
+        _same(rule, text)
