@@ -274,3 +274,11 @@ _SLA_TRIGGER_2 = (
 def m004_sla_trigger_respects_explicit_next(db: sqlite_utils.Database) -> None:
     for statement in _SLA_TRIGGER_2:
         db.execute(statement)
+
+
+# Dedupe looks intake rows up by Message-ID for every mail; without an index SQLite walked
+# every done row (through intake_pending), so each mail cost more the longer the desk ran.
+# (message_id, state) lets the planner prefer it over intake_pending, which also has state.
+@MIGRATIONS()
+def m005_intake_message_id_index(db: sqlite_utils.Database) -> None:
+    db.execute("CREATE INDEX IF NOT EXISTS intake_message_id ON intake(message_id, state)")
