@@ -223,6 +223,126 @@ def test_stored_and_processed_but_not_moved_gives_no_second_ticket(
     assert count(desk, "SELECT count(*) FROM outbox") == outbox
 
 
+# -- hand-off to the pipeline processes --------------------------------------
+
+
+def rows_by_state(desk: Desk) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for i, state in desk.db.execute("SELECT id, state FROM intake ORDER BY id"):
+        out.setdefault(state, []).append(int(i))
+    return out
+
+
+def test_handed_over_messages_move_only_once_their_rows_have_an_outcome(
+    server: DovecotServer, tmp_path: Path, desk: Desk, pollers: Callable[..., ImapPoller]
+) -> None:
+    from sepdesk.pipeline import runner
+
+    settings = make_settings(tmp_path, server, max_message_bytes=4000)
+    for n in range(4):
+        server.append("INBOX", make_mail(n))
+    server.append("INBOX", make_mail(9, body="BODYMARKER " * 2000))
+    handed: list[int] = []
+    poller = pollers(settings, batch_size=2, handoff=lambda: handed.append(1) or True)
+    assert poller.run_once() == 1  # only the oversize one: quarantined in its store commit
+    assert len(handed) >= 3  # a wake-up per stored batch (and per look at waiting rows)
+    assert poller.waiting == 4
+    assert len(server.uids("INBOX")) == 4 and len(server.uids("Quarantine")) == 1
+    pending = rows_by_state(desk)["pending"]
+    assert len(pending) == 4
+
+    runner.process_batch(desk, pending[:1])  # a pipeline process commits one outcome
+    stop = threading.Event()
+    poller.outcomes.set()
+    poller.await_outcomes(stop)
+    assert poller.waiting == 3
+    assert len(server.uids("INBOX")) == 3 and len(server.uids("Processed")) == 1
+
+    poller.await_outcomes(stop)  # nothing new committed: nothing moves
+    assert len(server.uids("INBOX")) == 3
+
+    runner.process_batch(desk, pending[1:])
+    poller.await_outcomes(stop)
+    assert poller.waiting == 0
+    assert server.uids("INBOX") == [] and len(server.uids("Processed")) == 4
+    assert count(desk, "SELECT count(*) FROM intake") == 5  # nothing stored twice
+
+
+def test_handed_over_rows_are_found_again_after_a_reconnect_without_refetching(
+    server: DovecotServer, desk: Desk, pollers: Callable[..., ImapPoller]
+) -> None:
+    from sepdesk.pipeline import runner
+
+    for n in range(3):
+        server.append("INBOX", make_mail(n))
+    poller = pollers(handoff=lambda: True)
+    poller.run_once()
+    assert poller.waiting == 3
+    poller.close()  # a dropped connection forgets what was handed over...
+    assert poller.waiting == 0
+    runner.process_batch(desk, rows_by_state(desk)["pending"])
+    assert poller.run_once() == 3  # ...and the next pass finds the rows by their refs
+    assert server.uids("INBOX") == [] and len(server.uids("Processed")) == 3
+    assert count(desk, "SELECT count(*) FROM intake") == 3
+
+
+def test_without_a_live_pipeline_process_the_poller_processes_its_batch(
+    server: DovecotServer, desk: Desk, pollers: Callable[..., ImapPoller]
+) -> None:
+    server.append("INBOX", make_mail(1))
+    assert pollers(handoff=lambda: False).run_once() == 1
+    assert len(server.uids("Processed")) == 1
+    assert rows_by_state(desk).keys() == {"done"}
+
+
+def test_handed_over_rows_are_processed_here_when_the_pipeline_processes_are_gone(
+    server: DovecotServer, desk: Desk, pollers: Callable[..., ImapPoller]
+) -> None:
+    alive = [True]
+    for n in range(3):
+        server.append("INBOX", make_mail(n))
+    poller = pollers(handoff=lambda: alive[0])
+    assert poller.run_once() == 0 and poller.waiting == 3
+    alive[0] = False  # the processes died after taking the batch
+    poller.await_outcomes(threading.Event())
+    assert poller.waiting == 0
+    assert len(server.uids("Processed")) == 3
+    assert rows_by_state(desk).keys() == {"done"}
+
+
+def test_pipeline_processes_survive_an_early_wake_and_take_imap_rows_at_once(
+    tmp_path: Path, desk: Desk
+) -> None:
+    """Woken before they have even started (SIGUSR1 would kill them by default), then used."""
+    from sepdesk.daemon.processes import PipelineProcesses
+    from sepdesk.intake.store import store_raw
+
+    nudged: list[int] = []  # the children's SIGUSR1 to their parent, handled as serve does
+    previous = signal.signal(signal.SIGUSR1, lambda signum, _frame: nudged.append(signum))
+    procs = PipelineProcesses(desk.settings, 2)
+    procs.start()
+    try:
+        for _ in range(20):
+            assert procs.wake() == 2
+        stored = [
+            store_raw(
+                desk.db, source="imap", raw=make_mail(n), received_at=datetime.now(UTC),
+                source_ref=f"m/1/{n}",
+            ).intake_id
+            for n in range(4)
+        ]  # fmt: skip
+        procs.wake()
+        wait_until(
+            lambda: set(rows_by_state(desk).get("done", [])) == set(stored),
+            "fresh imap rows processed by the pipeline processes",
+        )
+        assert procs.alive()
+        assert nudged
+    finally:
+        procs.shutdown(WAIT_S)
+        signal.signal(signal.SIGUSR1, previous)
+
+
 # -- faults: restart, refused login ------------------------------------------
 
 
@@ -446,8 +566,10 @@ port = {server.port}
 user = "{server.user}"
 password_file = "{tmp_path / "imap.pw"}"
 tls = "none"
+[pipeline]
+processes = 2
 """
-    )
+    )  # two pipeline processes, as on a 2-core host: the poller hands its rows to them
     return cfg
 
 
@@ -490,6 +612,17 @@ def one_reply_per_mail(desk: Desk, n: int) -> None:
     )  # fmt: skip
 
 
+def acks_of(desk: Desk, intake_ids: list[int]) -> int:
+    """Outbox rows of the tickets these intake rows opened."""
+    marks = ",".join("?" * len(intake_ids))
+    return count(
+        desk,
+        f"SELECT count(*) FROM outbox WHERE ticket_id IN"
+        f" (SELECT ticket_id FROM intake WHERE id IN ({marks}))",
+        list(intake_ids),
+    )
+
+
 def test_daemon_exits_between_commit_and_move_then_restarts_without_duplicates(
     server: DovecotServer, tmp_path: Path, desk: Desk
 ) -> None:
@@ -499,8 +632,12 @@ def test_daemon_exits_between_commit_and_move_then_restarts_without_duplicates(
     proc = start_serve(cfg, tmp_path, **{FAULT_ENV: "imap-before-move"})
     assert proc.wait(WAIT_S) == 137, (tmp_path / "serve.log").read_text()
     assert len(server.uids("INBOX")) == 5  # committed, never moved
-    assert count(desk, "SELECT count(*) FROM intake WHERE state = 'done'") == 5
-    outbox = count(desk, "SELECT count(*) FROM outbox")
+    # The outcomes committed before the crash (the pipeline processes, orphaned, may
+    # still finish the batch in hand: those rows are new outcomes, not duplicates).
+    done = [int(r[0]) for r in desk.db.execute("SELECT id FROM intake WHERE state = 'done'")]
+    assert done
+    acks = acks_of(desk, done)
+    assert acks >= 1
 
     proc = start_serve(cfg, tmp_path)
     try:
@@ -509,20 +646,45 @@ def test_daemon_exits_between_commit_and_move_then_restarts_without_duplicates(
         assert end_serve(proc) == 0, (tmp_path / "serve.log").read_text()
     assert server.uids("INBOX") == []
     one_reply_per_mail(desk, 5)
-    assert count(desk, "SELECT count(*) FROM outbox") == outbox
+    assert acks_of(desk, done) == acks
 
 
-def test_daemon_sigkilled_mid_intake_gives_every_mail_exactly_one_outcome(
+def test_serve_hands_mail_to_the_pipeline_processes_and_moves_each_once(
     server: DovecotServer, tmp_path: Path, desk: Desk
 ) -> None:
     cfg = serve_config(tmp_path, server)
-    total = 120
     with server.client() as c:
-        for n in range(total):
+        for n in range(60):
             c.append("INBOX", make_mail(n))
     proc = start_serve(cfg, tmp_path)
     try:
-        wait_until(lambda: count(desk, "SELECT count(*) FROM intake") > 0, "intake under way")
+        wait_until(lambda: len(server.uids("Processed")) == 60, "the waiting mail processed")
+        for n in range(60, 70):  # arriving later: IDLE, then the same hand-off
+            server.append("INBOX", make_mail(n))
+        wait_until(lambda: len(server.uids("Processed")) == 70, "new mail processed")
+    finally:
+        assert end_serve(proc) == 0, (tmp_path / "serve.log").read_text()
+    assert server.uids("INBOX") == []
+    one_reply_per_mail(desk, 70)
+    log = (tmp_path / "serve.log").read_text()
+    assert "handed to the pipeline" in log, log
+
+
+@pytest.mark.parametrize("moment", ["stored", "some done"])
+def test_daemon_sigkilled_mid_intake_gives_every_mail_exactly_one_outcome(
+    server: DovecotServer, tmp_path: Path, desk: Desk, moment: str
+) -> None:
+    """SIGKILL once rows are stored (before outcomes), or with outcomes being committed
+    and moves under way: after a restart every mail has exactly one outcome and reply."""
+    cfg = serve_config(tmp_path, server)
+    total = 200
+    with server.client() as c:
+        for n in range(total):
+            c.append("INBOX", make_mail(n))
+    state = "" if moment == "stored" else " WHERE state = 'done'"
+    proc = start_serve(cfg, tmp_path)
+    try:
+        wait_until(lambda: count(desk, f"SELECT count(*) FROM intake{state}") > 0, moment)
     finally:
         end_serve(proc, signal.SIGKILL)
     assert len(server.uids("INBOX")) > 0, "too fast to be killed mid-run; raise total"

@@ -5,6 +5,14 @@ the CPU-heavy part, so ``serve`` runs it in child processes, each owning the
 intake rows whose id falls in its shard. A child finishes the batch in hand
 on SIGTERM or when its parent is gone (it checks its parent id every pass),
 so a killed daemon leaves no orphan behind.
+
+New intake rows wake the children at once: the daemon sends SIGUSR1 (the SMTP
+receiver after each stored message, the IMAP poller after each stored batch
+it hands over). A child keeps SIGUSR1 blocked and waits for it with
+``sigtimedwait``, so a wake-up sent while it is busy stays pending instead of
+being lost, and one sent before it has even started is not fatal: children
+are started with SIGUSR1 already blocked (the mask survives fork and exec).
+The short idle poll is only the fallback for rows stored by other processes.
 """
 
 from __future__ import annotations
@@ -14,16 +22,17 @@ import logging
 import multiprocessing
 import os
 import signal
-import time
 from typing import Any
 
 from sepdesk.config import Settings
 from sepdesk.daemon.workers import PipelineJob
 from sepdesk.desk import Desk
 from sepdesk.instants import now
+from sepdesk.pipeline import runner
 
 log = logging.getLogger("sepdesk.daemon")
-IDLE_POLL = 0.05  # seconds between looks at the intake table when there is nothing to do
+IDLE_POLL = 0.25  # seconds between looks at the intake table when nobody wakes us
+WAKE = signal.SIGUSR1
 
 
 def _child_logging(level: int) -> None:
@@ -51,10 +60,12 @@ def pipeline_main(settings: Settings, shard: tuple[int, int], level: int, parent
     """The loop of one pipeline process; ``parent`` is the daemon's pid, passed in because a
     parent killed while this process was still starting would otherwise go unnoticed."""
     _child_logging(level)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {WAKE})  # already blocked; see the docstring
     signal.signal(signal.SIGTERM, _request_stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     desk = Desk.open(settings, migrate=False)
-    job = PipelineJob(desk, shard)
+    # The IMAP poller of serve hands its rows to us, so only `ingest` rows are left alone.
+    job = PipelineJob(desk, shard, leave=runner.HANDED_OFF_LEAVE)
     try:
         while not _Stop.requested and os.getppid() == parent:
             try:
@@ -65,7 +76,7 @@ def pipeline_main(settings: Settings, shard: tuple[int, int], level: int, parent
             if busy:
                 _nudge(parent)
             else:
-                time.sleep(IDLE_POLL)
+                signal.sigtimedwait({WAKE}, IDLE_POLL)
     finally:
         desk.close()
 
@@ -87,8 +98,24 @@ class PipelineProcesses:
         ]
 
     def start(self) -> None:
+        # Children inherit this thread's signal mask: they start with WAKE blocked, so a
+        # wake-up sent before they are ready stays pending instead of killing them.
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {WAKE})
+        try:
+            for p in self.procs:
+                p.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+    def wake(self) -> int:
+        """New intake rows: wake every child now, not at its next idle poll; how many live."""
+        woken = 0
         for p in self.procs:
-            p.start()
+            if p.pid is not None and p.exitcode is None:
+                with contextlib.suppress(OSError):
+                    os.kill(p.pid, WAKE)
+                    woken += 1
+        return woken
 
     def alive(self) -> bool:
         return all(p.is_alive() for p in self.procs)

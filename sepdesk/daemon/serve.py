@@ -46,6 +46,7 @@ class Daemon:
         self.controller: Any = None
         self.handler: Any = None
         self.threads: list[threading.Thread] = []
+        self.pollers: list[Any] = []
 
     def _desk(self) -> Desk:
         desk = Desk.open(self.settings, migrate=not self.desks)
@@ -105,7 +106,11 @@ class Daemon:
             if i:
                 names = (f"{names[0]}_{i}", f"{names[1]}_{i}")
             settings = dataclasses.replace(self.settings, imap=mailbox)
-            poller = ImapPoller(self._desk(), settings, secret_names=names)
+            # With pipeline processes the poller only fetches, stores and moves: the
+            # processes give the rows their outcomes on the other cores meanwhile.
+            handoff = self._hand_off if self.processes is not None else None
+            poller = ImapPoller(self._desk(), settings, secret_names=names, handoff=handoff)
+            self.pollers.append(poller)
             name = f"imap-{mailbox.user}@{mailbox.host}"
             self.threads.append(
                 threading.Thread(target=poller.run, args=(self.stop,), name=name, daemon=True)
@@ -114,6 +119,13 @@ class Daemon:
     def _on_stored(self, _intake_id: int) -> None:
         if self.pipeline is not None:
             self.pipeline.wake.set()
+        if self.processes is not None:
+            self.processes.wake()
+
+    def _hand_off(self) -> bool:
+        """An IMAP poller stored a batch: wake the pipeline processes; False when none runs."""
+        processes = self.processes  # replaced on SIGHUP; read once
+        return processes is not None and processes.wake() > 0
 
     def _start_smtp(self) -> None:
         if not self.settings.smtp.enabled:
@@ -124,9 +136,11 @@ class Daemon:
         self.controller = start_receiver(self.settings, self.handler)
 
     def wake_followers(self) -> None:
-        """Wake the sender and the SLA timer: new outbox rows or changed tickets."""
+        """Wake the sender, the SLA timer and the IMAP pollers: new outcomes, outbox rows."""
         for w in self.wake_after_pipeline:
             w.wake.set()
+        for p in self.pollers:
+            p.outcomes.set()  # handed-over messages may be ready to move
 
     def start(self) -> None:
         self._build()

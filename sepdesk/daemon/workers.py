@@ -65,18 +65,29 @@ class Worker(threading.Thread):
 class PipelineJob:
     """Processes pending intake rows; a row whose attempt failed waits before its next try."""
 
-    def __init__(self, desk: Desk, shard: tuple[int, int] = (0, 1)) -> None:
+    def __init__(
+        self,
+        desk: Desk,
+        shard: tuple[int, int] = (0, 1),
+        leave: tuple[str, ...] = runner.SELF_PROCESSED_SOURCES,
+    ) -> None:
+        """``leave``: sources whose fresh rows are someone else's (see runner.pending_ids)."""
         self.desk = desk
         self.shard = shard
+        self.leave = leave
         self.failed: dict[int, float] = {}
 
     def _ids(self, clock: float, at: datetime) -> list[int]:
-        own = runner.pending_ids(self.desk, limit=runner.BATCH * 4, shard=self.shard, at=at)
+        own = runner.pending_ids(
+            self.desk, limit=runner.BATCH * 4, shard=self.shard, at=at, leave=self.leave
+        )
         ids = [i for i in own if self.failed.get(i, 0) <= clock][: runner.BATCH]
         if not ids and self.shard[1] > 1:
             # Own shard empty while others have a backlog: help with their newest rows
             # (their owners work from the oldest), so a busy shard does not leave a core idle.
-            backlog = runner.pending_ids(self.desk, runner.BATCH * 2, newest=True, at=at)
+            backlog = runner.pending_ids(
+                self.desk, runner.BATCH * 2, newest=True, at=at, leave=self.leave
+            )
             if len(backlog) >= runner.BATCH * 2:
                 ids = [i for i in backlog if self.failed.get(i, 0) <= clock][: runner.BATCH // 2]
         return ids

@@ -2,11 +2,20 @@
 
 The order per message is the durability rule of the whole desk: fetch by UID
 (``BODY.PEEK[]``, so nothing is marked), store the raw bytes idempotently
-under ``(imap, "<user>@<host>/<folder>/<UIDVALIDITY>/<UID>")``, run the
-pipeline until the row has a committed outcome, and only then MOVE the UID
-to the processed or quarantine folder. A crash anywhere leaves the message
-in the folder; the next pass finds the row already stored (and done) and
-just moves it, so no second ticket and no second acknowledgement.
+under ``(imap, "<user>@<host>/<folder>/<UIDVALIDITY>/<UID>")``, let the
+pipeline give the row a committed outcome, and only then MOVE the UID to the
+processed or quarantine folder. A crash anywhere leaves the message in the
+folder; the next pass finds the row already stored (without fetching the
+body again) and, once it is done, just moves it, so no second ticket and no
+second acknowledgement.
+
+Who runs the pipeline: with ``handoff`` (``serve`` with pipeline processes)
+the poller commits a batch, wakes those processes and goes on fetching the
+next batch; it moves each message once its row shows an outcome, looking
+whenever the daemon reports committed outcomes (:attr:`ImapPoller.outcomes`),
+at most every ``SETTLE_PACE_S`` and at least every ``settle_wait``; it does not
+IDLE while any handed-over message waits. Without ``handoff`` (or when no
+pipeline process is alive) it processes each batch itself before moving it.
 
 Everything still in a watched folder is unprocessed by definition (processed
 mail has been moved away), so each pass is ``UID SEARCH ALL``; no "seen"
@@ -33,8 +42,8 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +61,9 @@ log = logging.getLogger("sepdesk.imap")
 
 SOURCE = "imap"
 BATCH_SIZE = 50
+META_CHUNK = 1000  # UIDs per FETCH of sizes and dates (a short UID set, one round trip)
+SETTLE_WAIT_S = 0.5  # with messages handed over, look at their rows at least this often
+SETTLE_PACE_S = 0.1  # ...and at most this often
 IDLE_RENEW_S = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30 min inactivity timeout
 IDLE_WAKE_S = 5.0  # a quiet IDLE returns this often to look at the stop event (no traffic)
 SOCKET_TIMEOUT_S = 60.0
@@ -82,6 +94,14 @@ class Fetched:
     oversize: bool
 
 
+@dataclass
+class _Handed:
+    """One folder's messages stored and handed to the pipeline processes, not yet moved."""
+
+    uidvalidity: int
+    rows: dict[int, int] = field(default_factory=dict)  # UID -> intake id
+
+
 def _fault_point(name: str) -> None:
     """Crash-test hook: exit hard at a named point when $SEPDESK_FAULT names it."""
     if os.environ.get(FAULT_ENV) == name:
@@ -91,6 +111,28 @@ def _fault_point(name: str) -> None:
 def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
     for i in range(0, len(items), size):
         yield list(items[i : i + size])
+
+
+def _uid_set(uids: Iterable[int]) -> str:
+    """A compact IMAP UID set ("1:50,52") for MOVE, COPY and EXPUNGE of many UIDs at once.
+
+    Not for FETCH: imapclient matches its replies against a list of UIDs."""
+    parts: list[str] = []
+    run: list[int] = []
+    for uid in sorted(set(uids)):
+        if run and uid == run[-1] + 1:
+            run[-1] = uid
+            continue
+        if run:
+            parts.append(_uid_range(run))
+        run = [uid, uid]
+    if run:
+        parts.append(_uid_range(run))
+    return ",".join(parts)
+
+
+def _uid_range(run: list[int]) -> str:
+    return str(run[0]) if run[0] == run[1] else f"{run[0]}:{run[1]}"
 
 
 def _aware(value: Any) -> datetime:
@@ -121,9 +163,15 @@ class ImapPoller:
         idle_wake: float = IDLE_WAKE_S,
         batch_size: int = BATCH_SIZE,
         secret_names: tuple[str, str] = ("SEPDESK_IMAP_PASSWORD", "imap_password"),
+        handoff: Callable[[], bool] | None = None,
+        settle_wait: float = SETTLE_WAIT_S,
     ) -> None:
         """``secret_names``: the environment variable and systemd credential holding this
-        account's password (the main account's by default; see serve for the others)."""
+        account's password (the main account's by default; see serve for the others).
+
+        ``handoff``: called after each stored batch to wake the pipeline processes; it
+        returns False when none is alive, and then the poller processes the batch itself.
+        The daemon sets :attr:`outcomes` when those processes have committed outcomes."""
         self.desk = desk
         self.secret_names = secret_names
         self.settings = settings or desk.settings
@@ -133,7 +181,12 @@ class ImapPoller:
         self.backoff_cap = backoff_cap
         self.idle_wake = idle_wake
         self.batch_size = batch_size
+        self.handoff = handoff
+        self.settle_wait = settle_wait
+        self.outcomes = threading.Event()
         self.client: IMAPClient | None = None
+        self._handed: dict[str, _Handed] = {}
+        self._last_settle = 0.0
         self._uidvalidity: dict[str, int] = {}
         self._seen_uid: dict[str, int] = {}  # highest UID each folder had at its last catch-up
         self._contacted = False
@@ -199,6 +252,9 @@ class ImapPoller:
     def close(self) -> None:
         """Log out (or drop the socket when the server is gone); safe to call twice."""
         client, self.client = self.client, None
+        # Handed-over rows are found again from their refs after reconnecting; the UIDs
+        # remembered here may have been moved by a MOVE whose answer never came.
+        self._handed.clear()
         if client is None:
             return
         try:
@@ -211,21 +267,32 @@ class ImapPoller:
     def run_once(self) -> int:
         """Catch up every folder once; returns how many messages got an outcome and were moved.
 
-        Faults propagate (``run`` is the fence); the connection is kept for the next call.
+        With ``handoff`` some may still be waiting for their outcome afterwards
+        (:attr:`waiting`). Faults propagate (``run`` is the fence); the
+        connection is kept for the next call.
         """
         client = self.connect()
         return sum(self.catch_up(client, folder) for folder in self.folders)
 
+    @property
+    def waiting(self) -> int:
+        """Messages handed to the pipeline processes and not moved yet."""
+        return sum(len(w.rows) for w in self._handed.values())
+
     def catch_up(self, client: IMAPClient, folder: str) -> int:
         uidvalidity, uidnext = self._select(client, folder)
         uids = sorted(int(u) for u in client.search("ALL"))
-        handled = 0
-        for batch in _chunks(uids, self.batch_size):
-            handled += self._handle_batch(client, folder, uidvalidity, batch)
+        handed = self._handed_in(folder, uidvalidity, uids)
+        new = [u for u in uids if u not in handed.rows]
+        meta = self._meta(client, new)
+        moved = 0
+        for batch in _chunks([u for u in new if u in meta], self.batch_size):
+            moved += self._handle_batch(client, folder, uidvalidity, batch, meta)
+        moved += self._settle(client, folder)
         # Every UID below UIDNEXT at SELECT time was either in the search or is gone.
         self._seen_uid[folder] = max(uidnext - 1, *uids, 0)
         self._record_contact(folder, uidvalidity, max(uids, default=0))
-        return handled
+        return moved
 
     def _select(self, client: IMAPClient, folder: str) -> tuple[int, int]:
         """SELECT; returns (UIDVALIDITY, UIDNEXT) and warns when UIDVALIDITY changed."""
@@ -245,48 +312,83 @@ class ImapPoller:
         self._uidvalidity[folder] = uidvalidity
         return uidvalidity, uidnext
 
-    def _handle_batch(
-        self, client: IMAPClient, folder: str, uidvalidity: int, uids: list[int]
-    ) -> int:
-        moves: dict[str, list[int]] = {
-            self.cfg.processed_folder: [],
-            self.cfg.quarantine_folder: [],
-        }
-        fetched = self._fetch(client, uids)
-        states = self._outcomes(fetched, self._store(folder, uidvalidity, fetched))
-        for msg in fetched:
-            state = states.get(msg.uid)
-            if state == "done":
-                moves[self.cfg.processed_folder].append(msg.uid)
-            elif state == "quarantined":
-                moves[self.cfg.quarantine_folder].append(msg.uid)
-            # else "pending": the attempt failed and is counted; the next pass retries it.
-        for dest, done in moves.items():
-            if done:
-                _fault_point("imap-before-move")
-                self.move(client, done, dest)
-        return sum(len(v) for v in moves.values())
+    def _handed_in(self, folder: str, uidvalidity: int, uids: list[int]) -> _Handed:
+        """This folder's handed-over messages still in it (a new UIDVALIDITY forgets them all)."""
+        handed = self._handed.get(folder)
+        if handed is None or handed.uidvalidity != uidvalidity:
+            handed = self._handed[folder] = _Handed(uidvalidity)
+        present = set(uids)
+        handed.rows = {u: i for u, i in handed.rows.items() if u in present}
+        return handed
 
-    def _fetch(self, client: IMAPClient, uids: list[int]) -> list[Fetched]:
-        """Sizes first, then full bodies only for messages within the size limit."""
-        meta = client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"])
-        small = [u for u in uids if u in meta and int(meta[u][b"RFC822.SIZE"]) <= self.max_bytes]
-        large = [u for u in uids if u in meta and u not in small]
+    def _meta(self, client: IMAPClient, uids: list[int]) -> dict[int, tuple[int, datetime]]:
+        """UID -> (RFC822.SIZE, INTERNALDATE) in one FETCH per META_CHUNK UIDs, not per batch."""
+        out: dict[int, tuple[int, datetime]] = {}
+        for chunk in _chunks(uids, META_CHUNK):
+            for uid, data in client.fetch(chunk, ["RFC822.SIZE", "INTERNALDATE"]).items():
+                out[int(uid)] = (int(data[b"RFC822.SIZE"]), _aware(data.get(b"INTERNALDATE")))
+        return out  # a UID missing here was expunged by someone else meanwhile
+
+    def _handle_batch(
+        self,
+        client: IMAPClient,
+        folder: str,
+        uidvalidity: int,
+        uids: list[int],
+        meta: dict[int, tuple[int, datetime]],
+    ) -> int:
+        """Store what is new (one commit), then hand it over or process it here; moves what is final."""
+        known = self._known(folder, uidvalidity, uids)
+        fetched = self._fetch(client, [u for u in uids if u not in known], meta)
+        ids = self._store(folder, uidvalidity, fetched)
+        rows = {**known, **{msg.uid: i for msg, i in zip(fetched, ids, strict=True)}}
+        self._quarantine_oversize_known(known, meta)
+        if self.handoff is not None and self.handoff():
+            return self._hand_over(client, folder, rows)
+        return self._move_final(client, self._process_here(rows))
+
+    def _hand_over(self, client: IMAPClient, folder: str, rows: dict[int, int]) -> int:
+        """Leave the pending rows to the pipeline processes; move those final already
+        (stored before a crash). Moves what they finished only when they said so: looking
+        at every waiting row after every batch would cost more than the batch."""
+        states = self._states(list(rows.values()))
+        final = {u: states[i] for u, i in rows.items() if states[i] in FINAL_STATES}
+        self._handed[folder].rows.update((u, i) for u, i in rows.items() if u not in final)
+        log.info("imap: %d messages of %s stored, handed to the pipeline", len(rows), folder)
+        moved = self._move_final(client, final)
+        if self.outcomes.is_set():
+            self.outcomes.clear()
+            moved += self._settle(client, folder)
+        return moved
+
+    def _known(self, folder: str, uidvalidity: int, uids: list[int]) -> dict[int, int]:
+        """UID -> intake id of messages stored before (a crash, a failed MOVE): no second FETCH."""
+        if not uids:
+            return {}
+        prefix = f"{self.mailbox_key(folder)}/{uidvalidity}/"
+        refs = [prefix + str(u) for u in uids]
+        marks = ",".join("?" * len(refs))
+        rows = self.desk.db.execute(
+            f"SELECT source_ref, id FROM intake WHERE source = ? AND source_ref IN ({marks})",
+            [SOURCE, *refs],
+        ).fetchall()
+        return {int(str(ref).rsplit("/", 1)[1]): int(i) for ref, i in rows}
+
+    def _fetch(
+        self, client: IMAPClient, uids: list[int], meta: dict[int, tuple[int, datetime]]
+    ) -> list[Fetched]:
+        """Full bodies for messages within the size limit; only the header of larger ones."""
+        small = [u for u in uids if meta[u][0] <= self.max_bytes]
+        large = [u for u in uids if meta[u][0] > self.max_bytes]
         bodies = client.fetch(small, ["BODY.PEEK[]"]) if small else {}
         headers = client.fetch(large, ["BODY.PEEK[HEADER]"]) if large else {}
         out = []
         for uid in uids:
-            if uid not in meta:
-                continue  # expunged by someone else meanwhile: nothing to take
             data = bodies.get(uid, {}).get(b"BODY[]") or headers.get(uid, {}).get(b"BODY[HEADER]")
             if data is None:
-                continue
-            size = int(meta[uid][b"RFC822.SIZE"])
-            out.append(
-                Fetched(
-                    uid, bytes(data), _aware(meta[uid].get(b"INTERNALDATE")), size, uid in large
-                )
-            )
+                continue  # expunged by someone else meanwhile: nothing to take
+            size, received_at = meta[uid]
+            out.append(Fetched(uid, bytes(data), received_at, size, uid in large))
         return out
 
     def _store(self, folder: str, uidvalidity: int, fetched: list[Fetched]) -> list[int]:
@@ -294,10 +396,14 @@ class ImapPoller:
 
         Safe to group: until the MOVE the messages stay on the server, so a crash
         before this commit loses nothing; the refs make a second store a no-op.
+        An oversize message is quarantined in the same commit, so no pipeline
+        process ever sees its header-only row as pending.
         """
+        runner = _pipeline()
+        ids = []
         with write_tx(self.desk.db) as db:
-            return [
-                store_raw(
+            for msg in fetched:
+                intake_id = store_raw(
                     db,
                     source=SOURCE,
                     source_ref=f"{self.mailbox_key(folder)}/{uidvalidity}/{msg.uid}",
@@ -306,36 +412,70 @@ class ImapPoller:
                     mail_from="",
                     rcpt_to=[],
                 ).intake_id
-                for msg in fetched
-            ]
+                if msg.oversize:
+                    runner.quarantine_intake(self.desk, intake_id, self._oversize_reason(msg.size))
+                ids.append(intake_id)
+        return ids
 
-    def _outcomes(self, fetched: list[Fetched], ids: list[int]) -> dict[int, str]:
-        """Give each stored message its outcome (once); returns UID -> intake state.
+    def _quarantine_oversize_known(
+        self, known: dict[int, int], meta: dict[int, tuple[int, datetime]]
+    ) -> None:
+        """A header-only row stored by an older version without its quarantine (a no-op if final)."""
+        runner = _pipeline()
+        for uid, intake_id in known.items():
+            if meta[uid][0] > self.max_bytes:
+                runner.quarantine_intake(self.desk, intake_id, self._oversize_reason(meta[uid][0]))
+
+    def _process_here(self, rows: dict[int, int]) -> dict[int, str]:
+        """Give each pending row its outcome in this thread (one commit); returns UID -> state.
 
         Rows already done or quarantined (processed before a crash or a failed
         MOVE) are left alone: they are only moved.
         """
-        runner = _pipeline()
+        ids = list(rows.values())
         states = self._states(ids)
-        todo = []
-        for msg, intake_id in zip(fetched, ids, strict=True):
-            if states[intake_id] in FINAL_STATES:
-                continue
-            if msg.oversize:
-                runner.quarantine_intake(self.desk, intake_id, self._oversize_reason(msg))
-            else:
-                todo.append(intake_id)
-        if todo and hasattr(runner, "process_batch"):
-            runner.process_batch(self.desk, todo)  # one commit for the batch
-        else:
-            for intake_id in todo:
-                runner.process_intake(self.desk, intake_id)
-        states = self._states(ids)
-        return {msg.uid: states[i] for msg, i in zip(fetched, ids, strict=True)}
+        todo = [i for i in ids if states[i] not in FINAL_STATES]
+        if todo:
+            _pipeline().process_batch(self.desk, todo)
+            states = self._states(ids)
+        return {uid: states[i] for uid, i in rows.items()}
 
-    def _oversize_reason(self, msg: Fetched) -> str:
+    def _settle(self, client: IMAPClient, folder: str) -> int:
+        """Move this folder's handed-over messages whose rows have an outcome (it is selected)."""
+        handed = self._handed.get(folder)
+        if handed is None or not handed.rows:
+            return 0
+        states = self._states(list(handed.rows.values()))
+        final = {u: states[i] for u, i in handed.rows.items() if states[i] in FINAL_STATES}
+        moved = self._move_final(client, final)
+        for uid in final:
+            del handed.rows[uid]
+        if handed.rows and not (self.handoff and self.handoff()):
+            # Every pipeline process is gone (a crash, a reload): nobody else will do it.
+            moved += self._move_final(client, self._process_here(handed.rows))
+            handed.rows.clear()
+        return moved
+
+    def await_outcomes(self, stop: threading.Event) -> None:
+        """With messages handed over: wait for outcomes (or a short while), then move those
+        final and catch up any folder with new mail (IDLE must wait until none is handed)."""
+        self.outcomes.wait(self.settle_wait)
+        # Let a few batches finish: fewer, larger MOVEs and fewer looks at the rows.
+        if stop.wait(max(0.0, self._last_settle + SETTLE_PACE_S - time.monotonic())):
+            return
+        self.outcomes.clear()
+        self._last_settle = time.monotonic()
+        client = self.connect()
+        for folder in self.folders:
+            uidvalidity, uidnext = self._select(client, folder)
+            if uidnext - 1 > self._seen_uid.get(folder, 0):
+                self.catch_up(client, folder)
+            elif folder in self._handed and self._handed[folder].uidvalidity == uidvalidity:
+                self._settle(client, folder)
+
+    def _oversize_reason(self, size: int) -> str:
         return (
-            f"message too large: {msg.size} bytes over the limit of {self.max_bytes}"
+            f"message too large: {size} bytes over the limit of {self.max_bytes}"
             f" ([smtp] max_message_bytes); only the header was fetched, the full"
             f" message is in IMAP folder {self.cfg.quarantine_folder}"
         )
@@ -352,20 +492,33 @@ class ImapPoller:
 
     # -- moving ------------------------------------------------------------
 
+    def _move_final(self, client: IMAPClient, states: dict[int, str]) -> int:
+        """MOVE every UID whose row is done or quarantined; "pending" ones stay for a retry."""
+        dests = {"done": self.cfg.processed_folder, "quarantined": self.cfg.quarantine_folder}
+        moved = 0
+        for state, dest in dests.items():
+            uids = sorted(u for u, s in states.items() if s == state)
+            if uids:
+                _fault_point("imap-before-move")
+                self.move(client, uids, dest)
+                moved += len(uids)
+        return moved
+
     def move(self, client: IMAPClient, uids: list[int], dest: str) -> None:
         """UID MOVE when offered; else COPY, flag \\Deleted and expunge just those UIDs."""
         if client.has_capability("MOVE"):
-            client.move(uids, dest)
+            client.move(_uid_set(uids), dest)
         else:
             self.copy_delete(client, uids, dest)
 
     @staticmethod
     def copy_delete(client: IMAPClient, uids: list[int], dest: str) -> None:
         """The MOVE fallback (RFC 6851 §3.3). Without UIDPLUS the EXPUNGE is folder-wide."""
-        client.copy(uids, dest)
-        client.add_flags(uids, [b"\\Deleted"], silent=True)
+        uid_set = _uid_set(uids)
+        client.copy(uid_set, dest)
+        client.add_flags(uids, [b"\\Deleted"], silent=True)  # its reply parser wants a list
         if client.has_capability("UIDPLUS"):
-            client.uid_expunge(uids)
+            client.uid_expunge(uid_set)
         else:
             client.expunge()
 
@@ -423,7 +576,9 @@ class ImapPoller:
         self.run_once()
         self._contacted = True
         while not stop.is_set():
-            if self._wait_for_mail(stop):
+            if self.waiting:
+                self.await_outcomes(stop)
+            elif self._wait_for_mail(stop):
                 self.run_once()
 
     def _fault(self, exc: Exception, delay: float) -> None:

@@ -191,10 +191,13 @@ def process_intake(desk: Desk, intake_id: int) -> str:
     return process(desk, intake_id).state
 
 
-# The IMAP poller and `sepdesk ingest` process the rows they store themselves (the poller
-# moves each message only after its outcome; ingest prints it); other workers leave such
-# rows to them unless they wait this long (a poller that went away, an ingest killed).
+# `sepdesk ingest` processes the rows it stores itself (it prints each outcome), and so
+# does the IMAP poller when no pipeline processes run (it moves each message only after
+# its outcome). Background workers leave such rows to them unless they wait this long
+# (an ingest killed, a poller that went away). In `serve` with pipeline processes the
+# poller hands its rows over instead, and those processes pass ``leave=HANDED_OFF_LEAVE``.
 SELF_PROCESSED_SOURCES = ("imap", "file")
+HANDED_OFF_LEAVE = ("file",)
 SELF_PROCESSED_GRACE = timedelta(minutes=5)
 
 
@@ -204,19 +207,22 @@ def pending_ids(
     shard: tuple[int, int] = (0, 1),
     newest: bool = False,
     at: datetime | None = None,
+    leave: tuple[str, ...] = SELF_PROCESSED_SOURCES,
 ) -> list[int]:
     """Pending rows, oldest first (or newest); ``shard`` (index, count) splits them.
 
-    With ``at`` (a background worker asking), fresh rows of SELF_PROCESSED_SOURCES are
-    left to whoever stored them.
+    With ``at`` (a background worker asking), fresh rows of the sources in ``leave``
+    are left to whoever stored them.
     """
     index, count = shard
     order = "DESC" if newest else "ASC"
-    marks = ",".join("?" for _ in SELF_PROCESSED_SOURCES)
-    skip_theirs = "" if at is None else f" AND (source NOT IN ({marks}) OR stored_at <= ?)"
+    marks = ",".join("?" for _ in leave)
+    skip_theirs = (
+        "" if at is None or not leave else f" AND (source NOT IN ({marks}) OR stored_at <= ?)"
+    )
     args: list[object] = [count, index]
-    if at is not None:
-        args += [*SELF_PROCESSED_SOURCES, to_db(at - SELF_PROCESSED_GRACE)]
+    if at is not None and leave:
+        args += [*leave, to_db(at - SELF_PROCESSED_GRACE)]
     return [
         int(r[0])
         for r in desk.db.execute(
