@@ -3,10 +3,14 @@
 Python's ``re`` tries every alternative of a pattern at every position of the text, and
 most rule patterns are long alternations of word patterns of which a mail matches none
 or one. Nearly every alternative needs some literal text (``\\bsicherung\\w*`` needs
-"sicherung"), so a substring test per literal on the lower-cased text tells which
+"sicherung"), so knowing which literals occur in the lower-cased text tells which
 alternatives can match at all. The text is then searched with only those, in their
 original order, which gives the very same leftmost-first matches: an alternative that
 can match nowhere in the text never wins anywhere in it (nor in any part of it).
+
+Which literals occur is found for all rules at once: their ~1,000 literals sit in one
+Aho-Corasick automaton (pyahocorasick, C), and one pass over a text gives, per rule, the
+alternatives that stay. A substring test per literal in Python cost ~0.5 ms per mail.
 
 The literals are read from the parse tree of ``re`` itself (``re._parser``). Where that
 tree has a shape this module does not know, the alternative simply has no prefilter and
@@ -17,9 +21,12 @@ from __future__ import annotations
 
 import importlib
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
+
+import ahocorasick
 
 _parser: Any
 _c: Any
@@ -34,6 +41,7 @@ except (ImportError, AttributeError):  # pragma: no cover - a Python without the
 _MAX_STRINGS = 64  # beyond this many spellings a literal set is not worth testing
 _MAX_SUBSETS = 512  # compiled narrowed patterns kept per rule
 _SHORT_TEXT = 80  # on shorter texts the whole pattern is cheaper than the literal tests
+_MIN_LITERAL = 2  # a one-character literal occurs in nearly every text: no filter at all
 
 # Characters ``re`` treats as equal under IGNORECASE beyond plain lower-casing (ſ and s,
 # ı and i, ς and σ, K and k, ...) fold to one; U+0130 is the one character whose
@@ -56,7 +64,56 @@ def fold(text: str) -> str:
     return text.translate(_FOLD_FIRST).lower().translate(_FOLD_EXTRA)
 
 
-_fold_cached = lru_cache(maxsize=256)(fold)  # one mail's texts are tested by many rules
+class _LiteralIndex:
+    """The literals of every rule in one automaton; ``masks(text)`` says, per rule slot,
+    which of its alternatives have a literal in the text (one pass for all rules)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self._owners: list[list[tuple[int, int]]] = []  # literal id -> [(rule slot, bits)]
+        self._slots = 0
+        self._automaton: Any = None
+        self._lock = threading.Lock()
+        # One mail's few texts are each asked about by dozens of rules.
+        self.masks = lru_cache(maxsize=64)(self._masks)
+
+    def register(self, literal_bits: dict[str, int]) -> int:
+        """A new rule's literals (literal -> bits of its alternatives); returns its slot."""
+        with self._lock:
+            slot = self._slots
+            self._slots += 1
+            for literal, bits in literal_bits.items():
+                lid = self._ids.setdefault(literal, len(self._ids))
+                if lid == len(self._owners):
+                    self._owners.append([])
+                self._owners[lid].append((slot, bits))
+            self._automaton = None
+            self.masks.cache_clear()
+        return slot
+
+    def _built(self) -> Any:
+        with self._lock:
+            if self._automaton is None:
+                automaton = ahocorasick.Automaton()
+                for literal, lid in self._ids.items():
+                    automaton.add_word(literal, lid)
+                automaton.make_automaton()
+                self._automaton = automaton
+            return self._automaton
+
+    def _masks(self, text: str) -> dict[int, int]:
+        automaton = self._automaton or self._built()
+        masks: dict[int, int] = {}
+        seen: set[int] = set()
+        for _end, lid in automaton.iter(fold(text)):
+            if lid not in seen:
+                seen.add(lid)
+                for slot, bits in self._owners[lid]:
+                    masks[slot] = masks.get(slot, 0) | bits
+        return masks
+
+
+_LITERALS = _LiteralIndex()
 
 
 def required_literals(pattern: str, flags: int = 0) -> frozenset[str] | None:
@@ -144,6 +201,10 @@ def _exact(items: list[tuple[Any, Any]]) -> set[str] | None:
     return out
 
 
+def _useful(need: frozenset[str] | None) -> frozenset[str] | None:
+    return need if need and min(map(len, need)) >= _MIN_LITERAL else None
+
+
 class Rule:
     """A pattern of alternatives that searches only with those the text can match.
 
@@ -159,14 +220,14 @@ class Rule:
         # Branch subsets are recompiled, so group numbers must not depend on which remain.
         split = self.full.groups == 0 and len(self.alternatives) > 1
         sources = self.alternatives if split else (self.pattern,)
-        self.needs = tuple(required_literals(a, flags) for a in sources)
+        self.needs = tuple(_useful(required_literals(a, flags)) for a in sources)
         self._all = (1 << len(self.needs)) - 1
         self._free = sum(1 << i for i, need in enumerate(self.needs) if need is None)
         bits: dict[str, int] = {}
         for i, need in enumerate(self.needs):
             for literal in need or ():
                 bits[literal] = bits.get(literal, 0) | 1 << i
-        self._literal_bits = tuple(bits.items())
+        self._slot = _LITERALS.register(bits) if self._free != self._all else -1
         self._narrowed: dict[int, re.Pattern[str]] = {self._all: self.full}
 
     def __repr__(self) -> str:
@@ -177,11 +238,7 @@ class Rule:
         part of it); None when none can."""
         if self._free == self._all or len(text) < _SHORT_TEXT:
             return self.full
-        folded = _fold_cached(text)
-        live = self._free
-        for literal, bits in self._literal_bits:
-            if literal in folded:
-                live |= bits
+        live = self._free | _LITERALS.masks(text).get(self._slot, 0)
         if not live:
             return None
         found = self._narrowed.get(live)
@@ -212,8 +269,3 @@ class Rule:
     def sub(self, repl: str | Callable[[re.Match[str]], str], text: str) -> str:
         pattern = self.narrowed(text)
         return pattern.sub(repl, text) if pattern else text
-
-
-def rule(*alternatives: str, flags: int = re.IGNORECASE) -> Rule:
-    """One case-insensitive rule from readable alternatives."""
-    return Rule(alternatives, flags)
