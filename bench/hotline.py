@@ -5,12 +5,16 @@ process's maxrss). Target: >= 5,000 rows/s with memory flat in the row count.
 
     .venv/bin/python bench/hotline.py [--rows N] [--batch N] [--no-mail] [--trace]
 
-Measured 2026-11-23 on the shared dev box (other jobs running):
-100,000 rows, 9 in 10 a new ticket with a confirmation mail: ~480-620 rows/s;
---no-mail (the importer, tickets, clock, no outbox): ~2,800 rows/s. Memory is flat:
-maxrss 46 MiB at 5,000 and at 100,000 rows; tracemalloc peak 10.8 MiB at 5,000 and
-20,000 rows. About 75 % of the time with mail is ``outbox.enqueue`` -> ``compose``
-(the stdlib ``EmailMessage`` header registry parses every header, ~1.2 ms a mail).
+Measured 2026-11-23 on the shared dev box (2 cores, other jobs running, load ~1.2-1.7),
+100,000 rows, 9 in 10 a new ticket with a confirmation mail:
+- per-row writes (~21 statements per new ticket, a savepoint per row): 2,016 rows/s;
+- batch writes (one ticket INSERT, plus an UPDATE while its clock runs; events, messages,
+  outbox, auto-replies and calls as multi-row INSERTs per batch; counters and earlier
+  imports read once per batch): 5,007 to 5,402 rows/s in four runs; --no-mail 11,275.
+Memory is flat: maxrss 48-49 MiB at 20,000 and at 100,000 rows; tracemalloc peak
+12.0 MiB at 5,000, 20,000 and 100,000 rows. What is left is spread thin: the SQL
+itself (about a quarter: the tickets table has six indexes and two triggers), the
+confirmation mail (body templates, Message-ID, headers), the SLA clock.
 """
 
 from __future__ import annotations

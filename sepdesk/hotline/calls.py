@@ -1,6 +1,12 @@
 """What one phone call does to the database: a new phone ticket, or a call appended to a ticket.
 
-Everything here runs inside the importer's write transaction and never commits.
+Everything here runs inside the importer's write transaction and never commits. A new
+ticket is first decided (:func:`plan_ticket`: reads only, so a row that fails there
+leaves nothing behind), then written by :func:`open_ticket` in its final state with one
+INSERT: what creating it, accepting it (Call ID), starting its clock and, with an
+engineer, the first response used to write one after the other. Its events, messages
+and confirmation mail go to the batch (:mod:`sepdesk.hotline.batch`) in the order those
+steps logged them; ``tests/test_hotline_bulk.py`` holds the result against the steps.
 
 Policy choices (SPEC §1 is written for mail; these are the phone equivalents):
 
@@ -13,7 +19,7 @@ Policy choices (SPEC §1 is written for mail; these are the phone equivalents):
 - ``engineer`` set on a NEW ticket means a support engineer answered the call and
   logged it: the call itself is the first response, at ``started_at``, so the
   response clock stops at once. On an APPENDED call it is a response too
-  (``record_response``; only the first one stops the clock).
+  (as ``record_response``: only the first one stops the clock).
 - The confirmation mail goes to ``caller_email``, failing that to the customer's
   registered full addresses (never to an ``@domain`` entry). Contract details
   (level, end) appear only when every recipient is a registered contact of the
@@ -30,26 +36,22 @@ Policy choices (SPEC §1 is written for mail; these are the phone equivalents):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sepdesk.desk import Desk
+from sepdesk.hotline.batch import Batch
 from sepdesk.hotline.csvrows import CallRow
-from sepdesk.instants import db_to_local
+from sepdesk.instants import db_to_local, to_db
 from sepdesk.outbound.compose import tagged_subject
-from sepdesk.outbound.outbox import enqueue
+from sepdesk.outbound.outbox import queued_mail
 from sepdesk.pipeline.customers import ContractIndex, ContractView, contract_state
-from sepdesk.sla.deadlines import record_response, restart_clock
+from sepdesk.sla.deadlines import clock_of, response_detail, stop_clock
 from sepdesk.templates import render, table
 from sepdesk.tickets import store as tickets
-from sepdesk.tickets.acceptance import (
-    assign_call_id,
-    decide_status,
-    emergency_used_by,
-    shown_severity,
-)
+from sepdesk.tickets.acceptance import decide_status, emergency_used_by, shown_severity
 
 GERMAN_TLDS = (".de", ".at", ".ch")
 DEFAULT_SUBJECT = "Phone call"
@@ -122,43 +124,90 @@ def call_note(row: CallRow) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _add_call(desk: Desk, ticket_id: int, row: CallRow, at: datetime, source: str) -> None:
-    assert row.started_at is not None
+@dataclass
+class CallImport:
+    """What every call of one import shares: desk, contracts, the import's instant and file.
+
+    It also keeps the mail blocks that depend only on customer and language (contract
+    details, closing): thousands of confirmations would otherwise render them anew.
+    """
+
+    desk: Desk
+    index: ContractIndex
+    at: datetime
+    source: str
+    stamp: str = field(init=False)  # ``at`` as database text, for the many rows that carry it
+    _blocks: dict[tuple[Any, ...], list[str]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.stamp = to_db(self.at)
+
+    def blocks(self, lang: str, who: Customer, verified: bool, used: str | None) -> list[str]:
+        """Contract blocks and closing of a confirmation: the same for every call of a customer."""
+        key = (lang, who.number, who.state, verified, used)
+        if key not in self._blocks:
+            closing = render(lang, "closing", desk=self.desk.settings.desk.name)
+            self._blocks[key] = [*_contract_blocks(self.desk, lang, who, verified, used), closing]
+        return self._blocks[key]
+
+
+def _call_rows(ctx: CallImport, batch: Batch, ticket_id: int, row: CallRow, started: str) -> None:
+    """The call as an incoming message of the ticket, and the event that logs it.
+
+    ``started`` is the call's start as database text, which the caller has at hand.
+    """
     caller = row.get("caller_email") or row.get("caller_phone") or row.get("caller_name")
-    tickets.add_message(
-        desk.db,
+    message = tickets.message_values(
         ticket_id,
         direction="in",
-        at=row.started_at,
+        at=started,
         from_addr=caller or "hotline",
         subject=row.get("summary"),
         body=call_note(row),
         kind="phone",
     )
-    detail = {"call_uid": row.call_uid, "source_file": source}
-    tickets.add_event(
-        desk.db, ticket_id, at, row.get("engineer") or "hotline", "phone_call", detail
-    )
+    batch.add("messages", message)
+    detail = {"call_uid": row.call_uid, "source_file": ctx.source}
+    actor = row.get("engineer") or "hotline"
+    batch.add("events", tickets.event_values(ticket_id, ctx.stamp, actor, "phone_call", detail))
 
 
-def append_call(
-    desk: Desk, ticket: dict[str, Any], row: CallRow, at: datetime, source: str
-) -> dict[str, Any]:
-    """Log the call on an existing ticket; with an engineer it counts as a response."""
+def append_call(ctx: CallImport, batch: Batch, ticket: dict[str, Any], row: CallRow) -> None:
+    """Log the call on an existing ticket (as read just now); with an engineer it is a response.
+
+    The ticket's clock is updated at once, so a later row of the batch naming the same
+    ticket sees that it was answered.
+    """
     assert row.started_at is not None
-    _add_call(desk, ticket["id"], row, at, source)
-    if row.get("engineer"):
-        record_response(desk.db, ticket["id"], row.started_at, row.get("engineer"))
-    return tickets.get(desk.db, ticket["id"])
+    started = to_db(row.started_at)
+    _call_rows(ctx, batch, ticket["id"], row, started)
+    engineer = row.get("engineer")
+    if engineer:
+        detail = response_detail(ticket, row.started_at)
+        if detail["first"]:
+            stop_clock(ctx.desk.db, ticket["id"], row.started_at, bool(detail["late"]))
+        event = tickets.event_values(ticket["id"], started, engineer, "responded", detail)
+        batch.add("events", event)
 
 
-def open_ticket(
-    desk: Desk, index: ContractIndex, row: CallRow, at: datetime, source: str
-) -> dict[str, Any]:
-    """Create the phone ticket, accept it when the contract is current, start its clock, confirm."""
+@dataclass(frozen=True)
+class NewCall:
+    """Everything decided about a call that opens a ticket, before anything is written."""
+
+    row: CallRow
+    who: Customer
+    used: str | None  # the Call ID that already used the emergency contract's incident
+    status: str
+    why: str
+    to: list[str]
+    ticket: tickets.NewTicket
+
+
+def plan_ticket(ctx: CallImport, row: CallRow) -> NewCall:
+    """Decide customer, status, recipients and the ticket's fields; reads, never writes."""
     assert row.started_at is not None and row.severity is not None
-    who = find_customer(index, row, desk.tz)
-    used = _emergency_used(desk, who)
+    who = find_customer(ctx.index, row, ctx.desk.tz)
+    used = _emergency_used(ctx.desk, who)
     status, why = decide_status(
         contract_state=who.state,
         missing=(),
@@ -166,21 +215,100 @@ def open_ticket(
         emergency_used=bool(used),
     )
     to = recipients(row, who.contract)
-    verified = bool(who.number) and index.is_contact(who.number or "", row.get("caller_email"))
-    new = _new_ticket(row, who, status, to, verified)
-    ticket = tickets.create(desk.db, new, desk.tz, at)
-    tickets.add_event(desk.db, ticket["id"], at, "desk", "phone_status", {"why": why})
-    _add_call(desk, ticket["id"], row, at, source)
-    if status == "accepted":
-        ticket = assign_call_id(desk.db, ticket, desk.tz, at, row.get("engineer") or "desk")
-    if status in ("accepted", "needs-info") and who.state == "current":
-        restart_clock(desk, ticket["id"])
-    if row.get("engineer"):
-        record_response(desk.db, ticket["id"], row.started_at, row.get("engineer"))
-    ticket = tickets.get(desk.db, ticket["id"])
-    if to:
-        _confirm(desk, index, ticket, row, who, to, used, at)
-    return ticket
+    email = row.get("caller_email")
+    verified = bool(who.number) and ctx.index.is_contact(who.number or "", email)
+    return NewCall(row, who, used, status, why, to, _new_ticket(row, who, status, to, verified))
+
+
+def open_ticket(ctx: CallImport, batch: Batch, call: NewCall) -> tuple[int, str]:
+    """Write the phone ticket in its final state with one INSERT; returns (id, ref).
+
+    The row holds what creating, accepting (Call ID), starting the clock and, with an
+    engineer, the first response used to write one after the other; the events record
+    those steps in the same order, with the same details.
+    """
+    values, responded = _ticket_values(ctx, batch, call)
+    ticket_id = _insert_ticket(ctx.desk, values)
+    _ticket_events(ctx, batch, ticket_id, call, values, responded)
+    if call.to:
+        _confirm(ctx, batch, {**values, "id": ticket_id}, call)
+    return ticket_id, str(values["call_id"] or values["ticket_number"])
+
+
+def _ticket_values(
+    ctx: CallImport, batch: Batch, call: NewCall
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The tickets row as creating, accepting, starting the clock and responding leave it.
+
+    Also returns the ``responded`` event's detail when the engineer's call is the response.
+    """
+    row, t = call.row, call.ticket
+    assert row.started_at is not None
+    year = t.received_at.astimezone(ZoneInfo(ctx.desk.tz)).year
+    values = tickets.new_values(t, batch.counters.next_id("ticket", year), ctx.stamp)
+    values.update(call_id=None, first_response_due=None, first_response_at=None)
+    values.update(breached=0, next_escalation_at=None)
+    if call.status == "accepted":
+        # assign_call_id reads the year off the stored received_at, which only lacks the
+        # microseconds: never across a midnight, so the ticket number's year is the same.
+        values["call_id"] = batch.counters.next_id("call", year)
+    if call.status in ("accepted", "needs-info") and call.who.state == "current":
+        warn_at = ctx.desk.settings.sla.warn_at
+        due, breached, look = clock_of(ctx.desk.calendar, values, None, warn_at)
+        values.update(first_response_due=to_db(due), breached=breached, next_escalation_at=look)
+    if not row.get("engineer"):
+        return values, None
+    responded = response_detail(values, row.started_at)
+    values["first_response_at"] = values["received_at"]  # the call's start: to_db(started_at)
+    values["breached"] = max(values["breached"], int(responded["late"]))
+    values["next_escalation_at"] = None
+    return values, responded
+
+
+def _insert_ticket(desk: Desk, values: dict[str, Any]) -> int:
+    """INSERT the row; a running clock (due, nobody answered yet) follows in an UPDATE.
+
+    Inserted with a due, such a row fires the m002 insert trigger, which marks it "timer:
+    look now" in a costly sub-statement, only to be overwritten with the warning instant
+    the clock worked out. Setting due and next look together in one UPDATE, as
+    ``refresh_due`` does, leaves the same row and the update trigger idle.
+    """
+    if values["first_response_due"] is None or values["first_response_at"] is not None:
+        return tickets.insert(desk.db, values)
+    clock = {"first_response_due": None, "next_escalation_at": None}
+    ticket_id = tickets.insert(desk.db, {**values, **clock})
+    # next_escalation_at changes from NULL here, so the update trigger keeps it
+    desk.db.execute(
+        "UPDATE tickets SET first_response_due = ?, next_escalation_at = ? WHERE id = ?",
+        [values["first_response_due"], values["next_escalation_at"], ticket_id],
+    )
+    return ticket_id
+
+
+def _ticket_events(
+    ctx: CallImport,
+    batch: Batch,
+    ticket_id: int,
+    call: NewCall,
+    values: dict[str, Any],
+    responded: dict[str, Any] | None,
+) -> None:
+    """created, phone_status, the call, accepted, responded: as the steps used to log them."""
+    row, at = call.row, ctx.stamp
+    assert row.started_at is not None
+    created = {"ticket_number": values["ticket_number"], "status": call.status}
+    batch.add("events", tickets.event_values(ticket_id, at, "desk", "created", created))
+    status = {"why": call.why}
+    batch.add("events", tickets.event_values(ticket_id, at, "desk", "phone_status", status))
+    _call_rows(ctx, batch, ticket_id, row, values["received_at"])
+    engineer = row.get("engineer")
+    if values["call_id"]:
+        accepted = {"call_id": values["call_id"]}
+        event = tickets.event_values(ticket_id, at, engineer or "desk", "accepted", accepted)
+        batch.add("events", event)
+    if responded is not None:
+        when = values["first_response_at"]
+        batch.add("events", tickets.event_values(ticket_id, when, engineer, "responded", responded))
 
 
 def _emergency_used(desk: Desk, who: Customer) -> str | None:
@@ -219,35 +347,27 @@ def _new_ticket(
     )
 
 
-def _confirm(
-    desk: Desk,
-    index: ContractIndex,
-    ticket: dict[str, Any],
-    row: CallRow,
-    who: Customer,
-    to: list[str],
-    used: str | None,
-    at: datetime,
-) -> int:
-    """Queue the confirmation mail in the caller's transaction; returns the outbox id."""
-    verified = bool(who.number) and all(index.is_contact(who.number or "", a) for a in to)
-    body = confirmation_body(desk, ticket, row, who, verified, used)
+def _confirm(ctx: CallImport, batch: Batch, ticket: dict[str, Any], call: NewCall) -> int:
+    """Queue the confirmation mail with the batch's rows; returns the outbox id."""
+    row, who, to, settings = call.row, call.who, call.to, ctx.desk.settings
+    verified = bool(who.number) and all(ctx.index.is_contact(who.number or "", a) for a in to)
+    body = confirmation_body(ctx, ticket, row, who, verified, call.used)
     ref = tickets.ref_of(ticket)
-    return enqueue(
-        desk.db,
-        desk.settings,
+    mail = queued_mail(
+        settings,
         kind="confirmation",
         to=to,
-        subject=tagged_subject(desk.settings, ref, row.get("summary") or DEFAULT_SUBJECT),
+        subject=tagged_subject(settings, ref, row.get("summary") or DEFAULT_SUBJECT),
         body=body,
-        at=at,
+        at=ctx.at,
         ticket_id=ticket["id"],
         ticket_ref=ref,
     )
+    return batch.queue_mail(mail)
 
 
 def confirmation_body(
-    desk: Desk,
+    ctx: CallImport,
     ticket: dict[str, Any],
     row: CallRow,
     who: Customer,
@@ -255,9 +375,9 @@ def confirmation_body(
     used: str | None,
 ) -> str:
     """The mail text: greeting, the call, Call ID, clock, contract (to contacts only), closing."""
-    lang, s = ticket["language"], desk.settings
+    lang, tz = ticket["language"], ctx.desk.tz
     assert row.started_at is not None
-    when = row.started_at.astimezone(ZoneInfo(desk.tz)).strftime("%Y-%m-%d %H:%M")
+    when = row.started_at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
     blocks = [
         render(lang, "greeting", name=row.get("caller_name")).replace(" ,", ","),
         render(
@@ -270,12 +390,12 @@ def confirmation_body(
     ]
     if ticket["call_id"]:
         blocks.append(render(lang, "accepted", call_id=ticket["call_id"]))
-    due = db_to_local(ticket["first_response_due"], desk.tz)
-    if due and who.state == "current" and not used and not ticket["first_response_at"]:
+    clock = who.state == "current" and not used and not ticket["first_response_at"]
+    due = db_to_local(ticket["first_response_due"], tz) if clock else None
+    if due:
         name = table(lang, "severities").get(str(ticket["severity"]), str(ticket["severity"]))
         blocks.append(render(lang, "severity", severity_name=name, due=due))
-    blocks.extend(_contract_blocks(desk, lang, who, verified, used))
-    blocks.append(render(lang, "closing", desk=s.desk.name))
+    blocks.extend(ctx.blocks(lang, who, verified, used))
     return "\n\n".join(b.strip() for b in blocks if b.strip()) + "\n"
 
 

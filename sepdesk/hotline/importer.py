@@ -14,9 +14,12 @@ anything twice.
 
 The file is streamed (never loaded whole) and committed in batches of
 ``batch_size`` rows: one transaction per row would cost an fsync per row under
-``synchronous=FULL``. Each row runs in its own savepoint, so a row that fails
-half-way leaves nothing behind while the rest of its batch still commits.
-Results are handed to ``on_result`` only after their batch committed.
+``synchronous=FULL``. Within a batch, each row is first checked and decided without
+writing, so a row rejected then leaves nothing behind while the rest of its batch
+still commits; its writes follow, tickets at once and everything else collected per
+batch (:mod:`sepdesk.hotline.batch`). Earlier imports of a batch's ``call_uid`` values
+are read in one query. Results are handed to ``on_result`` only after their batch
+committed.
 
 ``dry_run`` reads the database (duplicates, target tickets) but writes nothing:
 no rows, no mail, no rejects file.
@@ -25,10 +28,12 @@ no rows, no mail, no rejects file.
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import cached_property
 from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,10 +41,10 @@ from typing import Any, TextIO
 from sepdesk.desk import Desk
 from sepdesk.errors import SepdeskError
 from sepdesk.hotline import calls
+from sepdesk.hotline.batch import Batch
 from sepdesk.hotline.csvrows import CallReader, CallRow
-from sepdesk.instants import db_to_local, to_db
+from sepdesk.instants import db_to_local
 from sepdesk.pipeline.customer import contract_index
-from sepdesk.pipeline.customers import ContractIndex
 from sepdesk.store import write_tx
 from sepdesk.tickets import store as tickets
 
@@ -122,28 +127,51 @@ class _Rejects:
         return None
 
 
+Prior = tuple[str, str | None, str]  # (row digest, ticket ref, where it was imported)
+
+
 @dataclass
 class _Run:
-    desk: Desk
-    at: datetime
-    source: str
+    ctx: calls.CallImport
     dry_run: bool
-    index: ContractIndex
-    seen: dict[str, str] = field(default_factory=dict)  # dry run only: call_uid -> digest
+    # call_uid -> Prior of rows not in the database yet: in a dry run every new row of the
+    # file; in an import those of the current batch (earlier batches are committed).
+    seen: dict[str, Prior] = field(default_factory=dict)
+    stored: dict[str, Prior] = field(default_factory=dict)  # the batch's uids found in the db
 
-    def prior(self, uid: str) -> tuple[str, str | None, str] | None:
+    def prior(self, uid: str) -> Prior | None:
         """(digest, ticket ref, where from) of an earlier import of ``uid``."""
-        if uid in self.seen:
-            return self.seen[uid], None, "earlier in this file"
-        row = self.desk.db.execute(
-            "SELECT h.row_digest, t.call_id, t.ticket_number, h.source_file, h.imported_at"
-            " FROM hotline_calls h LEFT JOIN tickets t ON t.id = h.ticket_id WHERE h.call_uid = ?",
-            [uid],
-        ).fetchone()
-        if row is None:
-            return None
-        where = f"{row[3] or '?'} at {db_to_local(row[4], self.desk.tz)}"
-        return row[0], row[1] or row[2], where
+        return self.seen.get(uid) or self.stored.get(uid)
+
+    def look_up(self, batch: list[CallRow]) -> None:
+        """Read the earlier imports of a batch's call_uids in one query (not one per row)."""
+        uids = json.dumps([row.call_uid for row in batch if row.ok])
+        rows = self.ctx.desk.db.execute(
+            "SELECT h.call_uid, h.row_digest, t.call_id, t.ticket_number, h.source_file,"
+            " h.imported_at FROM hotline_calls h LEFT JOIN tickets t ON t.id = h.ticket_id"
+            " WHERE h.call_uid IN (SELECT value FROM json_each(?))",
+            [uids],
+        )
+        self.stored = {
+            uid: (digest, call_id or number, _where(source, at, self.ctx.desk.tz))
+            for uid, digest, call_id, number, source, at in rows
+        }
+
+    def remember(self, uid: str, digest: str, ref: str | None) -> None:
+        """A row written (or, in a dry run, that would be): a repeat of it is a duplicate."""
+        if self.dry_run:
+            self.seen[uid] = (digest, None, "earlier in this file")
+        else:
+            self.seen[uid] = (digest, ref, self.here)
+
+    @cached_property
+    def here(self) -> str:
+        """Where this import's rows will be found by a later one."""
+        return _where(self.ctx.source, self.ctx.stamp, self.ctx.desk.tz)
+
+
+def _where(source: str, imported_at: str, tz: str) -> str:
+    return f"{source or '?'} at {db_to_local(imported_at, tz)}"
 
 
 def import_file(
@@ -158,7 +186,7 @@ def import_file(
     """Import one hotline CSV; raises InputError when the file cannot be read at all."""
     path = Path(path)
     summary = ImportSummary(str(path), dry_run)
-    run = _Run(desk, at, path.name, dry_run, contract_index(desk))
+    run = _Run(calls.CallImport(desk, contract_index(desk), at, path.name), dry_run)
     with CallReader.open(path, desk.tz, desk.settings.hotline.columns) as reader:
         rejects = _Rejects(rejects_path(path), reader.header, reader.delimiter, not dry_run)
         try:
@@ -180,43 +208,68 @@ def _batches(rows: Iterable[CallRow], size: int) -> Iterator[list[CallRow]]:
         yield batch
 
 
-def _run_batch(run: _Run, batch: list[CallRow]) -> list[tuple[CallRow, RowResult]]:
+def _run_batch(run: _Run, rows: list[CallRow]) -> list[tuple[CallRow, RowResult]]:
     if run.dry_run:
-        return [(row, _one(run, row)) for row in batch]
-    with write_tx(run.desk.db):
-        return [(row, _guarded(run, row)) for row in batch]
+        run.look_up(rows)
+        return [(row, _one(run, None, row)) for row in rows]
+    with write_tx(run.ctx.desk.db):
+        run.seen.clear()  # the rows of earlier batches are committed: look_up finds them
+        run.look_up(rows)
+        batch = Batch(run.ctx.desk.db)
+        results = [(row, _one(run, batch, row)) for row in rows]
+        batch.flush()
+    return results
 
 
-def _guarded(run: _Run, row: CallRow) -> RowResult:
-    """One row in its own savepoint: our own errors reject the row, not the batch."""
+def _one(run: _Run, batch: Batch | None, row: CallRow) -> RowResult:
+    """One row: first every check and decision, then (not in a dry run) its writes.
+
+    Our own errors while checking reject the row before anything of it is written, so
+    the rest of the batch still commits. The writes themselves raise only on a broken
+    database, and then the whole batch is rolled back.
+    """
     try:
-        with write_tx(run.desk.db):
-            return _one(run, row)
+        decided = _decide(run, row)
     except SepdeskError as exc:
         return RowResult(row.line, row.call_uid, "rejected", None, str(exc))
+    if isinstance(decided, RowResult):
+        return decided
+    if batch is None:
+        target = decided.target
+        run.remember(row.call_uid, decided.digest, None)
+        ref = tickets.ref_of(target) if target else None
+        return RowResult(row.line, row.call_uid, "appended" if target else "new_ticket", ref)
+    return _apply(run, batch, row, decided)
 
 
-def _one(run: _Run, row: CallRow) -> RowResult:
+@dataclass(frozen=True)
+class _Plan:
+    """A row that is going in: its digest, and the ticket it names or the new one's plan."""
+
+    digest: str
+    target: dict[str, Any] | None
+    call: calls.NewCall | None
+
+
+def _decide(run: _Run, row: CallRow) -> RowResult | _Plan:
     if not row.ok:
         return RowResult(row.line, row.call_uid, "rejected", None, row.reason)
     digest = row.digest()
     prior = run.prior(row.call_uid)
     if prior is not None:
         return _repeat(row, digest, prior)
-    target = None
     if row.get("ticket"):
-        target = tickets.find_opt(run.desk.db, row.get("ticket"))
+        target = tickets.find_opt(run.ctx.desk.db, row.get("ticket"))
         if target is None:
             why = f"ticket: {row.get('ticket')}: no such ticket or Call ID"
             return RowResult(row.line, row.call_uid, "rejected", None, why)
+        return _Plan(digest, target, None)
     if run.dry_run:
-        run.seen[row.call_uid] = digest
-        ref = tickets.ref_of(target) if target else None
-        return RowResult(row.line, row.call_uid, "appended" if target else "new_ticket", ref)
-    return _apply(run, row, digest, target)
+        return _Plan(digest, None, None)
+    return _Plan(digest, None, calls.plan_ticket(run.ctx, row))
 
 
-def _repeat(row: CallRow, digest: str, prior: tuple[str, str | None, str]) -> RowResult:
+def _repeat(row: CallRow, digest: str, prior: Prior) -> RowResult:
     old_digest, ref, where = prior
     if old_digest == digest:
         return RowResult(row.line, row.call_uid, "duplicate", ref, f"imported before ({where})")
@@ -224,17 +277,22 @@ def _repeat(row: CallRow, digest: str, prior: tuple[str, str | None, str]) -> Ro
     return RowResult(row.line, row.call_uid, "changed", ref, why)
 
 
-def _apply(run: _Run, row: CallRow, digest: str, target: dict[str, Any] | None) -> RowResult:
-    desk = run.desk
-    if target is not None:
-        ticket = calls.append_call(desk, target, row, run.at, run.source)
-        outcome = "appended"
+def _apply(run: _Run, batch: Batch, row: CallRow, plan: _Plan) -> RowResult:
+    ctx = run.ctx
+    if plan.target is not None:
+        calls.append_call(ctx, batch, plan.target, row)
+        ticket_id, ref, outcome = plan.target["id"], tickets.ref_of(plan.target), "appended"
     else:
-        ticket = calls.open_ticket(desk, run.index, row, run.at, run.source)
+        assert plan.call is not None
+        ticket_id, ref = calls.open_ticket(ctx, batch, plan.call)
         outcome = "new_ticket"
-    desk.db.execute(
-        "INSERT INTO hotline_calls (call_uid, row_digest, ticket_id, source_file, imported_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        [row.call_uid, digest, ticket["id"], run.source, to_db(run.at)],
-    )
-    return RowResult(row.line, row.call_uid, outcome, tickets.ref_of(ticket))
+    stored = {
+        "call_uid": row.call_uid,
+        "row_digest": plan.digest,
+        "ticket_id": ticket_id,
+        "source_file": ctx.source,
+        "imported_at": ctx.stamp,
+    }
+    batch.add("hotline_calls", stored)
+    run.remember(row.call_uid, plan.digest, ref)
+    return RowResult(row.line, row.call_uid, outcome, ref)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ import sqlite_utils
 from sepdesk.config import Settings
 from sepdesk.instants import from_db, to_db
 from sepdesk.outbound.compose import compose, header_safe, new_message_id
+from sepdesk.tickets.store import message_values
 
 KINDS = (
     "ack",
@@ -58,55 +60,108 @@ def enqueue(
     holds the mail's parts with its Message-ID fixed now; :func:`raw_of` builds the
     bytes. When the mail belongs to a ticket it is also stored as an outgoing message.
     """
+    mail = queued_mail(
+        settings,
+        kind=kind,
+        to=to,
+        subject=subject,
+        body=body,
+        at=at,
+        ticket_id=ticket_id,
+        ticket_ref=ticket_ref,
+        in_reply_to=in_reply_to,
+        references=references,
+        automatic=automatic,
+        reply_to=reply_to,
+        from_name=from_name,
+        cc=cc,
+    )
+    outbox_id = _insert(db, "outbox", mail.outbox)
+    if mail.message is not None:
+        _insert(db, "messages", {**mail.message, "outbox_id": outbox_id})
+    for values in mail.auto_replies:
+        _insert(db, "auto_replies", values)
+    return outbox_id
+
+
+@dataclass(frozen=True)
+class QueuedMail:
+    """The rows :func:`enqueue` writes for one mail, built without writing anything.
+
+    For writers that insert many mails at once; ``message`` (the ticket's outgoing
+    message, None without a ticket) lacks the ``outbox_id``, known only once the
+    outbox row has its id.
+    """
+
+    outbox: dict[str, Any]
+    message: dict[str, Any] | None
+    auto_replies: list[dict[str, Any]]
+
+
+def queued_mail(
+    settings: Settings,
+    *,
+    kind: str,
+    to: Sequence[str],
+    subject: str,
+    body: str,
+    at: datetime,
+    ticket_id: int | None = None,
+    ticket_ref: str | None = None,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    automatic: bool = True,
+    reply_to: str | None = None,
+    from_name: str | None = None,
+    cc: Sequence[str] = (),
+) -> QueuedMail:
+    """The rows of one queued mail (same arguments as :func:`enqueue`, which writes them)."""
     if kind not in KINDS:
         raise ValueError(f"unknown outbox kind {kind!r}")
     recipients = [header_safe(a, 254).lower() for a in to if a]
     message_id = new_message_id(settings, ticket_ref, at)
-    cur = db.execute(
-        "INSERT INTO outbox (ticket_id, kind, to_addrs, subject, message_id, in_reply_to, raw,"
-        " automatic, next_attempt_at, created_at, body, cc, refs, reply_to, from_name)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            ticket_id,
-            kind,
-            json.dumps(recipients),
-            header_safe(subject, 250),
-            message_id,
-            in_reply_to,
-            b"",
-            int(automatic),
-            to_db(at),
-            to_db(at),
-            body,
-            json.dumps(list(cc)),
-            json.dumps(list(references)),
-            reply_to,
-            from_name,
-        ],
-    )
-    outbox_id = int(cur.lastrowid or 0)
+    stamp, safe_subject, to_json = to_db(at), header_safe(subject, 250), json.dumps(recipients)
+    outbox = {
+        "ticket_id": ticket_id,
+        "kind": kind,
+        "to_addrs": to_json,
+        "subject": safe_subject,
+        "message_id": message_id,
+        "in_reply_to": in_reply_to,
+        "raw": b"",
+        "automatic": int(automatic),
+        "next_attempt_at": stamp,
+        "created_at": stamp,
+        "body": body,
+        "cc": json.dumps(list(cc)) if cc else "[]",
+        "refs": json.dumps(list(references)) if references else "[]",
+        "reply_to": reply_to,
+        "from_name": from_name,
+    }
+    message = None
     if ticket_id is not None:
-        db.execute(
-            "INSERT INTO messages (ticket_id, direction, kind, from_addr, to_addrs, at, message_id,"
-            " in_reply_to, subject, body, outbox_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                ticket_id,
-                "internal" if kind in INTERNAL_KINDS else "out",
-                kind,
-                settings.desk.support_address,
-                json.dumps(recipients),
-                to_db(at),
-                message_id,
-                in_reply_to,
-                header_safe(subject, 250),
-                body,
-                outbox_id,
-            ],
+        message = message_values(
+            ticket_id,
+            direction="internal" if kind in INTERNAL_KINDS else "out",
+            kind=kind,
+            from_addr=settings.desk.support_address,
+            at=stamp,
+            message_id=message_id,
+            in_reply_to=in_reply_to,
+            subject=safe_subject,
+            body=body,
         )
-    if automatic and kind in CUSTOMER_AUTO_KINDS:
-        for address in recipients:
-            db.execute("INSERT INTO auto_replies (address, at) VALUES (?, ?)", [address, to_db(at)])
-    return outbox_id
+        message["to_addrs"] = to_json  # the outbox row's recipients, encoded once
+    counted = automatic and kind in CUSTOMER_AUTO_KINDS
+    replies = [{"address": a, "at": stamp} for a in recipients] if counted else []
+    return QueuedMail(outbox, message, replies)
+
+
+def _insert(db: sqlite_utils.Database, table: str, values: dict[str, Any]) -> int:
+    cols = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    cur = db.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(values.values()))
+    return int(cur.lastrowid or 0)
 
 
 def raw_of(settings: Settings, row: dict[str, Any]) -> bytes:

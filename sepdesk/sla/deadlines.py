@@ -144,20 +144,8 @@ def refresh_due(
     calendar = _calendar(cal)
     with write_tx(db):
         ticket = get(db, ticket_id)
-        due = ticket_due(calendar, ticket)
+        due, breached, look = clock_of(calendar, ticket, at, warn_at)
         old = ticket["first_response_due"]
-        responded = from_db_opt(ticket["first_response_at"])
-        breached = int(ticket["breached"])
-        if responded is not None or at is not None:
-            breached = int(is_breached(due, responded, at or responded or due))
-        look = ticket["next_escalation_at"]
-        if (
-            warn_at is not None
-            and responded is None
-            and ticket["status"] not in ("solved", "closed")
-        ):
-            warn = warning_instant(calendar, {**ticket, "first_response_due": to_db(due)}, warn_at)
-            look = to_db(warn)
         db.execute(
             "UPDATE tickets SET first_response_due = ?, breached = ?, next_escalation_at = ?"
             " WHERE id = ?",
@@ -166,6 +154,28 @@ def refresh_due(
         if at is not None and old != to_db(due):
             add_event(db, ticket_id, at, "desk", "due_changed", {"from": old, "to": to_db(due)})
     return due
+
+
+def clock_of(
+    cal: SupportCalendar,
+    ticket: dict[str, Any],
+    at: datetime | None = None,
+    warn_at: float | None = None,
+) -> tuple[datetime, int, str | None]:
+    """What :func:`refresh_due` stores for ``ticket`` (a row as read): due, breached, next look.
+
+    Pure, so that a bulk writer can put the clock into the row it inserts.
+    """
+    due = ticket_due(cal, ticket)
+    responded = from_db_opt(ticket["first_response_at"])
+    breached = int(ticket["breached"])
+    if responded is not None or at is not None:
+        breached = int(is_breached(due, responded, at or responded or due))
+    look = ticket["next_escalation_at"]
+    if warn_at is not None and responded is None and ticket["status"] not in ("solved", "closed"):
+        warn = warning_instant(cal, {**ticket, "first_response_due": to_db(due)}, warn_at)
+        look = to_db(warn)
+    return due, breached, look
 
 
 def restart_clock(desk: Desk, ticket_id: int, at: datetime | None = None) -> datetime:
@@ -180,16 +190,24 @@ def record_response(db: sqlite_utils.Database, ticket_id: int, at: datetime, act
     was. A first response after the due instant marks the ticket breached.
     """
     with write_tx(db):
-        ticket = get(db, ticket_id)
-        first = ticket["first_response_at"] is None
-        due = from_db_opt(ticket["first_response_due"])
-        late = is_breached(due, at, at)
-        if first:
-            db.execute(
-                "UPDATE tickets SET first_response_at = ?,"
-                " breached = max(breached, ?), next_escalation_at = NULL WHERE id = ?",
-                [to_db(at), int(late), ticket_id],
-            )
-        detail = {"first": first, "late": late if first else None}
+        detail = response_detail(get(db, ticket_id), at)
+        if detail["first"]:
+            stop_clock(db, ticket_id, at, bool(detail["late"]))
         add_event(db, ticket_id, at, actor, "responded", detail)
-    return first
+    return bool(detail["first"])
+
+
+def response_detail(ticket: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """The ``responded`` event's detail for a response at ``at`` to ``ticket`` (a row as read)."""
+    first = ticket["first_response_at"] is None
+    late = is_breached(from_db_opt(ticket["first_response_due"]), at, at)
+    return {"first": first, "late": late if first else None}
+
+
+def stop_clock(db: sqlite_utils.Database, ticket_id: int, at: datetime, late: bool) -> None:
+    """Store the first response at ``at``; a late one marks the ticket breached."""
+    db.execute(
+        "UPDATE tickets SET first_response_at = ?,"
+        " breached = max(breached, ?), next_escalation_at = NULL WHERE id = ?",
+        [to_db(at), int(late), ticket_id],
+    )

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,8 @@ STATUSES = ("new", "needs-info", "accepted", "waiting", "solved", "closed", "unq
 OPEN_STATUSES = ("new", "needs-info", "accepted", "waiting", "unqualified")
 SEVERITY_NAMES = {1: "Critical", 2: "Major", 3: "Minor", 4: "Cosmetic"}
 _JSON_COLUMNS = ("severity_reasons", "missing_info", "versions", "operating_systems")
+# json.dumps(..., ensure_ascii=False) builds a new encoder on every call; events are many.
+_DETAIL_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 @dataclass
@@ -55,6 +58,17 @@ def create(db: sqlite_utils.Database, t: NewTicket, tz: str, at: datetime) -> di
     """Insert a ticket with the next T-YYYY-NNNNNN of the received year (desk timezone)."""
     year = t.received_at.astimezone(ZoneInfo(tz)).year
     number = next_id(db, "ticket", year)
+    ticket_id = insert(db, new_values(t, number, to_db(at)))
+    add_event(db, ticket_id, at, "desk", "created", {"ticket_number": number, "status": t.status})
+    return get(db, ticket_id)
+
+
+def new_values(t: NewTicket, number: str, created_at: str) -> dict[str, Any]:
+    """The tickets row of a new ticket numbered ``number``, as column -> value.
+
+    ``created_at`` is database text (``to_db``), as in the other ``*_values`` helpers:
+    bulk writers make many rows of one instant and convert it once.
+    """
     values = {
         "ticket_number": number,
         "status": t.status,
@@ -74,17 +88,24 @@ def create(db: sqlite_utils.Database, t: NewTicket, tz: str, at: datetime) -> di
         "received_at": to_db(t.received_at),
         "language": t.language,
         "linked_ticket": t.linked_ticket,
-        "created_at": to_db(at),
-        "updated_at": to_db(at),
+        "created_at": created_at,
+        "updated_at": created_at,
     }
     for col in _JSON_COLUMNS:
-        values[col] = json.dumps(list(getattr(t, col)))
-    cols = ", ".join(values)
-    marks = ", ".join("?" for _ in values)
-    cur = db.execute(f"INSERT INTO tickets ({cols}) VALUES ({marks})", list(values.values()))
-    ticket_id = int(cur.lastrowid or 0)
-    add_event(db, ticket_id, at, "desk", "created", {"ticket_number": number, "status": t.status})
-    return get(db, ticket_id)
+        values[col] = _json_list(getattr(t, col))
+    return values
+
+
+def insert(db: sqlite_utils.Database, values: dict[str, Any]) -> int:
+    """Insert one tickets row (column -> value); returns its id. No event: callers log their own."""
+    cur = db.execute(_insert_sql(tuple(values)), list(values.values()))
+    return int(cur.lastrowid or 0)
+
+
+@cache
+def _insert_sql(columns: tuple[str, ...]) -> str:
+    """The INSERT for these columns, built once: bulk importers insert thousands of tickets."""
+    return f"INSERT INTO tickets ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 def get(db: sqlite_utils.Database, ticket_id: int) -> dict[str, Any]:
@@ -131,8 +152,28 @@ def add_event(
 ) -> None:
     db.execute(
         "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)",
-        [ticket_id, to_db(at), actor, kind, json.dumps(detail or {}, ensure_ascii=False)],
+        list(event_values(ticket_id, to_db(at), actor, kind, detail).values()),
     )
+
+
+def event_values(
+    ticket_id: int | None,
+    at: str,
+    actor: str,
+    kind: str,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The events row :func:`add_event` writes, for callers that insert events in bulk.
+
+    ``at`` is database text (``to_db``): bulk writers log many events of one instant.
+    """
+    return {
+        "ticket_id": ticket_id,
+        "at": at,
+        "actor": actor,
+        "kind": kind,
+        "detail": _DETAIL_JSON.encode(detail or {}),
+    }
 
 
 def add_message(
@@ -150,24 +191,64 @@ def add_message(
     kind: str = "",
     intake_id: int | None = None,
 ) -> int:
-    cur = db.execute(
-        "INSERT INTO messages (ticket_id, direction, kind, from_addr, to_addrs, at, message_id,"
-        " in_reply_to, subject, body, intake_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            ticket_id,
-            direction,
-            kind,
-            from_addr,
-            json.dumps(list(to_addrs)),
-            to_db(at),
-            message_id,
-            in_reply_to,
-            subject,
-            body,
-            intake_id,
-        ],
+    values = message_values(
+        ticket_id,
+        direction=direction,
+        at=to_db(at),
+        from_addr=from_addr,
+        to_addrs=to_addrs,
+        message_id=message_id,
+        in_reply_to=in_reply_to,
+        subject=subject,
+        body=body,
+        kind=kind,
+        intake_id=intake_id,
     )
+    cols = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    cur = db.execute(f"INSERT INTO messages ({cols}) VALUES ({marks})", list(values.values()))
     return int(cur.lastrowid or 0)
+
+
+def message_values(
+    ticket_id: int,
+    *,
+    direction: str,
+    at: str,
+    from_addr: str,
+    to_addrs: Iterable[str] = (),
+    message_id: str | None = None,
+    in_reply_to: str | None = None,
+    subject: str = "",
+    body: str = "",
+    kind: str = "",
+    intake_id: int | None = None,
+    outbox_id: int | None = None,
+) -> dict[str, Any]:
+    """The messages row :func:`add_message` writes, for callers that insert messages in bulk.
+
+    ``at`` is database text (``to_db``).
+    """
+    return {
+        "ticket_id": ticket_id,
+        "direction": direction,
+        "kind": kind,
+        "from_addr": from_addr,
+        "to_addrs": _json_list(to_addrs),
+        "at": at,
+        "message_id": message_id,
+        "in_reply_to": in_reply_to,
+        "subject": subject,
+        "body": body,
+        "intake_id": intake_id,
+        "outbox_id": outbox_id,
+    }
+
+
+def _json_list(items: Iterable[str]) -> str:
+    """``json.dumps(list(items))``, without the encoder for the common empty list."""
+    values = list(items)
+    return json.dumps(values) if values else "[]"
 
 
 def recipient(ticket: dict[str, Any]) -> str:
