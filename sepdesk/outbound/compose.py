@@ -14,7 +14,7 @@ from datetime import datetime
 from email.charset import QP, Charset
 from email.header import Header
 from email.mime.text import MIMEText
-from email.policy import compat32
+from email.policy import Compat32
 from email.utils import format_datetime, formataddr
 
 from sepdesk.config import Settings
@@ -51,7 +51,28 @@ def new_message_id(settings: Settings, ticket_ref: str | None, at: datetime) -> 
 
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP  # readable in any mail client's source view, 7bit-safe
-_CRLF = compat32.clone(linesep="\r\n")  # SMTP wants CRLF; bare LF is refused by strict MTAs
+
+
+class _Prefolded(Compat32):
+    """compat32 that writes a header line that already fits as it is.
+
+    Every value compose sets is one line of ASCII (non-ASCII text is an encoded word
+    already); folding each through ``email.header`` took most of compose's time and
+    returns such a line unchanged. Anything longer or unusual still goes through it.
+    """
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and len(name) + 2 + len(value) <= (self.max_line_length or 0)
+            and not _CONTROL.search(value)
+        ):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+_CRLF = _Prefolded(linesep="\r\n")  # SMTP wants CRLF; bare LF is refused by strict MTAs
 
 
 def _ascii_ids(ids: Sequence[str]) -> list[str]:

@@ -1,0 +1,48 @@
+"""compose writes exactly what the standard library's compat32 generator writes."""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC, datetime
+from email.policy import compat32
+from pathlib import Path
+
+import pytest
+
+from sepdesk.outbound import compose as composing
+from tests.conftest import make_settings
+
+AT = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+SUBJECTS = [
+    "short",
+    "[SEP T-2026-000001] " + "a long subject line that goes on " * 4,
+    "Rücksicherung schlägt fehl – Produktion steht",
+    "Größere Störung " * 12,
+    "x" * 250,
+]
+
+
+@pytest.mark.parametrize("subject", SUBJECTS)
+@pytest.mark.parametrize("name", ["SEP Support", "Müller & Söhne Support " * 4])
+def test_compose_matches_the_plain_compat32_generator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, subject: str, name: str
+) -> None:
+    settings = make_settings(tmp_path)
+    kwargs = {
+        "to": ["kunde@example.com", "zweite@example.com"],
+        "subject": subject,
+        "body": "Guten Tag,\nÄnderungen folgen.\n",
+        "message_id": "sepdesk.T-2026-000001.20261102080000.abcdef@sep.example",
+        "at": AT,
+        "in_reply_to": "orig@example.com",
+        "references": ["a@example.com", "b" * 90 + "@example.com"],
+        "from_name": name,
+        "cc": ["cc@example.com"],
+    }
+    fast = composing.compose(settings, **kwargs)  # type: ignore[arg-type]
+    monkeypatch.setattr(composing, "_CRLF", compat32.clone(linesep="\r\n"))
+    plain = composing.compose(settings, **kwargs)  # type: ignore[arg-type]
+    assert fast == plain
+    lines = fast.split(b"\r\n")
+    assert all(len(line) <= 998 for line in lines)
+    assert email.message_from_bytes(fast)["Message-ID"] == f"<{kwargs['message_id']}>"
