@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from sepdesk.contracts import import_csv
 from sepdesk.desk import Desk
 from sepdesk.intake.files import ingest_file
 from sepdesk.intake.store import store_raw
 from sepdesk.outbound.outbox import raw_of
 from sepdesk.pipeline import runner
 from sepdesk.pipeline.parse import parse_mail
-from tests.conftest import LABELS, MAILS, T0
+from sepdesk.pipeline.work import Work
+from tests.conftest import CONTRACTS, LABELS, MAILS, T0
 
 
 def replay(desk: Desk) -> dict[str, dict]:
@@ -188,3 +190,16 @@ def test_background_workers_leave_fresh_imap_and_ingest_rows_alone(desk: Desk) -
     assert runner.pending_ids(desk, at=now()) == [smtp.intake_id]
     later = now() + runner.SELF_PROCESSED_GRACE + timedelta(seconds=1)
     assert runner.pending_ids(desk, at=later) == every
+
+
+def test_customer_matched_before_the_lock_is_matched_again_after_a_contracts_import(
+    desk: Desk,
+) -> None:
+    """runner._prepare matches the customer outside the write lock; contracts imported
+    before the ticket is written must still count."""
+    labelled = next(p for p in MAILS if LABELS[p.name].get("customer_number"))
+    raw = labelled.read_bytes()
+    work = Work(desk, 0, raw, T0, T0, mail=parse_mail(raw))
+    assert work.customer().match.customer_number is None  # no contracts yet
+    import_csv(desk.db, CONTRACTS, T0)
+    assert work.customer().match.customer_number == LABELS[labelled.name]["customer_number"]

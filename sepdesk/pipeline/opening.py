@@ -6,7 +6,7 @@ from typing import Any
 
 from sepdesk.pipeline.answer import answer_customer, notify_team, reply_facts
 from sepdesk.pipeline.classify import Understanding, older_versions
-from sepdesk.pipeline.customer import CustomerFacts, facts_for
+from sepdesk.pipeline.customer import CustomerFacts
 from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import restart_clock
 from sepdesk.tickets import store as tickets
@@ -40,9 +40,7 @@ def _emergency_used(work: Work, cf: CustomerFacts) -> str | None:
 def open_from_mail(work: Work, linked_from: str | None = None) -> dict[str, Any]:
     """Create the ticket for this mail, queue its answer and team notice; returns the ticket."""
     mail, desk = work.parsed, work.desk
-    cf = facts_for(
-        desk, subject=mail.subject, text=mail.all_text(), sender=mail.from_addr, at=work.received_at
-    )
+    cf = work.customer()
     work.decide("customer", f"{cf.match.basis}: {cf.match.reason}; contract {cf.state}")
     u = work.understanding()
     severity, reasons = _severity(u, cf)

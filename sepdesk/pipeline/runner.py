@@ -116,6 +116,7 @@ def _prepare(desk: Desk, row: dict, at: datetime) -> Work:
         return work
     if automatic_reason(work.mail, desk.settings.desk_addresses()) is None:
         work.understanding()
+        work.customer()  # reads contracts only; a new ticket needs it, under the lock it is checked
     return work
 
 

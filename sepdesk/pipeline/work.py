@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sepdesk.contracts import contracts_version
 from sepdesk.desk import Desk
 from sepdesk.pipeline.classify import Understanding, understand
+from sepdesk.pipeline.customer import CustomerFacts, facts_for
 from sepdesk.pipeline.parse import ParsedMail
 from sepdesk.tickets import store as tickets
 
@@ -24,6 +26,7 @@ class Work:
     mail: ParsedMail | None = None
     parse_error: str | None = None  # set when the bytes could not be parsed at all
     _understanding: Understanding | None = None
+    _customer: tuple[Any, CustomerFacts] | None = None  # (contracts version, facts)
     automatic: str | None = None  # why no automatic reply may go out, or None
     staff: str | None = None  # the engineer's address when this is authenticated staff mail
     thread: dict[str, Any] | None = None  # the ticket this mail belongs to, if any
@@ -43,6 +46,25 @@ class Work:
             m = self.parsed
             self._understanding = understand(m.subject, m.text, m.attachments)
         return self._understanding
+
+    def customer(self) -> CustomerFacts:
+        """The customer and contract this mail names, by its text and sender.
+
+        Worked out before the write lock (see runner._prepare) and kept while the
+        contracts are unchanged: a contracts import in between means matching again.
+        """
+        version = contracts_version(self.desk.db)
+        if self._customer is None or self._customer[0] != version:
+            m = self.parsed
+            facts = facts_for(
+                self.desk,
+                subject=m.subject,
+                text=m.all_text(),
+                sender=m.from_addr,
+                at=self.received_at,
+            )
+            self._customer = (version, facts)
+        return self._customer[1]
 
     def store_on(self, ticket: dict[str, Any], direction: str = "in", kind: str = "") -> int:
         """Keep this mail on ``ticket`` as a message (customer, engineer, auto or bounce)."""
