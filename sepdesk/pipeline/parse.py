@@ -1,9 +1,8 @@
 """Raw RFC 5322 bytes -> ParsedMail: headers, addresses, the readable text, attachments, defects.
 
 mail-parser (over the standard ``email`` package) decodes bodies and
-attachments; headers are read from the standard library's message with the
-modern policy. Parsing never raises for malformed mail: what is wrong is
-recorded in ``defects``. It raises :class:`ParseError` only when nothing
+attachments; headers are read from the standard library's message. Parsing
+never raises for malformed mail: what is wrong is recorded in ``defects``. It raises :class:`ParseError` only when nothing
 usable is left (no headers at all).
 """
 
@@ -24,6 +23,7 @@ from datetime import datetime
 from email.header import decode_header, make_header
 from email.message import Message
 from html.parser import HTMLParser
+from typing import Any
 
 import mailparser
 
@@ -189,41 +189,74 @@ def digest_id(raw: bytes) -> str:
     return "sha256-" + hashlib.sha256(raw).hexdigest()[:40] + "@sepdesk.invalid"
 
 
-def parse_mail(raw: bytes) -> ParsedMail:
+def _structure(raw: bytes) -> tuple[Message, list[str]]:
+    """The standard library's parse (as mail-parser makes it) and every defect it noted."""
     try:
-        parsed = mailparser.parse_from_bytes(raw)
+        msg = email.message_from_bytes(raw)
+        defects = [str(d) for d in getattr(msg, "defects", [])]
+        for part in msg.walk():  # recursive: absurd nesting ends here, as a ParseError
+            defects.extend(f"{part.get_content_type()}: {type(d).__name__}" for d in part.defects)
+    except RecursionError:  # the parser recurses once per multipart level
+        raise ParseError("cannot decode MIME structure: nesting too deep to parse") from None
+    except Exception as exc:  # the email package raises bare exceptions on broken MIME
+        raise ParseError(f"cannot decode MIME structure: {type(exc).__name__}: {exc}") from None
+    return msg, defects
+
+
+def _decoded_parts(msg: Message) -> mailparser.MailParser:
+    """mail-parser decodes the bodies and attachments. It is handed the message with only
+    its MIME headers: the others (addresses, Received, dates) are read here already, and
+    mail-parser parsing them again cost more than decoding the parts."""
+    for name in {k for k in msg if not _is_mime_header(k)}:
+        del msg[name]
+    try:
+        return mailparser.MailParser(msg)
     except Exception as exc:  # mail-parser raises bare exceptions on broken MIME
         raise ParseError(f"cannot decode MIME structure: {type(exc).__name__}: {exc}") from None
-    msg: Message = parsed.message  # the standard library's parse, made once by mail-parser
-    if not msg.keys():
-        raise ParseError("no header could be read: not an e-mail message")
+
+
+def _is_mime_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered.startswith("content-") or lowered == "mime-version"
+
+
+def _header_fields(msg: Message, raw: bytes) -> dict[str, Any]:
+    """The ParsedMail fields read from the top-level headers."""
     headers: dict[str, list[str]] = {}
     for k, v in msg.items():
         headers.setdefault(k.lower(), []).append(_decode(v))
     ids = _msgids(str(msg.get("Message-ID", "")))
     froms = _addresses(msg, "From")
     reply_to = _addresses(msg, "Reply-To")
+    return {
+        "message_id": ids[0] if ids else digest_id(raw),
+        "has_message_id": bool(ids),
+        "subject": _decode(msg.get("Subject", "")),
+        "from_addr": froms[0][1] if froms else "",
+        "from_name": froms[0][0] if froms else "",
+        "reply_to": reply_to[0][1] if reply_to else "",
+        "to": tuple(a for _, a in _addresses(msg, "To")),
+        "cc": tuple(a for _, a in _addresses(msg, "Cc")),
+        "date": message_date(msg),
+        "in_reply_to": (_msgids(str(msg.get("In-Reply-To", ""))) or [""])[0],
+        "references": tuple(_msgids(" ".join(str(v) for v in msg.get_all("References", [])))),
+        "content_type": msg.get_content_type(),
+        "headers": headers,
+    }
+
+
+def parse_mail(raw: bytes) -> ParsedMail:
+    msg, defects = _structure(raw)
+    if not msg.keys():
+        raise ParseError("no header could be read: not an e-mail message")
+    fields = _header_fields(msg, raw)  # before _decoded_parts strips those headers
+    parsed = _decoded_parts(msg)
     plain = "\n".join(t for t in parsed.text_plain if t).strip()
     html_text = "\n".join(html_to_text(h) for h in parsed.text_html if h).strip()
-    defects = [str(d) for d in getattr(msg, "defects", [])]
-    for part in msg.walk():
-        defects.extend(f"{part.get_content_type()}: {type(d).__name__}" for d in part.defects)
     return ParsedMail(
-        message_id=ids[0] if ids else digest_id(raw),
-        has_message_id=bool(ids),
-        subject=_decode(msg.get("Subject", "")),
-        from_addr=froms[0][1] if froms else "",
-        from_name=froms[0][0] if froms else "",
-        reply_to=reply_to[0][1] if reply_to else "",
-        to=tuple(a for _, a in _addresses(msg, "To")),
-        cc=tuple(a for _, a in _addresses(msg, "Cc")),
-        date=message_date(msg),
-        in_reply_to=(_msgids(str(msg.get("In-Reply-To", ""))) or [""])[0],
-        references=tuple(_msgids(" ".join(str(v) for v in msg.get_all("References", [])))),
+        **fields,
         text=plain or html_text,
         html_text=html_text,
         attachments=_attachments(parsed),
-        content_type=msg.get_content_type(),
         defects=tuple(dict.fromkeys(defects)),
-        headers=headers,
     )

@@ -1,0 +1,37 @@
+"""parse_mail hands mail-parser only the MIME headers: what it decodes must not change."""
+
+from __future__ import annotations
+
+import email
+from pathlib import Path
+
+import mailparser
+import pytest
+
+from sepdesk.pipeline import parse
+from tests.conftest import MAILS
+
+HELDOUT = sorted(Path(__file__).parent.joinpath("corpus", "heldout").glob("**/*.eml"))
+CORPUS = [*MAILS, *HELDOUT]
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
+def test_mail_parser_decodes_the_same_parts_without_the_other_headers(path: Path) -> None:
+    raw = path.read_bytes()
+    whole = mailparser.parse_from_bytes(raw)
+    stripped = parse._decoded_parts(email.message_from_bytes(raw))
+    assert stripped.text_plain == whole.text_plain
+    assert stripped.text_html == whole.text_html
+    assert stripped.attachments == whole.attachments
+
+
+def test_headers_are_read_before_they_are_stripped() -> None:
+    raw = (
+        b"From: =?utf-8?q?J=C3=B6rg?= <JOERG@Example.com>\r\nTo: support@sep.example\r\n"
+        b"Subject: Hallo\r\nMessage-ID: <a@b>\r\nReceived: from x by y\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nText\r\n"
+    )
+    mail = parse.parse_mail(raw)
+    assert (mail.from_addr, mail.from_name, mail.subject) == ("joerg@example.com", "Jörg", "Hallo")
+    assert mail.header("Received") == "from x by y"
+    assert mail.text == "Text"
