@@ -61,13 +61,16 @@ def own_text(text: str, *, keep_outlook_blocks: bool = False) -> str:
     block is kept when the writer announces a forward above it, or ``keep_outlook_blocks``
     is set (the subject says FW/WG): a forwarded report is the customer's request.
     """
-    lines = (text or "").replace("\r\n", "\n").split("\n")
+    text = (text or "").replace("\r\n", "\n")
+    lines = text.split("\n")
+    # Narrowed once for the whole text: most mails hold neither, and then no line is searched.
+    forward, history = rules.FORWARD_START.narrowed(text), rules.HISTORY_START.narrowed(text)
     kept: list[str] = []
     for i, line in enumerate(lines):
-        if rules.FORWARD_START.search(line):
+        if forward and forward.search(line):
             kept.extend(lines[i:])
             break
-        starts = _history_starts(lines, i)
+        starts = _history_starts(lines, i, history)
         # Whether a forward was announced is asked only where history could start (cheap).
         if (starts or _outlook_block(lines, i)) and not (
             keep_outlook_blocks or _announces_forward(kept)
@@ -81,8 +84,8 @@ def own_text(text: str, *, keep_outlook_blocks: bool = False) -> str:
     return "\n".join(kept).strip()
 
 
-def _history_starts(lines: list[str], i: int) -> bool:
-    if rules.HISTORY_START.search(lines[i]):
+def _history_starts(lines: list[str], i: int, history: re.Pattern[str] | None) -> bool:
+    if history and history.search(lines[i]):
         return True
     wrapped = i > 0 and rules.WROTE_OPENER.match(lines[i - 1])
     return bool(wrapped and rules.WROTE_LINE.search(lines[i]))

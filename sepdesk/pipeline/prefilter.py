@@ -104,12 +104,9 @@ class _LiteralIndex:
     def _masks(self, text: str) -> dict[int, int]:
         automaton = self._automaton or self._built()
         masks: dict[int, int] = {}
-        seen: set[int] = set()
-        for _end, lid in automaton.iter(fold(text)):
-            if lid not in seen:
-                seen.add(lid)
-                for slot, bits in self._owners[lid]:
-                    masks[slot] = masks.get(slot, 0) | bits
+        for lid in {lid for _end, lid in automaton.iter(fold(text))}:
+            for slot, bits in self._owners[lid]:
+                masks[slot] = masks.get(slot, 0) | bits
         return masks
 
 
