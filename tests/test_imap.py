@@ -764,3 +764,29 @@ def test_several_accounts_are_read_each_with_their_own_state(
     )
     assert desk.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 2
     desk.close()
+
+
+def test_pipeline_processes_started_early_wait_for_the_first_wake(
+    tmp_path: Path, desk: Desk
+) -> None:
+    """`serve` starts them before it has migrated the database; they must not touch it
+    (nor nudge a parent without a handler yet) until the daemon wakes them."""
+    from sepdesk.daemon.processes import PipelineProcesses
+    from sepdesk.intake.store import store_raw
+
+    nudged: list[int] = []
+    previous = signal.signal(signal.SIGUSR1, lambda signum, _frame: nudged.append(signum))
+    procs = PipelineProcesses(desk.settings, 1)
+    procs.start()
+    try:
+        stored = store_raw(
+            desk.db, source="smtp", raw=make_mail(1), received_at=datetime.now(UTC)
+        ).intake_id
+        time.sleep(1.5)  # long enough for a child that did not wait to have processed it
+        assert rows_by_state(desk).get("pending") == [stored]
+        assert nudged == []
+        procs.wake()
+        wait_until(lambda: rows_by_state(desk).get("done") == [stored], "processed after wake")
+    finally:
+        procs.shutdown(WAIT_S)
+        signal.signal(signal.SIGUSR1, previous)

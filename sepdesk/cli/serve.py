@@ -25,8 +25,14 @@ def setup_logging(level: str) -> None:
 @click.pass_context
 def serve(ctx: click.Context) -> None:
     """The daemon: SMTP receiver and/or IMAP poller, SLA timer, outbound sender, hotline spool."""
-    from sepdesk.daemon.serve import serve as run
+    from sepdesk.daemon.processes import PipelineProcesses, pipeline_process_count
 
     settings = get_settings(ctx)
     setup_logging(settings.log.level)
-    ctx.exit(run(settings, ctx.find_root().obj.get("config_path")))
+    # Started before the daemon's own imports, so both import at once on separate cores;
+    # the processes wait for the daemon's first wake-up before they use the database.
+    processes = PipelineProcesses(settings, pipeline_process_count(settings))
+    processes.start()
+    from sepdesk.daemon.serve import serve as run
+
+    ctx.exit(run(settings, ctx.find_root().obj.get("config_path"), processes))

@@ -13,6 +13,12 @@ it hands over). A child keeps SIGUSR1 blocked and waits for it with
 being lost, and one sent before it has even started is not fatal: children
 are started with SIGUSR1 already blocked (the mask survives fork and exec).
 The short idle poll is only the fallback for rows stored by other processes.
+
+``sepdesk serve`` starts the children first thing, so that their imports run
+while the daemon imports and builds the rest; a child then waits for the
+daemon's first wake-up (sent once migrations are done and the daemon's own
+SIGUSR1 handler is in place) before it touches the database. This module
+therefore imports the pipeline only inside the child.
 """
 
 from __future__ import annotations
@@ -25,10 +31,7 @@ import signal
 from typing import Any
 
 from sepdesk.config import Settings
-from sepdesk.daemon.workers import PipelineJob
-from sepdesk.desk import Desk
 from sepdesk.instants import now
-from sepdesk.pipeline import runner
 
 log = logging.getLogger("sepdesk.daemon")
 IDLE_POLL = 0.25  # seconds between looks at the intake table when nobody wakes us
@@ -56,6 +59,14 @@ def _nudge(parent: int) -> None:
         os.kill(parent, signal.SIGUSR1)
 
 
+def _first_wake(parent: int) -> bool:
+    """Wait until the daemon says the database is ready; False when told to stop first."""
+    while not _Stop.requested and os.getppid() == parent:
+        if signal.sigtimedwait({WAKE}, IDLE_POLL) is not None:
+            return True
+    return False
+
+
 def pipeline_main(settings: Settings, shard: tuple[int, int], level: int, parent: int) -> None:
     """The loop of one pipeline process; ``parent`` is the daemon's pid, passed in because a
     parent killed while this process was still starting would otherwise go unnoticed."""
@@ -63,6 +74,14 @@ def pipeline_main(settings: Settings, shard: tuple[int, int], level: int, parent
     signal.pthread_sigmask(signal.SIG_BLOCK, {WAKE})  # already blocked; see the docstring
     signal.signal(signal.SIGTERM, _request_stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    from sepdesk.daemon.workers import PipelineJob  # the slow imports, before the wait
+    from sepdesk.desk import Desk
+    from sepdesk.pipeline import runner
+    from sepdesk.sla.calendar import SupportCalendar
+
+    SupportCalendar.from_settings(settings)  # loads the holiday tables now, not in batch one
+    if not _first_wake(parent):
+        return
     desk = Desk.open(settings, migrate=False)
     # The IMAP poller of serve hands its rows to us, so only `ingest` rows are left alone.
     job = PipelineJob(desk, shard, leave=runner.HANDED_OFF_LEAVE)
@@ -85,6 +104,7 @@ class PipelineProcesses:
     """Starts ``count`` pipeline processes; stops them with SIGTERM (each ends its batch)."""
 
     def __init__(self, settings: Settings, count: int) -> None:
+        self.count = count
         ctx = multiprocessing.get_context("spawn")
         level = logging.getLogger().getEffectiveLevel()
         self.procs: list[Any] = [
@@ -98,12 +118,14 @@ class PipelineProcesses:
         ]
 
     def start(self) -> None:
+        """Start the processes not yet started; they wait for the first :meth:`wake`."""
         # Children inherit this thread's signal mask: they start with WAKE blocked, so a
         # wake-up sent before they are ready stays pending instead of killing them.
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {WAKE})
         try:
             for p in self.procs:
-                p.start()
+                if p.pid is None:
+                    p.start()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
@@ -130,3 +152,8 @@ class PipelineProcesses:
                 log.warning("%s did not stop in time; killing it", p.name)
                 p.kill()
                 p.join(2)
+
+
+def pipeline_process_count(settings: Settings) -> int:
+    """``[pipeline] processes``, or one per core, at most four (the SMTP side is mostly I/O)."""
+    return settings.pipeline.processes or max(1, min(4, os.cpu_count() or 1))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import signal
 import threading
 import time
@@ -21,6 +20,7 @@ from typing import Any
 from sepdesk import config
 from sepdesk.config import Settings
 from sepdesk.daemon.notify import sd_notify, watchdog_interval
+from sepdesk.daemon.processes import pipeline_process_count
 from sepdesk.daemon.workers import PipelineJob, Worker
 from sepdesk.desk import Desk
 from sepdesk.errors import ConfigError
@@ -32,13 +32,18 @@ STOP_TIMEOUT = 8.0
 
 class Daemon:
     def __init__(
-        self, settings: Settings, config_path: str | None = None, pipeline_processes: int = 0
+        self,
+        settings: Settings,
+        config_path: str | None = None,
+        pipeline_processes: int = 0,
+        processes: Any = None,
     ) -> None:
-        """``pipeline_processes`` 0 runs the pipeline in a thread (tests); more uses processes."""
+        """``pipeline_processes`` 0 runs the pipeline in a thread (tests); more uses processes
+        (``processes``, when they were started early; else started here)."""
         self.settings = settings
         self.config_path = config_path
         self.pipeline_processes = pipeline_processes
-        self.processes: Any = None
+        self.processes: Any = processes
         self.pipeline: Worker | None = None
         self.stop = threading.Event()
         self.workers: list[Worker] = []
@@ -62,7 +67,7 @@ class Daemon:
         from sepdesk.sla import timer
 
         self._desk()  # migrations run once, before any worker starts
-        if self.pipeline_processes:
+        if self.pipeline_processes and self.processes is None:
             from sepdesk.daemon.processes import PipelineProcesses
 
             self.processes = PipelineProcesses(self.settings, self.pipeline_processes)
@@ -156,6 +161,7 @@ class Daemon:
             self.pipeline.job = pipeline_then_wake
         if self.processes is not None:
             self.processes.start()
+            self.processes.wake()  # the database is migrated: they may begin
         for w in self.workers:
             w.start()
         for t in self.threads:
@@ -187,6 +193,7 @@ class Daemon:
             self.processes.shutdown(STOP_TIMEOUT)
             self.processes = PipelineProcesses(new, self.pipeline_processes)
             self.processes.start()
+            self.processes.wake()
         log.info("SIGHUP: configuration re-read from %s", new.source)
 
     def shutdown(self) -> None:
@@ -216,13 +223,10 @@ class Daemon:
         return procs_ok and all(w.is_alive() and w.heartbeat > limit for w in self.workers)
 
 
-def pipeline_process_count(settings: Settings) -> int:
-    """``[pipeline] processes``, or one per core, at most four (the SMTP side is mostly I/O)."""
-    return settings.pipeline.processes or max(1, min(4, os.cpu_count() or 1))
-
-
-def serve(settings: Settings, config_path: str | None) -> int:
-    daemon = Daemon(settings, config_path, pipeline_process_count(settings))
+def serve(settings: Settings, config_path: str | None, processes: Any = None) -> int:
+    """Run until SIGTERM. ``processes``: pipeline processes started early (cli.serve)."""
+    count = processes.count if processes is not None else pipeline_process_count(settings)
+    daemon = Daemon(settings, config_path, count, processes)
     reload_requested = threading.Event()
 
     def on_term(signum: int, _frame: FrameType | None) -> None:
