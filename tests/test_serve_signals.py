@@ -164,3 +164,17 @@ def test_sighup_with_a_broken_config_keeps_running_then_rereads_a_good_one(
     assert proc.poll() is None
     assert served.stop(10) == 0, served.log_text()
     assert served.query("SELECT count(*) FROM intake")[0][0] == 1
+
+
+def test_a_storm_of_sigusr1_then_sigterm_still_stops_the_daemon(served: Served) -> None:
+    """Pipeline processes send SIGUSR1 after every batch. With asynchronous handlers a
+    second signal inside the first handler (both setting the same Event) deadlocked the
+    main thread, and SIGTERM was never acted on."""
+    proc = served.start()
+    for _ in range(200_000):
+        os.kill(proc.pid, signal.SIGUSR1)
+    assert proc.poll() is None, served.log_text()
+    started = time.monotonic()
+    assert served.stop(10) == 0, served.log_text()
+    assert time.monotonic() - started < 10
+    assert "stopped" in served.log_text()

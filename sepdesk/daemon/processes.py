@@ -71,7 +71,9 @@ def pipeline_main(settings: Settings, shard: tuple[int, int], level: int, parent
     """The loop of one pipeline process; ``parent`` is the daemon's pid, passed in because a
     parent killed while this process was still starting would otherwise go unnoticed."""
     _child_logging(level)
-    signal.pthread_sigmask(signal.SIG_BLOCK, {WAKE})  # already blocked; see the docstring
+    # WAKE is blocked already (see the docstring); the daemon's other signals may be too,
+    # when it started us from its main loop: exactly WAKE stays blocked here.
+    signal.pthread_sigmask(signal.SIG_SETMASK, {WAKE})
     signal.signal(signal.SIGTERM, _request_stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     from sepdesk.daemon.workers import PipelineJob  # the slow imports, before the wait

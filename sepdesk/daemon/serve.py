@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from types import FrameType
 from typing import Any
 
 from sepdesk import config
@@ -223,32 +222,36 @@ class Daemon:
         return procs_ok and all(w.is_alive() and w.heartbeat > limit for w in self.workers)
 
 
+# Taken by the main loop with sigtimedwait, never by asynchronous handlers: a handler runs
+# between any two bytecodes of the main thread, and one that sets an Event while the code
+# it interrupted holds that Event's lock (a second SIGUSR1 inside the first's handler, or
+# SIGTERM inside stop.wait()) deadlocks the daemon for good.
+HANDLED = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1})
+
+
 def serve(settings: Settings, config_path: str | None, processes: Any = None) -> int:
     """Run until SIGTERM. ``processes``: pipeline processes started early (cli.serve)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)  # before any thread: all inherit it
     count = processes.count if processes is not None else pipeline_process_count(settings)
     daemon = Daemon(settings, config_path, count, processes)
-    reload_requested = threading.Event()
-
-    def on_term(signum: int, _frame: FrameType | None) -> None:
-        daemon.stop.set()
-
-    def on_hup(signum: int, _frame: FrameType | None) -> None:
-        reload_requested.set()
-
-    def on_usr1(signum: int, _frame: FrameType | None) -> None:
-        daemon.wake_followers()  # a pipeline process committed new tickets or mail
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    signal.signal(signal.SIGHUP, on_hup)
-    signal.signal(signal.SIGUSR1, on_usr1)
     daemon.start()
     beat = watchdog_interval()
-    while not daemon.stop.wait(min(beat or 1.0, 1.0)):
-        if reload_requested.is_set():
-            reload_requested.clear()
-            daemon.reload()
-        if beat and daemon.healthy():
+    last_beat = 0.0
+    while not daemon.stop.is_set():
+        info = signal.sigtimedwait(HANDLED, min(beat or 1.0, 1.0))
+        if info is not None:
+            _on_signal(daemon, info.si_signo)
+        if beat and time.monotonic() - last_beat >= beat / 2 and daemon.healthy():
             sd_notify("WATCHDOG=1")
+            last_beat = time.monotonic()
     daemon.shutdown()
     return 0
+
+
+def _on_signal(daemon: Daemon, signo: int) -> None:
+    if signo in (signal.SIGTERM, signal.SIGINT):
+        daemon.stop.set()
+    elif signo == signal.SIGHUP:
+        daemon.reload()
+    else:  # SIGUSR1: a pipeline process committed new tickets or mail
+        daemon.wake_followers()
