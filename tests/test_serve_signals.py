@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from sepdesk.config import load
+from sepdesk.daemon.serve import Daemon
 from sepdesk.store import open_db
 from tests.conftest import LABELS, MAILS, free_port, write_toml
 
@@ -178,3 +180,19 @@ def test_a_storm_of_sigusr1_then_sigterm_still_stops_the_daemon(served: Served) 
     assert served.stop(10) == 0, served.log_text()
     assert time.monotonic() - started < 10
     assert "stopped" in served.log_text()
+
+
+def test_processes_started_early_are_the_only_pipeline(tmp_path: Path) -> None:
+    """cli.serve hands the daemon pipeline processes it started itself; the daemon must not
+    add a pipeline thread of its own (it competed with the SMTP receiver for the GIL)."""
+    served = Served(tmp_path)
+    early = object()  # stands in for PipelineProcesses; _build only keeps it
+    daemon = Daemon(load(served.config), str(served.config), 2, early)
+    daemon._build()
+    try:
+        assert daemon.processes is early
+        assert daemon.pipeline is None
+        assert all(w.name != "pipeline" for w in daemon.workers)
+    finally:
+        for desk in daemon.desks:
+            desk.close()

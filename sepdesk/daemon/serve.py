@@ -66,10 +66,11 @@ class Daemon:
         from sepdesk.sla import timer
 
         self._desk()  # migrations run once, before any worker starts
-        if self.pipeline_processes and self.processes is None:
-            from sepdesk.daemon.processes import PipelineProcesses
+        if self.pipeline_processes:
+            if self.processes is None:  # else started early by cli.serve
+                from sepdesk.daemon.processes import PipelineProcesses
 
-            self.processes = PipelineProcesses(self.settings, self.pipeline_processes)
+                self.processes = PipelineProcesses(self.settings, self.pipeline_processes)
         else:
             self.pipeline = self._worker("pipeline", PipelineJob(self._desk()), idle=10.0)
         out_desk = self._desk()
