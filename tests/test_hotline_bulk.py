@@ -18,8 +18,9 @@ from sepdesk.desk import Desk
 from sepdesk.hotline import calls
 from sepdesk.hotline.batch import Batch
 from sepdesk.hotline.csvrows import CallReader
+from sepdesk.instants import to_db
 from sepdesk.outbound.compose import tagged_subject
-from sepdesk.outbound.outbox import enqueue
+from sepdesk.outbound.outbox import enqueue, queued_mail
 from sepdesk.pipeline.customer import contract_index
 from sepdesk.sla.deadlines import record_response, restart_clock
 from sepdesk.store import write_tx
@@ -214,16 +215,16 @@ def step_by_step(ctx: calls.CallImport, call: calls.NewCall) -> None:
     tid = ticket["id"]
     tickets.add_event(desk.db, tid, at, "desk", "phone_status", {"why": call.why})
     caller = row.get("caller_email") or row.get("caller_phone") or row.get("caller_name")
-    tickets.add_message(
-        desk.db,
+    message = tickets.message_values(
         tid,
         direction="in",
-        at=row.started_at,
+        at=to_db(row.started_at),
         from_addr=caller or "hotline",
         subject=row.get("summary"),
         body=calls.call_note(row),
         kind="phone",
     )
+    tickets.add_message(desk.db, message)
     phone_call = {"call_uid": row.call_uid, "source_file": ctx.source}
     tickets.add_event(desk.db, tid, at, row.get("engineer") or "hotline", "phone_call", phone_call)
     if call.status == "accepted":
@@ -240,14 +241,16 @@ def step_by_step(ctx: calls.CallImport, call: calls.NewCall) -> None:
         ref = tickets.ref_of(ticket)
         enqueue(
             desk.db,
-            desk.settings,
-            kind="confirmation",
-            to=call.to,
-            subject=tagged_subject(desk.settings, ref, row.get("summary") or "Phone call"),
-            body=body,
-            at=at,
-            ticket_id=tid,
-            ticket_ref=ref,
+            queued_mail(
+                desk.settings,
+                kind="confirmation",
+                to=call.to,
+                subject=tagged_subject(desk.settings, ref, row.get("summary") or "Phone call"),
+                body=body,
+                at=at,
+                ticket_id=tid,
+                ticket_ref=ref,
+            ),
         )
 
 

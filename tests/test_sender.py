@@ -12,7 +12,7 @@ from sepdesk.config import Settings
 from sepdesk.desk import Desk
 from sepdesk.outbound import sender
 from sepdesk.outbound.compose import tagged_subject
-from sepdesk.outbound.outbox import enqueue
+from sepdesk.outbound.outbox import enqueue, queued_mail
 from sepdesk.store import write_tx
 from tests.conftest import T0
 from tests.servers.smtp_sink import SmtpSink, smtp_sink  # noqa: F401  (fixture)
@@ -22,13 +22,15 @@ def queue_one(desk: Desk, subject: str = "Backup fails\r\nBcc: evil@example.org"
     with write_tx(desk.db):
         return enqueue(
             desk.db,
-            desk.settings,
-            kind="ack",
-            to=["customer@example.org"],
-            subject=tagged_subject(desk.settings, "T-2026-000001", subject),
-            body="Hello\n",
-            at=T0,
-            ticket_ref="T-2026-000001",
+            queued_mail(
+                desk.settings,
+                kind="ack",
+                to=["customer@example.org"],
+                subject=tagged_subject(desk.settings, "T-2026-000001", subject),
+                body="Hello\n",
+                at=T0,
+                ticket_ref="T-2026-000001",
+            ),
         )
 
 

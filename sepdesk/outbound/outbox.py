@@ -36,46 +36,10 @@ CUSTOMER_AUTO_KINDS = ("ack", "call_accepted", "needs_info", "no_contract", "con
 INTERNAL_KINDS = ("team_notice", "escalation", "command_error")
 
 
-def enqueue(
-    db: sqlite_utils.Database,
-    settings: Settings,
-    *,
-    kind: str,
-    to: Sequence[str],
-    subject: str,
-    body: str,
-    at: datetime,
-    ticket_id: int | None = None,
-    ticket_ref: str | None = None,
-    in_reply_to: str | None = None,
-    references: Sequence[str] = (),
-    automatic: bool = True,
-    reply_to: str | None = None,
-    from_name: str | None = None,
-    cc: Sequence[str] = (),
-) -> int:
-    """Queue one mail; must run inside the caller's write transaction. Returns the outbox id.
-
-    ``subject`` is already tagged by the caller (compose.tagged_subject). The row
-    holds the mail's parts with its Message-ID fixed now; :func:`raw_of` builds the
-    bytes. When the mail belongs to a ticket it is also stored as an outgoing message.
-    """
-    mail = queued_mail(
-        settings,
-        kind=kind,
-        to=to,
-        subject=subject,
-        body=body,
-        at=at,
-        ticket_id=ticket_id,
-        ticket_ref=ticket_ref,
-        in_reply_to=in_reply_to,
-        references=references,
-        automatic=automatic,
-        reply_to=reply_to,
-        from_name=from_name,
-        cc=cc,
-    )
+def enqueue(db: sqlite_utils.Database, mail: QueuedMail) -> int:
+    """Queue one mail built by :func:`queued_mail`; must run inside the caller's write
+    transaction. Returns the outbox id. When the mail belongs to a ticket it is also
+    stored as an outgoing message; :func:`raw_of` builds the bytes when it is sent."""
     outbox_id = _insert(db, "outbox", mail.outbox)
     if mail.message is not None:
         _insert(db, "messages", {**mail.message, "outbox_id": outbox_id})
@@ -115,7 +79,11 @@ def queued_mail(
     from_name: str | None = None,
     cc: Sequence[str] = (),
 ) -> QueuedMail:
-    """The rows of one queued mail (same arguments as :func:`enqueue`, which writes them)."""
+    """The rows of one mail to queue (:func:`enqueue` writes them).
+
+    ``subject`` is already tagged by the caller (compose.tagged_subject); the
+    Message-ID is fixed now.
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown outbox kind {kind!r}")
     recipients = [header_safe(a, 254).lower() for a in to if a]

@@ -12,7 +12,7 @@ from typing import Any
 
 from sepdesk.instants import db_to_local
 from sepdesk.outbound.compose import tagged_subject
-from sepdesk.outbound.outbox import auto_replies_since, enqueue
+from sepdesk.outbound.outbox import auto_replies_since, enqueue, queued_mail
 from sepdesk.pipeline.customer import CustomerFacts
 from sepdesk.pipeline.reply import ReplyFacts, reply_body
 from sepdesk.pipeline.work import Work
@@ -68,18 +68,20 @@ def answer_customer(work: Work, ticket: dict[str, Any], kind: str, facts: ReplyF
     mail = work.parsed
     outbox_id = enqueue(
         work.desk.db,
-        work.desk.settings,
-        kind=kind,
-        to=[to],
-        subject=tagged_subject(
-            work.desk.settings, tickets.ref_of(ticket), mail.subject or ticket["subject"]
+        queued_mail(
+            work.desk.settings,
+            kind=kind,
+            to=[to],
+            subject=tagged_subject(
+                work.desk.settings, tickets.ref_of(ticket), mail.subject or ticket["subject"]
+            ),
+            body=reply_body(facts),
+            at=work.at,
+            ticket_id=ticket["id"],
+            ticket_ref=tickets.ref_of(ticket),
+            in_reply_to=mail.message_id if mail.has_message_id else None,
+            references=mail.references,
         ),
-        body=reply_body(facts),
-        at=work.at,
-        ticket_id=ticket["id"],
-        ticket_ref=tickets.ref_of(ticket),
-        in_reply_to=mail.message_id if mail.has_message_id else None,
-        references=mail.references,
     )
     work.decide("reply", f"{kind} queued to {to}")
     return outbox_id
@@ -111,15 +113,17 @@ def notify_team(work: Work, ticket: dict[str, Any], event: str) -> None:
     )
     enqueue(
         work.desk.db,
-        s,
-        kind="team_notice",
-        to=[s.desk.team_address],
-        subject=tagged_subject(s, ref, ticket["subject"]),
-        body=body,
-        at=work.at,
-        ticket_id=ticket["id"],
-        ticket_ref=ref,
-        reply_to=s.desk.support_address,
-        references=[work.parsed.message_id],
+        queued_mail(
+            s,
+            kind="team_notice",
+            to=[s.desk.team_address],
+            subject=tagged_subject(s, ref, ticket["subject"]),
+            body=body,
+            at=work.at,
+            ticket_id=ticket["id"],
+            ticket_ref=ref,
+            reply_to=s.desk.support_address,
+            references=[work.parsed.message_id],
+        ),
     )
     work.decide("team", f"team notice to {s.desk.team_address}")

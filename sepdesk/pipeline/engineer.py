@@ -17,7 +17,7 @@ from typing import Any
 
 from sepdesk.errors import InputError, InvalidTransition, NotFound
 from sepdesk.outbound.compose import bare_subject, tagged_subject
-from sepdesk.outbound.outbox import enqueue
+from sepdesk.outbound.outbox import enqueue, queued_mail
 from sepdesk.pipeline.answer import may_answer
 from sepdesk.pipeline.classify import own_text
 from sepdesk.pipeline.commands import Command, parse_commands
@@ -136,18 +136,20 @@ def relay(work: Work, ticket: dict[str, Any], text: str, accepted: bool = False)
     )
     outbox_id = enqueue(
         desk.db,
-        s,
-        kind="relay",
-        to=[to],
-        subject=tagged_subject(s, ref, ticket["subject"]),
-        body=body,
-        at=work.at,
-        ticket_id=ticket["id"],
-        ticket_ref=ref,
-        in_reply_to=thread[-1] if thread else None,
-        references=thread,
-        automatic=False,  # a person's answer: Auto-Submitted: no, not rate-limited
-        from_name=f"{engineer_name(work)} ({s.desk.name})",
+        queued_mail(
+            s,
+            kind="relay",
+            to=[to],
+            subject=tagged_subject(s, ref, ticket["subject"]),
+            body=body,
+            at=work.at,
+            ticket_id=ticket["id"],
+            ticket_ref=ref,
+            in_reply_to=thread[-1] if thread else None,
+            references=thread,
+            automatic=False,  # a person's answer: Auto-Submitted: no, not rate-limited
+            from_name=f"{engineer_name(work)} ({s.desk.name})",
+        ),
     )
     assert work.staff is not None
     first = record_response(desk.db, ticket["id"], work.received_at, work.staff)
@@ -181,16 +183,18 @@ def command_error(
     )
     outbox_id = enqueue(
         work.desk.db,
-        s,
-        kind="command_error",
-        to=[work.staff],
-        subject=tagged_subject(s, ref, f"Not processed: {bare_subject(m.subject)}"),
-        body=body,
-        at=work.at,
-        ticket_id=ticket["id"] if ticket else None,
-        ticket_ref=ref,
-        in_reply_to=m.message_id if m.has_message_id else None,
-        references=m.references,
+        queued_mail(
+            s,
+            kind="command_error",
+            to=[work.staff],
+            subject=tagged_subject(s, ref, f"Not processed: {bare_subject(m.subject)}"),
+            body=body,
+            at=work.at,
+            ticket_id=ticket["id"] if ticket else None,
+            ticket_ref=ref,
+            in_reply_to=m.message_id if m.has_message_id else None,
+            references=m.references,
+        ),
     )
     work.decide("command_error", f"outbox #{outbox_id} to {work.staff}: {what}")
     return outbox_id

@@ -8,6 +8,7 @@ from typing import Any
 
 from sepdesk.contracts import contracts_version
 from sepdesk.desk import Desk
+from sepdesk.instants import to_db
 from sepdesk.pipeline.classify import Understanding, understand
 from sepdesk.pipeline.customer import CustomerFacts, facts_for
 from sepdesk.pipeline.parse import ParsedMail
@@ -69,11 +70,10 @@ class Work:
     def store_on(self, ticket: dict[str, Any], direction: str = "in", kind: str = "") -> int:
         """Keep this mail on ``ticket`` as a message (customer, engineer, auto or bounce)."""
         m = self.parsed
-        return tickets.add_message(
-            self.desk.db,
+        values = tickets.message_values(
             ticket["id"],
             direction=direction,
-            at=self.received_at,
+            at=to_db(self.received_at),
             from_addr=m.from_addr,
             to_addrs=m.to,
             message_id=m.message_id,
@@ -83,6 +83,7 @@ class Work:
             kind=kind,
             intake_id=self.intake_id,
         )
+        return tickets.add_message(self.desk.db, values)
 
     def decide(self, step: str, decision: str) -> None:
         self.steps.append({"step": step, "decision": decision})

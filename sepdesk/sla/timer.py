@@ -38,7 +38,7 @@ from sepdesk.config import Settings
 from sepdesk.desk import Desk
 from sepdesk.instants import from_db, from_db_opt, local_iso, to_db
 from sepdesk.outbound.compose import header_safe, tagged_subject
-from sepdesk.outbound.outbox import enqueue
+from sepdesk.outbound.outbox import enqueue, queued_mail
 from sepdesk.sla.calendar import SupportCalendar
 from sepdesk.sla.deadlines import ticket_level, warning_instant
 from sepdesk.store import write_tx
@@ -285,15 +285,17 @@ def _mail(desk: Desk, ticket: dict[str, Any], step: Step, at: datetime) -> int |
     )
     return enqueue(
         desk.db,
-        settings,
-        kind="escalation",
-        to=to,
-        subject=tagged_subject(settings, ref, f"SLA {headline.split(':')[0]}: {summary}"),
-        body=body,
-        at=at,
-        ticket_id=ticket["id"],
-        ticket_ref=ref,
-        automatic=True,
+        queued_mail(
+            settings,
+            kind="escalation",
+            to=to,
+            subject=tagged_subject(settings, ref, f"SLA {headline.split(':')[0]}: {summary}"),
+            body=body,
+            at=at,
+            ticket_id=ticket["id"],
+            ticket_ref=ref,
+            automatic=True,
+        ),
     )
 
 

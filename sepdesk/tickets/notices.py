@@ -7,7 +7,7 @@ from typing import Any
 
 from sepdesk.desk import Desk
 from sepdesk.outbound.compose import tagged_subject
-from sepdesk.outbound.outbox import enqueue
+from sepdesk.outbound.outbox import enqueue, queued_mail
 from sepdesk.templates import render
 from sepdesk.tickets import store as tickets
 
@@ -37,14 +37,16 @@ def call_id_notice(desk: Desk, ticket: dict[str, Any], at: datetime) -> int | No
     ref = tickets.ref_of(ticket)
     return enqueue(
         desk.db,
-        s,
-        kind="call_accepted",
-        to=[to],
-        subject=tagged_subject(s, ref, ticket["subject"]),
-        body="\n\n".join(b.strip() for b in blocks) + "\n",
-        at=at,
-        ticket_id=ticket["id"],
-        ticket_ref=ref,
-        in_reply_to=thread[-1] if thread else None,
-        references=thread,
+        queued_mail(
+            s,
+            kind="call_accepted",
+            to=[to],
+            subject=tagged_subject(s, ref, ticket["subject"]),
+            body="\n\n".join(b.strip() for b in blocks) + "\n",
+            at=at,
+            ticket_id=ticket["id"],
+            ticket_ref=ref,
+            in_reply_to=thread[-1] if thread else None,
+            references=thread,
+        ),
     )

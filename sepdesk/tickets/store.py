@@ -176,34 +176,8 @@ def event_values(
     }
 
 
-def add_message(
-    db: sqlite_utils.Database,
-    ticket_id: int,
-    *,
-    direction: str,
-    at: datetime,
-    from_addr: str,
-    to_addrs: Iterable[str] = (),
-    message_id: str | None = None,
-    in_reply_to: str | None = None,
-    subject: str = "",
-    body: str = "",
-    kind: str = "",
-    intake_id: int | None = None,
-) -> int:
-    values = message_values(
-        ticket_id,
-        direction=direction,
-        at=to_db(at),
-        from_addr=from_addr,
-        to_addrs=to_addrs,
-        message_id=message_id,
-        in_reply_to=in_reply_to,
-        subject=subject,
-        body=body,
-        kind=kind,
-        intake_id=intake_id,
-    )
+def add_message(db: sqlite_utils.Database, values: dict[str, Any]) -> int:
+    """Insert a messages row built by :func:`message_values`; returns its id."""
     cols = ", ".join(values)
     marks = ", ".join("?" for _ in values)
     cur = db.execute(f"INSERT INTO messages ({cols}) VALUES ({marks})", list(values.values()))
@@ -225,7 +199,7 @@ def message_values(
     intake_id: int | None = None,
     outbox_id: int | None = None,
 ) -> dict[str, Any]:
-    """The messages row :func:`add_message` writes, for callers that insert messages in bulk.
+    """A messages row, for :func:`add_message` or for callers that insert in bulk.
 
     ``at`` is database text (``to_db``).
     """
