@@ -228,7 +228,7 @@ def open_ticket(ctx: CallImport, batch: Batch, call: NewCall) -> tuple[int, str]
     those steps in the same order, with the same details.
     """
     values, responded = _ticket_values(ctx, batch, call)
-    ticket_id = _insert_ticket(ctx.desk, values)
+    ticket_id = tickets.insert(ctx.desk.db, values)
     _ticket_events(ctx, batch, ticket_id, call, values, responded)
     if call.to:
         _confirm(ctx, batch, {**values, "id": ticket_id}, call)
@@ -263,26 +263,6 @@ def _ticket_values(
     values["breached"] = max(values["breached"], int(responded["late"]))
     values["next_escalation_at"] = None
     return values, responded
-
-
-def _insert_ticket(desk: Desk, values: dict[str, Any]) -> int:
-    """INSERT the row; a running clock (due, nobody answered yet) follows in an UPDATE.
-
-    Inserted with a due, such a row fires the m002 insert trigger, which marks it "timer:
-    look now" in a costly sub-statement, only to be overwritten with the warning instant
-    the clock worked out. Setting due and next look together in one UPDATE, as
-    ``refresh_due`` does, leaves the same row and the update trigger idle.
-    """
-    if values["first_response_due"] is None or values["first_response_at"] is not None:
-        return tickets.insert(desk.db, values)
-    clock = {"first_response_due": None, "next_escalation_at": None}
-    ticket_id = tickets.insert(desk.db, {**values, **clock})
-    # next_escalation_at changes from NULL here, so the update trigger keeps it
-    desk.db.execute(
-        "UPDATE tickets SET first_response_due = ?, next_escalation_at = ? WHERE id = ?",
-        [values["first_response_due"], values["next_escalation_at"], ticket_id],
-    )
-    return ticket_id
 
 
 def _ticket_events(

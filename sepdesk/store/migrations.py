@@ -282,3 +282,22 @@ def m004_sla_trigger_respects_explicit_next(db: sqlite_utils.Database) -> None:
 @MIGRATIONS()
 def m005_intake_message_id_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS intake_message_id ON intake(message_id, state)")
+
+
+# Like m004 for updates: a row inserted with its next look already worked out (a phone
+# ticket written in its final state) keeps it; only a row without one is marked "look now".
+_SLA_INSERT_TRIGGER_2 = (
+    "DROP TRIGGER tickets_sla_insert",
+    """CREATE TRIGGER tickets_sla_insert AFTER INSERT ON tickets
+    WHEN NEW.first_response_due IS NOT NULL AND NEW.first_response_at IS NULL
+         AND NEW.status NOT IN ('solved', 'closed') AND NEW.next_escalation_at IS NULL
+    BEGIN
+        UPDATE tickets SET next_escalation_at = NEW.received_at WHERE id = NEW.id;
+    END""",
+)
+
+
+@MIGRATIONS()
+def m006_sla_insert_trigger_respects_explicit_next(db: sqlite_utils.Database) -> None:
+    for statement in _SLA_INSERT_TRIGGER_2:
+        db.execute(statement)
