@@ -21,6 +21,7 @@ from sepdesk.errors import InputError, NotFound
 from sepdesk.instants import to_db
 from sepdesk.pipeline.customers import default_end
 from sepdesk.store import write_tx
+from sepdesk.tickets.store import add_event
 
 COLUMNS = (
     "customer_number",
@@ -186,10 +187,7 @@ def set_sce(db: sqlite_utils.Database, customer_number: str, choice: str, at: da
         )
         if cur.rowcount == 0:
             raise NotFound(f"customer {customer_number}: no such contract")
-        db.execute(
-            "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES (NULL, ?, 'cli', 'sce', ?)",
-            [to_db(at), json.dumps({"customer_number": customer_number, "sce": choice})],
-        )
+        add_event(db, None, at, "cli", "sce", {"customer_number": customer_number, "sce": choice})
 
 
 def contracts_version(db: sqlite_utils.Database) -> tuple[Any, ...]:

@@ -17,6 +17,7 @@ import sqlite_utils
 from sepdesk.config import Settings
 from sepdesk.instants import from_db, to_db
 from sepdesk.outbound.compose import compose, header_safe, new_message_id
+from sepdesk.store import insert_row
 from sepdesk.tickets.store import message_values
 
 KINDS = (
@@ -40,11 +41,11 @@ def enqueue(db: sqlite_utils.Database, mail: QueuedMail) -> int:
     """Queue one mail built by :func:`queued_mail`; must run inside the caller's write
     transaction. Returns the outbox id. When the mail belongs to a ticket it is also
     stored as an outgoing message; :func:`raw_of` builds the bytes when it is sent."""
-    outbox_id = _insert(db, "outbox", mail.outbox)
+    outbox_id = insert_row(db, "outbox", mail.outbox)
     if mail.message is not None:
-        _insert(db, "messages", {**mail.message, "outbox_id": outbox_id})
+        insert_row(db, "messages", {**mail.message, "outbox_id": outbox_id})
     for values in mail.auto_replies:
-        _insert(db, "auto_replies", values)
+        insert_row(db, "auto_replies", values)
     return outbox_id
 
 
@@ -123,13 +124,6 @@ def queued_mail(
     counted = automatic and kind in CUSTOMER_AUTO_KINDS
     replies = [{"address": a, "at": stamp} for a in recipients] if counted else []
     return QueuedMail(outbox, message, replies)
-
-
-def _insert(db: sqlite_utils.Database, table: str, values: dict[str, Any]) -> int:
-    cols = ", ".join(values)
-    marks = ", ".join("?" for _ in values)
-    cur = db.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(values.values()))
-    return int(cur.lastrowid or 0)
 
 
 def raw_of(settings: Settings, row: dict[str, Any]) -> bytes:

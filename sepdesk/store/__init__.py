@@ -1,5 +1,5 @@
 """SQLite storage: connections, migrations, write transactions and counters."""
 
-from sepdesk.store.db import connect, migrate, open_db, schema_version, write_tx
+from sepdesk.store.db import connect, insert_row, migrate, open_db, schema_version, write_tx
 
-__all__ = ["connect", "migrate", "open_db", "schema_version", "write_tx"]
+__all__ = ["connect", "insert_row", "migrate", "open_db", "schema_version", "write_tx"]

@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,21 @@ def write_tx(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
             raise
         else:
             db.execute("COMMIT")
+
+
+def insert_row(db: sqlite_utils.Database, table: str, values: dict[str, Any]) -> int:
+    """INSERT one row (column -> SQL value); returns its id.
+
+    Plain SQL rather than sqlite-utils' ``Table.insert``, which inspects and converts
+    every value: the pipeline and importers write thousands of rows that are SQL already.
+    """
+    cur = db.execute(_insert_sql(table, tuple(values)), list(values.values()))
+    return int(cur.lastrowid or 0)
+
+
+@cache
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 def schema_version(db: sqlite_utils.Database) -> list[str]:

@@ -9,7 +9,6 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +16,7 @@ import sqlite_utils
 
 from sepdesk.errors import NotFound
 from sepdesk.instants import db_to_local, to_db
+from sepdesk.store import insert_row
 from sepdesk.store.counters import next_id
 
 STATUSES = ("new", "needs-info", "accepted", "waiting", "solved", "closed", "unqualified")
@@ -98,14 +98,7 @@ def new_values(t: NewTicket, number: str, created_at: str) -> dict[str, Any]:
 
 def insert(db: sqlite_utils.Database, values: dict[str, Any]) -> int:
     """Insert one tickets row (column -> value); returns its id. No event: callers log their own."""
-    cur = db.execute(_insert_sql(tuple(values)), list(values.values()))
-    return int(cur.lastrowid or 0)
-
-
-@cache
-def _insert_sql(columns: tuple[str, ...]) -> str:
-    """The INSERT for these columns, built once: bulk importers insert thousands of tickets."""
-    return f"INSERT INTO tickets ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    return insert_row(db, "tickets", values)
 
 
 def get(db: sqlite_utils.Database, ticket_id: int) -> dict[str, Any]:
@@ -150,10 +143,7 @@ def add_event(
     kind: str,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    db.execute(
-        "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)",
-        list(event_values(ticket_id, to_db(at), actor, kind, detail).values()),
-    )
+    insert_row(db, "events", event_values(ticket_id, to_db(at), actor, kind, detail))
 
 
 def event_values(
@@ -178,10 +168,7 @@ def event_values(
 
 def add_message(db: sqlite_utils.Database, values: dict[str, Any]) -> int:
     """Insert a messages row built by :func:`message_values`; returns its id."""
-    cols = ", ".join(values)
-    marks = ", ".join("?" for _ in values)
-    cur = db.execute(f"INSERT INTO messages ({cols}) VALUES ({marks})", list(values.values()))
-    return int(cur.lastrowid or 0)
+    return insert_row(db, "messages", values)
 
 
 def message_values(
