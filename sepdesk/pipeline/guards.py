@@ -34,11 +34,13 @@ def _auto_submitted(m: ParsedMail, _desk: Collection[str]) -> str | None:
     return None
 
 
+def _first_header(m: ParsedMail, names: tuple[str, ...]) -> str | None:
+    return next((name for name in names if name in m.headers), None)
+
+
 def _autoreply_headers(m: ParsedMail, _desk: Collection[str]) -> str | None:
-    for name in ("x-autoreply", "x-autorespond", "x-autoresponse"):
-        if name in m.headers:
-            return f"{name} header present"
-    return None
+    name = _first_header(m, ("x-autoreply", "x-autorespond", "x-autoresponse"))
+    return f"{name} header present" if name else None
 
 
 def _precedence(m: ParsedMail, _desk: Collection[str]) -> str | None:
@@ -47,10 +49,8 @@ def _precedence(m: ParsedMail, _desk: Collection[str]) -> str | None:
 
 
 def _list_mail(m: ParsedMail, _desk: Collection[str]) -> str | None:
-    for name in ("list-id", "list-unsubscribe", "list-post"):
-        if name in m.headers:
-            return f"mailing list ({name})"
-    return None
+    name = _first_header(m, ("list-id", "list-unsubscribe", "list-post"))
+    return f"mailing list ({name})" if name else None
 
 
 def _daemon_sender(m: ParsedMail, _desk: Collection[str]) -> str | None:

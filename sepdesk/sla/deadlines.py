@@ -48,27 +48,25 @@ def effective_level(contract_level: str | None, contract_state: str | None = Non
     return contract_level.lower()
 
 
+# SPEC §1 contracts table: these levels set their own budget and hours; every other
+# (business, no contract, expired, unknown) goes by severity.
+_LEVEL_TERMS = {"emergency": (EMERGENCY_BUDGET, ALWAYS), "demo": (DEMO_BUDGET, MINOR_HOURS)}
+
+
+def _terms(severity: int, contract_level: str | None) -> tuple[timedelta, Schedule]:
+    _check_severity(severity)
+    by_severity = (timedelta(hours=SEVERITY_HOURS[severity]), SEVERITY_SCHEDULES[severity])
+    return _LEVEL_TERMS.get((contract_level or "").lower(), by_severity)
+
+
 def budget(severity: int, contract_level: str | None) -> timedelta:
     """Support time allowed until the first response (SPEC §1 contracts table)."""
-    _check_severity(severity)
-    level = (contract_level or "").lower()
-    if level == "emergency":
-        return EMERGENCY_BUDGET
-    if level == "demo":
-        return DEMO_BUDGET
-    # business, no contract, expired or unknown level: by severity.
-    return timedelta(hours=SEVERITY_HOURS[severity])
+    return _terms(severity, contract_level)[0]
 
 
 def schedule_for(severity: int, contract_level: str | None) -> Schedule:
     """Which support hours the clock runs in for this severity and contract."""
-    _check_severity(severity)
-    level = (contract_level or "").lower()
-    if level == "emergency":
-        return ALWAYS
-    if level == "demo":
-        return MINOR_HOURS
-    return SEVERITY_SCHEDULES[severity]
+    return _terms(severity, contract_level)[1]
 
 
 def first_response_due(
