@@ -766,17 +766,22 @@ def test_several_accounts_are_read_each_with_their_own_state(
     desk.close()
 
 
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+# Python 3.12+ warns on fork when the test process has threads (servers of other tests);
+# the child here touches none of their locks.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_pipeline_processes_started_early_wait_for_the_first_wake(
-    tmp_path: Path, desk: Desk
+    tmp_path: Path, desk: Desk, method: str
 ) -> None:
     """`serve` starts them before it has migrated the database; they must not touch it
-    (nor nudge a parent without a handler yet) until the daemon wakes them."""
+    (nor nudge a parent without a handler yet) until the daemon wakes them. Forked (as
+    `serve` starts them) or spawned (as after SIGHUP), they behave the same."""
     from sepdesk.daemon.processes import PipelineProcesses
     from sepdesk.intake.store import store_raw
 
     nudged: list[int] = []
     previous = signal.signal(signal.SIGUSR1, lambda signum, _frame: nudged.append(signum))
-    procs = PipelineProcesses(desk.settings, 1)
+    procs = PipelineProcesses(desk.settings, 1, method=method)
     procs.start()
     try:
         stored = store_raw(
@@ -790,3 +795,27 @@ def test_pipeline_processes_started_early_wait_for_the_first_wake(
     finally:
         procs.shutdown(WAIT_S)
         signal.signal(signal.SIGUSR1, previous)
+
+
+def test_pipeline_processes_fork_only_while_single_threaded() -> None:
+    """Forking copies one thread: a lock another thread held at that moment would stay
+    held in the child for ever. With a second thread alive, children are spawned. (In a
+    fresh interpreter: this test process may have threads of other tests' servers.)"""
+    script = """
+import threading
+from sepdesk.daemon.processes import PipelineProcesses, start_method
+from tests.conftest import make_settings
+import tempfile, pathlib
+print(start_method())
+release = threading.Event()
+other = threading.Thread(target=release.wait)
+other.start()
+print(start_method(), PipelineProcesses(make_settings(pathlib.Path(tempfile.mkdtemp())), 1).method)
+release.set()
+other.join()
+print(start_method())
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split("\n")
+    assert out[:3] == ["fork", "spawn spawn", "fork"]

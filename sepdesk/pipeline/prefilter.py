@@ -113,6 +113,11 @@ class _LiteralIndex:
 _LITERALS = _LiteralIndex()
 
 
+def prepare() -> None:
+    """Build the automaton of the rules made so far now, before the first mail needs it."""
+    _LITERALS._built()
+
+
 def required_literals(pattern: str, flags: int = 0) -> frozenset[str] | None:
     """Folded strings of which every match of ``pattern`` contains at least one, or None
     when no such set is known (then the pattern must always be tried)."""
