@@ -142,8 +142,10 @@ def html_to_text(markup: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
-    values = [str(v) for v in msg.get_all(name, [])]
+def _addresses(values: list[str]) -> list[tuple[str, str]]:
+    """(display name, lower-cased address) of every address in the values of one header."""
+    if not values:
+        return []
     return [
         (_decode(n), a.strip().lower())
         for n, a in email.utils.getaddresses(values)
@@ -154,10 +156,12 @@ def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
 def message_date(msg: Message) -> datetime | None:
     """The Date header as an aware instant, or None when absent, unreadable or naive."""
     value = msg.get("Date")
-    if not value:
-        return None
+    return _date(str(value)) if value else None
+
+
+def _date(value: str) -> datetime | None:
     try:
-        dt = email.utils.parsedate_to_datetime(str(value))
+        dt = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
     return dt if dt.tzinfo else None
@@ -203,6 +207,18 @@ def _structure(raw: bytes) -> tuple[Message, list[str]]:
     return msg, defects
 
 
+class _PartsParser(mailparser.MailParser):
+    """mail-parser without its summary dicts (``mail``, ``mail_partial``).
+
+    They are built at the end of ``parse()`` and resolve every header and
+    computed part twice; nothing here reads them, and they were 40% of
+    mail-parser's time on the samples. The parts and attachments are unaffected.
+    """
+
+    def _make_mail(self, complete: bool = True) -> dict[str, Any]:
+        return {}
+
+
 def _decoded_parts(msg: Message) -> mailparser.MailParser:
     """mail-parser decodes the bodies and attachments. It is handed the message with only
     its MIME headers: the others (addresses, Received, dates) are read here already, and
@@ -210,7 +226,7 @@ def _decoded_parts(msg: Message) -> mailparser.MailParser:
     for name in {k for k in msg if not _is_mime_header(k)}:
         del msg[name]
     try:
-        return mailparser.MailParser(msg)
+        return _PartsParser(msg)
     except Exception as exc:  # mail-parser raises bare exceptions on broken MIME
         raise ParseError(f"cannot decode MIME structure: {type(exc).__name__}: {exc}") from None
 
@@ -220,26 +236,38 @@ def _is_mime_header(name: str) -> bool:
     return lowered.startswith("content-") or lowered == "mime-version"
 
 
+def _header_values(msg: Message) -> dict[str, list[str]]:
+    """Every header's values as text, by lower-cased name: one pass instead of a scan per
+    field (``Message.get`` walks all headers each time)."""
+    values: dict[str, list[str]] = {}
+    for k, v in msg.raw_items():
+        if not (isinstance(v, str) and v.isascii()):  # 8-bit bytes: as ``msg.items()`` has them
+            v = str(msg.policy.header_fetch_parse(k, v))
+        values.setdefault(k.lower(), []).append(v)
+    return values
+
+
 def _header_fields(msg: Message, raw: bytes) -> dict[str, Any]:
     """The ParsedMail fields read from the top-level headers."""
-    headers: dict[str, list[str]] = {}
-    for k, v in msg.items():
-        headers.setdefault(k.lower(), []).append(_decode(v))
-    ids = _msgids(str(msg.get("Message-ID", "")))
-    froms = _addresses(msg, "From")
-    reply_to = _addresses(msg, "Reply-To")
+    values = _header_values(msg)
+    first = {k: v[0] for k, v in values.items()}
+    ids = _msgids(first.get("message-id", ""))
+    froms = _addresses(values.get("from", []))
+    reply_to = _addresses(values.get("reply-to", []))
+    date = first.get("date")
+    headers = {k: [_decode(v) for v in vs] for k, vs in values.items()}
     return {
         "message_id": ids[0] if ids else digest_id(raw),
         "has_message_id": bool(ids),
-        "subject": _decode(msg.get("Subject", "")),
+        "subject": headers.get("subject", [""])[0],
         "from_addr": froms[0][1] if froms else "",
         "from_name": froms[0][0] if froms else "",
         "reply_to": reply_to[0][1] if reply_to else "",
-        "to": tuple(a for _, a in _addresses(msg, "To")),
-        "cc": tuple(a for _, a in _addresses(msg, "Cc")),
-        "date": message_date(msg),
-        "in_reply_to": (_msgids(str(msg.get("In-Reply-To", ""))) or [""])[0],
-        "references": tuple(_msgids(" ".join(str(v) for v in msg.get_all("References", [])))),
+        "to": tuple(a for _, a in _addresses(values.get("to", []))),
+        "cc": tuple(a for _, a in _addresses(values.get("cc", []))),
+        "date": _date(date) if date else None,
+        "in_reply_to": (_msgids(first.get("in-reply-to", "")) or [""])[0],
+        "references": tuple(_msgids(" ".join(values.get("references", [])))),
         "content_type": msg.get_content_type(),
         "headers": headers,
     }
