@@ -94,7 +94,11 @@ def _decode(value: object) -> str:
     text = str(value)
     if "=?" in text:
         with contextlib.suppress(
-            UnicodeError, LookupError, ValueError, email.errors.HeaderParseError
+            UnicodeError,
+            LookupError,
+            ValueError,
+            email.errors.HeaderParseError,
+            email.errors.CharsetError,  # a charset name that is not ASCII
         ):
             text = str(make_header(decode_header(text)))
     return " ".join(text.split())
