@@ -113,6 +113,13 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
         yield list(items[i : i + size])
 
 
+def _lead_chunks(items: Sequence[int], first: int, size: int) -> Iterator[list[int]]:
+    """A chunk of ``first`` items, then chunks of ``size``."""
+    if items:
+        yield list(items[:first])
+    yield from _chunks(items[first:], size)
+
+
 def _uid_set(uids: Iterable[int]) -> str:
     """A compact IMAP UID set ("1:50,52") for MOVE, COPY and EXPUNGE of many UIDs at once.
 
@@ -284,10 +291,13 @@ class ImapPoller:
         uids = sorted(int(u) for u in client.search("ALL"))
         handed = self._handed_in(folder, uidvalidity, uids)
         new = [u for u in uids if u not in handed.rows]
-        meta = self._meta(client, new)
         moved = 0
-        for batch in _chunks([u for u in new if u in meta], self.batch_size):
-            moved += self._handle_batch(client, folder, uidvalidity, batch, meta)
+        # Sizes and dates are fetched a chunk at a time, and the first chunk is one batch:
+        # the pipeline gets its first mail after one short FETCH, not the whole backlog's.
+        for chunk in _lead_chunks(new, self.batch_size, META_CHUNK):
+            meta = self._meta(client, chunk)
+            for batch in _chunks([u for u in chunk if u in meta], self.batch_size):
+                moved += self._handle_batch(client, folder, uidvalidity, batch, meta)
         moved += self._settle(client, folder)
         # Every UID below UIDNEXT at SELECT time was either in the search or is gone.
         self._seen_uid[folder] = max(uidnext - 1, *uids, 0)
