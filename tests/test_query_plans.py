@@ -15,14 +15,18 @@ from pathlib import Path
 
 import sqlite_utils
 
-from sepdesk.contracts import import_csv
+from sepdesk.contracts import contracts_version, import_csv
 from sepdesk.desk import Desk
 from sepdesk.intake.store import store_raw
 from sepdesk.pipeline import runner
+from sepdesk.pipeline.steps import DEDUPE_QUERY
 from sepdesk.sla import timer
 from tests.conftest import CONTRACTS, MAILS, T0, make_settings
 
 GROWING = ("intake", "tickets", "messages", "outbox", "events", "auto_replies", "quarantine")
+# Contracts grow with the customer base. Only the matching index reads them all, and only
+# when they changed (once in this trace); the per-mail question "did they change?" must not.
+CONTRACTS_REBUILD = "SELECT * FROM contracts"
 
 
 def _traced_statements(tmp_path: Path) -> set[str]:
@@ -59,6 +63,8 @@ def test_no_per_mail_statement_walks_a_growing_table(tmp_path: Path) -> None:
             table = re.match(r"SCAN (\w+)", step)
             if table and table.group(1) in GROWING and "USING" not in step:
                 walks.append((step, statement[:160]))
+            if table and table.group(1) == "contracts" and statement != CONTRACTS_REBUILD:
+                walks.append((step, statement[:160]))
             # A state-only index search on intake, although the statement names message_id.
             if "intake_pending (state=?)" in step and "message_id" in statement:
                 walks.append((step, statement[:160]))
@@ -67,9 +73,21 @@ def test_no_per_mail_statement_walks_a_growing_table(tmp_path: Path) -> None:
 
 def test_dedupe_finds_a_message_id_through_its_index(tmp_path: Path) -> None:
     desk = Desk.open(make_settings(tmp_path))
-    plan = _plan(
-        desk.db,
-        "SELECT id, ticket_id FROM intake WHERE message_id = 'x' AND id != 1"
-        " AND state = 'done' AND outcome != 'duplicate' LIMIT 1",
-    )
+    plan = [
+        row[3]
+        for row in desk.db.execute("EXPLAIN QUERY PLAN " + DEDUPE_QUERY, {"mid": "x", "id": 1})
+    ]
     assert any("intake_message_id" in step for step in plan), plan
+    assert any("outbox" in step and "message_id=?" in step for step in plan), plan
+
+
+def test_contracts_version_is_one_lookup(tmp_path: Path) -> None:
+    """Every mail asks it, before the write lock and under it, however many contracts."""
+    desk = Desk.open(make_settings(tmp_path))
+    import_csv(desk.db, CONTRACTS, T0)
+    seen: list[str] = []
+    desk.db.conn.set_trace_callback(seen.append)
+    contracts_version(desk.db)
+    desk.db.conn.set_trace_callback(None)
+    assert len(seen) == 1
+    assert [step for step in _plan(desk.db, seen[0]) if step.startswith("SCAN")] == []

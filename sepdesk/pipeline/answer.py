@@ -8,11 +8,13 @@ had ``max_auto_replies_per_day`` automatic replies in the last 24 hours.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sepdesk.instants import db_to_local
 from sepdesk.outbound.compose import tagged_subject
 from sepdesk.outbound.outbox import auto_replies_since, enqueue, queued_mail
+from sepdesk.pipeline.classify import older_versions
 from sepdesk.pipeline.customer import CustomerFacts
 from sepdesk.pipeline.reply import ReplyFacts, reply_body
 from sepdesk.pipeline.work import Work
@@ -35,7 +37,14 @@ def may_answer(work: Work, to: str) -> str | None:
     return None
 
 
-def reply_facts(work: Work, ticket: dict[str, Any], cf: CustomerFacts, **kw: Any) -> ReplyFacts:
+def reply_facts(
+    work: Work,
+    ticket: dict[str, Any],
+    cf: CustomerFacts,
+    versions: Sequence[str] = (),
+    **kw: Any,
+) -> ReplyFacts:
+    """What the reply says; ``versions``: the SEP sesam versions the request names."""
     s = work.desk.settings
     contract = cf.contract
     return ReplyFacts(
@@ -53,13 +62,20 @@ def reply_facts(work: Work, ticket: dict[str, Any], cf: CustomerFacts, **kw: Any
         hotline=s.desk.hotline_phone,
         form_url=s.desk.emergency_form_url,
         current_version=s.policy.current_version,
+        old_versions=older_versions(versions, s.policy.current_version),
         desk_name=s.desk.name,
         **kw,
     )
 
 
-def answer_customer(work: Work, ticket: dict[str, Any], kind: str, facts: ReplyFacts) -> int | None:
-    """Queue the customer's reply unless a guard holds it back; returns the outbox id."""
+def answer_customer(
+    work: Work, ticket: dict[str, Any], kind: str, cf: CustomerFacts, **facts: Any
+) -> int | None:
+    """Queue the customer's reply unless a guard holds it back; returns the outbox id.
+
+    ``facts`` are :func:`reply_facts`' keywords, gathered only for a reply that goes out
+    (a sender over the daily limit, as in a mail loop, costs no composing).
+    """
     to = recipient(ticket)
     held = may_answer(work, to)
     if held:
@@ -75,7 +91,7 @@ def answer_customer(work: Work, ticket: dict[str, Any], kind: str, facts: ReplyF
             subject=tagged_subject(
                 work.desk.settings, tickets.ref_of(ticket), mail.subject or ticket["subject"]
             ),
-            body=reply_body(facts),
+            body=reply_body(reply_facts(work, ticket, cf, **facts)),
             at=work.at,
             ticket_id=ticket["id"],
             ticket_ref=tickets.ref_of(ticket),

@@ -31,10 +31,20 @@ class CustomerFacts:
 
 def contract_index(desk: Desk) -> ContractIndex:
     """The matching index, rebuilt only when the contracts table changed."""
+    return versioned_index(desk)[1]
+
+
+def versioned_index(desk: Desk) -> tuple[int, ContractIndex]:
+    """The contracts version and the matching index built at it (one read of the version)."""
     version = contracts_version(desk.db)
-    cached = desk._cache.get("contracts")
-    if cached and cached[0] == version:
-        return cached[1]
+    cached: tuple[int, ContractIndex] | None = desk._cache.get("contracts")
+    if cached is None or cached[0] != version:
+        cached = (version, _build_index(desk))
+        desk._cache["contracts"] = cached
+    return cached
+
+
+def _build_index(desk: Desk) -> ContractIndex:
     views = [
         ContractView(
             customer_number=r["customer_number"],
@@ -48,17 +58,25 @@ def contract_index(desk: Desk) -> ContractIndex:
         )
         for r in desk.db.query("SELECT * FROM contracts")
     ]
-    index = ContractIndex.build(views)
-    desk._cache["contracts"] = (version, index)
-    return index
+    return ContractIndex.build(views)
 
 
 def local_day(desk: Desk, at: datetime) -> date:
     return at.astimezone(ZoneInfo(desk.tz)).date()
 
 
-def facts_for(desk: Desk, *, subject: str, text: str, sender: str, at: datetime) -> CustomerFacts:
-    index = contract_index(desk)
+def facts_for(
+    desk: Desk,
+    *,
+    subject: str,
+    text: str,
+    sender: str,
+    at: datetime,
+    index: ContractIndex | None = None,
+) -> CustomerFacts:
+    """The customer a mail names and its contract state; ``index``: one the caller has at hand."""
+    if index is None:
+        index = contract_index(desk)
     match = match_customer(index, subject=subject, text=text, sender=sender)
     contract = index.get(match.customer_number) if match.customer_number else None
     return CustomerFacts(match, contract, contract_state(contract, local_day(desk, at)))

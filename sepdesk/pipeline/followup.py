@@ -7,8 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from sepdesk.instants import from_db
-from sepdesk.pipeline.answer import answer_customer, notify_team, reply_facts
-from sepdesk.pipeline.classify import older_versions, own_text, understand
+from sepdesk.pipeline.answer import answer_customer, notify_team
+from sepdesk.pipeline.classify import own_text, understand
 from sepdesk.pipeline.customer import CustomerFacts, facts_for, facts_for_number
 from sepdesk.pipeline.opening import open_from_mail
 from sepdesk.pipeline.staff import is_staff_address
@@ -82,23 +82,16 @@ def _recheck(work: Work, ticket: dict[str, Any]) -> None:
         versions=sorted(set(json.loads(ticket["versions"])) | set(u.versions)),
     )
     work.decide("recheck", why)
-    ticket = tickets.get(desk.db, ticket["id"])
-    if status == "accepted":
-        ticket = assign_call_id(desk.db, ticket, desk.tz, work.at, "desk")
+    if status == "accepted":  # the update above left call_id and received_at as they were
+        assign_call_id(desk.db, ticket, desk.tz, work.at, "desk")
     if cf.state == "current":
         restart_clock(desk, ticket["id"])
     ticket = tickets.get(desk.db, ticket["id"])
     kind = {"accepted": "call_accepted", "needs-info": "needs_info"}.get(status)
     if kind:
-        facts = reply_facts(
-            work,
-            ticket,
-            cf,
-            opened="followup",
-            missing=missing,
-            old_versions=older_versions(u.versions, desk.settings.policy.current_version),
+        answer_customer(
+            work, ticket, kind, cf, opened="followup", missing=missing, versions=u.versions
         )
-        answer_customer(work, ticket, kind, facts)
     work.ticket = ticket
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sepdesk.pipeline.answer import answer_customer, notify_team, reply_facts
-from sepdesk.pipeline.classify import Understanding, older_versions
+from sepdesk.pipeline.answer import answer_customer, notify_team
+from sepdesk.pipeline.classify import Understanding
 from sepdesk.pipeline.customer import CustomerFacts
 from sepdesk.pipeline.work import Work
-from sepdesk.sla.deadlines import restart_clock
+from sepdesk.sla.deadlines import start_clock
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import (
-    assign_call_id,
     decide_status,
     emergency_used_by,
+    log_accepted,
+    new_call_id,
     shown_severity,
 )
 
@@ -37,9 +38,60 @@ def _emergency_used(work: Work, cf: CustomerFacts) -> str | None:
     )
 
 
+def _new_ticket(
+    work: Work,
+    cf: CustomerFacts,
+    severity: int,
+    reasons: list[str],
+    status: str,
+    linked: str | None,
+) -> tickets.NewTicket:
+    mail, u = work.parsed, work.understanding()
+    return tickets.NewTicket(
+        channel="email",
+        received_at=work.received_at,
+        severity=severity,
+        subject=mail.subject,
+        requester=mail.from_addr,
+        requester_name=mail.from_name,
+        reply_to=mail.reply_to if mail.reply_to != mail.from_addr else "",
+        customer_number=cf.match.customer_number,
+        contract_level=cf.level,
+        contract_state=cf.state,
+        match_basis=cf.match.basis,
+        match_reason=cf.match.reason,
+        verified_sender=cf.match.verified_sender,
+        stated_severity=u.stated_severity,
+        severity_reasons=reasons,
+        missing_info=list(u.missing_info),
+        language=u.language,
+        versions=list(u.versions),
+        operating_systems=list(u.operating_systems),
+        status=status,
+        linked_ticket=linked,
+    )
+
+
+def _insert(work: Work, new: tickets.NewTicket, cf: CustomerFacts) -> dict[str, Any]:
+    """Write the ticket in its final state: number, Call ID when accepted, clock when it runs.
+
+    One INSERT instead of creating, accepting and starting the clock one after the
+    other; the events say the same (created, then accepted).
+    """
+    desk = work.desk
+    row = tickets.new_row(desk.db, new, desk.tz, work.at)
+    if new.status == "accepted":
+        row["call_id"] = new_call_id(desk.db, row["received_at"], desk.tz)
+    if new.status in ("accepted", "needs-info") and cf.state == "current":
+        start_clock(desk, row)
+    ticket = tickets.insert_new(desk.db, row, work.at)
+    if ticket["call_id"]:
+        log_accepted(desk.db, ticket["id"], ticket["call_id"], work.at, "desk")
+    return ticket
+
+
 def open_from_mail(work: Work, linked_from: str | None = None) -> dict[str, Any]:
     """Create the ticket for this mail, queue its answer and team notice; returns the ticket."""
-    mail, desk = work.parsed, work.desk
     cf = work.customer()
     work.decide("customer", f"{cf.match.basis}: {cf.match.reason}; contract {cf.state}")
     u = work.understanding()
@@ -52,52 +104,20 @@ def open_from_mail(work: Work, linked_from: str | None = None) -> dict[str, Any]
         emergency_used=used is not None,
     )
     work.decide("classify", f"severity {severity}, language {u.language}, {why}")
-    ticket = tickets.create(
-        desk.db,
-        tickets.NewTicket(
-            channel="email",
-            received_at=work.received_at,
-            severity=severity,
-            subject=mail.subject,
-            requester=mail.from_addr,
-            requester_name=mail.from_name,
-            reply_to=mail.reply_to if mail.reply_to != mail.from_addr else "",
-            customer_number=cf.match.customer_number,
-            contract_level=cf.level,
-            contract_state=cf.state,
-            match_basis=cf.match.basis,
-            match_reason=cf.match.reason,
-            verified_sender=cf.match.verified_sender,
-            stated_severity=u.stated_severity,
-            severity_reasons=reasons,
-            missing_info=list(u.missing_info),
-            language=u.language,
-            versions=list(u.versions),
-            operating_systems=list(u.operating_systems),
-            status=status,
-            linked_ticket=linked_from,
-        ),
-        desk.tz,
-        work.at,
-    )
+    ticket = _insert(work, _new_ticket(work, cf, severity, reasons, status, linked_from), cf)
     work.store_on(ticket)
-    if status == "accepted":
-        ticket = assign_call_id(desk.db, ticket, desk.tz, work.at, "desk")
-    if status in ("accepted", "needs-info") and cf.state == "current":
-        restart_clock(desk, ticket["id"])
-        ticket = tickets.get(desk.db, ticket["id"])
-    facts = reply_facts(
+    answer_customer(
         work,
         ticket,
+        REPLY_KINDS[status],
         cf,
         opened="linked" if linked_from else "new",
         linked_from=linked_from,
         missing=u.missing_info,
         critical=severity == 1,
-        old_versions=older_versions(u.versions, desk.settings.policy.current_version),
+        versions=u.versions,
         ambiguous=bool(cf.match.ambiguous),
         emergency_used_by=used,
     )
-    answer_customer(work, ticket, REPLY_KINDS[status], facts)
     notify_team(work, ticket, "New ticket")
     return ticket

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from sepdesk.desk import Desk
 from sepdesk.errors import NotFound
 from sepdesk.instants import from_db, now, to_db
-from sepdesk.pipeline.guards import automatic_reason
 from sepdesk.pipeline.parse import ParseError, parse_mail
 from sepdesk.pipeline.steps import run_steps
 from sepdesk.pipeline.work import Work
@@ -57,16 +56,18 @@ def _begin_attempts(desk: Desk, intake_ids: list[int]) -> list[dict]:
 
 
 def _mark_done(work: Work) -> None:
+    """The row's outcome, what each step decided, and the Message-ID the parse step read."""
     ticket_id = work.ticket["id"] if work.ticket else None
     work.desk.db.execute(
         "UPDATE intake SET state = 'done', outcome = ?, reason = ?, steps = ?, ticket_id = ?,"
-        " processed_at = ? WHERE id = ?",
+        " processed_at = ?, message_id = ? WHERE id = ?",
         [
             work.outcome,
             work.reason,
             json.dumps(work.steps, ensure_ascii=False),
             ticket_id,
             to_db(work.at),
+            work.parsed.message_id,
             work.intake_id,
         ],
     )
@@ -114,25 +115,25 @@ def _prepare(desk: Desk, row: dict, at: datetime) -> Work:
     except ParseError as exc:
         work.parse_error = str(exc)
         return work
-    if automatic_reason(work.mail, desk.settings.desk_addresses()) is None:
+    if work.automatic_reason() is None:
         work.understanding()
         work.customer()  # reads contracts only; a new ticket needs it, under the lock it is checked
     return work
 
 
-def _still_pending(desk: Desk, intake_id: int) -> bool:
-    # Under the write lock: another worker (IMAP poller, second process) may have finished it.
-    row = desk.db.execute("SELECT state FROM intake WHERE id = ?", [intake_id]).fetchone()
-    return bool(row) and row[0] == "pending"
+def _still_pending(desk: Desk, intake_ids: list[int]) -> set[int]:
+    """The rows no other worker (IMAP poller, second process) finished meanwhile.
 
-
-def _process_row(desk: Desk, row: dict, work: Work) -> bool:
-    """One row inside the batch transaction; its own savepoint keeps a failure to itself.
-
-    False when another worker got there first.
+    Asked once under the write lock: until the commit nobody else can finish one,
+    and processing a row never changes another row's state.
     """
-    if not _still_pending(desk, row["id"]):
-        return False
+    marks = ",".join("?" for _ in intake_ids)
+    sql = f"SELECT id FROM intake WHERE id IN ({marks}) AND state = 'pending'"
+    return {int(r[0]) for r in desk.db.execute(sql, intake_ids).fetchall()}
+
+
+def _process_row(desk: Desk, row: dict, work: Work) -> None:
+    """One row inside the batch transaction; its own savepoint keeps a failure to itself."""
     try:
         with desk.db.atomic():
             run_steps(work)
@@ -144,7 +145,6 @@ def _process_row(desk: Desk, row: dict, work: Work) -> bool:
         if row["attempts"] >= MAX_ATTEMPTS:
             reason = f"failed {row['attempts']} times: {type(exc).__name__}: {exc}"
             _quarantine(desk, row, reason, work.at, work.steps)
-    return True
 
 
 def process_batch(desk: Desk, intake_ids: list[int], at: datetime | None = None) -> list[Result]:
@@ -158,10 +158,13 @@ def process_batch(desk: Desk, intake_ids: list[int], at: datetime | None = None)
         return []
     rows = _begin_attempts(desk, intake_ids)
     works = [_prepare(desk, row, at) for row in rows]
+    done: dict[int, Work] = {}
     with write_tx(desk.db):
-        done = {
-            w.intake_id: w for row, w in zip(rows, works, strict=True) if _process_row(desk, row, w)
-        }
+        pending = _still_pending(desk, [row["id"] for row in rows])
+        for row, work in zip(rows, works, strict=True):
+            if row["id"] in pending:
+                _process_row(desk, row, work)
+                done[work.intake_id] = work
     results = [_result(desk, i) for i in intake_ids]
     for r in results:
         w = done.get(r.intake_id)

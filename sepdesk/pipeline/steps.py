@@ -11,7 +11,6 @@ from sepdesk.pipeline.bounce import record_bounce
 from sepdesk.pipeline.bounces import is_bounce
 from sepdesk.pipeline.conversation import find_thread
 from sepdesk.pipeline.followup import handle_follow_up
-from sepdesk.pipeline.guards import automatic_reason
 from sepdesk.pipeline.opening import open_from_mail
 from sepdesk.pipeline.parse import ParseError, parse_mail
 from sepdesk.pipeline.staff import handle_staff, staff_sender
@@ -24,26 +23,24 @@ def step_parse(work: Work) -> None:
     if work.mail is None:
         work.mail = parse_mail(work.raw)
     m = work.mail
+    # The Message-ID goes onto the intake row with its outcome (runner._mark_done).
     work.decide("parse", f"from {m.from_addr or '?'}; message-id {m.message_id}")
-    work.desk.db.execute(
-        "UPDATE intake SET message_id = ? WHERE id = ?", [m.message_id, work.intake_id]
-    )
+
+
+# Both places a Message-ID may already be known, asked in one statement.
+DEDUPE_QUERY = (
+    "SELECT (SELECT id FROM intake WHERE message_id = :mid AND id != :id AND state = 'done'"
+    " AND outcome != 'duplicate' LIMIT 1), EXISTS (SELECT 1 FROM outbox WHERE message_id = :mid)"
+)
 
 
 def step_dedupe(work: Work) -> None:
-    m = work.parsed
-    row = work.desk.db.execute(
-        "SELECT id, ticket_id FROM intake WHERE message_id = ? AND id != ? AND state = 'done'"
-        " AND outcome != 'duplicate' LIMIT 1",
-        [m.message_id, work.intake_id],
+    seen, own = work.desk.db.execute(
+        DEDUPE_QUERY, {"mid": work.parsed.message_id, "id": work.intake_id}
     ).fetchone()
-    if row:
-        work.finish("duplicate", f"Message-ID already processed (intake #{row[0]})")
-        return
-    own = work.desk.db.execute(
-        "SELECT 1 FROM outbox WHERE message_id = ?", [m.message_id]
-    ).fetchone()
-    if own:
+    if seen is not None:
+        work.finish("duplicate", f"Message-ID already processed (intake #{seen})")
+    elif own:
         work.finish("ignored", "our own outgoing mail came back")
 
 
@@ -54,7 +51,7 @@ def step_bounce(work: Work) -> None:
 
 
 def step_loop_guard(work: Work) -> None:
-    work.automatic = automatic_reason(work.parsed, work.desk.settings.desk_addresses())
+    work.automatic = work.automatic_reason()
     if work.automatic:
         work.decide("loop_guard", work.automatic)
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sepdesk.contracts import contracts_version
 from sepdesk.desk import Desk
 from sepdesk.instants import to_db
 from sepdesk.pipeline.classify import Understanding, understand
-from sepdesk.pipeline.customer import CustomerFacts, facts_for
+from sepdesk.pipeline.customer import CustomerFacts, facts_for, versioned_index
+from sepdesk.pipeline.guards import automatic_reason
 from sepdesk.pipeline.parse import ParsedMail
 from sepdesk.tickets import store as tickets
 
@@ -27,7 +27,8 @@ class Work:
     mail: ParsedMail | None = None
     parse_error: str | None = None  # set when the bytes could not be parsed at all
     _understanding: Understanding | None = None
-    _customer: tuple[Any, CustomerFacts] | None = None  # (contracts version, facts)
+    _customer: tuple[int, CustomerFacts] | None = None  # (contracts version, facts)
+    _loop_guard: tuple[str | None] | None = None  # (automatic_reason,) once worked out
     automatic: str | None = None  # why no automatic reply may go out, or None
     staff: str | None = None  # the engineer's address when this is authenticated staff mail
     thread: dict[str, Any] | None = None  # the ticket this mail belongs to, if any
@@ -48,13 +49,21 @@ class Work:
             self._understanding = understand(m.subject, m.text, m.attachments)
         return self._understanding
 
+    def automatic_reason(self) -> str | None:
+        """Why no automatic reply may answer this mail (the loop guards), worked out once:
+        before the write lock (see runner._prepare), then used by the loop_guard step."""
+        if self._loop_guard is None:
+            desk_addresses = self.desk.settings.desk_addresses()
+            self._loop_guard = (automatic_reason(self.parsed, desk_addresses),)
+        return self._loop_guard[0]
+
     def customer(self) -> CustomerFacts:
         """The customer and contract this mail names, by its text and sender.
 
         Worked out before the write lock (see runner._prepare) and kept while the
         contracts are unchanged: a contracts import in between means matching again.
         """
-        version = contracts_version(self.desk.db)
+        version, index = versioned_index(self.desk)
         if self._customer is None or self._customer[0] != version:
             m = self.parsed
             facts = facts_for(
@@ -63,6 +72,7 @@ class Work:
                 text=m.all_text(),
                 sender=m.from_addr,
                 at=self.received_at,
+                index=index,
             )
             self._customer = (version, facts)
         return self._customer[1]

@@ -4,7 +4,8 @@ The top half is pure (budget, schedule, due, breached). The two functions at
 the bottom write a ticket's clock and are what other code calls:
 :func:`refresh_due` after severity or contract changes, and
 :func:`record_response` whenever a support engineer answers (mail reply,
-phone call, ``tickets respond``).
+phone call, ``tickets respond``). :func:`start_clock` puts the same clock into
+a new ticket's row before it is inserted.
 """
 
 from __future__ import annotations
@@ -174,6 +175,13 @@ def clock_of(
         warn = warning_instant(cal, {**ticket, "first_response_due": to_db(due)}, warn_at)
         look = to_db(warn)
     return due, breached, look
+
+
+def start_clock(desk: Desk, values: dict[str, Any]) -> None:
+    """Put into a new ticket's row, before it is inserted, the clock :func:`restart_clock`
+    would store once it exists: due, breached and the timer's next look."""
+    due, breached, look = clock_of(desk.calendar, values, None, desk.settings.sla.warn_at)
+    values.update(first_response_due=to_db(due), breached=breached, next_escalation_at=look)
 
 
 def restart_clock(desk: Desk, ticket_id: int, at: datetime | None = None) -> datetime:

@@ -73,12 +73,36 @@ def _write_lock(db: sqlite_utils.Database) -> _FileLock:
 
 
 class Database(sqlite_utils.Database):
-    """sqlite-utils' Database with a lighter ``query`` for plain SELECTs.
+    """sqlite-utils' Database with a lighter ``query`` for plain SELECTs and cheaper savepoints.
 
     sqlite-utils wraps every query in a savepoint so that a statement that turns
     out to write can be undone; a SELECT cannot write, and the pipeline and the
     importers run many small ones per message, so they skip that guard.
     """
+
+    @contextmanager
+    def atomic(self) -> Iterator[Database]:
+        """sqlite-utils' ``atomic`` with one savepoint name for every nesting level.
+
+        sqlite-utils names each savepoint anew, so each is a new statement to prepare and
+        a new entry in the connection's statement cache, pushing out the statements the
+        pipeline runs for every mail (a savepoint per row). RELEASE and ROLLBACK TO act on
+        the innermost savepoint of a name, so strictly nested blocks can share one.
+        """
+        if not self.conn.in_transaction:
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("SAVEPOINT sepdesk")
+        try:
+            yield self
+        except BaseException:
+            if self.conn.in_transaction:  # a RAISE(ROLLBACK) may have ended it already
+                self.conn.execute("ROLLBACK TO SAVEPOINT sepdesk")
+                self.conn.execute("RELEASE SAVEPOINT sepdesk")
+            raise
+        else:
+            self.conn.execute("RELEASE SAVEPOINT sepdesk")
 
     def query(self, sql: str, params: Any = None) -> Generator[dict[str, Any], None, None]:
         if sql.lstrip()[:6].upper() != "SELECT":
@@ -126,7 +150,7 @@ def open_db(path: str | Path, *, migrate_schema: bool = True) -> sqlite_utils.Da
 def write_tx(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """One write transaction taken with BEGIN IMMEDIATE; commit on success, rollback on error.
 
-    Nested use becomes a savepoint (sqlite-utils' ``atomic``).
+    Nested use becomes a savepoint (:meth:`Database.atomic`).
     """
     if db.conn.in_transaction:
         with db.atomic():

@@ -301,3 +301,26 @@ _SLA_INSERT_TRIGGER_2 = (
 def m006_sla_insert_trigger_respects_explicit_next(db: sqlite_utils.Database) -> None:
     for statement in _SLA_INSERT_TRIGGER_2:
         db.execute(statement)
+
+
+# Versions of data that processes cache (the contracts' matching index), kept by triggers:
+# every mail asks whether the contracts changed, before the write lock and under it, and
+# count(*) with max(updated_at) walked the whole contracts table to answer. Now it is one
+# row read by its key. Any write to the table counts, whoever makes it (import, sce, SQL).
+_DATA_VERSIONS = (
+    "CREATE TABLE data_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+    "INSERT INTO data_versions (name, version) VALUES ('contracts', 0)",
+    *(
+        f"""CREATE TRIGGER contracts_version_{event.lower()} AFTER {event} ON contracts
+    BEGIN
+        UPDATE data_versions SET version = version + 1 WHERE name = 'contracts';
+    END"""
+        for event in ("INSERT", "UPDATE", "DELETE")
+    ),
+)
+
+
+@MIGRATIONS()
+def m007_data_versions(db: sqlite_utils.Database) -> None:
+    for statement in _DATA_VERSIONS:
+        db.execute(statement)

@@ -1,7 +1,8 @@
 """When a ticket is a valid support call (SPEC §2), and giving it its Call ID.
 
 ``decide_status`` is pure: the facts of a request in, the ticket status out.
-``assign_call_id`` writes, inside the caller's transaction.
+``assign_call_id`` writes, inside the caller's transaction; ``new_call_id`` and
+``log_accepted`` are its two halves for a ticket accepted before it is inserted.
 """
 
 from __future__ import annotations
@@ -64,14 +65,28 @@ def emergency_used_by(
     return str(row[0]) if row else None
 
 
+def new_call_id(db: sqlite_utils.Database, received_at: str, tz: str) -> str:
+    """The next C-YYYY-NNNNN of the year a ticket was received (``received_at`` as stored)."""
+    return next_id(db, "call", from_db(received_at).astimezone(ZoneInfo(tz)).year)
+
+
+def log_accepted(
+    db: sqlite_utils.Database, ticket_id: int, call_id: str, at: datetime, actor: str
+) -> None:
+    tickets.add_event(db, ticket_id, at, actor, "accepted", {"call_id": call_id})
+
+
 def assign_call_id(
     db: sqlite_utils.Database, ticket: dict[str, Any], tz: str, at: datetime, actor: str
-) -> dict[str, Any]:
-    """Accept a ticket: a new C-YYYY-NNNNN (year of receipt) unless it has one already."""
+) -> str:
+    """Accept a ticket: a new Call ID unless it has one already; returns its Call ID.
+
+    A new ticket accepted at once gets its Call ID in its first INSERT instead
+    (:func:`new_call_id`, :func:`log_accepted`).
+    """
     if ticket["call_id"]:
-        return ticket
-    year = from_db(ticket["received_at"]).astimezone(ZoneInfo(tz)).year
-    call_id = next_id(db, "call", year)
+        return str(ticket["call_id"])
+    call_id = new_call_id(db, ticket["received_at"], tz)
     tickets.update(db, ticket["id"], at, call_id=call_id, status="accepted")
-    tickets.add_event(db, ticket["id"], at, actor, "accepted", {"call_id": call_id})
-    return tickets.get(db, ticket["id"])
+    log_accepted(db, ticket["id"], call_id, at, actor)
+    return call_id

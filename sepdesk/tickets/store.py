@@ -56,18 +56,41 @@ class NewTicket:
 
 def create(db: sqlite_utils.Database, t: NewTicket, tz: str, at: datetime) -> dict[str, Any]:
     """Insert a ticket with the next T-YYYY-NNNNNN of the received year (desk timezone)."""
+    return insert_new(db, new_row(db, t, tz, at), at)
+
+
+def new_row(db: sqlite_utils.Database, t: NewTicket, tz: str, at: datetime) -> dict[str, Any]:
+    """A new ticket's row with the next T-YYYY-NNNNNN of the received year (desk timezone).
+
+    Not inserted yet: the caller may settle more of it first (Call ID, clock), so that
+    :func:`insert_new` writes the ticket in its final state with one INSERT.
+    """
     year = t.received_at.astimezone(ZoneInfo(tz)).year
-    number = next_id(db, "ticket", year)
-    ticket_id = insert(db, new_values(t, number, to_db(at)))
-    add_event(db, ticket_id, at, "desk", "created", {"ticket_number": number, "status": t.status})
-    return get(db, ticket_id)
+    return new_values(t, next_id(db, "ticket", year), to_db(at))
+
+
+def insert_new(db: sqlite_utils.Database, values: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """Insert a new ticket's row (:func:`new_row`) and log its creation; returns the row as stored.
+
+    The row is not read back: it is ``values`` and its id. So a row with a due must carry
+    the timer's next look (``sla.deadlines.start_clock`` sets both), or the SLA insert
+    trigger would store another one.
+    """
+    if values["first_response_due"] is not None and values["next_escalation_at"] is None:
+        raise ValueError("a new ticket with a due needs its next_escalation_at")
+    ticket = {"id": insert(db, values), **values}
+    detail = {"ticket_number": ticket["ticket_number"], "status": ticket["status"]}
+    add_event(db, ticket["id"], at, "desk", "created", detail)
+    return ticket
 
 
 def new_values(t: NewTicket, number: str, created_at: str) -> dict[str, Any]:
     """The tickets row of a new ticket numbered ``number``, as column -> value.
 
-    ``created_at`` is database text (``to_db``), as in the other ``*_values`` helpers:
-    bulk writers make many rows of one instant and convert it once.
+    Every column but ``id`` is there, at its starting value (no Call ID, no clock), so
+    ``{"id": ..., **values}`` is the row as stored. ``created_at`` is database text
+    (``to_db``), as in the other ``*_values`` helpers: bulk writers make many rows of one
+    instant and convert it once.
     """
     values = {
         "ticket_number": number,
@@ -90,6 +113,15 @@ def new_values(t: NewTicket, number: str, created_at: str) -> dict[str, Any]:
         "linked_ticket": t.linked_ticket,
         "created_at": created_at,
         "updated_at": created_at,
+        "call_id": None,
+        "first_response_due": None,
+        "first_response_at": None,
+        "breached": 0,
+        "next_escalation_at": None,
+        "assigned_to": None,
+        "delivery_failed": 0,
+        "solved_at": None,
+        "closed_at": None,
     }
     for col in _JSON_COLUMNS:
         values[col] = _json_list(getattr(t, col))
