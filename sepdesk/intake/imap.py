@@ -61,7 +61,6 @@ log = logging.getLogger("sepdesk.imap")
 
 SOURCE = "imap"
 BATCH_SIZE = 50
-META_CHUNK = 1000  # UIDs per FETCH of sizes and dates (a short UID set, one round trip)
 SETTLE_WAIT_S = 0.5  # with messages handed over, look at their rows at least this often
 SETTLE_PACE_S = 0.1  # ...and at most this often
 IDLE_RENEW_S = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30 min inactivity timeout
@@ -111,13 +110,6 @@ def _fault_point(name: str) -> None:
 def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
     for i in range(0, len(items), size):
         yield list(items[i : i + size])
-
-
-def _lead_chunks(items: Sequence[int], first: int, size: int) -> Iterator[list[int]]:
-    """A chunk of ``first`` items, then chunks of ``size``."""
-    if items:
-        yield list(items[:first])
-    yield from _chunks(items[first:], size)
 
 
 def _uid_set(uids: Iterable[int]) -> str:
@@ -291,13 +283,10 @@ class ImapPoller:
         uids = sorted(int(u) for u in client.search("ALL"))
         handed = self._handed_in(folder, uidvalidity, uids)
         new = [u for u in uids if u not in handed.rows]
+        large = self._oversize(client, new)
         moved = 0
-        # Sizes and dates are fetched a chunk at a time, and the first chunk is one batch:
-        # the pipeline gets its first mail after one short FETCH, not the whole backlog's.
-        for chunk in _lead_chunks(new, self.batch_size, META_CHUNK):
-            meta = self._meta(client, chunk)
-            for batch in _chunks([u for u in chunk if u in meta], self.batch_size):
-                moved += self._handle_batch(client, folder, uidvalidity, batch, meta)
+        for batch in _chunks(new, self.batch_size):
+            moved += self._handle_batch(client, folder, uidvalidity, batch, large)
         moved += self._settle(client, folder)
         # Every UID below UIDNEXT at SELECT time was either in the search or is gone.
         self._seen_uid[folder] = max(uidnext - 1, *uids, 0)
@@ -331,13 +320,12 @@ class ImapPoller:
         handed.rows = {u: i for u, i in handed.rows.items() if u in present}
         return handed
 
-    def _meta(self, client: IMAPClient, uids: list[int]) -> dict[int, tuple[int, datetime]]:
-        """UID -> (RFC822.SIZE, INTERNALDATE) in one FETCH per META_CHUNK UIDs, not per batch."""
-        out: dict[int, tuple[int, datetime]] = {}
-        for chunk in _chunks(uids, META_CHUNK):
-            for uid, data in client.fetch(chunk, ["RFC822.SIZE", "INTERNALDATE"]).items():
-                out[int(uid)] = (int(data[b"RFC822.SIZE"]), _aware(data.get(b"INTERNALDATE")))
-        return out  # a UID missing here was expunged by someone else meanwhile
+    def _oversize(self, client: IMAPClient, uids: list[int]) -> set[int]:
+        """The UIDs over ``max_message_bytes``, by one SEARCH: a FETCH of every size first
+        cost the poller more than the bodies (imapclient parses its reply byte by byte)."""
+        if not uids:
+            return set()
+        return {int(u) for u in client.search(["LARGER", str(self.max_bytes)])} & set(uids)
 
     def _handle_batch(
         self,
@@ -345,14 +333,14 @@ class ImapPoller:
         folder: str,
         uidvalidity: int,
         uids: list[int],
-        meta: dict[int, tuple[int, datetime]],
+        large: set[int],
     ) -> int:
         """Store what is new (one commit), then hand it over or process it here; moves what is final."""
         known = self._known(folder, uidvalidity, uids)
-        fetched = self._fetch(client, [u for u in uids if u not in known], meta)
+        fetched = self._fetch(client, [u for u in uids if u not in known], large)
         ids = self._store(folder, uidvalidity, fetched)
         rows = {**known, **{msg.uid: i for msg, i in zip(fetched, ids, strict=True)}}
-        self._quarantine_oversize_known(known, meta)
+        self._quarantine_oversize_known(client, {u: i for u, i in known.items() if u in large})
         if self.handoff is not None and self.handoff():
             return self._hand_over(client, folder, rows)
         return self._move_final(client, self._process_here(rows))
@@ -384,21 +372,23 @@ class ImapPoller:
         ).fetchall()
         return {int(str(ref).rsplit("/", 1)[1]): int(i) for ref, i in rows}
 
-    def _fetch(
-        self, client: IMAPClient, uids: list[int], meta: dict[int, tuple[int, datetime]]
-    ) -> list[Fetched]:
+    def _fetch(self, client: IMAPClient, uids: list[int], large: set[int]) -> list[Fetched]:
         """Full bodies for messages within the size limit; only the header of larger ones."""
-        small = [u for u in uids if meta[u][0] <= self.max_bytes]
-        large = [u for u in uids if meta[u][0] > self.max_bytes]
-        bodies = client.fetch(small, ["BODY.PEEK[]"]) if small else {}
-        headers = client.fetch(large, ["BODY.PEEK[HEADER]"]) if large else {}
+        small = [u for u in uids if u not in large]
+        big = [u for u in uids if u in large]
+        bodies = client.fetch(small, ["BODY.PEEK[]", "INTERNALDATE"]) if small else {}
+        headers = (
+            client.fetch(big, ["BODY.PEEK[HEADER]", "INTERNALDATE", "RFC822.SIZE"]) if big else {}
+        )
         out = []
         for uid in uids:
-            data = bodies.get(uid, {}).get(b"BODY[]") or headers.get(uid, {}).get(b"BODY[HEADER]")
-            if data is None:
+            data = bodies.get(uid) or headers.get(uid) or {}
+            raw = data.get(b"BODY[]") or data.get(b"BODY[HEADER]")
+            if raw is None:
                 continue  # expunged by someone else meanwhile: nothing to take
-            size, received_at = meta[uid]
-            out.append(Fetched(uid, bytes(data), received_at, size, uid in large))
+            size = int(data.get(b"RFC822.SIZE") or len(raw))
+            received_at = _aware(data.get(b"INTERNALDATE"))
+            out.append(Fetched(uid, bytes(raw), received_at, size, uid in large))
         return out
 
     def _store(self, folder: str, uidvalidity: int, fetched: list[Fetched]) -> list[int]:
@@ -427,14 +417,15 @@ class ImapPoller:
                 ids.append(intake_id)
         return ids
 
-    def _quarantine_oversize_known(
-        self, known: dict[int, int], meta: dict[int, tuple[int, datetime]]
-    ) -> None:
-        """A header-only row stored by an older version without its quarantine (a no-op if final)."""
+    def _quarantine_oversize_known(self, client: IMAPClient, rows: dict[int, int]) -> None:
+        """Header-only rows stored by an older version without their quarantine (a no-op if final)."""
+        if not rows:
+            return
         runner = _pipeline()
-        for uid, intake_id in known.items():
-            if meta[uid][0] > self.max_bytes:
-                runner.quarantine_intake(self.desk, intake_id, self._oversize_reason(meta[uid][0]))
+        sizes = client.fetch(list(rows), ["RFC822.SIZE"])
+        for uid, intake_id in rows.items():
+            size = int(sizes.get(uid, {}).get(b"RFC822.SIZE", self.max_bytes + 1))
+            runner.quarantine_intake(self.desk, intake_id, self._oversize_reason(size))
 
     def _process_here(self, rows: dict[int, int]) -> dict[int, str]:
         """Give each pending row its outcome in this thread (one commit); returns UID -> state.
