@@ -48,7 +48,7 @@ from sepdesk.instants import db_to_local, to_db
 from sepdesk.outbound.compose import tagged_subject
 from sepdesk.outbound.outbox import queued_mail
 from sepdesk.pipeline.customers import ContractIndex, ContractView, contract_state
-from sepdesk.sla.deadlines import clock_of, response_detail, stop_clock
+from sepdesk.sla.deadlines import response_detail, start_clock, stop_clock
 from sepdesk.templates import render, table
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import decide_status, emergency_used_by, shown_severity
@@ -246,16 +246,12 @@ def _ticket_values(
     assert row.started_at is not None
     year = t.received_at.astimezone(ZoneInfo(ctx.desk.tz)).year
     values = tickets.new_values(t, batch.counters.next_id("ticket", year), ctx.stamp)
-    values.update(call_id=None, first_response_due=None, first_response_at=None)
-    values.update(breached=0, next_escalation_at=None)
     if call.status == "accepted":
         # assign_call_id reads the year off the stored received_at, which only lacks the
         # microseconds: never across a midnight, so the ticket number's year is the same.
         values["call_id"] = batch.counters.next_id("call", year)
     if call.status in ("accepted", "needs-info") and call.who.state == "current":
-        warn_at = ctx.desk.settings.sla.warn_at
-        due, breached, look = clock_of(ctx.desk.calendar, values, None, warn_at)
-        values.update(first_response_due=to_db(due), breached=breached, next_escalation_at=look)
+        start_clock(ctx.desk, values)
     if not row.get("engineer"):
         return values, None
     responded = response_detail(values, row.started_at)

@@ -17,9 +17,11 @@ reminder slots) are recorded as rows without a mail so they never fire later.
 
 A ticket gets one warning and one breach in its life: when a severity change
 moves the due, what has fired stays fired and reminders follow the new due.
-Other code never writes ``next_escalation_at`` itself: triggers (migration m002)
-set it to "now" whenever the due, the response, the status, severity or
-contract change, and the next pass here works out the real instant.
+Triggers (migrations m002, m004, m006) set ``next_escalation_at`` to "now"
+whenever the due, the response, the status, severity or contract change, and
+the next pass here works out the real instant. The only other writers are the
+ones that start a clock and know the instant already (``deadlines.start_clock``
+for a new ticket, the hotline import); the triggers keep such an explicit value.
 """
 
 from __future__ import annotations
