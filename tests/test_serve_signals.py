@@ -164,8 +164,15 @@ def test_sighup_with_a_broken_config_keeps_running_then_rereads_a_good_one(
     proc.send_signal(signal.SIGHUP)
     wait_for(lambda: bool(_log_lines(served, "configuration re-read")), 10, "the re-read line")
     assert proc.poll() is None
+    # The pipeline processes were restarted (spawned now: the daemon has threads) and work.
+    send_all(served.port, NEW_TICKET_MAILS[1:2])
+    wait_for(
+        lambda: served.query("SELECT count(*) FROM intake WHERE state = 'done'")[0][0] == 2,
+        30,
+        "both mails processed after the reload",
+    )
     assert served.stop(10) == 0, served.log_text()
-    assert served.query("SELECT count(*) FROM intake")[0][0] == 1
+    assert served.query("SELECT count(*) FROM intake")[0][0] == 2
 
 
 def test_a_storm_of_sigusr1_then_sigterm_still_stops_the_daemon(served: Served) -> None:
