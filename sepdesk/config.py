@@ -273,6 +273,13 @@ def _validate(where: str, s: Settings) -> None:
         ) from None
     if "@" not in s.desk.support_address:
         raise ConfigError(f"{where}: [desk] support_address: not an address")
+    if s.desk.staff and s.desk.require_auth and not s.desk.authserv_id.strip():
+        # Else no staff mail could ever authenticate: engineers' replies would silently
+        # be treated as customer mail.
+        raise ConfigError(
+            f"{where}: [desk] authserv_id: required with staff and require_auth = true"
+            " (the host whose Authentication-Results header is trusted)"
+        )
 
 
 def from_mapping(data: dict[str, Any], where: str = "config") -> Settings:

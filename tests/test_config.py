@@ -48,6 +48,19 @@ def test_missing_explicit_file_and_unknown_section(tmp_path: Path) -> None:
         config.load(p)
 
 
+def test_staff_with_required_auth_needs_whose_results_to_trust(tmp_path: Path) -> None:
+    """Without authserv_id no staff mail could authenticate: engineers' replies would
+    be customer mail without a word. Either setting alone, or both, is fine."""
+    p = tmp_path / "c.toml"
+    p.write_text('[desk]\nstaff = ["@sep.example"]\n')
+    with pytest.raises(ConfigError, match=r"c\.toml: \[desk\] authserv_id: required"):
+        config.load(p)
+    p.write_text('[desk]\nstaff = ["@sep.example"]\nauthserv_id = "mx.sep.example"\n')
+    assert config.load(p).desk.authserv_id == "mx.sep.example"
+    p.write_text('[desk]\nstaff = ["@sep.example"]\nrequire_auth = false\n')
+    assert config.load(p).desk.require_auth is False
+
+
 def test_plaintext_only_to_loopback(tmp_path: Path) -> None:
     p = tmp_path / "c.toml"
     p.write_text('[relay]\nhost = "smtp.example.com"\ntls = "none"\n')
