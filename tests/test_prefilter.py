@@ -97,9 +97,11 @@ def test_a_rule_with_groups_is_not_split() -> None:
 def test_a_rule_narrows_to_what_the_text_can_match() -> None:
     rule = Rule((r"\bfoo\w*", r"\bbar\b", r"\d+x"), re.IGNORECASE)
     text = "nothing here but a long enough text " * 3 + " BAR and 12x"
+    assert rule.narrowed(text) is rule.full  # a set seen once: not worth compiling yet
     narrowed = rule.narrowed(text)
     assert narrowed is not None
     assert narrowed.pattern == r"(?:\bbar\b)|(?:\d+x)"
+    assert rule.narrowed(text) is narrowed  # compiled once, then kept
     assert Rule((r"\bfoo\b",), re.IGNORECASE).narrowed("x" * 100) is None
 
 

@@ -231,6 +231,10 @@ class Rule:
                 bits[literal] = bits.get(literal, 0) | 1 << i
         self._slot = _LITERALS.register(bits) if self._free != self._all else -1
         self._narrowed: dict[int, re.Pattern[str]] = {self._all: self.full}
+        # A set of live alternatives is compiled the second time it comes; the first time
+        # the whole pattern searches (same matches). In a stream of unseen mail most sets
+        # come once, and compiling one cost more than that search.
+        self._seen: set[int] = set()
 
     def __repr__(self) -> str:
         return f"Rule({self.pattern!r})"
@@ -245,6 +249,11 @@ class Rule:
             return None
         found = self._narrowed.get(live)
         if found is None:
+            if live not in self._seen:
+                if len(self._seen) >= _MAX_SUBSETS * 8:
+                    self._seen.clear()
+                self._seen.add(live)
+                return self.full
             found = self._compile(live)
         return found
 
