@@ -314,6 +314,25 @@ class _Facts:
     impact: str | None
 
 
+# Facts that are simply "some part matches this rule" (the others need more, see _facts).
+_PLAIN_FACTS = {
+    "halt": rules.HALT,
+    "recovered": rules.RECOVERED,
+    "test": rules.TEST_SYSTEM,
+    "question": rules.CLASSIFICATION_QUESTION,
+    "how_to": rules.HOW_TO,
+    "harmless": rules.HARMLESS,
+    "single_user": rules.SINGLE_USER,
+    "no_impact": rules.NO_IMPACT,
+    "not_urgent": rules.NOT_URGENT,
+    "partial": rules.PARTIAL,
+    "all_fail": rules.ALL_FAIL,
+    "no_alternative": rules.NO_ALTERNATIVE,
+    "performance": rules.PERFORMANCE,
+    "impact": rules.IMPACT,
+}
+
+
 def _facts(subject: str, own: str) -> _Facts:
     parts = [subject, *sentences(own)]
     text = "\n".join(parts)
@@ -324,22 +343,9 @@ def _facts(subject: str, own: str) -> _Facts:
         restore_fails=_both(rules.RESTORE, rules.RESTORE_FAILS, parts, text),
         older_fail=_any(rules.OLDER_FAIL, parts, text)
         or _affirmed(rules.NO_OTHER_COPY, parts, text),
-        halt=_any(rules.HALT, parts, text),
-        recovered=_any(rules.RECOVERED, parts, text),
-        test=_any(rules.TEST_SYSTEM, parts, text),
         failure=failure,
-        question=_any(rules.CLASSIFICATION_QUESTION, parts, text),
-        how_to=_any(rules.HOW_TO, parts, text),
-        harmless=_any(rules.HARMLESS, parts, text),
         workaround=_affirmed(rules.WORKAROUND, parts, text),
-        single_user=_any(rules.SINGLE_USER, parts, text),
-        no_impact=_any(rules.NO_IMPACT, parts, text),
-        not_urgent=_any(rules.NOT_URGENT, parts, text),
-        partial=_any(rules.PARTIAL, parts, text),
-        all_fail=_any(rules.ALL_FAIL, parts, text),
-        no_alternative=_any(rules.NO_ALTERNATIVE, parts, text),
-        performance=_any(rules.PERFORMANCE, parts, text),
-        impact=_any(rules.IMPACT, parts, text),
+        **{name: _any(rule, parts, text) for name, rule in _PLAIN_FACTS.items()},
     )
 
 
