@@ -20,12 +20,12 @@ from typing import Any
 import sqlite_utils
 
 from sepdesk.outbound.outbox import QueuedMail
+from sepdesk.store import insert_rows
 from sepdesk.store.counters import CounterBlock
 
 # Insert order at flush; no table here points at another one's rows except messages ->
 # outbox (ids handed out above) and every one of them -> tickets (already written).
 TABLES = ("outbox", "messages", "events", "auto_replies", "hotline_calls")
-SQL_VARIABLES = 999  # parameters per statement: the lowest limit an SQLite build may have
 
 
 class Batch:
@@ -62,23 +62,5 @@ class Batch:
         self.counters.save()
         for table, rows in self.rows.items():
             if rows:
-                _insert_many(self.db, table, rows)
+                insert_rows(self.db, table, rows)
                 rows.clear()
-
-
-def _insert_many(db: sqlite_utils.Database, table: str, rows: list[dict[str, Any]]) -> None:
-    """Multi-row INSERTs for rows that all have the keys of the first, in the same order.
-
-    The statements sqlite-utils' ``insert_all`` builds (a third cheaper per row than an
-    ``executemany`` of one-row INSERTs), without its inspection and conversion of every
-    value, which took a quarter of the import's time: these rows are SQL values already.
-    SQLite inserts the rows of one VALUES list in order, so ids follow the list.
-    """
-    cols = list(rows[0])
-    per = max(1, SQL_VARIABLES // len(cols))
-    marks = f"({', '.join('?' * len(cols))})"
-    for start in range(0, len(rows), per):
-        chunk = rows[start : start + per]
-        values = ", ".join([marks] * len(chunk))
-        params = [value for row in chunk for value in row.values()]
-        db.conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES {values}", params)

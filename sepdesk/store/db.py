@@ -177,9 +177,29 @@ def insert_row(db: sqlite_utils.Database, table: str, values: dict[str, Any]) ->
     return int(cur.lastrowid or 0)
 
 
+SQL_VARIABLES = 999  # parameters per statement: the lowest limit an SQLite build may have
+
+
+def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict[str, Any]]) -> None:
+    """Multi-row INSERTs for rows that all have the keys of the first, in the same order.
+
+    The statements sqlite-utils' ``insert_all`` builds (a third cheaper per row than an
+    ``executemany`` of one-row INSERTs), without its inspection and conversion of every
+    value: these rows are SQL values already. SQLite inserts the rows of one VALUES list
+    in order, so ids follow the list.
+    """
+    cols = tuple(rows[0])
+    per = max(1, SQL_VARIABLES // len(cols))
+    for start in range(0, len(rows), per):
+        chunk = rows[start : start + per]
+        params = [value for row in chunk for value in row.values()]
+        db.conn.execute(_insert_sql(table, cols, len(chunk)), params)
+
+
 @cache
-def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+def _insert_sql(table: str, columns: tuple[str, ...], count: int = 1) -> str:
+    marks = f"({', '.join('?' * len(columns))})"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([marks] * count)}"
 
 
 def schema_version(db: sqlite_utils.Database) -> list[str]:
