@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sepdesk.pipeline import rules
+from sepdesk.pipeline import classify, rules
 from sepdesk.pipeline.parse import parse_mail
-from sepdesk.pipeline.prefilter import Rule, fold, required_literals
+from sepdesk.pipeline.prefilter import Rule, fold, literals_and_offset, required_literals
 from tests.conftest import MAILS
 
 HELDOUT = sorted(Path(__file__).parent.joinpath("corpus", "heldout").glob("**/*.eml"))
@@ -76,6 +76,36 @@ def test_the_rules_have_literals_for_most_alternatives() -> None:
     needs = [need for _, rule in RULES for need in rule.needs]
     assert len(needs) > 300
     assert sum(need is not None for need in needs) / len(needs) > 0.8
+
+
+@pytest.mark.parametrize(
+    ("pattern", "offset"),
+    [
+        (r"\bsicherung\w*", 0),
+        (r"\b(?:tape )?librar(?:y|ies)\b", 5),
+        (r"(?<!SQL )\b(?:Win |MS )?Server 20(?:08|12)", 4),
+        (r"[\"“]\w{0,120}\b(?:error|fail\w*)\b", 121),  # the literal inside a group
+        (r"(?:\d{2}xy|zzz)", 2),  # the most any branch consumes before its literal
+        (r"(?:ab)+cd", 0),  # the first repetition holds the literal
+        (r"\b\w*bibliothek\b", None),  # a match may start any distance before it
+        (r"^(?:[ \t]{2,}|#\s).*\berror\b", None),
+    ],
+)
+def test_how_far_before_its_literal_a_match_can_start(pattern: str, offset: int | None) -> None:
+    assert literals_and_offset(pattern, re.IGNORECASE)[1] == offset
+
+
+def test_a_search_starts_where_the_first_match_can_begin() -> None:
+    rule = Rule((r"\bfoo\w*", r"(?:big )?\bbar\b"), re.IGNORECASE)
+    text = "x" * 200 + " no bar here, then FOOTER"
+    assert rule.narrowed_from(text)[1] == text.index("bar") - 4
+    assert rule.search(text).group() == "bar"  # type: ignore[union-attr]
+    # An alternative that may start anywhere before its literal starts the search at 0.
+    loose = Rule((r"\w*foo", r"\bbar\b"), re.IGNORECASE)
+    assert loose.narrowed_from(text)[1] == 0
+    # Lookbehinds still see the text before the start.
+    guarded = Rule((r"(?<!no )\bbar\b", r"\bfooter\b"), re.IGNORECASE)
+    assert guarded.search(text).group() == "FOOTER"  # type: ignore[union-attr]
 
 
 def test_fold_matches_how_re_ignores_case() -> None:
@@ -148,3 +178,14 @@ def _texts(draw: st.DrawFn) -> str:
 def test_every_rule_matches_random_text_as_its_plain_pattern(text: str) -> None:
     for _, rule in RULES:
         _same(rule, text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_texts(), min_size=1, max_size=5))
+def test_rules_find_in_sentences_what_the_plain_patterns_find(parts: list[str]) -> None:
+    """The classifier searches sentences from where the rule's earliest match in their join
+    can start: it must find what a plain search of every sentence finds."""
+    joined = classify._Parts(parts)
+    for _, rule in RULES:
+        plain = next((m.group() for part in parts if (m := rule.full.search(part))), None)
+        assert classify._any(rule, joined) == plain

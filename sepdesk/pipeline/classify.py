@@ -9,9 +9,11 @@ the severity.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 
 from sepdesk.pipeline import rules
 from sepdesk.pipeline.parse import Attachment
@@ -259,37 +261,55 @@ def stated_severity(text: str) -> int | None:
     return None
 
 
-def _any(rule: Rule, parts: list[str], whole: str) -> str | None:
-    """The first match in any part (``whole`` is the parts joined: it narrows the rule once)."""
-    pattern = rule.narrowed(whole)
+class _Parts:
+    """Sentences and their join: a rule is narrowed once on the join, and the parts before
+    its earliest possible match there are not searched (a match in a part is one in the
+    join, at the part's offset, so it cannot start earlier either)."""
+
+    def __init__(self, parts: list[str]) -> None:
+        self.parts = parts
+        self.whole = "\n".join(parts)
+        self.offsets = list(accumulate((len(p) + 1 for p in parts[:-1]), initial=0))
+
+    def from_(self, start: int) -> Iterator[tuple[str, int]]:
+        """(part, position in it) from which to search, for a join position ``start``."""
+        first = max(0, bisect_right(self.offsets, start) - 1)
+        for i in range(first, len(self.parts)):
+            yield self.parts[i], max(0, start - self.offsets[i])
+
+
+def _any(rule: Rule, parts: _Parts) -> str | None:
+    """The first match in any part."""
+    pattern, start = rule.narrowed_from(parts.whole)
     if pattern is None:
         return None
-    for part in parts:
-        m = pattern.search(part)
+    for part, pos in parts.from_(start):
+        m = pattern.search(part, pos)
         if m:
             return m.group()
     return None
 
 
-def _affirmed(rule: Rule, parts: list[str], whole: str) -> str | None:
+def _affirmed(rule: Rule, parts: _Parts) -> str | None:
     """A match that is not negated ("kein Workaround", "no workaround ... exists")."""
-    pattern = rule.narrowed(whole)
+    pattern, start = rule.narrowed_from(parts.whole)
     if pattern is None:
         return None
-    for part in parts:
-        for m in pattern.finditer(part):
+    for part, pos in parts.from_(start):
+        for m in pattern.finditer(part, pos):
             before, after = part[max(0, m.start() - 40) : m.start()], part[m.end() : m.end() + 40]
             if not (rules.NEGATION_BEFORE.search(before) or rules.NEGATION_AFTER.search(after)):
                 return m.group()
     return None
 
 
-def _both(first: Rule, second: Rule, parts: list[str], whole: str) -> str | None:
+def _both(first: Rule, second: Rule, parts: _Parts) -> str | None:
     """The start of the first part in which both rules match."""
-    a, b = first.narrowed(whole), second.narrowed(whole)
+    (a, a_start), (b, b_start) = first.narrowed_from(parts.whole), second.narrowed_from(parts.whole)
     if a is None or b is None:
         return None
-    return next((s[:80] for s in parts if a.search(s) and b.search(s)), None)
+    later = parts.from_(max(a_start, b_start))
+    return next((s[:80] for s, _ in later if a.search(s) and b.search(s)), None)
 
 
 @dataclass(frozen=True)
@@ -334,18 +354,16 @@ _PLAIN_FACTS = {
 
 
 def _facts(subject: str, own: str) -> _Facts:
-    parts = [subject, *sentences(own)]
-    text = "\n".join(parts)
-    failure = _affirmed(rules.FAILURE, parts, text)
-    if failure and rules.FAILURE_ACCEPTED.search(text):
+    parts = _Parts([subject, *sentences(own)])
+    failure = _affirmed(rules.FAILURE, parts)
+    if failure and rules.FAILURE_ACCEPTED.search(parts.whole):
         failure = None
     return _Facts(
-        restore_fails=_both(rules.RESTORE, rules.RESTORE_FAILS, parts, text),
-        older_fail=_any(rules.OLDER_FAIL, parts, text)
-        or _affirmed(rules.NO_OTHER_COPY, parts, text),
+        restore_fails=_both(rules.RESTORE, rules.RESTORE_FAILS, parts),
+        older_fail=_any(rules.OLDER_FAIL, parts) or _affirmed(rules.NO_OTHER_COPY, parts),
         failure=failure,
-        workaround=_affirmed(rules.WORKAROUND, parts, text),
-        **{name: _any(rule, parts, text) for name, rule in _PLAIN_FACTS.items()},
+        workaround=_affirmed(rules.WORKAROUND, parts),
+        **{name: _any(rule, parts) for name, rule in _PLAIN_FACTS.items()},
     )
 
 

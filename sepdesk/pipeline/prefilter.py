@@ -12,6 +12,14 @@ Which literals occur is found for all rules at once: their ~1,000 literals sit i
 Aho-Corasick automaton (pyahocorasick, C), and one pass over a text gives, per rule, the
 alternatives that stay. A substring test per literal in Python cost ~0.5 ms per mail.
 
+The same pass tells where a literal first occurs, and a match holds one of its
+alternative's literals no further from its start than the parse tree allows (``\\bfoo``:
+right at it; ``\\w*foo``: anywhere). So ``search`` and ``finditer`` start where the
+earliest match could begin instead of at 0 (``re`` tries a pattern that opens with
+``\\b`` at every position of the text), and the classifier skips the sentences before
+that point. The regex still sees the whole string (``pos`` keeps lookbehinds and
+``\\b`` as they were), so the matches stay the same.
+
 The literals are read from the parse tree of ``re`` itself (``re._parser``). Where that
 tree has a shape this module does not know, the alternative simply has no prefilter and
 is always tried, so an unknown case costs speed, never a match.
@@ -23,6 +31,7 @@ import importlib
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -65,30 +74,34 @@ def fold(text: str) -> str:
 
 
 class _LiteralIndex:
-    """The literals of every rule in one automaton; ``masks(text)`` says, per rule slot,
-    which of its alternatives have a literal in the text (one pass for all rules)."""
+    """The literals of every rule in one automaton; ``scan(text)`` says, per rule slot,
+    which of its alternatives have a literal in the text and where a match of them can
+    start at the earliest (one pass for all rules)."""
 
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
-        self._owners: list[list[tuple[int, int]]] = []  # literal id -> [(rule slot, bits)]
+        # literal id -> [(rule slot, bits, farthest start of a match before the literal)]
+        self._owners: list[list[tuple[int, int, int | None]]] = []
+        self._spans: list[int] = []  # literal id -> its length less one (end to start)
         self._slots = 0
         self._automaton: Any = None
         self._lock = threading.Lock()
         # One mail's few texts are each asked about by dozens of rules.
-        self.masks = lru_cache(maxsize=64)(self._masks)
+        self.scan = lru_cache(maxsize=64)(self._scan)
 
-    def register(self, literal_bits: dict[str, int]) -> int:
-        """A new rule's literals (literal -> bits of its alternatives); returns its slot."""
+    def register(self, literals: dict[str, tuple[int, int | None]]) -> int:
+        """A new rule's literals (literal -> bits of its alternatives, offset); its slot."""
         with self._lock:
             slot = self._slots
             self._slots += 1
-            for literal, bits in literal_bits.items():
+            for literal, (bits, offset) in literals.items():
                 lid = self._ids.setdefault(literal, len(self._ids))
                 if lid == len(self._owners):
                     self._owners.append([])
-                self._owners[lid].append((slot, bits))
+                    self._spans.append(len(literal) - 1)
+                self._owners[lid].append((slot, bits, offset))
             self._automaton = None
-            self.masks.cache_clear()
+            self.scan.cache_clear()
         return slot
 
     def _built(self) -> Any:
@@ -101,13 +114,31 @@ class _LiteralIndex:
                 self._automaton = automaton
             return self._automaton
 
-    def _masks(self, text: str) -> dict[int, int]:
+    def _scan(self, text: str) -> Scan:
         automaton = self._automaton or self._built()
+        # Each literal's first occurrence: later ones overwrite in reverse, so the first stays.
+        first = {lid: end for end, lid in reversed(list(automaton.iter(fold(text))))}
         masks: dict[int, int] = {}
-        for lid in {lid for _end, lid in automaton.iter(fold(text))}:
-            for slot, bits in self._owners[lid]:
+        starts: dict[int, int] = {}
+        for lid, end in first.items():
+            for slot, bits, offset in self._owners[lid]:
                 masks[slot] = masks.get(slot, 0) | bits
-        return masks
+                start = 0 if offset is None else end - self._spans[lid] - offset
+                starts[slot] = min(start, starts.get(slot, start))
+        return Scan(masks, starts)
+
+    def masks(self, text: str) -> dict[int, int]:
+        """Per rule slot, the bits of its alternatives that have a literal in ``text``."""
+        return self.scan(text).masks
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """One text's literals: per rule slot, the alternatives that have one (``masks``) and
+    the earliest position where a match of those can start (``starts``)."""
+
+    masks: dict[int, int]
+    starts: dict[int, int]
 
 
 _LITERALS = _LiteralIndex()
@@ -121,53 +152,83 @@ def prepare() -> None:
 def required_literals(pattern: str, flags: int = 0) -> frozenset[str] | None:
     """Folded strings of which every match of ``pattern`` contains at least one, or None
     when no such set is known (then the pattern must always be tried)."""
+    return literals_and_offset(pattern, flags)[0]
+
+
+def literals_and_offset(pattern: str, flags: int = 0) -> tuple[frozenset[str] | None, int | None]:
+    """``required_literals``, and how far from a match's start such a literal can begin at
+    most (None: no bound known, as after ``\\w*``)."""
     if _parser is None:
-        return None
+        return None, None
     try:
         tree = _parser.parse(pattern, flags)
     except (re.error, RecursionError):  # pragma: no cover - compiled before we get here
-        return None
-    found = _needs(list(tree))
-    return frozenset(fold(s) for s in found) if found else None
+        return None, None
+    found, offset = _needs_at(list(tree))
+    return (frozenset(fold(s) for s in found), offset) if found else (None, None)
 
 
-def _needs(items: list[tuple[Any, Any]]) -> set[str] | None:
-    """Best literal set required by a sequence of parse items (literal runs cross \\b)."""
-    candidates: list[set[str]] = []
+def _needs_at(items: list[tuple[Any, Any]]) -> tuple[set[str] | None, int | None]:
+    """Best literal set required by a sequence of parse items (literal runs cross \\b),
+    and the most characters a match can consume before such a literal."""
+    candidates: list[tuple[set[str], int | None]] = []
     run: set[str] = {""}
+    run_at: int | None = 0  # where the current run starts, at most
+    at: int | None = 0  # characters consumed so far, at most
     for op, av in items:
         if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
             continue  # zero-width: the literals either side still touch
         exact = _exact_item(op, av)
         if exact is not None and len(run) * len(exact) <= _MAX_STRINGS:
             run = {r + x for r in run for x in exact}
+            at = _plus(at, max(map(len, exact)))
             continue
-        candidates.append(run)
+        candidates.append((run, run_at))
         run = {""}
-        inner = _needs_item(op, av)
+        inner, inner_at = _needs_item(op, av)
         if inner:
-            candidates.append(inner)
-    candidates.append(run)
-    usable = [c for c in candidates if c and "" not in c]
-    return max(usable, key=lambda c: (min(map(len, c)), -len(c)), default=None)
+            candidates.append((inner, _plus(at, inner_at)))
+        at = run_at = _plus(at, _widest(op, av))
+    candidates.append((run, run_at))
+    usable = [c for c in candidates if c[0] and "" not in c[0]]
+    best = max(usable, key=lambda c: (min(map(len, c[0])), -len(c[0])), default=None)
+    return best if best is not None else (None, None)
 
 
-def _needs_item(op: Any, av: Any) -> set[str] | None:
+def _plus(at: int | None, width: int | None) -> int | None:
+    return None if at is None or width is None else at + width
+
+
+def _widest(op: Any, av: Any) -> int | None:
+    """The most characters one parse item can consume; None when unbounded or unknown."""
+    try:
+        hi = _parser.SubPattern(_parser.State(), [(op, av)]).getwidth()[1]
+    except Exception:  # a group reference, or a tree this module does not know
+        return None
+    return None if hi >= _c.MAXREPEAT else int(hi)
+
+
+def _needs_item(op: Any, av: Any) -> tuple[set[str] | None, int | None]:
+    """The literals one item requires, and how far into the item they start at most."""
     if op is _c.BRANCH:
         union: set[str] = set()
+        offsets: list[int | None] = []
         for branch in av[1]:
-            need = _needs(list(branch))
+            need, offset = _needs_at(list(branch))
             if not need:
-                return None  # one branch without literals makes the whole branch free
+                return None, None  # one branch without literals makes the whole branch free
             union |= need
-        return union if len(union) <= _MAX_STRINGS else None
+            offsets.append(offset)
+        if len(union) > _MAX_STRINGS:
+            return None, None
+        return union, None if None in offsets else max(o for o in offsets if o is not None)
     if op is _c.SUBPATTERN:
-        return _needs(list(av[3]))
+        return _needs_at(list(av[3]))
     if op is _c.ATOMIC_GROUP:
-        return _needs(list(av))
+        return _needs_at(list(av))
     if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT) and av[0] >= 1:
-        return _needs(list(av[2]))
-    return None
+        return _needs_at(list(av[2]))  # the first repetition holds one
+    return None, None
 
 
 def _exact_item(op: Any, av: Any) -> set[str] | None:
@@ -222,14 +283,19 @@ class Rule:
         # Branch subsets are recompiled, so group numbers must not depend on which remain.
         split = self.full.groups == 0 and len(self.alternatives) > 1
         sources = self.alternatives if split else (self.pattern,)
-        self.needs = tuple(_useful(required_literals(a, flags)) for a in sources)
+        found = [literals_and_offset(a, flags) for a in sources]
+        self.needs = tuple(_useful(need) for need, _ in found)
         self._all = (1 << len(self.needs)) - 1
         self._free = sum(1 << i for i, need in enumerate(self.needs) if need is None)
-        bits: dict[str, int] = {}
-        for i, need in enumerate(self.needs):
+        # Per literal: the alternatives that need it, and how far before it a match of
+        # theirs can start at most (the largest of theirs; None for no bound).
+        literals: dict[str, tuple[int, int | None]] = {}
+        for i, (need, (_, offset)) in enumerate(zip(self.needs, found, strict=True)):
             for literal in need or ():
-                bits[literal] = bits.get(literal, 0) | 1 << i
-        self._slot = _LITERALS.register(bits) if self._free != self._all else -1
+                bits, farthest = literals.get(literal, (0, 0))
+                far = None if farthest is None or offset is None else max(farthest, offset)
+                literals[literal] = (bits | 1 << i, far)
+        self._slot = _LITERALS.register(literals) if self._free != self._all else -1
         self._narrowed: dict[int, re.Pattern[str]] = {self._all: self.full}
         # A set of live alternatives is compiled the second time it comes; the first time
         # the whole pattern searches (same matches). In a stream of unseen mail most sets
@@ -242,20 +308,39 @@ class Rule:
     def narrowed(self, text: str) -> re.Pattern[str] | None:
         """The pattern cut down to the alternatives that can match in ``text`` (or in any
         part of it); None when none can."""
+        return self._narrow(text)[0]
+
+    def narrowed_from(self, text: str) -> tuple[re.Pattern[str] | None, int]:
+        """``narrowed``, and where in ``text`` its earliest match can start (a match in a
+        part of ``text`` cannot start before that point of the part either)."""
+        pattern, live = self._narrow(text)
+        return pattern, self._start(text, live) if pattern else 0
+
+    def _narrow(self, text: str) -> tuple[re.Pattern[str] | None, int]:
+        """``narrowed``, and the bits of the live alternatives (0: not worked out)."""
         if self._free == self._all or len(text) < _SHORT_TEXT:
-            return self.full
+            return self.full, 0
         live = self._free | _LITERALS.masks(text).get(self._slot, 0)
         if not live:
-            return None
+            return None, 0
         found = self._narrowed.get(live)
         if found is None:
             if live not in self._seen:
                 if len(self._seen) >= _MAX_SUBSETS * 8:
                     self._seen.clear()
                 self._seen.add(live)
-                return self.full
+                return self.full, live
             found = self._compile(live)
-        return found
+        return found, live
+
+    def _start(self, text: str, live: int) -> int:
+        """Where in ``text`` a match of the live alternatives can start at the earliest: no
+        match lies before its alternative's first literal, less that alternative's offset."""
+        if not live or live & self._free:
+            return 0
+        # Cached: the scan that gave ``live``. A live alternative has a literal in the text,
+        # and every alternative with a literal there is live: the slot's start is theirs.
+        return max(0, _LITERALS.scan(text).starts.get(self._slot, 0))
 
     def _compile(self, live: int) -> re.Pattern[str]:
         if len(self._narrowed) >= _MAX_SUBSETS:
@@ -266,16 +351,16 @@ class Rule:
         return found
 
     def search(self, text: str) -> re.Match[str] | None:
-        pattern = self.narrowed(text)
-        return pattern.search(text) if pattern else None
+        pattern, start = self.narrowed_from(text)
+        return pattern.search(text, start) if pattern else None
 
     def match(self, text: str) -> re.Match[str] | None:
         pattern = self.narrowed(text)
         return pattern.match(text) if pattern else None
 
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
-        pattern = self.narrowed(text)
-        return pattern.finditer(text) if pattern else iter(())
+        pattern, start = self.narrowed_from(text)
+        return pattern.finditer(text, start) if pattern else iter(())
 
     def sub(self, repl: str | Callable[[re.Match[str]], str], text: str) -> str:
         pattern = self.narrowed(text)
