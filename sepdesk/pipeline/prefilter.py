@@ -80,9 +80,9 @@ class _LiteralIndex:
 
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
-        # literal id -> [(rule slot, bits, farthest start of a match before the literal)]
+        # literal id -> [(rule slot, bits, back)]: a match of those alternatives starts at
+        # most ``back`` characters before the literal's last character (None: no bound).
         self._owners: list[list[tuple[int, int, int | None]]] = []
-        self._spans: list[int] = []  # literal id -> its length less one (end to start)
         self._slots = 0
         self._automaton: Any = None
         self._lock = threading.Lock()
@@ -98,8 +98,8 @@ class _LiteralIndex:
                 lid = self._ids.setdefault(literal, len(self._ids))
                 if lid == len(self._owners):
                     self._owners.append([])
-                    self._spans.append(len(literal) - 1)
-                self._owners[lid].append((slot, bits, offset))
+                back = None if offset is None else len(literal) - 1 + offset
+                self._owners[lid].append((slot, bits, back))
             self._automaton = None
             self.scan.cache_clear()
         return slot
@@ -121,10 +121,12 @@ class _LiteralIndex:
         masks: dict[int, int] = {}
         starts: dict[int, int] = {}
         for lid, end in first.items():
-            for slot, bits, offset in self._owners[lid]:
+            for slot, bits, back in self._owners[lid]:
                 masks[slot] = masks.get(slot, 0) | bits
-                start = 0 if offset is None else end - self._spans[lid] - offset
-                starts[slot] = min(start, starts.get(slot, start))
+                start = 0 if back is None else end - back
+                known = starts.get(slot)
+                if known is None or start < known:
+                    starts[slot] = start
         return Scan(masks, starts)
 
     def masks(self, text: str) -> dict[int, int]:
