@@ -243,7 +243,8 @@ def test_handed_over_messages_move_only_once_their_rows_have_an_outcome(
         server.append("INBOX", make_mail(n))
     server.append("INBOX", make_mail(9, body="BODYMARKER " * 2000))
     handed: list[int] = []
-    poller = pollers(settings, batch_size=2, handoff=lambda: handed.append(1) or True)
+    # move_batch=1: each finished message moves at the next look (batching: the next test)
+    poller = pollers(settings, batch_size=2, move_batch=1, handoff=lambda: handed.append(1) or True)
     assert poller.run_once() == 1  # only the oversize one: quarantined in its store commit
     assert len(handed) >= 3  # a wake-up per stored batch (and per look at waiting rows)
     assert poller.waiting == 4
@@ -266,6 +267,40 @@ def test_handed_over_messages_move_only_once_their_rows_have_an_outcome(
     assert poller.waiting == 0
     assert server.uids("INBOX") == [] and len(server.uids("Processed")) == 4
     assert count(desk, "SELECT count(*) FROM intake") == 5  # nothing stored twice
+
+
+def test_finished_messages_move_together_while_others_are_pending(
+    server: DovecotServer, desk: Desk, pollers: Callable[..., ImapPoller], monkeypatch: Any
+) -> None:
+    from sepdesk.intake import imap
+    from sepdesk.pipeline import runner
+
+    for n in range(5):
+        server.append("INBOX", make_mail(n))
+    poller = pollers(handoff=lambda: True, move_batch=3, settle_wait=0.0)
+    poller.run_once()
+    pending = rows_by_state(desk)["pending"]
+    assert len(pending) == 5
+    stop = threading.Event()
+
+    def committed(ids: list[int]) -> None:
+        runner.process_batch(desk, ids)
+        poller.outcomes.set()
+        poller.await_outcomes(stop)
+
+    committed(pending[:2])  # two finished, three pending: fewer than a batch
+    assert len(server.uids("INBOX")) == 5 and poller.waiting == 5
+    committed(pending[2:3])  # three finished: a batch, one MOVE
+    assert len(server.uids("Processed")) == 3 and poller.waiting == 2
+    committed(pending[3:4])  # one finished beside one pending, not waited long
+    assert len(server.uids("Processed")) == 3
+    monkeypatch.setattr(imap, "MOVE_DELAY_S", 0.0)  # ...until it has waited MOVE_DELAY_S
+    poller.await_outcomes(stop)
+    assert len(server.uids("Processed")) == 4 and poller.waiting == 1
+    monkeypatch.setattr(imap, "MOVE_DELAY_S", 3600.0)
+    committed(pending[4:])  # the last one: nothing left pending, so it moves at once
+    assert server.uids("INBOX") == [] and len(server.uids("Processed")) == 5
+    assert poller.waiting == 0
 
 
 def test_handed_over_rows_are_found_again_after_a_reconnect_without_refetching(
