@@ -12,7 +12,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import accumulate
 
 from sepdesk.pipeline import rules
@@ -312,59 +312,57 @@ def _both(first: Rule, second: Rule, parts: _Parts) -> str | None:
     return next((s[:80] for s, _ in later if a.search(s) and b.search(s)), None)
 
 
-@dataclass(frozen=True)
+def _plain(rule: Rule) -> cached_property[str | None]:
+    """A fact that is simply the first match of ``rule`` in any part."""
+
+    def fact(self: _Facts) -> str | None:
+        return _any(rule, self.parts)
+
+    return cached_property(fact)
+
+
 class _Facts:
-    restore_fails: str | None
-    older_fail: str | None
-    halt: str | None
-    recovered: str | None
-    test: str | None
-    failure: str | None
-    question: str | None
-    how_to: str | None
-    harmless: str | None
-    workaround: str | None
-    single_user: str | None
-    no_impact: str | None
-    not_urgent: str | None
-    partial: str | None
-    all_fail: str | None
-    no_alternative: str | None
-    performance: str | None
-    impact: str | None
+    """What the sender wrote, each fact the phrase that shows it (None: not said).
 
+    A fact is looked up when the judgement first asks for it: most mails are decided
+    before every fact is needed (no restore failure, so whether older backups help does
+    not matter), and each lookup is a search of the text. The answers are the same.
+    """
 
-# Facts that are simply "some part matches this rule" (the others need more, see _facts).
-_PLAIN_FACTS = {
-    "halt": rules.HALT,
-    "recovered": rules.RECOVERED,
-    "test": rules.TEST_SYSTEM,
-    "question": rules.CLASSIFICATION_QUESTION,
-    "how_to": rules.HOW_TO,
-    "harmless": rules.HARMLESS,
-    "single_user": rules.SINGLE_USER,
-    "no_impact": rules.NO_IMPACT,
-    "not_urgent": rules.NOT_URGENT,
-    "partial": rules.PARTIAL,
-    "all_fail": rules.ALL_FAIL,
-    "no_alternative": rules.NO_ALTERNATIVE,
-    "performance": rules.PERFORMANCE,
-    "impact": rules.IMPACT,
-}
+    def __init__(self, subject: str, own: str) -> None:
+        self.parts = _Parts([subject, *sentences(own)])
 
+    @cached_property
+    def failure(self) -> str | None:
+        found = _affirmed(rules.FAILURE, self.parts)
+        return None if found and rules.FAILURE_ACCEPTED.search(self.parts.whole) else found
 
-def _facts(subject: str, own: str) -> _Facts:
-    parts = _Parts([subject, *sentences(own)])
-    failure = _affirmed(rules.FAILURE, parts)
-    if failure and rules.FAILURE_ACCEPTED.search(parts.whole):
-        failure = None
-    return _Facts(
-        restore_fails=_both(rules.RESTORE, rules.RESTORE_FAILS, parts),
-        older_fail=_any(rules.OLDER_FAIL, parts) or _affirmed(rules.NO_OTHER_COPY, parts),
-        failure=failure,
-        workaround=_affirmed(rules.WORKAROUND, parts),
-        **{name: _any(rule, parts) for name, rule in _PLAIN_FACTS.items()},
-    )
+    @cached_property
+    def restore_fails(self) -> str | None:
+        return _both(rules.RESTORE, rules.RESTORE_FAILS, self.parts)
+
+    @cached_property
+    def older_fail(self) -> str | None:
+        return _any(rules.OLDER_FAIL, self.parts) or _affirmed(rules.NO_OTHER_COPY, self.parts)
+
+    @cached_property
+    def workaround(self) -> str | None:
+        return _affirmed(rules.WORKAROUND, self.parts)
+
+    halt = _plain(rules.HALT)
+    recovered = _plain(rules.RECOVERED)
+    test = _plain(rules.TEST_SYSTEM)
+    question = _plain(rules.CLASSIFICATION_QUESTION)
+    how_to = _plain(rules.HOW_TO)
+    harmless = _plain(rules.HARMLESS)
+    single_user = _plain(rules.SINGLE_USER)
+    no_impact = _plain(rules.NO_IMPACT)
+    not_urgent = _plain(rules.NOT_URGENT)
+    partial = _plain(rules.PARTIAL)
+    all_fail = _plain(rules.ALL_FAIL)
+    no_alternative = _plain(rules.NO_ALTERNATIVE)
+    performance = _plain(rules.PERFORMANCE)
+    impact = _plain(rules.IMPACT)
 
 
 def _major_reason(f: _Facts) -> str | None:
@@ -385,7 +383,7 @@ def _major_reason(f: _Facts) -> str | None:
 
 def judge_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
     """SPEC §1 severity from content; the sender's claim plays no part."""
-    f = _facts(subject, own)
+    f = _Facts(subject, own)
     critical = f.restore_fails and f.older_fail and f.halt and not f.recovered and not f.test
     if critical:
         return 1, (
