@@ -9,7 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from sepdesk.pipeline import rules
 from sepdesk.pipeline.classify import (
     FIELDS,
     has_error_text,
@@ -398,6 +401,34 @@ def test_warnings_in_any_tense_are_a_failure_and_living_with_it_a_workaround() -
 )
 def test_pasted_and_introduced_error_output(text: str, quoted: bool) -> None:
     assert has_error_text(text) is quoted
+
+
+def _versions_line_by_line(text: str) -> tuple[str, ...]:
+    """The plain definition: VERSION on each line, context from that line only."""
+    found: list[str] = []
+    for line in text.splitlines():
+        for m in rules.VERSION.finditer(line):
+            before, after = line[max(0, m.start() - 60) : m.start()], line[m.end() : m.end() + 20]
+            if rules.VERSION_NOT_SESAM.search(before):
+                continue
+            if rules.VERSION_CONTEXT.search(before) or rules.VERSION_CONTEXT.search(after):
+                found.append(m.group(1))
+    found.extend(m.group(1) for m in rules.SHORT_VERSION.finditer(text))
+    return tuple(dict.fromkeys(found))
+
+
+_VERSION_BITS = st.sampled_from(
+    ["5.1.0", "v4.4.3.84", "1.2.3", "0.9.9", "12.3.4", "9.14.1", ".", "sesam ", "SEP ",
+     "Version ", "Firmware ", "ONTAP ", "client", " ", "x", "\n", "\r\n", "\r", "\x85",
+     "\u2028", "\x0c", "a" * 30]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_VERSION_BITS, max_size=30).map("".join))
+def test_versions_are_found_as_a_line_by_line_search_finds_them(text: str) -> None:
+    sesam_versions.cache_clear()
+    assert sesam_versions(text) == _versions_line_by_line(text)
 
 
 def test_more_os_version_hardware_and_action_spellings() -> None:

@@ -131,15 +131,30 @@ def language(text: str) -> str:
 def sesam_versions(text: str) -> tuple[str, ...]:
     """SEP sesam versions named: dotted 3/4-part numbers next to a word that ties them to sesam."""
     found: list[str] = []
-    for line in text.splitlines():
-        for m in rules.VERSION.finditer(line):
-            before, after = line[max(0, m.start() - 60) : m.start()], line[m.end() : m.end() + 20]
-            if rules.VERSION_NOT_SESAM.search(before):
-                continue
-            if rules.VERSION_CONTEXT.search(before) or rules.VERSION_CONTEXT.search(after):
-                found.append(m.group(1))
+    for m in _versions_in(text):
+        # The words around it on its own line (a version never spans a line break).
+        before = _LINE_BREAK.split(text[max(0, m.start() - 60) : m.start()])[-1]
+        after = _LINE_BREAK.split(text[m.end() : m.end() + 20], maxsplit=1)[0]
+        if rules.VERSION_NOT_SESAM.search(before):
+            continue
+        if rules.VERSION_CONTEXT.search(before) or rules.VERSION_CONTEXT.search(after):
+            found.append(m.group(1))
     found.extend(m.group(1) for m in rules.SHORT_VERSION.finditer(text))
     return tuple(dict.fromkeys(found))
+
+
+# What str.splitlines() splits at.
+_LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+# Every VERSION match holds one. ``re`` skips to it fast; VERSION itself opens with a
+# lookbehind and is tried at every position.
+_VERSION_DIGITS = re.compile(r"\d\.\d\.\d")
+
+
+def _versions_in(text: str) -> Iterator[re.Match[str]]:
+    """``rules.VERSION.finditer(text)``, started where the first match can begin at the
+    earliest (the optional "v" before the digits); ``pos`` keeps the lookbehind intact."""
+    first = _VERSION_DIGITS.search(text)
+    return rules.VERSION.finditer(text, max(0, first.start() - 1)) if first else iter(())
 
 
 def _version_key(version: str) -> tuple[int, ...]:
