@@ -20,6 +20,7 @@ from sepdesk.pipeline.classify import (
     operating_systems,
     own_text,
     sesam_versions,
+    ties_to_sesam,
     understand,
 )
 from sepdesk.pipeline.parse import Attachment
@@ -405,14 +406,12 @@ def test_pasted_and_introduced_error_output(text: str, quoted: bool) -> None:
 
 def _versions_line_by_line(text: str) -> tuple[str, ...]:
     """The plain definition: VERSION on each line, context from that line only."""
-    found: list[str] = []
-    for line in text.splitlines():
-        for m in rules.VERSION.finditer(line):
-            before, after = line[max(0, m.start() - 60) : m.start()], line[m.end() : m.end() + 20]
-            if rules.VERSION_NOT_SESAM.search(before):
-                continue
-            if rules.VERSION_CONTEXT.search(before) or rules.VERSION_CONTEXT.search(after):
-                found.append(m.group(1))
+    found = [
+        m.group(1)
+        for line in text.splitlines()
+        for m in rules.VERSION.finditer(line)
+        if ties_to_sesam(line[max(0, m.start() - 60) : m.start()], line[m.end() : m.end() + 20])
+    ]
     found.extend(m.group(1) for m in rules.SHORT_VERSION.finditer(text))
     return tuple(dict.fromkeys(found))
 

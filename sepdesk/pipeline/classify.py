@@ -135,12 +135,17 @@ def sesam_versions(text: str) -> tuple[str, ...]:
         # The words around it on its own line (a version never spans a line break).
         before = _LINE_BREAK.split(text[max(0, m.start() - 60) : m.start()])[-1]
         after = _LINE_BREAK.split(text[m.end() : m.end() + 20], maxsplit=1)[0]
-        if rules.VERSION_NOT_SESAM.search(before):
-            continue
-        if rules.VERSION_CONTEXT.search(before) or rules.VERSION_CONTEXT.search(after):
+        if ties_to_sesam(before, after):
             found.append(m.group(1))
     found.extend(m.group(1) for m in rules.SHORT_VERSION.finditer(text))
     return tuple(dict.fromkeys(found))
+
+
+def ties_to_sesam(before: str, after: str) -> bool:
+    """Whether the words before and after a version number (on its line) make it sesam's."""
+    if rules.VERSION_NOT_SESAM.search(before):
+        return False
+    return bool(rules.VERSION_CONTEXT.search(before) or rules.VERSION_CONTEXT.search(after))
 
 
 # What str.splitlines() splits at.
