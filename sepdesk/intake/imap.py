@@ -16,8 +16,9 @@ whenever the daemon reports committed outcomes (:attr:`ImapPoller.outcomes`),
 at most every ``SETTLE_PACE_S`` and at least every ``settle_wait``; it does not
 IDLE while any handed-over message waits. The finished ones move together: at
 once when none of the folder's handed-over messages is still pending, else when
-``move_batch`` are finished or the first of them has waited ``MOVE_DELAY_S``. Without ``handoff`` (or when no
-pipeline process is alive) it processes each batch itself before moving it.
+``move_batch`` are finished or the first of them has waited ``MOVE_DELAY_S``.
+Without ``handoff`` (or when no pipeline process is alive) it processes each
+batch itself before moving it.
 
 Everything still in a watched folder is unprocessed by definition (processed
 mail has been moved away), so each pass is ``UID SEARCH ALL``; no "seen"
