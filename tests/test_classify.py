@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sepdesk.pipeline import rules
 from sepdesk.pipeline.classify import (
     FIELDS,
+    _line_rule,
     has_error_text,
     older_versions,
     operating_systems,
@@ -428,6 +429,24 @@ _VERSION_BITS = st.sampled_from(
 def test_versions_are_found_as_a_line_by_line_search_finds_them(text: str) -> None:
     sesam_versions.cache_clear()
     assert sesam_versions(text) == _versions_line_by_line(text)
+
+
+_MARKER_BITS = st.sampled_from(
+    ["-----", "--", " ", "\t", "\n", "\r", "Original Message", "Ursprüngliche Nachricht",
+     "Forwarded message", "Begin forwarded message:", "Anfang der weitergeleiteten Nachricht:",
+     "On Mon, 2 Nov 2026", "Am 02.11.2026 schrieb", "Le lundi", " a écrit", " wrote:",
+     " schrieb ", ":", "x", "> "]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_MARKER_BITS, max_size=25).map("".join))
+def test_a_history_or_forward_line_is_never_missed_by_the_whole_text_search(text: str) -> None:
+    """own_text searches no line when the whole-text search finds nothing: that must only
+    happen when no line alone matches either."""
+    for rule in (rules.FORWARD_START, rules.HISTORY_START):
+        if any(rule.full.search(line) for line in text.split("\n")):
+            assert _line_rule(rule, text) is not None
 
 
 def test_more_os_version_hardware_and_action_spellings() -> None:

@@ -12,7 +12,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 from itertools import accumulate
 
 from sepdesk.pipeline import rules
@@ -65,8 +65,8 @@ def own_text(text: str, *, keep_outlook_blocks: bool = False) -> str:
     """
     text = (text or "").replace("\r\n", "\n")
     lines = text.split("\n")
-    # Narrowed once for the whole text: most mails hold neither, and then no line is searched.
-    forward, history = rules.FORWARD_START.narrowed(text), rules.HISTORY_START.narrowed(text)
+    # Most mails hold neither: then one search of the whole text spares every line's.
+    forward, history = _line_rule(rules.FORWARD_START, text), _line_rule(rules.HISTORY_START, text)
     kept: list[str] = []
     for i, line in enumerate(lines):
         if forward and forward.search(line):
@@ -84,6 +84,18 @@ def own_text(text: str, *, keep_outlook_blocks: bool = False) -> str:
         if not rules.QUOTED_LINE.match(line):
             kept.append(line)
     return "\n".join(kept).strip()
+
+
+def _line_rule(rule: Rule, text: str) -> re.Pattern[str] | None:
+    """``rule`` narrowed for searching the lines of ``text`` one by one; None when no line
+    can match. A match in a line alone is one in the whole text with ``^`` and ``$`` at
+    every line, so when that finds nothing, no line needs a look."""
+    return rule.narrowed(text) if _any_line(rule).search(text) else None
+
+
+@cache
+def _any_line(rule: Rule) -> re.Pattern[str]:
+    return re.compile(rule.pattern, rule.flags | re.MULTILINE)
 
 
 def _history_starts(lines: list[str], i: int, history: re.Pattern[str] | None) -> bool:
