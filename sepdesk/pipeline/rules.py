@@ -777,7 +777,9 @@ CAPABILITY = _rx(
     r"\bis there (?:a|any) (?:way|guide|step)",
 )
 # Closing lines: what follows is signature, not the writer's own words (for the language).
-CLOSING = _rule(
+# This and LOG_TEXT_LINE are plain patterns, not prefiltered: only the language reads
+# them, on a text nothing else scans, and the literal scan cost more than they do.
+CLOSING = re.compile(
     r"^\s*(?:mit freundlichen grüßen|freundliche grüße|viele grüße|beste grüße|liebe grüße|"
     r"schöne grüße|herzliche grüße|gruß|grüße|mfg|best regards|kind regards|regards|"
     r"best wishes|cheers|sincerely|yours sincerely|--)\s*[,!.]?\s*$",
@@ -793,7 +795,9 @@ NOT_A_CLAIM = _rx(
     r"\bfor (?:any )?(?:further |more )?questions\b",
 )
 # Lines of pasted program output: English words in them say nothing about the writer.
-LOG_TEXT_LINE = _rule(r"^(?:[ \t]{2,}\S.*|.*\b(?:STATUS=ERROR|Error:|E:|W:)\s.*)$", re.MULTILINE)
+LOG_TEXT_LINE = re.compile(
+    r"^(?:[ \t]{2,}\S.*|.*\b(?:STATUS=ERROR|Error:|E:|W:)\s.*)$", re.MULTILINE
+)
 # "On Mon, 2 Nov 2026 at 10:00, Support <" wrapped onto a second line "... wrote:".
 WROTE_LINE = re.compile(r"\b(?:wrote|schrieb|a écrit)\s*:\s*$", re.IGNORECASE)
 WROTE_OPENER = re.compile(r"^\s*(?:on|am|le)\s", re.IGNORECASE)
