@@ -119,6 +119,10 @@ def _announces_forward(kept: list[str]) -> bool:
 # ----------------------------------------------------------------------------- language
 
 
+_WORD = re.compile(r"[a-zäöüß]+")
+_UMLAUT = re.compile(r"[äöüß]")
+
+
 def language(text: str) -> str:
     """'de' or 'en' by counting common function words (umlauts break a tie towards German).
 
@@ -128,11 +132,11 @@ def language(text: str) -> str:
     text = rules.LOG_TEXT_LINE.sub("", text)
     closing = rules.CLOSING.search(text)
     body = text[: closing.start()] if closing and closing.start() > 0 else text
-    words = re.findall(r"[a-zäöüß]+", body.lower())
-    de = sum(w in rules.GERMAN_WORDS for w in words)
-    en = sum(w in rules.ENGLISH_WORDS for w in words)
+    words = _WORD.findall(body.lower())
+    de = sum(map(rules.GERMAN_WORDS.__contains__, words))
+    en = sum(map(rules.ENGLISH_WORDS.__contains__, words))
     if de == en:
-        return "de" if re.search(r"[äöüß]", body.lower()) else "en"
+        return "de" if _UMLAUT.search(body.lower()) else "en"
     return "de" if de > en else "en"
 
 
@@ -262,17 +266,23 @@ def sentences(text: str) -> list[str]:
     """Lines split at sentence ends (a full stop before a capital), dates like 30.10. survive."""
     out: list[str] = []
     for line in _paragraphs(text):
-        out.extend(s for s in re.split(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ])", line) if s.strip())
+        out.extend(s for s in _SENTENCE_END.split(line) if s.strip())
     return out
+
+
+# Compiled once: sentences() runs over every line of a mail twice (severity, action).
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ])")
+_BLANK_LINES = re.compile(r"\n\s*\n")
+_LIST_ITEM = re.compile(r"\s*(?:[-*•]|\d+\.)\s")
 
 
 def _paragraphs(text: str) -> list[str]:
     """Hard-wrapped lines joined back into paragraphs (blank lines and list items break them)."""
     paras: list[str] = []
-    for block in re.split(r"\n\s*\n", text):
+    for block in _BLANK_LINES.split(text):
         current: list[str] = []
         for line in block.split("\n"):
-            if re.match(r"\s*(?:[-*•]|\d+\.)\s", line) and current:
+            if current and _LIST_ITEM.match(line):
                 paras.append(" ".join(current))
                 current = []
             current.append(line.strip())
