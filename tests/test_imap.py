@@ -303,6 +303,25 @@ def test_finished_messages_move_together_while_others_are_pending(
     assert poller.waiting == 0
 
 
+def test_a_graceful_stop_moves_the_finished_messages_left_waiting_for_a_batch(
+    server: DovecotServer, desk: Desk, pollers: Callable[..., ImapPoller], monkeypatch: Any
+) -> None:
+    from sepdesk.intake import imap
+    from sepdesk.pipeline import runner
+
+    monkeypatch.setattr(imap, "MOVE_DELAY_S", 3600.0)
+    for n in range(5):
+        server.append("INBOX", make_mail(n))
+    poller = pollers(handoff=lambda: True, move_batch=10, settle_wait=0.05)
+    with Background(poller):
+        wait_until(lambda: len(rows_by_state(desk).get("pending", [])) == 5, "stored rows")
+        runner.process_batch(desk, rows_by_state(desk)["pending"][:2])
+        poller.outcomes.set()
+        wait_until(lambda: not poller.outcomes.is_set(), "a look at the rows")
+        assert len(server.uids("INBOX")) == 5  # two finished, three pending: they wait
+    assert len(server.uids("Processed")) == 2 and len(server.uids("INBOX")) == 3
+
+
 def test_handed_over_rows_are_found_again_after_a_reconnect_without_refetching(
     server: DovecotServer, desk: Desk, pollers: Callable[..., ImapPoller]
 ) -> None:

@@ -456,8 +456,7 @@ class ImapPoller:
         handed = self._handed.get(folder)
         if handed is None or not handed.rows:
             return 0
-        states = self._states(list(handed.rows.values()))
-        final = {u: states[i] for u, i in handed.rows.items() if states[i] in FINAL_STATES}
+        final = self._final(handed)
         moved = 0
         if final and self._move_due(handed, len(final)):
             moved = self._move_final(client, final)
@@ -470,6 +469,11 @@ class ImapPoller:
             handed.rows.clear()
             handed.final_since = None
         return moved
+
+    def _final(self, handed: _Handed) -> dict[int, str]:
+        """UID -> state of the folder's handed-over messages whose rows have an outcome."""
+        states = self._states(list(handed.rows.values()))
+        return {u: states[i] for u, i in handed.rows.items() if states[i] in FINAL_STATES}
 
     def _move_due(self, handed: _Handed, final: int) -> bool:
         """Whether the ``final`` finished messages of a folder move now (see the module doc)."""
@@ -614,6 +618,20 @@ class ImapPoller:
                 self.await_outcomes(stop)
             elif self._wait_for_mail(stop):
                 self.run_once()
+        self._move_finished()
+
+    def _move_finished(self) -> None:
+        """On a graceful stop: move the messages that have their outcome now, not at the
+        next start (they wait for a batch while others are pending). Pending ones stay."""
+        client = self.client
+        try:
+            for folder, handed in self._handed.items():
+                if client is None or not handed.rows:
+                    continue
+                if self._select(client, folder)[0] == handed.uidvalidity:
+                    self._move_final(client, self._final(handed))
+        except TRANSIENT_ERRORS as exc:
+            log.info("imap: finished messages stay until the next start: %s", self._describe(exc))
 
     def _fault(self, exc: Exception, delay: float) -> None:
         """One log line per fault; a traceback only for what is not a server or network fault."""
