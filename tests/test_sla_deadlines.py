@@ -193,3 +193,14 @@ def test_a_late_first_response_marks_the_ticket_breached(db: sqlite_utils.Databa
     refresh_due(db, CAL, tid)  # due 13:00
     record_response(db, tid, _instant("2026-03-16T13:00:01"), "anna@sep.example")
     assert db.execute("SELECT breached FROM tickets WHERE id = ?", [tid]).fetchone() == (1,)
+
+
+def test_instants_are_stored_as_utc_text_to_the_second() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    assert (
+        to_db(datetime(2026, 12, 6, 12, 30, 59, 999_999, tzinfo=UTC)) == "2026-12-06T12:30:59+00:00"
+    )
+    assert to_db(datetime(2026, 7, 1, 0, 0, 1, 500, tzinfo=berlin)) == "2026-06-30T22:00:01+00:00"
+    assert to_db(datetime(2026, 12, 6, 9, 0, tzinfo=berlin)) == "2026-12-06T08:00:00+00:00"
+    with pytest.raises(ValueError, match="naive"):
+        to_db(datetime(2026, 12, 6, 9, 0))
