@@ -303,6 +303,40 @@ def test_finished_messages_move_together_while_others_are_pending(
     assert poller.waiting == 0
 
 
+def test_the_last_outcomes_of_a_backlog_move_without_waiting_for_the_pace(
+    server: DovecotServer, desk: Desk, pollers: Callable[..., ImapPoller], monkeypatch: Any
+) -> None:
+    from sepdesk.intake import imap
+    from sepdesk.pipeline import runner
+
+    for n in range(3):
+        server.append("INBOX", make_mail(n))
+    poller = pollers(handoff=lambda: True, settle_wait=0.0)
+    poller.run_once()
+    poller.await_outcomes(threading.Event())  # a look just now, with nothing finished
+    monkeypatch.setattr(imap, "SETTLE_PACE_S", 60.0)  # the next look would wait a minute
+
+    def look(bound: float) -> float:
+        """await_outcomes, stopped after ``bound`` s at most; returns how long it took."""
+        stop = threading.Event()
+        timer = threading.Timer(bound, stop.set)
+        timer.start()
+        started = time.monotonic()
+        try:
+            poller.outcomes.set()
+            poller.await_outcomes(stop)
+        finally:
+            timer.cancel()
+        return time.monotonic() - started
+
+    runner.process_batch(desk, rows_by_state(desk)["pending"][:1])
+    assert look(0.5) >= 0.5  # one of three finished: it waits for the pace
+    assert len(server.uids("INBOX")) == 3
+    runner.process_batch(desk, rows_by_state(desk)["pending"])
+    assert look(3.0) < 2.0  # all finished: no wait
+    assert server.uids("INBOX") == [] and len(server.uids("Processed")) == 3
+
+
 def test_a_graceful_stop_moves_the_finished_messages_left_waiting_for_a_batch(
     server: DovecotServer, desk: Desk, pollers: Callable[..., ImapPoller], monkeypatch: Any
 ) -> None:

@@ -470,6 +470,10 @@ class ImapPoller:
             handed.final_since = None
         return moved
 
+    def _all_final(self) -> bool:
+        """Whether every handed-over message's row has its outcome (one range query each)."""
+        return all(len(self._final(h)) == len(h.rows) for h in self._handed.values() if h.rows)
+
     def _final(self, handed: _Handed) -> dict[int, str]:
         """UID -> state of the folder's handed-over messages whose rows have an outcome."""
         states = self._states(list(handed.rows.values()))
@@ -490,8 +494,10 @@ class ImapPoller:
         """With messages handed over: wait for outcomes (or a short while), then move those
         final and catch up any folder with new mail (IDLE must wait until none is handed)."""
         self.outcomes.wait(self.settle_wait)
-        # Let a few batches finish: fewer, larger MOVEs and fewer looks at the rows.
-        if stop.wait(max(0.0, self._last_settle + SETTLE_PACE_S - time.monotonic())):
+        # Let a few batches finish: fewer, larger MOVEs and fewer looks at the rows; but
+        # once every handed-over message has its outcome (a backlog's end), move them now.
+        pace = self._last_settle + SETTLE_PACE_S - time.monotonic()
+        if pace > 0 and not self._all_final() and stop.wait(pace):
             return
         self.outcomes.clear()
         self._last_settle = time.monotonic()
