@@ -612,6 +612,18 @@ def test_tls_modes_verify_the_server_certificate(
     assert drain(pollers(settings, ssl_context=server.ssl_context())) == 1
 
 
+def test_a_plain_loopback_connection_builds_no_tls_context(
+    server: DovecotServer, pollers: Callable[..., ImapPoller], monkeypatch: Any
+) -> None:
+    from sepdesk.intake import imap
+
+    def no_tls(*_args: Any, **_kw: Any) -> None:
+        raise AssertionError("a TLS context for tls = none")
+
+    monkeypatch.setattr(imap.ssl, "create_default_context", no_tls)
+    assert pollers().connect() is not None
+
+
 def test_untrusted_certificate_is_a_fault_not_a_plaintext_fallback(
     server: DovecotServer,
     tmp_path: Path,
