@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from sepdesk.pipeline import classify, rules
 from sepdesk.pipeline.parse import parse_mail
-from sepdesk.pipeline.prefilter import Rule, fold, literals_and_offset, required_literals
+from sepdesk.pipeline.prefilter import (
+    Rule,
+    _compile_branches,
+    fold,
+    literals_and_offset,
+    required_literals,
+)
 from tests.conftest import MAILS
 
 HELDOUT = sorted(Path(__file__).parent.joinpath("corpus", "heldout").glob("**/*.eml"))
@@ -133,6 +139,21 @@ def test_a_rule_narrows_to_what_the_text_can_match() -> None:
     assert narrowed.pattern == r"(?:\bbar\b)|(?:\d+x)"
     assert rule.narrowed(text) is narrowed  # compiled once, then kept
     assert Rule((r"\bfoo\b",), re.IGNORECASE).narrowed("x" * 100) is None
+
+
+def test_a_narrowed_pattern_built_from_parse_trees_matches_as_the_joined_one() -> None:
+    texts = ["a FOO bar", "xfoo afoobar", "foobar baz", "xxy", "the baz.", "quX qux QUX"]
+    for alternatives in (
+        [r"\bfoo\w*", r"\bfoo bar", r"\bbaz\b", r"x+y", r"\bqu(?-i:X)"],
+        [r"\bfoo\w*", r"\bfoo bar", r"\bbaz\b"],  # all open with \b: it moves in front
+    ):
+        joined = "|".join(f"(?:{a})" for a in alternatives)
+        plain = re.compile(joined, re.IGNORECASE)
+        built = _compile_branches(joined, re.IGNORECASE, alternatives)
+        again = _compile_branches(joined, re.IGNORECASE, alternatives)  # shared trees stay whole
+        for text in texts:
+            assert _spans(built, text) == _spans(plain, text) == _spans(again, text)
+        assert built.pattern == joined and built.flags == plain.flags
 
 
 def _corpus_texts() -> list[str]:
