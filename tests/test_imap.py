@@ -456,6 +456,32 @@ def test_dovecot_restart_mid_run_reconnects_and_loses_nothing(
     assert row[0] is None and row[1] is not None  # cleared by the next good contact
 
 
+def test_new_mail_is_seen_when_idle_check_misses_the_servers_report(
+    server: DovecotServer, desk: Desk, pollers: Callable[..., ImapPoller], monkeypatch: Any
+) -> None:
+    """A report the server sends along with its "+ idling" lands in imaplib's buffer, where
+    idle_check (polling the socket) does not see it: DONE's reply must hand it over."""
+    from imapclient import IMAPClient
+
+    idling = threading.Event()
+    real_idle = IMAPClient.idle
+
+    def idle(self: IMAPClient) -> None:
+        real_idle(self)
+        idling.set()
+
+    def blind_check(self: IMAPClient, timeout: float | None = None) -> list[Any]:
+        time.sleep(timeout or 0)  # reads nothing: what the server sent stays unread
+        return []
+
+    monkeypatch.setattr(IMAPClient, "idle", idle)
+    monkeypatch.setattr(IMAPClient, "idle_check", blind_check)
+    with Background(pollers(idle_wake=0.2)):  # poll_interval stays 60 s
+        assert idling.wait(WAIT_S), "the poller never entered IDLE"
+        server.append("INBOX", make_mail(1))
+        wait_until(lambda: len(server.uids("Processed")) == 1, "the mail seen", timeout=10)
+
+
 def test_refused_login_logs_one_line_and_does_not_raise(
     server: DovecotServer,
     desk: Desk,

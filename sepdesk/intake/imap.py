@@ -688,17 +688,18 @@ class ImapPoller:
         info = client.select_folder(folder)
         if int(info.get(b"UIDNEXT", 0)) - 1 > self._seen_uid.get(folder, 0):
             return True  # arrived between the last catch-up and now: IDLE would not tell
-        client.idle()
-        # On a fault we leave without DONE: the connection is dropped by run() anyway.
-        changed = self._idle_until(client, stop)
-        client.idle_done()
-        return changed
-
-    def _idle_until(self, client: IMAPClient, stop: threading.Event) -> bool:
         started = time.monotonic()
         limit = min(IDLE_RENEW_S, self.cfg.poll_interval)
         while not stop.is_set():
-            if self._idle_step(client):
+            # Each IDLE lasts one idle_wake. A change the server reports together with its
+            # "+ idling" is read into imaplib's buffer with that line, where idle_check
+            # (which polls the socket) never sees it; DONE's reply hands it over. Without
+            # this a message arriving just then waited for poll_interval.
+            client.idle()
+            # On a fault we leave without DONE: the connection is dropped by run() anyway.
+            changed = self._idle_step(client)
+            _text, responses = client.idle_done()
+            if changed or _announces_mail(responses):
                 return True
             if time.monotonic() - started >= limit:
                 return True
@@ -715,7 +716,14 @@ class ImapPoller:
         if not responses and time.monotonic() - t0 < self.idle_wake / 2:
             # idle_check swallows EOF and returns nothing at once: the server is gone.
             raise ConnectionLost("connection closed by the server during IDLE")
-        return any(len(r) >= 2 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+        return _announces_mail(responses)
+
+
+def _announces_mail(responses: Iterable[Any]) -> bool:
+    """Whether untagged responses report new messages (EXISTS, RECENT)."""
+    return any(
+        isinstance(r, tuple) and len(r) >= 2 and r[1] in (b"EXISTS", b"RECENT") for r in responses
+    )
 
 
 def _drop(client: IMAPClient) -> None:
