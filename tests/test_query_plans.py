@@ -17,6 +17,7 @@ import sqlite_utils
 
 from sepdesk.contracts import contracts_version, import_csv
 from sepdesk.desk import Desk
+from sepdesk.intake.imap import FINAL_STATES_QUERY
 from sepdesk.intake.store import store_raw
 from sepdesk.pipeline import runner
 from sepdesk.pipeline.steps import DEDUPE_QUERY
@@ -49,8 +50,12 @@ def _traced_statements(tmp_path: Path) -> set[str]:
     return {s for s in seen if re.match(r"\s*(SELECT|UPDATE|DELETE)\b", s, re.I)}
 
 
-def _plan(db: sqlite_utils.Database, statement: str) -> list[str]:
-    return [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + statement).fetchall()]
+def _plan(
+    db: sqlite_utils.Database, statement: str, params: list[object] | None = None
+) -> list[str]:
+    return [
+        row[3] for row in db.execute("EXPLAIN QUERY PLAN " + statement, params or []).fetchall()
+    ]
 
 
 def test_no_per_mail_statement_walks_a_growing_table(tmp_path: Path) -> None:
@@ -91,3 +96,10 @@ def test_contracts_version_is_one_lookup(tmp_path: Path) -> None:
     desk.db.conn.set_trace_callback(None)
     assert len(seen) == 1
     assert [step for step in _plan(desk.db, seen[0]) if step.startswith("SCAN")] == []
+
+
+def test_the_imap_poller_reads_row_states_from_the_covering_index(tmp_path: Path) -> None:
+    """Asked several times a second for every handed-over row: no row with its raw bytes."""
+    desk = Desk.open(make_settings(tmp_path))
+    plan = _plan(desk.db, FINAL_STATES_QUERY, [1, 2000])
+    assert plan and all("USING COVERING INDEX intake_pending" in step for step in plan), plan
