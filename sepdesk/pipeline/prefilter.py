@@ -42,6 +42,7 @@ import ahocorasick
 _parser: Any
 _c: Any
 _compiler: Any
+_sre_compile: Any
 try:  # the parser is private API; without it nothing is prefiltered (slower, same result)
     _parser = importlib.import_module("re._parser")
     _c = importlib.import_module("re._constants")
@@ -50,6 +51,8 @@ try:  # the parser is private API; without it nothing is prefiltered (slower, sa
 except (ImportError, AttributeError):  # pragma: no cover - a Python without these modules
     _parser = _c = _compiler = None
     _EXTRA_CASES = {}
+# Narrowed patterns are compiled from parse trees with it; without it, by re.compile.
+_sre_compile = getattr(importlib.import_module("_sre"), "compile", None)
 
 _MAX_STRINGS = 64  # beyond this many spellings a literal set is not worth testing
 _MAX_SUBSETS = 512  # compiled narrowed patterns kept per rule
@@ -209,9 +212,6 @@ def _compile_branches(pattern: str, flags: int, alternatives: Sequence[str]) -> 
     except Exception:  # pragma: no cover - another Python's internals: the plain way
         return re.compile(pattern, flags)
     return compiled
-
-
-_sre_compile: Any = getattr(importlib.import_module("_sre"), "compile", None)
 
 
 def _needs_at(items: list[tuple[Any, Any]]) -> tuple[set[str] | None, int | None]:
