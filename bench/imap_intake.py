@@ -6,10 +6,8 @@ Usage (from the repo root, Dovecot installed: .ci/install-dovecot.sh)::
 
 Starts a private Dovecot exactly as the tests do (tests/servers/dovecot.py),
 APPENDs N mails built from the sample corpus (each with a fresh Message-ID,
-INTERNALDATE = its Date, and a made-up word at the end of its Subject, so no
-two mails' texts are the same: the pipeline keeps small caches keyed by text,
-and a corpus cycled unchanged would let them answer for the next round's copy
-of a mail, as real mail does not), then times, on the same mails:
+INTERNALDATE = its Date, and a made-up word ending its Subject: see
+bench/corpus.py), then times, on the same mails:
 
 * floor: one imapclient connection, ``UID FETCH`` of ``BODY.PEEK[]`` and
   INTERNALDATE in batches, ``email`` parse of each, one SQLite row per mail
@@ -49,7 +47,6 @@ import email
 import email.policy
 import email.utils
 import os
-import re
 import resource
 import signal
 import sqlite3
@@ -68,49 +65,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+from corpus import SAMPLES, sample_mails  # noqa: E402  (bench/ is the script's own folder)
+
 from sepdesk.config import Settings, from_mapping  # noqa: E402
 from sepdesk.desk import Desk  # noqa: E402
 from sepdesk.intake.imap import ImapPoller  # noqa: E402
 from tests.servers.dovecot import DovecotServer, dovecot_server  # noqa: E402
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
-MID_RE = re.compile(rb"^Message-ID:[^\r\n]*(\r?\n[ \t][^\r\n]*)*\r?\n", re.I | re.M)
-SUBJECT_RE = re.compile(rb"^(Subject:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.I | re.M)
-
 
 def build_mails(n: int) -> list[tuple[bytes, datetime]]:
-    """N mails cycling through the corpus, each with a fresh Message-ID."""
-    corpus = [p.read_bytes() for p in sorted((SAMPLES / "mails").glob("*.eml"))]
-    out = []
-    for i in range(n):
-        raw = corpus[i % len(corpus)]
-        eol = b"\r\n" if b"\r\n" in raw[:200] else b"\n"
-        fresh = b"Message-ID: <bench-%d-%d@bench.example>" % (i, time.time_ns()) + eol
-        raw = _mark_subject(fresh + MID_RE.sub(b"", raw, count=1), i)
-        out.append((raw, _date(raw)))
-    return out
-
-
-def made_up_word(i: int) -> str:
-    """A word of q, x and z unique to ``i``: no rule knows it, and it has no digits that
-    could pass for a customer or ticket number."""
-    letters = "qxz"
-    word = ""
-    while True:
-        i, rest = divmod(i, 3)
-        word += letters[rest]
-        if not i:
-            return "zq" + word
-
-
-def _mark_subject(raw: bytes, i: int) -> bytes:
-    """``raw`` with ``made_up_word(i)`` after its Subject (headers only; appended, so
-    "Re:"/"FW:" still open it)."""
-    end = re.search(rb"\r?\n\r?\n", raw)
-    cut = end.start() if end else len(raw)
-    word = b" " + made_up_word(i).encode()
-    head = SUBJECT_RE.sub(lambda m: m.group(1) + word, raw[:cut], count=1)
-    return head + raw[cut:]
+    """N unique mails from the corpus (see bench/corpus.py), each with its Date."""
+    return [(raw, _date(raw)) for raw in sample_mails(n)]
 
 
 def _date(raw: bytes) -> datetime:

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/smtp_intake.py [-n 2000] [-k 8]
 
-Builds N mails from the sample corpus with fresh Message-IDs, sends them over
+Builds N unique mails from the sample corpus (bench/corpus.py), sends them over
 K concurrent SMTP connections to a ``serve`` subprocess on a temp database,
 and prints mails/s accepted (every one committed before its 250), mails/s
 fully processed (ticket or outcome and acknowledgement queued) and the
@@ -12,7 +12,6 @@ p50/p99 time from DATA to 250.
 from __future__ import annotations
 
 import argparse
-import re
 import smtplib
 import socket
 import sqlite3
@@ -22,29 +21,17 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
+from corpus import SAMPLES, sample_mails  # bench/ is the script's own folder
+
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT.parent / "shared" / "samples"
-_MSGID = re.compile(rb"^Message-I[Dd]:.*$", re.M)
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def build_mails(n: int) -> list[bytes]:
-    bodies = [p.read_bytes() for p in sorted((SAMPLES / "mails").glob("*.eml"))]
-    out = []
-    for i in range(n):
-        raw = bodies[i % len(bodies)]
-        fresh = f"Message-ID: <bench-{i}-{uuid.uuid4().hex}@bench.example>".encode()
-        raw = _MSGID.sub(fresh, raw, count=1) if _MSGID.search(raw) else fresh + b"\n" + raw
-        out.append(raw)
-    return out
 
 
 def sender(port: int, mails: list[bytes], latencies: list[float]) -> None:
@@ -92,7 +79,7 @@ def main() -> None:
     )
     sepdesk = [sys.executable, "-m", "sepdesk", "--config", str(cfg)]
     subprocess.run([*sepdesk, "contracts", "import", str(SAMPLES / "contracts.csv")], check=True)
-    mails = build_mails(args.n)
+    mails = sample_mails(args.n)
     with open(tmp / "serve.log", "wb") as log:
         proc = subprocess.Popen([*sepdesk, "serve"], stderr=log)
     try:

@@ -63,11 +63,16 @@ def sample_desk(desk: Desk) -> Desk:
 
 def bench_understanding() -> Any:
     """bench/understanding.py as a module: tests use its own evaluation functions."""
+    return bench_module("understanding")
+
+
+def bench_module(name: str) -> Any:
+    """bench/NAME.py as a module (the benches are scripts, not a package)."""
     import importlib.util
     import sys
 
-    path = Path(__file__).resolve().parents[1] / "bench" / "understanding.py"
-    spec = importlib.util.spec_from_file_location("bench_understanding", path)
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
