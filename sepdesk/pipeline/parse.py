@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import contextlib
 import email
 import email.policy
@@ -93,15 +94,40 @@ def _decode(value: object) -> str:
         return ""
     text = str(value)
     if "=?" in text:
-        with contextlib.suppress(
-            UnicodeError,
-            LookupError,
-            ValueError,
-            email.errors.HeaderParseError,
-            email.errors.CharsetError,  # a charset name that is not ASCII
-        ):
-            text = str(make_header(decode_header(text)))
+        with contextlib.suppress(ValueError, email.errors.HeaderParseError):
+            text = _decoded_words(text)
     return " ".join(text.split())
+
+
+def _decoded_words(text: str) -> str:
+    chunks = decode_header(text)
+    try:
+        return str(make_header(chunks))
+    except (UnicodeError, LookupError, email.errors.CharsetError):
+        # A charset Python does not know (or a name that is not ASCII): each piece
+        # read on its own, spaced as make_header spaces them.
+        return " ".join(_chunk_text(chunk, charset).strip() for chunk, charset in chunks)
+
+
+def _chunk_text(chunk: bytes | str, charset: str | None) -> str:
+    """One piece of ``decode_header``'s result as text. An unknown or wrong charset
+    name is read as UTF-8, else Windows-1252, rather than left encoded."""
+    if isinstance(chunk, str):
+        return chunk
+    if charset and charset != "unknown-8bit":
+        with contextlib.suppress(LookupError, UnicodeError):
+            return chunk.decode(charset)
+    return eight_bit_text(chunk)
+
+
+def eight_bit_text(data: bytes) -> str:
+    """Bytes of no declared (or an unknown) charset: UTF-8 when they are, else
+    Windows-1252, which every byte decodes in and which the 8-bit mail of Windows
+    clients is (a superset of Latin-1 for the letters in use)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
 
 
 class _HtmlText(HTMLParser):
@@ -147,14 +173,35 @@ def html_to_text(markup: str) -> str:
 
 
 def _addresses(values: list[str]) -> list[tuple[str, str]]:
-    """(display name, lower-cased address) of every address in the values of one header."""
+    """(display name, lower-cased address) of every valid address in one header's values.
+
+    The values are split into addresses before encoded words are decoded: a decoded
+    display name may hold a colon, comma or "@" that would split it otherwise. The
+    standard parser treats a colon inside an encoded word as a group's, so encoded
+    words stand aside as placeholders while it splits.
+    """
     if not values:
         return []
-    return [
-        (_decode(n), a.strip().lower())
-        for n, a in email.utils.getaddresses(values)
-        if a and "@" in a
-    ]
+    words: list[str] = []
+
+    def aside(m: re.Match[str]) -> str:
+        words.append(m.group())
+        return f"sepdeskword{len(words) - 1}x"
+
+    hidden = [_ENCODED_WORD.sub(aside, v) for v in values]
+    out = []
+    for name, addr in email.utils.getaddresses(hidden):
+        if _ADDR_SPEC.fullmatch(addr.strip()) and "sepdeskword" not in addr:
+            name = _PLACEHOLDER.sub(lambda m: words[int(m.group(1))], name)
+            out.append((_decode(name), addr.strip().lower()))
+    return out
+
+
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+_PLACEHOLDER = re.compile(r"sepdeskword(\d+)x")
+# local@domain: no spaces, brackets or a second "@" (what getaddresses lets through
+# from an unterminated "<" is not an address to answer).
+_ADDR_SPEC = re.compile(r"[^@\s<>()\[\],;:\\\"]+@[^@\s<>()\[\],;:\\\"]+")
 
 
 def message_date(msg: Message) -> datetime | None:
@@ -201,7 +248,7 @@ def _structure(raw: bytes) -> tuple[Message, list[str]]:
     """The standard library's parse (as mail-parser makes it) and every defect it noted."""
     try:
         msg = email.message_from_bytes(raw)
-        defects = [str(d) for d in getattr(msg, "defects", [])]
+        defects: list[str] = []
         for part in msg.walk():  # recursive: absurd nesting ends here, as a ParseError
             defects.extend(f"{part.get_content_type()}: {type(d).__name__}" for d in part.defects)
     except RecursionError:  # the parser recurses once per multipart level
@@ -209,6 +256,68 @@ def _structure(raw: bytes) -> tuple[Message, list[str]]:
     except Exception as exc:  # the email package raises bare exceptions on broken MIME
         raise ParseError(f"cannot decode MIME structure: {type(exc).__name__}: {exc}") from None
     return msg, defects
+
+
+def _known_charsets(msg: Message) -> list[str]:
+    """Give each text part whose charset Python does not know one it does (what its
+    bytes decode as), so its text is read instead of turned into U+FFFD; the defects.
+    Changes the parts' Content-Type: call it after the header fields are read."""
+    return [d for part in msg.walk() for d in _known_charset(part)]
+
+
+def _known_charset(part: Message) -> list[str]:
+    if part.get_content_maintype() != "text":
+        return []
+    charset = part.get_param("charset")
+    if not isinstance(charset, str):
+        return []
+    try:
+        codecs.lookup(charset)
+        return []
+    except LookupError:
+        pass
+    data = part.get_payload(decode=True)
+    chosen = "utf-8" if _is_utf8(data) else "windows-1252"
+    part.set_param("charset", chosen)
+    return [f"{part.get_content_type()}: unknown charset {charset!r}, read as {chosen}"]
+
+
+def _is_utf8(data: object) -> bool:
+    try:
+        return isinstance(data, bytes) and isinstance(data.decode("utf-8"), str)
+    except UnicodeDecodeError:
+        return False
+
+
+def _lost_parts(msg: Message) -> bytes | None:
+    """The body of a multipart whose parts the parser did not find (no boundary
+    parameter, or one the body does not use), as bytes; None for any other message."""
+    body = msg.get_payload()
+    if msg.get_content_maintype() != "multipart" or not isinstance(body, str):
+        return None
+    return body.encode("ascii", "surrogateescape")
+
+
+def _reparsed(body: bytes) -> tuple[Message, str] | None:
+    """The body parsed again at the boundary its own lines use; None without one."""
+    found = _BOUNDARY_LINE.search(body)
+    if not found:
+        return None
+    boundary = found.group(1).decode("ascii", "replace")
+    head = f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'.encode()
+    with contextlib.suppress(Exception):  # the email package raises bare exceptions
+        return email.message_from_bytes(head + body), boundary
+    return None
+
+
+def _body_text(body: bytes) -> str:
+    """The body as it stands, less the lines of MIME structure: better than no text."""
+    text = eight_bit_text(body).replace("\r\n", "\n")
+    return _MIME_LINE.sub("", text).strip()
+
+
+_BOUNDARY_LINE = re.compile(rb'^--([^\s"]{1,70}?)(?:--)?[ \t]*\r?$', re.M)
+_MIME_LINE = re.compile(r"^(?:--\S{1,200}|content-[\w-]+:.*|mime-version:.*)\r?$\n?", re.I | re.M)
 
 
 class _PartsParser(mailparser.MailParser):
@@ -227,8 +336,9 @@ def _decoded_parts(msg: Message) -> mailparser.MailParser:
     """mail-parser decodes the bodies and attachments. It is handed the message with only
     its MIME headers: the others (addresses, Received, dates) are read here already, and
     mail-parser parsing them again cost more than decoding the parts."""
-    for name in {k for k in msg if not _is_mime_header(k)}:
-        del msg[name]
+    # One pass: ``del msg[name]`` walks every header per name, which made a mail of
+    # 50,000 distinct headers take minutes.
+    msg._headers = [(k, v) for k, v in msg._headers if _is_mime_header(k)]  # type: ignore[attr-defined]
     try:
         return _PartsParser(msg)
     except Exception as exc:  # mail-parser raises bare exceptions on broken MIME
@@ -245,7 +355,11 @@ def _header_values(msg: Message) -> dict[str, list[str]]:
     field (``Message.get`` walks all headers each time)."""
     values: dict[str, list[str]] = {}
     for k, v in msg.raw_items():
-        if not (isinstance(v, str) and v.isascii()):  # 8-bit bytes: as ``msg.items()`` has them
+        if isinstance(v, str) and not v.isascii():
+            # Raw 8-bit bytes (no encoded words) arrive surrogate-escaped: their charset
+            # is unknown, and ``email`` would render them as U+FFFD.
+            v = eight_bit_text(v.encode("ascii", "surrogateescape"))
+        elif not isinstance(v, str):
             v = str(msg.policy.header_fetch_parse(k, v))
         values.setdefault(k.lower(), []).append(v)
     return values
@@ -282,9 +396,17 @@ def parse_mail(raw: bytes) -> ParsedMail:
     if not msg.keys():
         raise ParseError("no header could be read: not an e-mail message")
     fields = _header_fields(msg, raw)  # before _decoded_parts strips those headers
+    lost = _lost_parts(msg)
+    again = _reparsed(lost) if lost else None
+    if again:
+        defects.append(f"{msg.get_content_type()}: parts read at the boundary {again[1]!r}")
+        msg = again[0]
+    defects.extend(_known_charsets(msg))
     parsed = _decoded_parts(msg)
     plain = "\n".join(t for t in parsed.text_plain if t).strip()
     html_text = "\n".join(html_to_text(h) for h in parsed.text_html if h).strip()
+    if lost and not plain and not html_text and (plain := _body_text(lost)):
+        defects.append(f"{fields['content_type']}: no parts found, text read from the body")
     return ParsedMail(
         **fields,
         text=plain or html_text,

@@ -20,6 +20,7 @@ from sepdesk.pipeline.parse import ParseError, parse_mail
 from sepdesk.pipeline.steps import run_steps
 from sepdesk.pipeline.work import Work
 from sepdesk.store import write_tx
+from sepdesk.tickets.store import add_event
 
 MAX_ATTEMPTS = 3
 BATCH = 20  # rows per commit: fewer fsyncs, short enough not to stall SMTP intake
@@ -56,8 +57,18 @@ def _begin_attempts(desk: Desk, intake_ids: list[int]) -> list[dict]:
 
 
 def _mark_done(work: Work) -> None:
-    """The row's outcome, what each step decided, and the Message-ID the parse step read."""
+    """The row's outcome, what each step decided, and the Message-ID the parse step read;
+    on its ticket, what was wrong with the mail's MIME (the text may be incomplete)."""
     ticket_id = work.ticket["id"] if work.ticket else None
+    if ticket_id and work.parsed.defects:
+        add_event(
+            work.desk.db,
+            ticket_id,
+            work.at,
+            "sepdesk",
+            "mime_defects",
+            {"intake": work.intake_id, "defects": list(work.parsed.defects)},
+        )
     work.desk.db.execute(
         "UPDATE intake SET state = 'done', outcome = ?, reason = ?, steps = ?, ticket_id = ?,"
         " processed_at = ?, message_id = ? WHERE id = ?",

@@ -24,7 +24,9 @@ def step_parse(work: Work) -> None:
         work.mail = parse_mail(work.raw)
     m = work.mail
     # The Message-ID goes onto the intake row with its outcome (runner._mark_done).
-    work.decide("parse", f"from {m.from_addr or '?'}; message-id {m.message_id}")
+    found = f"from {m.from_addr or '?'}; message-id {m.message_id}"
+    # What was wrong with the MIME is kept with the outcome, and on the ticket (runner).
+    work.decide("parse", found + (f"; MIME defects: {', '.join(m.defects)}" if m.defects else ""))
 
 
 # Both places a Message-ID may already be known, asked in one statement.
