@@ -86,6 +86,24 @@ def test_replay_twice_gives_duplicates_and_no_new_mail(sample_desk: Desk) -> Non
     assert len(outbox_rows(sample_desk)) == before
 
 
+def test_a_message_id_reused_for_another_mail_is_not_a_duplicate(
+    sample_desk: Desk, tmp_path: Path
+) -> None:
+    """Nothing a customer sends is dropped: only the same mail again is a duplicate."""
+    head = b"To: support@sep.example\r\nMessage-ID: <reused@x.example>\r\nSubject: Sicherung\r\n"
+    first = head + b"From: t.weiss@mueller-maschinenbau.de\r\n\r\nKundennummer 104217, Fehler.\r\n"
+    resent = b"Received: from relay2 by mx\r\n" + first  # the same mail by another route
+    other = head + b"From: anna@other.example\r\n\r\nA different request entirely.\r\n"
+    outcomes = []
+    for i, raw in enumerate((first, resent, other)):
+        path = tmp_path / f"{i}.eml"
+        path.write_bytes(raw)
+        outcomes.append(ingest_file(sample_desk, path, T0).outcome)
+    assert outcomes == ["new_ticket", "duplicate", "new_ticket"]
+    steps = sample_desk.db.execute("SELECT steps FROM intake ORDER BY id DESC LIMIT 1").fetchone()
+    assert "Message-ID also on intake" in steps[0]
+
+
 def test_garbage_is_quarantined_and_can_be_retried(desk: Desk, tmp_path: Path) -> None:
     bad = tmp_path / "bad.eml"
     bad.write_bytes(b"\x00\x01 this is not mail at all")

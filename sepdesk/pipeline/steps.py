@@ -40,10 +40,25 @@ def step_dedupe(work: Work) -> None:
     seen, own = work.desk.db.execute(
         DEDUPE_QUERY, {"mid": work.parsed.message_id, "id": work.intake_id}
     ).fetchone()
-    if seen is not None:
+    if seen is not None and _same_mail(work, seen):
         work.finish("duplicate", f"Message-ID already processed (intake #{seen})")
+    elif seen is not None:
+        # A sender's client reusing Message-IDs must not make us drop a different mail.
+        work.decide("dedupe", f"Message-ID also on intake #{seen} with other content")
     elif own:
         work.finish("ignored", "our own outgoing mail came back")
+
+
+def _same_mail(work: Work, intake_id: int) -> bool:
+    """Whether the earlier mail with this Message-ID says the same (sender, subject,
+    text): the same mail may come in by two routes with other transport headers."""
+    (raw,) = work.desk.db.execute("SELECT raw FROM intake WHERE id = ?", [intake_id]).fetchone()
+    try:
+        earlier = parse_mail(raw)
+    except ParseError:
+        return False
+    m = work.parsed
+    return (earlier.from_addr, earlier.subject, earlier.text) == (m.from_addr, m.subject, m.text)
 
 
 def step_bounce(work: Work) -> None:
