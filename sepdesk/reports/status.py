@@ -7,12 +7,12 @@ Instants are ISO 8601 with the desk's offset; "today" is the desk's local day.
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sepdesk.desk import Desk
-from sepdesk.instants import db_to_local, local_iso, now, to_db
+from sepdesk.instants import day_start, db_to_local, local_iso, now, to_db
 from sepdesk.tickets.store import OPEN_STATUSES
 
 _OPEN = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_STATUSES))
@@ -23,8 +23,7 @@ def _scalar(desk: Desk, sql: str, args: list[Any] | None = None) -> Any:
 
 
 def _local_midnight(at: datetime, tz: str) -> datetime:
-    zone = ZoneInfo(tz)
-    return datetime.combine(at.astimezone(zone).date(), time(0), zone)
+    return day_start(at.astimezone(ZoneInfo(tz)).date(), tz)
 
 
 def _intake(desk: Desk) -> dict[str, Any]:
