@@ -38,7 +38,6 @@ def _filters(
     status: str | None,
     severity: int | None,
     customer: str | None,
-    breached: bool | None,
     due_before: datetime | None,
 ) -> tuple[str, list[Any]]:
     """The WHERE clause of ``tickets list`` and its arguments."""
@@ -53,9 +52,6 @@ def _filters(
     if customer:
         where.append("customer_number = ?")
         args.append(customer)
-    if breached is not None:
-        where.append("breached = ?")
-        args.append(int(breached))
     if due_before:
         where.append("first_response_due IS NOT NULL AND first_response_due < ?")
         args.append(to_db(due_before))
@@ -84,11 +80,15 @@ def list_(
     """Every ticket, newest first, unless filtered or limited."""
     desk = get_desk(ctx)
     before = option_instant(ctx, due_before, "--due-before") if due_before else None
-    where, args = _filters(status, severity, customer, breached, before)
+    where, args = _filters(status, severity, customer, before)
     sql = f"SELECT * FROM tickets{where} ORDER BY delivery_failed DESC, received_at DESC, id DESC"
-    if limit:
+    if limit and breached is None:
         sql += f" LIMIT {int(limit)}"
-    rows = [tickets.record(desk.db, t, desk.tz) for t in desk.db.query(sql, args)]
+    at = now()
+    rows = [tickets.record(desk.db, t, desk.tz, at) for t in desk.db.query(sql, args)]
+    if breached is not None:
+        # Judged now by the one rule (sla.breach), not by the flag the SLA timer stores.
+        rows = [r for r in rows if r["breached"] is breached][:limit]
     if as_json:
         emit(ctx, rows)
         return
@@ -107,7 +107,7 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
     """Show one ticket by ticket number or Call ID."""
     desk = get_desk(ctx)
     ticket = tickets.find(desk.db, ref)
-    rec = tickets.record(desk.db, ticket, desk.tz)
+    rec = tickets.record(desk.db, ticket, desk.tz, now())
     if not as_json:
         rec["events"] = [
             {

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sepdesk.desk import Desk
 from sepdesk.instants import day_start, db_to_local, local_iso, now, to_db
+from sepdesk.sla.breach import ticket_breached
 from sepdesk.tickets.store import OPEN_STATUSES
 
 _OPEN = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_STATUSES))
@@ -98,24 +99,34 @@ def _sla(desk: Desk, at: datetime) -> dict[str, Any]:
         "next_escalation_at": _next_escalation(desk),
         "open_tickets_by_severity": by_sev,
         "breaches_today": breaches_between(desk, _local_midnight(at, desk.tz), at),
+        "breached_open": breached_open(desk, at),
     }
 
 
 def breaches_between(desk: Desk, start: datetime, end: datetime) -> int:
-    """Tickets whose response deadline fell in [start, end] and was missed.
+    """Tickets whose response deadline fell in [start, end] and was missed, as of ``end``.
 
-    Counted from the tickets, not the escalation rows, so a breach shows up even
-    while the SLA timer is not running (serve stopped): that is when it matters.
+    Judged from the tickets by the one rule (sepdesk.sla.breach), not from the
+    escalation rows or the timer's flag, so a breach shows up even while the SLA
+    timer is not running (serve stopped): that is when it matters. The due range
+    is an index range; only its few tickets are judged in Python.
     """
-    return int(
-        _scalar(
-            desk,
-            "SELECT count(*) FROM tickets WHERE first_response_due >= ? AND first_response_due <= ?"
-            " AND (breached = 1 OR first_response_at > first_response_due"
-            f" OR (first_response_at IS NULL AND {_OPEN}))",
-            [to_db(start), to_db(end)],
-        )
+    rows = desk.db.query(
+        "SELECT first_response_due, first_response_at, solved_at, closed_at FROM tickets"
+        " WHERE first_response_due >= ? AND first_response_due <= ?",
+        [to_db(start), to_db(end)],
     )
+    return sum(1 for t in rows if ticket_breached(t, end))
+
+
+def breached_open(desk: Desk, at: datetime) -> int:
+    """Open tickets breached at ``at`` and still waiting for their first response."""
+    rows = desk.db.query(
+        "SELECT first_response_due, first_response_at, solved_at, closed_at FROM tickets"
+        f" WHERE first_response_at IS NULL AND first_response_due <= ? AND {_OPEN}",
+        [to_db(at)],
+    )
+    return sum(1 for t in rows if ticket_breached(t, at))
 
 
 def desk_status(desk: Desk, at: datetime | None = None) -> dict[str, Any]:
