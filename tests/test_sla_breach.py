@@ -113,3 +113,64 @@ def test_explain_of_a_ticket_without_a_clock_agrees_with_its_record(
     assert explain["contract_level"] == "business"
     assert explain["windows"] == [] and explain["warning_at"] is None
     assert explain["clock"] == "not started: no current contract (expired)"
+
+
+# -- solving or closing stops the clock ---------------------------------------------------
+
+
+def _solved(desk: Desk, cfg: Path, action: str, when: datetime) -> dict[str, Any]:
+    """A Major ticket of a participating customer (CE), solved or closed at ``when``, unanswered."""
+    csv = cfg.parent / "contracts.csv"
+    csv.write_text(
+        "customer_number,customer_name,level,start,end,contacts,license_ids,license_type,sce\n"
+        "100101,Kunde GmbH,business,2026-01-01,2026-12-31,it@kunde.de,SL-1,CE,\n",
+        encoding="utf-8",
+    )
+    run(cfg, "contracts", "import", str(csv))
+    insert_ticket(desk.db, RECEIVED, 2, customer_number="100101")
+    desk.db.conn.commit()
+    run(cfg, "tickets", action, "T-2026-000001", "--at", when.isoformat())
+    report = json.loads(run(cfg, "sla", "report", "--at", AFTER.isoformat(), "--json").output)
+    sce = json.loads(run(cfg, "report", "sce").output)
+    explain = run(cfg, "sla", "explain", "T-2026-000001", "--at", AFTER.isoformat(), "--json")
+    return {
+        "show": json.loads(run(cfg, "tickets", "show", "T-2026-000001", "--json").output),
+        "explain": json.loads(explain.output),
+        "report": (report[0]["within_sla"], report[0]["breached"], report[0]["pending"]),
+        "sla_met": sce["customers"][0]["sla_met"],
+        "fired": run(cfg, "sla", "run-once", "--at", AFTER.isoformat()).output.strip(),
+    }
+
+
+@pytest.mark.parametrize("action", ["solve", "close"])
+def test_solved_or_closed_before_the_due_without_a_response_is_not_breached(
+    made: tuple[Desk, Path], action: str
+) -> None:
+    desk, cfg = made
+    seen = _solved(desk, cfg, action, DUE - timedelta(hours=2))
+    assert seen["show"]["breached"] is False and seen["explain"]["breached"] is False
+    assert seen["report"] == (1, 0, 0)
+    assert seen["sla_met"] == 1.0
+    assert seen["fired"] == "0"  # the timer agrees: nothing to escalate
+    assert seen["explain"]["clock"].startswith("stopped at 2026-11-02T15:00:00+01:00")
+
+
+@pytest.mark.parametrize("action", ["solve", "close"])
+def test_solved_or_closed_after_the_due_without_a_response_is_breached(
+    made: tuple[Desk, Path], action: str
+) -> None:
+    desk, cfg = made
+    seen = _solved(desk, cfg, action, DUE + timedelta(minutes=30))
+    assert seen["show"]["breached"] is True and seen["explain"]["breached"] is True
+    assert seen["report"] == (0, 1, 0)
+    assert seen["sla_met"] == 0.0
+
+
+def test_a_response_after_solving_in_time_is_not_late(made: tuple[Desk, Path]) -> None:
+    desk, cfg = made
+    _solved(desk, cfg, "solve", DUE - timedelta(hours=2))
+    run(cfg, "tickets", "respond", "T-2026-000001", "--at", AFTER.isoformat())
+    show = json.loads(run(cfg, "tickets", "show", "T-2026-000001", "--json").output)
+    assert show["breached"] is False
+    row = desk.db.execute("SELECT detail FROM events WHERE kind = 'responded'").fetchone()
+    assert json.loads(row[0]) == {"first": True, "late": False}

@@ -2,7 +2,11 @@
 
 Pure: a ticket row (as stored) and an instant in, the answer out; no I/O, no clock.
 
-The response clock runs from receipt until the first response. A ticket is breached
+The response clock runs from receipt until it stops, and it stops at the first
+of: the first response, solving the ticket, closing it. Solving or closing
+without a response stops it too: the customer is no longer waiting, and the
+SLA timer stops escalating such a ticket at that moment (reopening clears
+solved/closed, so the clock runs again against its old due). A ticket is breached
 at ``at`` when its due instant has come by then and the clock had not stopped
 by the due instant. Everything is judged as of ``at``: a response logged for a
 later instant does not count yet, so ``--at`` gives the picture of that moment.
@@ -20,7 +24,7 @@ from typing import Any
 from sepdesk.instants import from_db, from_db_opt
 
 # The columns whose instant stops the response clock, earliest wins.
-STOP_COLUMNS = ("first_response_at",)
+STOP_COLUMNS = ("first_response_at", "solved_at", "closed_at")
 
 
 def is_breached(due: datetime | None, stopped_at: datetime | None, at: datetime) -> bool:
@@ -35,7 +39,7 @@ def is_breached(due: datetime | None, stopped_at: datetime | None, at: datetime)
 
 
 def clock_stop(ticket: dict[str, Any], at: datetime | None = None) -> datetime | None:
-    """When the ticket's response clock stopped (its first response), if it did by ``at``."""
+    """When the ticket's response clock stopped (first response, solved, closed), if by ``at``."""
     stops = [from_db(ticket[c]) for c in STOP_COLUMNS if ticket.get(c)]
     if at is not None:
         stops = [s for s in stops if s <= at]

@@ -196,6 +196,7 @@ def record_response(db: sqlite_utils.Database, ticket_id: int, at: datetime, act
 def response_detail(ticket: dict[str, Any], at: datetime) -> dict[str, Any]:
     """The ``responded`` event's detail for a response at ``at`` to ``ticket`` (a row as read)."""
     first = ticket["first_response_at"] is None
+    # A ticket solved or closed in time was not late, whenever the response came after.
     stopped = min(s for s in (clock_stop(ticket, at), at) if s is not None)
     late = is_breached(from_db_opt(ticket["first_response_due"]), stopped, at)
     return {"first": first, "late": late if first else None}

@@ -3,7 +3,8 @@
 Response times are support hours on each ticket's own schedule (a Major
 answered Monday 09:00 after arriving Friday 17:30 took 1.5 h, not 63.5 h).
 Months are the desk's local months of receipt. A ticket is breached, within
-SLA (answered by its due) or pending, by the one rule of :mod:`sepdesk.sla.breach`.
+SLA (its clock stopped in time: answered, solved or closed by its due) or
+pending, by the one rule of :mod:`sepdesk.sla.breach`.
 """
 
 from __future__ import annotations
