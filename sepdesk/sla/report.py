@@ -2,7 +2,9 @@
 
 Response times are support hours on each ticket's own schedule (a Major
 answered Monday 09:00 after arriving Friday 17:30 took 1.5 h, not 63.5 h).
-Months are the desk's local months of receipt. A ticket is breached, within
+Months are the desk's local months of receipt. Everything is as of the
+report's instant ``at``: tickets received later are not counted, nor are
+responses given later. A ticket is breached, within
 SLA (its clock stopped in time: answered, solved or closed by its due) or
 pending, by the one rule of :mod:`sepdesk.sla.breach`.
 """
@@ -18,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from sepdesk.instants import from_db, from_db_opt
+from sepdesk.instants import from_db, from_db_opt, to_db
 from sepdesk.sla.breach import sla_state
 from sepdesk.sla.calendar import SupportCalendar
 from sepdesk.sla.deadlines import ticket_schedule
@@ -78,7 +80,7 @@ def _classify(cal: SupportCalendar, ticket: dict[str, Any], at: datetime) -> dic
     received = from_db(ticket["received_at"])
     responded = from_db_opt(ticket["first_response_at"])
     response_h = None
-    if responded is not None:
+    if responded is not None and responded <= at:
         spent = cal.elapsed(received, responded, ticket_schedule(ticket))
         response_h = spent.total_seconds() / 3600
     return {"state": _STATES[sla_state(ticket, at) or "pending"], "response_h": response_h}
@@ -93,7 +95,8 @@ def compliance(
     for ticket in db.query(
         "SELECT received_at, severity, contract_level, contract_state, first_response_due,"
         " first_response_at, solved_at, closed_at FROM tickets"
-        " WHERE first_response_due IS NOT NULL"
+        " WHERE first_response_due IS NOT NULL AND received_at <= ?",
+        [to_db(at)],
     ):
         month = from_db(ticket["received_at"]).astimezone(zone).strftime("%Y-%m")
         groups[(month, int(ticket["severity"]))].append(_classify(cal, ticket, at))
