@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -204,6 +205,37 @@ def test_impossible_transitions_are_one_line_exit_1(cfg: Path) -> None:
         assert result.exit_code == 1, args
         assert result.stderr == f"sepdesk: {ref}: cannot {args[0]} a ticket that is closed\n"
     assert run(cfg, "tickets", "reopen", "T-2026-000002").exit_code == 1  # reopen an open one
+
+
+BEFORE_RECEIPT = "2026-11-01T10:00"  # T-2026-000002 was received on 2 November
+
+
+@pytest.mark.parametrize("action", ["accept", "solve", "close", "respond", "reopen"])
+def test_an_action_dated_before_the_ticket_was_received_is_refused(cfg: Path, action: str) -> None:
+    ref = "T-2026-000002"
+    if action == "reopen":
+        assert run(cfg, "tickets", "solve", ref).exit_code == 0
+    before = run(cfg, "tickets", "show", ref, "--json").stdout
+    result = run(cfg, "tickets", action, ref, "--at", BEFORE_RECEIPT)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"sepdesk: {ref}: cannot {action} at 2026-11-01T10:00:00+01:00, before the ticket"
+        " was received (2026-11-02T09:15:40+01:00)\n"
+    )
+    assert run(cfg, "tickets", "show", ref, "--json").stdout == before  # nothing done
+
+
+@pytest.mark.parametrize(
+    "args", [("severity", "T-2026-000002", "1"), ("assign", "T-2026-000002", "eva@sep.example")]
+)
+def test_severity_and_assign_before_the_ticket_was_received_are_refused(
+    cfg: Path, args: tuple[str, ...]
+) -> None:
+    # These two have no --at: they happen now, so the clock is set before the receipt.
+    with time_machine.travel(datetime(2026, 11, 1, 9, tzinfo=UTC), tick=False):
+        result = run(cfg, "tickets", *args)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"sepdesk: T-2026-000002: cannot {args[0]} at 2026-11-01T10")
 
 
 @pytest.mark.parametrize(
