@@ -172,6 +172,17 @@ def test_lifecycle_through_every_action(cfg: Path) -> None:
         assert f"kind={kind}" in events
 
 
+def test_severity_prints_the_new_due_with_the_desks_offset(cfg: Path) -> None:
+    ref = "T-2026-000002"  # Van Dijk, Major, due 2 November 17:15 Berlin
+    sev = run(cfg, "tickets", "severity", ref, "3")
+    shown = json.loads(run(cfg, "tickets", "show", ref, "--json").stdout)
+    assert shown["first_response_due"].endswith("+01:00")
+    assert sev.stdout == f"{ref}: severity 3, due {shown['first_response_due']}\n"
+    events = run(cfg, "tickets", "show", ref).stdout
+    changed = next(line for line in events.splitlines() if "kind=due_changed" in line)
+    assert "+00:00" not in changed and '"from": "2026-11-02T17:15:' in changed
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import getpass
+import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +14,9 @@ from sepdesk.cli.common import FencedGroup, emit, get_desk, json_option, option_
 from sepdesk.instants import db_to_local, now, to_db
 from sepdesk.tickets import actions
 from sepdesk.tickets import store as tickets
+
+# How the database writes an instant (sepdesk.instants.to_db): UTC, whole seconds.
+_STORED_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00")
 
 LIST_COLUMNS = [
     "ticket_number",
@@ -114,13 +119,24 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
                 "at": db_to_local(e["at"], desk.tz),
                 "actor": e["actor"],
                 "kind": e["kind"],
-                "detail": e["detail"],
+                "detail": _local_detail(e["detail"], desk.tz),
             }
             for e in desk.db.query(
                 "SELECT * FROM events WHERE ticket_id = ? ORDER BY id", [ticket["id"]]
             )
         ]
     emit(ctx, rec)
+
+
+def _local_detail(detail: str, tz: str) -> str:
+    """An event's JSON detail with its stored UTC instants (e.g. due_changed) in the desk's offset."""
+    values = json.loads(detail or "{}")
+    if not isinstance(values, dict):
+        return detail
+    for key, value in values.items():
+        if isinstance(value, str) and _STORED_INSTANT.fullmatch(value):
+            values[key] = db_to_local(value, tz)
+    return json.dumps(values, ensure_ascii=False)
 
 
 def _actor() -> str:
@@ -162,10 +178,10 @@ for _name, _help in (
 @click.pass_context
 def severity(ctx: click.Context, ref: str, level: int) -> None:
     """Set the severity of REF to LEVEL (1-4); the due time is recomputed from receipt."""
-    t = actions.apply(get_desk(ctx), ref, "severity", now(), _actor(), level)
-    click.echo(
-        f"{t['ticket_number']}: severity {t['severity']}, due {t['first_response_due'] or '-'}"
-    )
+    desk = get_desk(ctx)
+    t = actions.apply(desk, ref, "severity", now(), _actor(), level)
+    due = db_to_local(t["first_response_due"], desk.tz)
+    click.echo(f"{t['ticket_number']}: severity {t['severity']}, due {due or '-'}")
 
 
 @tickets_group.command("assign")
