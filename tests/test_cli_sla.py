@@ -116,7 +116,11 @@ def test_run_once_prints_the_count_and_fires_once(config: Path) -> None:
     assert run(config, "run-once", "--at", "2026-04-07T17:00").output == "1\n"
     assert run(config, "run-once", "--at", "2026-04-08T09:00").output == "0\n"
     result = run(config, "run-once", "--at", "2026-04-08T12:00", "--json")
-    assert json.loads(result.output) == {"fired": 1, "next_due": "2026-04-08T14:00:00+02:00"}
+    assert json.loads(result.output) == {
+        "fired": 1,
+        "no_recipient": 0,
+        "next_due": "2026-04-08T14:00:00+02:00",
+    }
 
 
 def test_report_counts_compliance_in_support_hours(config: Path) -> None:

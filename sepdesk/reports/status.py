@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sepdesk.desk import Desk
 from sepdesk.instants import day_start, db_to_local, local_iso, now, to_db
 from sepdesk.sla.breach import ticket_breached
+from sepdesk.sla.timer import configured_recipients
 from sepdesk.tickets.store import OPEN_STATUSES
 
 _OPEN = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_STATUSES))
@@ -103,6 +104,27 @@ def _sla(desk: Desk, at: datetime) -> dict[str, Any]:
     }
 
 
+def _escalation_recipients(desk: Desk) -> dict[str, Any]:
+    """Who SLA escalations go to, and how many waiting tickets' escalations would reach nobody.
+
+    Without [desk] escalation_to or team_address only a ticket's assignee gets them:
+    every unassigned ticket on the clock would then warn and breach unseen.
+    """
+    recipients = configured_recipients(desk.settings)
+    unreachable = 0
+    if not recipients:
+        unreachable = _scalar(
+            desk,
+            "SELECT count(*) FROM tickets WHERE first_response_at IS NULL"
+            f" AND first_response_due IS NOT NULL AND {_OPEN}"
+            " AND (assigned_to IS NULL OR assigned_to NOT LIKE '%@%')",
+        )
+    return {
+        "escalation_recipients": recipients,
+        "escalations_without_recipient": unreachable,
+    }
+
+
 def breaches_between(desk: Desk, start: datetime, end: datetime) -> int:
     """Tickets whose response deadline fell in [start, end] and was missed, as of ``end``.
 
@@ -138,4 +160,5 @@ def desk_status(desk: Desk, at: datetime | None = None) -> dict[str, Any]:
         **_outbox(desk),
         **_imap(desk),
         **_sla(desk, at),
+        **_escalation_recipients(desk),
     }
