@@ -6,7 +6,7 @@ text order is time order and indexes on due columns work.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from dateutil import parser as dateparser
@@ -21,6 +21,15 @@ def to_db(dt: datetime) -> str:
     # timespec drops the fraction as replace(microsecond=0) did, at a third of the cost
     # (the pipeline writes about nine instants per mail).
     return dt.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def day_start(day: date, tz: str) -> datetime:
+    """The first instant of ``day`` in the desk's timezone (contract dates are local days).
+
+    Compare it with stored instants through :func:`to_db`, never the bare date text:
+    '2026-11-14' sorts after '2026-11-13T23:01:00+00:00', which is 00:01 on the 14th in Berlin.
+    """
+    return datetime.combine(day, time(0), ZoneInfo(tz))
 
 
 def from_db(text: str) -> datetime:

@@ -116,7 +116,11 @@ def test_run_once_prints_the_count_and_fires_once(config: Path) -> None:
     assert run(config, "run-once", "--at", "2026-04-07T17:00").output == "1\n"
     assert run(config, "run-once", "--at", "2026-04-08T09:00").output == "0\n"
     result = run(config, "run-once", "--at", "2026-04-08T12:00", "--json")
-    assert json.loads(result.output) == {"fired": 1, "next_due": "2026-04-08T14:00:00+02:00"}
+    assert json.loads(result.output) == {
+        "fired": 1,
+        "no_recipient": 0,
+        "next_due": "2026-04-08T14:00:00+02:00",
+    }
 
 
 def test_report_counts_compliance_in_support_hours(config: Path) -> None:
@@ -163,3 +167,24 @@ def test_explain_a_critical_ticket_is_not_paused_and_shows_the_response(config: 
     assert record["skipped"] == [] and record["holidays"] == []
     assert record["response_support_hours"] == 3.0
     assert record["breached"] is False
+
+
+def test_report_at_an_instant_leaves_out_later_tickets_and_responses(config: Path) -> None:
+    db = open_db(config.parent / "sepdesk.db")
+    early = insert_ticket(db, berlin("2026-03-02T09:00"), 2, number="T-2026-000001")
+    insert_ticket(db, berlin("2026-03-02T11:00"), 2, number="T-2026-000002")  # after --at
+    insert_ticket(db, berlin("2026-04-01T10:00"), 2, number="T-2026-000003")  # after --at
+    db.execute(  # answered in time, but after the report's instant
+        "UPDATE tickets SET first_response_at = ? WHERE id = ?",
+        [to_db(berlin("2026-03-02T12:00")), early],
+    )
+    db.conn.commit()
+    db.close()
+    rows = json.loads(run(config, "report", "--at", "2026-03-02T10:00", "--json").output)
+    assert [(r["month"], r["tickets"], r["answered"], r["pending"]) for r in rows] == [
+        ("2026-03", 1, 0, 1)
+    ]
+    later = json.loads(run(config, "report", "--at", "2026-03-02T12:00", "--json").output)
+    assert [(r["tickets"], r["answered"], r["within_sla"], r["pending"]) for r in later] == [
+        (2, 1, 1, 1)
+    ]

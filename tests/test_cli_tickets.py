@@ -10,16 +10,17 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from click.testing import CliRunner, Result
 
 from sepdesk.cli.main import _register, cli
 from sepdesk.contracts import import_csv
 from sepdesk.desk import Desk
 from sepdesk.intake.files import ingest_file
-from sepdesk.sla import timer
 from tests.conftest import CONTRACTS, MAILS, T0, make_settings, write_toml
 
 SEPDESK = str(Path(sys.executable).with_name("sepdesk"))
@@ -94,19 +95,15 @@ def test_list_filters_due_before_and_breached(cfg: Path) -> None:
     assert numbers(cfg, "--due-before", "2026-11-02T11:00") == ["T-2026-000001"]
     assert numbers(cfg, "--due-before", "2026-11-02T10:00") == []
     assert numbers(cfg, "--due-before", "2026-11-02T10:00:00Z") == ["T-2026-000001"]
-    assert numbers(cfg, "--breached") == []
-    settings = make_settings(cfg.parent)
-    desk = Desk.open(settings)
-    try:
-        for _ in range(20):  # bounded: each pass fires what is due, then returns 0
-            if timer.run_once(desk, LATER) == 0:
-                break
-    finally:
-        desk.close()
-    breached = numbers(cfg, "--breached")
-    assert "T-2026-000001" in breached
-    assert set(breached).isdisjoint(numbers(cfg, "--not-breached"))
-    assert len(breached) + len(numbers(cfg, "--not-breached")) == 9
+    with time_machine.travel(T0, tick=False):
+        assert numbers(cfg, "--breached") == []
+    # Breached once the due has passed, whether or not the SLA timer has run since.
+    with time_machine.travel(LATER, tick=False):
+        breached = numbers(cfg, "--breached")
+        assert "T-2026-000001" in breached
+        assert set(breached).isdisjoint(numbers(cfg, "--not-breached"))
+        assert len(breached) + len(numbers(cfg, "--not-breached")) == 9
+        assert numbers(cfg, "--breached", "--limit", "1") == breached[:1]
 
 
 def test_list_table_is_aligned_truncated_and_local(cfg: Path) -> None:
@@ -175,6 +172,17 @@ def test_lifecycle_through_every_action(cfg: Path) -> None:
         assert f"kind={kind}" in events
 
 
+def test_severity_prints_the_new_due_with_the_desks_offset(cfg: Path) -> None:
+    ref = "T-2026-000002"  # Van Dijk, Major, due 2 November 17:15 Berlin
+    sev = run(cfg, "tickets", "severity", ref, "3")
+    shown = json.loads(run(cfg, "tickets", "show", ref, "--json").stdout)
+    assert shown["first_response_due"].endswith("+01:00")
+    assert sev.stdout == f"{ref}: severity 3, due {shown['first_response_due']}\n"
+    events = run(cfg, "tickets", "show", ref).stdout
+    changed = next(line for line in events.splitlines() if "kind=due_changed" in line)
+    assert "+00:00" not in changed and '"from": "2026-11-02T17:15:' in changed
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -208,6 +216,37 @@ def test_impossible_transitions_are_one_line_exit_1(cfg: Path) -> None:
         assert result.exit_code == 1, args
         assert result.stderr == f"sepdesk: {ref}: cannot {args[0]} a ticket that is closed\n"
     assert run(cfg, "tickets", "reopen", "T-2026-000002").exit_code == 1  # reopen an open one
+
+
+BEFORE_RECEIPT = "2026-11-01T10:00"  # T-2026-000002 was received on 2 November
+
+
+@pytest.mark.parametrize("action", ["accept", "solve", "close", "respond", "reopen"])
+def test_an_action_dated_before_the_ticket_was_received_is_refused(cfg: Path, action: str) -> None:
+    ref = "T-2026-000002"
+    if action == "reopen":
+        assert run(cfg, "tickets", "solve", ref).exit_code == 0
+    before = run(cfg, "tickets", "show", ref, "--json").stdout
+    result = run(cfg, "tickets", action, ref, "--at", BEFORE_RECEIPT)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"sepdesk: {ref}: cannot {action} at 2026-11-01T10:00:00+01:00, before the ticket"
+        " was received (2026-11-02T09:15:40+01:00)\n"
+    )
+    assert run(cfg, "tickets", "show", ref, "--json").stdout == before  # nothing done
+
+
+@pytest.mark.parametrize(
+    "args", [("severity", "T-2026-000002", "1"), ("assign", "T-2026-000002", "eva@sep.example")]
+)
+def test_severity_and_assign_before_the_ticket_was_received_are_refused(
+    cfg: Path, args: tuple[str, ...]
+) -> None:
+    # These two have no --at: they happen now, so the clock is set before the receipt.
+    with time_machine.travel(datetime(2026, 11, 1, 9, tzinfo=UTC), tick=False):
+        result = run(cfg, "tickets", *args)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"sepdesk: T-2026-000002: cannot {args[0]} at 2026-11-01T10")
 
 
 @pytest.mark.parametrize(

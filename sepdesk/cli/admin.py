@@ -45,6 +45,10 @@ def _readable(record: dict[str, Any]) -> dict[str, Any]:
     )
     if not record["imap"]:
         out.pop("imap")  # imap_enabled and imap_last_contact already say "none"
+    if not record["escalation_recipients"]:
+        from sepdesk.sla.timer import RECIPIENT_HINT
+
+        out["escalation_recipients"] = f"none: only assignees get escalations; {RECIPIENT_HINT}"
     return out
 
 

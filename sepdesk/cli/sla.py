@@ -22,7 +22,7 @@ from sepdesk.sla.deadlines import budget, first_response_due, schedule_for
 from sepdesk.sla.explain import explain as explain_ticket
 from sepdesk.sla.report import COLUMNS as REPORT_COLUMNS
 from sepdesk.sla.report import compliance
-from sepdesk.sla.timer import next_due, run_once
+from sepdesk.sla.timer import RECIPIENT_HINT, next_due, run_pass
 
 CONTRACT_LEVELS = ("business", "emergency", "demo", "none")
 
@@ -94,15 +94,30 @@ def run_once_cmd(ctx: click.Context, at: str | None, as_json: bool) -> None:
     """Fire the escalations due at an instant.
 
     Each warning, breach and reminder fires once; a second pass sends nothing
-    twice. Prints how many escalation mails were queued.
+    twice. Prints how many escalations fired; those that had no recipient
+    (no [desk] escalation_to, team_address or assignee) are counted on stderr
+    (JSON: no_recipient).
     """
     desk = get_desk(ctx)
-    fired = run_once(desk, option_instant(ctx, at, "--at"))
+    done = run_pass(desk, option_instant(ctx, at, "--at"))
+    if done.no_recipient:
+        click.echo(
+            f"sepdesk: warning: {done.no_recipient} of {done.fired} escalations had no"
+            f" recipient and were not mailed; {RECIPIENT_HINT}",
+            err=True,
+        )
     if not as_json:
-        click.echo(str(fired))
+        click.echo(str(done.fired))
         return
     upcoming = next_due(desk.db, desk.settings)
-    emit(ctx, {"fired": fired, "next_due": local_iso(upcoming, desk.settings.desk.timezone)})
+    emit(
+        ctx,
+        {
+            "fired": done.fired,
+            "no_recipient": done.no_recipient,
+            "next_due": local_iso(upcoming, desk.settings.desk.timezone),
+        },
+    )
 
 
 @sla.command()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import getpass
+import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +14,9 @@ from sepdesk.cli.common import FencedGroup, emit, get_desk, json_option, option_
 from sepdesk.instants import db_to_local, now, to_db
 from sepdesk.tickets import actions
 from sepdesk.tickets import store as tickets
+
+# How the database writes an instant (sepdesk.instants.to_db): UTC, whole seconds.
+_STORED_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00")
 
 LIST_COLUMNS = [
     "ticket_number",
@@ -38,7 +43,6 @@ def _filters(
     status: str | None,
     severity: int | None,
     customer: str | None,
-    breached: bool | None,
     due_before: datetime | None,
 ) -> tuple[str, list[Any]]:
     """The WHERE clause of ``tickets list`` and its arguments."""
@@ -53,9 +57,6 @@ def _filters(
     if customer:
         where.append("customer_number = ?")
         args.append(customer)
-    if breached is not None:
-        where.append("breached = ?")
-        args.append(int(breached))
     if due_before:
         where.append("first_response_due IS NOT NULL AND first_response_due < ?")
         args.append(to_db(due_before))
@@ -84,11 +85,15 @@ def list_(
     """Every ticket, newest first, unless filtered or limited."""
     desk = get_desk(ctx)
     before = option_instant(ctx, due_before, "--due-before") if due_before else None
-    where, args = _filters(status, severity, customer, breached, before)
+    where, args = _filters(status, severity, customer, before)
     sql = f"SELECT * FROM tickets{where} ORDER BY delivery_failed DESC, received_at DESC, id DESC"
-    if limit:
+    if limit and breached is None:
         sql += f" LIMIT {int(limit)}"
-    rows = [tickets.record(desk.db, t, desk.tz) for t in desk.db.query(sql, args)]
+    at = now()
+    rows = [tickets.record(desk.db, t, desk.tz, at) for t in desk.db.query(sql, args)]
+    if breached is not None:
+        # Judged now by the one rule (sla.breach), not by the flag the SLA timer stores.
+        rows = [r for r in rows if r["breached"] is breached][:limit]
     if as_json:
         emit(ctx, rows)
         return
@@ -107,20 +112,31 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
     """Show one ticket by ticket number or Call ID."""
     desk = get_desk(ctx)
     ticket = tickets.find(desk.db, ref)
-    rec = tickets.record(desk.db, ticket, desk.tz)
+    rec = tickets.record(desk.db, ticket, desk.tz, now())
     if not as_json:
         rec["events"] = [
             {
                 "at": db_to_local(e["at"], desk.tz),
                 "actor": e["actor"],
                 "kind": e["kind"],
-                "detail": e["detail"],
+                "detail": _local_detail(e["detail"], desk.tz),
             }
             for e in desk.db.query(
                 "SELECT * FROM events WHERE ticket_id = ? ORDER BY id", [ticket["id"]]
             )
         ]
     emit(ctx, rec)
+
+
+def _local_detail(detail: str, tz: str) -> str:
+    """An event's JSON detail with its stored UTC instants (e.g. due_changed) in the desk's offset."""
+    values = json.loads(detail or "{}")
+    if not isinstance(values, dict):
+        return detail
+    for key, value in values.items():
+        if isinstance(value, str) and _STORED_INSTANT.fullmatch(value):
+            values[key] = db_to_local(value, tz)
+    return json.dumps(values, ensure_ascii=False)
 
 
 def _actor() -> str:
@@ -162,10 +178,10 @@ for _name, _help in (
 @click.pass_context
 def severity(ctx: click.Context, ref: str, level: int) -> None:
     """Set the severity of REF to LEVEL (1-4); the due time is recomputed from receipt."""
-    t = actions.apply(get_desk(ctx), ref, "severity", now(), _actor(), level)
-    click.echo(
-        f"{t['ticket_number']}: severity {t['severity']}, due {t['first_response_due'] or '-'}"
-    )
+    desk = get_desk(ctx)
+    t = actions.apply(desk, ref, "severity", now(), _actor(), level)
+    due = db_to_local(t["first_response_due"], desk.tz)
+    click.echo(f"{t['ticket_number']}: severity {t['severity']}, due {due or '-'}")
 
 
 @tickets_group.command("assign")

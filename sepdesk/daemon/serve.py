@@ -169,6 +169,7 @@ class Daemon:
         self._start_smtp()
         sd_notify("READY=1\nSTATUS=accepting mail")
         log.info("sepdesk serving (config: %s)", self.settings.source)
+        warn_without_escalation_recipients(self.settings)
 
     def reload(self) -> None:
         try:
@@ -195,6 +196,7 @@ class Daemon:
             self.processes.start()
             self.processes.wake()
         log.info("SIGHUP: configuration re-read from %s", new.source)
+        warn_without_escalation_recipients(new)
 
     def shutdown(self) -> None:
         sd_notify("STOPPING=1")
@@ -221,6 +223,18 @@ class Daemon:
         limit = time.monotonic() - 300
         procs_ok = self.processes is None or self.processes.alive()
         return procs_ok and all(w.is_alive() and w.heartbeat > limit for w in self.workers)
+
+
+def warn_without_escalation_recipients(settings: Settings) -> None:
+    """Say at start (and reload) when SLA escalations can reach only assignees: not silently."""
+    from sepdesk.sla.timer import RECIPIENT_HINT, configured_recipients
+
+    if not configured_recipients(settings):
+        log.warning(
+            "no escalation recipient: SLA warnings and breaches of unassigned tickets"
+            " are mailed to nobody; %s",
+            RECIPIENT_HINT,
+        )
 
 
 # Taken by the main loop with sigtimedwait, never by asynchronous handlers: a handler runs

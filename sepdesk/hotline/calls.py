@@ -291,7 +291,7 @@ def _emergency_used(desk: Desk, who: Customer) -> str | None:
     c = who.contract
     if who.state != "current" or c is None or c.level != "emergency":
         return None
-    return emergency_used_by(desk.db, c.customer_number, c.start.isoformat())
+    return emergency_used_by(desk.db, c.customer_number, c.start, desk.tz)
 
 
 def _new_ticket(

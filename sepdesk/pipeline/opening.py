@@ -34,7 +34,7 @@ def _emergency_used(work: Work, cf: CustomerFacts) -> str | None:
     if cf.state != "current" or cf.level != "emergency" or cf.contract is None:
         return None
     return emergency_used_by(
-        work.desk.db, cf.contract.customer_number, cf.contract.start.isoformat()
+        work.desk.db, cf.contract.customer_number, cf.contract.start, work.desk.tz
     )
 
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import sqlite_utils
 
-from sepdesk.instants import from_db, from_db_opt, local_iso
-from sepdesk.sla.deadlines import is_breached
+from sepdesk.instants import local_iso
+from sepdesk.sla.breach import sla_state
 
 ALWAYS = ("CE", "NFR", "MSP", "DEMO")
 SEVERITIES = ("1", "2", "3", "4")
@@ -87,13 +87,12 @@ def clean_operating_systems(values: Iterable[str]) -> list[str]:
     return sorted(n for n in names if n)
 
 
-def _sla_state(ticket: dict[str, Any], at: datetime) -> bool | None:
-    """True met, False missed, None not decided yet (unanswered and not yet due)."""
-    due = from_db(ticket["first_response_due"])
-    responded = from_db_opt(ticket["first_response_at"])
-    if ticket["breached"] or is_breached(due, responded, at):
-        return False
-    return True if responded is not None else None
+_MET = {"met": True, "breached": False}
+
+
+def _sla_met(ticket: dict[str, Any], at: datetime) -> bool | None:
+    """True met, False missed, None not decided yet (still waiting, not yet due)."""
+    return _MET.get(sla_state(ticket, at) or "")
 
 
 def _customer_entry(
@@ -108,10 +107,9 @@ def _customer_entry(
             counts[str(t["severity"])] += 1
         versions += json.loads(t["versions"] or "[]")
         systems += json.loads(t["operating_systems"] or "[]")
-        if t["first_response_due"] is not None:
-            state = _sla_state(t, at)
-            if state is not None:
-                decided.append(state)
+        met = _sla_met(t, at)
+        if met is not None:
+            decided.append(met)
     return {
         "id": anon_id,
         "license_type": contract["license_type"],
@@ -142,7 +140,7 @@ def build_report(db: sqlite_utils.Database, tz: str, at: datetime) -> dict[str, 
     by_customer: dict[str, list[dict[str, Any]]] = {c["customer_number"]: [] for c in contracts}
     for t in db.query(
         "SELECT customer_number, severity, versions, operating_systems, first_response_due,"
-        " first_response_at, breached FROM tickets WHERE customer_number IS NOT NULL"
+        " first_response_at, solved_at, closed_at FROM tickets WHERE customer_number IS NOT NULL"
     ):
         if t["customer_number"] in by_customer:
             by_customer[t["customer_number"]].append(t)

@@ -7,12 +7,14 @@ Instants are ISO 8601 with the desk's offset; "today" is the desk's local day.
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sepdesk.desk import Desk
-from sepdesk.instants import db_to_local, local_iso, now, to_db
+from sepdesk.instants import day_start, db_to_local, local_iso, now, to_db
+from sepdesk.sla.breach import ticket_breached
+from sepdesk.sla.timer import configured_recipients
 from sepdesk.tickets.store import OPEN_STATUSES
 
 _OPEN = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_STATUSES))
@@ -23,8 +25,7 @@ def _scalar(desk: Desk, sql: str, args: list[Any] | None = None) -> Any:
 
 
 def _local_midnight(at: datetime, tz: str) -> datetime:
-    zone = ZoneInfo(tz)
-    return datetime.combine(at.astimezone(zone).date(), time(0), zone)
+    return day_start(at.astimezone(ZoneInfo(tz)).date(), tz)
 
 
 def _intake(desk: Desk) -> dict[str, Any]:
@@ -99,24 +100,55 @@ def _sla(desk: Desk, at: datetime) -> dict[str, Any]:
         "next_escalation_at": _next_escalation(desk),
         "open_tickets_by_severity": by_sev,
         "breaches_today": breaches_between(desk, _local_midnight(at, desk.tz), at),
+        "breached_open": breached_open(desk, at),
+    }
+
+
+def _escalation_recipients(desk: Desk) -> dict[str, Any]:
+    """Who SLA escalations go to, and how many waiting tickets' escalations would reach nobody.
+
+    Without [desk] escalation_to or team_address only a ticket's assignee gets them:
+    every unassigned ticket on the clock would then warn and breach unseen.
+    """
+    recipients = configured_recipients(desk.settings)
+    unreachable = 0
+    if not recipients:
+        unreachable = _scalar(
+            desk,
+            "SELECT count(*) FROM tickets WHERE first_response_at IS NULL"
+            f" AND first_response_due IS NOT NULL AND {_OPEN}"
+            " AND (assigned_to IS NULL OR assigned_to NOT LIKE '%@%')",
+        )
+    return {
+        "escalation_recipients": recipients,
+        "escalations_without_recipient": unreachable,
     }
 
 
 def breaches_between(desk: Desk, start: datetime, end: datetime) -> int:
-    """Tickets whose response deadline fell in [start, end] and was missed.
+    """Tickets whose response deadline fell in [start, end] and was missed, as of ``end``.
 
-    Counted from the tickets, not the escalation rows, so a breach shows up even
-    while the SLA timer is not running (serve stopped): that is when it matters.
+    Judged from the tickets by the one rule (sepdesk.sla.breach), not from the
+    escalation rows or the timer's flag, so a breach shows up even while the SLA
+    timer is not running (serve stopped): that is when it matters. The due range
+    is an index range; only its few tickets are judged in Python.
     """
-    return int(
-        _scalar(
-            desk,
-            "SELECT count(*) FROM tickets WHERE first_response_due >= ? AND first_response_due <= ?"
-            " AND (breached = 1 OR first_response_at > first_response_due"
-            f" OR (first_response_at IS NULL AND {_OPEN}))",
-            [to_db(start), to_db(end)],
-        )
+    rows = desk.db.query(
+        "SELECT first_response_due, first_response_at, solved_at, closed_at FROM tickets"
+        " WHERE first_response_due >= ? AND first_response_due <= ?",
+        [to_db(start), to_db(end)],
     )
+    return sum(1 for t in rows if ticket_breached(t, end))
+
+
+def breached_open(desk: Desk, at: datetime) -> int:
+    """Open tickets breached at ``at`` and still waiting for their first response."""
+    rows = desk.db.query(
+        "SELECT first_response_due, first_response_at, solved_at, closed_at FROM tickets"
+        f" WHERE first_response_at IS NULL AND first_response_due <= ? AND {_OPEN}",
+        [to_db(at)],
+    )
+    return sum(1 for t in rows if ticket_breached(t, at))
 
 
 def desk_status(desk: Desk, at: datetime | None = None) -> dict[str, Any]:
@@ -128,4 +160,5 @@ def desk_status(desk: Desk, at: datetime | None = None) -> dict[str, Any]:
         **_outbox(desk),
         **_imap(desk),
         **_sla(desk, at),
+        **_escalation_recipients(desk),
     }

@@ -1,6 +1,7 @@
 """First-response deadlines: the policy tables of SPEC §1 as functions, and the ticket's clock.
 
-The top half is pure (budget, schedule, due, breached). The two functions at
+The top half is pure (budget, schedule, due); whether a ticket is breached is
+:mod:`sepdesk.sla.breach` (re-exported here as ``is_breached``). The two functions at
 the bottom write a ticket's clock and are what other code calls:
 :func:`refresh_due` after severity or contract changes, and
 :func:`record_response` whenever a support engineer answers (mail reply,
@@ -18,6 +19,7 @@ import sqlite_utils
 from sepdesk.config import Settings
 from sepdesk.desk import Desk
 from sepdesk.instants import from_db, from_db_opt, to_db
+from sepdesk.sla.breach import clock_stop, is_breached, ticket_breached
 from sepdesk.sla.calendar import (
     ALWAYS,
     MAJOR_HOURS,
@@ -77,19 +79,6 @@ def first_response_due(
     return cal.add(
         received_at, budget(severity, contract_level), schedule_for(severity, contract_level)
     )
-
-
-def is_breached(due: datetime | None, responded_at: datetime | None, at: datetime) -> bool:
-    """Late: answered after the due instant, or unanswered once the due instant is reached.
-
-    A response at exactly the due instant is in time; the timer's breach fires at
-    the due instant, so an unanswered ticket counts as breached from then on.
-    """
-    if due is None:
-        return False
-    if responded_at is not None:
-        return responded_at > due
-    return at >= due
 
 
 def ticket_level(ticket: dict[str, Any]) -> str | None:
@@ -169,7 +158,8 @@ def clock_of(
     responded = from_db_opt(ticket["first_response_at"])
     breached = int(ticket["breached"])
     if responded is not None or at is not None:
-        breached = int(is_breached(due, responded, at or responded or due))
+        judged = at or responded or due
+        breached = int(ticket_breached({**ticket, "first_response_due": to_db(due)}, judged))
     look = ticket["next_escalation_at"]
     if warn_at is not None and responded is None and ticket["status"] not in ("solved", "closed"):
         warn = warning_instant(cal, {**ticket, "first_response_due": to_db(due)}, warn_at)
@@ -206,7 +196,9 @@ def record_response(db: sqlite_utils.Database, ticket_id: int, at: datetime, act
 def response_detail(ticket: dict[str, Any], at: datetime) -> dict[str, Any]:
     """The ``responded`` event's detail for a response at ``at`` to ``ticket`` (a row as read)."""
     first = ticket["first_response_at"] is None
-    late = is_breached(from_db_opt(ticket["first_response_due"]), at, at)
+    # A ticket solved or closed in time was not late, whenever the response came after.
+    stopped = min(s for s in (clock_stop(ticket, at), at) if s is not None)
+    late = is_breached(from_db_opt(ticket["first_response_due"]), stopped, at)
     return {"first": first, "late": late if first else None}
 
 

@@ -12,10 +12,13 @@ from typing import Any
 
 from sepdesk.desk import Desk
 from sepdesk.instants import from_db, from_db_opt, local_iso
+from sepdesk.sla.breach import STOP_COLUMNS, clock_stop, ticket_breached
 from sepdesk.sla.calendar import Schedule, SupportCalendar, Window
-from sepdesk.sla.deadlines import budget, is_breached, ticket_due, ticket_level, ticket_schedule
+from sepdesk.sla.deadlines import budget, ticket_level, ticket_schedule
 from sepdesk.sla.timer import warning_instant
 from sepdesk.tickets.store import SEVERITY_NAMES, find
+
+_STOP_NAMES = {"first_response_at": "first response", "solved_at": "solved", "closed_at": "closed"}
 
 
 def _hours(span: timedelta) -> float:
@@ -72,27 +75,30 @@ def _holidays(windows_from: datetime, to: datetime, cal: SupportCalendar) -> lis
     return [f"{d.isoformat()} {name}" for d in days if (name := cal.holiday_name(d)) is not None]
 
 
-def explain(desk: Desk, ref: str, at: datetime) -> dict[str, Any]:
-    """The clock of the ticket ``ref`` (ticket number or Call ID) as seen at ``at``."""
-    tz, cal = desk.settings.desk.timezone, desk.calendar
-    ticket = find(desk.db, ref)
+def _clock(ticket: dict[str, Any], at: datetime, tz: str) -> str:
+    """The state of the response clock in words: why there is no due, or what stopped it."""
+    if ticket["first_response_due"] is None:
+        if ticket["contract_state"] != "current":
+            return f"not started: no current contract ({ticket['contract_state']})"
+        return f"not started: the ticket is {ticket['status']}"
+    stopped = clock_stop(ticket, at)
+    if stopped is None:
+        return "running"
+    by = next(c for c in STOP_COLUMNS if ticket[c] and from_db(ticket[c]) == stopped)
+    return f"stopped at {local_iso(stopped, tz)} ({_STOP_NAMES[by]})"
+
+
+def _timeline(desk: Desk, ticket: dict[str, Any], due: datetime | None) -> dict[str, Any]:
+    """Windows, closed stretches and holidays from receipt to the due (none without a due)."""
+    tz, cal = desk.tz, desk.calendar
+    if due is None:
+        return {"windows": [], "skipped": [], "holidays": [], "warning_at": None}
     schedule = ticket_schedule(ticket)
-    level = ticket_level(ticket)
     received = from_db(ticket["received_at"]).astimezone(cal.tz)
-    stored_due = from_db_opt(ticket["first_response_due"])
-    due = (stored_due or ticket_due(cal, ticket)).astimezone(cal.tz)
-    responded = from_db_opt(ticket["first_response_at"])
+    due = due.astimezone(cal.tz)
     windows = cal.windows(received, due, schedule)
-    record: dict[str, Any] = {
-        "ticket_number": ticket["ticket_number"],
-        "call_id": ticket["call_id"],
-        "status": ticket["status"],
-        "severity": ticket["severity"],
-        "severity_name": SEVERITY_NAMES.get(ticket["severity"], "?"),
-        "contract_level": level or "none",
-        "schedule": schedule.name,
-        "budget_hours": _hours(budget(int(ticket["severity"]), level)),
-        "received_at": local_iso(received, tz),
+    warning = warning_instant(cal, ticket, desk.settings.sla.warn_at)
+    return {
         "windows": [
             {
                 "from": local_iso(s, tz),
@@ -103,17 +109,40 @@ def explain(desk: Desk, ref: str, at: datetime) -> dict[str, Any]:
         ],
         "skipped": _skipped(cal, received, windows, schedule, tz),
         "holidays": _holidays(received, due, cal) if not schedule.continuous else [],
-        "warning_at": None,
+        "warning_at": local_iso(warning, tz),
+    }
+
+
+def explain(desk: Desk, ref: str, at: datetime) -> dict[str, Any]:
+    """The clock of the ticket ``ref`` (ticket number or Call ID) as seen at ``at``.
+
+    Due, contract and breached are the ticket record's (``tickets show``): a ticket
+    without a due (no current contract, unqualified) has no clock to explain.
+    """
+    tz, cal = desk.tz, desk.calendar
+    ticket = find(desk.db, ref)
+    schedule = ticket_schedule(ticket)
+    received = from_db(ticket["received_at"])
+    due = from_db_opt(ticket["first_response_due"])
+    responded = from_db_opt(ticket["first_response_at"])
+    return {
+        "ticket_number": ticket["ticket_number"],
+        "call_id": ticket["call_id"],
+        "status": ticket["status"],
+        "severity": ticket["severity"],
+        "severity_name": SEVERITY_NAMES.get(ticket["severity"], "?"),
+        "contract_level": ticket["contract_level"],
+        "contract_state": ticket["contract_state"],
+        "schedule": schedule.name,
+        "budget_hours": _hours(budget(int(ticket["severity"]), ticket_level(ticket))),
+        "received_at": local_iso(received, tz),
+        "clock": _clock(ticket, at, tz),
+        **_timeline(desk, ticket, due),
         "first_response_due": local_iso(due, tz),
         "first_response_at": local_iso(responded, tz),
-        "response_support_hours": None,
-        "breached": bool(ticket["breached"]) or is_breached(due, responded, at),
+        "response_support_hours": (
+            None if responded is None else _hours(cal.elapsed(received, responded, schedule))
+        ),
+        "breached": ticket_breached(ticket, at),
         "escalations": _escalations(desk, ticket["id"], tz),
     }
-    if stored_due is not None:
-        record["warning_at"] = local_iso(
-            warning_instant(cal, ticket, desk.settings.sla.warn_at), tz
-        )
-    if responded is not None:
-        record["response_support_hours"] = _hours(cal.elapsed(received, responded, schedule))
-    return record

@@ -2,8 +2,11 @@
 
 Response times are support hours on each ticket's own schedule (a Major
 answered Monday 09:00 after arriving Friday 17:30 took 1.5 h, not 63.5 h).
-Months are the desk's local months of receipt. A ticket still unanswered
-counts as breached once its due instant has passed, else as pending.
+Months are the desk's local months of receipt. Everything is as of the
+report's instant ``at``: tickets received later are not counted, nor are
+responses given later. A ticket is breached, within
+SLA (its clock stopped in time: answered, solved or closed by its due) or
+pending, by the one rule of :mod:`sepdesk.sla.breach`.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from sepdesk.instants import from_db, from_db_opt
+from sepdesk.instants import from_db, from_db_opt, to_db
+from sepdesk.sla.breach import sla_state
 from sepdesk.sla.calendar import SupportCalendar
-from sepdesk.sla.deadlines import is_breached, ticket_schedule
+from sepdesk.sla.deadlines import ticket_schedule
 from sepdesk.tickets.store import SEVERITY_NAMES
 
 COLUMNS = [
@@ -69,19 +73,17 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
+_STATES = {"met": "within", "breached": "breached", "pending": "pending"}
+
+
 def _classify(cal: SupportCalendar, ticket: dict[str, Any], at: datetime) -> dict[str, Any]:
-    due = from_db(ticket["first_response_due"])
     received = from_db(ticket["received_at"])
     responded = from_db_opt(ticket["first_response_at"])
     response_h = None
-    if responded is not None:
+    if responded is not None and responded <= at:
         spent = cal.elapsed(received, responded, ticket_schedule(ticket))
         response_h = spent.total_seconds() / 3600
-    if is_breached(due, responded, at):
-        state = "breached"
-    else:
-        state = "within" if responded is not None else "pending"
-    return {"state": state, "response_h": response_h}
+    return {"state": _STATES[sla_state(ticket, at) or "pending"], "response_h": response_h}
 
 
 def compliance(
@@ -92,7 +94,9 @@ def compliance(
     groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     for ticket in db.query(
         "SELECT received_at, severity, contract_level, contract_state, first_response_due,"
-        " first_response_at FROM tickets WHERE first_response_due IS NOT NULL"
+        " first_response_at, solved_at, closed_at FROM tickets"
+        " WHERE first_response_due IS NOT NULL AND received_at <= ?",
+        [to_db(at)],
     ):
         month = from_db(ticket["received_at"]).astimezone(zone).strftime("%Y-%m")
         groups[(month, int(ticket["severity"]))].append(_classify(cal, ticket, at))

@@ -57,7 +57,20 @@ BATCH = 100
 # A ticket the timer failed on is looked at again after this long.
 RETRY_AFTER = timedelta(minutes=15)
 log = logging.getLogger("sepdesk.sla")
+# What to do when an escalation has nobody to go to (log lines, run-once, status, serve).
+RECIPIENT_HINT = "set [desk] escalation_to (or [desk] team_address) in the config"
 _LINK = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)\S+")
+
+
+@dataclass(frozen=True)
+class TimerPass:
+    """What one pass did: escalations fired for mailing, and how many of them had no recipient."""
+
+    fired: int = 0
+    no_recipient: int = 0
+
+    def __add__(self, other: TimerPass) -> TimerPass:
+        return TimerPass(self.fired + other.fired, self.no_recipient + other.no_recipient)
 
 
 @dataclass(frozen=True)
@@ -135,21 +148,23 @@ def _is_open(ticket: dict[str, Any]) -> bool:
     )
 
 
-def _process(desk: Desk, cal: SupportCalendar, ticket_id: int, at: datetime) -> int:
-    """One ticket, all or nothing (a savepoint in run_once's batch); returns mails queued."""
+def _process(desk: Desk, cal: SupportCalendar, ticket_id: int, at: datetime) -> TimerPass:
+    """One ticket, all or nothing (a savepoint in run_once's batch): what it fired."""
     db, sla = desk.db, desk.settings.sla
     repeat = timedelta(minutes=sla.repeat_after_breach) if sla.repeat_after_breach > 0 else None
     with write_tx(db):
         ticket = get(db, ticket_id)
         if not _is_open(ticket):
             db.execute("UPDATE tickets SET next_escalation_at = NULL WHERE id = ?", [ticket_id])
-            return 0
+            return TimerPass()
         # All in UTC: local instants sharing one ZoneInfo compare by wall clock.
         due = from_db(ticket["first_response_due"]).astimezone(UTC)
         warn = warning_instant(cal, ticket, sla.warn_at).astimezone(UTC)
         steps, next_at = plan(warn, due, repeat, _fired(db, ticket_id), at)
+        unsent = 0
         for step in steps:
             outbox_id = _mail(desk, ticket, step, at) if step.mail else None
+            unsent += int(step.mail and outbox_id is None)
             db.execute(
                 "INSERT INTO escalations (ticket_id, kind, n, due_at, fired_at, late, outbox_id)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -160,11 +175,20 @@ def _process(desk: Desk, cal: SupportCalendar, ticket_id: int, at: datetime) -> 
             "UPDATE tickets SET next_escalation_at = ?, breached = max(breached, ?) WHERE id = ?",
             [_ceil_db(next_at), int(at >= due), ticket_id],
         )
-    return sum(1 for s in steps if s.mail)
+    return TimerPass(sum(1 for s in steps if s.mail), unsent)
 
 
 def run_once(desk: Desk, at: datetime) -> int:
-    """Fire every escalation due at ``at``, once; returns how many escalation mails were queued.
+    """Fire every escalation due at ``at``, once; returns how many fired for mailing.
+
+    Those without a recipient count too (they are recorded and logged, see
+    :func:`run_pass`): the number is the work done, for the daemon's loop.
+    """
+    return run_pass(desk, at).fired
+
+
+def run_pass(desk: Desk, at: datetime) -> TimerPass:
+    """:func:`run_once`, also saying how many escalations had nobody to mail them to.
 
     Tickets are handled in batches of BATCH per transaction: one fsync per batch
     instead of per ticket (a catch-up after downtime may touch thousands), while
@@ -179,14 +203,15 @@ def run_once(desk: Desk, at: datetime) -> int:
             [to_db(at)],
         ).fetchall()
     ]
-    cal, fired = desk.calendar, 0
+    cal, done = desk.calendar, TimerPass()
     for start in range(0, len(due_ids), BATCH):
         with write_tx(desk.db):
-            fired += sum(_guarded(desk, cal, tid, at) for tid in due_ids[start : start + BATCH])
-    return fired
+            for tid in due_ids[start : start + BATCH]:
+                done += _guarded(desk, cal, tid, at)
+    return done
 
 
-def _guarded(desk: Desk, cal: SupportCalendar, ticket_id: int, at: datetime) -> int:
+def _guarded(desk: Desk, cal: SupportCalendar, ticket_id: int, at: datetime) -> TimerPass:
     """_process behind an error fence: one bad ticket must not hold up everyone's escalations.
 
     Its changes are rolled back (savepoint), the error is logged and recorded on
@@ -204,7 +229,7 @@ def _guarded(desk: Desk, cal: SupportCalendar, ticket_id: int, at: datetime) -> 
             [to_db(at + RETRY_AFTER), ticket_id],
         )
         add_event(desk.db, ticket_id, at, "sla", "sla_error", {"error": str(exc)[:500]})
-        return 0
+        return TimerPass()
 
 
 def next_due(db: sqlite_utils.Database, settings: Settings | None = None) -> datetime | None:
@@ -220,6 +245,11 @@ def next_due(db: sqlite_utils.Database, settings: Settings | None = None) -> dat
 
 
 # -- the mail ------------------------------------------------------------------------------
+
+
+def configured_recipients(settings: Settings) -> list[str]:
+    """Who gets every escalation whoever the ticket is assigned to; empty is a problem."""
+    return _recipients(settings, {})
 
 
 def _recipients(settings: Settings, ticket: dict[str, Any]) -> list[str]:
@@ -265,8 +295,10 @@ def _mail(desk: Desk, ticket: dict[str, Any], step: Step, at: datetime) -> int |
     pct = round(settings.sla.warn_at * 100)
     headline = _HEADLINES[step.kind].format(pct=pct, n=step.n)
     if not to:
-        # Nobody configured: keep the row (it must not fire again) and say so on the ticket.
+        # Nobody configured: keep the row (it must not fire again), say so on the ticket,
+        # and loudly in the log: a deadline must never be missed silently (SPEC).
         add_event(desk.db, ticket["id"], at, "sla", "escalation_unsent", {"kind": step.kind})
+        log.warning("SLA %s for %s not mailed: no recipient; %s", step.kind, ref, RECIPIENT_HINT)
         return None
     body = render(
         STAFF_LANGUAGE,

@@ -7,13 +7,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from sepdesk.instants import from_db
+from sepdesk.instants import day_start, from_db, to_db
 from sepdesk.store.counters import next_id
 from sepdesk.tickets import store as tickets
 
@@ -53,14 +53,19 @@ def decide_status(
 def emergency_used_by(
     db: sqlite_utils.Database,
     customer_number: str,
-    contract_start: str,
+    contract_start: date,
+    tz: str,
     exclude_id: int | None = None,
 ) -> str | None:
-    """The Call ID that already used an emergency contract's single incident, if any."""
+    """The Call ID that already used an emergency contract's single incident, if any.
+
+    ``contract_start`` is a local day of the desk's timezone ``tz``; the contract's
+    incidents are the calls received from that day's local midnight on.
+    """
     row = db.execute(
         "SELECT call_id FROM tickets WHERE customer_number = ? AND call_id IS NOT NULL"
         " AND received_at >= ? AND id != ? ORDER BY id LIMIT 1",
-        [customer_number, contract_start, exclude_id or -1],
+        [customer_number, to_db(day_start(contract_start, tz)), exclude_id or -1],
     ).fetchone()
     return str(row[0]) if row else None
 

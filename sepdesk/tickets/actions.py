@@ -11,7 +11,7 @@ from typing import Any
 
 from sepdesk.desk import Desk
 from sepdesk.errors import InputError, InvalidTransition
-from sepdesk.instants import to_db
+from sepdesk.instants import from_db, local_iso, to_db
 from sepdesk.sla.deadlines import record_response, restart_clock
 from sepdesk.store import write_tx
 from sepdesk.tickets import store as tickets
@@ -35,6 +35,16 @@ def _check(ticket: dict[str, Any], action: str) -> None:
     if ticket["status"] not in ALLOWED_FROM[action]:
         raise InvalidTransition(
             f"{ticket['ticket_number']}: cannot {action} a ticket that is {ticket['status']}"
+        )
+
+
+def _check_time(ticket: dict[str, Any], action: str, at: datetime, tz: str) -> None:
+    """Nothing is done to a ticket before it exists: it would give negative response times."""
+    received = from_db(ticket["received_at"])
+    if at < received:
+        raise InputError(
+            f"{ticket['ticket_number']}: cannot {action} at {local_iso(at, tz)},"
+            f" before the ticket was received ({local_iso(received, tz)})"
         )
 
 
@@ -62,6 +72,7 @@ def apply(
     with write_tx(db):
         ticket = tickets.find(db, ref)
         _check(ticket, action)
+        _check_time(ticket, action, at, desk.tz)
         tid = ticket["id"]
         if action == "accept":
             assign_call_id(db, ticket, desk.tz, at, actor)

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from sepdesk.errors import NotFound
-from sepdesk.instants import db_to_local, to_db
+from sepdesk.instants import db_to_local, now, to_db
+from sepdesk.sla.breach import ticket_breached
 from sepdesk.store import insert_row
 from sepdesk.store.counters import next_id
 
@@ -254,8 +255,14 @@ def ref_of(ticket: dict[str, Any]) -> str:
     return str(ticket.get("call_id") or ticket["ticket_number"])
 
 
-def record(db: sqlite_utils.Database, ticket: dict[str, Any], tz: str) -> dict[str, Any]:
-    """The ticket as SPEC §3's JSON record (``tickets show ID --json``)."""
+def record(
+    db: sqlite_utils.Database, ticket: dict[str, Any], tz: str, at: datetime | None = None
+) -> dict[str, Any]:
+    """The ticket as SPEC §3's JSON record (``tickets show ID --json``), as of ``at`` (now).
+
+    ``breached`` is judged at ``at`` (sepdesk.sla.breach), not read from the stored
+    flag, which only the SLA timer sets once the due has passed.
+    """
     messages = [
         {
             "direction": m["direction"],
@@ -284,7 +291,7 @@ def record(db: sqlite_utils.Database, ticket: dict[str, Any], tz: str) -> dict[s
         "received_at": db_to_local(ticket["received_at"], tz),
         "first_response_due": db_to_local(ticket["first_response_due"], tz),
         "first_response_at": db_to_local(ticket["first_response_at"], tz),
-        "breached": bool(ticket["breached"]),
+        "breached": ticket_breached(ticket, at or now()),
         "missing_info": json.loads(ticket["missing_info"]),
         "language": ticket["language"],
         "messages": messages,

@@ -1,0 +1,89 @@
+"""The emergency contract's single incident (SPEC §1 contracts), by mail and by phone.
+
+Contract dates are local days of the desk (Europe/Berlin) while tickets store UTC
+instants: a call at 00:01 on the contract's first day is 23:01 UTC the day before,
+and must still count as the contract's incident.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+from sepdesk.desk import Desk
+from sepdesk.hotline.importer import import_file
+from sepdesk.instants import day_start, to_db
+from sepdesk.intake.files import ingest_file
+from sepdesk.tickets import store as tickets
+from sepdesk.tickets.acceptance import emergency_used_by
+from tests.test_hotline import row, write_csv
+
+FJORDVIK = "156902"  # emergency contract from 2026-11-14 (sample contracts)
+FIRST_MINUTE = "2026-11-14T00:01:00"  # local: 2026-11-13T23:01Z
+LATER_SAME_DAY = "2026-11-14T10:00:00"
+REQUEST = """Hello,
+
+Severity: Major
+
+since the update to SEP sesam 5.1.0.4 the restore of our file server FS01 fails
+with this error:
+ERROR: STS-42 data store not readable
+It occurs when we start the restore from the GUI. Server: SLES 15 SP5, SEP sesam
+5.1.0.4, backup to a Si3 deduplication store on a Dell PowerVault ME5012.
+
+Ola Nordmann
+"""
+
+
+def test_day_start_is_local_midnight_as_a_stored_instant() -> None:
+    start = day_start(date(2026, 11, 14), "Europe/Berlin")
+    assert to_db(start) == "2026-11-13T23:00:00+00:00"
+    assert to_db(day_start(date(2026, 7, 1), "Europe/Berlin")) == "2026-06-30T22:00:00+00:00"
+
+
+def _calls(desk: Desk, tmp_path: Path, *started: str) -> list[dict]:
+    fjord = {"customer_number": FJORDVIK, "caller_email": "ops@fjordvik-shipping.no"}
+    made = []
+    for n, at in enumerate(started):
+        src = write_csv(tmp_path / f"c{n}.csv", [row(f"EM{n}", started_at=at, **fjord)])
+        results = []
+        import_file(desk, src, datetime(2026, 11, 14, 12, tzinfo=UTC), on_result=results.append)
+        made.append(tickets.find(desk.db, results[0].ticket or ""))
+    return made
+
+
+def test_phone_call_in_the_first_minute_uses_the_incident(
+    sample_desk: Desk, tmp_path: Path
+) -> None:
+    first, second = _calls(sample_desk, tmp_path, FIRST_MINUTE, LATER_SAME_DAY)
+    assert first["received_at"] == "2026-11-13T23:01:00+00:00"
+    assert first["status"] == "accepted" and first["call_id"]
+    assert second["status"] == "unqualified" and second["call_id"] is None
+    used = emergency_used_by(sample_desk.db, FJORDVIK, date(2026, 11, 14), sample_desk.tz)
+    assert used == first["call_id"]
+
+
+def _mail(path: Path, subject: str) -> Path:
+    msg = EmailMessage()
+    msg["From"] = "Ola Nordmann <ops@fjordvik-shipping.no>"
+    msg["To"] = "support@sep.example"
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{path.stem}@fjordvik-shipping.no>"
+    msg.set_content(REQUEST)
+    path.write_bytes(msg.as_bytes())
+    return path
+
+
+def test_mail_in_the_first_minute_uses_the_incident(sample_desk: Desk, tmp_path: Path) -> None:
+    first_at = datetime(2026, 11, 13, 23, 1, tzinfo=UTC)  # 00:01 Berlin on the start day
+    one = ingest_file(sample_desk, _mail(tmp_path / "one.eml", "Restore fails"), first_at)
+    two = ingest_file(
+        sample_desk,
+        _mail(tmp_path / "two.eml", "Another restore problem"),
+        datetime(2026, 11, 14, 9, tzinfo=UTC),
+    )
+    first = tickets.find(sample_desk.db, one.ticket or "")
+    second = tickets.find(sample_desk.db, two.ticket or "")
+    assert first["status"] == "accepted" and first["call_id"]
+    assert second["status"] == "unqualified" and second["call_id"] is None

@@ -1,0 +1,176 @@
+"""One rule for "breached" (sepdesk.sla.breach), and every command that shows it agreeing.
+
+A ticket whose due has passed without a first response is breached at once, in
+``tickets show/list``, ``status``, ``sla explain`` and ``sla report``, whether or
+not the SLA timer has run since: no test here runs the timer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import time_machine
+from click.testing import CliRunner, Result
+
+from sepdesk.cli.main import _register, cli
+from sepdesk.desk import Desk
+from sepdesk.instants import to_db
+from sepdesk.sla.breach import clock_stop, is_breached, sla_state
+from tests.conftest import make_settings, write_toml
+from tests.test_sla_timer import berlin, insert_ticket
+
+RECEIVED = berlin("2026-11-02T09:00")  # Monday; a Major is due 17:00 the same day
+DUE = berlin("2026-11-02T17:00")
+AFTER = DUE + timedelta(hours=1)
+
+
+@pytest.fixture
+def made(tmp_path: Path) -> Iterator[tuple[Desk, Path]]:
+    """An empty desk and its config file; tickets are inserted as intake leaves them."""
+    settings = make_settings(tmp_path)
+    desk = Desk.open(settings)
+    cfg = write_toml(tmp_path / "sepdesk.toml", {"database": {"path": settings.database.path}})
+    yield desk, cfg
+    desk.close()
+
+
+def run(cfg: Path, *args: str, at: datetime | None = None) -> Result:
+    _register()
+    with time_machine.travel(at or AFTER, tick=False):
+        result = CliRunner().invoke(cli, ["--config", str(cfg), *args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def views(cfg: Path, ref: str, at: datetime) -> dict[str, Any]:
+    """What each command says about ``ref`` at ``at`` (commands with --at get it too)."""
+    stamp = at.isoformat()
+    show = json.loads(run(cfg, "tickets", "show", ref, "--json", at=at).output)
+    listed = json.loads(run(cfg, "tickets", "list", "--breached", "--json", at=at).output)
+    explain = json.loads(run(cfg, "sla", "explain", ref, "--at", stamp, "--json", at=at).output)
+    report = json.loads(run(cfg, "sla", "report", "--at", stamp, "--json", at=at).output)
+    status = json.loads(run(cfg, "status", "--json", at=at).output)
+    return {
+        "show": show["breached"],
+        "list": ref in [t["ticket_number"] for t in listed],
+        "explain": explain["breached"],
+        "report": sum(r["breached"] for r in report) == 1,
+        "status": status["breached_open"] == 1,
+    }
+
+
+def test_the_rule_at_its_edges() -> None:
+    assert not is_breached(DUE, None, DUE - timedelta(seconds=1))
+    assert is_breached(DUE, None, DUE)
+    assert not is_breached(DUE, DUE, AFTER)  # stopped on the dot: in time
+    assert is_breached(DUE, DUE + timedelta(seconds=1), AFTER)
+    assert not is_breached(None, None, AFTER)
+    ticket = {
+        "first_response_due": to_db(DUE),
+        "first_response_at": to_db(AFTER),
+        "solved_at": None,
+        "closed_at": None,
+    }
+    # As of an instant before the late response, it was not given yet.
+    assert clock_stop(ticket, DUE) is None and clock_stop(ticket, AFTER) == AFTER
+    assert sla_state(ticket, DUE - timedelta(hours=1)) == "pending"
+    assert sla_state(ticket, AFTER) == "breached"
+    assert sla_state({**ticket, "first_response_at": to_db(RECEIVED)}, AFTER) == "met"
+    assert sla_state({**ticket, "first_response_due": None}, AFTER) is None
+
+
+def test_every_view_says_breached_once_the_due_passed_without_the_timer(
+    made: tuple[Desk, Path],
+) -> None:
+    desk, cfg = made
+    insert_ticket(desk.db, RECEIVED, 2)
+    desk.db.conn.commit()
+    before = views(cfg, "T-2026-000001", DUE - timedelta(minutes=1))
+    assert not any(before.values()), before
+    after = views(cfg, "T-2026-000001", AFTER)
+    assert all(after.values()), after
+    status = json.loads(run(cfg, "status", "--json").output)
+    assert status["breaches_today"] == 1
+
+
+def test_explain_of_a_ticket_without_a_clock_agrees_with_its_record(
+    made: tuple[Desk, Path],
+) -> None:
+    desk, cfg = made
+    tid = insert_ticket(desk.db, RECEIVED, 2, status="unqualified", first_response_due=None)
+    desk.db.execute("UPDATE tickets SET contract_state = 'expired' WHERE id = ?", [tid])
+    desk.db.conn.commit()
+    show = json.loads(run(cfg, "tickets", "show", "T-2026-000001", "--json").output)
+    explain = json.loads(run(cfg, "sla", "explain", "T-2026-000001", "--json").output)
+    for key in ("first_response_due", "breached", "contract_level", "status"):
+        assert explain[key] == show[key], key
+    assert (explain["first_response_due"], explain["breached"]) == (None, False)
+    assert explain["contract_level"] == "business"
+    assert explain["windows"] == [] and explain["warning_at"] is None
+    assert explain["clock"] == "not started: no current contract (expired)"
+
+
+# -- solving or closing stops the clock ---------------------------------------------------
+
+
+def _solved(desk: Desk, cfg: Path, action: str, when: datetime) -> dict[str, Any]:
+    """A Major ticket of a participating customer (CE), solved or closed at ``when``, unanswered."""
+    csv = cfg.parent / "contracts.csv"
+    csv.write_text(
+        "customer_number,customer_name,level,start,end,contacts,license_ids,license_type,sce\n"
+        "100101,Kunde GmbH,business,2026-01-01,2026-12-31,it@kunde.de,SL-1,CE,\n",
+        encoding="utf-8",
+    )
+    run(cfg, "contracts", "import", str(csv))
+    insert_ticket(desk.db, RECEIVED, 2, customer_number="100101")
+    desk.db.conn.commit()
+    run(cfg, "tickets", action, "T-2026-000001", "--at", when.isoformat())
+    report = json.loads(run(cfg, "sla", "report", "--at", AFTER.isoformat(), "--json").output)
+    sce = json.loads(run(cfg, "report", "sce").output)
+    explain = run(cfg, "sla", "explain", "T-2026-000001", "--at", AFTER.isoformat(), "--json")
+    return {
+        "show": json.loads(run(cfg, "tickets", "show", "T-2026-000001", "--json").output),
+        "explain": json.loads(explain.output),
+        "report": (report[0]["within_sla"], report[0]["breached"], report[0]["pending"]),
+        "sla_met": sce["customers"][0]["sla_met"],
+        "fired": run(cfg, "sla", "run-once", "--at", AFTER.isoformat()).output.strip(),
+    }
+
+
+@pytest.mark.parametrize("action", ["solve", "close"])
+def test_solved_or_closed_before_the_due_without_a_response_is_not_breached(
+    made: tuple[Desk, Path], action: str
+) -> None:
+    desk, cfg = made
+    seen = _solved(desk, cfg, action, DUE - timedelta(hours=2))
+    assert seen["show"]["breached"] is False and seen["explain"]["breached"] is False
+    assert seen["report"] == (1, 0, 0)
+    assert seen["sla_met"] == 1.0
+    assert seen["fired"] == "0"  # the timer agrees: nothing to escalate
+    assert seen["explain"]["clock"].startswith("stopped at 2026-11-02T15:00:00+01:00")
+
+
+@pytest.mark.parametrize("action", ["solve", "close"])
+def test_solved_or_closed_after_the_due_without_a_response_is_breached(
+    made: tuple[Desk, Path], action: str
+) -> None:
+    desk, cfg = made
+    seen = _solved(desk, cfg, action, DUE + timedelta(minutes=30))
+    assert seen["show"]["breached"] is True and seen["explain"]["breached"] is True
+    assert seen["report"] == (0, 1, 0)
+    assert seen["sla_met"] == 0.0
+
+
+def test_a_response_after_solving_in_time_is_not_late(made: tuple[Desk, Path]) -> None:
+    desk, cfg = made
+    _solved(desk, cfg, "solve", DUE - timedelta(hours=2))
+    run(cfg, "tickets", "respond", "T-2026-000001", "--at", AFTER.isoformat())
+    show = json.loads(run(cfg, "tickets", "show", "T-2026-000001", "--json").output)
+    assert show["breached"] is False
+    row = desk.db.execute("SELECT detail FROM events WHERE kind = 'responded'").fetchone()
+    assert json.loads(row[0]) == {"first": True, "late": False}
