@@ -64,13 +64,13 @@ def test_phone_call_in_the_first_minute_uses_the_incident(
     assert used == first["call_id"]
 
 
-def _mail(path: Path, subject: str) -> Path:
+def _mail(path: Path, subject: str, body: str = REQUEST) -> Path:
     msg = EmailMessage()
     msg["From"] = "Ola Nordmann <ops@fjordvik-shipping.no>"
     msg["To"] = "support@sep.example"
     msg["Subject"] = subject
     msg["Message-ID"] = f"<{path.stem}@fjordvik-shipping.no>"
-    msg.set_content(REQUEST)
+    msg.set_content(body)
     path.write_bytes(msg.as_bytes())
     return path
 
@@ -87,3 +87,28 @@ def test_mail_in_the_first_minute_uses_the_incident(sample_desk: Desk, tmp_path:
     second = tickets.find(sample_desk.db, two.ticket or "")
     assert first["status"] == "accepted" and first["call_id"]
     assert second["status"] == "unqualified" and second["call_id"] is None
+
+
+def test_a_completed_request_does_not_take_an_incident_another_call_used(
+    sample_desk: Desk, tmp_path: Path
+) -> None:
+    """A needs-info ticket completed by a follow-up is accepted only if the emergency
+    contract's one incident is still free."""
+    vague = _mail(tmp_path / "vague.eml", "Problem", "Hello, it does not work.\n")
+    day = datetime(2026, 11, 14, 8, tzinfo=UTC)
+    first = tickets.find(sample_desk.db, ingest_file(sample_desk, vague, day).ticket or "")
+    assert first["status"] == "needs-info"
+    full = ingest_file(sample_desk, _mail(tmp_path / "full.eml", "Restore fails"), day)
+    assert tickets.find(sample_desk.db, full.ticket or "")["status"] == "accepted"
+    follow = _mail(tmp_path / "follow.eml", f"Re: [SEP {first['ticket_number']}] Problem")
+    assert ingest_file(sample_desk, follow, day.replace(hour=9)).outcome == "follow_up"
+    after = tickets.find(sample_desk.db, first["ticket_number"])
+    assert after["status"] == "unqualified" and after["call_id"] is None
+    assert after["first_response_due"] is None
+    kinds = [
+        r["kind"]
+        for r in sample_desk.db.query(
+            "SELECT kind FROM outbox WHERE ticket_id = ? ORDER BY id", [first["id"]]
+        )
+    ]
+    assert kinds[-1] == "no_contract"

@@ -10,7 +10,7 @@ from sepdesk.instants import from_db
 from sepdesk.pipeline.answer import answer_customer, notify_team
 from sepdesk.pipeline.classify import own_text, understand
 from sepdesk.pipeline.customer import CustomerFacts, facts_for, facts_for_number
-from sepdesk.pipeline.opening import open_from_mail
+from sepdesk.pipeline.opening import REPLY_KINDS, emergency_used, open_from_mail
 from sepdesk.pipeline.staff import is_staff_address
 from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import restart_clock
@@ -70,8 +70,13 @@ def _recheck(work: Work, ticket: dict[str, Any]) -> None:
     before = json.loads(ticket["missing_info"])
     missing = tuple(m for m in u.missing_info if m in before)
     cf = _refresh_customer(work, ticket, text)
+    # An emergency contract's one incident may have gone to another call meanwhile.
+    used = emergency_used(work, cf, ticket["id"])
     status, why = decide_status(
-        contract_state=cf.state, missing=missing, ambiguous=False, emergency_used=False
+        contract_state=cf.state, missing=missing, ambiguous=False, emergency_used=bool(used)
+    )
+    clock = (
+        {} if status != "unqualified" else {"first_response_due": None, "next_escalation_at": None}
     )
     tickets.update(
         desk.db,
@@ -80,17 +85,27 @@ def _recheck(work: Work, ticket: dict[str, Any]) -> None:
         missing_info=list(missing),
         status=status,
         versions=sorted(set(json.loads(ticket["versions"])) | set(u.versions)),
+        **clock,
     )
     work.decide("recheck", why)
     if status == "accepted":  # the update above left call_id and received_at as they were
         assign_call_id(desk.db, ticket, desk.tz, work.at, "desk")
-    if cf.state == "current":
+    if cf.state == "current" and status != "unqualified":
         restart_clock(desk, ticket["id"])
     ticket = tickets.get(desk.db, ticket["id"])
     kind = {"accepted": "call_accepted", "needs-info": "needs_info"}.get(status)
+    if used:
+        kind = REPLY_KINDS["unqualified"]
     if kind:
         answer_customer(
-            work, ticket, kind, cf, opened="followup", missing=missing, versions=u.versions
+            work,
+            ticket,
+            kind,
+            cf,
+            opened="followup",
+            missing=missing,
+            versions=u.versions,
+            emergency_used_by=used,
         )
     work.ticket = ticket
 

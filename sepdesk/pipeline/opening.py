@@ -30,11 +30,13 @@ def _severity(u: Understanding, cf: CustomerFacts) -> tuple[int, list[str]]:
     return severity, [*u.severity_reasons, *([why] if why else [])]
 
 
-def _emergency_used(work: Work, cf: CustomerFacts) -> str | None:
+def emergency_used(work: Work, cf: CustomerFacts, ticket_id: int | None = None) -> str | None:
+    """The Call ID that used the sender's emergency contract's one incident (another
+    ticket than ``ticket_id``), or None: no such contract, or the incident is free."""
     if cf.state != "current" or cf.level != "emergency" or cf.contract is None:
         return None
     return emergency_used_by(
-        work.desk.db, cf.contract.customer_number, cf.contract.start, work.desk.tz
+        work.desk.db, cf.contract.customer_number, cf.contract.start, work.desk.tz, ticket_id
     )
 
 
@@ -96,7 +98,7 @@ def open_from_mail(work: Work, linked_from: str | None = None) -> dict[str, Any]
     work.decide("customer", f"{cf.match.basis}: {cf.match.reason}; contract {cf.state}")
     u = work.understanding()
     severity, reasons = _severity(u, cf)
-    used = _emergency_used(work, cf)
+    used = emergency_used(work, cf)
     status, why = decide_status(
         contract_state=cf.state,
         missing=u.missing_info,
