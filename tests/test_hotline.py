@@ -323,21 +323,56 @@ def test_mixed_file_good_rows_go_in_bad_rows_to_rejects(hdesk: Desk, tmp_path: P
     assert summary.rejected == 5 and count(hdesk, "tickets") == 2
     rejects = tmp_path / "mixed.csv.rejects.csv"
     assert summary.rejects_file == str(rejects)
-    with rejects.open(encoding="utf-8", newline="") as f:
-        got = list(csv.reader(f))
-    assert got[0] == [*FIELDS, "reason"]
-    assert [g[0] for g in got[1:]] == ["B2", "B3", "", "B5", "B6"]
-    assert got[1][1] == "2026-13-40T10:00" and got[1][-1].startswith("line 3: started_at")
+    lines = src.read_bytes().splitlines(keepends=True)
+    assert rejects.read_bytes() == b"".join(lines[n] for n in (0, 2, 3, 4, 5, 6))
+    reasons = (tmp_path / "mixed.csv.rejects.txt").read_text("utf-8").splitlines()
+    assert summary.reasons_file == str(tmp_path / "mixed.csv.rejects.txt")
+    why = [r for r in reasons if not r.startswith("#")]
+    assert why[0].startswith("line 3 (rejects line 2), call_uid B2: started_at: not an ISO")
+    assert why[2].startswith("line 5 (rejects line 4), call_uid -: call_uid: missing")
+    assert len(why) == 5 and "mixed.csv.rejects.csv" in reasons[1]
 
 
 def test_fixed_rejects_reimport_and_stale_rejects_file_removed(hdesk: Desk, tmp_path: Path) -> None:
     src = write_csv(tmp_path / "r.csv", [row("R1"), row("R2", severity="x")])
     run(hdesk, src)
     assert (tmp_path / "r.csv.rejects.csv").exists()
+    assert (tmp_path / "r.csv.rejects.txt").exists()
     write_csv(src, [row("R1"), row("R2", severity="3")])
     summary, results = run(hdesk, src)
     assert [r.outcome for r in results] == ["duplicate", "new_ticket"]
     assert summary.rejected == 0 and not (tmp_path / "r.csv.rejects.csv").exists()
+    assert not (tmp_path / "r.csv.rejects.txt").exists()
+
+
+def test_rejects_file_holds_the_rejected_rows_byte_for_byte(hdesk: Desk, tmp_path: Path) -> None:
+    """Not re-encoded (a Latin-1 byte stays that byte), no field cut off, no column added:
+    the rejects file imported as it is gives the same rejections, and once the admin
+    fixed the bytes, exactly the rows the admin wrote."""
+    header = ";".join(FIELDS).encode() + b"\r\n"
+    latin = ";".join(row("X1", caller_name="M\xfcller").values()).encode("latin-1") + b"\r\n"
+    extra = ";".join([*row("X2").values(), "extra", "more"]).encode() + b"\r\n"
+    good = ";".join(row("X3").values()).encode() + b"\r\n"
+    src = tmp_path / "calls.csv"
+    src.write_bytes(b"\xef\xbb\xbf" + header + latin + good + extra)
+    _, results = run(hdesk, src)
+    assert [r.outcome for r in results] == ["rejected", "new_ticket", "rejected"]
+    rejects = tmp_path / "calls.csv.rejects.csv"
+    assert rejects.read_bytes() == b"\xef\xbb\xbf" + header + latin + extra
+    reasons = (tmp_path / "calls.csv.rejects.txt").read_text("utf-8")
+    assert "line 2 (rejects line 2), call_uid X1: *: not valid UTF-8" in reasons
+    assert "line 4 (rejects line 3), call_uid X2: *: 12 fields, the header has 10" in reasons
+    _, results = run(hdesk, rejects)
+    assert [r.outcome for r in results] == ["rejected", "rejected"]
+    assert Path(str(rejects) + ".rejects.csv").read_bytes() == rejects.read_bytes()
+    fixed = (
+        rejects.read_bytes().replace(b"M\xfcller", "Müller".encode()).replace(b";extra;more", b"")
+    )
+    rejects.write_bytes(fixed)
+    _, results = run(hdesk, rejects)
+    assert [r.outcome for r in results] == ["new_ticket", "new_ticket"]
+    t = tickets.find(hdesk.db, results[0].ticket or "")
+    assert t["requester_name"] == "Müller"
 
 
 def test_wrong_field_count_and_bad_utf8_reject_only_their_row(hdesk: Desk, tmp_path: Path) -> None:
@@ -390,8 +425,8 @@ def test_bom_and_semicolon_export(hdesk: Desk, tmp_path: Path) -> None:
     assert [r.outcome for r in results] == ["new_ticket", "rejected"]
     t = tickets.find(hdesk.db, results[0].ticket or "")
     assert t["subject"] == "Sicherung bricht ab; Fehler 7"
-    head = (tmp_path / "excel.csv.rejects.csv").read_text(encoding="utf-8").splitlines()[0]
-    assert head == ";".join([*FIELDS, "reason"])  # same delimiter as the input, no BOM
+    head = (tmp_path / "excel.csv.rejects.csv").read_bytes().splitlines()[0]
+    assert head == b"\xef\xbb\xbf" + ";".join(FIELDS).encode()  # the input's, BOM and all
 
 
 def test_sniff_delimiter() -> None:
@@ -547,8 +582,10 @@ def test_spool_failed_with_rejects_and_unreadable(hdesk: Desk) -> None:
     failed = spool / "failed"
     assert (failed / "bad.csv").exists() and not (spool / "bad.csv.rejects.csv").exists()
     rejects = (failed / "bad.csv.rejects.csv").read_text(encoding="utf-8")
-    assert "V2" in rejects and "severity" in rejects
-    assert "missing column" in (failed / "junk.csv.rejects.csv").read_text(encoding="utf-8")
+    assert "V2" in rejects and "V1" not in rejects
+    assert "V2: severity" in (failed / "bad.csv.rejects.txt").read_text(encoding="utf-8")
+    assert "missing column" in (failed / "junk.csv.rejects.txt").read_text(encoding="utf-8")
+    assert not (failed / "junk.csv.rejects.csv").exists()  # junk.csv itself is the input
     assert count(hdesk, "tickets") == 1  # the good row of bad.csv went in
     assert sorted(p.name for p in spool.iterdir()) == ["failed"]
 

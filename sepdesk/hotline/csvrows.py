@@ -2,7 +2,10 @@
 
 The file is read line by line in binary and decoded per line, so one line that is
 not UTF-8 rejects only its row (the rest still goes in); a BOM on the first line is
-dropped. The delimiter is taken from the header line alone: spreadsheet programs
+dropped. Each row keeps the bytes of its lines exactly as they were in the file
+(``CallRow.data``), and the reader keeps the header line's (``header_data``): the
+rejects file is made of those, so a fixed rejects file re-imported holds nothing the
+input did not. The delimiter is taken from the header line alone: spreadsheet programs
 in German locales export ``;``-separated files, so ``;`` (or a tab) wins over ``,``
 when it occurs more often in the header.
 
@@ -64,11 +67,17 @@ NOT_IN_ADDRESS = re.compile(r"[\s<>,;]")
 
 @dataclass
 class CallRow:
-    """One validated (or rejected) row; ``errors`` holds (column, reason) pairs."""
+    """One validated (or rejected) row; ``errors`` holds (column, reason) pairs.
+
+    ``line`` to ``last_line`` are the file lines the row took (more than one when a
+    quoted field holds a line break); ``data`` is their bytes as read, line ends included.
+    """
 
     line: int
     raw: list[str]
     values: dict[str, str] = field(default_factory=dict)
+    last_line: int = 0
+    data: bytes = b""
     started_at: datetime | None = None
     severity: int | None = None
     errors: list[tuple[str, str]] = field(default_factory=list)
@@ -83,7 +92,8 @@ class CallRow:
 
     @property
     def reason(self) -> str:
-        return "; ".join(f"{col}: {why}" for col, why in self.errors)
+        why = "; ".join(f"{col}: {why}" for col, why in self.errors)
+        return f"lines {self.line}-{self.last_line}: {why}" if self.last_line > self.line else why
 
     def get(self, name: str) -> str:
         return self.values.get(name, "")
@@ -106,16 +116,24 @@ def sniff_delimiter(header: str) -> str:
     return best if counts[best] else ","
 
 
-def _decoded_lines(stream: BinaryIO, bad: set[int]) -> Iterator[str]:
-    """Lines as text; an undecodable line is replaced and its number put in ``bad``."""
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of the file: its number, its bytes as read, its text (``bad``: not UTF-8)."""
+
+    number: int
+    data: bytes
+    text: str
+    bad: bool = False
+
+
+def _lines(stream: BinaryIO) -> Iterator[Line]:
+    """The file's lines; an undecodable one is decoded with replacement and marked ``bad``."""
     for number, chunk in enumerate(stream, start=1):
-        if number == 1 and chunk.startswith(BOM):
-            chunk = chunk[len(BOM) :]
+        text = chunk[len(BOM) :] if number == 1 and chunk.startswith(BOM) else chunk
         try:
-            yield chunk.decode("utf-8")
+            yield Line(number, chunk, text.decode("utf-8"))
         except UnicodeDecodeError:
-            bad.add(number)
-            yield chunk.decode("utf-8", errors="replace")
+            yield Line(number, chunk, text.decode("utf-8", errors="replace"), True)
 
 
 @dataclass
@@ -124,11 +142,11 @@ class CallReader:
 
     path: Path
     header: list[str]
+    header_data: bytes  # the header line as read (BOM and line end included)
     delimiter: str
     positions: dict[str, int]
     _stream: BinaryIO
-    _lines: Iterator[str]
-    _bad: set[int]
+    _lines: Iterator[Line]
     tz: str
 
     @classmethod
@@ -138,23 +156,22 @@ class CallReader:
             stream = path.open("rb")
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        bad: set[int] = set()
-        lines = _decoded_lines(stream, bad)
+        lines = _lines(stream)
         try:
-            first = next(lines, "")
-            if 1 in bad:
+            first = next(lines, Line(1, b"", ""))
+            if first.bad:
                 raise InputError(f"{path}: line 1: header is not UTF-8")
-            if not first.strip():
+            if not first.text.strip():
                 raise InputError(f"{path}: empty file, no header row")
-            delimiter = sniff_delimiter(first)
-            header = next(csv.reader([first], delimiter=delimiter))
+            delimiter = sniff_delimiter(first.text)
+            header = next(csv.reader([first.text], delimiter=delimiter))
             positions = _positions(path, header, columns or {})
         except (InputError, csv.Error, OSError) as exc:
             stream.close()
             if isinstance(exc, InputError):
                 raise
             raise InputError(f"{path}: line 1: unreadable header: {exc}") from None
-        return cls(path, header, delimiter, positions, stream, lines, bad, tz)
+        return cls(path, header, first.data, delimiter, positions, stream, lines, tz)
 
     def close(self) -> None:
         self._stream.close()
@@ -167,28 +184,35 @@ class CallReader:
 
     def rows(self) -> Iterator[CallRow]:
         """Every data row, validated, in file order; blank lines are skipped."""
-        reader = csv.reader(self._lines, delimiter=self.delimiter)
-        start = 2  # the header, line 1, was read before the reader existed
+        taken: list[Line] = []  # the lines the csv reader read for the record it is on
+
+        def texts() -> Iterator[str]:
+            for line in self._lines:
+                taken.append(line)
+                yield line.text
+
+        reader = csv.reader(texts(), delimiter=self.delimiter)
         while True:
             try:
-                raw = next(reader)
+                raw, error = next(reader), ""
             except StopIteration:
-                return
+                break
             except csv.Error as exc:
-                row = CallRow(start, [])
-                row.errors.append(("*", f"malformed CSV: {exc}"))
-                start = reader.line_num + 2
-                yield row
+                raw, error = [], f"malformed CSV: {exc}"
+            # A record ends with a line: every line read since the last one is its own.
+            lines, taken[:] = list(taken), []
+            if not lines:
                 continue
-            last = reader.line_num + 1
-            first_line, start = start, last + 1
-            if not any(cell.strip() for cell in raw):
-                continue
-            yield self._validate(first_line, last, raw)
+            if error:
+                yield _rejected(lines, [], error)
+            elif any(cell.strip() for cell in raw):
+                yield self._validate(lines, raw)
+        if taken:  # never expected: the reader returns every line it read in a record
+            yield _rejected(taken, [], "malformed CSV: lines left over at the end of the file")
 
-    def _validate(self, line: int, last_line: int, raw: list[str]) -> CallRow:
-        row = CallRow(line, raw)
-        if self._bad and any(n in self._bad for n in range(line, last_line + 1)):
+    def _validate(self, lines: list[Line], raw: list[str]) -> CallRow:
+        row = _row(lines, raw)
+        if any(line.bad for line in lines):
             row.errors.append(("*", "not valid UTF-8"))
         if len(raw) != len(self.header):
             row.errors.append(("*", f"{len(raw)} fields, the header has {len(self.header)}"))
@@ -196,6 +220,17 @@ class CallReader:
             row.values[name] = raw[pos].strip() if pos < len(raw) else ""
         check_values(row, self.tz)
         return row
+
+
+def _row(lines: list[Line], raw: list[str]) -> CallRow:
+    data = b"".join(line.data for line in lines)
+    return CallRow(lines[0].number, raw, last_line=lines[-1].number, data=data)
+
+
+def _rejected(lines: list[Line], raw: list[str], why: str) -> CallRow:
+    row = _row(lines, raw)
+    row.errors.append(("*", why))
+    return row
 
 
 def _positions(path: Path, header: list[str], columns: Mapping[str, str]) -> dict[str, int]:

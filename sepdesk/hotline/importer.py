@@ -5,7 +5,8 @@ ticket or Call ID), ``duplicate`` (this ``call_uid`` was imported before with th
 same content), ``changed`` (imported before with other content: reported, not
 applied — a phone log is history, and a second version must not silently rewrite
 a ticket a customer was already told about), ``rejected`` (a bad row; written to
-``<input>.rejects.csv`` with the input's header plus ``reason``).
+``<input>.rejects.csv`` byte for byte as it was in the input, after the input's header
+line, and why to ``<input>.rejects.txt``: the admin fixes the one and imports it).
 
 Idempotence rests on ``hotline_calls``: a row's ``call_uid`` and the sha256 of its
 normalised content are stored in the same transaction as its ticket and its
@@ -27,7 +28,6 @@ no rows, no mail, no rejects file.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -36,14 +36,14 @@ from datetime import datetime
 from functools import cached_property
 from itertools import islice
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 from sepdesk.desk import Desk
 from sepdesk.errors import SepdeskError
 from sepdesk.hotline import calls
 from sepdesk.hotline.batch import Batch
 from sepdesk.hotline.csvrows import CallReader, CallRow
-from sepdesk.instants import db_to_local
+from sepdesk.instants import db_to_local, local_iso
 from sepdesk.pipeline.customer import contract_index
 from sepdesk.store import write_tx
 from sepdesk.tickets import store as tickets
@@ -51,6 +51,7 @@ from sepdesk.tickets import store as tickets
 OUTCOMES = ("new_ticket", "appended", "duplicate", "changed", "rejected")
 BATCH_SIZE = 500
 REJECTS_SUFFIX = ".rejects.csv"
+REASONS_SUFFIX = ".rejects.txt"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class ImportSummary:
     dry_run: bool
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     rejects_file: str | None = None
+    reasons_file: str | None = None
 
     @property
     def rows(self) -> int:
@@ -90,6 +92,8 @@ class ImportSummary:
             line += " (dry run, nothing written)"
         if self.rejects_file:
             line += f"; rejected rows in {self.rejects_file}"
+        if self.reasons_file:
+            line += f", why in {self.reasons_file}"
         return line
 
 
@@ -97,34 +101,61 @@ def rejects_path(path: Path) -> Path:
     return Path(str(path) + REJECTS_SUFFIX)
 
 
-class _Rejects:
-    """The rejects file, opened on the first rejected row (none written when all rows are good)."""
+def reasons_path(path: Path) -> Path:
+    return Path(str(path) + REASONS_SUFFIX)
 
-    def __init__(self, path: Path, header: list[str], delimiter: str, enabled: bool) -> None:
-        self.path, self.header, self.delimiter, self.enabled = path, header, delimiter, enabled
-        self._file: TextIO | None = None
-        self._writer: Any = None
+
+def one_line(text: str) -> str:
+    """A reason as one line of the reasons file (a value quoted in it may hold a line break)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+class _Rejects:
+    """The rejects file and its reasons file, opened on the first rejected row.
+
+    ``<input>.rejects.csv`` holds the input's header line, then each rejected row's
+    lines byte for byte as they were read: nothing re-encoded, no field added or cut,
+    so a fixed rejects file re-imported lets in only what the admin wrote. Why each row
+    was rejected goes to ``<input>.rejects.txt``, one line per row naming its line in
+    the input and in the rejects file. Neither is written when every row is good.
+    """
+
+    def __init__(self, source: Path, header: bytes, heading: str, enabled: bool) -> None:
+        self.path, self.reasons = rejects_path(source), reasons_path(source)
+        self.header, self.heading, self.enabled = header, heading, enabled
+        self._data: IO[bytes] | None = None
+        self._why: IO[str] | None = None
+        self._lines = 0  # lines written to the rejects file so far
 
     def add(self, row: CallRow, reason: str) -> None:
         if not self.enabled:
             return
-        if self._writer is None:
-            self._file = self.path.open("w", encoding="utf-8", newline="")
-            self._writer = csv.writer(self._file, delimiter=self.delimiter)
-            self._writer.writerow([*self.header, "reason"])
-        cells = (row.raw + [""] * len(self.header))[: len(self.header)]
-        self._writer.writerow([*cells, f"line {row.line}: {reason}"])
+        if self._data is None or self._why is None:
+            self._data = self.path.open("wb")
+            self._data.write(self.header)
+            self._why = self.reasons.open("w", encoding="utf-8", newline="\n")
+            self._why.write(self.heading)
+            self._lines = 1
+        at = self._lines + 1
+        self._data.write(row.data)
+        self._lines += max(row.last_line, row.line) - row.line + 1
+        uid = one_line(row.call_uid) or "-"
+        self._why.write(
+            f"line {row.line} (rejects line {at}), call_uid {uid}: {one_line(reason)}\n"
+        )
 
-    def close(self) -> str | None:
-        """Finish the file; a stale one from an earlier run is removed when nothing was rejected."""
-        if self._file is not None:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            return str(self.path)
-        if self.enabled and self.path.exists():
-            self.path.unlink()
-        return None
+    def close(self) -> tuple[str | None, str | None]:
+        """Finish both files; stale ones of an earlier run are removed when nothing was rejected."""
+        if self._data is not None and self._why is not None:
+            for f in (self._data, self._why):
+                f.flush()
+                os.fsync(f.fileno())
+                f.close()
+            return str(self.path), str(self.reasons)
+        if self.enabled:
+            for stale in (self.path, self.reasons):
+                stale.unlink(missing_ok=True)
+        return None, None
 
 
 Prior = tuple[str, str | None, str]  # (row digest, ticket ref, where it was imported)
@@ -188,7 +219,7 @@ def import_file(
     summary = ImportSummary(str(path), dry_run)
     run = _Run(calls.CallImport(desk, contract_index(desk), at, path.name), dry_run)
     with CallReader.open(path, desk.tz, desk.settings.hotline.columns) as reader:
-        rejects = _Rejects(rejects_path(path), reader.header, reader.delimiter, not dry_run)
+        rejects = _Rejects(path, reader.header_data, _heading(path, at, desk.tz), not dry_run)
         try:
             for batch in _batches(reader.rows(), batch_size):
                 for row, result in _run_batch(run, batch):
@@ -198,8 +229,17 @@ def import_file(
                     if on_result:
                         on_result(result)
         finally:
-            summary.rejects_file = rejects.close()
+            summary.rejects_file, summary.reasons_file = rejects.close()
     return summary
+
+
+def _heading(path: Path, at: datetime, tz: str) -> str:
+    rejects = rejects_path(path).name
+    return (
+        f"# {path.name}: rows rejected by sepdesk hotline import at {local_iso(at.replace(microsecond=0), tz)}.\n"
+        f"# {rejects} holds them as they were in {path.name}, after its header line:\n"
+        f"# fix them there and import {rejects}.\n"
+    )
 
 
 def _batches(rows: Iterable[CallRow], size: int) -> Iterator[list[CallRow]]:

@@ -6,16 +6,16 @@ phone system is still writing is never read half. Names starting with ``.`` are
 ignored: writers may create ``.name.csv`` and rename it into place when done.
 
 After the import the file goes to ``done/``; when a row was rejected or the file
-could not be read it goes to ``failed/`` with ``<name>.rejects.csv`` beside it
-(the rejected rows, or one line saying why the file was unreadable). Good rows of
-a file in ``failed/`` are in the database all the same. A crash between commit and
+could not be read it goes to ``failed/``, with ``<name>.rejects.csv`` (the rejected
+rows as they were in the file) and ``<name>.rejects.txt`` (why) beside it; for an
+unreadable file only the ``.txt``, as the file itself is the rejected input. Good rows
+of a file in ``failed/`` are in the database all the same. A crash between commit and
 move is harmless: the next pass re-imports the file, finds every row a duplicate,
 and moves it.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import shutil
 from datetime import datetime
@@ -23,7 +23,15 @@ from pathlib import Path
 
 from sepdesk.desk import Desk
 from sepdesk.errors import SepdeskError
-from sepdesk.hotline.importer import REJECTS_SUFFIX, ImportSummary, import_file, rejects_path
+from sepdesk.hotline.importer import (
+    REASONS_SUFFIX,
+    REJECTS_SUFFIX,
+    ImportSummary,
+    import_file,
+    one_line,
+    reasons_path,
+    rejects_path,
+)
 
 log = logging.getLogger(__name__)
 SETTLE_SECONDS = 2.0
@@ -99,13 +107,16 @@ class SpoolJob:
     ) -> None:
         failed = self.spool / "failed"
         target = _move(path, failed)
-        reasons = rejects_path(path)
-        dest = Path(str(target) + REJECTS_SUFFIX)
-        if summary is not None and reasons.exists():
-            shutil.move(str(reasons), dest)
-        else:
-            with dest.open("w", encoding="utf-8", newline="") as f:
-                csv.writer(f).writerows([["reason"], [reason]])
+        if summary is None:
+            with reasons_path(target).open("w", encoding="utf-8") as f:
+                f.write(f"# {path.name}: not imported\n{one_line(reason)}\n")
+            return
+        for made, suffix in (
+            (rejects_path(path), REJECTS_SUFFIX),
+            (reasons_path(path), REASONS_SUFFIX),
+        ):
+            if made.exists():
+                shutil.move(str(made), Path(str(target) + suffix))
 
 
 def _move(path: Path, folder: Path) -> Path:
