@@ -386,6 +386,67 @@ def test_wrong_field_count_and_bad_utf8_reject_only_their_row(hdesk: Desk, tmp_p
     assert "3 fields" in results[1].reason and "UTF-8" in results[2].reason
 
 
+def plain_line(r: dict[str, str]) -> str:
+    """A row as a line of a comma-separated file, written by hand (no quoting)."""
+    return ",".join(r[k] for k in FIELDS) + "\n"
+
+
+def test_stray_quote_does_not_swallow_the_next_row(hdesk: Desk, tmp_path: Path) -> None:
+    """R-2's summary opens a quote that closes only in R-3's line: R-3 (a Major call) must
+    not vanish into R-2's summary; both are rejected, reported and kept byte for byte."""
+    stray = row("R-2", summary='"Restore hangs at 5%')
+    quoted = row("R-3", summary='"Server down"')  # its quote closes R-2's
+    lines = [",".join(FIELDS) + "\n", plain_line(row("R-1"))]
+    lines += [plain_line(stray), plain_line(quoted), plain_line(row("R-4"))]
+    src = tmp_path / "stray.csv"
+    src.write_text("".join(lines), encoding="utf-8")
+    summary, results = run(hdesk, src)
+    assert [(r.line, r.call_uid, r.outcome) for r in results] == [
+        (2, "R-1", "new_ticket"),
+        (3, "R-2", "rejected"),
+        (4, "R-3", "rejected"),
+        (5, "R-4", "new_ticket"),
+    ]
+    assert "unclosed quote?" in results[1].reason and "line 4" in results[1].reason
+    assert "unclosed quote?" in results[2].reason and "line 3" in results[2].reason
+    assert summary.rows == 4 and summary.rejected == 2
+    assert count(hdesk, "tickets") == 2
+    rejects = (tmp_path / "stray.csv.rejects.csv").read_text("utf-8")
+    assert rejects == lines[0] + lines[2] + lines[3]
+
+
+def test_quote_open_at_the_end_of_the_file(hdesk: Desk, tmp_path: Path) -> None:
+    """A quote never closed: every row after it is rejected on its own line, counted."""
+    lines = [",".join(FIELDS) + "\n", plain_line(row("U-1"))]
+    lines += [plain_line(row("U-2", summary='"Restore hangs at 5%'))]
+    lines += [plain_line(row(f"U-{n}")) for n in (3, 4, 5)]
+    src = tmp_path / "open.csv"
+    src.write_text("".join(lines), encoding="utf-8")
+    summary, results = run(hdesk, src)
+    assert [(r.line, r.outcome) for r in results] == [
+        (2, "new_ticket"),
+        *[(n, "rejected") for n in (3, 4, 5, 6)],
+    ]
+    assert "end of the file" in results[1].reason
+    assert all("unclosed quote?" in r.reason and "lines 3-6" in r.reason for r in results[2:])
+    assert summary.rows == 5 and summary.rejected == 4
+    assert (tmp_path / "open.csv.rejects.csv").read_text("utf-8") == "".join([lines[0], *lines[2:]])
+    last = tmp_path / "last.csv"  # the last row alone, no line end after it
+    last.write_text(lines[0] + lines[1] + lines[2].rstrip("\n"), encoding="utf-8")
+    _, results = run(hdesk, last)
+    assert [r.outcome for r in results] == ["duplicate", "rejected"]
+    assert "unclosed quote?" in results[1].reason
+
+
+def test_line_breaks_inside_a_quoted_field_are_kept(hdesk: Desk, tmp_path: Path) -> None:
+    """A summary spanning lines (even one that holds commas and a date) is one good row."""
+    summary_text = "Restore hangs\nlog says: 2026-11-23T10:00, error 7, retry, again"
+    src = write_csv(tmp_path / "ml.csv", [row("M-1", summary=summary_text), row("M-2")])
+    _, results = run(hdesk, src)
+    assert [(r.line, r.outcome) for r in results] == [(2, "new_ticket"), (4, "new_ticket")]
+    assert tickets.find(hdesk.db, results[0].ticket or "")["subject"] == summary_text
+
+
 def test_unreadable_files_raise_one_line(hdesk: Desk, tmp_path: Path) -> None:
     from sepdesk.errors import InputError
 

@@ -93,7 +93,7 @@ class CallRow:
     @property
     def reason(self) -> str:
         why = "; ".join(f"{col}: {why}" for col, why in self.errors)
-        return f"lines {self.line}-{self.last_line}: {why}" if self.last_line > self.line else why
+        return f"{_span(self.line, self.last_line)}: {why}" if self.last_line > self.line else why
 
     def get(self, name: str) -> str:
         return self.values.get(name, "")
@@ -203,12 +203,68 @@ class CallReader:
             lines, taken[:] = list(taken), []
             if not lines:
                 continue
+            if len(lines) > 1 or error or '"' in lines[0].text:
+                broken = self._unclosed(lines, error)
+                if broken:
+                    yield from broken
+                    continue
             if error:
                 yield _rejected(lines, [], error)
             elif any(cell.strip() for cell in raw):
                 yield self._validate(lines, raw)
         if taken:  # never expected: the reader returns every line it read in a record
             yield _rejected(taken, [], "malformed CSV: lines left over at the end of the file")
+
+    def _unclosed(self, lines: list[Line], error: str) -> list[CallRow]:
+        """The rows of a record a stray quote ran away with, each rejected; [] if none did.
+
+        A quoted field may hold line breaks, so a record of several lines is fine as
+        long as none of its later lines reads as a row of this file by itself and no
+        quote is left open at its end (which the csv module accepts at the end of the
+        file). Otherwise the quote was never meant to span lines: every line that reads
+        as a row starts a rejected row of its own, so each row is counted and reported
+        with its own lines, and their bytes go to the rejects file unchanged.
+        """
+        starts = [i for i in range(1, len(lines)) if self._row_like(lines[i])]
+        still_open = quote_open("".join(line.text for line in lines), self.delimiter)
+        if not starts and not still_open:
+            return []
+        first, last = lines[0].number, lines[-1].number
+        end = "the end of the file" if still_open and not error else f"line {last}"
+        why = f"unclosed quote? a quoted field opened in this row runs on to {end}"
+        if starts:
+            n = len(starts)
+            why += f", over {n} more {'row' if n == 1 else 'rows'}"
+            why += f" ({_span(lines[starts[0]].number, last)})"
+        rows = []
+        for a, b in zip([0, *starts], [*starts, len(lines)], strict=True):
+            if a:
+                why = f"unclosed quote? inside a quoted field opened on line {first} ({_span(first, last)})"
+            rows.append(self._fragment(lines[a:b], f"{error}; {why}" if error and not a else why))
+        return rows
+
+    def _row_like(self, line: Line) -> bool:
+        """Whether a line read alone is a row of this file: all its fields, a call_uid, a date."""
+        try:
+            fields = next(csv.reader([line.text], delimiter=self.delimiter), [])
+        except csv.Error:
+            return False
+        if len(fields) != len(self.header):
+            return False
+        uid = fields[self.positions["call_uid"]].strip()
+        started = fields[self.positions["started_at"]].strip()
+        return bool(uid) and parse_started(started, self.tz) is not None
+
+    def _fragment(self, lines: list[Line], why: str) -> CallRow:
+        """A rejected part of a broken record; its values as its first line reads alone."""
+        try:
+            raw = next(csv.reader([lines[0].text], delimiter=self.delimiter), [])
+        except csv.Error:
+            raw = []
+        row = _rejected(lines, raw, why)
+        for name, pos in self.positions.items():
+            row.values[name] = raw[pos].strip() if pos < len(raw) else ""
+        return row
 
     def _validate(self, lines: list[Line], raw: list[str]) -> CallRow:
         row = _row(lines, raw)
@@ -220,6 +276,36 @@ class CallReader:
             row.values[name] = raw[pos].strip() if pos < len(raw) else ""
         check_values(row, self.tz)
         return row
+
+
+def quote_open(text: str, delimiter: str) -> bool:
+    """Whether ``text`` ends inside a quoted field, by the csv module's (non-strict) rules.
+
+    A quote opens a quoted field only at the start of a field; inside one, a doubled
+    quote is a quote character and a single one closes it.
+    """
+    inside, at_start, i, n = False, True, 0, len(text)
+    while i < n:
+        if inside:
+            j = text.find('"', i)
+            if j < 0:
+                return True
+            if text.startswith('""', j):
+                i = j + 2
+                continue
+            inside, at_start, i = False, False, j + 1
+            continue
+        c = text[i]
+        if c == '"' and at_start:
+            inside = True
+        else:
+            at_start = c in (delimiter, "\n", "\r")
+        i += 1
+    return inside
+
+
+def _span(first: int, last: int) -> str:
+    return f"line {first}" if first == last else f"lines {first}-{last}"
 
 
 def _row(lines: list[Line], raw: list[str]) -> CallRow:
