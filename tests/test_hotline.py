@@ -386,6 +386,44 @@ def test_wrong_field_count_and_bad_utf8_reject_only_their_row(hdesk: Desk, tmp_p
     assert "3 fields" in results[1].reason and "UTF-8" in results[2].reason
 
 
+def test_impossible_call_times_are_rejected(hdesk: Desk, tmp_path: Path) -> None:
+    """No ticket, no mail for a call in the future, decades ago, or on a date with no time."""
+    rows = [
+        row("P-1", started_at="2031-01-01T10:00:00"),
+        row("P-2", started_at="1999-01-01T10:00:00"),
+        row("P-3", started_at="2026-11-24"),
+        row("P-4", started_at="20261124"),
+        row("P-5", started_at="2026-11-24T15:30:00+01:00"),  # AT + 1 day and 30 min
+        row("P-6", started_at="2026-11-24T13:30:00Z"),  # within a day: clocks differ
+        row("P-7", started_at="2025-11-23T10:00:00"),  # a year back: a late backlog
+        row("P-8", started_at="2025-11-21T10:00:00"),  # more than 366 days back
+    ]
+    summary, results = run(hdesk, write_csv(tmp_path / "when.csv", rows))
+    outcomes = [r.outcome for r in results]
+    assert outcomes == [*["rejected"] * 5, "new_ticket", "new_ticket", "rejected"]
+    assert "more than a day after the import" in results[0].reason
+    assert "more than 366 days before the import" in results[1].reason
+    assert "a date without a time: '2026-11-24'" in results[2].reason
+    assert "date without a time" in results[3].reason
+    assert all(r.reason.startswith("started_at: ") for r in results if r.outcome == "rejected")
+    assert summary.rejected == 6 and count(hdesk, "tickets") == 2 and count(hdesk, "outbox") == 2
+    numbers = [r[0] for r in hdesk.db.execute("SELECT ticket_number FROM tickets ORDER BY id")]
+    assert numbers == ["T-2026-000001", "T-2025-000001"]
+
+
+def test_cli_checks_call_times_against_its_own_clock(hdesk: Desk, tmp_path: Path) -> None:
+    from sepdesk.instants import now
+
+    soon = (now() + timedelta(hours=2)).isoformat(timespec="seconds")
+    later = (now() + timedelta(days=2)).isoformat(timespec="seconds")
+    src = write_csv(
+        tmp_path / "clock.csv", [row("K-1", started_at=soon), row("K-2", started_at=later)]
+    )
+    res = cli_run(tmp_path, hdesk, "hotline", "import", str(src))
+    assert res.exit_code == 1 and "1 new_ticket, 1 rejected" in res.output
+    assert "more than a day after the import" in res.output
+
+
 def plain_line(r: dict[str, str]) -> str:
     """A row as a line of a comma-separated file, written by hand (no quoting)."""
     return ",".join(r[k] for k in FIELDS) + "\n"

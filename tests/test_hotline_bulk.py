@@ -64,7 +64,7 @@ def test_bulk_import_rows_hand_checked(sample_desk: Desk, tmp_path: Path) -> Non
         row("H5", ticket="t-2026-000001", engineer="eng2", started_at="2026-11-23T12:30:00"),
         row("H1"),  # the same call again, in a later batch
         row("H6", customer_number="118530", caller_email=""),  # only an @domain contact
-        row("H7", ticket="T-2026-000004", engineer="eng", started_at="2026-11-25T10:00:00"),
+        row("H7", ticket="T-2026-000004", engineer="eng", started_at="2026-11-24T10:00:00"),
         row("H8", severity="1", caller_email=""),  # Critical, nobody answered yet
     ]
     summary, results = run(desk, write_csv(tmp_path / "h.csv", rows), batch_size=2)
@@ -108,14 +108,14 @@ def test_bulk_import_rows_hand_checked(sample_desk: Desk, tmp_path: Path) -> Non
             None,
         ),
         (3, "T-2026-000003", None, "unqualified", None, None, 0, None),
-        # answered two days later by H7: breached
+        # answered the next day by H7: breached
         (
             4,
             "T-2026-000004",
             "C-2026-00003",
             "accepted",
             "2026-11-23T17:00:00+00:00",
-            "2026-11-25T09:00:00+00:00",
+            "2026-11-24T09:00:00+00:00",
             1,
             None,
         ),
@@ -277,7 +277,7 @@ def test_one_insert_equals_the_step_by_step_writes(
         import_csv(steps.db, CONTRACTS, T0)
         for desk in (bulk, steps):
             ctx = calls.CallImport(desk, contract_index(desk), AT, src.name)
-            with CallReader.open(src, desk.tz) as reader:
+            with CallReader.open(src, desk.tz, at=AT) as reader:
                 for call_row in reader.rows():
                     with write_tx(desk.db):
                         call = calls.plan_ticket(ctx, call_row)
@@ -357,6 +357,6 @@ def test_row_digest_is_stable(tmp_path: Path) -> None:
             )
         ],
     )
-    with CallReader.open(src, "Europe/Berlin") as reader:
+    with CallReader.open(src, "Europe/Berlin", at=AT) as reader:
         [call_row] = list(reader.rows())
     assert call_row.digest() == "f71e9f3740e67c2dfc385b11ae4062f5bf0e19715b3d9e5cca2f2fe63c363af7"

@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
@@ -59,10 +59,19 @@ SEVERITY_WORDS = {
     "kosmetisch": 4,
 }
 MAX_FIELD = 20_000  # a summary longer than this is a broken export, not a phone note
+# When a call can have started, seen from the import's clock. Ahead: a phone system's
+# clock that is off, or a naive time that was really UTC, is hours out, never a day.
+MAX_AHEAD = timedelta(days=1)
+# Back: a call more than a year before its import is a mistyped year (1999, 2016 for
+# 2026), not a late export. Its deadline is long past, the contract that covered it may
+# be gone, and its ticket would open a number series of that year (T-1999-000001).
+# A year still lets a backlog after an outage in, and December's calls in January.
+MAX_AGE = timedelta(days=366)
 # json.dumps(norm, sort_keys=True, ensure_ascii=False), without a new encoder per row
 _DIGEST_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, check_circular=False)
 # Never in a bare address: whitespace (``\s`` is exactly ``str.isspace``) and list punctuation.
 NOT_IN_ADDRESS = re.compile(r"[\s<>,;]")
+_ISO = dateparser.isoparser()
 
 
 @dataclass
@@ -148,10 +157,16 @@ class CallReader:
     _stream: BinaryIO
     _lines: Iterator[Line]
     tz: str
+    at: datetime  # the import's instant: started_at is checked against it
 
     @classmethod
-    def open(cls, path: Path, tz: str, columns: Mapping[str, str] | None = None) -> CallReader:
-        """Open and check the header; raises InputError (one line) when the file is unusable."""
+    def open(
+        cls, path: Path, tz: str, columns: Mapping[str, str] | None = None, *, at: datetime
+    ) -> CallReader:
+        """Open and check the header; raises InputError (one line) when the file is unusable.
+
+        ``at`` is the import's instant (the command's clock): no call starts long after it.
+        """
         try:
             stream = path.open("rb")
         except OSError as exc:
@@ -171,7 +186,7 @@ class CallReader:
             if isinstance(exc, InputError):
                 raise
             raise InputError(f"{path}: line 1: unreadable header: {exc}") from None
-        return cls(path, header, first.data, delimiter, positions, stream, lines, tz)
+        return cls(path, header, first.data, delimiter, positions, stream, lines, tz, at)
 
     def close(self) -> None:
         self._stream.close()
@@ -274,7 +289,7 @@ class CallReader:
             row.errors.append(("*", f"{len(raw)} fields, the header has {len(self.header)}"))
         for name, pos in self.positions.items():
             row.values[name] = raw[pos].strip() if pos < len(raw) else ""
-        check_values(row, self.tz)
+        check_values(row, self.tz, self.at)
         return row
 
 
@@ -347,7 +362,31 @@ def parse_started(text: str, tz: str) -> datetime | None:
     return dt.replace(tzinfo=ZoneInfo(tz)) if dt.tzinfo is None else dt
 
 
-def check_values(row: CallRow, tz: str) -> None:
+def is_bare_date(text: str) -> bool:
+    """An ISO 8601 date with no time (``2026-11-24``, ``20261124``, ``2026-W48-2``)."""
+    try:
+        _ISO.parse_isodate(text)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
+def started_error(text: str, started: datetime, tz: str, at: datetime) -> str | None:
+    """Why a parsed started_at cannot be the start of a call imported at ``at``, or None."""
+    if is_bare_date(text):
+        return f"a date without a time: {text!r}"
+    if started > at + MAX_AHEAD:
+        return f"{text!r} is more than a day after the import ({_local(at, tz)})"
+    if started < at - MAX_AGE:
+        return f"{text!r} is more than {MAX_AGE.days} days before the import ({_local(at, tz)})"
+    return None
+
+
+def _local(at: datetime, tz: str) -> str:
+    return at.astimezone(ZoneInfo(tz)).replace(microsecond=0).isoformat()
+
+
+def check_values(row: CallRow, tz: str, at: datetime) -> None:
     """Fill ``started_at``/``severity`` and add an error per bad or missing value."""
     for name in REQUIRED_COLUMNS:
         if not row.get(name):
@@ -358,6 +397,8 @@ def check_values(row: CallRow, tz: str) -> None:
         row.started_at = parse_started(row.get("started_at"), tz)
         if row.started_at is None:
             row.errors.append(("started_at", f"not an ISO 8601 instant: {row.get('started_at')!r}"))
+        elif why := started_error(row.get("started_at"), row.started_at, tz, at):
+            row.errors.append(("started_at", why))
     if row.get("severity"):
         row.severity = parse_severity(row.get("severity"))
         if row.severity is None:

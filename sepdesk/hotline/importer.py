@@ -218,7 +218,7 @@ def import_file(
     path = Path(path)
     summary = ImportSummary(str(path), dry_run)
     run = _Run(calls.CallImport(desk, contract_index(desk), at, path.name), dry_run)
-    with CallReader.open(path, desk.tz, desk.settings.hotline.columns) as reader:
+    with CallReader.open(path, desk.tz, desk.settings.hotline.columns, at=at) as reader:
         rejects = _Rejects(path, reader.header_data, _heading(path, at, desk.tz), not dry_run)
         try:
             for batch in _batches(reader.rows(), batch_size):
