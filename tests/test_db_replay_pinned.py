@@ -6,6 +6,8 @@ gives the same rows), before the pipeline's new-ticket writes were folded into o
 with the done mark, and the contracts version moved into a trigger-kept row (m007). Any
 change of what the desk stores shows up here as a differing row. Regenerate only when the
 stored data is meant to change: ``.venv/bin/python -m tests.test_db_replay_pinned --write``.
+The column m008 added (``hotline_calls.row_values``; no replay imports calls) was added
+to the fixture by hand.
 
 Two replays, chosen to run every path that writes a ticket:
 

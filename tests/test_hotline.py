@@ -280,16 +280,58 @@ def test_duplicate_ignores_formatting_only_differences(hdesk: Desk, tmp_path: Pa
     assert results[0].outcome == "duplicate"
 
 
-def test_changed_row_is_reported_not_applied(hdesk: Desk, tmp_path: Path) -> None:
+def test_changed_row_is_rejected_naming_the_fields(hdesk: Desk, tmp_path: Path) -> None:
     _, first = run(hdesk, write_csv(tmp_path / "a.csv", [row("G1")]))
     changed = row("G1", severity="1", summary="Now it is critical")
-    summary, results = run(hdesk, write_csv(tmp_path / "b.csv", [changed]))
-    assert results[0].outcome == "changed" and results[0].ticket == first[0].ticket
-    assert "a.csv" in results[0].reason and "not applied" in results[0].reason
-    assert summary.rejected == 0
+    again = [row("G2"), row("G2", caller_phone="+49 30 556")]  # a repeat in one file
+    src = write_csv(tmp_path / "b.csv", [changed, *again])
+    summary, results = run(hdesk, src)
+    assert [r.outcome for r in results] == ["rejected", "new_ticket", "rejected"]
+    assert results[0].ticket == first[0].ticket
+    why = results[0].reason
+    assert why.startswith("call_uid: already imported with different content (a.csv at ")
+    assert "differs in severity ('2' -> '1'), summary (" in why and "not applied" in why
+    assert "caller_name" not in why and "started_at" not in why
+    assert "differs in caller_phone ('+49 30 555' -> '+49 30 556')" in results[2].reason
+    assert "b.csv" in results[2].reason
+    assert summary.rejected == 2 and summary.counts == {
+        "new_ticket": 1,
+        "appended": 0,
+        "duplicate": 0,
+        "rejected": 2,
+    }
+    lines = src.read_bytes().splitlines(keepends=True)
+    assert (tmp_path / "b.csv.rejects.csv").read_bytes() == lines[0] + lines[1] + lines[3]
     t = tickets.find(hdesk.db, first[0].ticket or "")
     assert t["severity"] == 2 and t["subject"] == "Backup job fails with error 42"
-    assert count(hdesk, "outbox") == 1
+    assert count(hdesk, "outbox") == 2  # G1's and G2's confirmations, nothing for a repeat
+
+
+def test_changed_row_imported_before_its_content_was_kept(hdesk: Desk, tmp_path: Path) -> None:
+    run(hdesk, write_csv(tmp_path / "a.csv", [row("G1")]))
+    hdesk.db.execute("UPDATE hotline_calls SET row_values = NULL")  # as before m008
+    hdesk.db.conn.commit()
+    _, results = run(hdesk, write_csv(tmp_path / "b.csv", [row("G1", severity="1")]))
+    assert results[0].outcome == "rejected"
+    assert "which fields differ is not on record" in results[0].reason
+
+
+def test_changed_row_fails_the_command_and_the_spool_file(hdesk: Desk, tmp_path: Path) -> None:
+    run(hdesk, write_csv(tmp_path / "a.csv", [row("G1")]))
+    res = cli_run(
+        tmp_path,
+        hdesk,
+        "hotline",
+        "import",
+        str(write_csv(tmp_path / "b.csv", [row("G1", severity="1")])),
+    )
+    assert res.exit_code == 1 and "1 rejected" in res.output
+    job, spool = spool_job(hdesk)
+    write_csv(spool / "again.csv", [row("G1", severity="1")])
+    job(AT)
+    assert job(AT + timedelta(seconds=3)) == 1
+    assert (spool / "failed" / "again.csv").exists()
+    assert "G1" in (spool / "failed" / "again.csv.rejects.csv").read_text("utf-8")
 
 
 # --------------------------------------------------------------------------- bad rows

@@ -337,14 +337,15 @@ def test_batch_size_changes_nothing(settings_factory: Any, tmp_path: Path) -> No
         finally:
             desk.close()
     kinds = {r["outcome"] for r in outcomes[0]}
-    assert kinds == {"new_ticket", "appended", "duplicate", "changed", "rejected"}
+    assert kinds == {"new_ticket", "appended", "duplicate", "rejected"}
+    assert any("already imported with different content" in r["reason"] for r in outcomes[0])
     assert outcomes[1] == outcomes[0] and outcomes[2] == outcomes[0]
     assert dumps[1] == dumps[0] and dumps[2] == dumps[0]
 
 
 def test_row_digest_is_stable(tmp_path: Path) -> None:
     """The digest is stored: another value for the same row would turn every re-import of
-    a file imported before into "changed" rows. Pinned from the per-row importer."""
+    a file imported before into rejected rows ("already imported with different content"). Pinned from the per-row importer."""
     src = write_csv(
         tmp_path / "d.csv",
         [

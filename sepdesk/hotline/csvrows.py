@@ -107,15 +107,22 @@ class CallRow:
     def get(self, name: str) -> str:
         return self.values.get(name, "")
 
-    def digest(self) -> str:
-        """sha256 of the normalised row: the same call logged with other spacing/offset is equal."""
+    def content(self) -> str:
+        """The normalised row as JSON: the same call logged with other spacing/offset is equal."""
         norm = {k: self.values.get(k, "") for k in FIELDS}
         norm["started_at"] = self.started_at.astimezone(UTC).isoformat() if self.started_at else ""
         norm["severity"] = str(self.severity or "")
         norm["caller_email"] = norm["caller_email"].lower()
         norm["ticket"] = norm["ticket"].upper()
-        blob = _DIGEST_JSON.encode(norm).encode("utf-8")
-        return hashlib.sha256(blob).hexdigest()
+        return _DIGEST_JSON.encode(norm)
+
+    def digest(self) -> str:
+        """sha256 of :meth:`content`: what a later import compares the row by."""
+        return content_digest(self.content())
+
+
+def content_digest(content: str) -> str:
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
 def sniff_delimiter(header: str) -> str:

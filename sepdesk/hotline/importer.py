@@ -2,14 +2,16 @@
 
 Outcomes: ``new_ticket``, ``appended`` (the row's ``ticket`` names an existing
 ticket or Call ID), ``duplicate`` (this ``call_uid`` was imported before with the
-same content), ``changed`` (imported before with other content: reported, not
-applied — a phone log is history, and a second version must not silently rewrite
-a ticket a customer was already told about), ``rejected`` (a bad row; written to
-``<input>.rejects.csv`` byte for byte as it was in the input, after the input's header
-line, and why to ``<input>.rejects.txt``: the admin fixes the one and imports it).
+same content), ``rejected`` (a bad row; written to ``<input>.rejects.csv`` byte for
+byte as it was in the input, after the input's header line, and why to
+``<input>.rejects.txt``: the admin fixes the one and imports it). A ``call_uid``
+imported before with other content (in an earlier file or earlier in this one) is
+rejected too, naming the fields that differ: a phone log is history, and a second
+version must not silently rewrite a ticket a customer was already told about, nor
+vanish without a trace.
 
-Idempotence rests on ``hotline_calls``: a row's ``call_uid`` and the sha256 of its
-normalised content are stored in the same transaction as its ticket and its
+Idempotence rests on ``hotline_calls``: a row's ``call_uid``, its normalised content
+and that content's sha256 are stored in the same transaction as its ticket and its
 confirmation mail, so a crash or a second import can neither create nor send
 anything twice.
 
@@ -42,13 +44,13 @@ from sepdesk.desk import Desk
 from sepdesk.errors import SepdeskError
 from sepdesk.hotline import calls
 from sepdesk.hotline.batch import Batch
-from sepdesk.hotline.csvrows import CallReader, CallRow
+from sepdesk.hotline.csvrows import FIELDS, CallReader, CallRow, content_digest
 from sepdesk.instants import db_to_local, local_iso
 from sepdesk.pipeline.customer import contract_index
 from sepdesk.store import write_tx
 from sepdesk.tickets import store as tickets
 
-OUTCOMES = ("new_ticket", "appended", "duplicate", "changed", "rejected")
+OUTCOMES = ("new_ticket", "appended", "duplicate", "rejected")
 BATCH_SIZE = 500
 REJECTS_SUFFIX = ".rejects.csv"
 REASONS_SUFFIX = ".rejects.txt"
@@ -158,7 +160,8 @@ class _Rejects:
         return None, None
 
 
-Prior = tuple[str, str | None, str]  # (row digest, ticket ref, where it was imported)
+# (row digest, ticket ref, where it was imported, its content: None when not on record)
+Prior = tuple[str, str | None, str, str | None]
 
 
 @dataclass
@@ -179,21 +182,22 @@ class _Run:
         uids = json.dumps([row.call_uid for row in batch if row.ok])
         rows = self.ctx.desk.db.execute(
             "SELECT h.call_uid, h.row_digest, t.call_id, t.ticket_number, h.source_file,"
-            " h.imported_at FROM hotline_calls h LEFT JOIN tickets t ON t.id = h.ticket_id"
+            " h.imported_at, h.row_values FROM hotline_calls h"
+            " LEFT JOIN tickets t ON t.id = h.ticket_id"
             " WHERE h.call_uid IN (SELECT value FROM json_each(?))",
             [uids],
         )
         self.stored = {
-            uid: (digest, call_id or number, _where(source, at, self.ctx.desk.tz))
-            for uid, digest, call_id, number, source, at in rows
+            uid: (digest, call_id or number, _where(source, at, self.ctx.desk.tz), content)
+            for uid, digest, call_id, number, source, at, content in rows
         }
 
-    def remember(self, uid: str, digest: str, ref: str | None) -> None:
+    def remember(self, uid: str, plan: _Plan, ref: str | None) -> None:
         """A row written (or, in a dry run, that would be): a repeat of it is a duplicate."""
         if self.dry_run:
-            self.seen[uid] = (digest, None, "earlier in this file")
+            self.seen[uid] = (plan.digest, None, "earlier in this file", plan.content)
         else:
-            self.seen[uid] = (digest, ref, self.here)
+            self.seen[uid] = (plan.digest, ref, self.here, plan.content)
 
     @cached_property
     def here(self) -> str:
@@ -276,7 +280,7 @@ def _one(run: _Run, batch: Batch | None, row: CallRow) -> RowResult:
         return decided
     if batch is None:
         target = decided.target
-        run.remember(row.call_uid, decided.digest, None)
+        run.remember(row.call_uid, decided, None)
         ref = tickets.ref_of(target) if target else None
         return RowResult(row.line, row.call_uid, "appended" if target else "new_ticket", ref)
     return _apply(run, batch, row, decided)
@@ -284,8 +288,9 @@ def _one(run: _Run, batch: Batch | None, row: CallRow) -> RowResult:
 
 @dataclass(frozen=True)
 class _Plan:
-    """A row that is going in: its digest, and the ticket it names or the new one's plan."""
+    """A row that is going in: its content and digest, the ticket it names or the new one's plan."""
 
+    content: str
     digest: str
     target: dict[str, Any] | None
     call: calls.NewCall | None
@@ -294,27 +299,50 @@ class _Plan:
 def _decide(run: _Run, row: CallRow) -> RowResult | _Plan:
     if not row.ok:
         return RowResult(row.line, row.call_uid, "rejected", None, row.reason)
-    digest = row.digest()
+    content = row.content()
+    digest = content_digest(content)
     prior = run.prior(row.call_uid)
     if prior is not None:
-        return _repeat(row, digest, prior)
+        return _repeat(row, content, digest, prior)
     if row.get("ticket"):
         target = tickets.find_opt(run.ctx.desk.db, row.get("ticket"))
         if target is None:
             why = f"ticket: {row.get('ticket')}: no such ticket or Call ID"
             return RowResult(row.line, row.call_uid, "rejected", None, why)
-        return _Plan(digest, target, None)
+        return _Plan(content, digest, target, None)
     if run.dry_run:
-        return _Plan(digest, None, None)
-    return _Plan(digest, None, calls.plan_ticket(run.ctx, row))
+        return _Plan(content, digest, None, None)
+    return _Plan(content, digest, None, calls.plan_ticket(run.ctx, row))
 
 
-def _repeat(row: CallRow, digest: str, prior: Prior) -> RowResult:
-    old_digest, ref, where = prior
+def _repeat(row: CallRow, content: str, digest: str, prior: Prior) -> RowResult:
+    """A call_uid seen before: a duplicate when the content is the same, else rejected."""
+    old_digest, ref, where, old_content = prior
     if old_digest == digest:
         return RowResult(row.line, row.call_uid, "duplicate", ref, f"imported before ({where})")
-    why = f"differs from the row imported before ({where}); not applied"
-    return RowResult(row.line, row.call_uid, "changed", ref, why)
+    why = (
+        f"call_uid: already imported with different content ({where}"
+        f"{f', ticket {ref}' if ref else ''}): {_differences(old_content, content)};"
+        " not applied: correct the ticket, or log a new call under a new call_uid"
+    )
+    return RowResult(row.line, row.call_uid, "rejected", ref, why)
+
+
+def _differences(old_content: str | None, content: str) -> str:
+    """The fields in which a row differs from the one imported before, with both values."""
+    if old_content is None:  # imported before sepdesk kept the content (migration m008)
+        return "which fields differ is not on record"
+    old, new = json.loads(old_content), json.loads(content)
+    diffs = [
+        f"{k} ({_short(old.get(k, ''))} -> {_short(new.get(k, ''))})"
+        for k in FIELDS
+        if old.get(k, "") != new.get(k, "")
+    ]
+    return f"differs in {', '.join(diffs)}"
+
+
+def _short(value: str, limit: int = 40) -> str:
+    return repr(value if len(value) <= limit else value[: limit - 1] + "…")
 
 
 def _apply(run: _Run, batch: Batch, row: CallRow, plan: _Plan) -> RowResult:
@@ -332,7 +360,8 @@ def _apply(run: _Run, batch: Batch, row: CallRow, plan: _Plan) -> RowResult:
         "ticket_id": ticket_id,
         "source_file": ctx.source,
         "imported_at": ctx.stamp,
+        "row_values": plan.content,
     }
     batch.add("hotline_calls", stored)
-    run.remember(row.call_uid, plan.digest, ref)
+    run.remember(row.call_uid, plan, ref)
     return RowResult(row.line, row.call_uid, outcome, ref)
