@@ -731,6 +731,67 @@ def test_spool_failed_with_rejects_and_unreadable(hdesk: Desk) -> None:
     assert sorted(p.name for p in spool.iterdir()) == ["failed"]
 
 
+def test_spool_logs_failures_as_warnings_with_the_moved_paths(
+    hdesk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    job, spool = spool_job(hdesk)
+    write_csv(spool / "spool1.csv", [row("V1"), row("V2", severity="?")])
+    write_csv(spool / "good.csv", [row("V3")])
+    (spool / "junk.csv").write_text("nothing,useful\n", encoding="utf-8")
+    job(AT)
+    with caplog.at_level("INFO", logger="sepdesk.hotline.spool"):
+        assert job(AT + timedelta(seconds=3)) == 3
+    by_file = {
+        name: [r for r in caplog.records if f"{name}.csv" in r.getMessage()]
+        for name in ("spool1", "good", "junk")
+    }
+    failed, done = spool / "failed", spool / "done"
+    [bad] = by_file["spool1"]
+    assert bad.levelname == "WARNING"
+    text = bad.getMessage()
+    assert "1 new_ticket, 1 rejected" in text
+    assert f"rejected rows in {failed / 'spool1.csv.rejects.csv'}" in text
+    assert f"why in {failed / 'spool1.csv.rejects.txt'}" in text
+    assert f"file moved to {failed / 'spool1.csv'}" in text
+    assert str(spool / "spool1.csv.rejects.csv") not in text
+    [junk] = by_file["junk"]
+    assert junk.levelname == "WARNING" and "missing column" in junk.getMessage()
+    assert f"file moved to {failed / 'junk.csv'}, why in {failed / 'junk.csv.rejects.txt'}" in (
+        junk.getMessage()
+    )
+    [good] = by_file["good"]
+    assert good.levelname == "INFO" and f"file moved to {done / 'good.csv'}" in good.getMessage()
+
+
+def test_status_shows_spool_files_waiting_and_failed(hdesk: Desk, tmp_path: Path) -> None:
+    from sepdesk.reports.status import desk_status
+
+    status = desk_status(hdesk, AT)
+    assert (status["hotline_waiting"], status["hotline_failed"]) == (0, 0)  # no spool yet
+    job, spool = spool_job(hdesk)
+    write_csv(spool / "bad.csv", [row("V1"), row("V2", severity="?")])
+    (spool / "junk.csv").write_text("nothing,useful\n", encoding="utf-8")
+    write_csv(spool / "ok.csv", [row("V3")])
+    job(AT)
+    status = desk_status(hdesk, AT)
+    assert (status["hotline_waiting"], status["hotline_failed"]) == (3, 0)
+    job(AT + timedelta(seconds=3))
+    status = desk_status(hdesk, AT)
+    assert (status["hotline_waiting"], status["hotline_failed"]) == (0, 2)
+    cfg = write_toml(
+        tmp_path / "s.toml",
+        {
+            "database": {"path": hdesk.settings.database.path},
+            "hotline": {"spool_dir": str(spool)},
+        },
+    )
+    from sepdesk.cli import main
+
+    main._register()
+    res = CliRunner().invoke(main.cli, ["status", "--config", str(cfg)])
+    assert res.exit_code == 0 and "hotline_failed: 2" in res.output
+
+
 def test_spool_same_name_again_is_kept_apart_and_deduplicated(hdesk: Desk) -> None:
     job, spool = spool_job(hdesk)
     for n in range(2):

@@ -24,7 +24,6 @@ from pathlib import Path
 from sepdesk.desk import Desk
 from sepdesk.errors import SepdeskError
 from sepdesk.hotline.importer import (
-    REASONS_SUFFIX,
     REJECTS_SUFFIX,
     ImportSummary,
     import_file,
@@ -35,6 +34,16 @@ from sepdesk.hotline.importer import (
 
 log = logging.getLogger(__name__)
 SETTLE_SECONDS = 2.0
+
+
+def is_input(path: Path) -> bool:
+    """A hotline CSV to import (not a hidden file still being written, not a rejects file)."""
+    return (
+        path.suffix.lower() == ".csv"
+        and not path.name.startswith(".")
+        and not path.name.endswith(REJECTS_SUFFIX)
+        and path.is_file()
+    )
 
 
 class SpoolJob:
@@ -55,7 +64,7 @@ class SpoolJob:
         handled = 0
         present = set()
         for path in sorted(self.spool.iterdir()):
-            if not self._candidate(path):
+            if not is_input(path):
                 continue
             present.add(path)
             if self._settled(path, at):
@@ -65,15 +74,6 @@ class SpoolJob:
         for gone in set(self._seen) - present:  # removed or renamed by someone else
             del self._seen[gone]
         return handled
-
-    @staticmethod
-    def _candidate(path: Path) -> bool:
-        return (
-            path.suffix.lower() == ".csv"
-            and not path.name.startswith(".")
-            and not path.name.endswith(REJECTS_SUFFIX)
-            and path.is_file()
-        )
 
     def _settled(self, path: Path, at: datetime) -> bool:
         """True on a pass that sees the size/mtime of an earlier pass, settle_seconds ago or more."""
@@ -88,35 +88,61 @@ class SpoolJob:
         return (at - prev[2]).total_seconds() >= self.settle_seconds
 
     def _handle(self, path: Path, at: datetime) -> None:
+        """Import one file and move it; the log line names where everything now is.
+
+        A file with rejected rows (or none imported) needs a person: WARNING. The
+        summary's paths are those after the move, not the ones the import wrote to.
+        """
         try:
             summary = import_file(self.desk, path, at)
         except SepdeskError as exc:
             if not path.exists():  # taken away by someone else meanwhile: nothing to move
                 return
-            log.warning("hotline spool: %s", exc)
-            self._move_failed(path, reason=str(exc))
+            target, why = self._move_failed(path, reason=str(exc))
+            log.warning("hotline spool: %s; file moved to %s, why in %s", exc, target, why)
             return
-        log.info("hotline spool: %s", summary.text())
         if summary.rejected:
-            self._move_failed(path, summary=summary)
+            target, _ = self._move_failed(path, summary=summary)
+            log.warning("hotline spool: %s; file moved to %s", summary.text(), target)
         else:
-            _move(path, self.spool / "done")
+            target = _move(path, self.spool / "done")
+            log.info("hotline spool: %s; file moved to %s", summary.text(), target)
 
     def _move_failed(
         self, path: Path, *, summary: ImportSummary | None = None, reason: str = ""
-    ) -> None:
+    ) -> tuple[Path, Path]:
+        """Move the file to failed/ with its rejects and reasons files; returns (file, reasons).
+
+        ``summary`` (when the file could be imported) then names the moved rejects files.
+        """
         failed = self.spool / "failed"
         target = _move(path, failed)
+        why = reasons_path(target)
         if summary is None:
-            with reasons_path(target).open("w", encoding="utf-8") as f:
+            with why.open("w", encoding="utf-8") as f:
                 f.write(f"# {path.name}: not imported\n{one_line(reason)}\n")
-            return
-        for made, suffix in (
-            (rejects_path(path), REJECTS_SUFFIX),
-            (reasons_path(path), REASONS_SUFFIX),
-        ):
-            if made.exists():
-                shutil.move(str(made), Path(str(target) + suffix))
+            return target, why
+        rejects = rejects_path(target)
+        if summary.rejects_file and Path(summary.rejects_file).exists():
+            shutil.move(summary.rejects_file, rejects)
+            summary.rejects_file = str(rejects)
+        if summary.reasons_file and Path(summary.reasons_file).exists():
+            shutil.move(summary.reasons_file, why)
+            summary.reasons_file = str(why)
+        return target, why
+
+
+def spool_status(spool: Path) -> dict[str, int]:
+    """For ``sepdesk status``: files waiting in the spool, and files in failed/ (each a file
+    with rejected rows or unreadable, which someone has to look at and clear away)."""
+
+    def inputs(folder: Path) -> int:
+        try:
+            return sum(1 for p in folder.iterdir() if is_input(p))
+        except OSError:  # not there (yet): nothing waiting, nothing failed
+            return 0
+
+    return {"hotline_waiting": inputs(spool), "hotline_failed": inputs(spool / "failed")}
 
 
 def _move(path: Path, folder: Path) -> Path:
