@@ -6,6 +6,9 @@ gives the same rows), before the pipeline's new-ticket writes were folded into o
 with the done mark, and the contracts version moved into a trigger-kept row (m007). Any
 change of what the desk stores shows up here as a differing row. Regenerate only when the
 stored data is meant to change: ``.venv/bin/python -m tests.test_db_replay_pinned --write``.
+The columns m008 and m009 added (``hotline_calls.row_values``, ``quarantine.updated_at``;
+neither table has rows in the replays) were added to the fixture by hand; the ``reply_held`` events (a reply the daily limit held back) came
+in by regenerating only ``heldout_batched.events``, whose other rows stayed as they were.
 
 Two replays, chosen to run every path that writes a ticket:
 

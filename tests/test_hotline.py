@@ -280,16 +280,58 @@ def test_duplicate_ignores_formatting_only_differences(hdesk: Desk, tmp_path: Pa
     assert results[0].outcome == "duplicate"
 
 
-def test_changed_row_is_reported_not_applied(hdesk: Desk, tmp_path: Path) -> None:
+def test_changed_row_is_rejected_naming_the_fields(hdesk: Desk, tmp_path: Path) -> None:
     _, first = run(hdesk, write_csv(tmp_path / "a.csv", [row("G1")]))
     changed = row("G1", severity="1", summary="Now it is critical")
-    summary, results = run(hdesk, write_csv(tmp_path / "b.csv", [changed]))
-    assert results[0].outcome == "changed" and results[0].ticket == first[0].ticket
-    assert "a.csv" in results[0].reason and "not applied" in results[0].reason
-    assert summary.rejected == 0
+    again = [row("G2"), row("G2", caller_phone="+49 30 556")]  # a repeat in one file
+    src = write_csv(tmp_path / "b.csv", [changed, *again])
+    summary, results = run(hdesk, src)
+    assert [r.outcome for r in results] == ["rejected", "new_ticket", "rejected"]
+    assert results[0].ticket == first[0].ticket
+    why = results[0].reason
+    assert why.startswith("call_uid: already imported with different content (a.csv at ")
+    assert "differs in severity ('2' -> '1'), summary (" in why and "not applied" in why
+    assert "caller_name" not in why and "started_at" not in why
+    assert "differs in caller_phone ('+49 30 555' -> '+49 30 556')" in results[2].reason
+    assert "b.csv" in results[2].reason
+    assert summary.rejected == 2 and summary.counts == {
+        "new_ticket": 1,
+        "appended": 0,
+        "duplicate": 0,
+        "rejected": 2,
+    }
+    lines = src.read_bytes().splitlines(keepends=True)
+    assert (tmp_path / "b.csv.rejects.csv").read_bytes() == lines[0] + lines[1] + lines[3]
     t = tickets.find(hdesk.db, first[0].ticket or "")
     assert t["severity"] == 2 and t["subject"] == "Backup job fails with error 42"
-    assert count(hdesk, "outbox") == 1
+    assert count(hdesk, "outbox") == 2  # G1's and G2's confirmations, nothing for a repeat
+
+
+def test_changed_row_imported_before_its_content_was_kept(hdesk: Desk, tmp_path: Path) -> None:
+    run(hdesk, write_csv(tmp_path / "a.csv", [row("G1")]))
+    hdesk.db.execute("UPDATE hotline_calls SET row_values = NULL")  # as before m008
+    hdesk.db.conn.commit()
+    _, results = run(hdesk, write_csv(tmp_path / "b.csv", [row("G1", severity="1")]))
+    assert results[0].outcome == "rejected"
+    assert "which fields differ is not on record" in results[0].reason
+
+
+def test_changed_row_fails_the_command_and_the_spool_file(hdesk: Desk, tmp_path: Path) -> None:
+    run(hdesk, write_csv(tmp_path / "a.csv", [row("G1")]))
+    res = cli_run(
+        tmp_path,
+        hdesk,
+        "hotline",
+        "import",
+        str(write_csv(tmp_path / "b.csv", [row("G1", severity="1")])),
+    )
+    assert res.exit_code == 1 and "1 rejected" in res.output
+    job, spool = spool_job(hdesk)
+    write_csv(spool / "again.csv", [row("G1", severity="1")])
+    job(AT)
+    assert job(AT + timedelta(seconds=3)) == 1
+    assert (spool / "failed" / "again.csv").exists()
+    assert "G1" in (spool / "failed" / "again.csv.rejects.csv").read_text("utf-8")
 
 
 # --------------------------------------------------------------------------- bad rows
@@ -323,21 +365,56 @@ def test_mixed_file_good_rows_go_in_bad_rows_to_rejects(hdesk: Desk, tmp_path: P
     assert summary.rejected == 5 and count(hdesk, "tickets") == 2
     rejects = tmp_path / "mixed.csv.rejects.csv"
     assert summary.rejects_file == str(rejects)
-    with rejects.open(encoding="utf-8", newline="") as f:
-        got = list(csv.reader(f))
-    assert got[0] == [*FIELDS, "reason"]
-    assert [g[0] for g in got[1:]] == ["B2", "B3", "", "B5", "B6"]
-    assert got[1][1] == "2026-13-40T10:00" and got[1][-1].startswith("line 3: started_at")
+    lines = src.read_bytes().splitlines(keepends=True)
+    assert rejects.read_bytes() == b"".join(lines[n] for n in (0, 2, 3, 4, 5, 6))
+    reasons = (tmp_path / "mixed.csv.rejects.txt").read_text("utf-8").splitlines()
+    assert summary.reasons_file == str(tmp_path / "mixed.csv.rejects.txt")
+    why = [r for r in reasons if not r.startswith("#")]
+    assert why[0].startswith("line 3 (rejects line 2), call_uid B2: started_at: not an ISO")
+    assert why[2].startswith("line 5 (rejects line 4), call_uid -: call_uid: missing")
+    assert len(why) == 5 and "mixed.csv.rejects.csv" in reasons[1]
 
 
 def test_fixed_rejects_reimport_and_stale_rejects_file_removed(hdesk: Desk, tmp_path: Path) -> None:
     src = write_csv(tmp_path / "r.csv", [row("R1"), row("R2", severity="x")])
     run(hdesk, src)
     assert (tmp_path / "r.csv.rejects.csv").exists()
+    assert (tmp_path / "r.csv.rejects.txt").exists()
     write_csv(src, [row("R1"), row("R2", severity="3")])
     summary, results = run(hdesk, src)
     assert [r.outcome for r in results] == ["duplicate", "new_ticket"]
     assert summary.rejected == 0 and not (tmp_path / "r.csv.rejects.csv").exists()
+    assert not (tmp_path / "r.csv.rejects.txt").exists()
+
+
+def test_rejects_file_holds_the_rejected_rows_byte_for_byte(hdesk: Desk, tmp_path: Path) -> None:
+    """Not re-encoded (a Latin-1 byte stays that byte), no field cut off, no column added:
+    the rejects file imported as it is gives the same rejections, and once the admin
+    fixed the bytes, exactly the rows the admin wrote."""
+    header = ";".join(FIELDS).encode() + b"\r\n"
+    latin = ";".join(row("X1", caller_name="M\xfcller").values()).encode("latin-1") + b"\r\n"
+    extra = ";".join([*row("X2").values(), "extra", "more"]).encode() + b"\r\n"
+    good = ";".join(row("X3").values()).encode() + b"\r\n"
+    src = tmp_path / "calls.csv"
+    src.write_bytes(b"\xef\xbb\xbf" + header + latin + good + extra)
+    _, results = run(hdesk, src)
+    assert [r.outcome for r in results] == ["rejected", "new_ticket", "rejected"]
+    rejects = tmp_path / "calls.csv.rejects.csv"
+    assert rejects.read_bytes() == b"\xef\xbb\xbf" + header + latin + extra
+    reasons = (tmp_path / "calls.csv.rejects.txt").read_text("utf-8")
+    assert "line 2 (rejects line 2), call_uid X1: *: not valid UTF-8" in reasons
+    assert "line 4 (rejects line 3), call_uid X2: *: 12 fields, the header has 10" in reasons
+    _, results = run(hdesk, rejects)
+    assert [r.outcome for r in results] == ["rejected", "rejected"]
+    assert Path(str(rejects) + ".rejects.csv").read_bytes() == rejects.read_bytes()
+    fixed = (
+        rejects.read_bytes().replace(b"M\xfcller", "Müller".encode()).replace(b";extra;more", b"")
+    )
+    rejects.write_bytes(fixed)
+    _, results = run(hdesk, rejects)
+    assert [r.outcome for r in results] == ["new_ticket", "new_ticket"]
+    t = tickets.find(hdesk.db, results[0].ticket or "")
+    assert t["requester_name"] == "Müller"
 
 
 def test_wrong_field_count_and_bad_utf8_reject_only_their_row(hdesk: Desk, tmp_path: Path) -> None:
@@ -349,6 +426,105 @@ def test_wrong_field_count_and_bad_utf8_reject_only_their_row(hdesk: Desk, tmp_p
     _, results = run(hdesk, src)
     assert [r.outcome for r in results] == ["new_ticket", "rejected", "rejected", "new_ticket"]
     assert "3 fields" in results[1].reason and "UTF-8" in results[2].reason
+
+
+def test_impossible_call_times_are_rejected(hdesk: Desk, tmp_path: Path) -> None:
+    """No ticket, no mail for a call in the future, decades ago, or on a date with no time."""
+    rows = [
+        row("P-1", started_at="2031-01-01T10:00:00"),
+        row("P-2", started_at="1999-01-01T10:00:00"),
+        row("P-3", started_at="2026-11-24"),
+        row("P-4", started_at="20261124"),
+        row("P-5", started_at="2026-11-24T15:30:00+01:00"),  # AT + 1 day and 30 min
+        row("P-6", started_at="2026-11-24T13:30:00Z"),  # within a day: clocks differ
+        row("P-7", started_at="2025-11-23T10:00:00"),  # a year back: a late backlog
+        row("P-8", started_at="2025-11-21T10:00:00"),  # more than 366 days back
+    ]
+    summary, results = run(hdesk, write_csv(tmp_path / "when.csv", rows))
+    outcomes = [r.outcome for r in results]
+    assert outcomes == [*["rejected"] * 5, "new_ticket", "new_ticket", "rejected"]
+    assert "more than a day after the import" in results[0].reason
+    assert "more than 366 days before the import" in results[1].reason
+    assert "a date without a time: '2026-11-24'" in results[2].reason
+    assert "date without a time" in results[3].reason
+    assert all(r.reason.startswith("started_at: ") for r in results if r.outcome == "rejected")
+    assert summary.rejected == 6 and count(hdesk, "tickets") == 2 and count(hdesk, "outbox") == 2
+    numbers = [r[0] for r in hdesk.db.execute("SELECT ticket_number FROM tickets ORDER BY id")]
+    assert numbers == ["T-2026-000001", "T-2025-000001"]
+
+
+def test_cli_checks_call_times_against_its_own_clock(hdesk: Desk, tmp_path: Path) -> None:
+    from sepdesk.instants import now
+
+    soon = (now() + timedelta(hours=2)).isoformat(timespec="seconds")
+    later = (now() + timedelta(days=2)).isoformat(timespec="seconds")
+    src = write_csv(
+        tmp_path / "clock.csv", [row("K-1", started_at=soon), row("K-2", started_at=later)]
+    )
+    res = cli_run(tmp_path, hdesk, "hotline", "import", str(src))
+    assert res.exit_code == 1 and "1 new_ticket, 1 rejected" in res.output
+    assert "more than a day after the import" in res.output
+
+
+def plain_line(r: dict[str, str]) -> str:
+    """A row as a line of a comma-separated file, written by hand (no quoting)."""
+    return ",".join(r[k] for k in FIELDS) + "\n"
+
+
+def test_stray_quote_does_not_swallow_the_next_row(hdesk: Desk, tmp_path: Path) -> None:
+    """R-2's summary opens a quote that closes only in R-3's line: R-3 (a Major call) must
+    not vanish into R-2's summary; both are rejected, reported and kept byte for byte."""
+    stray = row("R-2", summary='"Restore hangs at 5%')
+    quoted = row("R-3", summary='"Server down"')  # its quote closes R-2's
+    lines = [",".join(FIELDS) + "\n", plain_line(row("R-1"))]
+    lines += [plain_line(stray), plain_line(quoted), plain_line(row("R-4"))]
+    src = tmp_path / "stray.csv"
+    src.write_text("".join(lines), encoding="utf-8")
+    summary, results = run(hdesk, src)
+    assert [(r.line, r.call_uid, r.outcome) for r in results] == [
+        (2, "R-1", "new_ticket"),
+        (3, "R-2", "rejected"),
+        (4, "R-3", "rejected"),
+        (5, "R-4", "new_ticket"),
+    ]
+    assert "unclosed quote?" in results[1].reason and "line 4" in results[1].reason
+    assert "unclosed quote?" in results[2].reason and "line 3" in results[2].reason
+    assert summary.rows == 4 and summary.rejected == 2
+    assert count(hdesk, "tickets") == 2
+    rejects = (tmp_path / "stray.csv.rejects.csv").read_text("utf-8")
+    assert rejects == lines[0] + lines[2] + lines[3]
+
+
+def test_quote_open_at_the_end_of_the_file(hdesk: Desk, tmp_path: Path) -> None:
+    """A quote never closed: every row after it is rejected on its own line, counted."""
+    lines = [",".join(FIELDS) + "\n", plain_line(row("U-1"))]
+    lines += [plain_line(row("U-2", summary='"Restore hangs at 5%'))]
+    lines += [plain_line(row(f"U-{n}")) for n in (3, 4, 5)]
+    src = tmp_path / "open.csv"
+    src.write_text("".join(lines), encoding="utf-8")
+    summary, results = run(hdesk, src)
+    assert [(r.line, r.outcome) for r in results] == [
+        (2, "new_ticket"),
+        *[(n, "rejected") for n in (3, 4, 5, 6)],
+    ]
+    assert "end of the file" in results[1].reason
+    assert all("unclosed quote?" in r.reason and "lines 3-6" in r.reason for r in results[2:])
+    assert summary.rows == 5 and summary.rejected == 4
+    assert (tmp_path / "open.csv.rejects.csv").read_text("utf-8") == "".join([lines[0], *lines[2:]])
+    last = tmp_path / "last.csv"  # the last row alone, no line end after it
+    last.write_text(lines[0] + lines[1] + lines[2].rstrip("\n"), encoding="utf-8")
+    _, results = run(hdesk, last)
+    assert [r.outcome for r in results] == ["duplicate", "rejected"]
+    assert "unclosed quote?" in results[1].reason
+
+
+def test_line_breaks_inside_a_quoted_field_are_kept(hdesk: Desk, tmp_path: Path) -> None:
+    """A summary spanning lines (even one that holds commas and a date) is one good row."""
+    summary_text = "Restore hangs\nlog says: 2026-11-23T10:00, error 7, retry, again"
+    src = write_csv(tmp_path / "ml.csv", [row("M-1", summary=summary_text), row("M-2")])
+    _, results = run(hdesk, src)
+    assert [(r.line, r.outcome) for r in results] == [(2, "new_ticket"), (4, "new_ticket")]
+    assert tickets.find(hdesk.db, results[0].ticket or "")["subject"] == summary_text
 
 
 def test_unreadable_files_raise_one_line(hdesk: Desk, tmp_path: Path) -> None:
@@ -390,8 +566,8 @@ def test_bom_and_semicolon_export(hdesk: Desk, tmp_path: Path) -> None:
     assert [r.outcome for r in results] == ["new_ticket", "rejected"]
     t = tickets.find(hdesk.db, results[0].ticket or "")
     assert t["subject"] == "Sicherung bricht ab; Fehler 7"
-    head = (tmp_path / "excel.csv.rejects.csv").read_text(encoding="utf-8").splitlines()[0]
-    assert head == ";".join([*FIELDS, "reason"])  # same delimiter as the input, no BOM
+    head = (tmp_path / "excel.csv.rejects.csv").read_bytes().splitlines()[0]
+    assert head == b"\xef\xbb\xbf" + ";".join(FIELDS).encode()  # the input's, BOM and all
 
 
 def test_sniff_delimiter() -> None:
@@ -547,10 +723,73 @@ def test_spool_failed_with_rejects_and_unreadable(hdesk: Desk) -> None:
     failed = spool / "failed"
     assert (failed / "bad.csv").exists() and not (spool / "bad.csv.rejects.csv").exists()
     rejects = (failed / "bad.csv.rejects.csv").read_text(encoding="utf-8")
-    assert "V2" in rejects and "severity" in rejects
-    assert "missing column" in (failed / "junk.csv.rejects.csv").read_text(encoding="utf-8")
+    assert "V2" in rejects and "V1" not in rejects
+    assert "V2: severity" in (failed / "bad.csv.rejects.txt").read_text(encoding="utf-8")
+    assert "missing column" in (failed / "junk.csv.rejects.txt").read_text(encoding="utf-8")
+    assert not (failed / "junk.csv.rejects.csv").exists()  # junk.csv itself is the input
     assert count(hdesk, "tickets") == 1  # the good row of bad.csv went in
     assert sorted(p.name for p in spool.iterdir()) == ["failed"]
+
+
+def test_spool_logs_failures_as_warnings_with_the_moved_paths(
+    hdesk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    job, spool = spool_job(hdesk)
+    write_csv(spool / "spool1.csv", [row("V1"), row("V2", severity="?")])
+    write_csv(spool / "good.csv", [row("V3")])
+    (spool / "junk.csv").write_text("nothing,useful\n", encoding="utf-8")
+    job(AT)
+    with caplog.at_level("INFO", logger="sepdesk.hotline.spool"):
+        assert job(AT + timedelta(seconds=3)) == 3
+    by_file = {
+        name: [r for r in caplog.records if f"{name}.csv" in r.getMessage()]
+        for name in ("spool1", "good", "junk")
+    }
+    failed, done = spool / "failed", spool / "done"
+    [bad] = by_file["spool1"]
+    assert bad.levelname == "WARNING"
+    text = bad.getMessage()
+    assert "1 new_ticket, 1 rejected" in text
+    assert f"rejected rows in {failed / 'spool1.csv.rejects.csv'}" in text
+    assert f"why in {failed / 'spool1.csv.rejects.txt'}" in text
+    assert f"file moved to {failed / 'spool1.csv'}" in text
+    assert str(spool / "spool1.csv.rejects.csv") not in text
+    [junk] = by_file["junk"]
+    assert junk.levelname == "WARNING" and "missing column" in junk.getMessage()
+    assert f"file moved to {failed / 'junk.csv'}, why in {failed / 'junk.csv.rejects.txt'}" in (
+        junk.getMessage()
+    )
+    [good] = by_file["good"]
+    assert good.levelname == "INFO" and f"file moved to {done / 'good.csv'}" in good.getMessage()
+
+
+def test_status_shows_spool_files_waiting_and_failed(hdesk: Desk, tmp_path: Path) -> None:
+    from sepdesk.reports.status import desk_status
+
+    status = desk_status(hdesk, AT)
+    assert (status["hotline_waiting"], status["hotline_failed"]) == (0, 0)  # no spool yet
+    job, spool = spool_job(hdesk)
+    write_csv(spool / "bad.csv", [row("V1"), row("V2", severity="?")])
+    (spool / "junk.csv").write_text("nothing,useful\n", encoding="utf-8")
+    write_csv(spool / "ok.csv", [row("V3")])
+    job(AT)
+    status = desk_status(hdesk, AT)
+    assert (status["hotline_waiting"], status["hotline_failed"]) == (3, 0)
+    job(AT + timedelta(seconds=3))
+    status = desk_status(hdesk, AT)
+    assert (status["hotline_waiting"], status["hotline_failed"]) == (0, 2)
+    cfg = write_toml(
+        tmp_path / "s.toml",
+        {
+            "database": {"path": hdesk.settings.database.path},
+            "hotline": {"spool_dir": str(spool)},
+        },
+    )
+    from sepdesk.cli import main
+
+    main._register()
+    res = CliRunner().invoke(main.cli, ["status", "--config", str(cfg)])
+    assert res.exit_code == 0 and "hotline_failed: 2" in res.output
 
 
 def test_spool_same_name_again_is_kept_apart_and_deduplicated(hdesk: Desk) -> None:

@@ -112,7 +112,7 @@ def test_garbage_is_quarantined_and_can_be_retried(desk: Desk, tmp_path: Path) -
     q = list(desk.db.query("SELECT * FROM quarantine"))
     assert len(q) == 1 and "unparseable" in q[0]["reason"]
     assert runner.retry(desk, q[0]["id"]).outcome == "quarantined"
-    assert desk.db.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 2
+    assert desk.db.execute("SELECT id, attempts FROM quarantine").fetchall() == [(q[0]["id"], 2)]
 
 
 def test_processing_failure_is_retried_then_quarantined(

@@ -3,8 +3,8 @@
 Output, chosen so a 100,000-row file neither floods a terminal nor is held in memory:
 
 - text: one line per row (``line, call_uid, outcome, ticket, reason``) for the
-  first ``TEXT_ROW_LIMIT`` rows; after that only ``rejected`` and ``changed`` rows
-  (the ones that need a person), then a summary line with counts per outcome;
+  first ``TEXT_ROW_LIMIT`` rows; after that only ``rejected`` rows (the ones that need
+  a person), then a summary line with counts per outcome;
 - ``--json``: a JSON array with every row's record, streamed one record per line;
   the summary line goes to stderr so stdout stays valid JSON.
 
@@ -23,7 +23,7 @@ from sepdesk.hotline.importer import RowResult, import_file
 from sepdesk.instants import now
 
 TEXT_ROW_LIMIT = 1000
-ALWAYS_SHOWN = ("rejected", "changed")
+ALWAYS_SHOWN = ("rejected",)
 
 
 @click.group(cls=FencedGroup)

@@ -73,7 +73,15 @@ def quarantine_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def quarantine_retry(ctx: click.Context, quarantine_id: int) -> None:
     """Put quarantined mail ID back through the pipeline."""
-    result = runner.retry(get_desk(ctx), quarantine_id)
-    click.echo(
-        f"quarantine #{quarantine_id}: {result.outcome} {result.ticket or ''} {result.reason}"
-    )
+    desk = get_desk(ctx)
+    result = runner.retry(desk, quarantine_id)
+    attempts = runner.attempts_of(desk, result.intake_id)
+    if result.state == "quarantined":
+        line = f"failed again (attempt {attempts}), back in quarantine #{quarantine_id}"
+        click.echo(f"quarantine #{quarantine_id}: {line}: {result.reason}")
+    elif result.state == "pending":
+        line = f"failed (attempt {attempts} of {runner.MAX_ATTEMPTS}), left for the pipeline"
+        click.echo(f"quarantine #{quarantine_id}: {line} to try again; see the log")
+    else:
+        text = f"{result.outcome} {result.ticket or ''} {result.reason}"
+        click.echo(f"quarantine #{quarantine_id}: {' '.join(text.split())}")

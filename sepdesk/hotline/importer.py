@@ -2,13 +2,16 @@
 
 Outcomes: ``new_ticket``, ``appended`` (the row's ``ticket`` names an existing
 ticket or Call ID), ``duplicate`` (this ``call_uid`` was imported before with the
-same content), ``changed`` (imported before with other content: reported, not
-applied — a phone log is history, and a second version must not silently rewrite
-a ticket a customer was already told about), ``rejected`` (a bad row; written to
-``<input>.rejects.csv`` with the input's header plus ``reason``).
+same content), ``rejected`` (a bad row; written to ``<input>.rejects.csv`` byte for
+byte as it was in the input, after the input's header line, and why to
+``<input>.rejects.txt``: the admin fixes the one and imports it). A ``call_uid``
+imported before with other content (in an earlier file or earlier in this one) is
+rejected too, naming the fields that differ: a phone log is history, and a second
+version must not silently rewrite a ticket a customer was already told about, nor
+vanish without a trace.
 
-Idempotence rests on ``hotline_calls``: a row's ``call_uid`` and the sha256 of its
-normalised content are stored in the same transaction as its ticket and its
+Idempotence rests on ``hotline_calls``: a row's ``call_uid``, its normalised content
+and that content's sha256 are stored in the same transaction as its ticket and its
 confirmation mail, so a crash or a second import can neither create nor send
 anything twice.
 
@@ -27,7 +30,6 @@ no rows, no mail, no rejects file.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -36,21 +38,22 @@ from datetime import datetime
 from functools import cached_property
 from itertools import islice
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 from sepdesk.desk import Desk
 from sepdesk.errors import SepdeskError
 from sepdesk.hotline import calls
 from sepdesk.hotline.batch import Batch
-from sepdesk.hotline.csvrows import CallReader, CallRow
-from sepdesk.instants import db_to_local
+from sepdesk.hotline.csvrows import FIELDS, CallReader, CallRow, content_digest
+from sepdesk.instants import db_to_local, local_iso
 from sepdesk.pipeline.customer import contract_index
 from sepdesk.store import write_tx
 from sepdesk.tickets import store as tickets
 
-OUTCOMES = ("new_ticket", "appended", "duplicate", "changed", "rejected")
+OUTCOMES = ("new_ticket", "appended", "duplicate", "rejected")
 BATCH_SIZE = 500
 REJECTS_SUFFIX = ".rejects.csv"
+REASONS_SUFFIX = ".rejects.txt"
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class ImportSummary:
     dry_run: bool
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     rejects_file: str | None = None
+    reasons_file: str | None = None
 
     @property
     def rows(self) -> int:
@@ -90,6 +94,8 @@ class ImportSummary:
             line += " (dry run, nothing written)"
         if self.rejects_file:
             line += f"; rejected rows in {self.rejects_file}"
+        if self.reasons_file:
+            line += f", why in {self.reasons_file}"
         return line
 
 
@@ -97,37 +103,65 @@ def rejects_path(path: Path) -> Path:
     return Path(str(path) + REJECTS_SUFFIX)
 
 
-class _Rejects:
-    """The rejects file, opened on the first rejected row (none written when all rows are good)."""
+def reasons_path(path: Path) -> Path:
+    return Path(str(path) + REASONS_SUFFIX)
 
-    def __init__(self, path: Path, header: list[str], delimiter: str, enabled: bool) -> None:
-        self.path, self.header, self.delimiter, self.enabled = path, header, delimiter, enabled
-        self._file: TextIO | None = None
-        self._writer: Any = None
+
+def one_line(text: str) -> str:
+    """A reason as one line of the reasons file (a value quoted in it may hold a line break)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+class _Rejects:
+    """The rejects file and its reasons file, opened on the first rejected row.
+
+    ``<input>.rejects.csv`` holds the input's header line, then each rejected row's
+    lines byte for byte as they were read: nothing re-encoded, no field added or cut,
+    so a fixed rejects file re-imported lets in only what the admin wrote. Why each row
+    was rejected goes to ``<input>.rejects.txt``, one line per row naming its line in
+    the input and in the rejects file. Neither is written when every row is good.
+    """
+
+    def __init__(self, source: Path, header: bytes, heading: str, enabled: bool) -> None:
+        self.path, self.reasons = rejects_path(source), reasons_path(source)
+        self.header, self.heading, self.enabled = header, heading, enabled
+        self._data: IO[bytes] | None = None
+        self._why: IO[str] | None = None
+        self._lines = 0  # lines written to the rejects file so far
 
     def add(self, row: CallRow, reason: str) -> None:
         if not self.enabled:
             return
-        if self._writer is None:
-            self._file = self.path.open("w", encoding="utf-8", newline="")
-            self._writer = csv.writer(self._file, delimiter=self.delimiter)
-            self._writer.writerow([*self.header, "reason"])
-        cells = (row.raw + [""] * len(self.header))[: len(self.header)]
-        self._writer.writerow([*cells, f"line {row.line}: {reason}"])
+        if self._data is None or self._why is None:
+            self._data = self.path.open("wb")
+            self._data.write(self.header)
+            self._why = self.reasons.open("w", encoding="utf-8", newline="\n")
+            self._why.write(self.heading)
+            self._lines = 1
+        at = self._lines + 1
+        self._data.write(row.data)
+        self._lines += max(row.last_line, row.line) - row.line + 1
+        uid = one_line(row.call_uid) or "-"
+        self._why.write(
+            f"line {row.line} (rejects line {at}), call_uid {uid}: {one_line(reason)}\n"
+        )
 
-    def close(self) -> str | None:
-        """Finish the file; a stale one from an earlier run is removed when nothing was rejected."""
-        if self._file is not None:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            return str(self.path)
-        if self.enabled and self.path.exists():
-            self.path.unlink()
-        return None
+    def close(self) -> tuple[str | None, str | None]:
+        """Finish both files; stale ones of an earlier run are removed when nothing was rejected."""
+        if self._data is not None and self._why is not None:
+            for f in (self._data, self._why):
+                f.flush()
+                os.fsync(f.fileno())
+                f.close()
+            return str(self.path), str(self.reasons)
+        if self.enabled:
+            for stale in (self.path, self.reasons):
+                stale.unlink(missing_ok=True)
+        return None, None
 
 
-Prior = tuple[str, str | None, str]  # (row digest, ticket ref, where it was imported)
+# (row digest, ticket ref, where it was imported, its content: None when not on record)
+Prior = tuple[str, str | None, str, str | None]
 
 
 @dataclass
@@ -148,21 +182,22 @@ class _Run:
         uids = json.dumps([row.call_uid for row in batch if row.ok])
         rows = self.ctx.desk.db.execute(
             "SELECT h.call_uid, h.row_digest, t.call_id, t.ticket_number, h.source_file,"
-            " h.imported_at FROM hotline_calls h LEFT JOIN tickets t ON t.id = h.ticket_id"
+            " h.imported_at, h.row_values FROM hotline_calls h"
+            " LEFT JOIN tickets t ON t.id = h.ticket_id"
             " WHERE h.call_uid IN (SELECT value FROM json_each(?))",
             [uids],
         )
         self.stored = {
-            uid: (digest, call_id or number, _where(source, at, self.ctx.desk.tz))
-            for uid, digest, call_id, number, source, at in rows
+            uid: (digest, call_id or number, _where(source, at, self.ctx.desk.tz), content)
+            for uid, digest, call_id, number, source, at, content in rows
         }
 
-    def remember(self, uid: str, digest: str, ref: str | None) -> None:
+    def remember(self, uid: str, plan: _Plan, ref: str | None) -> None:
         """A row written (or, in a dry run, that would be): a repeat of it is a duplicate."""
         if self.dry_run:
-            self.seen[uid] = (digest, None, "earlier in this file")
+            self.seen[uid] = (plan.digest, None, "earlier in this file", plan.content)
         else:
-            self.seen[uid] = (digest, ref, self.here)
+            self.seen[uid] = (plan.digest, ref, self.here, plan.content)
 
     @cached_property
     def here(self) -> str:
@@ -187,8 +222,8 @@ def import_file(
     path = Path(path)
     summary = ImportSummary(str(path), dry_run)
     run = _Run(calls.CallImport(desk, contract_index(desk), at, path.name), dry_run)
-    with CallReader.open(path, desk.tz, desk.settings.hotline.columns) as reader:
-        rejects = _Rejects(rejects_path(path), reader.header, reader.delimiter, not dry_run)
+    with CallReader.open(path, desk.tz, desk.settings.hotline.columns, at=at) as reader:
+        rejects = _Rejects(path, reader.header_data, _heading(path, at, desk.tz), not dry_run)
         try:
             for batch in _batches(reader.rows(), batch_size):
                 for row, result in _run_batch(run, batch):
@@ -198,8 +233,17 @@ def import_file(
                     if on_result:
                         on_result(result)
         finally:
-            summary.rejects_file = rejects.close()
+            summary.rejects_file, summary.reasons_file = rejects.close()
     return summary
+
+
+def _heading(path: Path, at: datetime, tz: str) -> str:
+    rejects = rejects_path(path).name
+    return (
+        f"# {path.name}: rows rejected by sepdesk hotline import at {local_iso(at.replace(microsecond=0), tz)}.\n"
+        f"# {rejects} holds them as they were in {path.name}, after its header line:\n"
+        f"# fix them there and import {rejects}.\n"
+    )
 
 
 def _batches(rows: Iterable[CallRow], size: int) -> Iterator[list[CallRow]]:
@@ -236,7 +280,7 @@ def _one(run: _Run, batch: Batch | None, row: CallRow) -> RowResult:
         return decided
     if batch is None:
         target = decided.target
-        run.remember(row.call_uid, decided.digest, None)
+        run.remember(row.call_uid, decided, None)
         ref = tickets.ref_of(target) if target else None
         return RowResult(row.line, row.call_uid, "appended" if target else "new_ticket", ref)
     return _apply(run, batch, row, decided)
@@ -244,8 +288,9 @@ def _one(run: _Run, batch: Batch | None, row: CallRow) -> RowResult:
 
 @dataclass(frozen=True)
 class _Plan:
-    """A row that is going in: its digest, and the ticket it names or the new one's plan."""
+    """A row that is going in: its content and digest, the ticket it names or the new one's plan."""
 
+    content: str
     digest: str
     target: dict[str, Any] | None
     call: calls.NewCall | None
@@ -254,27 +299,50 @@ class _Plan:
 def _decide(run: _Run, row: CallRow) -> RowResult | _Plan:
     if not row.ok:
         return RowResult(row.line, row.call_uid, "rejected", None, row.reason)
-    digest = row.digest()
+    content = row.content()
+    digest = content_digest(content)
     prior = run.prior(row.call_uid)
     if prior is not None:
-        return _repeat(row, digest, prior)
+        return _repeat(row, content, digest, prior)
     if row.get("ticket"):
         target = tickets.find_opt(run.ctx.desk.db, row.get("ticket"))
         if target is None:
             why = f"ticket: {row.get('ticket')}: no such ticket or Call ID"
             return RowResult(row.line, row.call_uid, "rejected", None, why)
-        return _Plan(digest, target, None)
+        return _Plan(content, digest, target, None)
     if run.dry_run:
-        return _Plan(digest, None, None)
-    return _Plan(digest, None, calls.plan_ticket(run.ctx, row))
+        return _Plan(content, digest, None, None)
+    return _Plan(content, digest, None, calls.plan_ticket(run.ctx, row))
 
 
-def _repeat(row: CallRow, digest: str, prior: Prior) -> RowResult:
-    old_digest, ref, where = prior
+def _repeat(row: CallRow, content: str, digest: str, prior: Prior) -> RowResult:
+    """A call_uid seen before: a duplicate when the content is the same, else rejected."""
+    old_digest, ref, where, old_content = prior
     if old_digest == digest:
         return RowResult(row.line, row.call_uid, "duplicate", ref, f"imported before ({where})")
-    why = f"differs from the row imported before ({where}); not applied"
-    return RowResult(row.line, row.call_uid, "changed", ref, why)
+    why = (
+        f"call_uid: already imported with different content ({where}"
+        f"{f', ticket {ref}' if ref else ''}): {_differences(old_content, content)};"
+        " not applied: correct the ticket, or log a new call under a new call_uid"
+    )
+    return RowResult(row.line, row.call_uid, "rejected", ref, why)
+
+
+def _differences(old_content: str | None, content: str) -> str:
+    """The fields in which a row differs from the one imported before, with both values."""
+    if old_content is None:  # imported before sepdesk kept the content (migration m008)
+        return "which fields differ is not on record"
+    old, new = json.loads(old_content), json.loads(content)
+    diffs = [
+        f"{k} ({_short(old.get(k, ''))} -> {_short(new.get(k, ''))})"
+        for k in FIELDS
+        if old.get(k, "") != new.get(k, "")
+    ]
+    return f"differs in {', '.join(diffs)}"
+
+
+def _short(value: str, limit: int = 40) -> str:
+    return repr(value if len(value) <= limit else value[: limit - 1] + "…")
 
 
 def _apply(run: _Run, batch: Batch, row: CallRow, plan: _Plan) -> RowResult:
@@ -292,7 +360,8 @@ def _apply(run: _Run, batch: Batch, row: CallRow, plan: _Plan) -> RowResult:
         "ticket_id": ticket_id,
         "source_file": ctx.source,
         "imported_at": ctx.stamp,
+        "row_values": plan.content,
     }
     batch.add("hotline_calls", stored)
-    run.remember(row.call_uid, plan.digest, ref)
+    run.remember(row.call_uid, plan, ref)
     return RowResult(row.line, row.call_uid, outcome, ref)

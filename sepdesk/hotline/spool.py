@@ -6,16 +6,16 @@ phone system is still writing is never read half. Names starting with ``.`` are
 ignored: writers may create ``.name.csv`` and rename it into place when done.
 
 After the import the file goes to ``done/``; when a row was rejected or the file
-could not be read it goes to ``failed/`` with ``<name>.rejects.csv`` beside it
-(the rejected rows, or one line saying why the file was unreadable). Good rows of
-a file in ``failed/`` are in the database all the same. A crash between commit and
+could not be read it goes to ``failed/``, with ``<name>.rejects.csv`` (the rejected
+rows as they were in the file) and ``<name>.rejects.txt`` (why) beside it; for an
+unreadable file only the ``.txt``, as the file itself is the rejected input. Good rows
+of a file in ``failed/`` are in the database all the same. A crash between commit and
 move is harmless: the next pass re-imports the file, finds every row a duplicate,
 and moves it.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import shutil
 from datetime import datetime
@@ -23,10 +23,27 @@ from pathlib import Path
 
 from sepdesk.desk import Desk
 from sepdesk.errors import SepdeskError
-from sepdesk.hotline.importer import REJECTS_SUFFIX, ImportSummary, import_file, rejects_path
+from sepdesk.hotline.importer import (
+    REJECTS_SUFFIX,
+    ImportSummary,
+    import_file,
+    one_line,
+    reasons_path,
+    rejects_path,
+)
 
 log = logging.getLogger(__name__)
 SETTLE_SECONDS = 2.0
+
+
+def is_input(path: Path) -> bool:
+    """A hotline CSV to import (not a hidden file still being written, not a rejects file)."""
+    return (
+        path.suffix.lower() == ".csv"
+        and not path.name.startswith(".")
+        and not path.name.endswith(REJECTS_SUFFIX)
+        and path.is_file()
+    )
 
 
 class SpoolJob:
@@ -47,7 +64,7 @@ class SpoolJob:
         handled = 0
         present = set()
         for path in sorted(self.spool.iterdir()):
-            if not self._candidate(path):
+            if not is_input(path):
                 continue
             present.add(path)
             if self._settled(path, at):
@@ -57,15 +74,6 @@ class SpoolJob:
         for gone in set(self._seen) - present:  # removed or renamed by someone else
             del self._seen[gone]
         return handled
-
-    @staticmethod
-    def _candidate(path: Path) -> bool:
-        return (
-            path.suffix.lower() == ".csv"
-            and not path.name.startswith(".")
-            and not path.name.endswith(REJECTS_SUFFIX)
-            and path.is_file()
-        )
 
     def _settled(self, path: Path, at: datetime) -> bool:
         """True on a pass that sees the size/mtime of an earlier pass, settle_seconds ago or more."""
@@ -80,32 +88,61 @@ class SpoolJob:
         return (at - prev[2]).total_seconds() >= self.settle_seconds
 
     def _handle(self, path: Path, at: datetime) -> None:
+        """Import one file and move it; the log line names where everything now is.
+
+        A file with rejected rows (or none imported) needs a person: WARNING. The
+        summary's paths are those after the move, not the ones the import wrote to.
+        """
         try:
             summary = import_file(self.desk, path, at)
         except SepdeskError as exc:
             if not path.exists():  # taken away by someone else meanwhile: nothing to move
                 return
-            log.warning("hotline spool: %s", exc)
-            self._move_failed(path, reason=str(exc))
+            target, why = self._move_failed(path, reason=str(exc))
+            log.warning("hotline spool: %s; file moved to %s, why in %s", exc, target, why)
             return
-        log.info("hotline spool: %s", summary.text())
         if summary.rejected:
-            self._move_failed(path, summary=summary)
+            target, _ = self._move_failed(path, summary=summary)
+            log.warning("hotline spool: %s; file moved to %s", summary.text(), target)
         else:
-            _move(path, self.spool / "done")
+            target = _move(path, self.spool / "done")
+            log.info("hotline spool: %s; file moved to %s", summary.text(), target)
 
     def _move_failed(
         self, path: Path, *, summary: ImportSummary | None = None, reason: str = ""
-    ) -> None:
+    ) -> tuple[Path, Path]:
+        """Move the file to failed/ with its rejects and reasons files; returns (file, reasons).
+
+        ``summary`` (when the file could be imported) then names the moved rejects files.
+        """
         failed = self.spool / "failed"
         target = _move(path, failed)
-        reasons = rejects_path(path)
-        dest = Path(str(target) + REJECTS_SUFFIX)
-        if summary is not None and reasons.exists():
-            shutil.move(str(reasons), dest)
-        else:
-            with dest.open("w", encoding="utf-8", newline="") as f:
-                csv.writer(f).writerows([["reason"], [reason]])
+        why = reasons_path(target)
+        if summary is None:
+            with why.open("w", encoding="utf-8") as f:
+                f.write(f"# {path.name}: not imported\n{one_line(reason)}\n")
+            return target, why
+        rejects = rejects_path(target)
+        if summary.rejects_file and Path(summary.rejects_file).exists():
+            shutil.move(summary.rejects_file, rejects)
+            summary.rejects_file = str(rejects)
+        if summary.reasons_file and Path(summary.reasons_file).exists():
+            shutil.move(summary.reasons_file, why)
+            summary.reasons_file = str(why)
+        return target, why
+
+
+def spool_status(spool: Path) -> dict[str, int]:
+    """For ``sepdesk status``: files waiting in the spool, and files in failed/ (each a file
+    with rejected rows or unreadable, which someone has to look at and clear away)."""
+
+    def inputs(folder: Path) -> int:
+        try:
+            return sum(1 for p in folder.iterdir() if is_input(p))
+        except OSError:  # not there (yet): nothing waiting, nothing failed
+            return 0
+
+    return {"hotline_waiting": inputs(spool), "hotline_failed": inputs(spool / "failed")}
 
 
 def _move(path: Path, folder: Path) -> Path:

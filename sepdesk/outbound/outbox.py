@@ -31,8 +31,11 @@ KINDS = (
     "command_error",
     "confirmation",
 )
-# Mails that answer a customer automatically count against max_auto_replies_per_day.
-CUSTOMER_AUTO_KINDS = ("ack", "call_accepted", "needs_info", "no_contract", "confirmation")
+# Mails that answer a customer automatically count against max_auto_replies_per_day, the
+# guard against mail loops. A phone call's confirmation answers no mail (the hotline took
+# the call), so it is not counted: else a customer whose calls were imported got no
+# acknowledgement, and no ticket number, for their own mails that day.
+CUSTOMER_AUTO_KINDS = ("ack", "call_accepted", "needs_info", "no_contract")
 # Mails to staff are internal messages of the ticket, not part of the customer conversation.
 INTERNAL_KINDS = ("team_notice", "escalation", "command_error")
 

@@ -1,13 +1,18 @@
 """The one automatic mail a customer gets per incoming message, and the team notice.
 
 Both are outbox rows in the pipeline's transaction. A customer reply is held
-back (and the reason recorded) when the mail was automatic or the sender has
-had ``max_auto_replies_per_day`` automatic replies in the last 24 hours.
+back (and the reason recorded in the intake row's steps) when the mail was
+automatic or the sender has had ``max_auto_replies_per_day`` automatic replies in
+the last 24 hours. A reply the daily limit holds back is also a ``reply_held``
+event on the ticket and a WARNING: the customer got no answer (to a new request: no
+ticket number), which an engineer should know; that automatic mail gets no answer is
+no news.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +27,8 @@ from sepdesk.templates import render
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.store import recipient
 
+log = logging.getLogger(__name__)
+
 
 def may_answer(work: Work, to: str) -> str | None:
     """Why no automatic answer may go to ``to``, or None when it may."""
@@ -31,10 +38,31 @@ def may_answer(work: Work, to: str) -> str | None:
         return "no reply: no sender address"
     if to in work.desk.settings.desk_addresses():
         return "no reply: the address is the desk's own"
+    return over_limit(work, to)
+
+
+def over_limit(work: Work, to: str) -> str | None:
+    """Why ``to`` may get no more automatic replies today (the daily limit), or None."""
     limit = work.desk.settings.desk.max_auto_replies_per_day
     if auto_replies_since(work.desk.db, to, work.at) >= limit:
         return f"no reply: {to} already had {limit} automatic replies in 24 h"
     return None
+
+
+def hold_reply(work: Work, ticket: dict[str, Any], kind: str, to: str, why: str) -> None:
+    """Record a customer reply held back: in the steps; when by the daily limit, for people too."""
+    work.decide("reply", why)
+    if why != over_limit(work, to):
+        return
+    detail = {"kind": kind, "to": to, "why": why}
+    tickets.add_event(work.desk.db, ticket["id"], work.at, "desk", "reply_held", detail)
+    log.warning(
+        "ticket %s: automatic %s to %s held back by max_auto_replies_per_day: %s",
+        tickets.ref_of(ticket),
+        kind,
+        to,
+        why,
+    )
 
 
 def reply_facts(
@@ -79,7 +107,7 @@ def answer_customer(
     to = recipient(ticket)
     held = may_answer(work, to)
     if held:
-        work.decide("reply", held)
+        hold_reply(work, ticket, kind, to, held)
         return None
     mail = work.parsed
     outbox_id = enqueue(

@@ -87,16 +87,32 @@ def _mark_done(work: Work) -> None:
 def _quarantine(
     desk: Desk, row: dict, reason: str, at: datetime, steps: list | None = None
 ) -> None:
+    """Mark the row quarantined and write its entry: one per message, however often it fails.
+
+    A message quarantined before (and released by ``quarantine retry``) gets its entry
+    back, with the new reason, attempts and time; its id stays the one the admin knows.
+    """
+    stamp = to_db(at)
     with write_tx(desk.db):
         desk.db.execute(
             "UPDATE intake SET state = 'quarantined', outcome = 'quarantined', reason = ?,"
             " steps = ?, processed_at = ? WHERE id = ?",
-            [reason, json.dumps(steps or [], ensure_ascii=False), to_db(at), row["id"]],
+            [reason, json.dumps(steps or [], ensure_ascii=False), stamp, row["id"]],
         )
+        entry = desk.db.execute(
+            "SELECT max(id) FROM quarantine WHERE intake_id = ?", [row["id"]]
+        ).fetchone()[0]
+        if entry is not None:
+            desk.db.execute(
+                "UPDATE quarantine SET reason = ?, attempts = ?, updated_at = ?,"
+                " released_at = NULL WHERE id = ?",
+                [reason, row["attempts"], stamp, entry],
+            )
+            return
         desk.db.execute(
-            "INSERT INTO quarantine (intake_id, source, received_at, reason, attempts, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [row["id"], row["source"], row["received_at"], reason, row["attempts"], to_db(at)],
+            "INSERT INTO quarantine (intake_id, source, received_at, reason, attempts,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [row["id"], row["source"], row["received_at"], reason, row["attempts"], stamp, stamp],
         )
 
 
@@ -257,7 +273,11 @@ def run_once(desk: Desk, at: datetime | None = None) -> int:
 
 
 def retry(desk: Desk, quarantine_id: int, at: datetime | None = None) -> Result:
-    """Put a quarantined message back into the pipeline and process it now."""
+    """Put a quarantined message back into the pipeline and process it now.
+
+    The attempts go on counting (a retry is one more attempt): a message that failed
+    MAX_ATTEMPTS times and fails again goes straight back to its quarantine entry.
+    """
     at = at or now()
     with write_tx(desk.db):
         row = desk.db.execute(
@@ -269,7 +289,13 @@ def retry(desk: Desk, quarantine_id: int, at: datetime | None = None) -> Result:
             "UPDATE quarantine SET released_at = ? WHERE id = ?", [to_db(at), quarantine_id]
         )
         desk.db.execute(
-            "UPDATE intake SET state = 'pending', attempts = 0, outcome = NULL WHERE id = ?",
+            "UPDATE intake SET state = 'pending', outcome = NULL WHERE id = ?",
             [row[0]],
         )
     return process(desk, int(row[0]), at)
+
+
+def attempts_of(desk: Desk, intake_id: int) -> int:
+    """How often the pipeline has tried the stored message so far."""
+    row = desk.db.execute("SELECT attempts FROM intake WHERE id = ?", [intake_id]).fetchone()
+    return int(row[0]) if row else 0

@@ -1,4 +1,5 @@
-"""``sepdesk status``: the desk's health in one dict (intake, quarantine, outbox, IMAP, SLA).
+"""``sepdesk status``: the desk's health in one dict (intake, quarantine, outbox, hotline
+spool, IMAP, SLA).
 
 Read-only and cheap: a handful of indexed counts, so an admin (or a monitoring
 check) can run it every minute against the live database while serve writes.
@@ -8,6 +9,7 @@ Instants are ISO 8601 with the desk's offset; "today" is the desk's local day.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +39,12 @@ def _intake(desk: Desk) -> dict[str, Any]:
         ),
         "quarantine": _scalar(desk, "SELECT count(*) FROM quarantine WHERE released_at IS NULL"),
     }
+
+
+def _hotline(desk: Desk) -> dict[str, Any]:
+    from sepdesk.hotline.spool import spool_status
+
+    return spool_status(Path(desk.settings.hotline.spool_dir))
 
 
 def _outbox(desk: Desk) -> dict[str, Any]:
@@ -158,6 +166,7 @@ def desk_status(desk: Desk, at: datetime | None = None) -> dict[str, Any]:
         "at": local_iso(at.replace(microsecond=0), desk.tz),
         **_intake(desk),
         **_outbox(desk),
+        **_hotline(desk),
         **_imap(desk),
         **_sla(desk, at),
         **_escalation_recipients(desk),

@@ -324,3 +324,20 @@ _DATA_VERSIONS = (
 def m007_data_versions(db: sqlite_utils.Database) -> None:
     for statement in _DATA_VERSIONS:
         db.execute(statement)
+
+
+# A hotline row imported again with other content is rejected naming the fields that
+# differ, so the normalised content (the JSON the row digest is taken of) is kept beside
+# the digest. Rows imported before have NULL: their fields are not known.
+@MIGRATIONS()
+def m008_hotline_call_values(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE hotline_calls ADD COLUMN row_values TEXT")
+
+
+# A message quarantined again after ``quarantine retry`` keeps its one entry (attempts,
+# reason and this time updated) instead of a new entry per failure; the index finds a
+# message's entry. Entries of older versions have NULL: their created_at is the time.
+@MIGRATIONS()
+def m009_quarantine_updated_at(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE quarantine ADD COLUMN updated_at TEXT")
+    db.execute("CREATE INDEX quarantine_intake ON quarantine(intake_id)")

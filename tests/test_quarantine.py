@@ -1,0 +1,78 @@
+"""Quarantine (SPEC §3 ``quarantine list`` / ``quarantine retry ID``): one entry per message.
+
+A message that fails again after a retry keeps its entry (the id the admin knows), with
+the new reason, attempts and time; the attempts go on counting instead of restarting.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from sepdesk.desk import Desk
+from sepdesk.intake.files import ingest_file
+from sepdesk.intake.store import store_raw
+from sepdesk.pipeline import runner
+from tests.conftest import T0, write_toml
+
+
+def entries(desk: Desk) -> list[dict[str, Any]]:
+    return list(desk.db.query("SELECT * FROM quarantine ORDER BY id"))
+
+
+def cli(desk: Desk, tmp_path: Path, *args: str) -> Any:
+    from sepdesk.cli import main
+
+    main._register()
+    cfg = write_toml(tmp_path / "q.toml", {"database": {"path": desk.settings.database.path}})
+    return CliRunner().invoke(main.cli, [*args, "--config", str(cfg)])
+
+
+def garbage(desk: Desk, tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"\x00\x01 this is not mail at all " + name.encode())
+    assert ingest_file(desk, path, T0).outcome == "quarantined"
+
+
+def test_retry_that_fails_again_keeps_the_entry_and_counts_on(desk: Desk, tmp_path: Path) -> None:
+    garbage(desk, tmp_path, "one.eml")
+    garbage(desk, tmp_path, "two.eml")
+    [first, second] = entries(desk)
+    assert first["attempts"] == 1
+    res = cli(desk, tmp_path, "quarantine", "retry", str(first["id"]))
+    assert res.exit_code == 0, res.output
+    assert f"quarantine #{first['id']}: failed again (attempt 2)" in res.output
+    assert f"back in quarantine #{first['id']}" in res.output
+    [again, other] = entries(desk)
+    assert again["id"] == first["id"] and other == second
+    assert again["attempts"] == 2 and again["released_at"] is None
+    assert again["updated_at"] >= first["created_at"] and again["created_at"] == first["created_at"]
+    listed = json.loads(cli(desk, tmp_path, "quarantine", "list", "--json").stdout)
+    assert [(e["id"], e["attempts"]) for e in listed] == [(first["id"], 2), (second["id"], 1)]
+
+
+def test_retry_after_three_failures_goes_back_at_once_with_attempt_4(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reasons = iter(["disk on fire", "disk on fire", "disk on fire", "still burning"])
+
+    def boom(_work: object) -> None:
+        raise RuntimeError(next(reasons))
+
+    monkeypatch.setattr("sepdesk.pipeline.steps.STEPS", (("boom", boom),))
+    stored = store_raw(desk.db, source="test", raw=b"From: a@b.de\n\nhi", received_at=T0)
+    for _ in range(3):
+        runner.process(desk, stored.intake_id, T0)
+    [entry] = entries(desk)
+    assert entry["attempts"] == 3
+    result = runner.retry(desk, entry["id"], T0 + timedelta(hours=1))
+    assert result.state == "quarantined"
+    [again] = entries(desk)
+    assert again["id"] == entry["id"] and again["attempts"] == 4
+    assert "failed 4 times" in again["reason"] and "still burning" in again["reason"]
+    assert again["updated_at"] == "2026-11-02T09:00:00+00:00"
