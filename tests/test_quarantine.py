@@ -76,3 +76,27 @@ def test_retry_after_three_failures_goes_back_at_once_with_attempt_4(
     assert again["id"] == entry["id"] and again["attempts"] == 4
     assert "failed 4 times" in again["reason"] and "still burning" in again["reason"]
     assert again["updated_at"] == "2026-11-02T09:00:00+00:00"
+
+
+def test_show_prints_the_entry_and_writes_the_raw_bytes(desk: Desk, tmp_path: Path) -> None:
+    garbage(desk, tmp_path, "one.eml")
+    [entry] = entries(desk)
+    qid = str(entry["id"])
+    shown = cli(desk, tmp_path, "quarantine", "show", qid, "--json")
+    assert shown.exit_code == 0, shown.output
+    record = json.loads(shown.stdout)
+    assert record["id"] == entry["id"] and record["attempts"] == 1
+    assert record["reason"].startswith("unparseable") and record["source"] == "file"
+    assert record["released_at"] is None and record["size"] == len(
+        b"\x00\x01 this is not mail at all one.eml"
+    )
+    text = cli(desk, tmp_path, "quarantine", "show", qid)
+    assert f"id: {qid}" in text.output and "reason: unparseable" in text.output
+    raw = (tmp_path / "one.eml").read_bytes()
+    assert cli(desk, tmp_path, "quarantine", "show", qid, "--raw").stdout_bytes == raw
+    out = tmp_path / "copy.eml"
+    written = cli(desk, tmp_path, "quarantine", "show", qid, "--raw", "--out", str(out))
+    assert written.exit_code == 0 and out.read_bytes() == raw
+    missing = cli(desk, tmp_path, "quarantine", "show", "99")
+    assert missing.exit_code == 1 and "quarantine #99: no such entry" in missing.output
+    assert cli(desk, tmp_path, "quarantine", "show", qid, "--out", str(out)).exit_code == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -85,3 +87,53 @@ def quarantine_retry(ctx: click.Context, quarantine_id: int) -> None:
     else:
         text = f"{result.outcome} {result.ticket or ''} {result.reason}"
         click.echo(f"quarantine #{quarantine_id}: {' '.join(text.split())}")
+
+
+@quarantine.command("show")
+@click.argument("quarantine_id", type=int)
+@click.option("--raw", is_flag=True, help="Write the stored message bytes instead of the fields.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --raw: write the bytes to this file instead of stdout.",
+)
+@json_option
+@click.pass_context
+def quarantine_show(
+    ctx: click.Context, quarantine_id: int, raw: bool, out: Path | None, as_json: bool
+) -> None:
+    """Show quarantined mail ID: its entry and what the pipeline did, or its bytes (--raw)."""
+    if out is not None and not raw:
+        raise click.UsageError("--out goes with --raw", ctx)
+    desk = get_desk(ctx)
+    entry = runner.quarantine_entry(desk, quarantine_id)
+    data = bytes(entry["raw"] or b"")
+    if raw:
+        if out is None:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            out.write_bytes(data)
+            click.echo(f"quarantine #{quarantine_id}: {len(data)} bytes written to {out}")
+        return
+    tz = desk.tz
+    record = {
+        "id": entry["id"],
+        "intake_id": entry["intake_id"],
+        "source": entry["source"],
+        "source_ref": entry["source_ref"],
+        "mail_from": entry["mail_from"],
+        "rcpt_to": json.loads(entry["rcpt_to"] or "[]"),
+        "size": entry["size"],
+        "message_id": entry["message_id"],
+        "received_at": db_to_local(entry["received_at"], tz),
+        "reason": entry["reason"],
+        "attempts": entry["attempts"],
+        "created_at": db_to_local(entry["created_at"], tz),
+        "updated_at": db_to_local(entry["updated_at"], tz),
+        "released_at": db_to_local(entry["released_at"], tz),
+        "steps": json.loads(entry["steps"] or "[]"),
+    }
+    emit(ctx, record)

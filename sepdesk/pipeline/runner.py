@@ -295,6 +295,22 @@ def retry(desk: Desk, quarantine_id: int, at: datetime | None = None) -> Result:
     return process(desk, int(row[0]), at)
 
 
+def quarantine_entry(desk: Desk, quarantine_id: int) -> dict:
+    """A quarantine entry (released or not) with its message's intake row: ``raw``, steps..."""
+    rows = list(
+        desk.db.query(
+            "SELECT q.id, q.intake_id, q.source, q.received_at, q.reason, q.attempts,"
+            " q.created_at, q.updated_at, q.released_at, i.source_ref, i.mail_from, i.rcpt_to,"
+            " i.size, i.message_id, i.steps, i.raw FROM quarantine q"
+            " LEFT JOIN intake i ON i.id = q.intake_id WHERE q.id = ?",
+            [quarantine_id],
+        )
+    )
+    if not rows:
+        raise NotFound(f"quarantine #{quarantine_id}: no such entry")
+    return rows[0]
+
+
 def attempts_of(desk: Desk, intake_id: int) -> int:
     """How often the pipeline has tried the stored message so far."""
     row = desk.db.execute("SELECT attempts FROM intake WHERE id = ?", [intake_id]).fetchone()
