@@ -152,6 +152,8 @@ def test_ingest_with_a_bad_received_at_is_a_usage_error_and_stores_nothing(tmp_p
     cfg.write_text(f'[database]\npath = "{tmp_path / "d.db"}"\n')
     mail = tmp_path / "m.eml"
     mail.write_bytes(b"From: a@example.org\nSubject: x\n\nhello\n")
+    _register()
+    assert CliRunner().invoke(cli, ["--config", str(cfg), "init"]).exit_code == 0
     proc = subprocess.run(
         [sys.executable, "-m", "sepdesk", "--config", str(cfg), "ingest", str(mail),
          "--received-at", "yesterday-ish"],

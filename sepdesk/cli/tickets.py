@@ -82,8 +82,8 @@ def list_(
     as_json: bool,
 ) -> None:
     """Every ticket, newest first, unless filtered or limited."""
-    desk = get_desk(ctx)
     before = option_instant(ctx, due_before, "--due-before") if due_before else None
+    desk = get_desk(ctx)
     where, args = _filters(status, severity, customer, breached, before)
     sql = f"SELECT * FROM tickets{where} ORDER BY delivery_failed DESC, received_at DESC, id DESC"
     if limit:
