@@ -107,20 +107,60 @@ def parse_row(row: dict[str, str], where: str) -> ContractRow:
     )
 
 
+def _check_header(header: list[str], path: Path) -> None:
+    """The header row must name each column of SPEC §3 once, and nothing else."""
+    where = f"{path}, line 1"
+    missing = [c for c in COLUMNS if c not in header]
+    for sep, name in ((";", "semicolons"), ("\t", "tabs")):
+        if missing and COLUMNS[0] in ",".join(header).split(sep):
+            raise InputError(
+                f"{where}: the columns are separated by {name}; the file must be"
+                " comma-separated (';' only separates the entries inside contacts and license_ids)"
+            )
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise InputError(
+            f"{where}: unknown column {unknown[0]!r} (the columns are {', '.join(COLUMNS)})"
+        )
+    twice = [c for c in COLUMNS if header.count(c) > 1]
+    if twice:
+        raise InputError(f"{where}: column {twice[0]} given twice")
+    if missing:
+        raise InputError(f"{where}: missing column {missing[0]}")
+
+
+def _fields(header: list[str], fields: list[str], where: str) -> dict[str, str]:
+    """One record's fields by column; a field more or less than the header is an error."""
+    if len(fields) > len(header):
+        raise InputError(
+            f"{where}, field {len(header) + 1}: {fields[len(header)]!r} after the last column"
+            f" ({header[-1]}): {len(fields)} fields, the header has {len(header)}"
+        )
+    if len(fields) < len(header):
+        raise InputError(
+            f"{where}, field {header[len(fields)]}: missing"
+            f" ({len(fields)} fields, the header has {len(header)})"
+        )
+    return dict(zip(header, fields, strict=True))
+
+
 def read_csv(path: Path) -> list[ContractRow]:
     """Every row of the file, or InputError for the first bad one (line numbers as in an editor)."""
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 (byte {exc.start})") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise InputError(f"{path}, line 1: missing column {missing[0]}")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        raise InputError(f"{path}: empty file (no header row)")
+    _check_header(header, path)
     rows, seen = [], set()
-    for row in reader:
+    for fields in reader:
+        if not fields:  # a blank line
+            continue
         where = f"{path}, line {reader.line_num}"
-        parsed = parse_row(row, where)
+        parsed = parse_row(_fields(header, fields, where), where)
         if parsed.customer_number in seen:
             raise InputError(f"{where}, field customer_number: duplicate {parsed.customer_number}")
         seen.add(parsed.customer_number)
