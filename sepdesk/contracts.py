@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,6 @@ import sqlite_utils
 
 from sepdesk.errors import InputError, NotFound
 from sepdesk.instants import to_db
-from sepdesk.pipeline.customers import default_end
 from sepdesk.store import write_tx
 from sepdesk.tickets.store import add_event
 
@@ -50,6 +49,20 @@ class ContractRow:
     license_ids: tuple[str, ...]
     license_type: str
     sce: str
+
+
+def default_end(start: date) -> date:
+    """The last day of a contract with an empty ``end``: 12 months from ``start``, inclusive.
+
+    The end day is covered (see contract_state), so a contract from 2026-05-01 ends on
+    2027-04-30, as the explicit 12-month contracts do (2026-01-01 to 2026-12-31). One
+    starting on 29 February ends on 28 February: the next term would begin on 1 March.
+    """
+    try:
+        next_term = start.replace(year=start.year + 1)
+    except ValueError:  # 29 February, and next year is no leap year
+        next_term = date(start.year + 1, 3, 1)
+    return next_term - timedelta(days=1)
 
 
 def _date(value: str, where: str) -> date:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from sepdesk.contracts import COLUMNS, import_csv, list_contracts
+from sepdesk.contracts import COLUMNS, default_end, import_csv, list_contracts
 from sepdesk.desk import Desk
 from sepdesk.errors import InputError
+from sepdesk.pipeline.customers import ContractView, contract_state
 from tests.conftest import T0
 
 HEADER = ",".join(COLUMNS)
@@ -73,3 +75,43 @@ def test_an_empty_file_is_refused(desk: Desk, tmp_path: Path) -> None:
     path = tmp_path / "empty.csv"
     path.write_bytes(b"")
     assert "empty file" in refused(desk, path)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (date(2026, 5, 1), date(2027, 4, 30)),
+        (date(2026, 1, 1), date(2026, 12, 31)),  # as the sample's explicit 12-month contracts
+        (date(2025, 3, 1), date(2026, 2, 28)),
+        (date(2027, 3, 1), date(2028, 2, 29)),  # the term ends in a leap year
+        (date(2024, 2, 29), date(2025, 2, 28)),  # the next term would begin on 1 March
+        (date(2023, 2, 28), date(2024, 2, 27)),
+        (date(2026, 12, 31), date(2027, 12, 30)),
+    ],
+)
+def test_an_empty_end_means_twelve_months_with_the_end_day_inclusive(
+    start: date, end: date
+) -> None:
+    assert default_end(start) == end
+
+
+def test_an_imported_empty_end_covers_twelve_months_not_a_day_more(
+    desk: Desk, tmp_path: Path
+) -> None:
+    import_csv(
+        desk.db, write(tmp_path, HEADER, "170146,Lumiere,business,2026-05-01,,@l.fr,,full,"), T0
+    )
+    (row,) = list_contracts(desk.db)
+    assert (row["start"], row["end"]) == ("2026-05-01", "2027-04-30")
+    view = ContractView(
+        customer_number="170146",
+        customer_name="Lumiere",
+        level="business",
+        start=date.fromisoformat(row["start"]),
+        end=date.fromisoformat(row["end"]),
+        contacts=(),
+        license_ids=(),
+        license_type="full",
+    )
+    assert contract_state(view, date(2027, 4, 30)) == "current"
+    assert contract_state(view, date(2027, 5, 1)) == "expired"
