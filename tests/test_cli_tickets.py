@@ -217,6 +217,10 @@ def test_impossible_transitions_are_one_line_exit_1(cfg: Path) -> None:
         ("tickets", "severity", "T-2026-000001", "high"),
         ("tickets", "assign", "T-2026-000001"),
         ("tickets", "assign", "T-2026-000001", "  "),
+        ("tickets", "assign", "T-2026-000001", "not an address"),
+        ("tickets", "assign", "T-2026-000001", "eva"),
+        ("tickets", "assign", "T-2026-000001", "eva@"),
+        ("tickets", "assign", "T-2026-000001", "Eva <eva@sep.example>"),
         ("tickets", "solve"),
         ("tickets", "solve", "T-2026-000001", "--at", "yesterday-ish"),
         ("tickets", "frobnicate", "T-2026-000001"),
@@ -226,6 +230,16 @@ def test_bad_arguments_are_usage_errors(cfg: Path, args: tuple[str, ...]) -> Non
     result = run(cfg, *args)
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_assign_names_the_bad_address_and_changes_nothing(cfg: Path) -> None:
+    result = run(cfg, "tickets", "assign", "T-2026-000001", "not an address")
+    assert result.exit_code == 2
+    assert "Invalid value for WHO: 'not an address' is not a mail address" in result.stderr
+    shown = json.loads(run(cfg, "tickets", "show", "T-2026-000001", "--json").stdout)
+    assert shown["assigned_to"] is None
+    ok = run(cfg, "tickets", "assign", "T-2026-000001", "<eva@sep.example>")
+    assert ok.stdout == "T-2026-000001: assigned to eva@sep.example\n"
 
 
 # -- the real console script ---------------------------------------------------------------
