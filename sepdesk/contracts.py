@@ -182,7 +182,11 @@ def read_csv(path: Path) -> list[ContractRow]:
 
 
 def import_csv(db: sqlite_utils.Database, path: str | Path, at: datetime) -> int:
-    """Upsert every row of the file in one transaction; returns the number of rows."""
+    """Upsert every row of the file in one transaction; returns the number of rows.
+
+    An empty ``sce`` leaves a customer's participation choice as it was (set by
+    ``contracts sce`` or an earlier file); ``yes`` or ``no`` replaces it.
+    """
     rows = read_csv(Path(path))
     with write_tx(db):
         for r in rows:
@@ -193,7 +197,9 @@ def import_csv(db: sqlite_utils.Database, path: str | Path, at: datetime) -> int
                 " customer_name=excluded.customer_name, level=excluded.level,"
                 ' start=excluded.start, "end"=excluded."end", contacts=excluded.contacts,'
                 " license_ids=excluded.license_ids, license_type=excluded.license_type,"
-                " sce=excluded.sce, updated_at=excluded.updated_at",
+                # An empty sce keeps the customer's earlier choice (`contracts sce`).
+                " sce=CASE excluded.sce WHEN '' THEN contracts.sce ELSE excluded.sce END,"
+                " updated_at=excluded.updated_at",
                 [
                     r.customer_number,
                     r.customer_name,

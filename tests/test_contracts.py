@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sepdesk.contracts import COLUMNS, default_end, import_csv, list_contracts
+from sepdesk.contracts import COLUMNS, default_end, import_csv, list_contracts, set_sce
 from sepdesk.desk import Desk
 from sepdesk.errors import InputError
 from sepdesk.pipeline.customers import ContractView, contract_state
@@ -115,3 +115,21 @@ def test_an_imported_empty_end_covers_twelve_months_not_a_day_more(
     )
     assert contract_state(view, date(2027, 4, 30)) == "current"
     assert contract_state(view, date(2027, 5, 1)) == "expired"
+
+
+def test_an_empty_sce_keeps_the_customers_choice(desk: Desk, tmp_path: Path) -> None:
+    """SPEC: sce is yes, no or empty; the choice is set by `contracts sce`. A later file
+    without a value must not wipe it."""
+
+    def sce_after(line: str) -> str:
+        import_csv(desk.db, write(tmp_path, HEADER, line), T0)
+        return str(list_contracts(desk.db)[0]["sce"])
+
+    assert sce_after(GOOD) == ""
+    set_sce(desk.db, "100001", "yes", T0)
+    assert sce_after(GOOD) == "yes"
+    set_sce(desk.db, "100001", "no", T0)
+    assert sce_after(GOOD.replace("Alpha GmbH", "Alpha AG")) == "no"
+    assert list_contracts(desk.db)[0]["customer_name"] == "Alpha AG"  # the rest is updated
+    assert sce_after(GOOD.removesuffix(",") + ",yes") == "yes"  # a value in the file counts
+    assert sce_after(GOOD) == "yes"
