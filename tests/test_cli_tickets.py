@@ -7,6 +7,7 @@ errors are checked again against the real console script as a subprocess.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -272,3 +273,49 @@ def test_subprocess_unknown_config_key_is_one_line_exit_2(cfg: Path) -> None:
         assert result.stderr.count("\n") == 1
         assert str(bad) in result.stderr and "[smtp]" in result.stderr
         assert "prot" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("tickets", "list"),
+        ("tickets", "list", "--json"),
+        ("tickets", "show", "T-2026-000001"),
+        ("status",),
+        ("contracts", "list"),
+        ("outbox", "list"),
+    ],
+)
+def test_a_reader_that_went_away_is_no_error(cfg: Path, args: tuple[str, ...]) -> None:
+    """`sepdesk tickets list | head -1`: once head has its line, sepdesk ends quietly.
+
+    The read end is closed before sepdesk writes, so every write fails with EPIPE,
+    deterministically (a real head may read everything before it exits)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [SEPDESK, "--config", str(cfg), *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.stderr == ""
+    assert proc.returncode == 1  # click's exit for a broken pipe: the output did not arrive
+
+
+def test_piped_into_head(cfg: Path) -> None:
+    proc = subprocess.run(
+        f"'{SEPDESK}' --config '{cfg}' tickets list | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.stdout.startswith("ticket_number") and proc.stdout.count("\n") == 1
+    assert proc.stderr == ""

@@ -167,6 +167,10 @@ def fenced(f: F) -> F:
             raise ConfigFailure(str(exc)) from None
         except SepdeskError as exc:
             raise Failure(str(exc)) from None
+        except BrokenPipeError:
+            # The reader went away (`sepdesk tickets list | head -1`): click's main leaves
+            # quietly, as Unix tools do, instead of "sepdesk: Broken pipe".
+            raise
         except OSError as exc:
             name = f"{exc.filename}: " if exc.filename else ""
             raise Failure(f"{name}{exc.strerror or exc}") from None
