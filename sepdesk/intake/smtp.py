@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -35,6 +35,25 @@ _Item = tuple[bytes, str, list[str], Future[Stored]]
 TEMP_FAIL = "451 4.3.0 could not store the message; please try again later"
 BAD_SENDER = "501 5.1.7 bad sender address syntax: no closing '>'"
 BAD_RECIPIENT = "501 5.1.3 bad recipient address syntax: no closing '>'"
+
+
+def _settle(
+    future: Future[Stored], result: Stored | None = None, exc: BaseException | None = None
+) -> None:
+    """Hand a session its outcome, unless it is gone.
+
+    A session waiting for its 250 is cancelled when its client hangs up or the receiver
+    stops, and that cancels its future; setting a cancelled future raises, which would
+    end this thread and leave every later SMTP session waiting for ever. Such a client
+    got no 250 and sends again (the same bytes are then recognised).
+    """
+    try:
+        if exc is not None:
+            future.set_exception(exc)
+        elif result is not None:
+            future.set_result(result)
+    except InvalidStateError:  # cancelled: nobody is waiting
+        pass
 
 
 class GroupCommitter(threading.Thread):
@@ -83,10 +102,10 @@ class GroupCommitter(threading.Thread):
                 ]
         except Exception as exc:  # every session of the batch answers 451 and retries
             for item in batch:
-                item[3].set_exception(exc)
+                _settle(item[3], exc=exc)
             return
         for item, result in zip(batch, stored, strict=True):
-            item[3].set_result(result)
+            _settle(item[3], result)
 
     def run(self) -> None:
         db = None
@@ -95,7 +114,7 @@ class GroupCommitter(threading.Thread):
                 db = db or connect(self.settings.database.path)
             except Exception as exc:
                 for item in batch:
-                    item[3].set_exception(exc)
+                    _settle(item[3], exc=exc)
                 continue
             self._commit(db, batch)
         if db is not None:
