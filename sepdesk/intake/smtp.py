@@ -120,9 +120,14 @@ class GroupCommitter(threading.Thread):
         if db is not None:
             db.close()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Commit what is queued, then end; wait at most ``timeout`` seconds.
+
+        A batch still uncommitted then is lost with the process: its sessions got no
+        250, so their clients send again.
+        """
         self.queue.put(None)
-        self.join(10)
+        self.join(timeout)
 
 
 class IntakeHandler:
@@ -164,8 +169,8 @@ class IntakeHandler:
         self.on_stored(stored.intake_id)
         return OK_QUEUED.format(stored.intake_id)
 
-    def close(self) -> None:
-        self.committer.close()
+    def close(self, timeout: float = 10.0) -> None:
+        self.committer.close(timeout)
 
 
 def unterminated_path(arg: str | None, keyword: str) -> bool:
