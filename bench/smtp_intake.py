@@ -78,6 +78,7 @@ def main() -> None:
         "[desk]\nmax_auto_replies_per_day = 1000000\n"
     )
     sepdesk = [sys.executable, "-m", "sepdesk", "--config", str(cfg)]
+    subprocess.run([*sepdesk, "init"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run([*sepdesk, "contracts", "import", str(SAMPLES / "contracts.csv")], check=True)
     mails = sample_mails(args.n)
     with open(tmp / "serve.log", "wb") as log:

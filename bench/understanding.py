@@ -26,12 +26,12 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sepdesk.contracts import default_end
 from sepdesk.pipeline.classify import FIELDS, own_text, understand
 from sepdesk.pipeline.customers import (
     ContractIndex,
     ContractView,
     contract_state,
-    default_end,
     match_customer,
 )
 from sepdesk.pipeline.parse import ParsedMail, parse_mail

@@ -24,6 +24,7 @@ from sepdesk.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("config/sepdesk.toml")
 TLS_MODES = ("tls", "starttls", "none")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def _f(default: Any, help: str) -> Any:
@@ -250,6 +251,39 @@ def _validate_accounts(where: str, imap: ImapSettings) -> None:
             raise ConfigError(f"{where}: [imap] accounts[{i}].user: missing")
 
 
+def _validate_calendar(where: str, s: Settings) -> None:
+    """[calendar] as the SLA clock will read it: known country and subdivisions, valid days.
+
+    Checked at load, so every command (``sepdesk status`` too) refuses a calendar the
+    SLA timer could not build, naming the file and key.
+    """
+    import holidays
+
+    from sepdesk.sla.calendar import SupportCalendar  # imports this module: not at the top
+
+    country = s.calendar.country
+    try:
+        holidays.country_holidays(country, years=2026)
+    except NotImplementedError:
+        raise ConfigError(
+            f"{where}: [calendar] country: {country!r} is not a country code of the"
+            " holidays package (ISO 3166 alpha-2, e.g. 'DE')"
+        ) from None
+    for sub in s.calendar.subdivisions:
+        try:
+            holidays.country_holidays(country, subdiv=sub, years=2026)
+        except NotImplementedError:
+            known = ", ".join(holidays.list_supported_countries().get(country, []))
+            raise ConfigError(
+                f"{where}: [calendar] subdivisions: {sub!r} is not a subdivision of {country}"
+                f" (known: {known})"
+            ) from None
+    try:
+        SupportCalendar.from_settings(s)  # extra_closed, and whatever else it refuses
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
 def _validate(where: str, s: Settings) -> None:
     _validate_accounts(where, s.imap)
     links: list[tuple[str, str, str]] = [("relay", s.relay.tls, s.relay.host)]
@@ -262,7 +296,18 @@ def _validate(where: str, s: Settings) -> None:
     if s.pipeline.processes < 0:
         raise ConfigError(f"{where}: [pipeline] processes: must be 0 or more")
     if not 0 < s.sla.warn_at < 1:
-        raise ConfigError(f"{where}: [sla] warn_at: must be between 0 and 1")
+        raise ConfigError(
+            f"{where}: [sla] warn_at: must be greater than 0 and less than 1"
+            f" (a fraction of the response budget), not {s.sla.warn_at:g}"
+        )
+    if s.sla.repeat_after_breach < 0:
+        raise ConfigError(
+            f"{where}: [sla] repeat_after_breach: must be 0 (no reminders) or more minutes"
+        )
+    if s.log.level.upper() not in LOG_LEVELS:
+        raise ConfigError(
+            f"{where}: [log] level: {s.log.level!r} is not one of {', '.join(LOG_LEVELS)}"
+        )
     try:
         from zoneinfo import ZoneInfo
 
@@ -271,6 +316,7 @@ def _validate(where: str, s: Settings) -> None:
         raise ConfigError(
             f"{where}: [desk] timezone: unknown timezone {s.desk.timezone!r}"
         ) from None
+    _validate_calendar(where, s)
     if "@" not in s.desk.support_address:
         raise ConfigError(f"{where}: [desk] support_address: not an address")
     if s.desk.staff and s.desk.require_auth and not s.desk.authserv_id.strip():

@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,6 @@ import sqlite_utils
 
 from sepdesk.errors import InputError, NotFound
 from sepdesk.instants import to_db
-from sepdesk.pipeline.customers import default_end
 from sepdesk.store import write_tx
 from sepdesk.tickets.store import add_event
 
@@ -50,6 +49,20 @@ class ContractRow:
     license_ids: tuple[str, ...]
     license_type: str
     sce: str
+
+
+def default_end(start: date) -> date:
+    """The last day of a contract with an empty ``end``: 12 months from ``start``, inclusive.
+
+    The end day is covered (see contract_state), so a contract from 2026-05-01 ends on
+    2027-04-30, as the explicit 12-month contracts do (2026-01-01 to 2026-12-31). One
+    starting on 29 February ends on 28 February: the next term would begin on 1 March.
+    """
+    try:
+        next_term = start.replace(year=start.year + 1)
+    except ValueError:  # 29 February, and next year is no leap year
+        next_term = date(start.year + 1, 3, 1)
+    return next_term - timedelta(days=1)
 
 
 def _date(value: str, where: str) -> date:
@@ -107,20 +120,60 @@ def parse_row(row: dict[str, str], where: str) -> ContractRow:
     )
 
 
+def _check_header(header: list[str], path: Path) -> None:
+    """The header row must name each column of SPEC §3 once, and nothing else."""
+    where = f"{path}, line 1"
+    missing = [c for c in COLUMNS if c not in header]
+    for sep, name in ((";", "semicolons"), ("\t", "tabs")):
+        if missing and COLUMNS[0] in ",".join(header).split(sep):
+            raise InputError(
+                f"{where}: the columns are separated by {name}; the file must be"
+                " comma-separated (';' only separates the entries inside contacts and license_ids)"
+            )
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise InputError(
+            f"{where}: unknown column {unknown[0]!r} (the columns are {', '.join(COLUMNS)})"
+        )
+    twice = [c for c in COLUMNS if header.count(c) > 1]
+    if twice:
+        raise InputError(f"{where}: column {twice[0]} given twice")
+    if missing:
+        raise InputError(f"{where}: missing column {missing[0]}")
+
+
+def _fields(header: list[str], fields: list[str], where: str) -> dict[str, str]:
+    """One record's fields by column; a field more or less than the header is an error."""
+    if len(fields) > len(header):
+        raise InputError(
+            f"{where}, field {len(header) + 1}: {fields[len(header)]!r} after the last column"
+            f" ({header[-1]}): {len(fields)} fields, the header has {len(header)}"
+        )
+    if len(fields) < len(header):
+        raise InputError(
+            f"{where}, field {header[len(fields)]}: missing"
+            f" ({len(fields)} fields, the header has {len(header)})"
+        )
+    return dict(zip(header, fields, strict=True))
+
+
 def read_csv(path: Path) -> list[ContractRow]:
     """Every row of the file, or InputError for the first bad one (line numbers as in an editor)."""
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 (byte {exc.start})") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise InputError(f"{path}, line 1: missing column {missing[0]}")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        raise InputError(f"{path}: empty file (no header row)")
+    _check_header(header, path)
     rows, seen = [], set()
-    for row in reader:
+    for fields in reader:
+        if not fields:  # a blank line
+            continue
         where = f"{path}, line {reader.line_num}"
-        parsed = parse_row(row, where)
+        parsed = parse_row(_fields(header, fields, where), where)
         if parsed.customer_number in seen:
             raise InputError(f"{where}, field customer_number: duplicate {parsed.customer_number}")
         seen.add(parsed.customer_number)
@@ -129,7 +182,11 @@ def read_csv(path: Path) -> list[ContractRow]:
 
 
 def import_csv(db: sqlite_utils.Database, path: str | Path, at: datetime) -> int:
-    """Upsert every row of the file in one transaction; returns the number of rows."""
+    """Upsert every row of the file in one transaction; returns the number of rows.
+
+    An empty ``sce`` leaves a customer's participation choice as it was (set by
+    ``contracts sce`` or an earlier file); ``yes`` or ``no`` replaces it.
+    """
     rows = read_csv(Path(path))
     with write_tx(db):
         for r in rows:
@@ -140,7 +197,9 @@ def import_csv(db: sqlite_utils.Database, path: str | Path, at: datetime) -> int
                 " customer_name=excluded.customer_name, level=excluded.level,"
                 ' start=excluded.start, "end"=excluded."end", contacts=excluded.contacts,'
                 " license_ids=excluded.license_ids, license_type=excluded.license_type,"
-                " sce=excluded.sce, updated_at=excluded.updated_at",
+                # An empty sce keeps the customer's earlier choice (`contracts sce`).
+                " sce=CASE excluded.sce WHEN '' THEN contracts.sce ELSE excluded.sce END,"
+                " updated_at=excluded.updated_at",
                 [
                     r.customer_number,
                     r.customer_name,

@@ -173,3 +173,45 @@ def test_backup_while_serve_runs(tmp_path: Path) -> None:
         assert served.stop(10) == 0
     finally:
         served.kill()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("backup", "copy.db"),
+        ("status",),
+        ("tickets", "list"),
+        ("tickets", "show", "T-2026-000001"),
+        ("contracts", "list"),
+        ("contracts", "import", str(CONTRACTS)),
+        ("outbox", "list"),
+        ("quarantine", "list"),
+        ("sla", "report"),
+        ("report", "sce"),
+        ("ingest", str(MAILS[0])),
+    ],
+)
+def test_commands_refuse_a_missing_database_and_create_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    """A wrong or relative [database] path must not give an empty desk that looks fine:
+    only init and serve create the database."""
+    monkeypatch.chdir(tmp_path)
+    cfg = write_toml(tmp_path / "s.toml", {"database": {"path": "var/sepdesk.db"}})
+    result = run(cfg, *args)
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert f"var/sepdesk.db: no such database ({tmp_path}/var/sepdesk.db)" in result.stderr
+    assert "sepdesk init" in result.stderr and "[database] path in" in result.stderr
+    assert "s.toml" in result.stderr
+    assert not (tmp_path / "var").exists() and not (tmp_path / "copy.db").exists()
+
+
+def test_init_then_the_same_commands_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    cfg = write_toml(tmp_path / "s.toml", {"database": {"path": "var/sepdesk.db"}})
+    assert run(cfg, "init").exit_code == 0
+    assert run(cfg, "status").exit_code == 0
+    backup = run(cfg, "backup", "copy.db")
+    assert backup.exit_code == 0 and backup.stdout.startswith("backup written")

@@ -25,6 +25,7 @@ def config(tmp_path: Path) -> Path:
         '[calendar]\nextra_closed = ["12-24"]\n',
         encoding="utf-8",
     )
+    open_db(tmp_path / "sepdesk.db").close()  # as `sepdesk init` would: commands need it
     return path
 
 

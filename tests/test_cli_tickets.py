@@ -7,6 +7,7 @@ errors are checked again against the real console script as a subprocess.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -256,6 +257,10 @@ def test_severity_and_assign_before_the_ticket_was_received_are_refused(
         ("tickets", "severity", "T-2026-000001", "high"),
         ("tickets", "assign", "T-2026-000001"),
         ("tickets", "assign", "T-2026-000001", "  "),
+        ("tickets", "assign", "T-2026-000001", "not an address"),
+        ("tickets", "assign", "T-2026-000001", "eva"),
+        ("tickets", "assign", "T-2026-000001", "eva@"),
+        ("tickets", "assign", "T-2026-000001", "Eva <eva@sep.example>"),
         ("tickets", "solve"),
         ("tickets", "solve", "T-2026-000001", "--at", "yesterday-ish"),
         ("tickets", "frobnicate", "T-2026-000001"),
@@ -265,6 +270,16 @@ def test_bad_arguments_are_usage_errors(cfg: Path, args: tuple[str, ...]) -> Non
     result = run(cfg, *args)
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_assign_names_the_bad_address_and_changes_nothing(cfg: Path) -> None:
+    result = run(cfg, "tickets", "assign", "T-2026-000001", "not an address")
+    assert result.exit_code == 2
+    assert "Invalid value for WHO: 'not an address' is not a mail address" in result.stderr
+    shown = json.loads(run(cfg, "tickets", "show", "T-2026-000001", "--json").stdout)
+    assert shown["assigned_to"] is None
+    ok = run(cfg, "tickets", "assign", "T-2026-000001", "<eva@sep.example>")
+    assert ok.stdout == "T-2026-000001: assigned to eva@sep.example\n"
 
 
 # -- the real console script ---------------------------------------------------------------
@@ -297,3 +312,49 @@ def test_subprocess_unknown_config_key_is_one_line_exit_2(cfg: Path) -> None:
         assert result.stderr.count("\n") == 1
         assert str(bad) in result.stderr and "[smtp]" in result.stderr
         assert "prot" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("tickets", "list"),
+        ("tickets", "list", "--json"),
+        ("tickets", "show", "T-2026-000001"),
+        ("status",),
+        ("contracts", "list"),
+        ("outbox", "list"),
+    ],
+)
+def test_a_reader_that_went_away_is_no_error(cfg: Path, args: tuple[str, ...]) -> None:
+    """`sepdesk tickets list | head -1`: once head has its line, sepdesk ends quietly.
+
+    The read end is closed before sepdesk writes, so every write fails with EPIPE,
+    deterministically (a real head may read everything before it exits)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [SEPDESK, "--config", str(cfg), *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.stderr == ""
+    assert proc.returncode == 1  # click's exit for a broken pipe: the output did not arrive
+
+
+def test_piped_into_head(cfg: Path) -> None:
+    proc = subprocess.run(
+        f"'{SEPDESK}' --config '{cfg}' tickets list | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.stdout.startswith("ticket_number") and proc.stdout.count("\n") == 1
+    assert proc.stderr == ""

@@ -152,6 +152,8 @@ def test_ingest_with_a_bad_received_at_is_a_usage_error_and_stores_nothing(tmp_p
     cfg.write_text(f'[database]\npath = "{tmp_path / "d.db"}"\n')
     mail = tmp_path / "m.eml"
     mail.write_bytes(b"From: a@example.org\nSubject: x\n\nhello\n")
+    _register()
+    assert CliRunner().invoke(cli, ["--config", str(cfg), "init"]).exit_code == 0
     proc = subprocess.run(
         [sys.executable, "-m", "sepdesk", "--config", str(cfg), "ingest", str(mail),
          "--received-at", "yesterday-ish"],
@@ -164,3 +166,47 @@ def test_ingest_with_a_bad_received_at_is_a_usage_error_and_stores_nothing(tmp_p
 
     with closing(sqlite3.connect(tmp_path / "d.db")) as conn:
         assert conn.execute("SELECT count(*) FROM intake").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ('[calendar]\nextra_closed = ["12-32"]\n', r"\[calendar\] extra_closed: '12-32'"),
+        ('[calendar]\ncountry = "XX"\n', r"\[calendar\] country: 'XX' is not a country"),
+        ('[calendar]\nsubdivisions = ["BY", "ZZ"]\n', r"\[calendar\] subdivisions: 'ZZ' is not"),
+        ("[sla]\nrepeat_after_breach = -5\n", r"\[sla\] repeat_after_breach: must be 0"),
+        ("[sla]\nwarn_at = 1\n", r"\[sla\] warn_at: must be greater than 0 and less than 1"),
+        ("[sla]\nwarn_at = 0\n", r"\[sla\] warn_at: must be greater than 0 and less than 1"),
+        ('[log]\nlevel = "LOUD"\n', r"\[log\] level: 'LOUD' is not one of DEBUG, INFO"),
+    ],
+)
+def test_bad_values_name_file_section_and_key(tmp_path: Path, toml: str, expected: str) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text(toml)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(p))}: {expected}"):
+        config.load(p)
+
+
+def test_good_calendar_sla_and_log_values_load(tmp_path: Path) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text(
+        '[calendar]\ncountry = "AT"\nsubdivisions = []\nextra_closed = ["02-29", "2026-12-24"]\n'
+        '[sla]\nrepeat_after_breach = 0\nwarn_at = 0.9\n[log]\nlevel = "debug"\n'
+    )
+    s = config.load(p)
+    assert (s.calendar.country, s.sla.repeat_after_breach, s.log.level) == ("AT", 0, "debug")
+
+
+def test_status_checks_the_calendar_too(tmp_path: Path) -> None:
+    """The docs recommend `sepdesk status` as the config check: it must refuse what serve's
+    SLA timer could not use, in one line naming the file, exit 2."""
+    p = tmp_path / "c.toml"
+    p.write_text(
+        f'[database]\npath = "{tmp_path / "d.db"}"\n[calendar]\nextra_closed = ["12-32"]\n'
+    )
+    _register()
+    result = CliRunner().invoke(cli, ["--config", str(p), "status"])
+    assert result.exit_code == 2
+    assert result.stderr == f"sepdesk: {p}: [calendar] extra_closed: '12-32' is neither" + (
+        " 'MM-DD' nor 'YYYY-MM-DD'\n"
+    )

@@ -14,7 +14,6 @@ from sepdesk.pipeline.customers import (
     ContractIndex,
     ContractView,
     contract_state,
-    default_end,
     match_customer,
 )
 
@@ -140,11 +139,6 @@ def test_no_match_says_why(index: ContractIndex) -> None:
     m = _match(index, "customer number 999999")
     assert (m.customer_number, m.basis) == (None, "none")
     assert "999999" in m.reason
-
-
-def test_default_end_is_twelve_months_later() -> None:
-    assert default_end(date(2025, 3, 1)) == date(2026, 3, 1)
-    assert default_end(date(2024, 2, 29)) == date(2025, 2, 28)
 
 
 def test_contract_state_boundaries() -> None:

@@ -6,12 +6,15 @@ failing test is killed in the fixture's teardown.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import smtplib
 import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -203,3 +206,86 @@ def test_processes_started_early_are_the_only_pipeline(tmp_path: Path) -> None:
     finally:
         for desk in daemon.desks:
             desk.close()
+
+
+# -- a bounded stop: systemd's TimeoutStopSec must cover it (tests/test_systemd.py) ----------
+
+
+def _stubborn(ready: str) -> None:
+    """A pipeline process that will not stop on SIGTERM (stuck in a long batch)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    Path(ready).touch()
+    time.sleep(60)
+
+
+def test_stuck_pipeline_processes_share_one_stop_deadline(tmp_path: Path) -> None:
+    """Three processes ignoring SIGTERM are killed after one timeout, not one each."""
+    from sepdesk.daemon import processes
+
+    procs = processes.PipelineProcesses(load(Served(tmp_path).config), 3, method="spawn")
+    ctx: Any = multiprocessing.get_context("spawn")
+    marks = [tmp_path / f"ready-{i}" for i in range(3)]
+    procs.procs = [ctx.Process(target=_stubborn, args=(str(m),), daemon=True) for m in marks]
+    procs.start()
+    try:
+        wait_for(lambda: all(m.exists() for m in marks), 30, "stubborn processes ready")
+        started = time.monotonic()
+        procs.shutdown(1.0)
+        took = time.monotonic() - started
+        assert not any(p.is_alive() for p in procs.procs)
+        assert took < 1.0 + processes.KILL_WAIT, took  # was 3 x (1 s + the kill)
+    finally:
+        for p in procs.procs:
+            if p.is_alive():
+                p.kill()
+
+
+def test_stop_is_bounded_while_the_smtp_store_is_blocked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SMTP store waits for the database (here: a writer holding its lock) when SIGTERM
+    comes; the stop must still end by the deadline, not after the store's own 10 s."""
+    from sepdesk.daemon import serve as serve_module
+
+    monkeypatch.setattr(serve_module, "STOP_TIMEOUT", 1.5)
+    served = Served(tmp_path)
+    daemon = Daemon(load(served.config))
+    daemon.start()
+    committer = daemon.handler.committer
+    handed = threading.Event()
+    submit = committer.submit
+
+    def submit_and_tell(*args: Any) -> Any:
+        future = submit(*args)
+        handed.set()
+        return future
+
+    monkeypatch.setattr(committer, "submit", submit_and_tell)
+    blocker = sqlite3.connect(served.db, timeout=1)
+    blocker.execute("BEGIN IMMEDIATE")  # the store's commit now waits (busy timeout 30 s)
+    answers: list[BaseException] = []
+
+    def client() -> None:
+        try:
+            with smtplib.SMTP("127.0.0.1", served.port, timeout=30) as s:
+                s.sendmail("a@example.org", ["support@sep.example"], b"Subject: x\r\n\r\nhi\r\n")
+        except (smtplib.SMTPException, OSError) as exc:
+            answers.append(exc)
+
+    sender = threading.Thread(target=client, daemon=True)
+    took = None
+    try:
+        sender.start()
+        assert handed.wait(10), "the mail reached the store"
+        wait_for(lambda: committer.queue.qsize() == 0, 10, "the store took the mail")
+        started = time.monotonic()
+        daemon.shutdown()
+        took = time.monotonic() - started
+        assert took < 1.5 + 2.0, took  # was the store's own 10 s join first
+        sender.join(10)
+        assert answers, "the client must not have been told 250"
+    finally:
+        blocker.rollback()
+        blocker.close()
+        if took is None:
+            daemon.shutdown()

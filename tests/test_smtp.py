@@ -86,6 +86,94 @@ def test_oversize_mail_gets_552(settings_factory: Callable[..., Settings]) -> No
         handler.close()
 
 
+@pytest.fixture
+def receiver(settings_factory: Callable[..., Settings]) -> Iterator[Settings]:
+    """The aiosmtpd receiver alone, on a migrated database."""
+    settings = settings_factory()
+    Desk.open(settings).close()
+    handler = IntakeHandler(settings)
+    controller = start_receiver(settings, handler)
+    try:
+        yield settings
+    finally:
+        controller.stop()
+        handler.close()
+
+
+@pytest.mark.parametrize("path", ["<bad", "<t.weiss@mueller-maschinenbau.de", '<"x>"@example.org'])
+def test_unterminated_sender_is_a_syntax_error(receiver: Settings, path: str) -> None:
+    """RFC 5321: the reverse-path is "<" ... ">"; without the ">" it is a 501, not a 250."""
+    with smtplib.SMTP(receiver.smtp.host, receiver.smtp.port, timeout=10) as client:
+        client.ehlo()
+        code, text = client.docmd(f"MAIL FROM:{path}")
+        assert (code, text) == (501, b"5.1.7 bad sender address syntax: no closing '>'")
+        assert client.docmd("RCPT TO:<support@sep.example>")[0] == 503  # no sender taken
+        # The session goes on: a well-formed sender is accepted and its mail stored.
+        assert client.docmd("MAIL FROM:<sender@example.org>")[0] == 250
+        assert client.docmd("RCPT TO:<support@sep.example")[0] == 501  # the same for RCPT
+        assert client.docmd("RCPT TO:<support@sep.example>")[0] == 250
+        assert client.data(b"Subject: hi\r\n\r\nhello\r\n")[0] == 250
+    desk = Desk.open(receiver)
+    assert desk.db.execute("SELECT mail_from FROM intake").fetchall() == [("sender@example.org",)]
+    desk.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["<>", "<a@example.org>", "<a@example.org> SIZE=10", "a@example.org", '<"x>"@example.org>'],
+)
+def test_well_formed_senders_are_still_accepted(receiver: Settings, path: str) -> None:
+    with smtplib.SMTP(receiver.smtp.host, receiver.smtp.port, timeout=10) as client:
+        client.ehlo()
+        assert client.docmd(f"MAIL FROM:{path}")[0] == 250
+
+
+def test_unterminated_sender_before_helo_is_still_bad_sequence(receiver: Settings) -> None:
+    with smtplib.SMTP(receiver.smtp.host, receiver.smtp.port, timeout=10) as client:
+        assert client.docmd("MAIL FROM:<bad")[0] == 503
+
+
+def test_a_client_hanging_up_while_its_mail_is_stored_leaves_the_receiver_working(
+    receiver: Settings,
+) -> None:
+    """A client that gives up waiting for its 250 (the database was busy) cancels its
+    session; the store must not die on that, or every later session waits for ever."""
+    import socket
+    import sqlite3
+
+    blocker = sqlite3.connect(receiver.database.path, timeout=1)
+    blocker.execute("BEGIN IMMEDIATE")  # the store's commit waits
+    try:
+        with socket.create_connection((receiver.smtp.host, receiver.smtp.port), 10) as sock:
+            stream = sock.makefile("rwb")
+            stream.readline()
+            for line in (
+                b"HELO client.example",
+                b"MAIL FROM:<impatient@example.org>",
+                b"RCPT TO:<support@sep.example>",
+                b"DATA",
+            ):
+                stream.write(line + b"\r\n")
+                stream.flush()
+                assert stream.readline()[:1] in (b"2", b"3")
+            stream.write(b"Subject: first\r\n\r\nhello\r\n.\r\n")
+            stream.flush()
+            time.sleep(0.5)  # the message reaches the store, which waits for the lock
+            stream.close()  # the socket closes only with its file
+        time.sleep(0.5)  # the hang-up cancels the session
+    finally:
+        blocker.rollback()
+        blocker.close()
+    with smtplib.SMTP(receiver.smtp.host, receiver.smtp.port, timeout=10) as client:
+        client.sendmail(
+            "patient@example.org", ["support@sep.example"], b"Subject: second\r\n\r\nhi"
+        )
+    desk = Desk.open(receiver)
+    senders = [r[0] for r in desk.db.execute("SELECT mail_from FROM intake ORDER BY id")]
+    assert senders[-1] == "patient@example.org"
+    desk.close()
+
+
 def test_storage_failure_answers_451(
     settings_factory: Callable[..., Settings], tmp_path: Path
 ) -> None:

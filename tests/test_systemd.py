@@ -55,6 +55,7 @@ def test_unit_has_the_keys_operations_rely_on() -> None:
         "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX",
         "CapabilityBoundingSet": "",
         "Restart": "on-failure",
+        "RestartPreventExitStatus": "2",  # a bad config must not restart every 5 s for ever
         "TimeoutStopSec": "15",
     }
     for key, value in expected.items():
@@ -65,6 +66,52 @@ def test_unit_has_the_keys_operations_rely_on() -> None:
         "imap_password:/etc/sepdesk/imap_password",
         "relay_password:/etc/sepdesk/relay_password",
     ]
+
+
+def test_documentation_points_at_something_that_exists() -> None:
+    """pip installs no docs: a file:// link must be one the README's install steps create."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for value in parse_unit(UNIT)["Unit"].get("Documentation", []):
+        for uri in value.split():
+            if uri.startswith("file://"):
+                assert uri.removeprefix("file://") in readme, uri
+            else:
+                assert uri.startswith(("https://", "http://", "man:", "info:")), uri
+
+
+def test_exit_2_is_a_usage_or_config_error(tmp_path: Path) -> None:
+    """What RestartPreventExitStatus=2 relies on: serve with a bad config exits 2 at once."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[calendar]\ncountry = "XX"\n', encoding="utf-8")
+    result = subprocess.run(
+        [str(SEPDESK), "--config", str(bad), "serve"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "[calendar] country" in result.stderr
+
+
+def _seconds(value: str) -> float:
+    """A systemd time span of the forms this unit uses: "15", "15s", "1min 30s"."""
+    total = 0.0
+    for part in value.split():
+        number = part.rstrip("smin")
+        total += float(number) * (60 if part.endswith("min") else 1)
+    return total
+
+
+def test_stop_timeout_covers_the_daemons_worst_case_stop() -> None:
+    """systemd kills the daemon at TimeoutStopSec: it must outlast the bounded stop path
+    (every part under one STOP_TIMEOUT, then KILL_WAIT for processes killed then)."""
+    from sepdesk.daemon.processes import KILL_WAIT
+    from sepdesk.daemon.serve import STOP_TIMEOUT
+
+    (timeout,) = parse_unit(UNIT)["Service"]["TimeoutStopSec"]
+    margin = 3.0  # controller stop, closing connections, interpreter exit
+    assert _seconds(timeout) >= STOP_TIMEOUT + KILL_WAIT + margin
 
 
 def test_credential_names_are_the_ones_the_code_reads() -> None:

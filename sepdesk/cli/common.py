@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import wraps
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -67,11 +68,32 @@ def option_instant(ctx: click.Context, text: str | None, option: str) -> datetim
         raise click.BadParameter(message, ctx=ctx, param_hint=option) from None
 
 
+def existing_database(settings: config.Settings) -> None:
+    """Refuse to go on without the database: opening a missing one would create it empty.
+
+    Only ``init`` and ``serve`` create the database; every other command works on the
+    existing one, so a wrong or relative ``[database] path`` fails here instead of
+    reporting (or backing up) an empty desk.
+    """
+    path = Path(settings.database.path)
+    if path.exists():
+        return
+    where = f" ({path.resolve()})" if not path.is_absolute() else ""
+    if settings.source == config.Settings.source:
+        fix = "or name the right one in a config file ([database] path, --config)"
+    else:
+        fix = f"or set [database] path in {settings.source}"
+    fail(f"{path}: no such database{where}; create it with `sepdesk init` {fix}")
+
+
 def get_desk(ctx: click.Context) -> Desk:
+    """The desk on the existing database (see :func:`existing_database`), opened once."""
     obj = ctx.find_root().ensure_object(dict)
     if "desk" not in obj:
+        settings = get_settings(ctx)
+        existing_database(settings)
         try:
-            obj["desk"] = Desk.open(get_settings(ctx))
+            obj["desk"] = Desk.open(settings)
         except SepdeskError as exc:
             raise Failure(str(exc)) from None
         ctx.find_root().call_on_close(obj["desk"].close)
@@ -145,6 +167,10 @@ def fenced(f: F) -> F:
             raise ConfigFailure(str(exc)) from None
         except SepdeskError as exc:
             raise Failure(str(exc)) from None
+        except BrokenPipeError:
+            # The reader went away (`sepdesk tickets list | head -1`): click's main leaves
+            # quietly, as Unix tools do, instead of "sepdesk: Broken pipe".
+            raise
         except OSError as exc:
             name = f"{exc.filename}: " if exc.filename else ""
             raise Failure(f"{name}{exc.strerror or exc}") from None

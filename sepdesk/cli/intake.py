@@ -29,10 +29,10 @@ def ingest(
     ctx: click.Context, files: tuple[str, ...], received_at: str | None, as_json: bool
 ) -> None:
     """Feed raw RFC 5322 FILES through the pipeline; one record per file."""
-    desk = get_desk(ctx)
     when: str | datetime | None = received_at
     if received_at and received_at != "header":
-        when = option_instant(ctx, received_at, "--received-at")
+        when = option_instant(ctx, received_at, "--received-at")  # usage errors first
+    desk = get_desk(ctx)
     records, failed = [], False
     for name in files:
         try:

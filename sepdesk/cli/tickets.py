@@ -12,6 +12,7 @@ import click
 
 from sepdesk.cli.common import FencedGroup, emit, get_desk, json_option, option_instant
 from sepdesk.instants import db_to_local, now, to_db
+from sepdesk.pipeline import commands as mail_commands
 from sepdesk.tickets import actions
 from sepdesk.tickets import store as tickets
 
@@ -83,8 +84,8 @@ def list_(
     as_json: bool,
 ) -> None:
     """Every ticket, newest first, unless filtered or limited."""
-    desk = get_desk(ctx)
     before = option_instant(ctx, due_before, "--due-before") if due_before else None
+    desk = get_desk(ctx)
     where, args = _filters(status, severity, customer, before)
     sql = f"SELECT * FROM tickets{where} ORDER BY delivery_failed DESC, received_at DESC, id DESC"
     if limit and breached is None:
@@ -189,8 +190,12 @@ def severity(ctx: click.Context, ref: str, level: int) -> None:
 @click.argument("who")
 @click.pass_context
 def assign(ctx: click.Context, ref: str, who: str) -> None:
-    """Assign REF to engineer WHO (an address)."""
+    """Assign REF to engineer WHO (a mail address, name@domain)."""
     if not who.strip():
         raise click.BadParameter("must not be empty", param_hint="WHO")
-    t = actions.apply(get_desk(ctx), ref, "assign", now(), _actor(), who)
+    # The rule of the mail command #assign, so both accept the same addresses.
+    address, error = mail_commands._check_arg("assign", [who])
+    if error or address is None:
+        raise click.BadParameter(f"{who!r} is not a mail address (name@domain)", param_hint="WHO")
+    t = actions.apply(get_desk(ctx), ref, "assign", now(), _actor(), address)
     click.echo(f"{t['ticket_number']}: assigned to {t['assigned_to']}")

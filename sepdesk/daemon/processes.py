@@ -34,6 +34,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from typing import Any
 
 from sepdesk.config import Settings
@@ -41,6 +42,7 @@ from sepdesk.instants import now
 
 log = logging.getLogger("sepdesk.daemon")
 IDLE_POLL = 0.25  # seconds between looks at the intake table when nobody wakes us
+KILL_WAIT = 2.0  # seconds for killed processes to be gone, after the stop deadline
 WAKE = signal.SIGUSR1
 
 
@@ -170,16 +172,31 @@ class PipelineProcesses:
     def alive(self) -> bool:
         return all(p.is_alive() for p in self.procs)
 
-    def shutdown(self, timeout: float) -> None:
+    def terminate(self) -> None:
+        """Ask every process to stop (SIGTERM: each finishes its batch); returns at once."""
         for p in self.procs:
             if p.is_alive():
                 p.terminate()
-        for p in self.procs:
-            p.join(timeout)
-            if p.is_alive():
-                log.warning("%s did not stop in time; killing it", p.name)
-                p.kill()
-                p.join(2)
+
+    def shutdown(self, timeout: float) -> None:
+        """Stop every process within ``timeout`` seconds in all, then at most KILL_WAIT more.
+
+        The processes stop side by side under one deadline (not ``timeout`` each in
+        turn); one still running then is killed, its batch rolled back and done again
+        at the next start.
+        """
+        self.terminate()
+        deadline = time.monotonic() + timeout
+        started = [p for p in self.procs if p.pid is not None]
+        for p in started:
+            p.join(max(0.0, deadline - time.monotonic()))
+        stuck = [p for p in started if p.is_alive()]
+        for p in stuck:
+            log.warning("%s did not stop in time; killing it", p.name)
+            p.kill()
+        deadline = time.monotonic() + KILL_WAIT
+        for p in stuck:
+            p.join(max(0.0, deadline - time.monotonic()))
 
 
 def pipeline_process_count(settings: Settings) -> int:

@@ -199,22 +199,39 @@ class Daemon:
         warn_without_escalation_recipients(new)
 
     def shutdown(self) -> None:
+        """Stop within STOP_TIMEOUT seconds, plus KILL_WAIT for pipeline processes killed then.
+
+        Every part finishes its work in hand under one deadline, side by side: the
+        pipeline processes are told first, then the SMTP store commits what it holds,
+        then the threads are joined. Whatever is unfinished at the deadline is left
+        uncommitted (no 250 was given for it; a pipeline row is retried at the next
+        start). systemd's TimeoutStopSec must stay above this (tests/test_systemd.py).
+        """
         sd_notify("STOPPING=1")
         log.info("stopping: no new mail accepted; finishing work in hand")
+        deadline = time.monotonic() + STOP_TIMEOUT
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         if self.handler is not None:
             self.handler.accepting = False
         if self.controller is not None:
             self.controller.stop()
-        if self.handler is not None:
-            self.handler.close()
         self.stop.set()
         for w in self.workers:
             w.wake.set()
-        deadline = time.monotonic() + STOP_TIMEOUT
         if self.processes is not None:
-            self.processes.shutdown(STOP_TIMEOUT)
+            self.processes.terminate()
+        if self.handler is not None:
+            self.handler.close(left())
+        if self.processes is not None:
+            self.processes.shutdown(left())
         for t in [*self.workers, *self.threads]:
-            t.join(max(0.1, deadline - time.monotonic()))
+            t.join(left())
+        stuck = [t.name for t in [*self.workers, *self.threads] if t.is_alive()]
+        if stuck:
+            log.warning("stopping: %s still busy at the deadline; left unfinished", stuck)
         for desk in self.desks:
             desk.close()
         log.info("stopped")

@@ -1,7 +1,9 @@
 """The SMTP receiver (aiosmtpd): desk recipients only, size-limited, 250 only after the commit.
 
-RCPT outside the desk's addresses gets 550 5.1.1 (never a relay); a message
-over ``max_message_bytes`` gets 552 from aiosmtpd's data_size_limit; DATA
+A MAIL FROM or RCPT TO path opened with '<' and never closed gets 501 (RFC
+5321 syntax). RCPT outside the desk's addresses gets 550 5.1.1 (never a
+relay); a message over ``max_message_bytes`` gets 552 from aiosmtpd's
+data_size_limit; DATA
 stores the raw bytes, envelope and received time in one committed
 transaction before 250, and answers 451 if that failed.
 """
@@ -13,7 +15,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -31,7 +33,27 @@ NO_RELAY = "550 5.1.1 <{}>: recipient not accepted here (no relay)"
 OK_QUEUED = "250 2.0.0 OK: stored as intake #{}"
 _Item = tuple[bytes, str, list[str], Future[Stored]]
 TEMP_FAIL = "451 4.3.0 could not store the message; please try again later"
-BAD_SENDER = "501 5.1.7 bad sender address"
+BAD_SENDER = "501 5.1.7 bad sender address syntax: no closing '>'"
+BAD_RECIPIENT = "501 5.1.3 bad recipient address syntax: no closing '>'"
+
+
+def _settle(
+    future: Future[Stored], result: Stored | None = None, exc: BaseException | None = None
+) -> None:
+    """Hand a session its outcome, unless it is gone.
+
+    A session waiting for its 250 is cancelled when its client hangs up or the receiver
+    stops, and that cancels its future; setting a cancelled future raises, which would
+    end this thread and leave every later SMTP session waiting for ever. Such a client
+    got no 250 and sends again (the same bytes are then recognised).
+    """
+    try:
+        if exc is not None:
+            future.set_exception(exc)
+        elif result is not None:
+            future.set_result(result)
+    except InvalidStateError:  # cancelled: nobody is waiting
+        pass
 
 
 class GroupCommitter(threading.Thread):
@@ -80,10 +102,10 @@ class GroupCommitter(threading.Thread):
                 ]
         except Exception as exc:  # every session of the batch answers 451 and retries
             for item in batch:
-                item[3].set_exception(exc)
+                _settle(item[3], exc=exc)
             return
         for item, result in zip(batch, stored, strict=True):
-            item[3].set_result(result)
+            _settle(item[3], result)
 
     def run(self) -> None:
         db = None
@@ -92,15 +114,20 @@ class GroupCommitter(threading.Thread):
                 db = db or connect(self.settings.database.path)
             except Exception as exc:
                 for item in batch:
-                    item[3].set_exception(exc)
+                    _settle(item[3], exc=exc)
                 continue
             self._commit(db, batch)
         if db is not None:
             db.close()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Commit what is queued, then end; wait at most ``timeout`` seconds.
+
+        A batch still uncommitted then is lost with the process: its sessions got no
+        250, so their clients send again.
+        """
         self.queue.put(None)
-        self.join(10)
+        self.join(timeout)
 
 
 class IntakeHandler:
@@ -142,14 +169,58 @@ class IntakeHandler:
         self.on_stored(stored.intake_id)
         return OK_QUEUED.format(stored.intake_id)
 
-    def close(self) -> None:
-        self.committer.close()
+    def close(self, timeout: float = 10.0) -> None:
+        self.committer.close(timeout)
+
+
+def unterminated_path(arg: str | None, keyword: str) -> bool:
+    """Whether ``MAIL FROM:``/``RCPT TO:`` opens a path with '<' and never closes it.
+
+    aiosmtpd's address parser supplies a missing '>' and accepts ``MAIL FROM:<bad``;
+    RFC 5321 §4.1.2 makes the path ``"<" ... ">"``, so that is a syntax error (501).
+    A '>' inside a quoted local part does not close the path.
+    """
+    if arg is None or arg[: len(keyword)].upper() != keyword:
+        return False  # aiosmtpd answers these itself
+    path = arg[len(keyword) :].strip()
+    if not path.startswith("<"):
+        return False
+    quoted = escaped = False
+    for ch in path[1:]:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == ">" and not quoted:
+            return False
+    return True
 
 
 class TolerantSMTP(SMTP):
-    """RFC 5321 caps lines at 1000 octets, but real mail breaks it; accept and record, don't refuse."""
+    """RFC 5321 caps lines at 1000 octets, but real mail breaks it; accept and record, don't refuse.
+
+    Broken paths are refused, though: ``MAIL FROM:<bad`` gets 501, not 250.
+    """
 
     line_length_limit = 1 << 20
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        # Only where aiosmtpd would go on to accept: after HELO/EHLO (else its 503).
+        if self.session and self.session.host_name and unterminated_path(arg, "FROM:"):
+            await self.push(BAD_SENDER)
+            return
+        await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        ready = (
+            self.session and self.session.host_name and self.envelope and self.envelope.mail_from
+        )
+        if ready and unterminated_path(arg, "TO:"):
+            await self.push(BAD_RECIPIENT)
+            return
+        await super().smtp_RCPT(arg)
 
 
 class ReceiverController(Controller):

@@ -20,8 +20,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from dateutil.relativedelta import relativedelta
-
 from sepdesk.pipeline import rules
 from sepdesk.pipeline.classify import own_text
 
@@ -32,7 +30,7 @@ class ContractView:
     customer_name: str
     level: str  # business | emergency | demo
     start: date
-    end: date  # already defaulted by the caller (see default_end)
+    end: date  # already defaulted by the caller (see sepdesk.contracts.default_end)
     contacts: tuple[str, ...]  # lower-cased addresses or "@domain"
     license_ids: tuple[str, ...]
     license_type: str
@@ -91,11 +89,6 @@ class ContractIndex:
         return customer_number in self.by_address.get(address, ()) or (
             customer_number in self.by_domain.get(domain, ())
         )
-
-
-def default_end(start: date) -> date:
-    """An empty contract end means start + 12 months (that day still counts as covered)."""
-    return start + relativedelta(months=12)
 
 
 def contract_state(contract: ContractView | None, day: date) -> str:

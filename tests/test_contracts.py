@@ -1,0 +1,135 @@
+"""The contracts CSV (SPEC §3): strict columns and fields, all rows or none, upsert rules."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from sepdesk.contracts import COLUMNS, default_end, import_csv, list_contracts, set_sce
+from sepdesk.desk import Desk
+from sepdesk.errors import InputError
+from sepdesk.pipeline.customers import ContractView, contract_state
+from tests.conftest import T0
+
+HEADER = ",".join(COLUMNS)
+GOOD = "100001,Alpha GmbH,business,2026-01-01,2026-12-31,it@alpha.example,L-1,full,"
+
+
+def write(tmp_path: Path, *lines: str, name: str = "c.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def refused(desk: Desk, path: Path) -> str:
+    """The one-line error of an import that must write nothing."""
+    with pytest.raises(InputError) as err:
+        import_csv(desk.db, path, T0)
+    assert list_contracts(desk.db) == []
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(str(path))
+    return message
+
+
+def test_a_good_file_goes_in(desk: Desk, tmp_path: Path) -> None:
+    assert import_csv(desk.db, write(tmp_path, HEADER, GOOD), T0) == 1
+    assert [c["customer_number"] for c in list_contracts(desk.db)] == ["100001"]
+
+
+def test_a_row_with_an_extra_field_is_refused_by_line_and_field(desk: Desk, tmp_path: Path) -> None:
+    path = write(
+        tmp_path, HEADER, GOOD, "100002,Beta AG,demo,2026-02-01,,@beta.example,,DEMO,,oops"
+    )
+    message = refused(desk, path)
+    assert "line 3, field 10" in message and "'oops'" in message
+
+
+def test_a_row_with_a_field_too_few_is_refused(desk: Desk, tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER, "100002,Beta AG,demo,2026-02-01,,@beta.example,,DEMO")
+    assert "line 2, field sce: missing" in refused(desk, path)
+
+
+def test_an_unknown_column_is_named(desk: Desk, tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + ",region", GOOD + ",north")
+    assert "line 1: unknown column 'region'" in refused(desk, path)
+
+
+def test_a_column_given_twice_is_refused(desk: Desk, tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + ",sce", GOOD + ",")
+    assert "line 1: column sce given twice" in refused(desk, path)
+
+
+@pytest.mark.parametrize(("sep", "name"), [(";", "semicolons"), ("\t", "tabs")])
+def test_a_semicolon_separated_file_gets_a_hint(
+    desk: Desk, tmp_path: Path, sep: str, name: str
+) -> None:
+    path = write(tmp_path, HEADER.replace(",", sep), GOOD.replace(",", sep))
+    message = refused(desk, path)
+    assert f"line 1: the columns are separated by {name}" in message
+    assert "comma-separated" in message
+
+
+def test_an_empty_file_is_refused(desk: Desk, tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    assert "empty file" in refused(desk, path)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (date(2026, 5, 1), date(2027, 4, 30)),
+        (date(2026, 1, 1), date(2026, 12, 31)),  # as the sample's explicit 12-month contracts
+        (date(2025, 3, 1), date(2026, 2, 28)),
+        (date(2027, 3, 1), date(2028, 2, 29)),  # the term ends in a leap year
+        (date(2024, 2, 29), date(2025, 2, 28)),  # the next term would begin on 1 March
+        (date(2023, 2, 28), date(2024, 2, 27)),
+        (date(2026, 12, 31), date(2027, 12, 30)),
+    ],
+)
+def test_an_empty_end_means_twelve_months_with_the_end_day_inclusive(
+    start: date, end: date
+) -> None:
+    assert default_end(start) == end
+
+
+def test_an_imported_empty_end_covers_twelve_months_not_a_day_more(
+    desk: Desk, tmp_path: Path
+) -> None:
+    import_csv(
+        desk.db, write(tmp_path, HEADER, "170146,Lumiere,business,2026-05-01,,@l.fr,,full,"), T0
+    )
+    (row,) = list_contracts(desk.db)
+    assert (row["start"], row["end"]) == ("2026-05-01", "2027-04-30")
+    view = ContractView(
+        customer_number="170146",
+        customer_name="Lumiere",
+        level="business",
+        start=date.fromisoformat(row["start"]),
+        end=date.fromisoformat(row["end"]),
+        contacts=(),
+        license_ids=(),
+        license_type="full",
+    )
+    assert contract_state(view, date(2027, 4, 30)) == "current"
+    assert contract_state(view, date(2027, 5, 1)) == "expired"
+
+
+def test_an_empty_sce_keeps_the_customers_choice(desk: Desk, tmp_path: Path) -> None:
+    """SPEC: sce is yes, no or empty; the choice is set by `contracts sce`. A later file
+    without a value must not wipe it."""
+
+    def sce_after(line: str) -> str:
+        import_csv(desk.db, write(tmp_path, HEADER, line), T0)
+        return str(list_contracts(desk.db)[0]["sce"])
+
+    assert sce_after(GOOD) == ""
+    set_sce(desk.db, "100001", "yes", T0)
+    assert sce_after(GOOD) == "yes"
+    set_sce(desk.db, "100001", "no", T0)
+    assert sce_after(GOOD.replace("Alpha GmbH", "Alpha AG")) == "no"
+    assert list_contracts(desk.db)[0]["customer_name"] == "Alpha AG"  # the rest is updated
+    assert sce_after(GOOD.removesuffix(",") + ",yes") == "yes"  # a value in the file counts
+    assert sce_after(GOOD) == "yes"
