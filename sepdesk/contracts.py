@@ -11,11 +11,12 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from dateutil.relativedelta import relativedelta
 
 from sepdesk.errors import InputError, NotFound
 from sepdesk.instants import to_db
@@ -52,17 +53,10 @@ class ContractRow:
 
 
 def default_end(start: date) -> date:
-    """The last day of a contract with an empty ``end``: 12 months from ``start``, inclusive.
-
-    The end day is covered (see contract_state), so a contract from 2026-05-01 ends on
-    2027-04-30, as the explicit 12-month contracts do (2026-01-01 to 2026-12-31). One
-    starting on 29 February ends on 28 February: the next term would begin on 1 March.
-    """
-    try:
-        next_term = start.replace(year=start.year + 1)
-    except ValueError:  # 29 February, and next year is no leap year
-        next_term = date(start.year + 1, 3, 1)
-    return next_term - timedelta(days=1)
+    """The end of a contract with an empty ``end``: 12 months after ``start`` (SPEC §1
+    contracts, and the sample corpus's README: "start + 12 months"); like every end,
+    that day is still covered (see contract_state). 29 February ends on 28 February."""
+    return start + relativedelta(months=12)
 
 
 def _date(value: str, where: str) -> date:

@@ -80,29 +80,23 @@ def test_an_empty_file_is_refused(desk: Desk, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("start", "end"),
     [
-        (date(2026, 5, 1), date(2027, 4, 30)),
-        (date(2026, 1, 1), date(2026, 12, 31)),  # as the sample's explicit 12-month contracts
-        (date(2025, 3, 1), date(2026, 2, 28)),
-        (date(2027, 3, 1), date(2028, 2, 29)),  # the term ends in a leap year
-        (date(2024, 2, 29), date(2025, 2, 28)),  # the next term would begin on 1 March
-        (date(2023, 2, 28), date(2024, 2, 27)),
-        (date(2026, 12, 31), date(2027, 12, 30)),
+        (date(2026, 5, 1), date(2027, 5, 1)),
+        (date(2026, 12, 31), date(2027, 12, 31)),
+        (date(2024, 2, 29), date(2025, 2, 28)),  # no 29 February next year
+        (date(2027, 2, 28), date(2028, 2, 28)),
     ],
 )
-def test_an_empty_end_means_twelve_months_with_the_end_day_inclusive(
-    start: date, end: date
-) -> None:
+def test_an_empty_end_means_twelve_months_after_start(start: date, end: date) -> None:
+    """SPEC §1: "A contract runs from start to end (default: 12 months after start)"."""
     assert default_end(start) == end
 
 
-def test_an_imported_empty_end_covers_twelve_months_not_a_day_more(
-    desk: Desk, tmp_path: Path
-) -> None:
+def test_an_imported_empty_end_covers_the_day_twelve_months_on(desk: Desk, tmp_path: Path) -> None:
     import_csv(
         desk.db, write(tmp_path, HEADER, "170146,Lumiere,business,2026-05-01,,@l.fr,,full,"), T0
     )
     (row,) = list_contracts(desk.db)
-    assert (row["start"], row["end"]) == ("2026-05-01", "2027-04-30")
+    assert (row["start"], row["end"]) == ("2026-05-01", "2027-05-01")
     view = ContractView(
         customer_number="170146",
         customer_name="Lumiere",
@@ -113,8 +107,8 @@ def test_an_imported_empty_end_covers_twelve_months_not_a_day_more(
         license_ids=(),
         license_type="full",
     )
-    assert contract_state(view, date(2027, 4, 30)) == "current"
-    assert contract_state(view, date(2027, 5, 1)) == "expired"
+    assert contract_state(view, date(2027, 5, 1)) == "current"
+    assert contract_state(view, date(2027, 5, 2)) == "expired"
 
 
 def test_an_empty_sce_keeps_the_customers_choice(desk: Desk, tmp_path: Path) -> None:
