@@ -71,8 +71,9 @@ def option_instant(ctx: click.Context, text: str | None, option: str) -> datetim
 def existing_database(settings: config.Settings) -> None:
     """Refuse to go on without the database: opening a missing one would create it empty.
 
-    Only ``init`` and ``serve`` create the database; every other command works on the
-    existing one, so a wrong or relative ``[database] path`` fails here instead of
+    ``init``, ``serve`` and the commands that bring data in (``contracts import``,
+    ``ingest``, ``hotline import``) create the database; every other command works on
+    the existing one, so a wrong or relative ``[database] path`` fails here instead of
     reporting (or backing up) an empty desk.
     """
     path = Path(settings.database.path)
@@ -86,12 +87,15 @@ def existing_database(settings: config.Settings) -> None:
     fail(f"{path}: no such database{where}; create it with `sepdesk init` {fix}")
 
 
-def get_desk(ctx: click.Context) -> Desk:
-    """The desk on the existing database (see :func:`existing_database`), opened once."""
+def get_desk(ctx: click.Context, create: bool = False) -> Desk:
+    """The desk, opened once: on the existing database (see :func:`existing_database`),
+    or, for a command that brings data in (``create``), on a new one if need be, as
+    the samples' replay does: import the contracts, then ingest the mails."""
     obj = ctx.find_root().ensure_object(dict)
     if "desk" not in obj:
         settings = get_settings(ctx)
-        existing_database(settings)
+        if not create:
+            existing_database(settings)
         try:
             obj["desk"] = Desk.open(settings)
         except SepdeskError as exc:

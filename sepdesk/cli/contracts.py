@@ -19,7 +19,7 @@ def contracts() -> None:
 @click.pass_context
 def import_(ctx: click.Context, file: str) -> None:
     """Upsert contracts from a CSV file (all rows or none)."""
-    count = contract_store.import_csv(get_desk(ctx).db, file, now())
+    count = contract_store.import_csv(get_desk(ctx, create=True).db, file, now())
     click.echo(f"{file}: {count} contracts imported")
 
 

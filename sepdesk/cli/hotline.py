@@ -67,7 +67,7 @@ class _Printer:
 @click.pass_context
 def hotline_import(ctx: click.Context, file: Path, dry_run: bool, as_json: bool) -> None:
     """Turn the phone calls in hotline log FILE (CSV) into tickets."""
-    desk = get_desk(ctx)
+    desk = get_desk(ctx, create=True)
     printer = _Printer(as_json)
     summary = import_file(desk, file, now(), dry_run=dry_run, on_result=printer)
     printer.finish()

@@ -32,7 +32,7 @@ def ingest(
     when: str | datetime | None = received_at
     if received_at and received_at != "header":
         when = option_instant(ctx, received_at, "--received-at")  # usage errors first
-    desk = get_desk(ctx)
+    desk = get_desk(ctx, create=True)
     records, failed = [], False
     for name in files:
         try:
