@@ -30,7 +30,7 @@ from sepdesk.intake.store import store_raw
 from sepdesk.outbound import sender
 from sepdesk.outbound.outbox import raw_of
 from sepdesk.pipeline import runner
-from sepdesk.pipeline.conversation import subject_refs
+from sepdesk.pipeline.conversation import belongs_to, subject_refs
 from sepdesk.tickets import store as tickets
 from tests.conftest import CONTRACTS, MAILS, T0, make_settings
 from tests.servers.smtp_sink import SmtpSink, smtp_sink  # noqa: F401  (fixture)
@@ -299,6 +299,140 @@ def test_reply_within_reopen_days_reopens_and_after_close_links(desk: Desk) -> N
     result = feed(desk, mail(CUSTOMER, f"Re: [SEP {number}]", "Again.")[0], T0 + timedelta(days=4))
     assert result.outcome == "new_ticket" and result.ticket != number
     assert ticket(desk, result.ticket or "")["linked_ticket"] == number
+
+
+# --------------------------------------------------------------------------- strangers
+
+
+STRANGER = "intruder@evil.example"  # no contract, nobody of any ticket
+OTHER_CUSTOMER = "t.weiss@mueller-maschinenbau.de"  # a contact of customer 104217
+COLLEAGUE = "j.vos@vandijk-logistiek.nl"  # CUSTOMER's colleague: @vandijk-logistiek.nl contact
+
+
+def needs_info(desk: Desk, **kw: Any) -> tuple[dict[str, Any], str]:
+    """A needs-info ticket of CUSTOMER and the Message-ID of the desk's acknowledgement."""
+    raw, _ = mail(CUSTOMER, "Restore fails", "Hello, our restore fails. Please help.", **kw)
+    t = ticket(desk, feed(desk, raw, T0).ticket or "")
+    assert t["status"] == "needs-info" and t["call_id"] is None
+    [ack] = [r for r in outbox(desk) if r["ticket_id"] == t["id"] and r["kind"] == "needs_info"]
+    return t, ack["message_id"]
+
+
+def messages_of(desk: Desk, t: dict[str, Any]) -> list[tuple[Any, ...]]:
+    sql = "SELECT * FROM messages WHERE ticket_id = ? ORDER BY id"
+    return [tuple(r) for r in desk.db.execute(sql, [t["id"]]).fetchall()]
+
+
+def events_of(desk: Desk, t: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    sql = "SELECT detail FROM events WHERE ticket_id = ? AND kind = ? ORDER BY id"
+    return [json.loads(r[0]) for r in desk.db.execute(sql, [t["id"], kind]).fetchall()]
+
+
+@pytest.mark.parametrize(
+    ("sender_addr", "how"),
+    [
+        (STRANGER, "subject"),  # the audit's case: a stranger names the ticket number
+        (STRANGER, "references"),
+        (OTHER_CUSTOMER, "subject"),  # "Same problem as T-..." from another customer
+        (OTHER_CUSTOMER, "references"),  # replies to another customer's acknowledgement
+    ],
+)
+def test_a_sender_outside_the_ticket_gets_a_linked_ticket_of_their_own(
+    desk: Desk, sender_addr: str, how: str
+) -> None:
+    t, ack = needs_info(desk)
+    number = t["ticket_number"]
+    messages, rows = messages_of(desk, t), len(outbox(desk))
+    # A complete request: appended, it would fill the missing information and accept.
+    if how == "subject":
+        raw, _ = mail(sender_addr, f"Same problem as {number}", REQUEST)
+    else:
+        raw, _ = mail(sender_addr, "Re: Restore fails", REQUEST, in_reply_to=ack)
+    result = feed(desk, raw, T0 + timedelta(hours=1))
+
+    assert result.outcome == "new_ticket" and result.ticket not in (None, number)
+    assert "does not belong" in result.reason
+    # Nothing of the named ticket changed: status, missing info, Call ID, requester, messages.
+    assert ticket(desk, number) == t
+    assert messages_of(desk, t) == messages
+    assert [r for r in outbox(desk)[rows:] if r["ticket_id"] == t["id"]] == []
+    assert not any(CUSTOMER in r["to_addrs"] for r in outbox(desk)[rows:])
+    # The sender's own ticket: own contract matching, own acknowledgement, linked.
+    new = ticket(desk, result.ticket or "")
+    assert new["requester"] == sender_addr and new["linked_ticket"] == number
+    own = "104217" if sender_addr == OTHER_CUSTOMER else None
+    assert new["customer_number"] == own
+    [reply] = [r for r in outbox(desk)[rows:] if r["kind"] != "team_notice"]
+    assert json.loads(reply["to_addrs"]) == [sender_addr] and reply["ticket_id"] == new["id"]
+    body = email.message_from_bytes(reply["raw"], policy=email.policy.default).get_content()
+    assert new["ticket_number"] in body and "closed" not in body
+    # Engineers see the link on both tickets.
+    assert [e["new"] for e in events_of(desk, t, "linked")] == [new["ticket_number"]]
+    assert [e["to"] for e in events_of(desk, new, "linked")] == [number]
+
+    # Their reply to their own acknowledgement joins their own ticket, not the other one.
+    raw, _ = mail(sender_addr, f"Re: {reply['subject']}", "More details.")
+    later = feed(desk, raw, T0 + timedelta(hours=2))
+    assert (later.outcome, later.ticket) == ("follow_up", new["ticket_number"])
+    assert ticket(desk, number) == t
+
+
+def test_the_tickets_own_people_keep_threading(desk: Desk) -> None:
+    t, ack = needs_info(desk, headers={"Reply-To": "backup-admins@vandijk-logistiek.nl"})
+    number = t["ticket_number"]
+    cases = [
+        (CUSTOMER, f"Re: [SEP {number}] Restore fails", None),  # the requester
+        ("backup-admins@vandijk-logistiek.nl", "Re: Restore fails", ack),  # its Reply-To
+        (COLLEAGUE, f"AW: {number}", None),  # a colleague under the customer's @domain contact
+    ]
+    for i, (sender_addr, subject, parent) in enumerate(cases):
+        raw, _ = mail(sender_addr, subject, "One more detail.", in_reply_to=parent)
+        result = feed(desk, raw, T0 + timedelta(hours=i + 1))
+        assert (result.outcome, result.ticket) == ("follow_up", number), sender_addr
+
+
+def test_who_belongs_to_a_ticket(desk: Desk) -> None:
+    t, _ = needs_info(desk)
+    assert belongs_to(desk, t, CUSTOMER.upper()) == "the requester"
+    assert belongs_to(desk, t, COLLEAGUE) == "a registered contact of customer 131462"
+    for outsider in (STRANGER, OTHER_CUSTOMER, "p.dekker@vandijk-logistiek.nl.evil.example", ""):
+        assert belongs_to(desk, t, outsider) is None, outsider
+    # Someone who wrote in the ticket before (a call the hotline logged, say) belongs to it;
+    # a bounce or an auto-reply stored on it makes nobody belong.
+    for who, kind in (("caller@partner.example", "phone"), ("daemon@x.example", "bounce")):
+        values = tickets.message_values(
+            t["id"], direction="in", at="2026-11-02T08:00:00+00:00", from_addr=who, kind=kind
+        )
+        tickets.add_message(desk.db, values)
+    assert belongs_to(desk, t, "Caller@Partner.example") == "wrote in this ticket before"
+    assert belongs_to(desk, t, "daemon@x.example") is None
+
+
+def test_a_reply_on_ones_own_ticket_that_names_another_joins_ones_own(desk: Desk) -> None:
+    t, _ = needs_info(desk)
+    raw, mid = mail(OTHER_CUSTOMER, "Restore of ERP fails", REQUEST)
+    own = feed(desk, raw, T0 + timedelta(minutes=5)).ticket
+    subject = f"Re: Restore of ERP fails (like {t['ticket_number']}?)"
+    raw, _ = mail(OTHER_CUSTOMER, subject, "More details.", in_reply_to=mid)
+    result = feed(desk, raw, T0 + timedelta(hours=1))
+    assert (result.outcome, result.ticket) == ("follow_up", own)
+    assert events_of(desk, t, "linked") == []
+
+
+def test_an_automatic_mail_from_outside_the_ticket_is_not_stored_on_it(desk: Desk) -> None:
+    t, _ = needs_info(desk)
+    messages, rows = messages_of(desk, t), len(outbox(desk))
+    raw, _ = mail(
+        STRANGER,
+        f"Automatic reply: [SEP {t['ticket_number']}] Restore fails",
+        "I am out of the office.",
+        headers={"Auto-Submitted": "auto-replied"},
+    )
+    result = feed(desk, raw, T0 + timedelta(hours=1))
+    assert (result.outcome, result.ticket) == ("ignored", None)
+    assert messages_of(desk, t) == messages and ticket(desk, t["ticket_number"]) == t
+    assert len(outbox(desk)) == rows
+    assert desk.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
 
 
 # --------------------------------------------------------------------------- engineers

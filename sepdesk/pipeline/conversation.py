@@ -1,21 +1,32 @@
-"""Threading: which ticket an incoming mail belongs to (SPEC §2).
+"""Threading: which ticket an incoming mail belongs to (SPEC §2), and whether its sender does.
 
 First an identifier in the subject (ticket number or Call ID, behind any
 Re:/AW:/WG:/Fwd: and in any case), then In-Reply-To/References against
 every Message-ID the desk has seen or sent.
+
+Naming a ticket is not enough to join it (SPEC §4 "Nobody in where they
+don't belong"): a mail is appended only when its sender belongs to the
+ticket (:func:`belongs_to`). Anyone else gets a ticket of their own, linked
+to the one they named.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import sqlite_utils
 
+from sepdesk.desk import Desk
+from sepdesk.pipeline.customer import contract_index
 from sepdesk.pipeline.parse import ParsedMail
 from sepdesk.tickets import store as tickets
 
 _IDENT = re.compile(r"\b([TC])\s*-\s*(\d{4})\s*-\s*(\d{5,6})\b", re.I)
+# The message kinds that show a person wrote in a ticket (not bounces, auto-replies,
+# forged staff mail): their own mails, and phone calls the hotline logged for them.
+_WRITTEN_KINDS = ("", "phone")
 
 
 def subject_refs(subject: str) -> list[str]:
@@ -29,25 +40,83 @@ def subject_refs(subject: str) -> list[str]:
 
 
 def by_subject(db: sqlite_utils.Database, subject: str) -> tuple[dict[str, Any], str] | None:
+    return next(_subject_tickets(db, subject), None)
+
+
+def _subject_tickets(
+    db: sqlite_utils.Database, subject: str
+) -> Iterator[tuple[dict[str, Any], str]]:
     for ref in subject_refs(subject):
         ticket = tickets.find_opt(db, ref)
         if ticket:
-            return ticket, f"subject names {ref}"
-    return None
+            yield ticket, f"subject names {ref}"
 
 
 def by_message_ids(db: sqlite_utils.Database, ids: list[str]) -> tuple[dict[str, Any], str] | None:
+    return next(_message_id_tickets(db, ids), None)
+
+
+def _message_id_tickets(
+    db: sqlite_utils.Database, ids: list[str]
+) -> Iterator[tuple[dict[str, Any], str]]:
     # Newest reference first: the message replied to is the best evidence.
     for mid in reversed(ids):
         row = db.execute(
             "SELECT ticket_id FROM messages WHERE message_id = ? ORDER BY id DESC LIMIT 1", [mid]
         ).fetchone()
         if row:
-            return tickets.get(db, int(row[0])), f"In-Reply-To/References <{mid}>"
-    return None
+            yield tickets.get(db, int(row[0])), f"In-Reply-To/References <{mid}>"
+
+
+def _reply_ids(mail: ParsedMail) -> list[str]:
+    ids = [*mail.references, mail.in_reply_to] if mail.in_reply_to else list(mail.references)
+    return [i for i in ids if i]
+
+
+def referred_tickets(
+    db: sqlite_utils.Database, mail: ParsedMail
+) -> Iterator[tuple[dict[str, Any], str]]:
+    """Every ticket the mail refers to, best evidence first, each once, and how it does.
+
+    Lazy: the caller stops at the first ticket it takes, and the rest is never looked up.
+    """
+    seen: set[int] = set()
+    for found in (_subject_tickets(db, mail.subject), _message_id_tickets(db, _reply_ids(mail))):
+        for ticket, how in found:
+            if ticket["id"] not in seen:
+                seen.add(ticket["id"])
+                yield ticket, how
 
 
 def find_thread(db: sqlite_utils.Database, mail: ParsedMail) -> tuple[dict[str, Any], str] | None:
-    """The ticket a mail belongs to and how that was decided, or None for a new conversation."""
-    ids = [*mail.references, mail.in_reply_to] if mail.in_reply_to else list(mail.references)
-    return by_subject(db, mail.subject) or by_message_ids(db, [i for i in ids if i])
+    """The ticket a mail refers to first and how that was decided, or None for a new conversation.
+
+    Says nothing about whether the sender belongs to it: see :func:`belongs_to`.
+    """
+    return next(referred_tickets(db, mail), None)
+
+
+def belongs_to(desk: Desk, ticket: dict[str, Any], sender: str) -> str | None:
+    """Why ``sender`` belongs to ``ticket``, or None when it does not.
+
+    The ticket's people: its requester and Reply-To, every address that already wrote
+    in it (mail or logged phone call), and the registered contacts of its customer
+    (an ``@domain`` contact covers the whole domain). Staff are decided elsewhere.
+    """
+    sender = sender.strip().lower()
+    if not sender:
+        return None
+    if sender == (ticket["requester"] or "").lower():
+        return "the requester"
+    if sender == (ticket["reply_to"] or "").lower():
+        return "the ticket's Reply-To"
+    number = ticket["customer_number"]
+    if number and contract_index(desk).is_contact(number, sender):
+        return f"a registered contact of customer {number}"
+    marks = ",".join("?" for _ in _WRITTEN_KINDS)
+    wrote = desk.db.execute(
+        "SELECT 1 FROM messages WHERE ticket_id = ? AND direction = 'in'"
+        f" AND kind IN ({marks}) AND lower(from_addr) = ? LIMIT 1",
+        [ticket["id"], *_WRITTEN_KINDS, sender],
+    ).fetchone()
+    return "wrote in this ticket before" if wrote else None

@@ -1,4 +1,8 @@
-"""A customer's mail on an existing ticket: append, re-check, reopen or open a linked ticket."""
+"""A customer's mail on an existing ticket: append, re-check, reopen or open a linked ticket.
+
+Also the mail that names a ticket its sender does not belong to: a ticket of their own,
+linked to it (:func:`open_beside`).
+"""
 
 from __future__ import annotations
 
@@ -172,3 +176,26 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
     ticket = tickets.get(desk.db, ticket["id"])
     notify_team(work, ticket, "Customer follow-up")
     work.finish("follow_up", f"{how}: appended to {ticket['ticket_number']}", ticket)
+
+
+def open_beside(work: Work, other: dict[str, Any]) -> None:
+    """A ticket of the sender's own for a mail naming ``other``, which they do not belong to.
+
+    Opened as any new mail is (their own contract matching, their own acknowledgement,
+    which says nothing about ``other``) and linked to ``other``. Nothing of ``other``
+    changes (status, missing information, Call ID, requester, messages); an event on
+    each of the two tickets tells engineers about the link.
+    """
+    db, number = work.desk.db, other["ticket_number"]
+    new = open_from_mail(work, linked_from=number, announce_link=False)
+    why = f"mail from {work.parsed.from_addr or '?'}, who does not belong to {number}"
+    tickets.add_event(
+        db, other["id"], work.at, "desk", "linked", {"new": new["ticket_number"], "reason": why}
+    )
+    tickets.add_event(db, new["id"], work.at, "desk", "linked", {"to": number, "reason": why})
+    work.finish(
+        "new_ticket",
+        f"opened {new['ticket_number']} ({new['status']}), linked to {number}:"
+        " the sender does not belong to it",
+        new,
+    )

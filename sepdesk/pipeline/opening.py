@@ -92,8 +92,15 @@ def _insert(work: Work, new: tickets.NewTicket, cf: CustomerFacts) -> dict[str, 
     return ticket
 
 
-def open_from_mail(work: Work, linked_from: str | None = None) -> dict[str, Any]:
-    """Create the ticket for this mail, queue its answer and team notice; returns the ticket."""
+def open_from_mail(
+    work: Work, linked_from: str | None = None, announce_link: bool = True
+) -> dict[str, Any]:
+    """Create the ticket for this mail, queue its answer and team notice; returns the ticket.
+
+    ``linked_from``: the ticket this one is linked to; ``announce_link``: whether the
+    answer says so (the customer's own closed ticket), or is that of any new mail (a
+    ticket the sender does not belong to: nothing about it goes to them).
+    """
     cf = work.customer()
     work.decide("customer", f"{cf.match.basis}: {cf.match.reason}; contract {cf.state}")
     u = work.understanding()
@@ -113,8 +120,8 @@ def open_from_mail(work: Work, linked_from: str | None = None) -> dict[str, Any]
         ticket,
         REPLY_KINDS[status],
         cf,
-        opened="linked" if linked_from else "new",
-        linked_from=linked_from,
+        opened="linked" if linked_from and announce_link else "new",
+        linked_from=linked_from if announce_link else None,
         missing=u.missing_info,
         critical=severity == 1,
         versions=u.versions,

@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 from sepdesk.pipeline.bounce import record_bounce
 from sepdesk.pipeline.bounces import is_bounce
-from sepdesk.pipeline.conversation import find_thread
-from sepdesk.pipeline.followup import handle_follow_up
+from sepdesk.pipeline.conversation import belongs_to, referred_tickets
+from sepdesk.pipeline.followup import handle_follow_up, open_beside
 from sepdesk.pipeline.opening import open_from_mail
 from sepdesk.pipeline.parse import ParseError, parse_mail
-from sepdesk.pipeline.staff import handle_staff, staff_sender
+from sepdesk.pipeline.staff import handle_staff, is_staff_address, staff_sender
 from sepdesk.pipeline.work import Work
 
 
@@ -74,10 +74,25 @@ def step_loop_guard(work: Work) -> None:
 
 
 def step_thread(work: Work) -> None:
-    found = find_thread(work.desk.db, work.parsed)
-    if found:
-        work.thread = found[0]
-        work.decide("thread", f"{found[0]['ticket_number']} ({found[1]})")
+    """The ticket the mail names, if its sender belongs to it (staff: see step_staff).
+
+    A mail that names only tickets its sender does not belong to opens a ticket of its
+    own, linked to the first one named (step_new_ticket); it changes nothing of that one.
+    """
+    sender = work.parsed.from_addr
+    staff = is_staff_address(work.desk.settings, sender)
+    for ticket, how in referred_tickets(work.desk.db, work.parsed):
+        if staff or belongs_to(work.desk, ticket, sender):
+            work.thread = ticket
+            work.decide("thread", f"{ticket['ticket_number']} ({how})")
+            return
+        if work.foreign is None:
+            work.foreign = ticket
+            work.decide(
+                "thread",
+                f"{ticket['ticket_number']} ({how}) not joined:"
+                f" {sender or 'the sender'} does not belong to it",
+            )
 
 
 def step_staff(work: Work) -> None:
@@ -97,6 +112,9 @@ def step_automatic(work: Work) -> None:
 
 
 def step_new_ticket(work: Work) -> None:
+    if work.foreign is not None:
+        open_beside(work, work.foreign)
+        return
     ticket = open_from_mail(work)
     work.finish("new_ticket", f"opened {ticket['ticket_number']} ({ticket['status']})", ticket)
 

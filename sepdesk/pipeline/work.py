@@ -32,6 +32,9 @@ class Work:
     automatic: str | None = None  # why no automatic reply may go out, or None
     staff: str | None = None  # the engineer's address when this is authenticated staff mail
     thread: dict[str, Any] | None = None  # the ticket this mail belongs to, if any
+    # A ticket the mail names whose people the sender is not among: never appended to,
+    # only linked from the sender's own new ticket.
+    foreign: dict[str, Any] | None = None
     ticket: dict[str, Any] | None = None  # the ticket this mail ended on
     outcome: str | None = None
     reason: str = ""
