@@ -46,3 +46,19 @@ def test_compose_matches_the_plain_compat32_generator(
     lines = fast.split(b"\r\n")
     assert all(len(line) <= 998 for line in lines)
     assert email.message_from_bytes(fast)["Message-ID"] == f"<{kwargs['message_id']}>"
+
+
+@pytest.mark.parametrize(
+    ("subject", "bare"),
+    [
+        ("AW: [sep t-2026-000008] frage wegen linux client", "frage wegen linux client"),
+        ("Re: [SEP T-2026-000008] Frage", "Frage"),
+        ("RE: [Sep C-2026-00003] [sep t-2026-000008] Frage", "Frage"),
+        ("Re: T-2026-000008 without our brackets", "T-2026-000008 without our brackets"),
+    ],
+)
+def test_our_tag_is_recognised_in_any_case(tmp_path: Path, subject: str, bare: str) -> None:
+    assert composing.bare_subject(subject) == bare
+    settings = make_settings(tmp_path)
+    tagged = composing.tagged_subject(settings, "T-2026-000008", subject)
+    assert tagged == f"[SEP T-2026-000008] {bare}"

@@ -21,7 +21,7 @@ from sepdesk.config import Settings
 
 LOOP_HEADER = "X-Loop"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-_TAG = re.compile(r"\[[^\]\[]*\b[TC]-\d{4}-\d{5,6}\]\s*")
+_TAG = re.compile(r"\[[^\]\[]*\b[TC]-\d{4}-\d{5,6}\]\s*", re.I)  # our tag in any case
 _PREFIX = re.compile(r"^\s*((re|aw|fw|fwd|wg|sv|antw|tr)\s*(\[\d+\])?\s*:\s*)+", re.I)
 
 
