@@ -624,6 +624,42 @@ def test_corpus_auto_mails_and_bounces_get_no_reply(desk: Desk) -> None:
     assert first == ("T-2026-000004",)
 
 
+def mdn(sender_addr: str, ours: dict[str, Any], returned_headers: bool) -> bytes:
+    """A read receipt (RFC 8098 MDN) for the desk's outgoing mail ``ours``."""
+    mid = ours["message_id"]
+    returned = (
+        f"--M\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: SEP Support <support@sep.example>\r\n"
+        f"Subject: {ours['subject']}\r\nMessage-ID: <{mid}>\r\n\r\n"
+        if returned_headers
+        else ""
+    )
+    return (
+        f"From: {sender_addr}\r\nTo: support@sep.example\r\nSubject: Read: {ours['subject']}\r\n"
+        f"Message-ID: <mdn-{returned_headers}@x.example>\r\nIn-Reply-To: <{mid}>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/report;"
+        ' report-type=disposition-notification; boundary="M"\r\n\r\n'
+        "--M\r\nContent-Type: text/plain\r\n\r\nYour message was displayed.\r\n"
+        "--M\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        f"Reporting-UA: mail.example; Outlook\r\nFinal-Recipient: rfc822; {sender_addr}\r\n"
+        f"Original-Message-ID: <{mid}>\r\nDisposition: manual-action/MDN-sent-manually; displayed\r\n"
+        f"{returned}--M--\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize("returned_headers", [False, True])
+def test_a_read_receipt_is_no_bounce(desk: Desk, returned_headers: bool) -> None:
+    t, _ = opened(desk)
+    ack = outbox(desk)[0]
+    rows = len(outbox(desk))
+    result = feed(desk, mdn(CUSTOMER, ack, returned_headers), T0 + timedelta(minutes=5))
+    assert result.outcome == "ignored" and "read receipt" in result.reason
+    assert result.ticket == t["ticket_number"]  # kept on its ticket, as auto-replies are
+    assert outbox(desk, id=ack["id"])[0]["state"] == "queued"  # not bounced
+    assert ticket(desk, t["ticket_number"])["delivery_failed"] == 0
+    assert events_of(desk, t, "delivery_failed") == []
+    assert len(outbox(desk)) == rows  # never answered
+
+
 def test_auto_reply_on_a_ticket_is_stored_not_answered(desk: Desk) -> None:
     t, _ = opened(desk)
     rows = len(outbox(desk))

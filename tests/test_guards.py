@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sepdesk.pipeline.bounces import is_bounce
 from sepdesk.pipeline.guards import automatic_reason
 from sepdesk.pipeline.parse import parse_mail
 
@@ -91,3 +92,20 @@ def test_senders_that_merely_look_similar_are_people() -> None:
 )
 def test_out_of_office_subjects(subject: str) -> None:
     assert reason(mail(subject=subject)) is not None
+
+
+def report(report_type: str) -> bytes:
+    param = f" report-type={report_type};" if report_type else ""
+    return mail(
+        f'MIME-Version: 1.0\r\nContent-Type: multipart/report;{param} boundary="R"\r\n',
+        sender="kim@kunde.example",
+    ).replace(b"The restore of job X fails.\r\n", b"--R\r\n\r\nx\r\n--R--\r\n")
+
+
+def test_reports_that_are_no_bounces_are_automatic() -> None:
+    assert is_bounce(parse_mail(report("delivery-status")))
+    assert is_bounce(parse_mail(report("")))  # no report-type: taken for a DSN, as before
+    for kind in ("disposition-notification", '"Disposition-Notification"', "feedback-report"):
+        assert not is_bounce(parse_mail(report(kind))), kind
+    assert "read receipt" in (reason(report("disposition-notification")) or "")
+    assert "report-type=feedback-report" in (reason(report("feedback-report")) or "")

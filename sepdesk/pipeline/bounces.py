@@ -3,6 +3,8 @@
 A bounce is a multipart/report; report-type=delivery-status (RFC 3464), or a
 recognisable mailer-daemon message. What it reports on is found in the
 returned headers (Message-ID, our subject tag) and the failed recipients.
+Other reports are no bounces: a read receipt (report-type=disposition-notification,
+RFC 8098) says a mail arrived; the loop guards keep those from being answered.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ _MSGID = re.compile(r"^message-id:\s*<([^>\s]+)>", re.I | re.M)
 _RECIPIENT = re.compile(r"^(?:final|original)-recipient:\s*rfc822;\s*<?([^\s>]+)>?", re.I | re.M)
 _SUBJECT = re.compile(r"^subject:\s*(.+)$", re.I | re.M)
 _STATUS = re.compile(r"^status:\s*([245]\.\d+\.\d+)", re.I | re.M)
+_REPORT_TYPE = re.compile(r"""(?:^|;)\s*report-type\s*=\s*"?([\w.+-]+)""", re.I)
+DSN_REPORT = "delivery-status"
+MDN_REPORT = "disposition-notification"
 
 
 @dataclass(frozen=True)
@@ -35,9 +40,23 @@ class BounceReport:
     status: str
 
 
+def report_type(mail: ParsedMail) -> str | None:
+    """The report-type of a multipart/report (lower-cased; '' when it names none), else None."""
+    if mail.content_type != "multipart/report":
+        return None
+    found = _REPORT_TYPE.search(mail.header("content-type"))
+    return found.group(1).lower() if found else ""
+
+
 def is_bounce(mail: ParsedMail) -> bool:
-    if mail.content_type == "multipart/report":
-        return True
+    """A delivery status notification: a DSN report, or a mailer daemon's failure notice.
+
+    A multipart/report that names no report-type is taken for a DSN, as before; one
+    that names another type (a read receipt, a feedback report) is no bounce.
+    """
+    kind = report_type(mail)
+    if kind is not None:
+        return kind in (DSN_REPORT, "")
     local = mail.from_addr.partition("@")[0].lower()
     return local in ("mailer-daemon", "postmaster") and bool(_BOUNCE_SUBJECT.search(mail.subject))
 

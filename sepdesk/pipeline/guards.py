@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Collection
 
 from sepdesk.outbound.compose import LOOP_HEADER
+from sepdesk.pipeline.bounces import MDN_REPORT, report_type
 from sepdesk.pipeline.parse import ParsedMail
 
 _DAEMON_LOCALS = re.compile(
@@ -69,6 +70,16 @@ def _desk_itself(m: ParsedMail, desk: Collection[str]) -> str | None:
     return None
 
 
+def _report(m: ParsedMail, _desk: Collection[str]) -> str | None:
+    """A multipart/report that is no bounce (those never reach the guards) is a machine's."""
+    kind = report_type(m)
+    if kind is None:
+        return None
+    if kind == MDN_REPORT:
+        return "read receipt (disposition notification), not a bounce"
+    return f"automatic report (report-type={kind or '?'})"
+
+
 def _auto_subject(m: ParsedMail, _desk: Collection[str]) -> str | None:
     return f"auto-reply subject {m.subject[:40]!r}" if _AUTO_SUBJECT.match(m.subject) else None
 
@@ -76,6 +87,7 @@ def _auto_subject(m: ParsedMail, _desk: Collection[str]) -> str | None:
 Guard = Callable[[ParsedMail, Collection[str]], str | None]
 GUARDS: tuple[tuple[str, Guard], ...] = (
     ("desk_itself", _desk_itself),
+    ("report", _report),
     ("auto_submitted", _auto_submitted),
     ("autoreply_headers", _autoreply_headers),
     ("precedence", _precedence),
