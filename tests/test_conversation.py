@@ -605,6 +605,43 @@ def test_bounce_marks_outbox_and_ticket_without_reply(desk: Desk, by: str) -> No
     assert len(outbox(desk)) == rows
 
 
+def text_notice(ref: str, body: str) -> bytes:
+    """A postmaster's plain-text notice: our tag in its subject, no DSN parts, no headers of ours."""
+    return (
+        "From: postmaster@vandijk-logistiek.nl\r\nTo: support@sep.example\r\n"
+        f"Subject: Unzustellbar: [SEP {ref}] Restore of FS01 fails\r\n"
+        f"Message-ID: <ndr-{len(body)}@vandijk-logistiek.nl>\r\n\r\n{body}\r\n"
+    ).encode()
+
+
+def test_a_bounce_naming_the_ticket_only_in_its_subject_is_recorded_on_it(desk: Desk) -> None:
+    t, _ = opened(desk)
+    ref = tickets.ref_of(t)
+    [ack] = [r for r in outbox(desk) if r["kind"] != "team_notice"]
+    rows = len(outbox(desk))
+    body = f"Ihre Nachricht konnte nicht zugestellt werden an {CUSTOMER}."
+    result = feed(desk, text_notice(ref, body), T0 + timedelta(minutes=2))
+    assert (result.outcome, result.ticket) == ("bounce_recorded", t["ticket_number"])
+    assert outbox(desk, id=ack["id"])[0]["state"] == "bounced"
+    assert ticket(desk, t["ticket_number"])["delivery_failed"] == 1
+    assert len(outbox(desk)) == rows
+
+
+def test_a_subject_only_bounce_naming_no_recipient_is_kept_on_the_ticket(desk: Desk) -> None:
+    t, _ = opened(desk)
+    rows = outbox(desk)
+    body = "Ihre Nachricht konnte nicht zugestellt werden."
+    result = feed(desk, text_notice(t["ticket_number"], body), T0 + timedelta(minutes=2))
+    assert (result.outcome, result.ticket) == ("bounce_recorded", t["ticket_number"])
+    assert "no mail of ours identified" in result.reason
+    assert [r["state"] for r in outbox(desk)] == [r["state"] for r in rows]  # none marked
+    assert ticket(desk, t["ticket_number"])["delivery_failed"] == 0
+    assert len(events_of(desk, t, "bounce_unmatched")) == 1
+    # Naming no ticket of ours, it is ignored as before.
+    result = feed(desk, text_notice("T-2026-999999", "x"), T0 + timedelta(minutes=3))
+    assert (result.outcome, result.ticket) == ("ignored", None)
+
+
 def test_corpus_auto_mails_and_bounces_get_no_reply(desk: Desk) -> None:
     silent = {"005", "014", "018"}
     for path in MAILS:

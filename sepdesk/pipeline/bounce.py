@@ -1,4 +1,9 @@
-"""Recording a delivery status notification on the ticket whose mail it reports (never answered)."""
+"""Recording a delivery status notification on the ticket whose mail it reports (never answered).
+
+The mail it reports is found by the returned Message-ID, else by our subject tag in
+the returned headers or in the notice's own subject together with the failed
+recipient, else by the failed recipient alone.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,19 @@ def _outbox_row(work: Work, report: BounceReport) -> dict[str, Any] | None:
             )
             if rows:
                 return rows[0]
+    ticket = _named_ticket(work)
+    if ticket is not None:
+        desk = work.desk.settings.desk_addresses()
+        for rcpt in (a for a in (*report.recipients, *report.mentioned) if a not in desk):
+            rows = list(
+                db.query(
+                    "SELECT * FROM outbox WHERE ticket_id = ? AND to_addrs LIKE ?"
+                    " ORDER BY id DESC LIMIT 1",
+                    [ticket["id"], f'%"{rcpt}"%'],
+                )
+            )
+            if rows:
+                return rows[0]
     for rcpt in report.recipients:
         rows = list(
             db.query(
@@ -43,12 +61,49 @@ def _outbox_row(work: Work, report: BounceReport) -> dict[str, Any] | None:
     return None
 
 
+def _named_ticket(work: Work) -> dict[str, Any] | None:
+    """The ticket the notice's own subject names ("Unzustellbar: [SEP C-2026-00003] ...").
+
+    Notices in plain text often carry neither the returned headers nor a
+    Final-Recipient field: the subject of the mail that failed is all they keep.
+    """
+    for ref in subject_refs(work.parsed.subject):
+        ticket = tickets.find_opt(work.desk.db, ref)
+        if ticket is not None:
+            return ticket
+    return None
+
+
+def _record_on_named_ticket(work: Work, report: BounceReport) -> None:
+    """A notice that names a ticket but no mail of ours that can be told: kept on the ticket.
+
+    No outbox row is marked and no delivery_failed set: which mail failed is unknown
+    (and such a notice is easily written by anyone); the event lets engineers judge.
+    """
+    ticket = _named_ticket(work)
+    if ticket is None:
+        work.finish("ignored", "delivery status notification for no mail of ours")
+        return
+    work.store_on(ticket, "in", "bounce")
+    detail = {
+        "outbox_id": None,
+        "recipients": list(report.recipients or report.mentioned),
+        "status": report.status,
+    }
+    tickets.add_event(work.desk.db, ticket["id"], work.at, "desk", "bounce_unmatched", detail)
+    work.finish(
+        "bounce_recorded",
+        f"bounce naming {ticket['ticket_number']} in its subject; no mail of ours identified",
+        ticket,
+    )
+
+
 def record_bounce(work: Work) -> None:
     mail, db = work.parsed, work.desk.db
     report = read_report(mail, work.raw)
     row = _outbox_row(work, report)
     if row is None or row["ticket_id"] is None:
-        work.finish("ignored", "delivery status notification for no mail of ours")
+        _record_on_named_ticket(work, report)
         return
     ticket = tickets.get(db, row["ticket_id"])
     db.execute(

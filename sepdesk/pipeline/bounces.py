@@ -32,12 +32,19 @@ DSN_REPORT = "delivery-status"
 MDN_REPORT = "disposition-notification"
 
 
+# An address as a notice's prose names it ("could not be delivered to kim@example.com").
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.ASCII)
+
+
 @dataclass(frozen=True)
 class BounceReport:
     message_ids: tuple[str, ...]
     recipients: tuple[str, ...]
     subjects: tuple[str, ...]
     status: str
+    # Addresses the notice's text names: the failed recipient of a plain-text notice
+    # that has no Final-Recipient field (lower-cased, in order).
+    mentioned: tuple[str, ...] = ()
 
 
 def report_type(mail: ParsedMail) -> str | None:
@@ -94,4 +101,5 @@ def read_report(mail: ParsedMail, raw: bytes) -> BounceReport:
         recipients=tuple(dict.fromkeys(r.lower() for r in _RECIPIENT.findall(unfolded))),
         subjects=tuple(dict.fromkeys(s.strip() for s in _SUBJECT.findall(unfolded))),
         status=(_STATUS.findall(unfolded) or [""])[0],
+        mentioned=tuple(dict.fromkeys(a.lower().strip(".") for a in _ADDRESS.findall(unfolded))),
     )
