@@ -713,6 +713,27 @@ def test_auto_reply_on_a_ticket_is_stored_not_answered(desk: Desk) -> None:
     assert row.fetchone() == ("in", "auto")
 
 
+def test_a_null_envelope_sender_is_never_answered(conversation: Conversation) -> None:
+    c, desk = conversation, conversation.desk
+    raw, _ = mail("helpdesk@othervendor.example", "Ticket #4711 created: Restore", "Received.")
+    c.traveller.move_to(T0)
+    with smtplib.SMTP(c.settings.smtp.host, c.settings.smtp.port, timeout=10) as client:
+        client.sendmail("", ["support@sep.example"], raw)  # MAIL FROM:<>
+    assert runner.run_once(desk, T0) == 1
+    mail_from, outcome, reason = desk.db.execute(
+        "SELECT mail_from, outcome, reason FROM intake"
+    ).fetchone()
+    assert (mail_from, outcome) == ("<>", "ignored") and "null envelope sender" in reason
+    assert outbox(desk) == []
+
+
+def test_a_null_return_path_is_never_answered(desk: Desk) -> None:
+    raw, _ = mail("helpdesk@othervendor.example", "Ticket #4711 created: Restore", "Received.")
+    result = feed(desk, b"Return-Path: <>\r\n" + raw, T0)
+    assert result.outcome == "ignored" and "Return-Path: <>" in result.reason
+    assert outbox(desk) == []
+
+
 def test_max_auto_replies_per_day_per_sender(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, desk={**DESK, "max_auto_replies_per_day": 2})
     d = Desk.open(settings)

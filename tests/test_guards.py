@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sepdesk.pipeline.bounces import is_bounce
-from sepdesk.pipeline.guards import automatic_reason
+from sepdesk.pipeline.guards import automatic_reason, is_automatic_address
 from sepdesk.pipeline.parse import parse_mail
 
 DESK = {"support@sep.example", "hilfe@sep.example"}
@@ -69,6 +69,11 @@ def test_someone_elses_loop_header_is_not_ours() -> None:
         "do-not-reply@kunde.example",
         "donotreply@kunde.example",
         "noreply-alerts@kunde.example",
+        "notifications-noreply@cloud.example",
+        "no-reply-billing@kunde.example",
+        "DoNotReply@kunde.example",
+        "do_not_reply+42@kunde.example",
+        "alerts.no.reply@kunde.example",
     ],
 )
 def test_daemon_and_no_reply_senders(sender: str) -> None:
@@ -83,15 +88,61 @@ def test_the_desk_itself(sender: str) -> None:
 
 def test_senders_that_merely_look_similar_are_people() -> None:
     assert reason(mail(sender="noreplyfan@kunde.example")) is None
+    assert reason(mail(sender="snoreply@kunde.example")) is None
+    assert reason(mail(sender="donotreplyhere@kunde.example")) is None
     assert reason(mail(sender="postmaster.kim@kunde.example")) is None
     assert reason(mail(sender="support@sep.example.evil.example")) is None
 
 
 @pytest.mark.parametrize(
-    "subject", ["Abwesenheitsnotiz: Restore fails", "Automatic reply: Restore", "Out of Office"]
+    "subject",
+    [
+        "Abwesenheitsnotiz: Restore fails",
+        "Automatic reply: Restore",
+        "Out of Office",
+        "Re: Out of Office",
+        "AW: Automatische Antwort: [SEP T-2026-000001] Restore",
+        "RE: AW: Abwesenheitsnotiz: Restore",
+        "Re[2]: Automatic reply: Restore",
+        "SV: Automatisk svar: Restore",
+        "Abwesenheit: [SEP T-2026-000011] Alle VM-Sicherungen",
+    ],
 )
 def test_out_of_office_subjects(subject: str) -> None:
     assert reason(mail(subject=subject)) is not None
+
+
+@pytest.mark.parametrize("subject", ["Re: Restore fails", "AW: Frage zur Abwesenheitsplanung"])
+def test_replies_of_people_are_no_out_of_office(subject: str) -> None:
+    assert reason(mail(subject=subject)) is None
+
+
+def test_a_null_reverse_path_is_never_answered() -> None:
+    # Return-Path, as the delivering server writes the envelope sender (IMAP, files).
+    assert "Return-Path: <>" in (reason(mail("Return-Path: <>\r\n")) or "")
+    assert reason(mail("Return-Path: < >\r\n")) is not None
+    assert reason(mail("Return-Path: <kim@kunde.example>\r\n")) is None
+    # The SMTP envelope itself (MAIL FROM:<>), as the receiver stores it.
+    raw = parse_mail(mail())
+    assert "MAIL FROM:<>" in (automatic_reason(raw, DESK, "<>") or "")
+    assert automatic_reason(raw, DESK, "kim@kunde.example") is None
+    assert automatic_reason(raw, DESK, None) is None
+
+
+@pytest.mark.parametrize(
+    ("address", "automatic"),
+    [
+        ("MAILER-DAEMON@kunde.example", True),
+        ("postmaster@kunde.example", True),
+        ("noreply@kunde.example", True),
+        ("billing-noreply@kunde.example", True),
+        ("kim@kunde.example", False),
+        ("noreplyfan@kunde.example", False),
+        ("postmaster.kim@kunde.example", False),
+    ],
+)
+def test_is_automatic_address(address: str, automatic: bool) -> None:
+    assert is_automatic_address(address) is automatic
 
 
 def report(report_type: str) -> bytes:

@@ -14,15 +14,34 @@ from sepdesk.outbound.compose import LOOP_HEADER
 from sepdesk.pipeline.bounces import MDN_REPORT, report_type
 from sepdesk.pipeline.parse import ParsedMail
 
-_DAEMON_LOCALS = re.compile(
-    r"^(mailer-daemon|postmaster|no[-_.]?reply|do[-_.]?not[-_.]?reply|bounces?|noreply[-+][\w.+-]+)$",
-    re.I,
-)
+_DAEMON_LOCALS = re.compile(r"^(mailer-daemon|postmaster|bounces?)$", re.I)
+# A no-reply word standing on its own in the local part, between separators:
+# "noreply", "no-reply-billing", "notifications-noreply", "donotreply", "do_not_reply+x"
+# (but not "noreplyfan").
+_NO_REPLY = re.compile(r"(?:^|[-_.+])(?:no[-_.]?reply|do[-_.]?not[-_.]?reply)(?:$|[-_.+\d])", re.I)
+# Reply prefixes an automatic subject may stand behind ("Re: Out of Office", "AW: ...").
+_REPLY_PREFIXES = r"(?:(?:re|aw|antw|sv|vs)\s*(?:\[\d+\])?\s*:\s*)*"
 _AUTO_SUBJECT = re.compile(
-    r"^\s*(automatische antwort|abwesenheitsnotiz|out of office|automatic reply|auto(matic)?[- ]?reply"
-    r"|autoreply|abwesend|vacation|r[ée]ponse automatique)\b",
+    r"^\s*" + _REPLY_PREFIXES + r"(automatische antwort|abwesenheitsnotiz|abwesenheit|out of office"
+    r"|automatic reply|auto(matic)?[- ]?reply|autoreply|abwesend|vacation|r[ée]ponse automatique"
+    r"|automatisk svar|autosvar|risposta automatica|respuesta autom[aá]tica)\b",
     re.I,
 )
+# A null reverse path: RFC 3834 §2 forbids answering it (bounces and other notices).
+_NULL_PATH = re.compile(r"^\s*<\s*>\s*$")
+
+
+def is_automatic_address(address: str) -> bool:
+    """True for a mailer daemon, postmaster, bounce or no-reply address: never to be answered."""
+    local = address.strip().lower().rpartition("@")[0]
+    return bool(_DAEMON_LOCALS.match(local) or _NO_REPLY.search(local))
+
+
+def null_reverse_path(value: str) -> bool:
+    """True when an envelope sender or Return-Path value is the null path ``<>``."""
+    return bool(_NULL_PATH.match(value))
+
+
 _BULK_PRECEDENCE = ("bulk", "junk", "list", "auto_reply")
 
 
@@ -55,10 +74,15 @@ def _list_mail(m: ParsedMail, _desk: Collection[str]) -> str | None:
 
 
 def _daemon_sender(m: ParsedMail, _desk: Collection[str]) -> str | None:
-    local = m.from_addr.partition("@")[0]
     if not m.from_addr:
         return "no sender address"
-    return f"automatic sender {m.from_addr}" if _DAEMON_LOCALS.match(local) else None
+    return f"automatic sender {m.from_addr}" if is_automatic_address(m.from_addr) else None
+
+
+def _null_return_path(m: ParsedMail, _desk: Collection[str]) -> str | None:
+    """Return-Path is the envelope sender as the delivering server wrote it (IMAP, files)."""
+    value = m.header("return-path")
+    return "null return path (Return-Path: <>)" if value and null_reverse_path(value) else None
 
 
 def _desk_itself(m: ParsedMail, desk: Collection[str]) -> str | None:
@@ -92,13 +116,22 @@ GUARDS: tuple[tuple[str, Guard], ...] = (
     ("autoreply_headers", _autoreply_headers),
     ("precedence", _precedence),
     ("list_mail", _list_mail),
+    ("null_return_path", _null_return_path),
     ("daemon_sender", _daemon_sender),
     ("auto_subject", _auto_subject),
 )
 
 
-def automatic_reason(mail: ParsedMail, desk_addresses: Collection[str]) -> str | None:
-    """Why this mail must get no automatic reply, or None for a mail from a person."""
+def automatic_reason(
+    mail: ParsedMail, desk_addresses: Collection[str], envelope_from: str | None = None
+) -> str | None:
+    """Why this mail must get no automatic reply, or None for a mail from a person.
+
+    ``envelope_from``: the SMTP MAIL FROM as received (None when the mail came another
+    way: the Return-Path header then says the same).
+    """
+    if envelope_from is not None and null_reverse_path(envelope_from):
+        return "null envelope sender (MAIL FROM:<>)"
     for _name, guard in GUARDS:
         reason = guard(mail, desk_addresses)
         if reason:

@@ -137,6 +137,7 @@ def _result(desk: Desk, intake_id: int) -> Result:
 def _prepare(desk: Desk, row: dict, at: datetime) -> Work:
     """The pure part of the work, done before the write lock is taken: parse and understand."""
     work = Work(desk, row["id"], row["raw"], from_db(row["received_at"]), at)
+    work.source, work.mail_from = row["source"], row["mail_from"]  # the envelope, for the guards
     try:
         work.mail = parse_mail(row["raw"])
     except ParseError as exc:

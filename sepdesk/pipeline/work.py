@@ -24,6 +24,8 @@ class Work:
     raw: bytes
     received_at: datetime
     at: datetime  # when processing happens (events, outbox rows)
+    source: str = ""  # the intake row's source: smtp, imap, file
+    mail_from: str = ""  # the SMTP envelope sender as stored ('<>': the null reverse path)
     mail: ParsedMail | None = None
     parse_error: str | None = None  # set when the bytes could not be parsed at all
     _understanding: Understanding | None = None
@@ -57,7 +59,9 @@ class Work:
         before the write lock (see runner._prepare), then used by the loop_guard step."""
         if self._loop_guard is None:
             desk_addresses = self.desk.settings.desk_addresses()
-            self._loop_guard = (automatic_reason(self.parsed, desk_addresses),)
+            # Only the SMTP receiver knows the envelope; other sources store none.
+            envelope = self.mail_from if self.source == "smtp" else None
+            self._loop_guard = (automatic_reason(self.parsed, desk_addresses, envelope),)
         return self._loop_guard[0]
 
     def customer(self) -> CustomerFacts:
