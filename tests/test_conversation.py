@@ -734,6 +734,29 @@ def test_a_null_return_path_is_never_answered(desk: Desk) -> None:
     assert outbox(desk) == []
 
 
+@pytest.mark.parametrize(
+    "reply_to", ["MAILER-DAEMON@vandijk-logistiek.nl", "noreply@vandijk-logistiek.nl"]
+)
+def test_an_automatic_reply_to_is_never_answered(desk: Desk, reply_to: str) -> None:
+    raw, _ = mail(CUSTOMER, "Restore fails", "Our restore fails.", headers={"Reply-To": reply_to})
+    result = feed(desk, raw, T0)
+    assert result.outcome == "new_ticket"  # needs-info: a follow-up gets an answer too
+    t = ticket(desk, result.ticket or "")
+    assert (t["requester"], t["reply_to"]) == (CUSTOMER, "")
+    [ack] = [r for r in outbox(desk) if r["kind"] != "team_notice"]
+    assert json.loads(ack["to_addrs"]) == [CUSTOMER]  # the person who wrote
+    steps = desk.db.execute("SELECT steps FROM intake").fetchone()[0]
+    assert f"Reply-To {reply_to.lower()} is an automatic address" in steps
+    # A ticket that kept such an address (stored before this rule) gets no reply at all.
+    tickets.update(desk.db, t["id"], T0, reply_to=reply_to.lower())
+    rows = len(outbox(desk))
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {tickets.ref_of(t)}] x", "More.")
+    feed(desk, raw, T0 + timedelta(hours=1))
+    assert [r["kind"] for r in outbox(desk)[rows:]] in ([], ["team_notice"])
+    steps = desk.db.execute("SELECT steps FROM intake ORDER BY id DESC").fetchone()[0]
+    assert "no reply: " + reply_to.lower() in steps
+
+
 def test_max_auto_replies_per_day_per_sender(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, desk={**DESK, "max_auto_replies_per_day": 2})
     d = Desk.open(settings)

@@ -21,6 +21,7 @@ from sepdesk.outbound.compose import tagged_subject
 from sepdesk.outbound.outbox import auto_replies_since, enqueue, queued_mail
 from sepdesk.pipeline.classify import older_versions
 from sepdesk.pipeline.customer import CustomerFacts
+from sepdesk.pipeline.guards import is_automatic_address
 from sepdesk.pipeline.reply import ReplyFacts, reply_body
 from sepdesk.pipeline.work import Work
 from sepdesk.templates import render
@@ -36,6 +37,8 @@ def may_answer(work: Work, to: str) -> str | None:
         return f"no reply: {work.automatic}"
     if not to:
         return "no reply: no sender address"
+    if is_automatic_address(to):
+        return f"no reply: {to} is a mailer daemon, postmaster or no-reply address"
     if to in work.desk.settings.desk_addresses():
         return "no reply: the address is the desk's own"
     return over_limit(work, to)

@@ -7,6 +7,7 @@ from typing import Any
 from sepdesk.pipeline.answer import answer_customer, notify_team
 from sepdesk.pipeline.classify import Understanding
 from sepdesk.pipeline.customer import CustomerFacts
+from sepdesk.pipeline.guards import is_automatic_address
 from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import start_clock
 from sepdesk.tickets import store as tickets
@@ -40,6 +41,21 @@ def emergency_used(work: Work, cf: CustomerFacts, ticket_id: int | None = None) 
     )
 
 
+def _reply_to(work: Work) -> str:
+    """The Reply-To kept on the ticket (where the desk answers): '' for none.
+
+    A mailer daemon, postmaster or no-reply address is never answered (SPEC §4 "No
+    loops"): it is dropped, with the reason recorded, and replies go to the sender.
+    """
+    mail = work.parsed
+    if not mail.reply_to or mail.reply_to == mail.from_addr:
+        return ""
+    if is_automatic_address(mail.reply_to):
+        work.decide("reply_to", f"Reply-To {mail.reply_to} is an automatic address; not used")
+        return ""
+    return mail.reply_to
+
+
 def _new_ticket(
     work: Work,
     cf: CustomerFacts,
@@ -56,7 +72,7 @@ def _new_ticket(
         subject=mail.subject,
         requester=mail.from_addr,
         requester_name=mail.from_name,
-        reply_to=mail.reply_to if mail.reply_to != mail.from_addr else "",
+        reply_to=_reply_to(work),
         customer_number=cf.match.customer_number,
         contract_level=cf.level,
         contract_state=cf.state,
