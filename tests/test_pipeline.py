@@ -221,3 +221,42 @@ def test_customer_matched_before_the_lock_is_matched_again_after_a_contracts_imp
     assert work.customer().match.customer_number is None  # no contracts yet
     import_csv(desk.db, CONTRACTS, T0)
     assert work.customer().match.customer_number == LABELS[labelled.name]["customer_number"]
+
+
+def test_the_requester_is_the_mailbox_not_a_colon_in_an_encoded_name(
+    desk: Desk, tmp_path: Path
+) -> None:
+    mail = tmp_path / "name.eml"
+    mail.write_bytes(
+        b"From: =?utf-8?q?Evil=0D=0ABcc:_victim@evil.example?= <inj2@newcorp.example>\n"
+        b"To: support@sep.example\nSubject: name inj\nMessage-ID: <d17b@newcorp.example>\n\n"
+        b"body\n"
+    )
+    rec = ingest_file(desk, mail, T0)
+    assert rec.outcome == "new_ticket"
+    requester, name = desk.db.execute("SELECT requester, requester_name FROM tickets").fetchone()
+    assert requester == "inj2@newcorp.example"
+    assert "\r" not in name and "\n" not in name  # decoded after parsing, one line
+    [row] = [r for r in outbox_rows(desk) if r["kind"] != "team_notice"]
+    assert json.loads(row["to_addrs"]) == ["inj2@newcorp.example"]
+    headers = raw_of(desk.settings, row).split(b"\r\n\r\n", 1)[0]
+    assert b"victim" not in headers
+
+
+@pytest.mark.parametrize(
+    "sender", [b'"unterminated <bad@@example', b"undisclosed-recipients:;", b"<>"]
+)
+def test_an_invalid_sender_gets_a_ticket_but_no_reply(
+    desk: Desk, tmp_path: Path, sender: bytes
+) -> None:
+    mail = tmp_path / "bad.eml"
+    mail.write_bytes(
+        b"From: " + sender + b"\nTo: support@sep.example\nSubject: Bad from\n"
+        b"Message-ID: <d15@newcorp.example>\n\nOur backup fails.\n"
+    )
+    rec = ingest_file(desk, mail, T0)
+    assert rec.outcome == "new_ticket"
+    assert desk.db.execute("SELECT requester FROM tickets").fetchone() == ("",)
+    assert [r["kind"] for r in outbox_rows(desk)] in ([], ["team_notice"])
+    steps = desk.db.execute("SELECT steps FROM intake").fetchone()[0]
+    assert "is not a valid mailbox" in steps

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sepdesk.instants import db_to_local
-from sepdesk.outbound.compose import tagged_subject
+from sepdesk.outbound.compose import header_safe, tagged_subject
 from sepdesk.outbound.outbox import auto_replies_since, enqueue, queued_mail
 from sepdesk.pipeline.classify import older_versions
 from sepdesk.pipeline.customer import CustomerFacts
@@ -36,6 +36,9 @@ def may_answer(work: Work, to: str) -> str | None:
     if work.automatic:
         return f"no reply: {work.automatic}"
     if not to:
+        given = work.parsed.header("from")
+        if given and not work.parsed.from_addr:
+            return f"no reply: the sender address {header_safe(given, 80)!r} is not a valid mailbox"
         return "no reply: no sender address"
     if is_automatic_address(to):
         return f"no reply: {to} is a mailer daemon, postmaster or no-reply address"

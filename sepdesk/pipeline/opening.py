@@ -48,6 +48,8 @@ def _reply_to(work: Work) -> str:
     loops"): it is dropped, with the reason recorded, and replies go to the sender.
     """
     mail = work.parsed
+    if not mail.reply_to and mail.header("reply-to"):
+        work.decide("reply_to", "Reply-To holds no valid mailbox; not used")
     if not mail.reply_to or mail.reply_to == mail.from_addr:
         return ""
     if is_automatic_address(mail.reply_to):
