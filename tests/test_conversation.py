@@ -642,6 +642,28 @@ def test_a_subject_only_bounce_naming_no_recipient_is_kept_on_the_ticket(desk: D
     assert (result.outcome, result.ticket) == ("ignored", None)
 
 
+def test_a_plain_text_bounce_names_its_recipient_in_prose(desk: Desk) -> None:
+    """A qmail notice: our returned headers without Message-ID, the recipient only in prose."""
+    t, _ = opened(desk)
+    [ack] = [r for r in outbox(desk) if r["kind"] != "team_notice"]
+    [notice] = outbox(desk, kind="team_notice")  # the ticket's latest mail, not the one bounced
+    raw = (
+        "From: MAILER-DAEMON@mx.vandijk-logistiek.nl\r\nTo: support@sep.example\r\n"
+        "Subject: failure notice\r\nMessage-ID: <qmail-1@mx.vandijk-logistiek.nl>\r\n\r\n"
+        "Hi. This is the qmail-send program at mx.vandijk-logistiek.nl.\r\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\r\n\r\n"
+        f"<{CUSTOMER}>:\r\nSorry, no mailbox here by that name. (#5.1.1)\r\n\r\n"
+        "--- Below this line is a copy of the message.\r\n\r\n"
+        "From: SEP Support <support@sep.example>\r\n"
+        f"To: {CUSTOMER}\r\nSubject: {ack['subject']}\r\n\r\nHello\r\n"
+    ).encode()
+    result = feed(desk, raw, T0 + timedelta(minutes=2))
+    assert (result.outcome, result.ticket) == ("bounce_recorded", t["ticket_number"])
+    assert outbox(desk, id=ack["id"])[0]["state"] == "bounced"
+    assert outbox(desk, id=notice["id"])[0]["state"] == "queued"
+    assert ticket(desk, t["ticket_number"])["delivery_failed"] == 1
+
+
 def test_corpus_auto_mails_and_bounces_get_no_reply(desk: Desk) -> None:
     silent = {"005", "014", "018"}
     for path in MAILS:

@@ -21,12 +21,14 @@ def _outbox_row(work: Work, report: BounceReport) -> dict[str, Any] | None:
         rows = list(db.query("SELECT * FROM outbox WHERE message_id = ?", [mid]))
         if rows:
             return rows[0]
+    named = _named_recipients(work, report)
     refs = [r for s in report.subjects for r in subject_refs(s)]
     for ref in refs:
         ticket = tickets.find_opt(db, ref)
         if ticket is None:
             continue
-        for rcpt in report.recipients or ("",):
+        # Named recipients first; without DSN fields any mail of the ticket, as before.
+        for rcpt in report.recipients or (*named, ""):
             rows = list(
                 db.query(
                     "SELECT * FROM outbox WHERE ticket_id = ? AND (? = '' OR to_addrs LIKE ?)"
@@ -38,8 +40,7 @@ def _outbox_row(work: Work, report: BounceReport) -> dict[str, Any] | None:
                 return rows[0]
     ticket = _named_ticket(work)
     if ticket is not None:
-        desk = work.desk.settings.desk_addresses()
-        for rcpt in (a for a in (*report.recipients, *report.mentioned) if a not in desk):
+        for rcpt in named:
             rows = list(
                 db.query(
                     "SELECT * FROM outbox WHERE ticket_id = ? AND to_addrs LIKE ?"
@@ -59,6 +60,13 @@ def _outbox_row(work: Work, report: BounceReport) -> dict[str, Any] | None:
         if rows:
             return rows[0]
     return None
+
+
+def _named_recipients(work: Work, report: BounceReport) -> tuple[str, ...]:
+    """The failed recipients: the DSN's fields, else the addresses the notice's text names
+    (a qmail or Exchange notice in prose); the desk's own addresses are no recipients."""
+    desk = work.desk.settings.desk_addresses()
+    return report.recipients or tuple(a for a in report.mentioned if a not in desk)
 
 
 def _named_ticket(work: Work) -> dict[str, Any] | None:
