@@ -39,10 +39,6 @@ def subject_refs(subject: str) -> list[str]:
     return refs
 
 
-def by_subject(db: sqlite_utils.Database, subject: str) -> tuple[dict[str, Any], str] | None:
-    return next(_subject_tickets(db, subject), None)
-
-
 def _subject_tickets(
     db: sqlite_utils.Database, subject: str
 ) -> Iterator[tuple[dict[str, Any], str]]:
@@ -50,10 +46,6 @@ def _subject_tickets(
         ticket = tickets.find_opt(db, ref)
         if ticket:
             yield ticket, f"subject names {ref}"
-
-
-def by_message_ids(db: sqlite_utils.Database, ids: list[str]) -> tuple[dict[str, Any], str] | None:
-    return next(_message_id_tickets(db, ids), None)
 
 
 def _message_id_tickets(
@@ -86,14 +78,6 @@ def referred_tickets(
             if ticket["id"] not in seen:
                 seen.add(ticket["id"])
                 yield ticket, how
-
-
-def find_thread(db: sqlite_utils.Database, mail: ParsedMail) -> tuple[dict[str, Any], str] | None:
-    """The ticket a mail refers to first and how that was decided, or None for a new conversation.
-
-    Says nothing about whether the sender belongs to it: see :func:`belongs_to`.
-    """
-    return next(referred_tickets(db, mail), None)
 
 
 def belongs_to(desk: Desk, ticket: dict[str, Any], sender: str) -> str | None:
