@@ -17,23 +17,12 @@ from sepdesk.instants import day_start, to_db
 from sepdesk.intake.files import ingest_file
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import emergency_used_by
+from tests.test_conversation import REQUEST  # a complete request
 from tests.test_hotline import row, write_csv
 
 FJORDVIK = "156902"  # emergency contract from 2026-11-14 (sample contracts)
 FIRST_MINUTE = "2026-11-14T00:01:00"  # local: 2026-11-13T23:01Z
 LATER_SAME_DAY = "2026-11-14T10:00:00"
-REQUEST = """Hello,
-
-Severity: Major
-
-since the update to SEP sesam 5.1.0.4 the restore of our file server FS01 fails
-with this error:
-ERROR: STS-42 data store not readable
-It occurs when we start the restore from the GUI. Server: SLES 15 SP5, SEP sesam
-5.1.0.4, backup to a Si3 deduplication store on a Dell PowerVault ME5012.
-
-Ola Nordmann
-"""
 
 
 def test_day_start_is_local_midnight_as_a_stored_instant() -> None:
