@@ -19,13 +19,14 @@ from sepdesk.contracts import import_csv
 from sepdesk.desk import Desk
 from sepdesk.hotline.importer import import_file
 from sepdesk.intake.store import store_raw
-from sepdesk.pipeline import runner
+from sepdesk.pipeline import answer, runner
 from tests.conftest import CONTRACTS, T0, make_settings, write_toml
 from tests.test_hotline import AT, MUELLER, row, write_csv
 
 
 @pytest.fixture
 def limited(tmp_path: Path) -> Iterator[Desk]:
+    answer._WARNED.clear()  # which addresses were warned of is per process
     d = Desk.open(make_settings(tmp_path, desk={"max_auto_replies_per_day": 2}))
     import_csv(d.db, CONTRACTS, T0)
     yield d
@@ -81,6 +82,16 @@ def test_an_ack_held_back_by_the_limit_is_on_the_ticket_and_in_the_log(
     assert "already had 2 automatic replies in 24 h" in detail["why"]
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]
     assert any(numbers[2] in r.getMessage() and sender in r.getMessage() for r in warnings)
+    with caplog.at_level("INFO"):
+        more = [send(limited, sender, n, n) for n in range(3, 6)]
+    held_count = limited.db.execute("SELECT count(*) FROM events WHERE kind = 'reply_held'")
+    assert held_count.fetchone()[0] == 4  # every held ack is on its ticket
+    about = [
+        r for r in caplog.records if sender in r.getMessage() and "held back" in r.getMessage()
+    ]
+    # ...but a sender flooding the desk is one WARNING an hour, not one per mail
+    assert [r.levelname for r in about] == ["WARNING", "INFO", "INFO", "INFO"]
+    assert more[-1] in about[-1].getMessage()
     cfg = write_toml(tmp_path / "c.toml", {"database": {"path": limited.settings.database.path}})
     from sepdesk.cli import main
 

@@ -4,9 +4,9 @@ Both are outbox rows in the pipeline's transaction. A customer reply is held
 back (and the reason recorded in the intake row's steps) when the mail was
 automatic or the sender has had ``max_auto_replies_per_day`` automatic replies in
 the last 24 hours. A reply the daily limit holds back is also a ``reply_held``
-event on the ticket and a WARNING: the customer got no answer (to a new request: no
-ticket number), which an engineer should know; that automatic mail gets no answer is
-no news.
+event on the ticket and a WARNING (one per address and hour; INFO for the rest): the
+customer got no answer (to a new request: no ticket number), which an engineer should
+know; that automatic mail gets no answer is no news.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sepdesk.instants import db_to_local
@@ -51,24 +52,46 @@ def over_limit(work: Work, to: str) -> str | None:
     """Why ``to`` may get no more automatic replies today (the daily limit), or None."""
     limit = work.desk.settings.desk.max_auto_replies_per_day
     if auto_replies_since(work.desk.db, to, work.at) >= limit:
-        return f"no reply: {to} already had {limit} automatic replies in 24 h"
+        return _limit_reason(to, limit)
     return None
+
+
+def _limit_reason(to: str, limit: int) -> str:
+    return f"no reply: {to} already had {limit} automatic replies in 24 h"
 
 
 def hold_reply(work: Work, ticket: dict[str, Any], kind: str, to: str, why: str) -> None:
     """Record a customer reply held back: in the steps; when by the daily limit, for people too."""
     work.decide("reply", why)
-    if why != over_limit(work, to):
+    if why != _limit_reason(to, work.desk.settings.desk.max_auto_replies_per_day):
         return
     detail = {"kind": kind, "to": to, "why": why}
     tickets.add_event(work.desk.db, ticket["id"], work.at, "desk", "reply_held", detail)
-    log.warning(
+    # A sender over the limit is often a loop or a flood: one WARNING per address and
+    # hour is news, one per message would drown the log (the events keep each one).
+    level = logging.WARNING if _first_in_a_while(to, work.at) else logging.INFO
+    log.log(
+        level,
         "ticket %s: automatic %s to %s held back by max_auto_replies_per_day: %s",
         tickets.ref_of(ticket),
         kind,
         to,
         why,
     )
+
+
+_WARNED: dict[str, datetime] = {}  # per process: address -> when its last WARNING was logged
+WARN_EVERY = timedelta(hours=1)
+
+
+def _first_in_a_while(address: str, at: datetime) -> bool:
+    last = _WARNED.get(address)
+    if last is not None and timedelta(0) <= at - last < WARN_EVERY:
+        return False
+    if len(_WARNED) >= 10_000:  # bounded: a flood of distinct senders
+        _WARNED.clear()
+    _WARNED[address] = at
+    return True
 
 
 def reply_facts(
