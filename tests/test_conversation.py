@@ -377,6 +377,18 @@ def test_a_sender_outside_the_ticket_gets_a_linked_ticket_of_their_own(
     assert ticket(desk, number) == t
 
 
+def test_a_message_id_a_stranger_reused_still_threads_its_owners_reply(desk: Desk) -> None:
+    """Every ticket holding a referenced Message-ID is asked, not only the newest."""
+    t, mid = opened(desk)
+    raw, _ = mail("mallory@evil.example", "Something else", "Other text entirely.")
+    reused = raw.replace(raw.split(b"Message-ID: ")[1].split(b"\n")[0], f"<{mid}>".encode())
+    theirs = feed(desk, reused, T0 + timedelta(minutes=1))
+    assert theirs.outcome == "new_ticket" and theirs.ticket != t["ticket_number"]
+    reply, _ = mail(CUSTOMER, "Re: Restore of FS01 fails", "More details.", in_reply_to=mid)
+    result = feed(desk, reply, T0 + timedelta(minutes=2))
+    assert (result.outcome, result.ticket) == ("follow_up", t["ticket_number"])
+
+
 def test_the_tickets_own_people_keep_threading(desk: Desk) -> None:
     t, ack = needs_info(desk, headers={"Reply-To": "backup-admins@vandijk-logistiek.nl"})
     number = t["ticket_number"]
@@ -577,7 +589,9 @@ def test_spoofed_staff_mail_changes_nothing_and_is_not_relayed(
 # --------------------------------------------------------------------------- loops and bounces
 
 
-def dsn(final_recipient: str, returned: str) -> bytes:
+def dsn(
+    final_recipient: str, returned: str, action: str = "failed", status: str = "5.1.1"
+) -> bytes:
     """A Postfix-style multipart/report DSN with the returned headers given."""
     return (
         "From: MAILER-DAEMON@mx.vandijk-logistiek.nl (Mail Delivery System)\r\n"
@@ -586,7 +600,7 @@ def dsn(final_recipient: str, returned: str) -> bytes:
         'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
         "--B\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you ...\r\n"
         "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
-        f"Final-Recipient: rfc822; {final_recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        f"Final-Recipient: rfc822; {final_recipient}\r\nAction: {action}\r\nStatus: {status}\r\n"
         f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\n{returned}\r\n--B--\r\n"
     ).encode()
 
@@ -600,9 +614,35 @@ def test_bounce_marks_outbox_and_ticket_without_reply(desk: Desk, by: str) -> No
     rows = len(outbox(desk))
     result = feed(desk, dsn(CUSTOMER, returned), T0 + timedelta(minutes=2))
     assert (result.outcome, result.ticket) == ("bounce_recorded", t["ticket_number"])
-    assert outbox(desk, id=ack["id"])[0]["state"] == "bounced"
-    assert ticket(desk, t["ticket_number"])["delivery_failed"] == 1
+    # A DSN that returns none of our mail but only names the customer is easily forged:
+    # it is kept on the ticket of the last mail to that address, and marks nothing.
+    marked = by == "message_id"
+    assert outbox(desk, id=ack["id"])[0]["state"] == ("bounced" if marked else "queued")
+    assert ticket(desk, t["ticket_number"])["delivery_failed"] == int(marked)
+    assert len(events_of(desk, t, "delivery_failed" if marked else "bounce_unmatched")) == 1
     assert len(outbox(desk)) == rows
+
+
+@pytest.mark.parametrize(("action", "status"), [("delivered", "2.0.0"), ("delayed", "4.4.7")])
+def test_a_success_or_delay_report_is_no_bounce(desk: Desk, action: str, status: str) -> None:
+    t, _ = opened(desk)
+    ack = outbox(desk)[0]
+    returned = f"Message-ID: <{ack['message_id']}>\r\nSubject: {ack['subject']}"
+    result = feed(desk, dsn(CUSTOMER, returned, action, status), T0 + timedelta(minutes=2))
+    assert result.outcome == "ignored" and action in result.reason
+    assert outbox(desk, id=ack["id"])[0]["state"] == "queued"
+    assert ticket(desk, t["ticket_number"])["delivery_failed"] == 0
+
+
+def test_a_dsn_returning_only_our_subject_marks_nothing(desk: Desk) -> None:
+    """No Message-ID of ours and no failed recipient: a forger's DSN, kept for engineers."""
+    t, _ = opened(desk)
+    ack = outbox(desk)[0]
+    forged = dsn("", f"Subject: {ack['subject']}").replace(b"Final-Recipient: rfc822; \r\n", b"")
+    result = feed(desk, forged, T0 + timedelta(minutes=2))
+    assert (result.outcome, result.ticket) == ("bounce_recorded", t["ticket_number"])
+    assert [r["state"] for r in outbox(desk)] == ["queued"] * len(outbox(desk))
+    assert ticket(desk, t["ticket_number"])["delivery_failed"] == 0
 
 
 def text_notice(ref: str, body: str) -> bytes:
@@ -622,8 +662,11 @@ def test_a_bounce_naming_the_ticket_only_in_its_subject_is_recorded_on_it(desk: 
     body = f"Ihre Nachricht konnte nicht zugestellt werden an {CUSTOMER}."
     result = feed(desk, text_notice(ref, body), T0 + timedelta(minutes=2))
     assert (result.outcome, result.ticket) == ("bounce_recorded", t["ticket_number"])
-    assert outbox(desk, id=ack["id"])[0]["state"] == "bounced"
-    assert ticket(desk, t["ticket_number"])["delivery_failed"] == 1
+    # Our tag in the notice's own subject and an address are anyone's to write: kept on
+    # the ticket for engineers, nothing marked.
+    assert outbox(desk, id=ack["id"])[0]["state"] == "queued"
+    assert ticket(desk, t["ticket_number"])["delivery_failed"] == 0
+    assert len(events_of(desk, t, "bounce_unmatched")) == 1
     assert len(outbox(desk)) == rows
 
 

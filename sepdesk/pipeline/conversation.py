@@ -51,12 +51,17 @@ def _subject_tickets(
 def _message_id_tickets(
     db: sqlite_utils.Database, ids: list[str]
 ) -> Iterator[tuple[dict[str, Any], str]]:
-    # Newest reference first: the message replied to is the best evidence.
+    # Newest reference first: the message replied to is the best evidence. Every ticket
+    # that holds the Message-ID, newest first: a stranger reusing someone's Message-ID
+    # must not hide the ticket its owner replies to (the caller picks the one the
+    # sender belongs to).
     for mid in reversed(ids):
-        row = db.execute(
-            "SELECT ticket_id FROM messages WHERE message_id = ? ORDER BY id DESC LIMIT 1", [mid]
-        ).fetchone()
-        if row:
+        rows = db.execute(
+            "SELECT ticket_id, max(id) AS newest FROM messages WHERE message_id = ?"
+            " GROUP BY ticket_id ORDER BY newest DESC",
+            [mid],
+        ).fetchall()
+        for row in rows:
             yield tickets.get(db, int(row[0])), f"In-Reply-To/References <{mid}>"
 
 
