@@ -1,8 +1,12 @@
 """Recording a delivery status notification on the ticket whose mail it reports (never answered).
 
-The mail it reports is found by the returned Message-ID, else by our subject tag in
-the returned headers or in the notice's own subject together with the failed
-recipient, else by the failed recipient alone.
+A mail of ours is marked bounced (and its ticket's delivery_failed set) when the
+notice returns that mail's Message-ID, or returns its headers with our subject tag
+and names the recipient of that ticket's mail (in a Final-Recipient field, or in a
+notice's prose: the sample corpus's Postfix DSN, a qmail notice). A notice that only names a customer's address, or our
+tag in its own subject, is easily written by anyone: it is kept on the ticket it
+points to (``bounce_unmatched``) for engineers to judge, and marks nothing. A DSN
+that reports no failed recipient (delivered, delayed, relayed) is no bounce.
 """
 
 from __future__ import annotations
@@ -15,32 +19,19 @@ from sepdesk.pipeline.work import Work
 from sepdesk.tickets import store as tickets
 
 
-def _outbox_row(work: Work, report: BounceReport) -> dict[str, Any] | None:
+def _returned_mail(work: Work, report: BounceReport) -> dict[str, Any] | None:
+    """The outbox row the notice returns: by its Message-ID, else by our tag in the
+    returned headers and the DSN's failed recipient."""
     db = work.desk.db
     for mid in report.message_ids:
         rows = list(db.query("SELECT * FROM outbox WHERE message_id = ?", [mid]))
         if rows:
             return rows[0]
-    named = _named_recipients(work, report)
-    refs = [r for s in report.subjects for r in subject_refs(s)]
-    for ref in refs:
+    for ref in [r for s in report.subjects for r in subject_refs(s)]:
         ticket = tickets.find_opt(db, ref)
         if ticket is None:
             continue
-        # Named recipients first; without DSN fields any mail of the ticket, as before.
-        for rcpt in report.recipients or (*named, ""):
-            rows = list(
-                db.query(
-                    "SELECT * FROM outbox WHERE ticket_id = ? AND (? = '' OR to_addrs LIKE ?)"
-                    " ORDER BY id DESC LIMIT 1",
-                    [ticket["id"], rcpt, f'%"{rcpt}"%'],
-                )
-            )
-            if rows:
-                return rows[0]
-    ticket = _named_ticket(work)
-    if ticket is not None:
-        for rcpt in named:
+        for rcpt in _named_recipients(work, report):
             rows = list(
                 db.query(
                     "SELECT * FROM outbox WHERE ticket_id = ? AND to_addrs LIKE ?"
@@ -50,15 +41,25 @@ def _outbox_row(work: Work, report: BounceReport) -> dict[str, Any] | None:
             )
             if rows:
                 return rows[0]
-    for rcpt in report.recipients:
-        rows = list(
-            db.query(
-                "SELECT * FROM outbox WHERE to_addrs LIKE ? ORDER BY id DESC LIMIT 1",
-                [f'%"{rcpt}"%'],
-            )
-        )
-        if rows:
-            return rows[0]
+    return None
+
+
+def _pointed_ticket(work: Work, report: BounceReport) -> dict[str, Any] | None:
+    """The ticket a notice without our Message-ID points to: our tag in the returned
+    subject or the notice's own, else the last mail of ours to a recipient it names."""
+    db = work.desk.db
+    for ref in [r for s in (*report.subjects, work.parsed.subject) for r in subject_refs(s)]:
+        ticket = tickets.find_opt(db, ref)
+        if ticket is not None:
+            return ticket
+    for rcpt in _named_recipients(work, report):
+        row = db.execute(
+            "SELECT ticket_id FROM outbox WHERE to_addrs LIKE ? AND ticket_id IS NOT NULL"
+            " ORDER BY id DESC LIMIT 1",
+            [f'%"{rcpt}"%'],
+        ).fetchone()
+        if row:
+            return tickets.get(db, int(row[0]))
     return None
 
 
@@ -69,26 +70,14 @@ def _named_recipients(work: Work, report: BounceReport) -> tuple[str, ...]:
     return report.recipients or tuple(a for a in report.mentioned if a not in desk)
 
 
-def _named_ticket(work: Work) -> dict[str, Any] | None:
-    """The ticket the notice's own subject names ("Unzustellbar: [SEP C-2026-00003] ...").
+def _record_on_pointed_ticket(work: Work, report: BounceReport) -> None:
+    """A notice that points to a ticket but returns no mail of ours: kept on the ticket.
 
-    Notices in plain text often carry neither the returned headers nor a
-    Final-Recipient field: the subject of the mail that failed is all they keep.
+    No outbox row is marked and no delivery_failed set: which mail failed is not known
+    for sure (and such a notice is easily written by anyone); the event lets engineers
+    judge.
     """
-    for ref in subject_refs(work.parsed.subject):
-        ticket = tickets.find_opt(work.desk.db, ref)
-        if ticket is not None:
-            return ticket
-    return None
-
-
-def _record_on_named_ticket(work: Work, report: BounceReport) -> None:
-    """A notice that names a ticket but no mail of ours that can be told: kept on the ticket.
-
-    No outbox row is marked and no delivery_failed set: which mail failed is unknown
-    (and such a notice is easily written by anyone); the event lets engineers judge.
-    """
-    ticket = _named_ticket(work)
+    ticket = _pointed_ticket(work, report)
     if ticket is None:
         work.finish("ignored", "delivery status notification for no mail of ours")
         return
@@ -101,7 +90,7 @@ def _record_on_named_ticket(work: Work, report: BounceReport) -> None:
     tickets.add_event(work.desk.db, ticket["id"], work.at, "desk", "bounce_unmatched", detail)
     work.finish(
         "bounce_recorded",
-        f"bounce naming {ticket['ticket_number']} in its subject; no mail of ours identified",
+        f"bounce pointing to {ticket['ticket_number']}; no mail of ours identified",
         ticket,
     )
 
@@ -109,9 +98,12 @@ def _record_on_named_ticket(work: Work, report: BounceReport) -> None:
 def record_bounce(work: Work) -> None:
     mail, db = work.parsed, work.desk.db
     report = read_report(mail, work.raw)
-    row = _outbox_row(work, report)
+    if not report.failure:
+        work.finish("ignored", f"delivery status notification: {', '.join(report.actions)}")
+        return
+    row = _returned_mail(work, report)
     if row is None or row["ticket_id"] is None:
-        _record_on_named_ticket(work, report)
+        _record_on_pointed_ticket(work, report)
         return
     ticket = tickets.get(db, row["ticket_id"])
     db.execute(

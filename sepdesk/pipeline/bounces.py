@@ -27,6 +27,7 @@ _MSGID = re.compile(r"^message-id:\s*<([^>\s]+)>", re.I | re.M)
 _RECIPIENT = re.compile(r"^(?:final|original)-recipient:\s*rfc822;\s*<?([^\s>]+)>?", re.I | re.M)
 _SUBJECT = re.compile(r"^subject:\s*(.+)$", re.I | re.M)
 _STATUS = re.compile(r"^status:\s*([245]\.\d+\.\d+)", re.I | re.M)
+_ACTION = re.compile(r"^action:\s*([a-z]+)", re.I | re.M)
 _REPORT_TYPE = re.compile(r"""(?:^|;)\s*report-type\s*=\s*"?([\w.+-]+)""", re.I)
 DSN_REPORT = "delivery-status"
 MDN_REPORT = "disposition-notification"
@@ -45,6 +46,15 @@ class BounceReport:
     # Addresses the notice's text names: the failed recipient of a plain-text notice
     # that has no Final-Recipient field (lower-cased, in order).
     mentioned: tuple[str, ...] = ()
+    # The DSN's per-recipient Action fields (RFC 3464: failed, delayed, delivered,
+    # relayed, expanded), lower-cased; empty for a notice in prose.
+    actions: tuple[str, ...] = ()
+
+    @property
+    def failure(self) -> bool:
+        """Whether it reports a failed delivery: a notice in prose is taken for one; a DSN
+        only when a recipient failed (a success or delay notice is no bounce)."""
+        return not self.actions or "failed" in self.actions
 
 
 def report_type(mail: ParsedMail) -> str | None:
@@ -102,4 +112,5 @@ def read_report(mail: ParsedMail, raw: bytes) -> BounceReport:
         subjects=tuple(dict.fromkeys(s.strip() for s in _SUBJECT.findall(unfolded))),
         status=(_STATUS.findall(unfolded) or [""])[0],
         mentioned=tuple(dict.fromkeys(a.lower().strip(".") for a in _ADDRESS.findall(unfolded))),
+        actions=tuple(dict.fromkeys(a.lower() for a in _ACTION.findall(unfolded))),
     )
