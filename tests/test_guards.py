@@ -74,6 +74,11 @@ def test_someone_elses_loop_header_is_not_ours() -> None:
         "DoNotReply@kunde.example",
         "do_not_reply+42@kunde.example",
         "alerts.no.reply@kunde.example",
+        "bounces+t-weiss=mueller@lists.kunde.example",
+        "mailer-daemon.mx@kunde.example",
+        "bounce-123@kunde.example",
+        "nepasrepondre@client.example",
+        "bitte-nicht-antworten@kunde.example",
     ],
 )
 def test_daemon_and_no_reply_senders(sender: str) -> None:
@@ -106,13 +111,26 @@ def test_senders_that_merely_look_similar_are_people() -> None:
         "Re[2]: Automatic reply: Restore",
         "SV: Automatisk svar: Restore",
         "Abwesenheit: [SEP T-2026-000011] Alle VM-Sicherungen",
+        "WG: Automatische Antwort: Restore",
+        "Out of Office AutoReply: Restore",
+        "Abwesenheitsnotiz (bis 3.11.)",
     ],
 )
 def test_out_of_office_subjects(subject: str) -> None:
     assert reason(mail(subject=subject)) is not None
 
 
-@pytest.mark.parametrize("subject", ["Re: Restore fails", "AW: Frage zur Abwesenheitsplanung"])
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Re: Restore fails",
+        "AW: Frage zur Abwesenheitsplanung",
+        # A person's request that opens with the same words (re-audit, 2026-12-06).
+        "Out of office hours: backup jobs start too late",
+        "Vacation rule: backup of the file server",
+        "Abwesenheit des Admins: Restore schlägt fehl",
+    ],
+)
 def test_replies_of_people_are_no_out_of_office(subject: str) -> None:
     assert reason(mail(subject=subject)) is None
 

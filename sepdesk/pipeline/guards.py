@@ -14,17 +14,30 @@ from sepdesk.outbound.compose import LOOP_HEADER
 from sepdesk.pipeline.bounces import MDN_REPORT, report_type
 from sepdesk.pipeline.parse import ParsedMail
 
-_DAEMON_LOCALS = re.compile(r"^(mailer-daemon|postmaster|bounces?)$", re.I)
+# "postmaster" exactly; a mailer daemon or bounce address also before a separator:
+# "bounces+t-weiss=x" (VERP), "mailer-daemon.mx", "bounce-123".
+_DAEMON_LOCALS = re.compile(r"^(?:postmaster$|(?:mailer-daemon|bounces?)(?:$|[-_.+=\d]))", re.I)
 # A no-reply word standing on its own in the local part, between separators:
 # "noreply", "no-reply-billing", "notifications-noreply", "donotreply", "do_not_reply+x"
 # (but not "noreplyfan").
-_NO_REPLY = re.compile(r"(?:^|[-_.+])(?:no[-_.]?reply|do[-_.]?not[-_.]?reply)(?:$|[-_.+\d])", re.I)
-# Reply prefixes an automatic subject may stand behind ("Re: Out of Office", "AW: ...").
-_REPLY_PREFIXES = r"(?:(?:re|aw|antw|sv|vs)\s*(?:\[\d+\])?\s*:\s*)*"
+_NO_REPLY = re.compile(
+    r"(?:^|[-_.+])(?:no[-_.]?reply|do[-_.]?not[-_.]?reply|ne[-_.]?pas[-_.]?repondre"
+    r"|nicht[-_.]?antworten)(?:$|[-_.+\d])",
+    re.I,
+)
+# Reply and forward prefixes an automatic subject may stand behind ("Re: Out of Office",
+# "AW: ...", "WG: Automatische Antwort: ...").
+_REPLY_PREFIXES = r"(?:(?:re|aw|antw|sv|vs|wg|fw|fwd)\s*(?:\[\d+\])?\s*:\s*)*"
+# The phrase must be the whole subject or end at a colon, a dash or a bracket ("Out of
+# Office: ...", "Automatic reply: ...", "Abwesenheitsnotiz (bis 3.11.)"), optionally
+# with a word like "AutoReply" between: a person's "Out of office hours: backups start
+# late" or "Abwesenheit des Admins: Restore schlägt fehl" is a request, not a robot.
 _AUTO_SUBJECT = re.compile(
-    r"^\s*" + _REPLY_PREFIXES + r"(automatische antwort|abwesenheitsnotiz|abwesenheit|out of office"
-    r"|automatic reply|auto(matic)?[- ]?reply|autoreply|abwesend|vacation|r[ée]ponse automatique"
-    r"|automatisk svar|autosvar|risposta automatica|respuesta autom[aá]tica)\b",
+    r"^\s*" + _REPLY_PREFIXES + r"(?:automatische antwort|abwesenheitsnotiz|abwesenheit"
+    r"|out of (?:the )?office|automatic reply|auto(?:matic)?[- ]?reply|autoreply|abwesend"
+    r"|vacation|r[ée]ponse automatique|automatisk svar|autosvar|risposta automatica"
+    r"|respuesta autom[aá]tica)(?:\s+(?:auto[- ]?reply|reply|notice|notification|message"
+    r"|nachricht|notiz|mitteilung))?\s*(?:$|[:\-–(\[])",
     re.I,
 )
 # A null reverse path: RFC 3834 §2 forbids answering it (bounces and other notices).
