@@ -33,6 +33,14 @@ def test_raw_8bit_headers_are_read_as_utf8_or_windows_1252() -> None:
     )
     assert (latin.from_name, latin.subject) == ("Jürgen", "schlägt fehl")
     assert "\ufffd" not in latin.headers["subject"][0]
+    assert "header Subject: 8-bit bytes read as utf-8" in utf8.defects
+    assert "header Subject: 8-bit bytes read as windows-1252" in latin.defects
+
+
+def test_an_encoded_word_of_an_unknown_charset_is_read_and_named() -> None:
+    parsed = parse_mail(mail(b"From: a@x.example\r\nSubject: =?foo-bar?q?Sicherung_kaputt?=\r\n"))
+    assert parsed.subject == "Sicherung kaputt"
+    assert parsed.defects == ("header Subject: unknown charset 'foo-bar' in an encoded word",)
 
 
 def test_an_encoded_display_name_is_decoded_after_the_address_is_found() -> None:

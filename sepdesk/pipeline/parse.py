@@ -350,24 +350,45 @@ def _is_mime_header(name: str) -> bool:
     return lowered.startswith("content-") or lowered == "mime-version"
 
 
-def _header_values(msg: Message) -> dict[str, list[str]]:
+def _header_values(msg: Message) -> tuple[dict[str, list[str]], list[str]]:
     """Every header's values as text, by lower-cased name: one pass instead of a scan per
-    field (``Message.get`` walks all headers each time)."""
+    field (``Message.get`` walks all headers each time); and the defects repaired."""
     values: dict[str, list[str]] = {}
+    defects: list[str] = []
     for k, v in msg.raw_items():
         if isinstance(v, str) and not v.isascii():
             # Raw 8-bit bytes (no encoded words) arrive surrogate-escaped: their charset
             # is unknown, and ``email`` would render them as U+FFFD.
-            v = eight_bit_text(v.encode("ascii", "surrogateescape"))
+            data = v.encode("ascii", "surrogateescape")
+            v = eight_bit_text(data)
+            defects.append(f"header {k}: 8-bit bytes read as {_eight_bit_codec(data)}")
         elif not isinstance(v, str):
             v = str(msg.policy.header_fetch_parse(k, v))
+        elif "=?" in v:
+            defects.extend(f"header {k}: {d}" for d in _encoded_word_defects(v))
         values.setdefault(k.lower(), []).append(v)
-    return values
+    return values, defects
+
+
+def _eight_bit_codec(data: bytes) -> str:
+    return "utf-8" if _is_utf8(data) else "windows-1252"
+
+
+def _encoded_word_defects(value: str) -> list[str]:
+    """Encoded words whose charset Python does not know (read as UTF-8/Windows-1252)."""
+    found = []
+    for word in _ENCODED_WORD.findall(value):
+        charset = word[2:].split("?", 1)[0].split("*", 1)[0]
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            found.append(f"unknown charset {charset!r} in an encoded word")
+    return found
 
 
 def _header_fields(msg: Message, raw: bytes) -> dict[str, Any]:
     """The ParsedMail fields read from the top-level headers."""
-    values = _header_values(msg)
+    values, defects = _header_values(msg)
     first = {k: v[0] for k, v in values.items()}
     ids = _msgids(first.get("message-id", ""))
     froms = _addresses(values.get("from", []))
@@ -388,6 +409,7 @@ def _header_fields(msg: Message, raw: bytes) -> dict[str, Any]:
         "references": tuple(_msgids(" ".join(values.get("references", [])))),
         "content_type": msg.get_content_type(),
         "headers": headers,
+        "defects": defects,  # not a ParsedMail field: parse_mail joins them to the rest
     }
 
 
@@ -396,6 +418,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
     if not msg.keys():
         raise ParseError("no header could be read: not an e-mail message")
     fields = _header_fields(msg, raw)  # before _decoded_parts strips those headers
+    defects.extend(fields.pop("defects"))
     lost = _lost_parts(msg)
     again = _reparsed(lost) if lost else None
     if again:
