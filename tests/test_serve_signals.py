@@ -289,3 +289,22 @@ def test_stop_is_bounded_while_the_smtp_store_is_blocked(
         blocker.close()
         if took is None:
             daemon.shutdown()
+
+
+def test_a_second_serve_on_the_same_database_refuses_to_start(served: Served) -> None:
+    """Two daemons would poll the same mailboxes and move every message twice."""
+    first = served.start()
+    second = subprocess.run(
+        [SEPDESK, "--config", str(served.config), "serve"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert second.returncode == 1, second.stderr
+    assert second.stderr.count("\n") == 1
+    assert f"another sepdesk serve (pid {first.pid}) runs on {served.db}" in second.stderr
+    assert first.poll() is None  # the first one is untouched
+    assert served.stop() == 0
+    again = served.start()  # the lock went with the first daemon
+    assert again.poll() is None
+    assert served.stop() == 0

@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from sepdesk.cli.common import get_settings
+from sepdesk.cli.common import fail, get_settings
+from sepdesk.daemon.lock import AlreadyServing, hold_serve_lock
 
 
 def setup_logging(level: str) -> None:
@@ -33,6 +34,14 @@ def serve(ctx: click.Context) -> None:
     # the processes wait for the daemon's first wake-up before they use the database.
     processes = PipelineProcesses(settings, pipeline_process_count(settings))
     processes.start()
+    # The lock is taken after the fork, so only this process holds it: a daemon killed
+    # with SIGKILL frees it at once, however long its pipeline processes linger.
+    try:
+        lock = hold_serve_lock(settings.database.path)
+    except AlreadyServing as exc:
+        processes.shutdown(5)
+        fail(str(exc))
+    ctx.call_on_close(lock.close)
     from sepdesk.daemon.serve import serve as run
 
     ctx.exit(run(settings, ctx.find_root().obj.get("config_path"), processes))
