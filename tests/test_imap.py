@@ -25,7 +25,9 @@ import pytest
 
 from sepdesk.config import Settings, from_mapping
 from sepdesk.desk import Desk
+from sepdesk.errors import InputError
 from sepdesk.intake.imap import FAULT_ENV, ImapPoller
+from sepdesk.pipeline import runner
 from tests.conftest import SAMPLES
 from tests.servers.dovecot import DovecotMissing, DovecotServer, dovecot_server
 
@@ -572,6 +574,15 @@ def test_oversize_message_is_quarantined_without_fetching_the_body(
     assert "too large" in reason
     size = int(reason.split("message too large: ", 1)[1].split(" bytes", 1)[0])
     assert size > 4000 * 4  # the server's RFC822.SIZE, not the header's length
+    # Its header alone must not become a ticket that asks the customer for everything.
+    (entry,) = desk.db.execute("SELECT id FROM quarantine").fetchall()
+    with pytest.raises(InputError, match="only the header of this message is stored"):
+        runner.retry(desk, int(entry[0]))
+    assert (
+        desk.db.execute("SELECT count(*) FROM tickets WHERE subject = 'test mail 1'").fetchone()[0]
+        == 0
+    )
+    assert desk.db.execute("SELECT released_at FROM quarantine").fetchone()[0] is None
 
 
 def test_missing_folders_are_created(

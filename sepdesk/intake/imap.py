@@ -521,7 +521,7 @@ class ImapPoller:
 
     def _oversize_reason(self, size: int) -> str:
         return (
-            f"message too large: {size} bytes over the limit of {self.max_bytes}"
+            f"{_pipeline().HEADERS_ONLY}: {size} bytes over the limit of {self.max_bytes}"
             f" ([smtp] max_message_bytes); only the header was fetched, the full"
             f" message is in IMAP folder {self.cfg.quarantine_folder}"
         )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sepdesk.desk import Desk
-from sepdesk.errors import NotFound
+from sepdesk.errors import InputError, NotFound
 from sepdesk.instants import from_db, now, to_db
 from sepdesk.pipeline.parse import ParseError, parse_mail
 from sepdesk.pipeline.steps import run_steps
@@ -123,6 +123,8 @@ def quarantine_intake(desk: Desk, intake_id: int, reason: str, at: datetime | No
         raise NotFound(f"intake #{intake_id}: no such message")
     if rows[0]["state"] == "pending":
         _quarantine(desk, rows[0], reason, at or now())
+        # The same line every processed message gets (process_batch).
+        log.info("intake #%s outcome=quarantined reason=%s", intake_id, reason)
 
 
 def _result(desk: Desk, intake_id: int) -> Result:
@@ -273,19 +275,32 @@ def run_once(desk: Desk, at: datetime | None = None) -> int:
     return len(ids)
 
 
+# The reason an oversize IMAP message is quarantined with: only its header was fetched.
+HEADERS_ONLY = "message too large"
+
+
 def retry(desk: Desk, quarantine_id: int, at: datetime | None = None) -> Result:
     """Put a quarantined message back into the pipeline and process it now.
 
     The attempts go on counting (a retry is one more attempt): a message that failed
-    MAX_ATTEMPTS times and fails again goes straight back to its quarantine entry.
+    MAX_ATTEMPTS times and fails again goes straight back to its quarantine entry. A
+    message of which only the header was stored (too large) is refused: processing the
+    header alone would open a ticket that asks the customer for everything.
     """
     at = at or now()
     with write_tx(desk.db):
         row = desk.db.execute(
-            "SELECT intake_id FROM quarantine WHERE id = ? AND released_at IS NULL", [quarantine_id]
+            "SELECT intake_id, reason FROM quarantine WHERE id = ? AND released_at IS NULL",
+            [quarantine_id],
         ).fetchone()
         if not row or row[0] is None:
             raise NotFound(f"quarantine #{quarantine_id}: no such entry waiting")
+        if str(row[1] or "").startswith(HEADERS_ONLY):
+            raise InputError(
+                f"quarantine #{quarantine_id}: only the header of this message is stored"
+                " (it was too large); to process it, raise [smtp] max_message_bytes and move"
+                " the message from the IMAP quarantine folder back to the watched folder"
+            )
         desk.db.execute(
             "UPDATE quarantine SET released_at = ? WHERE id = ?", [to_db(at), quarantine_id]
         )
