@@ -503,6 +503,7 @@ def test_refused_login_logs_one_line_and_does_not_raise(
     assert len(lines) == 1, [r.getMessage() for r in lines]
     assert lines[0].levelno == logging.WARNING
     assert "login refused" in lines[0].getMessage()
+    assert "b'" not in lines[0].getMessage()  # the server's words, not a bytes repr
     assert lines[0].exc_info is None  # one line, no traceback
     error = desk.db.execute("SELECT last_error FROM imap_state").fetchone()[0]
     assert "login refused" in error
@@ -510,6 +511,28 @@ def test_refused_login_logs_one_line_and_does_not_raise(
     # in memory): a restart clears it for the tests that follow.
     server.stop()
     server.start()
+
+
+def test_a_fault_that_repeats_is_one_warning_and_its_end_another(
+    server: DovecotServer,
+    tmp_path: Path,
+    pollers: Callable[..., ImapPoller],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server down for an hour must not be 60 WARNINGs; that it is back is news."""
+    poller = pollers(make_settings(tmp_path, server))
+    caplog.set_level(logging.INFO, logger="sepdesk.imap")
+    down = ConnectionRefusedError(111, "Connection refused")
+    for delay in (1, 2, 4):
+        poller._fault(down, delay)
+    poller._fault(TimeoutError("timed out"), 8)  # another fault: news again
+    stop = threading.Event()
+    stop.set()
+    poller._serve(stop)  # catches up once, then sees the stop
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "sepdesk.imap"]
+    levels = [level for level, text in lines if "retrying" in text or "works again" in text]
+    assert levels == ["WARNING", "INFO", "INFO", "WARNING", "WARNING"], lines
+    assert "works again after 4 failed attempts" in lines[-1][1]
 
 
 def test_without_idle_the_poller_polls_every_poll_interval(

@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import socket
 import ssl
 import threading
@@ -204,6 +205,8 @@ class ImapPoller:
         self._uidvalidity: dict[str, int] = {}
         self._seen_uid: dict[str, int] = {}  # highest UID each folder had at its last catch-up
         self._contacted = False
+        self._failing: str | None = None  # the fault of the current streak, logged once
+        self._failures = 0
 
     # -- names -------------------------------------------------------------
 
@@ -266,7 +269,11 @@ class ImapPoller:
         for folder in dict.fromkeys(wanted):
             if not client.folder_exists(folder):
                 client.create_folder(folder)
-                log.info("imap: created folder %s on %s", folder, self.cfg.host)
+                # The watched folder too (the issue: folders are created when absent);
+                # a WARNING, since a typo in [imap] folder would watch an empty one.
+                where = f"{self.cfg.user}@{self.cfg.host}"
+                level = logging.WARNING if folder in self.folders else logging.INFO
+                log.log(level, "imap %s: folder %s did not exist; created it", where, folder)
 
     def close(self) -> None:
         """Log out (or drop the socket when the server is gone); safe to call twice."""
@@ -625,6 +632,10 @@ class ImapPoller:
     def _serve(self, stop: threading.Event) -> None:
         self.run_once()
         self._contacted = True
+        if self._failing is not None:
+            where = f"{self.cfg.user}@{self.cfg.host}:{self.cfg.port}"
+            log.warning("imap: %s works again after %d failed attempts", where, self._failures)
+            self._failing, self._failures = None, 0
         while not stop.is_set():
             if self.waiting:
                 self.await_outcomes(stop)
@@ -646,12 +657,18 @@ class ImapPoller:
             log.info("imap: finished messages stay until the next start: %s", self._describe(exc))
 
     def _fault(self, exc: Exception, delay: float) -> None:
-        """One log line per fault; a traceback only for what is not a server or network fault."""
+        """One log line per fault; a traceback only for what is not a server or network fault.
+
+        A fault that repeats (the server stays down) is a WARNING once and INFO for each
+        retry after; its end is a WARNING again (see _serve)."""
         text = self._describe(exc)
+        self._failures += 1
         if isinstance(exc, TRANSIENT_ERRORS):
-            log.warning("imap: %s; retrying in %g s", text, delay)
+            level = logging.INFO if text == self._failing else logging.WARNING
+            log.log(level, "imap: %s; retrying in %g s", text, delay)
         else:  # a bug or a database fault: keep the thread alive, but show where
             log.error("imap: unexpected %s; retrying in %g s", text, delay, exc_info=exc)
+        self._failing = text
         self._safe_record_error(text)
 
     def _describe(self, exc: BaseException) -> str:
@@ -734,7 +751,14 @@ def _drop(client: IMAPClient) -> None:
 
 
 def _one_line(value: Any) -> str:
-    return " ".join(str(value).split())[:300]
+    text = " ".join(str(value).split())
+    # imaplib/imapclient hand the server's answer on as bytes or their repr:
+    # b'[AUTHENTICATIONFAILED] Authentication failed.'
+    quoted = _BYTES_REPR.fullmatch(text)
+    return (quoted.group(2) if quoted else text)[:300]
+
+
+_BYTES_REPR = re.compile(r"b(['\"])(.*)\1")
 
 
 __all__ = ["FAULT_ENV", "ImapPoller"]
