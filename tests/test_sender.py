@@ -18,14 +18,18 @@ from tests.conftest import T0
 from tests.servers.smtp_sink import SmtpSink, smtp_sink  # noqa: F401  (fixture)
 
 
-def queue_one(desk: Desk, subject: str = "Backup fails\r\nBcc: evil@example.org") -> int:
+def queue_one(
+    desk: Desk,
+    subject: str = "Backup fails\r\nBcc: evil@example.org",
+    to: tuple[str, ...] = ("customer@example.org",),
+) -> int:
     with write_tx(desk.db):
         return enqueue(
             desk.db,
             queued_mail(
                 desk.settings,
                 kind="ack",
-                to=["customer@example.org"],
+                to=list(to),
                 subject=tagged_subject(desk.settings, "T-2026-000001", subject),
                 body="Hello\n",
                 at=T0,
@@ -90,6 +94,46 @@ def test_temporary_failure_is_retried_after_backoff(relay_desk: Desk, smtp_sink:
     assert sender.run_once(desk, T0 + timedelta(minutes=1)) == 1
     assert state(desk, oid)[:2] == ("sent", 2)
     assert len(smtp_sink.received()) == 1
+
+
+def test_a_temporary_refusal_at_rcpt_is_retried(relay_desk: Desk, smtp_sink: SmtpSink) -> None:  # noqa: F811
+    """Greylisting answers 450 at RCPT TO: that is no reason to give the mail up."""
+    oid = queue_one(relay_desk)
+    smtp_sink.refuse_rcpt("customer@example.org", 450)
+    sender.run_once(relay_desk, T0)
+    st, attempts, error = state(relay_desk, oid)
+    assert (st, attempts) == ("queued", 1) and error and "450" in error
+    assert sender.run_once(relay_desk, T0 + timedelta(minutes=1)) == 1
+    assert state(relay_desk, oid)[:2] == ("sent", 2)
+    assert len(smtp_sink.to("customer@example.org")) == 1
+
+
+def test_some_recipients_refused_for_now_get_it_later_and_the_rest_once(
+    relay_desk: Desk,
+    smtp_sink: SmtpSink,  # noqa: F811
+) -> None:
+    oid = queue_one(relay_desk, "Breach", ("lead@example.org", "lead2@example.org"))
+    smtp_sink.refuse_rcpt("lead2@example.org", 450)
+    sender.run_once(relay_desk, T0)
+    st, attempts, error = state(relay_desk, oid)
+    assert (st, attempts) == ("queued", 1), error  # it went out: not failed
+    assert error and "delivered to lead@example.org" in error and "lead2@example.org 450" in error
+    assert sender.run_once(relay_desk, T0 + timedelta(minutes=1)) == 1
+    assert state(relay_desk, oid)[0] == "sent"
+    assert len(smtp_sink.to("lead@example.org")) == 1  # no second copy for the first one
+    assert len(smtp_sink.to("lead2@example.org")) == 1
+
+
+def test_a_recipient_refused_for_good_beside_others_is_named(
+    relay_desk: Desk,
+    smtp_sink: SmtpSink,  # noqa: F811
+) -> None:
+    oid = queue_one(relay_desk, "Breach", ("lead@example.org", "gone@example.org"))
+    smtp_sink.refuse_rcpt("gone@example.org", 550)
+    sender.run_once(relay_desk, T0)
+    st, _, error = state(relay_desk, oid)
+    assert st == "sent" and error and "gone@example.org 550" in error
+    assert len(smtp_sink.to("lead@example.org")) == 1
 
 
 def test_permanent_failure_marks_failed_with_reason(relay_desk: Desk, smtp_sink: SmtpSink) -> None:  # noqa: F811

@@ -58,7 +58,21 @@ def _write_files(settings: Settings, rows: list[dict[str, Any]]) -> None:
         raise DeliveryError(f"{folder}: cannot write outgoing mail: {exc.strerror}") from None
 
 
-def _relay(settings: Settings, row: dict[str, Any]) -> None:
+def _refusal(refused: dict[str, tuple[int, bytes]]) -> str:
+    return "; ".join(
+        f"{addr} {code} {msg.decode('utf-8', 'replace') if isinstance(msg, bytes) else msg}"
+        for addr, (code, msg) in refused.items()
+    )
+
+
+def _temporary(refused: dict[str, tuple[int, bytes]]) -> dict[str, tuple[int, bytes]]:
+    """The recipients refused for now (4xx, e.g. greylisting): worth another attempt."""
+    return {a: r for a, r in refused.items() if 400 <= r[0] < 500}
+
+
+def _relay(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, bytes]]:
+    """Hand the mail to the relay; the recipients it refused while taking it for the
+    others (empty: all accepted). Raises DeliveryError when it took it for nobody."""
     r = settings.relay
     context = ssl.create_default_context()
     try:
@@ -73,11 +87,15 @@ def _relay(settings: Settings, row: dict[str, Any]) -> None:
             if r.user:
                 password = read_secret(r.password_file, "SEPDESK_RELAY_PASSWORD", "relay_password")
                 client.login(r.user, password or "")
-            refused = client.sendmail(
+            return client.sendmail(
                 settings.desk.support_address, json.loads(row["to_addrs"]), row["raw"]
             )
-            if refused:
-                raise DeliveryError(f"recipients refused: {refused}", permanent=True)
+    except smtplib.SMTPRecipientsRefused as exc:
+        # Every recipient refused: retried unless every refusal was permanent (5xx).
+        permanent = not _temporary(exc.recipients)
+        raise DeliveryError(
+            f"recipients refused: {_refusal(exc.recipients)}", permanent=permanent
+        ) from None
     except smtplib.SMTPResponseException as exc:
         msg = (
             exc.smtp_error.decode("utf-8", "replace")
@@ -87,8 +105,6 @@ def _relay(settings: Settings, row: dict[str, Any]) -> None:
         raise DeliveryError(
             f"relay said {exc.smtp_code} {msg}", permanent=500 <= exc.smtp_code < 600
         ) from None
-    except smtplib.SMTPRecipientsRefused as exc:
-        raise DeliveryError(f"recipients refused: {exc.recipients}", permanent=True) from None
     except (TimeoutError, smtplib.SMTPException, OSError, ssl.SSLError) as exc:
         raise DeliveryError(f"relay {r.host}:{r.port}: {type(exc).__name__}: {exc}") from None
 
@@ -104,19 +120,8 @@ def _record(desk: Desk, row: dict[str, Any], at: datetime, error: DeliveryError 
                 " raw = ? WHERE id = ? AND state = 'queued'",
                 [attempts, to_db(at), row["raw"], row["id"]],
             )
-            return
-        final = error.permanent or attempts >= desk.settings.outbox.max_attempts
-        desk.db.execute(
-            "UPDATE outbox SET state = ?, attempts = ?, last_error = ?, next_attempt_at = ?"
-            " WHERE id = ? AND state = 'queued'",
-            [
-                "failed" if final else "queued",
-                attempts,
-                str(error),
-                to_db(at + backoff(attempts)),
-                row["id"],
-            ],
-        )
+        else:
+            final = _record_failure(desk, row, at, error, attempts)
     if error is None:
         log.info("outbox #%s %s sent to %s", row["id"], row["kind"], row["to_addrs"])
     else:
@@ -125,15 +130,69 @@ def _record(desk: Desk, row: dict[str, Any], at: datetime, error: DeliveryError 
         )
 
 
+def _record_partial(
+    desk: Desk, row: dict[str, Any], at: datetime, refused: dict[str, tuple[int, bytes]]
+) -> None:
+    """The relay took the mail for some recipients and refused others.
+
+    It went out, so it is not failed. Recipients refused for now (4xx) stay queued on
+    this row, alone, with backoff: another attempt must not send the others a copy.
+    Those refused for good (5xx) are named in last_error and the log.
+    """
+    attempts = row["attempts"] + 1
+    delivered = [a for a in json.loads(row["to_addrs"]) if a not in refused]
+    again = _temporary(refused)
+    note = f"delivered to {', '.join(delivered)}; refused: {_refusal(refused)}"
+    retry = bool(again) and attempts < desk.settings.outbox.max_attempts
+    with write_tx(desk.db):
+        desk.db.execute(
+            "UPDATE outbox SET state = ?, attempts = ?, sent_at = ?, last_error = ?,"
+            " next_attempt_at = ?, to_addrs = ?, raw = ? WHERE id = ? AND state = 'queued'",
+            [
+                "queued" if retry else "sent",
+                attempts,
+                to_db(at),
+                note + ("; retrying those refused for now" if retry else ""),
+                to_db(at + backoff(attempts)),
+                json.dumps(sorted(again)) if retry else row["to_addrs"],
+                b"" if retry else row["raw"],  # composed again for those left
+                row["id"],
+            ],
+        )
+    log.warning("outbox #%s attempt %s: %s", row["id"], attempts, note)
+
+
+def _record_failure(
+    desk: Desk, row: dict[str, Any], at: datetime, error: DeliveryError, attempts: int
+) -> bool:
+    """A failed attempt: queued again with backoff, or failed; whether it is final."""
+    final = error.permanent or attempts >= desk.settings.outbox.max_attempts
+    desk.db.execute(
+        "UPDATE outbox SET state = ?, attempts = ?, last_error = ?, next_attempt_at = ?"
+        " WHERE id = ? AND state = 'queued'",
+        [
+            "failed" if final else "queued",
+            attempts,
+            str(error),
+            to_db(at + backoff(attempts)),
+            row["id"],
+        ],
+    )
+    return final
+
+
 def _relay_each(desk: Desk, rows: list[dict[str, Any]], at: datetime) -> None:
     # One commit per mail: after a crash at most one mail is handed to the relay twice.
     for row in rows:
         try:
-            _relay(desk.settings, row)
+            refused = _relay(desk.settings, row)
         except DeliveryError as exc:
             _record(desk, row, at, exc)
             continue
-        _record(desk, row, at, None)
+        if refused:
+            _record_partial(desk, row, at, refused)
+        else:
+            _record(desk, row, at, None)
 
 
 def _write_batch(desk: Desk, rows: list[dict[str, Any]], at: datetime) -> None:

@@ -3,7 +3,8 @@
 Used as the desk's ``[relay]``: tests read what was "sent" from
 ``sink.messages`` and make the relay misbehave with ``fail_next(n, code)``,
 which answers the next ``n`` DATA commands with a 4xx (temporary) or 5xx
-(permanent) reply instead of accepting them. Thread-safe: aiosmtpd runs the
+(permanent) reply instead of accepting them, and ``refuse_rcpt(address, code)``,
+which refuses one recipient at RCPT TO. Thread-safe: aiosmtpd runs the
 handler in its own event-loop thread while the test reads from the main one.
 
 Put the fixture into conftest with ``from tests.servers.smtp_sink import smtp_sink``.
@@ -52,6 +53,15 @@ class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
+    ) -> str:
+        refusal = self.sink._take_refusal(address)
+        if refusal:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         failure = self.sink._take_failure()
         if failure:
@@ -87,6 +97,7 @@ class SmtpSink:
         self.port = 0
         self.messages: list[Received] = []
         self._failures: list[str] = []
+        self._refusals: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self._controller: Controller | None = None
 
@@ -119,6 +130,19 @@ class SmtpSink:
             raise ValueError(f"not a failure code: {code}")
         with self._lock:
             self._failures.extend([f"{code} {FAIL_TEXT[code // 100]}"] * count)
+
+    def refuse_rcpt(self, address: str, code: int, count: int = 1) -> None:
+        """Answer RCPT TO ``address`` with ``code`` the next ``count`` times (greylisting:
+        450; an unknown mailbox: 550)."""
+        with self._lock:
+            self._refusals.setdefault(address.lower(), []).extend(
+                [f"{code} {FAIL_TEXT[code // 100]}"] * count
+            )
+
+    def _take_refusal(self, address: str) -> str | None:
+        with self._lock:
+            waiting = self._refusals.get(address.lower())
+            return waiting.pop(0) if waiting else None
 
     def _take_failure(self) -> str | None:
         with self._lock:
