@@ -173,3 +173,37 @@ def test_starttls_missing_is_an_error_never_plaintext(
     assert st == "queued" and "STARTTLS" in (error or "").upper()
     assert smtp_sink.received() == []
     desk.close()
+
+
+def test_a_failed_mail_can_be_queued_again_and_is_listed_with_its_error(
+    relay_desk: Desk,
+    smtp_sink: SmtpSink,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from click.testing import CliRunner
+
+    from sepdesk.cli.main import _register, cli
+    from sepdesk.instants import now
+    from tests.conftest import write_toml
+
+    oid = queue_one(relay_desk)
+    smtp_sink.fail_next(1, 550)
+    sender.run_once(relay_desk, T0)
+    assert state(relay_desk, oid)[0] == "failed"
+    cfg = write_toml(
+        tmp_path / "c.toml",
+        {
+            "database": {"path": relay_desk.settings.database.path},
+            "relay": smtp_sink.relay_settings(),
+        },
+    )
+    _register()
+    listed = CliRunner().invoke(cli, ["--config", str(cfg), "outbox", "list", "--json"])
+    assert listed.exit_code == 0 and '"last_error": "relay said 550' in listed.output
+    again = CliRunner().invoke(cli, ["--config", str(cfg), "outbox", "retry", str(oid)])
+    assert again.exit_code == 0, again.output
+    assert sender.run_once(relay_desk, now() + timedelta(seconds=1)) == 1  # due at once
+    assert state(relay_desk, oid)[0] == "sent"
+    assert len(smtp_sink.received()) == 1
+    twice = CliRunner().invoke(cli, ["--config", str(cfg), "outbox", "retry", str(oid)])
+    assert twice.exit_code == 1 and "not failed" in twice.output

@@ -1,4 +1,4 @@
-"""``sepdesk outbox list``: mails queued and sent, with state."""
+"""``sepdesk outbox list`` and ``outbox retry``: mails queued and sent, with state."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import json
 
 import click
 
-from sepdesk.cli.common import FencedGroup, emit, get_desk, json_option
-from sepdesk.instants import db_to_local
+from sepdesk.cli.common import FencedGroup, emit, fail, get_desk, json_option
+from sepdesk.instants import db_to_local, now, to_db
+from sepdesk.store import write_tx
 
 
 @click.group(cls=FencedGroup)
@@ -44,7 +45,31 @@ def outbox_list(ctx: click.Context, state: str | None, limit: int | None, as_jso
             "in_reply_to": r["in_reply_to"],
             "created_at": db_to_local(r["created_at"], desk.tz),
             "sent_at": db_to_local(r["sent_at"], desk.tz),
+            # Why the last attempt failed or who refused it, and when the next one is due.
+            "last_error": r["last_error"],
+            "next_attempt_at": db_to_local(r["next_attempt_at"], desk.tz)
+            if r["state"] == "queued"
+            else None,
         }
         for r in desk.db.query(sql, [state] if state else [])
     ]
     emit(ctx, rows, ["id", "state", "kind", "ticket", "to", "subject", "attempts"], {"subject": 50})
+
+
+@outbox.command("retry")
+@click.argument("outbox_id", type=int)
+@click.pass_context
+def outbox_retry(ctx: click.Context, outbox_id: int) -> None:
+    """Queue a failed mail again, now (after the relay or the address was fixed)."""
+    desk = get_desk(ctx)
+    with write_tx(desk.db):
+        row = desk.db.execute("SELECT state FROM outbox WHERE id = ?", [outbox_id]).fetchone()
+        if row is None:
+            fail(f"outbox #{outbox_id}: no such mail")
+        if row[0] != "failed":
+            fail(f"outbox #{outbox_id}: {row[0]}, not failed; only a failed mail is retried")
+        desk.db.execute(
+            "UPDATE outbox SET state = 'queued', next_attempt_at = ? WHERE id = ?",
+            [to_db(now()), outbox_id],
+        )
+    click.echo(f"outbox #{outbox_id}: queued again; the sender tries it at its next pass")
