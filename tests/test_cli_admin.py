@@ -72,7 +72,8 @@ def test_status_counts_what_needs_attention(desk: Desk) -> None:
     runner.quarantine_intake(desk, stuck.intake_id, "test: unreadable", AT)
     db.execute("UPDATE outbox SET state = 'failed' WHERE id = 1")
     db.execute(
-        "INSERT INTO imap_state (mailbox, last_contact_at) VALUES ('a', ?), ('b', ?)",
+        "INSERT INTO imap_state (mailbox, last_contact_at, last_error) VALUES ('a', ?, NULL),"
+        " ('b', ?, '2026-11-03T15:58:00+00:00 cannot reach desk@mail.example:993')",
         [to_db(AT - timedelta(minutes=5)), to_db(AT - timedelta(hours=2))],
     )
     db.conn.commit()
@@ -87,6 +88,10 @@ def test_status_counts_what_needs_attention(desk: Desk) -> None:
     assert status["outbox_oldest_unsent"] is not None
     assert status["imap_last_contact"] == "2026-11-03T16:55:00+01:00"
     assert [m["mailbox"] for m in status["imap"]] == ["a", "b"]
+    # The poller stores its error with a UTC instant; shown in the desk's zone (SPEC §3).
+    assert status["imap"][1]["last_error"] == (
+        "2026-11-03T16:58:00+01:00 cannot reach desk@mail.example:993"
+    )
     assert status["breaches_today"] == 2  # T-3 and T-4; T-1 and T-2 were yesterday's
     assert status["next_escalation_at"] is not None
     assert status["next_escalation_at"] > status["at"]  # the timer has caught up

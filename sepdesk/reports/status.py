@@ -68,11 +68,22 @@ def _imap(desk: Desk) -> dict[str, Any]:
             {
                 "mailbox": r["mailbox"],
                 "last_contact_at": db_to_local(r["last_contact_at"], desk.tz),
-                "last_error": r["last_error"],
+                "last_error": _local_error(r["last_error"], desk.tz),
             }
             for r in rows
         ],
     }
+
+
+def _local_error(text: str | None, tz: str) -> str | None:
+    """The poller stores "<instant> <error>"; the instant shown in the desk's zone."""
+    if not text:
+        return text
+    when, _, error = text.partition(" ")
+    try:
+        return f"{db_to_local(when, tz)} {error}"
+    except ValueError:
+        return text
 
 
 def _next_escalation(desk: Desk) -> str | None:
