@@ -101,3 +101,26 @@ def test_serve_warns_at_start_without_a_recipient(caplog: pytest.LogCaptureFixtu
         "no escalation recipient: SLA warnings and breaches of unassigned tickets are mailed"
         f" to nobody; {HINT}"
     ]
+
+
+def test_the_timer_wakes_the_sender_when_it_queues_escalations(tmp_path: Path) -> None:
+    """Escalation mail goes out at once, not when the sender's idle limit runs out."""
+    from sepdesk.daemon.serve import Daemon
+
+    settings = Settings(
+        desk=DeskSettings(escalation_to=["lead@sep.example"]),
+        database=DatabaseSettings(path=str(tmp_path / "sepdesk.db")),
+    )
+    daemon = Daemon(settings)
+    daemon._build()
+    try:
+        workers = {w.name: w for w in daemon.workers}
+        timer, sender = workers["sla-timer"], workers["sender"]
+        assert timer.job(berlin("2026-03-16T13:00")) == 0  # nothing due: no wake-up
+        assert not sender.wake.is_set()
+        insert_ticket(daemon.desks[0].db, RECEIVED, 1)
+        assert timer.job(berlin("2026-03-16T13:00")) == 1
+        assert sender.wake.is_set()
+    finally:
+        for desk in daemon.desks:
+            desk.close()

@@ -78,13 +78,22 @@ class Daemon:
             "sender",
             lambda at: sender.run_once(out_desk, at),
             next_wake=lambda: sender.next_attempt(out_desk),
-            idle=30.0,  # woken by the pipeline (a thread, or a process via SIGUSR1)
+            # Woken by the pipeline (a thread, or a process via SIGUSR1) and the timer; the
+            # idle limit picks up mail other processes queued (a CLI ingest, a hotline import).
+            idle=10.0,
             pace=0.5,  # batches mail: one disk flush for many
         )
         sla_desk = self._desk()
+
+        def escalate(at: datetime) -> int:
+            fired = timer.run_once(sla_desk, at)
+            if fired:  # its escalation mails go out now, not at the sender's idle limit
+                outgoing.wake.set()
+            return fired
+
         self._worker(
             "sla-timer",
-            lambda at: timer.run_once(sla_desk, at),
+            escalate,
             next_wake=lambda: timer.next_due(sla_desk.db, sla_desk.settings),
             idle=60.0,
             pace=5.0,  # escalations are minutes apart; a few seconds cost nothing
