@@ -476,6 +476,12 @@ def test_engineer_commands_are_applied_in_order_and_audited(desk: Desk) -> None:
         "An: Anna Berg\nBetreff: [SEP T-2026-000001] Restore",
         "From: SEP Support <support@sep.example>\nSent: Monday, November 2, 2026 9:05 AM\n"
         "To: Anna Berg\nSubject: Restore",
+        # The desk's team notice forwarded (Gmail), or quoted unmarked after an
+        # attribution no history rule knows (re-audit: both reached the customer).
+        "---------- Forwarded message ---------\nFrom: SEP Support <support@sep.example>\n"
+        "Customer: 120994, contract business (current)",
+        "Support Team <support@sep.example> schrieb am Mo., 9. Nov. 2026, 07:06:\n"
+        "Customer: 120994, contract business (current)",
     ],
 )
 def test_relay_carries_no_quoted_history(desk: Desk, history: str) -> None:
@@ -491,6 +497,7 @@ def test_relay_carries_no_quoted_history(desk: Desk, history: str) -> None:
     text = email.message_from_bytes(relay["raw"], policy=email.policy.default).get_content()
     assert "Please update to 5.1.0.5." in text and "Anna" in text
     assert "INTERNAL-DETAIL" not in text and "Gesendet" not in text and "> " not in text
+    assert "contract business" not in text
 
 
 @pytest.mark.parametrize("text", ["", "We take it from here."])

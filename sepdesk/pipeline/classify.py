@@ -55,13 +55,15 @@ def understand(subject: str, text: str, attachments: Sequence[Attachment] = ()) 
 # ----------------------------------------------------------------------------- own text
 
 
-def own_text(text: str, *, keep_outlook_blocks: bool = False) -> str:
+def own_text(text: str, *, keep_outlook_blocks: bool = False, keep_forwards: bool = True) -> str:
     """The sender's own text: quoted reply history removed, forwarded messages kept.
 
     History is every "> " line, and everything from an "-----Original Message-----" or
     "On ... wrote:" line or an Outlook header block (From/Von then Sent/Gesendet) on. Such a
     block is kept when the writer announces a forward above it, or ``keep_outlook_blocks``
     is set (the subject says FW/WG): a forwarded report is the customer's request.
+    Without ``keep_forwards`` (what an engineer's reply relays to a customer) a forwarded
+    message is cut like history: it may be the desk's own notice, with contract details.
     """
     text = (text or "").replace("\r\n", "\n")
     lines = text.split("\n")
@@ -70,12 +72,13 @@ def own_text(text: str, *, keep_outlook_blocks: bool = False) -> str:
     kept: list[str] = []
     for i, line in enumerate(lines):
         if forward and forward.search(line):
-            kept.extend(lines[i:])
+            if keep_forwards:
+                kept.extend(lines[i:])
             break
         starts = _history_starts(lines, i, history)
         # Whether a forward was announced is asked only where history could start (cheap).
         if (starts or _outlook_block(lines, i)) and not (
-            keep_outlook_blocks or _announces_forward(kept)
+            keep_forwards and (keep_outlook_blocks or _announces_forward(kept))
         ):
             wrapped = i and rules.WROTE_LINE.search(line) and rules.WROTE_OPENER.match(lines[i - 1])
             if starts and wrapped:

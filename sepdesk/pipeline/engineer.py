@@ -53,10 +53,26 @@ def handle_engineer_mail(work: Work) -> None:
         work.finish("follow_up", f"staff mail on {number}: {exc}; nothing done", ticket)
         return
     accepted = any(c.name == "accept" for c in commands)
-    why = _answer(work, ticket, "" if note else own_text(rest), accepted) or (
+    why = _answer(work, ticket, "" if note else relay_text(work, rest), accepted) or (
         "internal note, not relayed" if note else "commands only, not relayed"
     )
     work.finish("follow_up", f"staff mail on {number}: {why}", ticket)
+
+
+def relay_text(work: Work, text: str) -> str:
+    """What of an engineer's mail goes to the customer: their own lines, without quoted
+    history or forwarded messages, and cut at a line that attributes a mail of the desk
+    ("Support Team <support@...> schrieb am ...:"): whatever the client's style, what
+    follows is the desk's own mail (a team notice holds contract details, SPEC §4)."""
+    own = own_text(text, keep_forwards=False)
+    desk = work.desk.settings.desk_addresses()
+    kept = []
+    for line in own.split("\n"):
+        lowered = line.lower()
+        if line.rstrip().endswith(":") and any(address in lowered for address in desk):
+            break
+        kept.append(line)
+    return "\n".join(kept).strip()
 
 
 def _answer(work: Work, ticket: dict[str, Any], text: str, accepted: bool) -> str | None:
