@@ -822,3 +822,52 @@ def test_emergency_contract_one_incident_and_demo_shown_as_minor(
     assert second["call_id"] is None and second["status"] == "unqualified"
     assert first["call_id"] in body_of(outbox(hdesk)[1]["raw"])
     assert (demo["severity"], demo["stated_severity"], demo["status"]) == (3, 1, "accepted")
+
+
+def test_a_reader_that_goes_away_loses_no_rejects(tmp_path: Path) -> None:
+    """`sepdesk hotline import calls.csv | head -2`: the import goes on to its end, and
+    the rejected row is still written to the rejects files."""
+    import subprocess
+    import sys
+
+    from tests.conftest import CONTRACTS, write_toml
+
+    cfg = write_toml(tmp_path / "c.toml", {"database": {"path": str(tmp_path / "d.db")}})
+    sepdesk = str(Path(sys.executable).with_name("sepdesk"))
+    subprocess.run(
+        [sepdesk, "--config", str(cfg), "contracts", "import", str(CONTRACTS)], check=True
+    )
+    rows = [row(f"P{i}") for i in range(2000)] + [row("PBAD", started_at="2026-11-23")]
+    calls = write_csv(tmp_path / "calls.csv", rows)
+    done = subprocess.run(
+        f"{sepdesk} --config {cfg} hotline import {calls} | head -2",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert len(done.stdout.splitlines()) == 2
+    assert "Broken pipe" not in done.stderr
+    rejects = (tmp_path / "calls.csv.rejects.csv").read_text()
+    assert "PBAD" in rejects
+    count = subprocess.run(
+        [sepdesk, "--config", str(cfg), "tickets", "list", "--json"], capture_output=True, text=True
+    )
+    assert count.stdout.count('"ticket_number"') == 2000
+
+
+def test_a_dry_run_creates_no_database(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sepdesk.cli.main import _register, cli
+    from tests.conftest import write_toml
+
+    db = tmp_path / "none" / "d.db"
+    cfg = write_toml(tmp_path / "c.toml", {"database": {"path": str(db)}})
+    calls = write_csv(tmp_path / "calls.csv", [row("D1")])
+    _register()
+    dry = CliRunner().invoke(
+        cli, ["--config", str(cfg), "hotline", "import", str(calls), "--dry-run"]
+    )
+    assert dry.exit_code == 1 and "no such database" in dry.output
+    assert not db.exists() and not db.parent.exists()

@@ -32,28 +32,44 @@ def hotline() -> None:
 
 
 class _Printer:
-    """Prints results as they come: JSON array items, or table lines with a cap."""
+    """Prints results as they come: JSON array items, or table lines with a cap.
+
+    A reader that goes away (``| head``) must not stop the import halfway: the rows
+    still go in and the rejects files are still written; the pipe's end is reported
+    (quietly, see cli.common) only when the import is done.
+    """
 
     def __init__(self, as_json: bool) -> None:
         self.as_json, self.count, self.hidden = as_json, 0, 0
+        self.reader_gone = False
+
+    def _echo(self, text: str, nl: bool = True) -> None:
+        if self.reader_gone:
+            return
+        try:
+            click.echo(text, nl=nl)
+        except BrokenPipeError:
+            self.reader_gone = True
 
     def __call__(self, result: RowResult) -> None:
         self.count += 1
         if self.as_json:
             prefix = "[\n  " if self.count == 1 else ",\n  "
-            click.echo(prefix + json.dumps(result.record(), ensure_ascii=False), nl=False)
+            self._echo(prefix + json.dumps(result.record(), ensure_ascii=False), nl=False)
             return
         if self.count == 1:
-            click.echo(f"{'line':>6}  {'call_uid':<20}  {'outcome':<10}  {'ticket':<14}  reason")
+            self._echo(f"{'line':>6}  {'call_uid':<20}  {'outcome':<10}  {'ticket':<14}  reason")
         if self.count > TEXT_ROW_LIMIT and result.outcome not in ALWAYS_SHOWN:
             self.hidden += 1
             return
         r = result
-        click.echo(
+        self._echo(
             f"{r.line:>6}  {r.call_uid:<20}  {r.outcome:<10}  {r.ticket or '-':<14}  {r.reason}".rstrip()
         )
 
     def finish(self) -> None:
+        if self.reader_gone:
+            raise BrokenPipeError
         if self.as_json:
             click.echo("\n]" if self.count else "[]")
         elif self.hidden:
@@ -67,7 +83,7 @@ class _Printer:
 @click.pass_context
 def hotline_import(ctx: click.Context, file: Path, dry_run: bool, as_json: bool) -> None:
     """Turn the phone calls in hotline log FILE (CSV) into tickets."""
-    desk = get_desk(ctx, create=True)
+    desk = get_desk(ctx, create=not dry_run)  # a dry run writes nothing, no database either
     printer = _Printer(as_json)
     summary = import_file(desk, file, now(), dry_run=dry_run, on_result=printer)
     printer.finish()
