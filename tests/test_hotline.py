@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -871,3 +872,22 @@ def test_a_dry_run_creates_no_database(tmp_path: Path) -> None:
     )
     assert dry.exit_code == 1 and "no such database" in dry.output
     assert not db.exists() and not db.parent.exists()
+
+
+def test_a_doubled_or_misspelt_column_is_refused(hdesk: Desk, tmp_path: Path) -> None:
+    """Re-audit: 'tickets' for 'ticket' made an append a new ticket; a second 'summary'
+    silently won. Other columns of a phone system's export stay allowed."""
+    from sepdesk.errors import InputError
+
+    header = list(FIELDS)
+    for name, bad, why in [
+        ("misspelt", [*header[:-1], "tickets"], "unknown column 'tickets': did you mean 'ticket'?"),
+        ("doubled", [*header[:-2], "summary", "ticket"], "column(s) named twice: summary"),
+    ]:
+        path = write_csv(tmp_path / f"{name}.csv", [row("M1")], header=bad)
+        with pytest.raises(InputError, match=re.escape(why)):
+            import_file(hdesk, path, AT)
+    assert count(hdesk, "tickets") == 0
+    extra = write_csv(tmp_path / "extra.csv", [], header=[*header, "duration"])
+    summary, _ = run(hdesk, extra)
+    assert summary.rejected == 0

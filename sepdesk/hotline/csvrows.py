@@ -16,6 +16,7 @@ header names are compared case-insensitively and without surrounding blanks.
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import json
 import re
@@ -342,7 +343,21 @@ def _rejected(lines: list[Line], raw: list[str], why: str) -> CallRow:
 
 
 def _positions(path: Path, header: list[str], columns: Mapping[str, str]) -> dict[str, int]:
-    index = {h.strip().lower(): i for i, h in enumerate(header)}
+    names = [h.strip().lower() for h in header]
+    doubled = sorted({n for n in names if names.count(n) > 1})
+    if doubled:
+        raise InputError(f"{path}: line 1: column(s) named twice: {', '.join(doubled)}")
+    # Other columns of a phone system's export are ignored, but one that looks like a
+    # misspelt column of ours ("tickets") would silently read as absent: an error.
+    known = [columns.get(n, n).strip().lower() for n in FIELDS]
+    for name in names:
+        near = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+        if name not in known and near:
+            raise InputError(
+                f"{path}: line 1: unknown column {name!r}: did you mean {near[0]!r}?"
+                " ([hotline] columns maps other names)"
+            )
+    index = {n: i for i, n in enumerate(names)}
     positions = {}
     for name in FIELDS:
         theirs = columns.get(name, name).strip().lower()
