@@ -231,6 +231,18 @@ def test_row_naming_a_ticket_is_appended_and_counts_as_response(
     assert count(hdesk, "tickets") == 1
 
 
+def test_a_call_of_another_customer_is_not_appended(hdesk: Desk, tmp_path: Path) -> None:
+    """Appending makes the caller one of the ticket's people, whom threading trusts."""
+    _, first = run(hdesk, write_csv(tmp_path / "a.csv", [row("O1")]))  # customer 104217
+    other = row("O2", customer_number="196630", caller_email="m.kruse@hvm-ag.de")
+    other["ticket"] = first[0].ticket or ""
+    summary, results = run(hdesk, write_csv(tmp_path / "b.csv", [other]))
+    assert results[0].outcome == "rejected" and summary.rejected == 1
+    assert "is customer 104217's, the call names customer 196630" in results[0].reason
+    messages = hdesk.db.execute("SELECT count(*) FROM messages WHERE kind = 'phone'")
+    assert messages.fetchone()[0] == 1
+
+
 def test_call_appended_to_a_mail_ticket(hdesk: Desk, tmp_path: Path) -> None:
     mail = tmp_path / "m.eml"
     mail.write_bytes(

@@ -64,7 +64,13 @@ def test_bulk_import_rows_hand_checked(sample_desk: Desk, tmp_path: Path) -> Non
         row("H5", ticket="t-2026-000001", engineer="eng2", started_at="2026-11-23T12:30:00"),
         row("H1"),  # the same call again, in a later batch
         row("H6", customer_number="118530", caller_email=""),  # only an @domain contact
-        row("H7", ticket="T-2026-000004", engineer="eng", started_at="2026-11-24T10:00:00"),
+        row(
+            "H7",
+            ticket="T-2026-000004",  # H6's ticket: the call names its customer
+            customer_number="118530",
+            engineer="eng",
+            started_at="2026-11-24T10:00:00",
+        ),
         row("H8", severity="1", caller_email=""),  # Critical, nobody answered yet
     ]
     summary, results = run(desk, write_csv(tmp_path / "h.csv", rows), batch_size=2)

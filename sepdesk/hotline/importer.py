@@ -309,6 +309,15 @@ def _decide(run: _Run, row: CallRow) -> RowResult | _Plan:
         if target is None:
             why = f"ticket: {row.get('ticket')}: no such ticket or Call ID"
             return RowResult(row.line, row.call_uid, "rejected", None, why)
+        theirs, named = target["customer_number"], row.get("customer_number").strip()
+        if named and theirs and named != theirs:
+            # Appending makes the caller one of the ticket's people (threading trusts
+            # them): a call of another customer is more likely a typo than a colleague.
+            why = (
+                f"ticket: {target['ticket_number']} is customer {theirs}'s,"
+                f" the call names customer {named}"
+            )
+            return RowResult(row.line, row.call_uid, "rejected", None, why)
         return _Plan(content, digest, target, None)
     if run.dry_run:
         return _Plan(content, digest, None, None)
