@@ -295,6 +295,7 @@ def _validate(where: str, s: Settings) -> None:
             raise ConfigError(f"{where}: [{name}] tls: 'none' is only allowed to a loopback host")
     if s.pipeline.processes < 0:
         raise ConfigError(f"{where}: [pipeline] processes: must be 0 or more")
+    _validate_ranges(where, s)
     if not 0 < s.sla.warn_at < 1:
         raise ConfigError(
             f"{where}: [sla] warn_at: must be greater than 0 and less than 1"
@@ -326,6 +327,29 @@ def _validate(where: str, s: Settings) -> None:
             f"{where}: [desk] authserv_id: required with staff and require_auth = true"
             " (the host whose Authentication-Results header is trusted)"
         )
+
+
+def _validate_ranges(where: str, s: Settings) -> None:
+    """Numbers that parse but mean nothing, and hotline columns that do not exist."""
+    ports = [("smtp", s.smtp.port), ("relay", s.relay.port)]
+    ports += [("imap", m.port) for m in s.imap.mailboxes()]
+    for name, port in ports:
+        if not 0 < port < 65536:
+            raise ConfigError(f"{where}: [{name}] port: must be 1-65535, not {port}")
+    for key, value in (
+        ("reopen_days", s.desk.reopen_days),
+        ("max_auto_replies_per_day", s.desk.max_auto_replies_per_day),
+    ):
+        if value < 0:
+            raise ConfigError(f"{where}: [desk] {key}: must be 0 or more, not {value}")
+    from sepdesk.hotline.csvrows import FIELDS  # late: config is imported by everything
+
+    for ours in s.hotline.columns:
+        if ours not in FIELDS:
+            raise ConfigError(
+                f"{where}: [hotline] columns: {ours!r} is not a hotline column"
+                f" ({', '.join(FIELDS)})"
+            )
 
 
 def from_mapping(data: dict[str, Any], where: str = "config") -> Settings:

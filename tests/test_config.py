@@ -178,6 +178,16 @@ def test_ingest_with_a_bad_received_at_is_a_usage_error_and_stores_nothing(tmp_p
         ("[sla]\nwarn_at = 1\n", r"\[sla\] warn_at: must be greater than 0 and less than 1"),
         ("[sla]\nwarn_at = 0\n", r"\[sla\] warn_at: must be greater than 0 and less than 1"),
         ('[log]\nlevel = "LOUD"\n', r"\[log\] level: 'LOUD' is not one of DEBUG, INFO"),
+        ("[desk]\nreopen_days = -3\n", r"\[desk\] reopen_days: must be 0 or more, not -3"),
+        (
+            "[desk]\nmax_auto_replies_per_day = -1\n",
+            r"\[desk\] max_auto_replies_per_day: must be 0 or more",
+        ),
+        ("[smtp]\nport = 70000\n", r"\[smtp\] port: must be 1-65535, not 70000"),
+        (
+            '[hotline]\ncolumns = { tickte = "x" }\n',
+            r"\[hotline\] columns: 'tickte' is not a hotline column",
+        ),
     ],
 )
 def test_bad_values_name_file_section_and_key(tmp_path: Path, toml: str, expected: str) -> None:
