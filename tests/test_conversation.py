@@ -553,6 +553,18 @@ def test_bad_or_impossible_command_changes_nothing_and_tells_the_engineer(
     ).fetchall()
 
 
+def test_no_automatic_reply_goes_to_a_staff_address_from_unverified_mail(desk: Desk) -> None:
+    """Engineer-flow audit: a forged staff From, or a stranger's Reply-To naming staff,
+    made the desk mail its own engineers."""
+    forged, _ = mail(ENGINEER, "Need help", "Our backup fails.", name="Anna Berg")
+    reply_to, _ = mail(
+        "eve@evil.example", "Need help", "Our backup fails.", headers={"Reply-To": ENGINEER}
+    )
+    for i, raw in enumerate((forged, reply_to)):
+        feed(desk, raw, T0 + timedelta(minutes=i))
+    assert [r for r in outbox(desk) if ENGINEER in r["to_addrs"]] == []
+
+
 def test_staff_mail_naming_no_ticket_is_ignored_with_an_answer(desk: Desk) -> None:
     result = feed(desk, engineer_mail("Lunch?", "#solve\nAnyone?")[0], T0)
     assert result.outcome == "ignored" and "names no ticket" in result.reason
