@@ -173,6 +173,14 @@ def test_lifecycle_through_every_action(cfg: Path) -> None:
         assert f"kind={kind}" in events
 
 
+def test_a_reopened_ticket_still_missing_information_needs_info_again(cfg: Path) -> None:
+    """SPEC §1: a ticket stays needs-info until a follow-up supplies what is missing."""
+    ref = "T-2026-000002"  # Van Dijk, needs-info
+    assert run(cfg, "tickets", "solve", ref).exit_code == 0
+    reopened = run(cfg, "tickets", "reopen", ref)
+    assert reopened.stdout.startswith(f"{ref}: needs-info"), reopened.output
+
+
 def test_severity_prints_the_new_due_with_the_desks_offset(cfg: Path) -> None:
     ref = "T-2026-000002"  # Van Dijk, Major, due 2 November 17:15 Berlin
     sev = run(cfg, "tickets", "severity", ref, "3")

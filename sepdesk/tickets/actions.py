@@ -6,6 +6,7 @@ InvalidTransition with one line naming the ticket and its status.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +50,16 @@ def _check_time(ticket: dict[str, Any], action: str, at: datetime, tz: str) -> N
 
 
 def _active_status(ticket: dict[str, Any]) -> str:
-    return "accepted" if ticket["call_id"] else "new"
+    """The status a reopened ticket goes back to: what it was before it was solved.
+
+    A ticket still missing information waits for it (SPEC §1: it stays needs-info
+    until a follow-up supplies it); one without a current contract stays unqualified.
+    """
+    if ticket["call_id"]:
+        return "accepted"
+    if ticket["contract_state"] != "current":
+        return "unqualified"
+    return "needs-info" if json.loads(ticket["missing_info"] or "[]") else "new"
 
 
 def apply(
