@@ -903,3 +903,15 @@ def test_a_doubled_or_misspelt_column_is_refused(hdesk: Desk, tmp_path: Path) ->
     extra = write_csv(tmp_path / "extra.csv", [], header=[*header, "duration"])
     summary, _ = run(hdesk, extra)
     assert summary.rejected == 0
+
+
+def test_a_crlf_file_keeps_no_cr_in_a_multi_line_summary(hdesk: Desk, tmp_path: Path) -> None:
+    src = tmp_path / "crlf.csv"
+    src.write_bytes(
+        (",".join(FIELDS) + "\r\n").encode()
+        + b"C1,2026-11-23T10:00:00,Tom,+49,t.weiss@mueller-maschinenbau.de,104217,2,"
+        b'"Restore fails\r\nsince Monday",,\r\n'
+    )
+    _, results = run(hdesk, src)
+    subject = tickets.find(hdesk.db, results[0].ticket or "")["subject"]
+    assert "\r" not in subject and "Restore fails" in subject

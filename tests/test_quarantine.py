@@ -45,7 +45,7 @@ def test_retry_that_fails_again_keeps_the_entry_and_counts_on(desk: Desk, tmp_pa
     [first, second] = entries(desk)
     assert first["attempts"] == 1
     res = cli(desk, tmp_path, "quarantine", "retry", str(first["id"]))
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # could not be done (SPEC §3 exit codes)
     assert f"quarantine #{first['id']}: failed again (attempt 2)" in res.output
     assert f"back in quarantine #{first['id']}" in res.output
     [again, other] = entries(desk)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from sepdesk.cli.common import FencedGroup, emit, get_desk, json_option, option_instant
+from sepdesk.cli.common import FencedGroup, emit, fail, get_desk, json_option, option_instant
 from sepdesk.errors import InputError
 from sepdesk.instants import db_to_local
 from sepdesk.intake.files import ingest_file
@@ -79,8 +79,9 @@ def quarantine_retry(ctx: click.Context, quarantine_id: int) -> None:
     result = runner.retry(desk, quarantine_id)
     attempts = runner.attempts_of(desk, result.intake_id)
     if result.state == "quarantined":
+        # The request (process it) could not be done: exit 1, as SPEC §3 has it.
         line = f"failed again (attempt {attempts}), back in quarantine #{quarantine_id}"
-        click.echo(f"quarantine #{quarantine_id}: {line}: {result.reason}")
+        fail(f"quarantine #{quarantine_id}: {line}: {result.reason}")
     elif result.state == "pending":
         line = f"failed (attempt {attempts} of {runner.MAX_ATTEMPTS}), left for the pipeline"
         click.echo(f"quarantine #{quarantine_id}: {line} to try again; see the log")

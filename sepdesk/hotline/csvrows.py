@@ -286,7 +286,7 @@ class CallReader:
             raw = []
         row = _rejected(lines, raw, why)
         for name, pos in self.positions.items():
-            row.values[name] = raw[pos].strip() if pos < len(raw) else ""
+            row.values[name] = _cell(raw, pos)
         return row
 
     def _validate(self, lines: list[Line], raw: list[str]) -> CallRow:
@@ -296,7 +296,7 @@ class CallReader:
         if len(raw) != len(self.header):
             row.errors.append(("*", f"{len(raw)} fields, the header has {len(self.header)}"))
         for name, pos in self.positions.items():
-            row.values[name] = raw[pos].strip() if pos < len(raw) else ""
+            row.values[name] = _cell(raw, pos)
         check_values(row, self.tz, self.at)
         return row
 
@@ -340,6 +340,12 @@ def _rejected(lines: list[Line], raw: list[str], why: str) -> CallRow:
     row = _row(lines, raw)
     row.errors.append(("*", why))
     return row
+
+
+def _cell(raw: list[str], pos: int) -> str:
+    """A field's value; line breaks inside a quoted field become plain ones (a CRLF file
+    keeps CR LF in them, which would end up in subjects and mail bodies)."""
+    return raw[pos].replace("\r\n", "\n").replace("\r", "\n").strip() if pos < len(raw) else ""
 
 
 def _positions(path: Path, header: list[str], columns: Mapping[str, str]) -> dict[str, int]:
