@@ -389,6 +389,20 @@ def test_a_message_id_a_stranger_reused_still_threads_its_owners_reply(desk: Des
     assert (result.outcome, result.ticket) == ("follow_up", t["ticket_number"])
 
 
+def test_someone_the_requester_put_in_cc_may_answer_in_the_thread(desk: Desk) -> None:
+    """Re-audit: a consultant the customer copied got a ticket of their own on replying."""
+    consultant = "k.meyer@consulting.example"  # no contact of the customer's contract
+    raw, mid = mail(CUSTOMER, "Restore of FS01 fails", REQUEST, headers={"Cc": consultant})
+    t = ticket(desk, feed(desk, raw, T0).ticket or "")
+    reply, _ = mail(
+        consultant, "Re: Restore of FS01 fails", "The log is attached.", in_reply_to=mid
+    )
+    result = feed(desk, reply, T0 + timedelta(minutes=5))
+    assert (result.outcome, result.ticket) == ("follow_up", t["ticket_number"])
+    stranger, _ = mail("x@elsewhere.example", "Re: Restore", "Me too.", in_reply_to=mid)
+    assert feed(desk, stranger, T0 + timedelta(minutes=6)).ticket != t["ticket_number"]
+
+
 def test_the_tickets_own_people_keep_threading(desk: Desk) -> None:
     t, ack = needs_info(desk, headers={"Reply-To": "backup-admins@vandijk-logistiek.nl"})
     number = t["ticket_number"]

@@ -9,6 +9,9 @@ stored data is meant to change: ``.venv/bin/python -m tests.test_db_replay_pinne
 The columns m008 and m009 added (``hotline_calls.row_values``, ``quarantine.updated_at``;
 neither table has rows in the replays) were added to the fixture by hand; the ``reply_held`` events (a reply the daily limit held back) came
 in by regenerating only ``heldout_batched.events``, whose other rows stayed as they were.
+Two incoming messages' ``to_addrs`` gained their Cc addresses (messages keep To and Cc
+since the fourth session of 2026-12-06: who a ticket's people addressed may join it),
+edited in by hand.
 
 Two replays, chosen to run every path that writes a ticket:
 

@@ -89,8 +89,9 @@ def belongs_to(desk: Desk, ticket: dict[str, Any], sender: str) -> str | None:
     """Why ``sender`` belongs to ``ticket``, or None when it does not.
 
     The ticket's people: its requester and Reply-To, every address that already wrote
-    in it (mail or logged phone call), and the registered contacts of its customer
-    (an ``@domain`` contact covers the whole domain). Staff are decided elsewhere.
+    in it (mail or logged phone call) or that its mails had in To or Cc, and the
+    registered contacts of its customer (an ``@domain`` contact covers the whole
+    domain). Staff are decided elsewhere.
     """
     sender = sender.strip().lower()
     if not sender:
@@ -103,9 +104,12 @@ def belongs_to(desk: Desk, ticket: dict[str, Any], sender: str) -> str | None:
     if number and contract_index(desk).is_contact(number, sender):
         return f"a registered contact of customer {number}"
     marks = ",".join("?" for _ in _WRITTEN_KINDS)
-    wrote = desk.db.execute(
-        "SELECT 1 FROM messages WHERE ticket_id = ? AND direction = 'in'"
-        f" AND kind IN ({marks}) AND lower(from_addr) = ? LIMIT 1",
-        [ticket["id"], *_WRITTEN_KINDS, sender],
+    wrote, addressed = desk.db.execute(
+        "SELECT max(lower(from_addr) = ?), max(instr(lower(to_addrs), ?) > 0) FROM messages"
+        f" WHERE ticket_id = ? AND direction = 'in' AND kind IN ({marks})",
+        [sender, f'"{sender}"', ticket["id"], *_WRITTEN_KINDS],
     ).fetchone()
-    return "wrote in this ticket before" if wrote else None
+    if wrote:
+        return "wrote in this ticket before"
+    # The ticket's own people put them in To or Cc (a colleague, a consultant).
+    return "addressed in this ticket by its people" if addressed else None

@@ -92,7 +92,8 @@ class Work:
             direction=direction,
             at=to_db(self.received_at),
             from_addr=m.from_addr,
-            to_addrs=m.to,
+            # Cc too: who a ticket's people addressed may answer in its thread.
+            to_addrs=(*m.to, *(a for a in m.cc if a not in m.to)),
             message_id=m.message_id,
             in_reply_to=m.in_reply_to or None,
             subject=m.subject,
