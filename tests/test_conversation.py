@@ -656,6 +656,26 @@ def test_bounce_marks_outbox_and_ticket_without_reply(desk: Desk, by: str) -> No
     assert len(outbox(desk)) == rows
 
 
+def test_a_reply_to_that_bounced_is_dropped_for_the_sender(desk: Desk) -> None:
+    """Re-audit: a misspelt Reply-To kept getting automatic mail after it bounced."""
+    typo = "p.dekker@vandijk-logistik.nl"
+    raw, mid = mail(
+        CUSTOMER, "Restore of FS01 fails", "Hello, it fails.", headers={"Reply-To": typo}
+    )
+    t = ticket(desk, feed(desk, raw, T0).ticket or "")
+    [ack] = [r for r in outbox(desk) if r["kind"] != "team_notice"]
+    assert typo in ack["to_addrs"]
+    returned = f"Message-ID: <{ack['message_id']}>\r\nSubject: {ack['subject']}"
+    assert feed(desk, dsn(typo, returned), T0 + timedelta(minutes=1)).outcome == "bounce_recorded"
+    assert ticket(desk, t["ticket_number"])["reply_to"] == ""
+    follow, _ = mail(
+        CUSTOMER, "Re: Restore of FS01 fails", "Version 5.1.0.4 on SLES 15.", in_reply_to=mid
+    )
+    feed(desk, follow, T0 + timedelta(minutes=2))
+    later = [r for r in outbox(desk) if r["kind"] != "team_notice" and r["id"] != ack["id"]]
+    assert later and all(CUSTOMER in r["to_addrs"] and typo not in r["to_addrs"] for r in later)
+
+
 @pytest.mark.parametrize(("action", "status"), [("delivered", "2.0.0"), ("delayed", "4.4.7")])
 def test_a_success_or_delay_report_is_no_bounce(desk: Desk, action: str, status: str) -> None:
     t, _ = opened(desk)

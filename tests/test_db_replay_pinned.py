@@ -11,7 +11,8 @@ neither table has rows in the replays) were added to the fixture by hand; the ``
 in by regenerating only ``heldout_batched.events``, whose other rows stayed as they were.
 Two incoming messages' ``to_addrs`` gained their Cc addresses (messages keep To and Cc
 since the fourth session of 2026-12-06: who a ticket's people addressed may join it),
-edited in by hand.
+edited in by hand; so were the sample bounce's event detail (``reply_to_dropped``) and
+its ticket's emptied ``reply_to``: a bounced Reply-To is dropped so later mail goes to From.
 
 Two replays, chosen to run every path that writes a ticket:
 

@@ -11,6 +11,7 @@ that reports no failed recipient (delivered, delayed, relayed) is no bounce.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sepdesk.pipeline.bounces import BounceReport, read_report
@@ -125,5 +126,11 @@ def record_bounce(work: Work) -> None:
         "recipients": list(report.recipients),
         "status": report.status,
     }
+    reply_to = (ticket["reply_to"] or "").lower()
+    if reply_to and reply_to in json.loads(row["to_addrs"]) and ticket["requester"]:
+        # The Reply-To the customer gave bounced (a typo, as in the samples): later
+        # automatic mail goes to the sender instead of bouncing again.
+        tickets.update(db, ticket["id"], work.at, reply_to="")
+        detail["reply_to_dropped"] = reply_to
     tickets.add_event(db, ticket["id"], work.at, "desk", "delivery_failed", detail)
     work.finish("bounce_recorded", f"bounce of outbox #{row['id']} ({row['kind']})", ticket)
