@@ -861,6 +861,7 @@ def test_a_reader_that_goes_away_loses_no_rejects(tmp_path: Path) -> None:
     )
     assert len(done.stdout.splitlines()) == 2
     assert "Broken pipe" not in done.stderr
+    assert "Traceback" not in done.stderr and "2001 rows" in done.stderr  # the summary
     rejects = (tmp_path / "calls.csv.rejects.csv").read_text()
     assert "PBAD" in rejects
     count = subprocess.run(
@@ -902,6 +903,10 @@ def test_a_doubled_or_misspelt_column_is_refused(hdesk: Desk, tmp_path: Path) ->
     assert count(hdesk, "tickets") == 0
     extra = write_csv(tmp_path / "extra.csv", [], header=[*header, "duration"])
     summary, _ = run(hdesk, extra)
+    assert summary.rejected == 0
+    # A near name beside the real column, and empty trailing columns, are an export's own.
+    beside = write_csv(tmp_path / "beside.csv", [], header=[*header, "call_id", "", ""])
+    summary, _ = run(hdesk, beside)
     assert summary.rejected == 0
 
 

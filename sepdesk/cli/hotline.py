@@ -35,8 +35,8 @@ class _Printer:
     """Prints results as they come: JSON array items, or table lines with a cap.
 
     A reader that goes away (``| head``) must not stop the import halfway: the rows
-    still go in and the rejects files are still written; the pipe's end is reported
-    (quietly, see cli.common) only when the import is done.
+    still go in and the rejects files are still written; printing stops, and the
+    summary goes to stderr at the end.
     """
 
     def __init__(self, as_json: bool) -> None:
@@ -68,8 +68,6 @@ class _Printer:
         )
 
     def finish(self) -> None:
-        if self.reader_gone:
-            raise BrokenPipeError
         if self.as_json:
             click.echo("\n]" if self.count else "[]")
         elif self.hidden:
@@ -86,6 +84,10 @@ def hotline_import(ctx: click.Context, file: Path, dry_run: bool, as_json: bool)
     desk = get_desk(ctx, create=not dry_run)  # a dry run writes nothing, no database either
     printer = _Printer(as_json)
     summary = import_file(desk, file, now(), dry_run=dry_run, on_result=printer)
+    if printer.reader_gone:
+        # The rows and the rejects are in; the summary still reaches the terminal.
+        click.echo(summary.text(), err=True)
+        ctx.exit(1 if summary.rejected else 0)
     printer.finish()
     click.echo(summary.text(), err=as_json)
     if summary.rejected:

@@ -350,15 +350,17 @@ def _cell(raw: list[str], pos: int) -> str:
 
 def _positions(path: Path, header: list[str], columns: Mapping[str, str]) -> dict[str, int]:
     names = [h.strip().lower() for h in header]
-    doubled = sorted({n for n in names if names.count(n) > 1})
+    known = [columns.get(n, n).strip().lower() for n in FIELDS]
+    # Only our columns matter twice: an export may repeat (or leave empty) its own.
+    doubled = sorted({n for n in names if n in known and names.count(n) > 1})
     if doubled:
         raise InputError(f"{path}: line 1: column(s) named twice: {', '.join(doubled)}")
     # Other columns of a phone system's export are ignored, but one that looks like a
-    # misspelt column of ours ("tickets") would silently read as absent: an error.
-    known = [columns.get(n, n).strip().lower() for n in FIELDS]
+    # misspelt column of ours ("tickets") would silently read as absent: an error
+    # (unless that column of ours is there too: "call_id" beside "call_uid").
     for name in names:
         near = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
-        if name not in known and near:
+        if name not in known and near and near[0] not in names:
             raise InputError(
                 f"{path}: line 1: unknown column {name!r}: did you mean {near[0]!r}?"
                 " ([hotline] columns maps other names)"
