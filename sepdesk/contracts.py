@@ -158,9 +158,17 @@ def read_csv(path: Path) -> list[ContractRow]:
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 (byte {exc.start})") from None
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if header is None:
+    try:
+        return _rows(reader, path)
+    except csv.Error as exc:  # an unclosed quote running on, a field over the size limit
+        raise InputError(f"{path}, line {reader.line_num}: malformed CSV: {exc}") from None
+
+
+def _rows(reader: Any, path: Path) -> list[ContractRow]:
+    first = next(reader, None)
+    if first is None:
         raise InputError(f"{path}: empty file (no header row)")
+    header = [h.strip() for h in first]  # "customer_number, customer_name" as SPEC writes it
     _check_header(header, path)
     rows, seen = [], set()
     for fields in reader:

@@ -127,3 +127,20 @@ def test_an_empty_sce_keeps_the_customers_choice(desk: Desk, tmp_path: Path) -> 
     assert list_contracts(desk.db)[0]["customer_name"] == "Alpha AG"  # the rest is updated
     assert sce_after(GOOD.removesuffix(",") + ",yes") == "yes"  # a value in the file counts
     assert sce_after(GOOD) == "yes"
+
+
+def test_a_header_spaced_as_spec_writes_it_is_read(desk: Desk, tmp_path: Path) -> None:
+    spaced = ", ".join(COLUMNS)
+    assert import_csv(desk.db, write(tmp_path, spaced, GOOD), T0) == 1
+
+
+def test_malformed_csv_is_one_line_naming_the_line(desk: Desk, tmp_path: Path) -> None:
+    import csv
+
+    limit = csv.field_size_limit()
+    csv.field_size_limit(100)  # an unclosed quote running on hits the field size limit
+    try:
+        path = write(tmp_path, HEADER, '100001,"Alpha' + "x" * 200, GOOD)
+        assert "malformed CSV" in refused(desk, path)
+    finally:
+        csv.field_size_limit(limit)

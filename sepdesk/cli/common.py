@@ -26,7 +26,8 @@ class Failure(click.ClickException):
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"sepdesk: {self.format_message()}", err=True)
+        # One line, whatever the message holds (an exception's text may span several).
+        click.echo(f"sepdesk: {' '.join(self.format_message().split())}", err=True)
 
 
 class ConfigFailure(click.ClickException):
@@ -35,7 +36,8 @@ class ConfigFailure(click.ClickException):
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"sepdesk: {self.format_message()}", err=True)
+        # One line, whatever the message holds (an exception's text may span several).
+        click.echo(f"sepdesk: {' '.join(self.format_message().split())}", err=True)
 
 
 def fail(message: str) -> NoReturn:
