@@ -202,6 +202,7 @@ def test_a_failed_mail_can_be_queued_again_and_is_listed_with_its_error(
     assert listed.exit_code == 0 and '"last_error": "relay said 550' in listed.output
     again = CliRunner().invoke(cli, ["--config", str(cfg), "outbox", "retry", str(oid)])
     assert again.exit_code == 0, again.output
+    assert state(relay_desk, oid)[:2] == ("queued", 0)  # a fresh count of attempts
     assert sender.run_once(relay_desk, now() + timedelta(seconds=1)) == 1  # due at once
     assert state(relay_desk, oid)[0] == "sent"
     assert len(smtp_sink.received()) == 1

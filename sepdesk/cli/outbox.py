@@ -6,9 +6,9 @@ import json
 
 import click
 
-from sepdesk.cli.common import FencedGroup, emit, fail, get_desk, json_option
-from sepdesk.instants import db_to_local, now, to_db
-from sepdesk.store import write_tx
+from sepdesk.cli.common import FencedGroup, emit, get_desk, json_option
+from sepdesk.instants import db_to_local, now
+from sepdesk.outbound.outbox import requeue
 
 
 @click.group(cls=FencedGroup)
@@ -61,15 +61,5 @@ def outbox_list(ctx: click.Context, state: str | None, limit: int | None, as_jso
 @click.pass_context
 def outbox_retry(ctx: click.Context, outbox_id: int) -> None:
     """Queue a failed mail again, now (after the relay or the address was fixed)."""
-    desk = get_desk(ctx)
-    with write_tx(desk.db):
-        row = desk.db.execute("SELECT state FROM outbox WHERE id = ?", [outbox_id]).fetchone()
-        if row is None:
-            fail(f"outbox #{outbox_id}: no such mail")
-        if row[0] != "failed":
-            fail(f"outbox #{outbox_id}: {row[0]}, not failed; only a failed mail is retried")
-        desk.db.execute(
-            "UPDATE outbox SET state = 'queued', next_attempt_at = ? WHERE id = ?",
-            [to_db(now()), outbox_id],
-        )
+    requeue(get_desk(ctx).db, outbox_id, now())
     click.echo(f"outbox #{outbox_id}: queued again; the sender tries it at its next pass")

@@ -15,9 +15,10 @@ from typing import Any
 import sqlite_utils
 
 from sepdesk.config import Settings
+from sepdesk.errors import InputError, NotFound
 from sepdesk.instants import from_db, to_db
 from sepdesk.outbound.compose import compose, header_safe, new_message_id
-from sepdesk.store import insert_row
+from sepdesk.store import insert_row, write_tx
 from sepdesk.tickets.store import message_values
 
 KINDS = (
@@ -161,3 +162,20 @@ def auto_replies_since(db: sqlite_utils.Database, address: str, at: datetime) ->
 def backoff(attempts: int) -> timedelta:
     """Exponential retry delay: 1, 2, 4 ... minutes, capped at one hour."""
     return timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
+
+
+def requeue(db: sqlite_utils.Database, outbox_id: int, at: datetime) -> None:
+    """Queue a failed mail again, due at ``at``, with a fresh count of attempts (its
+    attempts ran out, or a fault since fixed made it fail); InputError/NotFound else."""
+    with write_tx(db):
+        row = db.execute("SELECT state FROM outbox WHERE id = ?", [outbox_id]).fetchone()
+        if row is None:
+            raise NotFound(f"outbox #{outbox_id}: no such mail")
+        if row[0] != "failed":
+            raise InputError(
+                f"outbox #{outbox_id}: {row[0]}, not failed; only a failed mail is retried"
+            )
+        db.execute(
+            "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = ? WHERE id = ?",
+            [to_db(at), outbox_id],
+        )
