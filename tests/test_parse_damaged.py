@@ -11,6 +11,8 @@ import json
 import time
 from datetime import UTC, datetime
 
+import pytest
+
 from sepdesk.desk import Desk
 from sepdesk.intake.store import store_raw
 from sepdesk.pipeline import runner
@@ -121,3 +123,45 @@ def test_mime_defects_are_kept_with_the_outcome_and_on_the_ticket(sample_desk: D
         "SELECT id FROM tickets WHERE ticket_number = ?", [result.ticket]
     )
     assert ticket.fetchone() is not None
+
+
+def test_a_nul_in_a_charset_name_is_an_unknown_charset_not_a_crash() -> None:
+    body = mail(b'From: a@x.example\r\nContent-Type: text/plain; charset="a\x00b"\r\n', b"Hi\r\n")
+    assert parse_mail(body).text == "Hi"
+    word = parse_mail(mail(b"From: a@x.example\r\nSubject: =?a\x00b?q?Hallo?=\r\n"))
+    assert word.subject == "Hallo" and "unknown charset" in word.defects[0]
+
+
+def test_names_that_look_like_the_parsers_placeholders_are_just_names() -> None:
+    parsed = parse_mail(
+        mail(
+            b"From: sepdeskword7x <a@b.example>\r\nReply-To: sepdeskword0x@b.example\r\n"
+            b"Cc: \xee\x80\x805\xee\x80\x81 <c@d.example>\r\n"
+        )
+    )
+    assert (parsed.from_addr, parsed.from_name) == ("a@b.example", "sepdeskword7x")
+    assert parsed.reply_to == "sepdeskword0x@b.example"
+    assert parsed.cc == ("c@d.example",)
+
+
+def test_a_parser_surprise_quarantines_its_row_and_the_batch_goes_on(
+    sample_desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    good = mail(b"From: t.weiss@mueller-maschinenbau.de\r\nSubject: ok\r\nMessage-ID: <g@x>\r\n")
+    bad = mail(b"From: t.weiss@mueller-maschinenbau.de\r\nSubject: boom\r\nMessage-ID: <b@x>\r\n")
+    ids = [
+        store_raw(sample_desk.db, source="file", raw=r, received_at=at).intake_id
+        for r in (bad, good)
+    ]
+    real = runner.parse_mail
+
+    def surprising(raw: bytes):
+        if b"boom" in raw:
+            raise IndexError("a parser bug")
+        return real(raw)
+
+    monkeypatch.setattr(runner, "parse_mail", surprising)
+    results = runner.process_batch(sample_desk, ids, at)
+    assert [r.state for r in results] == ["quarantined", "done"]
+    assert "IndexError: a parser bug" in results[0].reason

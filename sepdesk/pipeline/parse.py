@@ -103,7 +103,7 @@ def _decoded_words(text: str) -> str:
     chunks = decode_header(text)
     try:
         return str(make_header(chunks))
-    except (UnicodeError, LookupError, email.errors.CharsetError):
+    except (UnicodeError, LookupError, ValueError, email.errors.CharsetError):
         # A charset Python does not know (or a name that is not ASCII): each piece
         # read on its own, spaced as make_header spaces them.
         return " ".join(_chunk_text(chunk, charset).strip() for chunk, charset in chunks)
@@ -115,7 +115,7 @@ def _chunk_text(chunk: bytes | str, charset: str | None) -> str:
     if isinstance(chunk, str):
         return chunk
     if charset and charset != "unknown-8bit":
-        with contextlib.suppress(LookupError, UnicodeError):
+        with contextlib.suppress(LookupError, UnicodeError, ValueError):
             return chunk.decode(charset)
     return eight_bit_text(chunk)
 
@@ -186,19 +186,28 @@ def _addresses(values: list[str]) -> list[tuple[str, str]]:
 
     def aside(m: re.Match[str]) -> str:
         words.append(m.group())
-        return f"sepdeskword{len(words) - 1}x"
+        return f"\ue000{len(words) - 1}\ue001"
 
     hidden = [_ENCODED_WORD.sub(aside, v) for v in values]
     out = []
     for name, addr in email.utils.getaddresses(hidden):
-        if _ADDR_SPEC.fullmatch(addr.strip()) and "sepdeskword" not in addr:
-            name = _PLACEHOLDER.sub(lambda m: words[int(m.group(1))], name)
+        if _ADDR_SPEC.fullmatch(addr.strip()) and "\ue000" not in addr:
+            name = _PLACEHOLDER.sub(lambda m: _put_back(m, words), name)
             out.append((_decode(name), addr.strip().lower()))
     return out
 
 
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
-_PLACEHOLDER = re.compile(r"sepdeskword(\d+)x")
+
+
+def _put_back(m: re.Match[str], words: list[str]) -> str:
+    n = int(m.group(1))
+    return words[n] if n < len(words) else m.group()  # a sender's own look-alike
+
+
+# Private-use characters: header text hardly holds them (a
+# placeholder made of letters could, and pointed past the list of words).
+_PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
 # local@domain: no spaces, brackets or a second "@" (what getaddresses lets through
 # from an unterminated "<" is not an address to answer).
 _ADDR_SPEC = re.compile(r"[^@\s<>()\[\],;:\\\"]+@[^@\s<>()\[\],;:\\\"]+")
@@ -274,7 +283,7 @@ def _known_charset(part: Message) -> list[str]:
     try:
         codecs.lookup(charset)
         return []
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL byte in the name
         pass
     data = part.get_payload(decode=True)
     chosen = "utf-8" if _is_utf8(data) else "windows-1252"
@@ -381,7 +390,7 @@ def _encoded_word_defects(value: str) -> list[str]:
         charset = word[2:].split("?", 1)[0].split("*", 1)[0]
         try:
             codecs.lookup(charset)
-        except LookupError:
+        except (LookupError, ValueError):  # ValueError: a NUL byte in the name
             found.append(f"unknown charset {charset!r} in an encoded word")
     return found
 

@@ -65,7 +65,7 @@ def _mark_done(work: Work) -> None:
             work.desk.db,
             ticket_id,
             work.at,
-            "sepdesk",
+            "desk",
             "mime_defects",
             {"intake": work.intake_id, "defects": list(work.parsed.defects)},
         )
@@ -145,9 +145,16 @@ def _prepare(desk: Desk, row: dict, at: datetime) -> Work:
     except ParseError as exc:
         work.parse_error = str(exc)
         return work
-    if work.automatic_reason() is None:
-        work.understanding()
-        work.customer()  # reads contracts only; a new ticket needs it, under the lock it is checked
+    except Exception as exc:  # a parser surprise must not stall the batch: this row's
+        work.parse_error = f"{type(exc).__name__}: {exc}"  # own outcome, quarantine
+        log.exception("intake #%s: parsing failed", row["id"])
+        return work
+    try:
+        if work.automatic_reason() is None:
+            work.understanding()
+            work.customer()  # reads contracts only; a new ticket needs it, under the lock it is checked
+    except Exception:  # asked again in the steps, inside the row's fence (attempts, quarantine)
+        log.exception("intake #%s: reading the mail failed", row["id"])
     return work
 
 
