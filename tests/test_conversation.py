@@ -687,6 +687,24 @@ def test_a_success_or_delay_report_is_no_bounce(desk: Desk, action: str, status:
     assert ticket(desk, t["ticket_number"])["delivery_failed"] == 0
 
 
+def test_a_recipient_is_compared_as_an_address_not_a_pattern(desk: Desk) -> None:
+    """Review: 'Final-Recipient: rfc822; %' matched every mail of the ticket (LIKE)."""
+    t, _ = opened(desk)
+    ack = outbox(desk)[0]
+    result = feed(desk, dsn("%", f"Subject: {ack['subject']}"), T0 + timedelta(minutes=2))
+    assert result.outcome == "bounce_recorded"  # kept on the ticket, for engineers
+    assert [r["state"] for r in outbox(desk)] == ["queued"] * len(outbox(desk))
+    assert ticket(desk, t["ticket_number"])["delivery_failed"] == 0
+
+
+def test_our_own_mail_back_with_a_footer_is_still_ours(desk: Desk) -> None:
+    opened(desk)
+    ack = outbox(desk)[0]
+    assert feed(desk, ack["raw"], T0).outcome == "ignored"  # came back once
+    result = feed(desk, ack["raw"] + b"\r\n-- \r\nScanned by a mail filter\r\n", T0)
+    assert (result.outcome, result.reason) == ("ignored", "our own outgoing mail came back")
+
+
 def test_a_dsn_returning_only_our_subject_marks_nothing(desk: Desk) -> None:
     """No Message-ID of ours and no failed recipient: a forger's DSN, kept for engineers."""
     t, _ = opened(desk)

@@ -17,6 +17,7 @@ from typing import Any
 from sepdesk.pipeline.bounces import BounceReport, read_report
 from sepdesk.pipeline.conversation import subject_refs
 from sepdesk.pipeline.work import Work
+from sepdesk.store import holds_address
 from sepdesk.tickets import store as tickets
 
 
@@ -35,9 +36,9 @@ def _returned_mail(work: Work, report: BounceReport) -> dict[str, Any] | None:
         for rcpt in _named_recipients(work, report):
             rows = list(
                 db.query(
-                    "SELECT * FROM outbox WHERE ticket_id = ? AND to_addrs LIKE ?"
+                    f"SELECT * FROM outbox WHERE ticket_id = ? AND {holds_address('to_addrs')}"
                     " ORDER BY id DESC LIMIT 1",
-                    [ticket["id"], f'%"{rcpt}"%'],
+                    [ticket["id"], rcpt],
                 )
             )
             if rows:
@@ -55,9 +56,9 @@ def _pointed_ticket(work: Work, report: BounceReport) -> dict[str, Any] | None:
             return ticket
     for rcpt in _named_recipients(work, report):
         row = db.execute(
-            "SELECT ticket_id FROM outbox WHERE to_addrs LIKE ? AND ticket_id IS NOT NULL"
-            " ORDER BY id DESC LIMIT 1",
-            [f'%"{rcpt}"%'],
+            f"SELECT ticket_id FROM outbox WHERE {holds_address('to_addrs')}"
+            " AND ticket_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+            [rcpt],
         ).fetchone()
         if row:
             return tickets.get(db, int(row[0]))

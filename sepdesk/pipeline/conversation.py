@@ -21,6 +21,7 @@ import sqlite_utils
 from sepdesk.desk import Desk
 from sepdesk.pipeline.customer import contract_index
 from sepdesk.pipeline.parse import ParsedMail
+from sepdesk.store import holds_address
 from sepdesk.tickets import store as tickets
 
 _IDENT = re.compile(r"\b([TC])\s*-\s*(\d{4})\s*-\s*(\d{5,6})\b", re.I)
@@ -105,9 +106,9 @@ def belongs_to(desk: Desk, ticket: dict[str, Any], sender: str) -> str | None:
         return f"a registered contact of customer {number}"
     marks = ",".join("?" for _ in _WRITTEN_KINDS)
     wrote, addressed = desk.db.execute(
-        "SELECT max(lower(from_addr) = ?), max(instr(lower(to_addrs), ?) > 0) FROM messages"
+        f"SELECT max(lower(from_addr) = ?), max({holds_address('to_addrs')}) FROM messages"
         f" WHERE ticket_id = ? AND direction = 'in' AND kind IN ({marks})",
-        [sender, f'"{sender}"', ticket["id"], *_WRITTEN_KINDS],
+        [sender, sender, ticket["id"], *_WRITTEN_KINDS],
     ).fetchone()
     if wrote:
         return "wrote in this ticket before"

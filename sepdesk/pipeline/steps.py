@@ -40,13 +40,13 @@ def step_dedupe(work: Work) -> None:
     seen, own = work.desk.db.execute(
         DEDUPE_QUERY, {"mid": work.parsed.message_id, "id": work.intake_id}
     ).fetchone()
-    if seen is not None and _same_mail(work, seen):
+    if own:  # first: a copy of our own mail with a footer added is still ours
+        work.finish("ignored", "our own outgoing mail came back")
+    elif seen is not None and _same_mail(work, seen):
         work.finish("duplicate", f"Message-ID already processed (intake #{seen})")
     elif seen is not None:
         # A sender's client reusing Message-IDs must not make us drop a different mail.
         work.decide("dedupe", f"Message-ID also on intake #{seen} with other content")
-    elif own:
-        work.finish("ignored", "our own outgoing mail came back")
 
 
 def _same_mail(work: Work, intake_id: int) -> bool:

@@ -2,6 +2,7 @@
 
 from sepdesk.store.db import (
     connect,
+    holds_address,
     insert_row,
     insert_rows,
     migrate,
@@ -12,6 +13,7 @@ from sepdesk.store.db import (
 
 __all__ = [
     "connect",
+    "holds_address",
     "insert_row",
     "insert_rows",
     "migrate",

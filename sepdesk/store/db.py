@@ -204,3 +204,10 @@ def _insert_sql(table: str, columns: tuple[str, ...], count: int = 1) -> str:
 
 def schema_version(db: sqlite_utils.Database) -> list[str]:
     return [m.name for m in MIGRATIONS.applied(db)]
+
+
+def holds_address(column: str) -> str:
+    """SQL true when the JSON list of addresses in ``column`` holds the address bound to
+    its ``?`` (compared lower-cased). A LIKE on the JSON text would take ``%`` and ``_``
+    from a sender's words as wildcards, and miss addresses json.dumps escaped."""
+    return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE lower(value) = lower(?))"
