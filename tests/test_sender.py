@@ -116,12 +116,36 @@ def test_some_recipients_refused_for_now_get_it_later_and_the_rest_once(
     smtp_sink.refuse_rcpt("lead2@example.org", 450)
     sender.run_once(relay_desk, T0)
     st, attempts, error = state(relay_desk, oid)
-    assert (st, attempts) == ("queued", 1), error  # it went out: not failed
+    assert (st, attempts) == ("sent", 1), error  # it went out: not failed
     assert error and "delivered to lead@example.org" in error and "lead2@example.org 450" in error
+    # The row says whom it went to; the one refused for now has a queued copy of its own.
+    row = relay_desk.db.execute("SELECT to_addrs FROM outbox WHERE id = ?", [oid]).fetchone()
+    assert row[0] == '["lead@example.org", "lead2@example.org"]'
+    (copy,) = relay_desk.db.execute("SELECT id, to_addrs FROM outbox WHERE id != ?", [oid])
+    assert copy[1] == '["lead2@example.org"]' and f"outbox #{copy[0]} retries" in error
     assert sender.run_once(relay_desk, T0 + timedelta(minutes=1)) == 1
-    assert state(relay_desk, oid)[0] == "sent"
+    assert state(relay_desk, copy[0])[0] == "sent"
     assert len(smtp_sink.to("lead@example.org")) == 1  # no second copy for the first one
     assert len(smtp_sink.to("lead2@example.org")) == 1
+
+
+def test_a_fault_at_quit_after_the_relay_took_the_mail_is_no_failure(
+    relay_desk: Desk,
+    smtp_sink: SmtpSink,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review: smtplib's context manager raised on a QUIT fault after the 250 for DATA,
+    so a mail the relay had was retried (sent to everyone again) or failed."""
+    import smtplib
+
+    def broken_quit(self: smtplib.SMTP) -> None:
+        raise smtplib.SMTPServerDisconnected("connection lost at QUIT")
+
+    monkeypatch.setattr(smtplib.SMTP, "quit", broken_quit)
+    oid = queue_one(relay_desk)
+    sender.run_once(relay_desk, T0)
+    assert state(relay_desk, oid)[:2] == ("sent", 1)
+    assert len(smtp_sink.received()) == 1
 
 
 def test_a_recipient_refused_for_good_beside_others_is_named(

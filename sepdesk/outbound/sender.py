@@ -9,6 +9,7 @@ second time, with the same Message-ID, so receivers can drop the copy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from sepdesk.desk import Desk
 from sepdesk.errors import DeliveryError
 from sepdesk.instants import to_db
 from sepdesk.outbound.outbox import backoff, raw_of
-from sepdesk.store import write_tx
+from sepdesk.store import insert_row, write_tx
 
 log = logging.getLogger("sepdesk.sender")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -58,11 +59,12 @@ def _write_files(settings: Settings, rows: list[dict[str, Any]]) -> None:
         raise DeliveryError(f"{folder}: cannot write outgoing mail: {exc.strerror}") from None
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
 def _refusal(refused: dict[str, tuple[int, bytes]]) -> str:
-    return "; ".join(
-        f"{addr} {code} {msg.decode('utf-8', 'replace') if isinstance(msg, bytes) else msg}"
-        for addr, (code, msg) in refused.items()
-    )
+    return "; ".join(f"{addr} {code} {_text(msg)}" for addr, (code, msg) in refused.items())
 
 
 def _temporary(refused: dict[str, tuple[int, bytes]]) -> dict[str, tuple[int, bytes]]:
@@ -80,16 +82,18 @@ def _relay(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, byte
             client: smtplib.SMTP = smtplib.SMTP_SSL(r.host, r.port, timeout=30, context=context)
         else:
             client = smtplib.SMTP(r.host, r.port, timeout=30)
-        with client:
+        try:
             if r.tls == "starttls":
                 # No plaintext fallback: a relay that does not offer STARTTLS is an error.
                 client.starttls(context=context)
             if r.user:
                 password = read_secret(r.password_file, "SEPDESK_RELAY_PASSWORD", "relay_password")
                 client.login(r.user, password or "")
-            return client.sendmail(
+            refused = client.sendmail(
                 settings.desk.support_address, json.loads(row["to_addrs"]), row["raw"]
             )
+        finally:
+            _hang_up(client)
     except smtplib.SMTPRecipientsRefused as exc:
         # Every recipient refused: retried unless every refusal was permanent (5xx).
         permanent = not _temporary(exc.recipients)
@@ -97,16 +101,21 @@ def _relay(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, byte
             f"recipients refused: {_refusal(exc.recipients)}", permanent=permanent
         ) from None
     except smtplib.SMTPResponseException as exc:
-        msg = (
-            exc.smtp_error.decode("utf-8", "replace")
-            if isinstance(exc.smtp_error, bytes)
-            else str(exc.smtp_error)
-        )
         raise DeliveryError(
-            f"relay said {exc.smtp_code} {msg}", permanent=500 <= exc.smtp_code < 600
+            f"relay said {exc.smtp_code} {_text(exc.smtp_error)}",
+            permanent=500 <= exc.smtp_code < 600,
         ) from None
     except (TimeoutError, smtplib.SMTPException, OSError, ssl.SSLError) as exc:
         raise DeliveryError(f"relay {r.host}:{r.port}: {type(exc).__name__}: {exc}") from None
+    return refused
+
+
+def _hang_up(client: smtplib.SMTP) -> None:
+    """QUIT, whatever it answers: once the relay took the mail, a fault at QUIT must not
+    turn it into a failure (and a resend to everyone)."""
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        client.quit()
+    client.close()
 
 
 def _record(desk: Desk, row: dict[str, Any], at: datetime, error: DeliveryError | None) -> None:
@@ -135,31 +144,47 @@ def _record_partial(
 ) -> None:
     """The relay took the mail for some recipients and refused others.
 
-    It went out, so it is not failed. Recipients refused for now (4xx) stay queued on
-    this row, alone, with backoff: another attempt must not send the others a copy.
-    Those refused for good (5xx) are named in last_error and the log.
+    The mail went out: its row is sent, as it was sent (To, raw), and names every
+    refused recipient in last_error. Those refused for now (4xx) get a copy of their
+    own, a new outbox row queued with backoff (its own Message-ID: the row's is
+    unique), so nobody who has the mail gets it twice.
     """
     attempts = row["attempts"] + 1
     delivered = [a for a in json.loads(row["to_addrs"]) if a not in refused]
-    again = _temporary(refused)
+    again = sorted(_temporary(refused))
     note = f"delivered to {', '.join(delivered)}; refused: {_refusal(refused)}"
-    retry = bool(again) and attempts < desk.settings.outbox.max_attempts
     with write_tx(desk.db):
+        copy = _copy_for(desk, row, at, again, attempts) if again else None
+        if copy is not None:
+            note += f"; outbox #{copy} retries those refused for now"
         desk.db.execute(
-            "UPDATE outbox SET state = ?, attempts = ?, sent_at = ?, last_error = ?,"
-            " next_attempt_at = ?, to_addrs = ?, raw = ? WHERE id = ? AND state = 'queued'",
-            [
-                "queued" if retry else "sent",
-                attempts,
-                to_db(at),
-                note + ("; retrying those refused for now" if retry else ""),
-                to_db(at + backoff(attempts)),
-                json.dumps(sorted(again)) if retry else row["to_addrs"],
-                b"" if retry else row["raw"],  # composed again for those left
-                row["id"],
-            ],
+            "UPDATE outbox SET state = 'sent', attempts = ?, sent_at = ?, last_error = ?,"
+            " raw = ? WHERE id = ? AND state = 'queued'",
+            [attempts, to_db(at), note, row["raw"], row["id"]],
         )
     log.warning("outbox #%s attempt %s: %s", row["id"], attempts, note)
+
+
+def _copy_for(
+    desk: Desk, row: dict[str, Any], at: datetime, to: list[str], attempts: int
+) -> int | None:
+    """A queued copy of ``row`` for ``to``; None when the attempts have run out."""
+    if attempts >= desk.settings.outbox.max_attempts:
+        return None
+    local, _, domain = row["message_id"].partition("@")
+    columns = desk.db["outbox"].columns_dict
+    values = {k: v for k, v in row.items() if k in columns and k != "id"}
+    values.update(
+        to_addrs=json.dumps(to),
+        message_id=f"{local}.r{row['id']}x{attempts}@{domain}",
+        raw=b"",  # composed for these recipients when it is sent
+        state="queued",
+        attempts=attempts,
+        next_attempt_at=to_db(at + backoff(attempts)),
+        last_error=f"refused for now as recipients of outbox #{row['id']}",
+        sent_at=None,
+    )
+    return insert_row(desk.db, "outbox", values)
 
 
 def _record_failure(
