@@ -138,10 +138,14 @@ def test_a_fault_at_quit_after_the_relay_took_the_mail_is_no_failure(
     so a mail the relay had was retried (sent to everyone again) or failed."""
     import smtplib
 
-    def broken_quit(self: smtplib.SMTP) -> None:
-        raise smtplib.SMTPServerDisconnected("connection lost at QUIT")
+    docmd = smtplib.SMTP.docmd
 
-    monkeypatch.setattr(smtplib.SMTP, "quit", broken_quit)
+    def bad_quit(self: smtplib.SMTP, cmd: str, args: str = "") -> tuple[int, bytes]:
+        if cmd.lower() == "quit":
+            return 421, b"4.3.2 shutting down"  # not 221
+        return docmd(self, cmd, args)
+
+    monkeypatch.setattr(smtplib.SMTP, "docmd", bad_quit)
     oid = queue_one(relay_desk)
     sender.run_once(relay_desk, T0)
     assert state(relay_desk, oid)[:2] == ("sent", 1)
