@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ import click
 from sepdesk.cli.common import FencedGroup, emit, get_desk, json_option, option_instant
 from sepdesk.instants import db_to_local, now, to_db
 from sepdesk.pipeline import commands as mail_commands
+from sepdesk.sla.breach import ticket_breached
 from sepdesk.tickets import actions
 from sepdesk.tickets import store as tickets
 
@@ -91,10 +93,12 @@ def list_(
     if limit and breached is None:
         sql += f" LIMIT {int(limit)}"
     at = now()
-    rows = [tickets.record(desk.db, t, desk.tz, at) for t in desk.db.query(sql, args)]
+    found: Iterable[dict[str, Any]] = desk.db.query(sql, args)
     if breached is not None:
-        # Judged now by the one rule (sla.breach), not by the flag the SLA timer stores.
-        rows = [r for r in rows if r["breached"] is breached][:limit]
+        # Judged now by the one rule (sla.breach), not by the flag the SLA timer stores;
+        # on the rows, before a record (with its messages) is built for any of them.
+        found = [t for t in found if ticket_breached(t, at) is breached][:limit]
+    rows = [tickets.record(desk.db, t, desk.tz, at) for t in found]
     if as_json:
         emit(ctx, rows)
         return
@@ -194,7 +198,7 @@ def assign(ctx: click.Context, ref: str, who: str) -> None:
     if not who.strip():
         raise click.BadParameter("must not be empty", param_hint="WHO")
     # The rule of the mail command #assign, so both accept the same addresses.
-    address, error = mail_commands._check_arg("assign", [who])
+    address, error = mail_commands.check_arg("assign", [who])
     if error or address is None:
         raise click.BadParameter(f"{who!r} is not a mail address (name@domain)", param_hint="WHO")
     t = actions.apply(get_desk(ctx), ref, "assign", now(), _actor(), address)

@@ -45,8 +45,9 @@ class Command:
     arg: str | None = None
 
 
-def _check_arg(name: str, args: list[str]) -> tuple[str | None, str | None]:
-    """The normalised argument of a command, or an error message."""
+def check_arg(name: str, args: list[str]) -> tuple[str | None, str | None]:
+    """The normalised argument of a command, or an error message (the CLI's
+    ``tickets assign`` asks it too, so both accept the same addresses)."""
     kind = SYNTAX[name]
     if kind is None:
         return (None, None) if not args else (None, f"#{name} takes no argument")
@@ -78,7 +79,7 @@ def _parse_line(line: str) -> tuple[list[Command], list[str]]:
         if name not in SYNTAX:
             errors.append(f"unknown command #{name}")
             continue
-        arg, error = _check_arg(name, chunk[match.end() :].split())
+        arg, error = check_arg(name, chunk[match.end() :].split())
         if error:
             errors.append(error)
         else:
