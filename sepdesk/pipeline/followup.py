@@ -97,9 +97,9 @@ def _recheck(work: Work, ticket: dict[str, Any]) -> None:
     if cf.state == "current" and status != "unqualified":
         restart_clock(desk, ticket["id"])
     ticket = tickets.get(desk.db, ticket["id"])
-    kind = {"accepted": "call_accepted", "needs-info": "needs_info"}.get(status)
-    if used:
-        kind = REPLY_KINDS["unqualified"]
+    # No new word for a request still without a contract (it was told), but for one
+    # whose emergency incident another call took.
+    kind = REPLY_KINDS[status] if status != "unqualified" or used else None
     if kind:
         answer_customer(
             work,
