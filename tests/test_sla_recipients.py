@@ -63,7 +63,7 @@ def test_run_once_and_status_say_so(tmp_path: Path) -> None:
     desk.db.conn.commit()
     status = desk_status(desk, berlin("2026-03-16T10:00"))
     assert status["escalation_recipients"] == []
-    assert status["escalations_without_recipient"] == 1
+    assert status["tickets_without_escalation_recipient"] == 1
     desk.db.close()
     cfg = write_toml(
         tmp_path / "sepdesk.toml", {"database": {"path": str(tmp_path / "sepdesk.db")}}
@@ -88,7 +88,7 @@ def test_status_with_a_recipient_shows_it(tmp_path: Path) -> None:
     insert_ticket(desk.db, RECEIVED, 1)
     status = desk_status(desk, berlin("2026-03-16T10:00"))
     assert status["escalation_recipients"] == ["team@sep.example"]
-    assert status["escalations_without_recipient"] == 0
+    assert status["tickets_without_escalation_recipient"] == 0
 
 
 def test_serve_warns_at_start_without_a_recipient(caplog: pytest.LogCaptureFixture) -> None:

@@ -140,7 +140,7 @@ def _escalation_recipients(desk: Desk) -> dict[str, Any]:
         )
     return {
         "escalation_recipients": recipients,
-        "escalations_without_recipient": unreachable,
+        "tickets_without_escalation_recipient": unreachable,
     }
 
 
