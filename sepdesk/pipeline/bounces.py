@@ -29,6 +29,17 @@ _SUBJECT = re.compile(r"^subject:\s*(.+)$", re.I | re.M)
 _STATUS = re.compile(r"^status:\s*([245]\.\d+\.\d+)", re.I | re.M)
 _ACTION = re.compile(r"^action:\s*([a-z]+)", re.I | re.M)
 _REPORT_TYPE = re.compile(r"""(?:^|;)\s*report-type\s*=\s*"?([\w.+-]+)""", re.I)
+# "postmaster" exactly; a mailer daemon or bounce address also before a separator:
+# "bounces+t-weiss=x" (VERP), "mailer-daemon.mx", "bounce-123".
+_DAEMON_LOCALS = re.compile(r"^(?:postmaster$|(?:mailer-daemon|bounces?)(?:$|[-_.+=\d]))", re.I)
+
+
+def is_daemon_local(local: str) -> bool:
+    """A mail system's own local part (mailer daemon, postmaster, bounce address):
+    the loop guards never answer it, and its failure notices are bounces."""
+    return bool(_DAEMON_LOCALS.match(local))
+
+
 DSN_REPORT = "delivery-status"
 MDN_REPORT = "disposition-notification"
 
@@ -74,8 +85,8 @@ def is_bounce(mail: ParsedMail) -> bool:
     kind = report_type(mail)
     if kind is not None:
         return kind in (DSN_REPORT, "")
-    local = mail.from_addr.partition("@")[0].lower()
-    return local in ("mailer-daemon", "postmaster") and bool(_BOUNCE_SUBJECT.search(mail.subject))
+    local = mail.from_addr.rpartition("@")[0]
+    return is_daemon_local(local) and bool(_BOUNCE_SUBJECT.search(mail.subject))
 
 
 def _decoded(part: Message) -> str:

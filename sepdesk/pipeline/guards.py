@@ -11,12 +11,9 @@ import re
 from collections.abc import Callable, Collection
 
 from sepdesk.outbound.compose import LOOP_HEADER
-from sepdesk.pipeline.bounces import MDN_REPORT, report_type
+from sepdesk.pipeline.bounces import MDN_REPORT, is_daemon_local, report_type
 from sepdesk.pipeline.parse import ParsedMail
 
-# "postmaster" exactly; a mailer daemon or bounce address also before a separator:
-# "bounces+t-weiss=x" (VERP), "mailer-daemon.mx", "bounce-123".
-_DAEMON_LOCALS = re.compile(r"^(?:postmaster$|(?:mailer-daemon|bounces?)(?:$|[-_.+=\d]))", re.I)
 # A no-reply word standing on its own in the local part, between separators:
 # "noreply", "no-reply-billing", "notifications-noreply", "donotreply", "do_not_reply+x"
 # (but not "noreplyfan").
@@ -47,7 +44,7 @@ _NULL_PATH = re.compile(r"^\s*<\s*>\s*$")
 def is_automatic_address(address: str) -> bool:
     """True for a mailer daemon, postmaster, bounce or no-reply address: never to be answered."""
     local = address.strip().lower().rpartition("@")[0]
-    return bool(_DAEMON_LOCALS.match(local) or _NO_REPLY.search(local))
+    return is_daemon_local(local) or bool(_NO_REPLY.search(local))
 
 
 def null_reverse_path(value: str) -> bool:
