@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-import sys
-
 import click
 
 from sepdesk.cli.common import fail, get_settings
 from sepdesk.daemon.lock import AlreadyServing, hold_serve_lock
-
-
-def setup_logging(level: str) -> None:
-    # journald stamps time and unit; one line per event is enough.
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    # aiosmtpd logs every SMTP command at INFO; our own line per message says what matters.
-    logging.getLogger("mail.log").setLevel(max(logging.WARNING, logging.getLogger().level))
+from sepdesk.daemon.logs import setup_logging
 
 
 @click.command()

@@ -38,16 +38,13 @@ import time
 from typing import Any
 
 from sepdesk.config import Settings
+from sepdesk.daemon.logs import setup_logging
 from sepdesk.instants import now
 
 log = logging.getLogger("sepdesk.daemon")
 IDLE_POLL = 0.25  # seconds between looks at the intake table when nobody wakes us
 KILL_WAIT = 2.0  # seconds for killed processes to be gone, after the stop deadline
 WAKE = signal.SIGUSR1
-
-
-def _child_logging(level: int) -> None:
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
 class _Stop:
@@ -78,7 +75,7 @@ def _first_wake(parent: int) -> bool:
 def pipeline_main(settings: Settings, shard: tuple[int, int], level: int, parent: int) -> None:
     """The loop of one pipeline process; ``parent`` is the daemon's pid, passed in because a
     parent killed while this process was still starting would otherwise go unnoticed."""
-    _child_logging(level)
+    setup_logging(level)
     # WAKE is blocked already (see the docstring); the daemon's other signals may be too,
     # when it started us from its main loop: exactly WAKE stays blocked here.
     signal.pthread_sigmask(signal.SIG_SETMASK, {WAKE})

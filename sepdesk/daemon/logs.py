@@ -1,0 +1,23 @@
+"""The daemon's log lines: one per event on stderr, which journald stamps with time and unit."""
+
+from __future__ import annotations
+
+import logging
+
+FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(level: int | str) -> None:
+    """Log at ``level`` (a number or a name such as "info") in the daemon and its processes."""
+    if isinstance(level, str):
+        level = getattr(logging, level.upper(), logging.INFO)
+    logging.basicConfig(level=level, format=FORMAT)
+    # FORMAT names none of these, and each record would collect them: a caller's file and
+    # line (a walk up the stack), thread, process. A pipeline process logs a line or two
+    # per message; this is the Logging HOWTO's own advice ("Optimization").
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    # aiosmtpd logs every SMTP command at INFO; our own line per message says what matters.
+    logging.getLogger("mail.log").setLevel(max(logging.WARNING, logging.getLogger().level))

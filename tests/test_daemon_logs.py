@@ -1,0 +1,55 @@
+"""The daemon's logging setup: the level, the SMTP library quieted, lean records."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from sepdesk.daemon.logs import setup_logging
+
+_FLAGS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+
+
+@pytest.fixture
+def fresh_root() -> Iterator[logging.Logger]:
+    """The root logger, its handlers and the logging flags restored afterwards."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, {f: getattr(logging, f) for f in _FLAGS}
+    mail = logging.getLogger("mail.log").level
+    yield root
+    for h in root.handlers:
+        h.close()
+    root.handlers, root.level = saved[0], saved[1]
+    for f, v in saved[2].items():
+        setattr(logging, f, v)
+    logging.getLogger("mail.log").setLevel(mail)
+
+
+def _setup(root: logging.Logger, level: int | str) -> None:
+    root.handlers = []  # pytest adds its own for each phase of a test
+    setup_logging(level)
+
+
+def test_level_by_name_and_smtp_library_quiet(fresh_root: logging.Logger) -> None:
+    _setup(fresh_root, "debug")
+    assert fresh_root.level == logging.DEBUG
+    assert logging.getLogger("mail.log").level == logging.WARNING
+    fmt = fresh_root.handlers[0].formatter
+    assert fmt is not None
+    record = logging.LogRecord("sepdesk.x", logging.INFO, "f.py", 1, "hi %s", ("there",), None)
+    assert fmt.format(record) == "INFO sepdesk.x: hi there"
+
+
+def test_records_skip_caller_thread_and_process(fresh_root: logging.Logger) -> None:
+    _setup(fresh_root, logging.INFO)
+    assert fresh_root.level == logging.INFO
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = seen.append  # type: ignore[method-assign]
+    fresh_root.addHandler(handler)
+    logging.getLogger("sepdesk.test").info("one line")
+    # No walk up the stack for the caller, no thread or process lookups.
+    assert seen[0].lineno == 0 and seen[0].pathname == "(unknown file)"
+    assert seen[0].threadName is None and seen[0].process is None
