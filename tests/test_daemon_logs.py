@@ -27,6 +27,15 @@ def fresh_root() -> Iterator[logging.Logger]:
     logging.getLogger("mail.log").setLevel(mail)
 
 
+class _Keep(logging.Handler):
+    def __init__(self, into: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record)
+
+
 def _setup(root: logging.Logger, level: int | str) -> None:
     root.handlers = []  # pytest adds its own for each phase of a test
     setup_logging(level)
@@ -46,8 +55,7 @@ def test_records_skip_caller_thread_and_process(fresh_root: logging.Logger) -> N
     _setup(fresh_root, logging.INFO)
     assert fresh_root.level == logging.INFO
     seen: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = seen.append  # type: ignore[method-assign]
+    handler = _Keep(seen)
     fresh_root.addHandler(handler)
     logging.getLogger("sepdesk.test").info("one line")
     # No walk up the stack for the caller, no thread or process lookups.

@@ -15,7 +15,7 @@ def setup_logging(level: int | str) -> None:
     # FORMAT names none of these, and each record would collect them: a caller's file and
     # line (a walk up the stack), thread, process. A pipeline process logs a line or two
     # per message; this is the Logging HOWTO's own advice ("Optimization").
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
