@@ -27,8 +27,15 @@ def test_imap_bench_prints_each_floor_serve_and_their_ratios() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
     serve = _rate(out, r"sepdesk serve \(\d+ cpus\)")
-    assert _rate(out, "sepdesk intake only") > 0
+    intake = _rate(out, "sepdesk intake only")
+    assert intake > 0
     assert "sepdesk serve used" in out, out
+    first = re.search(r"^serve stored its first mail (\d+\.\d\d) s after its start", out, re.M)
+    ceiling = re.search(r"at most (\d+\.\d) mails/s \(ceiling\)$", out, re.M)
+    assert first and ceiling, out
+    # The ceiling: 24 mails over the start-up plus the intake-only time (both rounded).
+    expect = 24 / (float(first.group(1)) + 24 / intake)
+    assert abs(float(ceiling.group(1)) - expect) <= 0.02 * expect, out
     for label in FLOOR_LABELS:
         floor = _rate(out, re.escape(f"floor, commit {label}"))
         ratio = re.search(
@@ -39,6 +46,10 @@ def test_imap_bench_prints_each_floor_serve_and_their_ratios() -> None:
         assert ratio, out
         # One round: the ratio printed is serve's rate over this floor's (both rounded).
         assert abs(float(ratio.group(1)) - serve / floor) <= 0.011, out
+        rest = out[ratio.end() :].split("\n", 1)[0]
+        bound = re.search(r"ceiling (\d+\.\d\d) \(target >= 0.50\)$", rest)
+        assert bound, out
+        assert abs(float(bound.group(1)) - float(ceiling.group(1)) / floor) <= 0.011, out
 
 
 def _rate(out: str, label: str) -> float:
