@@ -252,34 +252,13 @@ def _validate_accounts(where: str, imap: ImapSettings) -> None:
 
 
 def _validate_calendar(where: str, s: Settings) -> None:
-    """[calendar] as the SLA clock will read it: known country and subdivisions, valid days.
-
-    Checked at load, so every command (``sepdesk status`` too) refuses a calendar the
-    SLA timer could not build, naming the file and key.
-    """
-    import holidays
-
+    """[calendar] as the SLA clock will read it: built once here, so every command
+    (``sepdesk status`` too) refuses a calendar the SLA timer could not build (unknown
+    country or subdivision, bad extra_closed day), naming the file and key."""
     from sepdesk.sla.calendar import SupportCalendar  # imports this module: not at the top
 
-    country = s.calendar.country
     try:
-        holidays.country_holidays(country, years=2026)
-    except NotImplementedError:
-        raise ConfigError(
-            f"{where}: [calendar] country: {country!r} is not a country code of the"
-            " holidays package (ISO 3166 alpha-2, e.g. 'DE')"
-        ) from None
-    for sub in s.calendar.subdivisions:
-        try:
-            holidays.country_holidays(country, subdiv=sub, years=2026)
-        except NotImplementedError:
-            known = ", ".join(holidays.list_supported_countries().get(country, []))
-            raise ConfigError(
-                f"{where}: [calendar] subdivisions: {sub!r} is not a subdivision of {country}"
-                f" (known: {known})"
-            ) from None
-    try:
-        SupportCalendar.from_settings(s)  # extra_closed, and whatever else it refuses
+        SupportCalendar.from_settings(s)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 

@@ -85,6 +85,16 @@ def _parse_extra(entries: list[str]) -> tuple[frozenset[tuple[int, int]], frozen
     return frozenset(every_year), frozenset(once)
 
 
+def _unknown_region(country: str, subdiv: str | None) -> str:
+    if subdiv is None:
+        return (
+            f"[calendar] country: {country!r} is not a country code of the holidays package"
+            " (ISO 3166 alpha-2, e.g. 'DE')"
+        )
+    known = ", ".join(holidays.list_supported_countries().get(country, []))
+    return f"[calendar] subdivisions: {subdiv!r} is not a subdivision of {country} (known: {known})"
+
+
 class SupportCalendar:
     """Open windows per schedule, closed days, and support-time arithmetic for one desk."""
 
@@ -119,13 +129,13 @@ class SupportCalendar:
         if found is not None:
             return found
         merged: dict[date, str] = {}
-        try:
-            for subdiv in (None, *self.subdivisions):
+        for subdiv in (None, *self.subdivisions):
+            try:
                 table = holidays.country_holidays(self.country, subdiv=subdiv, years=year)
-                for day, name in table.items():
-                    merged.setdefault(day, name)
-        except NotImplementedError as exc:
-            raise ConfigError(f"[calendar] country/subdivisions: {exc}") from None
+            except NotImplementedError:
+                raise ConfigError(_unknown_region(self.country, subdiv)) from None
+            for day, name in table.items():
+                merged.setdefault(day, name)
         self._holidays[year] = merged
         return merged
 
