@@ -60,10 +60,13 @@ def test_with_escalation_to_nothing_is_unsent(tmp_path: Path) -> None:
 def test_run_once_and_status_say_so(tmp_path: Path) -> None:
     desk = _desk(tmp_path)
     insert_ticket(desk.db, RECEIVED, 1)
+    # The timer's rule: an assignee is a recipient only as an address.
+    insert_ticket(desk.db, RECEIVED, 1, number="T-2026-000002", assigned_to="eva")
+    insert_ticket(desk.db, RECEIVED, 1, number="T-2026-000003", assigned_to="eva@sep.example")
     desk.db.conn.commit()
     status = desk_status(desk, berlin("2026-03-16T10:00"))
     assert status["escalation_recipients"] == []
-    assert status["tickets_without_escalation_recipient"] == 1
+    assert status["tickets_without_escalation_recipient"] == 2
     desk.db.close()
     cfg = write_toml(
         tmp_path / "sepdesk.toml", {"database": {"path": str(tmp_path / "sepdesk.db")}}
@@ -76,9 +79,9 @@ def test_run_once_and_status_say_so(tmp_path: Path) -> None:
         cli, ["--config", str(cfg), "sla", "run-once", "--at", "2026-03-16T13:00", "--json"]
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["no_recipient"] == 1
+    assert json.loads(result.stdout)["no_recipient"] == 2
     assert (
-        f"sepdesk: warning: 1 of 1 escalations had no recipient and were not mailed; {HINT}"
+        f"sepdesk: warning: 2 of 3 escalations had no recipient and were not mailed; {HINT}"
         in result.stderr
     )
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sepdesk.desk import Desk
 from sepdesk.instants import day_start, db_to_local, local_iso, now, to_db
 from sepdesk.sla.breach import ticket_breached
-from sepdesk.sla.timer import configured_recipients
+from sepdesk.sla.timer import configured_recipients, escalation_recipients
 from sepdesk.tickets.store import OPEN_STATUSES
 
 _OPEN = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_STATUSES))
@@ -131,12 +131,13 @@ def _escalation_recipients(desk: Desk) -> dict[str, Any]:
     """
     recipients = configured_recipients(desk.settings)
     unreachable = 0
-    if not recipients:
-        unreachable = _scalar(
-            desk,
-            "SELECT count(*) FROM tickets WHERE first_response_at IS NULL"
+    if not recipients:  # else every ticket has them; the timer's own rule for the rest
+        rows = desk.db.execute(
+            "SELECT assigned_to FROM tickets WHERE first_response_at IS NULL"
             f" AND first_response_due IS NOT NULL AND {_OPEN}"
-            " AND (assigned_to IS NULL OR assigned_to NOT LIKE '%@%')",
+        )
+        unreachable = sum(
+            1 for (who,) in rows if not escalation_recipients(desk.settings, {"assigned_to": who})
         )
     return {
         "escalation_recipients": recipients,

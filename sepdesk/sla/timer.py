@@ -249,11 +249,12 @@ def next_due(db: sqlite_utils.Database, settings: Settings | None = None) -> dat
 
 def configured_recipients(settings: Settings) -> list[str]:
     """Who gets every escalation whoever the ticket is assigned to; empty is a problem."""
-    return _recipients(settings, {})
+    return escalation_recipients(settings, {})
 
 
-def _recipients(settings: Settings, ticket: dict[str, Any]) -> list[str]:
-    """escalation_to plus the assignee; the team address when neither is configured."""
+def escalation_recipients(settings: Settings, ticket: dict[str, Any]) -> list[str]:
+    """Who a ticket's escalations go to: escalation_to plus the assignee (an address);
+    the team address when neither is configured."""
     wanted = [*settings.desk.escalation_to, ticket.get("assigned_to") or ""]
     if not any(wanted) and settings.desk.team_address:
         wanted = [settings.desk.team_address]
@@ -289,7 +290,7 @@ _HEADLINES = {
 def _mail(desk: Desk, ticket: dict[str, Any], step: Step, at: datetime) -> int | None:
     """Queue the escalation mail in the current transaction; None when nobody can receive it."""
     settings, tz = desk.settings, desk.settings.desk.timezone
-    to = _recipients(settings, ticket)
+    to = escalation_recipients(settings, ticket)
     ref = str(ticket["call_id"] or ticket["ticket_number"])
     summary = link_free(ticket["subject"]) or "(no subject)"
     pct = round(settings.sla.warn_at * 100)
