@@ -13,6 +13,9 @@ Two incoming messages' ``to_addrs`` gained their Cc addresses (messages keep To 
 since the fourth session of 2026-12-06: who a ticket's people addressed may join it),
 edited in by hand; so were the sample bounce's event detail (``reply_to_dropped``) and
 its ticket's emptied ``reply_to``: a bounced Reply-To is dropped so later mail goes to From.
+A ``reply_held`` event for a Call ID notice after ``#accept`` that the daily limit held
+(2026-12-06, fifth session: such notices are held the way acknowledgements are) came in
+by regenerating ``heldout_batched.events`` again.
 
 Two replays, chosen to run every path that writes a ticket:
 

@@ -53,22 +53,22 @@ def may_answer(work: Work, to: str) -> str | None:
     return over_limit(work, to)
 
 
+class OverLimit(str):
+    """The reason of a reply held back by the daily limit (those are events as well)."""
+
+
 def over_limit(work: Work, to: str) -> str | None:
     """Why ``to`` may get no more automatic replies today (the daily limit), or None."""
     limit = work.desk.settings.desk.max_auto_replies_per_day
     if auto_replies_since(work.desk.db, to, work.at) >= limit:
-        return _limit_reason(to, limit)
+        return OverLimit(f"no reply: {to} already had {limit} automatic replies in 24 h")
     return None
-
-
-def _limit_reason(to: str, limit: int) -> str:
-    return f"no reply: {to} already had {limit} automatic replies in 24 h"
 
 
 def hold_reply(work: Work, ticket: dict[str, Any], kind: str, to: str, why: str) -> None:
     """Record a customer reply held back: in the steps; when by the daily limit, for people too."""
     work.decide("reply", why)
-    if why != _limit_reason(to, work.desk.settings.desk.max_auto_replies_per_day):
+    if not isinstance(why, OverLimit):
         return
     detail = {"kind": kind, "to": to, "why": why}
     tickets.add_event(work.desk.db, ticket["id"], work.at, "desk", "reply_held", detail)

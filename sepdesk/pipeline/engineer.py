@@ -18,7 +18,7 @@ from typing import Any
 from sepdesk.errors import InputError, InvalidTransition, NotFound
 from sepdesk.outbound.compose import bare_subject, tagged_subject
 from sepdesk.outbound.outbox import enqueue, queued_mail
-from sepdesk.pipeline.answer import may_answer
+from sepdesk.pipeline.answer import hold_reply, may_answer
 from sepdesk.pipeline.classify import own_text
 from sepdesk.pipeline.commands import Command, parse_commands
 from sepdesk.pipeline.work import Work
@@ -175,9 +175,13 @@ def relay(work: Work, ticket: dict[str, Any], text: str, accepted: bool = False)
 
 def announce_call_id(work: Work, ticket: dict[str, Any]) -> int | None:
     """Mail the new Call ID to the customer after a bare ``#accept`` (SPEC §2); automatic."""
-    held = may_answer(work, recipient(ticket))
-    outbox_id = None if held else call_id_notice(work.desk, ticket, work.at)
-    work.decide("reply", held or ("call_accepted queued" if outbox_id else "no Call ID notice"))
+    to = recipient(ticket)
+    held = may_answer(work, to)
+    if held:
+        hold_reply(work, ticket, "call_accepted", to, held)
+        return None
+    outbox_id = call_id_notice(work.desk, ticket, work.at)
+    work.decide("reply", "call_accepted queued" if outbox_id else "no Call ID notice")
     return outbox_id
 
 
