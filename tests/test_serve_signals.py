@@ -178,6 +178,43 @@ def test_sighup_with_a_broken_config_keeps_running_then_rereads_a_good_one(
     assert served.query("SELECT count(*) FROM intake")[0][0] == 2
 
 
+def _pipeline_children(pid: int) -> list[str]:
+    """The command lines of a process's children that are pipeline processes."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid and "resource_tracker" not in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def test_sighup_applies_a_new_log_level_and_pipeline_process_count(served: Served) -> None:
+    """[log] level and [pipeline] processes take effect at SIGHUP (they were kept silently)."""
+    served.sections["log"] = {"level": "WARNING"}
+    served.sections["pipeline"] = {"processes": 1}
+    write_toml(served.config, served.sections)
+    proc = served.start()
+    wait_for(lambda: len(_pipeline_children(proc.pid)) == 1, 10, "one pipeline process")
+    served.sections["log"] = {"level": "INFO"}
+    served.sections["pipeline"] = {"processes": 2}
+    write_toml(served.config, served.sections)
+    proc.send_signal(signal.SIGHUP)
+    # Logged at INFO: only seen once the new level is in force.
+    wait_for(lambda: bool(_log_lines(served, "configuration re-read")), 10, "the re-read line")
+    wait_for(lambda: len(_pipeline_children(proc.pid)) == 2, 20, "two pipeline processes")
+    send_all(served.port, NEW_TICKET_MAILS[:1])
+    wait_for(lambda: bool(_log_lines(served, "outcome=new_ticket")), 30, "a pipeline line at INFO")
+    assert "restart" not in served.log_text(), served.log_text()
+    assert served.stop(10) == 0, served.log_text()
+
+
 def test_a_storm_of_sigusr1_then_sigterm_still_stops_the_daemon(served: Served) -> None:
     """Pipeline processes send SIGUSR1 after every batch. With asynchronous handlers a
     second signal inside the first handler (both setting the same Event) deadlocked the

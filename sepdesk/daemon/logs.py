@@ -9,9 +9,7 @@ FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 def setup_logging(level: int | str) -> None:
     """Log at ``level`` (a number or a name such as "info") in the daemon and its processes."""
-    if isinstance(level, str):
-        level = getattr(logging, level.upper(), logging.INFO)
-    logging.basicConfig(level=level, format=FORMAT)
+    logging.basicConfig(format=FORMAT)
     # FORMAT names none of these, and each record would collect them: a caller's file and
     # line (a walk up the stack), thread, process. A pipeline process logs a line or two
     # per message; this is the Logging HOWTO's own advice ("Optimization").
@@ -19,5 +17,13 @@ def setup_logging(level: int | str) -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    set_level(level)
+
+
+def set_level(level: int | str) -> None:
+    """The level from now on (at start, and when SIGHUP brings a new ``[log] level``)."""
+    if isinstance(level, str):
+        level = getattr(logging, level.upper(), logging.INFO)
+    logging.getLogger().setLevel(level)
     # aiosmtpd logs every SMTP command at INFO; our own line per message says what matters.
-    logging.getLogger("mail.log").setLevel(max(logging.WARNING, logging.getLogger().level))
+    logging.getLogger("mail.log").setLevel(max(logging.WARNING, level))

@@ -18,6 +18,7 @@ from typing import Any
 
 from sepdesk import config
 from sepdesk.config import Settings
+from sepdesk.daemon.logs import set_level
 from sepdesk.daemon.notify import sd_notify, watchdog_interval
 from sepdesk.daemon.processes import pipeline_process_count
 from sepdesk.daemon.workers import PipelineJob, Worker
@@ -193,14 +194,17 @@ class Daemon:
         ):
             log.warning("SIGHUP: [smtp], [database] and [imap] changes take effect after a restart")
         self.settings = new
+        set_level(new.log.level)  # before the pipeline processes start: they take it over
         for desk in self.desks:
             desk.settings = new
             desk._cache.clear()
         if self.processes is not None:
             from sepdesk.daemon.processes import PipelineProcesses
 
-            # Each process finishes its batch, then new ones start with the new settings.
+            # Each process finishes its batch, then new ones start with the new settings
+            # (and as many as [pipeline] processes now says).
             self.processes.shutdown(STOP_TIMEOUT)
+            self.pipeline_processes = pipeline_process_count(new)
             self.processes = PipelineProcesses(new, self.pipeline_processes)
             self.processes.start()
             self.processes.wake()
