@@ -367,13 +367,18 @@ def read_secret(path: str, env_var: str, credential: str) -> str | None:
     """A secret from $env_var, systemd's credential directory, or a file.
 
     Order: environment, then ``$CREDENTIALS_DIRECTORY/<credential>``, then
-    the configured file. Trailing newlines are stripped.
+    the configured file. Trailing newlines are stripped. An empty variable or
+    credential counts as absent: the systemd unit loads both credentials always,
+    an empty file standing for a channel without one, which must not hide the
+    configured file.
     """
-    if env_var in os.environ:
+    if os.environ.get(env_var):
         return os.environ[env_var]
     cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
     if cred_dir and (Path(cred_dir) / credential).is_file():
-        return (Path(cred_dir) / credential).read_text(encoding="utf-8").rstrip("\r\n")
+        secret = (Path(cred_dir) / credential).read_text(encoding="utf-8").rstrip("\r\n")
+        if secret:
+            return secret
     if path:
         try:
             return Path(path).read_text(encoding="utf-8").rstrip("\r\n")

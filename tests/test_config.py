@@ -94,6 +94,21 @@ def test_secret_from_environment_then_credentials_then_file(
     assert config.read_secret(str(f), "SEPDESK_TEST_PW", "pw") == "from-env"
 
 
+def test_an_empty_credential_or_variable_does_not_hide_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unit loads both credentials always; an empty one stands for "none"."""
+    f = tmp_path / "pw"
+    f.write_text("from-file\n")
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "pw").write_text("\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    monkeypatch.setenv("SEPDESK_TEST_PW", "")
+    assert config.read_secret(str(f), "SEPDESK_TEST_PW", "pw") == "from-file"
+    assert config.read_secret("", "SEPDESK_TEST_PW", "pw") is None
+
+
 def test_cli_bad_config_is_one_line_exit_2(tmp_path: Path) -> None:
     p = tmp_path / "c.toml"
     p.write_text("[desk]\nbogus = 1\n")
