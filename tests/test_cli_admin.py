@@ -228,3 +228,28 @@ def test_init_then_the_same_commands_work(tmp_path: Path, monkeypatch: pytest.Mo
     assert run(cfg, "status").exit_code == 0
     backup = run(cfg, "backup", "copy.db")
     assert backup.exit_code == 0 and backup.stdout.startswith("backup written")
+
+
+def test_commands_refuse_an_older_schema_backup_takes_it_init_migrates(tmp_path: Path) -> None:
+    """After an upgrade the old serve may still run: no command but init (or serve, and
+    the commands that bring data in) changes the schema under it."""
+    from sepdesk.store import connect
+    from sepdesk.store.migrations import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = connect(path)
+    MIGRATIONS.apply(db, stop_before="m009_quarantine_updated_at")
+    db.close()
+    cfg = write_toml(tmp_path / "sepdesk.toml", {"database": {"path": str(path)}})
+    refused = run(cfg, "status")
+    assert refused.exit_code == 1
+    assert "schema is older than this sepdesk (1 migration(s) pending)" in refused.stderr
+    assert "restart `sepdesk serve`" in refused.stderr
+    assert run(cfg, "tickets", "list").exit_code == 1
+    backed = run(cfg, "backup", str(tmp_path / "copy.db"))
+    assert backed.exit_code == 0, backed.output
+    with sqlite3.connect(path) as conn:  # still the old schema
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(quarantine)")}
+    assert "updated_at" not in columns
+    assert run(cfg, "init").exit_code == 0
+    assert run(cfg, "status").exit_code == 0

@@ -59,6 +59,6 @@ def backup(ctx: click.Context, file: str) -> None:
     """Write a consistent copy of the database to FILE (safe while serve runs)."""
     from sepdesk.store.backup import backup_to
 
-    desk = get_desk(ctx)
+    desk = get_desk(ctx, any_schema=True)  # also the old database before an upgrade's restart
     pages = backup_to(desk.db, file)
     click.echo(f"backup written to {file} ({pages} pages)")

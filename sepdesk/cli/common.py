@@ -16,6 +16,7 @@ from sepdesk import config
 from sepdesk.desk import Desk
 from sepdesk.errors import ConfigError, InputError, SepdeskError
 from sepdesk.instants import now, parse_instant
+from sepdesk.store import pending_migrations
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,21 +90,44 @@ def existing_database(settings: config.Settings) -> None:
     fail(f"{path}: no such database{where}; create it with `sepdesk init` {fix}")
 
 
-def get_desk(ctx: click.Context, create: bool = False) -> Desk:
+def get_desk(ctx: click.Context, create: bool = False, any_schema: bool = False) -> Desk:
     """The desk, opened once: on the existing database (see :func:`existing_database`),
     or, for a command that brings data in (``create``), on a new one if need be, as
-    the samples' replay does: import the contracts, then ingest the mails."""
+    the samples' replay does: import the contracts, then ingest the mails.
+
+    Only such commands migrate an older database. The others refuse it (see
+    :func:`current_schema`), ``any_schema`` (backup) takes it as it is.
+    """
     obj = ctx.find_root().ensure_object(dict)
     if "desk" not in obj:
         settings = get_settings(ctx)
         if not create:
             existing_database(settings)
         try:
-            obj["desk"] = Desk.open(settings)
+            desk = Desk.open(settings, migrate=create)
         except SepdeskError as exc:
             raise Failure(str(exc)) from None
-        ctx.find_root().call_on_close(obj["desk"].close)
+        ctx.find_root().call_on_close(desk.close)
+        if not (create or any_schema):
+            current_schema(desk)
+        obj["desk"] = desk
     return obj["desk"]
+
+
+def current_schema(desk: Desk) -> None:
+    """Refuse a database whose schema is older than this sepdesk's.
+
+    Right after an upgrade the old ``serve`` may still be running on it: a command that
+    migrated the database then would change the schema under that daemon. ``serve``
+    migrates when it starts, ``init`` when asked.
+    """
+    pending = pending_migrations(desk.db)
+    if pending:
+        fail(
+            f"{desk.settings.database.path}: the database schema is older than this sepdesk"
+            f" ({len(pending)} migration(s) pending); restart `sepdesk serve`, which migrates"
+            " it at start, or stop it and run `sepdesk init`"
+        )
 
 
 def json_wanted(ctx: click.Context) -> bool:

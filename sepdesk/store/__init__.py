@@ -7,6 +7,7 @@ from sepdesk.store.db import (
     insert_rows,
     migrate,
     open_db,
+    pending_migrations,
     schema_version,
     write_tx,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "insert_rows",
     "migrate",
     "open_db",
+    "pending_migrations",
     "schema_version",
     "write_tx",
 ]

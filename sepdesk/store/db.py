@@ -129,9 +129,14 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     return db
 
 
+def pending_migrations(db: sqlite_utils.Database) -> list[str]:
+    """The names of the migrations this database has not had yet."""
+    return [m.name for m in MIGRATIONS.pending(db)]
+
+
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply pending forward migrations; returns the names applied."""
-    pending = [m.name for m in MIGRATIONS.pending(db)]
+    pending = pending_migrations(db)
     try:
         MIGRATIONS.apply(db)
     except sqlite3.Error as exc:
