@@ -104,6 +104,37 @@ def test_a_message_id_reused_for_another_mail_is_not_a_duplicate(
     assert "Message-ID also on intake" in steps[0]
 
 
+def test_the_same_mail_with_other_line_ends_is_a_duplicate(desk: Desk, tmp_path: Path) -> None:
+    """One mail by SMTP with bare LF (as the client sent it) and by IMAP with CR LF."""
+    lf = (
+        b"From: t.weiss@mueller-maschinenbau.de\nTo: support@sep.example\n"
+        b"Message-ID: <twice@x.example>\nSubject: Sicherung\n\n"
+        b"Kundennummer 104217.\nDie Sicherung bricht ab.\n"
+    )
+    outcomes = []
+    for i, raw in enumerate((lf, lf.replace(b"\n", b"\r\n"))):
+        path = tmp_path / f"{i}.eml"
+        path.write_bytes(raw)
+        outcomes.append(ingest_file(desk, path, T0).outcome)
+    assert outcomes == ["new_ticket", "duplicate"]
+
+
+def test_a_copy_finds_its_twin_behind_a_mail_that_reused_its_message_id(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """Each earlier mail with the Message-ID is compared, not only the newest one."""
+    head = b"To: support@sep.example\r\nMessage-ID: <reused@x.example>\r\nSubject: Hilfe\r\n"
+    first = head + b"From: t.weiss@mueller-maschinenbau.de\r\n\r\nDie Sicherung bricht ab.\r\n"
+    other = head + b"From: anna@other.example\r\n\r\nA different request entirely.\r\n"
+    outcomes = []
+    for i, raw in enumerate((other, first, first)):
+        path = tmp_path / f"{i}.eml"
+        path.write_bytes(raw)
+        outcomes.append(ingest_file(desk, path, T0).outcome)
+    assert outcomes == ["new_ticket", "new_ticket", "duplicate"]
+    assert desk.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 2
+
+
 def test_garbage_is_quarantined_and_can_be_retried(desk: Desk, tmp_path: Path) -> None:
     bad = tmp_path / "bad.eml"
     bad.write_bytes(b"\x00\x01 this is not mail at all")

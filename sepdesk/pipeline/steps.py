@@ -29,10 +29,14 @@ def step_parse(work: Work) -> None:
     work.decide("parse", found + (f"; MIME defects: {', '.join(m.defects)}" if m.defects else ""))
 
 
-# Both places a Message-ID may already be known, asked in one statement.
+# Both places a Message-ID may already be known, asked in one statement: the earlier
+# mails with it (newest first, a bounded few: a client that reuses one Message-ID for
+# every mail must not make each new one parse them all) and whether it is one of ours.
+DEDUPE_LOOKBACK = 20
 DEDUPE_QUERY = (
-    "SELECT (SELECT id FROM intake WHERE message_id = :mid AND id != :id AND state = 'done'"
-    " AND outcome != 'duplicate' LIMIT 1), EXISTS (SELECT 1 FROM outbox WHERE message_id = :mid)"
+    "SELECT (SELECT group_concat(id) FROM (SELECT id FROM intake WHERE message_id = :mid"
+    " AND id != :id AND state = 'done' AND outcome != 'duplicate' ORDER BY id DESC"
+    f" LIMIT {DEDUPE_LOOKBACK})), EXISTS (SELECT 1 FROM outbox WHERE message_id = :mid)"
 )
 
 
@@ -40,25 +44,39 @@ def step_dedupe(work: Work) -> None:
     seen, own = work.desk.db.execute(
         DEDUPE_QUERY, {"mid": work.parsed.message_id, "id": work.intake_id}
     ).fetchone()
+    earlier = [int(i) for i in seen.split(",")] if seen else []
     if own:  # first: a copy of our own mail with a footer added is still ours
         work.finish("ignored", "our own outgoing mail came back")
-    elif seen is not None and _same_mail(work, seen):
-        work.finish("duplicate", f"Message-ID already processed (intake #{seen})")
-    elif seen is not None:
+        return
+    # Each one, not only the newest: once a mail with other content holds the
+    # Message-ID, a copy of the first one must still find its twin.
+    twin = next((i for i in earlier if _same_mail(work, i)), None)
+    if twin is not None:
+        work.finish("duplicate", f"Message-ID already processed (intake #{twin})")
+    elif earlier:
         # A sender's client reusing Message-IDs must not make us drop a different mail.
-        work.decide("dedupe", f"Message-ID also on intake #{seen} with other content")
+        work.decide("dedupe", f"Message-ID also on intake #{earlier[0]} with other content")
 
 
 def _same_mail(work: Work, intake_id: int) -> bool:
     """Whether the earlier mail with this Message-ID says the same (sender, subject,
-    text): the same mail may come in by two routes with other transport headers."""
+    text): the same mail may come in by two routes with other transport headers, and
+    with other line ends (Dovecot hands out CR LF; an SMTP client may send bare LF)."""
     (raw,) = work.desk.db.execute("SELECT raw FROM intake WHERE id = ?", [intake_id]).fetchone()
     try:
         earlier = parse_mail(raw)
     except ParseError:
         return False
     m = work.parsed
-    return (earlier.from_addr, earlier.subject, earlier.text) == (m.from_addr, m.subject, m.text)
+    return (earlier.from_addr, earlier.subject, _lines(earlier.text)) == (
+        m.from_addr,
+        m.subject,
+        _lines(m.text),
+    )
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def step_bounce(work: Work) -> None:
