@@ -335,7 +335,7 @@ def test_the_last_outcomes_of_a_backlog_move_without_waiting_for_the_pace(
     assert look(0.5) >= 0.5  # one of three finished: it waits for the pace
     assert len(server.uids("INBOX")) == 3
     runner.process_batch(desk, rows_by_state(desk)["pending"])
-    assert look(3.0) < 2.0  # all finished: no wait
+    assert look(20.0) < 15.0  # all finished: no wait (a loaded machine may take seconds)
     assert server.uids("INBOX") == [] and len(server.uids("Processed")) == 3
 
 
