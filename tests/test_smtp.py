@@ -128,6 +128,28 @@ def test_well_formed_senders_are_still_accepted(receiver: Settings, path: str) -
         assert client.docmd(f"MAIL FROM:{path}")[0] == 250
 
 
+def test_bare_lf_lines_are_stored_as_crlf_lines_without_the_stuffing_dot(
+    receiver: Settings,
+) -> None:
+    """smtplib sends bytes with bare LF as they are and dot-stuffs after each LF; the
+    stored mail must be the one the client meant, as an IMAP copy of it would be."""
+    meant = b"Subject: hi\n\nfirst line\n. a line that starts with a dot\n..\nend\n"
+    send(receiver, meant)
+    desk = Desk.open(receiver)
+    (raw,) = desk.db.execute("SELECT raw FROM intake").fetchone()
+    desk.close()
+    # smtplib adds the CR LF that ends its last line itself.
+    assert raw == meant.replace(b"\n", b"\r\n") + b"\r\n"
+
+
+def test_crlf_lines_leave_standard_content_alone() -> None:
+    from sepdesk.intake.smtp import crlf_lines
+
+    standard = b"Subject: x\r\n\r\n.dot kept: aiosmtpd already unstuffed it\r\n"
+    assert crlf_lines(standard) is standard
+    assert crlf_lines(b"a\r\nb\nc\r\n") == b"a\r\nb\r\nc\r\n"
+
+
 def test_unterminated_sender_before_helo_is_still_bad_sequence(receiver: Settings) -> None:
     with smtplib.SMTP(receiver.smtp.host, receiver.smtp.port, timeout=10) as client:
         assert client.docmd("MAIL FROM:<bad")[0] == 503

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
@@ -159,7 +160,7 @@ class IntakeHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if not self.accepting:
             return TEMP_FAIL
-        raw = envelope.original_content or b""
+        raw = crlf_lines(envelope.original_content or b"")
         try:
             future = self.committer.submit(raw, envelope.mail_from or "", list(envelope.rcpt_tos))
             stored = await asyncio.wrap_future(future)
@@ -171,6 +172,21 @@ class IntakeHandler:
 
     def close(self, timeout: float = 10.0) -> None:
         self.committer.close(timeout)
+
+
+# A line end without CR: RFC 5321 forbids it, yet clients send it (Python's smtplib
+# passes bytes through as they are and dot-stuffs after every LF). aiosmtpd takes only
+# CR LF for a line end, so such lines kept the client's stuffing dot (".." for ".")
+# and the mail's bytes differed from the same mail fetched by IMAP. They are read as
+# Postfix reads them by default ("normalize"): as lines ended by CR LF.
+_BARE_LF = re.compile(rb"(?<!\r)\n\.?")
+
+
+def crlf_lines(data: bytes) -> bytes:
+    """DATA content with every bare LF a CR LF, less the stuffing dot of the line it opens."""
+    if data.count(b"\n") == data.count(b"\r\n"):
+        return data
+    return _BARE_LF.sub(b"\r\n", data)
 
 
 def unterminated_path(arg: str | None, keyword: str) -> bool:
