@@ -81,7 +81,9 @@ class ImapSettings:
     folder: str = _f("INBOX", "Folder to read")
     processed_folder: str = _f("Processed", "Where processed mail is moved")
     quarantine_folder: str = _f("Quarantine", "Where mail that failed is moved")
-    poll_interval: int = _f(60, "Seconds between polls when the server has no IDLE")
+    poll_interval: int = _f(
+        60, "Seconds between polls; with IDLE, at most this long before every folder is read again"
+    )
     extra_folders: list[str] = _f([], "Further folders of the same account to read")
     accounts: list[dict[str, Any]] = _f(
         [],
