@@ -72,12 +72,18 @@ class ImapSettings:
     host: str = _f("", "IMAP server")
     port: int = _f(993, "IMAP port")
     user: str = _f("", "IMAP login")
-    password_file: str = _f("", "File holding the IMAP password (or SEPDESK_IMAP_PASSWORD)")
+    password_file: str = _f(
+        "",
+        "File holding the IMAP password; read when SEPDESK_IMAP_PASSWORD and credential"
+        " imap_password are unset or empty",
+    )
     tls: str = _f("tls", "tls | starttls | none (none only to a loopback address)")
     folder: str = _f("INBOX", "Folder to read")
     processed_folder: str = _f("Processed", "Where processed mail is moved")
     quarantine_folder: str = _f("Quarantine", "Where mail that failed is moved")
-    poll_interval: int = _f(60, "Seconds between polls when the server has no IDLE")
+    poll_interval: int = _f(
+        60, "Seconds between polls; with IDLE, at most this long before every folder is read again"
+    )
     extra_folders: list[str] = _f([], "Further folders of the same account to read")
     accounts: list[dict[str, Any]] = _f(
         [],
@@ -96,7 +102,11 @@ class RelaySettings:
     port: int = _f(587, "Relay port")
     tls: str = _f("starttls", "tls | starttls | none (none only to a loopback address)")
     user: str = _f("", "Relay login; empty: no AUTH")
-    password_file: str = _f("", "File holding the relay password (or SEPDESK_RELAY_PASSWORD)")
+    password_file: str = _f(
+        "",
+        "File holding the relay password; read when SEPDESK_RELAY_PASSWORD and credential"
+        " relay_password are unset or empty",
+    )
 
 
 @dataclass(frozen=True)

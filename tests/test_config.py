@@ -71,9 +71,13 @@ def test_plaintext_only_to_loopback(tmp_path: Path) -> None:
 def test_example_config_lists_every_key_and_loads() -> None:
     text = (ROOT / "config" / "sepdesk.toml").read_text("utf-8")
     for section, key, _default, help_text in config.describe():
-        assert f"[{section}]" in text, section
-        assert re.search(rf"^#? ?{key} = ", text, re.M), f"{section}.{key}"
+        header = re.search(rf"^\[{section}\]$", text, re.M)
+        assert header, section
         assert help_text, f"{section}.{key} has no help"
+        # The help line above each key is describe()'s: the two must not drift apart.
+        entry = re.compile(rf"^# (.*)\n#? ?{key} = ", re.M).search(text, header.end())
+        assert entry, f"{section}.{key}"
+        assert entry.group(1) == help_text, f"{section}.{key}"
     assert config.load(ROOT / "config" / "sepdesk.toml") == config.Settings(
         source=str(ROOT / "config" / "sepdesk.toml")
     )

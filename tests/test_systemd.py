@@ -127,6 +127,15 @@ def test_sysusers_creates_the_service_user() -> None:
     assert any(line.split()[:2] == ["u", "sepdesk"] for line in lines.splitlines() if line)
 
 
+def test_tmpfiles_creates_the_config_and_state_directories() -> None:
+    """docs/operations.md runs `sepdesk init` as sepdesk before the unit's first start,
+    when StateDirectory= has not created /var/lib/sepdesk yet."""
+    text = (REPO / "systemd" / "tmpfiles.d" / "sepdesk.conf").read_text(encoding="utf-8")
+    entries = [line.split() for line in text.splitlines() if line and not line.startswith("#")]
+    assert ["d", "/etc/sepdesk", "0750", "root", "sepdesk", "-"] in entries
+    assert ["d", "/var/lib/sepdesk", "0750", "sepdesk", "sepdesk", "-"] in entries
+
+
 def _verify(unit: Path) -> subprocess.CompletedProcess[str]:
     analyze = shutil.which("systemd-analyze")
     assert analyze is not None

@@ -6,6 +6,11 @@ import click
 
 from sepdesk.cli.common import FencedGroup
 
+# The root's --config and every command's say the same (config.load's order).
+CONFIG_HELP = (
+    "Config file (default: $SEPDESK_CONFIG, else config/sepdesk.toml, else built-in defaults)."
+)
+
 
 @click.group(cls=FencedGroup)
 @click.option(
@@ -13,7 +18,7 @@ from sepdesk.cli.common import FencedGroup
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Config file (default: $SEPDESK_CONFIG, else config/sepdesk.toml, else built-in).",
+    help=CONFIG_HELP,
 )
 @click.version_option(package_name="sepdesk")
 @click.pass_context
@@ -49,7 +54,7 @@ def _register() -> None:
                     expose_value=False,
                     is_eager=True,
                     callback=_store_config,
-                    help="Config file (default: $SEPDESK_CONFIG, else config/sepdesk.toml).",
+                    help=CONFIG_HELP,
                 )
             )
 

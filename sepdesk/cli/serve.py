@@ -17,8 +17,9 @@ def serve(ctx: click.Context) -> None:
 
     settings = get_settings(ctx)
     setup_logging(settings.log.level)
-    # Started before the daemon's own imports, so both import at once on separate cores;
-    # the processes wait for the daemon's first wake-up before they use the database.
+    # Started first, while this process has one thread: start() preloads the pipeline here
+    # and forks, so each process is ready at once (processes.py). They wait for the
+    # daemon's first wake-up before they use the database.
     processes = PipelineProcesses(settings, pipeline_process_count(settings))
     processes.start()
     # The lock is taken after the fork, so only this process holds it: a daemon killed

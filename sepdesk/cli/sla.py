@@ -121,7 +121,11 @@ def run_once_cmd(ctx: click.Context, at: str | None, as_json: bool) -> None:
 
 
 @sla.command()
-@click.option("--at", default=None, help="Count unanswered tickets as of this instant.")
+@click.option(
+    "--at",
+    default=None,
+    help="Report as of this instant (default: now): later tickets and responses are left out.",
+)
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header row.")
 @json_option
 @click.pass_context
