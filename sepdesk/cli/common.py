@@ -75,9 +75,9 @@ def existing_database(settings: config.Settings) -> None:
     """Refuse to go on without the database: opening a missing one would create it empty.
 
     ``init``, ``serve`` and the commands that bring data in (``contracts import``,
-    ``ingest``, ``hotline import``) create the database; every other command works on
-    the existing one, so a wrong or relative ``[database] path`` fails here instead of
-    reporting (or backing up) an empty desk.
+    ``ingest``, ``hotline import`` but for a dry run) create the database; every other
+    command works on the existing one, so a wrong or relative ``[database] path``
+    fails here instead of reporting (or backing up) an empty desk.
     """
     path = Path(settings.database.path)
     if path.exists():
