@@ -135,6 +135,17 @@ def test_a_copy_finds_its_twin_behind_a_mail_that_reused_its_message_id(
     assert desk.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 2
 
 
+def test_a_mail_without_message_id_by_two_routes_is_a_duplicate(desk: Desk, tmp_path: Path) -> None:
+    """SMTP (bare LF read as CR LF, a blank line added by the client) and IMAP (CR LF)."""
+    lf = b"From: x@example.org\nTo: support@sep.example\nSubject: help\n\nbackup fails\n"
+    outcomes = []
+    for i, raw in enumerate((lf, lf.replace(b"\n", b"\r\n") + b"\r\n")):
+        path = tmp_path / f"{i}.eml"
+        path.write_bytes(raw)
+        outcomes.append(ingest_file(desk, path, T0).outcome)
+    assert outcomes == ["new_ticket", "duplicate"]
+
+
 def test_garbage_is_quarantined_and_can_be_retried(desk: Desk, tmp_path: Path) -> None:
     bad = tmp_path / "bad.eml"
     bad.write_bytes(b"\x00\x01 this is not mail at all")

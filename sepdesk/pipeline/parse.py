@@ -249,8 +249,11 @@ def _attachment_text(payload: str, binary: bool) -> str:
 
 
 def digest_id(raw: bytes) -> str:
-    """The stand-in Message-ID of a mail that has none: a digest of its bytes."""
-    return "sha256-" + hashlib.sha256(raw).hexdigest()[:40] + "@sepdesk.invalid"
+    """The stand-in Message-ID of a mail that has none: a digest of its bytes, less what
+    the route changes (line ends; blank lines at the end): the same mail by SMTP and by
+    IMAP must get the same one."""
+    canonical = raw.replace(b"\r\n", b"\n").rstrip()
+    return "sha256-" + hashlib.sha256(canonical).hexdigest()[:40] + "@sepdesk.invalid"
 
 
 def _structure(raw: bytes) -> tuple[Message, list[str]]:
