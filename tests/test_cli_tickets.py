@@ -305,6 +305,19 @@ def test_subprocess_exit_codes_and_one_line_errors(cfg: Path) -> None:
     assert closed.stderr == "sepdesk: T-2026-000001: cannot solve a ticket that is closed\n"
     bad_flag = sub(cfg, "tickets", "list", "--severity", "9")
     assert bad_flag.returncode == 2 and "Traceback" not in bad_flag.stderr
+    # Usage errors too are one line naming the command and the thing at fault.
+    assert bad_flag.stderr == (
+        "sepdesk tickets list: Invalid value for '--severity': 9 is not in the range"
+        " 1<=x<=4. (see sepdesk tickets list --help)\n"
+    )
+    missing = sub(cfg, "tickets", "assign", "T-2026-000001")
+    assert (missing.returncode, missing.stderr.count("\n")) == (2, 1), missing.stderr
+    assert "Missing argument 'WHO'" in missing.stderr
+    unknown_command = sub(cfg, "tickts", "list")
+    assert unknown_command.returncode == 2
+    assert unknown_command.stderr == (
+        "sepdesk: No such command 'tickts'. Did you mean 'tickets'? (see sepdesk --help)\n"
+    )
     listed = sub(cfg, "tickets", "list", "--json", "--status", "closed")
     assert [r["ticket_number"] for r in json.loads(listed.stdout)] == ["T-2026-000001"]
 

@@ -186,6 +186,23 @@ def emit(
         click.echo("  ".join(v.ljust(sizes[i]) for i, v in enumerate(row)).rstrip())
 
 
+class UsageFailure(click.UsageError):
+    """A usage error (bad option or argument, unknown command): one line, exit 2.
+
+    click shows usage, a hint and the error on four lines; SPEC wants every error as
+    one clear line naming the thing at fault.
+    """
+
+    def show(self, file: Any = None) -> None:
+        where = self.ctx.command_path if self.ctx else "sepdesk"
+        message = " ".join(self.format_message().split())
+        click.echo(f"{where}: {message} (see {where} --help)", err=True)
+
+
+def one_line(exc: click.UsageError) -> UsageFailure:
+    return exc if isinstance(exc, UsageFailure) else UsageFailure(exc.format_message(), exc.ctx)
+
+
 def fenced(f: F) -> F:
     """The CLI's error fence: our errors become one line and exit 1, never a traceback."""
 
@@ -193,6 +210,8 @@ def fenced(f: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return f(*args, **kwargs)
+        except click.UsageError as exc:  # a subcommand's parsing, inside its group's invoke
+            raise one_line(exc) from None
         except ConfigError as exc:
             raise ConfigFailure(str(exc)) from None
         except SepdeskError as exc:
@@ -213,6 +232,12 @@ class FencedGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         return fenced(super().invoke)(ctx)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:  # the root's own options are parsed here, before any invoke
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            raise one_line(exc) from None
 
     def group(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("cls", FencedGroup)
