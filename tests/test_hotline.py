@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import re
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -742,6 +743,41 @@ def test_spool_failed_with_rejects_and_unreadable(hdesk: Desk) -> None:
     assert not (failed / "junk.csv.rejects.csv").exists()  # junk.csv itself is the input
     assert count(hdesk, "tickets") == 1  # the good row of bad.csv went in
     assert sorted(p.name for p in spool.iterdir()) == ["failed"]
+
+
+def test_spool_crash_while_moving_a_failed_file_is_repaired_by_the_next_pass(
+    hdesk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash between the moves of a failed file and of its rejects files must not leave
+    the rejects behind in the spool, where no later pass looks at them."""
+    from sepdesk.hotline import spool as spool_module
+
+    job, spool = spool_job(hdesk)
+    write_csv(spool / "bad.csv", [row("V1"), row("V2", severity="?")])
+    real_move = shutil.move
+
+    def crash_at_the_rejects(src: str, dst: object) -> object:
+        if str(src).endswith(".rejects.csv"):
+            raise SystemExit("killed")  # the process dies here
+        return real_move(src, dst)
+
+    monkeypatch.setattr(spool_module.shutil, "move", crash_at_the_rejects)
+    job(AT)
+    with pytest.raises(SystemExit):
+        job(AT + timedelta(seconds=3))
+    monkeypatch.setattr(spool_module.shutil, "move", real_move)
+    restarted, _ = spool_job(hdesk)  # a new process: a fresh job
+    restarted(AT + timedelta(seconds=10))
+    assert restarted(AT + timedelta(seconds=13)) == 1
+    failed = spool / "failed"
+    assert sorted(p.name for p in spool.iterdir()) == ["failed"]
+    assert sorted(p.name for p in failed.iterdir()) == [
+        "bad.csv",
+        "bad.csv.rejects.csv",
+        "bad.csv.rejects.txt",
+    ]
+    assert "V2" in (failed / "bad.csv.rejects.csv").read_text(encoding="utf-8")
+    assert count(hdesk, "tickets") == 1  # V1 once, not again
 
 
 def test_spool_logs_failures_as_warnings_with_the_moved_paths(

@@ -11,7 +11,8 @@ rows as they were in the file) and ``<name>.rejects.txt`` (why) beside it; for a
 unreadable file only the ``.txt``, as the file itself is the rejected input. Good rows
 of a file in ``failed/`` are in the database all the same. A crash between commit and
 move is harmless: the next pass re-imports the file, finds every row a duplicate,
-and moves it.
+and moves it (a failed file's rejects files move before the file itself, so none is
+left behind in the spool).
 """
 
 from __future__ import annotations
@@ -114,21 +115,24 @@ class SpoolJob:
         """Move the file to failed/ with its rejects and reasons files; returns (file, reasons).
 
         ``summary`` (when the file could be imported) then names the moved rejects files.
+        Those go first, the input last: a crash in between leaves the input in the spool,
+        and the next pass imports it again (its good rows are duplicates by then) and
+        writes and moves them anew. The other way round they stayed behind for good.
         """
-        failed = self.spool / "failed"
-        target = _move(path, failed)
+        target = _free_name(path, self.spool / "failed")
         why = reasons_path(target)
         if summary is None:
             with why.open("w", encoding="utf-8") as f:
                 f.write(f"# {path.name}: not imported\n{one_line(reason)}\n")
-            return target, why
-        rejects = rejects_path(target)
-        if summary.rejects_file and Path(summary.rejects_file).exists():
-            shutil.move(summary.rejects_file, rejects)
-            summary.rejects_file = str(rejects)
-        if summary.reasons_file and Path(summary.reasons_file).exists():
-            shutil.move(summary.reasons_file, why)
-            summary.reasons_file = str(why)
+        else:
+            rejects = rejects_path(target)
+            if summary.rejects_file and Path(summary.rejects_file).exists():
+                shutil.move(summary.rejects_file, rejects)
+                summary.rejects_file = str(rejects)
+            if summary.reasons_file and Path(summary.reasons_file).exists():
+                shutil.move(summary.reasons_file, why)
+                summary.reasons_file = str(why)
+        shutil.move(str(path), target)
         return target, why
 
 
@@ -146,12 +150,19 @@ def spool_status(spool: Path) -> dict[str, int]:
 
 
 def _move(path: Path, folder: Path) -> Path:
-    """Move into folder; an existing name there gets a numbered suffix, never overwritten."""
+    """Move into folder under a free name (see :func:`_free_name`)."""
+    target = _free_name(path, folder)
+    shutil.move(str(path), target)
+    return target
+
+
+def _free_name(path: Path, folder: Path) -> Path:
+    """Where in folder the file goes: an existing name gets a numbered suffix, never
+    overwritten. Creates the folder."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / path.name
     n = 1
     while target.exists():
         target = folder / f"{path.stem}.{n}{path.suffix}"
         n += 1
-    shutil.move(str(path), target)
     return target
