@@ -12,8 +12,10 @@ time to the due instant is used, ``breach`` (n=0) at the due instant, then
 
 After downtime nothing is sent in bulk: per ticket and pass at most one mail
 goes out (the breach if it is new, else the newest due step), marked
-``late=1``; steps it makes pointless (a warning after the breach, missed
-reminder slots) are recorded as rows without a mail so they never fire later.
+``late=1``; steps it makes pointless (a warning after the breach, a reminder due
+with a new breach) are recorded as rows without a mail so they never fire later.
+Reminder slots that passed while nothing ran get no row: the one reminder sent
+carries the current slot's number (n jumps), and only a higher slot fires next.
 
 A ticket gets one warning and one breach in its life: when a severity change
 moves the due, what has fired stays fired and reminders follow the new due.
