@@ -34,13 +34,6 @@ FIXTURE = Path(__file__).parent / "fixtures" / "parse_results.json"
 
 # --- inputs ---------------------------------------------------------------------------------
 
-CORPUS = sorted(
-    {
-        *SAMPLES.joinpath("mails").rglob("*.eml"),
-        *Path(__file__).parent.joinpath("corpus").rglob("*.eml"),
-    }
-)
-
 
 def _name(path: Path) -> str:
     """The input's name: its path below the samples or tests folder (names repeat)."""
@@ -48,6 +41,17 @@ def _name(path: Path) -> str:
         if path.is_relative_to(root):
             return str(path.relative_to(root))
     raise AssertionError(path)
+
+
+CORPUS = sorted(
+    {
+        *SAMPLES.joinpath("mails").rglob("*.eml"),
+        *Path(__file__).parent.joinpath("corpus").rglob("*.eml"),
+    },
+    # By name, not by absolute path: the order decides the seeded mutations, and a
+    # checkout beside the samples in another folder ordered them otherwise.
+    key=_name,
+)
 
 
 _HEAD = (
