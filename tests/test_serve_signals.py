@@ -50,6 +50,8 @@ def port_open(port: int) -> bool:
 class Served:
     """One ``sepdesk serve`` process with its config, port and log file."""
 
+    new_session = False  # True: serve leads its own process group (see tests/test_soak.py)
+
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.port = free_port()
@@ -71,6 +73,7 @@ class Served:
                 stdout=subprocess.DEVNULL,
                 stderr=log,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                start_new_session=self.new_session,
             )
         self.proc = proc
         wait_for(lambda: port_open(self.port) or proc.poll() is not None, 20, "SMTP port")
