@@ -14,6 +14,7 @@ import pytest
 from sepdesk.config import Settings, from_mapping
 from sepdesk.contracts import import_csv
 from sepdesk.desk import Desk
+from tests.servers.dovecot import DovecotMissing, DovecotServer, dovecot_server
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 if not SAMPLES.is_dir():  # CI clones main with shared/ beside it; a checkout may differ
@@ -96,3 +97,12 @@ def write_toml(path: Path, settings_sections: dict[str, dict[str, Any]]) -> Path
         lines.extend(f"{k} = {json.dumps(v)}" for k, v in values.items())
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="module")
+def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
+    """One Dovecot for the module; a missing binary fails (the test command installs it)."""
+    try:
+        yield from dovecot_server(tmp_path_factory)
+    except DovecotMissing as exc:
+        pytest.fail(str(exc))

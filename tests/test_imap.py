@@ -29,21 +29,12 @@ from sepdesk.errors import InputError
 from sepdesk.intake.imap import FAULT_ENV, ImapPoller
 from sepdesk.pipeline import runner
 from tests.conftest import SAMPLES
-from tests.servers.dovecot import DovecotMissing, DovecotServer, dovecot_server
+from tests.servers.dovecot import DovecotServer
 
 MAILS = sorted((SAMPLES / "mails").glob("*.eml"))
 WAIT_S = 20.0
 
 pytestmark = pytest.mark.dovecot
-
-
-@pytest.fixture(scope="module")
-def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
-    """One Dovecot for the module; a missing binary fails (the test command installs it)."""
-    try:
-        yield from dovecot_server(tmp_path_factory)
-    except DovecotMissing as exc:
-        pytest.fail(str(exc))
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from sepdesk.config import load
 from sepdesk.contracts import import_csv
 from sepdesk.desk import Desk
 from tests.conftest import CONTRACTS, LABELS, MAILS, T0, write_toml
-from tests.servers.dovecot import DovecotMissing, DovecotServer, dovecot_server
+from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp_sink import Received, SmtpSink
 from tests.test_serve_signals import Served, wait_for
 
@@ -193,15 +193,6 @@ class Feeder:
         routes = (self.smtp, self.imap) if first == "smtp" else (self.imap, self.smtp)
         for route in routes:
             route(mail)
-
-
-@pytest.fixture
-def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
-    """A Dovecot of its own; a missing binary fails (the test command installs it)."""
-    try:
-        yield from dovecot_server(tmp_path_factory)
-    except DovecotMissing as exc:
-        pytest.fail(str(exc))
 
 
 @pytest.fixture
