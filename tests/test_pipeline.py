@@ -86,6 +86,16 @@ def test_replay_twice_gives_duplicates_and_no_new_mail(sample_desk: Desk) -> Non
     assert len(outbox_rows(sample_desk)) == before
 
 
+def ingest_all(desk: Desk, folder: Path, *raws: bytes) -> list[str]:
+    """Each mail ingested in turn (as files, received at T0); their outcomes."""
+    outcomes = []
+    for i, raw in enumerate(raws):
+        path = folder / f"{i}.eml"
+        path.write_bytes(raw)
+        outcomes.append(ingest_file(desk, path, T0).outcome)
+    return outcomes
+
+
 def test_a_message_id_reused_for_another_mail_is_not_a_duplicate(
     sample_desk: Desk, tmp_path: Path
 ) -> None:
@@ -94,11 +104,7 @@ def test_a_message_id_reused_for_another_mail_is_not_a_duplicate(
     first = head + b"From: t.weiss@mueller-maschinenbau.de\r\n\r\nKundennummer 104217, Fehler.\r\n"
     resent = b"Received: from relay2 by mx\r\n" + first  # the same mail by another route
     other = head + b"From: anna@other.example\r\n\r\nA different request entirely.\r\n"
-    outcomes = []
-    for i, raw in enumerate((first, resent, other)):
-        path = tmp_path / f"{i}.eml"
-        path.write_bytes(raw)
-        outcomes.append(ingest_file(sample_desk, path, T0).outcome)
+    outcomes = ingest_all(sample_desk, tmp_path, first, resent, other)
     assert outcomes == ["new_ticket", "duplicate", "new_ticket"]
     steps = sample_desk.db.execute("SELECT steps FROM intake ORDER BY id DESC LIMIT 1").fetchone()
     assert "Message-ID also on intake" in steps[0]
@@ -111,12 +117,7 @@ def test_the_same_mail_with_other_line_ends_is_a_duplicate(desk: Desk, tmp_path:
         b"Message-ID: <twice@x.example>\nSubject: Sicherung\n\n"
         b"Kundennummer 104217.\nDie Sicherung bricht ab.\n"
     )
-    outcomes = []
-    for i, raw in enumerate((lf, lf.replace(b"\n", b"\r\n"))):
-        path = tmp_path / f"{i}.eml"
-        path.write_bytes(raw)
-        outcomes.append(ingest_file(desk, path, T0).outcome)
-    assert outcomes == ["new_ticket", "duplicate"]
+    assert ingest_all(desk, tmp_path, lf, lf.replace(b"\n", b"\r\n")) == ["new_ticket", "duplicate"]
 
 
 def test_a_copy_finds_its_twin_behind_a_mail_that_reused_its_message_id(
@@ -126,11 +127,7 @@ def test_a_copy_finds_its_twin_behind_a_mail_that_reused_its_message_id(
     head = b"To: support@sep.example\r\nMessage-ID: <reused@x.example>\r\nSubject: Hilfe\r\n"
     first = head + b"From: t.weiss@mueller-maschinenbau.de\r\n\r\nDie Sicherung bricht ab.\r\n"
     other = head + b"From: anna@other.example\r\n\r\nA different request entirely.\r\n"
-    outcomes = []
-    for i, raw in enumerate((other, first, first)):
-        path = tmp_path / f"{i}.eml"
-        path.write_bytes(raw)
-        outcomes.append(ingest_file(desk, path, T0).outcome)
+    outcomes = ingest_all(desk, tmp_path, other, first, first)
     assert outcomes == ["new_ticket", "new_ticket", "duplicate"]
     assert desk.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 2
 
@@ -138,12 +135,8 @@ def test_a_copy_finds_its_twin_behind_a_mail_that_reused_its_message_id(
 def test_a_mail_without_message_id_by_two_routes_is_a_duplicate(desk: Desk, tmp_path: Path) -> None:
     """SMTP (bare LF read as CR LF, a blank line added by the client) and IMAP (CR LF)."""
     lf = b"From: x@example.org\nTo: support@sep.example\nSubject: help\n\nbackup fails\n"
-    outcomes = []
-    for i, raw in enumerate((lf, lf.replace(b"\n", b"\r\n") + b"\r\n")):
-        path = tmp_path / f"{i}.eml"
-        path.write_bytes(raw)
-        outcomes.append(ingest_file(desk, path, T0).outcome)
-    assert outcomes == ["new_ticket", "duplicate"]
+    crlf = lf.replace(b"\n", b"\r\n") + b"\r\n"
+    assert ingest_all(desk, tmp_path, lf, crlf) == ["new_ticket", "duplicate"]
 
 
 def test_garbage_is_quarantined_and_can_be_retried(desk: Desk, tmp_path: Path) -> None:
