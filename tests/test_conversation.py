@@ -23,10 +23,11 @@ import time_machine
 
 from sepdesk.config import Settings
 from sepdesk.contracts import import_csv
+from sepdesk.daemon.workers import PipelineJob
 from sepdesk.desk import Desk
 from sepdesk.intake.files import ingest_file
 from sepdesk.intake.smtp import IntakeHandler, start_receiver
-from sepdesk.intake.store import store_raw
+from sepdesk.intake.store import names_a_thread, store_raw
 from sepdesk.outbound import sender
 from sepdesk.outbound.outbox import raw_of
 from sepdesk.pipeline import runner
@@ -1027,3 +1028,69 @@ def test_mail_reaches_the_relay_with_crlf_line_endings(conversation: Conversatio
     conversation.send(raw, T0)
     received = conversation.sink.received()
     assert received and not any(r.bare_lf for r in received)
+
+
+# --------------------------------------------------------------------------- order
+# Mail of a conversation is processed in the order received, also with several pipeline
+# processes: what a reply or a mail command does to a ticket depends on what came before
+# (a crash soak with two processes saw a #solve refused because the customer's later
+# reply was processed first, and a ticket reopened by a mail written before the solve).
+
+
+def test_which_mail_names_a_thread() -> None:
+    assert names_a_thread(b"Subject: x\r\nIn-Reply-To: <a@b>\r\n\r\nbody")
+    assert names_a_thread(b"references:\r\n <a@b>\n\nbody")
+    assert names_a_thread(b"Subject: Re: [SEP C-2026-00017] restore\n\nbody")
+    # A folded Subject: the ticket number on the continuation line.
+    assert names_a_thread(b"Subject: Re: our call\r\n [SEP T-2026-000012]\r\n\r\nbody")
+    assert not names_a_thread(b"Subject: restore fails\nFrom: a@b.example\n\nsee T-2026-000012")
+    assert not names_a_thread(b"X-References: <a@b>\nSubject: new\n\nIn-Reply-To: <a@b>")
+    assert not names_a_thread(b"")
+
+
+def test_one_process_takes_a_conversation_in_order_others_split_new_mail(desk: Desk) -> None:
+    ids = [
+        store_raw(desk.db, source="smtp", raw=raw, received_at=T0).intake_id
+        for raw in (
+            b"Subject: new 1\n\nx",
+            b"Subject: Re: x\nIn-Reply-To: <a@b>\n\nx",
+            b"Subject: new 2\n\nx",
+            b"Subject: Re: x\nReferences: <a@b>\n\nx",
+            b"Subject: new 3\n\nx",
+        )
+    ]
+    shard0 = runner.pending_ids(desk, shard=(0, 2))
+    shard1 = runner.pending_ids(desk, shard=(1, 2))
+    assert sorted(shard0 + shard1) == ids
+    assert {ids[1], ids[3]} <= set(shard0)  # both replies, in id order
+    assert shard0 == sorted(shard0)
+    # Helping another shard never takes mail of a conversation.
+    assert set(runner.pending_ids(desk, unthreaded=True)) == {ids[0], ids[2], ids[4]}
+
+
+def test_a_solve_and_the_customers_reply_keep_their_order_across_processes(desk: Desk) -> None:
+    t, customer_mid = opened(desk)
+    at = T0 + timedelta(hours=1)
+    reply, _ = mail(CUSTOMER, f"Re: [SEP {t['ticket_number']}] restore", "It fails again.")
+    solve, _ = engineer_mail(
+        f"Re: [SEP {t['ticket_number']}] restore", "#solve\nFixed by the patch.",
+        in_reply_to=customer_mid,
+    )  # fmt: skip
+    first = store_raw(desk.db, source="smtp", raw=reply, received_at=at).intake_id
+    second = store_raw(desk.db, source="smtp", raw=solve, received_at=at + timedelta(minutes=1))
+    assert first % 2 != second.intake_id % 2  # split by id they would go to both processes
+    later = at + timedelta(minutes=2)
+    odd, even = PipelineJob(desk, (1, 2), leave=()), PipelineJob(desk, (0, 2), leave=())
+    # The process owning the solve's id by parity goes first: it must not take the solve.
+    assert (odd if second.intake_id % 2 else even)(later) == 0
+    assert (even if second.intake_id % 2 else odd)(later) == 2
+    outcomes = desk.db.execute(
+        "SELECT id, outcome, reason FROM intake WHERE id IN (?, ?) ORDER BY id",
+        [first, second.intake_id],
+    ).fetchall()
+    assert [o[1] for o in outcomes] == ["follow_up", "follow_up"], outcomes
+    assert ticket(desk, t["ticket_number"])["status"] == "solved"
+    kinds = [
+        r[0] for r in desk.db.execute("SELECT kind FROM events WHERE ticket_id = ?", [t["id"]])
+    ]
+    assert "solve" in kinds and "reopened" not in kinds

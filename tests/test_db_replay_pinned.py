@@ -16,6 +16,8 @@ its ticket's emptied ``reply_to``: a bounced Reply-To is dropped so later mail g
 A ``reply_held`` event for a Call ID notice after ``#accept`` that the daily limit held
 (2026-12-06, fifth session: such notices are held the way acknowledgements are) came in
 by regenerating ``heldout_batched.events`` again.
+The ``intake.threaded`` column (m010, 2026-12-06 fifth session) came in by regenerating both
+replays' ``intake`` tables, checked to differ in that column alone.
 
 Two replays, chosen to run every path that writes a ticket:
 

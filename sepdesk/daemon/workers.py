@@ -84,9 +84,10 @@ class PipelineJob:
         ids = [i for i in own if self.failed.get(i, 0) <= clock][: runner.BATCH]
         if not ids and self.shard[1] > 1:
             # Own shard empty while others have a backlog: help with their newest rows
-            # (their owners work from the oldest), so a busy shard does not leave a core idle.
+            # (their owners work from the oldest), so a busy shard does not leave a core idle;
+            # never with mail of a conversation, which its owner takes in order.
             backlog = runner.pending_ids(
-                self.desk, runner.BATCH * 2, newest=True, at=at, leave=self.leave
+                self.desk, runner.BATCH * 2, newest=True, at=at, leave=self.leave, unthreaded=True
             )
             if len(backlog) >= runner.BATCH * 2:
                 ids = [i for i in backlog if self.failed.get(i, 0) <= clock][: runner.BATCH // 2]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,23 @@ import sqlite_utils
 
 from sepdesk.instants import now, to_db
 from sepdesk.store import write_tx
+
+# Header lines that tie a mail to a conversation; header folding undone first.
+_THREAD_HEADER = re.compile(
+    rb"^(?:in-reply-to|references)[ \t]*:|^subject[ \t]*:[^\n]*\b[TC]-\d{4}-\d{5,6}\b",
+    re.I | re.M,
+)
+_FOLD = re.compile(rb"\r?\n[ \t]+")
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def names_a_thread(raw: bytes) -> bool:
+    """Whether the mail answers or names a conversation (In-Reply-To, References, or a
+    ticket number in the Subject): such mail is processed in the order received, since
+    what it does to a ticket depends on what came before (a #solve, then a reply)."""
+    end = _HEADER_END.search(raw)
+    head = raw[: end.start() if end else len(raw)]
+    return bool(_THREAD_HEADER.search(_FOLD.sub(b" ", head.replace(b"\r\n", b"\n"))))
 
 
 @dataclass(frozen=True)
@@ -45,7 +63,7 @@ def store_raw(
                 return Stored(int(row[0]), False)
         cur = db.execute(
             "INSERT INTO intake (source, source_ref, mail_from, rcpt_to, raw, size, digest,"
-            " received_at, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " received_at, stored_at, threaded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 source,
                 source_ref,
@@ -56,6 +74,7 @@ def store_raw(
                 digest,
                 to_db(received_at),
                 to_db(now()),
+                int(names_a_thread(raw)),
             ],
         )
         return Stored(int(cur.lastrowid or 0), True)

@@ -115,6 +115,9 @@ def _recheck(work: Work, ticket: dict[str, Any]) -> None:
 
 
 def _reopen_window_open(work: Work, ticket: dict[str, Any]) -> bool:
+    # A mail received before the solve but processed after it (the solve came by CLI
+    # while it waited) reopens too: whoever solved had not seen it. Mail of a ticket is
+    # otherwise processed in the order received (runner.pending_ids).
     solved = ticket["solved_at"]
     days = work.desk.settings.desk.reopen_days
     return bool(solved) and work.received_at - from_db(solved) <= timedelta(days=days)

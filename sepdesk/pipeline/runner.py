@@ -249,8 +249,14 @@ def pending_ids(
     newest: bool = False,
     at: datetime | None = None,
     leave: tuple[str, ...] = SELF_PROCESSED_SOURCES,
+    unthreaded: bool = False,
 ) -> list[int]:
     """Pending rows, oldest first (or newest); ``shard`` (index, count) splits them.
+
+    Rows that name a conversation (``intake.threaded``) all fall in shard 0, so one
+    process takes them in the order received: what a reply or a mail command does
+    depends on what came before it in its ticket. The others are split by id.
+    ``unthreaded``: only rows of the other kind (any process may take those).
 
     With ``at`` (a background worker asking), fresh rows of the sources in ``leave``
     are left to whoever stored them.
@@ -264,10 +270,12 @@ def pending_ids(
     args: list[object] = [count, index]
     if at is not None and leave:
         args += [*leave, to_db(at - SELF_PROCESSED_GRACE)]
+    only = " AND NOT threaded" if unthreaded else ""
     return [
         int(r[0])
         for r in desk.db.execute(
-            f"SELECT id FROM intake WHERE state = 'pending' AND id % ? = ?{skip_theirs}"
+            "SELECT id FROM intake WHERE state = 'pending'"
+            f" AND (CASE WHEN threaded THEN 0 ELSE id % ? END) = ?{skip_theirs}{only}"
             f" ORDER BY id {order} LIMIT ?",
             [*args, limit],
         ).fetchall()

@@ -341,3 +341,10 @@ def m008_hotline_call_values(db: sqlite_utils.Database) -> None:
 def m009_quarantine_updated_at(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE quarantine ADD COLUMN updated_at TEXT")
     db.execute("CREATE INDEX quarantine_intake ON quarantine(intake_id)")
+
+
+# Mail that names a ticket or thread (In-Reply-To, References, a ticket number in the
+# Subject) is processed in the order received, by one pipeline process (runner.pending_ids).
+@MIGRATIONS()
+def m010_intake_threaded(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE intake ADD COLUMN threaded INTEGER NOT NULL DEFAULT 0")
