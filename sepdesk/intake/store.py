@@ -17,22 +17,22 @@ import sqlite_utils
 from sepdesk.instants import now, to_db
 from sepdesk.store import write_tx
 
-# Header lines that tie a mail to a conversation; header folding undone first.
+# Header lines that tie a mail to a conversation, in the lower-cased header block (a
+# folded Subject's continuation lines included). Matched without IGNORECASE and
+# MULTILINE, which made this ~4 times as costly in the daemon's store path.
 _THREAD_HEADER = re.compile(
-    rb"^(?:in-reply-to|references)[ \t]*:|^subject[ \t]*:[^\n]*\b[TC]-\d{4}-\d{5,6}\b",
-    re.I | re.M,
+    rb"\n(?:in-reply-to|references)[ \t]*:"
+    rb"|\nsubject[ \t]*:(?:[^\n]|\n[ \t])*?\b[tc]-\d{4}-\d{5,6}\b"
 )
-_FOLD = re.compile(rb"\r?\n[ \t]+")
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 def names_a_thread(raw: bytes) -> bool:
     """Whether the mail answers or names a conversation (In-Reply-To, References, or a
     ticket number in the Subject): such mail is processed in the order received, since
     what it does to a ticket depends on what came before (a #solve, then a reply)."""
-    end = _HEADER_END.search(raw)
-    head = raw[: end.start() if end else len(raw)]
-    return bool(_THREAD_HEADER.search(_FOLD.sub(b" ", head.replace(b"\r\n", b"\n"))))
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if i != -1]
+    head = raw[: min(ends)] if ends else raw
+    return _THREAD_HEADER.search(b"\n" + head.lower()) is not None
 
 
 @dataclass(frozen=True)
