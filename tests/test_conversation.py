@@ -43,6 +43,7 @@ DESK = {
     "require_auth": True,
     "support_address": "support@sep.example",
 }
+AUTO_REPLIED = {"Auto-Submitted": "auto-replied"}
 AUTH_OK = "mx.sep.example; dkim=pass header.d=sep.example; spf=pass smtp.mailfrom=sep.example"
 CUSTOMER = "p.dekker@vandijk-logistiek.nl"  # a contact of a current business contract
 ENGINEER = "anna.berg@sep.example"
@@ -453,7 +454,7 @@ def test_an_automatic_mail_from_outside_the_ticket_is_not_stored_on_it(desk: Des
         STRANGER,
         f"Automatic reply: [SEP {t['ticket_number']}] Restore fails",
         "I am out of the office.",
-        headers={"Auto-Submitted": "auto-replied"},
+        headers=AUTO_REPLIED,
     )
     result = feed(desk, raw, T0 + timedelta(hours=1))
     assert (result.outcome, result.ticket) == ("ignored", None)
@@ -841,7 +842,7 @@ def test_auto_reply_on_a_ticket_is_stored_not_answered(desk: Desk) -> None:
         CUSTOMER,
         f"Abwesenheitsnotiz: [SEP {t['ticket_number']}]",
         "Ich bin bis Montag nicht im Büro.",
-        headers={"Auto-Submitted": "auto-replied"},
+        headers=AUTO_REPLIED,
     )
     result = feed(desk, raw, T0 + timedelta(minutes=1))
     assert (result.outcome, result.ticket) == ("ignored", t["ticket_number"])

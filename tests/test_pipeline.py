@@ -29,6 +29,16 @@ def outbox_rows(desk: Desk) -> list[dict]:
     return list(desk.db.query("SELECT * FROM outbox ORDER BY id"))
 
 
+def ingest_all(desk: Desk, folder: Path, *raws: bytes) -> list[str]:
+    """Each mail ingested in turn (as files, received at T0); their outcomes."""
+    outcomes = []
+    for i, raw in enumerate(raws):
+        path = folder / f"{i}.eml"
+        path.write_bytes(raw)
+        outcomes.append(ingest_file(desk, path, T0).outcome)
+    return outcomes
+
+
 def test_sample_corpus_outcomes_match_labels(sample_desk: Desk) -> None:
     results = replay(sample_desk)
     wrong = {
@@ -84,16 +94,6 @@ def test_replay_twice_gives_duplicates_and_no_new_mail(sample_desk: Desk) -> Non
     again = replay(sample_desk)
     assert {r["outcome"] for r in again.values()} == {"duplicate"}
     assert len(outbox_rows(sample_desk)) == before
-
-
-def ingest_all(desk: Desk, folder: Path, *raws: bytes) -> list[str]:
-    """Each mail ingested in turn (as files, received at T0); their outcomes."""
-    outcomes = []
-    for i, raw in enumerate(raws):
-        path = folder / f"{i}.eml"
-        path.write_bytes(raw)
-        outcomes.append(ingest_file(desk, path, T0).outcome)
-    return outcomes
 
 
 def test_a_message_id_reused_for_another_mail_is_not_a_duplicate(
@@ -200,14 +200,12 @@ def test_header_injection_never_reaches_outgoing_headers(desk: Desk, tmp_path: P
 
 
 def test_unknown_charset_still_makes_a_ticket(desk: Desk, tmp_path: Path) -> None:
-    mail = tmp_path / "charset.eml"
-    mail.write_bytes(
+    mail = (
         b"From: a@example.org\nTo: support@sep.example\nMessage-ID: <cs1@example.org>\n"
         b"Subject: =?x-unknown?q?Hallo?=\nContent-Type: text/plain; charset=x-unknown-42\n\n"
         b"Die Sicherung schl\xe4gt fehl.\n"
     )
-    rec = ingest_file(desk, mail, T0)
-    assert rec.outcome == "new_ticket"
+    assert ingest_all(desk, tmp_path, mail) == ["new_ticket"]
     body = desk.db.execute("SELECT body FROM messages WHERE direction = 'in'").fetchone()[0]
     assert "Sicherung" in body
 
@@ -261,14 +259,12 @@ def test_customer_matched_before_the_lock_is_matched_again_after_a_contracts_imp
 def test_the_requester_is_the_mailbox_not_a_colon_in_an_encoded_name(
     desk: Desk, tmp_path: Path
 ) -> None:
-    mail = tmp_path / "name.eml"
-    mail.write_bytes(
+    mail = (
         b"From: =?utf-8?q?Evil=0D=0ABcc:_victim@evil.example?= <inj2@newcorp.example>\n"
         b"To: support@sep.example\nSubject: name inj\nMessage-ID: <d17b@newcorp.example>\n\n"
         b"body\n"
     )
-    rec = ingest_file(desk, mail, T0)
-    assert rec.outcome == "new_ticket"
+    assert ingest_all(desk, tmp_path, mail) == ["new_ticket"]
     requester, name = desk.db.execute("SELECT requester, requester_name FROM tickets").fetchone()
     assert requester == "inj2@newcorp.example"
     assert "\r" not in name and "\n" not in name  # decoded after parsing, one line

@@ -45,6 +45,17 @@ def state(desk: Desk, outbox_id: int) -> tuple[str, int, str | None]:
     return row[0], row[1], row[2]
 
 
+def send_refusing(
+    desk: Desk, sink: SmtpSink, refused: str, code: int, to: tuple[str, ...] = ()
+) -> tuple[int, str, int, str | None]:
+    """Queue one mail, have the relay refuse ``refused`` with ``code``, send once; the
+    outbox id and the row's state, attempts and last error."""
+    oid = queue_one(desk, "Breach", to) if to else queue_one(desk)
+    sink.refuse_rcpt(refused, code)
+    sender.run_once(desk, T0)
+    return (oid, *state(desk, oid))
+
+
 @pytest.fixture
 def relay_desk(
     settings_factory: Callable[..., Settings],
@@ -98,10 +109,7 @@ def test_temporary_failure_is_retried_after_backoff(relay_desk: Desk, smtp_sink:
 
 def test_a_temporary_refusal_at_rcpt_is_retried(relay_desk: Desk, smtp_sink: SmtpSink) -> None:  # noqa: F811
     """Greylisting answers 450 at RCPT TO: that is no reason to give the mail up."""
-    oid = queue_one(relay_desk)
-    smtp_sink.refuse_rcpt("customer@example.org", 450)
-    sender.run_once(relay_desk, T0)
-    st, attempts, error = state(relay_desk, oid)
+    oid, st, attempts, error = send_refusing(relay_desk, smtp_sink, "customer@example.org", 450)
     assert (st, attempts) == ("queued", 1) and error and "450" in error
     assert sender.run_once(relay_desk, T0 + timedelta(minutes=1)) == 1
     assert state(relay_desk, oid)[:2] == ("sent", 2)
@@ -112,10 +120,8 @@ def test_some_recipients_refused_for_now_get_it_later_and_the_rest_once(
     relay_desk: Desk,
     smtp_sink: SmtpSink,  # noqa: F811
 ) -> None:
-    oid = queue_one(relay_desk, "Breach", ("lead@example.org", "lead2@example.org"))
-    smtp_sink.refuse_rcpt("lead2@example.org", 450)
-    sender.run_once(relay_desk, T0)
-    st, attempts, error = state(relay_desk, oid)
+    two = ("lead@example.org", "lead2@example.org")
+    oid, st, attempts, error = send_refusing(relay_desk, smtp_sink, "lead2@example.org", 450, two)
     assert (st, attempts) == ("sent", 1), error  # it went out: not failed
     assert error and "delivered to lead@example.org" in error and "lead2@example.org 450" in error
     # The row says whom it went to; the one refused for now has a queued copy of its own.
@@ -156,10 +162,8 @@ def test_a_recipient_refused_for_good_beside_others_is_named(
     relay_desk: Desk,
     smtp_sink: SmtpSink,  # noqa: F811
 ) -> None:
-    oid = queue_one(relay_desk, "Breach", ("lead@example.org", "gone@example.org"))
-    smtp_sink.refuse_rcpt("gone@example.org", 550)
-    sender.run_once(relay_desk, T0)
-    st, _, error = state(relay_desk, oid)
+    two = ("lead@example.org", "gone@example.org")
+    _, st, _, error = send_refusing(relay_desk, smtp_sink, "gone@example.org", 550, two)
     assert st == "sent" and error and "gone@example.org 550" in error
     assert len(smtp_sink.to("lead@example.org")) == 1
 
