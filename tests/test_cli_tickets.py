@@ -313,6 +313,9 @@ def test_subprocess_exit_codes_and_one_line_errors(cfg: Path) -> None:
     missing = sub(cfg, "tickets", "assign", "T-2026-000001")
     assert (missing.returncode, missing.stderr.count("\n")) == (2, 1), missing.stderr
     assert "Missing argument 'WHO'" in missing.stderr
+    bare_group = sub(cfg, "tickets")  # click's help, as before: not an error to squash
+    assert bare_group.returncode == 2 and "Commands:" in bare_group.stderr
+    assert bare_group.stderr.count("\n") > 5
     unknown_command = sub(cfg, "tickts", "list")
     assert unknown_command.returncode == 2
     assert unknown_command.stderr == (

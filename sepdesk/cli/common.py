@@ -21,24 +21,25 @@ from sepdesk.store import pending_migrations
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def echo_one_line(where: str, message: str) -> None:
+    """An error on stderr as one line, whatever the message holds (an exception's text
+    may span several)."""
+    click.echo(f"{where}: {' '.join(message.split())}", err=True)
+
+
 class Failure(click.ClickException):
     """A request that could not be done: one line on stderr, exit 1."""
 
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        # One line, whatever the message holds (an exception's text may span several).
-        click.echo(f"sepdesk: {' '.join(self.format_message().split())}", err=True)
+        echo_one_line("sepdesk", self.format_message())
 
 
-class ConfigFailure(click.ClickException):
+class ConfigFailure(Failure):
     """A bad configuration: one line naming file, section and key, exit 2."""
 
     exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        # One line, whatever the message holds (an exception's text may span several).
-        click.echo(f"sepdesk: {' '.join(self.format_message().split())}", err=True)
 
 
 def fail(message: str) -> NoReturn:
@@ -195,12 +196,14 @@ class UsageFailure(click.UsageError):
 
     def show(self, file: Any = None) -> None:
         where = self.ctx.command_path if self.ctx else "sepdesk"
-        message = " ".join(self.format_message().split())
-        click.echo(f"{where}: {message} (see {where} --help)", err=True)
+        echo_one_line(where, f"{self.format_message()} (see {where} --help)")
 
 
-def one_line(exc: click.UsageError) -> UsageFailure:
-    return exc if isinstance(exc, UsageFailure) else UsageFailure(exc.format_message(), exc.ctx)
+def as_usage_failure(exc: click.UsageError) -> click.UsageError:
+    """The usage error as one line; a group called bare keeps click's help (exit 2 too)."""
+    if isinstance(exc, (UsageFailure, click.exceptions.NoArgsIsHelpError)):
+        return exc
+    return UsageFailure(exc.format_message(), exc.ctx)
 
 
 def fenced(f: F) -> F:
@@ -211,7 +214,7 @@ def fenced(f: F) -> F:
         try:
             return f(*args, **kwargs)
         except click.UsageError as exc:  # a subcommand's parsing, inside its group's invoke
-            raise one_line(exc) from None
+            raise as_usage_failure(exc) from None
         except ConfigError as exc:
             raise ConfigFailure(str(exc)) from None
         except SepdeskError as exc:
@@ -237,7 +240,7 @@ class FencedGroup(click.Group):
         try:  # the root's own options are parsed here, before any invoke
             return super().make_context(*args, **kwargs)
         except click.UsageError as exc:
-            raise one_line(exc) from None
+            raise as_usage_failure(exc) from None
 
     def group(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("cls", FencedGroup)
