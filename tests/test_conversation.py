@@ -27,11 +27,11 @@ from sepdesk.daemon.workers import PipelineJob
 from sepdesk.desk import Desk
 from sepdesk.intake.files import ingest_file
 from sepdesk.intake.smtp import IntakeHandler, start_receiver
-from sepdesk.intake.store import names_a_thread, store_raw
+from sepdesk.intake.store import store_raw
 from sepdesk.outbound import sender
 from sepdesk.outbound.outbox import raw_of
 from sepdesk.pipeline import runner
-from sepdesk.pipeline.conversation import belongs_to, subject_refs
+from sepdesk.pipeline.conversation import belongs_to, names_a_thread, subject_refs
 from sepdesk.tickets import store as tickets
 from tests.conftest import CONTRACTS, MAILS, T0, make_settings
 from tests.servers.smtp_sink import SmtpSink, smtp_sink  # noqa: F401  (fixture)
@@ -1047,6 +1047,14 @@ def test_which_mail_names_a_thread() -> None:
     assert not names_a_thread(b"Subject: restore fails\nFrom: a@b.example\n\nsee T-2026-000012")
     assert not names_a_thread(b"X-References: <a@b>\nSubject: new\n\nIn-Reply-To: <a@b>")
     assert not names_a_thread(b"")
+    # The thread step's own rule: encoded and spaced Subjects count, a short number not.
+    encoded = b"Subject: =?utf-8?q?AW=3A_=5BSEP_T-2026-000123=5D_Sicherung_schl=C3=A4gt?=\n\nx"
+    assert names_a_thread(encoded)
+    assert names_a_thread(b"Subject: =?utf-8?b?W1NFUCBULTIwMjYtMDAwMTIzXSBIaWxmZQ==?=\n\nx")
+    assert names_a_thread(b"Subject: Re: [SEP T - 2026 - 000123] x\n\nx")
+    assert not names_a_thread(b"Subject: Re: T-2026-00012\n\nx")
+    # A header ended by LF CR LF: the In-Reply-To line below it is the body's.
+    assert not names_a_thread(b"Subject: x\n\r\nIn-Reply-To: <a@b>\n")
 
 
 def test_one_process_takes_a_conversation_in_order_others_split_new_mail(desk: Desk) -> None:

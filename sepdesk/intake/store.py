@@ -8,31 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlite_utils
 
 from sepdesk.instants import now, to_db
+from sepdesk.pipeline.conversation import names_a_thread
 from sepdesk.store import write_tx
-
-# Header lines that tie a mail to a conversation, in the lower-cased header block (a
-# folded Subject's continuation lines included). Matched without IGNORECASE and
-# MULTILINE, which made this ~4 times as costly in the daemon's store path.
-_THREAD_HEADER = re.compile(
-    rb"\n(?:in-reply-to|references)[ \t]*:"
-    rb"|\nsubject[ \t]*:(?:[^\n]|\n[ \t])*?\b[tc]-\d{4}-\d{5,6}\b"
-)
-
-
-def names_a_thread(raw: bytes) -> bool:
-    """Whether the mail answers or names a conversation (In-Reply-To, References, or a
-    ticket number in the Subject): such mail is processed in the order received, since
-    what it does to a ticket depends on what came before (a #solve, then a reply)."""
-    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if i != -1]
-    head = raw[: min(ends)] if ends else raw
-    return _THREAD_HEADER.search(b"\n" + head.lower()) is not None
 
 
 @dataclass(frozen=True)
@@ -53,6 +36,7 @@ def store_raw(
 ) -> Stored:
     """Commit one incoming message; idempotent on (source, source_ref) when a ref is given."""
     digest = hashlib.sha256(raw).hexdigest()
+    threaded = names_a_thread(raw)  # before the write lock, like the digest
     # Inside a caller's transaction (group commit) this is a savepoint, committed by the caller.
     with write_tx(db):
         if source_ref is not None:
@@ -74,7 +58,7 @@ def store_raw(
                 digest,
                 to_db(received_at),
                 to_db(now()),
-                int(names_a_thread(raw)),
+                int(threaded),
             ],
         )
         return Stored(int(cur.lastrowid or 0), True)

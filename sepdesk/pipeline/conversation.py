@@ -20,7 +20,7 @@ import sqlite_utils
 
 from sepdesk.desk import Desk
 from sepdesk.pipeline.customer import contract_index
-from sepdesk.pipeline.parse import ParsedMail
+from sepdesk.pipeline.parse import ParsedMail, eight_bit_text, header_text
 from sepdesk.store import holds_address
 from sepdesk.tickets import store as tickets
 
@@ -38,6 +38,25 @@ def subject_refs(subject: str) -> list[str]:
         if (kind == "T" and len(num) == 6) or (kind == "C" and len(num) == 5):
             refs.append(f"{kind}-{year}-{num}")
     return refs
+
+
+# In the header block: an In-Reply-To or References line, and the Subject's value with
+# its folded lines. Both linear (a multi-MB Subject took seconds with a lazy pattern).
+_REPLY_HEADER = re.compile(rb"\n(?i:in-reply-to|references)[ \t]*:")
+_SUBJECT = re.compile(rb"\n(?i:subject)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)")
+
+
+def names_a_thread(raw: bytes) -> bool:
+    """Whether a stored mail answers or names a conversation: In-Reply-To, References, or
+    a ticket number in its (decoded) Subject, by the rule the thread step uses. Such mail
+    is processed in the order received (runner.pending_ids): what it does to a ticket
+    depends on what came before it (a #solve, then a reply)."""
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i != -1]
+    head = b"\n" + (raw[: min(ends)] if ends else raw)
+    if _REPLY_HEADER.search(head):
+        return True
+    subject = _SUBJECT.search(head)
+    return bool(subject and subject_refs(header_text(eight_bit_text(subject.group(1)))))
 
 
 def _subject_tickets(

@@ -88,7 +88,7 @@ def _msgids(value: str) -> list[str]:
     return found
 
 
-def _decode(value: object) -> str:
+def header_text(value: object) -> str:
     """Header text to one clean line: encoded words decoded, CR/LF folded away."""
     if value is None:
         return ""
@@ -193,7 +193,7 @@ def _addresses(values: list[str]) -> list[tuple[str, str]]:
     for name, addr in email.utils.getaddresses(hidden):
         if _ADDR_SPEC.fullmatch(addr.strip()) and "\ue000" not in addr:
             name = _PLACEHOLDER.sub(lambda m: _put_back(m, words), name)
-            out.append((_decode(name), addr.strip().lower()))
+            out.append((header_text(name), addr.strip().lower()))
     return out
 
 
@@ -406,7 +406,7 @@ def _header_fields(msg: Message, raw: bytes) -> dict[str, Any]:
     froms = _addresses(values.get("from", []))
     reply_to = _addresses(values.get("reply-to", []))
     date = first.get("date")
-    headers = {k: [_decode(v) for v in vs] for k, vs in values.items()}
+    headers = {k: [header_text(v) for v in vs] for k, vs in values.items()}
     return {
         "message_id": ids[0] if ids else digest_id(raw),
         "has_message_id": bool(ids),
