@@ -31,6 +31,7 @@ def outbox_rows(desk: Desk) -> list[dict]:
 
 def ingest_all(desk: Desk, folder: Path, *raws: bytes) -> list[str]:
     """Each mail ingested in turn (as files, received at T0); their outcomes."""
+    folder.mkdir(parents=True, exist_ok=True)
     outcomes = []
     for i, raw in enumerate(raws):
         path = folder / f"{i}.eml"
@@ -137,6 +138,22 @@ def test_a_mail_without_message_id_by_two_routes_is_a_duplicate(desk: Desk, tmp_
     lf = b"From: x@example.org\nTo: support@sep.example\nSubject: help\n\nbackup fails\n"
     crlf = lf.replace(b"\n", b"\r\n") + b"\r\n"
     assert ingest_all(desk, tmp_path, lf, crlf) == ["new_ticket", "duplicate"]
+
+
+def test_an_exact_copy_is_a_duplicate_without_parsing_the_earlier_one(
+    desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the write lock the earlier mail is compared by its stored digest first."""
+    from sepdesk.pipeline import steps
+
+    raw = b"From: a@example.org\nTo: support@sep.example\nMessage-ID: <cp@x>\n\nhelp\n"
+    assert ingest_all(desk, tmp_path, raw) == ["new_ticket"]
+
+    def no_parse(_raw: bytes) -> None:
+        raise AssertionError("the earlier mail was parsed again")
+
+    monkeypatch.setattr(steps, "parse_mail", no_parse)
+    assert ingest_all(desk, tmp_path / "again", raw) == ["duplicate"]
 
 
 def test_garbage_is_quarantined_and_can_be_retried(desk: Desk, tmp_path: Path) -> None:

@@ -30,13 +30,15 @@ def step_parse(work: Work) -> None:
 
 
 # Both places a Message-ID may already be known, asked in one statement: the earlier
-# mails with it (newest first, a bounded few: a client that reuses one Message-ID for
-# every mail must not make each new one parse them all) and whether it is one of ours.
-DEDUPE_LOOKBACK = 20
+# mails with it, as "id:same bytes" pairs (newest first, a bounded few: a client that
+# reuses one Message-ID for every mail must not make each new one parse them all under
+# the write lock), and whether it is one of ours.
+DEDUPE_LOOKBACK = 5
 DEDUPE_QUERY = (
-    "SELECT (SELECT group_concat(id) FROM (SELECT id FROM intake WHERE message_id = :mid"
-    " AND id != :id AND state = 'done' AND outcome != 'duplicate' ORDER BY id DESC"
-    f" LIMIT {DEDUPE_LOOKBACK})), EXISTS (SELECT 1 FROM outbox WHERE message_id = :mid)"
+    "SELECT (SELECT group_concat(id || ':' || same) FROM (SELECT id, digest = (SELECT digest"
+    " FROM intake WHERE id = :id) AS same FROM intake WHERE message_id = :mid AND id != :id"
+    f" AND state = 'done' AND outcome != 'duplicate' ORDER BY id DESC LIMIT {DEDUPE_LOOKBACK})),"
+    " EXISTS (SELECT 1 FROM outbox WHERE message_id = :mid)"
 )
 
 
@@ -44,18 +46,23 @@ def step_dedupe(work: Work) -> None:
     seen, own = work.desk.db.execute(
         DEDUPE_QUERY, {"mid": work.parsed.message_id, "id": work.intake_id}
     ).fetchone()
-    earlier = [int(i) for i in seen.split(",")] if seen else []
+    earlier = (
+        [(int(i), same == "1") for i, same in (p.split(":") for p in seen.split(","))]
+        if seen
+        else []
+    )
     if own:  # first: a copy of our own mail with a footer added is still ours
         work.finish("ignored", "our own outgoing mail came back")
         return
     # Each one, not only the newest: once a mail with other content holds the
-    # Message-ID, a copy of the first one must still find its twin.
-    twin = next((i for i in earlier if _same_mail(work, i)), None)
+    # Message-ID, a copy of the first one must still find its twin. The same bytes
+    # need no parse.
+    twin = next((i for i, same in earlier if same or _same_mail(work, i)), None)
     if twin is not None:
         work.finish("duplicate", f"Message-ID already processed (intake #{twin})")
     elif earlier:
         # A sender's client reusing Message-IDs must not make us drop a different mail.
-        work.decide("dedupe", f"Message-ID also on intake #{earlier[0]} with other content")
+        work.decide("dedupe", f"Message-ID also on intake #{earlier[0][0]} with other content")
 
 
 def _same_mail(work: Work, intake_id: int) -> bool:
