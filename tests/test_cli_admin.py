@@ -249,6 +249,9 @@ def test_commands_refuse_an_older_schema_backup_takes_it_init_migrates(tmp_path:
     assert f"schema is older than this sepdesk ({pending} migration(s) pending)" in refused.stderr
     assert "restart `sepdesk serve`" in refused.stderr
     assert run(cfg, "tickets", "list").exit_code == 1
+    # The commands that bring data in may make a database, not migrate an old one.
+    imported = run(cfg, "contracts", "import", str(CONTRACTS))
+    assert imported.exit_code == 1 and "schema is older" in imported.stderr
     backed = run(cfg, "backup", str(tmp_path / "copy.db"))
     assert backed.exit_code == 0, backed.output
     with sqlite3.connect(path) as conn:  # still the old schema

@@ -96,20 +96,22 @@ def get_desk(ctx: click.Context, create: bool = False, any_schema: bool = False)
     or, for a command that brings data in (``create``), on a new one if need be, as
     the samples' replay does: import the contracts, then ingest the mails.
 
-    Only such commands migrate an older database. The others refuse it (see
-    :func:`current_schema`), ``any_schema`` (backup) takes it as it is.
+    A database made here gets its schema; an existing one older than this sepdesk is
+    refused (see :func:`current_schema`): only ``init`` and ``serve`` migrate it.
+    ``any_schema`` (backup) takes it as it is.
     """
     obj = ctx.find_root().ensure_object(dict)
     if "desk" not in obj:
         settings = get_settings(ctx)
+        new = create and not Path(settings.database.path).exists()
         if not create:
             existing_database(settings)
         try:
-            desk = Desk.open(settings, migrate=create)
+            desk = Desk.open(settings, migrate=new)
         except SepdeskError as exc:
             raise Failure(str(exc)) from None
         ctx.find_root().call_on_close(desk.close)
-        if not (create or any_schema):
+        if not (new or any_schema):
             current_schema(desk)
         obj["desk"] = desk
     return obj["desk"]
