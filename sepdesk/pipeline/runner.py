@@ -255,7 +255,8 @@ def pending_ids(
 
     Rows that name a conversation (``intake.threaded``) all fall in shard 0, so one
     process takes them in the order received: what a reply or a mail command does
-    depends on what came before it in its ticket. The others are split by id.
+    depends on what came before it in its ticket. The others are split by id. (A row
+    whose attempt failed waits for its next try; later rows do not wait for it.)
     ``unthreaded``: only rows of the other kind (any process may take those).
 
     With ``at`` (a background worker asking), fresh rows of the sources in ``leave``
