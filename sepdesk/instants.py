@@ -6,6 +6,7 @@ text order is time order and indexes on due columns work.
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -40,18 +41,58 @@ def from_db_opt(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+# The zone names RFC 5322 allows in a Date (obs-zone), in seconds east of UTC. Any other
+# name is refused: the fallback parser would drop it and read the time as the desk's.
+_RFC5322_ZONES = {
+    "UT": 0, "GMT": 0, "EST": -5 * 3600, "EDT": -4 * 3600, "CST": -6 * 3600,
+    "CDT": -5 * 3600, "MST": -7 * 3600, "MDT": -6 * 3600, "PST": -8 * 3600, "PDT": -7 * 3600,
+}  # fmt: skip
+
+
 def parse_instant(text: str, tz: str, what: str = "time") -> datetime:
-    """ISO 8601 (or RFC 5322 date) from a user; naive means the desk's timezone."""
+    """ISO 8601 (or RFC 5322 date) from a user; naive means the desk's timezone.
+
+    A naive time the desk's clocks skip (spring) or show twice (autumn) names no
+    instant, or two: it is refused with the offsets to choose from, never guessed.
+    So is a zone name that is not a number or one of RFC 5322's.
+    """
     try:
         dt = dateparser.isoparse(text)
     except (ValueError, OverflowError):
         try:
-            dt = dateparser.parse(text)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", dateparser.UnknownTimezoneWarning)
+                dt = dateparser.parse(text, tzinfos=_RFC5322_ZONES)
+        except dateparser.UnknownTimezoneWarning:
+            raise InputError(
+                f"{what}: unknown zone name in {text!r}; give the offset, e.g. +01:00"
+            ) from None
         except (ValueError, OverflowError):
             raise InputError(f"{what}: not an ISO 8601 instant: {text!r}") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=ZoneInfo(tz))
+        dt = local_wall_time(dt, tz, f"{what}: {text!r}")
     return dt
+
+
+def local_wall_time(naive: datetime, tz: str, what: str) -> datetime:
+    """``naive`` read in ``tz``; InputError when that wall-clock time is skipped or repeated."""
+    zone = ZoneInfo(tz)
+    first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
+        raise InputError(
+            f"{what} does not exist in {tz} (the clocks skip from {_offset(first)} to"
+            f" {_offset(second)} that night); give the offset"
+        )
+    raise InputError(
+        f"{what} occurs twice in {tz} (the clocks go back that night); give the offset:"
+        f" {first.isoformat()} or {second.isoformat()}"
+    )
+
+
+def _offset(dt: datetime) -> str:
+    return dt.isoformat()[-6:]
 
 
 def local_iso(dt: datetime | None, tz: str) -> str | None:

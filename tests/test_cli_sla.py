@@ -189,3 +189,41 @@ def test_report_at_an_instant_leaves_out_later_tickets_and_responses(config: Pat
     assert [(r["tickets"], r["answered"], r["within_sla"], r["pending"]) for r in later] == [
         (2, 1, 1, 1)
     ]
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        # Spring: the clocks go from 02:00 CET straight to 03:00 CEST; 02:30 names no instant.
+        ("2026-03-29T02:30", "does not exist in Europe/Berlin"),
+        # Autumn: 02:00-03:00 comes twice, first in CEST, then in CET; 02:30 names two instants.
+        ("2026-10-25T02:30", "2026-10-25T02:30:00+02:00 or 2026-10-25T02:30:00+01:00"),
+        ("25.10.2026 02:30", "occurs twice in Europe/Berlin"),
+    ],
+)
+def test_deadline_refuses_a_naive_time_the_dst_switch_skips_or_repeats(
+    config: Path, given: str, says: str
+) -> None:
+    result = run(config, "deadline", "--severity", "1", "--from", given)
+    assert result.exit_code == 2, result.output
+    assert "--from" in result.output and says in result.output
+    assert "Traceback" not in result.output
+
+
+def test_deadline_across_the_switch_with_an_offset_is_exact(config: Path) -> None:
+    def due(given: str) -> str:
+        return run(config, "deadline", "--severity", "1", "--from", given).output
+
+    assert due("2026-10-25T02:30+02:00") == "2026-10-25T05:30:00+01:00\n"
+    assert due("2026-10-25T02:30+01:00") == "2026-10-25T06:30:00+01:00\n"
+    assert due("2026-03-29T01:59:59") == "2026-03-29T06:59:59+02:00\n"
+    assert due("2026-03-29T03:00") == "2026-03-29T07:00:00+02:00\n"
+
+
+def test_deadline_reads_rfc5322_zone_names_and_refuses_unknown_ones(config: Path) -> None:
+    est = run(config, "deadline", "--severity", "1", "--from", "Mon, 16 Mar 2026 10:00:00 EST")
+    assert est.output == "2026-03-16T20:00:00+01:00\n"  # 15:00 UTC received, 4 h
+    # A zone name the parser does not know must not be dropped (10:00 read as Berlin time).
+    jst = run(config, "deadline", "--severity", "1", "--from", "2026-03-16T10:00 JST")
+    assert jst.exit_code == 2, jst.output
+    assert "--from" in jst.output and "JST" in jst.output and "Traceback" not in jst.output
