@@ -60,9 +60,7 @@ def parse_instant(text: str, tz: str, what: str = "time") -> datetime:
         dt = dateparser.isoparse(text)
     except (ValueError, OverflowError):
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", dateparser.UnknownTimezoneWarning)
-                dt = dateparser.parse(text, tzinfos=_RFC5322_ZONES)
+            dt = _loose(text, what)
         except dateparser.UnknownTimezoneWarning:
             raise InputError(
                 f"{what}: unknown zone name in {text!r}; give the offset, e.g. +01:00"
@@ -72,6 +70,31 @@ def parse_instant(text: str, tz: str, what: str = "time") -> datetime:
     if dt.tzinfo is None:
         dt = local_wall_time(dt, tz, f"{what}: {text!r}")
     return dt
+
+
+def _loose(text: str, what: str) -> datetime:
+    """A non-ISO date ("16 Mar 2026 10:00 +0100"), read only where it means one day.
+
+    The parser fills what the text leaves out from a default date, and reads 03.04.2026
+    month first: parsed against two defaults and both ways round, a text without a whole
+    date ("--at 5") or with day and month interchangeable gives two answers, and is
+    refused instead of guessed.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", dateparser.UnknownTimezoneWarning)
+        readings = {
+            dateparser.parse(text, default=default, dayfirst=dayfirst, tzinfos=_RFC5322_ZONES)
+            for default in _DEFAULTS
+            for dayfirst in (False, True)
+        }
+    if len({r.date() for r in readings}) > 1:
+        raise InputError(
+            f"{what}: {text!r} names no single day; give it as ISO 8601 (2026-03-04T10:00)"
+        )
+    return readings.pop()
+
+
+_DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
 
 
 def local_wall_time(naive: datetime, tz: str, what: str) -> datetime:

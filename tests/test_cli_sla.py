@@ -227,3 +227,24 @@ def test_deadline_reads_rfc5322_zone_names_and_refuses_unknown_ones(config: Path
     jst = run(config, "deadline", "--severity", "1", "--from", "2026-03-16T10:00 JST")
     assert jst.exit_code == 2, jst.output
     assert "--from" in jst.output and "JST" in jst.output and "Traceback" not in jst.output
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "5",  # the parser took it for the 5th of this month
+        "17:30",  # ...and this for today
+        "03.04.2026 10:00",  # 3 April in Germany, March 4 to the parser
+        "04/03/2026",
+    ],
+)
+def test_deadline_refuses_a_time_that_names_no_single_day(config: Path, given: str) -> None:
+    result = run(config, "deadline", "--severity", "1", "--from", given)
+    assert result.exit_code == 2, result.output
+    assert "--from" in result.output and "names no single day" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_deadline_reads_a_day_first_date_that_is_unambiguous(config: Path) -> None:
+    result = run(config, "deadline", "--severity", "1", "--from", "16.03.2026 10:00")
+    assert result.output == "2026-03-16T14:00:00+01:00\n"
