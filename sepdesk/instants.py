@@ -114,6 +114,13 @@ def local_wall_time(naive: datetime, tz: str, what: str) -> datetime:
     )
 
 
+def earliest_reading(naive: datetime, tz: str) -> datetime:
+    """``naive`` read in ``tz``, the earlier instant where a DST switch makes it two (or
+    none): for a time that starts an SLA clock, so a deadline can come early, never late."""
+    zone = ZoneInfo(tz)
+    return min(naive.replace(tzinfo=zone, fold=f).astimezone(UTC) for f in (0, 1))
+
+
 def _offset(dt: datetime) -> str:
     return dt.isoformat()[-6:]
 

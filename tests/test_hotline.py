@@ -134,6 +134,10 @@ def test_severity_names_english_and_german(hdesk: Desk, tmp_path: Path) -> None:
         # Critical across the switches: exactly 4 real hours (SPEC §1)
         ("2026-03-29T00:30:00", "2026-03-29T00:30:00+01:00", "2026-03-29T05:30:00+02:00"),
         ("2026-10-25T01:30:00+02:00", "2026-10-25T01:30:00+02:00", "2026-10-25T04:30:00+01:00"),
+        # naive in the hour the clocks go back (twice) or spring skips (never): the earlier
+        # instant, so the deadline cannot come late
+        ("2026-10-25T02:30:00", "2026-10-25T02:30:00+02:00", "2026-10-25T05:30:00+01:00"),
+        ("2026-03-29T02:30:00", "2026-03-29T01:30:00+01:00", "2026-03-29T06:30:00+02:00"),
         # an explicit offset other than the desk's is the same instant, shown in desk time
         ("2026-07-01T08:00:00Z", "2026-07-01T10:00:00+02:00", "2026-07-01T14:00:00+02:00"),
     ],

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from dateutil import parser as dateparser
 
 from sepdesk.errors import InputError
+from sepdesk.instants import earliest_reading
 
 FIELDS = (
     "call_uid",
@@ -384,12 +385,17 @@ def parse_severity(text: str) -> int | None:
 
 
 def parse_started(text: str, tz: str) -> datetime | None:
-    """ISO 8601; naive means the desk's timezone. None when it is not ISO 8601."""
+    """ISO 8601; naive means the desk's timezone. None when it is not ISO 8601.
+
+    A phone system logging local time writes the hour the clocks go back twice, and
+    may write one that spring skips: such a call is taken to start at the earlier
+    instant (see ``earliest_reading``) rather than rejected, as a Critical call at
+    02:30 must not wait for someone to fix the file."""
     try:
         dt = dateparser.isoparse(text)
     except (ValueError, OverflowError):
         return None
-    return dt.replace(tzinfo=ZoneInfo(tz)) if dt.tzinfo is None else dt
+    return earliest_reading(dt, tz) if dt.tzinfo is None else dt
 
 
 def is_bare_date(text: str) -> bool:
