@@ -289,6 +289,45 @@ def test_follow_up_wakes_waiting(desk: Desk) -> None:
     assert ticket(desk, t["ticket_number"])["status"] in ("new", "accepted")
 
 
+@pytest.mark.parametrize("command", ["#waiting", "#solve"])
+def test_a_reply_to_a_waiting_or_solved_request_still_missing_information_needs_it(
+    desk: Desk, command: str
+) -> None:
+    """SPEC §1: the ticket stays needs-info until a follow-up supplies what is missing;
+    waiting for the customer, or solved and reopened by their reply, changes nothing of that."""
+    t, _ = needs_info(desk)
+    number = t["ticket_number"]
+    feed(desk, engineer_mail(f"Re: [SEP {number}]", f"{command}\n")[0], T0 + timedelta(minutes=5))
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {number}] Restore fails", "Any news?")
+    assert feed(desk, raw, T0 + timedelta(hours=1)).outcome == "follow_up"
+    after = ticket(desk, number)
+    assert (after["status"], after["missing_info"]) == ("needs-info", t["missing_info"])
+    # The next reply supplies it: accepted, and the one answer carries the Call ID.
+    feed(desk, engineer_mail(f"Re: [SEP {number}]", f"{command}\n")[0], T0 + timedelta(hours=2))
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {number}] Restore fails", REQUEST)
+    assert feed(desk, raw, T0 + timedelta(hours=3)).outcome == "follow_up"
+    done = ticket(desk, number)
+    assert done["status"] == "accepted" and done["call_id"] and done["missing_info"] == "[]"
+    [answer] = [r for r in outbox(desk)[-2:] if r["kind"] != "team_notice"]
+    assert answer["kind"] == "call_accepted" and done["call_id"] in answer["subject"]
+
+
+def test_a_reply_to_a_solved_request_without_a_contract_stays_unqualified(desk: Desk) -> None:
+    raw, _ = mail(STRANGER, "Restore fails", REQUEST)
+    t = ticket(desk, feed(desk, raw, T0).ticket or "")
+    assert t["status"] == "unqualified"
+    number = t["ticket_number"]
+    feed(desk, engineer_mail(f"Re: [SEP {number}]", "#solve\n")[0], T0 + timedelta(minutes=5))
+    raw, _ = mail(STRANGER, f"Re: [SEP {number}] Restore fails", "It fails again.")
+    assert feed(desk, raw, T0 + timedelta(hours=1)).outcome == "follow_up"
+    after = ticket(desk, number)
+    assert (after["status"], after["call_id"], after["first_response_due"]) == (
+        "unqualified",
+        None,
+        None,
+    )
+
+
 def test_reply_within_reopen_days_reopens_and_after_close_links(desk: Desk) -> None:
     t, _ = opened(desk)
     number = t["ticket_number"]

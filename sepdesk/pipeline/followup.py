@@ -20,6 +20,7 @@ from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import restart_clock
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import assign_call_id, decide_status
+from sepdesk.tickets.actions import active_status
 
 
 def _customer_texts(work: Work, ticket: dict[str, Any]) -> str:
@@ -159,23 +160,18 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
         )
         return
     _store(work, ticket)
+    # Reopened or woken, a request goes back to what it was (still missing information,
+    # still without a contract), and this mail is checked as any other follow-up.
     if status == "solved":
-        tickets.update(
-            desk.db,
-            ticket["id"],
-            work.at,
-            status="accepted" if ticket["call_id"] else "new",
-            solved_at=None,
-        )
+        tickets.update(desk.db, ticket["id"], work.at, status=active_status(ticket), solved_at=None)
         tickets.add_event(desk.db, ticket["id"], work.at, work.parsed.from_addr, "reopened", {})
         work.decide("reopen", f"reply within {desk.settings.desk.reopen_days} days of solving")
     elif status == "waiting":
-        tickets.update(
-            desk.db, ticket["id"], work.at, status="accepted" if ticket["call_id"] else "new"
-        )
+        tickets.update(desk.db, ticket["id"], work.at, status=active_status(ticket))
         tickets.add_event(desk.db, ticket["id"], work.at, work.parsed.from_addr, "woken", {})
-    if status in ("needs-info", "unqualified", "new"):
-        _recheck(work, tickets.get(desk.db, ticket["id"]))
+    ticket = tickets.get(desk.db, ticket["id"])
+    if ticket["status"] in ("needs-info", "unqualified", "new"):
+        _recheck(work, ticket)
     ticket = tickets.get(desk.db, ticket["id"])
     notify_team(work, ticket, "Customer follow-up")
     work.finish("follow_up", f"{how}: appended to {ticket['ticket_number']}", ticket)

@@ -49,8 +49,9 @@ def _check_time(ticket: dict[str, Any], action: str, at: datetime, tz: str) -> N
         )
 
 
-def _active_status(ticket: dict[str, Any]) -> str:
-    """The status a reopened ticket goes back to: what it was before it was solved.
+def active_status(ticket: dict[str, Any]) -> str:
+    """The status a reopened (or woken) ticket goes back to: what it was before it was
+    solved (or set waiting).
 
     A ticket still missing information waits for it (SPEC §1: it stays needs-info
     until a follow-up supplies it); one without a current contract stays unqualified.
@@ -97,7 +98,7 @@ def apply(
             tickets.update(db, tid, at, status="closed", closed_at=to_db(at))
         elif action == "reopen":
             tickets.update(
-                db, tid, at, status=_active_status(ticket), solved_at=None, closed_at=None
+                db, tid, at, status=active_status(ticket), solved_at=None, closed_at=None
             )
         elif action == "waiting":
             tickets.update(db, tid, at, status="waiting")
