@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -185,6 +186,23 @@ def test_ingest_with_a_bad_received_at_is_a_usage_error_and_stores_nothing(tmp_p
 
     with closing(sqlite3.connect(tmp_path / "d.db")) as conn:
         assert conn.execute("SELECT count(*) FROM intake").fetchone()[0] == 0
+
+
+def test_ingest_names_a_file_it_cannot_read_in_one_line_and_goes_on(tmp_path: Path) -> None:
+    """SPEC §3: a bad file is exit 1 with one line on stderr naming it; the rest is ingested."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[database]\npath = "{tmp_path / "d.db"}"\n')
+    good = tmp_path / "m.eml"
+    good.write_bytes(b"From: a@example.org\nSubject: x\nMessage-ID: <m@x>\n\nhello\n")
+    missing = tmp_path / "gone.eml"
+    _register()
+    result = CliRunner().invoke(
+        cli, ["--config", str(cfg), "ingest", str(missing), str(good), "--json"]
+    )
+    assert result.exit_code == 1
+    assert result.stderr == f"sepdesk: {missing}: cannot read: No such file or directory\n"
+    records = {r["file"]: r["outcome"] for r in json.loads(result.stdout)}
+    assert records == {str(missing): "error", str(good): "new_ticket"}
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import click
 
-from sepdesk.cli.common import FencedGroup, emit, fail, get_desk, json_option, option_instant
+from sepdesk.cli.common import (
+    FencedGroup,
+    echo_one_line,
+    emit,
+    fail,
+    get_desk,
+    json_option,
+    option_instant,
+)
 from sepdesk.errors import InputError
 from sepdesk.instants import db_to_local
 from sepdesk.intake.files import ingest_file
@@ -39,7 +47,10 @@ def ingest(
             rec = ingest_file(desk, Path(name), when)
             records.append(rec.__dict__)
         except InputError as exc:
+            # The record keeps the report one per file; the error is also said where
+            # every error goes (SPEC §3: one line on stderr naming the file).
             failed = True
+            echo_one_line("sepdesk", str(exc))
             records.append({"file": name, "outcome": "error", "ticket": None, "reason": str(exc)})
     emit(ctx, records, ["file", "outcome", "ticket", "reason"], {"reason": 70, "file": 50})
     if failed:
