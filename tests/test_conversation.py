@@ -257,6 +257,19 @@ def test_call_id_in_subject_threads(desk: Desk) -> None:
     assert feed(desk, raw, T0 + timedelta(hours=1)).ticket == t["ticket_number"]
 
 
+def test_an_identifier_in_the_subject_comes_before_in_reply_to(desk: Desk) -> None:
+    """SPEC §2: threaded by the identifier in the subject, then by In-Reply-To/References."""
+    first, _ = opened(desk)
+    first_ack = outbox(desk, ticket_id=first["id"])[0]["message_id"]
+    second, _ = opened(desk, T0 + timedelta(minutes=1))
+    for ref in (second["ticket_number"], second["call_id"]):
+        raw, _ = mail(CUSTOMER, f"Re: {ref}", "A detail.", in_reply_to=first_ack)
+        result = feed(desk, raw, T0 + timedelta(hours=1))
+        assert (result.outcome, result.ticket) == ("follow_up", second["ticket_number"]), ref
+    raw, _ = mail(CUSTOMER, "Re: no identifier", "A detail.", in_reply_to=first_ack)
+    assert feed(desk, raw, T0 + timedelta(hours=2)).ticket == first["ticket_number"]
+
+
 def test_in_reply_to_and_references_against_seen_and_sent_ids(desk: Desk) -> None:
     t, customer_mid = opened(desk)
     sent = outbox(desk)[0]["message_id"]

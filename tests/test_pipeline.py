@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from sepdesk.outbound.outbox import raw_of
 from sepdesk.pipeline import runner
 from sepdesk.pipeline.parse import parse_mail
 from sepdesk.pipeline.work import Work
+from sepdesk.tickets import store as tickets
 from tests.conftest import CONTRACTS, LABELS, MAILS, T0
 
 
@@ -308,3 +310,61 @@ def test_an_invalid_sender_gets_a_ticket_but_no_reply(
     assert [r["kind"] for r in outbox_rows(desk)] in ([], ["team_notice"])
     steps = desk.db.execute("SELECT steps FROM intake").fetchone()[0]
     assert "is not a valid mailbox" in steps
+
+
+def _request(folder: Path, sender: str, n: int) -> Path:
+    """A complete request (accepted with a current contract) from ``sender``."""
+    from tests.test_conversation import REQUEST
+
+    path = folder / f"r{n}.eml"
+    path.write_bytes(
+        f"From: {sender}\r\nTo: support@sep.example\r\nSubject: Restore fails {n}\r\n"
+        f"Message-ID: <r{n}@example.org>\r\n\r\n{REQUEST}".encode()
+    )
+    return path
+
+
+def test_numbers_are_sequential_per_year_of_the_desks_day(
+    sample_desk: Desk, tmp_path: Path
+) -> None:
+    """SPEC §2: T-YYYY-NNNNNN and C-YYYY-NNNNN count per year; the year is the desk's
+    (00:30 in Berlin on 1 January is still 31 December in UTC)."""
+    customer = "p.dekker@vandijk-logistiek.nl"  # 131462: current until 2027-01-31
+    at = [
+        datetime(2026, 12, 31, 22, 30, tzinfo=UTC),  # 23:30 Berlin, 2026
+        datetime(2026, 12, 31, 23, 30, tzinfo=UTC),  # 00:30 Berlin, 2027
+        datetime(2027, 1, 4, 9, 0, tzinfo=UTC),
+    ]
+    made = [
+        tickets.find(
+            sample_desk.db,
+            ingest_file(sample_desk, _request(tmp_path, customer, i), when).ticket or "",
+        )
+        for i, when in enumerate(at)
+    ]
+    assert [(t["ticket_number"], t["call_id"]) for t in made] == [
+        ("T-2026-000001", "C-2026-00001"),
+        ("T-2027-000001", "C-2027-00001"),
+        ("T-2027-000002", "C-2027-00002"),
+    ]
+
+
+def test_the_contract_is_judged_on_the_desks_day_of_receipt(
+    sample_desk: Desk, tmp_path: Path
+) -> None:
+    """SPEC §1: support needs a current contract on the day the message is received."""
+    customer = "t.weiss@mueller-maschinenbau.de"  # 104217: current until 2026-12-31
+    last_evening = datetime(2026, 12, 31, 22, 30, tzinfo=UTC)  # 23:30 Berlin on the 31st
+    after_midnight = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)  # 00:30 Berlin, 1 January
+    made = [
+        tickets.find(
+            sample_desk.db,
+            ingest_file(sample_desk, _request(tmp_path, customer, i), when).ticket or "",
+        )
+        for i, when in enumerate((last_evening, after_midnight))
+    ]
+    assert [(t["contract_state"], t["status"]) for t in made] == [
+        ("current", "accepted"),
+        ("expired", "unqualified"),
+    ]
+    assert made[1]["call_id"] is None and made[1]["first_response_due"] is None
