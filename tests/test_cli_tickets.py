@@ -173,6 +173,22 @@ def test_lifecycle_through_every_action(cfg: Path) -> None:
         assert f"kind={kind}" in events
 
 
+def test_accepting_by_cli_mails_the_call_id_to_the_customer_once(cfg: Path) -> None:
+    """SPEC §2: an engineer can accept by CLI; the Call ID is mailed to the customer."""
+    ref = "T-2026-000002"  # Van Dijk, needs-info
+    shown = json.loads(run(cfg, "tickets", "show", ref, "--json").stdout)
+    before = {r["id"] for r in json.loads(run(cfg, "outbox", "list", "--json").stdout)}
+    assert run(cfg, "tickets", "accept", ref).exit_code == 0
+    call_id = json.loads(run(cfg, "tickets", "show", ref, "--json").stdout)["call_id"]
+    new = [
+        r for r in json.loads(run(cfg, "outbox", "list", "--json").stdout) if r["id"] not in before
+    ]
+    assert [(r["kind"], r["to"], r["ticket"]) for r in new] == [
+        ("call_accepted", [shown["requester"]], ref)
+    ]
+    assert new[0]["subject"].startswith(f"[SEP {call_id}] ")
+
+
 def test_a_reopened_ticket_still_missing_information_needs_info_again(cfg: Path) -> None:
     """SPEC §1: a ticket stays needs-info until a follow-up supplies what is missing."""
     ref = "T-2026-000002"  # Van Dijk, needs-info

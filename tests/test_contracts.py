@@ -144,3 +144,36 @@ def test_malformed_csv_is_one_line_naming_the_line(desk: Desk, tmp_path: Path) -
         assert "malformed CSV" in refused(desk, path)
     finally:
         csv.field_size_limit(limit)
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("100001,A,gold,2026-01-01,,a@x.de,,full,", "line 3, field level"),
+        ("100001,A,business,2026-13-01,,a@x.de,,full,", "line 3, field start"),
+        ("100001,A,business,01.01.2026,,a@x.de,,full,", "line 3, field start"),
+        ("100001,A,business,2026-01-01,2025-12-31,a@x.de,,full,", "line 3, field end"),
+        ("100001,A,business,2026-01-01,,a@x.de,,PRO,", "line 3, field license_type"),
+        ("100001,A,business,2026-01-01,,a@x.de,,full,maybe", "line 3, field sce"),
+        ("100001,A,business,2026-01-01,,someone,,full,", "line 3, field contacts"),
+        (",A,business,2026-01-01,,a@x.de,,full,", "line 3, field customer_number"),
+    ],
+)
+def test_a_bad_field_is_named_by_line_and_field(
+    desk: Desk, tmp_path: Path, row: str, expected: str
+) -> None:
+    """SPEC §3: level, dates, license_type, sce and contacts are checked; nothing is written."""
+    assert expected in refused(desk, write(tmp_path, HEADER, GOOD.replace("100001", "100009"), row))
+
+
+def test_contacts_and_domains_are_matched_case_insensitively(desk: Desk, tmp_path: Path) -> None:
+    line = "100001,Alpha GmbH,business,2026-01-01,,A.Person@Alpha.example;@Beta.Example,,CE,"
+    import_csv(desk.db, write(tmp_path, HEADER, line), T0)
+    (row,) = list_contracts(desk.db)
+    assert (row["license_type"], row["end"]) == ("CE", "2027-01-01")
+    from sepdesk.pipeline.customer import contract_index
+
+    index = contract_index(desk)
+    for sender in ("a.person@alpha.example", "someone@BETA.example"):
+        assert index.customers_of_sender(sender) == ("100001",), sender
+    assert index.customers_of_sender("other@alpha.example") == ()
