@@ -257,3 +257,27 @@ def test_status_checks_the_calendar_too(tmp_path: Path) -> None:
     assert result.stderr == f"sepdesk: {p}: [calendar] extra_closed: '12-32' is neither" + (
         " 'MM-DD' nor 'YYYY-MM-DD'\n"
     )
+
+
+def test_config_comes_from_the_option_then_the_environment_then_the_default_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SPEC §3: --config, else $SEPDESK_CONFIG, else config/sepdesk.toml, else built-in."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SEPDESK_CONFIG", raising=False)
+    (tmp_path / "config").mkdir()
+    for name in ("default", "env", "option"):
+        (tmp_path / f"{name}.toml").write_text(f'[database]\npath = "{name}.db"\n')
+    _register()
+
+    def database(*args: str, env: str | None = None) -> str:
+        result = CliRunner().invoke(cli, [*args, "init"], env={"SEPDESK_CONFIG": env})
+        assert result.exit_code == 0, result.output
+        return result.stdout.split(":")[0].removeprefix("database ")
+
+    assert database() == "var/sepdesk.db"  # built-in defaults
+    (tmp_path / "default.toml").rename(tmp_path / "config" / "sepdesk.toml")
+    assert database() == "default.db"
+    assert database(env="env.toml") == "env.db"
+    assert database("--config", "option.toml", env="env.toml") == "option.db"
+    assert config.load().database.path == "default.db"
