@@ -208,3 +208,37 @@ def test_every_mail_the_desk_sends_carries_the_configured_tag(tmp_path: Path) ->
             assert email.message_from_bytes(r["raw"])["Subject"].startswith(f"[ACME {ref}] ")
     finally:
         d.close()
+
+
+def test_a_sender_without_a_contract_gets_a_ticket_and_the_ways_to_help(tmp_path: Path) -> None:
+    """SPEC §1: a ticket all the same, and a reply with the Emergency Call form link from
+    config and the hotline number."""
+    form, phone = "https://forms.example/emergency?x=1", "+49 1234 5678"
+    d = open_desk(tmp_path, emergency_form_url=form, hotline_phone=phone)
+    try:
+        for sender in ("anna@nocontract.example", "it@brennerhof-hotels.at"):  # none, expired
+            raw, _ = mail(sender, "Restore of FS01 fails", REQUEST)
+            t = ticket(d, feed(d, raw, T0).ticket or "")
+            assert (t["status"], t["call_id"], t["first_response_due"]) == (
+                "unqualified",
+                None,
+                None,
+            )
+            [reply] = replies(d, t["id"])
+            assert reply["kind"] == "no_contract" and json.loads(reply["to_addrs"]) == [sender]
+            text = body(reply)
+            assert t["ticket_number"] in text and form in text and phone in text
+    finally:
+        d.close()
+
+
+def test_an_emergency_contract_answers_any_severity_in_one_and_a_half_hours(
+    desk: Desk,
+) -> None:
+    """SPEC §1 contracts: emergency, 1.5 h, 24 x 7, any severity (here a Sunday night)."""
+    sunday_night = T0.replace(day=15, hour=22)  # 23:00 Berlin on Sunday 15 November
+    raw, _ = mail("ops@fjordvik-shipping.no", "Restore of FS01 fails", REQUEST)
+    t = ticket(desk, feed(desk, raw, sunday_night).ticket or "")
+    assert (t["contract_level"], t["status"], t["severity"]) == ("emergency", "accepted", 2)
+    # Not Major's Monday 16:00, and not Critical's 4 h: the contract's own terms.
+    assert t["first_response_due"] == "2026-11-15T23:30:00+00:00"
