@@ -368,3 +368,12 @@ def test_the_contract_is_judged_on_the_desks_day_of_receipt(
         ("expired", "unqualified"),
     ]
     assert made[1]["call_id"] is None and made[1]["first_response_due"] is None
+
+
+def test_without_a_team_address_no_team_notices(sample_desk: Desk) -> None:
+    """SPEC §3 config: team_address (none: no team notices)."""
+    assert sample_desk.settings.desk.team_address == ""
+    for path in MAILS[:4]:
+        ingest_file(sample_desk, path, "header")
+    kinds = {r["kind"] for r in outbox_rows(sample_desk)}
+    assert "team_notice" not in kinds and kinds & {"call_accepted", "needs_info"}

@@ -181,7 +181,8 @@ def test_a_demo_contract_is_shown_as_minor_whatever_the_mail_claims(desk: Desk) 
 
 
 def test_every_mail_the_desk_sends_carries_the_configured_tag(tmp_path: Path) -> None:
-    """SPEC §2: [<tag> T-...] on every mail, [<tag> C-...] once a Call ID exists."""
+    """SPEC §2: [<tag> T-...] on every mail, [<tag> C-...] once a Call ID exists; and
+    SPEC §4: the loop headers on every one."""
     d = open_desk(tmp_path, tag="ACME", escalation_to=["lead@sep.example"])
     try:
         raw, _ = mail(CUSTOMER, "Restore fails", "Hello, our restore fails. Please help.")
@@ -205,7 +206,12 @@ def test_every_mail_the_desk_sends_carries_the_configured_tag(tmp_path: Path) ->
         for r in rows:
             ref = number if r["id"] in before else call_id
             assert r["subject"].startswith(f"[ACME {ref}] "), (r["kind"], r["subject"])
-            assert email.message_from_bytes(r["raw"])["Subject"].startswith(f"[ACME {ref}] ")
+            sent = email.message_from_bytes(r["raw"])
+            assert sent["Subject"].startswith(f"[ACME {ref}] ")
+            # SPEC §4 No loops: RFC 3834 where automatic (not the engineer's own words),
+            # and the loop header on every mail.
+            automatic = "no" if r["kind"] == "relay" else "auto-replied"
+            assert (sent["Auto-Submitted"], sent["X-Loop"]) == (automatic, "support@sep.example")
     finally:
         d.close()
 
