@@ -325,6 +325,31 @@ def test_a_reply_to_a_waiting_or_solved_request_still_missing_information_needs_
     assert answer["kind"] == "call_accepted" and done["call_id"] in answer["subject"]
 
 
+def test_a_reply_naming_one_of_two_customer_numbers_settles_which(desk: Desk) -> None:
+    """The acknowledgement of a mail naming two customers asks which one; the answer
+    settles it (SPEC §1: needs-info until a follow-up supplies what was missing)."""
+    consultant = "k.meyer@consulting.example"  # a contact of neither
+    both = REQUEST.replace(
+        "Severity: Major", "Severity: Major\n\nKundennummer 104217 oder Kundennummer 131462?"
+    )
+    t = ticket(desk, feed(desk, mail(consultant, "Restore fails", both)[0], T0).ticket or "")
+    assert (t["status"], t["customer_number"]) == ("needs-info", None)
+    number = t["ticket_number"]
+    raw, _ = mail(consultant, f"Re: [SEP {number}] Restore fails", "Still open? No number yet.")
+    feed(desk, raw, T0 + timedelta(minutes=30))
+    still = ticket(desk, number)
+    assert (still["status"], still["customer_number"]) == ("needs-info", None)
+    asked = outbox(desk)[-2]  # asked again, then the team notice
+    text = email.message_from_bytes(asked["raw"], policy=email.policy.default).get_content()
+    assert asked["kind"] == "needs_info" and "more than one customer number" in text
+    raw, _ = mail(consultant, f"Re: [SEP {number}] Restore fails", "It is Kundennummer 131462.")
+    feed(desk, raw, T0 + timedelta(hours=1))
+    after = ticket(desk, number)
+    assert (after["status"], after["customer_number"]) == ("accepted", "131462")
+    assert after["call_id"] and after["first_response_due"]
+    assert outbox(desk)[-2]["kind"] == "call_accepted"
+
+
 def test_a_reply_to_a_solved_request_without_a_contract_stays_unqualified(desk: Desk) -> None:
     raw, _ = mail(STRANGER, "Restore fails", REQUEST)
     t = ticket(desk, feed(desk, raw, T0).ticket or "")

@@ -41,15 +41,24 @@ def _store(work: Work, ticket: dict[str, Any], kind: str = "") -> None:
 
 
 def _refresh_customer(work: Work, ticket: dict[str, Any], text: str) -> CustomerFacts:
+    """The customer of a ticket that has none yet, from what the customer wrote.
+
+    This mail first: it may answer the acknowledgement's question which of two customer
+    numbers is meant, which the whole conversation (naming both) cannot settle.
+    """
     if ticket["customer_number"]:
         return facts_for_number(work.desk, ticket["customer_number"], work.received_at)
-    cf = facts_for(
-        work.desk,
-        subject=ticket["subject"],
-        text=text,
-        sender=ticket["requester"],
-        at=work.received_at,
-    )
+    cf = None
+    for subject, where in (
+        (work.parsed.subject, own_text(work.parsed.text)),
+        (ticket["subject"], text),
+    ):
+        cf = facts_for(
+            work.desk, subject=subject, text=where, sender=ticket["requester"], at=work.received_at
+        )
+        if cf.match.customer_number:
+            break
+    assert cf is not None
     if cf.match.customer_number:
         tickets.update(
             work.desk.db,
@@ -78,7 +87,10 @@ def _recheck(work: Work, ticket: dict[str, Any]) -> None:
     # An emergency contract's one incident may have gone to another call meanwhile.
     used = emergency_used(work, cf, ticket["id"])
     status, why = decide_status(
-        contract_state=cf.state, missing=missing, ambiguous=False, emergency_used=bool(used)
+        contract_state=cf.state,
+        missing=missing,
+        ambiguous=bool(cf.match.ambiguous),
+        emergency_used=bool(used),
     )
     clock = (
         {} if status != "unqualified" else {"first_response_due": None, "next_escalation_at": None}
@@ -110,6 +122,7 @@ def _recheck(work: Work, ticket: dict[str, Any]) -> None:
             opened="followup",
             missing=missing,
             versions=u.versions,
+            ambiguous=bool(cf.match.ambiguous),
             emergency_used_by=used,
         )
     work.ticket = ticket
