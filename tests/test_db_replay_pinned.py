@@ -18,6 +18,10 @@ A ``reply_held`` event for a Call ID notice after ``#accept`` that the daily lim
 by regenerating ``heldout_batched.events`` again.
 The ``intake.threaded`` column (m010, 2026-12-06 fifth session) came in by regenerating both
 replays' ``intake`` tables, checked to differ in that column alone.
+Sample 004's acknowledgement (its ``messages`` and ``outbox`` body, 2026-12-06 sixth
+session) no longer names the contract: it goes to the Reply-To, a typo domain that is no
+registered contact (SPEC §4); those two values were taken from a regeneration, nothing
+else differed.
 
 Two replays, chosen to run every path that writes a ticket:
 

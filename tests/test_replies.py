@@ -69,11 +69,6 @@ def test_contract_details_go_to_a_registered_contact(desk: Desk) -> None:
     assert CONTRACT_131462 in body(reply) and "2027-01-31" in body(reply)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="deviation: the reply goes to the Reply-To, contract details follow the sender;"
-    " the fix changes the pinned replay (sample 004's acknowledgement), see the audit report",
-)
 def test_contract_details_do_not_go_to_a_reply_to_outside_the_contacts(desk: Desk) -> None:
     """SPEC §4: "Contract details go only to registered contacts". The sender is one, but
     the desk answers the Reply-To (sample 004: a typo domain), which is not."""

@@ -120,7 +120,10 @@ def reply_facts(
         contract_level=contract.level if contract else None,
         contract_end=contract.end.isoformat() if contract else None,
         customer_number=contract.customer_number if contract else None,
-        verified=bool(ticket["verified_sender"]),
+        # SPEC §4: contract details only to a registered contact. The reply goes to the
+        # Reply-To the customer gave, which need not be one when the sender is (a typo,
+        # a private address): it is the recipient that counts, not the sender.
+        verified=contract is not None and contract.has_contact(recipient(ticket)),
         hotline=s.desk.hotline_phone,
         form_url=s.desk.emergency_form_url,
         current_version=s.policy.current_version,

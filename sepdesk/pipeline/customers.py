@@ -35,6 +35,13 @@ class ContractView:
     license_ids: tuple[str, ...]
     license_type: str
 
+    def has_contact(self, address: str) -> bool:
+        """Whether ``address`` is one of this customer's registered contacts (the
+        address itself, or its domain as ``@domain``; case-insensitive)."""
+        address = address.strip().lower()
+        domain = "@" + address.rpartition("@")[2]
+        return any(c.strip().lower() in (address, domain) for c in self.contacts)
+
 
 @dataclass(frozen=True)
 class CustomerMatch:
@@ -84,11 +91,8 @@ class ContractIndex:
         return tuple(self.by_domain.get(domain, ()))
 
     def is_contact(self, customer_number: str, sender: str) -> bool:
-        address = sender.strip().lower()
-        domain = address.rpartition("@")[2]
-        return customer_number in self.by_address.get(address, ()) or (
-            customer_number in self.by_domain.get(domain, ())
-        )
+        contract = self.by_number.get(customer_number)
+        return contract is not None and contract.has_contact(sender)
 
 
 def contract_state(contract: ContractView | None, day: date) -> str:
