@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import smtplib
@@ -311,3 +312,38 @@ def _port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _session(settings: Settings, *lines: bytes) -> list[bytes]:
+    """A raw SMTP session: the reply line to each of ``lines`` (EHLO first, by the caller)."""
+    import socket
+
+    with socket.create_connection((settings.smtp.host, settings.smtp.port), 10) as sock:
+        stream = sock.makefile("rwb")
+        stream.readline()  # 220
+        replies = []
+        for line in lines:
+            stream.write(line + b"\r\n")
+            stream.flush()
+            reply = stream.readline()
+            while reply[3:4] == b"-":  # a multi-line reply: keep its last line
+                reply = stream.readline()
+            replies.append(reply.rstrip(b"\r\n"))
+        stream.close()
+    return replies
+
+
+@pytest.mark.parametrize(
+    "rcpt", [b"<\xff@example.org>", b"j\xfcrgen@elsewhere.example", b"<a\x00b@example.org>"]
+)
+def test_foreign_recipient_not_utf8_gets_550_not_a_traceback(
+    receiver: Settings, rcpt: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The 550 repeats the address: bytes that are not UTF-8 (surrogates to aiosmtpd) and
+    control characters become '?', or the reply cannot be encoded (a 500 and a traceback)."""
+    replies = _session(
+        receiver, b"EHLO client.example", b"MAIL FROM:<a@example.org>", b"RCPT TO:" + rcpt, b"NOOP"
+    )
+    assert replies[2].startswith(b"550 5.1.1 <") and b"?" in replies[2], replies[2]
+    assert replies[3] == b"250 OK"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -38,6 +38,16 @@ BAD_SENDER = "501 5.1.7 bad sender address syntax: no closing '>'"
 BAD_RECIPIENT = "501 5.1.3 bad recipient address syntax: no closing '>'"
 
 
+def echo(address: str) -> str:
+    """An address as a reply may repeat it: at most 254 characters, each printable.
+
+    aiosmtpd hands over bytes that are not UTF-8 as surrogates (``\\udcff``), which no
+    reply can be encoded with: the session would end in a traceback and a
+    ``500 Error: (UnicodeEncodeError)``. CR, LF and NUL would break or smuggle a line.
+    """
+    return "".join(ch if ch.isprintable() else "?" for ch in address[:254])
+
+
 def _settle(
     future: Future[Stored], result: Stored | None = None, exc: BaseException | None = None
 ) -> None:
@@ -153,7 +163,7 @@ class IntakeHandler:
         rcpt_options: list[str],
     ) -> str:
         if address.strip().lower() not in self.addresses:
-            return NO_RELAY.format(address[:254].replace("\r", "").replace("\n", ""))
+            return NO_RELAY.format(echo(address))
         envelope.rcpt_tos.append(address)
         return OK_RCPT
 
