@@ -347,3 +347,14 @@ def test_foreign_recipient_not_utf8_gets_550_not_a_traceback(
     assert replies[2].startswith(b"550 5.1.1 <") and b"?" in replies[2], replies[2]
     assert replies[3] == b"250 OK"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("command", [b"MAIL FROM:<a@[>", b"RCPT TO:<a@[>", b"RCPT TO:\xc3\xbc@["])
+def test_path_the_parser_trips_over_gets_553_not_a_traceback(
+    receiver: Settings, command: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    mail = [] if command.startswith(b"MAIL") else [b"MAIL FROM:<a@example.org>"]
+    replies = _session(receiver, b"EHLO client.example", *mail, command, b"NOOP")
+    assert replies[-2] == b"553 5.1.3 Error: malformed address"
+    assert replies[-1] == b"250 OK"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -232,6 +232,18 @@ class TolerantSMTP(SMTP):
 
     line_length_limit = 1 << 20
 
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's address parse, with a path the parser trips over a 553, not a traceback.
+
+        The standard library's parser raises AttributeError on an unclosed domain
+        literal (``MAIL FROM:<a@[>``) instead of HeaderParseError, which aiosmtpd
+        would answer ``500 Error: (AttributeError)`` after logging a traceback.
+        """
+        try:
+            return super()._getaddr(arg)
+        except Exception:  # any parse failure is a malformed address: aiosmtpd's 553
+            return None, None
+
     async def smtp_MAIL(self, arg: str | None) -> None:
         # Only where aiosmtpd would go on to accept: after HELO/EHLO (else its 503).
         if self.session and self.session.host_name and unterminated_path(arg, "FROM:"):
