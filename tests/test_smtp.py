@@ -358,3 +358,22 @@ def test_path_the_parser_trips_over_gets_553_not_a_traceback(
     assert replies[-2] == b"553 5.1.3 Error: malformed address"
     assert replies[-1] == b"250 OK"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_sender_not_utf8_is_stored_not_refused_with_451(receiver: Settings) -> None:
+    """A Latin-1 envelope sender reaches the store as surrogates, which SQLite cannot
+    bind: the commit failed, and with it the message (451 for ever) and its batch."""
+    replies = _session(
+        receiver,
+        b"EHLO client.example",
+        b"MAIL FROM:<j\xfcrgen@example.org>",
+        b"RCPT TO:<support@sep.example>",
+        b"DATA",
+        b"Subject: hi\r\n\r\nhello\r\n.",
+    )
+    assert replies[-1].startswith(b"250 2.0.0 OK: stored as intake #"), replies[-1]
+    desk = Desk.open(receiver)
+    assert desk.db.execute("SELECT mail_from FROM intake").fetchall() == [
+        ("j\ufffdrgen@example.org",)
+    ]
+    desk.close()

@@ -48,6 +48,16 @@ def echo(address: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in address[:254])
 
 
+def text(value: str) -> str:
+    """``value`` as text SQLite can store: bytes that were not UTF-8 become U+FFFD.
+
+    aiosmtpd hands them over as surrogates (``MAIL FROM:<j\\xfcrgen@...>`` from a
+    Latin-1 client), and binding one raises: the message, and every other message
+    of its group commit, would get 451 for good.
+    """
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _settle(
     future: Future[Stored], result: Stored | None = None, exc: BaseException | None = None
 ) -> None:
@@ -172,7 +182,8 @@ class IntakeHandler:
             return TEMP_FAIL
         raw = crlf_lines(envelope.original_content or b"")
         try:
-            future = self.committer.submit(raw, envelope.mail_from or "", list(envelope.rcpt_tos))
+            sender = text(envelope.mail_from or "")
+            future = self.committer.submit(raw, sender, list(envelope.rcpt_tos))
             stored = await asyncio.wrap_future(future)
         except Exception as exc:  # the handler's fence: any storage failure is a 451
             log.error("storing a message from %s failed: %s", envelope.mail_from, exc)
