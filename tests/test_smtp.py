@@ -377,3 +377,30 @@ def test_sender_not_utf8_is_stored_not_refused_with_451(receiver: Settings) -> N
         ("j\ufffdrgen@example.org",)
     ]
     desk.close()
+
+
+def test_a_message_the_store_refuses_fails_alone_not_its_whole_batch(receiver: Settings) -> None:
+    """The group commit stores many sessions' messages in one transaction; one that
+    cannot be stored must not take the others' 250 with it."""
+    from sepdesk.intake.smtp import GroupCommitter
+
+    committer = GroupCommitter(receiver)
+    # Queued before the thread starts: one batch. A lone surrogate cannot be bound.
+    futures = [
+        committer.submit(b"Subject: a\r\n\r\na\r\n", "a@example.org", ["support@sep.example"]),
+        committer.submit(
+            b"Subject: b\r\n\r\nb\r\n", "b\udcff@example.org", ["support@sep.example"]
+        ),
+        committer.submit(b"Subject: c\r\n\r\nc\r\n", "c@example.org", ["support@sep.example"]),
+    ]
+    committer.start()
+    try:
+        assert futures[0].result(10).new and futures[2].result(10).new
+        with pytest.raises(UnicodeEncodeError):
+            futures[1].result(10)
+    finally:
+        committer.close()
+    desk = Desk.open(receiver)
+    senders = [r[0] for r in desk.db.execute("SELECT mail_from FROM intake ORDER BY id")]
+    assert senders == ["a@example.org", "c@example.org"]
+    desk.close()

@@ -113,20 +113,40 @@ class GroupCommitter(threading.Thread):
         return batch
 
     def _commit(self, db: Any, batch: list[_Item]) -> None:
+        """One transaction for the batch; a message that fails alone fails alone.
+
+        store_raw writes each message in its own savepoint, so one that raises leaves
+        the others in place: only its session answers 451. When SQLite itself ended
+        the transaction (disk full, I/O error) the whole batch fails.
+        """
+        outcomes: list[Stored | BaseException] = []
         try:
             with write_tx(db):
-                stored = [
-                    store_raw(
-                        db, source="smtp", raw=raw, received_at=now(), mail_from=frm, rcpt_to=to
-                    )
-                    for raw, frm, to, _future in batch
-                ]
+                for raw, frm, to, _future in batch:
+                    try:
+                        outcomes.append(
+                            store_raw(
+                                db,
+                                source="smtp",
+                                raw=raw,
+                                received_at=now(),
+                                mail_from=frm,
+                                rcpt_to=to,
+                            )
+                        )
+                    except Exception as exc:  # its session logs it and answers 451
+                        if not db.conn.in_transaction:
+                            raise
+                        outcomes.append(exc)
         except Exception as exc:  # every session of the batch answers 451 and retries
             for item in batch:
                 _settle(item[3], exc=exc)
             return
-        for item, result in zip(batch, stored, strict=True):
-            _settle(item[3], result)
+        for item, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Stored):
+                _settle(item[3], outcome)
+            else:
+                _settle(item[3], exc=outcome)
 
     def run(self) -> None:
         db = None
