@@ -64,6 +64,7 @@ class SmtpSettings:
     host: str = _f("127.0.0.1", "Address the receiver listens on")
     port: int = _f(2525, "Port the receiver listens on")
     max_message_bytes: int = _f(33554432, "Larger messages are refused with 552")
+    max_connections: int = _f(100, "Sessions at once; more are told 421 (try again later)")
 
 
 @dataclass(frozen=True)
@@ -325,6 +326,10 @@ def _validate_ranges(where: str, s: Settings) -> None:
     for name, port in ports:
         if not 0 < port < 65536:
             raise ConfigError(f"{where}: [{name}] port: must be 1-65535, not {port}")
+    if s.smtp.max_connections < 1:
+        raise ConfigError(
+            f"{where}: [smtp] max_connections: must be 1 or more, not {s.smtp.max_connections}"
+        )
     for key, value in (
         ("reopen_days", s.desk.reopen_days),
         ("max_auto_replies_per_day", s.desk.max_auto_replies_per_day),

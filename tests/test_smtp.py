@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -404,3 +405,42 @@ def test_a_message_the_store_refuses_fails_alone_not_its_whole_batch(receiver: S
     senders = [r[0] for r in desk.db.execute("SELECT mail_from FROM intake ORDER BY id")]
     assert senders == ["a@example.org", "c@example.org"]
     desk.close()
+
+
+def _banner(settings: Settings) -> tuple[socket.socket, bytes]:
+    sock = socket.create_connection((settings.smtp.host, settings.smtp.port), timeout=10)
+    return sock, sock.makefile("rb").readline()
+
+
+def test_sessions_over_max_connections_are_told_421_and_the_slot_comes_back(
+    settings_factory: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Idle connections must not use up the process's file handles (they stopped the
+    receiver for everyone): one over the limit gets 421 and is closed, once a session
+    ends its slot serves the next, and the refusals are one log line, not one each."""
+    settings = settings_factory(smtp={"max_connections": 2})
+    Desk.open(settings).close()
+    handler = IntakeHandler(settings)
+    controller = start_receiver(settings, handler)
+    held: list[socket.socket] = []
+    try:
+        for _ in range(2):
+            sock, banner = _banner(settings)
+            held.append(sock)
+            assert banner.startswith(b"220 "), banner
+        with caplog.at_level(logging.WARNING, logger="sepdesk.smtp"):
+            for _ in range(3):
+                sock, refusal = _banner(settings)
+                assert refusal.startswith(b"421 4.3.2 "), refusal
+                assert sock.recv(100) == b""  # closed by the receiver
+                sock.close()
+        refusals = [r for r in caplog.records if "max_connections" in r.getMessage()]
+        assert len(refusals) == 1, [r.getMessage() for r in refusals]
+        held.pop().close()
+        wait_for(lambda: controller.sessions.open == 1)
+        send(settings, b"Subject: after the limit\r\n\r\nhello\r\n")
+    finally:
+        for sock in held:
+            sock.close()
+        controller.stop()
+        handler.close()

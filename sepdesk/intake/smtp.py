@@ -15,6 +15,7 @@ import logging
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from typing import Any
@@ -36,6 +37,8 @@ _Item = tuple[bytes, str, list[str], Future[Stored]]
 TEMP_FAIL = "451 4.3.0 could not store the message; please try again later"
 BAD_SENDER = "501 5.1.7 bad sender address syntax: no closing '>'"
 BAD_RECIPIENT = "501 5.1.3 bad recipient address syntax: no closing '>'"
+TOO_MANY = "421 4.3.2 {} too many connections; please try again later"
+REFUSALS_LOGGED_EVERY_S = 60.0
 
 
 def echo(address: str) -> str:
@@ -255,6 +258,40 @@ def unterminated_path(arg: str | None, keyword: str) -> bool:
     return True
 
 
+class Sessions:
+    """The receiver's open sessions, against ``[smtp] max_connections``.
+
+    Without a limit, idle connections (a thousand, or one byte a second each) used up
+    the process's file handles: the receiver then refused everyone, asyncio logged a
+    traceback per failed accept (over 200,000 in half a minute, spinning a core), and
+    the daemon's other workers failed to open files. A session over the limit is told
+    421 and closed, as Postfix does; a mail server tries again later. Only the event
+    loop's thread touches this.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+        self.refused = 0  # since the last log line
+        self.logged_at: float | None = None
+
+    def admit(self) -> bool:
+        if self.open < self.limit:
+            self.open += 1
+            return True
+        self.refused += 1
+        clock = time.monotonic()
+        if self.logged_at is None or clock - self.logged_at >= REFUSALS_LOGGED_EVERY_S:
+            log.warning(
+                "SMTP: %s connection(s) refused with 421: [smtp] max_connections = %s"
+                " sessions are open",
+                self.refused,
+                self.limit,
+            )
+            self.refused, self.logged_at = 0, clock
+        return False
+
+
 class TolerantSMTP(SMTP):
     """RFC 5321 caps lines at 1000 octets, but real mail breaks it; accept and record, don't refuse.
 
@@ -262,6 +299,28 @@ class TolerantSMTP(SMTP):
     """
 
     line_length_limit = 1 << 20
+    sessions: Sessions | None = None  # set by the controller
+    refused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Counted once per connection (STARTTLS would call this again; none is offered).
+        if self.sessions is not None and self.transport is None and not self.sessions.admit():
+            self.refused = True
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(TOO_MANY.format(self.hostname).encode() + b"\r\n")
+            transport.close()
+            return
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.refused:
+            return
+        if self.sessions is not None:
+            self.sessions.open -= 1
+        super().connection_lost(error)
+
+    def eof_received(self) -> bool | None:
+        return False if self.refused else super().eof_received()
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """aiosmtpd's address parse, with a path the parser trips over a 553, not a traceback.
@@ -293,13 +352,20 @@ class TolerantSMTP(SMTP):
 
 
 class ReceiverController(Controller):
+    def __init__(self, handler: IntakeHandler, max_connections: int, **kw: Any) -> None:
+        super().__init__(handler, **kw)
+        self.sessions = Sessions(max_connections)
+
     def factory(self) -> SMTP:
-        return TolerantSMTP(self.handler, **self.SMTP_kwargs)
+        smtp = TolerantSMTP(self.handler, **self.SMTP_kwargs)
+        smtp.sessions = self.sessions
+        return smtp
 
 
 def start_receiver(settings: Settings, handler: IntakeHandler) -> Controller:
     controller = ReceiverController(
         handler,
+        settings.smtp.max_connections,
         hostname=settings.smtp.host,
         port=settings.smtp.port,
         data_size_limit=settings.smtp.max_message_bytes,
