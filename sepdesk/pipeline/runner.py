@@ -20,6 +20,7 @@ from sepdesk.pipeline.parse import ParseError, parse_mail
 from sepdesk.pipeline.steps import run_steps
 from sepdesk.pipeline.work import Work
 from sepdesk.store import write_tx
+from sepdesk.store.db import storage_fault
 from sepdesk.tickets.store import add_event
 
 MAX_ATTEMPTS = 3
@@ -178,6 +179,8 @@ def _process_row(desk: Desk, row: dict, work: Work) -> None:
     except ParseError as exc:
         _quarantine(desk, row, f"unparseable: {exc}", work.at, work.steps)
     except Exception as exc:  # the fence: one bad message never stops the runner
+        if storage_fault(exc):  # the disk's fault, not the message's: the batch is retried
+            raise
         log.exception("intake #%s attempt %s failed", row["id"], row["attempts"])
         if row["attempts"] >= MAX_ATTEMPTS:
             reason = f"failed {row['attempts']} times: {type(exc).__name__}: {exc}"

@@ -90,6 +90,7 @@ class Database(sqlite_utils.Database):
         the innermost savepoint of a name, so strictly nested blocks can share one.
         """
         if not self.conn.in_transaction:
+            _not_lost(self)
             with super().atomic():
                 yield self
             return
@@ -155,14 +156,18 @@ def open_db(path: str | Path, *, migrate_schema: bool = True) -> sqlite_utils.Da
 def write_tx(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """One write transaction taken with BEGIN IMMEDIATE; commit on success, rollback on error.
 
-    Nested use becomes a savepoint (:meth:`Database.atomic`).
+    Nested use becomes a savepoint (:meth:`Database.atomic`). SQLite may roll the whole
+    transaction back itself on an error (a full disk, an I/O error): a nested use after
+    that raises (see :func:`_not_lost`) instead of taking the write lock this thread holds.
     """
-    if db.conn.in_transaction:
+    if db.conn.in_transaction or getattr(db, "_sepdesk_writing", False):
+        _not_lost(db)
         with db.atomic():
             yield db
         return
     with _write_lock(db).held():
         db.execute("BEGIN IMMEDIATE")
+        db._sepdesk_writing = True  # type: ignore[attr-defined]
         try:
             yield db
         except BaseException:
@@ -170,6 +175,48 @@ def write_tx(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
             raise
         else:
             db.execute("COMMIT")
+        finally:
+            db._sepdesk_writing = False  # type: ignore[attr-defined]
+
+
+def _not_lost(db: sqlite_utils.Database) -> None:
+    """Raise when this thread's write transaction was rolled back under it.
+
+    On SQLITE_FULL, SQLITE_IOERR and the like SQLite may cancel the whole transaction
+    and the caller's fence may go on (the pipeline's row fence does). Going on then
+    deadlocked on the write lock (a nested write_tx saw no transaction and took the
+    lock again) or committed later work on its own, apart from what it belongs to.
+    """
+    if getattr(db, "_sepdesk_writing", False) and not db.conn.in_transaction:
+        raise TransactionLost(
+            "the write transaction was rolled back by an earlier error; nothing of it was committed"
+        )
+
+
+class TransactionLost(sqlite3.OperationalError):
+    """SQLite rolled back the current write transaction on an error (disk full, I/O error)."""
+
+
+_STORAGE_FAULTS = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+    }
+)
+
+
+def storage_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database's storage failing (full, read-only, I/O error, locked),
+    not anything a message or a row brought: retry the work later, blame no input for it."""
+    if isinstance(exc, TransactionLost):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and code is not None and code & 0xFF in _STORAGE_FAULTS
 
 
 def insert_row(db: sqlite_utils.Database, table: str, values: dict[str, Any]) -> int:

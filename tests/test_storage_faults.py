@@ -1,0 +1,161 @@
+"""The database's storage failing under the desk: a full disk is nobody's message's fault.
+
+A full disk is stood in for by ``PRAGMA max_page_count`` with every free page used:
+SQLite then answers SQLITE_FULL ("database or disk is full") and, as on a real full
+disk, may cancel the whole transaction, not just the statement. The soak that found
+these (a tmpfs filled under ``sepdesk serve``) is described in the commit messages.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from sepdesk.desk import Desk
+from sepdesk.intake.store import store_raw
+from sepdesk.pipeline import runner
+from sepdesk.store import write_tx
+from sepdesk.store.db import TransactionLost, storage_fault
+from tests.conftest import MAILS, T0
+
+HANG_LIMIT_S = 10.0  # a bound for a deadlock, not a wait: the good case returns at once
+
+
+def fill_up(desk: Desk) -> None:
+    """Make the database 'full': no free page left and no room to grow."""
+    db = desk.db
+    db.execute("CREATE TABLE IF NOT EXISTS scratch (b BLOB)")
+    db.conn.commit()
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count = {pages}")
+    while True:
+        try:
+            db.execute("INSERT INTO scratch VALUES (zeroblob(1000))")
+            db.conn.commit()
+        except sqlite3.OperationalError:
+            db.conn.rollback()
+            return
+
+
+def free_up(desk: Desk) -> None:
+    desk.db.execute("PRAGMA max_page_count = 1073741823")
+    desk.db.execute("DROP TABLE scratch")
+    desk.db.conn.commit()
+
+
+def in_thread(job: Callable[[], Any]) -> BaseException | None:
+    """Run ``job``; the exception it raised, None if none; fails the test if it hangs."""
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            job()
+        except BaseException as exc:
+            raised.append(exc)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(HANG_LIMIT_S)
+    assert not t.is_alive(), "deadlocked: the thread still waits for the write lock it holds"
+    return raised[0] if raised else None
+
+
+def count(desk: Desk, sql: str) -> int:
+    return int(desk.db.execute(sql).fetchone()[0])
+
+
+def test_write_after_sqlite_cancelled_the_transaction_raises_instead_of_hanging(
+    desk: Desk,
+) -> None:
+    fill_up(desk)
+    db = desk.db
+    rows = count(desk, "SELECT count(*) FROM scratch")
+
+    def nested() -> None:
+        with write_tx(db):
+            with pytest.raises(sqlite3.OperationalError):
+                db.execute("INSERT INTO scratch VALUES (zeroblob(100000))")
+            assert not db.conn.in_transaction  # SQLite rolled it all back
+            with write_tx(db):  # took the write lock this thread holds: hung for good
+                db.execute("DELETE FROM scratch WHERE rowid = 1")
+
+    assert isinstance(in_thread(nested), TransactionLost)
+
+    def savepoint() -> None:
+        with write_tx(db):
+            with pytest.raises(sqlite3.OperationalError):
+                db.execute("INSERT INTO scratch VALUES (zeroblob(100000))")
+            with db.atomic():  # began and committed a transaction of its own
+                db.execute("DELETE FROM scratch WHERE rowid = 1")
+
+    assert isinstance(in_thread(savepoint), TransactionLost)
+    assert count(desk, "SELECT count(*) FROM scratch") == rows  # nothing committed apart
+
+
+def test_a_full_disk_at_the_third_attempt_neither_hangs_nor_quarantines(desk: Desk) -> None:
+    """The pipeline's row fence quarantined at attempt 3, inside the cancelled transaction:
+    its write_tx waited for the lock its own thread held, and the pipeline process hung
+    (every later mail of its shard unprocessed, the daemon still 'healthy')."""
+    intake_id = store_raw(
+        desk.db, source="smtp", raw=MAILS[0].read_bytes(), received_at=T0
+    ).intake_id
+    desk.db.execute(
+        "UPDATE intake SET attempts = ? WHERE id = ?", [runner.MAX_ATTEMPTS - 1, intake_id]
+    )
+    desk.db.conn.commit()
+    fill_up(desk)
+
+    raised = in_thread(lambda: runner.process_batch(desk, [intake_id], T0))
+
+    assert raised is not None and storage_fault(raised)
+    assert count(desk, "SELECT count(*) FROM quarantine") == 0
+    assert count(desk, "SELECT count(*) FROM intake WHERE state = 'pending'") == 1
+    free_up(desk)
+    result = runner.process_batch(desk, [intake_id], T0)[0]
+    assert (result.state, result.outcome) == ("done", "new_ticket")
+    assert count(desk, "SELECT count(*) FROM tickets") == 1
+    assert count(desk, "SELECT count(*) FROM outbox WHERE kind != 'team_notice'") == 1
+
+
+def test_a_storage_fault_inside_a_row_is_not_held_against_the_message(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite may undo just the statement: the row fence then counted the disk's fault
+    against the message and quarantined it at attempt 3, for good."""
+    intake_id = store_raw(
+        desk.db, source="smtp", raw=MAILS[0].read_bytes(), received_at=T0
+    ).intake_id
+    desk.db.execute(
+        "UPDATE intake SET attempts = ? WHERE id = ?", [runner.MAX_ATTEMPTS - 1, intake_id]
+    )
+    desk.db.conn.commit()
+    real_steps = runner.run_steps
+
+    def disk_full(work: Any) -> None:
+        exc = sqlite3.OperationalError("database or disk is full")
+        exc.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+        raise exc
+
+    monkeypatch.setattr(runner, "run_steps", disk_full)
+    with pytest.raises(sqlite3.OperationalError):
+        runner.process_batch(desk, [intake_id], T0)
+    assert count(desk, "SELECT count(*) FROM quarantine") == 0
+    monkeypatch.setattr(runner, "run_steps", real_steps)
+    assert runner.process_batch(desk, [intake_id], T0)[0].outcome == "new_ticket"
+
+
+def test_storage_faults_are_told_from_other_database_errors() -> None:
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+    ioerr = sqlite3.OperationalError("disk I/O error")
+    ioerr.sqlite_errorcode = sqlite3.SQLITE_IOERR_WRITE  # type: ignore[attr-defined]
+    unique = sqlite3.IntegrityError("UNIQUE constraint failed")
+    unique.sqlite_errorcode = sqlite3.SQLITE_CONSTRAINT_UNIQUE  # type: ignore[attr-defined]
+    assert storage_fault(full) and storage_fault(ioerr) and storage_fault(TransactionLost("x"))
+    assert not storage_fault(unique)
+    assert not storage_fault(sqlite3.OperationalError("no such column: x"))
+    assert not storage_fault(ValueError("bad mail"))
