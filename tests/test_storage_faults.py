@@ -8,6 +8,8 @@ these (a tmpfs filled under ``sepdesk serve``) is described in the commit messag
 
 from __future__ import annotations
 
+import errno
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -15,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from sepdesk.daemon.faults import FAILED_PASS_WAIT, PassFaults
+from sepdesk.daemon.processes import IDLE_POLL, one_pass
 from sepdesk.desk import Desk
 from sepdesk.intake.store import store_raw
 from sepdesk.pipeline import runner
@@ -136,9 +140,7 @@ def test_a_storage_fault_inside_a_row_is_not_held_against_the_message(
     real_steps = runner.run_steps
 
     def disk_full(work: Any) -> None:
-        exc = sqlite3.OperationalError("database or disk is full")
-        exc.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
-        raise exc
+        raise disk_full_error()
 
     monkeypatch.setattr(runner, "run_steps", disk_full)
     with pytest.raises(sqlite3.OperationalError):
@@ -148,9 +150,53 @@ def test_a_storage_fault_inside_a_row_is_not_held_against_the_message(
     assert runner.process_batch(desk, [intake_id], T0)[0].outcome == "new_ticket"
 
 
+def disk_full_error() -> sqlite3.OperationalError:
+    exc = sqlite3.OperationalError("database or disk is full")
+    exc.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+    return exc
+
+
+def test_a_pipeline_process_on_a_full_disk_backs_off_and_logs_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """It retried every 0.25 s with a traceback each time: 474 tracebacks (10,000 log
+    lines) in a minute of a full disk, from two pipeline processes."""
+    caplog.set_level(logging.INFO)
+    faults = PassFaults("pipeline shard 0")
+
+    def full(_at: Any) -> int:
+        raise disk_full_error()
+
+    assert [one_pass(full, faults) for _ in range(4)] == [FAILED_PASS_WAIT] * 4
+    assert one_pass(lambda _at: 3, faults) == 0  # works again, found work: go on at once
+    assert one_pass(lambda _at: 0, faults) == IDLE_POLL
+    lines = [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records]
+    assert lines == [
+        (
+            "ERROR",
+            "pipeline shard 0: pass failed: OperationalError: database or disk is full;"
+            f" retrying every {FAILED_PASS_WAIT:g} s",
+            None,
+        ),
+        ("WARNING", "pipeline shard 0: works again after 4 failed passes", None),
+    ]
+
+
+def test_a_new_fault_is_logged_anew_and_a_bug_with_its_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    faults = PassFaults("hotline-spool")
+    readonly = OSError(errno.EROFS, "Read-only file system", "/var/lib/sepdesk/hotline/a.csv")
+    for exc in (readonly, readonly, ValueError("a bug"), ValueError("a bug")):
+        faults.failed(exc)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 2
+    assert "Read-only file system" in errors[0].getMessage() and errors[0].exc_info is None
+    assert errors[1].exc_info is not None  # not the storage: show where
+
+
 def test_storage_faults_are_told_from_other_database_errors() -> None:
-    full = sqlite3.OperationalError("database or disk is full")
-    full.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+    full = disk_full_error()
     ioerr = sqlite3.OperationalError("disk I/O error")
     ioerr.sqlite_errorcode = sqlite3.SQLITE_IOERR_WRITE  # type: ignore[attr-defined]
     unique = sqlite3.IntegrityError("UNIQUE constraint failed")

@@ -35,9 +35,12 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sepdesk.config import Settings
+from sepdesk.daemon.faults import FAILED_PASS_WAIT, PassFaults
 from sepdesk.daemon.logs import setup_logging
 from sepdesk.instants import now
 
@@ -93,19 +96,29 @@ def pipeline_main(settings: Settings, shard: tuple[int, int], level: int, parent
     desk = Desk.open(settings, migrate=False)
     # The IMAP poller of serve hands its rows to us, so only `ingest` rows are left alone.
     job = PipelineJob(desk, shard, leave=runner.HANDED_OFF_LEAVE)
+    faults = PassFaults(f"pipeline shard {shard[0]}")
     try:
         while not _Stop.requested and os.getppid() == parent:
-            try:
-                busy = job(now())
-            except Exception:  # the fence: log, back off, keep going
-                log.exception("pipeline shard %s: pass failed", shard[0])
-                busy = 0
-            if busy:
+            wait = one_pass(job, faults)
+            if wait == 0:
                 _nudge(parent)
             else:
-                signal.sigtimedwait({WAKE}, IDLE_POLL)
+                signal.sigtimedwait({WAKE}, wait)
     finally:
         desk.close()
+
+
+def one_pass(job: Callable[[datetime], int], faults: PassFaults) -> float:
+    """Run one pass of a pipeline process; how long to wait for a wake-up before the next
+    (0: it found work, go on). A failed pass is logged once per fault (``faults``) and
+    backs off FAILED_PASS_WAIT: the same rows would fail again at once (a full disk)."""
+    try:
+        busy = job(now())
+    except Exception as exc:  # the fence: log, back off, keep going
+        faults.failed(exc)
+        return FAILED_PASS_WAIT
+    faults.worked()
+    return 0.0 if busy else IDLE_POLL
 
 
 def preload(settings: Settings) -> None:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from sepdesk.daemon.faults import FAILED_PASS_WAIT, PassFaults
 from sepdesk.desk import Desk
 from sepdesk.instants import now
 from sepdesk.pipeline import runner
@@ -39,6 +40,7 @@ class Worker(threading.Thread):
         self.pace = pace
         self.wake = threading.Event()
         self.heartbeat = time.monotonic()
+        self.faults = PassFaults(name)
 
     def _sleep_for(self) -> float:
         when = self.next_wake()
@@ -50,14 +52,16 @@ class Worker(threading.Thread):
         while not self.stop.is_set():
             self.heartbeat = time.monotonic()
             try:
-                if self.job(now()):
+                busy = self.job(now())
+                self.faults.worked()
+                if busy:
                     if self.pace:
                         self.stop.wait(self.pace)
                     continue
                 timeout = max(self.pace, self._sleep_for())
-            except Exception:  # the runner's fence: log, back off, keep going
-                log.exception("%s: pass failed", self.name)
-                timeout = 5.0
+            except Exception as exc:  # the runner's fence: log, back off, keep going
+                self.faults.failed(exc)
+                timeout = FAILED_PASS_WAIT
             self.wake.wait(timeout)
             self.wake.clear()
 
