@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from sepdesk.cli.main import _register, cli
 from sepdesk.daemon.faults import FAILED_PASS_WAIT, PassFaults
 from sepdesk.daemon.processes import IDLE_POLL, one_pass
 from sepdesk.desk import Desk
 from sepdesk.intake.store import store_raw
 from sepdesk.pipeline import runner
+from sepdesk.store import db as store_db
 from sepdesk.store import write_tx
 from sepdesk.store.db import TransactionLost, storage_fault
-from tests.conftest import MAILS, T0
+from tests.conftest import MAILS, T0, free_port, write_toml
 
 HANG_LIMIT_S = 10.0  # a bound for a deadlock, not a wait: the good case returns at once
 
@@ -205,3 +213,71 @@ def test_storage_faults_are_told_from_other_database_errors() -> None:
     assert not storage_fault(unique)
     assert not storage_fault(sqlite3.OperationalError("no such column: x"))
     assert not storage_fault(ValueError("bad mail"))
+
+
+def test_a_database_unreadable_at_start_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Soak: `sepdesk serve` on a filesystem with 16 kB left printed a 60-line traceback:
+    the first read of the migrations table failed ("disk I/O error") outside the fence."""
+
+    def io_error(db: Any) -> list[str]:
+        exc = sqlite3.OperationalError("disk I/O error")
+        exc.sqlite_errorcode = sqlite3.SQLITE_IOERR_SHMSIZE  # type: ignore[attr-defined]
+        raise exc
+
+    monkeypatch.setattr(store_db, "pending_migrations", io_error)
+    cfg = write_toml(tmp_path / "sepdesk.toml", {"database": {"path": str(tmp_path / "d.db")}})
+    _register()
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "init"])
+    assert result.exit_code == 1
+    assert result.output == f"sepdesk: {tmp_path / 'd.db'}: migration failed: disk I/O error\n"
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MB tmpfs (root only; skipped where mounting is not permitted)."""
+    where = tmp_path / "fs"
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], capture_output=True
+    )
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace')}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+def fill_fs(where: Path, leave_kb: int) -> None:
+    fd = os.open(where / "FILLER", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while shutil.disk_usage(where).free > leave_kb * 1024:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("command", ["init", "serve"])
+def test_a_nearly_full_filesystem_at_start_is_one_line_and_exit_1(
+    tiny_fs: Path, command: str
+) -> None:
+    """On a real full filesystem, as the soak found it (the cause above)."""
+    fill_fs(tiny_fs, leave_kb=16)
+    cfg = write_toml(
+        tiny_fs.parent / "sepdesk.toml",
+        {"database": {"path": str(tiny_fs / "sepdesk.db")}, "smtp": {"port": free_port()}},
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "sepdesk", "--config", str(cfg), command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("sepdesk: "), done.stderr

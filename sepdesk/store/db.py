@@ -137,8 +137,8 @@ def pending_migrations(db: sqlite_utils.Database) -> list[str]:
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply pending forward migrations; returns the names applied."""
-    pending = pending_migrations(db)
     try:
+        pending = pending_migrations(db)  # the first read: a full disk may fail it already
         MIGRATIONS.apply(db)
     except sqlite3.Error as exc:
         raise StoreError(f"migration failed: {exc}") from None
@@ -148,7 +148,11 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
 def open_db(path: str | Path, *, migrate_schema: bool = True) -> sqlite_utils.Database:
     db = connect(path)
     if migrate_schema:
-        migrate(db)
+        try:
+            migrate(db)
+        except StoreError as exc:
+            db.close()
+            raise StoreError(f"{path}: {exc}") from None
     return db
 
 
