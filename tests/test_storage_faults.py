@@ -27,6 +27,7 @@ from sepdesk.cli.main import _register, cli
 from sepdesk.daemon.faults import FAILED_PASS_WAIT, PassFaults
 from sepdesk.daemon.processes import IDLE_POLL, one_pass
 from sepdesk.desk import Desk
+from sepdesk.intake.imap import ImapPoller
 from sepdesk.intake.store import store_raw
 from sepdesk.pipeline import runner
 from sepdesk.store import db as store_db
@@ -201,6 +202,25 @@ def test_a_new_fault_is_logged_anew_and_a_bug_with_its_traceback(
     assert len(errors) == 2
     assert "Read-only file system" in errors[0].getMessage() and errors[0].exc_info is None
     assert errors[1].exc_info is not None  # not the storage: show where
+
+
+def test_the_imap_poller_on_a_full_disk_says_so_in_one_line(
+    desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It logged "unexpected connection to ... failed: OperationalError: database or disk
+    is full" with a traceback on every retry, and a second ERROR line each time for the
+    error it could not record in imap_state (on the same full disk)."""
+    caplog.set_level(logging.INFO)
+    poller = ImapPoller(desk)
+    poller._fault(disk_full_error(), 1.0)
+    poller._fault(disk_full_error(), 2.0)
+    lines = [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records]
+    where = f"{desk.settings.imap.user}@{desk.settings.imap.host}:{desk.settings.imap.port}"
+    text = f"imap: cannot store mail of {where}: database: database or disk is full"
+    assert lines == [
+        ("ERROR", f"{text}; the mail stays in the folder; retrying in 1 s", None),
+        ("INFO", f"{text}; the mail stays in the folder; retrying in 2 s", None),
+    ]
 
 
 def test_storage_faults_are_told_from_other_database_errors() -> None:

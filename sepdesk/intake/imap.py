@@ -60,6 +60,7 @@ from sepdesk.errors import ConfigError
 from sepdesk.instants import now, to_db
 from sepdesk.intake.store import store_raw
 from sepdesk.store import write_tx
+from sepdesk.store.db import storage_fault
 
 log = logging.getLogger("sepdesk.imap")
 
@@ -657,16 +658,23 @@ class ImapPoller:
             log.info("imap: finished messages stay until the next start: %s", self._describe(exc))
 
     def _fault(self, exc: Exception, delay: float) -> None:
-        """One log line per fault; a traceback only for what is not a server or network fault.
+        """One log line per fault; a traceback only for what is not a server, network or
+        storage fault.
 
-        A fault that repeats (the server stays down) is a WARNING once and INFO for each
-        retry after; its end is a WARNING again (see _serve)."""
+        A fault that repeats (the server stays down, the disk stays full) is a WARNING
+        (a storage fault: an ERROR) once and INFO for each retry after; its end is a
+        WARNING again (see _serve)."""
         text = self._describe(exc)
         self._failures += 1
         if isinstance(exc, TRANSIENT_ERRORS):
             level = logging.INFO if text == self._failing else logging.WARNING
             log.log(level, "imap: %s; retrying in %g s", text, delay)
-        else:  # a bug or a database fault: keep the thread alive, but show where
+        elif storage_fault(exc):  # the database is full or failing: recording it fails too
+            level = logging.INFO if text == self._failing else logging.ERROR
+            log.log(level, "imap: %s; the mail stays in the folder; retrying in %g s", text, delay)
+            self._failing = text
+            return
+        else:  # a bug: keep the thread alive, but show where
             log.error("imap: unexpected %s; retrying in %g s", text, delay, exc_info=exc)
         self._failing = text
         self._safe_record_error(text)
@@ -679,6 +687,8 @@ class ImapPoller:
             return f"TLS failed with {where}: {_one_line(exc)}"
         if isinstance(exc, (ConnectionRefusedError, socket.timeout)):
             return f"cannot reach {where}: {_one_line(exc)}"
+        if storage_fault(exc):
+            return f"cannot store mail of {where}: database: {_one_line(exc)}"
         return f"connection to {where} failed: {type(exc).__name__}: {_one_line(exc)}"
 
     def _safe_record_error(self, text: str) -> None:
