@@ -126,6 +126,23 @@ def test_a_subject_or_file_name_of_many_encoded_words_is_read_at_once() -> None:
     assert parsed.attachments[0].filename.endswith("=?utf-8?q?x")
 
 
+def test_encoded_words_that_decode_to_lone_surrogates_still_make_a_ticket(
+    sample_desk: Desk,
+) -> None:
+    """UTF-7 and unicode-escape decode to lone surrogates, which SQLite cannot store:
+    the mail failed three times and went to quarantine instead of becoming a ticket."""
+    at = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    raw = mail(
+        b"From: =?unicode-escape?q?J=5Cud800rg?= <t.weiss@mueller-maschinenbau.de>\r\n"
+        b"Subject: =?utf-7?q?Restore_+2D0-_fails?=\r\nMessage-ID: <s@x>\r\n"
+    )
+    stored = store_raw(sample_desk.db, source="file", raw=raw, received_at=at)
+    result = runner.process(sample_desk, stored.intake_id, at)
+    assert (result.state, result.outcome) == ("done", "new_ticket")
+    parsed = parse_mail(raw)
+    assert (parsed.subject, parsed.from_name) == ("Restore \ufffd fails", "J\ufffdrg")
+
+
 # Pieces of encoded words, and whole ones (ASCII or not), to run together at random.
 _WHOLE_WORDS = ["=?a?q?x_=C3=A9=41?=", "=?b?B?QUJD?=", "=?utf-8?b?w6k?="]
 _HEADER_BITS = st.sampled_from(

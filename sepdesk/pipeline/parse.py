@@ -101,7 +101,12 @@ def header_text(value: object) -> str:
     if "=?" in text:
         with contextlib.suppress(ValueError, email.errors.HeaderParseError):
             text = _decoded_words(text)
-    return " ".join(text.split())
+    # Some codecs decode to lone surrogates (UTF-7 "+2D0-", unicode-escape "\ud800"):
+    # they are no text, and neither SQLite nor a reply could encode them.
+    return " ".join(_SURROGATE.sub("\ufffd", text).split())
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def decode_header(header: str) -> list[tuple[bytes | str, str | None]]:
