@@ -377,3 +377,17 @@ def test_without_a_team_address_no_team_notices(sample_desk: Desk) -> None:
         ingest_file(sample_desk, path, "header")
     kinds = {r["kind"] for r in outbox_rows(sample_desk)}
     assert "team_notice" not in kinds and kinds & {"call_accepted", "needs_info"}
+def test_the_ack_greets_a_name_only_of_a_names_length(sample_desk: Desk, tmp_path: Path) -> None:
+    """The reply goes to whatever address the mail names: a display name of any length
+    in its greeting made the desk mail any text to anyone (1 MB name, 1 MB reply)."""
+    spam = "Buy cheap watches at www.example.com " * 3_000  # 111 kB
+    raws = [
+        f"From: {name} <{who}@example.org>\r\nTo: support@sep.example\r\n"
+        f"Subject: Backup fails\r\nMessage-ID: <{who}@x>\r\n\r\nThe backup fails.\r\n".encode()
+        for name, who in (("Jane Roe", "jane"), (spam, "victim"))
+    ]
+    assert ingest_all(sample_desk, tmp_path, *raws) == ["new_ticket", "new_ticket"]
+    acks = {json.loads(r["to_addrs"])[0]: r["body"] for r in outbox_rows(sample_desk)}
+    assert acks["jane@example.org"].startswith("Hello Jane Roe,\n")
+    assert acks["victim@example.org"].startswith("Hello,\n")
+    assert len(acks["victim@example.org"]) < 2_000

@@ -49,7 +49,7 @@ from sepdesk.outbound.compose import tagged_subject
 from sepdesk.outbound.outbox import queued_mail
 from sepdesk.pipeline.customers import ContractIndex, ContractView, contract_state
 from sepdesk.sla.deadlines import response_detail, start_clock, stop_clock
-from sepdesk.templates import render, table
+from sepdesk.templates import greeting, render, table
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import decide_status, emergency_used_by, shown_severity
 
@@ -355,7 +355,7 @@ def confirmation_body(
     assert row.started_at is not None
     when = row.started_at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
     blocks = [
-        render(lang, "greeting", name=row.get("caller_name")).replace(" ,", ","),
+        greeting(lang, row.get("caller_name")),
         render(
             lang,
             "phone_opened",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sepdesk.templates import render, table
+from sepdesk.templates import greeting, render, table
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def _work_blocks(f: ReplyFacts) -> list[str]:
 
 def reply_body(f: ReplyFacts) -> str:
     lang = f.language
-    greeting = render(lang, "greeting", name=f.requester_name or "").replace(" ,", ",")
-    blocks = [greeting, *_opening(f), *_work_blocks(f), *_contract_blocks(f), *f.extra]
+    blocks = [greeting(lang, f.requester_name), *_opening(f), *_work_blocks(f)]
+    blocks += [*_contract_blocks(f), *f.extra]
     blocks.append(render(lang, "closing", desk=f.desk_name))
     return "\n\n".join(b.strip() for b in blocks if b.strip()) + "\n"

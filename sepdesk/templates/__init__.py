@@ -27,6 +27,19 @@ def render(lang: str, template: str, /, **values: object) -> str:
     )
 
 
+# A display name is greeted only up to this length: the reply goes to the address the
+# mail names, so a name of any length made the desk mail any text to anyone (a 1 MB
+# name gave a 1 MB acknowledgement).
+GREETED_NAME_MAX = 100
+
+
+def greeting(lang: str, name: str | None) -> str:
+    """The greeting line, with the name when there is a name of a name's length."""
+    if not name or len(name) > GREETED_NAME_MAX:
+        name = ""
+    return render(lang, "greeting", name=name).replace(" ,", ",")
+
+
 def exists(lang: str, name: str) -> bool:
     return resources.files(__name__).joinpath(lang, f"{name}.txt").is_file()
 

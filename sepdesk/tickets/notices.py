@@ -8,7 +8,7 @@ from typing import Any
 from sepdesk.desk import Desk
 from sepdesk.outbound.compose import tagged_subject
 from sepdesk.outbound.outbox import enqueue, queued_mail
-from sepdesk.templates import render
+from sepdesk.templates import greeting, render
 from sepdesk.tickets import store as tickets
 
 
@@ -29,7 +29,7 @@ def call_id_notice(desk: Desk, ticket: dict[str, Any], at: datetime) -> int | No
     if not ticket["call_id"] or not to or to in s.desk_addresses():
         return None
     blocks = (
-        render(lang, "greeting", name=ticket["requester_name"] or "").replace(" ,", ","),
+        greeting(lang, ticket["requester_name"]),
         render(lang, "accepted", call_id=ticket["call_id"]),
         render(lang, "closing", desk=s.desk.name),
     )
