@@ -294,7 +294,13 @@ def test_the_requester_is_the_mailbox_not_a_colon_in_an_encoded_name(
 
 
 @pytest.mark.parametrize(
-    "sender", [b'"unterminated <bad@@example', b"undisclosed-recipients:;", b"<>"]
+    "sender",
+    [
+        b'"unterminated <bad@@example',
+        b"undisclosed-recipients:;",
+        b"<>",
+        b"k" * 250 + b"@example.org",  # longer than RFC 5321 allows: was answered cut short
+    ],
 )
 def test_an_invalid_sender_gets_a_ticket_but_no_reply(
     desk: Desk, tmp_path: Path, sender: bytes

@@ -305,9 +305,10 @@ def _addresses(values: list[str]) -> list[tuple[str, str]]:
     hidden = [_ENCODED_WORD.sub(aside, v) for v in values]
     out = []
     for name, addr in email.utils.getaddresses(hidden):
-        if _ADDR_SPEC.fullmatch(addr.strip()) and "\ue000" not in addr:
+        addr = addr.strip()
+        if len(addr) <= _ADDR_MAX and _ADDR_SPEC.fullmatch(addr) and "\ue000" not in addr:
             name = _PLACEHOLDER.sub(lambda m: _put_back(m, words), name)
-            out.append((header_text(name), addr.strip().lower()))
+            out.append((header_text(name), addr.lower()))
     return out
 
 
@@ -325,6 +326,9 @@ _PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
 # local@domain: no spaces, brackets or a second "@" (what getaddresses lets through
 # from an unterminated "<" is not an address to answer).
 _ADDR_SPEC = re.compile(r"[^@\s<>()\[\],;:\\\"]+@[^@\s<>()\[\],;:\\\"]+")
+# RFC 5321's longest path (256 with the brackets): a longer one is no mailbox. Cut to
+# fit a header, it was answered at another address than the mail named.
+_ADDR_MAX = 254
 
 
 def message_date(msg: Message) -> datetime | None:
