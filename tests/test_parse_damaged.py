@@ -143,6 +143,24 @@ def test_encoded_words_that_decode_to_lone_surrogates_still_make_a_ticket(
     assert (parsed.subject, parsed.from_name) == ("Restore \ufffd fails", "J\ufffdrg")
 
 
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<p>Restore fails</p>" + "<a " * 8_000,  # an unclosed tag with more after it: 5 s
+        "<p>Restore fails</p>" + "<![x[" + "<" * 80_000,  # html.parser gives up: 4 s
+    ],
+)
+def test_html_with_unclosed_markup_is_read_at_once(markup: str) -> None:
+    """Python 3.11's html.parser, at close(), searched the rest of the text from each "<"
+    after an unclosed tag, comment or CDATA section; and the fallback for markup it
+    refuses searched for a ">" from each "<". A hang guard."""
+    raw = mail(b"From: a@x.example\r\nContent-Type: text/html\r\n", markup.encode())
+    started = time.monotonic()
+    parsed = parse_mail(raw)
+    assert time.monotonic() - started < 1
+    assert parsed.text.startswith("Restore fails")
+
+
 # Pieces of encoded words, and whole ones (ASCII or not), to run together at random.
 _WHOLE_WORDS = ["=?a?q?x_=C3=A9=41?=", "=?b?B?QUJD?=", "=?utf-8?b?w6k?="]
 _HEADER_BITS = st.sampled_from(

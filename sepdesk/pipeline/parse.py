@@ -277,13 +277,30 @@ def html_to_text(markup: str) -> str:
     parser = _HtmlText()
     try:
         parser.feed(markup)
+        rest = parser.rawdata  # what feed() left: an unclosed tag, comment, CDATA... on
+        if rest.count("<") * len(rest) > _CLOSE_WORK:
+            # close() would search the rest to its end from each "<" in it (Python
+            # 3.11's html.parser): 24 kB of "<a " took 5 s. It is read as text instead.
+            parser.rawdata = ""
+            parser.handle_data(html.unescape(_without_tags(rest)))
         parser.close()
     except (AssertionError, ValueError):
-        return html.unescape(re.sub(r"<[^>]+>", " ", markup))
+        return html.unescape(_without_tags(markup))
     lines = (
         " ".join(line.replace("\xa0", " ").split()) for line in "".join(parser.out).splitlines()
     )
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+_CLOSE_WORK = 1_000_000
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _without_tags(markup: str) -> str:
+    """Every tag a space. Past the last ">" no tag can end: searching there from each
+    "<" to the end of the text was quadratic, and finds nothing."""
+    end = markup.rfind(">") + 1
+    return _TAG.sub(" ", markup[:end]) + markup[end:]
 
 
 def _addresses(values: list[str]) -> list[tuple[str, str]]:
