@@ -94,6 +94,21 @@ def test_relay_delivers_with_tag_and_loop_headers(relay_desk: Desk, smtp_sink: S
     assert msg["Auto-Submitted"] == "auto-replied" and msg["X-Loop"] == "support@sep.example"
 
 
+def test_a_non_ascii_recipient_fails_alone_and_the_outbox_goes_on(
+    relay_desk: Desk,
+    smtp_sink: SmtpSink,  # noqa: F811
+) -> None:
+    """smtplib cannot write a non-ASCII address in RCPT TO: every pass of the sender
+    raised at that mail, and no mail after it was ever sent."""
+    wide = queue_one(relay_desk, "Backup", ("kündé@exämple.org",))
+    plain = queue_one(relay_desk, "Backup", ("customer@example.org",))
+    assert sender.run_once(relay_desk, T0) == 2
+    assert state(relay_desk, wide)[0] == "failed"
+    assert "kündé@exämple.org" in (state(relay_desk, wide)[2] or "")
+    assert state(relay_desk, plain)[0] == "sent"
+    assert [m.rcpt_tos for m in smtp_sink.messages] == [("customer@example.org",)]
+
+
 def test_temporary_failure_is_retried_after_backoff(relay_desk: Desk, smtp_sink: SmtpSink) -> None:  # noqa: F811
     desk = relay_desk
     oid = queue_one(desk)

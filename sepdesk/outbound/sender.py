@@ -76,6 +76,15 @@ def _relay(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, byte
     """Hand the mail to the relay; the recipients it refused while taking it for the
     others (empty: all accepted). Raises DeliveryError when it took it for nobody."""
     r = settings.relay
+    wide = [a for a in json.loads(row["to_addrs"]) if not a.isascii()]
+    if wide:
+        # smtplib cannot write them in RCPT TO (UnicodeEncodeError): the pass failed at
+        # this mail each time, and no mail after it went out.
+        raise DeliveryError(
+            f"cannot send to {', '.join(wide)}: an address that is not ASCII needs"
+            " SMTPUTF8, which sepdesk does not use",
+            permanent=True,
+        )
     context = ssl.create_default_context()
     try:
         if r.tls == "tls":
