@@ -300,6 +300,7 @@ def test_the_requester_is_the_mailbox_not_a_colon_in_an_encoded_name(
         b"undisclosed-recipients:;",
         b"<>",
         b"k" * 250 + b"@example.org",  # longer than RFC 5321 allows: was answered cut short
+        b"k\x00@example.org",  # a NUL: was answered, with a space in the To
     ],
 )
 def test_an_invalid_sender_gets_a_ticket_but_no_reply(

@@ -340,9 +340,11 @@ def _put_back(m: re.Match[str], words: list[str]) -> str:
 # Private-use characters: header text hardly holds them (a
 # placeholder made of letters could, and pointed past the list of words).
 _PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
-# local@domain: no spaces, brackets or a second "@" (what getaddresses lets through
-# from an unterminated "<" is not an address to answer).
-_ADDR_SPEC = re.compile(r"[^@\s<>()\[\],;:\\\"]+@[^@\s<>()\[\],;:\\\"]+")
+# local@domain: no spaces, control characters, brackets or a second "@" (what
+# getaddresses lets through from an unterminated "<" is not an address to answer; a NUL
+# in one became a space in the reply's To).
+_ADDR_CHAR = r"[^@\s\x00-\x1f\x7f<>()\[\],;:\\\"]"
+_ADDR_SPEC = re.compile(f"{_ADDR_CHAR}+@{_ADDR_CHAR}+")
 # RFC 5321's longest path (256 with the brackets): a longer one is no mailbox. Cut to
 # fit a header, it was answered at another address than the mail named.
 _ADDR_MAX = 254
