@@ -206,6 +206,15 @@ def test_mime_defects_are_kept_with_the_outcome_and_on_the_ticket(sample_desk: D
     assert ticket.fetchone() is not None
 
 
+def test_a_display_name_folded_inside_its_quotes_keeps_its_address() -> None:
+    """getaddresses read a quoted name folded across lines as no address (no reply, no
+    contact match), or took an address from inside the quotes and answered that."""
+    folded = parse_mail(mail(b'From: "Weiss, Thomas\r\n (IT)" <t.weiss@x.example>\r\n'))
+    assert (folded.from_addr, folded.from_name) == ("t.weiss@x.example", "Weiss, Thomas (IT)")
+    inside = parse_mail(mail(b'From: "Bcc:\r\n other@y.example" <t.weiss@x.example>\r\n'))
+    assert inside.from_addr == "t.weiss@x.example"
+
+
 def test_a_nul_in_a_charset_name_is_an_unknown_charset_not_a_crash() -> None:
     body = mail(b'From: a@x.example\r\nContent-Type: text/plain; charset="a\x00b"\r\n', b"Hi\r\n")
     assert parse_mail(body).text == "Hi"

@@ -319,7 +319,9 @@ def _addresses(values: list[str]) -> list[tuple[str, str]]:
         words.append(m.group())
         return f"\ue000{len(words) - 1}\ue001"
 
-    hidden = [_ENCODED_WORD.sub(aside, v) for v in values]
+    # Unfolded first: getaddresses reads a quoted name folded across lines ('"Weiss,
+    # CRLF Thomas" <t@x>') as no address at all, or takes one from inside the quotes.
+    hidden = [_ENCODED_WORD.sub(aside, _FOLD.sub("", v)) for v in values]
     out = []
     for name, addr in email.utils.getaddresses(hidden):
         addr = addr.strip()
@@ -330,6 +332,7 @@ def _addresses(values: list[str]) -> list[tuple[str, str]]:
 
 
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+_FOLD = re.compile(r"(?:\r\n|\r|\n)(?=[ \t])")  # unfolding (RFC 5322): the line break goes
 
 
 def _put_back(m: re.Match[str], words: list[str]) -> str:
