@@ -15,6 +15,7 @@ import contextlib
 import email
 import email.base64mime
 import email.errors
+import email.message
 import email.policy
 import email.quoprimime
 import email.utils
@@ -211,6 +212,44 @@ _ENCODINGS = ("q", "Q", "b", "B")
 # mail-parser decodes attachment file names with the standard library's decode_header:
 # it gets this one (the same result) so that a file name of encoded words is no hang.
 mailparser.utils.decode_header = decode_header
+
+
+def parse_params(value: object) -> list[str]:
+    """``email.message._parseparam``: a header's ``;``-separated parameters (the name
+    lower-cased, spaces around "=" removed), with the same result in linear time.
+
+    The standard library's copies the rest of the value for each parameter, and counts
+    the quotes from the start of one again for each ";" inside quotes: 100,000
+    parameters in a Content-Type took 9 s, and the parser, mail-parser and the charset
+    repair each ask for them (``get_boundary``, ``get_param``).
+    """
+    text = ";" + str(value)
+    params = []
+    start = 0  # what is left to read: text[start:]
+    while text[start : start + 1] == ";":
+        start += 1
+        end = text.find(";", start)
+        counted, quotes = start, 0  # the quotes (less escaped ones) in text[start:counted]
+        while end > start:
+            quotes += text.count('"', counted, end) - text.count('\\"', counted, end)
+            counted = end
+            if quotes % 2 == 0:
+                break
+            end = text.find(";", end + 1)
+        if end < 0:
+            end = len(text)
+        param = text[start:end]
+        if "=" in param:
+            i = param.index("=")
+            param = param[:i].strip().lower() + "=" + param[i + 1 :].strip()
+        params.append(param.strip())
+        start = end
+    return params
+
+
+# Installed in the standard library's email.message, whose every parse and get_param
+# reads parameters with it (bounces and the IMAP intake parse mail too).
+email.message._parseparam = parse_params  # type: ignore[attr-defined]
 
 
 def _decoded_words(text: str) -> str:
