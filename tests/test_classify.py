@@ -6,6 +6,7 @@ bench/understanding.py over the sample corpus and holds it to the targets.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from sepdesk.pipeline.classify import (
     FIELDS,
     _line_rule,
     has_error_text,
+    judge_severity,
+    language,
     older_versions,
     operating_systems,
     own_text,
@@ -460,3 +463,45 @@ def test_more_os_version_hardware_and_action_spellings() -> None:
         "The verify of the saveset fails.",
     ):
         assert "action" not in understand("", text).missing_info, text
+
+
+def _blank_run(n: int) -> str:
+    """A pasted log whose indented lines the language count drops: a run of blank lines."""
+    return "Guten Tag,\ndie Sicherung bricht ab.\n" + "\n" * n + "Viele Grüße\nAnna"
+
+
+def test_a_long_run_of_blank_lines_is_read_at_once() -> None:
+    """``^\\s*`` under MULTILINE ran from every line start through the rest of a blank
+    run: quadratic (16 kB of indented log took 10 s for the language alone, and the
+    reply-history check as long). A hang guard, not a speed figure."""
+    text = _blank_run(40_000)
+    started = time.monotonic()
+    assert language(text) == "de"
+    assert own_text(text).startswith("Guten Tag")
+    assert time.monotonic() - started < 2
+
+
+def test_the_closing_line_cuts_the_language_count_as_before() -> None:
+    # Only the words above the closing line count; a closing line with nothing but
+    # blank lines above it leaves the whole text.
+    assert (
+        language("Hello, the restore fails.\n\n\nMit freundlichen Grüßen\nder die das und") == "en"
+    )
+    assert (
+        language("\n\n  Best regards,\nder Server ist nicht erreichbar und die Sicherung") == "de"
+    )
+
+
+def test_one_long_word_of_a_backup_term_is_read_at_once() -> None:
+    """ALL_FAIL's ``\\w*sicherung\\w*`` backtracked through every earlier "sicherung" of
+    one long word (90 kB took 6 s); the word is now taken whole."""
+    started = time.monotonic()
+    judge_severity("Problem", "alle " + "sicherung" * 6_000 + " laufen, aller Jobs")
+    assert time.monotonic() - started < 2
+    assert judge_severity("x", "Seit gestern schlagen alle Sicherungen fehl.") == (
+        2,
+        ('all backups fail ("alle Sicherungen fehl")',),
+    )
+    assert judge_severity("x", "Alle Sicherungsjobs brechen ab.")[1] == (
+        'all backups fail ("Alle Sicherungsjobs brechen ab")',
+    )

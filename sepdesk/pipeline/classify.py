@@ -134,7 +134,7 @@ def language(text: str) -> str:
     """
     text = rules.LOG_TEXT_LINE.sub("", text)
     closing = rules.CLOSING.search(text)
-    body = text[: closing.start()] if closing and closing.start() > 0 else text
+    body = text[: closing.start()] if closing and text[: closing.start()].strip() else text
     words = _WORD.findall(body.lower())
     de = sum(map(rules.GERMAN_WORDS.__contains__, words))
     en = sum(map(rules.ENGLISH_WORDS.__contains__, words))

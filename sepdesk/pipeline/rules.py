@@ -69,18 +69,22 @@ LICENSE_TOKEN = re.compile(
 
 # --------------------------------------------------------------------------- own text
 
+# Line patterns open with ``^[^\S\n]*``, not ``^\s*``: searched over a whole text with
+# MULTILINE (classify._any_line, the language's CLOSING), ``\s*`` ran from every line
+# start through a run of blank lines, quadratic in it (a pasted log: seconds per mail).
+# A line alone holds no newline, so for one line the two are the same.
 # A line that opens quoted reply history: everything from it on is history.
 HISTORY_START = _rx(
-    r"^\s*-{2,}\s*(?:ursprüngliche nachricht|original message|original-nachricht)\s*-{2,}\s*$",
-    r"^\s*on\b.{0,200}\bwrote:\s*$",
-    r"^\s*am\b.{0,200}\bschrieb\b.{0,120}:\s*$",
-    r"^\s*le\b.{0,200}\ba écrit\s*:\s*$",
+    r"^[^\S\n]*-{2,}\s*(?:ursprüngliche nachricht|original message|original-nachricht)\s*-{2,}\s*$",
+    r"^[^\S\n]*on\b.{0,200}\bwrote:\s*$",
+    r"^[^\S\n]*am\b.{0,200}\bschrieb\b.{0,120}:\s*$",
+    r"^[^\S\n]*le\b.{0,200}\ba écrit\s*:\s*$",
 )
 # A forwarded message: its content is the customer's report and stays.
 FORWARD_START = _rx(
-    r"^\s*-{2,}\s*(?:forwarded message|weitergeleitete nachricht|weitergeleitete e-mail)\s*-{2,}",
-    r"^\s*begin forwarded message:",
-    r"^\s*anfang der weitergeleiteten nachricht:",
+    r"^[^\S\n]*-{2,}\s*(?:forwarded message|weitergeleitete nachricht|weitergeleitete e-mail)\s*-{2,}",
+    r"^[^\S\n]*begin forwarded message:",
+    r"^[^\S\n]*anfang der weitergeleiteten nachricht:",
 )
 # Words in the writer's own lines that announce a forwarded message below.
 FORWARD_HINT = _rx(
@@ -622,11 +626,14 @@ TEST_SYSTEM = _rx(
     r"\bproduction (?:is )?not affected\b",
 )
 # All backups fail / no backups at all.
+# ``(?>\w*sicherung\w*)``: the word taken whole. Unbounded, a failing match backtracked
+# through every earlier "sicherung" of a long word (90 kB of them: 6 s); a match ends at
+# the word's end either way.
 ALL_FAIL = _rx(
     r"\b(?:alle|aller|sämtliche\w*|ausnahmslos)\b(?! ander)(?! übrig)[^.\n]{0,60}"
-    r"\b(?:\w*sicherung\w*|\w*backup\w*|jobs?)\b[^.\n]{0,60}"
+    r"\b(?:(?>\w*sicherung\w*)|(?>\w*backup\w*)|jobs?)\b[^.\n]{0,60}"
     r"\b(?:fehl|ab|abgebrochen|rot|fail\w*)\b",
-    r"\b(?:\w*sicherung\w*)\b[^.\n]{0,40}\b(?:aller|sämtlicher)\b[^.\n]{0,40}\bfehl\b",
+    r"\b(?>\w*sicherung\w*)\b[^.\n]{0,40}\b(?:aller|sämtlicher)\b[^.\n]{0,40}\bfehl\b",
     r"\ball (?:\w+ ){0,2}(?:backups?|jobs)\b[^.\n]{0,40}\bfail\w*",
     r"\bkeine (?:\w+ )?sicherung\w* mehr\b",
     r"\bkeine sicherung\w*\b[^.\n]{0,40}\bmehr\b",
@@ -784,9 +791,9 @@ CAPABILITY = _rx(
 # This and LOG_TEXT_LINE are plain patterns, not prefiltered: only the language reads
 # them, on a text nothing else scans, and the literal scan cost more than they do.
 CLOSING = re.compile(
-    r"^\s*(?:mit freundlichen grüßen|freundliche grüße|viele grüße|beste grüße|liebe grüße|"
+    r"^[^\S\n]*(?:mit freundlichen grüßen|freundliche grüße|viele grüße|beste grüße|liebe grüße|"
     r"schöne grüße|herzliche grüße|gruß|grüße|mfg|best regards|kind regards|regards|"
-    r"best wishes|cheers|sincerely|yours sincerely|--)\s*[,!.]?\s*$",
+    r"best wishes|cheers|sincerely|yours sincerely|--)[^\S\n]*[,!.]?\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
 # Phrases that use a class or type word without classifying this request; removed first.
