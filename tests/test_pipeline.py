@@ -384,6 +384,8 @@ def test_without_a_team_address_no_team_notices(sample_desk: Desk) -> None:
         ingest_file(sample_desk, path, "header")
     kinds = {r["kind"] for r in outbox_rows(sample_desk)}
     assert "team_notice" not in kinds and kinds & {"call_accepted", "needs_info"}
+
+
 def test_the_ack_greets_a_name_only_of_a_names_length(sample_desk: Desk, tmp_path: Path) -> None:
     """The reply goes to whatever address the mail names: a display name of any length
     in its greeting made the desk mail any text to anyone (1 MB name, 1 MB reply)."""
