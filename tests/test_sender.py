@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -255,3 +256,61 @@ def test_a_failed_mail_can_be_queued_again_and_is_listed_with_its_error(
     assert len(smtp_sink.received()) == 1
     twice = CliRunner().invoke(cli, ["--config", str(cfg), "outbox", "retry", str(oid)])
     assert twice.exit_code == 1 and "not failed" in twice.output
+
+
+def test_an_outbox_folder_that_fails_keeps_the_mail_queued_past_its_attempts(
+    tmp_path: Path, settings_factory: Callable[..., Settings]
+) -> None:
+    """A full or read-only outbox folder is our fault, not the mail's: counted against
+    the mail, every reply queued meanwhile ended failed (8 attempts, about 2 h) and had
+    to be retried by hand once space was freed."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    desk = Desk.open(settings_factory(outbox={"dir": str(blocker / "outbox"), "max_attempts": 2}))
+    oid = queue_one(desk)
+    at = T0
+    for _ in range(4):
+        assert sender.run_once(desk, at) == 1
+        st, _, error = state(desk, oid)
+        assert st == "queued" and error and "cannot write outgoing mail" in error
+        at += sender.LOCAL_RETRY  # retried at least this often, however many attempts
+    blocker.unlink()
+    assert sender.run_once(desk, at) == 1
+    assert state(desk, oid)[:2] == ("sent", 5)
+    assert len(list((blocker / "outbox").glob("*.eml"))) == 1
+    desk.close()
+
+
+def test_a_mail_that_cannot_be_composed_fails_alone(
+    relay_desk: Desk,
+    smtp_sink: SmtpSink,  # noqa: F811
+) -> None:
+    broken = queue_one(relay_desk, "Backup")
+    fine = queue_one(relay_desk, "Backup")
+    with write_tx(relay_desk.db):
+        relay_desk.db.execute("UPDATE outbox SET to_addrs = 'not json' WHERE id = ?", [broken])
+    assert sender.run_once(relay_desk, T0) == 2
+    st, _, error = state(relay_desk, broken)
+    assert st == "failed" and error and error.startswith("cannot compose: JSONDecodeError")
+    assert state(relay_desk, fine)[0] == "sent"
+    assert len(smtp_sink.received()) == 1
+
+
+def test_an_unexpected_error_sending_one_mail_does_not_stop_the_rest(
+    relay_desk: Desk,
+    smtp_sink: SmtpSink,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = queue_one(relay_desk, "Backup")
+    second = queue_one(relay_desk, "Backup")
+    relay = sender._relay
+
+    def flaky(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, bytes]]:
+        if row["id"] == first:
+            raise RuntimeError("surprise")
+        return relay(settings, row)
+
+    monkeypatch.setattr(sender, "_relay", flaky)
+    assert sender.run_once(relay_desk, T0) == 2
+    assert state(relay_desk, first) == ("queued", 1, "RuntimeError: surprise")
+    assert state(relay_desk, second)[0] == "sent"

@@ -16,7 +16,7 @@ import os
 import re
 import smtplib
 import ssl
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from sepdesk.outbound.outbox import backoff, raw_of
 from sepdesk.store import insert_row, write_tx
 
 log = logging.getLogger("sepdesk.sender")
+LOCAL_RETRY = timedelta(minutes=5)  # at most this long between tries while the folder fails
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -127,8 +128,16 @@ def _hang_up(client: smtplib.SMTP) -> None:
     client.close()
 
 
-def _record(desk: Desk, row: dict[str, Any], at: datetime, error: DeliveryError | None) -> None:
-    """The result of one attempt; inside a batch transaction or its own."""
+def _record(
+    desk: Desk,
+    row: dict[str, Any],
+    at: datetime,
+    error: DeliveryError | None,
+    local: bool = False,
+) -> None:
+    """The result of one attempt; inside a batch transaction or its own. ``local``: the
+    attempt failed on our side (the outbox folder), which no number of attempts makes
+    the mail's fault."""
     attempts = row["attempts"] + 1
     final = False
     with write_tx(desk.db):
@@ -139,7 +148,7 @@ def _record(desk: Desk, row: dict[str, Any], at: datetime, error: DeliveryError 
                 [attempts, to_db(at), row["raw"], row["id"]],
             )
         else:
-            final = _record_failure(desk, row, at, error, attempts)
+            final = _record_failure(desk, row, at, error, attempts, local)
     if error is None:
         log.info("outbox #%s %s sent to %s", row["id"], row["kind"], row["to_addrs"])
     else:
@@ -197,20 +206,28 @@ def _copy_for(
 
 
 def _record_failure(
-    desk: Desk, row: dict[str, Any], at: datetime, error: DeliveryError, attempts: int
+    desk: Desk,
+    row: dict[str, Any],
+    at: datetime,
+    error: DeliveryError,
+    attempts: int,
+    local: bool = False,
 ) -> bool:
-    """A failed attempt: queued again with backoff, or failed; whether it is final."""
-    final = error.permanent or attempts >= desk.settings.outbox.max_attempts
+    """A failed attempt: queued again with backoff, or failed; whether it is final.
+
+    A local fault (the outbox folder full or read-only) keeps the mail queued however
+    long it lasts, tried again every LOCAL_RETRY at most: counted as attempts, it had
+    failed every mail queued meanwhile, each to be retried by hand once space was freed.
+    """
+    if local:
+        final, delay = False, min(backoff(attempts), LOCAL_RETRY)
+    else:
+        final = error.permanent or attempts >= desk.settings.outbox.max_attempts
+        delay = backoff(attempts)
     desk.db.execute(
         "UPDATE outbox SET state = ?, attempts = ?, last_error = ?, next_attempt_at = ?"
         " WHERE id = ? AND state = 'queued'",
-        [
-            "failed" if final else "queued",
-            attempts,
-            str(error),
-            to_db(at + backoff(attempts)),
-            row["id"],
-        ],
+        ["failed" if final else "queued", attempts, str(error), to_db(at + delay), row["id"]],
     )
     return final
 
@@ -222,6 +239,10 @@ def _relay_each(desk: Desk, rows: list[dict[str, Any]], at: datetime) -> None:
             refused = _relay(desk.settings, row)
         except DeliveryError as exc:
             _record(desk, row, at, exc)
+            continue
+        except Exception as exc:  # the fence: one mail must not stop the ones after it
+            log.exception("outbox #%s: sending failed", row["id"])
+            _record(desk, row, at, DeliveryError(f"{type(exc).__name__}: {exc}"))
             continue
         if refused:
             _record_partial(desk, row, at, refused)
@@ -238,7 +259,7 @@ def _write_batch(desk: Desk, rows: list[dict[str, Any]], at: datetime) -> None:
         error = exc
     with write_tx(desk.db):
         for row in rows:
-            _record(desk, row, at, error)
+            _record(desk, row, at, error, local=True)
 
 
 def run_once(desk: Desk, at: datetime, limit: int = 200) -> int:
@@ -250,10 +271,22 @@ def run_once(desk: Desk, at: datetime, limit: int = 200) -> int:
         )
     )
     # Composed here, in the sender, so the pipeline's transactions stay short.
-    rows = [{**row, "raw": raw_of(desk.settings, row)} for row in rows]
-    if rows:
-        (_relay_each if desk.settings.relay_enabled else _write_batch)(desk, rows, at)
+    ready = [r for r in (_composed(desk, row, at) for row in rows) if r is not None]
+    if ready:
+        (_relay_each if desk.settings.relay_enabled else _write_batch)(desk, ready, at)
     return len(rows)
+
+
+def _composed(desk: Desk, row: dict[str, Any], at: datetime) -> dict[str, Any] | None:
+    """The row with its bytes; None when it cannot be composed, then recorded as failed
+    (composing again gives the same error): it must not hold up the mails after it."""
+    try:
+        return {**row, "raw": raw_of(desk.settings, row)}
+    except Exception as exc:
+        log.exception("outbox #%s: cannot compose the mail", row["id"])
+        error = DeliveryError(f"cannot compose: {type(exc).__name__}: {exc}", permanent=True)
+        _record(desk, row, at, error)
+        return None
 
 
 def next_attempt(desk: Desk) -> datetime | None:
