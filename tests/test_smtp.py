@@ -444,3 +444,30 @@ def test_sessions_over_max_connections_are_told_421_and_the_slot_comes_back(
             sock.close()
         controller.stop()
         handler.close()
+
+
+def test_a_message_of_more_lines_than_its_size_allows_gets_552_and_is_not_stored(
+    settings_factory: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiosmtpd kept each DATA line as an object of its own: 32 MiB of empty lines held
+    1.2 GB and a core for 28 s. Lines go into one buffer now, and a message with more
+    lines than 8 bytes each would fill is refused (here: 50 lines at most)."""
+    from sepdesk.intake import smtp
+
+    monkeypatch.setattr(smtp, "MIN_LINES", 50)
+    settings = settings_factory(smtp={"max_message_bytes": 400})
+    Desk.open(settings).close()
+    handler = IntakeHandler(settings)
+    controller = start_receiver(settings, handler)
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as err:
+            send(settings, b"Subject: blank\r\n" + b"\r\n" * 60)
+        assert err.value.smtp_code == 552 and b"too many lines" in err.value.smtp_error
+        send(settings, b"Subject: fine\r\n\r\n" + b".dot\r\n" * 40)
+        desk = Desk.open(settings)
+        (raw,) = desk.db.execute("SELECT raw FROM intake").fetchone()
+        desk.close()
+        assert raw == b"Subject: fine\r\n\r\n" + b".dot\r\n" * 40  # unstuffed, stored once
+    finally:
+        controller.stop()
+        handler.close()
