@@ -109,10 +109,9 @@ def test_write_after_sqlite_cancelled_the_transaction_raises_instead_of_hanging(
     assert count(desk, "SELECT count(*) FROM scratch") == rows  # nothing committed apart
 
 
-def test_a_full_disk_at_the_third_attempt_neither_hangs_nor_quarantines(desk: Desk) -> None:
-    """The pipeline's row fence quarantined at attempt 3, inside the cancelled transaction:
-    its write_tx waited for the lock its own thread held, and the pipeline process hung
-    (every later mail of its shard unprocessed, the daemon still 'healthy')."""
+def stored_at_its_last_attempt(desk: Desk) -> int:
+    """A sample mail stored with all but one of its attempts used: the next failure
+    counted against it would quarantine it."""
     intake_id = store_raw(
         desk.db, source="smtp", raw=MAILS[0].read_bytes(), received_at=T0
     ).intake_id
@@ -120,6 +119,14 @@ def test_a_full_disk_at_the_third_attempt_neither_hangs_nor_quarantines(desk: De
         "UPDATE intake SET attempts = ? WHERE id = ?", [runner.MAX_ATTEMPTS - 1, intake_id]
     )
     desk.db.conn.commit()
+    return intake_id
+
+
+def test_a_full_disk_at_the_third_attempt_neither_hangs_nor_quarantines(desk: Desk) -> None:
+    """The pipeline's row fence quarantined at attempt 3, inside the cancelled transaction:
+    its write_tx waited for the lock its own thread held, and the pipeline process hung
+    (every later mail of its shard unprocessed, the daemon still 'healthy')."""
+    intake_id = stored_at_its_last_attempt(desk)
     fill_up(desk)
 
     raised = in_thread(lambda: runner.process_batch(desk, [intake_id], T0))
@@ -139,13 +146,7 @@ def test_a_storage_fault_inside_a_row_is_not_held_against_the_message(
 ) -> None:
     """SQLite may undo just the statement: the row fence then counted the disk's fault
     against the message and quarantined it at attempt 3, for good."""
-    intake_id = store_raw(
-        desk.db, source="smtp", raw=MAILS[0].read_bytes(), received_at=T0
-    ).intake_id
-    desk.db.execute(
-        "UPDATE intake SET attempts = ? WHERE id = ?", [runner.MAX_ATTEMPTS - 1, intake_id]
-    )
-    desk.db.conn.commit()
+    intake_id = stored_at_its_last_attempt(desk)
     real_steps = runner.run_steps
 
     def disk_full(work: Any) -> None:
