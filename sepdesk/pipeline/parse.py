@@ -13,17 +13,13 @@ import binascii
 import codecs
 import contextlib
 import email
-import email.base64mime
 import email.errors
-import email.message
 import email.policy
-import email.quoprimime
 import email.utils
 import hashlib
 import html
 import logging
 import re
-from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import make_header
@@ -32,9 +28,14 @@ from html.parser import HTMLParser
 from typing import Any
 
 import mailparser
-import mailparser.utils
 
 from sepdesk.errors import SepdeskError
+from sepdesk.pipeline import linear_email
+from sepdesk.pipeline.linear_email import decode_header
+
+# Every mail is parsed through this module: from here on, the email package and
+# mail-parser read headers in linear time (see linear_email, process-wide).
+linear_email.install()
 
 # mail-parser logs every MIME part type it does not decode; that is noise here.
 logging.getLogger("mailparser").setLevel(logging.ERROR)
@@ -108,148 +109,6 @@ def header_text(value: object) -> str:
 
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-def decode_header(header: str) -> list[tuple[bytes | str, str | None]]:
-    """``email.header.decode_header`` of a str, with the same result in linear time.
-
-    The standard library's takes time quadratic in the number of encoded words: its
-    pattern scans to the end of the line from every ``=?x?q?`` that no ``?=`` closes
-    (140 kB of them took 39 s), and it pops the head of a list per word, and deletes
-    and concatenates in place (200,000 closed ones: 21 s). SMTP intake reads the
-    Subject (conversation.names_a_thread) before it answers, so one such mail held
-    every other sender's 250 that long.
-    """
-    if len(_encoded_split(header)) == 1:
-        return [(header, None)]
-    words: list[tuple[str, str | None, str | None]] = []
-    for line in header.splitlines():
-        parts = _encoded_split(line)
-        if parts[0].lstrip():
-            words.append((parts[0].lstrip(), None, None))
-        for i in range(1, len(parts), 4):
-            charset, kind, encoded, unencoded = parts[i : i + 4]
-            words.append((encoded, kind.lower(), charset.lower()))
-            if unencoded:
-                words.append((unencoded, None, None))
-    # Whitespace between two encoded words is dropped.
-    words = [
-        w
-        for n, w in enumerate(words)
-        if not (0 < n < len(words) - 1 and words[n + 1][1] and words[n - 1][1] and w[0].isspace())
-    ]
-    collapsed: list[tuple[bytes | str, str | None]] = []
-    run: list[bytes] = []
-    run_charset: str | None = None
-    for text, encoding, of in words:
-        if run and of != run_charset:
-            collapsed.append(_joined(run, run_charset))
-            run = []
-        run_charset = of
-        run.append(_decoded_word(text, encoding))
-    collapsed.append(_joined(run, run_charset))
-    return collapsed
-
-
-def _decoded_word(encoded: str, encoding: str | None) -> bytes:
-    if encoding is None:
-        return bytes(encoded, "raw-unicode-escape")
-    if encoding == "q":
-        return bytes(email.quoprimime.header_decode(encoded), "raw-unicode-escape")
-    padding = len(encoded) % 4  # Postel's law: add missing padding
-    if padding:
-        encoded += "==="[: 4 - padding]
-    try:
-        return email.base64mime.decode(encoded)
-    except binascii.Error:
-        raise email.errors.HeaderParseError("Base64 decoding error") from None
-
-
-def _joined(run: list[bytes], charset: str | None) -> tuple[bytes, str | None]:
-    # Plain words are joined by a space, encoded words of one charset directly.
-    return (b" " if charset is None else b"").join(run), charset
-
-
-def _encoded_split(line: str) -> list[str]:
-    """``email.header.ecre.split(line)``: the text between encoded words, and per word
-    its charset, encoding and encoded text; found by the same rules (the charset runs to
-    the first "?", the encoded text to the first "?=" on its line), in linear time."""
-    closes = [m.start() for m in _CLOSE.finditer(line)]
-    breaks = [m.start() for m in _NEWLINE.finditer(line)]
-    out: list[str] = []
-    done = 0  # where the text not yet split off starts
-    start = line.find("=?")
-    while start != -1:
-        mark = line.find("?", start + 2)
-        if (
-            mark != -1
-            and line[mark + 1 : mark + 2] in _ENCODINGS
-            and line[mark + 2 : mark + 3] == "?"
-        ):
-            i = bisect_left(closes, mark + 3)
-            if i == len(closes):
-                break  # nothing closes this word, nor any later one
-            end = closes[i]
-            j = bisect_left(breaks, mark + 3)
-            if j == len(breaks) or breaks[j] >= end:  # the encoded text stays on its line
-                out += [
-                    line[done:start],
-                    line[start + 2 : mark],
-                    line[mark + 1],
-                    line[mark + 3 : end],
-                ]
-                done = end + 2
-                start = line.find("=?", done)
-                continue
-        start = line.find("=?", start + 1)
-    out.append(line[done:])
-    return out
-
-
-_CLOSE = re.compile(r"\?=")
-_NEWLINE = re.compile(r"\n")
-_ENCODINGS = ("q", "Q", "b", "B")
-# mail-parser decodes attachment file names with the standard library's decode_header:
-# it gets this one (the same result) so that a file name of encoded words is no hang.
-mailparser.utils.decode_header = decode_header
-
-
-def parse_params(value: object) -> list[str]:
-    """``email.message._parseparam``: a header's ``;``-separated parameters (the name
-    lower-cased, spaces around "=" removed), with the same result in linear time.
-
-    The standard library's copies the rest of the value for each parameter, and counts
-    the quotes from the start of one again for each ";" inside quotes: 100,000
-    parameters in a Content-Type took 9 s, and the parser, mail-parser and the charset
-    repair each ask for them (``get_boundary``, ``get_param``).
-    """
-    text = ";" + str(value)
-    params = []
-    start = 0  # what is left to read: text[start:]
-    while text[start : start + 1] == ";":
-        start += 1
-        end = text.find(";", start)
-        counted, quotes = start, 0  # the quotes (less escaped ones) in text[start:counted]
-        while end > start:
-            quotes += text.count('"', counted, end) - text.count('\\"', counted, end)
-            counted = end
-            if quotes % 2 == 0:
-                break
-            end = text.find(";", end + 1)
-        if end < 0:
-            end = len(text)
-        param = text[start:end]
-        if "=" in param:
-            i = param.index("=")
-            param = param[:i].strip().lower() + "=" + param[i + 1 :].strip()
-        params.append(param.strip())
-        start = end
-    return params
-
-
-# Installed in the standard library's email.message, whose every parse and get_param
-# reads parameters with it (bounces and the IMAP intake parse mail too).
-email.message._parseparam = parse_params  # type: ignore[attr-defined]
 
 
 def _decoded_words(text: str) -> str:
