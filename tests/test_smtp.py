@@ -463,6 +463,19 @@ def test_a_message_of_more_lines_than_its_size_allows_gets_552_and_is_not_stored
         with pytest.raises(smtplib.SMTPDataError) as err:
             send(settings, b"Subject: blank\r\n" + b"\r\n" * 60)
         assert err.value.smtp_code == 552 and b"too many lines" in err.value.smtp_error
+        # Read to its end and answered: a mail server gets its permanent refusal (a
+        # dropped connection would have it send the message again and again).
+        with smtplib.SMTP(settings.smtp.host, settings.smtp.port, timeout=10) as client:
+            client.ehlo()
+            client.mail("sender@example.org")
+            client.rcpt("support@sep.example")
+            assert client.data(b"Subject: blank\r\n" + b"\r\n" * 60)[0] == 552
+            assert client.noop()[0] == 250  # the session goes on
+            # A stream past what any message within the limit can be is hung up on.
+            client.mail("sender@example.org")
+            client.rcpt("support@sep.example")
+            with pytest.raises(smtplib.SMTPServerDisconnected):
+                client.data(b"Subject: endless\r\n" + b"\r\n" * 5_000)
         send(settings, b"Subject: fine\r\n\r\n" + b".dot\r\n" * 40)
         desk = Desk.open(settings)
         (raw,) = desk.db.execute("SELECT raw FROM intake").fetchone()

@@ -44,6 +44,7 @@ TOO_MUCH_DATA = "552 Error: Too much mail data"
 TOO_MANY_LINES = "552 5.3.4 Error: too many lines for the message's size limit"
 MIN_LINES = 100_000
 YIELD_EVERY = 1024
+HUNG_UP = ""  # _read_data closed the connection: no answer, nothing stored
 
 
 def echo(address: str) -> str:
@@ -328,7 +329,7 @@ class TolerantSMTP(SMTP):
         return False if self.refused else super().eof_received()
 
     async def smtp_DATA(self, arg: str) -> None:
-        """aiosmtpd's DATA (same replies, same limits), reading into one buffer.
+        """aiosmtpd's DATA (its replies and limits, one more), reading into one buffer.
 
         aiosmtpd keeps every line as an object of its own until the final dot, about
         40 bytes for an empty one: 32 MiB of empty lines held 1.2 GB and 28 s of CPU,
@@ -336,7 +337,7 @@ class TolerantSMTP(SMTP):
         every other session for seconds. Here the lines go into one bytearray, the loop
         lets the others run every YIELD_EVERY lines, and a message of more than
         ``max_lines()`` lines (8 bytes a line on average at ``max_message_bytes``) is
-        refused with 552 and the connection closed, instead of reading the rest.
+        refused with 552 (the pipeline would choke on it).
         """
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
             return
@@ -349,11 +350,11 @@ class TolerantSMTP(SMTP):
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         refusal = await self._read_data()
+        if refusal == HUNG_UP:
+            return
         if refusal:
             self._set_post_data_state()
             await self.push(refusal)
-            if refusal == TOO_MANY_LINES and self.transport is not None:
-                self.transport.close()  # the rest of the flood is not read
             return
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()
@@ -361,10 +362,14 @@ class TolerantSMTP(SMTP):
 
     async def _read_data(self) -> str | None:
         """The DATA lines up to the final dot into the envelope, unstuffed; the refusal
-        when the message broke a limit (it is read to its end all the same)."""
+        when the message broke a limit. A refused message is read to its end all the
+        same, so that its sender gets the permanent answer (a dropped connection is a
+        temporary failure to a mail server: it would send the message again and again),
+        but only as far as a message within the size limit can go (SIZE lets a server
+        know the limit beforehand): past that the connection is closed (HUNG_UP)."""
         assert self.envelope is not None
         data, size, lines, refusal = bytearray(), 0, 0, None
-        limit, max_lines = self.data_size_limit, self.max_lines()
+        limit, max_lines = self.data_size_limit or 0, self.max_lines()
         in_line = False  # inside an over-long line, read in pieces
         while self.transport is not None:
             try:
@@ -382,17 +387,24 @@ class TolerantSMTP(SMTP):
             if refusal is None and limit and size > limit:
                 refusal = TOO_MUCH_DATA
             elif refusal is None and lines > max_lines:
-                return TOO_MANY_LINES  # not read to its end: that is the cost avoided
+                refusal = TOO_MANY_LINES
             if refusal is None:
                 data += line[1:] if line[:1] == b"." else line  # RFC 5321 4.5.2
             elif data:
                 data = bytearray()  # given up: free it now, not at the final dot
             if lines % YIELD_EVERY == 0:
+                if lines > 4 * max_lines or (limit and size > 2 * limit):
+                    self._hang_up()  # no message within the limit is this long
+                    return HUNG_UP
                 await asyncio.sleep(0)
         if refusal is None:
             self.envelope.original_content = bytes(data)
             self.envelope.content = self.envelope.original_content
         return refusal
+
+    def _hang_up(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
 
     def max_lines(self) -> int:
         return max(MIN_LINES, (self.data_size_limit or 0) // 8)
