@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -314,3 +315,45 @@ def test_an_unexpected_error_sending_one_mail_does_not_stop_the_rest(
     assert sender.run_once(relay_desk, T0) == 2
     assert state(relay_desk, first) == ("queued", 1, "RuntimeError: surprise")
     assert state(relay_desk, second)[0] == "sent"
+
+
+def test_a_mail_the_relay_took_is_not_sent_again_while_its_record_fails(
+    relay_desk: Desk,
+    smtp_sink: SmtpSink,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The relay took the mail, then the database could not record it (full): the pass
+    failed with the mail still queued, and every pass after it, five seconds apart in
+    serve, handed it to the relay again."""
+    oid = queue_one(relay_desk, "Backup")
+    record = sender._record
+    failures = iter([True, True])
+
+    def full_disk(desk: Desk, row: dict[str, Any], *args: Any, **kw: Any) -> None:
+        if next(failures, False):
+            raise sqlite3.OperationalError("database or disk is full")
+        record(desk, row, *args, **kw)
+
+    monkeypatch.setattr(sender, "_record", full_disk)
+    for _ in range(2):
+        with pytest.raises(sqlite3.OperationalError):
+            sender.run_once(relay_desk, T0)
+        assert state(relay_desk, oid)[0] == "queued"
+    assert sender.run_once(relay_desk, T0) == 1
+    assert state(relay_desk, oid)[:2] == ("sent", 1)
+    assert len(smtp_sink.received()) == 1
+
+
+def test_a_non_ascii_recipient_beside_others_is_refused_alone(
+    relay_desk: Desk,
+    smtp_sink: SmtpSink,  # noqa: F811
+) -> None:
+    """An escalation or a phone confirmation may go to several addresses: one that
+    smtplib cannot write must not keep the mail from the others."""
+    oid = queue_one(relay_desk, "Breach", ("kündé@exämple.org", "lead@example.org"))
+    assert sender.run_once(relay_desk, T0) == 1
+    st, _, error = state(relay_desk, oid)
+    assert st == "sent" and error and "kündé@exämple.org 553" in error
+    assert [m.rcpt_tos for m in smtp_sink.messages] == [("lead@example.org",)]
+    queued = "SELECT count(*) FROM outbox WHERE state = 'queued'"
+    assert relay_desk.db.execute(queued).fetchone()[0] == 0  # refused for good: no retry

@@ -77,15 +77,13 @@ def _relay(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, byte
     """Hand the mail to the relay; the recipients it refused while taking it for the
     others (empty: all accepted). Raises DeliveryError when it took it for nobody."""
     r = settings.relay
-    wide = [a for a in json.loads(row["to_addrs"]) if not a.isascii()]
-    if wide:
-        # smtplib cannot write them in RCPT TO (UnicodeEncodeError): the pass failed at
-        # this mail each time, and no mail after it went out.
-        raise DeliveryError(
-            f"cannot send to {', '.join(wide)}: an address that is not ASCII needs"
-            " SMTPUTF8, which sepdesk does not use",
-            permanent=True,
-        )
+    to = json.loads(row["to_addrs"])
+    # smtplib cannot write these in RCPT TO (UnicodeEncodeError: the pass failed at this
+    # mail each time, and no mail after it went out). They are refused for good, as a
+    # relay would refuse them; the others get the mail.
+    wide = {a: _NOT_ASCII for a in to if not a.isascii()}
+    if len(wide) == len(to):
+        raise DeliveryError(f"recipients refused: {_refusal(wide)}", permanent=True)
     context = ssl.create_default_context()
     try:
         if r.tls == "tls":
@@ -100,7 +98,7 @@ def _relay(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, byte
                 password = read_secret(r.password_file, "SEPDESK_RELAY_PASSWORD", "relay_password")
                 client.login(r.user, password or "")
             refused = client.sendmail(
-                settings.desk.support_address, json.loads(row["to_addrs"]), row["raw"]
+                settings.desk.support_address, [a for a in to if a not in wide], row["raw"]
             )
         finally:
             _hang_up(client)
@@ -117,7 +115,11 @@ def _relay(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, byte
         ) from None
     except (TimeoutError, smtplib.SMTPException, OSError, ssl.SSLError) as exc:
         raise DeliveryError(f"relay {r.host}:{r.port}: {type(exc).__name__}: {exc}") from None
-    return refused
+    return {**refused, **wide}
+
+
+# How a recipient that is not ASCII is refused: sepdesk does not use SMTPUTF8.
+_NOT_ASCII = (553, b"5.6.7 an address that is not ASCII needs SMTPUTF8, which sepdesk does not use")
 
 
 def _hang_up(client: smtplib.SMTP) -> None:
@@ -232,22 +234,34 @@ def _record_failure(
     return final
 
 
+# Mails the relay took whose record failed (the database full, say): outbox id -> the
+# recipients refused. The failed record ends the pass, and the mail is still queued:
+# without this the next pass, five seconds later, would hand it over again, and again.
+# Per process, like the daemon's one sender; a crash in between still resends once.
+_DELIVERED: dict[tuple[str, int], dict[str, tuple[int, bytes]]] = {}
+
+
 def _relay_each(desk: Desk, rows: list[dict[str, Any]], at: datetime) -> None:
     # One commit per mail: after a crash at most one mail is handed to the relay twice.
     for row in rows:
-        try:
-            refused = _relay(desk.settings, row)
-        except DeliveryError as exc:
-            _record(desk, row, at, exc)
-            continue
-        except Exception as exc:  # the fence: one mail must not stop the ones after it
-            log.exception("outbox #%s: sending failed", row["id"])
-            _record(desk, row, at, DeliveryError(f"{type(exc).__name__}: {exc}"))
-            continue
+        key = (desk.settings.database.path, row["id"])
+        refused = _DELIVERED.get(key)
+        if refused is None:
+            try:
+                refused = _relay(desk.settings, row)
+            except DeliveryError as exc:
+                _record(desk, row, at, exc)
+                continue
+            except Exception as exc:  # the fence: one mail must not stop the ones after it
+                log.exception("outbox #%s: sending failed", row["id"])
+                _record(desk, row, at, DeliveryError(f"{type(exc).__name__}: {exc}"))
+                continue
+            _DELIVERED[key] = refused
         if refused:
             _record_partial(desk, row, at, refused)
         else:
             _record(desk, row, at, None)
+        del _DELIVERED[key]
 
 
 def _write_batch(desk: Desk, rows: list[dict[str, Any]], at: datetime) -> None:
