@@ -6,7 +6,6 @@ text order is time order and indexes on due columns work.
 
 from __future__ import annotations
 
-import warnings
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -44,9 +43,28 @@ def from_db_opt(text: str | None) -> datetime | None:
 # The zone names RFC 5322 allows in a Date (obs-zone), in seconds east of UTC. Any other
 # name is refused: the fallback parser would drop it and read the time as the desk's.
 _RFC5322_ZONES = {
-    "UT": 0, "GMT": 0, "EST": -5 * 3600, "EDT": -4 * 3600, "CST": -6 * 3600,
-    "CDT": -5 * 3600, "MST": -7 * 3600, "MDT": -6 * 3600, "PST": -8 * 3600, "PDT": -7 * 3600,
+    "UT": 0, "UTC": 0, "Z": 0, "GMT": 0, "EST": -5 * 3600, "EDT": -4 * 3600,
+    "CST": -6 * 3600, "CDT": -5 * 3600, "MST": -7 * 3600, "MDT": -6 * 3600,
+    "PST": -8 * 3600, "PDT": -7 * 3600,
 }  # fmt: skip
+
+
+class _UnknownZone(ValueError):
+    pass
+
+
+def _zone(name: str | None, offset: int | None) -> int | None:
+    """dateutil's ``tzinfos`` as a function: the offset a text gives, else an RFC 5322
+    zone name's; any other name raises. Given a table instead, dateutil reads a name of
+    the host's own zone (CET, CEST on a server in Berlin) as the host's local time,
+    whichever half of the year it names, before it looks at the table at all."""
+    if offset is not None:
+        return offset
+    if name is None:
+        return None
+    if name.upper() in _RFC5322_ZONES:
+        return _RFC5322_ZONES[name.upper()]
+    raise _UnknownZone(name)
 
 
 def parse_instant(text: str, tz: str, what: str = "time") -> datetime:
@@ -61,7 +79,7 @@ def parse_instant(text: str, tz: str, what: str = "time") -> datetime:
     except (ValueError, OverflowError):
         try:
             dt = _loose(text, what)
-        except dateparser.UnknownTimezoneWarning:
+        except _UnknownZone:
             raise InputError(
                 f"{what}: unknown zone name in {text!r}; give the offset, e.g. +01:00"
             ) from None
@@ -80,13 +98,11 @@ def _loose(text: str, what: str) -> datetime:
     date ("--at 5") or with day and month interchangeable gives two answers, and is
     refused instead of guessed.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", dateparser.UnknownTimezoneWarning)
-        readings = {
-            dateparser.parse(text, default=default, dayfirst=dayfirst, tzinfos=_RFC5322_ZONES)
-            for default in _DEFAULTS
-            for dayfirst in (False, True)
-        }
+    readings = {
+        dateparser.parse(text, default=default, dayfirst=dayfirst, tzinfos=_zone)
+        for default in _DEFAULTS
+        for dayfirst in (False, True)
+    }
     if len({r.date() for r in readings}) > 1:
         raise InputError(
             f"{what}: {text!r} names no single day; give it as ISO 8601 (2026-03-04T10:00)"

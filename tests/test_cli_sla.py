@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from sepdesk.cli.sla import sla
-from sepdesk.instants import to_db
+from sepdesk.errors import InputError
+from sepdesk.instants import parse_instant, to_db
 from sepdesk.store import open_db
 from tests.test_sla_timer import berlin, insert_ticket
 
@@ -248,3 +250,20 @@ def test_deadline_refuses_a_time_that_names_no_single_day(config: Path, given: s
 def test_deadline_reads_a_day_first_date_that_is_unambiguous(config: Path) -> None:
     result = run(config, "deadline", "--severity", "1", "--from", "16.03.2026 10:00")
     assert result.output == "2026-03-16T14:00:00+01:00\n"
+
+
+@pytest.mark.parametrize("given", ["16 Mar 2026 10:00 CEST", "16 Jul 2026 10:00 CET"])
+def test_a_zone_name_of_the_hosts_own_zone_is_refused_too(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    """dateutil reads a name in time.tzname as the host's local time, whichever half of
+    the year it names: on a server in Berlin 'CEST' in March was read as +01:00."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        assert "CET" in time.tzname
+        with pytest.raises(InputError, match="unknown zone name"):
+            parse_instant(given, "Europe/Berlin", "--at")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
