@@ -326,10 +326,12 @@ def _validate_ranges(where: str, s: Settings) -> None:
     for name, port in ports:
         if not 0 < port < 65536:
             raise ConfigError(f"{where}: [{name}] port: must be 1-65535, not {port}")
-    if s.smtp.max_connections < 1:
-        raise ConfigError(
-            f"{where}: [smtp] max_connections: must be 1 or more, not {s.smtp.max_connections}"
-        )
+    for key, number in (
+        ("max_connections", s.smtp.max_connections),
+        ("max_message_bytes", s.smtp.max_message_bytes),
+    ):
+        if number < 1:
+            raise ConfigError(f"{where}: [smtp] {key}: must be 1 or more, not {number}")
     for key, value in (
         ("reopen_days", s.desk.reopen_days),
         ("max_auto_replies_per_day", s.desk.max_auto_replies_per_day),

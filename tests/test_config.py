@@ -281,3 +281,12 @@ def test_config_comes_from_the_option_then_the_environment_then_the_default_file
     assert database(env="env.toml") == "env.db"
     assert database("--config", "option.toml", env="env.toml") == "option.db"
     assert config.load().database.path == "default.db"
+
+
+@pytest.mark.parametrize("key", ["max_connections", "max_message_bytes"])
+def test_smtp_limits_must_be_one_or_more(tmp_path: Path, key: str) -> None:
+    """0 switched aiosmtpd's size limit off while the line limit still counted."""
+    with pytest.raises(ConfigError, match=rf"\[smtp\] {key}: must be 1 or more, not 0"):
+        p = tmp_path / "c.toml"
+        p.write_text(f"[smtp]\n{key} = 0\n")
+        config.load(p)

@@ -195,3 +195,12 @@ def test_a_notice_of_long_word_runs_names_its_recipient_at_once() -> None:
     report = read_report(mail, raw)
     assert time.monotonic() - started < 2
     assert is_bounce(mail) and report.mentioned == ("kim.o+desk@kunde.example",)
+
+
+def test_an_address_in_bounce_prose_is_whole_or_none() -> None:
+    """The local part is bounded (64, for linear time): a longer one is no address, and
+    its last 64 characters must not pass for one."""
+    from sepdesk.pipeline.bounces import _ADDRESS
+
+    assert _ADDRESS.findall("to " + "a" * 70 + ".kim@kunde.example failed") == []
+    assert _ADDRESS.findall("to kim@kunde.example failed") == ["kim@kunde.example"]

@@ -434,11 +434,18 @@ def test_sessions_over_max_connections_are_told_421_and_the_slot_comes_back(
                 assert refusal.startswith(b"421 4.3.2 "), refusal
                 assert sock.recv(100) == b""  # closed by the receiver
                 sock.close()
-        refusals = [r for r in caplog.records if "max_connections" in r.getMessage()]
-        assert len(refusals) == 1, [r.getMessage() for r in refusals]
-        held.pop().close()
-        wait_for(lambda: controller.sessions.open == 1)
-        send(settings, b"Subject: after the limit\r\n\r\nhello\r\n")
+            refusals = [
+                r.getMessage() for r in caplog.records if "max_connections" in r.getMessage()
+            ]
+            assert len(refusals) == 1 and refusals[0].startswith("SMTP: 1 connection(s)"), refusals
+            held.pop().close()
+            wait_for(lambda: controller.sessions.open == 1)
+            send(settings, b"Subject: after the limit\r\n\r\nhello\r\n")
+            # The end of the burst says how many more were refused since that line.
+            refusals = [
+                r.getMessage() for r in caplog.records if "max_connections" in r.getMessage()
+            ]
+            assert len(refusals) == 2 and refusals[1].startswith("SMTP: 2 connection(s)"), refusals
     finally:
         for sock in held:
             sock.close()

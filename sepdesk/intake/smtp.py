@@ -2,10 +2,12 @@
 
 A MAIL FROM or RCPT TO path opened with '<' and never closed gets 501 (RFC
 5321 syntax). RCPT outside the desk's addresses gets 550 5.1.1 (never a
-relay); a message over ``max_message_bytes`` gets 552 from aiosmtpd's
-data_size_limit; DATA
+relay). At most ``max_connections`` sessions are open; more get 421. DATA is
+read into one buffer (:meth:`TolerantSMTP.smtp_DATA`): a message over
+``max_message_bytes``, or of more lines than that allows, gets 552. DATA
 stores the raw bytes, envelope and received time in one committed
-transaction before 250, and answers 451 if that failed.
+transaction before 250, and answers 451 if that failed. The limits and their
+answers are listed in docs/operations.md.
 """
 
 from __future__ import annotations
@@ -284,18 +286,22 @@ class Sessions:
     def admit(self) -> bool:
         if self.open < self.limit:
             self.open += 1
+            if self.refused:  # the end of a burst: its refusals since the last line
+                self._log()
             return True
         self.refused += 1
-        clock = time.monotonic()
-        if self.logged_at is None or clock - self.logged_at >= REFUSALS_LOGGED_EVERY_S:
-            log.warning(
-                "SMTP: %s connection(s) refused with 421: [smtp] max_connections = %s"
-                " sessions are open",
-                self.refused,
-                self.limit,
-            )
-            self.refused, self.logged_at = 0, clock
+        if self.logged_at is None or time.monotonic() - self.logged_at >= REFUSALS_LOGGED_EVERY_S:
+            self._log()
         return False
+
+    def _log(self) -> None:
+        log.warning(
+            "SMTP: %s connection(s) refused with 421: [smtp] max_connections = %s"
+            " sessions were open",
+            self.refused,
+            self.limit,
+        )
+        self.refused, self.logged_at = 0, time.monotonic()
 
 
 class TolerantSMTP(SMTP):

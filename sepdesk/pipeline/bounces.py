@@ -47,7 +47,8 @@ MDN_REPORT = "disposition-notification"
 # An address as a notice's prose names it ("could not be delivered to kim@example.com").
 # At most 64 characters before the "@" (RFC 5321's limit): with no bound, every position
 # of a long run of word characters was tried up to its end (100 kB: 20 s, 1 MB: hours).
-_ADDRESS = re.compile(r"[\w.+-]{1,64}@[\w-]+(?:\.[\w-]+)+", re.ASCII)
+# Nothing of an address may stand before it: a longer local part is none, not its tail.
+_ADDRESS = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]+(?:\.[\w-]+)+", re.ASCII)
 
 
 @dataclass(frozen=True)
