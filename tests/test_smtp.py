@@ -491,3 +491,13 @@ def test_a_message_of_more_lines_than_its_size_allows_gets_552_and_is_not_stored
     finally:
         controller.stop()
         handler.close()
+
+
+def test_help_still_names_the_commands_sepdesk_overrides(receiver: Settings) -> None:
+    helo, overview, data, mail = _session(
+        receiver, b"EHLO client.example", b"HELP", b"HELP DATA", b"HELP MAIL"
+    )
+    assert helo.startswith(b"250")
+    assert all(name in overview for name in (b"DATA", b"MAIL", b"RCPT"))
+    assert data == b"250 Syntax: DATA"
+    assert mail.startswith(b"250 Syntax: MAIL FROM: <address>")

@@ -23,7 +23,7 @@ from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
 
 from sepdesk.config import Settings
 from sepdesk.instants import now
@@ -334,6 +334,7 @@ class TolerantSMTP(SMTP):
     def eof_received(self) -> bool | None:
         return False if self.refused else super().eof_received()
 
+    @syntax("DATA")  # HELP lists what has it (the overrides lost aiosmtpd's)
     async def smtp_DATA(self, arg: str) -> None:
         """aiosmtpd's DATA (its replies and limits, one more), reading into one buffer.
 
@@ -427,6 +428,7 @@ class TolerantSMTP(SMTP):
         except Exception:  # any parse failure is a malformed address: aiosmtpd's 553
             return None, None
 
+    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
     async def smtp_MAIL(self, arg: str | None) -> None:
         # Only where aiosmtpd would go on to accept: after HELO/EHLO (else its 503).
         if self.session and self.session.host_name and unterminated_path(arg, "FROM:"):
@@ -434,6 +436,7 @@ class TolerantSMTP(SMTP):
             return
         await super().smtp_MAIL(arg)
 
+    @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
     async def smtp_RCPT(self, arg: str | None) -> None:
         ready = (
             self.session and self.session.host_name and self.envelope and self.envelope.mail_from
