@@ -501,3 +501,32 @@ def test_help_still_names_the_commands_sepdesk_overrides(receiver: Settings) -> 
     assert all(name in overview for name in (b"DATA", b"MAIL", b"RCPT"))
     assert data == b"250 Syntax: DATA"
     assert mail.startswith(b"250 Syntax: MAIL FROM: <address>")
+
+
+def test_max_connections_is_kept_within_the_open_file_limit(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """5,000 sessions under systemd's 1,024 open files brought the old failure back:
+    no handle left, a traceback per accept. The soft limit is raised as far as the
+    hard one allows; beyond that, fewer sessions and a warning."""
+    import resource
+
+    from sepdesk.intake import smtp
+
+    limits = {"soft": 1024, "hard": 4096}
+
+    def getrlimit(_which: int) -> tuple[int, int]:
+        return limits["soft"], limits["hard"]
+
+    def setrlimit(_which: int, value: tuple[int, int]) -> None:
+        if value[0] > limits["hard"]:
+            raise ValueError("not allowed")
+        limits["soft"] = value[0]
+
+    monkeypatch.setattr(resource, "getrlimit", getrlimit)
+    monkeypatch.setattr(resource, "setrlimit", setrlimit)
+    assert smtp.session_limit(100) == 100 and limits["soft"] == 1024  # room enough
+    assert smtp.session_limit(2000) == 2000 and limits["soft"] == 2100  # raised
+    with caplog.at_level(logging.WARNING, logger="sepdesk.smtp"):
+        assert smtp.session_limit(5000) == 3996  # the hard limit less the daemon's files
+    assert "max_connections = 5000" in caplog.text and limits["soft"] == 4096

@@ -13,9 +13,11 @@ answers are listed in docs/operations.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import re
+import resource
 import threading
 import time
 from collections.abc import Callable
@@ -447,10 +449,39 @@ class TolerantSMTP(SMTP):
         await super().smtp_RCPT(arg)
 
 
+FILES_KEPT = 100  # open files the rest of the daemon may need: database, IMAP, spool, pipes
+
+
+def session_limit(wanted: int) -> int:
+    """``[smtp] max_connections`` as the open-file limit allows: the soft limit is raised
+    as far as the hard one lets it; beyond that, fewer sessions and a warning. A session
+    is an open file, and the daemon out of them refuses everyone (and logs a traceback
+    per attempt) instead of telling the surplus to come back later."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = wanted + FILES_KEPT
+    if soft != resource.RLIM_INFINITY and soft < need:
+        target = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return wanted
+    allowed = max(1, soft - FILES_KEPT)
+    log.warning(
+        "[smtp] max_connections = %s, but the open-file limit (%s) leaves room for %s"
+        " sessions; using %s (raise LimitNOFILE= for more)",
+        wanted,
+        soft,
+        allowed,
+        allowed,
+    )
+    return allowed
+
+
 class ReceiverController(Controller):
     def __init__(self, handler: IntakeHandler, max_connections: int, **kw: Any) -> None:
         super().__init__(handler, **kw)
-        self.sessions = Sessions(max_connections)
+        self.sessions = Sessions(session_limit(max_connections))
 
     def factory(self) -> SMTP:
         smtp = TolerantSMTP(self.handler, **self.SMTP_kwargs)
