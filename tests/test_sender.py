@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -260,7 +261,7 @@ def test_a_failed_mail_can_be_queued_again_and_is_listed_with_its_error(
 
 
 def test_an_outbox_folder_that_fails_keeps_the_mail_queued_past_its_attempts(
-    tmp_path: Path, settings_factory: Callable[..., Settings]
+    tmp_path: Path, settings_factory: Callable[..., Settings], caplog: pytest.LogCaptureFixture
 ) -> None:
     """A full or read-only outbox folder is our fault, not the mail's: counted against
     the mail, every reply queued meanwhile ended failed (8 attempts, about 2 h) and had
@@ -269,16 +270,22 @@ def test_an_outbox_folder_that_fails_keeps_the_mail_queued_past_its_attempts(
     blocker.write_text("x")
     desk = Desk.open(settings_factory(outbox={"dir": str(blocker / "outbox"), "max_attempts": 2}))
     oid = queue_one(desk)
+    queue_one(desk)
     at = T0
+    caplog.set_level(logging.INFO, logger="sepdesk.sender")
     for _ in range(4):
-        assert sender.run_once(desk, at) == 1
+        assert sender.run_once(desk, at) == 2
         st, _, error = state(desk, oid)
         assert st == "queued" and error and "cannot write outgoing mail" in error
         at += sender.LOCAL_RETRY  # retried at least this often, however many attempts
     blocker.unlink()
-    assert sender.run_once(desk, at) == 1
+    assert sender.run_once(desk, at) == 2
     assert state(desk, oid)[:2] == ("sent", 5)
-    assert len(list((blocker / "outbox").glob("*.eml"))) == 1
+    assert len(list((blocker / "outbox").glob("*.eml"))) == 2
+    # One line for the fault and one for its end, not one per mail and attempt.
+    faults = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [level for level, _ in faults] == ["ERROR", "WARNING"], faults
+    assert "stay queued" in faults[0][1] and "after 4 failed writes" in faults[1][1]
     desk.close()
 
 

@@ -199,17 +199,28 @@ def test_a_client_hanging_up_while_its_mail_is_stored_leaves_the_receiver_workin
 
 
 def test_storage_failure_answers_451(
-    settings_factory: Callable[..., Settings], tmp_path: Path
+    settings_factory: Callable[..., Settings], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Every sender gets 451 while the store fails, and the log one line for the fault
+    (a full disk had one ERROR per refused message), then one when it works again."""
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the database folder should be")
     settings = settings_factory(database={"path": str(blocker / "sepdesk.db")})
     handler = IntakeHandler(settings)
     controller = start_receiver(settings, handler)
     try:
-        with pytest.raises(smtplib.SMTPDataError) as err:
+        with caplog.at_level(logging.DEBUG, logger="sepdesk.smtp"):
+            for _ in range(3):
+                with pytest.raises(smtplib.SMTPDataError) as err:
+                    send(settings, b"Subject: hi\n\nhello")
+                assert err.value.smtp_code == 451
+            blocker.unlink()
+            Desk.open(settings).close()  # the folder, and a migrated database in it
             send(settings, b"Subject: hi\n\nhello")
-        assert err.value.smtp_code == 451
+        lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.INFO]
+        lines = [line for line in lines if "SMTP receiver" in line[1]]
+        assert [level for level, _ in lines] == ["ERROR", "WARNING"], lines
+        assert "answered 451" in lines[0][1] and "after 3 failed stores" in lines[1][1]
     finally:
         controller.stop()
         handler.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 
+from sepdesk.errors import StoreError
 from sepdesk.store.db import storage_fault
 
 log = logging.getLogger("sepdesk.daemon")
@@ -15,7 +16,8 @@ _STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
 
 
 class PassFaults:
-    """One log line per fault of a background job, not one per failed pass.
+    """One log line per fault of a background job (or of the SMTP receiver's stores, the
+    sender's outbox folder), not one per failed pass.
 
     A full or read-only disk fails every pass until someone frees space; a traceback
     per pass (the pipeline processes retried four times a second) flooded the log.
@@ -25,24 +27,40 @@ class PassFaults:
     that works afterwards logs one WARNING saying how many failed.
     """
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(
+        self,
+        name: str,
+        what: tuple[str, str] = ("pass", "passes"),
+        retry: str = f"retrying every {FAILED_PASS_WAIT:g} s",
+        log: logging.Logger = log,
+    ) -> None:
+        """``what``: a failing thing, in the singular and plural; ``retry``: what happens
+        next, said after a storage fault."""
+        self.name, self.what, self.retry, self.log = name, what, retry, log
         self.failing: str | None = None
         self.failures = 0
 
-    def failed(self, exc: Exception) -> None:
+    def failed(self, exc: Exception, known: bool = False) -> None:
+        """``known``: a fault of the storage whatever its type (one line, no traceback)."""
         text = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         self.failures += 1
         if text == self.failing:
-            log.debug("%s: pass failed again: %s", self.name, text)
+            self.log.debug("%s: %s failed again: %s", self.name, self.what[0], text)
             return
         self.failing = text
-        if storage_fault(exc) or (isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS):
-            log.error("%s: pass failed: %s; retrying every %g s", self.name, text, FAILED_PASS_WAIT)
+        storage = (
+            storage_fault(exc)
+            or isinstance(exc, StoreError)  # the database cannot be opened
+            or (isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS)
+        )
+        if known or storage:
+            self.log.error("%s: %s failed: %s; %s", self.name, self.what[0], text, self.retry)
         else:
-            log.error("%s: pass failed", self.name, exc_info=exc)
+            self.log.error("%s: %s failed", self.name, self.what[0], exc_info=exc)
 
     def worked(self) -> None:
         if self.failing is not None:
-            log.warning("%s: works again after %d failed passes", self.name, self.failures)
+            self.log.warning(
+                "%s: works again after %d failed %s", self.name, self.failures, self.what[1]
+            )
             self.failing, self.failures = None, 0

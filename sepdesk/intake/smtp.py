@@ -28,6 +28,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
 
 from sepdesk.config import Settings
+from sepdesk.daemon.faults import PassFaults
 from sepdesk.instants import now
 from sepdesk.intake.store import Stored, store_raw
 from sepdesk.store import connect, write_tx
@@ -196,6 +197,10 @@ class IntakeHandler:
         self.committer = GroupCommitter(settings)
         self.committer.start()
         self.accepting = True
+        # A full disk refuses every message until space is freed: one line for the fault.
+        self.faults = PassFaults(
+            "SMTP receiver", ("store", "stores"), "answered 451: senders try again", log
+        )
 
     async def handle_RCPT(
         self,
@@ -219,8 +224,9 @@ class IntakeHandler:
             future = self.committer.submit(raw, sender, list(envelope.rcpt_tos))
             stored = await asyncio.wrap_future(future)
         except Exception as exc:  # the handler's fence: any storage failure is a 451
-            log.error("storing a message from %s failed: %s", envelope.mail_from, exc)
+            self.faults.failed(exc)
             return TEMP_FAIL
+        self.faults.worked()
         self.on_stored(stored.intake_id)
         return OK_QUEUED.format(stored.intake_id)
 

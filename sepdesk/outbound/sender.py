@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sepdesk.config import Settings, read_secret
+from sepdesk.daemon.faults import PassFaults
 from sepdesk.desk import Desk
 from sepdesk.errors import DeliveryError
 from sepdesk.instants import to_db
@@ -29,6 +30,13 @@ from sepdesk.store import insert_row, write_tx
 
 log = logging.getLogger("sepdesk.sender")
 LOCAL_RETRY = timedelta(minutes=5)  # at most this long between tries while the folder fails
+# A full or read-only outbox folder fails every mail of every pass: one line for it.
+_FOLDER = PassFaults(
+    "sender: outbox folder",
+    ("write", "writes"),
+    "the mails stay queued, tried again within 5 min",
+    log,
+)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -153,7 +161,7 @@ def _record(
             final = _record_failure(desk, row, at, error, attempts, local)
     if error is None:
         log.info("outbox #%s %s sent to %s", row["id"], row["kind"], row["to_addrs"])
-    else:
+    elif not local:  # the folder's fault is logged once for all mails (_FOLDER)
         log.warning(
             "outbox #%s attempt %s: %s%s", row["id"], attempts, error, " (failed)" if final else ""
         )
@@ -271,6 +279,9 @@ def _write_batch(desk: Desk, rows: list[dict[str, Any]], at: datetime) -> None:
         _write_files(desk.settings, rows)
     except DeliveryError as exc:
         error = exc
+        _FOLDER.failed(exc, known=True)
+    else:
+        _FOLDER.worked()
     with write_tx(desk.db):
         for row in rows:
             _record(desk, row, at, error, local=True)
