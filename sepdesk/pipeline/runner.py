@@ -8,8 +8,10 @@ the runner never stops for one bad message.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -55,6 +57,20 @@ def _begin_attempts(desk: Desk, intake_ids: list[int]) -> list[dict]:
     for row in rows:
         row["attempts"] += 1
     return rows
+
+
+def _give_back_attempts(desk: Desk, intake_ids: list[int]) -> None:
+    """Uncount the attempt of a batch the storage failed (a full disk): no fault of the
+    mails'. Counted, a mail that saw a long fault reached its last attempt, and its
+    first real failure later quarantined it at once. Best effort: the disk may still
+    be full, and then the count stays."""
+    marks = ",".join("?" for _ in intake_ids)
+    with contextlib.suppress(sqlite3.Error), write_tx(desk.db):
+        desk.db.execute(
+            f"UPDATE intake SET attempts = max(0, attempts - 1) WHERE id IN ({marks})"
+            " AND state = 'pending'",
+            intake_ids,
+        )
 
 
 def _mark_done(work: Work) -> None:
@@ -199,12 +215,17 @@ def process_batch(desk: Desk, intake_ids: list[int], at: datetime | None = None)
     rows = _begin_attempts(desk, intake_ids)
     works = [_prepare(desk, row, at) for row in rows]
     done: dict[int, Work] = {}
-    with write_tx(desk.db):
-        pending = _still_pending(desk, [row["id"] for row in rows])
-        for row, work in zip(rows, works, strict=True):
-            if row["id"] in pending:
-                _process_row(desk, row, work)
-                done[work.intake_id] = work
+    try:
+        with write_tx(desk.db):
+            pending = _still_pending(desk, [row["id"] for row in rows])
+            for row, work in zip(rows, works, strict=True):
+                if row["id"] in pending:
+                    _process_row(desk, row, work)
+                    done[work.intake_id] = work
+    except Exception as exc:
+        if storage_fault(exc):
+            _give_back_attempts(desk, [row["id"] for row in rows])
+        raise
     results = [_result(desk, i) for i in intake_ids]
     for r in results:
         w = done.get(r.intake_id)
