@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import re
 import shutil
@@ -960,3 +961,29 @@ def test_a_crlf_file_keeps_no_cr_in_a_multi_line_summary(hdesk: Desk, tmp_path: 
     _, results = run(hdesk, src)
     subject = tickets.find(hdesk.db, results[0].ticket or "")["subject"]
     assert "\r" not in subject and "Restore fails" in subject
+
+
+def test_a_file_that_fails_on_its_own_does_not_hold_up_the_files_after_it(
+    hdesk: Desk, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An error of one file (a bug its content trips) failed the whole pass, every pass:
+    the files sorted after it were never imported."""
+    from sepdesk.hotline import spool as spool_module
+
+    job, spool = spool_job(hdesk)
+    write_csv(spool / "a-broken.csv", [row("B1")])
+    write_csv(spool / "b-fine.csv", [row("B2")])
+    real = spool_module.import_file
+
+    def trips(desk: Desk, path: Path, at: datetime) -> ImportSummary:
+        if path.name == "a-broken.csv":
+            raise RuntimeError("a bug this file trips")
+        return real(desk, path, at)
+
+    monkeypatch.setattr(spool_module, "import_file", trips)
+    caplog.set_level(logging.ERROR, logger=spool_module.__name__)
+    assert job(AT) == 0
+    assert job(AT + timedelta(seconds=2)) == 1
+    assert job(AT + timedelta(seconds=4)) == 0
+    assert (spool / "done" / "b-fine.csv").exists() and (spool / "a-broken.csv").exists()
+    assert len([r for r in caplog.records if "a-broken.csv" in r.getMessage()]) == 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 
@@ -55,6 +56,7 @@ class SpoolJob:
         self.settle_seconds = settle_seconds
         # path -> (size, mtime_ns, first pass that saw this size/mtime)
         self._seen: dict[Path, tuple[int, int, datetime]] = {}
+        self._failed: dict[Path, str] = {}  # path -> the error last logged for it
 
     @property
     def spool(self) -> Path:
@@ -68,13 +70,29 @@ class SpoolJob:
             if not is_input(path):
                 continue
             present.add(path)
-            if self._settled(path, at):
+            if not self._settled(path, at):
+                continue
+            try:
                 self._handle(path, at)
-                self._seen.pop(path, None)
-                handled += 1
+            except (OSError, sqlite3.Error):  # the spool's or the database's fault, not
+                raise  # the file's: the job's fence logs it once and retries the pass
+            except Exception as exc:  # this file's own: the files after it go on
+                self._file_failed(path, exc)
+                continue
+            self._seen.pop(path, None)
+            self._failed.pop(path, None)
+            handled += 1
         for gone in set(self._seen) - present:  # removed or renamed by someone else
             del self._seen[gone]
         return handled
+
+    def _file_failed(self, path: Path, exc: Exception) -> None:
+        """A file that failed for a reason of its own stays in the spool, tried on each
+        pass; its error is logged once (with the traceback: it is a bug to report)."""
+        text = f"{type(exc).__name__}: {exc}"
+        if self._failed.get(path) != text:
+            log.error("hotline spool: %s failed; it stays in the spool", path, exc_info=exc)
+        self._failed[path] = text
 
     def _settled(self, path: Path, at: datetime) -> bool:
         """True on a pass that sees the size/mtime of an earlier pass, settle_seconds ago or more."""
