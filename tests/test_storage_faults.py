@@ -24,7 +24,6 @@ import pytest
 from click.testing import CliRunner
 
 from sepdesk.cli.main import _register, cli
-from sepdesk.daemon.faults import FAILED_PASS_WAIT, PassFaults
 from sepdesk.daemon.processes import IDLE_POLL, one_pass
 from sepdesk.desk import Desk
 from sepdesk.intake.imap import ImapPoller
@@ -33,6 +32,7 @@ from sepdesk.pipeline import runner
 from sepdesk.store import db as store_db
 from sepdesk.store import write_tx
 from sepdesk.store.db import TransactionLost, storage_fault
+from sepdesk.store.faults import FAILED_PASS_WAIT, PassFaults
 from tests.conftest import MAILS, T0, free_port, write_toml
 
 HANG_LIMIT_S = 10.0  # a bound for a deadlock, not a wait: the good case returns at once

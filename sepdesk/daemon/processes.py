@@ -40,9 +40,9 @@ from datetime import datetime
 from typing import Any
 
 from sepdesk.config import Settings
-from sepdesk.daemon.faults import FAILED_PASS_WAIT, PassFaults
 from sepdesk.daemon.logs import setup_logging
 from sepdesk.instants import now
+from sepdesk.store.faults import FAILED_PASS_WAIT, PassFaults
 
 log = logging.getLogger("sepdesk.daemon")
 IDLE_POLL = 0.25  # seconds between looks at the intake table when nobody wakes us

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from sepdesk.daemon.faults import FAILED_PASS_WAIT, PassFaults
 from sepdesk.desk import Desk
 from sepdesk.instants import now
 from sepdesk.pipeline import runner
+from sepdesk.store.faults import FAILED_PASS_WAIT, PassFaults
 
 log = logging.getLogger("sepdesk.daemon")
 

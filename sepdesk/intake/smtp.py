@@ -28,10 +28,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
 
 from sepdesk.config import Settings
-from sepdesk.daemon.faults import PassFaults
 from sepdesk.instants import now
 from sepdesk.intake.store import Stored, store_raw
 from sepdesk.store import connect, write_tx
+from sepdesk.store.faults import PassFaults
 
 log = logging.getLogger("sepdesk.smtp")
 

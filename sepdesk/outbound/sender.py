@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from sepdesk.config import Settings, read_secret
-from sepdesk.daemon.faults import PassFaults
 from sepdesk.desk import Desk
 from sepdesk.errors import DeliveryError
 from sepdesk.instants import to_db
 from sepdesk.outbound.outbox import backoff, raw_of
 from sepdesk.store import insert_row, write_tx
+from sepdesk.store.faults import PassFaults
 
 log = logging.getLogger("sepdesk.sender")
 LOCAL_RETRY = timedelta(minutes=5)  # at most this long between tries while the folder fails

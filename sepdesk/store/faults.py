@@ -1,4 +1,9 @@
-"""One log line per fault of a background job, and the pause after a failed pass."""
+"""One log line per fault, not one per failed attempt; and the pause after a failed pass.
+
+Used wherever the same fault fails every attempt until someone acts: the daemon's
+workers and pipeline processes, the SMTP receiver's stores, the sender's outbox folder,
+a hotline file that fails on its own.
+"""
 
 from __future__ import annotations
 
