@@ -33,6 +33,7 @@ from sepdesk.hotline.importer import (
     reasons_path,
     rejects_path,
 )
+from sepdesk.store.faults import PassFaults
 
 log = logging.getLogger(__name__)
 SETTLE_SECONDS = 2.0
@@ -56,7 +57,7 @@ class SpoolJob:
         self.settle_seconds = settle_seconds
         # path -> (size, mtime_ns, first pass that saw this size/mtime)
         self._seen: dict[Path, tuple[int, int, datetime]] = {}
-        self._failed: dict[Path, str] = {}  # path -> the error last logged for it
+        self._failed: dict[Path, PassFaults] = {}  # files failing on their own
 
     @property
     def spool(self) -> Path:
@@ -77,22 +78,26 @@ class SpoolJob:
             except (OSError, sqlite3.Error):  # the spool's or the database's fault, not
                 raise  # the file's: the job's fence logs it once and retries the pass
             except Exception as exc:  # this file's own: the files after it go on
-                self._file_failed(path, exc)
+                self._faults(path).failed(exc)
                 continue
             self._seen.pop(path, None)
-            self._failed.pop(path, None)
+            if path in self._failed:
+                self._failed.pop(path).worked()
             handled += 1
         for gone in set(self._seen) - present:  # removed or renamed by someone else
             del self._seen[gone]
+        for gone in set(self._failed) - present:
+            del self._failed[gone]
         return handled
 
-    def _file_failed(self, path: Path, exc: Exception) -> None:
+    def _faults(self, path: Path) -> PassFaults:
         """A file that failed for a reason of its own stays in the spool, tried on each
-        pass; its error is logged once (with the traceback: it is a bug to report)."""
-        text = f"{type(exc).__name__}: {exc}"
-        if self._failed.get(path) != text:
-            log.error("hotline spool: %s failed; it stays in the spool", path, exc_info=exc)
-        self._failed[path] = text
+        pass; its error is logged once, with the traceback (a bug to report)."""
+        if path not in self._failed:
+            self._failed[path] = PassFaults(
+                f"hotline spool: {path}", ("import", "imports"), "it stays in the spool", log
+            )
+        return self._failed[path]
 
     def _settled(self, path: Path, at: datetime) -> bool:
         """True on a pass that sees the size/mtime of an earlier pass, settle_seconds ago or more."""
