@@ -42,6 +42,7 @@ OUTBOX_FIELDS = [
     *("id", "to", "subject", "kind", "ticket", "state", "attempts", "message_id"),
     *("in_reply_to", "created_at", "sent_at"),
 ]
+# SPEC §3's kinds, written out on purpose: outbox.KINDS is held to them below.
 KINDS = {
     "ack",
     "call_accepted",
@@ -138,3 +139,9 @@ def test_quarantine_and_ingest_records_have_spec_fields(cfg: Path, tmp_path: Pat
     [rec] = records(cfg, "ingest", str(copy))
     assert list(rec) == ["file", "outcome", "ticket", "reason"]
     assert rec["outcome"] in OUTCOMES and rec["outcome"] == "duplicate"
+
+
+def test_the_kinds_the_outbox_can_hold_are_specs() -> None:
+    from sepdesk.outbound.outbox import KINDS as CODE_KINDS
+
+    assert set(CODE_KINDS) == KINDS
