@@ -372,6 +372,27 @@ def test_path_the_parser_trips_over_gets_553_not_a_traceback(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+def test_a_repeated_recipient_is_accepted_and_kept_once(receiver: Settings) -> None:
+    """RFC 5321 lets a client repeat RCPT; it is one delivery. Each repeat was stored, so
+    10,000 of them made an envelope of 10,000 addresses."""
+    repeats = [b"RCPT TO:<support@sep.example>", b"RCPT TO:<SUPPORT@sep.example>"] * 50
+    replies = _session(
+        receiver,
+        b"EHLO client.example",
+        b"MAIL FROM:<a@example.org>",
+        *repeats,
+        b"DATA",
+        b"Subject: hi\r\n\r\nhello\r\n.",
+    )
+    assert all(r.startswith(b"250 2.1.5") for r in replies[2:102]), replies[2:102]
+    assert replies[-1].startswith(b"250 2.0.0 OK: stored as intake #"), replies[-1]
+    desk = Desk.open(receiver)
+    assert desk.db.execute("SELECT rcpt_to FROM intake").fetchall() == [
+        ('["support@sep.example"]',)
+    ]
+    desk.close()
+
+
 def test_sender_not_utf8_is_stored_not_refused_with_451(receiver: Settings) -> None:
     """A Latin-1 envelope sender reaches the store as surrogates, which SQLite cannot
     bind: the commit failed, and with it the message (451 for ever) and its batch."""

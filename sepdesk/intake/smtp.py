@@ -210,9 +210,13 @@ class IntakeHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        if address.strip().lower() not in self.addresses:
+        wanted = address.strip().lower()
+        if wanted not in self.addresses:
             return NO_RELAY.format(echo(address))
-        envelope.rcpt_tos.append(address)
+        # A repeated recipient is one delivery: kept once, its envelope stays as small as
+        # the desk's address list (a client repeating it 10,000 times stored them all).
+        if all(a.strip().lower() != wanted for a in envelope.rcpt_tos):
+            envelope.rcpt_tos.append(address)
         return OK_RCPT
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
