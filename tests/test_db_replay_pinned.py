@@ -22,6 +22,11 @@ Sample 004's acknowledgement (its ``messages`` and ``outbox`` body, 2026-12-06 s
 session) no longer names the contract: it goes to the Reply-To, a typo domain that is no
 registered contact (SPEC §4); those two values were taken from a regeneration, nothing
 else differed.
+In ``samples``, C-2026-00001 (Critical, breached, then lowered to Major by the CLI step and
+never answered) gets a breach of its new due at the last timer pass (2026-12-06, seventh
+session: a due moved past the breach is a deadline of its own): one escalation, outbox
+and messages row each came in from a regeneration of those three tables, the rows after
+them renumbered; nothing else differed.
 
 Two replays, chosen to run every path that writes a ticket:
 

@@ -211,6 +211,46 @@ def test_raising_severity_moves_the_clock(desk: Desk) -> None:
     assert escalations(desk.db, tid) == [("warning", 0, 0, True)]
 
 
+def test_a_due_moved_past_the_breach_gets_its_own_breach(tmp_path: Path) -> None:
+    """Breached, then lowered to Minor: the new due is a deadline of its own (soak finding).
+
+    It used to pass without any mail (with repeat_after_breach = 0, ever) while every
+    view called the ticket breached; now it is mailed as breach n=1, once.
+    """
+    settings = make_settings(tmp_path, repeat_after_breach=0)
+    desk = Desk(settings, open_db(settings.database.path))
+    tid = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 1)  # Critical: due Mon 13:00
+    assert run_once(desk, berlin("2026-03-16T13:00")) == 1
+    desk.db.execute("UPDATE tickets SET severity = 3 WHERE id = ?", [tid])
+    refresh_due(desk.db, desk.calendar, tid, berlin("2026-03-16T13:30"), settings.sla.warn_at)
+    desk.db.conn.commit()  # Minor: due Tue 13:00
+    assert run_once(desk, berlin("2026-03-17T12:59")) == 0
+    assert next_due(desk.db, settings) == berlin("2026-03-17T13:00")
+    assert run_once(desk, berlin("2026-03-17T13:00")) == 1
+    assert run_once(desk, berlin("2026-03-17T13:00")) == 0
+    assert run_once(desk, berlin("2026-03-20T13:00")) == 0
+    assert escalations(desk.db, tid) == [
+        ("warning", 0, 1, False),
+        ("breach", 0, 0, True),
+        ("breach", 1, 0, True),
+    ]
+    assert outbox(desk.db)[-1]["subject"].startswith("[SEP T-2026-000001] SLA BREACH")
+
+
+def test_a_due_moved_earlier_is_covered_by_the_breach_fired(desk: Desk) -> None:
+    tid = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 2)  # Major: due Mon 17:00
+    assert run_once(desk, berlin("2026-03-16T17:00")) == 1
+    desk.db.execute("UPDATE tickets SET severity = 1 WHERE id = ?", [tid])  # due Mon 13:00
+    refresh_due(desk.db, desk.calendar, tid, berlin("2026-03-16T17:10"), 0.75)
+    desk.db.conn.commit()
+    assert run_once(desk, berlin("2026-03-16T17:15")) == 1  # overdue 4 h 15: a reminder
+    assert [(k, n) for k, n, *_ in escalations(desk.db, tid)] == [
+        ("warning", 0),
+        ("breach", 0),
+        ("reminder", 2),
+    ]
+
+
 def test_no_reminders_when_repeat_is_zero(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, repeat_after_breach=0)
     desk = Desk(settings, open_db(settings.database.path))

@@ -17,8 +17,11 @@ with a new breach) are recorded as rows without a mail so they never fire later.
 Reminder slots that passed while nothing ran get no row: the one reminder sent
 carries the current slot's number (n jumps), and only a higher slot fires next.
 
-A ticket gets one warning and one breach in its life: when a severity change
-moves the due, what has fired stays fired and reminders follow the new due.
+A ticket gets one warning in its life: when a severity change moves the due,
+what has fired stays fired and reminders follow the new due. A breach covers
+its due and every earlier one; a due moved past every breach (severity lowered
+after the breach) gets a breach of its own (n+1) when it passes, or that
+deadline would be missed silently.
 Triggers (migrations m002, m004, m006) set ``next_escalation_at`` to "now"
 whenever the due, the response, the status, severity or contract change, and
 the next pass here works out the real instant. The only other writers are the
@@ -92,13 +95,17 @@ def plan(
     repeat: timedelta | None,
     fired: dict[str, int],
     at: datetime,
+    breach_n: int = 0,
 ) -> tuple[list[Step], datetime | None]:
-    """What to record at ``at`` given what has fired (kind -> highest n), and the next instant."""
+    """What to record at ``at`` given what has fired (kind -> highest n), and the next instant.
+
+    ``breach_n``: the number the breach of this due gets (0, or more for a moved due).
+    """
     due_now: list[tuple[str, int, datetime]] = []
     if "warning" not in fired and at >= warn:
         due_now.append(("warning", 0, warn))
     if "breach" not in fired and at >= due:
-        due_now.append(("breach", 0, due))
+        due_now.append(("breach", breach_n, due))
     if repeat and at >= due + repeat:
         slot = math.floor((at - due) / repeat)
         if slot > fired.get("reminder", 0):
@@ -142,6 +149,22 @@ def _fired(db: sqlite_utils.Database, ticket_id: int) -> dict[str, int]:
     return {kind: int(n) for kind, n in rows}
 
 
+def _breach_n(db: sqlite_utils.Database, ticket_id: int, due: datetime) -> int | None:
+    """The n a breach of ``due`` gets, or None when a breach fired already covers it.
+
+    A breach of a due at or after this one covers it (a raised severity moves the due
+    earlier: the ticket was escalated already). A due moved past every breach (severity
+    lowered after it) is a new deadline: without its own breach it would pass unmailed.
+    """
+    row = db.execute(
+        "SELECT max(n), max(due_at) FROM escalations WHERE ticket_id = ? AND kind = 'breach'",
+        [ticket_id],
+    ).fetchone()
+    if row[0] is None:
+        return 0
+    return None if from_db(row[1]) >= due else int(row[0]) + 1
+
+
 def _is_open(ticket: dict[str, Any]) -> bool:
     return (
         ticket["status"] not in CLOSED_STATUSES
@@ -162,7 +185,10 @@ def _process(desk: Desk, cal: SupportCalendar, ticket_id: int, at: datetime) -> 
         # All in UTC: local instants sharing one ZoneInfo compare by wall clock.
         due = from_db(ticket["first_response_due"]).astimezone(UTC)
         warn = warning_instant(cal, ticket, sla.warn_at).astimezone(UTC)
-        steps, next_at = plan(warn, due, repeat, _fired(db, ticket_id), at)
+        fired, breach_n = _fired(db, ticket_id), _breach_n(db, ticket_id, due)
+        if breach_n:  # the due moved past every breach: this one is not covered
+            del fired["breach"]
+        steps, next_at = plan(warn, due, repeat, fired, at, breach_n or 0)
         unsent = 0
         for step in steps:
             outbox_id = _mail(desk, ticket, step, at) if step.mail else None
