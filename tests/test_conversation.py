@@ -25,6 +25,7 @@ from sepdesk.config import Settings
 from sepdesk.contracts import import_csv
 from sepdesk.daemon.workers import PipelineJob
 from sepdesk.desk import Desk
+from sepdesk.instants import to_db
 from sepdesk.intake.files import ingest_file
 from sepdesk.intake.smtp import IntakeHandler, start_receiver
 from sepdesk.intake.store import store_raw
@@ -364,6 +365,39 @@ def test_a_reply_to_a_solved_request_without_a_contract_stays_unqualified(desk: 
         None,
         None,
     )
+
+
+def test_a_follow_up_accepted_on_a_new_contract_is_timed_by_it(desk: Desk, tmp_path: Path) -> None:
+    """Expired when they wrote, an Emergency Call bought since: the follow-up is accepted and
+    timed as an emergency (1.5 h, 24x7). The ticket kept the expired business contract
+    before, so its clock ran by the severity table (Major: 8 support hours)."""
+    head = "customer_number,customer_name,level,start,end,contacts,license_ids,license_type,sce\n"
+    csv = tmp_path / "renewed.csv"
+    csv.write_text(
+        head + "131462,Van Dijk,business,2025-11-01,2026-10-31,@vandijk-logistiek.nl,,full,\n"
+    )
+    import_csv(desk.db, csv, T0)
+    t, _ = opened(desk)
+    assert (t["status"], t["contract_state"], t["first_response_due"]) == (
+        "unqualified",
+        "expired",
+        None,
+    )
+    csv.write_text(
+        head + "131462,Van Dijk,emergency,2026-11-02,2027-11-01,@vandijk-logistiek.nl,,full,\n"
+    )
+    import_csv(desk.db, csv, T0)
+    raw, _ = mail(
+        CUSTOMER, f"Re: [SEP {t['ticket_number']}] Restore", "We bought an Emergency Call."
+    )
+    assert feed(desk, raw, T0 + timedelta(minutes=20)).outcome == "follow_up"
+    after = ticket(desk, t["ticket_number"])
+    assert (after["status"], after["contract_level"], after["contract_state"]) == (
+        "accepted",
+        "emergency",
+        "current",
+    )
+    assert after["first_response_due"] == to_db(T0 + timedelta(hours=1, minutes=30))
 
 
 def test_reply_within_reopen_days_reopens_and_after_close_links(desk: Desk) -> None:

@@ -95,6 +95,12 @@ def _recheck(work: Work, ticket: dict[str, Any]) -> None:
     clock = (
         {} if status != "unqualified" else {"first_response_due": None, "next_escalation_at": None}
     )
+    # A request qualified only by a contract current as of this mail records that contract:
+    # its level gives the clock its terms (an expired customer who bought an Emergency Call
+    # is timed as one, not by the old contract's severity table). One current when the
+    # request came keeps the terms of that day (SPEC §1).
+    renewed = cf.contract is not None and ticket["contract_state"] != "current"
+    contract = {"contract_level": cf.level, "contract_state": cf.state} if renewed else {}
     tickets.update(
         desk.db,
         ticket["id"],
@@ -103,6 +109,7 @@ def _recheck(work: Work, ticket: dict[str, Any]) -> None:
         status=status,
         versions=sorted(set(json.loads(ticket["versions"])) | set(u.versions)),
         **clock,
+        **contract,
     )
     work.decide("recheck", why)
     if status == "accepted":  # the update above left call_id and received_at as they were
