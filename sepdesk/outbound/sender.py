@@ -37,6 +37,13 @@ _FOLDER = PassFaults(
     "the mails stay queued, tried again within 5 min",
     log,
 )
+# A relay down or refusing us fails every mail of every pass: one line for it.
+_RELAY = PassFaults(
+    "sender: relay",
+    ("connection", "connections"),
+    "the mails stay queued, tried again with backoff",
+    log,
+)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -81,9 +88,45 @@ def _temporary(refused: dict[str, tuple[int, bytes]]) -> dict[str, tuple[int, by
     return {a: r for a, r in refused.items() if 400 <= r[0] < 500}
 
 
+class RelayDown(DeliveryError):
+    """The relay could not be reached, or refused us before any mail (greeting, EHLO,
+    STARTTLS, AUTH): the fault of no mail, and the same for every mail of the pass."""
+
+
+def _connect(settings: Settings, context: ssl.SSLContext) -> smtplib.SMTP:
+    """A session with the relay, logged in; RelayDown when there is none."""
+    r = settings.relay
+    try:
+        if r.tls == "tls":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(r.host, r.port, timeout=30, context=context)
+        else:
+            client = smtplib.SMTP(r.host, r.port, timeout=30)
+    except (smtplib.SMTPException, OSError) as exc:  # ssl.SSLError is an OSError
+        raise RelayDown(_relay_fault(settings, exc)) from None
+    try:
+        if r.tls == "starttls":
+            # No plaintext fallback: a relay that does not offer STARTTLS is an error.
+            client.starttls(context=context)
+        if r.user:
+            password = read_secret(r.password_file, "SEPDESK_RELAY_PASSWORD", "relay_password")
+            client.login(r.user, password or "")
+    except (smtplib.SMTPException, OSError) as exc:
+        _hang_up(client)
+        raise RelayDown(_relay_fault(settings, exc)) from None
+    return client
+
+
+def _relay_fault(settings: Settings, exc: Exception) -> str:
+    where = f"relay {settings.relay.host}:{settings.relay.port}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{where} said {exc.smtp_code} {_text(exc.smtp_error)}"
+    return f"{where}: {type(exc).__name__}: {exc}"
+
+
 def _relay(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, bytes]]:
     """Hand the mail to the relay; the recipients it refused while taking it for the
-    others (empty: all accepted). Raises DeliveryError when it took it for nobody."""
+    others (empty: all accepted). Raises DeliveryError when it took it for nobody,
+    RelayDown when it could not be asked."""
     r = settings.relay
     to = json.loads(row["to_addrs"])
     # smtplib cannot write these in RCPT TO (UnicodeEncodeError: the pass failed at this
@@ -92,19 +135,9 @@ def _relay(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, byte
     wide = {a: _NOT_ASCII for a in to if not a.isascii()}
     if len(wide) == len(to):
         raise DeliveryError(f"recipients refused: {_refusal(wide)}", permanent=True)
-    context = ssl.create_default_context()
+    client = _connect(settings, ssl.create_default_context())
     try:
-        if r.tls == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(r.host, r.port, timeout=30, context=context)
-        else:
-            client = smtplib.SMTP(r.host, r.port, timeout=30)
         try:
-            if r.tls == "starttls":
-                # No plaintext fallback: a relay that does not offer STARTTLS is an error.
-                client.starttls(context=context)
-            if r.user:
-                password = read_secret(r.password_file, "SEPDESK_RELAY_PASSWORD", "relay_password")
-                client.login(r.user, password or "")
             refused = client.sendmail(
                 settings.desk.support_address, [a for a in to if a not in wide], row["raw"]
             )
@@ -251,25 +284,46 @@ _DELIVERED: dict[tuple[str, int], dict[str, tuple[int, bytes]]] = {}
 
 def _relay_each(desk: Desk, rows: list[dict[str, Any]], at: datetime) -> None:
     # One commit per mail: after a crash at most one mail is handed to the relay twice.
-    for row in rows:
+    for i, row in enumerate(rows):
         key = (desk.settings.database.path, row["id"])
         refused = _DELIVERED.get(key)
         if refused is None:
             try:
                 refused = _relay(desk.settings, row)
+            except RelayDown as exc:
+                _relay_down(desk, rows[i:], at, exc)
+                return
             except DeliveryError as exc:
+                _RELAY.worked()
                 _record(desk, row, at, exc)
                 continue
             except Exception as exc:  # the fence: one mail must not stop the ones after it
                 log.exception("outbox #%s: sending failed", row["id"])
                 _record(desk, row, at, DeliveryError(f"{type(exc).__name__}: {exc}"))
                 continue
+            _RELAY.worked()
             _DELIVERED[key] = refused
         if refused:
             _record_partial(desk, row, at, refused)
         else:
             _record(desk, row, at, None)
         del _DELIVERED[key]
+
+
+def _relay_down(desk: Desk, rows: list[dict[str, Any]], at: datetime, error: RelayDown) -> None:
+    """No session with the relay: the attempt fails alike for this mail and the rest of
+    the pass, recorded for all of them without a connection each (a relay that never
+    answers cost 30 s per mail) and logged once (it was one line per mail, every pass).
+    Retried with backoff like any temporary failure, also when the relay refused us
+    with a 5xx (a wrong password, say): it failed every mail of the pass for good."""
+    _RELAY.failed(error, known=True)
+    final = []
+    with write_tx(desk.db):
+        for row in rows:
+            if _record_failure(desk, row, at, error, row["attempts"] + 1):
+                final.append(row)
+    for row in final:
+        log.warning("outbox #%s attempt %s: %s (failed)", row["id"], row["attempts"] + 1, error)
 
 
 def _write_batch(desk: Desk, rows: list[dict[str, Any]], at: datetime) -> None:

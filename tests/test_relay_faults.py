@@ -1,0 +1,79 @@
+"""The sender against a relay that misbehaves (tests/servers/bad_relay.py): refusing us.
+Such faults are the relay's, not the mail's: one connection and one log line for the
+pass, the mails queued."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from sepdesk.config import Settings
+from sepdesk.desk import Desk
+from sepdesk.outbound import sender
+from tests.conftest import T0, free_port
+from tests.servers.bad_relay import BadRelay, Script
+from tests.test_sender import queue_one, state
+
+
+@pytest.fixture
+def open_desk(settings_factory: Callable[..., Settings]) -> Iterator[Callable[..., Desk]]:
+    desks: list[Desk] = []
+
+    def open_(relay: dict[str, Any]) -> Desk:
+        desks.append(Desk.open(settings_factory(relay=relay)))
+        return desks[-1]
+
+    yield open_
+    for d in desks:
+        d.close()
+
+
+def sender_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "sepdesk.sender" and r.levelno >= logging.WARNING
+    ]
+
+
+AUTH = ("AUTH PLAIN LOGIN",)
+# The relay's fault, what the desk's [relay] says, how the relay answers once fixed
+# (None: not tried, the sink has no TLS and no port is opened).
+REFUSING: dict[str, tuple[Script, dict[str, Any], Script | None]] = {
+    "greeting 554": (Script(greeting="554"), {}, Script()),
+    "AUTH 535": (Script(extensions=AUTH, auth="535"), {"user": "desk"}, Script(extensions=AUTH)),
+    "STARTTLS handshake broken": (Script(extensions=("STARTTLS",)), {"tls": "starttls"}, None),
+    "closed port": (Script(), {"port": free_port()}, None),
+}
+
+
+@pytest.mark.parametrize("case", REFUSING)
+def test_a_relay_refusing_us_fails_no_mail_and_is_asked_once_per_pass(
+    case: str,
+    open_desk: Callable[..., Desk],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A wrong relay password (or a relay refusing us at its greeting) marked every mail
+    of the pass failed for good, one connection and one log line each."""
+    monkeypatch.setenv("SEPDESK_RELAY_PASSWORD", "wrong")
+    script, relay_over, fixed = REFUSING[case]
+    with BadRelay([script]) as relay:
+        desk = open_desk({**relay.relay_settings(), **relay_over})
+        ids = [queue_one(desk, "Backup") for _ in range(3)]
+        caplog.set_level(logging.INFO, "sepdesk.sender")
+        assert sender.run_once(desk, T0) == 3
+        assert [state(desk, i)[:2] for i in ids] == [("queued", 1)] * 3
+        assert relay.connections <= 1
+        assert len(sender_lines(caplog)) == 1, sender_lines(caplog)
+        if fixed is None:
+            return
+        relay.script_next(fixed)
+        assert sender.run_once(desk, T0 + timedelta(minutes=1)) == 3
+        assert [state(desk, i)[0] for i in ids] == ["sent"] * 3
+        assert len(relay.kept()) == 3
+        assert "works again after 1 failed connection" in sender_lines(caplog)[-1]
