@@ -1,6 +1,6 @@
-"""The sender against a relay that misbehaves (tests/servers/bad_relay.py): refusing us.
-Such faults are the relay's, not the mail's: one connection and one log line for the
-pass, the mails queued."""
+"""The sender against a relay that misbehaves (tests/servers/bad_relay.py): refusing us,
+too slow, hanging. Such faults are the relay's, not the mail's: one connection and
+one log line for the pass, the mails queued, none held up for long."""
 
 from __future__ import annotations
 
@@ -17,6 +17,13 @@ from sepdesk.outbound import sender
 from tests.conftest import T0, free_port
 from tests.servers.bad_relay import BadRelay, Script
 from tests.test_sender import queue_one, state
+
+
+@pytest.fixture(autouse=True)
+def relay_faults_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with the sender's relay fault streak (per process) cleared."""
+    monkeypatch.setattr(sender._RELAY, "failing", None)
+    monkeypatch.setattr(sender._RELAY, "failures", 0)
 
 
 @pytest.fixture
@@ -77,3 +84,53 @@ def test_a_relay_refusing_us_fails_no_mail_and_is_asked_once_per_pass(
         assert [state(desk, i)[0] for i in ids] == ["sent"] * 3
         assert len(relay.kept()) == 3
         assert "works again after 1 failed connection" in sender_lines(caplog)[-1]
+
+
+DRIPPING = Script(
+    greeting="drip:220",
+    ehlo="drip:250",
+    mail="drip:250",
+    rcpt="drip:250",
+    data="drip:354",
+    dot="drip:250",
+)
+
+
+@pytest.mark.parametrize("script", [DRIPPING, Script(dot="hang")], ids=["drip", "hang-at-dot"])
+def test_a_relay_too_slow_for_one_mail_is_hung_up_on_and_holds_up_no_other(
+    script: Script,
+    open_desk: Callable[..., Desk],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A relay answering a byte at a time never hit the socket's 30 s timeout: about
+    100 s per mail at one byte a second, for every mail of the pass, while the sender's
+    heartbeat aged past what the watchdog allows. One that stops answering cost 30 s
+    per mail. Now a mail is given up after RELAY_DEADLINE and the pass ends there."""
+    monkeypatch.setattr(sender, "RELAY_DEADLINE", 0.5, raising=False)
+    with BadRelay([script]) as relay:
+        desk = open_desk(relay.relay_settings())
+        ids = [queue_one(desk, "Backup") for _ in range(3)]
+        assert sender.run_once(desk, T0) == 3
+        assert relay.connections == 1
+        for i in ids:
+            st, attempts, error = state(desk, i)
+            assert (st, attempts) == ("queued", 1)
+            assert error and "too slow" in error
+
+
+def test_a_pass_past_its_budget_leaves_the_rest_untouched_for_the_next(
+    open_desk: Callable[..., Desk],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A relay slow on every mail (a tarpit's pause) kept one pass busy for as many
+    pauses as mails: a pass ends after PASS_BUDGET, the rest not counted as attempts."""
+    monkeypatch.setattr(sender, "PASS_BUDGET", 0.0, raising=False)
+    with BadRelay([Script()]) as relay:
+        desk = open_desk(relay.relay_settings())
+        ids = [queue_one(desk, "Backup") for _ in range(3)]
+        assert sender.run_once(desk, T0) == 3
+        assert [state(desk, i)[:2] for i in ids] == [("sent", 1), ("queued", 0), ("queued", 0)]
+        assert sender.run_once(desk, T0) == 2
+        assert sender.run_once(desk, T0) == 1
+        assert [state(desk, i)[0] for i in ids] == ["sent"] * 3
+        assert len(relay.kept()) == 3

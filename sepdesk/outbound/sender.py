@@ -4,7 +4,9 @@
 many it handled. A temporary failure is retried with exponential backoff; a
 permanent one (5xx) or the last attempt marks the mail failed with the
 reason. A crash between the relay's 250 and our commit can send a mail a
-second time, with the same Message-ID, so receivers can drop the copy.
+second time, with the same Message-ID, so receivers can drop the copy; so can a
+connection lost (or hung up on, RELAY_DEADLINE) after the mail's final dot and
+before the relay's answer, which SMTP leaves for the sender to retry.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import logging
 import os
 import re
 import smtplib
+import socket
 import ssl
+import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,9 @@ from sepdesk.store import insert_row, write_tx
 from sepdesk.store.faults import PassFaults
 
 log = logging.getLogger("sepdesk.sender")
+RELAY_TIMEOUT = 30  # seconds for each answer of the relay
+RELAY_DEADLINE = 60.0  # seconds for one mail, connection included
+PASS_BUDGET = 60.0  # seconds of a pass before the rest of its mails wait for the next
 LOCAL_RETRY = timedelta(minutes=5)  # at most this long between tries while the folder fails
 # A full or read-only outbox folder fails every mail of every pass: one line for it.
 _FOLDER = PassFaults(
@@ -93,31 +101,77 @@ class RelayDown(DeliveryError):
     STARTTLS, AUTH): the fault of no mail, and the same for every mail of the pass."""
 
 
-def _connect(settings: Settings, context: ssl.SSLContext) -> smtplib.SMTP:
+def _connect(settings: Settings, context: ssl.SSLContext, deadline: _Deadline) -> smtplib.SMTP:
     """A session with the relay, logged in; RelayDown when there is none."""
     r = settings.relay
+    if r.tls == "tls":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(timeout=RELAY_TIMEOUT, context=context)
+    else:
+        client = smtplib.SMTP(timeout=RELAY_TIMEOUT)
+    # Connected here, not by the constructor, so that the deadline covers the greeting
+    # too; the constructor would have kept the name, which TLS checks the certificate for.
+    client._host = r.host  # type: ignore[attr-defined]
+    deadline.watch(client)
     try:
-        if r.tls == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(r.host, r.port, timeout=30, context=context)
-        else:
-            client = smtplib.SMTP(r.host, r.port, timeout=30)
-    except (smtplib.SMTPException, OSError) as exc:  # ssl.SSLError is an OSError
-        raise RelayDown(_relay_fault(settings, exc)) from None
-    try:
+        code, message = client.connect(r.host, r.port)
+        if code != 220:
+            raise smtplib.SMTPConnectError(code, message)
         if r.tls == "starttls":
             # No plaintext fallback: a relay that does not offer STARTTLS is an error.
             client.starttls(context=context)
         if r.user:
             password = read_secret(r.password_file, "SEPDESK_RELAY_PASSWORD", "relay_password")
             client.login(r.user, password or "")
-    except (smtplib.SMTPException, OSError) as exc:
+    except (smtplib.SMTPException, OSError) as exc:  # ssl.SSLError is an OSError
         _hang_up(client)
-        raise RelayDown(_relay_fault(settings, exc)) from None
+        raise RelayDown(_relay_fault(settings, exc, deadline)) from None
     return client
 
 
-def _relay_fault(settings: Settings, exc: Exception) -> str:
+class _Deadline:
+    """Hangs up on a relay still busy with one mail after RELAY_DEADLINE seconds.
+
+    The socket's timeout bounds each wait, not the mail: a relay answering a byte at a
+    time kept the sender (and its heartbeat, which the watchdog checks) for minutes
+    per mail, for every mail of the pass.
+    """
+
+    def __init__(self) -> None:
+        self.expired = False
+        self._client: smtplib.SMTP | None = None
+        self._timer = threading.Timer(RELAY_DEADLINE, self._expire)
+        self._timer.daemon = True
+
+    def watch(self, client: smtplib.SMTP) -> None:
+        self._client = client
+        self._timer.start()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        self.expired = True
+        sock = self._client.sock if self._client is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                # The plain socket's shutdown, for a TLS one too: the sending thread's read
+                # returns at once; SSLSocket.shutdown would drop the TLS state under it.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _timed_out(exc: BaseException, deadline: _Deadline) -> bool:
+    """Whether the relay stopped answering (smtplib reports a timeout as a disconnect)."""
+    return (
+        deadline.expired
+        or isinstance(exc, TimeoutError)
+        or isinstance(exc.__context__, TimeoutError)
+    )
+
+
+def _relay_fault(settings: Settings, exc: Exception, deadline: _Deadline) -> str:
     where = f"relay {settings.relay.host}:{settings.relay.port}"
+    if deadline.expired:
+        return f"{where}: too slow, hung up after {RELAY_DEADLINE:g} s on one mail"
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{where} said {exc.smtp_code} {_text(exc.smtp_error)}"
     return f"{where}: {type(exc).__name__}: {exc}"
@@ -135,13 +189,19 @@ def _relay(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, byte
     wide = {a: _NOT_ASCII for a in to if not a.isascii()}
     if len(wide) == len(to):
         raise DeliveryError(f"recipients refused: {_refusal(wide)}", permanent=True)
-    client = _connect(settings, ssl.create_default_context())
+    deadline = _Deadline()
     try:
+        client = _connect(settings, ssl.create_default_context(), deadline)
         try:
             refused = client.sendmail(
                 settings.desk.support_address, [a for a in to if a not in wide], row["raw"]
             )
+        except (smtplib.SMTPException, OSError) as exc:
+            if _timed_out(exc, deadline):  # it would keep the next mail as long
+                raise RelayDown(_relay_fault(settings, exc, deadline)) from None
+            raise
         finally:
+            deadline.cancel()
             _hang_up(client)
     except smtplib.SMTPRecipientsRefused as exc:
         # Every recipient refused: retried unless every refusal was permanent (5xx).
@@ -284,7 +344,12 @@ _DELIVERED: dict[tuple[str, int], dict[str, tuple[int, bytes]]] = {}
 
 def _relay_each(desk: Desk, rows: list[dict[str, Any]], at: datetime) -> None:
     # One commit per mail: after a crash at most one mail is handed to the relay twice.
+    # A slow relay ends the pass at PASS_BUDGET: the rest wait for the next pass, which
+    # begins at once, so the sender's heartbeat stays fresh.
+    end = time.monotonic() + PASS_BUDGET
     for i, row in enumerate(rows):
+        if i and time.monotonic() > end:
+            return
         key = (desk.settings.database.path, row["id"])
         refused = _DELIVERED.get(key)
         if refused is None:
