@@ -5,8 +5,11 @@ one log line for the pass, the mails queued, none held up for long."""
 from __future__ import annotations
 
 import logging
+import ssl
+import subprocess
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +19,7 @@ from sepdesk.desk import Desk
 from sepdesk.outbound import sender
 from tests.conftest import T0, free_port
 from tests.servers.bad_relay import BadRelay, Script
+from tests.servers.smtp_sink import SmtpSink
 from tests.test_sender import queue_one, state
 
 
@@ -134,3 +138,52 @@ def test_a_pass_past_its_budget_leaves_the_rest_untouched_for_the_next(
         assert sender.run_once(desk, T0) == 1
         assert [state(desk, i)[0] for i in ids] == ["sent"] * 3
         assert len(relay.kept()) == 3
+
+
+def make_cert(folder: Path, name: str) -> ssl.SSLContext:
+    """A server context with a self-signed certificate for ``name`` (openssl CLI)."""
+    key, cert = folder / f"{name}.key", folder / f"{name}.crt"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+@pytest.mark.parametrize("tls", ["tls", "starttls"])
+@pytest.mark.parametrize("name", ["localhost", "other.example"])
+def test_tls_to_the_relay_checks_its_name(
+    tls: str,
+    name: str,
+    tmp_path: Path,
+    open_desk: Callable[..., Desk],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sender connects after making its client (so the deadline covers the greeting)
+    and gives it the relay's name itself: TLS must still check the certificate for it."""
+    server = make_cert(tmp_path, name)
+    trusted = ssl.create_default_context
+
+    def trusting(*args: Any, **kw: Any) -> ssl.SSLContext:
+        context = trusted(*args, **kw)
+        context.load_verify_locations(tmp_path / f"{name}.crt")
+        return context
+
+    monkeypatch.setattr(sender.ssl, "create_default_context", trusting)
+    with SmtpSink(ssl_context=server, starttls=tls == "starttls") as sink:
+        desk = open_desk({"host": "localhost", "port": sink.port, "tls": tls})
+        oid = queue_one(desk, "Backup")
+        sender.run_once(desk, T0)
+        st, _, error = state(desk, oid)
+        if name == "localhost":
+            assert st == "sent" and len(sink.received()) == 1
+        else:
+            assert st == "queued" and "Hostname mismatch" in (error or "")
+            assert sink.received() == []

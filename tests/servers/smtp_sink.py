@@ -15,6 +15,7 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -92,7 +93,16 @@ def _free_port() -> int:
 class SmtpSink:
     """An aiosmtpd server on 127.0.0.1 and a free port; ``start()`` / ``stop()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None, starttls: bool = False) -> None:
+        """``ssl_context``: speak TLS with it, from the start or (``starttls``) after
+        STARTTLS, which is then required; plain SMTP without it."""
+        self.tls: dict[str, Any] = {}
+        if ssl_context is not None:
+            self.tls = (
+                {"tls_context": ssl_context, "require_starttls": True}
+                if starttls
+                else {"ssl_context": ssl_context}
+            )
         self.host = HOST
         self.port = 0
         self.messages: list[Received] = []
@@ -107,7 +117,7 @@ class SmtpSink:
         for attempt in range(START_ATTEMPTS):
             self.port = _free_port()
             controller = _SinkController(
-                _Handler(self), hostname=HOST, port=self.port, ready_timeout=10
+                _Handler(self), hostname=HOST, port=self.port, ready_timeout=10, **self.tls
             )
             try:
                 controller.start()
