@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import ssl
 import subprocess
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -120,6 +122,39 @@ def test_a_relay_too_slow_for_one_mail_is_hung_up_on_and_holds_up_no_other(
             st, attempts, error = state(desk, i)
             assert (st, attempts) == ("queued", 1)
             assert error and "too slow" in error
+
+
+@pytest.mark.parametrize(
+    ("script", "deadline"),
+    [(Script(greeting="554"), 30.0), (Script(quit="hang"), 0.5)],
+    ids=["refused", "hang-at-quit"],
+)
+def test_no_deadline_timer_outlives_its_mail(
+    script: Script,
+    deadline: float,
+    open_desk: Callable[..., Desk],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hang-up timer was cancelled only once the session was open: after a failed
+    connection it lingered for RELAY_DEADLINE; and it was cancelled before QUIT, so a
+    relay hanging at QUIT held each mail for the socket's whole timeout."""
+    monkeypatch.setattr(sender, "RELAY_TIMEOUT", 30)
+    monkeypatch.setattr(sender, "RELAY_DEADLINE", deadline)
+    with BadRelay([script]) as relay:
+        desk = open_desk(relay.relay_settings())
+        ids = [queue_one(desk, "Backup") for _ in range(2)]
+        started = time.monotonic()
+        sender.run_once(desk, T0)
+        took = time.monotonic() - started
+        timers = [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+        mine = [
+            t for t in timers if isinstance(getattr(t.function, "__self__", None), sender._Deadline)
+        ]
+        assert all(t.finished.is_set() for t in mine)  # cancelled (or fired)
+        if script.quit == "hang":  # the relay took both: a fault at QUIT is no failure
+            assert [state(desk, i)[:2] for i in ids] == [("sent", 1)] * 2
+            assert len(relay.kept()) == 2
+            assert took < 15  # about 1 s; 60 s when each QUIT waited for the timeout
 
 
 def test_a_pass_past_its_budget_leaves_the_rest_untouched_for_the_next(

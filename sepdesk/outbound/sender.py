@@ -201,8 +201,7 @@ def _relay(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, byte
                 raise RelayDown(_relay_fault(settings, exc, deadline)) from None
             raise
         finally:
-            deadline.cancel()
-            _hang_up(client)
+            _hang_up(client)  # under the deadline too: a relay may hang at QUIT
     except smtplib.SMTPRecipientsRefused as exc:
         # Every recipient refused: retried unless every refusal was permanent (5xx).
         permanent = not _temporary(exc.recipients)
@@ -216,6 +215,8 @@ def _relay(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, byte
         ) from None
     except (TimeoutError, smtplib.SMTPException, OSError, ssl.SSLError) as exc:
         raise DeliveryError(f"relay {r.host}:{r.port}: {type(exc).__name__}: {exc}") from None
+    finally:
+        deadline.cancel()  # also when connecting failed: no timer left waiting
     return {**refused, **wide}
 
 
