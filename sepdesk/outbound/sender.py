@@ -38,6 +38,7 @@ RELAY_TIMEOUT = 30  # seconds for each answer of the relay
 RELAY_DEADLINE = 60.0  # seconds for one mail, connection included
 PASS_BUDGET = 60.0  # seconds of a pass before the rest of its mails wait for the next
 LOCAL_RETRY = timedelta(minutes=5)  # at most this long between tries while the folder fails
+RELAY_RETRY = timedelta(minutes=1)  # between tries while the relay is down or refuses us
 # A full or read-only outbox folder fails every mail of every pass: one line for it.
 _FOLDER = PassFaults(
     "sender: outbox folder",
@@ -97,8 +98,13 @@ def _temporary(refused: dict[str, tuple[int, bytes]]) -> dict[str, tuple[int, by
 
 
 class RelayDown(DeliveryError):
-    """The relay could not be reached, or refused us before any mail (greeting, EHLO,
-    STARTTLS, AUTH): the fault of no mail, and the same for every mail of the pass."""
+    """The relay could not be reached, refused us before any mail (greeting, EHLO,
+    STARTTLS, AUTH) or stopped answering. ``in_mail``: it stopped during this mail's
+    own transaction (which may be the mail's doing: a huge one on a slow link)."""
+
+    def __init__(self, message: str, in_mail: bool = False) -> None:
+        super().__init__(message)
+        self.in_mail = in_mail
 
 
 def _connect(settings: Settings, context: ssl.SSLContext, deadline: _Deadline) -> smtplib.SMTP:
@@ -198,7 +204,7 @@ def _relay(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, byte
             )
         except (smtplib.SMTPException, OSError) as exc:
             if _timed_out(exc, deadline):  # it would keep the next mail as long
-                raise RelayDown(_relay_fault(settings, exc, deadline)) from None
+                raise RelayDown(_relay_fault(settings, exc, deadline), in_mail=True) from None
             raise
         finally:
             _hang_up(client)  # under the deadline too: a relay may hang at QUIT
@@ -357,7 +363,10 @@ def _relay_each(desk: Desk, rows: list[dict[str, Any]], at: datetime) -> None:
             try:
                 refused = _relay(desk.settings, row)
             except RelayDown as exc:
-                _relay_down(desk, rows[i:], at, exc)
+                if exc.in_mail:  # this mail's attempt; the rest are not tried behind it
+                    _record(desk, row, at, exc)
+                else:
+                    _relay_down(desk, rows[i:], at, exc)
                 return
             except DeliveryError as exc:
                 _RELAY.worked()
@@ -377,19 +386,17 @@ def _relay_each(desk: Desk, rows: list[dict[str, Any]], at: datetime) -> None:
 
 
 def _relay_down(desk: Desk, rows: list[dict[str, Any]], at: datetime, error: RelayDown) -> None:
-    """No session with the relay: the attempt fails alike for this mail and the rest of
-    the pass, recorded for all of them without a connection each (a relay that never
-    answers cost 30 s per mail) and logged once (it was one line per mail, every pass).
-    Retried with backoff like any temporary failure, also when the relay refused us
-    with a 5xx (a wrong password, say): it failed every mail of the pass for good."""
+    """No session with the relay: the fault of no mail. Every mail of the pass stays
+    queued with its attempts untouched, tried again within RELAY_RETRY, however long the
+    relay stays down or refuses us (a wrong password, a 554 greeting): counted as
+    attempts, an outage of two hours had failed every mail queued meanwhile, each to be
+    retried by hand. One connection for the pass and one log line for the fault."""
     _RELAY.failed(error, known=True)
-    final = []
     with write_tx(desk.db):
-        for row in rows:
-            if _record_failure(desk, row, at, error, row["attempts"] + 1):
-                final.append(row)
-    for row in final:
-        log.warning("outbox #%s attempt %s: %s (failed)", row["id"], row["attempts"] + 1, error)
+        desk.db.conn.executemany(
+            "UPDATE outbox SET last_error = ?, next_attempt_at = ? WHERE id = ? AND state = 'queued'",
+            [[str(error), to_db(at + RELAY_RETRY), row["id"]] for row in rows],
+        )
 
 
 def _write_batch(desk: Desk, rows: list[dict[str, Any]], at: datetime) -> None:
