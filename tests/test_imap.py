@@ -599,6 +599,32 @@ def test_oversize_message_is_quarantined_without_fetching_the_body(
     assert desk.db.execute("SELECT released_at FROM quarantine").fetchone()[0] is None
 
 
+def deliver_file(server: DovecotServer, name: str, data: bytes) -> None:
+    """Put a message into INBOX as a maildir file, as a local delivery agent would:
+    for what APPEND refuses (an empty message) or a file whose name lies about its size."""
+    from tests.servers.dovecot import _mail_owner
+
+    with server.client() as c:
+        c.select_folder("INBOX")  # the maildir exists from now on
+    path = server.root / "home" / server.user / "Maildir" / "new" / name
+    path.write_bytes(data)
+    os.chown(path, *_mail_owner())
+
+
+def test_an_empty_message_gets_an_outcome_and_moves(
+    server: DovecotServer, desk: Desk, pollers: Callable[..., ImapPoller]
+) -> None:
+    """A 0-byte message (APPEND refuses one; a delivery agent may still leave it) was taken
+    for one expunged meanwhile: no row, fetched again on every pass, never moved."""
+    deliver_file(server, "1.M1P1.empty", b"")
+    server.append("INBOX", make_mail(1))
+    assert drain(pollers()) == 2
+    assert server.uids("INBOX") == []
+    assert len(server.uids("Quarantine")) == 1
+    row = desk.db.execute("SELECT raw, state FROM intake WHERE size = 0").fetchone()
+    assert row is not None and row[0] == b"" and row[1] == "quarantined"
+
+
 def test_missing_folders_are_created(
     server: DovecotServer, tmp_path: Path, pollers: Callable[..., ImapPoller]
 ) -> None:

@@ -411,7 +411,11 @@ class ImapPoller:
         out = []
         for uid in uids:
             data = bodies.get(uid) or headers.get(uid) or {}
-            raw = data.get(b"BODY[]") or data.get(b"BODY[HEADER]")
+            # "is None", not "or": an empty message (a 0-byte maildir file) is mail too; it
+            # was taken for an expunged one and stayed unread in the folder for ever.
+            raw = data.get(b"BODY[]")
+            if raw is None:
+                raw = data.get(b"BODY[HEADER]")
             if raw is None:
                 continue  # expunged by someone else meanwhile: nothing to take
             size = int(data.get(b"RFC822.SIZE") or len(raw))
