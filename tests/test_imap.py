@@ -625,6 +625,33 @@ def test_an_empty_message_gets_an_outcome_and_moves(
     assert row is not None and row[0] == b"" and row[1] == "quarantined"
 
 
+def test_a_message_the_server_cannot_send_is_quarantined_and_the_rest_read(
+    server: DovecotServer,
+    desk: Desk,
+    pollers: Callable[..., ImapPoller],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A maildir file whose name understates its size: Dovecot drops the connection on
+    every FETCH of it ("Cached message size smaller than expected"). Its batch broke on
+    every pass, so no message of the folder was read, for ever."""
+    for n in range(3):
+        server.append("INBOX", make_mail(n))
+    deliver_file(server, "1.M2P1.liar,S=10,W=10", make_mail(99))
+    server.append("INBOX", make_mail(4))
+    caplog.set_level(logging.INFO, logger="sepdesk.imap")
+    with Background(pollers()):
+        wait_until(lambda: len(server.uids("Processed")) == 4, "the readable mail processed")
+        wait_until(lambda: len(server.uids("Quarantine")) == 1, "the unreadable one moved")
+    assert server.uids("INBOX") == []
+    assert count(desk, "SELECT count(*) FROM intake WHERE state = 'done'") == 4
+    (reason,) = desk.db.execute(
+        "SELECT reason FROM intake WHERE state = 'quarantined' AND size = 0"
+    ).fetchone()
+    assert reason.startswith("unreadable: ")
+    said = [r.getMessage() for r in caplog.records if "quarantined unread" in r.getMessage()]
+    assert len(said) == 1, said
+
+
 def test_missing_folders_are_created(
     server: DovecotServer, tmp_path: Path, pollers: Callable[..., ImapPoller]
 ) -> None:

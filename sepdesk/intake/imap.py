@@ -29,7 +29,9 @@ the pipeline recognises a Message-ID it already handled as ``duplicate``.
 every ``poll_interval`` s without IDLE), catching up on every wake. Faults
 (dropped connection, restarted server, refused login, TLS errors) are one
 log line, recorded in ``imap_state``, and retried with capped exponential
-backoff; ``run`` never raises for them.
+backoff; ``run`` never raises for them. A message whose FETCH makes the server
+drop the connection is fetched alone next time, and after ``UNREADABLE_AFTER``
+such drops stored empty, quarantined and moved, so the rest of the folder is read.
 
 Fault injection for crash tests: ``SEPDESK_FAULT=imap-before-move`` makes the
 process exit with status 137 right after an outcome is committed and before
@@ -52,7 +54,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from sepdesk.config import ImapSettings, Settings, read_secret
 from sepdesk.desk import Desk
@@ -75,6 +77,10 @@ MOVE_DELAY_S = 1.0  # ...but no finished message waits for its MOVE longer than 
 IDLE_RENEW_S = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30 min inactivity timeout
 IDLE_WAKE_S = 5.0  # a quiet IDLE returns this often to look at the stop event (no traffic)
 SOCKET_TIMEOUT_S = 60.0
+# A message whose FETCH alone made the server drop the connection this often is unreadable
+# (a maildir file whose name lies about its size): quarantined unread, not fetched for ever.
+# Twice, so that one server restart during that FETCH quarantines nothing.
+UNREADABLE_AFTER = 2
 FAULT_ENV = "SEPDESK_FAULT"
 FINAL_STATES = ("done", "quarantined")
 # The final rows among the handed-over ones: a range over the covering (state, id) index
@@ -105,6 +111,7 @@ class Fetched:
     received_at: datetime
     size: int
     oversize: bool
+    unreadable: bool = False  # the server could not send it: stored empty, quarantined
 
 
 @dataclass
@@ -205,6 +212,10 @@ class ImapPoller:
         self._last_settle = 0.0
         self._uidvalidity: dict[str, int] = {}
         self._seen_uid: dict[str, int] = {}  # highest UID each folder had at its last catch-up
+        # (folder, UIDVALIDITY) -> UIDs of a FETCH the server broke off: fetched one by one.
+        self._suspect: dict[tuple[str, int], set[int]] = {}
+        # (folder, UIDVALIDITY, UID) -> how often a FETCH of that message alone broke off.
+        self._breaks: dict[tuple[str, int, int], int] = {}
         self._contacted = False
         self._failing: str | None = None  # the fault of the current streak, logged once
         self._failures = 0
@@ -365,7 +376,17 @@ class ImapPoller:
     ) -> int:
         """Store what is new (one commit), then hand it over or process it here; moves what is final."""
         known = self._known(folder, uidvalidity, uids)
-        fetched = self._fetch(client, [u for u in uids if u not in known], large)
+        # Committed before any FETCH: a second such message in the batch breaks the pass.
+        unreadable = [
+            self._unreadable(folder, u)
+            for u in uids
+            if u not in known and self._breaks_of(folder, uidvalidity, u)
+        ]
+        if unreadable:
+            ids = self._store(folder, uidvalidity, unreadable)
+            known.update((msg.uid, i) for msg, i in zip(unreadable, ids, strict=True))
+        todo = [u for u in uids if u not in known]
+        fetched = self._fetch(client, folder, uidvalidity, todo, large)
         ids = self._store(folder, uidvalidity, fetched)
         rows = {**known, **{msg.uid: i for msg, i in zip(fetched, ids, strict=True)}}
         self._quarantine_oversize_known(client, {u: i for u, i in known.items() if u in large})
@@ -400,14 +421,52 @@ class ImapPoller:
         ).fetchall()
         return {int(str(ref).rsplit("/", 1)[1]): int(i) for ref, i in rows}
 
-    def _fetch(self, client: IMAPClient, uids: list[int], large: set[int]) -> list[Fetched]:
-        """Full bodies for messages within the size limit; only the header of larger ones."""
+    def _fetch(
+        self, client: IMAPClient, folder: str, uidvalidity: int, uids: list[int], large: set[int]
+    ) -> list[Fetched]:
+        """Full bodies for messages within the size limit; only the header of larger ones.
+
+        A message the server cannot send (Dovecot answers its FETCH with BYE) broke
+        every pass over its batch, so nothing behind it in the folder was ever read.
+        After such a break the batch's messages are fetched one by one, and one that
+        breaks its own FETCH ``UNREADABLE_AFTER`` times is quarantined unread.
+        """
+        suspect = self._suspect.get((folder, uidvalidity), set())
+        out: list[Fetched] = []
+        groups = [[u] for u in uids if u in suspect] + [[u for u in uids if u not in suspect]]
+        for group in groups:
+            if group:
+                out += self._fetch_group(client, folder, uidvalidity, group, large)
+        return out
+
+    def _breaks_of(self, folder: str, uidvalidity: int, uid: int) -> bool:
+        return self._breaks.get((folder, uidvalidity, uid), 0) >= UNREADABLE_AFTER
+
+    def _unreadable(self, folder: str, uid: int) -> Fetched:
+        log.warning(
+            "imap: message UID %d of %s breaks the connection whenever it is fetched"
+            " (see the IMAP server's log); quarantined unread, it moves to %s",
+            uid,
+            self.mailbox_key(folder),
+            self.cfg.quarantine_folder,
+        )
+        return Fetched(uid, b"", now(), 0, oversize=False, unreadable=True)
+
+    def _fetch_group(
+        self, client: IMAPClient, folder: str, uidvalidity: int, uids: list[int], large: set[int]
+    ) -> list[Fetched]:
         small = [u for u in uids if u not in large]
         big = [u for u in uids if u in large]
-        bodies = client.fetch(small, ["BODY.PEEK[]", "INTERNALDATE"]) if small else {}
-        headers = (
-            client.fetch(big, ["BODY.PEEK[HEADER]", "INTERNALDATE", "RFC822.SIZE"]) if big else {}
-        )
+        try:
+            bodies = client.fetch(small, ["BODY.PEEK[]", "INTERNALDATE"]) if small else {}
+            headers = (
+                client.fetch(big, ["BODY.PEEK[HEADER]", "INTERNALDATE", "RFC822.SIZE"])
+                if big
+                else {}
+            )
+        except IMAPClientAbortError:  # the connection is gone; run() reconnects
+            self._fetch_broke(folder, uidvalidity, uids)
+            raise
         out = []
         for uid in uids:
             data = bodies.get(uid) or headers.get(uid) or {}
@@ -422,6 +481,15 @@ class ImapPoller:
             received_at = _aware(data.get(b"INTERNALDATE"))
             out.append(Fetched(uid, bytes(raw), received_at, size, uid in large))
         return out
+
+    def _fetch_broke(self, folder: str, uidvalidity: int, uids: list[int]) -> None:
+        """Remember a FETCH the server broke off: its batch is fetched one by one next time,
+        and a message alone is counted towards ``UNREADABLE_AFTER``."""
+        if len(uids) > 1:
+            self._suspect.setdefault((folder, uidvalidity), set()).update(uids)
+            return
+        key = (folder, uidvalidity, uids[0])
+        self._breaks[key] = self._breaks.get(key, 0) + 1
 
     def _store(self, folder: str, uidvalidity: int, fetched: list[Fetched]) -> list[int]:
         """Store a batch idempotently in one transaction (one fsync, not one per mail).
@@ -446,6 +514,8 @@ class ImapPoller:
                 ).intake_id
                 if msg.oversize:
                     runner.quarantine_intake(self.desk, intake_id, self._oversize_reason(msg.size))
+                elif msg.unreadable:
+                    runner.quarantine_intake(self.desk, intake_id, self._unreadable_reason())
                 ids.append(intake_id)
         return ids
 
@@ -536,6 +606,13 @@ class ImapPoller:
             f"{_pipeline().HEADERS_ONLY}: {size} bytes over the limit of {self.max_bytes}"
             f" ([smtp] max_message_bytes); only the header was fetched, the full"
             f" message is in IMAP folder {self.cfg.quarantine_folder}"
+        )
+
+    def _unreadable_reason(self) -> str:
+        return (
+            f"unreadable: the IMAP server broke the connection {UNREADABLE_AFTER} times"
+            f" fetching this message (see its log); nothing of it is stored, the message"
+            f" is in IMAP folder {self.cfg.quarantine_folder}"
         )
 
     def _states(self, ids: list[int]) -> dict[int, str]:
