@@ -526,6 +526,29 @@ def test_a_fault_that_repeats_is_one_warning_and_its_end_another(
     assert "works again after 4 failed attempts" in lines[-1][1]
 
 
+def test_a_refusal_that_repeats_with_the_servers_time_stamp_is_one_warning(
+    server: DovecotServer,
+    tmp_path: Path,
+    pollers: Callable[..., ImapPoller],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Dovecot stamps each answer with a time and timings; each retry was a new WARNING."""
+    from imapclient.exceptions import IMAPClientError
+
+    poller = pollers(make_settings(tmp_path, server))
+    caplog.set_level(logging.INFO, logger="sepdesk.imap")
+    for stamp, took in (("20:18:02", "0.002 + 0.000"), ("20:18:03", "0.001 + 0.000 + 0.001")):
+        poller._fault(
+            IMAPClientError(
+                "SEARCH failed: [SERVERBUG] Internal error occurred. Refer to server log"
+                f" for more information. [2026-12-06 {stamp}] ({took} secs)."
+            ),
+            1,
+        )
+    levels = [r.levelname for r in caplog.records if "retrying" in r.getMessage()]
+    assert levels == ["WARNING", "INFO"]
+
+
 def test_without_idle_the_poller_polls_every_poll_interval(
     server: DovecotServer,
     tmp_path: Path,

@@ -748,10 +748,10 @@ class ImapPoller:
         text = self._describe(exc)
         self._failures += 1
         if isinstance(exc, TRANSIENT_ERRORS):
-            level = logging.INFO if text == self._failing else logging.WARNING
+            level = logging.INFO if _same_fault(text, self._failing) else logging.WARNING
             log.log(level, "imap: %s; retrying in %g s", text, delay)
         elif storage_fault(exc):  # the database is full or failing: recording it fails too
-            level = logging.INFO if text == self._failing else logging.ERROR
+            level = logging.INFO if _same_fault(text, self._failing) else logging.ERROR
             log.log(level, "imap: %s; the mail stays in the folder; retrying in %g s", text, delay)
             self._failing = text
             return
@@ -833,6 +833,21 @@ def _announces_mail(responses: Iterable[Any]) -> bool:
     return any(
         isinstance(r, tuple) and len(r) >= 2 and r[1] in (b"EXISTS", b"RECENT") for r in responses
     )
+
+
+def _same_fault(text: str, other: str | None) -> bool:
+    """Whether two fault texts name the same fault: Dovecot adds a time stamp and timings
+    ("[2026-12-06 20:18:02] (0.002 + 0.000 secs)") to its answers, which made every retry
+    of one fault a new WARNING."""
+    return other is not None and _fault_key(text) == _fault_key(other)
+
+
+def _fault_key(text: str) -> str:
+    return _DIGITS.sub("#", _TIMINGS.sub("", text))
+
+
+_TIMINGS = re.compile(r"\(\d+\.\d+(?: \+ \d+\.\d+)* secs\)")  # as many terms as it likes
+_DIGITS = re.compile(r"\d+")
 
 
 def _drop(client: IMAPClient) -> None:
