@@ -675,6 +675,89 @@ def test_a_message_the_server_cannot_send_is_quarantined_and_the_rest_read(
     assert len(said) == 1, said
 
 
+def test_a_refused_move_holds_up_no_other_mail_and_is_tried_again(
+    server: DovecotServer,
+    tmp_path: Path,
+    desk: Desk,
+    pollers: Callable[..., ImapPoller],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The quarantine folder refuses every MOVE (a broken or full destination: NO). The
+    fault used to end the pass before the other mail was handled and back off up to a
+    minute each time: every new mail waited about two minutes. Now the refused message
+    stays, the rest moves, and the refusal is one WARNING."""
+    settings = make_settings(tmp_path, server, max_message_bytes=4000)
+    poller = pollers(settings)
+    poller.connect()  # creates the folders
+    quarantine = server.root / "home" / server.user / "Maildir" / ".Quarantine"
+    dirs = [quarantine / d for d in ("tmp", "new", "cur")]
+    caplog.set_level(logging.INFO, logger="sepdesk.imap")
+    server.append("INBOX", make_mail(1, body="BIG " * 2000))
+    server.append("INBOX", make_mail(2))
+    try:
+        for d in dirs:
+            d.chmod(0o555)
+        assert poller.run_once() == 1  # did raise: the mail after the oversize one waited
+        assert len(server.uids("Processed")) == 1
+        server.append("INBOX", make_mail(3))
+        assert poller.run_once() == 1
+        assert len(server.uids("Processed")) == 2
+        assert len(server.uids("INBOX")) == 1
+    finally:
+        for d in dirs:
+            d.chmod(0o700)
+    refusals = [r for r in caplog.records if "refused to move" in r.getMessage()]
+    assert [r.levelname for r in refusals] == ["WARNING", "INFO"], refusals
+    assert poller.run_once() == 1  # the destination mended: moved on the next pass
+    assert server.uids("INBOX") == []
+    assert len(server.uids("Quarantine")) == 1
+    assert count(desk, "SELECT count(*) FROM intake") == 3
+    assert count(desk, "SELECT count(*) FROM tickets") == 2
+
+
+def test_a_move_after_another_client_expunged_or_deleted_the_folder_is_no_fault(
+    server: DovecotServer, desk: Desk, pollers: Callable[..., ImapPoller]
+) -> None:
+    """Between the store and the MOVE another client expunges one of the messages (the
+    server answers NO [EXPUNGEISSUED]) or deletes the processed folder ([TRYCREATE]):
+    both were faults that dropped the connection; the pass now ends its work."""
+    poller = pollers()
+    client = poller.connect()
+    real_move = client.move
+
+    def expunge_one() -> None:
+        with server.client() as other:
+            other.select_folder("INBOX")
+            first = min(other.search("ALL"))
+            other.add_flags([first], [b"\\Deleted"])
+            other.uid_expunge([first])
+
+    def delete_processed() -> None:
+        with server.client() as other:
+            other.delete_folder("Processed")
+
+    meddle: list[Callable[[], None]] = []  # done just before the pass's first MOVE
+
+    def meddling_move(uid_set: str, dest: str) -> Any:
+        if meddle:
+            meddle.pop()()
+        return real_move(uid_set, dest)
+
+    client.move = meddling_move  # type: ignore[method-assign]
+    for n in range(4):
+        server.append("INBOX", make_mail(n))
+    meddle.append(expunge_one)
+    assert poller.run_once() == 4  # did raise: move failed: [EXPUNGEISSUED]
+    assert len(server.uids("Processed")) == 3  # the fourth was expunged by the other client
+    for n in range(4, 6):
+        server.append("INBOX", make_mail(n))
+    meddle.append(delete_processed)
+    assert poller.run_once() == 2  # did raise: move failed: [TRYCREATE]
+    assert server.uids("INBOX") == []
+    assert len(server.uids("Processed")) == 2  # the folder made anew
+    assert count(desk, "SELECT count(*) FROM intake WHERE state = 'done'") == 6
+
+
 def test_missing_folders_are_created(
     server: DovecotServer, tmp_path: Path, pollers: Callable[..., ImapPoller]
 ) -> None:

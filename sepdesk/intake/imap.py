@@ -32,6 +32,8 @@ log line, recorded in ``imap_state``, and retried with capped exponential
 backoff; ``run`` never raises for them. A message whose FETCH makes the server
 drop the connection is fetched alone next time, and after ``UNREADABLE_AFTER``
 such drops stored empty, quarantined and moved, so the rest of the folder is read.
+A MOVE the server refuses (NO) is not such a fault: those messages stay, final, and
+are moved on a later pass (see :meth:`ImapPoller.move`).
 
 Fault injection for crash tests: ``SEPDESK_FAULT=imap-before-move`` makes the
 process exit with status 137 right after an outcome is committed and before
@@ -218,6 +220,7 @@ class ImapPoller:
         self._breaks: dict[tuple[str, int, int], int] = {}
         self._contacted = False
         self._failing: str | None = None  # the fault of the current streak, logged once
+        self._refusal: str | None = None  # the last MOVE the server refused, logged once
         self._failures = 0
 
     # -- names -------------------------------------------------------------
@@ -639,16 +642,54 @@ class ImapPoller:
             uids = sorted(u for u, s in states.items() if s == state)
             if uids:
                 _fault_point("imap-before-move")
-                self.move(client, uids, dest)
-                moved += len(uids)
+                if self.move(client, uids, dest):
+                    moved += len(uids)
         return moved
 
-    def move(self, client: IMAPClient, uids: list[int], dest: str) -> None:
-        """UID MOVE when offered; else COPY, flag \\Deleted and expunge just those UIDs."""
-        if client.has_capability("MOVE"):
+    def move(self, client: IMAPClient, uids: list[int], dest: str) -> bool:
+        """UID MOVE when offered; else COPY, flag \\Deleted and expunge just those UIDs.
+
+        False when the server refuses the MOVE twice (NO: a full or broken destination):
+        the messages stay in the folder, final, and are moved on a later pass. Raising
+        instead sent the poller into its backoff on every pass, up to a minute, so one
+        message that could not be moved held up all new mail of the mailbox.
+        """
+        if not client.has_capability("MOVE"):
+            self.copy_delete(client, uids, dest)  # a refusal there stays a fault: see below
+            return True
+        try:
             client.move(_uid_set(uids), dest)
-        else:
-            self.copy_delete(client, uids, dest)
+            return True
+        except IMAPClientError as exc:
+            if not _refused(exc):
+                raise
+            self._before_move_retry(client, dest, exc)
+        try:
+            client.move(_uid_set(uids), dest)
+            return True
+        except IMAPClientError as exc:
+            if not _refused(exc):
+                raise
+            self._move_refused(len(uids), dest, exc)
+            return False
+
+    @staticmethod
+    def _before_move_retry(client: IMAPClient, dest: str, exc: IMAPClientError) -> None:
+        """Mend what a first refusal may mean: the destination was deleted meanwhile
+        ([TRYCREATE], RFC 3501 6.4.7), or another client expunged some of the UIDs and the
+        server wants that reported first ([EXPUNGEISSUED], RFC 5530): a NOOP does."""
+        if "TRYCREATE" in str(exc).upper():
+            with contextlib.suppress(IMAPClientError):
+                client.create_folder(dest)
+                log.info("imap: folder %s had been deleted; created it again", dest)
+        client.noop()
+
+    def _move_refused(self, count: int, dest: str, exc: IMAPClientError) -> None:
+        """One WARNING per refusal; INFO while the same one repeats pass after pass."""
+        text = f"the server refused to move {count} messages to {dest}: {_one_line(exc)}"
+        level = logging.INFO if _same_fault(text, self._refusal) else logging.WARNING
+        self._refusal = text
+        log.log(level, "imap: %s; they stay and are tried again on the next pass", text)
 
     @staticmethod
     def copy_delete(client: IMAPClient, uids: list[int], dest: str) -> None:
@@ -833,6 +874,12 @@ def _announces_mail(responses: Iterable[Any]) -> bool:
     return any(
         isinstance(r, tuple) and len(r) >= 2 and r[1] in (b"EXISTS", b"RECENT") for r in responses
     )
+
+
+def _refused(exc: IMAPClientError) -> bool:
+    """Whether the server answered NO or BAD (imapclient raises the base class for that);
+    its subclasses (abort, protocol errors) mean the connection itself is in doubt."""
+    return type(exc) is IMAPClientError
 
 
 def _same_fault(text: str, other: str | None) -> bool:
