@@ -504,6 +504,21 @@ def test_refused_login_logs_one_line_and_does_not_raise(
     server.start()
 
 
+def test_a_connection_lost_during_login_is_not_called_a_refused_login(
+    server: DovecotServer, tmp_path: Path, pollers: Callable[..., ImapPoller]
+) -> None:
+    """imapclient turns an EOF during LOGIN (the server restarting) into LoginError; the
+    log said "login refused", sending the operator to check a password that was right."""
+    from imapclient.exceptions import LoginError
+
+    poller = pollers(make_settings(tmp_path, server))
+    lost = poller._describe(LoginError("command: LOGIN => socket error: EOF"))
+    assert "login refused" not in lost
+    assert "socket error: EOF" in lost
+    refused = poller._describe(LoginError("b'[AUTHENTICATIONFAILED] Authentication failed.'"))
+    assert refused.startswith("login refused for ")
+
+
 def test_a_fault_that_repeats_is_one_warning_and_its_end_another(
     server: DovecotServer,
     tmp_path: Path,

@@ -803,7 +803,9 @@ class ImapPoller:
 
     def _describe(self, exc: BaseException) -> str:
         where = f"{self.cfg.user}@{self.cfg.host}:{self.cfg.port}"
-        if isinstance(exc, LoginError):
+        # imapclient wraps every error of LOGIN in LoginError, also the connection lost
+        # meanwhile (a restarting server): that is no refusal of the password.
+        if isinstance(exc, LoginError) and "socket error" not in str(exc):
             return f"login refused for {where}: {_one_line(exc)}"
         if isinstance(exc, ssl.SSLError):
             return f"TLS failed with {where}: {_one_line(exc)}"
