@@ -27,6 +27,11 @@ never answered) gets a breach of its new due at the last timer pass (2026-12-06,
 session: a due moved past the breach is a deadline of its own): one escalation, outbox
 and messages row each came in from a regeneration of those three tables, the rows after
 them renumbered; nothing else differed.
+The escalation template now says what a reply to it does (relayed to the customer
+unless it begins with #internal; 2026-12-06, seventh session): the ``body`` of every
+escalation's ``outbox`` row and of its ``messages`` row (45 in ``samples``, 24 in
+``heldout_batched``) came
+in from a regeneration; nothing else differed.
 
 Two replays, chosen to run every path that writes a ticket:
 

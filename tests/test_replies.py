@@ -211,6 +211,41 @@ def test_every_mail_the_desk_sends_carries_the_configured_tag(tmp_path: Path) ->
         d.close()
 
 
+@pytest.mark.parametrize("internal", [False, True])
+def test_a_reply_to_an_escalation_does_what_the_escalation_says(
+    tmp_path: Path, internal: bool
+) -> None:
+    """A lead's reply to the escalation mail is relayed to the customer, as a reply to a
+    team notice is, unless it begins with #internal. The escalation said only "answer
+    the customer in the ticket's mail thread", and a lead writing "Anna, can you take
+    this one?" back to it had that sent to the customer as the ticket's answer."""
+    d = open_desk(tmp_path, escalation_to=["lead@sep.example"])
+    try:
+        raw, _ = mail(CUSTOMER, "Restore fails", "Hello, our restore fails. Please help.")
+        number = feed(d, raw, T0).ticket or ""
+        assert timer.run_once(d, T0 + timedelta(days=3)) >= 1
+        escalation = [r for r in outbox(d) if r["kind"] == "escalation"][-1]
+        said = body(escalation)
+        assert "A reply to this mail goes to the customer" in said
+        assert "begin it with #internal" in said
+        text = "Anna, can you take this one?"
+        reply, _ = engineer_mail(
+            f"Re: {escalation['subject']}",
+            f"#internal\n{text}" if internal else text,
+            in_reply_to=escalation["message_id"],
+        )
+        result = feed(d, reply, T0 + timedelta(days=3, minutes=5))
+        assert result.outcome == "follow_up"
+        relayed = [r for r in outbox(d, ticket_id=ticket(d, number)["id"]) if r["kind"] == "relay"]
+        if internal:
+            assert relayed == []
+            assert ticket(d, number)["first_response_at"] is None
+        else:
+            assert [text in body(r) for r in relayed] == [True]
+    finally:
+        d.close()
+
+
 def test_a_sender_without_a_contract_gets_a_ticket_and_the_ways_to_help(tmp_path: Path) -> None:
     """SPEC §1: a ticket all the same, and a reply with the Emergency Call form link from
     config and the hotline number."""
