@@ -30,8 +30,7 @@ them renumbered; nothing else differed.
 The escalation template now says what a reply to it does (relayed to the customer
 unless it begins with #internal; 2026-12-06, seventh session): the ``body`` of every
 escalation's ``outbox`` row and of its ``messages`` row (45 in ``samples``, 24 in
-``heldout_batched``) came
-in from a regeneration; nothing else differed.
+``heldout_batched``) came in from a regeneration; nothing else differed.
 
 Two replays, chosen to run every path that writes a ticket:
 
