@@ -232,3 +232,31 @@ def test_tls_to_the_relay_checks_its_name(
         else:
             assert st == "queued" and "Hostname mismatch" in (error or "")
             assert sink.received() == []
+
+
+def test_a_stopping_desk_hangs_up_on_a_slow_relay_and_begins_no_other_mail(
+    open_desk: Callable[..., Desk],
+) -> None:
+    """At SIGTERM a sender in the middle of a mail to a relay that does not answer was
+    still there at the stop deadline (up to RELAY_DEADLINE), and its database was closed
+    under it. Now the daemon hangs up (sender.hang_up): the pass ends at once, the mail
+    stays queued as it was and no other mail is begun."""
+    with BadRelay([Script(dot="hang")]) as relay:
+        desk = open_desk(relay.relay_settings())
+        ids = [queue_one(desk, "Backup") for _ in range(2)]
+        stop = threading.Event()
+        pass_ = threading.Thread(target=sender.run_once, args=(desk, T0), kwargs={"stop": stop})
+        pass_.start()
+        deadline = time.monotonic() + 10
+        while relay.dots < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert relay.dots == 1
+        stop.set()
+        sender.hang_up(stop)
+        pass_.join(5)
+        assert not pass_.is_alive()
+        assert [state(desk, i) for i in ids] == [("queued", 0, None)] * 2
+        assert relay.connections == 1
+        # Set before a mail is begun, the pass begins none.
+        assert sender.run_once(desk, T0, stop=stop) == 2
+        assert relay.connections == 1

@@ -313,7 +313,7 @@ def test_an_unexpected_error_sending_one_mail_does_not_stop_the_rest(
     second = queue_one(relay_desk, "Backup")
     relay = sender._relay
 
-    def flaky(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, bytes]]:
+    def flaky(settings: Settings, row: dict[str, Any], *_: Any) -> dict[str, tuple[int, bytes]]:
         if row["id"] == first:
             raise RuntimeError("surprise")
         return relay(settings, row)

@@ -77,7 +77,7 @@ class Daemon:
         out_desk = self._desk()
         outgoing = self._worker(
             "sender",
-            lambda at: sender.run_once(out_desk, at),
+            lambda at: sender.run_once(out_desk, at, stop=self.stop),
             next_wake=lambda: sender.next_attempt(out_desk),
             # Woken by the pipeline (a thread, or a process via SIGUSR1) and the timer; the
             # idle limit picks up mail other processes queued (a CLI ingest, a hotline import).
@@ -232,6 +232,7 @@ class Daemon:
         if self.controller is not None:
             self.controller.stop()
         self.stop.set()
+        sender.hang_up(self.stop)  # a slow relay must not keep the sender past the deadline
         for w in self.workers:
             w.wake.set()
         if self.processes is not None:

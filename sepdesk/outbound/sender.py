@@ -23,7 +23,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sepdesk.config import Settings, read_secret
 from sepdesk.desk import Desk
@@ -130,30 +130,52 @@ def _connect(settings: Settings, context: ssl.SSLContext, deadline: _Deadline) -
             client.login(r.user, password or "")
     except (smtplib.SMTPException, OSError) as exc:  # ssl.SSLError is an OSError
         _hang_up(client)
+        if deadline.stopped:
+            raise RelayStopped("hung up: the desk is stopping") from None
         raise RelayDown(_relay_fault(settings, exc, deadline)) from None
     return client
 
 
+class RelayStopped(DeliveryError):
+    """The daemon is stopping and hung up on the relay: the mail stays queued as it was."""
+
+
 class _Deadline:
-    """Hangs up on a relay still busy with one mail after RELAY_DEADLINE seconds.
+    """Hangs up on a relay still busy with one mail after RELAY_DEADLINE seconds, or at
+    once when ``stop`` is set and :func:`hang_up` is called (the daemon stopping).
 
     The socket's timeout bounds each wait, not the mail: a relay answering a byte at a
     time kept the sender (and its heartbeat, which the watchdog checks) for minutes
     per mail, for every mail of the pass.
     """
 
-    def __init__(self) -> None:
+    active: ClassVar[set[_Deadline]] = set()
+    guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, stop: threading.Event | None = None) -> None:
         self.expired = False
+        self.stop = stop
         self._client: smtplib.SMTP | None = None
         self._timer = threading.Timer(RELAY_DEADLINE, self._expire)
         self._timer.daemon = True
 
+    @property
+    def stopped(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
     def watch(self, client: smtplib.SMTP) -> None:
         self._client = client
+        with _Deadline.guard:  # hang_up sets stop before it looks: one of us sees the other
+            _Deadline.active.add(self)
+            if self.stopped:
+                self._expire()
+                return
         self._timer.start()
 
     def cancel(self) -> None:
         self._timer.cancel()
+        with _Deadline.guard:
+            _Deadline.active.discard(self)
 
     def _expire(self) -> None:
         self.expired = True
@@ -163,6 +185,16 @@ class _Deadline:
                 # The plain socket's shutdown, for a TLS one too: the sending thread's read
                 # returns at once; SSLSocket.shutdown would drop the TLS state under it.
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def hang_up(stop: threading.Event) -> None:
+    """The daemon is stopping (``stop`` is set): hang up on the relay now instead of
+    after RELAY_DEADLINE, so the sender ends within the stop timeout; the mail in hand
+    stays queued as it was. A stuck sender had its database closed under it."""
+    with _Deadline.guard:
+        hung = [d for d in _Deadline.active if d.stop is stop]
+    for d in hung:
+        d._expire()
 
 
 def _timed_out(exc: BaseException, deadline: _Deadline) -> bool:
@@ -183,7 +215,9 @@ def _relay_fault(settings: Settings, exc: Exception, deadline: _Deadline) -> str
     return f"{where}: {type(exc).__name__}: {exc}"
 
 
-def _relay(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, bytes]]:
+def _relay(
+    settings: Settings, row: dict[str, Any], stop: threading.Event | None = None
+) -> dict[str, tuple[int, bytes]]:
     """Hand the mail to the relay; the recipients it refused while taking it for the
     others (empty: all accepted). Raises DeliveryError when it took it for nobody,
     RelayDown when it could not be asked."""
@@ -195,7 +229,7 @@ def _relay(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, byte
     wide = {a: _NOT_ASCII for a in to if not a.isascii()}
     if len(wide) == len(to):
         raise DeliveryError(f"recipients refused: {_refusal(wide)}", permanent=True)
-    deadline = _Deadline()
+    deadline = _Deadline(stop)
     try:
         client = _connect(settings, ssl.create_default_context(), deadline)
         try:
@@ -203,6 +237,8 @@ def _relay(settings: Settings, row: dict[str, Any]) -> dict[str, tuple[int, byte
                 settings.desk.support_address, [a for a in to if a not in wide], row["raw"]
             )
         except (smtplib.SMTPException, OSError) as exc:
+            if deadline.stopped:
+                raise RelayStopped("hung up: the desk is stopping") from None
             if _timed_out(exc, deadline):  # it would keep the next mail as long
                 raise RelayDown(_relay_fault(settings, exc, deadline), in_mail=True) from None
             raise
@@ -349,19 +385,23 @@ def _record_failure(
 _DELIVERED: dict[tuple[str, int], dict[str, tuple[int, bytes]]] = {}
 
 
-def _relay_each(desk: Desk, rows: list[dict[str, Any]], at: datetime) -> None:
+def _relay_each(
+    desk: Desk, rows: list[dict[str, Any]], at: datetime, stop: threading.Event | None = None
+) -> None:
     # One commit per mail: after a crash at most one mail is handed to the relay twice.
     # A slow relay ends the pass at PASS_BUDGET: the rest wait for the next pass, which
     # begins at once, so the sender's heartbeat stays fresh.
     end = time.monotonic() + PASS_BUDGET
     for i, row in enumerate(rows):
-        if i and time.monotonic() > end:
+        if (i and time.monotonic() > end) or (stop is not None and stop.is_set()):
             return
         key = (desk.settings.database.path, row["id"])
         refused = _DELIVERED.get(key)
         if refused is None:
             try:
-                refused = _relay(desk.settings, row)
+                refused = _relay(desk.settings, row, stop)
+            except RelayStopped:
+                return  # tried again at the next start, as if the pass had ended before it
             except RelayDown as exc:
                 if exc.in_mail:  # this mail's attempt; the rest are not tried behind it
                     _record(desk, row, at, exc)
@@ -391,7 +431,7 @@ def _relay_down(desk: Desk, rows: list[dict[str, Any]], at: datetime, error: Rel
     relay stays down or refuses us (a wrong password, a 554 greeting): counted as
     attempts, an outage of two hours had failed every mail queued meanwhile, each to be
     retried by hand. One connection for the pass and one log line for the fault."""
-    _RELAY.failed(error, known=True)
+    _RELAY.failed(error, known=True, same="relay down")  # its reason is on each mail
     with write_tx(desk.db):
         desk.db.conn.executemany(
             "UPDATE outbox SET last_error = ?, next_attempt_at = ? WHERE id = ? AND state = 'queued'",
@@ -414,8 +454,11 @@ def _write_batch(desk: Desk, rows: list[dict[str, Any]], at: datetime) -> None:
             _record(desk, row, at, error, local=True)
 
 
-def run_once(desk: Desk, at: datetime, limit: int = 200) -> int:
-    """Send every queued mail that is due; returns how many were tried."""
+def run_once(
+    desk: Desk, at: datetime, limit: int = 200, stop: threading.Event | None = None
+) -> int:
+    """Send every queued mail that is due; returns how many were tried. ``stop``: the
+    daemon's; once set, no further mail is begun (see :func:`hang_up`)."""
     rows = list(
         desk.db.query(
             "SELECT * FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
@@ -424,8 +467,10 @@ def run_once(desk: Desk, at: datetime, limit: int = 200) -> int:
     )
     # Composed here, in the sender, so the pipeline's transactions stay short.
     ready = [r for r in (_composed(desk, row, at) for row in rows) if r is not None]
-    if ready:
-        (_relay_each if desk.settings.relay_enabled else _write_batch)(desk, ready, at)
+    if ready and desk.settings.relay_enabled:
+        _relay_each(desk, ready, at, stop)
+    elif ready:
+        _write_batch(desk, ready, at)
     return len(rows)
 
 

@@ -45,14 +45,16 @@ class PassFaults:
         self.failing: str | None = None
         self.failures = 0
 
-    def failed(self, exc: Exception, known: bool = False) -> None:
-        """``known``: a fault of the storage whatever its type (one line, no traceback)."""
+    def failed(self, exc: Exception, known: bool = False, same: str | None = None) -> None:
+        """``known``: a fault of the storage whatever its type (one line, no traceback).
+        ``same``: what makes two failures one fault, when not their text (a relay that
+        is down answers a TLS handshake with a different error nearly every time)."""
         text = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         self.failures += 1
-        if text == self.failing:
+        if (same or text) == self.failing:
             self.log.debug("%s: %s failed again: %s", self.name, self.what[0], text)
             return
-        self.failing = text
+        self.failing = same or text
         storage = (
             storage_fault(exc)
             or isinstance(exc, StoreError)  # the database cannot be opened
