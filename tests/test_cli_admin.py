@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -259,3 +260,47 @@ def test_commands_refuse_an_older_schema_backup_takes_it_init_migrates(tmp_path:
     assert "updated_at" not in columns
     assert run(cfg, "init").exit_code == 0
     assert run(cfg, "status").exit_code == 0
+
+
+def test_a_second_process_migrating_at_the_same_time_waits_for_the_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve`` starting while ``init`` (or an import making the database) migrates it: each
+    read the same pending list, and the second failed on what the first had just created
+    ("duplicate column name", "table ... already exists"): serve did not start."""
+    import fcntl
+    import os
+
+    from sepdesk.store import connect, migrate, open_db
+    from sepdesk.store.migrations import MIGRATIONS
+
+    path = tmp_path / "new.db"
+    empty = connect(tmp_path / "empty.db")
+    first = MIGRATIONS.pending(empty)[0]
+    empty.close()
+    real = first.fn
+    other: list[str] = []
+
+    def other_process_now(db: Any) -> None:
+        """The other process comes in while this one is inside its first migration."""
+        if not other:
+            fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                other.append("waits for the lock")  # and migrates after this one
+            else:
+                other.append("migrates")
+                second = connect(path)
+                migrate(second)
+                second.close()
+            finally:
+                os.close(fd)  # drops its lock, if it took it
+        real(db)
+
+    monkeypatch.setattr(first, "fn", other_process_now)
+    open_db(path).close()  # raised StoreError: migration failed: table contracts already exists
+    assert other == ["waits for the lock"]
+    db = open_db(path)  # the other process, after the first
+    assert [m.name for m in MIGRATIONS.pending(db)] == []
+    db.close()

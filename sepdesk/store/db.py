@@ -136,10 +136,16 @@ def pending_migrations(db: sqlite_utils.Database) -> list[str]:
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply pending forward migrations; returns the names applied."""
+    """Apply pending forward migrations; returns the names applied.
+
+    Under the database's write lock: two processes migrating at once (``serve`` starting
+    while ``init`` or an import that made the database runs) each read the same pending
+    list and the second failed on what the first had just created ("duplicate column").
+    """
     try:
-        pending = pending_migrations(db)  # the first read: a full disk may fail it already
-        MIGRATIONS.apply(db)
+        with _write_lock(db).held():
+            pending = pending_migrations(db)  # the first read: a full disk may fail it already
+            MIGRATIONS.apply(db)
     except sqlite3.Error as exc:
         raise StoreError(f"migration failed: {exc}") from None
     return pending
