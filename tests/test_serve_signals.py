@@ -6,6 +6,7 @@ failing test is killed in the fixture's teardown.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -348,3 +349,36 @@ def test_a_second_serve_on_the_same_database_refuses_to_start(served: Served) ->
     again = served.start()  # the lock went with the first daemon
     assert again.poll() is None
     assert served.stop() == 0
+
+
+def _pipeline_pids(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                cmdline = (entry / "cmdline").read_bytes()
+                if int(stat[1]) == pid and stat[0] != "Z" and b"resource_tracker" not in cmdline:
+                    found.append(int(entry.name))
+    return found
+
+
+def test_a_killed_pipeline_process_is_replaced_and_its_mail_processed(served: Served) -> None:
+    """The pipeline processes SIGKILLed (the OOM killer, an admin) while serve runs: the
+    receiver still answered 250, and that mail stayed pending, no ticket, no answer, no
+    log line, until serve itself was restarted."""
+    served.sections["pipeline"] = {"processes": 2}
+    write_toml(served.config, served.sections)
+    proc = served.start()
+    wait_for(lambda: len(_pipeline_pids(proc.pid)) == 2, 10, "two pipeline processes")
+    for pid in _pipeline_pids(proc.pid):
+        os.kill(pid, signal.SIGKILL)
+    send_all(served.port, NEW_TICKET_MAILS[:4])
+    wait_for(
+        lambda: served.query("SELECT count(*) FROM intake WHERE state = 'done'")[0][0] == 4,
+        30,
+        "the mail processed by new pipeline processes",
+    )
+    assert len(_log_lines(served, "a new pipeline process takes over")) == 2
+    assert len(_pipeline_pids(proc.pid)) == 2
+    assert served.stop(10) == 0, served.log_text()

@@ -47,6 +47,7 @@ from sepdesk.store.faults import FAILED_PASS_WAIT, PassFaults
 log = logging.getLogger("sepdesk.daemon")
 IDLE_POLL = 0.25  # seconds between looks at the intake table when nobody wakes us
 KILL_WAIT = 2.0  # seconds for killed processes to be gone, after the stop deadline
+REPLACE_WAIT = 5.0  # least seconds between replacements of ended pipeline processes
 WAKE = signal.SIGUSR1
 
 
@@ -143,17 +144,18 @@ class PipelineProcesses:
         self.count = count
         self.settings = settings
         self.method = method or start_method()
-        ctx: Any = multiprocessing.get_context(self.method)
+        self.procs: list[Any] = [self._process(i, self.method) for i in range(count)]
+        self.replaced_at = 0.0
+
+    def _process(self, index: int, method: str) -> Any:
+        ctx: Any = multiprocessing.get_context(method)
         level = logging.getLogger().getEffectiveLevel()
-        self.procs: list[Any] = [
-            ctx.Process(
-                target=pipeline_main,
-                args=(settings, (i, count), level, os.getpid()),
-                name=f"sepdesk-pipeline-{i}",
-                daemon=True,
-            )
-            for i in range(count)
-        ]
+        return ctx.Process(
+            target=pipeline_main,
+            args=(self.settings, (index, self.count), level, os.getpid()),
+            name=f"sepdesk-pipeline-{index}",
+            daemon=True,
+        )
 
     def start(self) -> None:
         """Start the processes not yet started; they wait for the first :meth:`wake`."""
@@ -181,6 +183,24 @@ class PipelineProcesses:
 
     def alive(self) -> bool:
         return all(p.is_alive() for p in self.procs)
+
+    def replace_ended(self) -> list[str]:
+        """Start a new process for each that ended while the daemon runs (killed, crashed):
+        the mail of its shard, answered 250 already, waited for a restart of the daemon,
+        for ever without a watchdog. Spawned (the daemon has threads now); at most once
+        per REPLACE_WAIT, so one that fails at start does not take a core. The ended ones."""
+        if time.monotonic() - self.replaced_at < REPLACE_WAIT:
+            return []
+        ended = [i for i, p in enumerate(self.procs) if p.pid is not None and not p.is_alive()]
+        names = [f"{self.procs[i].name} (exit code {self.procs[i].exitcode})" for i in ended]
+        for i in ended:
+            self.procs[i] = self._process(i, "spawn")
+        if ended:
+            self.replaced_at = time.monotonic()
+            self.method = "spawn"  # no preload in start(): the new ones import for themselves
+            self.start()
+            self.wake()
+        return names
 
     def terminate(self) -> None:
         """Ask every process to stop (SIGTERM: each finishes its batch); returns at once."""

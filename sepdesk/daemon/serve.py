@@ -250,6 +250,13 @@ class Daemon:
             desk.close()
         log.info("stopped")
 
+    def replace_ended_processes(self) -> None:
+        """A pipeline process that ended while serving (killed, crashed) gets a successor."""
+        if self.processes is None or self.stop.is_set():
+            return
+        for name in self.processes.replace_ended():
+            log.error("%s ended; a new pipeline process takes over its mail", name)
+
     def healthy(self) -> bool:
         limit = time.monotonic() - 300
         procs_ok = self.processes is None or self.processes.alive()
@@ -287,6 +294,7 @@ def serve(settings: Settings, config_path: str | None, processes: Any = None) ->
         info = signal.sigtimedwait(HANDLED, min(beat or 1.0, 1.0))
         if info is not None:
             _on_signal(daemon, info.si_signo)
+        daemon.replace_ended_processes()
         if beat and time.monotonic() - last_beat >= beat / 2 and daemon.healthy():
             sd_notify("WATCHDOG=1")
             last_beat = time.monotonic()
