@@ -313,8 +313,8 @@ def test_the_last_outcomes_of_a_backlog_move_without_waiting_for_the_pace(
         """await_outcomes, stopped after ``bound`` s at most; returns how long it took."""
         stop = threading.Event()
         timer = threading.Timer(bound, stop.set)
+        started = time.monotonic()  # before the timer starts: else the look measures short
         timer.start()
-        started = time.monotonic()
         try:
             poller.outcomes.set()
             poller.await_outcomes(stop)
