@@ -382,3 +382,48 @@ def test_a_killed_pipeline_process_is_replaced_and_its_mail_processed(served: Se
     assert len(_log_lines(served, "a new pipeline process takes over")) == 2
     assert len(_pipeline_pids(proc.pid)) == 2
     assert served.stop(10) == 0, served.log_text()
+
+
+# serve's signal set-up, then a pipeline process spawned (as at SIGHUP) while a SIGTERM
+# comes in: the SIGTERM must wait for the main loop, as every other time.
+_SPAWN_UNDER_SIGTERM = """
+import os, signal, sys
+sys.path.insert(0, sys.argv[2])
+from multiprocessing import util
+from sepdesk.config import from_mapping
+from sepdesk.daemon import serve
+from sepdesk.daemon.processes import PipelineProcesses
+
+serve.block_handled_signals()
+spawn = util.spawnv_passfds
+
+def spawn_then_sigterm(*args):
+    pid = spawn(*args)
+    os.kill(os.getpid(), signal.SIGTERM)  # systemctl stop, just now
+    return pid
+
+util.spawnv_passfds = spawn_then_sigterm
+settings = from_mapping({"database": {"path": sys.argv[1] + "/d.db"}}, "test")
+procs = PipelineProcesses(settings, 1, method="spawn")
+procs.start()
+taken = signal.sigtimedwait({signal.SIGTERM}, 10)
+procs.shutdown(5)
+print("taken by the main loop" if taken else "not taken")
+"""
+
+
+def test_a_sigterm_while_a_pipeline_process_is_spawned_waits_for_the_main_loop(
+    tmp_path: Path,
+) -> None:
+    """The first spawned process (SIGHUP, a replaced pipeline process) starts
+    multiprocessing's resource tracker, which unblocked SIGTERM in the daemon's main
+    thread: a SIGTERM then killed the daemon outright (exit -15) instead of stopping it."""
+    root = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", _SPAWN_UNDER_SIGTERM, str(tmp_path), root],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert done.stdout.strip() == "taken by the main loop"

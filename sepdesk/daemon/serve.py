@@ -282,9 +282,24 @@ def warn_without_escalation_recipients(settings: Settings) -> None:
 HANDLED = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1})
 
 
+def block_handled_signals() -> None:
+    """Block HANDLED in the main thread, before any thread starts: all inherit it.
+
+    multiprocessing starts its resource tracker with the first process it spawns (at
+    SIGHUP, or in place of an ended pipeline process) and then unblocks SIGTERM and SIGINT
+    in the thread that spawned: a SIGTERM arriving before the mask was restored killed the
+    daemon outright (exit -15, no orderly stop). Started here, before the mask, the
+    tracker is found running by every later spawn, which then leaves the mask alone.
+    """
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+
+
 def serve(settings: Settings, config_path: str | None, processes: Any = None) -> int:
     """Run until SIGTERM. ``processes``: pipeline processes started early (cli.serve)."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)  # before any thread: all inherit it
+    block_handled_signals()
     count = processes.count if processes is not None else pipeline_process_count(settings)
     daemon = Daemon(settings, config_path, count, processes)
     daemon.start()
