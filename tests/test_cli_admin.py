@@ -304,3 +304,32 @@ def test_a_second_process_migrating_at_the_same_time_waits_for_the_first(
     db = open_db(path)  # the other process, after the first
     assert [m.name for m in MIGRATIONS.pending(db)] == []
     db.close()
+
+
+def test_a_crash_while_the_migrations_table_is_made_leaves_no_table_without_its_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sqlite-utils creates ``_sqlite_migrations`` and its unique index in two statements,
+    each committed on its own: a process killed between them left the index missing
+    for good (SIGKILL after each of the 153 statements of a fresh migration: only there)."""
+    from sqlite_utils.db import Table
+
+    from sepdesk.errors import StoreError
+    from sepdesk.store import open_db
+
+    create_index = Table.create_index
+
+    def crash(self: Table, *args: Any, **kwargs: Any) -> Any:
+        if self.name == "_sqlite_migrations":
+            raise sqlite3.OperationalError("the process is killed here")
+        return create_index(self, *args, **kwargs)
+
+    path = tmp_path / "new.db"
+    monkeypatch.setattr(Table, "create_index", crash)
+    with pytest.raises(StoreError):
+        open_db(path)
+    monkeypatch.undo()
+    db = open_db(path)  # the next start
+    indexes = {tuple(i.columns) for i in db["_sqlite_migrations"].indexes if i.unique}
+    db.close()
+    assert ("migration_set", "name") in indexes

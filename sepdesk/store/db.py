@@ -145,6 +145,10 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     try:
         with _write_lock(db).held():
             pending = pending_migrations(db)  # the first read: a full disk may fail it already
+            # sqlite-utils creates its table of migrations and then, apart, the table's
+            # unique index: a crash between the two left the index missing for good.
+            with db.atomic():
+                MIGRATIONS.ensure_migrations_table(db)
             MIGRATIONS.apply(db)
     except sqlite3.Error as exc:
         raise StoreError(f"migration failed: {exc}") from None
