@@ -21,9 +21,9 @@ at once instead of booting an interpreter and importing everything again
 (about 0.4 s of a busy start, and that much CPU per child). Forking is only
 safe while the parent has a single thread (a lock another thread holds at
 fork time stays held in the child for ever), so children started later, as
-on SIGHUP or in place of one that ended (killed, crashed), are spawned. A child waits for the daemon's first wake-up (sent
-once migrations are done and the daemon's own SIGUSR1 handler is in place)
-before it touches the database.
+on SIGHUP or in place of one that ended (killed, crashed), are spawned. A
+child waits for the daemon's first wake-up (sent once migrations are done and
+the daemon's own SIGUSR1 handler is in place) before it touches the database.
 """
 
 from __future__ import annotations
