@@ -333,3 +333,22 @@ def test_a_crash_while_the_migrations_table_is_made_leaves_no_table_without_its_
     indexes = {tuple(i.columns) for i in db["_sqlite_migrations"].indexes if i.unique}
     db.close()
     assert ("migration_set", "name") in indexes
+
+
+def test_a_database_file_without_a_schema_is_made_by_imports_and_named_by_the_rest(
+    tmp_path: Path,
+) -> None:
+    """An empty database file (an init killed before its first migration, or a file made
+    by hand) was called 'older than this sepdesk' with the advice to restart serve, and an
+    import into it was refused. It is no older desk: an import makes the schema there, and
+    every other command says the database has none yet."""
+    path = tmp_path / "empty.db"
+    path.touch()
+    cfg = write_toml(tmp_path / "sepdesk.toml", {"database": {"path": str(path)}})
+    status = run(cfg, "status")
+    assert status.exit_code == 1
+    assert "the database has no schema yet" in status.stderr
+    assert "older" not in status.stderr
+    imported = run(cfg, "contracts", "import", str(CONTRACTS))
+    assert imported.exit_code == 0, imported.output
+    assert run(cfg, "status").exit_code == 0

@@ -16,7 +16,7 @@ from sepdesk import config
 from sepdesk.desk import Desk
 from sepdesk.errors import ConfigError, InputError, SepdeskError
 from sepdesk.instants import now, parse_instant
-from sepdesk.store import pending_migrations
+from sepdesk.store import migrate, pending_migrations
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -112,19 +112,29 @@ def get_desk(ctx: click.Context, create: bool = False, any_schema: bool = False)
             raise Failure(str(exc)) from None
         ctx.find_root().call_on_close(desk.close)
         if not (new or any_schema):
-            current_schema(desk)
+            current_schema(desk, create)
         obj["desk"] = desk
     return obj["desk"]
 
 
-def current_schema(desk: Desk) -> None:
+def current_schema(desk: Desk, create: bool = False) -> None:
     """Refuse a database whose schema is older than this sepdesk's.
 
     Right after an upgrade the old ``serve`` may still be running on it: a command that
     migrated the database then would change the schema under that daemon. ``serve``
-    migrates when it starts, ``init`` when asked.
+    migrates when it starts, ``init`` when asked. A file with no schema at all (made
+    empty, or an ``init`` killed before its first migration) is no older desk: a command
+    that may create the database makes it there, the others say how.
     """
     pending = pending_migrations(desk.db)
+    if pending and not desk.db["intake"].exists():
+        if create:
+            migrate(desk.db)  # under the write lock: a serve starting meanwhile waits
+            return
+        fail(
+            f"{desk.settings.database.path}: the database has no schema yet (an empty file);"
+            " create it with `sepdesk init`, or start `sepdesk serve`"
+        )
     if pending:
         fail(
             f"{desk.settings.database.path}: the database schema is older than this sepdesk"
