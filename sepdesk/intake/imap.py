@@ -657,21 +657,20 @@ class ImapPoller:
         if not client.has_capability("MOVE"):
             self.copy_delete(client, uids, dest)  # a refusal there stays a fault: see below
             return True
-        try:
-            client.move(_uid_set(uids), dest)
-            return True
-        except IMAPClientError as exc:
-            if not _refused(exc):
-                raise
-            self._before_move_retry(client, dest, exc)
-        try:
-            client.move(_uid_set(uids), dest)
-            return True
-        except IMAPClientError as exc:
-            if not _refused(exc):
-                raise
-            self._move_refused(len(uids), dest, exc)
-            return False
+        refusal: IMAPClientError | None = None
+        for _ in range(2):  # the second time after mending what the first refusal names
+            if refusal is not None:
+                self._before_move_retry(client, dest, refusal)
+            try:
+                client.move(_uid_set(uids), dest)
+                return True
+            except IMAPClientError as exc:
+                if not _refused(exc):
+                    raise
+                refusal = exc
+        assert refusal is not None
+        self._move_refused(len(uids), dest, refusal)
+        return False
 
     @staticmethod
     def _before_move_retry(client: IMAPClient, dest: str, exc: IMAPClientError) -> None:
