@@ -59,6 +59,16 @@ def default_end(start: date) -> date:
     return start + relativedelta(months=12)
 
 
+def _default_end(start: date, where: str) -> date:
+    """default_end of a row's start, or InputError naming the row when there is none."""
+    try:
+        return default_end(start)
+    except (ValueError, OverflowError):  # a start in 9999: twelve months on is past year 9999
+        raise InputError(
+            f"{where}, field end: missing, and 12 months after start is past 9999-12-31"
+        ) from None
+
+
 def _date(value: str, where: str) -> date:
     try:
         return date.fromisoformat(value.strip())
@@ -94,7 +104,9 @@ def parse_row(row: dict[str, str], where: str) -> ContractRow:
     if values["sce"] not in SCE_VALUES:
         raise InputError(f"{where}, field sce: must be yes, no or empty")
     start = _date(values["start"], f"{where}, field start")
-    end = _date(values["end"], f"{where}, field end") if values["end"] else default_end(start)
+    end = (
+        _date(values["end"], f"{where}, field end") if values["end"] else _default_end(start, where)
+    )
     if end < start:
         raise InputError(f"{where}, field end: before start")
     contacts = _split(values["contacts"])

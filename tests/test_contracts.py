@@ -157,6 +157,8 @@ def test_malformed_csv_is_one_line_naming_the_line(desk: Desk, tmp_path: Path) -
         ("100001,A,business,2026-01-01,,a@x.de,,full,maybe", "line 3, field sce"),
         ("100001,A,business,2026-01-01,,someone,,full,", "line 3, field contacts"),
         (",A,business,2026-01-01,,a@x.de,,full,", "line 3, field customer_number"),
+        # no end, and 12 months after the start is past the calendar: refused, no traceback
+        ("100001,A,business,9999-06-01,,a@x.de,,full,", "line 3, field end"),
     ],
 )
 def test_a_bad_field_is_named_by_line_and_field(
