@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -37,6 +38,8 @@ COLUMNS = (
 LEVELS = ("business", "emergency", "demo")
 LICENSE_TYPES = ("full", "CE", "NFR", "MSP", "DEMO")
 SCE_VALUES = ("yes", "no", "")
+# Never in a bare address: whitespace and list or display-name punctuation.
+NOT_IN_ADDRESS = re.compile(r"[\s<>,;\"()]")
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,12 @@ def _split(value: str) -> tuple[str, ...]:
 
 
 def _contact_ok(entry: str) -> bool:
-    if entry.startswith("@"):
-        return "." in entry[1:] and "@" not in entry[1:]
-    local, _, domain = entry.partition("@")
-    return bool(local) and "." in domain
+    """A bare address or ``@domain``: one ``@``, a dot in the domain, nothing that only
+    a display form or a list has (``Name <a@x.de>``, ``a@x.de,b@x.de``), which would
+    never equal a sender's address and so match nobody."""
+    if NOT_IN_ADDRESS.search(entry) or entry.count("@") != 1:
+        return False
+    return "." in entry.partition("@")[2]  # an empty local part: an @domain entry
 
 
 def parse_row(row: dict[str, str], where: str) -> ContractRow:
@@ -93,7 +98,8 @@ def parse_row(row: dict[str, str], where: str) -> ContractRow:
     for required in ("customer_number", "customer_name", "level", "start", "license_type"):
         if not values[required]:
             raise InputError(f"{where}, field {required}: missing")
-    if not values["customer_number"].isdigit():
+    # isdigit alone lets in '²' and other scripts' digits, which no one types as a number
+    if not (values["customer_number"].isascii() and values["customer_number"].isdigit()):
         raise InputError(
             f"{where}, field customer_number: not a number: {values['customer_number']!r}"
         )

@@ -179,3 +179,25 @@ def test_contacts_and_domains_are_matched_case_insensitively(desk: Desk, tmp_pat
     for sender in ("a.person@alpha.example", "someone@BETA.example"):
         assert index.customers_of_sender(sender) == ("100001",), sender
     assert index.customers_of_sender("other@alpha.example") == ()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("customer_number", "\u00b2"),  # isdigit() says yes to a superscript two
+        ("customer_number", "\u0661\u0662\u0663"),  # and to Arabic-Indic digits
+        ("contacts", '"a@x.de,b@x.de"'),  # a list in one entry: matches neither
+        ("contacts", "Anna Person <a@x.de>"),
+        ("contacts", "a b@x.de"),
+        ("contacts", "a@@x.de"),
+        ("contacts", "a@x.de@y.de"),
+    ],
+)
+def test_a_value_that_can_never_match_is_refused(
+    desk: Desk, tmp_path: Path, field: str, value: str
+) -> None:
+    """A customer number or contact that no mail or call can ever name would be taken in
+    silently and match nobody: the customer's mail then gets "no contract" replies."""
+    row = "100001,A,business,2026-01-01,,a@x.de,,full,"
+    row = row.replace("100001" if field == "customer_number" else "a@x.de", value)
+    assert f"line 2, field {field}" in refused(desk, write(tmp_path, HEADER, row))
