@@ -472,6 +472,25 @@ def test_impossible_call_times_are_rejected(hdesk: Desk, tmp_path: Path) -> None
     assert numbers == ["T-2026-000001", "T-2025-000001"]
 
 
+def test_a_naive_time_at_the_ends_of_the_calendar_rejects_only_its_row(
+    hdesk: Desk, tmp_path: Path
+) -> None:
+    """0001-01-01T00:00 in Berlin is before datetime.min in UTC: reading it used to raise
+    OverflowError out of the import, so none of the file's rows went in (and the spool
+    kept the file, failing it on every pass)."""
+    rows = [
+        row("Y-1"),
+        row("Y-2", started_at="0001-01-01T00:00:00"),
+        row("Y-3", started_at="9999-12-31T23:59:59"),
+        row("Y-4"),
+    ]
+    summary, results = run(hdesk, write_csv(tmp_path / "ends.csv", rows))
+    assert [r.outcome for r in results] == ["new_ticket", "rejected", "rejected", "new_ticket"]
+    assert "more than 366 days before the import" in results[1].reason
+    assert "more than a day after the import" in results[2].reason
+    assert summary.rejected == 2 and count(hdesk, "tickets") == 2
+
+
 def test_cli_checks_call_times_against_its_own_clock(hdesk: Desk, tmp_path: Path) -> None:
     from sepdesk.instants import now
 

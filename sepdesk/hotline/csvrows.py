@@ -395,7 +395,15 @@ def parse_started(text: str, tz: str) -> datetime | None:
         dt = dateparser.isoparse(text)
     except (ValueError, OverflowError):
         return None
-    return earliest_reading(dt, tz) if dt.tzinfo is None else dt
+    if dt.tzinfo is not None:
+        return dt
+    try:
+        return earliest_reading(dt, tz)
+    except OverflowError:
+        # 0001-01-01T00:00 in Berlin is an instant before datetime.min: a year-1 (or
+        # 9999) time is refused by its distance from the import anyway, read as UTC so
+        # that check names it, instead of the error failing the whole file.
+        return dt.replace(tzinfo=UTC)
 
 
 def is_bare_date(text: str) -> bool:
