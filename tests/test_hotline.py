@@ -447,6 +447,19 @@ def test_wrong_field_count_and_bad_utf8_reject_only_their_row(hdesk: Desk, tmp_p
     assert "3 fields" in results[1].reason and "UTF-8" in results[2].reason
 
 
+@pytest.mark.parametrize("email", ["a@", "@mueller-maschinenbau.de", "a@@x.de", "a@b@x.de"])
+def test_a_caller_email_that_is_no_mailbox_is_rejected(
+    hdesk: Desk, tmp_path: Path, email: str
+) -> None:
+    """The confirmation goes to caller_email: an address with nothing before or after its
+    "@" (or two of them) would be queued, and a relay refuses it."""
+    src = write_csv(tmp_path / "e.csv", [row("E1", caller_email=email), row("E2")])
+    _, results = run(hdesk, src)
+    assert [r.outcome for r in results] == ["rejected", "new_ticket"]
+    assert results[0].reason == f"caller_email: not a mail address: {email!r}"
+    assert [json.loads(m["to_addrs"]) for m in outbox(hdesk)] == [[MUELLER]]
+
+
 def test_impossible_call_times_are_rejected(hdesk: Desk, tmp_path: Path) -> None:
     """No ticket, no mail for a call in the future, decades ago, or on a date with no time."""
     rows = [

@@ -430,6 +430,13 @@ def _local(at: datetime, tz: str) -> str:
     return at.astimezone(ZoneInfo(tz)).replace(microsecond=0).isoformat()
 
 
+def address_ok(email: str) -> bool:
+    """A bare address the confirmation can go to: one ``@`` with something on each side
+    (``@x.de`` is a contract's domain entry, not a mailbox; ``a@`` goes nowhere)."""
+    local, at, domain = email.partition("@")
+    return bool(local and at and domain) and "@" not in domain and not NOT_IN_ADDRESS.search(email)
+
+
 def check_values(row: CallRow, tz: str, at: datetime) -> None:
     """Fill ``started_at``/``severity`` and add an error per bad or missing value."""
     for name in REQUIRED_COLUMNS:
@@ -448,7 +455,7 @@ def check_values(row: CallRow, tz: str, at: datetime) -> None:
         if row.severity is None:
             row.errors.append(("severity", f"not 1-4 or a level name: {row.get('severity')!r}"))
     email = row.get("caller_email")
-    if email and ("@" not in email or NOT_IN_ADDRESS.search(email)):
+    if email and not address_ok(email):
         row.errors.append(("caller_email", f"not a mail address: {email!r}"))
     for name, value in row.values.items():
         if len(value) > MAX_FIELD:
