@@ -591,6 +591,10 @@ def test_unreadable_files_raise_one_line(hdesk: Desk, tmp_path: Path) -> None:
     nohead.write_text("foo,bar\n1,2\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"line 1: missing column.*call_uid"):
         import_file(hdesk, nohead, AT)
+    cr_only = write_csv(tmp_path / "mac.csv", [row("M1"), row("M2")])
+    cr_only.write_bytes(cr_only.read_bytes().replace(b"\r\n", b"\r"))
+    with pytest.raises(InputError, match=r"^\S+mac.csv: line 1: the lines end in CR alone"):
+        import_file(hdesk, cr_only, AT)
 
 
 def test_dry_run_writes_nothing(hdesk: Desk, tmp_path: Path) -> None:

@@ -187,6 +187,13 @@ class CallReader:
                 raise InputError(f"{path}: line 1: header is not UTF-8")
             if not first.text.strip():
                 raise InputError(f"{path}: empty file, no header row")
+            if "\r" in first.text.rstrip("\r\n"):
+                # Lines are split at LF only (rows keep their bytes for the rejects file):
+                # a file whose lines end in CR alone reads as one line.
+                raise InputError(
+                    f"{path}: line 1: the lines end in CR alone (an old Mac format);"
+                    " save the file with CRLF or LF line ends"
+                )
             delimiter = sniff_delimiter(first.text)
             header = next(csv.reader([first.text], delimiter=delimiter))
             positions = _positions(path, header, columns or {})
