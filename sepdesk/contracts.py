@@ -189,10 +189,14 @@ def _rows(reader: Any, path: Path) -> list[ContractRow]:
     header = [h.strip() for h in first]  # "customer_number, customer_name" as SPEC writes it
     _check_header(header, path)
     rows, seen = [], set()
+    end = reader.line_num
     for fields in reader:
+        # A quoted field may hold line breaks (or a stray quote run on): a record of
+        # several lines is named by all of them, as its fault may be on the first.
+        start, end = end + 1, reader.line_num
         if not fields:  # a blank line
             continue
-        where = f"{path}, line {reader.line_num}"
+        where = f"{path}, line {start}" if start == end else f"{path}, lines {start}-{end}"
         parsed = parse_row(_fields(header, fields, where), where)
         if parsed.customer_number in seen:
             raise InputError(f"{where}, field customer_number: duplicate {parsed.customer_number}")

@@ -146,6 +146,17 @@ def test_malformed_csv_is_one_line_naming_the_line(desk: Desk, tmp_path: Path) -
         csv.field_size_limit(limit)
 
 
+def test_a_record_of_several_lines_is_named_by_all_of_them(desk: Desk, tmp_path: Path) -> None:
+    """A stray quote runs on to the end: the fault is on the line it opened, not the last."""
+    path = write(tmp_path, HEADER, GOOD, '100002,"Beta AG,demo,2026-02-01,,a@b.de,,DEMO,', GOOD)
+    assert "line 3, field level: missing (2 fields" not in refused(desk, path)
+    assert "lines 3-4, field level: missing (2 fields" in refused(desk, path)
+    path = write(tmp_path, HEADER, '100002,"Beta\nAG",gold,2026-02-01,,a@b.de,,DEMO,', GOOD)
+    assert "lines 2-3, field level" in refused(desk, path)
+    path = write(tmp_path, HEADER, "", GOOD, "", GOOD.replace("full", "PRO"))
+    assert ", line 5, field license_type" in refused(desk, path)  # blank lines counted
+
+
 @pytest.mark.parametrize(
     ("row", "expected"),
     [
