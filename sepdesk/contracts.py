@@ -186,6 +186,8 @@ def _rows(reader: Any, path: Path) -> list[ContractRow]:
     first = next(reader, None)
     if first is None:
         raise InputError(f"{path}: empty file (no header row)")
+    if not any(h.strip() for h in first):
+        raise InputError(f"{path}, line 1: blank; the header row must be the first line")
     header = [h.strip() for h in first]  # "customer_number, customer_name" as SPEC writes it
     _check_header(header, path)
     rows, seen = [], set()

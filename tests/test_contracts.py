@@ -75,6 +75,8 @@ def test_an_empty_file_is_refused(desk: Desk, tmp_path: Path) -> None:
     path = tmp_path / "empty.csv"
     path.write_bytes(b"")
     assert "empty file" in refused(desk, path)
+    path.write_bytes(b"\n" + "\n".join([HEADER, GOOD]).encode())
+    assert "line 1: blank; the header row must be the first line" in refused(desk, path)
 
 
 @pytest.mark.parametrize(

@@ -587,6 +587,9 @@ def test_unreadable_files_raise_one_line(hdesk: Desk, tmp_path: Path) -> None:
     empty.write_bytes(b"")
     with pytest.raises(InputError, match="empty file"):
         import_file(hdesk, empty, AT)
+    empty.write_bytes(b"\r\n" + write_csv(tmp_path / "c.csv", [row("B1")]).read_bytes())
+    with pytest.raises(InputError, match="line 1 is blank; the header row must be the first"):
+        import_file(hdesk, empty, AT)
     nohead = tmp_path / "nohead.csv"
     nohead.write_text("foo,bar\n1,2\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"line 1: missing column.*call_uid"):

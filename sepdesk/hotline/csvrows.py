@@ -185,8 +185,10 @@ class CallReader:
             first = next(lines, Line(1, b"", ""))
             if first.bad:
                 raise InputError(f"{path}: line 1: header is not UTF-8")
-            if not first.text.strip():
+            if not first.data:
                 raise InputError(f"{path}: empty file, no header row")
+            if not first.text.strip():
+                raise InputError(f"{path}: line 1 is blank; the header row must be the first line")
             if "\r" in first.text.rstrip("\r\n"):
                 # Lines are split at LF only (rows keep their bytes for the rejects file):
                 # a file whose lines end in CR alone reads as one line.
