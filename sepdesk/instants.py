@@ -87,7 +87,21 @@ def parse_instant(text: str, tz: str, what: str = "time") -> datetime:
             raise InputError(f"{what}: not an ISO 8601 instant: {text!r}") from None
     if dt.tzinfo is None:
         dt = local_wall_time(dt, tz, f"{what}: {text!r}")
+    if not EARLIEST <= dt <= LATEST:
+        # Stored, such an instant breaks every later reader: the SLA clock counts days
+        # on from it (year 10000 does not exist), and one --at 9999-12-31 would leave
+        # tickets due in year 10000, which status and the timer can no longer read.
+        raise InputError(
+            f"{what}: {text!r} is out of range; give an instant between"
+            f" {EARLIEST.year} and {LATEST.year}"
+        )
     return dt
+
+
+# What a user may give as an instant: no mail is older than 1970, and the SLA clock
+# needs room after the instant (deadlines, reminders) before datetime's year 9999 ends.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9998, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 def _loose(text: str, what: str) -> datetime:

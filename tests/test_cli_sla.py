@@ -267,3 +267,31 @@ def test_a_zone_name_of_the_hosts_own_zone_is_refused_too(
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("run-once", "--at", "9999-12-31T23:00:00+00:00"), "--at"),
+        (("deadline", "--severity", "2", "--from", "9999-12-31T23:59:59+14:00"), "--from"),
+        (("report", "--at", "0001-01-01T00:00:00"), "--at"),
+    ],
+)
+def test_an_instant_the_clock_cannot_count_from_is_a_usage_error(
+    config: Path, args: tuple[str, ...], option: str
+) -> None:
+    """Year 9999 or 1 gave a traceback (the calendar counts past the year 9999); worse,
+    run-once at 9999-12-31 stored tickets due again in year 10000, which `sepdesk status`
+    and the timer could never read back."""
+    _db_with_easter_ticket(config)
+    result = run(config, *args)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert option in result.output and "out of range" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    db = open_db(config.parent / "sepdesk.db")
+    try:
+        (due,) = db.execute("SELECT next_escalation_at FROM tickets").fetchone()
+    finally:
+        db.close()
+    assert due is None or due.startswith("2026-")
