@@ -222,6 +222,24 @@ def test_the_samples_replay_needs_no_init(tmp_path: Path, monkeypatch: pytest.Mo
     assert (tmp_path / "var" / "sepdesk.db").exists()
 
 
+def test_ingest_refuses_a_date_header_out_of_range_and_goes_on(tmp_path: Path) -> None:
+    """A Date in year 9999 (-12:00) is year 10000 in UTC: storing it raised a traceback
+    and stopped the ingest at that file; now it is that file's error, the rest go in."""
+    cfg = write_toml(tmp_path / "s.toml", {"database": {"path": str(tmp_path / "d.db")}})
+    odd = tmp_path / "y9999.eml"
+    odd.write_bytes(
+        b"From: a@customer.example\r\nTo: support@sep.example\r\nSubject: restore\r\n"
+        b"Message-ID: <y9999@customer.example>\r\nDate: Fri, 31 Dec 9999 23:30:00 -1200\r\n"
+        b"\r\nRestore fails\r\n"
+    )
+    result = run(cfg, "ingest", "--received-at", "header", str(odd), str(MAILS[0]), "--json")
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Date header 9999-12-31T23:30:00-12:00 is out of range" in result.stderr
+    records = json.loads(result.stdout)
+    assert [r["outcome"] for r in records] == ["error", "new_ticket"]
+
+
 def test_init_then_the_same_commands_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     cfg = write_toml(tmp_path / "s.toml", {"database": {"path": "var/sepdesk.db"}})
