@@ -370,3 +370,28 @@ def test_a_database_file_without_a_schema_is_made_by_imports_and_named_by_the_re
     imported = run(cfg, "contracts", "import", str(CONTRACTS))
     assert imported.exit_code == 0, imported.output
     assert run(cfg, "status").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("outbox", "retry", "99999999999999999999"),
+        ("quarantine", "show", "99999999999999999999"),
+        ("quarantine", "retry", "99999999999999999999"),
+        ("tickets", "list", "--limit", "99999999999999999999"),
+        ("outbox", "list", "--limit", "99999999999999999999"),
+        ("backup", ""),
+        ("report", "sce", "--out", ""),
+    ],
+)
+def test_a_number_beyond_sqlite_or_an_empty_file_name_is_a_usage_error(
+    desk: Desk, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """Each ended in a traceback: the number could not be bound to the query
+    (OverflowError, "datatype mismatch"), the empty name was pathlib's "." ."""
+    before = list(desk.db.conn.iterdump())
+    result = run(config_for(desk, tmp_path), *args)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stderr.count("\n") == 1 and "Invalid value for" in result.stderr
+    assert list(desk.db.conn.iterdump()) == before

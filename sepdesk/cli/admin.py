@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from sepdesk.cli.common import emit, get_desk, get_settings, json_option
+from sepdesk.cli.common import emit, get_desk, get_settings, json_option, non_empty_path
 from sepdesk.desk import Desk
 from sepdesk.store import schema_version
 
@@ -53,7 +53,7 @@ def _readable(record: dict[str, Any]) -> dict[str, Any]:
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False), callback=non_empty_path)
 @click.pass_context
 def backup(ctx: click.Context, file: str) -> None:
     """Write a consistent copy of the database to FILE (safe while serve runs)."""

@@ -20,6 +20,18 @@ from sepdesk.store import migrate, pending_migrations
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# A row id or LIMIT beyond SQLite's 64-bit integers cannot even be bound to a query
+# (OverflowError, "datatype mismatch"): such a number is refused as a bad value.
+ROW_ID = click.IntRange(max=2**63 - 1)
+LIMIT = click.IntRange(min=1, max=2**63 - 1)
+
+
+def non_empty_path(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """An empty FILE is the current directory to pathlib (".", no name to write to)."""
+    if value is not None and not str(value):
+        raise click.BadParameter("must not be empty", ctx=ctx, param=param)
+    return value
+
 
 def echo_one_line(where: str, message: str) -> None:
     """An error on stderr as one line, whatever the message holds (an exception's text

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from sepdesk.cli.common import (
+    ROW_ID,
     FencedGroup,
     echo_one_line,
     emit,
@@ -82,7 +83,7 @@ def quarantine_list(ctx: click.Context, as_json: bool) -> None:
 
 
 @quarantine.command("retry")
-@click.argument("quarantine_id", type=int)
+@click.argument("quarantine_id", type=ROW_ID)
 @click.pass_context
 def quarantine_retry(ctx: click.Context, quarantine_id: int) -> None:
     """Put quarantined mail ID back through the pipeline."""
@@ -102,7 +103,7 @@ def quarantine_retry(ctx: click.Context, quarantine_id: int) -> None:
 
 
 @quarantine.command("show")
-@click.argument("quarantine_id", type=int)
+@click.argument("quarantine_id", type=ROW_ID)
 @click.option("--raw", is_flag=True, help="Write the stored message bytes instead of the fields.")
 @click.option(
     "--out",

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from sepdesk.cli.common import FencedGroup, emit, get_desk, json_option
+from sepdesk.cli.common import LIMIT, ROW_ID, FencedGroup, emit, get_desk, json_option
 from sepdesk.instants import db_to_local, now
 from sepdesk.outbound.outbox import requeue
 
@@ -18,9 +18,7 @@ def outbox() -> None:
 
 @outbox.command("list")
 @click.option("--state", type=click.Choice(["queued", "sent", "failed", "bounced"]), default=None)
-@click.option(
-    "--limit", type=click.IntRange(min=1), default=None, help="At most N mails, newest first."
-)
+@click.option("--limit", type=LIMIT, default=None, help="At most N mails, newest first.")
 @json_option
 @click.pass_context
 def outbox_list(ctx: click.Context, state: str | None, limit: int | None, as_json: bool) -> None:
@@ -57,7 +55,7 @@ def outbox_list(ctx: click.Context, state: str | None, limit: int | None, as_jso
 
 
 @outbox.command("retry")
-@click.argument("outbox_id", type=int)
+@click.argument("outbox_id", type=ROW_ID)
 @click.pass_context
 def outbox_retry(ctx: click.Context, outbox_id: int) -> None:
     """Queue a failed mail again, now (after the relay or the address was fixed)."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from sepdesk.cli.common import FencedGroup, get_desk
+from sepdesk.cli.common import FencedGroup, get_desk, non_empty_path
 from sepdesk.instants import now
 
 
@@ -20,6 +20,7 @@ def report() -> None:
     "--out",
     type=click.Path(dir_okay=False, writable=True),
     default=None,
+    callback=non_empty_path,
     help="Write the JSON report to this file (default: stdout).",
 )
 @click.pass_context

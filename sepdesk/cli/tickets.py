@@ -11,7 +11,14 @@ from typing import Any
 
 import click
 
-from sepdesk.cli.common import FencedGroup, emit, get_desk, json_option, option_instant
+from sepdesk.cli.common import (
+    LIMIT,
+    FencedGroup,
+    emit,
+    get_desk,
+    json_option,
+    option_instant,
+)
 from sepdesk.instants import db_to_local, now, to_db
 from sepdesk.pipeline import commands as mail_commands
 from sepdesk.sla.breach import ticket_breached
@@ -72,7 +79,7 @@ def _filters(
 @click.option("--customer", default=None, help="Customer number.")
 @click.option("--breached/--not-breached", default=None)
 @click.option("--due-before", default=None, help="Only tickets due before this instant (ISO 8601).")
-@click.option("--limit", type=click.IntRange(min=1), default=None)
+@click.option("--limit", type=LIMIT, default=None)
 @json_option
 @click.pass_context
 def list_(
