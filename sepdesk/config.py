@@ -25,6 +25,7 @@ from sepdesk.errors import ConfigError
 DEFAULT_CONFIG_PATH = Path("config/sepdesk.toml")
 TLS_MODES = ("tls", "starttls", "none")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+MAX_REOPEN_DAYS = 36500  # a hundred years: "always"
 
 
 def _f(default: Any, help: str) -> Any:
@@ -326,12 +327,20 @@ def _validate_ranges(where: str, s: Settings) -> None:
     for name, port in ports:
         if not 0 < port < 65536:
             raise ConfigError(f"{where}: [{name}] port: must be 1-65535, not {port}")
-    for key, number in (
-        ("max_connections", s.smtp.max_connections),
-        ("max_message_bytes", s.smtp.max_message_bytes),
+    for name, key, number in (
+        ("smtp", "max_connections", s.smtp.max_connections),
+        ("smtp", "max_message_bytes", s.smtp.max_message_bytes),
+        # 0 attempts: every mail failed unsent; 0 s: a poller that never waits.
+        ("outbox", "max_attempts", s.outbox.max_attempts),
+        ("imap", "poll_interval", min(m.poll_interval for m in s.imap.mailboxes())),
     ):
         if number < 1:
-            raise ConfigError(f"{where}: [smtp] {key}: must be 1 or more, not {number}")
+            raise ConfigError(f"{where}: [{name}] {key}: must be 1 or more, not {number}")
+    if s.desk.reopen_days > MAX_REOPEN_DAYS:  # more: a follow-up's timedelta overflows
+        raise ConfigError(
+            f"{where}: [desk] reopen_days: must be at most {MAX_REOPEN_DAYS},"
+            f" not {s.desk.reopen_days}"
+        )
     for key, value in (
         ("reopen_days", s.desk.reopen_days),
         ("max_auto_replies_per_day", s.desk.max_auto_replies_per_day),

@@ -221,6 +221,14 @@ def test_ingest_names_a_file_it_cannot_read_in_one_line_and_goes_on(tmp_path: Pa
             r"\[desk\] max_auto_replies_per_day: must be 0 or more",
         ),
         ("[smtp]\nport = 70000\n", r"\[smtp\] port: must be 1-65535, not 70000"),
+        # Loaded fine, then broke the work: every follow-up to a solved ticket quarantined
+        # (timedelta overflow), every mail failed unsent, an IMAP poller that never waits.
+        (
+            "[desk]\nreopen_days = 99999999999999999999\n",
+            r"\[desk\] reopen_days: must be at most 36500",
+        ),
+        ("[outbox]\nmax_attempts = 0\n", r"\[outbox\] max_attempts: must be 1 or more, not 0"),
+        ("[imap]\npoll_interval = -1\n", r"\[imap\] poll_interval: must be 1 or more"),
         (
             '[hotline]\ncolumns = { tickte = "x" }\n',
             r"\[hotline\] columns: 'tickte' is not a hotline column",
