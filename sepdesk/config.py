@@ -347,6 +347,15 @@ def _validate_ranges(where: str, s: Settings) -> None:
     ):
         if value < 0:
             raise ConfigError(f"{where}: [desk] {key}: must be 0 or more, not {value}")
+    for name, key, path in (
+        ("database", "path", s.database.path),
+        ("outbox", "dir", s.outbox.dir),
+        ("hotline", "spool_dir", s.hotline.spool_dir),
+    ):
+        if not path.strip():
+            # pathlib reads "" as ".": the working directory would be the database, the
+            # outbox, or the spool whose CSV files are imported and moved away.
+            raise ConfigError(f"{where}: [{name}] {key}: must not be empty")
     from sepdesk.hotline.csvrows import FIELDS  # late: config is imported by everything
 
     for ours in s.hotline.columns:

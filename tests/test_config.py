@@ -227,6 +227,9 @@ def test_ingest_names_a_file_it_cannot_read_in_one_line_and_goes_on(tmp_path: Pa
             "[desk]\nreopen_days = 99999999999999999999\n",
             r"\[desk\] reopen_days: must be at most 36500",
         ),
+        ('[database]\npath = ""\n', r"\[database\] path: must not be empty"),
+        ('[hotline]\nspool_dir = " "\n', r"\[hotline\] spool_dir: must not be empty"),
+        ('[outbox]\ndir = ""\n', r"\[outbox\] dir: must not be empty"),
         ("[outbox]\nmax_attempts = 0\n", r"\[outbox\] max_attempts: must be 1 or more, not 0"),
         ("[imap]\npoll_interval = -1\n", r"\[imap\] poll_interval: must be 1 or more"),
         (
