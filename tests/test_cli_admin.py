@@ -395,3 +395,19 @@ def test_a_number_beyond_sqlite_or_an_empty_file_name_is_a_usage_error(
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.stderr.count("\n") == 1 and "Invalid value for" in result.stderr
     assert list(desk.db.conn.iterdump()) == before
+
+
+def test_an_error_line_escapes_control_characters_and_cuts_a_huge_value_short(
+    tmp_path: Path,
+) -> None:
+    """The one error line echoes what it was given: a 10,000-character ID made a
+    10,000-character line, and terminal escape sequences in it reached the terminal."""
+    cfg = write_toml(tmp_path / "sepdesk.toml", {"database": {"path": str(tmp_path / "d.db")}})
+    assert run(cfg, "init").exit_code == 0
+    result = run(cfg, "tickets", "show", "\x1b[2J" + "T-" + "9" * 10_000)
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, lines
+    assert "\x1b" not in lines[0] and "\\x1b[2J" in lines[0]
+    assert len(lines[0]) < 600
+    assert lines[0].endswith(" more characters)")

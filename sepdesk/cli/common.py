@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -33,10 +34,22 @@ def non_empty_path(ctx: click.Context, param: click.Parameter, value: Any) -> An
     return value
 
 
+MAX_ERROR_CHARS = 500  # of an error line: it echoes what it was given, which may be huge
+
+
 def echo_one_line(where: str, message: str) -> None:
     """An error on stderr as one line, whatever the message holds (an exception's text
-    may span several)."""
-    click.echo(f"{where}: {' '.join(message.split())}", err=True)
+    may span several), its control characters shown as escapes (an ID given with
+    terminal escape sequences would drive the terminal), and a huge value it echoes
+    cut short: a 10,000-character ID made a 10,000-character line."""
+    text = _CONTROL.sub(lambda m: ascii(m.group())[1:-1], " ".join(message.split()))
+    if len(text) > MAX_ERROR_CHARS:
+        left_out = len(text) - MAX_ERROR_CHARS
+        text = f"{text[:MAX_ERROR_CHARS]}... ({left_out} more characters)"
+    click.echo(f"{where}: {text}", err=True)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class Failure(click.ClickException):
