@@ -109,6 +109,31 @@ def test_missing_failing_or_foreign_results_are_not_staff(auth: tuple[str, ...])
     assert staff_sender(SETTINGS, parse_mail(mail(*auth))) is None
 
 
+@pytest.mark.parametrize(
+    "results",
+    [
+        # The envelope sender is the sender's to choose, and a quoted local part may hold
+        # ";" and "(": our MX writes it into smtp.mailfrom (and its comments) as it came.
+        'spf=pass smtp.mailfrom="a;dkim=pass header.d=sep.example;"@evil.example',
+        'spf=pass smtp.mailfrom="a;spf=pass smtp.mailfrom=sep.example;"@evil.example',
+        'spf=pass (domain of "x);dkim=pass header.d=sep.example;(y"@evil.example permitted)'
+        ' smtp.mailfrom="x);dkim=pass header.d=sep.example;(y"@evil.example',
+        'spf=pass smtp.mailfrom="a header.d=sep.example"@evil.example; dkim=pass'
+        ' header.d=evil.example header.b="b header.d=sep.example"',
+        # Comments nest (RFC 5322): the inner one must not end the outer one.
+        "dkim=fail (outer (inner) ; dkim=pass header.d=sep.example) header.d=sep.example",
+    ],
+)
+def test_a_quoted_envelope_sender_cannot_smuggle_a_pass_into_the_results(results: str) -> None:
+    raw = mail(f"mx.sep.example; {results}")
+    assert staff_sender(SETTINGS, parse_mail(raw)) is None
+
+
+def test_a_quoted_local_part_still_passes_for_its_own_domain() -> None:
+    raw = mail('mx.sep.example; spf=pass smtp.mailfrom="anna; x"@sep.example')
+    assert staff_sender(SETTINGS, parse_mail(raw)) == "anna@sep.example"
+
+
 def test_non_staff_address_never_counts_even_when_authenticated() -> None:
     raw = mail("mx.sep.example; dkim=pass header.d=other.example", sender="eve@other.example")
     parsed = parse_mail(raw)

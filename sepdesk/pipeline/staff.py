@@ -16,8 +16,9 @@ from sepdesk.pipeline.work import Work
 
 # One resinfo of an Authentication-Results value: method=result, then its properties.
 _RESINFO = re.compile(r"^\s*(dkim|spf)\s*=\s*(\w+)(.*)$", re.I | re.S)
-_PROPERTY = re.compile(r"\b([\w-]+\.[\w-]+)\s*=\s*(\S+)")
-_COMMENT = re.compile(r"\([^()]*\)")
+# A property's value may be a quoted string, or hold one ('"a b"@x.example'): it is one
+# value, whatever it holds.
+_PROPERTY = re.compile(r'(?:^|\s)([\w-]+\.[\w-]+)\s*=\s*((?:"(?:[^"\\]|\\.)*"|[^\s"])+)')
 # Only these properties prove the From domain (RFC 8601, DMARC identifier alignment):
 # header.from is merely the From header itself, asserted by the sender.
 _ALIGNED_BY = {"dkim": ("header.d", "header.i"), "spf": ("smtp.mailfrom",)}
@@ -37,9 +38,47 @@ def _aligned(domain: str, from_domain: str) -> bool:
     return "." in domain and (from_domain == domain or from_domain.endswith("." + domain))
 
 
+def _parts(value: str) -> list[str]:
+    """An Authentication-Results value split at its semicolons, comments left out.
+
+    Not at a ";" inside a quoted string or a comment, and comments nest (RFC 8601
+    §2.2, RFC 5322 §3.2): the MX writes the sender's envelope address into
+    smtp.mailfrom and its comments as it came, and a quoted local part
+    ('"a;dkim=pass header.d=our.domain;"@evil.example') may hold both. A quoted
+    string is one piece inside a comment too ("(domain of "x);..."@evil.example)"):
+    an unbalanced quote then hides the rest, which fails closed.
+    """
+    parts, current, depth, quoted, escaped = [], [], 0, False, False
+    for ch in value:
+        if escaped:  # the character after a backslash in a quoted string or comment
+            escaped = False
+        elif ch == "\\" and (quoted or depth):
+            escaped = True
+        elif quoted:
+            quoted = ch != '"'
+        elif ch == '"':
+            quoted = True
+        elif ch == "(":
+            depth += 1
+            continue
+        elif depth:
+            depth -= ch == ")"
+            if not depth:
+                current.append(" ")  # a comment separates what stands around it
+            continue
+        elif ch == ";":
+            parts.append("".join(current))
+            current = []
+            continue
+        if not depth:
+            current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
 def passes(results: str, from_domain: str) -> bool:
     """True when one dkim or spf result in ``results`` is pass and aligned with ``from_domain``."""
-    for resinfo in _COMMENT.sub(" ", results).split(";"):
+    for resinfo in _parts(results):
         match = _RESINFO.match(resinfo)
         if not match or match.group(2).lower() != "pass":
             continue
@@ -57,10 +96,10 @@ def trusted_results(authserv_id: str, mail: ParsedMail) -> str | None:
     the same id further down was written by someone else (RFC 8601 §5).
     """
     for value in mail.headers.get("authentication-results", []):
-        server, _, results = _COMMENT.sub(" ", value).partition(";")
+        server, *results = _parts(value)
         words = server.split()
         if words and words[0].lower() == authserv_id.lower():
-            return results
+            return ";".join(results)
     return None
 
 
