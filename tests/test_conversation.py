@@ -490,6 +490,29 @@ def test_a_sender_outside_the_ticket_gets_a_linked_ticket_of_their_own(
     assert ticket(desk, number) == t
 
 
+@pytest.mark.parametrize(
+    "from_header",
+    [
+        f"{CUSTOMER} <mallory@evil.example>",  # mail clients show mallory's address
+        f"<{CUSTOMER}>mallory@evil.example",
+        f"{CUSTOMER} <mallory@evil.example>, other@evil.example",
+    ],
+)
+def test_an_address_in_an_unquoted_display_name_is_not_the_sender(
+    desk: Desk, from_header: str
+) -> None:
+    """Python's getaddresses (before 3.11.10) split such a From in two and the first was
+    taken: a stranger passing DMARC for their own domain joined the customer's ticket."""
+    t, _ = needs_info(desk)
+    number, messages = t["ticket_number"], messages_of(desk, t)
+    raw, _ = mail(STRANGER, f"Re: [SEP {number}] Restore fails", REQUEST)
+    raw = raw.replace(f"From: {STRANGER}".encode(), f"From: {from_header}".encode())
+    result = feed(desk, raw, T0 + timedelta(hours=1))
+    assert result.outcome == "new_ticket" and result.ticket != number, result.reason
+    assert ticket(desk, number) == t and messages_of(desk, t) == messages
+    assert ticket(desk, result.ticket or "")["requester"] != CUSTOMER
+
+
 def test_a_message_id_a_stranger_reused_still_threads_its_owners_reply(desk: Desk) -> None:
     """Every ticket holding a referenced Message-ID is asked, not only the newest."""
     t, mid = opened(desk)

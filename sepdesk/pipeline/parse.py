@@ -221,12 +221,52 @@ def _addresses(values: list[str]) -> list[tuple[str, str]]:
     # CRLF Thomas" <t@x>') as no address at all, or takes one from inside the quotes.
     hidden = [_ENCODED_WORD.sub(aside, _FOLD.sub("", v)) for v in values]
     out = []
-    for name, addr in email.utils.getaddresses(hidden):
-        addr = addr.strip()
-        if len(addr) <= _ADDR_MAX and _ADDR_SPEC.fullmatch(addr) and "\ue000" not in addr:
-            name = _PLACEHOLDER.sub(lambda m: _put_back(m, words), name)
-            out.append((header_text(name), addr.lower()))
+    for value in hidden:
+        if any(_valid_count(piece) > 1 for piece in _pieces(value)):
+            # One mailbox the standard parser (before Python 3.11.10: CVE-2023-27043) reads
+            # as two: "a@victim.example <eve@evil.example>" gave a@victim.example, not the
+            # address mail clients show and the MX's DMARC check judged. None is safer.
+            continue
+        for name, addr in email.utils.getaddresses([value]):
+            addr = addr.strip()
+            if _valid(addr):
+                name = _PLACEHOLDER.sub(lambda m: _put_back(m, words), name)
+                out.append((header_text(name), addr.lower()))
     return out
+
+
+def _valid(addr: str) -> bool:
+    return len(addr) <= _ADDR_MAX and bool(_ADDR_SPEC.fullmatch(addr)) and "\ue000" not in addr
+
+
+def _valid_count(piece: str) -> int:
+    return sum(_valid(addr.strip()) for _, addr in email.utils.getaddresses([piece]))
+
+
+def _pieces(value: str) -> list[str]:
+    """An address header's value split at its commas outside quoted strings and comments:
+    each piece is at most one mailbox (or a group's first member)."""
+    pieces, current, depth, quoted, escaped = [], [], 0, False, False
+    for ch in value:
+        if escaped:
+            escaped = False
+        elif ch == "\\" and (quoted or depth):
+            escaped = True
+        elif quoted:
+            quoted = ch != '"'
+        elif ch == "(":
+            depth += 1
+        elif depth:
+            depth -= ch == ")"
+        elif ch == '"':
+            quoted = True
+        elif ch == ",":
+            pieces.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    pieces.append("".join(current))
+    return pieces
 
 
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
