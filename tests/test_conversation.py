@@ -495,6 +495,7 @@ def test_a_sender_outside_the_ticket_gets_a_linked_ticket_of_their_own(
     [
         f"{CUSTOMER} <mallory@evil.example>",  # mail clients show mallory's address
         f"<{CUSTOMER}>mallory@evil.example",
+        f"{CUSTOMER} <=?utf-8?q?=C4=B1t?=@evil.example>",  # no valid address in the brackets
         f"{CUSTOMER} <mallory@evil.example>, other@evil.example",
     ],
 )

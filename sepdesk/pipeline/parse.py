@@ -222,7 +222,7 @@ def _addresses(values: list[str]) -> list[tuple[str, str]]:
     hidden = [_ENCODED_WORD.sub(aside, _FOLD.sub("", v)) for v in values]
     out = []
     for value in hidden:
-        if any(_valid_count(piece) > 1 for piece in _pieces(value)):
+        if any(_address_count(piece) > 1 for piece in _pieces(value)):
             # One mailbox the standard parser (before Python 3.11.10: CVE-2023-27043) reads
             # as two: "a@victim.example <eve@evil.example>" gave a@victim.example, not the
             # address mail clients show and the MX's DMARC check judged. None is safer.
@@ -239,8 +239,10 @@ def _valid(addr: str) -> bool:
     return len(addr) <= _ADDR_MAX and bool(_ADDR_SPEC.fullmatch(addr)) and "\ue000" not in addr
 
 
-def _valid_count(piece: str) -> int:
-    return sum(_valid(addr.strip()) for _, addr in email.utils.getaddresses([piece]))
+def _address_count(piece: str) -> int:
+    # Valid or not: in "a@victim.example <=?utf-8?q?x?=@evil.example>" the one in the
+    # angle brackets is the sender, and it is no valid address.
+    return sum(bool(addr.strip()) for _, addr in email.utils.getaddresses([piece]))
 
 
 def _pieces(value: str) -> list[str]:
