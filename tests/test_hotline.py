@@ -917,6 +917,26 @@ def test_emergency_contract_one_incident_and_demo_shown_as_minor(
     assert (demo["severity"], demo["stated_severity"], demo["status"]) == (3, 1, "accepted")
 
 
+def test_which_call_used_an_emergency_contract_goes_only_to_its_contacts(
+    hdesk: Desk, tmp_path: Path
+) -> None:
+    """SPEC §4: a caller whose address is no contact of the contract was mailed its level
+    and the Call ID of the call that used its one incident."""
+    fjord = {"customer_number": "156902", "caller_email": "ops@fjordvik-shipping.no"}
+    rows = [
+        row("EM1", **fjord),
+        row(
+            "EM2", started_at="2026-11-23T11:00:00", **{**fjord, "caller_email": "x@gmail.example"}
+        ),
+    ]
+    _, results = run(hdesk, write_csv(tmp_path / "em.csv", rows))
+    first = tickets.find(hdesk.db, results[0].ticket or "")
+    [mail] = [r for r in outbox(hdesk) if "x@gmail.example" in r["to_addrs"]]
+    text = body_of(mail["raw"])
+    assert first["call_id"] not in text and "Emergency Call contract" not in text
+    assert hdesk.settings.desk.hotline_phone in text
+
+
 def test_a_reader_that_goes_away_loses_no_rejects(tmp_path: Path) -> None:
     """`sepdesk hotline import calls.csv | head -2`: the import goes on to its end, and
     the rejected row is still written to the rejects files."""

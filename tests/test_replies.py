@@ -278,3 +278,23 @@ def test_an_emergency_contract_answers_any_severity_in_one_and_a_half_hours(
     assert (t["contract_level"], t["status"], t["severity"]) == ("emergency", "accepted", 2)
     # Not Major's Monday 16:00, and not Critical's 4 h: the contract's own terms.
     assert t["first_response_due"] == "2026-11-15T23:30:00+00:00"
+
+
+def test_which_call_used_an_emergency_contract_goes_only_to_its_contacts(desk: Desk) -> None:
+    """SPEC §4: a stranger naming the customer number of an emergency contract whose one
+    incident is used was told it is an Emergency Call contract and the Call ID that used
+    it (another person's ticket)."""
+    at = T0.replace(day=16)  # the Fjordvik emergency contract (156902) runs from 14 November
+    raw, _ = mail("ops@fjordvik-shipping.no", "Restore of FS01 fails", REQUEST)
+    first = ticket(desk, feed(desk, raw, at).ticket or "")
+    assert first["call_id"]
+    again, _ = mail("ops@fjordvik-shipping.no", "Second problem", REQUEST)
+    own = ticket(desk, feed(desk, again, at + timedelta(hours=1)).ticket or "")
+    assert first["call_id"] in body(replies(desk, own["id"])[0])  # the contact is told which
+    stranger, _ = mail("eve@evil.example", "Restore", "Kundennummer: 156902\n" + REQUEST)
+    t = ticket(desk, feed(desk, stranger, at + timedelta(hours=2)).ticket or "")
+    assert t["customer_number"] == "156902" and not t["verified_sender"]
+    [reply] = replies(desk, t["id"])
+    text = body(reply)
+    assert first["call_id"] not in text and "Emergency Call contract" not in text
+    assert desk.settings.desk.hotline_phone in text  # the ways to help, as to anyone

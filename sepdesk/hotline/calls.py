@@ -379,9 +379,11 @@ def _contract_blocks(
     desk: Desk, lang: str, who: Customer, verified: bool, used: str | None
 ) -> list[str]:
     s, c = desk.settings, who.contract
-    if used:
+    # The contract's level and the call that used it go to its contacts alone (SPEC §4);
+    # anyone else learns the ways to help that everyone learns.
+    if used and verified:
         return [render(lang, "emergency_used", used=used, form=s.desk.emergency_form_url)]
-    if who.state == "current" and c is not None:
+    if who.state == "current" and c is not None and not used:
         if not verified:
             return []
         return [render(lang, "contract", level=c.level, customer=c.customer_number, end=c.end)]

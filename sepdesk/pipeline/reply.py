@@ -53,7 +53,11 @@ def _opening(f: ReplyFacts) -> list[str]:
 def _contract_blocks(f: ReplyFacts) -> list[str]:
     lang = f.language
     if f.emergency_used_by:
-        return [render(lang, "emergency_used", used=f.emergency_used_by, form=f.form_url)]
+        if f.verified:
+            return [render(lang, "emergency_used", used=f.emergency_used_by, form=f.form_url)]
+        # The contract's level and the call that used it are the customer's: anyone else
+        # (who named the customer number) learns the ways to help that everyone learns.
+        return [render(lang, "no_contract", form=f.form_url, hotline=f.hotline)]
     if f.contract_state == "current":
         if f.verified and f.contract_end:
             return [
