@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.policy
 from datetime import UTC, datetime
 from email.policy import compat32
 from pathlib import Path
@@ -62,3 +63,26 @@ def test_our_tag_is_recognised_in_any_case(tmp_path: Path, subject: str, bare: s
     settings = make_settings(tmp_path)
     tagged = composing.tagged_subject(settings, "T-2026-000008", subject)
     assert tagged == f"[SEP T-2026-000008] {bare}"
+
+
+def test_only_well_formed_message_ids_reach_in_reply_to_and_references(tmp_path: Path) -> None:
+    """A customer's Message-ID is theirs to make up: one with a NUL (a space once made
+    header-safe), a quote, a comma, a "(" or no "@" gave a malformed header, and one longer
+    than 250 characters was cut to another id. Such ids are left out."""
+    good = ["ok@example.com", "a.b+c=d@[10.0.0.1]", "sha256-0f@sepdesk.invalid"]
+    bad = ["a\x00b@x.example", 'a"b@x.example', "a,b@x.example", "a(b)@x.example"]
+    bad += ["no-at-sign", "m" * 300 + "@x.example", "ä@x.example", "a b@x.example"]
+    raw = composing.compose(
+        make_settings(tmp_path),
+        to=["kunde@example.com"],
+        subject="x",
+        body="x\n",
+        message_id="sepdesk.desk.20261102080000.abcdef@sep.example",
+        at=AT,
+        in_reply_to=bad[0],
+        references=[*bad, *good],
+    )
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert "In-Reply-To" not in msg
+    assert not msg["References"].defects
+    assert str(msg["References"]).split() == [f"<{i}>" for i in good]

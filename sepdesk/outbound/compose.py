@@ -75,8 +75,18 @@ class _Prefolded(Compat32):
 _CRLF = _Prefolded(linesep="\r\n")  # SMTP wants CRLF; bare LF is refused by strict MTAs
 
 
+# What RFC 5322 allows between "<" and ">" (dots anywhere, as old mailers write them):
+# a mail's own Message-ID is its sender's to make up, and one with a space, a quote, a
+# comma or a "(" would make our In-Reply-To/References malformed.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]"
+_MSG_ID = re.compile(rf"{_ATEXT}+@(?:{_ATEXT}+|\[[!-Z^-~]*\])")
+_MSG_ID_MAX = 250
+
+
 def _ascii_ids(ids: Sequence[str]) -> list[str]:
-    return [i for i in (header_safe(r, 250) for r in ids if r) if i.isascii()]
+    """The well-formed ids of ``ids``; a longer one is left out, not cut to another id."""
+    found = (r.strip() for r in ids if r)
+    return [i for i in found if len(i) <= _MSG_ID_MAX and _MSG_ID.fullmatch(i)]
 
 
 def _text_header(name: str, value: str) -> str:
