@@ -514,6 +514,18 @@ def test_an_address_in_an_unquoted_display_name_is_not_the_sender(
     assert ticket(desk, result.ticket or "")["requester"] != CUSTOMER
 
 
+@pytest.mark.parametrize("domain", ["vandijk-logistiek.nl.", ".vandijk-logistiek.nl", "a..nl"])
+def test_an_address_with_an_empty_domain_label_gets_a_ticket_but_no_reply(
+    desk: Desk, domain: str
+) -> None:
+    """A reply went to "x@vandijk-logistiek.nl." with a To no mail reader can parse."""
+    raw, _ = mail(f"p.dekker@{domain}", "Restore of FS01 fails", REQUEST)
+    result = feed(desk, raw, T0)
+    assert result.outcome == "new_ticket"
+    assert [r["kind"] for r in outbox(desk)] == ["team_notice"]
+    assert ticket(desk, result.ticket or "")["customer_number"] is None
+
+
 def test_a_message_id_a_stranger_reused_still_threads_its_owners_reply(desk: Desk) -> None:
     """Every ticket holding a referenced Message-ID is asked, not only the newest."""
     t, mid = opened(desk)

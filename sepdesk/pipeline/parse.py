@@ -285,9 +285,12 @@ def _put_back(m: re.Match[str], words: list[str]) -> str:
 _PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
 # local@domain: no spaces, control characters, brackets or a second "@" (what
 # getaddresses lets through from an unterminated "<" is not an address to answer; a NUL
-# in one became a space in the reply's To).
+# in one became a space in the reply's To). The domain's labels are not empty: a reply
+# to "x@example.com." or "x@example..com" had a To no mail reader can read; the local
+# part may hold odd dots ("a..b@", which some providers hand out).
 _ADDR_CHAR = r"[^@\s\x00-\x1f\x7f<>()\[\],;:\\\"]"
-_ADDR_SPEC = re.compile(f"{_ADDR_CHAR}+@{_ADDR_CHAR}+")
+_LABEL = r"[^@.\s\x00-\x1f\x7f<>()\[\],;:\\\"]+"
+_ADDR_SPEC = re.compile(rf"{_ADDR_CHAR}+@{_LABEL}(?:\.{_LABEL})*")
 # RFC 5321's longest path (256 with the brackets): a longer one is no mailbox. Cut to
 # fit a header, it was answered at another address than the mail named.
 _ADDR_MAX = 254
