@@ -248,7 +248,9 @@ def _address_count(piece: str) -> int:
 def _pieces(value: str) -> list[str]:
     """An address header's value split at its commas outside quoted strings and comments:
     each piece is at most one mailbox (or a group's first member)."""
-    pieces, current, depth, quoted, escaped = [], [], 0, False, False
+    pieces: list[str] = []
+    current: list[str] = []
+    depth, quoted, escaped = 0, False, False
     for ch in value:
         if escaped:
             escaped = False
