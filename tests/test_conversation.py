@@ -610,6 +610,27 @@ def test_an_automatic_mail_from_outside_the_ticket_is_not_stored_on_it(desk: Des
     assert desk.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
 
 
+def test_a_mail_from_the_desks_own_address_is_not_stored_on_the_ticket_it_names(
+    tmp_path: Path,
+) -> None:
+    """The desk's address is in the To of every customer mail, so a forged From of it
+    counted as "addressed in this ticket by its people": anyone could put text (stored as
+    an auto-reply) on any ticket by naming it. (With the desk's domain among the staff,
+    it is unverified staff mail, kept on the ticket by design.)"""
+    desk = Desk.open(make_settings(tmp_path, desk={**DESK, "staff": [ENGINEER]}))
+    import_csv(desk.db, CONTRACTS, T0)
+    t, _ = needs_info(desk)
+    messages, rows = messages_of(desk, t), len(outbox(desk))
+    raw, _ = mail(
+        "support@sep.example", f"Re: [SEP {t['ticket_number']}]", "Wire 1000 EUR to continue."
+    )
+    result = feed(desk, raw, T0 + timedelta(hours=1))
+    assert (result.outcome, result.ticket) == ("ignored", None)
+    assert messages_of(desk, t) == messages and len(outbox(desk)) == rows
+    assert belongs_to(desk, t, "Support@sep.example") is None
+    desk.close()
+
+
 # --------------------------------------------------------------------------- engineers
 
 

@@ -114,7 +114,9 @@ def belongs_to(desk: Desk, ticket: dict[str, Any], sender: str) -> str | None:
     domain). Staff are decided elsewhere.
     """
     sender = sender.strip().lower()
-    if not sender:
+    # The desk's own address is in the To of every customer mail: as a sender it is no
+    # person of the ticket (our own mail coming back is the dedupe step's), only a forger.
+    if not sender or sender in desk.settings.desk_addresses():
         return None
     if sender == (ticket["requester"] or "").lower():
         return "the requester"
