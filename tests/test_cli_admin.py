@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
@@ -144,6 +146,20 @@ def test_backup_copies_the_database(desk: Desk, tmp_path: Path) -> None:
     assert result.stdout.startswith(f"backup written to {target}")
     assert _tickets_in(target) == 4
     assert not target.with_name(target.name + ".partial").exists()
+
+
+def test_backup_is_readable_by_its_owner_only(desk: Desk, tmp_path: Path) -> None:
+    """The copy holds every mail: a umask of 022 (root's, cron's) must not make it 0644."""
+    cfg = config_for(desk, tmp_path)
+    target = tmp_path / "backups" / "sepdesk-copy.db"
+    old = os.umask(0o022)
+    try:
+        result = run(cfg, "backup", str(target))
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert _tickets_in(target) == 4
 
 
 def test_backup_to_an_impossible_place_is_one_line_exit_1(desk: Desk, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -11,12 +12,20 @@ from sepdesk.errors import StoreError
 
 
 def backup_to(db: sqlite_utils.Database, target: str | Path) -> int:
-    """Copy the database to ``target`` (replaced atomically); returns the page count."""
+    """Copy the database to ``target`` (replaced atomically); returns the page count.
+
+    The copy is readable by its owner only (0600), whatever the umask: it holds every
+    mail the desk received, and backup folders are often readable by everyone, where
+    the live database sits in the service's own 0750 state directory.
+    """
     target = Path(target)
     tmp = target.with_name(target.name + ".partial")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp.unlink(missing_ok=True)
+        # Created empty with its final mode first: SQLite would create it from the umask,
+        # and gives its rollback journal the database file's mode.
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         dest = sqlite3.connect(str(tmp))
         try:
             db.conn.backup(dest, pages=1024)
