@@ -88,6 +88,8 @@ def test_a_relay_refusing_us_fails_no_mail_and_is_asked_once_per_pass(
             assert relay.connections <= k + 1
         assert all(state(desk, i)[2] for i in ids)  # the reason is kept for `outbox list`
         assert len(sender_lines(caplog)) == 1, sender_lines(caplog)
+        # what the admin reads is what happens: each pass a minute apart tried again
+        assert sender_lines(caplog)[0].endswith("the mails stay queued, tried again every minute")
         if fixed is None:
             return
         relay.script_next(fixed)

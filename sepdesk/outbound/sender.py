@@ -50,7 +50,8 @@ _FOLDER = PassFaults(
 _RELAY = PassFaults(
     "sender: relay",
     ("connection", "connections"),
-    "the mails stay queued, tried again with backoff",
+    # Not "with backoff": _relay_down sets every mail's next attempt RELAY_RETRY ahead.
+    "the mails stay queued, tried again every minute",
     log,
 )
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
