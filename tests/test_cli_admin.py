@@ -162,6 +162,24 @@ def test_backup_is_readable_by_its_owner_only(desk: Desk, tmp_path: Path) -> Non
     assert _tickets_in(target) == 4
 
 
+@pytest.mark.parametrize("how", ["absolute", "relative", "wal"])
+def test_backup_onto_the_live_database_is_refused(
+    how: str, desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cd /var/lib/sepdesk && sepdesk backup sepdesk.db` renamed the copy over the live
+    database: under a running serve, "database disk image is malformed" from then on."""
+    cfg = config_for(desk, tmp_path)
+    live = Path(desk.settings.database.path)
+    monkeypatch.chdir(live.parent)
+    target = {"absolute": str(live), "relative": live.name, "wal": f"{live.name}-wal"}[how]
+    inode = live.stat().st_ino
+    result = run(cfg, "backup", target)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("\n") == 1 and "live database" in result.stderr
+    assert live.stat().st_ino == inode  # not replaced
+    assert not Path(target + ".partial").exists()
+
+
 def test_backup_to_an_impossible_place_is_one_line_exit_1(desk: Desk, tmp_path: Path) -> None:
     cfg = config_for(desk, tmp_path)
     blocker = tmp_path / "a-file"

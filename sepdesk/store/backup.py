@@ -19,6 +19,9 @@ def backup_to(db: sqlite_utils.Database, target: str | Path) -> int:
     the live database sits in the service's own 0750 state directory.
     """
     target = Path(target)
+    live = _live_file(db, target)
+    if live is not None:
+        raise StoreError(f"{target}: that is the live database ({live}); back up to another file")
     tmp = target.with_name(target.name + ".partial")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -38,3 +41,25 @@ def backup_to(db: sqlite_utils.Database, target: str | Path) -> int:
         tmp.unlink(missing_ok=True)
         raise StoreError(f"{target}: backup failed: {exc}") from None
     return pages
+
+
+def _live_file(db: sqlite_utils.Database, target: Path) -> Path | None:
+    """The database file (or its -wal, -shm) that ``target`` names, by whatever path.
+
+    The copy replaces its target by a rename: onto the live database, under a running
+    ``serve``, that left the daemon writing to the replaced file while every new
+    connection read the copy with the old WAL: "database disk image is malformed".
+    """
+    name = db.execute("PRAGMA database_list").fetchone()[2]
+    if not name:  # an in-memory database has no file to overwrite
+        return None
+    main = Path(name)
+    for live in (main, *(main.with_name(main.name + s) for s in ("-wal", "-shm"))):
+        if target.resolve() == live.resolve():
+            return live
+        try:
+            if os.path.samefile(target, live):  # a hard link or another mount of it
+                return live
+        except OSError:  # one of them does not exist: not the same file
+            pass
+    return None
