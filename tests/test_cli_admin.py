@@ -180,6 +180,26 @@ def test_backup_onto_the_live_database_is_refused(
     assert not Path(target + ".partial").exists()
 
 
+def test_a_malformed_database_is_one_line_exit_1(desk: Desk, tmp_path: Path) -> None:
+    """A database damaged past its schema opens, then a query fails: "database disk image
+    is malformed" came as a 40-line traceback, where the admin needs the one line (and
+    docs/operations.md's Restore)."""
+    damaged = tmp_path / "damaged.db"
+    assert run(config_for(desk, tmp_path), "backup", str(damaged)).exit_code == 0
+    with sqlite3.connect(damaged) as conn:
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'tickets'").fetchone()
+        page = int(conn.execute("PRAGMA page_size").fetchone()[0])
+    conn.close()
+    with damaged.open("r+b") as f:  # the tickets table's root page overwritten
+        f.seek(page * (root[0] - 1))
+        f.write(b"\xff" * page)
+    cfg = write_toml(tmp_path / "damaged.toml", {"database": {"path": str(damaged)}})
+    for command in (["status"], ["tickets", "list"]):
+        result = run(cfg, *command)
+        assert result.exit_code == 1, command
+        assert result.stderr == f"sepdesk: {damaged}: database disk image is malformed\n"
+
+
 def test_backup_to_an_impossible_place_is_one_line_exit_1(desk: Desk, tmp_path: Path) -> None:
     cfg = config_for(desk, tmp_path)
     blocker = tmp_path / "a-file"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -263,8 +264,21 @@ def fenced(f: F) -> F:
         except OSError as exc:
             name = f"{exc.filename}: " if exc.filename else ""
             raise Failure(f"{name}{exc.strerror or exc}") from None
+        except sqlite3.DatabaseError as exc:
+            # A database damaged past its first pages opens, then fails on a query:
+            # "database disk image is malformed" is what the admin must see (and restore
+            # from a backup, docs/operations.md), not a traceback ending in it.
+            raise Failure(f"{_database_path()}: {exc}") from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _database_path() -> str:
+    """The command's [database] path, for an error about the database."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx else None
+    settings = obj.get("settings") if isinstance(obj, dict) else None
+    return settings.database.path if settings else "database"
 
 
 class FencedGroup(click.Group):
