@@ -7,6 +7,7 @@ failing test is killed in the fixture's teardown.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import os
 import signal
@@ -427,3 +428,43 @@ def test_a_sigterm_while_a_pipeline_process_is_spawned_waits_for_the_main_loop(
     )
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     assert done.stdout.strip() == "taken by the main loop"
+
+
+class _Ended:
+    """A pipeline process that has ended (as far as replace_ended can tell)."""
+
+    def __init__(self, index: int) -> None:
+        self.name, self.pid, self.exitcode = f"sepdesk-pipeline-{index}", 1, 1
+
+    def is_alive(self) -> bool:
+        return False
+
+
+def test_successors_that_end_at_once_are_replaced_ever_less_often(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pipeline process that fails at start (a broken install, a database it cannot
+    open) was replaced, with an ERROR line, every 5 s for ever. The wait now doubles
+    while each successor ends again at once, up to REPLACE_WAIT_MAX, and is back to
+    REPLACE_WAIT once a successor has lived on."""
+    from sepdesk.daemon import processes as procs
+
+    pool = procs.PipelineProcesses(load(write_toml(tmp_path / "s.toml", {})), 1, "spawn")
+    monkeypatch.setattr(pool, "_process", lambda i, _method: _Ended(i))
+    monkeypatch.setattr(pool, "start", lambda: None)
+    monkeypatch.setattr(pool, "wake", lambda: 0)
+    pool.procs = [_Ended(0)]
+    clock = [1000.0]
+    monkeypatch.setattr(procs.time, "monotonic", lambda: clock[0])
+    replaced = []
+    while clock[0] < 1000.0 + 3600:  # an hour of the main loop, a pass a second
+        if pool.replace_ended():
+            replaced.append(clock[0])
+        clock[0] += 1.0
+    waits = [b - a for a, b in itertools.pairwise(replaced)]
+    assert waits[:6] == [5, 10, 20, 40, 80, 160]
+    assert set(waits[7:]) == {procs.REPLACE_WAIT_MAX}
+    assert len(replaced) < 20  # was 720 in the hour
+    clock[0] += 2 * procs.REPLACE_WAIT_MAX  # a successor that lived on: the streak is over
+    assert pool.replace_ended()
+    assert pool.replace_wait == procs.REPLACE_WAIT

@@ -48,6 +48,7 @@ log = logging.getLogger("sepdesk.daemon")
 IDLE_POLL = 0.25  # seconds between looks at the intake table when nobody wakes us
 KILL_WAIT = 2.0  # seconds for killed processes to be gone, after the stop deadline
 REPLACE_WAIT = 5.0  # least seconds between replacements of ended pipeline processes
+REPLACE_WAIT_MAX = 300.0  # ...doubled while each successor ends again at once, up to this
 WAKE = signal.SIGUSR1
 
 
@@ -146,6 +147,7 @@ class PipelineProcesses:
         self.method = method or start_method()
         self.procs: list[Any] = [self._process(i, self.method) for i in range(count)]
         self.replaced_at = 0.0
+        self.replace_wait = REPLACE_WAIT
 
     def _process(self, index: int, method: str) -> Any:
         ctx: Any = multiprocessing.get_context(method)
@@ -188,15 +190,24 @@ class PipelineProcesses:
         """Start a new process for each that ended while the daemon runs (killed, crashed):
         the mail of its shard, answered 250 already, waited for a restart of the daemon,
         for ever without a watchdog. Spawned (the daemon has threads now); at most once
-        per REPLACE_WAIT, so one that fails at start does not take a core. The ended ones."""
-        if time.monotonic() - self.replaced_at < REPLACE_WAIT:
+        per REPLACE_WAIT, doubled (up to REPLACE_WAIT_MAX) while each successor ends again
+        at once, so one that fails at start neither takes a core nor floods the log. The
+        ended ones."""
+        clock = time.monotonic()
+        if clock - self.replaced_at < self.replace_wait:
             return []
         ended = [i for i, p in enumerate(self.procs) if p.pid is not None and not p.is_alive()]
         names = [f"{self.procs[i].name} (exit code {self.procs[i].exitcode})" for i in ended]
         for i in ended:
             self.procs[i] = self._process(i, "spawn")
         if ended:
-            self.replaced_at = time.monotonic()
+            # A successor that ends again before the next wait is over (it fails at start:
+            # a broken install, a database it cannot open) was an ERROR every 5 s for ever.
+            soon = clock - self.replaced_at < 2 * self.replace_wait
+            self.replace_wait = (
+                min(2 * self.replace_wait, REPLACE_WAIT_MAX) if soon else REPLACE_WAIT
+            )
+            self.replaced_at = clock
             self.method = "spawn"  # no preload in start(): the new ones import for themselves
             self.start()
             self.wake()
