@@ -690,6 +690,25 @@ def test_a_message_the_server_cannot_send_is_quarantined_and_the_rest_read(
     assert len(said) == 1, said
 
 
+def test_the_memory_of_broken_fetches_forgets_messages_gone_from_the_folder(
+    server: DovecotServer, pollers: Callable[..., ImapPoller]
+) -> None:
+    """The UIDs of a FETCH the server broke off (and the count of each that broke alone)
+    were kept for as long as the daemon ran, long after their messages had moved on: a
+    memory that grew with every break, for months."""
+    for n in range(3):
+        server.append("INBOX", make_mail(n))
+    deliver_file(server, "1.M2P1.liar,S=10,W=10", make_mail(99))
+    poller = pollers()
+    with Background(poller):
+        wait_until(lambda: len(server.uids("Quarantine")) == 1, "the unreadable one moved")
+        wait_until(lambda: len(server.uids("Processed")) == 3, "the readable mail processed")
+    assert poller._suspect and poller._breaks  # the breaks were remembered meanwhile
+    assert server.uids("INBOX") == []
+    assert poller.run_once() == 0  # a pass over the now empty folder
+    assert poller._suspect == {} and poller._breaks == {}
+
+
 def test_a_refused_move_holds_up_no_other_mail_and_is_tried_again(
     server: DovecotServer,
     tmp_path: Path,

@@ -323,6 +323,7 @@ class ImapPoller:
     def catch_up(self, client: IMAPClient, folder: str) -> int:
         uidvalidity, uidnext = self._select(client, folder)
         uids = sorted(int(u) for u in client.search("ALL"))
+        self._forget_gone(folder, uidvalidity, set(uids))
         handed = self._handed_in(folder, uidvalidity, uids)
         new = [u for u in uids if u not in handed.rows]
         large = self._oversize(client, new)
@@ -361,6 +362,18 @@ class ImapPoller:
         present = set(uids)
         handed.rows = {u: i for u, i in handed.rows.items() if u in present}
         return handed
+
+    def _forget_gone(self, folder: str, uidvalidity: int, present: set[int]) -> None:
+        """Forget the broken FETCHes of messages no longer in the folder (moved, expunged,
+        or of an old UIDVALIDITY): kept, the UIDs of every break stayed for as long as the
+        daemon ran, whatever became of their messages."""
+        for key in [k for k in self._suspect if k[0] == folder]:
+            kept = self._suspect.pop(key) & present if key[1] == uidvalidity else set()
+            if kept:
+                self._suspect[key] = kept
+        for broke in [k for k in self._breaks if k[0] == folder]:
+            if broke[1] != uidvalidity or broke[2] not in present:
+                del self._breaks[broke]
 
     def _oversize(self, client: IMAPClient, uids: list[int]) -> set[int]:
         """The UIDs over ``max_message_bytes``, by one SEARCH: a FETCH of every size first
