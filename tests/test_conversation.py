@@ -33,6 +33,7 @@ from sepdesk.outbound import sender
 from sepdesk.outbound.outbox import raw_of
 from sepdesk.pipeline import runner
 from sepdesk.pipeline.conversation import belongs_to, names_a_thread, subject_refs
+from sepdesk.pipeline.parse import parse_mail
 from sepdesk.tickets import store as tickets
 from tests.conftest import CONTRACTS, MAILS, T0, make_settings
 from tests.servers.smtp_sink import SmtpSink, smtp_sink  # noqa: F401  (fixture)
@@ -512,6 +513,28 @@ def test_an_address_in_an_unquoted_display_name_is_not_the_sender(
     assert result.outcome == "new_ticket" and result.ticket != number, result.reason
     assert ticket(desk, number) == t and messages_of(desk, t) == messages
     assert ticket(desk, result.ticket or "")["requester"] != CUSTOMER
+
+
+@pytest.mark.parametrize(
+    "from_header",
+    [
+        f"{CUSTOMER} <{CUSTOMER}>",  # what many mailers write when they know no name
+        f"{CUSTOMER.upper()} <{CUSTOMER}>",
+        f"Dekker, {CUSTOMER} <{CUSTOMER}>",
+    ],
+)
+def test_an_unquoted_display_name_that_is_the_address_itself_is_the_sender(
+    desk: Desk, from_header: str
+) -> None:
+    """Both addresses the old parser reads in such a From are one: no stranger hides in
+    it, and the customer's reply threads as theirs instead of opening an unanswered ticket."""
+    t, _ = needs_info(desk)
+    number = t["ticket_number"]
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {number}] Restore fails", REQUEST)
+    raw = raw.replace(f"From: {CUSTOMER}".encode(), f"From: {from_header}".encode())
+    assert parse_mail(raw).from_addr == CUSTOMER
+    result = feed(desk, raw, T0 + timedelta(hours=1))
+    assert (result.outcome, result.ticket) == ("follow_up", number), result.reason
 
 
 @pytest.mark.parametrize("domain", ["vandijk-logistiek.nl.", ".vandijk-logistiek.nl", "a..nl"])

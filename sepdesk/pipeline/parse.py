@@ -241,8 +241,10 @@ def _valid(addr: str) -> bool:
 
 def _address_count(piece: str) -> int:
     # Valid or not: in "a@victim.example <=?utf-8?q?x?=@evil.example>" the one in the
-    # angle brackets is the sender, and it is no valid address.
-    return sum(bool(addr.strip()) for _, addr in email.utils.getaddresses([piece]))
+    # angle brackets is the sender, and it is no valid address. Distinct ones: many
+    # mailers write "a@x.example <a@x.example>" when they know no name, and both are one.
+    found = (addr.strip().lower() for _, addr in email.utils.getaddresses([piece]))
+    return len({addr for addr in found if addr})
 
 
 def _pieces(value: str) -> list[str]:
