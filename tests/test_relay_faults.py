@@ -262,3 +262,29 @@ def test_a_stopping_desk_hangs_up_on_a_slow_relay_and_begins_no_other_mail(
         # Set before a mail is begun, the pass begins none.
         assert sender.run_once(desk, T0, stop=stop) == 2
         assert relay.connections == 1
+
+
+def test_a_stop_between_the_passs_look_and_the_mail_begins_no_mail(
+    open_desk: Callable[..., Desk],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stop set after the pass looked at it but before the mail's deadline was watched
+    (hang_up had found nothing to hang up on) sent the mail all the same, with no
+    hang-up timer at all: a slow relay kept the stopping sender for the socket's
+    timeout on every answer. The mail is not begun: it stays queued as it was."""
+    monkeypatch.setattr(sender, "RELAY_TIMEOUT", 2)
+    with BadRelay([Script()]) as relay:
+        desk = open_desk(relay.relay_settings())
+        oid = queue_one(desk, "Backup")
+        row = desk.db.execute("SELECT * FROM outbox WHERE id = ?", [oid]).fetchone()
+        columns = [d[0] for d in desk.db.execute("SELECT * FROM outbox LIMIT 0").description]
+        mail = sender._composed(desk, dict(zip(columns, row, strict=True)), T0)
+        assert mail is not None
+        stop = threading.Event()
+        stop.set()
+        sender.hang_up(stop)  # the daemon stopping: no mail of its is under way yet
+        with pytest.raises(sender.RelayStopped):
+            sender._relay(desk.settings, mail, stop)
+        assert relay.connections == 0 and relay.kept() == []
+        assert state(desk, oid) == ("queued", 0, None)
+        assert not sender._Deadline.active

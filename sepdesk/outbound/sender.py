@@ -119,8 +119,12 @@ def _connect(settings: Settings, context: ssl.SSLContext, deadline: _Deadline) -
     # too; the constructor would have kept the name, which TLS checks the certificate for.
     client._host = r.host  # type: ignore[attr-defined]
     deadline.watch(client)
+    if deadline.stopped:  # set before the watch: hang_up found no mail of ours to hang up on
+        raise RelayStopped("not begun: the desk is stopping")
     try:
         code, message = client.connect(r.host, r.port)
+        if deadline.stopped:  # hang_up came while connecting, before there was a socket to shut
+            raise smtplib.SMTPServerDisconnected("hung up: the desk is stopping")
         if code != 220:
             raise smtplib.SMTPConnectError(code, message)
         if r.tls == "starttls":
