@@ -747,6 +747,17 @@ def test_a_refused_move_holds_up_no_other_mail_and_is_tried_again(
     assert len(server.uids("Quarantine")) == 1
     assert count(desk, "SELECT count(*) FROM intake") == 3
     assert count(desk, "SELECT count(*) FROM tickets") == 2
+    # The same refusal after moves worked again is news: a WARNING, not an INFO.
+    server.append("INBOX", make_mail(4, body="BIG " * 2000))
+    try:
+        for d in dirs:
+            d.chmod(0o555)
+        assert poller.run_once() == 0  # stored and quarantined, its MOVE refused
+    finally:
+        for d in dirs:
+            d.chmod(0o700)
+    refusals = [r for r in caplog.records if "refused to move" in r.getMessage()]
+    assert [r.levelname for r in refusals] == ["WARNING", "INFO", "WARNING"], refusals
 
 
 def test_a_move_after_another_client_expunged_or_deleted_the_folder_is_no_fault(

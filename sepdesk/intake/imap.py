@@ -220,7 +220,8 @@ class ImapPoller:
         self._breaks: dict[tuple[str, int, int], int] = {}
         self._contacted = False
         self._failing: str | None = None  # the fault of the current streak, logged once
-        self._refusal: str | None = None  # the last MOVE the server refused, logged once
+        # Destination -> the last MOVE there the server refused, logged once while it lasts.
+        self._refusals: dict[str, str] = {}
         self._failures = 0
 
     # -- names -------------------------------------------------------------
@@ -676,6 +677,7 @@ class ImapPoller:
                 self._before_move_retry(client, dest, refusal)
             try:
                 client.move(_uid_set(uids), dest)
+                self._refusals.pop(dest, None)  # its next refusal is news again
                 return True
             except IMAPClientError as exc:
                 if not _refused(exc):
@@ -697,10 +699,11 @@ class ImapPoller:
         client.noop()
 
     def _move_refused(self, count: int, dest: str, exc: IMAPClientError) -> None:
-        """One WARNING per refusal; INFO while the same one repeats pass after pass."""
+        """One WARNING per refusal; INFO while the same one repeats pass after pass, until
+        a MOVE there works again (a refusal days later was only an INFO)."""
         text = f"the server refused to move {count} messages to {dest}: {_one_line(exc)}"
-        level = logging.INFO if _same_fault(text, self._refusal) else logging.WARNING
-        self._refusal = text
+        level = logging.INFO if _same_fault(text, self._refusals.get(dest)) else logging.WARNING
+        self._refusals[dest] = text
         log.log(level, "imap: %s; they stay and are tried again on the next pass", text)
 
     @staticmethod
