@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ from dateutil.relativedelta import relativedelta
 
 from sepdesk.errors import InputError, NotFound
 from sepdesk.instants import to_db
+from sepdesk.mailbox import is_mailbox
 from sepdesk.store import write_tx
 from sepdesk.tickets.store import add_event
 
@@ -38,8 +38,6 @@ COLUMNS = (
 LEVELS = ("business", "emergency", "demo")
 LICENSE_TYPES = ("full", "CE", "NFR", "MSP", "DEMO")
 SCE_VALUES = ("yes", "no", "")
-# Never in a bare address: whitespace and list or display-name punctuation.
-NOT_IN_ADDRESS = re.compile(r"[\s<>,;\"()]")
 
 
 @dataclass(frozen=True)
@@ -84,12 +82,11 @@ def _split(value: str) -> tuple[str, ...]:
 
 
 def _contact_ok(entry: str) -> bool:
-    """A bare address or ``@domain``: one ``@``, a dot in the domain, nothing that only
-    a display form or a list has (``Name <a@x.de>``, ``a@x.de,b@x.de``), which would
-    never equal a sender's address and so match nobody."""
-    if NOT_IN_ADDRESS.search(entry) or entry.count("@") != 1:
-        return False
-    return "." in entry.partition("@")[2]  # an empty local part: an @domain entry
+    """A mailbox as the parser reads senders, or ``@domain``, with a dot in the domain:
+    a display form or a list (``Name <a@x.de>``, ``a@x.de,b@x.de``) would never equal a
+    sender's address and so match nobody."""
+    mailbox = "x" + entry if entry.startswith("@") else entry  # an @domain entry
+    return is_mailbox(mailbox) and "." in entry.partition("@")[2]
 
 
 def parse_row(row: dict[str, str], where: str) -> ContractRow:

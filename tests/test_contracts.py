@@ -204,6 +204,10 @@ def test_contacts_and_domains_are_matched_case_insensitively(desk: Desk, tmp_pat
         ("contacts", "a b@x.de"),
         ("contacts", "a@@x.de"),
         ("contacts", "a@x.de@y.de"),
+        # What the parser never reads as a sender (sepdesk.mailbox, one rule for both).
+        ("contacts", "a:b@x.de"),
+        ("contacts", "a[1]@x.de"),
+        ("contacts", "a@x..de"),
     ],
 )
 def test_a_value_that_can_never_match_is_refused(
@@ -214,3 +218,19 @@ def test_a_value_that_can_never_match_is_refused(
     row = "100001,A,business,2026-01-01,,a@x.de,,full,"
     row = row.replace("100001" if field == "customer_number" else "a@x.de", value)
     assert f"line 2, field {field}" in refused(desk, write(tmp_path, HEADER, row))
+
+
+@pytest.mark.parametrize("address", ["a[1]@x.de", "a@x..de", "a@", "a b@x.de", "a\\b@x.de"])
+def test_contacts_callers_and_senders_share_one_mailbox_rule(address: str) -> None:
+    """The importers checked addresses each their own way (contracts and hotline with
+    two different character lists), looser than the parser: a contact it took in that
+    the parser never reads from a From could equal no sender and matched nobody."""
+    from sepdesk.contracts import _contact_ok
+    from sepdesk.hotline.csvrows import address_ok
+    from sepdesk.pipeline.parse import parse_mail
+
+    raw = f"From: {address}\r\nTo: support@sep.example\r\nSubject: x\r\n\r\nbody\r\n"
+    assert parse_mail(raw.encode()).from_addr == ""
+    assert not _contact_ok(address)
+    assert not address_ok(address)
+    assert _contact_ok("a.b@x.de") and address_ok("a.b@x.de") and _contact_ok("@x.de")

@@ -19,7 +19,6 @@ import csv
 import difflib
 import hashlib
 import json
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,6 +30,7 @@ from dateutil import parser as dateparser
 
 from sepdesk.errors import InputError
 from sepdesk.instants import earliest_reading
+from sepdesk.mailbox import is_mailbox
 
 FIELDS = (
     "call_uid",
@@ -71,8 +71,6 @@ MAX_AHEAD = timedelta(days=1)
 MAX_AGE = timedelta(days=366)
 # json.dumps(norm, sort_keys=True, ensure_ascii=False), without a new encoder per row
 _DIGEST_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, check_circular=False)
-# Never in a bare address: whitespace (``\s`` is exactly ``str.isspace``) and list punctuation.
-NOT_IN_ADDRESS = re.compile(r"[\s<>,;]")
 _ISO = dateparser.isoparser()
 
 
@@ -440,10 +438,9 @@ def _local(at: datetime, tz: str) -> str:
 
 
 def address_ok(email: str) -> bool:
-    """A bare address the confirmation can go to: one ``@`` with something on each side
+    """A mailbox the confirmation can go to, as the parser would read it from a From
     (``@x.de`` is a contract's domain entry, not a mailbox; ``a@`` goes nowhere)."""
-    local, at, domain = email.partition("@")
-    return bool(local and at and domain) and "@" not in domain and not NOT_IN_ADDRESS.search(email)
+    return is_mailbox(email)
 
 
 def check_values(row: CallRow, tz: str, at: datetime) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 import mailparser
 
 from sepdesk.errors import SepdeskError
+from sepdesk.mailbox import is_mailbox
 from sepdesk.pipeline import linear_email
 from sepdesk.pipeline.linear_email import decode_header
 
@@ -236,7 +237,7 @@ def _addresses(values: list[str]) -> list[tuple[str, str]]:
 
 
 def _valid(addr: str) -> bool:
-    return len(addr) <= _ADDR_MAX and bool(_ADDR_SPEC.fullmatch(addr)) and "\ue000" not in addr
+    return is_mailbox(addr) and "\ue000" not in addr  # not a placeholder's stand-in
 
 
 def _address_count(piece: str) -> int:
@@ -287,17 +288,6 @@ def _put_back(m: re.Match[str], words: list[str]) -> str:
 # Private-use characters: header text hardly holds them (a
 # placeholder made of letters could, and pointed past the list of words).
 _PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
-# local@domain: no spaces, control characters, brackets or a second "@" (what
-# getaddresses lets through from an unterminated "<" is not an address to answer; a NUL
-# in one became a space in the reply's To). The domain's labels are not empty: a reply
-# to "x@example.com." or "x@example..com" had a To no mail reader can read; the local
-# part may hold odd dots ("a..b@", which some providers hand out).
-_ADDR_CHAR = r"[^@\s\x00-\x1f\x7f<>()\[\],;:\\\"]"
-_LABEL = r"[^@.\s\x00-\x1f\x7f<>()\[\],;:\\\"]+"
-_ADDR_SPEC = re.compile(rf"{_ADDR_CHAR}+@{_LABEL}(?:\.{_LABEL})*")
-# RFC 5321's longest path (256 with the brackets): a longer one is no mailbox. Cut to
-# fit a header, it was answered at another address than the mail named.
-_ADDR_MAX = 254
 
 
 def message_date(msg: Message) -> datetime | None:
