@@ -223,7 +223,9 @@ def _addresses(values: list[str]) -> list[tuple[str, str]]:
     hidden = [_ENCODED_WORD.sub(aside, _FOLD.sub("", v)) for v in values]
     out = []
     for value in hidden:
-        if any(_address_count(piece) > 1 for piece in _pieces(value)):
+        if any(
+            _address_count(piece) > 1 for piece in split_outside(value, ",", keep_comments=True)
+        ):
             # One mailbox the standard parser (before Python 3.11.10: CVE-2023-27043) reads
             # as two: "a@victim.example <eve@evil.example>" gave a@victim.example, not the
             # address mail clients show and the MX's DMARC check judged. None is safer.
@@ -248,32 +250,42 @@ def _address_count(piece: str) -> int:
     return len({addr for addr in found if addr})
 
 
-def _pieces(value: str) -> list[str]:
-    """An address header's value split at its commas outside quoted strings and comments:
-    each piece is at most one mailbox (or a group's first member)."""
-    pieces: list[str] = []
+def split_outside(value: str, separator: str, *, keep_comments: bool) -> list[str]:
+    """A structured header's value split at ``separator`` where it stands outside quoted
+    strings and (nested) comments, RFC 5322 §3.2. Without ``keep_comments`` each comment
+    becomes one space. A quote inside a comment opens a quoted string there too: the
+    MX copies what the sender wrote into its comments (Authentication-Results), and an
+    unbalanced quote then hides the rest of the value, which fails closed."""
+    parts: list[str] = []
     current: list[str] = []
     depth, quoted, escaped = 0, False, False
     for ch in value:
-        if escaped:
+        if escaped:  # the character after a backslash in a quoted string or comment
             escaped = False
         elif ch == "\\" and (quoted or depth):
             escaped = True
         elif quoted:
             quoted = ch != '"'
-        elif ch == "(":
-            depth += 1
-        elif depth:
-            depth -= ch == ")"
         elif ch == '"':
             quoted = True
-        elif ch == ",":
-            pieces.append("".join(current))
+        elif ch == "(":
+            depth += 1
+            if not keep_comments:
+                continue
+        elif depth:
+            depth -= ch == ")"
+            if not keep_comments:
+                if not depth:
+                    current.append(" ")  # a comment separates what stands around it
+                continue
+        elif ch == separator:
+            parts.append("".join(current))
             current = []
             continue
-        current.append(ch)
-    pieces.append("".join(current))
-    return pieces
+        if keep_comments or not depth:
+            current.append(ch)
+    parts.append("".join(current))
+    return parts
 
 
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")

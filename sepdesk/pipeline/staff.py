@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from sepdesk.config import Settings
-from sepdesk.pipeline.parse import ParsedMail
+from sepdesk.pipeline.parse import ParsedMail, split_outside
 from sepdesk.pipeline.work import Work
 
 # One resinfo of an Authentication-Results value: method=result, then its properties.
@@ -44,36 +44,9 @@ def _parts(value: str) -> list[str]:
     Not at a ";" inside a quoted string or a comment, and comments nest (RFC 8601
     §2.2, RFC 5322 §3.2): the MX writes the sender's envelope address into
     smtp.mailfrom and its comments as it came, and a quoted local part
-    ('"a;dkim=pass header.d=our.domain;"@evil.example') may hold both. A quoted
-    string is one piece inside a comment too ("(domain of "x);..."@evil.example)"):
-    an unbalanced quote then hides the rest, which fails closed.
+    ('"a;dkim=pass header.d=our.domain;"@evil.example') may hold both.
     """
-    parts, current, depth, quoted, escaped = [], [], 0, False, False
-    for ch in value:
-        if escaped:  # the character after a backslash in a quoted string or comment
-            escaped = False
-        elif ch == "\\" and (quoted or depth):
-            escaped = True
-        elif quoted:
-            quoted = ch != '"'
-        elif ch == '"':
-            quoted = True
-        elif ch == "(":
-            depth += 1
-            continue
-        elif depth:
-            depth -= ch == ")"
-            if not depth:
-                current.append(" ")  # a comment separates what stands around it
-            continue
-        elif ch == ";":
-            parts.append("".join(current))
-            current = []
-            continue
-        if not depth:
-            current.append(ch)
-    parts.append("".join(current))
-    return parts
+    return split_outside(value, ";", keep_comments=False)
 
 
 def passes(results: str, from_domain: str) -> bool:
