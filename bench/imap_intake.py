@@ -293,10 +293,19 @@ def _cpu_of(pid: int) -> float:
 
 
 def _child_pids(pid: int) -> list[int]:
+    """serve's pipeline processes: its children but multiprocessing's resource tracker."""
     try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        kids = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
+    return [k for k in kids if b"resource_tracker" not in _cmdline(k)]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _dovecot_cpu() -> float:
