@@ -275,12 +275,13 @@ def test_an_outbox_folder_that_fails_keeps_the_mail_queued_past_its_attempts(
     caplog.set_level(logging.INFO, logger="sepdesk.sender")
     for _ in range(4):
         assert sender.run_once(desk, at) == 2
-        st, _, error = state(desk, oid)
+        st, attempts, error = state(desk, oid)
         assert st == "queued" and error and "cannot write outgoing mail" in error
-        at += sender.LOCAL_RETRY  # retried at least this often, however many attempts
+        assert attempts == 0  # the folder's fault, not the mail's: no attempt used up
+        at += sender.DEFER_RETRY  # retried this often, however long the fault lasts
     blocker.unlink()
     assert sender.run_once(desk, at) == 2
-    assert state(desk, oid)[:2] == ("sent", 5)
+    assert state(desk, oid)[:2] == ("sent", 1)
     assert len(list((blocker / "outbox").glob("*.eml"))) == 2
     # One line for the fault and one for its end, not one per mail and attempt.
     faults = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.WARNING]

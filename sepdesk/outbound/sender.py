@@ -37,20 +37,19 @@ log = logging.getLogger("sepdesk.sender")
 RELAY_TIMEOUT = 30  # seconds for each answer of the relay
 RELAY_DEADLINE = 60.0  # seconds for one mail, connection included
 PASS_BUDGET = 60.0  # seconds of a pass before the rest of its mails wait for the next
-LOCAL_RETRY = timedelta(minutes=5)  # at most this long between tries while the folder fails
-RELAY_RETRY = timedelta(minutes=1)  # between tries while the relay is down or refuses us
+# Between tries while a fault that is no mail's lasts (see _defer).
+DEFER_RETRY = timedelta(minutes=1)
 # A full or read-only outbox folder fails every mail of every pass: one line for it.
 _FOLDER = PassFaults(
     "sender: outbox folder",
     ("write", "writes"),
-    "the mails stay queued, tried again within 5 min",
+    "the mails stay queued, tried again every minute",
     log,
 )
 # A relay down or refusing us fails every mail of every pass: one line for it.
 _RELAY = PassFaults(
     "sender: relay",
     ("connection", "connections"),
-    # Not "with backoff": _relay_down sets every mail's next attempt RELAY_RETRY ahead.
     "the mails stay queued, tried again every minute",
     log,
 )
@@ -279,16 +278,8 @@ def _hang_up(client: smtplib.SMTP) -> None:
     client.close()
 
 
-def _record(
-    desk: Desk,
-    row: dict[str, Any],
-    at: datetime,
-    error: DeliveryError | None,
-    local: bool = False,
-) -> None:
-    """The result of one attempt; inside a batch transaction or its own. ``local``: the
-    attempt failed on our side (the outbox folder), which no number of attempts makes
-    the mail's fault."""
+def _record(desk: Desk, row: dict[str, Any], at: datetime, error: DeliveryError | None) -> None:
+    """The result of one attempt; inside a batch transaction or its own."""
     attempts = row["attempts"] + 1
     final = False
     with write_tx(desk.db):
@@ -299,10 +290,10 @@ def _record(
                 [attempts, to_db(at), row["raw"], row["id"]],
             )
         else:
-            final = _record_failure(desk, row, at, error, attempts, local)
+            final = _record_failure(desk, row, at, error, attempts)
     if error is None:
         log.info("outbox #%s %s sent to %s", row["id"], row["kind"], row["to_addrs"])
-    elif not local:  # the folder's fault is logged once for all mails (_FOLDER)
+    else:
         log.warning(
             "outbox #%s attempt %s: %s%s", row["id"], attempts, error, " (failed)" if final else ""
         )
@@ -357,30 +348,35 @@ def _copy_for(
 
 
 def _record_failure(
-    desk: Desk,
-    row: dict[str, Any],
-    at: datetime,
-    error: DeliveryError,
-    attempts: int,
-    local: bool = False,
+    desk: Desk, row: dict[str, Any], at: datetime, error: DeliveryError, attempts: int
 ) -> bool:
-    """A failed attempt: queued again with backoff, or failed; whether it is final.
-
-    A local fault (the outbox folder full or read-only) keeps the mail queued however
-    long it lasts, tried again every LOCAL_RETRY at most: counted as attempts, it had
-    failed every mail queued meanwhile, each to be retried by hand once space was freed.
-    """
-    if local:
-        final, delay = False, min(backoff(attempts), LOCAL_RETRY)
-    else:
-        final = error.permanent or attempts >= desk.settings.outbox.max_attempts
-        delay = backoff(attempts)
+    """A failed attempt: queued again with backoff, or failed; whether it is final."""
+    final = error.permanent or attempts >= desk.settings.outbox.max_attempts
     desk.db.execute(
         "UPDATE outbox SET state = ?, attempts = ?, last_error = ?, next_attempt_at = ?"
         " WHERE id = ? AND state = 'queued'",
-        ["failed" if final else "queued", attempts, str(error), to_db(at + delay), row["id"]],
+        [
+            "failed" if final else "queued",
+            attempts,
+            str(error),
+            to_db(at + backoff(attempts)),
+            row["id"],
+        ],
     )
     return final
+
+
+def _defer(desk: Desk, rows: list[dict[str, Any]], at: datetime, error: DeliveryError) -> None:
+    """A fault that is no mail's (the relay down or refusing the desk, the outbox folder
+    full or read-only): every mail stays queued, its attempts untouched and its
+    ``last_error`` saying why, tried again in DEFER_RETRY, however long the fault lasts.
+    Counted as attempts, a fault of two hours failed every mail queued meanwhile, each
+    to be retried by hand; the fault is logged once by the caller (_RELAY, _FOLDER)."""
+    with write_tx(desk.db):
+        desk.db.conn.executemany(
+            "UPDATE outbox SET last_error = ?, next_attempt_at = ? WHERE id = ? AND state = 'queued'",
+            [[str(error), to_db(at + DEFER_RETRY), row["id"]] for row in rows],
+        )
 
 
 # Mails the relay took whose record failed (the database full, say): outbox id -> the
@@ -410,8 +406,9 @@ def _relay_each(
             except RelayDown as exc:
                 if exc.in_mail:  # this mail's attempt; the rest are not tried behind it
                     _record(desk, row, at, exc)
-                else:
-                    _relay_down(desk, rows[i:], at, exc)
+                else:  # no session at all: one connection and one log line for the pass
+                    _RELAY.failed(exc, known=True, same="relay down")  # its reason: each mail's
+                    _defer(desk, rows[i:], at, exc)
                 return
             except DeliveryError as exc:
                 _RELAY.worked()
@@ -430,33 +427,18 @@ def _relay_each(
         del _DELIVERED[key]
 
 
-def _relay_down(desk: Desk, rows: list[dict[str, Any]], at: datetime, error: RelayDown) -> None:
-    """No session with the relay: the fault of no mail. Every mail of the pass stays
-    queued with its attempts untouched, tried again within RELAY_RETRY, however long the
-    relay stays down or refuses us (a wrong password, a 554 greeting): counted as
-    attempts, an outage of two hours had failed every mail queued meanwhile, each to be
-    retried by hand. One connection for the pass and one log line for the fault."""
-    _RELAY.failed(error, known=True, same="relay down")  # its reason is on each mail
-    with write_tx(desk.db):
-        desk.db.conn.executemany(
-            "UPDATE outbox SET last_error = ?, next_attempt_at = ? WHERE id = ? AND state = 'queued'",
-            [[str(error), to_db(at + RELAY_RETRY), row["id"]] for row in rows],
-        )
-
-
 def _write_batch(desk: Desk, rows: list[dict[str, Any]], at: datetime) -> None:
     # A crash before the commit rewrites the same files: nothing is lost or doubled.
-    error: DeliveryError | None = None
     try:
         _write_files(desk.settings, rows)
     except DeliveryError as exc:
-        error = exc
         _FOLDER.failed(exc, known=True)
-    else:
-        _FOLDER.worked()
+        _defer(desk, rows, at, exc)
+        return
+    _FOLDER.worked()
     with write_tx(desk.db):
         for row in rows:
-            _record(desk, row, at, error, local=True)
+            _record(desk, row, at, None)
 
 
 def run_once(
