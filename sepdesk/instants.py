@@ -87,13 +87,19 @@ def parse_instant(text: str, tz: str, what: str = "time") -> datetime:
             raise InputError(f"{what}: not an ISO 8601 instant: {text!r}") from None
     if dt.tzinfo is None:
         dt = local_wall_time(dt, tz, f"{what}: {text!r}")
+    return within_range(dt, f"{what}: {text!r}")
+
+
+def within_range(dt: datetime, what: str) -> datetime:
+    """``dt`` when it lies between EARLIEST and LATEST, else InputError naming ``what``.
+
+    Stored, an instant outside breaks every later reader: the SLA clock counts days on
+    from it (year 10000 does not exist), and one --at 9999-12-31 would leave tickets due
+    in year 10000, which status and the timer can no longer read.
+    """
     if not EARLIEST <= dt <= LATEST:
-        # Stored, such an instant breaks every later reader: the SLA clock counts days
-        # on from it (year 10000 does not exist), and one --at 9999-12-31 would leave
-        # tickets due in year 10000, which status and the timer can no longer read.
         raise InputError(
-            f"{what}: {text!r} is out of range; give an instant between"
-            f" {EARLIEST.year} and {LATEST.year}"
+            f"{what} is out of range; give an instant between {EARLIEST.year} and {LATEST.year}"
         )
     return dt
 

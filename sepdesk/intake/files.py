@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sepdesk.desk import Desk
 from sepdesk.errors import InputError
-from sepdesk.instants import EARLIEST, LATEST, now
+from sepdesk.instants import now, within_range
 from sepdesk.intake.store import store_raw
 from sepdesk.pipeline import runner
 from sepdesk.pipeline.parse import message_date
@@ -39,11 +39,8 @@ def ingest_file(desk: Desk, path: Path, received_at: datetime | str | None = Non
         when = header_date(raw)
         if when is None:
             raise InputError(f"{path}: no usable Date header for --received-at header")
-        if not EARLIEST <= when <= LATEST:  # the range a typed --received-at is held to
-            raise InputError(
-                f"{path}: Date header {when.isoformat()} is out of range for --received-at"
-                f" header (years {EARLIEST.year}-{LATEST.year})"
-            )
+        # The range a typed --received-at is held to.
+        within_range(when, f"{path}: Date header {when.isoformat()}")
     else:
         when = received_at if isinstance(received_at, datetime) else now()
     limit = desk.settings.smtp.max_message_bytes
