@@ -241,7 +241,7 @@ def test_a_stopping_desk_hangs_up_on_a_slow_relay_and_begins_no_other_mail(
 ) -> None:
     """At SIGTERM a sender in the middle of a mail to a relay that does not answer was
     still there at the stop deadline (up to RELAY_DEADLINE), and its database was closed
-    under it. Now the daemon hangs up (sender.hang_up): the pass ends at once, the mail
+    under it. Now the daemon hangs up (sender.interrupt): the pass ends at once, the mail
     stays queued as it was and no other mail is begun."""
     with BadRelay([Script(dot="hang")]) as relay:
         desk = open_desk(relay.relay_settings())
@@ -254,7 +254,7 @@ def test_a_stopping_desk_hangs_up_on_a_slow_relay_and_begins_no_other_mail(
             time.sleep(0.01)
         assert relay.dots == 1
         stop.set()
-        sender.hang_up(stop)
+        sender.interrupt(stop)
         pass_.join(5)
         assert not pass_.is_alive()
         assert [state(desk, i) for i in ids] == [("queued", 0, None)] * 2
@@ -269,7 +269,7 @@ def test_a_stop_between_the_passs_look_and_the_mail_begins_no_mail(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A stop set after the pass looked at it but before the mail's deadline was watched
-    (hang_up had found nothing to hang up on) sent the mail all the same, with no
+    (interrupt had found nothing to hang up on) sent the mail all the same, with no
     hang-up timer at all: a slow relay kept the stopping sender for the socket's
     timeout on every answer. The mail is not begun: it stays queued as it was."""
     monkeypatch.setattr(sender, "RELAY_TIMEOUT", 2)
@@ -282,7 +282,7 @@ def test_a_stop_between_the_passs_look_and_the_mail_begins_no_mail(
         assert mail is not None
         stop = threading.Event()
         stop.set()
-        sender.hang_up(stop)  # the daemon stopping: no mail of its is under way yet
+        sender.interrupt(stop)  # the daemon stopping: no mail of its is under way yet
         with pytest.raises(sender.RelayStopped):
             sender._relay(desk.settings, mail, stop)
         assert relay.connections == 0 and relay.kept() == []

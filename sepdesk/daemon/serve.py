@@ -232,7 +232,7 @@ class Daemon:
         if self.controller is not None:
             self.controller.stop()
         self.stop.set()
-        sender.hang_up(self.stop)  # a slow relay must not keep the sender past the deadline
+        sender.interrupt(self.stop)  # a slow relay must not keep the sender past the deadline
         for w in self.workers:
             w.wake.set()
         if self.processes is not None:

@@ -118,11 +118,11 @@ def _connect(settings: Settings, context: ssl.SSLContext, deadline: _Deadline) -
     # too; the constructor would have kept the name, which TLS checks the certificate for.
     client._host = r.host  # type: ignore[attr-defined]
     deadline.watch(client)
-    if deadline.stopped:  # set before the watch: hang_up found no mail of ours to hang up on
+    if deadline.stopped:  # set before the watch: interrupt found no mail of ours to hang up on
         raise RelayStopped("not begun: the desk is stopping")
     try:
         code, message = client.connect(r.host, r.port)
-        if deadline.stopped:  # hang_up came while connecting, before there was a socket to shut
+        if deadline.stopped:  # interrupt came while connecting, before there was a socket to shut
             raise smtplib.SMTPServerDisconnected("hung up: the desk is stopping")
         if code != 220:
             raise smtplib.SMTPConnectError(code, message)
@@ -146,7 +146,7 @@ class RelayStopped(DeliveryError):
 
 class _Deadline:
     """Hangs up on a relay still busy with one mail after RELAY_DEADLINE seconds, or at
-    once when ``stop`` is set and :func:`hang_up` is called (the daemon stopping).
+    once when ``stop`` is set and :func:`interrupt` is called (the daemon stopping).
 
     The socket's timeout bounds each wait, not the mail: a relay answering a byte at a
     time kept the sender (and its heartbeat, which the watchdog checks) for minutes
@@ -169,7 +169,7 @@ class _Deadline:
 
     def watch(self, client: smtplib.SMTP) -> None:
         self._client = client
-        with _Deadline.guard:  # hang_up sets stop before it looks: one of us sees the other
+        with _Deadline.guard:  # interrupt sets stop before it looks: one of us sees the other
             _Deadline.active.add(self)
             if self.stopped:
                 self._expire()
@@ -191,7 +191,7 @@ class _Deadline:
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-def hang_up(stop: threading.Event) -> None:
+def interrupt(stop: threading.Event) -> None:
     """The daemon is stopping (``stop`` is set): hang up on the relay now instead of
     after RELAY_DEADLINE, so the sender ends within the stop timeout; the mail in hand
     stays queued as it was. A stuck sender had its database closed under it."""
@@ -445,7 +445,7 @@ def run_once(
     desk: Desk, at: datetime, limit: int = 200, stop: threading.Event | None = None
 ) -> int:
     """Send every queued mail that is due; returns how many were tried. ``stop``: the
-    daemon's; once set, no further mail is begun (see :func:`hang_up`)."""
+    daemon's; once set, no further mail is begun (see :func:`interrupt`)."""
     rows = list(
         desk.db.query(
             "SELECT * FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
