@@ -123,7 +123,8 @@ def _connect(settings: Settings, context: ssl.SSLContext, deadline: _Deadline) -
     try:
         code, message = client.connect(r.host, r.port)
         if deadline.stopped:  # interrupt came while connecting, before there was a socket to shut
-            raise smtplib.SMTPServerDisconnected("hung up: the desk is stopping")
+            _hang_up(client)
+            raise RelayStopped("hung up: the desk is stopping")
         if code != 220:
             raise smtplib.SMTPConnectError(code, message)
         if r.tls == "starttls":
