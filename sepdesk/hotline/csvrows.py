@@ -437,12 +437,6 @@ def _local(at: datetime, tz: str) -> str:
     return at.astimezone(ZoneInfo(tz)).replace(microsecond=0).isoformat()
 
 
-def address_ok(email: str) -> bool:
-    """A mailbox the confirmation can go to, as the parser would read it from a From
-    (``@x.de`` is a contract's domain entry, not a mailbox; ``a@`` goes nowhere)."""
-    return is_mailbox(email)
-
-
 def check_values(row: CallRow, tz: str, at: datetime) -> None:
     """Fill ``started_at``/``severity`` and add an error per bad or missing value."""
     for name in REQUIRED_COLUMNS:
@@ -461,7 +455,8 @@ def check_values(row: CallRow, tz: str, at: datetime) -> None:
         if row.severity is None:
             row.errors.append(("severity", f"not 1-4 or a level name: {row.get('severity')!r}"))
     email = row.get("caller_email")
-    if email and not address_ok(email):
+    # A mailbox the confirmation can go to (``@x.de`` is a contract's domain entry).
+    if email and not is_mailbox(email):
         row.errors.append(("caller_email", f"not a mail address: {email!r}"))
     for name, value in row.values.items():
         if len(value) > MAX_FIELD:
