@@ -282,6 +282,47 @@ def test_stuck_pipeline_processes_share_one_stop_deadline(tmp_path: Path) -> Non
                 p.kill()
 
 
+def test_a_hung_pipeline_process_withholds_the_watchdog_ping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pipeline process stuck in its loop (here: SIGSTOP) kept the daemon 'healthy', as
+    healthy() asked only whether it was alive: the mail of its shard waited for ever and
+    systemd's watchdog never restarted the daemon. One that ended is left to
+    replace_ended(), not held against the ping."""
+    from sepdesk.daemon import processes
+    from sepdesk.daemon import serve as serve_module
+    from sepdesk.desk import Desk
+
+    settings = load(Served(tmp_path).config)
+    Desk.open(settings).close()  # migrated, as serve has it before the first wake-up
+    procs = processes.PipelineProcesses(settings, 2, method="spawn")
+    daemon = Daemon(settings, None, 2, procs)
+    monkeypatch.setattr(serve_module, "HUNG_AFTER", 0.5)
+    procs.start()
+    try:
+        procs.wake()
+        started = time.monotonic()
+        wait_for(lambda: not procs.hung_since(started), 60, "both processes turning")
+        first, second = procs.procs
+        os.kill(first.pid, signal.SIGSTOP)
+        stopped = time.monotonic()
+        wait_for(lambda: second.name not in procs.hung_since(stopped), 10, "the other turning")
+        assert procs.hung_since(stopped) == [first.name]
+        wait_for(lambda: not daemon.healthy(), 10, "the watchdog ping withheld")
+        os.kill(first.pid, signal.SIGCONT)
+        wait_for(daemon.healthy, 10, "healthy again once it turns")
+        second.kill()
+        second.join(10)
+        ended = time.monotonic()
+        wait_for(lambda: not procs.hung_since(ended), 10, "the live one turning")
+        assert daemon.healthy()  # the ended one waits for replace_ended(), not the watchdog
+    finally:
+        for p in procs.procs:
+            with contextlib.suppress(OSError):
+                os.kill(p.pid, signal.SIGCONT)
+        procs.shutdown(5.0)
+
+
 def test_stop_is_bounded_while_the_smtp_store_is_blocked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -69,17 +69,22 @@ def _nudge(parent: int) -> None:
         os.kill(parent, signal.SIGUSR1)
 
 
-def _first_wake(parent: int) -> bool:
+def _first_wake(parent: int, beat: Any) -> bool:
     """Wait until the daemon says the database is ready; False when told to stop first."""
     while not _Stop.requested and os.getppid() == parent:
+        beat.value = time.monotonic()
         if signal.sigtimedwait({WAKE}, IDLE_POLL) is not None:
             return True
     return False
 
 
-def pipeline_main(settings: Settings, shard: tuple[int, int], level: int, parent: int) -> None:
+def pipeline_main(
+    settings: Settings, shard: tuple[int, int], level: int, parent: int, beat: Any
+) -> None:
     """The loop of one pipeline process; ``parent`` is the daemon's pid, passed in because a
-    parent killed while this process was still starting would otherwise go unnoticed."""
+    parent killed while this process was still starting would otherwise go unnoticed.
+    ``beat``: a shared double this process sets to time.monotonic() at every turn of its
+    loop (CLOCK_MONOTONIC is one clock for all processes), for the daemon's watchdog."""
     setup_logging(level)
     # WAKE is blocked already (see the docstring); the daemon's other signals may be too,
     # when it started us from its main loop: exactly WAKE stays blocked here.
@@ -93,7 +98,7 @@ def pipeline_main(settings: Settings, shard: tuple[int, int], level: int, parent
     from sepdesk.sla.calendar import SupportCalendar
 
     SupportCalendar.from_settings(settings)  # loads the holiday tables now, not in batch one
-    if not _first_wake(parent):
+    if not _first_wake(parent, beat):
         return
     desk = Desk.open(settings, migrate=False)
     # The IMAP poller of serve hands its rows to us, so only `ingest` rows are left alone.
@@ -101,6 +106,7 @@ def pipeline_main(settings: Settings, shard: tuple[int, int], level: int, parent
     faults = PassFaults(f"pipeline shard {shard[0]}")
     try:
         while not _Stop.requested and os.getppid() == parent:
+            beat.value = time.monotonic()
             wait = one_pass(job, faults)
             if wait == 0:
                 _nudge(parent)
@@ -145,6 +151,7 @@ class PipelineProcesses:
         self.count = count
         self.settings = settings
         self.method = method or start_method()
+        self.beats: list[Any] = [None] * count
         self.procs: list[Any] = [self._process(i, self.method) for i in range(count)]
         self.replaced_at = 0.0
         self.replace_wait = REPLACE_WAIT
@@ -152,9 +159,11 @@ class PipelineProcesses:
     def _process(self, index: int, method: str) -> Any:
         ctx: Any = multiprocessing.get_context(method)
         level = logging.getLogger().getEffectiveLevel()
+        # Raw: no lock that a process killed while holding it would leave held for ever.
+        self.beats[index] = ctx.RawValue("d", time.monotonic())
         return ctx.Process(
             target=pipeline_main,
-            args=(self.settings, (index, self.count), level, os.getpid()),
+            args=(self.settings, (index, self.count), level, os.getpid(), self.beats[index]),
             name=f"sepdesk-pipeline-{index}",
             daemon=True,
         )
@@ -185,6 +194,16 @@ class PipelineProcesses:
 
     def alive(self) -> bool:
         return all(p.is_alive() for p in self.procs)
+
+    def hung_since(self, instant: float) -> list[str]:
+        """The live processes whose loop has not turned since ``instant`` (time.monotonic()):
+        hung in a batch or stopped. Checking is_alive() alone missed one hung on a lock: the
+        mail of its shard waited for ever while the watchdog was kept happy. Ended ones are
+        left to replace_ended(): a restart by the watchdog mends no successor that fails at
+        start, and withholding the ping during that backoff (up to 300 s) had systemd
+        restart the daemon, SMTP receiver included, over and over."""
+        pairs = zip(self.procs, self.beats, strict=True)
+        return [p.name for p, b in pairs if p.is_alive() and b.value <= instant]
 
     def replace_ended(self) -> list[str]:
         """Start a new process for each that ended while the daemon runs (killed, crashed):

@@ -28,6 +28,7 @@ from sepdesk.outbound import sender
 
 log = logging.getLogger("sepdesk.daemon")
 STOP_TIMEOUT = 8.0
+HUNG_AFTER = 300.0  # seconds a worker or pipeline process may go without turning its loop
 
 
 class Daemon:
@@ -258,8 +259,10 @@ class Daemon:
             log.error("%s ended; a new pipeline process takes over its mail", name)
 
     def healthy(self) -> bool:
-        limit = time.monotonic() - 300
-        procs_ok = self.processes is None or self.processes.alive()
+        """What the watchdog ping stands for: every worker thread and live pipeline process
+        turned its loop within HUNG_AFTER seconds."""
+        limit = time.monotonic() - HUNG_AFTER
+        procs_ok = self.processes is None or not self.processes.hung_since(limit)
         return procs_ok and all(w.is_alive() and w.heartbeat > limit for w in self.workers)
 
 
