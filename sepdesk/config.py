@@ -390,7 +390,9 @@ def load(path: str | os.PathLike[str] | None = None) -> Settings:
             raise ConfigError(f"{candidate}: config file not found")
         return Settings()
     try:
-        data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        # utf-8-sig: Windows editors save a BOM, which TOML refuses ("invalid statement
+        # at line 1, column 1") and the admin cannot see. One leading BOM is dropped.
+        data = tomllib.loads(candidate.read_text(encoding="utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{candidate}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -301,3 +301,14 @@ def test_smtp_limits_must_be_one_or_more(tmp_path: Path, key: str) -> None:
         p = tmp_path / "c.toml"
         p.write_text(f"[smtp]\n{key} = 0\n")
         config.load(p)
+
+
+def test_a_config_saved_with_a_bom_loads(tmp_path: Path) -> None:
+    """Windows editors save UTF-8 with a BOM: it was "not valid TOML ... line 1, column 1",
+    a fault the admin cannot see in the file. One leading BOM is dropped; a second is not."""
+    p = tmp_path / "c.toml"
+    p.write_bytes(b'\xef\xbb\xbf[desk]\nname = "B\xc3\xbcro"\n')
+    assert config.load(p).desk.name == "Büro"
+    p.write_bytes(b'\xef\xbb\xbf\xef\xbb\xbf[desk]\nname = "x"\n')
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        config.load(p)
