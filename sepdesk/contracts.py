@@ -18,6 +18,7 @@ from typing import Any
 import sqlite_utils
 from dateutil.relativedelta import relativedelta
 
+from sepdesk.csvheader import column_key
 from sepdesk.errors import InputError, NotFound
 from sepdesk.instants import to_db
 from sepdesk.mailbox import is_mailbox
@@ -185,7 +186,9 @@ def _rows(reader: Any, path: Path) -> list[ContractRow]:
         raise InputError(f"{path}: empty file (no header row)")
     if not any(h.strip() for h in first):
         raise InputError(f"{path}, line 1: blank; the header row must be the first line")
-    header = [h.strip() for h in first]  # "customer_number, customer_name" as SPEC writes it
+    # "customer_number, customer_name" as SPEC writes it, "Customer_Number" as a
+    # spreadsheet may: compared as the hotline import compares its header.
+    header = [column_key(h) for h in first]
     _check_header(header, path)
     rows, seen = [], set()
     end = reader.line_num

@@ -136,6 +136,32 @@ def test_a_header_spaced_as_spec_writes_it_is_read(desk: Desk, tmp_path: Path) -
     assert import_csv(desk.db, write(tmp_path, spaced, GOOD), T0) == 1
 
 
+def test_the_header_is_read_in_any_case_and_spacing_as_the_hotline_header_is(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """A spreadsheet's header ("Customer_Number", " LEVEL ") was refused as "unknown column
+    'Customer_Number'" while the hotline import read its header in any case: both compare
+    header cells by csvheader.column_key now. A BOM before it is dropped too."""
+    header = ",".join(f" {c.title()} " if i % 2 else c.upper() for i, c in enumerate(COLUMNS))
+    path = tmp_path / "c.csv"
+    path.write_bytes(("\ufeff" + header + "\r\n" + GOOD + "\r\n").encode("utf-8"))
+    assert import_csv(desk.db, path, T0) == 1
+    assert list_contracts(desk.db)[0]["contacts"] == ["it@alpha.example"]
+
+
+def test_columns_differing_only_in_case_are_one_column(desk: Desk, tmp_path: Path) -> None:
+    """What is read as one column cannot be given twice; unknown ones keep their message."""
+    assert "line 1: column sce given twice" in refused(
+        desk, write(tmp_path, HEADER + ",SCE", GOOD + ",")
+    )
+    assert "line 1: unknown column 'region'" in refused(
+        desk, write(tmp_path, HEADER + ", Region", GOOD + ",north")
+    )
+    assert "line 1: missing column license_type" in refused(
+        desk, write(tmp_path, HEADER.replace(",license_type", ""), GOOD.replace(",full", ""))
+    )
+
+
 def test_malformed_csv_is_one_line_naming_the_line(desk: Desk, tmp_path: Path) -> None:
     import csv
 

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil import parser as dateparser
 
+from sepdesk.csvheader import column_key
 from sepdesk.errors import InputError
 from sepdesk.instants import earliest_reading
 from sepdesk.mailbox import is_mailbox
@@ -357,8 +358,8 @@ def _cell(raw: list[str], pos: int) -> str:
 
 
 def _positions(path: Path, header: list[str], columns: Mapping[str, str]) -> dict[str, int]:
-    names = [h.strip().lower() for h in header]
-    known = [columns.get(n, n).strip().lower() for n in FIELDS]
+    names = [column_key(h) for h in header]
+    known = [column_key(columns.get(n, n)) for n in FIELDS]
     # Only our columns matter twice: an export may repeat (or leave empty) its own.
     doubled = sorted({n for n in names if n in known and names.count(n) > 1})
     if doubled:
@@ -376,7 +377,7 @@ def _positions(path: Path, header: list[str], columns: Mapping[str, str]) -> dic
     index = {n: i for i, n in enumerate(names)}
     positions = {}
     for name in FIELDS:
-        theirs = columns.get(name, name).strip().lower()
+        theirs = column_key(columns.get(name, name))
         if theirs in index:
             positions[name] = index[theirs]
     missing = [columns.get(n, n) for n in REQUIRED_COLUMNS if n not in positions]
