@@ -16,16 +16,19 @@ import os
 import tomllib
 import types
 import typing
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sepdesk.errors import ConfigError
+from sepdesk.mailbox import is_domain_entry, is_mailbox
 
 DEFAULT_CONFIG_PATH = Path("config/sepdesk.toml")
 TLS_MODES = ("tls", "starttls", "none")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_REOPEN_DAYS = 36500  # a hundred years: "always"
+TAG_MAX = 20  # characters of [desk] tag in a subject
 
 
 def _f(default: Any, help: str) -> Any:
@@ -38,8 +41,13 @@ def _f(default: Any, help: str) -> Any:
 class DeskSettings:
     name: str = _f("SEP Support", "Display name on every mail the desk sends")
     support_address: str = _f("support@sep.example", "The desk's own address (From, Reply-To)")
-    tag: str = _f("SEP", "Subject tag: [<tag> T-2026-000123]")
-    staff: list[str] = _f([], "Staff addresses or '@domain' entries")
+    tag: str = _f(
+        "SEP",
+        "Subject tag: [<tag> T-2026-000123]; 1-20 characters, no brackets, blanks or control characters",
+    )
+    staff: list[str] = _f(
+        [], "Staff addresses or '@domain' entries (a dot in the domain, as in contract contacts)"
+    )
     team_address: str = _f("", "Where new tickets are announced; empty: no team notices")
     escalation_to: list[str] = _f([], "Who receives SLA warnings and breach mails")
     hotline_phone: str = _f("+49 8024 46331-0", "Hotline number named in replies")
@@ -309,8 +317,7 @@ def _validate(where: str, s: Settings) -> None:
             f"{where}: [desk] timezone: unknown timezone {s.desk.timezone!r}"
         ) from None
     _validate_calendar(where, s)
-    if "@" not in s.desk.support_address:
-        raise ConfigError(f"{where}: [desk] support_address: not an address")
+    _validate_desk(where, s.desk)
     if s.desk.staff and s.desk.require_auth and not s.desk.authserv_id.strip():
         # Else no staff mail could ever authenticate: engineers' replies would silently
         # be treated as customer mail.
@@ -318,6 +325,43 @@ def _validate(where: str, s: Settings) -> None:
             f"{where}: [desk] authserv_id: required with staff and require_auth = true"
             " (the host whose Authentication-Results header is trusted)"
         )
+
+
+def _tag_fault(tag: str) -> str | None:
+    """Why ``tag`` cannot stand in the subject tag ``[<tag> T-2026-000123]``, or None."""
+    if not tag:
+        return "must not be empty (the subject tag is [<tag> T-...])"
+    if len(tag) > TAG_MAX:
+        return f"at most {TAG_MAX} characters, not {len(tag)}"
+    # A bracket ends or opens the tag early: the desk no longer found its own tag in a
+    # reply's subject to drop it ("[A] T-2026-000123] [A] T-2026-000123] ..." grew with
+    # every reply, "A[B" cut the subject). A blank or control character is folded or
+    # dropped by header_safe, an invisible one cannot be seen: the tag sent would not
+    # be the tag written here.
+    bad = [c for c in tag if c in "[]" or c.isspace() or unicodedata.category(c)[0] == "C"]
+    if bad:
+        return f"{bad[0]!r} is not allowed (no brackets, blanks or control characters)"
+    return None
+
+
+def _validate_desk(where: str, desk: DeskSettings) -> None:
+    """The subject tag and the desk's addresses: what SPEC §3 types only as str or list."""
+    fault = _tag_fault(desk.tag)
+    if fault:
+        raise ConfigError(f"{where}: [desk] tag: {desk.tag!r}: {fault}")
+    # Addresses as the parser reads senders (mailbox.is_mailbox): "Name <a@x.de>", a
+    # list in one string or a typo would be written into a header, or matched nobody.
+    addresses = [("support_address", desk.support_address)]
+    addresses += [("team_address", desk.team_address)] if desk.team_address else []
+    addresses += [("escalation_to", a) for a in desk.escalation_to]
+    addresses += [("aliases", a) for a in desk.aliases]
+    for key, address in addresses:
+        if not is_mailbox(address):
+            raise ConfigError(f"{where}: [desk] {key}: not a mail address: {address!r}")
+    for entry in desk.staff:
+        ok = is_domain_entry(entry) if entry.startswith("@") else is_mailbox(entry)
+        if not ok:
+            raise ConfigError(f"{where}: [desk] staff: not a mail address or @domain: {entry!r}")
 
 
 def _validate_ranges(where: str, s: Settings) -> None:

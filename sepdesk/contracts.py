@@ -21,7 +21,7 @@ from dateutil.relativedelta import relativedelta
 from sepdesk.csvheader import column_key
 from sepdesk.errors import InputError, NotFound
 from sepdesk.instants import to_db
-from sepdesk.mailbox import is_mailbox
+from sepdesk.mailbox import is_domain_entry, is_mailbox
 from sepdesk.store import write_tx
 from sepdesk.tickets.store import add_event
 
@@ -86,8 +86,9 @@ def _contact_ok(entry: str) -> bool:
     """A mailbox as the parser reads senders, or ``@domain``, with a dot in the domain:
     a display form or a list (``Name <a@x.de>``, ``a@x.de,b@x.de``) would never equal a
     sender's address and so match nobody."""
-    mailbox = "x" + entry if entry.startswith("@") else entry  # an @domain entry
-    return is_mailbox(mailbox) and "." in entry.partition("@")[2]
+    if entry.startswith("@"):
+        return is_domain_entry(entry)
+    return is_mailbox(entry) and "." in entry.partition("@")[2]
 
 
 def parse_row(row: dict[str, str], where: str) -> ContractRow:

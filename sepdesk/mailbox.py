@@ -22,3 +22,10 @@ ADDR_MAX = 254
 def is_mailbox(address: str) -> bool:
     """A bare ``local@domain`` the desk can read from a header and write into one."""
     return len(address) <= ADDR_MAX and bool(_ADDR_SPEC.fullmatch(address))
+
+
+def is_domain_entry(entry: str) -> bool:
+    """An ``@domain`` entry (every address of a domain: contract contacts, staff), with a
+    dot in the domain: ``@x.de``. One rule for both, so a domain the contracts import
+    takes is one the config takes too."""
+    return entry.startswith("@") and is_mailbox("x" + entry) and "." in entry

@@ -312,3 +312,58 @@ def test_a_config_saved_with_a_bom_loads(tmp_path: Path) -> None:
     p.write_bytes(b'\xef\xbb\xbf\xef\xbb\xbf[desk]\nname = "x"\n')
     with pytest.raises(ConfigError, match="not valid TOML"):
         config.load(p)
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        # The subject tag [<tag> T-...]: "[ T-2026-000123]" with an empty one; a bracket
+        # made replies' subjects grow a tag each time ("A]") or cut them ("A[B").
+        ('tag = ""', r"\[desk\] tag: '': must not be empty"),
+        ('tag = "A]"', r"\[desk\] tag: 'A\]': '\]' is not allowed"),
+        ('tag = "A[B"', r"\[desk\] tag: 'A\[B': '\[' is not allowed"),
+        ('tag = "SEP Support"', r"\[desk\] tag: 'SEP Support': ' ' is not allowed"),
+        ('tag = "SEP\\t"', r"\[desk\] tag: 'SEP\\t': '\\t' is not allowed"),
+        ('tag = "S\\u200bEP"', r"\[desk\] tag: .*: '\\u200b' is not allowed"),
+        (f'tag = "{"X" * 21}"', r"\[desk\] tag: .*: at most 20 characters, not 21"),
+        ('support_address = "Support <support@sep.example>"', r"\[desk\] support_address: not"),
+        ('support_address = "@sep.example"', r"\[desk\] support_address: not a mail address"),
+        ('team_address = "team@sep.example, lead@sep.example"', r"\[desk\] team_address: not"),
+        ('escalation_to = ["lead@sep.example", "duty"]', r"\[desk\] escalation_to: .*'duty'"),
+        ('escalation_to = ["@sep.example"]', r"\[desk\] escalation_to: not a mail address"),
+        ('aliases = ["help@"]', r"\[desk\] aliases: not a mail address: 'help@'"),
+        ('staff = ["anna@sep.example", "sep.example"]', r"\[desk\] staff: .*'sep.example'"),
+        ('staff = ["@localhost"]', r"\[desk\] staff: not a mail address or @domain"),
+        ('staff = ["@sep..example"]', r"\[desk\] staff: not a mail address or @domain"),
+    ],
+)
+def test_bad_desk_tag_and_addresses_name_the_key(tmp_path: Path, toml: str, expected: str) -> None:
+    """Typed only as str or list, these loaded and went wrong at the first mail: an
+    address no reply could go to or no sender could equal, a tag that broke subjects."""
+    p = tmp_path / "c.toml"
+    p.write_text(f'[desk]\nauthserv_id = "mx.sep.example"\n{toml}\n')
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(p))}: {expected}"):
+        config.load(p)
+
+
+def test_good_desk_tag_and_addresses_load(tmp_path: Path) -> None:
+    """The domain rule is the contracts import's (mailbox.is_domain_entry)."""
+    from sepdesk.contracts import _contact_ok
+
+    p = tmp_path / "c.toml"
+    p.write_text(
+        '[desk]\ntag = "SEP-Süd"\nsupport_address = "support@sep.example"\n'
+        'team_address = ""\nescalation_to = ["Lead@sep.example"]\n'
+        'staff = ["anna@sep.example", "@sep.example"]\nauthserv_id = "mx.sep.example"\n'
+    )
+    s = config.load(p)
+    assert (s.desk.tag, s.desk.staff) == ("SEP-Süd", ["anna@sep.example", "@sep.example"])
+    for entry in ("@sep.example", "@localhost", "@sep..example", "@a b.de"):
+        staff = f'[desk]\nstaff = ["{entry}"]\nrequire_auth = false\n'
+        p.write_text(staff)
+        try:
+            config.load(p)
+            taken = True
+        except ConfigError:
+            taken = False
+        assert taken == _contact_ok(entry), entry

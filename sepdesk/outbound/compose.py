@@ -17,7 +17,7 @@ from email.mime.text import MIMEText
 from email.policy import Compat32
 from email.utils import format_datetime, formataddr
 
-from sepdesk.config import Settings
+from sepdesk.config import TAG_MAX, Settings
 
 LOOP_HEADER = "X-Loop"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -40,7 +40,7 @@ def tagged_subject(settings: Settings, ticket_ref: str | None, subject: str) -> 
     base = bare_subject(subject) or "(no subject)"
     if not ticket_ref:
         return base
-    return f"[{header_safe(settings.desk.tag, 20)} {ticket_ref}] {base}"
+    return f"[{header_safe(settings.desk.tag, TAG_MAX)} {ticket_ref}] {base}"
 
 
 def new_message_id(settings: Settings, ticket_ref: str | None, at: datetime) -> str:
