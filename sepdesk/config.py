@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import ssl
 import tomllib
 import types
 import typing
@@ -88,6 +89,11 @@ class ImapSettings:
         " imap_password are unset or empty",
     )
     tls: str = _f("tls", "tls | starttls | none (none only to a loopback address)")
+    ca_file: str = _f(
+        "",
+        "CA certificates (PEM file) the server's certificate must chain to; empty: the"
+        " system's store",
+    )
     folder: str = _f("INBOX", "Folder to read")
     processed_folder: str = _f("Processed", "Where processed mail is moved")
     quarantine_folder: str = _f("Quarantine", "Where mail that failed is moved")
@@ -111,6 +117,11 @@ class RelaySettings:
     host: str = _f("", "Relay host; empty: write mail to [outbox] dir")
     port: int = _f(587, "Relay port")
     tls: str = _f("starttls", "tls | starttls | none (none only to a loopback address)")
+    ca_file: str = _f(
+        "",
+        "CA certificates (PEM file) the relay's certificate must chain to; empty: the"
+        " system's store",
+    )
     user: str = _f("", "Relay login; empty: no AUTH")
     password_file: str = _f(
         "",
@@ -253,7 +264,7 @@ def _is_loopback(host: str) -> bool:
 
 # Keys an [imap] accounts entry may set; the others belong to the whole poller.
 _ACCOUNT_KEYS = (
-    "host", "port", "user", "password_file", "tls", "folder", "processed_folder",
+    "host", "port", "user", "password_file", "tls", "ca_file", "folder", "processed_folder",
     "quarantine_folder", "poll_interval", "extra_folders",
 )  # fmt: skip
 
@@ -269,6 +280,31 @@ def _validate_accounts(where: str, imap: ImapSettings) -> None:
                 raise ConfigError(f"{where}: {name}: expected {_type_name(hints[key])}")
         if not acct.get("user"):
             raise ConfigError(f"{where}: [imap] accounts[{i}].user: missing")
+
+
+def tls_context(ca_file: str) -> ssl.SSLContext:
+    """The client context for IMAP and the relay: the system's CA store, or only the
+    certificates of ``ca_file`` (a private CA); hostname checking stays on either way."""
+    return ssl.create_default_context(cafile=ca_file or None)
+
+
+def _validate_ca_files(where: str, s: Settings) -> None:
+    """Each ca_file set is loaded once here: a missing or unusable one stops the start
+    (and a reload) naming the key, instead of failing every connection later."""
+    files = [("[relay] ca_file", s.relay.ca_file)]
+    for i, mailbox in enumerate(s.imap.mailboxes()):
+        files.append((f"[imap] accounts[{i}].ca_file" if i else "[imap] ca_file", mailbox.ca_file))
+    for name, path in files:
+        if not path:
+            continue
+        try:
+            tls_context(path)
+        except ssl.SSLError as exc:  # before OSError: it is one
+            raise ConfigError(
+                f"{where}: {name}: {path}: no CA certificate in it (PEM): {exc.reason}"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"{where}: {name}: {path}: {exc.strerror or exc}") from None
 
 
 def _validate_calendar(where: str, s: Settings) -> None:
@@ -292,6 +328,7 @@ def _validate(where: str, s: Settings) -> None:
             raise ConfigError(f"{where}: [{name}] tls: must be one of {', '.join(TLS_MODES)}")
         if tls == "none" and host and not _is_loopback(host):
             raise ConfigError(f"{where}: [{name}] tls: 'none' is only allowed to a loopback host")
+    _validate_ca_files(where, s)
     if s.pipeline.processes < 0:
         raise ConfigError(f"{where}: [pipeline] processes: must be 0 or more")
     _validate_ranges(where, s)

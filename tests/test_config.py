@@ -367,3 +367,30 @@ def test_good_desk_tag_and_addresses_load(tmp_path: Path) -> None:
         except ConfigError:
             taken = False
         assert taken == _contact_ok(entry), entry
+
+
+def test_a_ca_file_that_cannot_be_used_is_a_config_error(tmp_path: Path) -> None:
+    """[imap]/[relay] ca_file (a private CA) is loaded at start: a missing file, or one
+    without a certificate, is one line naming the key (exit 2), not a failure at every
+    connection later."""
+    p = tmp_path / "c.toml"
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    for toml, expected in (
+        (f'[relay]\nca_file = "{tmp_path}/nope.pem"\n', r"\[relay\] ca_file: .*No such file"),
+        (f'[imap]\nca_file = "{junk}"\n', r"\[imap\] ca_file: .*no CA certificate in it"),
+        (
+            f'[imap]\naccounts = [{{ user = "b", ca_file = "{tmp_path}" }}]\n',
+            r"\[imap\] accounts\[1\]\.ca_file: .*Is a directory",
+        ),
+    ):
+        p.write_text(toml)
+        with pytest.raises(ConfigError, match=rf"^{re.escape(str(p))}: {expected}"):
+            config.load(p)
+    p.write_text(f'[relay]\nca_file = "{tmp_path}/nope.pem"\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "sepdesk", "--config", str(p), "status"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "[relay] ca_file:" in proc.stderr and "Traceback" not in proc.stderr

@@ -867,6 +867,20 @@ def test_tls_modes_verify_the_server_certificate(
     assert drain(pollers(settings, ssl_context=server.ssl_context())) == 1
 
 
+@pytest.mark.parametrize("mode", ["tls", "starttls"])
+def test_a_private_ca_is_trusted_by_ca_file(
+    server: DovecotServer, tmp_path: Path, pollers: Callable[..., ImapPoller], mode: str
+) -> None:
+    """Dovecot's self-signed certificate stands for an internal CA: with [imap] ca_file
+    naming it the poller reads the mail, with no SSL context given (as serve makes it).
+    Before, only the system's store was trusted: tls/starttls could not be used."""
+    port = server.tls_port if mode == "tls" else server.port
+    settings = make_settings(tmp_path, server, tls=mode, port=port, ca_file=str(server.cert_file))
+    server.append("INBOX", make_mail(1))
+    assert drain(pollers(settings)) == 1
+    assert server.uids("INBOX") == []
+
+
 def test_a_plain_loopback_connection_builds_no_tls_context(
     server: DovecotServer, pollers: Callable[..., ImapPoller], monkeypatch: Any
 ) -> None:

@@ -236,6 +236,38 @@ def test_tls_to_the_relay_checks_its_name(
             assert sink.received() == []
 
 
+@pytest.mark.parametrize("tls", ["tls", "starttls"])
+def test_a_private_ca_for_the_relay_is_trusted_by_ca_file(
+    tls: str, tmp_path: Path, open_desk: Callable[..., Desk]
+) -> None:
+    """A relay whose certificate an internal CA signed could not be used with TLS: the
+    system's store was the only one. [relay] ca_file trusts that file's certificates
+    (and only them); the relay's name is still checked against its certificate."""
+    server = make_cert(tmp_path, "localhost")
+    relay = {"host": "localhost", "tls": tls}
+    with SmtpSink(ssl_context=server, starttls=tls == "starttls") as sink:
+        relay["port"] = sink.port
+        untrusted = open_desk(relay)
+        oid = queue_one(untrusted, "Backup")
+        sender.run_once(untrusted, T0)
+        st, _, error = state(untrusted, oid)
+        assert st == "queued" and "CERTIFICATE_VERIFY_FAILED" in (error or "")
+        desk = open_desk({**relay, "ca_file": str(tmp_path / "localhost.crt")})
+        oid = queue_one(desk, "Backup")
+        sender.run_once(desk, T0)
+        assert state(desk, oid)[0] == "sent" and len(sink.received()) == 1
+    other = make_cert(tmp_path, "other.example")  # signed by a trusted file, for another name
+    with SmtpSink(ssl_context=other, starttls=tls == "starttls") as sink:
+        desk = open_desk(
+            {**relay, "port": sink.port, "ca_file": str(tmp_path / "other.example.crt")}
+        )
+        oid = queue_one(desk, "Backup")
+        sender.run_once(desk, T0)
+        st, _, error = state(desk, oid)
+        assert st == "queued" and "Hostname mismatch" in (error or "")
+        assert sink.received() == []
+
+
 def test_a_stopping_desk_hangs_up_on_a_slow_relay_and_begins_no_other_mail(
     open_desk: Callable[..., Desk],
 ) -> None:

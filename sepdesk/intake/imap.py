@@ -58,7 +58,7 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
-from sepdesk.config import ImapSettings, Settings, read_secret
+from sepdesk.config import ImapSettings, Settings, read_secret, tls_context
 from sepdesk.desk import Desk
 from sepdesk.errors import ConfigError
 from sepdesk.instants import now, to_db
@@ -272,7 +272,7 @@ class ImapPoller:
     def _tls_context(self) -> ssl.SSLContext:
         # Made only for TLS: loading the system's CA certificates took ~20 ms of every
         # plain (loopback) connect, the daemon's first IMAP work at start.
-        return self.ssl_context or ssl.create_default_context()
+        return self.ssl_context or tls_context(self.cfg.ca_file)
 
     def _password(self) -> str:
         secret = read_secret(self.cfg.password_file, *self.secret_names)

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sepdesk.config import Settings, read_secret
+from sepdesk.config import Settings, read_secret, tls_context
 from sepdesk.desk import Desk
 from sepdesk.errors import DeliveryError
 from sepdesk.instants import to_db
@@ -236,7 +236,7 @@ def _relay(
         raise DeliveryError(f"recipients refused: {_refusal(wide)}", permanent=True)
     deadline = _Deadline(stop)
     try:
-        client = _connect(settings, ssl.create_default_context(), deadline)
+        client = _connect(settings, tls_context(r.ca_file), deadline)
         try:
             refused = client.sendmail(
                 settings.desk.support_address, [a for a in to if a not in wide], row["raw"]
