@@ -487,6 +487,17 @@ def load(path: str | os.PathLike[str] | None = None) -> Settings:
     return from_mapping(data, str(candidate))
 
 
+def _secret_text(path: Path) -> str:
+    """The file's text without trailing newlines, or a BOM an editor put in front (it
+    became the password's first character, and every login failed)."""
+    try:
+        return path.read_text(encoding="utf-8-sig").rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read secret: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read secret: not UTF-8 (byte {exc.start})") from None
+
+
 def read_secret(path: str, env_var: str, credential: str) -> str | None:
     """A secret from $env_var, systemd's credential directory, or a file.
 
@@ -500,14 +511,11 @@ def read_secret(path: str, env_var: str, credential: str) -> str | None:
         return os.environ[env_var]
     cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
     if cred_dir and (Path(cred_dir) / credential).is_file():
-        secret = (Path(cred_dir) / credential).read_text(encoding="utf-8").rstrip("\r\n")
+        secret = _secret_text(Path(cred_dir) / credential)
         if secret:
             return secret
     if path:
-        try:
-            return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read secret: {exc.strerror}") from None
+        return _secret_text(Path(path))
     return None
 
 

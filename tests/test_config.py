@@ -114,6 +114,17 @@ def test_an_empty_credential_or_variable_does_not_hide_the_file(
     assert config.read_secret("", "SEPDESK_TEST_PW", "pw") is None
 
 
+def test_a_secret_file_saved_with_a_bom_or_not_in_utf8(tmp_path: Path) -> None:
+    """A BOM (Windows editors) became the password's first character; a file in Latin-1
+    was a UnicodeDecodeError traceback instead of one line naming the file."""
+    f = tmp_path / "pw"
+    f.write_bytes(b"\xef\xbb\xbfs3cret\r\n")
+    assert config.read_secret(str(f), "SEPDESK_TEST_PW", "pw") == "s3cret"
+    f.write_bytes(b"gehe\xefm\n")
+    with pytest.raises(ConfigError, match=r"pw: cannot read secret: not UTF-8 \(byte 4\)"):
+        config.read_secret(str(f), "SEPDESK_TEST_PW", "pw")
+
+
 def test_cli_bad_config_is_one_line_exit_2(tmp_path: Path) -> None:
     p = tmp_path / "c.toml"
     p.write_text("[desk]\nbogus = 1\n")
