@@ -222,6 +222,11 @@ class ImapPoller:
         self._failing: str | None = None  # the fault of the current streak, logged once
         # Destination -> the last MOVE there the server refused, logged once while it lasts.
         self._refusals: dict[str, str] = {}
+        # (folder, UIDVALIDITY) of the selected folder: the one MOVE and COPY act on.
+        self._selected: tuple[str, int] | None = None
+        # (folder, UIDVALIDITY, destination) -> UIDs the MOVE fallback copied there, until
+        # a pass finds them gone: a retry only deletes them, never copies them a second time.
+        self._copied: dict[tuple[str, int, str], set[int]] = {}
         self._failures = 0
 
     # -- names -------------------------------------------------------------
@@ -353,6 +358,7 @@ class ImapPoller:
                 uidvalidity,
             )
         self._uidvalidity[folder] = uidvalidity
+        self._selected = (folder, uidvalidity)
         return uidvalidity, uidnext
 
     def _handed_in(self, folder: str, uidvalidity: int, uids: list[int]) -> _Handed:
@@ -375,6 +381,10 @@ class ImapPoller:
         for broke in [k for k in self._breaks if k[0] == folder]:
             if broke[1] != uidvalidity or broke[2] not in present:
                 del self._breaks[broke]
+        for copied in [k for k in self._copied if k[0] == folder]:
+            kept = self._copied.pop(copied) & present if copied[1] == uidvalidity else set()
+            if kept:
+                self._copied[copied] = kept
 
     def _oversize(self, client: IMAPClient, uids: list[int]) -> set[int]:
         """The UIDs over ``max_message_bytes``, by one SEARCH: a FETCH of every size first
@@ -656,36 +666,58 @@ class ImapPoller:
             uids = sorted(u for u, s in states.items() if s == state)
             if uids:
                 _fault_point("imap-before-move")
-                if self.move(client, uids, dest):
-                    moved += len(uids)
+                moved += self.move(client, uids, dest)
         return moved
 
-    def move(self, client: IMAPClient, uids: list[int], dest: str) -> bool:
+    def move(self, client: IMAPClient, uids: list[int], dest: str) -> int:
         """UID MOVE when offered; else COPY, flag \\Deleted and expunge just those UIDs.
+        Returns how many moved.
 
-        False when the server refuses the MOVE twice (NO: a full or broken destination):
-        the messages stay in the folder, final, and are moved on a later pass. Raising
-        instead sent the poller into its backoff on every pass, up to a minute, so one
-        message that could not be moved held up all new mail of the mailbox.
+        When the server refuses the move twice (NO: a full or broken destination) the
+        messages it refused stay in the folder, final, and are moved on a later pass.
+        Raising instead sent the poller into its backoff on every pass, up to a minute, so
+        one message that could not be moved held up all new mail of the mailbox. A refused
+        set is then moved one message at a time: a quota on the destination refuses a set
+        for its one large message, and the small ones waited with it.
         """
-        if not client.has_capability("MOVE"):
-            self.copy_delete(client, uids, dest)  # a refusal there stays a fault: see below
-            return True
+        refusal = self._move_set(client, uids, dest)
+        refused = uids if refusal is not None else []
+        if refusal is not None and len(uids) > 1:  # only after a refusal: one command per UID
+            refused = []
+            for uid in uids:
+                try:
+                    self._move_or_copy(client, [uid], dest)
+                except IMAPClientError as exc:
+                    if not _refused(exc):
+                        raise
+                    refused.append(uid)
+                    refusal = exc
+        if refusal is None or not refused:
+            self._refusals.pop(dest, None)  # its next refusal is news again
+            return len(uids)
+        self._move_refused(len(refused), dest, refusal)
+        return len(uids) - len(refused)
+
+    def _move_set(self, client: IMAPClient, uids: list[int], dest: str) -> IMAPClientError | None:
+        """Move the UIDs in one command, twice if refused; the second refusal, or None."""
         refusal: IMAPClientError | None = None
         for _ in range(2):  # the second time after mending what the first refusal names
             if refusal is not None:
                 self._before_move_retry(client, dest, refusal)
             try:
-                client.move(_uid_set(uids), dest)
-                self._refusals.pop(dest, None)  # its next refusal is news again
-                return True
+                self._move_or_copy(client, uids, dest)
+                return None
             except IMAPClientError as exc:
                 if not _refused(exc):
                     raise
                 refusal = exc
-        assert refusal is not None
-        self._move_refused(len(uids), dest, refusal)
-        return False
+        return refusal
+
+    def _move_or_copy(self, client: IMAPClient, uids: list[int], dest: str) -> None:
+        if client.has_capability("MOVE"):
+            client.move(_uid_set(uids), dest)
+        else:
+            self.copy_delete(client, uids, dest)
 
     @staticmethod
     def _before_move_retry(client: IMAPClient, dest: str, exc: IMAPClientError) -> None:
@@ -706,16 +738,30 @@ class ImapPoller:
         self._refusals[dest] = text
         log.log(level, "imap: %s; they stay and are tried again on the next pass", text)
 
-    @staticmethod
-    def copy_delete(client: IMAPClient, uids: list[int], dest: str) -> None:
-        """The MOVE fallback (RFC 6851 §3.3). Without UIDPLUS the EXPUNGE is folder-wide."""
+    def copy_delete(self, client: IMAPClient, uids: list[int], dest: str) -> None:
+        """The MOVE fallback (RFC 6851 §3.3). Without UIDPLUS the EXPUNGE is folder-wide.
+
+        A refused COPY is a refused move (see :meth:`move`): nothing happened. When the
+        COPY worked and the STORE or EXPUNGE then fails, or the EXPUNGE is ignored (Dovecot
+        answers OK "Expunge ignored: Permission denied" without the expunge right), the
+        messages are in both folders; the retry only deletes them (each pass copied them
+        once more). When the COPY's answer was lost (a dropped connection) or the daemon
+        restarted meanwhile, they are copied again: a second copy in the destination,
+        never a message lost.
+        """
+        assert self._selected is not None, "copy_delete needs the folder selected by _select"
+        copied = self._copied.setdefault((*self._selected, dest), set())
+        todo = [u for u in uids if u not in copied]
+        if todo:
+            client.copy(_uid_set(todo), dest)
+            copied.update(todo)
         uid_set = _uid_set(uids)
-        client.copy(uid_set, dest)
         client.add_flags(uids, [b"\\Deleted"], silent=True)  # its reply parser wants a list
         if client.has_capability("UIDPLUS"):
             client.uid_expunge(uid_set)
         else:
             client.expunge()
+        # Not forgotten here: an ignored EXPUNGE says OK. _forget_gone forgets them.
 
     # -- state rows --------------------------------------------------------
 

@@ -139,7 +139,14 @@ def _make_cert(tls_dir: Path) -> None:
 class DovecotServer:
     """One Dovecot instance with one mailbox user; start()/stop() may be called repeatedly."""
 
-    def __init__(self, root: Path, user: str = "desk@sep.example", password: str = "s3cret-pw"):
+    def __init__(
+        self,
+        root: Path,
+        user: str = "desk@sep.example",
+        password: str = "s3cret-pw",
+        extra_config: str = "",
+    ):
+        """``extra_config``: lines appended to the generated config (a quota, capabilities)."""
         if not Path(DOVECOT_BIN).is_file():
             raise DovecotMissing(f"{DOVECOT_BIN}: not installed; run .ci/install-dovecot.sh")
         self.root = root
@@ -149,6 +156,7 @@ class DovecotServer:
         self.port = free_port()
         self.tls_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.extra_config = extra_config
         self._write_files()
 
     @property
@@ -176,7 +184,7 @@ class DovecotServer:
             uid=_mail_owner()[0],
             gid=_mail_owner()[1],
         )
-        (self.root / "dovecot.conf").write_text(conf)
+        (self.root / "dovecot.conf").write_text(conf + self.extra_config)
         (self.root / "users").write_text(f"{self.user}:{{PLAIN}}{self.password}::::::\n")
         # The run dir must be reachable by the unprivileged login processes.
         os.chmod(self.root, 0o755)
@@ -284,7 +292,7 @@ class DovecotServer:
         os.chown(home, *_mail_owner())
 
 
-def dovecot_server(where: Any) -> Iterator[DovecotServer]:
+def dovecot_server(where: Any, extra_config: str = "") -> Iterator[DovecotServer]:
     """Generator for a fixture: a started server; stopped (and its files removed) at teardown.
 
     ``where`` is pytest's ``tmp_path_factory`` or a directory. As root the
@@ -302,7 +310,7 @@ def dovecot_server(where: Any) -> Iterator[DovecotServer]:
     else:
         root = where.mktemp("dovecot") if hasattr(where, "mktemp") else Path(where)
     try:
-        server = DovecotServer(root)
+        server = DovecotServer(root, extra_config=extra_config)
         server.start()
         try:
             yield server
