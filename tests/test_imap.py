@@ -799,6 +799,10 @@ def quota_server(quota_dovecot: DovecotServer) -> DovecotServer:
     return quota_dovecot
 
 
+def last_errors(desk: Desk) -> list[str | None]:
+    return [r[0] for r in desk.db.execute("SELECT last_error FROM imap_state")]
+
+
 @pytest.mark.parametrize("command", ["MOVE", "COPY"])
 def test_a_message_over_the_destinations_quota_holds_up_no_other_of_its_batch(
     quota_server: DovecotServer,
@@ -812,7 +816,8 @@ def test_a_message_over_the_destinations_quota_holds_up_no_other_of_its_batch(
     """One message over the processed folder's quota made the server refuse the MOVE of its
     whole batch: every message of it stayed in the folder, pass after pass. Without MOVE
     (COPY, STORE, EXPUNGE) the refused COPY was a connection fault: the pass broke off
-    and the poller backed off. Now the others move, the large one stays, one WARNING."""
+    and the poller backed off. Now the others move, the large one stays, one WARNING,
+    and ``sepdesk status`` shows the refusal (imap_state.last_error) until moves work."""
     settings = make_settings(tmp_path, quota_server, processed_folder=ARCHIVE)
     poller = pollers(settings)
     client = poller.connect()
@@ -834,14 +839,17 @@ def test_a_message_over_the_destinations_quota_holds_up_no_other_of_its_batch(
     assert levels == ["WARNING", "INFO"] or (command == "COPY" and len(levels) == 2), refusals
     assert "refused to move 1 messages" in refusals[0].getMessage()
     assert "OVERQUOTA" in refusals[0].getMessage()
+    (error,) = last_errors(desk)
+    assert error is not None and f"refused to move 1 messages to {ARCHIVE}" in error
     assert count(desk, "SELECT count(*) FROM intake WHERE state = 'done'") == 3
-    # The admin takes the large one away; the next moves work.
+    # The admin takes the large one away; the next moves work and the error goes.
     with quota_server.client() as other:
         other.select_folder("INBOX")
         other.add_flags(other.search("ALL"), [b"\\Deleted"])
         other.expunge()
     quota_server.append("INBOX", make_mail(4))
     assert poller.run_once() == 1
+    assert last_errors(desk) == [None]
     assert len(quota_server.uids(ARCHIVE)) == 3
 
 

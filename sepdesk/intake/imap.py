@@ -732,11 +732,13 @@ class ImapPoller:
 
     def _move_refused(self, count: int, dest: str, exc: IMAPClientError) -> None:
         """One WARNING per refusal; INFO while the same one repeats pass after pass, until
-        a MOVE there works again (a refusal days later was only an INFO)."""
+        a MOVE there works again (a refusal days later was only an INFO). Kept in
+        imap_state.last_error too, for ``sepdesk status``, until moves work again."""
         text = f"the server refused to move {count} messages to {dest}: {_one_line(exc)}"
         level = logging.INFO if _same_fault(text, self._refusals.get(dest)) else logging.WARNING
         self._refusals[dest] = text
         log.log(level, "imap: %s; they stay and are tried again on the next pass", text)
+        self._safe_record_error(text)
 
     def copy_delete(self, client: IMAPClient, uids: list[int], dest: str) -> None:
         """The MOVE fallback (RFC 6851 §3.3). Without UIDPLUS the EXPUNGE is folder-wide.
@@ -772,14 +774,23 @@ class ImapPoller:
         return int(row[0]) if row and row[0] is not None else None
 
     def _record_contact(self, folder: str, uidvalidity: int, last_uid: int) -> None:
+        """A pass that worked clears last_error, unless a destination still refuses moves."""
+        stamp = to_db(now())
+        refusals = "; ".join(self._refusals.values())
         with write_tx(self.desk.db) as db:
             db.execute(
                 "INSERT INTO imap_state (mailbox, uidvalidity, last_uid, last_contact_at,"
-                " last_error) VALUES (?, ?, ?, ?, NULL) ON CONFLICT(mailbox) DO UPDATE SET"
+                " last_error) VALUES (?, ?, ?, ?, ?) ON CONFLICT(mailbox) DO UPDATE SET"
                 " uidvalidity = excluded.uidvalidity,"
                 " last_uid = MAX(imap_state.last_uid, excluded.last_uid),"
-                " last_contact_at = excluded.last_contact_at, last_error = NULL",
-                [self.mailbox_key(folder), uidvalidity, last_uid, to_db(now())],
+                " last_contact_at = excluded.last_contact_at, last_error = excluded.last_error",
+                [
+                    self.mailbox_key(folder),
+                    uidvalidity,
+                    last_uid,
+                    stamp,
+                    f"{stamp} {refusals}" if refusals else None,
+                ],
             )
 
     def _record_error(self, text: str) -> None:
