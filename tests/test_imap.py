@@ -637,6 +637,33 @@ def test_oversize_message_is_quarantined_without_fetching_the_body(
     assert desk.db.execute("SELECT released_at FROM quarantine").fetchone()[0] is None
 
 
+def test_an_oversize_message_read_again_under_a_new_uidvalidity_is_a_duplicate(
+    server: DovecotServer, tmp_path: Path, desk: Desk, pollers: Callable[..., ImapPoller]
+) -> None:
+    """The header-only row of an oversize message had no Message-ID and skipped the
+    pipeline's dedupe: read again under a new UIDVALIDITY, the same message was
+    quarantined a second time (a second entry, a second copy in the quarantine folder)."""
+    settings = make_settings(tmp_path, server, folder="Desk", max_message_bytes=4000)
+    big = make_mail(1, body="BODYMARKER " * 2000)
+    poller = pollers(settings)
+    poller.run_once()  # creates the folder
+    server.append("Desk", big)
+    assert drain(poller) == 1
+    poller.close()
+    with server.client() as c:  # the folder is recreated: a new UIDVALIDITY, UIDs from 1 again
+        c.delete_folder("Desk")
+        c.create_folder("Desk")
+    server.append("Desk", big)
+    assert drain(pollers(settings)) == 1
+    assert server.uids("Desk") == []
+    rows = desk.db.execute("SELECT state, outcome, message_id FROM intake ORDER BY id").fetchall()
+    assert [(r[0], r[1]) for r in rows] == [("quarantined", "quarantined"), ("done", "duplicate")]
+    assert rows[0][2] == rows[1][2] and rows[0][2].startswith("imap-test-1-")
+    assert count(desk, "SELECT count(*) FROM quarantine") == 1
+    assert len(server.uids("Quarantine")) == 1
+    assert len(server.uids("Processed")) == 1
+
+
 def deliver_file(server: DovecotServer, name: str, data: bytes) -> None:
     """Put a message into INBOX as a maildir file, as a local delivery agent would:
     for what APPEND refuses (an empty message) or a file whose name lies about its size."""

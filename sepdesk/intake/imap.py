@@ -540,7 +540,9 @@ class ImapPoller:
                     rcpt_to=[],
                 ).intake_id
                 if msg.oversize:
-                    runner.quarantine_intake(self.desk, intake_id, self._oversize_reason(msg.size))
+                    runner.quarantine_oversize(
+                        self.desk, intake_id, self._oversize_reason(msg.size)
+                    )
                 elif msg.unreadable:
                     runner.quarantine_intake(self.desk, intake_id, self._unreadable_reason())
                 ids.append(intake_id)
@@ -554,7 +556,7 @@ class ImapPoller:
         sizes = client.fetch(list(rows), ["RFC822.SIZE"])
         for uid, intake_id in rows.items():
             size = int(sizes.get(uid, {}).get(b"RFC822.SIZE", self.max_bytes + 1))
-            runner.quarantine_intake(self.desk, intake_id, self._oversize_reason(size))
+            runner.quarantine_oversize(self.desk, intake_id, self._oversize_reason(size))
 
     def _process_here(self, rows: dict[int, int]) -> dict[int, str]:
         """Give each pending row its outcome in this thread (one commit); returns UID -> state.

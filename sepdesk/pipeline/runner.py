@@ -144,6 +144,52 @@ def quarantine_intake(desk: Desk, intake_id: int, reason: str, at: datetime | No
         log.info("intake #%s outcome=quarantined reason=%s", intake_id, reason)
 
 
+# An earlier header-only row of the same message: a Message-ID and the same header bytes.
+OVERSIZE_TWIN_QUERY = (
+    "SELECT min(id) FROM intake WHERE message_id = ? AND state = 'quarantined' AND id != ?"
+    " AND digest = (SELECT digest FROM intake WHERE id = ?)"
+)
+
+
+def quarantine_oversize(
+    desk: Desk, intake_id: int, reason: str, at: datetime | None = None
+) -> None:
+    """Quarantine a message of which only the header was stored (too large), keeping its
+    Message-ID on the row as a processed one gets it (_mark_done).
+
+    Such a row skips the steps, so the dedupe step never saw it: the same message read
+    again (a new IMAP UIDVALIDITY) was quarantined a second time. A copy of one
+    quarantined so before, by Message-ID and the same header bytes (step_dedupe's "same
+    bytes"), is now a duplicate, as a copy of a processed mail is.
+    """
+    (raw,) = desk.db.execute("SELECT raw FROM intake WHERE id = ?", [intake_id]).fetchone()
+    try:
+        message_id = parse_mail(raw).message_id
+    except Exception:  # a header the parser cannot read: quarantined without its Message-ID
+        quarantine_intake(desk, intake_id, reason, at)
+        return
+    at = at or now()
+    with write_tx(desk.db):
+        desk.db.execute(
+            "UPDATE intake SET message_id = ? WHERE id = ? AND state = 'pending'",
+            [message_id, intake_id],
+        )
+        (twin,) = desk.db.execute(
+            OVERSIZE_TWIN_QUERY, [message_id, intake_id, intake_id]
+        ).fetchone()
+        if twin is None:
+            quarantine_intake(desk, intake_id, reason, at)
+            return
+        why = f"Message-ID already quarantined as too large (intake #{twin})"
+        done = desk.db.execute(
+            "UPDATE intake SET state = 'done', outcome = 'duplicate', reason = ?,"
+            " processed_at = ? WHERE id = ? AND state = 'pending'",
+            [why, to_db(at), intake_id],
+        ).rowcount
+    if done:  # the same line every processed message gets (process_batch)
+        log.info("intake #%s outcome=duplicate reason=%s", intake_id, why)
+
+
 def _result(desk: Desk, intake_id: int) -> Result:
     row = desk.db.execute(
         "SELECT i.state, i.outcome, t.ticket_number, i.reason FROM intake i"
