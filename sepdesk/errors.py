@@ -1,5 +1,16 @@
 """The few named exceptions of sepdesk; each boundary (CLI, SMTP handler, runner) fences them."""
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(text: str) -> str:
+    """An error's text as one line that a terminal or log shows as it is: runs of
+    whitespace (line breaks too) as one space, other control characters as escapes
+    (an ESC from a server's answer or a user's argument would drive the terminal)."""
+    return _CONTROL.sub(lambda m: ascii(m.group())[1:-1], " ".join(text.split()))
+
 
 class SepdeskError(Exception):
     """Base of every error sepdesk raises on purpose; its text is one line for a person."""

@@ -868,6 +868,7 @@ def test_a_message_over_the_destinations_quota_holds_up_no_other_of_its_batch(
     assert "OVERQUOTA" in refusals[0].getMessage()
     (error,) = last_errors(desk)
     assert error is not None and f"refused to move 1 messages to {ARCHIVE}" in error
+    assert error.isprintable() and all(r.getMessage().isprintable() for r in refusals)
     assert count(desk, "SELECT count(*) FROM intake WHERE state = 'done'") == 3
     # The admin takes the large one away; the next moves work and the error goes.
     with quota_server.client() as other:
@@ -878,6 +879,17 @@ def test_a_message_over_the_destinations_quota_holds_up_no_other_of_its_batch(
     assert poller.run_once() == 1
     assert last_errors(desk) == [None]
     assert len(quota_server.uids(ARCHIVE)) == 3
+
+
+def test_a_server_answer_is_logged_and_recorded_as_one_printable_line() -> None:
+    """Dovecot answered a refused COPY with stray bytes after [OVERQUOTA]; they went into
+    the log and imap_state.last_error (shown by ``sepdesk status``) as they came."""
+    from imapclient.exceptions import IMAPClientError
+
+    from sepdesk.intake.imap import _one_line
+
+    answer = IMAPClientError("b'[OVERQUOTA] YF\x05\x1b[2J\r\nquota'")
+    assert _one_line(answer) == "[OVERQUOTA] YF\\x05\\x1b[2J quota"
 
 
 def test_an_expunge_the_server_ignores_after_the_fallbacks_copy_copies_nothing_twice(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -16,7 +15,7 @@ import click
 
 from sepdesk import config
 from sepdesk.desk import Desk
-from sepdesk.errors import ConfigError, InputError, SepdeskError
+from sepdesk.errors import ConfigError, InputError, SepdeskError, one_line
 from sepdesk.instants import now, parse_instant
 from sepdesk.store import migrate, pending_migrations
 
@@ -43,14 +42,11 @@ def echo_one_line(where: str, message: str) -> None:
     may span several), its control characters shown as escapes (an ID given with
     terminal escape sequences would drive the terminal), and a huge value it echoes
     cut short: a 10,000-character ID made a 10,000-character line."""
-    text = _CONTROL.sub(lambda m: ascii(m.group())[1:-1], " ".join(message.split()))
+    text = one_line(message)
     if len(text) > MAX_ERROR_CHARS:
         left_out = len(text) - MAX_ERROR_CHARS
         text = f"{text[:MAX_ERROR_CHARS]}... ({left_out} more characters)"
     click.echo(f"{where}: {text}", err=True)
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class Failure(click.ClickException):

@@ -60,7 +60,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from sepdesk.config import ImapSettings, Settings, read_secret, tls_context
 from sepdesk.desk import Desk
-from sepdesk.errors import ConfigError
+from sepdesk.errors import ConfigError, one_line
 from sepdesk.instants import now, to_db
 from sepdesk.intake.store import store_raw
 from sepdesk.store import write_tx
@@ -980,7 +980,7 @@ def _drop(client: IMAPClient) -> None:
 
 
 def _one_line(value: Any) -> str:
-    text = " ".join(str(value).split())
+    text = one_line(str(value))  # Dovecot's refusals may carry stray bytes
     # imaplib/imapclient hand the server's answer on as bytes or their repr:
     # b'[AUTHENTICATIONFAILED] Authentication failed.'
     quoted = _BYTES_REPR.fullmatch(text)
