@@ -4,14 +4,18 @@ Used as the desk's ``[relay]``: tests read what was "sent" from
 ``sink.messages`` and make the relay misbehave with ``fail_next(n, code)``,
 which answers the next ``n`` DATA commands with a 4xx (temporary) or 5xx
 (permanent) reply instead of accepting them, and ``refuse_rcpt(address, code)``,
-which refuses one recipient at RCPT TO. Thread-safe: aiosmtpd runs the
-handler in its own event-loop thread while the test reads from the main one.
+which refuses one recipient at RCPT TO, and ``close_after(k, how)``, which ends
+every connection after ``k`` messages (a drop after the k-th 250, or a 421 to
+the next MAIL FROM). ``connections`` counts the connections it was given.
+Thread-safe: aiosmtpd runs the handler in its own event-loop thread while the
+test reads from the main one.
 
 Put the fixture into conftest with ``from tests.servers.smtp_sink import smtp_sink``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -29,6 +33,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 HOST = "127.0.0.1"
 START_ATTEMPTS = 5
 FAIL_TEXT = {4: "4.3.0 sink told to fail temporarily", 5: "5.7.1 sink told to refuse"}
+CLOSING = "421 4.3.2 sink closes the connection: enough messages on it"
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,17 @@ class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
+    ) -> str:
+        if self.sink._closing == "421" and _kept(session) >= self.sink._close_after:
+            assert server.transport is not None
+            asyncio.get_running_loop().call_soon(server.transport.close)  # after the reply
+            return CLOSING
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
     ) -> str:
@@ -69,7 +85,18 @@ class _Handler:
             return failure
         raw = envelope.original_content or b""
         self.sink._store(Received(envelope.mail_from or "", tuple(envelope.rcpt_tos), raw))
+        kept = _kept(session) + 1
+        session.sink_kept = kept  # type: ignore[attr-defined]
+        if self.sink._closing == "drop" and kept >= self.sink._close_after:
+            # The 250 is written before this runs, and close() sends it before closing.
+            assert server.transport is not None
+            asyncio.get_running_loop().call_soon(server.transport.close)
         return "250 2.0.0 OK: kept by the sink"
+
+
+def _kept(session: Session) -> int:
+    """How many messages the sink kept on this connection."""
+    return int(getattr(session, "sink_kept", 0))
 
 
 class _SinkSMTP(SMTP):
@@ -77,6 +104,15 @@ class _SinkSMTP(SMTP):
     # sent with bare LF endings is one long line to it; keep such mail (Received.bare_lf
     # tells) so a test sees what was sent rather than a transport error.
     line_length_limit = 1 << 20
+
+    def __init__(self, handler: _Handler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.sink = handler.sink
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._original_transport is None:  # not the same connection again after STARTTLS
+            self.sink._connected()
+        super().connection_made(transport)
 
 
 class _SinkController(Controller):
@@ -106,6 +142,9 @@ class SmtpSink:
         self.host = HOST
         self.port = 0
         self.messages: list[Received] = []
+        self.connections = 0
+        self._close_after = 0
+        self._closing: str | None = None
         self._failures: list[str] = []
         self._refusals: dict[str, list[str]] = {}
         self._lock = threading.Lock()
@@ -126,6 +165,8 @@ class SmtpSink:
                     raise
                 continue
             self._controller = controller
+            with self._lock:
+                self.connections = 0  # not the controller's own probe that it is up
             return self
         raise AssertionError("unreachable")
 
@@ -140,6 +181,18 @@ class SmtpSink:
             raise ValueError(f"not a failure code: {code}")
         with self._lock:
             self._failures.extend([f"{code} {FAIL_TEXT[code // 100]}"] * count)
+
+    def close_after(self, count: int, how: str = "drop") -> None:
+        """End every connection after ``count`` messages: ``drop`` closes it right after
+        the count-th 250; ``421`` answers the next MAIL FROM with 421 and closes."""
+        if how not in ("drop", "421") or count < 1:
+            raise ValueError(f"not a way to close after {count} messages: {how!r}")
+        with self._lock:
+            self._close_after, self._closing = count, how
+
+    def _connected(self) -> None:
+        with self._lock:
+            self.connections += 1
 
     def refuse_rcpt(self, address: str, code: int, count: int = 1) -> None:
         """Answer RCPT TO ``address`` with ``code`` the next ``count`` times (greylisting:
