@@ -316,7 +316,85 @@ def test_a_stop_between_the_passs_look_and_the_mail_begins_no_mail(
         stop.set()
         sender.interrupt(stop)  # the daemon stopping: no mail of its is under way yet
         with pytest.raises(sender.RelayStopped):
-            sender._relay(desk.settings, mail, stop)
+            sender._relay(sender._Session(desk.settings, stop), mail)
         assert relay.connections == 0 and relay.kept() == []
         assert state(desk, oid) == ("queued", 0, None)
         assert not sender._Deadline.active
+
+
+def test_a_drop_after_a_reused_sessions_final_dot_is_that_mails_attempt_alone(
+    open_desk: Callable[..., Desk],
+) -> None:
+    """The relay hangs up after the second mail's final dot, before its answer: that
+    mail may have gone out, so it is retried as before (an attempt, the same
+    Message-ID), never marked sent; the mail after it goes over a new connection,
+    not charged for the drop."""
+    with BadRelay([Script(fail_every=2, fail_code="drop")]) as relay:
+        desk = open_desk(relay.relay_settings())
+        ids = [queue_one(desk, "Backup") for _ in range(3)]
+        assert sender.run_once(desk, T0) == 3
+        states = [state(desk, i) for i in ids]
+        assert states[1][:2] == ("queued", 1) and "SMTPServerDisconnected" in (states[1][2] or "")
+        assert [states[0], states[2]] == [("sent", 1, None)] * 2
+        assert relay.connections == 2 and relay.dots == 3 and len(relay.kept()) == 2
+
+
+def test_a_stall_in_a_reused_session_charges_only_its_mail(
+    open_desk: Callable[..., Desk],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RELAY_DEADLINE holds for each mail of a shared connection: the second mail's hang
+    at the dot is its attempt; the pass ends there, the third mail untouched."""
+    monkeypatch.setattr(sender, "RELAY_DEADLINE", 0.5)
+    with BadRelay([Script(fail_every=2, fail_code="hang")]) as relay:
+        desk = open_desk(relay.relay_settings())
+        ids = [queue_one(desk, "Backup") for _ in range(3)]
+        started = time.monotonic()
+        assert sender.run_once(desk, T0) == 3
+        assert time.monotonic() - started < 15  # about 0.5 s; the socket's 30 s without it
+        st, attempts, error = state(desk, ids[1])
+        assert (st, attempts) == ("queued", 1) and error and "too slow" in error
+        assert state(desk, ids[0]) == ("sent", 1, None)
+        assert state(desk, ids[2]) == ("queued", 0, None)
+        assert relay.connections == 1
+
+
+def test_a_stopping_desk_hangs_up_in_the_middle_of_a_reused_session(
+    open_desk: Callable[..., Desk],
+) -> None:
+    with BadRelay([Script(fail_every=2, fail_code="hang")]) as relay:
+        desk = open_desk(relay.relay_settings())
+        ids = [queue_one(desk, "Backup") for _ in range(3)]
+        stop = threading.Event()
+        pass_ = threading.Thread(target=sender.run_once, args=(desk, T0), kwargs={"stop": stop})
+        pass_.start()
+        deadline = time.monotonic() + 10
+        while relay.dots < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert relay.dots == 2
+        stop.set()
+        sender.interrupt(stop)
+        pass_.join(5)
+        assert not pass_.is_alive()
+        assert state(desk, ids[0]) == ("sent", 1, None)
+        assert [state(desk, i) for i in ids[1:]] == [("queued", 0, None)] * 2
+        assert relay.connections == 1
+        assert not sender._Deadline.active
+
+
+def test_a_relay_refusing_the_next_connection_of_a_pass_fails_no_mail(
+    open_desk: Callable[..., Desk],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new connection in the middle of a pass (after MAILS_PER_CONNECTION, or the relay
+    closing one) that the relay refuses is the relay's fault as at the first: the mails
+    left stay queued, their attempts untouched."""
+    monkeypatch.setattr(sender, "MAILS_PER_CONNECTION", 1)
+    with BadRelay([Script(), Script(greeting="554")]) as relay:
+        desk = open_desk(relay.relay_settings())
+        ids = [queue_one(desk, "Backup") for _ in range(3)]
+        assert sender.run_once(desk, T0) == 3
+        assert state(desk, ids[0]) == ("sent", 1, None)
+        assert [state(desk, i)[:2] for i in ids[1:]] == [("queued", 0)] * 2
+        assert "554" in (state(desk, ids[1])[2] or "")
+        assert relay.connections == 2

@@ -3,10 +3,14 @@
 ``run_once(desk, at)`` sends every queued mail that is due and returns how
 many it handled. A temporary failure is retried with exponential backoff; a
 permanent one (5xx) or the last attempt marks the mail failed with the
-reason. A crash between the relay's 250 and our commit can send a mail a
-second time, with the same Message-ID, so receivers can drop the copy; so can a
-connection lost (or hung up on, RELAY_DEADLINE) after the mail's final dot and
-before the relay's answer, which SMTP leaves for the sender to retry.
+reason. The mails of a pass share one connection to the relay (a new one
+after MAILS_PER_CONNECTION, or when the relay closed it between mails): a
+TLS handshake and login per mail held a burst of acknowledgements after an
+outage to some 30 mails/s. A crash between the relay's 250 and our commit
+can send a mail a second time, with the same Message-ID, so receivers can
+drop the copy; so can a connection lost (or hung up on, RELAY_DEADLINE)
+after the mail's final dot and before the relay's answer, which SMTP leaves
+for the sender to retry.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ log = logging.getLogger("sepdesk.sender")
 RELAY_TIMEOUT = 30  # seconds for each answer of the relay
 RELAY_DEADLINE = 60.0  # seconds for one mail, connection included
 PASS_BUDGET = 60.0  # seconds of a pass before the rest of its mails wait for the next
+# Mails handed over one connection before it is closed and another opened, as Postfix
+# bounds its connection reuse: a relay's per-session limits and state stay small.
+MAILS_PER_CONNECTION = 100
 # Between tries while a fault that is no mail's lasts (see _defer).
 DEFER_RETRY = timedelta(minutes=1)
 # A full or read-only outbox folder fails every mail of every pass: one line for it.
@@ -169,13 +176,16 @@ class _Deadline:
         return self.stop is not None and self.stop.is_set()
 
     def watch(self, client: smtplib.SMTP) -> None:
+        """Hang up on ``client`` at the deadline; again for a new client of the same mail
+        (its connection closed between mails), whose deadline keeps running."""
         self._client = client
         with _Deadline.guard:  # interrupt sets stop before it looks: one of us sees the other
             _Deadline.active.add(self)
             if self.stopped:
                 self._expire()
                 return
-        self._timer.start()
+        if self._timer.ident is None:
+            self._timer.start()
 
     def cancel(self) -> None:
         self._timer.cancel()
@@ -220,13 +230,139 @@ def _relay_fault(settings: Settings, exc: Exception, deadline: _Deadline) -> str
     return f"{where}: {type(exc).__name__}: {exc}"
 
 
-def _relay(
-    settings: Settings, row: dict[str, Any], stop: threading.Event | None = None
-) -> dict[str, tuple[int, bytes]]:
-    """Hand the mail to the relay; the recipients it refused while taking it for the
-    others (empty: all accepted). Raises DeliveryError when it took it for nobody,
-    RelayDown when it could not be asked."""
-    r = settings.relay
+class _Stale(Exception):
+    """The relay closed a connection that served earlier mails before this mail's
+    transaction began (a drop between mails, or 421 to MAIL FROM): no fault of the mail."""
+
+
+def _closing(exc: BaseException) -> bool:
+    """Whether the relay closed the session (a drop, or 421: "closing the channel")."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return any(code == 421 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    return isinstance(exc, (smtplib.SMTPServerDisconnected, ConnectionError))
+
+
+def _refusal_of_mail(exc: BaseException) -> bool:
+    """A 4xx/5xx for this mail's transaction that leaves the session open (RSET and go on)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return not _closing(exc)
+    return (
+        isinstance(exc, (smtplib.SMTPSenderRefused, smtplib.SMTPDataError))
+        and 400 <= exc.smtp_code < 600
+        and not _closing(exc)
+    )
+
+
+class _Session:
+    """The pass's connection to the relay, reused for its mails: a new MAIL FROM after
+    each transaction, RSET after a refused one, a new connection after
+    MAILS_PER_CONNECTION mails or when the relay closed it between mails."""
+
+    def __init__(self, settings: Settings, stop: threading.Event | None = None) -> None:
+        self.settings, self.stop = settings, stop
+        self.client: smtplib.SMTP | None = None
+        self.mails = 0  # transactions begun on client
+        self._context: ssl.SSLContext | None = None
+
+    def send(self, deadline: _Deadline, to: list[str], raw: bytes) -> dict[str, tuple[int, bytes]]:
+        """One mail under ``deadline``: the recipients refused while others took it."""
+        if self.client is not None and self.mails >= MAILS_PER_CONNECTION:
+            self.close()
+        if self.client is None:
+            return self._transaction(self._connect(deadline), deadline, to, raw, reused=False)
+        deadline.watch(self.client)
+        if deadline.stopped:  # set before the watch: interrupt found no mail of ours
+            raise RelayStopped("not begun: the desk is stopping")
+        try:
+            return self._transaction(self.client, deadline, to, raw, reused=True)
+        except _Stale:
+            # As if the mail came first on a connection of its own: its attempt counts
+            # only from there, and a relay refusing a new session is no mail's fault.
+            return self._transaction(self._connect(deadline), deadline, to, raw, reused=False)
+
+    def _connect(self, deadline: _Deadline) -> smtplib.SMTP:
+        if self._context is None:
+            self._context = tls_context(self.settings.relay.ca_file)
+        self.client, self.mails = _connect(self.settings, self._context, deadline), 0
+        return self.client
+
+    def _transaction(
+        self, client: smtplib.SMTP, deadline: _Deadline, to: list[str], raw: bytes, reused: bool
+    ) -> dict[str, tuple[int, bytes]]:
+        self.mails += 1
+        begun = False  # MAIL FROM taken: from then on, whatever happens is this mail's
+        try:
+            client.ehlo_or_helo_if_needed()  # once per connection
+            sender = self.settings.desk.support_address
+            options = [f"SIZE={len(raw)}"] if client.does_esmtp and client.has_extn("size") else []
+            code, reply = client.mail(sender, options)
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, reply, sender)
+            begun = True
+            refused: dict[str, tuple[int, bytes]] = {}
+            for address in to:
+                code, reply = client.rcpt(address)
+                if code not in (250, 251):
+                    refused[address] = (code, reply)
+                if code == 421:  # the relay is closing: no DATA for the others either
+                    raise smtplib.SMTPRecipientsRefused(refused)
+            if len(refused) == len(to):
+                raise smtplib.SMTPRecipientsRefused(refused)
+            code, reply = client.data(raw)
+            if code != 250:
+                raise smtplib.SMTPDataError(code, reply)
+            return refused
+        except (smtplib.SMTPException, OSError) as exc:
+            if _refusal_of_mail(exc) and self._reset():
+                raise
+            self._drop()
+            between = reused and not begun and _closing(exc)  # closed after the last mail
+            if between and not _timed_out(exc, deadline) and not deadline.stopped:
+                r = self.settings.relay
+                log.debug(
+                    "relay %s:%s closed the connection between mails: %s", r.host, r.port, exc
+                )
+                raise _Stale from None
+            raise
+        except BaseException:  # in an unknown state: the next mail begins on a new connection
+            self._drop()
+            raise
+
+    def _reset(self) -> bool:
+        """RSET after a refused transaction, so the next mail starts clean; whether the
+        session can go on."""
+        assert self.client is not None
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            code, _ = self.client.rset()
+            if code == 250:
+                return True
+        return False
+
+    def _drop(self) -> None:
+        """Hang up on the relay (under whatever deadline watches the client)."""
+        if self.client is not None:
+            _hang_up(self.client)
+        self.client, self.mails = None, 0
+
+    def close(self) -> None:
+        """QUIT at the end of the pass, under a deadline of its own: a relay may hang at QUIT."""
+        if self.client is None:
+            return
+        deadline = _Deadline(self.stop)
+        deadline.watch(self.client)
+        try:
+            self._drop()
+        finally:
+            deadline.cancel()
+
+
+def _relay(session: _Session, row: dict[str, Any]) -> dict[str, tuple[int, bytes]]:
+    """Hand the mail to the relay over ``session``; the recipients it refused while
+    taking it for the others (empty: all accepted). Raises DeliveryError when it took
+    it for nobody, RelayDown when it could not be asked."""
+    r = session.settings.relay
     to = json.loads(row["to_addrs"])
     # smtplib cannot write these in RCPT TO (UnicodeEncodeError: the pass failed at this
     # mail each time, and no mail after it went out). They are refused for good, as a
@@ -234,21 +370,18 @@ def _relay(
     wide = {a: _NOT_ASCII for a in to if not a.isascii()}
     if len(wide) == len(to):
         raise DeliveryError(f"recipients refused: {_refusal(wide)}", permanent=True)
-    deadline = _Deadline(stop)
+    deadline = _Deadline(session.stop)
     try:
-        client = _connect(settings, tls_context(r.ca_file), deadline)
         try:
-            refused = client.sendmail(
-                settings.desk.support_address, [a for a in to if a not in wide], row["raw"]
-            )
+            refused = session.send(deadline, [a for a in to if a not in wide], row["raw"])
         except (smtplib.SMTPException, OSError) as exc:
             if deadline.stopped:
                 raise RelayStopped("hung up: the desk is stopping") from None
             if _timed_out(exc, deadline):  # it would keep the next mail as long
-                raise RelayDown(_relay_fault(settings, exc, deadline), in_mail=True) from None
+                raise RelayDown(
+                    _relay_fault(session.settings, exc, deadline), in_mail=True
+                ) from None
             raise
-        finally:
-            _hang_up(client)  # under the deadline too: a relay may hang at QUIT
     except smtplib.SMTPRecipientsRefused as exc:
         # Every recipient refused: retried unless every refusal was permanent (5xx).
         permanent = not _temporary(exc.recipients)
@@ -394,6 +527,17 @@ def _relay_each(
     # A slow relay ends the pass at PASS_BUDGET: the rest wait for the next pass, which
     # begins at once, so the sender's heartbeat stays fresh.
     end = time.monotonic() + PASS_BUDGET
+    session = _Session(desk.settings, stop)
+    try:
+        _relay_rows(desk, rows, at, session, end)
+    finally:
+        session.close()
+
+
+def _relay_rows(
+    desk: Desk, rows: list[dict[str, Any]], at: datetime, session: _Session, end: float
+) -> None:
+    stop = session.stop
     for i, row in enumerate(rows):
         if (i and time.monotonic() > end) or (stop is not None and stop.is_set()):
             return
@@ -401,7 +545,7 @@ def _relay_each(
         refused = _DELIVERED.get(key)
         if refused is None:
             try:
-                refused = _relay(desk.settings, row, stop)
+                refused = _relay(session, row)
             except RelayStopped:
                 return  # tried again at the next start, as if the pass had ended before it
             except RelayDown as exc:
