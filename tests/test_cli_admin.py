@@ -235,6 +235,51 @@ def test_backup_while_serve_runs(tmp_path: Path) -> None:
         served.kill()
 
 
+class _CommitsBetweenSteps(sqlite3.Connection):
+    """The live database's connection, with serve committing a mail (on a second, real
+    connection) after every step of a backup: what a busy desk does to a long copy."""
+
+    other: sqlite3.Connection
+    steps = 0
+
+    def backup(self, target: sqlite3.Connection, **kw: Any) -> None:
+        def commit_between(status: int, remaining: int, total: int) -> None:
+            self.steps += 1
+            if self.steps > 20:  # 3 steps of 1024 pages copy it; more is a restart
+                raise sqlite3.OperationalError(f"still copying after {self.steps} steps")
+            self.other.execute("INSERT INTO mails (raw) VALUES (randomblob(100))")
+
+        super().backup(target, **kw, progress=commit_between)
+
+
+def test_backup_finishes_while_another_connection_commits(tmp_path: Path) -> None:
+    """The copy went in steps of 1024 pages, and a commit of another connection between
+    two steps restarted it from page 1: a large desk under steady mail never finished a
+    backup (160 MB, a mail every 100 ms: still copying after 20 s)."""
+    from sepdesk.store.backup import backup_to
+    from sepdesk.store.db import Database
+
+    live = tmp_path / "live.db"
+    conn = sqlite3.connect(live, factory=_CommitsBetweenSteps, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE mails (id INTEGER PRIMARY KEY, raw BLOB)")
+    conn.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)"
+        " INSERT INTO mails (raw) SELECT randomblob(4000) FROM n"
+    )  # about 3,000 pages: more than one step of the old copy
+    conn.other = sqlite3.connect(live, isolation_level=None)
+    try:
+        pages = backup_to(Database(conn), tmp_path / "copy.db")
+        assert pages > 3000
+        copy = sqlite3.connect(tmp_path / "copy.db")
+        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert copy.execute("SELECT count(*) FROM mails").fetchone()[0] >= 3000
+        copy.close()
+    finally:
+        conn.other.close()
+        conn.close()
+
+
 @pytest.mark.parametrize(
     "args",
     [
