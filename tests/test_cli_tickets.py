@@ -239,7 +239,8 @@ def test_impossible_transitions_are_one_line_exit_1(cfg: Path) -> None:
     ):
         result = run(cfg, "tickets", *args)
         assert result.exit_code == 1, args
-        assert result.stderr == f"sepdesk: {ref}: cannot {args[0]} a ticket that is closed\n"
+        verb = "change the severity of" if args[0] == "severity" else args[0]  # not "severity"
+        assert result.stderr == f"sepdesk: {ref}: cannot {verb} a ticket that is closed\n"
     assert run(cfg, "tickets", "reopen", "T-2026-000002").exit_code == 1  # reopen an open one
 
 

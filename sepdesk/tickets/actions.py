@@ -30,12 +30,15 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
     "severity": OPEN,
     "assign": (*OPEN, "solved"),
 }
+# How an action reads in "cannot <verb> a ticket ...", where its name is no verb.
+_VERB = {"severity": "change the severity of", "waiting": "set waiting"}
 
 
 def _check(ticket: dict[str, Any], action: str) -> None:
     if ticket["status"] not in ALLOWED_FROM[action]:
         raise InvalidTransition(
-            f"{ticket['ticket_number']}: cannot {action} a ticket that is {ticket['status']}"
+            f"{ticket['ticket_number']}: cannot {_VERB.get(action, action)} a ticket"
+            f" that is {ticket['status']}"
         )
 
 
