@@ -696,6 +696,10 @@ def test_cli_import_text_json_and_exit_codes(hdesk: Desk, tmp_path: Path) -> Non
     assert res.exit_code == 1, res.output
     assert "new_ticket" in res.output and "rejected" in res.output and "line 3" not in res.output
     assert "1 new_ticket, 1 rejected" in res.output
+    # Exit 1 had nothing on stderr: its one line there is the summary, naming the rejects.
+    (summary,) = res.stderr.splitlines()
+    assert "1 new_ticket, 1 rejected" in summary and "cli.csv.rejects.csv" in summary
+    assert "L2" in res.stdout and "1 rejected" not in res.stdout
     ok = write_csv(tmp_path / "ok.csv", [row("L1")])
     again = cli_run(tmp_path, hdesk, "hotline", "import", str(ok), "--json")
     assert again.exit_code == 0

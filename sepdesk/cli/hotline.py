@@ -8,7 +8,8 @@ Output, chosen so a 100,000-row file neither floods a terminal nor is held in me
 - ``--json``: a JSON array with every row's record, streamed one record per line;
   the summary line goes to stderr so stdout stays valid JSON.
 
-Exit 1 when any row was rejected or the file could not be read (one line on stderr).
+Exit 1 when any row was rejected (the summary line then goes to stderr) or the file
+could not be read (one line on stderr).
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ def hotline_import(ctx: click.Context, file: Path, dry_run: bool, as_json: bool)
         click.echo(summary.text(), err=True)
         ctx.exit(1 if summary.rejected else 0)
     printer.finish()
-    click.echo(summary.text(), err=as_json)
+    # On stderr with --json (stdout stays JSON), and whenever rows were rejected: the exit
+    # code is then 1, and its one line on stderr is this one, naming the rejects file.
+    click.echo(summary.text(), err=as_json or bool(summary.rejected))
     if summary.rejected:
         ctx.exit(1)
