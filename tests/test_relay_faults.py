@@ -58,6 +58,7 @@ AUTH = ("AUTH PLAIN LOGIN",)
 # (None: not tried, the sink has no TLS and no port is opened).
 REFUSING: dict[str, tuple[Script, dict[str, Any], Script | None]] = {
     "greeting 554": (Script(greeting="554"), {}, Script()),
+    "EHLO and HELO 554": (Script(ehlo="554"), {}, Script()),
     "AUTH 535": (Script(extensions=AUTH, auth="535"), {"user": "desk"}, Script(extensions=AUTH)),
     "STARTTLS handshake broken": (Script(extensions=("STARTTLS",)), {"tls": "starttls"}, None),
     "closed port": (Script(), {"port": free_port()}, None),
@@ -99,9 +100,9 @@ def test_a_relay_refusing_us_fails_no_mail_and_is_asked_once_per_pass(
         assert f"works again after {passes} failed connections" in sender_lines(caplog)[-1]
 
 
+# Greeting and EHLO come at once: a relay too slow before any mail is no mail's fault
+# (RelayDown, as for a hang at the greeting); this one is slow in the mail's transaction.
 DRIPPING = Script(
-    greeting="drip:220",
-    ehlo="drip:250",
     mail="drip:250",
     rcpt="drip:250",
     data="drip:354",
@@ -382,15 +383,20 @@ def test_a_stopping_desk_hangs_up_in_the_middle_of_a_reused_session(
         assert not sender._Deadline.active
 
 
+@pytest.mark.parametrize(
+    "refusing", [Script(greeting="554"), Script(ehlo="554")], ids=["greeting", "EHLO"]
+)
 def test_a_relay_refusing_the_next_connection_of_a_pass_fails_no_mail(
+    refusing: Script,
     open_desk: Callable[..., Desk],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A new connection in the middle of a pass (after MAILS_PER_CONNECTION, or the relay
     closing one) that the relay refuses is the relay's fault as at the first: the mails
-    left stay queued, their attempts untouched."""
+    left stay queued, their attempts untouched. A refused EHLO (and HELO) failed the
+    next mail for good."""
     monkeypatch.setattr(sender, "MAILS_PER_CONNECTION", 1)
-    with BadRelay([Script(), Script(greeting="554")]) as relay:
+    with BadRelay([Script(), refusing]) as relay:
         desk = open_desk(relay.relay_settings())
         ids = [queue_one(desk, "Backup") for _ in range(3)]
         assert sender.run_once(desk, T0) == 3

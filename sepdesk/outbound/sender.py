@@ -140,6 +140,9 @@ def _connect(settings: Settings, context: ssl.SSLContext, deadline: _Deadline) -
         if r.user:
             password = read_secret(r.password_file, "SEPDESK_RELAY_PASSWORD", "relay_password")
             client.login(r.user, password or "")
+        # Here, not in the mail's transaction: a relay refusing EHLO (and HELO) refuses
+        # the desk, not the mail; it charged the mail an attempt, a 5xx failed it for good.
+        client.ehlo_or_helo_if_needed()
     except (smtplib.SMTPException, OSError) as exc:  # ssl.SSLError is an OSError
         _hang_up(client)
         if deadline.stopped:
@@ -294,7 +297,6 @@ class _Session:
         self.mails += 1
         begun = False  # MAIL FROM taken: from then on, whatever happens is this mail's
         try:
-            client.ehlo_or_helo_if_needed()  # once per connection
             sender = self.settings.desk.support_address
             options = [f"SIZE={len(raw)}"] if client.does_esmtp and client.has_extn("size") else []
             code, reply = client.mail(sender, options)
