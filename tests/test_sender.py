@@ -396,14 +396,16 @@ def test_a_connection_carries_at_most_mails_per_connection(
     assert smtp_sink.connections == 3
 
 
-@pytest.mark.parametrize("how", ["drop", "421"])
+@pytest.mark.parametrize("how", ["drop", "421", "452"])
 def test_a_relay_closing_between_mails_charges_nobody(
     how: str,
     relay_desk: Desk,
     smtp_sink: SmtpSink,  # noqa: F811
 ) -> None:
     """A relay that ends the session after some mails (a drop after the 250, or 421 to
-    the next MAIL FROM): the rest go over a new connection, no mail charged for it."""
+    the next MAIL FROM): the rest go over a new connection, no mail charged for it. So
+    for one that refuses any further MAIL FROM with 452 ("too many messages"): each
+    mail after the second was charged an attempt, RSET, and went out in no pass."""
     smtp_sink.close_after(2, how)
     ids = queue_many(relay_desk, 5)
     assert sender.run_once(relay_desk, T0) == 5

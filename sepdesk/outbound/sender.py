@@ -235,7 +235,8 @@ def _relay_fault(settings: Settings, exc: Exception, deadline: _Deadline) -> str
 
 class _Stale(Exception):
     """The relay closed a connection that served earlier mails before this mail's
-    transaction began (a drop between mails, or 421 to MAIL FROM): no fault of the mail."""
+    transaction began (a drop between mails, or 421 to MAIL FROM), or will take no more
+    mails on it (4xx to MAIL FROM): no fault of the mail."""
 
 
 def _closing(exc: BaseException) -> bool:
@@ -245,6 +246,14 @@ def _closing(exc: BaseException) -> bool:
     if isinstance(exc, smtplib.SMTPResponseException):
         return exc.smtp_code == 421
     return isinstance(exc, (smtplib.SMTPServerDisconnected, ConnectionError))
+
+
+def _session_spent(exc: BaseException) -> bool:
+    """Whether a reused session will take no more mails: closed, or a 4xx to MAIL FROM, as
+    a relay bounding its mails per connection answers ("452 too many messages")."""
+    if isinstance(exc, smtplib.SMTPSenderRefused) and 400 <= exc.smtp_code < 500:
+        return True
+    return _closing(exc)
 
 
 def _refusal_of_mail(exc: BaseException) -> bool:
@@ -317,16 +326,18 @@ class _Session:
                 raise smtplib.SMTPDataError(code, reply)
             return refused
         except (smtplib.SMTPException, OSError) as exc:
+            # Refused before this mail began, on a connection that served others: the
+            # session's doing. Charged, a relay bounding its mails per connection with
+            # 452 cost every mail after the bound an attempt, and sent none of them.
+            between = reused and not begun and _session_spent(exc)
+            if between and not _timed_out(exc, deadline) and not deadline.stopped:
+                self._drop()
+                r = self.settings.relay
+                log.debug("relay %s:%s ended the session between mails: %s", r.host, r.port, exc)
+                raise _Stale from None
             if _refusal_of_mail(exc) and self._reset():
                 raise
             self._drop()
-            between = reused and not begun and _closing(exc)  # closed after the last mail
-            if between and not _timed_out(exc, deadline) and not deadline.stopped:
-                r = self.settings.relay
-                log.debug(
-                    "relay %s:%s closed the connection between mails: %s", r.host, r.port, exc
-                )
-                raise _Stale from None
             raise
         except BaseException:  # in an unknown state: the next mail begins on a new connection
             self._drop()

@@ -6,7 +6,7 @@ which answers the next ``n`` DATA commands with a 4xx (temporary) or 5xx
 (permanent) reply instead of accepting them, and ``refuse_rcpt(address, code)``,
 which refuses one recipient at RCPT TO, and ``close_after(k, how)``, which ends
 every connection after ``k`` messages (a drop after the k-th 250, or a 421 to
-the next MAIL FROM). ``connections`` counts the connections it was given.
+the next MAIL FROM; or ``452``: it stays open, every further MAIL FROM refused). ``connections`` counts the connections it was given.
 Thread-safe: aiosmtpd runs the handler in its own event-loop thread while the
 test reads from the main one.
 
@@ -34,6 +34,7 @@ HOST = "127.0.0.1"
 START_ATTEMPTS = 5
 FAIL_TEXT = {4: "4.3.0 sink told to fail temporarily", 5: "5.7.1 sink told to refuse"}
 CLOSING = "421 4.3.2 sink closes the connection: enough messages on it"
+SPENT = "452 4.5.3 sink takes no more messages on this connection"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class _Handler:
             assert server.transport is not None
             asyncio.get_running_loop().call_soon(server.transport.close)  # after the reply
             return CLOSING
+        if self.sink._closing == "452" and _kept(session) >= self.sink._close_after:
+            return SPENT
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 OK"
@@ -184,8 +187,9 @@ class SmtpSink:
 
     def close_after(self, count: int, how: str = "drop") -> None:
         """End every connection after ``count`` messages: ``drop`` closes it right after
-        the count-th 250; ``421`` answers the next MAIL FROM with 421 and closes."""
-        if how not in ("drop", "421") or count < 1:
+        the count-th 250; ``421`` answers the next MAIL FROM with 421 and closes; ``452``
+        answers every further MAIL FROM with 452 and leaves the connection open."""
+        if how not in ("drop", "421", "452") or count < 1:
             raise ValueError(f"not a way to close after {count} messages: {how!r}")
         with self._lock:
             self._close_after, self._closing = count, how
