@@ -881,6 +881,40 @@ def test_a_message_over_the_destinations_quota_holds_up_no_other_of_its_batch(
     assert len(quota_server.uids(ARCHIVE)) == 3
 
 
+def test_a_refusal_is_forgotten_once_its_message_is_gone_from_the_folder(
+    quota_server: DovecotServer,
+    tmp_path: Path,
+    desk: Desk,
+    pollers: Callable[..., ImapPoller],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The quarantine folder refuses a large message; the admin then deletes it from the
+    mailbox. The refusal stayed in imap_state.last_error, stamped anew by every pass
+    (``sepdesk status`` showed a refusal of nothing), and the next refusal there was
+    only an INFO. A pass that meets no refusal to a destination forgets it."""
+    settings = make_settings(
+        tmp_path, quota_server, quarantine_folder="Archive.Quarantine", max_message_bytes=20000
+    )
+    poller = pollers(settings)
+    caplog.set_level(logging.INFO, logger="sepdesk.imap")
+    quota_server.append("INBOX", make_mail(1, body="LARGE " * 4000))  # 24 kB: over 15 kB
+    assert poller.run_once() == 0
+    (error,) = last_errors(desk)
+    assert error is not None and "refused to move 1 messages to Archive.Quarantine" in error
+    with quota_server.client() as other:  # the admin takes it away
+        other.select_folder("INBOX")
+        other.add_flags(other.search("ALL"), [b"\\Deleted"])
+        other.expunge()
+    quota_server.append("INBOX", make_mail(2))
+    assert poller.run_once() == 1
+    assert last_errors(desk) == [None]
+    quota_server.append("INBOX", make_mail(3, body="LARGE " * 4000))
+    assert poller.run_once() == 0
+    refusals = [r for r in caplog.records if "refused to move" in r.getMessage()]
+    assert [r.levelname for r in refusals] == ["WARNING", "WARNING"], refusals
+    assert len(poller._refusals) == 1
+
+
 def test_a_server_answer_is_logged_and_recorded_as_one_printable_line() -> None:
     """Dovecot answered a refused COPY with stray bytes after [OVERQUOTA]; they went into
     the log and imap_state.last_error (shown by ``sepdesk status``) as they came."""

@@ -220,8 +220,10 @@ class ImapPoller:
         self._breaks: dict[tuple[str, int, int], int] = {}
         self._contacted = False
         self._failing: str | None = None  # the fault of the current streak, logged once
-        # Destination -> the last MOVE there the server refused, logged once while it lasts.
-        self._refusals: dict[str, str] = {}
+        # (folder, destination) -> the last MOVE from there to there the server refused,
+        # logged once while it lasts; forgotten by a catch-up of the folder that has none.
+        self._refusals: dict[tuple[str, str], str] = {}
+        self._refused_now: set[tuple[str, str]] = set()  # those refused since that catch-up began
         # (folder, UIDVALIDITY) of the selected folder: the one MOVE and COPY act on.
         self._selected: tuple[str, int] | None = None
         # (folder, UIDVALIDITY, destination) -> UIDs the MOVE fallback copied there, until
@@ -328,6 +330,7 @@ class ImapPoller:
 
     def catch_up(self, client: IMAPClient, folder: str) -> int:
         uidvalidity, uidnext = self._select(client, folder)
+        self._refused_now = {k for k in self._refused_now if k[0] != folder}
         uids = sorted(int(u) for u in client.search("ALL"))
         self._forget_gone(folder, uidvalidity, set(uids))
         handed = self._handed_in(folder, uidvalidity, uids)
@@ -337,6 +340,7 @@ class ImapPoller:
         for batch in _chunks(new, self.batch_size):
             moved += self._handle_batch(client, folder, uidvalidity, batch, large)
         moved += self._settle(client, folder)
+        self._forget_refusals(folder)
         # Every UID below UIDNEXT at SELECT time was either in the search or is gone.
         self._seen_uid[folder] = max(uidnext - 1, *uids, 0)
         self._record_contact(folder, uidvalidity, max(uids, default=0))
@@ -695,7 +699,7 @@ class ImapPoller:
                     refused.append(uid)
                     refusal = exc
         if refusal is None or not refused:
-            self._refusals.pop(dest, None)  # its next refusal is news again
+            self._refusals.pop(self._refusal_key(dest), None)  # its next refusal is news again
             return len(uids)
         self._move_refused(len(refused), dest, refusal)
         return len(uids) - len(refused)
@@ -737,10 +741,27 @@ class ImapPoller:
         a MOVE there works again (a refusal days later was only an INFO). Kept in
         imap_state.last_error too, for ``sepdesk status``, until moves work again."""
         text = f"the server refused to move {count} messages to {dest}: {_one_line(exc)}"
-        level = logging.INFO if _same_fault(text, self._refusals.get(dest)) else logging.WARNING
-        self._refusals[dest] = text
+        key = self._refusal_key(dest)
+        level = logging.INFO if _same_fault(text, self._refusals.get(key)) else logging.WARNING
+        self._refusals[key] = text
+        self._refused_now.add(key)
         log.log(level, "imap: %s; they stay and are tried again on the next pass", text)
         self._safe_record_error(text)
+
+    def _refusal_key(self, dest: str) -> tuple[str, str]:
+        return (self._selected[0] if self._selected else "", dest)
+
+    def _forget_refusals(self, folder: str) -> None:
+        """Forget the refusals of moves from ``folder`` that its catch-up did not meet again.
+
+        A catch-up tries to move every finished message still in the folder; one that met
+        no refusal to a destination has no refused message for it left (another client
+        took it away, the folder was made anew). Kept, the refusal stayed in
+        imap_state.last_error, stamped anew by every pass, and the next refusal there,
+        days later, was only an INFO."""
+        for key in [k for k in self._refusals if k[0] == folder]:
+            if key not in self._refused_now:
+                del self._refusals[key]
 
     def copy_delete(self, client: IMAPClient, uids: list[int], dest: str) -> None:
         """The MOVE fallback (RFC 6851 §3.3). Without UIDPLUS the EXPUNGE is folder-wide.
