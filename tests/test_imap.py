@@ -961,6 +961,37 @@ def test_an_expunge_the_server_ignores_after_the_fallbacks_copy_copies_nothing_t
     assert poller._copied == {}  # forgotten by the pass that found it gone from the folder
 
 
+def test_the_memory_of_a_folder_made_anew_forgets_its_old_uidvalidity(
+    server: DovecotServer,
+    tmp_path: Path,
+    pollers: Callable[..., ImapPoller],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the MOVE fallback copied and the FETCHes that broke are kept per UIDVALIDITY
+    and forgotten when it changes; an operator precedence slip in _forget_gone
+    ("pop(key) & present if ... else set()") popped nothing of an old UIDVALIDITY: one
+    entry more, with its UIDs, for every time a folder was made anew."""
+    from imapclient import IMAPClient
+
+    real = IMAPClient.has_capability
+    monkeypatch.setattr(IMAPClient, "has_capability", lambda c, cap: cap != "MOVE" and real(c, cap))
+    settings = make_settings(tmp_path, server, folder="Desk")
+    poller = pollers(settings)
+    poller.run_once()  # creates the folder
+    server.append("Desk", make_mail(1))
+    assert poller.run_once() == 1  # copied, flagged, expunged: remembered until found gone
+    (old,) = {k[1] for k in poller._copied}
+    poller._suspect[("Desk", old)] = {1}  # a FETCH that broke under that UIDVALIDITY
+    with server.client() as c:  # the folder is made anew: a new UIDVALIDITY
+        c.delete_folder("Desk")
+        c.create_folder("Desk")
+    server.append("Desk", make_mail(2))
+    assert poller.run_once() == 1
+    assert poller.run_once() == 0
+    assert poller._copied == {}
+    assert poller._suspect == {}
+
+
 def test_a_move_after_another_client_expunged_or_deleted_the_folder_is_no_fault(
     server: DovecotServer, desk: Desk, pollers: Callable[..., ImapPoller]
 ) -> None:

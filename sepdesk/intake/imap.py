@@ -379,14 +379,16 @@ class ImapPoller:
         or of an old UIDVALIDITY): kept, the UIDs of every break stayed for as long as the
         daemon ran, whatever became of their messages."""
         for key in [k for k in self._suspect if k[0] == folder]:
-            kept = self._suspect.pop(key) & present if key[1] == uidvalidity else set()
+            # Parenthesised: "pop(key) & present if ... else set()" popped nothing of an old
+            # UIDVALIDITY, so its entries stayed for as long as the daemon ran.
+            kept = self._suspect.pop(key) & (present if key[1] == uidvalidity else set())
             if kept:
                 self._suspect[key] = kept
         for broke in [k for k in self._breaks if k[0] == folder]:
             if broke[1] != uidvalidity or broke[2] not in present:
                 del self._breaks[broke]
         for copied in [k for k in self._copied if k[0] == folder]:
-            kept = self._copied.pop(copied) & present if copied[1] == uidvalidity else set()
+            kept = self._copied.pop(copied) & (present if copied[1] == uidvalidity else set())
             if kept:
                 self._copied[copied] = kept
 
