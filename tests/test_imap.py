@@ -915,6 +915,26 @@ def test_a_refusal_is_forgotten_once_its_message_is_gone_from_the_folder(
     assert len(poller._refusals) == 1
 
 
+def test_a_refusal_counts_the_messages_held_in_every_batch_of_the_pass(
+    quota_server: DovecotServer,
+    tmp_path: Path,
+    desk: Desk,
+    pollers: Callable[..., ImapPoller],
+) -> None:
+    """A pass moves in batches (batch_size): imap_state.last_error said how many of the
+    last batch were refused, "1 messages" with 3 held (103 held showed as 3)."""
+    settings = make_settings(tmp_path, quota_server, processed_folder=ARCHIVE)
+    poller = pollers(settings, batch_size=2)
+    for n in range(3):
+        quota_server.append("INBOX", make_mail(n, body="LARGE " * 4000))  # 24 kB each
+    assert poller.run_once() == 0
+    (error,) = last_errors(desk)
+    assert error is not None and f"refused to move 3 messages to {ARCHIVE}" in error
+    assert poller.run_once() == 0  # the next pass counts afresh
+    (error,) = last_errors(desk)
+    assert error is not None and f"refused to move 3 messages to {ARCHIVE}" in error
+
+
 def test_a_server_answer_is_logged_and_recorded_as_one_printable_line() -> None:
     """Dovecot answered a refused COPY with stray bytes after [OVERQUOTA]; they went into
     the log and imap_state.last_error (shown by ``sepdesk status``) as they came."""

@@ -223,7 +223,8 @@ class ImapPoller:
         # (folder, destination) -> the last MOVE from there to there the server refused,
         # logged once while it lasts; forgotten by a catch-up of the folder that has none.
         self._refusals: dict[tuple[str, str], str] = {}
-        self._refused_now: set[tuple[str, str]] = set()  # those refused since that catch-up began
+        # Those refused since that catch-up began -> how many messages (of all its batches).
+        self._refused_now: dict[tuple[str, str], int] = {}
         # (folder, UIDVALIDITY) of the selected folder: the one MOVE and COPY act on.
         self._selected: tuple[str, int] | None = None
         # (folder, UIDVALIDITY, destination) -> UIDs the MOVE fallback copied there, until
@@ -330,7 +331,7 @@ class ImapPoller:
 
     def catch_up(self, client: IMAPClient, folder: str) -> int:
         uidvalidity, uidnext = self._select(client, folder)
-        self._refused_now = {k for k in self._refused_now if k[0] != folder}
+        self._refused_now = {k: n for k, n in self._refused_now.items() if k[0] != folder}
         uids = sorted(int(u) for u in client.search("ALL"))
         self._forget_gone(folder, uidvalidity, set(uids))
         handed = self._handed_in(folder, uidvalidity, uids)
@@ -742,11 +743,13 @@ class ImapPoller:
         """One WARNING per refusal; INFO while the same one repeats pass after pass, until
         a MOVE there works again (a refusal days later was only an INFO). Kept in
         imap_state.last_error too, for ``sepdesk status``, until moves work again."""
-        text = f"the server refused to move {count} messages to {dest}: {_one_line(exc)}"
         key = self._refusal_key(dest)
+        # A pass moves in batches: the count of the last batch alone was recorded, "3" for
+        # 103 messages held by a full destination.
+        count = self._refused_now[key] = self._refused_now.get(key, 0) + count
+        text = f"the server refused to move {count} messages to {dest}: {_one_line(exc)}"
         level = logging.INFO if _same_fault(text, self._refusals.get(key)) else logging.WARNING
         self._refusals[key] = text
-        self._refused_now.add(key)
         log.log(level, "imap: %s; they stay and are tried again on the next pass", text)
         self._safe_record_error(text)
 
