@@ -935,6 +935,27 @@ def test_a_refusal_counts_the_messages_held_in_every_batch_of_the_pass(
     assert error is not None and f"refused to move 3 messages to {ARCHIVE}" in error
 
 
+def test_other_mail_moving_to_a_destination_does_not_end_its_refusal(
+    quota_server: DovecotServer,
+    tmp_path: Path,
+    pollers: Callable[..., ImapPoller],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A message over the quota stays; the mail after it moves there in another MOVE (a
+    later batch, or with ``serve`` the handed-over mail, moved apart). That MOVE ended
+    the refusal: the held message's refusal was a WARNING on every pass."""
+    settings = make_settings(tmp_path, quota_server, processed_folder=ARCHIVE)
+    poller = pollers(settings, batch_size=1)
+    caplog.set_level(logging.INFO, logger="sepdesk.imap")
+    quota_server.append("INBOX", make_mail(1, body="LARGE " * 4000))  # 24 kB: over 15 kB
+    for n in range(2, 5):
+        quota_server.append("INBOX", make_mail(n))
+        assert poller.run_once() == 1
+    assert len(quota_server.uids(ARCHIVE)) == 3
+    refusals = [r for r in caplog.records if "refused to move" in r.getMessage()]
+    assert [r.levelname for r in refusals] == ["WARNING", "INFO", "INFO"], refusals
+
+
 def test_a_server_answer_is_logged_and_recorded_as_one_printable_line() -> None:
     """Dovecot answered a refused COPY with stray bytes after [OVERQUOTA]; they went into
     the log and imap_state.last_error (shown by ``sepdesk status``) as they came."""

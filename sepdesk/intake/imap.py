@@ -702,7 +702,8 @@ class ImapPoller:
                     refused.append(uid)
                     refusal = exc
         if refusal is None or not refused:
-            self._refusals.pop(self._refusal_key(dest), None)  # its next refusal is news again
+            # Its refusal is not over: a message it holds may be in another batch. A pass
+            # that meets no refusal there ends it (_forget_refusals).
             return len(uids)
         self._move_refused(len(refused), dest, refusal)
         return len(uids) - len(refused)
@@ -741,8 +742,8 @@ class ImapPoller:
 
     def _move_refused(self, count: int, dest: str, exc: IMAPClientError) -> None:
         """One WARNING per refusal; INFO while the same one repeats pass after pass, until
-        a MOVE there works again (a refusal days later was only an INFO). Kept in
-        imap_state.last_error too, for ``sepdesk status``, until moves work again."""
+        a pass meets no refusal there (a refusal days later was only an INFO). Kept in
+        imap_state.last_error too, for ``sepdesk status``, until then."""
         key = self._refusal_key(dest)
         # A pass moves in batches: the count of the last batch alone was recorded, "3" for
         # 103 messages held by a full destination.
