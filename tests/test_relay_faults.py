@@ -4,7 +4,9 @@ one log line for the pass, the mails queued, none held up for long."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import ssl
 import subprocess
 import threading
@@ -404,3 +406,93 @@ def test_a_relay_refusing_the_next_connection_of_a_pass_fails_no_mail(
         assert [state(desk, i)[:2] for i in ids[1:]] == [("queued", 0)] * 2
         assert "554" in (state(desk, ids[1])[2] or "")
         assert relay.connections == 2
+
+
+@pytest.fixture
+def unanswered() -> Iterator[int]:
+    """A loopback port whose SYNs go unanswered, as behind a firewall dropping them: a
+    listener with a backlog of 0 never accepts, and one connection fills its queue, so
+    the kernel drops every SYN after it (Linux: a full accept queue drops the SYN)."""
+    with socket.socket() as listener, socket.socket() as filler:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        filler.settimeout(10)
+        filler.connect(listener.getsockname())
+        yield int(listener.getsockname()[1])
+
+
+def syn_sent(port: int) -> bool:
+    """Whether a connection to ``port`` on loopback waits for the SYN's answer."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return any(r.split()[2] == f"0100007F:{port:04X}" and r.split()[3] == "02" for r in rows)
+
+
+# Where a connection to the relay hangs before there is a session: the TCP connect (the
+# SYN dropped) or the TLS handshake of implicit TLS (accepted, never a byte back).
+CONNECT_HANGS = ["syn-dropped", "tls-handshake"]
+
+
+@contextlib.contextmanager
+def hanging_relay(hang: str, port: int) -> Iterator[tuple[dict[str, Any], Callable[[], bool]]]:
+    """The [relay] of a relay hanging at ``hang`` (``port``: an unanswered one), and
+    whether the sender is in that hang."""
+    if hang == "syn-dropped":
+        yield {"host": "127.0.0.1", "port": port, "tls": "none"}, lambda: syn_sent(port)
+        return
+    with BadRelay([Script(greeting="hang")]) as relay:
+        yield {**relay.relay_settings(), "tls": "tls"}, lambda: relay.connections == 1
+        assert relay.connections == 1
+
+
+@pytest.mark.parametrize("hang", CONNECT_HANGS)
+def test_a_stopping_desk_hangs_up_on_a_relay_still_connecting(
+    hang: str,
+    unanswered: int,
+    open_desk: Callable[..., Desk],
+) -> None:
+    """At SIGTERM a sender still connecting to the relay (a SYN nobody answers, a TLS
+    handshake that never ends) had no socket to shut down: interrupt found nothing to
+    hang up on and the sender stayed for RELAY_TIMEOUT (30 s), past the daemon's stop
+    deadline, which closed the database under it. Now the connection ends at once."""
+    with hanging_relay(hang, unanswered) as (relay, hanging):
+        desk = open_desk(relay)
+        ids = [queue_one(desk, "Backup") for _ in range(2)]
+        stop = threading.Event()
+        pass_ = threading.Thread(target=sender.run_once, args=(desk, T0), kwargs={"stop": stop})
+        pass_.start()
+        deadline = time.monotonic() + 10
+        while not hanging() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert hanging()
+        stop.set()
+        stopped = time.monotonic()
+        sender.interrupt(stop)
+        pass_.join(10)
+        took = time.monotonic() - stopped
+        assert not pass_.is_alive()
+        assert took < 2  # a few ms; 30 s (RELAY_TIMEOUT) before
+        assert [state(desk, i) for i in ids] == [("queued", 0, None)] * 2
+        assert not sender._Deadline.active
+
+
+@pytest.mark.parametrize("hang", CONNECT_HANGS)
+def test_a_relay_still_connecting_at_the_deadline_is_down(
+    hang: str,
+    unanswered: int,
+    open_desk: Callable[..., Desk],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RELAY_DEADLINE covers the connection too: it passed unnoticed while connecting
+    (no socket to shut down), and the sender waited for the socket's timeout. A relay
+    that does not let us connect is down: the mails stay queued, no attempt charged."""
+    monkeypatch.setattr(sender, "RELAY_DEADLINE", 0.5)
+    with hanging_relay(hang, unanswered) as (relay, _):
+        desk = open_desk(relay)
+        ids = [queue_one(desk, "Backup") for _ in range(2)]
+        started = time.monotonic()
+        assert sender.run_once(desk, T0) == 2
+        took = time.monotonic() - started
+        assert took < 5  # about 0.55 s; 30 s (RELAY_TIMEOUT) before
+        states = [state(desk, i) for i in ids]
+        assert [s[:2] for s in states] == [("queued", 0)] * 2
+        assert all("too slow" in (s[2] or "") for s in states), states

@@ -16,10 +16,12 @@ for the sender to retry.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
 import re
+import selectors
 import smtplib
 import socket
 import ssl
@@ -44,6 +46,9 @@ PASS_BUDGET = 60.0  # seconds of a pass before the rest of its mails wait for th
 # Mails handed over one connection before it is closed and another opened, as Postfix
 # bounds its connection reuse: a relay's per-session limits and state stay small.
 MAILS_PER_CONNECTION = 100
+# Seconds between looks, while connecting, whether the mail's deadline expired or the
+# desk is stopping: a socket still connecting has nothing for the deadline to shut down.
+CONNECT_SLICE = 0.1
 # Between tries while a fault that is no mail's lasts (see _defer).
 DEFER_RETRY = timedelta(minutes=1)
 # A full or read-only outbox folder fails every mail of every pass: one line for it.
@@ -114,13 +119,103 @@ class RelayDown(DeliveryError):
         self.in_mail = in_mail
 
 
+class _Client(smtplib.SMTP):
+    """smtplib.SMTP whose connecting its deadline can end. smtplib's create_connection
+    gave the client no socket until connected: a relay dropping SYNs (a firewall) kept a
+    stopping sender for RELAY_TIMEOUT, past the daemon's stop deadline, which closed the
+    database under it; RELAY_DEADLINE passed unnoticed as well."""
+
+    def __init__(self, deadline: _Deadline, **kw: Any) -> None:
+        self.deadline = deadline
+        super().__init__(**kw)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return _dial(self, host, port, timeout)
+
+
+class _TLSClient(_Client, smtplib.SMTP_SSL):
+    """The same for implicit TLS: the handshake runs on ``sock`` already, which the
+    deadline can shut down (a relay that accepts and never answers the handshake)."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        plain = super()._get_socket(host, port, timeout)
+        try:
+            # The plain socket is detached: from here the deadline shuts the TLS one.
+            self.sock = tls = self.context.wrap_socket(
+                plain,
+                server_hostname=self._host,  # type: ignore[attr-defined]
+                do_handshake_on_connect=False,
+            )
+            _check(self.deadline)
+            tls.do_handshake()
+        except BaseException:
+            self.close()
+            raise
+        return tls
+
+
+class _HungUp(OSError):
+    """The deadline expired, or the desk is stopping, while connecting to the relay."""
+
+
+def _check(deadline: _Deadline) -> None:
+    """Raise _HungUp when the deadline expired or the desk is stopping. Called after
+    the socket is the client's: either the deadline's hang-up sees the socket, or this
+    sees the deadline (_expire sets ``expired`` before it looks at the socket)."""
+    if deadline.expired or deadline.stopped:
+        raise _HungUp("hung up while connecting")
+
+
+def _dial(client: _Client, host: str, port: int, timeout: float) -> socket.socket:
+    """socket.create_connection, but each socket is ``client.sock`` before it connects,
+    for the deadline to shut down, and the wait ends within CONNECT_SLICE of the
+    deadline expiring (or the desk stopping) instead of after ``timeout``."""
+    error = OSError("getaddrinfo returns an empty list")
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+        client.sock = sock = socket.socket(family, kind, proto)
+        try:
+            _check(client.deadline)
+            _connect_in_slices(sock, address, timeout, client.deadline)
+        except OSError as exc:
+            client.close()
+            if isinstance(exc, _HungUp):
+                raise
+            error = exc  # try the next address, as create_connection; it raises the last error
+            continue
+        except BaseException:
+            client.close()
+            raise
+        sock.settimeout(timeout)
+        return sock
+    raise error
+
+
+def _connect_in_slices(
+    sock: socket.socket, address: Any, timeout: float, deadline: _Deadline
+) -> None:
+    sock.setblocking(False)
+    code = sock.connect_ex(address)
+    end = time.monotonic() + timeout
+    with selectors.DefaultSelector() as waiting:
+        waiting.register(sock, selectors.EVENT_WRITE)
+        while code in (errno.EINPROGRESS, errno.EWOULDBLOCK):
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("timed out")
+            if waiting.select(min(left, CONNECT_SLICE)):
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            _check(deadline)
+    if code:
+        raise OSError(code, os.strerror(code))
+
+
 def _connect(settings: Settings, context: ssl.SSLContext, deadline: _Deadline) -> smtplib.SMTP:
     """A session with the relay, logged in; RelayDown when there is none."""
     r = settings.relay
     if r.tls == "tls":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(timeout=RELAY_TIMEOUT, context=context)
+        client: smtplib.SMTP = _TLSClient(deadline, timeout=RELAY_TIMEOUT, context=context)
     else:
-        client = smtplib.SMTP(timeout=RELAY_TIMEOUT)
+        client = _Client(deadline, timeout=RELAY_TIMEOUT)
     # Connected here, not by the constructor, so that the deadline covers the greeting
     # too; the constructor would have kept the name, which TLS checks the certificate for.
     client._host = r.host  # type: ignore[attr-defined]
@@ -129,7 +224,7 @@ def _connect(settings: Settings, context: ssl.SSLContext, deadline: _Deadline) -
         raise RelayStopped("not begun: the desk is stopping")
     try:
         code, message = client.connect(r.host, r.port)
-        if deadline.stopped:  # interrupt came while connecting, before there was a socket to shut
+        if deadline.stopped:  # the stop came just as the relay greeted us: no session begun
             _hang_up(client)
             raise RelayStopped("hung up: the desk is stopping")
         if code != 220:
