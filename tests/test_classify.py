@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from sepdesk.pipeline import rules
 from sepdesk.pipeline.classify import (
     FIELDS,
+    READ_LIMIT,
     _line_rule,
+    bounded,
     has_error_text,
     judge_severity,
     language,
@@ -505,3 +507,14 @@ def test_one_long_word_of_a_backup_term_is_read_at_once() -> None:
     assert judge_severity("x", "Alle Sicherungsjobs brechen ab.")[1] == (
         'all backups fail ("Alle Sicherungsjobs brechen ab")',
     )
+
+
+def test_bounded_reads_whole_lines_from_both_ends_of_a_long_text() -> None:
+    lines = [f"line {i:07d}" for i in range(100_000)]  # 1.3 MB
+    text = "\n".join(lines)
+    read = bounded(text)
+    assert len(read) <= READ_LIMIT
+    kept = read.split("\n")
+    assert kept[0] == lines[0] and kept[-1] == lines[-1]
+    assert set(kept) <= set(lines)  # no line cut in two
+    assert bounded("short\ntext") == "short\ntext"

@@ -70,6 +70,18 @@ def test_labelled_number_in_german_and_english(index: ContractIndex, text: str) 
     assert not m.verified_sender
 
 
+def test_a_huge_paste_is_read_at_its_ends_only(index: ContractIndex) -> None:
+    """A 33 MB mail of pasted log lines took 24 s to match and classify. The desk reads a
+    text's beginning and end (classify.bounded): the signature's number still counts, a
+    number deep inside the paste does not (it made the match ambiguous)."""
+    log_lines = "".join(
+        f"10:{i % 60:02d} job {i} failed on drive D{i % 7}\n" for i in range(40_000)
+    )
+    middle = f"{log_lines}customer #311111 (their job, not ours)\n{log_lines}"
+    m = _match(index, f"Hallo,\nunser Backup bricht ab:\n{middle}\nGruß\nKundennummer: 322222")
+    assert (m.customer_number, m.basis) == ("322222", "number")
+
+
 def test_number_in_subject_and_sender_verified(index: ContractIndex) -> None:
     m = _match(index, "Backup fails", sender="ADMIN@Beta-GmbH.de", subject="Customer number 322222")
     assert (m.customer_number, m.verified_sender) == ("322222", True)

@@ -38,7 +38,7 @@ def understand(subject: str, text: str, attachments: Sequence[Attachment] = ()) 
     """Everything the desk reads from one request (for a follow-up, pass all of the
     customer's own texts of the ticket joined, and the attachments of all of them)."""
     forwarded = bool(rules.FORWARD_SUBJECT.match(subject or ""))
-    own = own_text(text, keep_outlook_blocks=forwarded)
+    own = own_text(bounded(text), keep_outlook_blocks=forwarded)
     whole = f"{subject}\n{own}"
     severity, reasons = judge_severity(subject, own)
     return Understanding(
@@ -50,6 +50,22 @@ def understand(subject: str, text: str, attachments: Sequence[Attachment] = ()) 
         versions=sesam_versions(whole),
         operating_systems=operating_systems(whole),
     )
+
+
+READ_LIMIT = 256 * 1024  # characters of a text the desk reads: its beginning and end
+READ_TAIL = 64 * 1024  # ...of which from its end
+
+
+def bounded(text: str) -> str:
+    """At most READ_LIMIT characters of ``text``, whole lines from its beginning and its
+    end: where a request and the signature (a customer number) stand. A 33 MB mail of
+    pasted log lines took 24 s and 900 MB to classify and match, and a batch of such
+    mails kept its pipeline process from its loop past the watchdog's limit."""
+    if len(text) <= READ_LIMIT:
+        return text
+    head = text[: READ_LIMIT - READ_TAIL].rpartition("\n")[0]
+    tail = text[-READ_TAIL:].partition("\n")[2]
+    return f"{head}\n{tail}"
 
 
 # ----------------------------------------------------------------------------- own text

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sepdesk.pipeline import rules
-from sepdesk.pipeline.classify import own_text
+from sepdesk.pipeline.classify import bounded, own_text
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,7 @@ def license_customers(index: ContractIndex, text: str) -> list[str]:
 
 def match_customer(index: ContractIndex, *, subject: str, text: str, sender: str) -> CustomerMatch:
     """The customer a request belongs to, with the basis and one sentence saying why."""
+    text = bounded(text)
     whole = f"{subject}\n{text}"
     forwarded = bool(rules.FORWARD_SUBJECT.match(subject or ""))
     own = f"{subject}\n{own_text(text, keep_outlook_blocks=forwarded)}"
