@@ -400,3 +400,17 @@ def test_the_ack_greets_a_name_only_of_a_names_length(sample_desk: Desk, tmp_pat
     assert acks["jane@example.org"].startswith("Hello Jane Roe,\n")
     assert acks["victim@example.org"].startswith("Hello,\n")
     assert len(acks["victim@example.org"]) < 2_000
+
+
+def test_a_batch_reports_progress_after_each_mail_read_and_written(sample_desk: Desk) -> None:
+    """A pipeline process's heartbeat (the watchdog's) beat once per batch: 20 mails of
+    tens of MB each take minutes, and the daemon was restarted in the middle of them,
+    to take the same batch again. It now beats after each mail is read and written."""
+    ids = [
+        store_raw(sample_desk.db, source="file", raw=p.read_bytes(), received_at=T0).intake_id
+        for p in MAILS[:3]
+    ]
+    beats: list[int] = []
+    results = runner.process_batch(sample_desk, ids, T0, lambda: beats.append(len(beats)))
+    assert len(beats) == 2 * len(ids)
+    assert all(r.state != "pending" for r in results)

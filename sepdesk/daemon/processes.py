@@ -37,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sepdesk.config import Settings
@@ -69,10 +70,14 @@ def _nudge(parent: int) -> None:
         os.kill(parent, signal.SIGUSR1)
 
 
+def _beat(beat: Any) -> None:
+    beat.value = time.monotonic()
+
+
 def _first_wake(parent: int, beat: Any) -> bool:
     """Wait until the daemon says the database is ready; False when told to stop first."""
     while not _Stop.requested and os.getppid() == parent:
-        beat.value = time.monotonic()
+        _beat(beat)
         if signal.sigtimedwait({WAKE}, IDLE_POLL) is not None:
             return True
     return False
@@ -84,7 +89,8 @@ def pipeline_main(
     """The loop of one pipeline process; ``parent`` is the daemon's pid, passed in because a
     parent killed while this process was still starting would otherwise go unnoticed.
     ``beat``: a shared double this process sets to time.monotonic() at every turn of its
-    loop (CLOCK_MONOTONIC is one clock for all processes), for the daemon's watchdog."""
+    loop and after each mail it reads or writes (CLOCK_MONOTONIC is one clock for all
+    processes), for the daemon's watchdog: a batch of 20 large mails takes minutes."""
     setup_logging(level)
     # WAKE is blocked already (see the docstring); the daemon's other signals may be too,
     # when it started us from its main loop: exactly WAKE stays blocked here.
@@ -102,11 +108,11 @@ def pipeline_main(
         return
     desk = Desk.open(settings, migrate=False)
     # The IMAP poller of serve hands its rows to us, so only `ingest` rows are left alone.
-    job = PipelineJob(desk, shard, leave=runner.HANDED_OFF_LEAVE)
+    job = PipelineJob(desk, shard, leave=runner.HANDED_OFF_LEAVE, progress=partial(_beat, beat))
     faults = PassFaults(f"pipeline shard {shard[0]}")
     try:
         while not _Stop.requested and os.getppid() == parent:
-            beat.value = time.monotonic()
+            _beat(beat)
             wait = one_pass(job, faults)
             if wait == 0:
                 _nudge(parent)
@@ -196,8 +202,8 @@ class PipelineProcesses:
         return all(p.is_alive() for p in self.procs)
 
     def hung_since(self, instant: float) -> list[str]:
-        """The live processes whose loop has not turned since ``instant`` (time.monotonic()):
-        hung in a batch or stopped. Checking is_alive() alone missed one hung on a lock: the
+        """The live processes that showed no progress since ``instant`` (time.monotonic()):
+        no turn of their loop, no mail read or written; hung or stopped. Checking is_alive() alone missed one hung on a lock: the
         mail of its shard waited for ever while the watchdog was kept happy. Ended ones are
         left to replace_ended(): a restart by the watchdog mends no successor that fails at
         start, and withholding the ping during that backoff (up to 300 s) had systemd

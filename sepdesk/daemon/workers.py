@@ -74,11 +74,14 @@ class PipelineJob:
         desk: Desk,
         shard: tuple[int, int] = (0, 1),
         leave: tuple[str, ...] = runner.SELF_PROCESSED_SOURCES,
+        progress: Callable[[], None] = lambda: None,
     ) -> None:
-        """``leave``: sources whose fresh rows are someone else's (see runner.pending_ids)."""
+        """``leave``: sources whose fresh rows are someone else's (see runner.pending_ids);
+        ``progress``: called as each row is read and written (runner.process_batch)."""
         self.desk = desk
         self.shard = shard
         self.leave = leave
+        self.progress = progress
         self.failed: dict[int, float] = {}
 
     def _ids(self, clock: float, at: datetime) -> list[int]:
@@ -100,7 +103,7 @@ class PipelineJob:
     def __call__(self, at: datetime) -> int:
         clock = time.monotonic()
         ids = self._ids(clock, at)
-        for result in runner.process_batch(self.desk, ids, at):
+        for result in runner.process_batch(self.desk, ids, at, self.progress):
             if result.state == "pending":
                 self.failed[result.intake_id] = clock + RETRY_FAILED_AFTER
             else:

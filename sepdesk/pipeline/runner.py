@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -249,17 +250,27 @@ def _process_row(desk: Desk, row: dict, work: Work) -> None:
             _quarantine(desk, row, reason, work.at, work.steps)
 
 
-def process_batch(desk: Desk, intake_ids: list[int], at: datetime | None = None) -> list[Result]:
+def process_batch(
+    desk: Desk,
+    intake_ids: list[int],
+    at: datetime | None = None,
+    progress: Callable[[], None] = lambda: None,
+) -> list[Result]:
     """Process rows with one commit for the batch (one fsync), each row atomic in a savepoint.
 
     A crash before the commit leaves every row of the batch pending, so each
     is processed again after restart: exactly one outcome per row either way.
+    ``progress`` is called after each row is read and after each is written: a
+    pipeline process's heartbeat (a batch of large mails takes minutes).
     """
     at = at or now()
     if not intake_ids:
         return []
     rows = _begin_attempts(desk, intake_ids)
-    works = [_prepare(desk, row, at) for row in rows]
+    works = []
+    for row in rows:
+        works.append(_prepare(desk, row, at))
+        progress()
     done: dict[int, Work] = {}
     try:
         with write_tx(desk.db):
@@ -268,6 +279,7 @@ def process_batch(desk: Desk, intake_ids: list[int], at: datetime | None = None)
                 if row["id"] in pending:
                     _process_row(desk, row, work)
                     done[work.intake_id] = work
+                    progress()
     except Exception as exc:
         if storage_fault(exc):
             _give_back_attempts(desk, [row["id"] for row in rows])
