@@ -428,8 +428,9 @@ def syn_sent(port: int) -> bool:
 
 
 # Where a connection to the relay hangs before there is a session: the TCP connect (the
-# SYN dropped) or the TLS handshake of implicit TLS (accepted, never a byte back).
-CONNECT_HANGS = ["syn-dropped", "tls-handshake"]
+# SYN dropped), the TLS handshake of implicit TLS (accepted, never a byte back) or the
+# one after STARTTLS (220, then no answer to the client's hello).
+CONNECT_HANGS = ["syn-dropped", "tls-handshake", "starttls-handshake"]
 
 
 @contextlib.contextmanager
@@ -438,6 +439,13 @@ def hanging_relay(hang: str, port: int) -> Iterator[tuple[dict[str, Any], Callab
     whether the sender is in that hang."""
     if hang == "syn-dropped":
         yield {"host": "127.0.0.1", "port": port, "tls": "none"}, lambda: syn_sent(port)
+        return
+    if hang == "starttls-handshake":
+        script = Script(extensions=("STARTTLS",), handshake="hang")
+        with BadRelay([script]) as relay:
+            hello = lambda: any("(TLS hello)" in t for t in relay.transcripts)  # noqa: E731
+            yield {**relay.relay_settings(), "tls": "starttls"}, hello
+            assert relay.connections == 1
         return
     with BadRelay([Script(greeting="hang")]) as relay:
         yield {**relay.relay_settings(), "tls": "tls"}, lambda: relay.connections == 1

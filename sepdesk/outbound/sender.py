@@ -29,7 +29,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sepdesk.config import Settings, read_secret, tls_context
 from sepdesk.desk import Desk
@@ -139,19 +139,38 @@ class _TLSClient(_Client, smtplib.SMTP_SSL):
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         plain = super()._get_socket(host, port, timeout)
-        try:
-            # The plain socket is detached: from here the deadline shuts the TLS one.
-            self.sock = tls = self.context.wrap_socket(
-                plain,
-                server_hostname=self._host,  # type: ignore[attr-defined]
-                do_handshake_on_connect=False,
-            )
-            _check(self.deadline)
-            tls.do_handshake()
-        except BaseException:
-            self.close()
-            raise
-        return tls
+        return _handshake(self, plain, self.context, self._host)  # type: ignore[attr-defined]
+
+
+def _handshake(
+    client: _Client, plain: socket.socket, context: ssl.SSLContext, server_hostname: str
+) -> ssl.SSLSocket:
+    """TLS over ``plain``, the TLS socket ``client.sock`` before its handshake begins."""
+    try:
+        # The plain socket is detached: from here the deadline shuts the TLS one.
+        client.sock = tls = context.wrap_socket(
+            plain, server_hostname=server_hostname, do_handshake_on_connect=False
+        )
+        _check(client.deadline)
+        tls.do_handshake()
+    except BaseException:
+        client.close()
+        raise
+    return tls
+
+
+class _Handshaking:
+    """The context given to smtplib's starttls, whose wrap_socket it calls: the handshake
+    as for implicit TLS. smtplib's own wrap_socket detached the plain socket, the one
+    ``client.sock`` still named, before the handshake: the deadline's shutdown missed
+    it, and a relay answering 220 to STARTTLS and then nothing kept a stopping sender
+    for RELAY_TIMEOUT (30 s), past the daemon's stop deadline."""
+
+    def __init__(self, client: _Client, context: ssl.SSLContext) -> None:
+        self.client, self.context = client, context
+
+    def wrap_socket(self, sock: socket.socket, server_hostname: str) -> ssl.SSLSocket:
+        return _handshake(self.client, sock, self.context, server_hostname)
 
 
 class _HungUp(OSError):
@@ -213,7 +232,7 @@ def _connect(settings: Settings, context: ssl.SSLContext, deadline: _Deadline) -
     """A session with the relay, logged in; RelayDown when there is none."""
     r = settings.relay
     if r.tls == "tls":
-        client: smtplib.SMTP = _TLSClient(deadline, timeout=RELAY_TIMEOUT, context=context)
+        client: _Client = _TLSClient(deadline, timeout=RELAY_TIMEOUT, context=context)
     else:
         client = _Client(deadline, timeout=RELAY_TIMEOUT)
     # Connected here, not by the constructor, so that the deadline covers the greeting
@@ -231,7 +250,7 @@ def _connect(settings: Settings, context: ssl.SSLContext, deadline: _Deadline) -
             raise smtplib.SMTPConnectError(code, message)
         if r.tls == "starttls":
             # No plaintext fallback: a relay that does not offer STARTTLS is an error.
-            client.starttls(context=context)
+            client.starttls(context=cast(ssl.SSLContext, _Handshaking(client, context)))
         if r.user:
             password = read_secret(r.password_file, "SEPDESK_RELAY_PASSWORD", "relay_password")
             client.login(r.user, password or "")

@@ -34,6 +34,8 @@ class Script:
     quit: str = "221"
     # STARTTLS: "220" then a handshake that fails (garbage instead of a TLS reply).
     starttls: str = "220"
+    # After that 220: "garbage", or "hang" (the client's hello read, never answered).
+    handshake: str = "garbage"
     auth: str = "235"
     # Recipients refused whatever ``rcpt`` says: address -> code.
     refuse: dict[str, str] = field(default_factory=dict)
@@ -173,6 +175,11 @@ class BadRelay:
                     return
             elif verb == "STARTTLS":
                 if not await self._answer(writer, s.starttls, ["ready"]):
+                    return
+                if s.starttls.endswith("220") and s.handshake == "hang":
+                    await reader.read(1)  # the client's hello has begun: it is in the handshake
+                    log.append("(TLS hello)")
+                    await asyncio.sleep(3600)
                     return
                 if s.starttls.endswith("220"):
                     writer.write(b"this is no TLS\r\n")
