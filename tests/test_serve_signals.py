@@ -43,6 +43,11 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"not reached within {timeout} s: {what}")
 
 
+def stopped_state(pid: int) -> bool:
+    """Whether the process is stopped (SIGSTOP): state T in /proc/PID/stat."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+
+
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
@@ -305,6 +310,8 @@ def test_a_hung_pipeline_process_withholds_the_watchdog_ping(
         wait_for(lambda: not procs.hung_since(started), 60, "both processes turning")
         first, second = procs.procs
         os.kill(first.pid, signal.SIGSTOP)
+        # kill() returns before the process stops; a turn after "stopped" would hide it.
+        wait_for(lambda: stopped_state(first.pid), 10, "the process stopped")
         stopped = time.monotonic()
         wait_for(lambda: second.name not in procs.hung_since(stopped), 10, "the other turning")
         assert procs.hung_since(stopped) == [first.name]
@@ -315,7 +322,9 @@ def test_a_hung_pipeline_process_withholds_the_watchdog_ping(
         second.join(10)
         ended = time.monotonic()
         wait_for(lambda: not procs.hung_since(ended), 10, "the live one turning")
-        assert daemon.healthy()  # the ended one waits for replace_ended(), not the watchdog
+        # The ended one waits for replace_ended(), not the watchdog. Waited for, not asserted
+        # at once: HUNG_AFTER is 0.5 s here, and a busy machine may hold the live one longer.
+        wait_for(daemon.healthy, 10, "healthy with one process ended")
     finally:
         for p in procs.procs:
             with contextlib.suppress(OSError):
