@@ -271,6 +271,25 @@ def test_a_private_ca_for_the_relay_is_trusted_by_ca_file(
         assert sink.received() == []
 
 
+def stop_a_pass_once(desk: Desk, ready: Callable[[], bool]) -> tuple[threading.Event, float]:
+    """Run a sender pass in a thread and, once ``ready``, stop it as the daemon does (stop
+    set, then sender.interrupt); the pass must end. Returns the stop and the seconds the
+    pass took to end after it."""
+    stop = threading.Event()
+    pass_ = threading.Thread(target=sender.run_once, args=(desk, T0), kwargs={"stop": stop})
+    pass_.start()
+    deadline = time.monotonic() + 10
+    while not ready() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ready()
+    stop.set()
+    stopped = time.monotonic()
+    sender.interrupt(stop)
+    pass_.join(10)
+    assert not pass_.is_alive()
+    return stop, time.monotonic() - stopped
+
+
 def test_a_stopping_desk_hangs_up_on_a_slow_relay_and_begins_no_other_mail(
     open_desk: Callable[..., Desk],
 ) -> None:
@@ -281,17 +300,7 @@ def test_a_stopping_desk_hangs_up_on_a_slow_relay_and_begins_no_other_mail(
     with BadRelay([Script(dot="hang")]) as relay:
         desk = open_desk(relay.relay_settings())
         ids = [queue_one(desk, "Backup") for _ in range(2)]
-        stop = threading.Event()
-        pass_ = threading.Thread(target=sender.run_once, args=(desk, T0), kwargs={"stop": stop})
-        pass_.start()
-        deadline = time.monotonic() + 10
-        while relay.dots < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert relay.dots == 1
-        stop.set()
-        sender.interrupt(stop)
-        pass_.join(5)
-        assert not pass_.is_alive()
+        stop, _ = stop_a_pass_once(desk, lambda: relay.dots == 1)
         assert [state(desk, i) for i in ids] == [("queued", 0, None)] * 2
         assert relay.connections == 1
         # Set before a mail is begun, the pass begins none.
@@ -368,17 +377,7 @@ def test_a_stopping_desk_hangs_up_in_the_middle_of_a_reused_session(
     with BadRelay([Script(fail_every=2, fail_code="hang")]) as relay:
         desk = open_desk(relay.relay_settings())
         ids = [queue_one(desk, "Backup") for _ in range(3)]
-        stop = threading.Event()
-        pass_ = threading.Thread(target=sender.run_once, args=(desk, T0), kwargs={"stop": stop})
-        pass_.start()
-        deadline = time.monotonic() + 10
-        while relay.dots < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert relay.dots == 2
-        stop.set()
-        sender.interrupt(stop)
-        pass_.join(5)
-        assert not pass_.is_alive()
+        stop_a_pass_once(desk, lambda: relay.dots == 2)
         assert state(desk, ids[0]) == ("sent", 1, None)
         assert [state(desk, i) for i in ids[1:]] == [("queued", 0, None)] * 2
         assert relay.connections == 1
@@ -465,19 +464,7 @@ def test_a_stopping_desk_hangs_up_on_a_relay_still_connecting(
     with hanging_relay(hang, unanswered) as (relay, hanging):
         desk = open_desk(relay)
         ids = [queue_one(desk, "Backup") for _ in range(2)]
-        stop = threading.Event()
-        pass_ = threading.Thread(target=sender.run_once, args=(desk, T0), kwargs={"stop": stop})
-        pass_.start()
-        deadline = time.monotonic() + 10
-        while not hanging() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert hanging()
-        stop.set()
-        stopped = time.monotonic()
-        sender.interrupt(stop)
-        pass_.join(10)
-        took = time.monotonic() - stopped
-        assert not pass_.is_alive()
+        _, took = stop_a_pass_once(desk, hanging)
         assert took < 2  # a few ms; 30 s (RELAY_TIMEOUT) before
         assert [state(desk, i) for i in ids] == [("queued", 0, None)] * 2
         assert not sender._Deadline.active
