@@ -915,6 +915,28 @@ def test_a_refusal_is_forgotten_once_its_message_is_gone_from_the_folder(
     assert len(poller._refusals) == 1
 
 
+def test_a_refusal_shows_on_the_row_of_the_folder_that_holds_the_message(
+    quota_server: DovecotServer,
+    tmp_path: Path,
+    desk: Desk,
+    pollers: Callable[..., ImapPoller],
+) -> None:
+    """With extra_folders, every folder's row carried every folder's refusals: ``sepdesk
+    status`` showed a refused move on a folder that held no refused message."""
+    settings = make_settings(
+        tmp_path, quota_server, processed_folder=ARCHIVE, extra_folders=["Other"]
+    )
+    poller = pollers(settings)
+    poller.run_once()  # creates Other
+    quota_server.append("INBOX", make_mail(1, body="LARGE " * 4000))  # 24 kB: over 15 kB
+    quota_server.append("Other", make_mail(2))
+    assert poller.run_once() == 1
+    rows = dict(desk.db.execute("SELECT mailbox, last_error FROM imap_state").fetchall())
+    inbox, other = poller.mailbox_key("INBOX"), poller.mailbox_key("Other")
+    assert f"refused to move 1 messages to {ARCHIVE}" in (rows[inbox] or "")
+    assert rows[other] is None
+
+
 def test_a_refusal_counts_the_messages_held_in_every_batch_of_the_pass(
     quota_server: DovecotServer,
     tmp_path: Path,

@@ -803,9 +803,10 @@ class ImapPoller:
         return int(row[0]) if row and row[0] is not None else None
 
     def _record_contact(self, folder: str, uidvalidity: int, last_uid: int) -> None:
-        """A pass that worked clears last_error, unless a destination still refuses moves."""
+        """A pass that worked clears last_error, unless a destination still refuses moves
+        of this folder's messages (another folder's refusal is on that folder's row)."""
         stamp = to_db(now())
-        refusals = "; ".join(self._refusals.values())
+        refusals = "; ".join(t for (source, _), t in self._refusals.items() if source == folder)
         with write_tx(self.desk.db) as db:
             db.execute(
                 "INSERT INTO imap_state (mailbox, uidvalidity, last_uid, last_contact_at,"
