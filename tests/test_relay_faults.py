@@ -61,10 +61,27 @@ AUTH = ("AUTH PLAIN LOGIN",)
 REFUSING: dict[str, tuple[Script, dict[str, Any], Script | None]] = {
     "greeting 554": (Script(greeting="554"), {}, Script()),
     "EHLO and HELO 554": (Script(ehlo="554"), {}, Script()),
+    # MAIL FROM is the desk's own address: refused, it is the desk that is refused.
+    "MAIL FROM 553": (Script(mail="553"), {}, Script()),
+    "MAIL FROM 451": (Script(mail="451"), {}, Script()),
+    "MAIL FROM dropped": (Script(mail="drop"), {}, Script()),
     "AUTH 535": (Script(extensions=AUTH, auth="535"), {"user": "desk"}, Script(extensions=AUTH)),
     "STARTTLS handshake broken": (Script(extensions=("STARTTLS",)), {"tls": "starttls"}, None),
     "closed port": (Script(), {"port": free_port()}, None),
 }
+
+
+def test_a_mail_too_big_for_the_relay_is_refused_at_mail_from_alone(
+    open_desk: Callable[..., Desk],
+) -> None:
+    """552 to MAIL FROM (RFC 1870 SIZE) is about the mail, the one refusal there that is:
+    the mail fails for good, as before, while other refusals of MAIL FROM defer."""
+    with BadRelay([Script(extensions=("SIZE 1000",), mail="552")]) as relay:
+        desk = open_desk(relay.relay_settings())
+        ids = [queue_one(desk, "Backup") for _ in range(2)]
+        assert sender.run_once(desk, T0) == 2
+        assert [state(desk, i)[:2] for i in ids] == [("failed", 1)] * 2
+        assert all("552" in (state(desk, i)[2] or "") for i in ids)
 
 
 @pytest.mark.parametrize("case", REFUSING)

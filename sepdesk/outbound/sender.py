@@ -29,7 +29,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, NoReturn, cast
 
 from sepdesk.config import Settings, read_secret, tls_context
 from sepdesk.desk import Desk
@@ -362,12 +362,10 @@ def _closing(exc: BaseException) -> bool:
     return isinstance(exc, (smtplib.SMTPServerDisconnected, ConnectionError))
 
 
-def _session_spent(exc: BaseException) -> bool:
-    """Whether a reused session will take no more mails: closed, or a 4xx to MAIL FROM, as
-    a relay bounding its mails per connection answers ("452 too many messages")."""
-    if isinstance(exc, smtplib.SMTPSenderRefused) and 400 <= exc.smtp_code < 500:
-        return True
-    return _closing(exc)
+def _too_big(exc: BaseException) -> bool:
+    """A refusal of MAIL FROM for the mail's SIZE (RFC 1870: 552): the one thing about the
+    mail itself a relay can refuse before the mail has begun."""
+    return isinstance(exc, smtplib.SMTPSenderRefused) and exc.smtp_code == 552
 
 
 def _refusal_of_mail(exc: BaseException) -> bool:
@@ -440,15 +438,8 @@ class _Session:
                 raise smtplib.SMTPDataError(code, reply)
             return refused
         except (smtplib.SMTPException, OSError) as exc:
-            # Refused before this mail began, on a connection that served others: the
-            # session's doing. Charged, a relay bounding its mails per connection with
-            # 452 cost every mail after the bound an attempt, and sent none of them.
-            between = reused and not begun and _session_spent(exc)
-            if between and not _timed_out(exc, deadline) and not deadline.stopped:
-                self._drop()
-                r = self.settings.relay
-                log.debug("relay %s:%s ended the session between mails: %s", r.host, r.port, exc)
-                raise _Stale from None
+            if not begun and not _too_big(exc) and not deadline.stopped:
+                self._not_begun(exc, deadline, reused)
             if _refusal_of_mail(exc) and self._reset():
                 raise
             self._drop()
@@ -456,6 +447,23 @@ class _Session:
         except BaseException:  # in an unknown state: the next mail begins on a new connection
             self._drop()
             raise
+
+    def _not_begun(self, exc: Exception, deadline: _Deadline, reused: bool) -> NoReturn:
+        """Refused or lost before the mail's MAIL FROM was taken, for a reason that is not
+        the mail's (MAIL FROM is the desk's own address): the relay's or the desk's doing.
+
+        On a connection that served others, the mail tries a new one (_Stale): a relay
+        bounding its mails per connection answers "452 too many messages". Else the relay
+        refuses the desk (RelayDown: the mails stay queued, no attempt used): "553 sender
+        not owned" or "550 daily quota exceeded" had failed every mail of the pass for
+        good, and a 451 there cost each an attempt.
+        """
+        self._drop()
+        if reused and not _timed_out(exc, deadline):
+            r = self.settings.relay
+            log.debug("relay %s:%s ended the session between mails: %s", r.host, r.port, exc)
+            raise _Stale from None
+        raise RelayDown(_relay_fault(self.settings, exc, deadline)) from None
 
     def _reset(self) -> bool:
         """RSET after a refused transaction, so the next mail starts clean; whether the

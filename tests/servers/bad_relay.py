@@ -64,6 +64,7 @@ TEXT = {
     "535": "5.7.8 authentication failed",
     "550": "5.1.1 no such user",
     "552": "5.3.4 message too big",
+    "553": "5.7.1 sender address rejected: not owned by user",
     "554": "5.7.1 rejected",
 }
 
