@@ -250,7 +250,12 @@ def test_ingest_names_a_file_it_cannot_read_in_one_line_and_goes_on(tmp_path: Pa
     ],
 )
 def test_bad_values_name_file_section_and_key(tmp_path: Path, toml: str, expected: str) -> None:
-    p = tmp_path / "c.toml"
+    refused(tmp_path / "c.toml", toml, expected)
+
+
+def refused(p: Path, toml: str, expected: str) -> None:
+    """Config file ``p`` with ``toml`` does not load: the error names the file, then
+    ``expected`` (a regex)."""
     p.write_text(toml)
     with pytest.raises(ConfigError, match=rf"^{re.escape(str(p))}: {expected}"):
         config.load(p)
@@ -351,10 +356,7 @@ def test_a_config_saved_with_a_bom_loads(tmp_path: Path) -> None:
 def test_bad_desk_tag_and_addresses_name_the_key(tmp_path: Path, toml: str, expected: str) -> None:
     """Typed only as str or list, these loaded and went wrong at the first mail: an
     address no reply could go to or no sender could equal, a tag that broke subjects."""
-    p = tmp_path / "c.toml"
-    p.write_text(f'[desk]\nauthserv_id = "mx.sep.example"\n{toml}\n')
-    with pytest.raises(ConfigError, match=rf"^{re.escape(str(p))}: {expected}"):
-        config.load(p)
+    refused(tmp_path / "c.toml", f'[desk]\nauthserv_id = "mx.sep.example"\n{toml}\n', expected)
 
 
 def test_good_desk_tag_and_addresses_load(tmp_path: Path) -> None:
@@ -395,9 +397,7 @@ def test_a_ca_file_that_cannot_be_used_is_a_config_error(tmp_path: Path) -> None
             r"\[imap\] accounts\[1\]\.ca_file: .*Is a directory",
         ),
     ):
-        p.write_text(toml)
-        with pytest.raises(ConfigError, match=rf"^{re.escape(str(p))}: {expected}"):
-            config.load(p)
+        refused(p, toml, expected)
     p.write_text(f'[relay]\nca_file = "{tmp_path}/nope.pem"\n')
     proc = subprocess.run(
         [sys.executable, "-m", "sepdesk", "--config", str(p), "status"],

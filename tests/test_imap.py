@@ -582,22 +582,29 @@ def test_without_idle_the_poller_polls_every_poll_interval(
         wait_until(lambda: len(server.uids("Processed")) == 2, "second mail polled")
 
 
-def test_new_uidvalidity_rereads_but_gives_no_second_ticket(
-    server: DovecotServer, tmp_path: Path, desk: Desk, pollers: Callable[..., ImapPoller]
+def read_under_two_uidvalidities(
+    server: DovecotServer, settings: Settings, pollers: Callable[..., ImapPoller], mail: bytes
 ) -> None:
-    settings = make_settings(tmp_path, server, folder="Desk")
-    mail = make_mail(1)
+    """``mail`` in folder Desk is read, the folder made anew (a new UIDVALIDITY, UIDs from
+    1 again) and the same mail read there again, by a new poller; the folder ends empty."""
     poller = pollers(settings)
     poller.run_once()  # creates the folder
     server.append("Desk", mail)
     assert drain(poller) == 1
     poller.close()
-    with server.client() as c:  # the folder is recreated: a new UIDVALIDITY, UIDs from 1 again
+    with server.client() as c:
         c.delete_folder("Desk")
         c.create_folder("Desk")
     server.append("Desk", mail)
     assert drain(pollers(settings)) == 1
     assert server.uids("Desk") == []
+
+
+def test_new_uidvalidity_rereads_but_gives_no_second_ticket(
+    server: DovecotServer, tmp_path: Path, desk: Desk, pollers: Callable[..., ImapPoller]
+) -> None:
+    settings = make_settings(tmp_path, server, folder="Desk")
+    read_under_two_uidvalidities(server, settings, pollers, make_mail(1))
     assert count(desk, "SELECT count(*) FROM intake") == 2  # a new ref: stored again...
     assert count(desk, "SELECT count(*) FROM tickets") == 1  # ...but recognised by Message-ID
     assert {r[0] for r in desk.db.execute("SELECT outcome FROM intake")} == {
@@ -644,18 +651,7 @@ def test_an_oversize_message_read_again_under_a_new_uidvalidity_is_a_duplicate(
     pipeline's dedupe: read again under a new UIDVALIDITY, the same message was
     quarantined a second time (a second entry, a second copy in the quarantine folder)."""
     settings = make_settings(tmp_path, server, folder="Desk", max_message_bytes=4000)
-    big = make_mail(1, body="BODYMARKER " * 2000)
-    poller = pollers(settings)
-    poller.run_once()  # creates the folder
-    server.append("Desk", big)
-    assert drain(poller) == 1
-    poller.close()
-    with server.client() as c:  # the folder is recreated: a new UIDVALIDITY, UIDs from 1 again
-        c.delete_folder("Desk")
-        c.create_folder("Desk")
-    server.append("Desk", big)
-    assert drain(pollers(settings)) == 1
-    assert server.uids("Desk") == []
+    read_under_two_uidvalidities(server, settings, pollers, make_mail(1, body="BODYMARKER " * 2000))
     rows = desk.db.execute("SELECT state, outcome, message_id FROM intake ORDER BY id").fetchall()
     assert [(r[0], r[1]) for r in rows] == [("quarantined", "quarantined"), ("done", "duplicate")]
     assert rows[0][2] == rows[1][2] and rows[0][2].startswith("imap-test-1-")
