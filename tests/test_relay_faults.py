@@ -508,3 +508,23 @@ def test_a_relay_still_connecting_at_the_deadline_is_down(
         states = [state(desk, i) for i in ids]
         assert [s[:2] for s in states] == [("queued", 0)] * 2
         assert all("too slow" in (s[2] or "") for s in states), states
+
+
+def test_a_deadline_firing_as_its_mail_ends_leaves_the_connection_alone() -> None:
+    """A mail that took almost RELAY_DEADLINE: its timer could fire just as the mail
+    ended, and shut the connection the pass goes on using for the next mail (charged an
+    attempt when the shutdown fell inside its transaction). Once cancelled, a deadline's
+    late hang-up (the timer's, or an interrupt that had listed it) does nothing."""
+    import smtplib
+
+    ours, relays = socket.socketpair()
+    with ours, relays:
+        client = smtplib.SMTP()
+        client.sock = ours
+        deadline = sender._Deadline()
+        deadline.watch(client)
+        deadline.cancel()
+        deadline._expire()  # what the timer thread does when it fired a moment before
+        assert not deadline.expired
+        ours.sendall(b"MAIL FROM:<support@sep.example>\r\n")  # the next mail, same connection
+        assert relays.recv(100).startswith(b"MAIL FROM")

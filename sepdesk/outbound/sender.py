@@ -287,6 +287,8 @@ class _Deadline:
         self._client: smtplib.SMTP | None = None
         self._timer = threading.Timer(RELAY_DEADLINE, self._expire)
         self._timer.daemon = True
+        self._over = False  # cancelled: the mail is done, its connection may serve the next
+        self._lock = threading.Lock()  # cancel and _expire: one wins, whole
 
     @property
     def stopped(self) -> bool:
@@ -305,18 +307,26 @@ class _Deadline:
             self._timer.start()
 
     def cancel(self) -> None:
+        """The mail is done: no hang-up from here on. A timer already firing (a mail that
+        took almost RELAY_DEADLINE), or an interrupt that listed this deadline, had shut
+        the connection the next mail of the pass was already using."""
+        with self._lock:
+            self._over = True
         self._timer.cancel()
         with _Deadline.guard:
             _Deadline.active.discard(self)
 
     def _expire(self) -> None:
-        self.expired = True
-        sock = self._client.sock if self._client is not None else None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                # The plain socket's shutdown, for a TLS one too: the sending thread's read
-                # returns at once; SSLSocket.shutdown would drop the TLS state under it.
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        with self._lock:
+            if self._over:
+                return
+            self.expired = True
+            sock = self._client.sock if self._client is not None else None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    # The plain socket's shutdown, for a TLS one too: the sending thread's
+                    # read returns at once; SSLSocket.shutdown would drop the TLS state.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def interrupt(stop: threading.Event) -> None:
