@@ -991,6 +991,7 @@ def test_an_expunge_the_server_ignores_after_the_fallbacks_copy_copies_nothing_t
     desk: Desk,
     pollers: Callable[..., ImapPoller],
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Without MOVE and without the right to expunge in INBOX (an ACL), Dovecot copies,
     then answers the EXPUNGE "OK Expunge ignored: Permission denied": the message stayed,
@@ -1006,10 +1007,15 @@ def test_an_expunge_the_server_ignores_after_the_fallbacks_copy_copies_nothing_t
     real = IMAPClient.has_capability
     monkeypatch.setattr(IMAPClient, "has_capability", lambda c, cap: cap != "MOVE" and real(c, cap))
     poller = pollers(make_settings(tmp_path, quota_server))
+    caplog.set_level(logging.INFO, logger="sepdesk.imap")
     assert poller.run_once() == 1
     assert poller.run_once() == 1  # the message is still there: deleted again, not copied
     assert len(quota_server.uids("INBOX")) == 1
     assert len(quota_server.uids("Processed")) == 1
+    # ...and said so: it had stayed for ever, silently "moved" at every pass.
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "not removed from the folder" in warned[0].getMessage()
+    assert "not removed" in (last_errors(desk)[0] or "")
     acl.unlink()
     poller.close()  # Dovecot keeps the rights it read while the session lasts
     assert poller.run_once() == 1
@@ -1018,6 +1024,7 @@ def test_an_expunge_the_server_ignores_after_the_fallbacks_copy_copies_nothing_t
     assert count(desk, "SELECT count(*) FROM intake") == 1
     assert poller.run_once() == 0
     assert poller._copied == {}  # forgotten by the pass that found it gone from the folder
+    assert last_errors(desk) == [None]
 
 
 def test_the_memory_of_a_folder_made_anew_forgets_its_old_uidvalidity(

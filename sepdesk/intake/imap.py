@@ -83,6 +83,10 @@ SOCKET_TIMEOUT_S = 60.0
 # (a maildir file whose name lies about its size): quarantined unread, not fetched for ever.
 # Twice, so that one server restart during that FETCH quarantines nothing.
 UNREADABLE_AFTER = 2
+# Messages the MOVE fallback copied in an earlier pass, found still in the folder: Dovecot
+# answers the EXPUNGE "OK Expunge ignored" without the right to expunge, and they stayed
+# for ever, "moved" again at every pass, with nothing in the log or in last_error.
+NOT_REMOVED = "copied there, but not removed from the folder (EXPUNGE ignored: no right?)"
 FAULT_ENV = "SEPDESK_FAULT"
 FINAL_STATES = ("done", "quarantined")
 # The final rows among the handed-over ones: a range over the covering (state, id) index
@@ -392,6 +396,7 @@ class ImapPoller:
             kept = self._copied.pop(copied) & (present if copied[1] == uidvalidity else set())
             if kept:
                 self._copied[copied] = kept
+                self._move_refused(len(kept), copied[2], IMAPClientError(NOT_REMOVED))
 
     def _oversize(self, client: IMAPClient, uids: list[int]) -> set[int]:
         """The UIDs over ``max_message_bytes``, by one SEARCH: a FETCH of every size first
