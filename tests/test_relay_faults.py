@@ -528,3 +528,19 @@ def test_a_deadline_firing_as_its_mail_ends_leaves_the_connection_alone() -> Non
         assert not deadline.expired
         ours.sendall(b"MAIL FROM:<support@sep.example>\r\n")  # the next mail, same connection
         assert relays.recv(100).startswith(b"MAIL FROM")
+
+
+def test_a_refusal_stands_when_the_rset_after_it_hangs(
+    open_desk: Callable[..., Desk], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay refused the mail's only recipient (550), then hung at the RSET that
+    follows a refusal: the mail was recorded as a temporary "too slow" attempt and got
+    its 550 again at every retry, instead of failing with it at once."""
+    monkeypatch.setattr(sender, "RELAY_DEADLINE", 0.5)
+    with BadRelay([Script(rcpt="550", rset="hang")]) as relay:
+        desk = open_desk(relay.relay_settings())
+        mail = queue_one(desk, "Backup")
+        assert sender.run_once(desk, T0) == 1
+        assert state(desk, mail)[:2] == ("failed", 1)
+        assert "550" in (state(desk, mail)[2] or "")
+        assert not sender._Deadline.active

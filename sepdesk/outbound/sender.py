@@ -522,7 +522,8 @@ def _relay(session: _Session, row: dict[str, Any]) -> dict[str, tuple[int, bytes
         except (smtplib.SMTPException, OSError) as exc:
             if deadline.stopped:
                 raise RelayStopped("hung up: the desk is stopping") from None
-            if _timed_out(exc, deadline):  # it would keep the next mail as long
+            # A refusal the relay did answer stands, though what followed (RSET) then hung.
+            if _timed_out(exc, deadline) and not _refusal_of_mail(exc):
                 raise RelayDown(
                     _relay_fault(session.settings, exc, deadline), in_mail=True
                 ) from None

@@ -32,6 +32,7 @@ class Script:
     data: str = "354"
     dot: str = "250"
     quit: str = "221"
+    rset: str = "250"
     # STARTTLS: "220" then a handshake that fails (garbage instead of a TLS reply).
     starttls: str = "220"
     # After that 220: "garbage", or "hang" (the client's hello read, never answered).
@@ -193,7 +194,7 @@ class BadRelay:
                 await self._answer(writer, s.quit, ["bye"])
                 return
             elif verb == "RSET" or verb == "NOOP":
-                if not await self._answer(writer, "250", ["OK"]):
+                if not await self._answer(writer, s.rset if verb == "RSET" else "250", ["OK"]):
                     return
             else:
                 if not await self._answer(writer, "502", ["not implemented"]):
