@@ -932,6 +932,17 @@ def test_a_refusal_shows_on_the_row_of_the_folder_that_holds_the_message(
     inbox, other = poller.mailbox_key("INBOX"), poller.mailbox_key("Other")
     assert f"refused to move 1 messages to {ARCHIVE}" in (rows[inbox] or "")
     assert rows[other] is None
+    # The other way round: a refusal met in the folder read last stayed on the row of
+    # the one read first (written when it was met) until that one's next catch-up.
+    with quota_server.client() as c:
+        c.select_folder("INBOX")
+        c.add_flags(c.search("ALL"), [b"\\Deleted"])
+        c.expunge()
+    quota_server.append("Other", make_mail(3, body="LARGE " * 4000))
+    assert poller.run_once() == 0
+    rows = dict(desk.db.execute("SELECT mailbox, last_error FROM imap_state").fetchall())
+    assert rows[inbox] is None
+    assert f"refused to move 1 messages to {ARCHIVE}" in (rows[other] or "")
 
 
 def test_a_refusal_counts_the_messages_held_in_every_batch_of_the_pass(

@@ -757,7 +757,9 @@ class ImapPoller:
         level = logging.INFO if _same_fault(text, self._refusals.get(key)) else logging.WARNING
         self._refusals[key] = text
         log.log(level, "imap: %s; they stay and are tried again on the next pass", text)
-        self._safe_record_error(text)
+        # On the row of the folder that holds them: every folder's row showed it, until
+        # that folder's next catch-up.
+        self._safe_record_error(text, [key[0]] if key[0] else None)
 
     def _refusal_key(self, dest: str) -> tuple[str, str]:
         return (self._selected[0] if self._selected else "", dest)
@@ -828,9 +830,10 @@ class ImapPoller:
                 ],
             )
 
-    def _record_error(self, text: str) -> None:
+    def _record_error(self, text: str, folders: Sequence[str] | None = None) -> None:
+        """``text`` in the rows of ``folders``: of all the poller's, for a connection fault."""
         with write_tx(self.desk.db) as db:
-            for folder in self.folders:
+            for folder in self.folders if folders is None else folders:
                 db.execute(
                     "INSERT INTO imap_state (mailbox, last_error) VALUES (?, ?)"
                     " ON CONFLICT(mailbox) DO UPDATE SET last_error = excluded.last_error",
@@ -922,9 +925,9 @@ class ImapPoller:
             return f"cannot store mail of {where}: database: {_one_line(exc)}"
         return f"connection to {where} failed: {type(exc).__name__}: {_one_line(exc)}"
 
-    def _safe_record_error(self, text: str) -> None:
+    def _safe_record_error(self, text: str, folders: Sequence[str] | None = None) -> None:
         try:
-            self._record_error(text)
+            self._record_error(text, folders)
         except Exception as exc:  # the database may be the fault; the log line still stands
             log.error("imap: cannot record error in imap_state: %s", exc)
 
