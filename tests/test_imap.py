@@ -1501,3 +1501,37 @@ print(start_method())
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     ).stdout.split("\n")
     assert out[:3] == ["fork", "spawn spawn", "fork"]
+
+
+def test_a_destination_refusing_everything_is_not_tried_message_by_message(
+    quota_server: DovecotServer,
+    tmp_path: Path,
+    desk: Desk,
+    pollers: Callable[..., ImapPoller],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A refused set is moved one message at a time for a quota that one large message
+    exceeds. A destination that refuses everything ([NOPERM]: no right to insert) was
+    tried message by message too, on every pass: one MOVE per held message."""
+    from tests.servers.dovecot import _mail_owner
+
+    poller = pollers(make_settings(tmp_path, quota_server, processed_folder=ARCHIVE))
+    poller.run_once()  # creates the folders
+    maildir = quota_server.root / "home" / quota_server.user / "Archive" / ".Processed"
+    acl = maildir / "dovecot-acl"
+    acl.write_text("owner lr\n")  # no "i": nothing may be put in
+    os.chown(acl, *_mail_owner())
+    for n in range(3):
+        quota_server.append("INBOX", make_mail(n))
+    client = poller.connect()
+    moves: list[str] = []
+    real = client.move
+    monkeypatch.setattr(client, "move", lambda uids, dest: moves.append(uids) or real(uids, dest))
+    assert poller.run_once() == 0
+    assert len(quota_server.uids("INBOX")) == 3
+    assert len(moves) == 2, moves  # the set, and once more after mending: not 2 + 3
+    (error,) = last_errors(desk)
+    assert error is not None and "NOPERM" in error
+    acl.unlink()
+    poller.close()  # Dovecot keeps the rights it read while the session lasts
+    assert poller.run_once() == 3
