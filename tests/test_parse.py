@@ -77,6 +77,10 @@ def test_large_html_is_rendered_by_its_tags_as_html_parser_renders_it(
         "<head><title>t</title></head><body>x&nbsp;y</body>",
         "<div>x<style>p{}</style>y</div><?xml x?>z",
         "1 <2 and 3> 0",
+        # Outlook's conditional comment: its XML's values had become text ("96").
+        "<!--[if gte mso 9]><xml><o:PixelsPerInch>96</o:PixelsPerInch></xml><![endif]-->Hallo",
+        "<p>a<!-- x --></p>b<!--<p>c</p>-->d",
+        'a<script>var s = "<p>";</script>b',  # html.parser sees no tag in a script
     ]
     docs = [*_html_parts(), *edge]
     assert len(docs) > 10  # the corpus has HTML mails

@@ -20,6 +20,7 @@ import hashlib
 import html
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import make_header
@@ -158,13 +159,13 @@ class _HtmlText(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style", "head"):
             self._skip += 1
-        elif tag in self._BLOCK:
+        elif tag in self._BLOCK and not self._skip:  # html.parser reads none in a script
             self.out.append("\n" if tag != "td" else " ")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style", "head"):
             self._skip = max(0, self._skip - 1)
-        elif tag in self._BLOCK:
+        elif tag in self._BLOCK and not self._skip:
             self.out.append("\n" if tag != "td" else " ")
 
     def handle_data(self, data: str) -> None:
@@ -209,9 +210,30 @@ _TAG_NAME = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)")
 
 
 def _rendered_by_tags(markup: str) -> list[str]:
-    """What _rendered gives, as html.parser reads tags: a name right after "<" (else the
-    piece is text), "<!" and "<?" skipped, "<br/>" opened and closed."""
-    renderer, end = _HtmlText(), 0
+    """What _rendered gives, as html.parser reads tags: comments skipped (Outlook's
+    conditional ones hold XML whose values became text), a name right after "<" (else
+    the piece is text), "<!" and "<?" skipped, "<br/>" opened and closed."""
+    renderer = _HtmlText()
+    for segment in _outside_comments(markup):
+        _render_tags(renderer, segment)
+    return renderer.out
+
+
+def _outside_comments(markup: str) -> Iterator[str]:
+    """The markup between comments, found by one str.find after another: linear. From an
+    unclosed "<!--" on, the rest is read as it is."""
+    start = 0
+    while (opened := markup.find("<!--", start)) != -1:
+        closed = markup.find("-->", opened + 4)
+        if closed == -1:
+            break
+        yield markup[start:opened]
+        start = closed + 3
+    yield markup[start:]
+
+
+def _render_tags(renderer: _HtmlText, markup: str) -> None:
+    end = 0
     for match in _TAG_PIECE.finditer(markup):  # one at a time: a list of them doubled memory
         if match.start() > end:
             renderer.handle_data(html.unescape(markup[end : match.start()]))
@@ -228,7 +250,6 @@ def _rendered_by_tags(markup: str) -> list[str]:
                 renderer.handle_endtag(tag.group(2).lower())
     if end < len(markup):
         renderer.handle_data(html.unescape(markup[end:]))
-    return renderer.out
 
 
 _CLOSE_WORK = 1_000_000
