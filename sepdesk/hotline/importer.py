@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sepdesk.desk import Desk
-from sepdesk.errors import SepdeskError
+from sepdesk.errors import SepdeskError, one_line
 from sepdesk.hotline import calls
 from sepdesk.hotline.batch import Batch
 from sepdesk.hotline.csvrows import FIELDS, CallReader, CallRow, content_digest
@@ -105,11 +105,6 @@ def rejects_path(path: Path) -> Path:
 
 def reasons_path(path: Path) -> Path:
     return Path(str(path) + REASONS_SUFFIX)
-
-
-def one_line(text: str) -> str:
-    """A reason as one line of the reasons file (a value quoted in it may hold a line break)."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class _Rejects:

@@ -24,12 +24,11 @@ from datetime import datetime
 from pathlib import Path
 
 from sepdesk.desk import Desk
-from sepdesk.errors import SepdeskError
+from sepdesk.errors import SepdeskError, one_line
 from sepdesk.hotline.importer import (
     REJECTS_SUFFIX,
     ImportSummary,
     import_file,
-    one_line,
     reasons_path,
     rejects_path,
 )
