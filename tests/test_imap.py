@@ -69,6 +69,16 @@ def desk(tmp_path: Path, server: DovecotServer) -> Iterator[Desk]:
     d.close()
 
 
+def hide_capability(monkeypatch: pytest.MonkeyPatch, capability: str) -> None:
+    """Every client sees the server without ``capability`` (IDLE, MOVE)."""
+    from imapclient import IMAPClient
+
+    real = IMAPClient.has_capability
+    monkeypatch.setattr(
+        IMAPClient, "has_capability", lambda c, cap: cap != capability and real(c, cap)
+    )
+
+
 @pytest.fixture
 def pollers(desk: Desk) -> Iterator[Callable[..., ImapPoller]]:
     """Factory for pollers on this test's desk (own connection each); all closed at teardown."""
@@ -570,10 +580,7 @@ def test_without_idle_the_poller_polls_every_poll_interval(
     pollers: Callable[..., ImapPoller],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from imapclient import IMAPClient
-
-    real = IMAPClient.has_capability
-    monkeypatch.setattr(IMAPClient, "has_capability", lambda c, cap: cap != "IDLE" and real(c, cap))
+    hide_capability(monkeypatch, "IDLE")
     settings = make_settings(tmp_path, server, poll_interval=1)
     with Background(pollers(settings)):
         server.append("INBOX", make_mail(1))
@@ -843,10 +850,8 @@ def test_a_message_over_the_destinations_quota_holds_up_no_other_of_its_batch(
     and ``sepdesk status`` shows the refusal (imap_state.last_error) until moves work."""
     settings = make_settings(tmp_path, quota_server, processed_folder=ARCHIVE)
     poller = pollers(settings)
-    client = poller.connect()
     if command == "COPY":
-        real = client.has_capability
-        monkeypatch.setattr(client, "has_capability", lambda cap: cap != "MOVE" and real(cap))
+        hide_capability(monkeypatch, "MOVE")
     quota_server.append("INBOX", make_mail(1))
     quota_server.append("INBOX", make_mail(2, body="LARGE " * 4000))  # 24 kB
     quota_server.append("INBOX", make_mail(3))
@@ -1014,10 +1019,7 @@ def test_an_expunge_the_server_ignores_after_the_fallbacks_copy_copies_nothing_t
     acl = quota_server.root / "home" / quota_server.user / "Maildir" / "dovecot-acl"
     acl.write_text("owner lrwsti\n")  # no "e": no expunge (read when INBOX is opened)
     os.chown(acl, *_mail_owner())
-    from imapclient import IMAPClient
-
-    real = IMAPClient.has_capability
-    monkeypatch.setattr(IMAPClient, "has_capability", lambda c, cap: cap != "MOVE" and real(c, cap))
+    hide_capability(monkeypatch, "MOVE")
     poller = pollers(make_settings(tmp_path, quota_server))
     caplog.set_level(logging.INFO, logger="sepdesk.imap")
     assert poller.run_once() == 1
@@ -1049,10 +1051,7 @@ def test_the_memory_of_a_folder_made_anew_forgets_its_old_uidvalidity(
     and forgotten when it changes; an operator precedence slip in _forget_gone
     ("pop(key) & present if ... else set()") popped nothing of an old UIDVALIDITY: one
     entry more, with its UIDs, for every time a folder was made anew."""
-    from imapclient import IMAPClient
-
-    real = IMAPClient.has_capability
-    monkeypatch.setattr(IMAPClient, "has_capability", lambda c, cap: cap != "MOVE" and real(c, cap))
+    hide_capability(monkeypatch, "MOVE")
     settings = make_settings(tmp_path, server, folder="Desk")
     poller = pollers(settings)
     poller.run_once()  # creates the folder
@@ -1161,8 +1160,7 @@ def test_move_fallback_copies_flags_and_expunges_only_those_uids(
     assert server.uids("INBOX") == [uids[2]]
     assert len(server.uids("Quarantine")) == 2
     # The whole pass without MOVE in the server's capabilities.
-    real = client.has_capability
-    monkeypatch.setattr(client, "has_capability", lambda cap: cap != "MOVE" and real(cap))
+    hide_capability(monkeypatch, "MOVE")
     assert drain(poller) == 1
     assert server.uids("INBOX") == []
     assert len(server.uids("Processed")) == 1
