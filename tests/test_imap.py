@@ -69,6 +69,12 @@ def desk(tmp_path: Path, server: DovecotServer) -> Iterator[Desk]:
     d.close()
 
 
+@pytest.fixture(autouse=True)
+def imap_info_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """The poller's INFO lines are captured too: tests count WARNINGs against INFOs."""
+    caplog.set_level(logging.INFO, logger="sepdesk.imap")
+
+
 def hide_capability(monkeypatch: pytest.MonkeyPatch, capability: str) -> None:
     """Every client sees the server without ``capability`` (IDLE, MOVE)."""
     from imapclient import IMAPClient
@@ -494,7 +500,6 @@ def test_refused_login_logs_one_line_and_does_not_raise(
 ) -> None:
     (tmp_path / "wrong.pw").write_text("not-the-password")
     settings = make_settings(tmp_path, server, password_file=str(tmp_path / "wrong.pw"))
-    caplog.set_level(logging.INFO, logger="sepdesk.imap")
     with Background(pollers(settings, backoff_initial=30.0)):
         wait_until(
             lambda: count(desk, "SELECT count(*) FROM imap_state WHERE last_error IS NOT NULL") > 0,
@@ -537,7 +542,6 @@ def test_a_fault_that_repeats_is_one_warning_and_its_end_another(
 ) -> None:
     """A server down for an hour must not be 60 WARNINGs; that it is back is news."""
     poller = pollers(make_settings(tmp_path, server))
-    caplog.set_level(logging.INFO, logger="sepdesk.imap")
     down = ConnectionRefusedError(111, "Connection refused")
     for delay in (1, 2, 4):
         poller._fault(down, delay)
@@ -561,7 +565,6 @@ def test_a_refusal_that_repeats_with_the_servers_time_stamp_is_one_warning(
     from imapclient.exceptions import IMAPClientError
 
     poller = pollers(make_settings(tmp_path, server))
-    caplog.set_level(logging.INFO, logger="sepdesk.imap")
     for stamp, took in (("20:18:02", "0.002 + 0.000"), ("20:18:03", "0.001 + 0.000 + 0.001")):
         poller._fault(
             IMAPClientError(
@@ -706,7 +709,6 @@ def test_a_message_the_server_cannot_send_is_quarantined_and_the_rest_read(
         server.append("INBOX", make_mail(n))
     deliver_file(server, "1.M2P1.liar,S=10,W=10", make_mail(99))
     server.append("INBOX", make_mail(4))
-    caplog.set_level(logging.INFO, logger="sepdesk.imap")
     with Background(pollers()):
         wait_until(lambda: len(server.uids("Processed")) == 4, "the readable mail processed")
         wait_until(lambda: len(server.uids("Quarantine")) == 1, "the unreadable one moved")
@@ -755,7 +757,6 @@ def test_a_refused_move_holds_up_no_other_mail_and_is_tried_again(
     poller.connect()  # creates the folders
     quarantine = server.root / "home" / server.user / "Maildir" / ".Quarantine"
     dirs = [quarantine / d for d in ("tmp", "new", "cur")]
-    caplog.set_level(logging.INFO, logger="sepdesk.imap")
     server.append("INBOX", make_mail(1, body="BIG " * 2000))
     server.append("INBOX", make_mail(2))
     try:
@@ -855,7 +856,6 @@ def test_a_message_over_the_destinations_quota_holds_up_no_other_of_its_batch(
     quota_server.append("INBOX", make_mail(1))
     quota_server.append("INBOX", make_mail(2, body="LARGE " * 4000))  # 24 kB
     quota_server.append("INBOX", make_mail(3))
-    caplog.set_level(logging.INFO, logger="sepdesk.imap")
     assert poller.run_once() == 2
     assert len(quota_server.uids("INBOX")) == 1
     assert len(quota_server.uids(ARCHIVE)) == 2
@@ -898,7 +898,6 @@ def test_a_refusal_is_forgotten_once_its_message_is_gone_from_the_folder(
         tmp_path, quota_server, quarantine_folder="Archive.Quarantine", max_message_bytes=20000
     )
     poller = pollers(settings)
-    caplog.set_level(logging.INFO, logger="sepdesk.imap")
     quota_server.append("INBOX", make_mail(1, body="LARGE " * 4000))  # 24 kB: over 15 kB
     assert poller.run_once() == 0
     (error,) = last_errors(desk)
@@ -981,7 +980,6 @@ def test_other_mail_moving_to_a_destination_does_not_end_its_refusal(
     the refusal: the held message's refusal was a WARNING on every pass."""
     settings = make_settings(tmp_path, quota_server, processed_folder=ARCHIVE)
     poller = pollers(settings, batch_size=1)
-    caplog.set_level(logging.INFO, logger="sepdesk.imap")
     quota_server.append("INBOX", make_mail(1, body="LARGE " * 4000))  # 24 kB: over 15 kB
     for n in range(2, 5):
         quota_server.append("INBOX", make_mail(n))
@@ -1021,7 +1019,6 @@ def test_an_expunge_the_server_ignores_after_the_fallbacks_copy_copies_nothing_t
     os.chown(acl, *_mail_owner())
     hide_capability(monkeypatch, "MOVE")
     poller = pollers(make_settings(tmp_path, quota_server))
-    caplog.set_level(logging.INFO, logger="sepdesk.imap")
     assert poller.run_once() == 1
     assert poller.run_once() == 1  # the message is still there: deleted again, not copied
     assert len(quota_server.uids("INBOX")) == 1
