@@ -544,3 +544,31 @@ def test_a_refusal_stands_when_the_rset_after_it_hangs(
         assert state(desk, mail)[:2] == ("failed", 1)
         assert "550" in (state(desk, mail)[2] or "")
         assert not sender._Deadline.active
+
+
+@pytest.mark.parametrize("secret", ["missing", "not UTF-8"])
+def test_a_relay_password_file_that_cannot_be_read_fails_no_mail(
+    secret: str,
+    open_desk: Callable[..., Desk],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The desk's password file missing or not UTF-8 (the admin's fault, not the mail's)
+    escaped the sender's fault handling: every mail of every pass was charged an
+    attempt, with a traceback each, until max_attempts failed them all."""
+    monkeypatch.delenv("SEPDESK_RELAY_PASSWORD", raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    password = tmp_path / "relay.pw"
+    if secret == "not UTF-8":
+        password.write_bytes(b"geheim\xff\n")
+    with BadRelay([Script(extensions=AUTH)]) as relay:
+        desk = open_desk({**relay.relay_settings(), "user": "desk", "password_file": str(password)})
+        ids = [queue_one(desk, "Backup") for _ in range(3)]
+        caplog.set_level(logging.INFO, "sepdesk.sender")
+        for k in range(3):
+            assert sender.run_once(desk, T0 + timedelta(minutes=k)) == 3
+            assert [state(desk, i)[:2] for i in ids] == [("queued", 0)] * 3
+        assert all("relay.pw: cannot read secret" in (state(desk, i)[2] or "") for i in ids)
+        lines = sender_lines(caplog)
+        assert len(lines) == 1 and "Traceback" not in caplog.text, lines

@@ -33,7 +33,7 @@ from typing import Any, ClassVar, NoReturn, cast
 
 from sepdesk.config import Settings, read_secret, tls_context
 from sepdesk.desk import Desk
-from sepdesk.errors import DeliveryError
+from sepdesk.errors import ConfigError, DeliveryError
 from sepdesk.instants import to_db
 from sepdesk.outbound.outbox import backoff, raw_of
 from sepdesk.store import insert_row, write_tx
@@ -257,7 +257,9 @@ def _connect(settings: Settings, context: ssl.SSLContext, deadline: _Deadline) -
         # Here, not in the mail's transaction: a relay refusing EHLO (and HELO) refuses
         # the desk, not the mail; it charged the mail an attempt, a 5xx failed it for good.
         client.ehlo_or_helo_if_needed()
-    except (smtplib.SMTPException, OSError) as exc:  # ssl.SSLError is an OSError
+    # ssl.SSLError is an OSError; ConfigError: the password file cannot be read, which is
+    # the desk's fault as a wrong password is (it charged every mail, with a traceback).
+    except (smtplib.SMTPException, OSError, ConfigError) as exc:
         _hang_up(client)
         if deadline.stopped:
             raise RelayStopped("hung up: the desk is stopping") from None
