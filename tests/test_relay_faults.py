@@ -572,3 +572,21 @@ def test_a_relay_password_file_that_cannot_be_read_fails_no_mail(
         assert all("relay.pw: cannot read secret" in (state(desk, i)[2] or "") for i in ids)
         lines = sender_lines(caplog)
         assert len(lines) == 1 and "Traceback" not in caplog.text, lines
+
+
+def test_a_ca_file_gone_since_the_start_fails_no_mail(
+    tmp_path: Path, open_desk: Callable[..., Desk]
+) -> None:
+    """[relay] ca_file is checked when the configuration loads; removed while the daemon
+    runs, building the TLS context failed inside each mail: every one was charged."""
+    server = make_cert(tmp_path, "localhost")
+    ca = tmp_path / "localhost.crt"
+    with SmtpSink(ssl_context=server, starttls=True) as sink:
+        relay = {"host": "localhost", "port": sink.port, "tls": "starttls", "ca_file": str(ca)}
+        desk = open_desk(relay)
+        ids = [queue_one(desk, "Backup") for _ in range(2)]
+        ca.unlink()
+        assert sender.run_once(desk, T0) == 2
+        assert [state(desk, i)[:2] for i in ids] == [("queued", 0)] * 2
+        assert all("ca_file" in (state(desk, i)[2] or "") for i in ids)
+        assert sink.received() == []

@@ -391,6 +391,17 @@ def _refusal_of_mail(exc: BaseException) -> bool:
     )
 
 
+def _relay_context(settings: Settings) -> ssl.SSLContext:
+    """The TLS context for the relay. Its ca_file was loaded with the configuration; one
+    removed or broken since is the desk's fault, as a wrong password is: RelayDown (it
+    was a temporary fault of each mail, charged an attempt)."""
+    try:
+        return tls_context(settings.relay.ca_file)
+    except OSError as exc:  # ssl.SSLError is one
+        reason = exc.strerror or str(exc)
+        raise RelayDown(f"[relay] ca_file: {settings.relay.ca_file}: {reason}") from None
+
+
 class _Session:
     """The pass's connection to the relay, reused for its mails: a new MAIL FROM after
     each transaction, RSET after a refused one, a new connection after
@@ -420,7 +431,7 @@ class _Session:
 
     def _connect(self, deadline: _Deadline) -> smtplib.SMTP:
         if self._context is None:
-            self._context = tls_context(self.settings.relay.ca_file)
+            self._context = _relay_context(self.settings)
         self.client, self.mails = _connect(self.settings, self._context, deadline), 0
         return self.client
 
