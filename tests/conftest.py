@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,3 +108,18 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]
         yield from dovecot_server(tmp_path_factory)
     except DovecotMissing as exc:
         pytest.fail(str(exc))
+
+
+def run_bench(script: str, *args: str, timeout: float) -> str:
+    """bench/``script`` run as a reader of the README would run it; its output, after
+    checking it exited 0 (the tests of bench scripts keep them working, not timed)."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, str(root / "bench" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=root,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout

@@ -8,24 +8,14 @@ script that measures the IMAP target working: both email parsers' floors,
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import run_bench
+
 FLOOR_LABELS = ("per mail", "per batch", "per mail, compat32", "per batch, compat32")
 
 
 def test_imap_bench_prints_each_floor_serve_and_their_ratios() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "imap_intake.py"), "-n", "24", "--batch", "10"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = done.stdout
+    out = run_bench("imap_intake.py", "-n", "24", "--batch", "10", timeout=300)
     serve = _rate(out, r"sepdesk serve \(\d+ cpus\)")
     intake = _rate(out, "sepdesk intake only")
     assert intake > 0

@@ -7,21 +7,11 @@ large mails working, and checks that each of its mails becomes a ticket.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import run_bench
 
 
 def test_large_mail_bench_ingests_each_kind_and_prints_seconds_and_memory() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "large_mail.py"), "--mb", "0.2"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = re.findall(r"^(\w+) +[\d.]+ MB +(\w+) +[\d.]+ s +peak RSS +\d+ MB$", done.stdout, re.M)
+    out = run_bench("large_mail.py", "--mb", "0.2", timeout=120)
+    lines = re.findall(r"^(\w+) +[\d.]+ MB +(\w+) +[\d.]+ s +peak RSS +\d+ MB$", out, re.M)
     assert lines == [("text", "new_ticket"), ("html", "new_ticket"), ("attachment", "new_ticket")]
