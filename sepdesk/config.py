@@ -282,6 +282,16 @@ def _validate_accounts(where: str, imap: ImapSettings) -> None:
                 raise ConfigError(f"{where}: {name}: expected {_type_name(hints[key])}")
         if not acct.get("user"):
             raise ConfigError(f"{where}: [imap] accounts[{i}].user: missing")
+    if not imap.enabled:
+        return
+    # Else serve starts and its poller retries for ever against host "" (a DNS error
+    # naming "@:993") or logs in as nobody, without a word about the key to set.
+    for key in ("host", "user"):
+        if not str(getattr(imap, key)).strip():
+            raise ConfigError(f"{where}: [imap] {key}: required with enabled = true")
+    for i, mailbox in enumerate(imap.mailboxes()[1:], 1):
+        if not mailbox.host.strip():
+            raise ConfigError(f"{where}: [imap] accounts[{i}].host: must not be empty")
 
 
 def tls_context(ca_file: str) -> ssl.SSLContext:

@@ -69,6 +69,29 @@ def test_plaintext_only_to_loopback(tmp_path: Path) -> None:
         config.load(p)
 
 
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ("[imap]\nenabled = true\n", r"\[imap\] host: required with enabled = true"),
+        ('[imap]\nenabled = true\nhost = "imap.sep.example"\n', r"\[imap\] user: required"),
+        (
+            '[imap]\nenabled = true\nhost = "imap.sep.example"\nuser = "support"\n'
+            'accounts = [{ user = "partner", host = " " }]\n',
+            r"\[imap\] accounts\[1\]\.host: must not be empty",
+        ),
+    ],
+)
+def test_an_enabled_imap_poller_needs_host_and_user(
+    tmp_path: Path, toml: str, expected: str
+) -> None:
+    """Accepted before, serve then retried for ever with "connection to @:993 failed:
+    gaierror" (or a login as nobody), naming no key; `status` passed the file."""
+    refused(tmp_path / "c.toml", toml, expected)
+    p = tmp_path / "ok.toml"
+    p.write_text('[imap]\nhost = ""\n')  # not enabled: no poller, nothing to check
+    assert config.load(p).imap.enabled is False
+
+
 def test_example_config_lists_every_key_and_loads() -> None:
     text = (ROOT / "config" / "sepdesk.toml").read_text("utf-8")
     for section, key, _default, help_text in config.describe():
