@@ -269,10 +269,15 @@ def test_severity_and_assign_before_the_ticket_was_received_are_refused(
     cfg: Path, args: tuple[str, ...]
 ) -> None:
     # These two have no --at: they happen now, so the clock is set before the receipt.
-    with time_machine.travel(datetime(2026, 11, 1, 9, tzinfo=UTC), tick=False):
+    # The line read "cannot severity at 2026-11-01T10:00:00.250000+01:00" before.
+    with time_machine.travel(datetime(2026, 11, 1, 9, 0, 0, 250000, tzinfo=UTC), tick=False):
         result = run(cfg, "tickets", *args)
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"sepdesk: T-2026-000002: cannot {args[0]} at 2026-11-01T10")
+    verb = "change the severity" if args[0] == "severity" else args[0]
+    assert result.stderr == (
+        f"sepdesk: T-2026-000002: cannot {verb} at 2026-11-01T10:00:00+01:00, before the"
+        " ticket was received (2026-11-02T09:15:40+01:00)\n"
+    )
 
 
 @pytest.mark.parametrize(

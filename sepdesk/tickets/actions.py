@@ -32,6 +32,8 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
 }
 # How an action reads in "cannot <verb> a ticket ...", where its name is no verb.
 _VERB = {"severity": "change the severity of", "waiting": "set waiting"}
+# The same in "cannot <verb> at <instant>", without an object.
+_VERB_AT = {"severity": "change the severity", "waiting": "set waiting"}
 
 
 def _check(ticket: dict[str, Any], action: str) -> None:
@@ -47,7 +49,10 @@ def _check_time(ticket: dict[str, Any], action: str, at: datetime, tz: str) -> N
     received = from_db(ticket["received_at"])
     if at < received:
         raise InputError(
-            f"{ticket['ticket_number']}: cannot {action} at {local_iso(at, tz)},"
+            # Whole seconds: severity and assign have no --at, so ``at`` is now(), whose
+            # microseconds only clutter the line.
+            f"{ticket['ticket_number']}: cannot {_VERB_AT.get(action, action)}"
+            f" at {local_iso(at.replace(microsecond=0), tz)},"
             f" before the ticket was received ({local_iso(received, tz)})"
         )
 
