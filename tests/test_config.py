@@ -428,3 +428,25 @@ def test_a_ca_file_that_cannot_be_used_is_a_config_error(tmp_path: Path) -> None
     )  # fmt: skip
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "[relay] ca_file:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("where", ["root", "group", "command"])
+def test_config_is_taken_before_the_group_after_it_and_after_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """SPEC §3: every command takes --config; before a group's subcommand it was refused."""
+    monkeypatch.chdir(tmp_path)  # no default database here: only the config's is found
+    monkeypatch.delenv("SEPDESK_CONFIG", raising=False)
+    p = tmp_path / "c.toml"
+    p.write_text(f'[database]\npath = "{tmp_path / "d.db"}"\n')
+    _register()
+    opt = ["--config", str(p)]
+    args = {
+        "root": [*opt, "tickets", "list"],
+        "group": ["tickets", *opt, "list"],
+        "command": ["tickets", "list", *opt],
+    }[where]
+    assert CliRunner().invoke(cli, ["--config", str(p), "init"]).exit_code == 0
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ticket_number")

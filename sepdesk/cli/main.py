@@ -32,22 +32,24 @@ def _store_config(ctx: click.Context, _param: click.Parameter, value: str | None
         ctx.find_root().ensure_object(dict)["config_path"] = value
 
 
-def _leaves(command: click.Command) -> list[click.Command]:
+def _tree(command: click.Command) -> list[click.Command]:
+    """The command and, for a group, every command below it."""
     if isinstance(command, click.Group):
-        return [leaf for sub in command.commands.values() for leaf in _leaves(sub)]
+        return [command, *(c for sub in command.commands.values() for c in _tree(sub))]
     return [command]
 
 
 def _register() -> None:
-    """Add every command group, and ``--config`` to every command (SPEC: each command takes it)."""
+    """Add every command group, and ``--config`` to every command (SPEC: each command takes
+    it), groups included: ``sepdesk tickets --config X list`` was a usage error."""
     from sepdesk.cli import commands
 
     if cli.commands:
         return
     for command in commands.ALL:
         cli.add_command(command)
-        for leaf in _leaves(command):
-            leaf.params.append(
+        for each in _tree(command):
+            each.params.append(
                 click.Option(
                     ["--config"],
                     type=click.Path(dir_okay=False),
