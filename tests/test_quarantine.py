@@ -7,6 +7,7 @@ the new reason, attempts and time; the attempts go on counting instead of restar
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -100,3 +101,16 @@ def test_show_prints_the_entry_and_writes_the_raw_bytes(desk: Desk, tmp_path: Pa
     missing = cli(desk, tmp_path, "quarantine", "show", "99")
     assert missing.exit_code == 1 and "quarantine #99: no such entry" in missing.output
     assert cli(desk, tmp_path, "quarantine", "show", qid, "--out", str(out)).exit_code == 2
+
+
+def test_a_quarantined_mail_is_logged_as_a_warning(
+    desk: Desk, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It waits for an admin: `journalctl -p warning` (docs/operations.md) must show it."""
+    caplog.set_level(logging.INFO, logger="sepdesk")
+    garbage(desk, tmp_path, "one.eml")
+    intake_id = store_raw(desk.db, source="imap", raw=b"x" * 10, received_at=T0).intake_id
+    runner.quarantine_intake(desk, intake_id, "message too large: test")
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if "outcome=" in r.getMessage()]
+    assert [level for level, _ in lines] == [logging.WARNING, logging.WARNING]
+    assert all("outcome=quarantined" in text for _, text in lines)

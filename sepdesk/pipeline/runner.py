@@ -142,7 +142,15 @@ def quarantine_intake(desk: Desk, intake_id: int, reason: str, at: datetime | No
     if rows[0]["state"] == "pending":
         _quarantine(desk, rows[0], reason, at or now())
         # The same line every processed message gets (process_batch).
-        log.info("intake #%s outcome=quarantined reason=%s", intake_id, reason)
+        log.log(
+            _level("quarantined"), "intake #%s outcome=quarantined reason=%s", intake_id, reason
+        )
+
+
+def _level(outcome: str) -> int:
+    """A quarantined mail waits for an admin: its line is a WARNING, which the docs'
+    ``journalctl -p warning`` shows; every other outcome is routine (INFO)."""
+    return logging.WARNING if outcome == "quarantined" else logging.INFO
 
 
 # An earlier header-only row of the same message: a Message-ID and the same header bytes.
@@ -290,7 +298,8 @@ def process_batch(
         if w is None:
             continue  # not ours to report: already done, or done by another worker
         mid = w.mail.message_id if w.mail else "?"
-        log.info(
+        log.log(
+            _level(r.outcome),
             "intake #%s message-id=%s outcome=%s ticket=%s reason=%s",
             r.intake_id,
             mid,
