@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -96,8 +97,13 @@ def test_show_prints_the_entry_and_writes_the_raw_bytes(desk: Desk, tmp_path: Pa
     raw = (tmp_path / "one.eml").read_bytes()
     assert cli(desk, tmp_path, "quarantine", "show", qid, "--raw").stdout_bytes == raw
     out = tmp_path / "copy.eml"
-    written = cli(desk, tmp_path, "quarantine", "show", qid, "--raw", "--out", str(out))
+    umask = os.umask(0o022)  # the usual one, under which the file had been 0644
+    try:
+        written = cli(desk, tmp_path, "quarantine", "show", qid, "--raw", "--out", str(out))
+    finally:
+        os.umask(umask)
     assert written.exit_code == 0 and out.read_bytes() == raw
+    assert out.stat().st_mode & 0o777 == 0o600  # a customer's mail, as a backup (0600)
     missing = cli(desk, tmp_path, "quarantine", "show", "99")
     assert missing.exit_code == 1 and "quarantine #99: no such entry" in missing.output
     assert cli(desk, tmp_path, "quarantine", "show", qid, "--out", str(out)).exit_code == 2
