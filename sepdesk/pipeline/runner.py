@@ -147,7 +147,7 @@ def quarantine_intake(desk: Desk, intake_id: int, reason: str, at: datetime | No
         )
 
 
-def _level(outcome: str) -> int:
+def _level(outcome: str | None) -> int:
     """A quarantined mail waits for an admin: its line is a WARNING, which the docs'
     ``journalctl -p warning`` shows; every other outcome is routine (INFO)."""
     return logging.WARNING if outcome == "quarantined" else logging.INFO
