@@ -592,8 +592,15 @@ def test_unreadable_files_raise_one_line(hdesk: Desk, tmp_path: Path) -> None:
         import_file(hdesk, empty, AT)
     nohead = tmp_path / "nohead.csv"
     nohead.write_text("foo,bar\n1,2\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"line 1: missing column.*call_uid"):
+    with pytest.raises(InputError) as refused:
         import_file(hdesk, nohead, AT)
+    assert str(refused.value).endswith(
+        "line 1: missing column(s): call_uid, started_at, severity; and one of summary, ticket"
+    )
+    nohead.write_text("call_uid,started_at,severity\n1,2,3\n", encoding="utf-8")
+    with pytest.raises(InputError) as refused:
+        import_file(hdesk, nohead, AT)
+    assert str(refused.value).endswith("line 1: missing column(s): one of summary, ticket")
     cr_only = write_csv(tmp_path / "mac.csv", [row("M1"), row("M2")])
     cr_only.write_bytes(cr_only.read_bytes().replace(b"\r\n", b"\r"))
     with pytest.raises(InputError, match=r"^\S+mac.csv: line 1: the lines end in CR alone"):
