@@ -518,3 +518,17 @@ def test_successors_that_end_at_once_are_replaced_ever_less_often(
     clock[0] += 2 * procs.REPLACE_WAIT_MAX  # a successor that lived on: the streak is over
     assert pool.replace_ended()
     assert pool.replace_wait == procs.REPLACE_WAIT
+
+
+def test_a_reload_names_only_the_sections_that_need_a_restart_and_changed() -> None:
+    """The warning had named [smtp], [database] and [imap] whatever had changed."""
+    from sepdesk.config import from_mapping
+    from sepdesk.daemon.serve import RESTART_SECTIONS, changed_sections
+
+    old = from_mapping({"smtp": {"port": 2525}, "log": {"level": "INFO"}}, "old")
+    port = from_mapping({"smtp": {"port": 2526}, "log": {"level": "INFO"}}, "new")
+    level = from_mapping({"smtp": {"port": 2525}, "log": {"level": "DEBUG"}}, "new")
+    both = from_mapping({"smtp": {"port": 2526}, "imap": {"folder": "Support"}}, "new")
+    assert changed_sections(old, port, RESTART_SECTIONS) == ["[smtp]"]
+    assert changed_sections(old, level, RESTART_SECTIONS) == []
+    assert changed_sections(old, both, RESTART_SECTIONS) == ["[smtp]", "[imap]"]

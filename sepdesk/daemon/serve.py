@@ -29,6 +29,8 @@ from sepdesk.outbound import sender
 log = logging.getLogger("sepdesk.daemon")
 STOP_TIMEOUT = 8.0
 HUNG_AFTER = 300.0  # seconds a worker or pipeline process may go without turning its loop
+# Sections a reload cannot apply: the listening socket, the open database, the IMAP login.
+RESTART_SECTIONS = ("smtp", "database", "imap")
 
 
 class Daemon:
@@ -188,12 +190,9 @@ class Daemon:
         except ConfigError as exc:
             log.error("SIGHUP: configuration not reloaded: %s", exc)
             return
-        if (new.smtp, new.database, new.imap) != (
-            self.settings.smtp,
-            self.settings.database,
-            self.settings.imap,
-        ):
-            log.warning("SIGHUP: [smtp], [database] and [imap] changes take effect after a restart")
+        kept = changed_sections(self.settings, new, RESTART_SECTIONS)
+        if kept:
+            log.warning("SIGHUP: %s changes take effect after a restart", " and ".join(kept))
         self.settings = new
         set_level(new.log.level)  # before the pipeline processes start: they take it over
         for desk in self.desks:
@@ -264,6 +263,11 @@ class Daemon:
         limit = time.monotonic() - HUNG_AFTER
         procs_ok = self.processes is None or not self.processes.hung_since(limit)
         return procs_ok and all(w.is_alive() and w.heartbeat > limit for w in self.workers)
+
+
+def changed_sections(old: Settings, new: Settings, names: tuple[str, ...]) -> list[str]:
+    """The sections among ``names`` whose settings differ, as "[name]"."""
+    return [f"[{n}]" for n in names if getattr(old, n) != getattr(new, n)]
 
 
 def warn_without_escalation_recipients(settings: Settings) -> None:
