@@ -262,6 +262,23 @@ def test_an_action_dated_before_the_ticket_was_received_is_refused(cfg: Path, ac
     assert run(cfg, "tickets", "show", ref, "--json").stdout == before  # nothing done
 
 
+@pytest.mark.parametrize("action", ["accept", "solve", "close", "respond"])
+def test_an_action_dated_ahead_of_the_clock_is_refused(cfg: Path, action: str) -> None:
+    """--at says when it happened: a typo in the year (an accept dated next May) had held
+    the customer's Call ID mail until then. A clock a few minutes fast is still taken."""
+    ref = "T-2026-000002"
+    before = run(cfg, "tickets", "show", ref, "--json").stdout
+    with time_machine.travel(datetime(2026, 11, 3, 9, 0, 0, 250000, tzinfo=UTC), tick=False):
+        ahead = run(cfg, "tickets", action, ref, "--at", "2027-11-03T10:00")
+        assert ahead.exit_code == 1
+        assert ahead.stderr == (
+            f"sepdesk: {ref}: cannot {action} at 2027-11-03T10:00:00+01:00: that is ahead of"
+            " now (2026-11-03T10:00:00+01:00); --at says when it happened\n"
+        )
+        assert run(cfg, "tickets", "show", ref, "--json").stdout == before  # nothing done
+        assert run(cfg, "tickets", action, ref, "--at", "2026-11-03T10:04").exit_code == 0
+
+
 @pytest.mark.parametrize(
     "args", [("severity", "T-2026-000002", "1"), ("assign", "T-2026-000002", "eva@sep.example")]
 )

@@ -6,7 +6,7 @@ import getpass
 import json
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
@@ -19,7 +19,8 @@ from sepdesk.cli.common import (
     json_option,
     option_instant,
 )
-from sepdesk.instants import db_to_local, now, to_db
+from sepdesk.errors import InputError
+from sepdesk.instants import db_to_local, local_iso, now, to_db
 from sepdesk.pipeline import commands as mail_commands
 from sepdesk.sla.breach import ticket_breached
 from sepdesk.tickets import actions
@@ -158,11 +159,27 @@ def _actor() -> str:
         return "cli"
 
 
+# How far --at may lie ahead of this machine's clock: another machine's, a little fast.
+AHEAD_SLACK = timedelta(minutes=5)
+
+
+def _not_ahead(ref: str, action: str, at: datetime, tz: str) -> None:
+    """--at says when something happened. A time ahead of the clock (a typo in the year)
+    had been taken: an accept dated next May held the customer's Call ID mail till then."""
+    current = now().replace(microsecond=0)
+    if at > current + AHEAD_SLACK:
+        raise InputError(
+            f"{ref}: cannot {action} at {local_iso(at.replace(microsecond=0), tz)}: that is"
+            f" ahead of now ({local_iso(current, tz)}); --at says when it happened"
+        )
+
+
 def _action(name: str, help_text: str) -> click.Command:
     @click.pass_context
     def run(ctx: click.Context, ref: str, at: str | None) -> None:
         desk = get_desk(ctx)
         when = option_instant(ctx, at, "--at")
+        _not_ahead(ref, name, when, desk.settings.desk.timezone)
         t = actions.apply(desk, ref, name, when, _actor())
         click.echo(
             f"{t['ticket_number']}: {t['status']}" + (f" ({t['call_id']})" if t["call_id"] else "")
