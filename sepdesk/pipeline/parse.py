@@ -284,14 +284,10 @@ def _addresses(values: list[str]) -> list[tuple[str, str]]:
     hidden = [_ENCODED_WORD.sub(aside, _FOLD.sub("", v)) for v in values]
     out = []
     for value in hidden:
-        if any(
-            _address_count(piece) > 1 for piece in split_outside(value, ",", keep_comments=True)
-        ):
-            # One mailbox the standard parser (before Python 3.11.10: CVE-2023-27043) reads
-            # as two: "a@victim.example <eve@evil.example>" gave a@victim.example, not the
-            # address mail clients show and the MX's DMARC check judged. None is safer.
+        found = _mailboxes(value)
+        if found is None:
             continue
-        for name, addr in email.utils.getaddresses([value]):
+        for name, addr in found:
             addr = addr.strip()
             if _valid(addr):
                 name = _PLACEHOLDER.sub(lambda m: _put_back(m, words), name)
@@ -303,12 +299,28 @@ def _valid(addr: str) -> bool:
     return is_mailbox(addr) and "\ue000" not in addr  # not a placeholder's stand-in
 
 
-def _address_count(piece: str) -> int:
+def _mailboxes(value: str) -> list[tuple[str, str]] | None:
+    """``getaddresses`` of one header value; None when one of its comma-separated pieces
+    holds more than one address.
+
+    One mailbox the standard parser (before Python 3.11.10: CVE-2023-27043) reads as
+    two: "a@victim.example <eve@evil.example>" gave a@victim.example, not the address
+    mail clients show and the MX's DMARC check judged. None is safer.
+    """
+    pieces = split_outside(value, ",", keep_comments=True)
+    if len(pieces) == 1:  # the piece is the value: its parse is the value's (parsed once)
+        found = email.utils.getaddresses([value])
+        return None if _address_count(found) > 1 else found
+    if any(_address_count(email.utils.getaddresses([piece])) > 1 for piece in pieces):
+        return None
+    return email.utils.getaddresses([value])
+
+
+def _address_count(found: list[tuple[str, str]]) -> int:
     # Valid or not: in "a@victim.example <=?utf-8?q?x?=@evil.example>" the one in the
     # angle brackets is the sender, and it is no valid address. Distinct ones: many
     # mailers write "a@x.example <a@x.example>" when they know no name, and both are one.
-    found = (addr.strip().lower() for _, addr in email.utils.getaddresses([piece]))
-    return len({addr for addr in found if addr})
+    return len({addr.strip().lower() for _, addr in found} - {""})
 
 
 def split_outside(value: str, separator: str, *, keep_comments: bool) -> list[str]:
