@@ -75,6 +75,33 @@ def test_a_wrong_boundary_is_found_in_the_body_and_the_parts_read() -> None:
     assert "multipart/mixed: parts read at the boundary 'ABC'" in parsed.defects
 
 
+@pytest.mark.parametrize("params", [b"", b'; boundary="XYZ"', b"; charset*=utf-8''utf-8"])
+def test_a_multipart_of_8_bit_text_with_a_wrong_boundary_is_read(params: bytes) -> None:
+    """Its parts were lost, and reading its body for them raised UnicodeEncodeError
+    (TypeError for the RFC 2231 charset): the mail was quarantined, not read."""
+    raw = mail(
+        b"From: a@x.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed"
+        + params
+        + b"\r\n",
+        b"--ABC\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit"
+        b"\r\n\r\n" + "Rücksicherung schlägt fehl.\r\n--ABC--\r\n".encode(),
+    )
+    parsed = parse_mail(raw)
+    assert parsed.text == "Rücksicherung schlägt fehl."
+    assert "multipart/mixed: parts read at the boundary 'ABC'" in parsed.defects
+
+
+@pytest.mark.parametrize("charset", [b"charset*=utf-8''utf-8", b'charset="utf\x00-8"'])
+def test_8_bit_text_of_an_rfc_2231_or_nul_charset_is_read(charset: bytes) -> None:
+    """Looking for lost parts in it (it is no multipart) decoded its body by that charset
+    parameter: TypeError (a tuple) or ValueError, and the mail was quarantined."""
+    raw = mail(
+        b"From: a@x.example\r\nContent-Type: text/plain; " + charset + b"\r\n",
+        "Rücksicherung schlägt fehl.\r\n".encode(),
+    )
+    assert parse_mail(raw).text == "Rücksicherung schlägt fehl."
+
+
 def test_a_multipart_without_boundary_keeps_its_body_as_text() -> None:
     raw = mail(
         b"From: a@x.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n",

@@ -466,10 +466,13 @@ def _is_utf8(data: object) -> bool:
 def _lost_parts(msg: Message) -> bytes | None:
     """The body of a multipart whose parts the parser did not find (no boundary
     parameter, or one the body does not use), as bytes; None for any other message."""
-    body = msg.get_payload()
-    if msg.get_content_maintype() != "multipart" or not isinstance(body, str):
+    if msg.get_content_maintype() != "multipart":
         return None
-    return body.encode("ascii", "surrogateescape")
+    # The body as the parser stored it (8-bit bytes surrogate-escaped), not get_payload():
+    # that decodes 8-bit bytes by the charset parameter, and the text no longer went back
+    # to bytes (UnicodeEncodeError; TypeError for an RFC 2231 "charset*="): quarantined.
+    body = msg._payload  # type: ignore[attr-defined]
+    return body.encode("ascii", "surrogateescape") if isinstance(body, str) else None
 
 
 def _reparsed(body: bytes) -> tuple[Message, str] | None:
