@@ -90,11 +90,18 @@ class ImapSettings:
         "File holding the IMAP password; read when SEPDESK_IMAP_PASSWORD and credential"
         " imap_password are unset or empty",
     )
-    tls: str = _f("tls", "tls | starttls | none (none only to a loopback address)")
+    tls: str = _f(
+        "tls", "tls | starttls | none (none only to a loopback address, unless allow_plaintext)"
+    )
     ca_file: str = _f(
         "",
         "CA certificates (PEM file) the server's certificate must chain to; empty: the"
         " system's store",
+    )
+    allow_plaintext: bool = _f(
+        False,
+        "Allow tls = none to a host that is not loopback: the login and the mail cross the"
+        " network unencrypted (a trusted network only)",
     )
     folder: str = _f("INBOX", "Folder to read")
     processed_folder: str = _f("Processed", "Where processed mail is moved")
@@ -118,11 +125,19 @@ class ImapSettings:
 class RelaySettings:
     host: str = _f("", "Relay host; empty: write mail to [outbox] dir")
     port: int = _f(587, "Relay port")
-    tls: str = _f("starttls", "tls | starttls | none (none only to a loopback address)")
+    tls: str = _f(
+        "starttls",
+        "tls | starttls | none (none only to a loopback address, unless allow_plaintext)",
+    )
     ca_file: str = _f(
         "",
         "CA certificates (PEM file) the relay's certificate must chain to; empty: the"
         " system's store",
+    )
+    allow_plaintext: bool = _f(
+        False,
+        "Allow tls = none to a host that is not loopback: the login and the mail cross the"
+        " network unencrypted (a trusted network only)",
     )
     user: str = _f("", "Relay login; empty: no AUTH")
     password_file: str = _f(
@@ -266,8 +281,8 @@ def _is_loopback(host: str) -> bool:
 
 # Keys an [imap] accounts entry may set; the others belong to the whole poller.
 _ACCOUNT_KEYS = (
-    "host", "port", "user", "password_file", "tls", "ca_file", "folder", "processed_folder",
-    "quarantine_folder", "poll_interval", "extra_folders",
+    "host", "port", "user", "password_file", "tls", "allow_plaintext", "ca_file", "folder",
+    "processed_folder", "quarantine_folder", "poll_interval", "extra_folders",
 )  # fmt: skip
 
 
@@ -337,13 +352,18 @@ def _validate_calendar(where: str, s: Settings) -> None:
 
 def _validate(where: str, s: Settings) -> None:
     _validate_accounts(where, s.imap)
-    links: list[tuple[str, str, str]] = [("relay", s.relay.tls, s.relay.host)]
-    links += [("imap", m.tls, m.host) for m in s.imap.mailboxes()]
-    for name, tls, host in links:
+    links: list[tuple[str, str, str, bool]] = [
+        ("relay", s.relay.tls, s.relay.host, s.relay.allow_plaintext)
+    ]
+    links += [("imap", m.tls, m.host, m.allow_plaintext) for m in s.imap.mailboxes()]
+    for name, tls, host, plain_ok in links:
         if tls not in TLS_MODES:
             raise ConfigError(f"{where}: [{name}] tls: must be one of {', '.join(TLS_MODES)}")
-        if tls == "none" and host and not _is_loopback(host):
-            raise ConfigError(f"{where}: [{name}] tls: 'none' is only allowed to a loopback host")
+        if tls == "none" and host and not _is_loopback(host) and not plain_ok:
+            raise ConfigError(
+                f"{where}: [{name}] tls: 'none' is only allowed to a loopback host"
+                f" (on a trusted network: allow_plaintext = true)"
+            )
     _validate_ca_files(where, s)
     if s.pipeline.processes < 0:
         raise ConfigError(f"{where}: [pipeline] processes: must be 0 or more")

@@ -70,6 +70,30 @@ def test_plaintext_only_to_loopback(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    "toml",
+    [
+        '[relay]\nhost = "10.0.0.25"\ntls = "none"\n{plain}',
+        '[imap]\nenabled = true\nhost = "imap.lan"\nuser = "s"\ntls = "none"\n{plain}',
+        '[imap]\nhost = "127.0.0.1"\nuser = "s"\ntls = "none"\n'
+        'accounts = [{{ user = "p", host = "imap.lan", {plain_inline} }}]\n',
+    ],
+)
+def test_plaintext_beyond_loopback_only_when_the_config_allows_it(
+    tmp_path: Path, toml: str
+) -> None:
+    """Issue 5: plain login only on loopback unless the config says otherwise."""
+    p = tmp_path / "c.toml"
+    p.write_text(toml.format(plain="", plain_inline="port = 143"))
+    with pytest.raises(ConfigError, match=r"only allowed to a loopback host \(on a trusted"):
+        config.load(p)
+    p.write_text(
+        toml.format(plain="allow_plaintext = true\n", plain_inline="allow_plaintext = true")
+    )
+    loaded = config.load(p)
+    assert loaded.relay.allow_plaintext or loaded.imap.mailboxes()[-1].allow_plaintext
+
+
+@pytest.mark.parametrize(
     ("toml", "expected"),
     [
         ("[imap]\nenabled = true\n", r"\[imap\] host: required with enabled = true"),
