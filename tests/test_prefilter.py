@@ -114,6 +114,28 @@ def test_a_search_starts_where_the_first_match_can_begin() -> None:
     assert guarded.search(text).group() == "FOOTER"  # type: ignore[union-attr]
 
 
+def test_a_rule_is_tried_only_in_the_windows_before_its_literals() -> None:
+    """Alternatives whose literal lies a few characters into a match are tried only there;
+    the others are searched. The matches (and which alternative wins) stay the plain ones."""
+    rule = Rule(
+        (r"(?:tape )?\bdrives?\b(?!\s*[a-z]:)", r"\b\w*laufwerk\b", r"\bdrive c\b", r"\bnas\b"),
+        re.IGNORECASE,
+    )
+    assert rule._windowed == 0b1101  # \w*laufwerk may start anywhere before its literal
+    filler = "lorem ipsum " * 10
+    for text in (
+        filler + "drive c: then the drive C, a tape drive",  # two alternatives at one place
+        filler + "Bandlaufwerk, drive and NAS",  # the searched alternative first
+        filler + "a drive " + "nas " * 40,  # too many places: one search instead
+        filler + "xdrive drivex snas tape drivers",  # literals, but no match
+        "drive" + filler + "drive laufwerk",
+    ):
+        _same(rule, text)
+        assert [m.groups() for m in rule.finditer(text)] == [
+            m.groups() for m in rule.full.finditer(text)
+        ]
+
+
 def test_fold_matches_how_re_ignores_case() -> None:
     assert fold("STRASSE Straße") == "strasse straße"
     # re treats ſ as s, ı as i, the Kelvin sign as k and İ as i under IGNORECASE.
