@@ -36,7 +36,6 @@ import re
 import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -131,40 +130,46 @@ class _LiteralIndex:
 
     def _scan(self, text: str) -> Scan:
         automaton = self._automaton or self._built()
-        # Every occurrence of each literal (its last character), in text order.
-        ends: dict[int, list[int]] = {}
-        for end, lid in automaton.iter(fold(text)):
-            found = ends.get(lid)
-            if found is None:
-                ends[lid] = [end]
-            else:
-                found.append(end)
+        hits = list(automaton.iter(fold(text)))
+        # Each literal's first occurrence: later ones overwrite in reverse, so the first stays.
+        first = {lid: end for end, lid in reversed(hits)}
         masks: dict[int, int] = {}
         starts: dict[int, int] = {}
-        for lid, found in ends.items():
-            end = found[0]
+        for lid, end in first.items():
             for slot, bits, back in self._owners[lid]:
                 masks[slot] = masks.get(slot, 0) | bits
                 start = 0 if back is None else end - back
                 known = starts.get(slot)
                 if known is None or start < known:
                     starts[slot] = start
-        return Scan(masks, starts, ends)
+        return Scan(masks, starts, hits)
 
     def masks(self, text: str) -> dict[int, int]:
         """Per rule slot, the bits of its alternatives that have a literal in ``text``."""
         return self.scan(text).masks
 
 
-@dataclass(frozen=True, slots=True)
 class Scan:
     """One text's literals: per rule slot, the alternatives that have one (``masks``) and
     the earliest position where a match of those can start (``starts``); per literal,
     where each of its occurrences ends (``ends``)."""
 
-    masks: dict[int, int]
-    starts: dict[int, int]
-    ends: dict[int, list[int]]  # literal id -> where each occurrence ends, in text order
+    __slots__ = ("_ends", "_hits", "masks", "starts")
+
+    def __init__(self, masks: dict[int, int], starts: dict[int, int], hits: list[Any]) -> None:
+        self.masks = masks
+        self.starts = starts
+        self._hits = hits  # (end, literal id) in text order
+        self._ends: dict[int, list[int]] | None = None
+
+    def ends(self) -> dict[int, list[int]]:
+        """Literal id -> where each of its occurrences ends, in text order (worked out on
+        the first ask: the rules searched in most texts never need it)."""
+        if self._ends is None:
+            self._ends = {}
+            for end, lid in self._hits:
+                self._ends.setdefault(lid, []).append(end)
+        return self._ends
 
 
 _LITERALS = _LiteralIndex()
@@ -462,7 +467,7 @@ class Rule:
         ``match`` there gives the same match (same alternative, same groups).
         """
         pos = self._start(text, live)
-        spots = self._spots(_LITERALS.scan(text).ends)
+        spots = self._spots(_LITERALS.scan(text).ends())
         if spots is None:
             yield from pattern.finditer(text, pos)
             return
