@@ -13,6 +13,7 @@ from sepdesk.pipeline import rules
 from sepdesk.pipeline.customers import (
     ContractIndex,
     ContractView,
+    _license_tokens,
     contract_state,
     match_customer,
 )
@@ -204,3 +205,18 @@ _LICENSE_PLAIN = re.compile(
 def test_licence_tokens_are_found_as_the_plain_pattern_finds_them(text: str) -> None:
     found = [m.span() for m in rules.LICENSE_TOKEN.finditer(text)]
     assert found == [m.span() for m in _LICENSE_PLAIN.finditer(text)]
+
+
+_TOKEN_PIECES = ["SL", "4Q7M", "2291", "-", "--", " ", "_", "ä", "ſK", "x", "AB", ".", "\n", "9"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_TOKEN_PIECES), max_size=30).map("".join))
+def test_licence_tokens_are_found_as_by_the_plain_pattern(text: str) -> None:
+    """Licence tokens are looked for only before a hyphen between two letters or digits;
+    they are the tokens a plain search finds, in order."""
+    plain = [(m.span(), m.group()) for m in rules.LICENSE_TOKEN.finditer(text)]
+    assert [(m.span(), m.group()) for m in _license_tokens(text)] == plain
+    for odd in ("AB-CD-EF-GH-IJ-KL", "äSL-AB x_SL-AB SL-AB_", "2026-11-02 SL-4Q7M-2291,AB-CD"):
+        plain = [(m.span(), m.group()) for m in rules.LICENSE_TOKEN.finditer(odd)]
+        assert [(m.span(), m.group()) for m in _license_tokens(odd)] == plain

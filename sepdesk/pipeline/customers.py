@@ -16,7 +16,7 @@ A labelled number that is unknown (a typo) simply falls through to the sender.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -156,11 +156,34 @@ def unlabelled_known_numbers(index: ContractIndex, text: str) -> list[str]:
 
 def license_customers(index: ContractIndex, text: str) -> list[str]:
     found: list[str] = []
-    for m in rules.LICENSE_TOKEN.finditer(text):
+    for m in _license_tokens(text):
         number = index.by_license.get(m.group().upper())
         if number and number not in found:
             found.append(number)
     return found
+
+
+# A hyphen between two letters or digits on either side: every licence token holds one
+# (its first). Opening with the hyphen, ``re`` finds it as fast as str.find.
+_TOKEN_HYPHEN = re.compile(r"-(?<=[A-Z0-9]{2}-)(?=[A-Z0-9]{2})", re.IGNORECASE)
+
+
+def _license_tokens(text: str) -> Iterator[re.Match[str]]:
+    """``rules.LICENSE_TOKEN.finditer(text)``, tried only where a token can start: at the
+    start of the word before such a hyphen (the token's lookbehind wants no word character
+    before it, and the word up to the hyphen is its first group). ``re`` tried the token
+    at every position of the text (~35 us per mail)."""
+    pos = 0
+    for hyphen in _TOKEN_HYPHEN.finditer(text):
+        start = hyphen.start()
+        while start > 0 and text[start - 1].isalnum():  # re's \w, but for "_" (never in a token)
+            start -= 1
+        if start < pos:  # inside the last token, or a word that started before it
+            continue
+        m = rules.LICENSE_TOKEN.match(text, start)
+        if m:
+            yield m
+            pos = m.end()
 
 
 # ----------------------------------------------------------------------------- matching
