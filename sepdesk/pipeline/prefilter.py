@@ -173,11 +173,13 @@ class Scan:
 
 
 _LITERALS = _LiteralIndex()
+_OWN_INDEXES: list[_LiteralIndex] = []  # of the rules made with ``alone``
 
 
 def prepare() -> None:
-    """Build the automaton of the rules made so far now, before the first mail needs it."""
-    _LITERALS._built()
+    """Build the automata of the rules made so far now, before the first mail needs them."""
+    for index in (_LITERALS, *_OWN_INDEXES):
+        index._built()
 
 
 def required_literals(pattern: str, flags: int = 0) -> frozenset[str] | None:
@@ -343,7 +345,14 @@ class Rule:
     same results, and ``narrowed`` for searching many parts of one text.
     """
 
-    def __init__(self, alternatives: Sequence[str], flags: int = 0) -> None:
+    def __init__(self, alternatives: Sequence[str], flags: int = 0, *, alone: bool = False) -> None:
+        """``alone``: the rule is searched in texts that no other rule reads (a customer
+        number's label in the mail), so its literals get an automaton of their own: a
+        scan for its dozen literals cost a third of one for the thousand of all rules."""
+        self._index = _LITERALS
+        if alone:
+            self._index = _LiteralIndex()
+            _OWN_INDEXES.append(self._index)
         self.alternatives = tuple(alternatives)
         self.flags = flags
         self.pattern = "|".join(f"(?:{a})" for a in self.alternatives)
@@ -363,7 +372,7 @@ class Rule:
                 bits, farthest = literals.get(literal, (0, 0))
                 far = None if farthest is None or offset is None else max(farthest, offset)
                 literals[literal] = (bits | 1 << i, far)
-        self._slot = _LITERALS.register(literals) if self._free != self._all else -1
+        self._slot = self._index.register(literals) if self._free != self._all else -1
         # Literals at most _WINDOW characters into a match (literal id -> the most and the
         # fewest characters from a match's start to the literal's last one): a match of
         # their alternatives starts only in that window before an occurrence.
@@ -372,7 +381,7 @@ class Rule:
             for literal, (_, far) in literals.items():
                 if far is not None and far <= _WINDOW:
                     last = len(literal) - 1
-                    self._windows[_LITERALS.literal_id(literal)] = (last + far, last)
+                    self._windows[self._index.literal_id(literal)] = (last + far, last)
         windowed = {lit for lit, (_, far) in literals.items() if far is not None and far <= _WINDOW}
         self._windowed = sum(
             1 << i for i, need in enumerate(self.needs) if need and need <= windowed
@@ -401,7 +410,7 @@ class Rule:
         """``narrowed``, and the bits of the live alternatives (0: not worked out)."""
         if self._free == self._all or len(text) < _SHORT_TEXT:
             return self.full, 0
-        live = self._free | _LITERALS.masks(text).get(self._slot, 0)
+        live = self._free | self._index.masks(text).get(self._slot, 0)
         if not live:
             return None, 0
         return self._pattern(live), live
@@ -425,7 +434,7 @@ class Rule:
             return 0
         # Cached: the scan that gave ``live``. A live alternative has a literal in the text,
         # and every alternative with a literal there is live: the slot's start is theirs.
-        return max(0, _LITERALS.scan(text).starts.get(self._slot, 0))
+        return max(0, self._index.scan(text).starts.get(self._slot, 0))
 
     def _compile(self, live: int) -> re.Pattern[str]:
         if len(self._narrowed) >= _MAX_SUBSETS:
@@ -467,7 +476,7 @@ class Rule:
         ``match`` there gives the same match (same alternative, same groups).
         """
         pos = self._start(text, live)
-        spots = self._spots(_LITERALS.scan(text).ends())
+        spots = self._spots(self._index.scan(text).ends())
         if spots is None:
             yield from pattern.finditer(text, pos)
             return

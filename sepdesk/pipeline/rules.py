@@ -13,9 +13,9 @@ import re
 from sepdesk.pipeline.prefilter import Rule
 
 
-def _rx(*alternatives: str) -> Rule:
+def _rx(*alternatives: str, alone: bool = False) -> Rule:
     """One case-insensitive pattern from readable alternatives (prefiltered by their literals)."""
-    return Rule(alternatives, re.IGNORECASE)
+    return Rule(alternatives, re.IGNORECASE, alone=alone)
 
 
 def _rule(pattern: str, flags: int = 0) -> Rule:
@@ -26,6 +26,7 @@ def _rule(pattern: str, flags: int = 0) -> Rule:
 # --------------------------------------------------------------------------- customers
 
 # Labels that introduce a customer number (German and English spellings seen at desks).
+# Customer matching searches the mail's text with this rule alone: it gets its own scan.
 CUSTOMER_LABEL = _rx(
     r"\b(?:SEP[- ]?)?kunden[- ]?(?:nummer|nr\b\.?)",
     r"\bkd\.?[- ]?nr\b\.?",
@@ -36,6 +37,7 @@ CUSTOMER_LABEL = _rx(
     r"\bcust\.?[- ]?(?:no\b\.?|nr\b\.?|id\b|#)",
     r"\bclient (?:number|no\b\.?)",
     r"\baccount (?:number|no\b\.?)",
+    alone=True,
 )
 # What may stand between a label and its number: ": ", " lautet ", " at SEP: ", " meines Kunden: ".
 LABEL_GAP = re.compile(r"[^\d\n]{0,32}(?:\n[^\d\n]{0,8})?")  # one line break: HTML table cells
