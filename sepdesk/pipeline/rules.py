@@ -50,6 +50,7 @@ NOT_A_CUSTOMER_NUMBER = _rx(
     r"\b(?:hrb|hra|ust|vat|iban|plz|zip)\b",
     r"[.!?]\s",  # the sentence ended: the digits are not the label's value
     r"\+",
+    alone=True,  # read in the few characters around a number only
 )
 # A number labelled as the end customer's (a partner or service provider writing) wins.
 END_CUSTOMER = _rx(
@@ -59,6 +60,7 @@ END_CUSTOMER = _rx(
     r"\bof (?:my|our|the) (?:customer|client)\b",
     r"\bon behalf of\b",
     r"\bim auftrag\b",
+    alone=True,  # read in the words around a label only
 )
 # Words just before an unlabelled number that make it anything but a customer number.
 UNLABELLED_CONTEXT_BAD = NOT_A_CUSTOMER_NUMBER
@@ -252,10 +254,12 @@ VERSION_CONTEXT = _rx(
     r"\bupgrade\w*",
     r"\baktualisier\w*",
     r"\bsbc\b",
+    alone=True,  # this and VERSION_NOT_SESAM: read in the words around a version only
 )
 VERSION_NOT_SESAM = _rx(
     r"\b(?:firmware|ontap|postgres\w*|sql|esxi|vcenter|vsphere|exchange|hana|oracle|java|"
     r"kernel|openssl|bios|driver|treiber|browser|firefox|edge|chrome|proxmox|ip)\b\W{0,3}$",
+    alone=True,
 )
 OPERATING_SYSTEMS = (
     _rule(r"\b(?:Win ?20\d\d|W2K\d\d|Win2k\d\d)\b", re.IGNORECASE),
@@ -748,12 +752,14 @@ WORKAROUND = _rx(
     r"\b(?:we|i) can live with (?:it|that|this)\b",
     r"\bdamit (?:können|kann) (?:wir|ich) (?:\w+ )?leben\b",
 )
-NEGATION_BEFORE = _rx(r"\b(?:kein\w*|no|without|ohne|nicht)\W+(?:\w+\W+){0,2}$")
+# This and NEGATION_AFTER: read in the 40 characters either side of a match only.
+NEGATION_BEFORE = _rx(r"\b(?:kein\w*|no|without|ohne|nicht)\W+(?:\w+\W+){0,2}$", alone=True)
 # Within the same clause only: in "alle Sicherungen schlagen fehl, ein anderes Ziel gibt es
 # nicht" the negation belongs to the target, not to the failure before the comma.
 NEGATION_AFTER = _rx(
     r"^[^\w,;]*(?:\w+[^\w,;]+){0,3}(?:gibt es nicht|haben wir nicht|does not exist|"
-    r"doesn't exist|not possible|nicht möglich)"
+    r"doesn't exist|not possible|nicht möglich)",
+    alone=True,
 )
 SINGLE_USER = _rx(
     r"\bbei (?:einer|einem) (?:kollegin|kollegen|benutzer\w*|anwender\w*)\b",
