@@ -166,9 +166,12 @@ class Scan:
         """Literal id -> where each of its occurrences ends, in text order (worked out on
         the first ask: the rules searched in most texts never need it)."""
         if self._ends is None:
-            self._ends = {}
+            ends: dict[int, list[int]] = {}
             for end, lid in self._hits:
-                self._ends.setdefault(lid, []).append(end)
+                ends.setdefault(lid, []).append(end)
+            # Set whole: the cached scan is shared by the daemon's threads, and one that
+            # took a half-filled dict missed the matches after its last occurrence.
+            self._ends = ends
         return self._ends
 
 
