@@ -118,7 +118,15 @@ class ImapSettings:
     def mailboxes(self) -> list[ImapSettings]:
         """The main account, then each of ``accounts`` with the keys it does not set inherited."""
         main = dataclasses.replace(self, accounts=[])
-        return [main, *(dataclasses.replace(main, **acct) for acct in self.accounts)]
+        return [main, *(main._account(acct) for acct in self.accounts)]
+
+    def _account(self, acct: dict[str, Any]) -> ImapSettings:
+        # allow_plaintext trusts the network to [imap]'s host: an account on another host
+        # says so itself. Inherited, it let that account (tls = none inherited too) log in
+        # in plain text to a host the config never named as trusted.
+        if acct.get("host", self.host) != self.host:
+            acct = {"allow_plaintext": False, **acct}
+        return dataclasses.replace(self, **acct)
 
 
 @dataclass(frozen=True)

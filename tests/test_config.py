@@ -93,6 +93,23 @@ def test_plaintext_beyond_loopback_only_when_the_config_allows_it(
     assert loaded.relay.allow_plaintext or loaded.imap.mailboxes()[-1].allow_plaintext
 
 
+def test_plaintext_allowed_to_imap_host_is_not_allowed_to_an_account_on_another(
+    tmp_path: Path,
+) -> None:
+    """allow_plaintext trusts the network to one host. An account on another host had
+    inherited it with tls = none: a plain login to imap.example.com, no error."""
+    p = tmp_path / "c.toml"
+    main = '[imap]\nhost = "imap.lan"\nuser = "s"\ntls = "none"\nallow_plaintext = true\n'
+    p.write_text(main + 'accounts = [{ user = "p", host = "imap.example.com" }]\n')
+    with pytest.raises(ConfigError, match=r"only allowed to a loopback host \(on a trusted"):
+        config.load(p)
+    p.write_text(main + 'accounts = [{ user = "p" }, { user = "q", host = "imap.lan" }]\n')
+    assert [m.allow_plaintext for m in config.load(p).imap.mailboxes()] == [True] * 3
+    own = 'accounts = [{ user = "p", host = "imap2.lan", allow_plaintext = true }]\n'
+    p.write_text(main + own)
+    assert config.load(p).imap.mailboxes()[1].allow_plaintext
+
+
 @pytest.mark.parametrize(
     ("toml", "expected"),
     [
