@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from sepdesk.pipeline import classify, rules
 from sepdesk.pipeline.parse import parse_mail
 from sepdesk.pipeline.prefilter import (
+    _LITERALS,
     Rule,
     Scan,
     _compile_branches,
@@ -156,6 +158,27 @@ def test_a_shared_scan_hands_out_its_literal_ends_only_whole() -> None:
     scan = Scan({}, {}, Interleaved([(3, 0), (9, 0), (12, 1)]))
     assert scan.ends() == {0: [3, 9], 1: [12]}
     assert seen == [{0: [3, 9], 1: [12]}]
+
+
+def test_a_scan_of_a_long_text_keeps_no_occurrences() -> None:
+    """Scans are cached (64 per automaton), and one of a 5 MB pasted log kept its 295,000
+    literal occurrences for the windows: 29 MB. Past a bound the rules search instead."""
+    text = "Die Sicherung auf das Bandlaufwerk schlägt fehl, no backup since Monday.\n" * 15_000
+    _LITERALS._built()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        scan = _LITERALS._scan(text)
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert scan.masks  # the literals are still known
+    assert kept < 1_000_000, kept  # bytes, for a text of 1.1 MB (14.5 MB kept before)
+    rule = Rule((r"\bno backup\b", r"\bbandlaufwerk\b", r"\w*sicherung"), re.IGNORECASE)
+    for _ in range(2):  # the whole pattern, then the narrowed one
+        assert [m.span() for m in rule.finditer(text)] == [
+            m.span() for m in rule.full.finditer(text)
+        ]
 
 
 def test_fold_matches_how_re_ignores_case() -> None:

@@ -62,6 +62,9 @@ _SHORT_TEXT = 80  # on shorter texts the whole pattern is cheaper than the liter
 _MIN_LITERAL = 2  # a one-character literal occurs in nearly every text: no filter at all
 _WINDOW = 12  # a literal at most this far into a match tells where the match can start
 _MAX_SPOTS = 32  # beyond this many places to try, one search is cheaper
+# Literal occurrences a scan keeps for the windows (~100 bytes each; a scan is cached):
+# a 5 MB pasted log had 295,000, 29 MB kept per cached scan. More: one search instead.
+_MAX_HITS = 10_000
 
 # Characters ``re`` treats as equal under IGNORECASE beyond plain lower-casing (ſ and s,
 # ı and i, ς and σ, K and k, ...) fold to one; U+0130 is the one character whose
@@ -142,7 +145,7 @@ class _LiteralIndex:
                 known = starts.get(slot)
                 if known is None or start < known:
                     starts[slot] = start
-        return Scan(masks, starts, hits)
+        return Scan(masks, starts, hits if len(hits) <= _MAX_HITS else None)
 
     def masks(self, text: str) -> dict[int, int]:
         """Per rule slot, the bits of its alternatives that have a literal in ``text``."""
@@ -156,16 +159,19 @@ class Scan:
 
     __slots__ = ("_ends", "_hits", "masks", "starts")
 
-    def __init__(self, masks: dict[int, int], starts: dict[int, int], hits: list[Any]) -> None:
+    def __init__(
+        self, masks: dict[int, int], starts: dict[int, int], hits: list[Any] | None
+    ) -> None:
         self.masks = masks
         self.starts = starts
         self._hits = hits  # (end, literal id) in text order
         self._ends: dict[int, list[int]] | None = None
 
-    def ends(self) -> dict[int, list[int]]:
+    def ends(self) -> dict[int, list[int]] | None:
         """Literal id -> where each of its occurrences ends, in text order (worked out on
-        the first ask: the rules searched in most texts never need it)."""
-        if self._ends is None:
+        the first ask: the rules searched in most texts never need it); None for a text
+        with more than _MAX_HITS."""
+        if self._ends is None and self._hits is not None:
             ends: dict[int, list[int]] = {}
             for end, lid in self._hits:
                 ends.setdefault(lid, []).append(end)
@@ -505,9 +511,11 @@ class Rule:
             yield m
             pos = m.end()  # a match holds a literal: never empty
 
-    def _spots(self, ends: dict[int, list[int]]) -> list[int] | None:
+    def _spots(self, ends: dict[int, list[int]] | None) -> list[int] | None:
         """Where a match of the windowed alternatives can start, in order (None: too many
         places to try each)."""
+        if ends is None:
+            return None
         spots: set[int] = set()
         for lid in ends.keys() & self._windows.keys():
             back, last = self._windows[lid]
