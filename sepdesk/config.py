@@ -34,6 +34,14 @@ MAX_REOPEN_DAYS = 36500  # a hundred years: "always"
 TAG_MAX = 20  # characters of [desk] tag in a subject
 
 
+# [imap] and [relay] alike.
+_TLS_HELP = "tls | starttls | none (none only to a loopback address, unless allow_plaintext)"
+_PLAINTEXT_HELP = (
+    "Allow tls = none to a host that is not loopback: the login and the mail cross the"
+    " network unencrypted (a trusted network only)"
+)
+
+
 def _f(default: Any, help: str) -> Any:
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata={"help": help})
@@ -90,19 +98,13 @@ class ImapSettings:
         "File holding the IMAP password; read when SEPDESK_IMAP_PASSWORD and credential"
         " imap_password are unset or empty",
     )
-    tls: str = _f(
-        "tls", "tls | starttls | none (none only to a loopback address, unless allow_plaintext)"
-    )
+    tls: str = _f("tls", _TLS_HELP)
     ca_file: str = _f(
         "",
         "CA certificates (PEM file) the server's certificate must chain to; empty: the"
         " system's store",
     )
-    allow_plaintext: bool = _f(
-        False,
-        "Allow tls = none to a host that is not loopback: the login and the mail cross the"
-        " network unencrypted (a trusted network only)",
-    )
+    allow_plaintext: bool = _f(False, _PLAINTEXT_HELP)
     folder: str = _f("INBOX", "Folder to read")
     processed_folder: str = _f("Processed", "Where processed mail is moved")
     quarantine_folder: str = _f("Quarantine", "Where mail that failed is moved")
@@ -133,20 +135,13 @@ class ImapSettings:
 class RelaySettings:
     host: str = _f("", "Relay host; empty: write mail to [outbox] dir")
     port: int = _f(587, "Relay port")
-    tls: str = _f(
-        "starttls",
-        "tls | starttls | none (none only to a loopback address, unless allow_plaintext)",
-    )
+    tls: str = _f("starttls", _TLS_HELP)
     ca_file: str = _f(
         "",
         "CA certificates (PEM file) the relay's certificate must chain to; empty: the"
         " system's store",
     )
-    allow_plaintext: bool = _f(
-        False,
-        "Allow tls = none to a host that is not loopback: the login and the mail cross the"
-        " network unencrypted (a trusted network only)",
-    )
+    allow_plaintext: bool = _f(False, _PLAINTEXT_HELP)
     user: str = _f("", "Relay login; empty: no AUTH")
     password_file: str = _f(
         "",
@@ -303,7 +298,7 @@ def _validate_accounts(where: str, imap: ImapSettings) -> None:
                 raise ConfigError(f"{where}: {name}: unknown key")
             if not _type_ok(value, hints[key]):
                 raise ConfigError(f"{where}: {name}: expected {_type_name(hints[key])}")
-        if not acct.get("user"):
+        if not str(acct.get("user", "")).strip():
             raise ConfigError(f"{where}: [imap] accounts[{i}].user: missing")
     if not imap.enabled:
         return

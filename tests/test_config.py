@@ -120,6 +120,11 @@ def test_plaintext_allowed_to_imap_host_is_not_allowed_to_an_account_on_another(
             'accounts = [{ user = "partner", host = " " }]\n',
             r"\[imap\] accounts\[1\]\.host: must not be empty",
         ),
+        (  # blank, as [imap] user is: it had passed the account check
+            '[imap]\nenabled = true\nhost = "imap.sep.example"\nuser = "support"\n'
+            'accounts = [{ user = " " }]\n',
+            r"\[imap\] accounts\[1\]\.user: missing",
+        ),
     ],
 )
 def test_an_enabled_imap_poller_needs_host_and_user(

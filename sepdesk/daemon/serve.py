@@ -192,7 +192,7 @@ class Daemon:
             return
         kept = changed_sections(self.settings, new, RESTART_SECTIONS)
         if kept:
-            log.warning("SIGHUP: %s changes take effect after a restart", " and ".join(kept))
+            log.warning("SIGHUP: changes to %s take effect after a restart", ", ".join(kept))
         self.settings = new
         set_level(new.log.level)  # before the pipeline processes start: they take it over
         for desk in self.desks:

@@ -380,16 +380,13 @@ def _positions(path: Path, header: list[str], columns: Mapping[str, str]) -> dic
         theirs = column_key(columns.get(name, name))
         if theirs in index:
             positions[name] = index[theirs]
-    missing = [", ".join(columns.get(n, n) for n in REQUIRED_COLUMNS if n not in positions)]
+    missing = ", ".join(columns.get(n, n) for n in REQUIRED_COLUMNS if n not in positions)
     if "summary" not in positions and "ticket" not in positions:
         # A clause of its own: "a, b, summary or ticket" read as if all four were needed.
-        missing.append(
-            f"one of {columns.get('summary', 'summary')}, {columns.get('ticket', 'ticket')}"
-        )
-    if any(missing):
-        raise InputError(
-            f"{path}: line 1: missing column(s): {'; and '.join(filter(None, missing))}"
-        )
+        either = f"one of {columns.get('summary', 'summary')}, {columns.get('ticket', 'ticket')}"
+        missing = f"{missing}; and {either}" if missing else either
+    if missing:
+        raise InputError(f"{path}: line 1: missing column(s): {missing}")
     return positions
 
 

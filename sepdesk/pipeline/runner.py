@@ -141,10 +141,8 @@ def quarantine_intake(desk: Desk, intake_id: int, reason: str, at: datetime | No
         raise NotFound(f"intake #{intake_id}: no such message")
     if rows[0]["state"] == "pending":
         _quarantine(desk, rows[0], reason, at or now())
-        # The same line every processed message gets (process_batch).
-        log.log(
-            _level("quarantined"), "intake #%s outcome=quarantined reason=%s", intake_id, reason
-        )
+        # The same line every processed message gets (process_batch), a WARNING (_level).
+        log.warning("intake #%s outcome=quarantined reason=%s", intake_id, reason)
 
 
 def _level(outcome: str | None) -> int:
