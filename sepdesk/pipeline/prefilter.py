@@ -387,15 +387,16 @@ class Rule:
         # Literals at most _WINDOW characters into a match (literal id -> the most and the
         # fewest characters from a match's start to the literal's last one): a match of
         # their alternatives starts only in that window before an occurrence.
+        windowed = {
+            lit: far for lit, (_, far) in literals.items() if far is not None and far <= _WINDOW
+        }
         self._windows: dict[int, tuple[int, int]] = {}
         if self._slot >= 0:
-            for literal, (_, far) in literals.items():
-                if far is not None and far <= _WINDOW:
-                    last = len(literal) - 1
-                    self._windows[self._index.literal_id(literal)] = (last + far, last)
-        windowed = {lit for lit, (_, far) in literals.items() if far is not None and far <= _WINDOW}
+            for literal, far in windowed.items():
+                last = len(literal) - 1
+                self._windows[self._index.literal_id(literal)] = (last + far, last)
         self._windowed = sum(
-            1 << i for i, need in enumerate(self.needs) if need and need <= windowed
+            1 << i for i, need in enumerate(self.needs) if need and need <= windowed.keys()
         )
         self._narrowed: dict[int, re.Pattern[str]] = {self._all: self.full}
         # A set of live alternatives is compiled the second time it comes; the first time
