@@ -19,12 +19,14 @@ from sepdesk.desk import Desk
 from sepdesk.intake.files import header_date
 from sepdesk.intake.store import store_raw
 from sepdesk.pipeline import runner
+from sepdesk.pipeline import work as work_module
 from sepdesk.store import connect, write_tx
 from sepdesk.store.migrations import MIGRATIONS
 from sepdesk.tickets import store as tickets
 from tests.conftest import CONTRACTS, MAILS, T0
 
 ACCEPTED_MAIL = MAILS[0]  # 001: a current contract and a complete request, accepted at once
+BOUNCE_MAIL = MAILS[4]  # 005: the DSN of the reply to 004
 
 
 def _locked_statements(desk: Desk, raw: bytes) -> list[str]:
@@ -185,3 +187,29 @@ def test_a_row_done_by_another_worker_meanwhile_is_left_alone(
         ("done", "new_ticket"),
     ]
     assert sample_desk.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 2
+
+
+def test_a_bounce_is_read_before_the_write_lock(
+    sample_desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading a notice parses it whole again (its parts, the returned headers): that is
+    done with the mail's parse, outside the batch's write transaction, and only once."""
+    for path in MAILS[:4]:  # 004 gets the reply that 005 returns
+        raw = path.read_bytes()
+        at = header_date(raw) or T0
+        stored = store_raw(sample_desk.db, source="file", raw=raw, received_at=at)
+        runner.process(sample_desk, stored.intake_id, at)
+    in_lock: list[bool] = []
+    read_report = work_module.read_report
+
+    def watched(mail: Any, raw: bytes) -> Any:
+        in_lock.append(sample_desk.db.conn.in_transaction)
+        return read_report(mail, raw)
+
+    monkeypatch.setattr(work_module, "read_report", watched)
+    raw = BOUNCE_MAIL.read_bytes()
+    at = header_date(raw) or T0
+    stored = store_raw(sample_desk.db, source="file", raw=raw, received_at=at)
+    result = runner.process(sample_desk, stored.intake_id, at)
+    assert result.outcome == "bounce_recorded"
+    assert in_lock == [False]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sepdesk.pipeline.bounces import BounceReport, read_report
+from sepdesk.pipeline.bounces import BounceReport
 from sepdesk.pipeline.conversation import subject_refs
 from sepdesk.pipeline.work import Work
 from sepdesk.store import holds_address
@@ -98,8 +98,8 @@ def _record_on_pointed_ticket(work: Work, report: BounceReport) -> None:
 
 
 def record_bounce(work: Work) -> None:
-    mail, db = work.parsed, work.desk.db
-    report = read_report(mail, work.raw)
+    db = work.desk.db
+    report = work.bounce_report()
     if not report.failure:
         work.finish("ignored", f"delivery status notification: {', '.join(report.actions)}")
         return

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sepdesk.desk import Desk
 from sepdesk.errors import InputError, NotFound
 from sepdesk.instants import from_db, now, to_db
+from sepdesk.pipeline.bounces import is_bounce
 from sepdesk.pipeline.parse import ParseError, parse_mail
 from sepdesk.pipeline.steps import run_steps
 from sepdesk.pipeline.work import Work
@@ -220,6 +221,8 @@ def _prepare(desk: Desk, row: dict, at: datetime) -> Work:
         log.exception("intake #%s: parsing failed", row["id"])
         return work
     try:
+        if is_bounce(work.parsed):
+            work.bounce_report()  # reads the notice's parts: no lock needed
         if work.automatic_reason() is None:
             work.understanding()
             work.customer()  # reads contracts only; a new ticket needs it, under the lock it is checked
