@@ -213,3 +213,44 @@ def test_a_bounce_is_read_before_the_write_lock(
     result = runner.process(sample_desk, stored.intake_id, at)
     assert result.outcome == "bounce_recorded"
     assert in_lock == [False]
+
+
+def test_the_contracts_version_is_asked_once_per_batch(sample_desk: Desk) -> None:
+    """Under the batch's write lock nobody can change the contracts and no row does: one
+    look at their version serves every new ticket of the batch."""
+    ids = [
+        store_raw(sample_desk.db, source="smtp", raw=p.read_bytes(), received_at=T0).intake_id
+        for p in MAILS[:3]  # three new tickets
+    ]
+    seen: list[str] = []
+    sample_desk.db.conn.set_trace_callback(seen.append)
+    try:
+        results = runner.process_batch(sample_desk, ids, T0)
+    finally:
+        sample_desk.db.conn.set_trace_callback(None)
+    assert [r.outcome for r in results] == ["new_ticket"] * 3
+    begin = len(seen) - seen[::-1].index("BEGIN IMMEDIATE")
+    locked = seen[begin : seen.index("COMMIT", begin)]
+    assert len([s for s in locked if "data_versions" in s]) == 1
+
+
+def test_contracts_changed_before_the_lock_are_matched_again(
+    sample_desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A contracts change between reading a mail and taking the lock is seen under it."""
+    raw = ACCEPTED_MAIL.read_bytes()
+    stored = store_raw(sample_desk.db, source="smtp", raw=raw, received_at=T0)
+    prepare = runner._prepare
+
+    def then_expired(desk: Desk, row: dict[str, Any], at: Any) -> Any:
+        work = prepare(desk, row, at)
+        with write_tx(desk.db):  # the contract ended before the lock was taken
+            desk.db.execute(
+                "UPDATE contracts SET end = '2026-01-31' WHERE customer_number = ?", ["104217"]
+            )
+        return work
+
+    monkeypatch.setattr(runner, "_prepare", then_expired)
+    result = runner.process_batch(sample_desk, [stored.intake_id], T0)[0]
+    status = sample_desk.db.execute("SELECT status, contract_state FROM tickets").fetchone()
+    assert result.outcome == "new_ticket" and status == ("unqualified", "expired")

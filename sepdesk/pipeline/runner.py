@@ -20,6 +20,7 @@ from sepdesk.desk import Desk
 from sepdesk.errors import InputError, NotFound
 from sepdesk.instants import from_db, now, to_db
 from sepdesk.pipeline.bounces import is_bounce
+from sepdesk.pipeline.customer import versioned_index
 from sepdesk.pipeline.parse import ParseError, parse_mail
 from sepdesk.pipeline.steps import run_steps
 from sepdesk.pipeline.work import Work
@@ -284,8 +285,10 @@ def process_batch(
     try:
         with write_tx(desk.db):
             pending = _still_pending(desk, [row["id"] for row in rows])
+            contracts = versioned_index(desk)  # asked once, not per row: see Work.contracts
             for row, work in zip(rows, works, strict=True):
                 if row["id"] in pending:
+                    work.contracts = contracts
                     _process_row(desk, row, work)
                     done[work.intake_id] = work
                     progress()

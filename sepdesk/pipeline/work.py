@@ -11,6 +11,7 @@ from sepdesk.instants import to_db
 from sepdesk.pipeline.bounces import BounceReport, read_report
 from sepdesk.pipeline.classify import Understanding, understand
 from sepdesk.pipeline.customer import CustomerFacts, facts_for, versioned_index
+from sepdesk.pipeline.customers import ContractIndex
 from sepdesk.pipeline.guards import automatic_reason
 from sepdesk.pipeline.parse import ParsedMail
 from sepdesk.tickets import store as tickets
@@ -31,6 +32,9 @@ class Work:
     parse_error: str | None = None  # set when the bytes could not be parsed at all
     _understanding: Understanding | None = None
     _customer: tuple[int, CustomerFacts] | None = None  # (contracts version, facts)
+    # The contracts version and index as read once for the batch under its write lock
+    # (runner.process_batch): no row changes contracts, nobody else writes meanwhile.
+    contracts: tuple[int, ContractIndex] | None = None
     _loop_guard: tuple[str | None] | None = None  # (automatic_reason,) once worked out
     _bounce: BounceReport | None = None
     automatic: str | None = None  # why no automatic reply may go out, or None
@@ -81,7 +85,7 @@ class Work:
         Worked out before the write lock (see runner._prepare) and kept while the
         contracts are unchanged: a contracts import in between means matching again.
         """
-        version, index = versioned_index(self.desk)
+        version, index = self.contracts or versioned_index(self.desk)
         if self._customer is None or self._customer[0] != version:
             m = self.parsed
             facts = facts_for(
