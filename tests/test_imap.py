@@ -1199,6 +1199,23 @@ def test_a_plain_loopback_connection_builds_no_tls_context(
     assert pollers().connect() is not None
 
 
+def test_imaplibs_protocol_trace_is_formatted_only_while_its_logger_shows_debug(
+    server: DovecotServer, pollers: Callable[..., ImapPoller], caplog: pytest.LogCaptureFixture
+) -> None:
+    """imapclient turns imaplib's trace on for every connection; formatting it (the repr
+    of every fetched message, twice) cost the poller 12% of its CPU for lines nobody saw."""
+    append_samples(server, MAILS[:2])
+    poller = pollers()
+    caplog.set_level(logging.INFO, logger="imapclient.imaplib")
+    assert drain(poller) == 2
+    assert poller.client is not None and poller.client._imap.debug == 0
+    assert not [r for r in caplog.records if r.name == "imapclient.imaplib"]
+    caplog.set_level(logging.DEBUG, logger="imapclient.imaplib")  # a reload to DEBUG
+    append_samples(server, MAILS[2:3])
+    assert drain(poller) == 1
+    assert [r for r in caplog.records if r.name == "imapclient.imaplib"]
+
+
 def test_untrusted_certificate_is_a_fault_not_a_plaintext_fallback(
     server: DovecotServer,
     tmp_path: Path,

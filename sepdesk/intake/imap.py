@@ -255,8 +255,10 @@ class ImapPoller:
     def connect(self) -> IMAPClient:
         """Connect, secure, log in and create missing folders; reuses a live connection."""
         if self.client is not None:
+            _trace_protocol(self.client)
             return self.client
         client = self._open()
+        _trace_protocol(client)
         try:
             client.normalise_times = False  # aware INTERNALDATEs, not server-local naive ones
             client.login(self.cfg.user, self._password())
@@ -1025,6 +1027,18 @@ def _fault_key(text: str) -> str:
 
 _TIMINGS = re.compile(r"\(\d+\.\d+(?: \+ \d+\.\d+)* secs\)")  # as many terms as it likes
 _DIGITS = re.compile(r"\d+")
+
+
+def _trace_protocol(client: IMAPClient) -> None:
+    """imaplib's protocol trace only while logger "imapclient.imaplib" shows DEBUG lines.
+
+    imapclient turns it on for every connection (debug level 5), and imaplib then formats
+    each response before the logger drops it: the repr of every fetched message twice
+    (once as it arrives, once more with its whole batch) and a line per regex match, 12%
+    of the poller's CPU. Asked at every connect and pass, so a reload to DEBUG shows the
+    trace from the next pass on."""
+    debug = logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG)
+    client._imap.debug = 5 if debug else 0
 
 
 def _drop(client: IMAPClient) -> None:
