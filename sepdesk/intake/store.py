@@ -37,31 +37,44 @@ def store_raw(
     """Commit one incoming message; idempotent on (source, source_ref) when a ref is given."""
     digest = hashlib.sha256(raw).hexdigest()
     threaded = names_a_thread(raw)  # before the write lock, like the digest
-    # Inside a caller's transaction (group commit) this is a savepoint, committed by the caller.
+    values: list[object] = [
+        source,
+        source_ref,
+        mail_from,
+        json.dumps(list(rcpt_to)),
+        raw,
+        len(raw),
+        digest,
+        to_db(received_at),
+        to_db(now()),
+        int(threaded),
+    ]
+    if db.conn.in_transaction:
+        # A caller's group commit (IMAP, SMTP): one statement, atomic by itself, so no
+        # savepoint of its own; one per message cost the IMAP poller 10% of its CPU.
+        return _insert(db, source, source_ref, values)
     with write_tx(db):
-        if source_ref is not None:
-            row = db.execute(
-                "SELECT id FROM intake WHERE source = ? AND source_ref = ?", [source, source_ref]
-            ).fetchone()
-            if row:
-                return Stored(int(row[0]), False)
-        cur = db.execute(
-            "INSERT INTO intake (source, source_ref, mail_from, rcpt_to, raw, size, digest,"
-            " received_at, stored_at, threaded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                source,
-                source_ref,
-                mail_from,
-                json.dumps(list(rcpt_to)),
-                raw,
-                len(raw),
-                digest,
-                to_db(received_at),
-                to_db(now()),
-                int(threaded),
-            ],
-        )
+        return _insert(db, source, source_ref, values)
+
+
+# Idempotent in one statement: the row of a ref stored before is looked up only then.
+_INSERT = (
+    "INSERT INTO intake (source, source_ref, mail_from, rcpt_to, raw, size, digest,"
+    " received_at, stored_at, threaded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (source, source_ref) WHERE source_ref IS NOT NULL DO NOTHING"
+)
+
+
+def _insert(
+    db: sqlite_utils.Database, source: str, source_ref: str | None, values: list[object]
+) -> Stored:
+    cur = db.execute(_INSERT, values)
+    if cur.rowcount == 1:
         return Stored(int(cur.lastrowid or 0), True)
+    row = db.execute(
+        "SELECT id FROM intake WHERE source = ? AND source_ref = ?", [source, source_ref]
+    ).fetchone()
+    return Stored(int(row[0]), False)
 
 
 def intake_state(db: sqlite_utils.Database, intake_id: int) -> dict:
