@@ -129,9 +129,9 @@ class GroupCommitter(threading.Thread):
     def _commit(self, db: Any, batch: list[_Item]) -> None:
         """One transaction for the batch; a message that fails alone fails alone.
 
-        store_raw writes each message in its own savepoint, so one that raises leaves
-        the others in place: only its session answers 451. When SQLite itself ended
-        the transaction (disk full, I/O error) the whole batch fails.
+        store_raw writes each message with one statement, atomic by itself, so one that
+        raises leaves the others in place: only its session answers 451. When SQLite
+        itself ended the transaction (disk full, I/O error) the whole batch fails.
         """
         outcomes: list[Stored | BaseException] = []
         try:
