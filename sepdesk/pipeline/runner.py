@@ -143,14 +143,29 @@ def quarantine_intake(desk: Desk, intake_id: int, reason: str, at: datetime | No
         raise NotFound(f"intake #{intake_id}: no such message")
     if rows[0]["state"] == "pending":
         _quarantine(desk, rows[0], reason, at or now())
-        # The same line every processed message gets (process_batch), a WARNING (_level).
-        log.warning("intake #%s outcome=quarantined reason=%s", intake_id, reason)
+        _log_outcome(intake_id, "quarantined", reason)
 
 
-def _level(outcome: str | None) -> int:
-    """A quarantined mail waits for an admin: its line is a WARNING, which the docs'
-    ``journalctl -p warning`` shows; every other outcome is routine (INFO)."""
-    return logging.WARNING if outcome == "quarantined" else logging.INFO
+def _log_outcome(
+    intake_id: int,
+    outcome: str | None,
+    reason: str,
+    message_id: str = "?",
+    ticket: str | None = None,
+) -> None:
+    """The one line every processed message gets. A quarantined mail waits for an admin:
+    its line is a WARNING, which the docs' ``journalctl -p warning`` shows; every other
+    outcome is routine (INFO)."""
+    level = logging.WARNING if outcome == "quarantined" else logging.INFO
+    log.log(
+        level,
+        "intake #%s message-id=%s outcome=%s ticket=%s reason=%s",
+        intake_id,
+        message_id,
+        outcome,
+        ticket,
+        reason,
+    )
 
 
 # An earlier header-only row of the same message: a Message-ID and the same header bytes.
@@ -195,8 +210,8 @@ def quarantine_oversize(
             " processed_at = ? WHERE id = ? AND state = 'pending'",
             [why, to_db(at), intake_id],
         ).rowcount
-    if done:  # the same line every processed message gets (process_batch)
-        log.info("intake #%s outcome=duplicate reason=%s", intake_id, why)
+    if done:
+        _log_outcome(intake_id, "duplicate", why, message_id)
 
 
 def _result(desk: Desk, intake_id: int) -> Result:
@@ -301,15 +316,8 @@ def process_batch(
         w = done.get(r.intake_id)
         if w is None:
             continue  # not ours to report: already done, or done by another worker
-        mid = w.mail.message_id if w.mail else "?"
-        log.log(
-            _level(r.outcome),
-            "intake #%s message-id=%s outcome=%s ticket=%s reason=%s",
-            r.intake_id,
-            mid,
-            r.outcome,
-            r.ticket,
-            r.reason,
+        _log_outcome(
+            r.intake_id, r.outcome, r.reason, w.mail.message_id if w.mail else "?", r.ticket
         )
     return results
 
