@@ -40,6 +40,9 @@ _PLAINTEXT_HELP = (
     "Allow tls = none to a host that is not loopback: the login and the mail cross the"
     " network unencrypted (a trusted network only)"
 )
+_CA_HELP = (
+    "CA certificates (PEM file) the {}'s certificate must chain to; empty: the system's store"
+)
 
 
 def _f(default: Any, help: str) -> Any:
@@ -99,11 +102,7 @@ class ImapSettings:
         " imap_password are unset or empty",
     )
     tls: str = _f("tls", _TLS_HELP)
-    ca_file: str = _f(
-        "",
-        "CA certificates (PEM file) the server's certificate must chain to; empty: the"
-        " system's store",
-    )
+    ca_file: str = _f("", _CA_HELP.format("server"))
     allow_plaintext: bool = _f(False, _PLAINTEXT_HELP)
     folder: str = _f("INBOX", "Folder to read")
     processed_folder: str = _f("Processed", "Where processed mail is moved")
@@ -136,11 +135,7 @@ class RelaySettings:
     host: str = _f("", "Relay host; empty: write mail to [outbox] dir")
     port: int = _f(587, "Relay port")
     tls: str = _f("starttls", _TLS_HELP)
-    ca_file: str = _f(
-        "",
-        "CA certificates (PEM file) the relay's certificate must chain to; empty: the"
-        " system's store",
-    )
+    ca_file: str = _f("", _CA_HELP.format("relay"))
     allow_plaintext: bool = _f(False, _PLAINTEXT_HELP)
     user: str = _f("", "Relay login; empty: no AUTH")
     password_file: str = _f(
@@ -326,11 +321,12 @@ def _validate_ca_files(where: str, s: Settings) -> None:
     files = [("[relay] ca_file", s.relay.ca_file)]
     for i, mailbox in enumerate(s.imap.mailboxes()):
         files.append((f"[imap] accounts[{i}].ca_file" if i else "[imap] ca_file", mailbox.ca_file))
-    for name, path in files:
-        if not path:
-            continue
-        import ssl
+    files = [(name, path) for name, path in files if path]
+    if not files:
+        return
+    import ssl  # as in tls_context: only when a ca_file is set
 
+    for name, path in files:
         try:
             tls_context(path)
         except ssl.SSLError as exc:  # before OSError: it is one

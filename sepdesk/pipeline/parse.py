@@ -308,12 +308,11 @@ def _mailboxes(value: str) -> list[tuple[str, str]] | None:
     mail clients show and the MX's DMARC check judged. None is safer.
     """
     pieces = split_outside(value, ",", keep_comments=True)
-    if len(pieces) == 1:  # the piece is the value: its parse is the value's (parsed once)
-        found = email.utils.getaddresses([value])
-        return None if _address_count(found) > 1 else found
-    if any(_address_count(email.utils.getaddresses([piece])) > 1 for piece in pieces):
+    parsed = [email.utils.getaddresses([piece]) for piece in pieces]
+    if any(_address_count(found) > 1 for found in parsed):
         return None
-    return email.utils.getaddresses([value])
+    # One piece is the value itself (split_outside keeps it whole): parsed once, not twice.
+    return parsed[0] if len(pieces) == 1 else email.utils.getaddresses([value])
 
 
 def _address_count(found: list[tuple[str, str]]) -> int:

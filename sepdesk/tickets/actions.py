@@ -30,10 +30,10 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
     "severity": OPEN,
     "assign": (*OPEN, "solved"),
 }
-# How an action reads in "cannot <verb> a ticket ...", where its name is no verb.
-_VERB = {"severity": "change the severity of", "waiting": "set waiting"}
-# The same in "cannot <verb> at <instant>", without an object.
+# How an action reads in "cannot <verb> at <instant>", where its name is no verb.
 _VERB_AT = {"severity": "change the severity", "waiting": "set waiting"}
+# The same in "cannot <verb> a ticket ...", with its object.
+_VERB = {**_VERB_AT, "severity": "change the severity of"}
 
 
 def _check(ticket: dict[str, Any], action: str) -> None:
