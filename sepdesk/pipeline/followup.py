@@ -83,6 +83,7 @@ def _recheck(work: Work, ticket: dict[str, Any]) -> None:
     # Only this mail's attachments are at hand: what was given before stays given.
     before = json.loads(ticket["missing_info"])
     missing = tuple(m for m in u.missing_info if m in before)
+    was_needs_info = ticket["status"] == "needs-info"
     cf = _refresh_customer(work, ticket, text)
     # An emergency contract's one incident may have gone to another call meanwhile.
     used = emergency_used(work, cf, ticket["id"])
@@ -120,6 +121,13 @@ def _recheck(work: Work, ticket: dict[str, Any]) -> None:
     # No new word for a request still without a contract (it was told), but for one
     # whose emergency incident another call took.
     kind = REPLY_KINDS[status] if status != "unqualified" or used else None
+    # Nor for one still missing just what it was told is missing: an autoresponder
+    # without loop headers ("Re: ...", quoting us) got the same list for each of its
+    # replies. The question which of two customer numbers is meant is asked again.
+    unchanged = was_needs_info and status == "needs-info" and missing == tuple(before)
+    if unchanged and not cf.match.ambiguous:
+        work.decide("reply", f"no reply: still missing {', '.join(missing)}, as told")
+        kind = None
     if kind:
         answer_customer(
             work,
