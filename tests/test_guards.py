@@ -116,6 +116,15 @@ def test_senders_that_merely_look_similar_are_people() -> None:
         "WG: Automatische Antwort: Restore",
         "Out of Office AutoReply: Restore",
         "Abwesenheitsnotiz (bis 3.11.)",
+        # Lotus/HCL Notes, sent without Auto-Submitted: each one opened a ticket and got
+        # an acknowledgement, which it answered again (up to the daily limit).
+        "AUTO: Thomas Weiss ist außer Haus (Rückkehr am 20.11.2026)",
+        "AUTO: Jan Novak is out of the office (returning 20.11.2026)",
+        "Auto: [SEP T-2026-000003] Frage zu Aufbewahrungszeiten",  # Sieve vacation
+        # Outlook's prefixes in the languages of the desk's customers (nl, pl, cs).
+        "Automatisch antwoord: [SEP T-2026-000001] Restore",
+        "Odpowiedź automatyczna: Restore",
+        "Automatická odpověď: Restore",
     ],
 )
 def test_out_of_office_subjects(subject: str) -> None:
@@ -131,6 +140,8 @@ def test_out_of_office_subjects(subject: str) -> None:
         "Out of office hours: backup jobs start too late",
         "Vacation rule: backup of the file server",
         "Abwesenheit des Admins: Restore schlägt fehl",
+        "Autoloader: drive 2 offline",
+        "Auto-Loader meldet Fehler nach Firmware-Update",
     ],
 )
 def test_replies_of_people_are_no_out_of_office(subject: str) -> None:

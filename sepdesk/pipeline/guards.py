@@ -33,8 +33,12 @@ _AUTO_SUBJECT = re.compile(
     r"^\s*" + _REPLY_PREFIXES + r"(?:automatische antwort|abwesenheitsnotiz|abwesenheit"
     r"|out of (?:the )?office|automatic reply|auto(?:matic)?[- ]?reply|autoreply|abwesend"
     r"|vacation|r[ée]ponse automatique|automatisk svar|autosvar|risposta automatica"
-    r"|respuesta autom[aá]tica)(?:\s+(?:auto[- ]?reply|reply|notice|notification|message"
-    r"|nachricht|notiz|mitteilung))?\s*(?:$|[:\-–(\[])",
+    r"|respuesta autom[aá]tica|automatisch antwoord|odpowied[źz] automatyczna"
+    r"|automatick[áa] odpov[ěe][ďd])(?:\s+(?:auto[- ]?reply|reply|notice|notification|message"
+    r"|nachricht|notiz|mitteilung))?\s*(?:$|[:\-–(\[])"
+    # "AUTO: Kim Meyer is out of the office (returning ...)" (Lotus/HCL Notes, often with
+    # no Auto-Submitted) and Sieve vacation's "Auto: <subject>": only with the colon.
+    r"|^\s*" + _REPLY_PREFIXES + r"auto\s*:",
     re.I,
 )
 # A null reverse path: RFC 3834 §2 forbids answering it (bounces and other notices).
