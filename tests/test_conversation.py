@@ -849,6 +849,26 @@ def test_bounce_marks_outbox_and_ticket_without_reply(desk: Desk, by: str) -> No
     assert len(outbox(desk)) == rows
 
 
+def test_a_global_dsn_of_a_utf8_mail_is_a_bounce(desk: Desk) -> None:
+    """RFC 6533: for a mail sent with SMTPUTF8, Postfix and Exchange report in
+    report-type=global-delivery-status with message/global-delivery-status and
+    message/global parts; it was ignored as "automatic report", the bounce unrecorded."""
+    t, _ = opened(desk)
+    ack = outbox(desk)[0]
+    returned = f"Message-ID: <{ack['message_id']}>\r\nSubject: {ack['subject']}\r\n\r\nbody"
+    raw = (
+        dsn(CUSTOMER, returned)
+        .replace(b"report-type=delivery-status", b"report-type=global-delivery-status")
+        .replace(b"message/delivery-status", b"message/global-delivery-status")
+        .replace(b"Content-Type: text/rfc822-headers", b"Content-Type: message/global")
+    )
+    rows = len(outbox(desk))
+    result = feed(desk, raw, T0 + timedelta(minutes=2))
+    assert (result.outcome, result.ticket) == ("bounce_recorded", t["ticket_number"])
+    assert outbox(desk, id=ack["id"])[0]["state"] == "bounced"
+    assert len(outbox(desk)) == rows
+
+
 def test_a_reply_to_that_bounced_is_dropped_for_the_sender(desk: Desk) -> None:
     """Re-audit: a misspelt Reply-To kept getting automatic mail after it bounced."""
     typo = "p.dekker@vandijk-logistik.nl"

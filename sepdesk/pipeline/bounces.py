@@ -1,8 +1,9 @@
 """Delivery status notifications: recognise one, and read what it reports on. Pure functions.
 
-A bounce is a multipart/report; report-type=delivery-status (RFC 3464), or a
-recognisable mailer-daemon message. What it reports on is found in the
-returned headers (Message-ID, our subject tag) and the failed recipients.
+A bounce is a multipart/report; report-type=delivery-status (RFC 3464; or
+global-delivery-status, RFC 6533), or a recognisable mailer-daemon message. What
+it reports on is found in the returned headers (Message-ID, our subject tag) and
+the failed recipients.
 Other reports are no bounces: a read receipt (report-type=disposition-notification,
 RFC 8098) says a mail arrived; the loop guards keep those from being answered.
 """
@@ -42,6 +43,17 @@ def is_daemon_local(local: str) -> bool:
 
 DSN_REPORT = "delivery-status"
 MDN_REPORT = "disposition-notification"
+# RFC 6533: the DSN of a mail sent with SMTPUTF8 (Postfix, Exchange), whose parts are
+# message/global-delivery-status and message/global (or message/global-headers).
+DSN_REPORTS = (DSN_REPORT, "global-delivery-status")
+_STATUS_PARTS = (
+    "message/delivery-status",
+    "message/global-delivery-status",
+    "text/rfc822-headers",
+    "message/rfc822-headers",
+    "message/global-headers",
+)
+_RETURNED_PARTS = ("message/rfc822", "message/global")
 
 
 # An address as a notice's prose names it ("could not be delivered to kim@example.com").
@@ -87,7 +99,7 @@ def is_bounce(mail: ParsedMail) -> bool:
     """
     kind = report_type(mail)
     if kind is not None:
-        return kind in (DSN_REPORT, "")
+        return kind in (*DSN_REPORTS, "")
     local = mail.from_addr.rpartition("@")[0]
     return is_daemon_local(local) and bool(_BOUNCE_SUBJECT.search(mail.subject))
 
@@ -104,12 +116,12 @@ def _report_text(raw: bytes) -> str:
     for part in msg.walk():
         ctype = part.get_content_type()
         payload: Any = part.get_payload()
-        if ctype in ("message/delivery-status", "text/rfc822-headers", "message/rfc822-headers"):
+        if ctype in _STATUS_PARTS:
             if isinstance(payload, list):
                 chunks.extend(p.as_string() for p in payload if isinstance(p, Message))
             else:
                 chunks.append(_decoded(part) or str(payload))
-        elif ctype == "message/rfc822":
+        elif ctype in _RETURNED_PARTS:
             if isinstance(payload, list) and payload and isinstance(payload[0], Message):
                 chunks.append("".join(f"{k}: {v}\n" for k, v in payload[0].items()))
         elif ctype == "text/plain" and not part.get_filename():
