@@ -1038,6 +1038,45 @@ def test_an_expunge_the_server_ignores_after_the_fallbacks_copy_copies_nothing_t
     assert last_errors(desk) == [None]
 
 
+def test_a_restart_after_the_fallbacks_copy_finds_copies_also_without_message_id(
+    server: DovecotServer,
+    desk: Desk,
+    pollers: Callable[..., ImapPoller],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A poller that died between the fallback's COPY and its EXPUNGE: the next one found
+    the messages final and copied them a second time. It now looks for them in the
+    destination first, by header, size and INTERNALDATE when they have no Message-ID; two
+    equal messages are two copies. A message that was not copied is copied."""
+    from sepdesk.intake import imap
+
+    class Died(BaseException):
+        pass
+
+    def die(name: str) -> None:
+        if name == "imap-after-copy":
+            raise Died(name)
+
+    no_id = b"From: a@example.org\r\nSubject: no id\r\n\r\nBackup failed.\r\n"
+    when = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    server.append("INBOX", no_id, msg_time=when)
+    server.append("INBOX", no_id, msg_time=when)  # the same mail twice
+    server.append("INBOX", make_mail(3))
+    hide_capability(monkeypatch, "MOVE")
+    first = pollers(batch_size=2)
+    monkeypatch.setattr(imap, "_fault_point", die)
+    with pytest.raises(Died):
+        first.run_once()  # the first batch of two copied, then the poller died
+    first.close()
+    assert len(server.uids("Processed")) == 2 and len(server.uids("INBOX")) == 3
+    server.append("Processed", no_id, msg_time=datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
+    monkeypatch.setattr(imap, "_fault_point", lambda name: None)
+    assert drain(pollers()) == 3
+    assert server.uids("INBOX") == []
+    assert len(server.uids("Processed")) == 4  # 3 + the one of another INTERNALDATE
+    assert count(desk, "SELECT count(*) FROM intake") == 3
+
+
 def test_the_memory_of_a_folder_made_anew_forgets_its_old_uidvalidity(
     server: DovecotServer,
     tmp_path: Path,
@@ -1362,6 +1401,53 @@ def test_serve_hands_mail_to_the_pipeline_processes_and_moves_each_once(
     one_reply_per_mail(desk, 70)
     log = (tmp_path / "serve.log").read_text()
     assert "handed to the pipeline" in log, log
+
+
+# A Dovecot that offers no MOVE (its capability list without it): the daemon, a separate
+# process, uses the fallback (COPY, STORE \\Deleted, EXPUNGE) as with such a server.
+NO_MOVE_CONFIG = "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UIDPLUS\n"
+
+
+@pytest.fixture(scope="module")
+def no_move_dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
+    from tests.servers.dovecot import dovecot_server
+
+    yield from dovecot_server(tmp_path_factory, NO_MOVE_CONFIG)
+
+
+@pytest.mark.parametrize("fault", ["imap-after-copy", "imap-after-flag"])
+def test_daemon_killed_inside_the_move_fallback_copies_nothing_twice(
+    no_move_dovecot: DovecotServer, tmp_path: Path, fault: str
+) -> None:
+    """Without MOVE: killed after the COPY (or the STORE \\Deleted) and before the
+    EXPUNGE, the originals were still in INBOX at the restart and were copied again:
+    the processed folder held two copies of each (10 for 5 mails)."""
+    server = no_move_dovecot
+    server.reset_mail()
+    server.start()
+    with server.client() as c:
+        assert not c.has_capability("MOVE")
+    desk = Desk.open(make_settings(tmp_path, server))
+    try:
+        cfg = serve_config(tmp_path, server)
+        for n in range(5):
+            server.append("INBOX", make_mail(n))
+        proc = start_serve(cfg, tmp_path, **{FAULT_ENV: fault})
+        try:
+            assert proc.wait(WAIT_S) == 137, (tmp_path / "serve.log").read_text()
+        finally:
+            end_serve(proc, signal.SIGKILL)
+        copied = len(server.uids("Processed"))
+        assert copied >= 1 and len(server.uids("INBOX")) == 5  # copied, not expunged
+        proc = start_serve(cfg, tmp_path)
+        try:
+            wait_until(lambda: server.uids("INBOX") == [], "the restarted daemon moves them")
+        finally:
+            assert end_serve(proc) == 0, (tmp_path / "serve.log").read_text()
+        assert len(server.uids("Processed")) == 5
+        one_reply_per_mail(desk, 5)
+    finally:
+        desk.close()
 
 
 @pytest.mark.parametrize("moment", ["stored", "some done"])

@@ -37,7 +37,8 @@ are moved on a later pass (see :meth:`ImapPoller.move`).
 
 Fault injection for crash tests: ``SEPDESK_FAULT=imap-before-move`` makes the
 process exit with status 137 right after an outcome is committed and before
-the MOVE (see :func:`_fault_point`).
+the MOVE (see :func:`_fault_point`); ``imap-after-copy`` and ``imap-after-flag``
+between the MOVE fallback's COPY and STORE, and its STORE and EXPUNGE.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.parser import BytesHeaderParser
 from typing import Any
 
 from imapclient import IMAPClient
@@ -234,6 +236,10 @@ class ImapPoller:
         # (folder, UIDVALIDITY, destination) -> UIDs the MOVE fallback copied there, until
         # a pass finds them gone: a retry only deletes them, never copies them a second time.
         self._copied: dict[tuple[str, int, str], set[int]] = {}
+        # (folder, UIDVALIDITY) -> UIDs the MOVE fallback may have copied already, unknown to
+        # this poller: final when it first met them (a run that died after its COPY), or a
+        # COPY whose answer was lost. Looked for in the destination before a COPY.
+        self._unsure: dict[tuple[str, int], set[int]] = {}
         self._failures = 0
 
     # -- names -------------------------------------------------------------
@@ -394,6 +400,10 @@ class ImapPoller:
         for broke in [k for k in self._breaks if k[0] == folder]:
             if broke[1] != uidvalidity or broke[2] not in present:
                 del self._breaks[broke]
+        for unsure in [k for k in self._unsure if k[0] == folder]:
+            kept = self._unsure.pop(unsure) & (present if unsure[1] == uidvalidity else set())
+            if kept:
+                self._unsure[unsure] = kept
         for copied in [k for k in self._copied if k[0] == folder]:
             kept = self._copied.pop(copied) & (present if copied[1] == uidvalidity else set())
             if kept:
@@ -417,6 +427,7 @@ class ImapPoller:
     ) -> int:
         """Store what is new (one commit), then hand it over or process it here; moves what is final."""
         known = self._known(folder, uidvalidity, uids)
+        self._note_unsure(client, folder, uidvalidity, known)
         # Committed before any FETCH: a second such message in the batch breaks the pass.
         unreadable = [
             self._unreadable(folder, u)
@@ -434,6 +445,22 @@ class ImapPoller:
         if self.handoff is not None and self.handoff():
             return self._hand_over(client, folder, rows)
         return self._move_final(client, self._process_here(rows))
+
+    def _note_unsure(
+        self, client: IMAPClient, folder: str, uidvalidity: int, known: dict[int, int]
+    ) -> None:
+        """Without MOVE: the messages whose rows were final before this poller met them
+        (UIDs above those of its last catch-up) may be in their destination already, copied
+        by a run that died before its EXPUNGE. Only stored rows are asked about: the normal
+        path sends no command more."""
+        seen = self._seen_uid.get(folder, 0)
+        first = {u: i for u, i in known.items() if u > seen}
+        if not first or client.has_capability("MOVE"):
+            return
+        states = self._states(list(first.values()))
+        final = {u for u, i in first.items() if states[i] in FINAL_STATES}
+        if final:
+            self._unsure.setdefault((folder, uidvalidity), set()).update(final)
 
     def _hand_over(self, client: IMAPClient, folder: str, rows: dict[int, int]) -> int:
         """Leave the pending rows to the pipeline processes; move those final already
@@ -786,22 +813,79 @@ class ImapPoller:
         answers OK "Expunge ignored: Permission denied" without the expunge right), the
         messages are in both folders; the retry only deletes them (each pass copied them
         once more). When the COPY's answer was lost (a dropped connection) or the daemon
-        restarted meanwhile, they are copied again: a second copy in the destination,
-        never a message lost.
+        died before the EXPUNGE, they were copied again at the next pass or start: a second
+        copy in the destination. Such messages (:attr:`_unsure`) are looked for there first.
         """
         assert self._selected is not None, "copy_delete needs the folder selected by _select"
         copied = self._copied.setdefault((*self._selected, dest), set())
+        unsure = self._unsure.setdefault(self._selected, set())
         todo = [u for u in uids if u not in copied]
+        doubt = [u for u in todo if u in unsure]
+        if doubt:
+            there = self._copies_in(client, doubt, dest)
+            copied.update(there)
+            unsure.difference_update(doubt)
+            todo = [u for u in todo if u not in there]
         if todo:
-            client.copy(_uid_set(todo), dest)
+            unsure.update(todo)  # until its answer comes: lost with the connection, who knows
+            try:
+                client.copy(_uid_set(todo), dest)
+            except IMAPClientError as exc:
+                if _refused(exc):  # a NO: nothing was copied
+                    unsure.difference_update(todo)
+                raise
+            unsure.difference_update(todo)
             copied.update(todo)
+            _fault_point("imap-after-copy")
         uid_set = _uid_set(uids)
         client.add_flags(uids, [b"\\Deleted"], silent=True)  # its reply parser wants a list
+        _fault_point("imap-after-flag")
         if client.has_capability("UIDPLUS"):
             client.uid_expunge(uid_set)
         else:
             client.expunge()
         # Not forgotten here: an ignored EXPUNGE says OK. _forget_gone forgets them.
+
+    def _copies_in(self, client: IMAPClient, uids: list[int], dest: str) -> set[int]:
+        """The UIDs of the selected folder that have a copy in ``dest`` already: the same
+        header, size and INTERNALDATE (a COPY keeps them all). The Message-ID narrows the
+        search where there is one; without it size and date do, and the header decides.
+        Each copy found answers for one message only (two equal ones may both be there)."""
+        assert self._selected is not None
+        folder, uidvalidity = self._selected
+        source = client.fetch(uids, ["BODY.PEEK[HEADER]", "INTERNALDATE", "RFC822.SIZE"])
+        client.select_folder(dest, readonly=True)
+        found: set[int] = set()
+        taken: set[int] = set()
+        for uid in uids:
+            data = source.get(uid)
+            if data is None:
+                continue  # expunged meanwhile
+            header = bytes(data.get(b"BODY[HEADER]") or b"")
+            when = data.get(b"INTERNALDATE")
+            criteria = _copy_criteria(header, int(data.get(b"RFC822.SIZE") or 0), when)
+            candidates = [int(u) for u in client.search(criteria) if int(u) not in taken]
+            if not candidates:
+                continue
+            got = client.fetch(candidates, ["BODY.PEEK[HEADER]", "INTERNALDATE"])
+            for cand in candidates:
+                other = got.get(cand, {})
+                same = bytes(other.get(b"BODY[HEADER]") or b"") == header
+                if same and other.get(b"INTERNALDATE") == when:
+                    taken.add(cand)
+                    found.add(uid)
+                    break
+        if self._select(client, folder)[0] != uidvalidity:  # the UIDs name other messages now
+            raise IMAPClientAbortError(f"UIDVALIDITY of {folder} changed during a move")
+        if found:
+            log.info(
+                "imap: %d messages of %s were in %s already (copied before a restart or a"
+                " lost answer); not copied again",
+                len(found),
+                folder,
+                dest,
+            )
+        return found
 
     # -- state rows --------------------------------------------------------
 
@@ -981,6 +1065,23 @@ class ImapPoller:
             # idle_check swallows EOF and returns nothing at once: the server is gone.
             raise ConnectionLost("connection closed by the server during IDLE")
         return _announces_mail(responses)
+
+
+def _copy_criteria(header: bytes, size: int, when: Any) -> list[Any]:
+    """SEARCH criteria for a copy of a message: its exact size, a few days around its
+    INTERNALDATE (SEARCH compares dates, in a zone of the server's choosing), and its
+    Message-ID when it has one."""
+    criteria: list[Any] = ["SMALLER", str(size + 1)]
+    if size > 0:
+        criteria += ["LARGER", str(size - 1)]
+    if isinstance(when, datetime):
+        criteria += ["SINCE", when.date() - timedelta(days=1)]
+        criteria += ["BEFORE", when.date() + timedelta(days=2)]
+    message_id = BytesHeaderParser().parsebytes(header).get("Message-ID")
+    text = " ".join(str(message_id or "").split())
+    if text and text.isascii():
+        criteria += ["HEADER", "Message-ID", text]
+    return criteria
 
 
 def _announces_mail(responses: Iterable[Any]) -> bool:
