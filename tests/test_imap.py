@@ -1165,6 +1165,34 @@ def test_missing_folders_are_created(
     assert {"INBOX", "Done", "Bad", "Partners"} <= names
 
 
+def test_a_destination_the_server_will_not_create_holds_up_no_intake(
+    server: DovecotServer,
+    tmp_path: Path,
+    desk: Desk,
+    pollers: Callable[..., ImapPoller],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A processed folder whose name the server refuses ("~Done": [CANNOT]): every connect
+    failed on its CREATE, retried with backoff for ever, and no mail was read at all. Now
+    the mail is read and processed and stays in INBOX, and the refused move says why."""
+    poller = pollers(make_settings(tmp_path, server, processed_folder="~Done"))
+    server.append("INBOX", make_mail(1))
+    server.append("INBOX", make_mail(2))
+    assert poller.run_once() == 0  # did raise: create failed: [CANNOT] ...
+    assert count(desk, "SELECT count(*) FROM intake WHERE state = 'done'") == 2
+    assert len(server.uids("INBOX")) == 2
+    server.append("INBOX", make_mail(3))
+    poller.close()  # a reconnect tries to create it again
+    assert poller.run_once() == 0
+    assert count(desk, "SELECT count(*) FROM intake WHERE state = 'done'") == 3
+    assert count(desk, "SELECT count(*) FROM tickets") == 3
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warned) == 1, warned
+    assert "refused to move 2 messages to ~Done" in warned[0] and "CANNOT" in warned[0]
+    (error,) = last_errors(desk)
+    assert error is not None and "refused to move 3 messages to ~Done" in error
+
+
 def test_extra_folders_are_read_with_their_own_state(
     server: DovecotServer, tmp_path: Path, desk: Desk, pollers: Callable[..., ImapPoller]
 ) -> None:

@@ -304,7 +304,17 @@ class ImapPoller:
         wanted = [*self.folders, self.cfg.processed_folder, self.cfg.quarantine_folder]
         for folder in dict.fromkeys(wanted):
             if not client.folder_exists(folder):
-                client.create_folder(folder)
+                try:
+                    client.create_folder(folder)
+                except IMAPClientError as exc:
+                    # A destination the server will not create (a name it refuses) held up
+                    # all intake: every connect failed on it, retried for ever. The mail
+                    # is read and processed; its refused move is the WARNING (see move).
+                    if folder in self.folders or not _refused(exc):
+                        raise
+                    where = f"{self.cfg.user}@{self.cfg.host}"
+                    log.info("imap %s: cannot create folder %s: %s", where, folder, _one_line(exc))
+                    continue
                 # The watched folder too (the issue: folders are created when absent);
                 # a WARNING, since a typo in [imap] folder would watch an empty one.
                 where = f"{self.cfg.user}@{self.cfg.host}"
@@ -747,7 +757,9 @@ class ImapPoller:
         refusal: IMAPClientError | None = None
         for _ in range(2):  # the second time after mending what the first refusal names
             if refusal is not None:
-                self._before_move_retry(client, dest, refusal)
+                unmendable = self._before_move_retry(client, dest, refusal)
+                if unmendable is not None:
+                    return unmendable
             try:
                 self._move_or_copy(client, uids, dest)
                 return None
@@ -764,15 +776,25 @@ class ImapPoller:
             self.copy_delete(client, uids, dest)
 
     @staticmethod
-    def _before_move_retry(client: IMAPClient, dest: str, exc: IMAPClientError) -> None:
+    def _before_move_retry(
+        client: IMAPClient, dest: str, exc: IMAPClientError
+    ) -> IMAPClientError | None:
         """Mend what a first refusal may mean: the destination was deleted meanwhile
         ([TRYCREATE], RFC 3501 6.4.7), or another client expunged some of the UIDs and the
-        server wants that reported first ([EXPUNGEISSUED], RFC 5530): a NOOP does."""
+        server wants that reported first ([EXPUNGEISSUED], RFC 5530): a NOOP does.
+
+        Returns the refusal to create the destination, if it was refused: that is the
+        reason to log ("[TRYCREATE] Mailbox doesn't exist" did not say why)."""
         if "TRYCREATE" in str(exc).upper():
-            with contextlib.suppress(IMAPClientError):
+            try:
                 client.create_folder(dest)
                 log.info("imap: folder %s had been deleted; created it again", dest)
+            except IMAPClientError as refused:
+                if not _refused(refused):
+                    raise
+                return refused
         client.noop()
+        return None
 
     def _move_refused(self, count: int, dest: str, exc: IMAPClientError) -> None:
         """One WARNING per refusal; INFO while the same one repeats pass after pass, until
