@@ -75,6 +75,15 @@ def imap_info_logged(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="sepdesk.imap")
 
 
+@pytest.fixture(autouse=True)
+def held_retried_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message whose move was refused is tried again on the next pass (no backoff):
+    the tests of refusals look at each retry; the backoff's own test sets it."""
+    from sepdesk.intake import imap
+
+    monkeypatch.setattr(imap, "HELD_RETRY_S", 0.0)
+
+
 def hide_capability(monkeypatch: pytest.MonkeyPatch, capability: str) -> None:
     """Every client sees the server without ``capability`` (IDLE, MOVE)."""
     from imapclient import IMAPClient
@@ -987,6 +996,55 @@ def test_other_mail_moving_to_a_destination_does_not_end_its_refusal(
     assert len(quota_server.uids(ARCHIVE)) == 3
     refusals = [r for r in caplog.records if "refused to move" in r.getMessage()]
     assert [r.levelname for r in refusals] == ["WARNING", "INFO", "INFO"], refusals
+
+
+def test_a_full_destination_is_retried_with_backoff_while_intake_goes_on(
+    quota_server: DovecotServer,
+    tmp_path: Path,
+    desk: Desk,
+    pollers: Callable[..., ImapPoller],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The processed folder's quota is full: every move there is refused. Each held message
+    was tried again, one MOVE each, on every pass (20 held: 28 commands a pass, a pass per
+    new mail with IDLE). Now new mail is read, processed and tried once; the held ones are
+    tried again when due, and the end of the refusals is logged too."""
+    from sepdesk.intake import imap
+
+    monkeypatch.setattr(imap, "HELD_RETRY_S", 3600.0)
+    poller = pollers(make_settings(tmp_path, quota_server, processed_folder=ARCHIVE))
+    quota_server.append("INBOX", make_mail(0, body="LARGE " * 2300))  # 14 kB of 15 kB
+    assert poller.run_once() == 1
+    for n in range(1, 6):
+        quota_server.append("INBOX", make_mail(n, body="X" * 1500))
+    assert poller.run_once() == 0
+    client = poller.connect()
+    moves: list[str] = []
+    real = client.move
+    monkeypatch.setattr(client, "move", lambda uids, dest: moves.append(uids) or real(uids, dest))
+    quota_server.append("INBOX", make_mail(6, body="X" * 1500))
+    assert poller.run_once() == 0
+    assert len(moves) == 2, moves  # the new one, twice (after a NOOP): not 2 + 6
+    assert poller.run_once() == 0
+    assert len(moves) == 2, moves  # nothing due: no command
+    assert count(desk, "SELECT count(*) FROM intake WHERE state = 'done'") == 7
+    (error,) = last_errors(desk)
+    assert error is not None and f"refused to move 6 messages to {ARCHIVE}" in error
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warned) == 1 and "refused to move 5 messages" in warned[0], warned
+    with quota_server.client() as c:  # room again
+        c.select_folder(ARCHIVE)
+        c.add_flags(c.search("ALL"), [b"\\Deleted"])
+        c.expunge()
+    for held in poller._held.values():
+        held.due = 0.0  # due now
+    assert poller.run_once() == 6
+    assert quota_server.uids("INBOX") == [] and len(quota_server.uids(ARCHIVE)) == 6
+    assert last_errors(desk) == [None] and poller._held == {}
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warned) == 2 and "waits for its move" in warned[1], warned
+    assert count(desk, "SELECT count(*) FROM intake") == 7
 
 
 def test_a_server_answer_is_logged_and_recorded_as_one_printable_line() -> None:

@@ -89,6 +89,11 @@ UNREADABLE_AFTER = 2
 # answers the EXPUNGE "OK Expunge ignored" without the right to expunge, and they stayed
 # for ever, "moved" again at every pass, with nothing in the log or in last_error.
 NOT_REMOVED = "copied there, but not removed from the folder (EXPUNGE ignored: no right?)"
+# A message whose move the destination refused (a full quota) is tried again after this,
+# twice as long after each refusal up to the cap; new mail is tried at once. Tried on
+# every pass, each held message cost a MOVE per pass: 20 held, 28 commands a pass.
+HELD_RETRY_S = 30.0
+HELD_RETRY_CAP_S = 30 * 60.0
 FAULT_ENV = "SEPDESK_FAULT"
 FINAL_STATES = ("done", "quarantined")
 # The final rows among the handed-over ones: a range over the covering (state, id) index
@@ -129,6 +134,15 @@ class _Handed:
     uidvalidity: int
     rows: dict[int, int] = field(default_factory=dict)  # UID -> intake id
     final_since: float | None = None  # monotonic time a finished one was first left unmoved
+
+
+@dataclass
+class _Held:
+    """Messages of a folder whose move to one destination was refused, and their retry."""
+
+    uids: set[int]
+    delay: float
+    due: float  # monotonic time of their next try
 
 
 def _fault_point(name: str) -> None:
@@ -236,6 +250,8 @@ class ImapPoller:
         # (folder, UIDVALIDITY, destination) -> UIDs the MOVE fallback copied there, until
         # a pass finds them gone: a retry only deletes them, never copies them a second time.
         self._copied: dict[tuple[str, int, str], set[int]] = {}
+        # (folder, UIDVALIDITY, destination) -> the messages it refused, tried again when due.
+        self._held: dict[tuple[str, int, str], _Held] = {}
         # (folder, UIDVALIDITY) -> UIDs the MOVE fallback may have copied already, unknown to
         # this poller: final when it first met them (a run that died after its COPY), or a
         # COPY whose answer was lost. Looked for in the destination before a COPY.
@@ -410,6 +426,11 @@ class ImapPoller:
         for broke in [k for k in self._breaks if k[0] == folder]:
             if broke[1] != uidvalidity or broke[2] not in present:
                 del self._breaks[broke]
+        for where in [k for k in self._held if k[0] == folder]:
+            held = self._held[where]
+            held.uids &= present if where[1] == uidvalidity else set()
+            if not held.uids:
+                del self._held[where]
         for unsure in [k for k in self._unsure if k[0] == folder]:
             kept = self._unsure.pop(unsure) & (present if unsure[1] == uidvalidity else set())
             if kept:
@@ -731,8 +752,46 @@ class ImapPoller:
         Raising instead sent the poller into its backoff on every pass, up to a minute, so
         one message that could not be moved held up all new mail of the mailbox. A refused
         set is then moved one message at a time: a quota on the destination refuses a set
-        for its one large message, and the small ones waited with it.
+        for its one large message, and the small ones waited with it. Refused messages are
+        tried again only when due (``HELD_RETRY_S``, doubling): each cost a command a pass.
         """
+        uids = self._due(uids, dest)
+        if not uids:
+            return 0
+        return self._try_move(client, uids, dest)  # the held ones not due stay
+
+    def _due(self, uids: list[int], dest: str) -> list[int]:
+        """The UIDs to try now: all but the held ones not due yet, which keep the refusal."""
+        held = self._held.get((*self._selected, dest)) if self._selected else None
+        if held is None or time.monotonic() >= held.due:
+            return uids
+        waiting = [u for u in uids if u in held.uids]
+        if waiting:
+            key = self._refusal_key(dest)
+            self._refused_now[key] = self._refused_now.get(key, 0) + len(waiting)
+        return [u for u in uids if u not in held.uids]
+
+    def _hold(self, dest: str, tried: list[int], refused: list[int]) -> None:
+        """Remember the refused UIDs; a retry refused again doubles their delay."""
+        if self._selected is None:
+            return
+        key = (*self._selected, dest)
+        held = self._held.get(key)
+        if held is None:
+            if refused:
+                delay = HELD_RETRY_S
+                self._held[key] = _Held(set(refused), delay, time.monotonic() + delay)
+            return
+        retried = held.uids.intersection(tried)
+        held.uids = (held.uids - set(tried)) | set(refused)
+        if not held.uids:
+            del self._held[key]
+        elif retried:  # a retry of held ones: refused again, wait longer; else start afresh
+            again = retried.intersection(refused)
+            held.delay = min(held.delay * 2, HELD_RETRY_CAP_S) if again else HELD_RETRY_S
+            held.due = time.monotonic() + held.delay
+
+    def _try_move(self, client: IMAPClient, uids: list[int], dest: str) -> int:
         refusal = self._move_set(client, uids, dest)
         refused = uids if refusal is not None else []
         if refusal is not None and len(uids) > 1 and _per_message(refusal):  # one per UID
@@ -745,6 +804,7 @@ class ImapPoller:
                         raise
                     refused.append(uid)
                     refusal = exc
+        self._hold(dest, uids, refused if refusal is not None else [])
         if refusal is None or not refused:
             # Its refusal is not over: a message it holds may be in another batch. A pass
             # that meets no refusal there ends it (_forget_refusals).
@@ -807,7 +867,7 @@ class ImapPoller:
         text = f"the server refused to move {count} messages to {dest}: {_one_line(exc)}"
         level = logging.INFO if _same_fault(text, self._refusals.get(key)) else logging.WARNING
         self._refusals[key] = text
-        log.log(level, "imap: %s; they stay and are tried again on the next pass", text)
+        log.log(level, "imap: %s; they stay and are tried again later", text)
         # On the row of the folder that holds them: every folder's row showed it, until
         # that folder's next catch-up.
         self._safe_record_error(text, [key[0]] if key[0] else None)
@@ -826,6 +886,7 @@ class ImapPoller:
         for key in [k for k in self._refusals if k[0] == folder]:
             if key not in self._refused_now:
                 del self._refusals[key]
+                log.warning("imap: no message of %s waits for its move to %s any more", *key)
 
     def copy_delete(self, client: IMAPClient, uids: list[int], dest: str) -> None:
         """The MOVE fallback (RFC 6851 §3.3). Without UIDPLUS the EXPUNGE is folder-wide.
