@@ -937,8 +937,13 @@ class ImapPoller:
         assert self._selected is not None
         folder, uidvalidity = self._selected
         source = client.fetch(uids, ["BODY.PEEK[HEADER]", "INTERNALDATE", "RFC822.SIZE"])
-        client.select_folder(dest, readonly=True)
         found: set[int] = set()
+        try:
+            client.select_folder(dest, readonly=True)
+        except IMAPClientError as exc:
+            if not _refused(exc):
+                raise
+            source = {}  # no such folder (yet): no copy there; the source is selected again
         taken: set[int] = set()
         for uid in uids:
             data = source.get(uid)
