@@ -87,6 +87,41 @@ def test_older_backup_worked_makes_it_major_not_critical() -> None:
 @pytest.mark.parametrize(
     "text",
     [
+        # No "Produktion steht": the business cannot work without the lost data, and
+        # nothing else is there to work with (SPEC's Critical in other words).
+        "Die Rücksicherung des Auftragsservers scheitert jedes Mal mit einem Lesefehler. "
+        "Auch die älteren Vollsicherungen brechen genauso ab. Ohne die Auftragsdatenbank "
+        "kann im Lager niemand kommissionieren. Eine Alternative haben wir nicht.",
+        "Restoring our ERP database fails every time with a checksum error, and the older "
+        "backups from last week fail the same way. Without the database no orders can be "
+        "picked, and there is no manual fallback.",
+        "Der Restore der Patientendatenbank bricht ab, ältere Sicherungen ebenso, eine andere "
+        "Kopie existiert nicht. Ohne das System können keine Patienten aufgenommen werden, "
+        "einen Notbetrieb auf Papier gibt es bei uns nicht.",
+    ],
+)
+def test_critical_without_a_halt_phrase(text: str) -> None:
+    assert _sev(text) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The same failing restores, but a workaround, or no word that nothing else exists.
+        "Restoring our ERP database fails every time, and the older backups fail the same "
+        "way. Without the database no orders can be picked; as a workaround we use the "
+        "printed lists, there is no other alternative.",
+        "Der Restore der Kundendatenbank schlägt fehl, die älteren Sicherungen genauso. "
+        "Ohne die Daten kann der Vertrieb keine Angebote erstellen.",
+    ],
+)
+def test_failing_restores_with_a_way_to_work_are_not_critical(text: str) -> None:
+    assert _sev(text) != 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "Seit Montag brechen alle Sicherungen ab. Ein zweites Sicherungsziel gibt es nicht.",
         "All nightly backups fail since the update, we have no other backup.",
         "Restores from tape are extremely slow, 30 engineers cannot work without the data.",

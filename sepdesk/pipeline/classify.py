@@ -411,6 +411,7 @@ class _Facts:
         return _affirmed(rules.WORKAROUND, self.parts)
 
     halt = _plain(rules.HALT)
+    no_business = _plain(rules.NO_BUSINESS)
     recovered = _plain(rules.RECOVERED)
     test = _plain(rules.TEST_SYSTEM)
     question = _plain(rules.CLASSIFICATION_QUESTION)
@@ -442,13 +443,22 @@ def _major_reason(f: _Facts) -> str | None:
     return None
 
 
+def _cannot_work_without(f: _Facts) -> str | None:
+    """SPEC's halt in other words: the business cannot work without what is lost, and
+    there is nothing else to work with (no alternative, no workaround)."""
+    if f.no_business and f.no_alternative and not f.workaround:
+        return f"{f.no_business}; {f.no_alternative}"
+    return None
+
+
 def judge_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
     """SPEC §1 severity from content; the sender's claim plays no part."""
     f = _Facts(subject, own)
-    critical = f.restore_fails and f.older_fail and f.halt and not f.recovered and not f.test
-    if critical:
+    critical = f.restore_fails and f.older_fail and not f.recovered and not f.test
+    halted = f.halt or _cannot_work_without(f)
+    if critical and halted:
         return 1, (
-            f'production halted ("{f.halt}")',
+            f'production halted ("{halted}")',
             f'restore fails ("{f.restore_fails}")',
             f'older backups do not help ("{f.older_fail}")',
         )

@@ -486,6 +486,8 @@ FAILURE = _rx(
     r"\bschlägt\b[^.\n]{0,80}\bfehl\b",
     r"\bschlagen\b[^.\n]{0,80}\bfehl\b",
     r"\bfehlgeschlagen\b",
+    r"\bscheiter(?:t|n|te|ten)\b",
+    r"\bgescheitert\b",
     r"\bfehl(?:t|en)\b",
     r"\bfehler\w*",
     r"\bbricht\b[^.\n]{0,80}\bab\b",
@@ -530,6 +532,8 @@ RESTORE = _rx(
 )
 RESTORE_FAILS = _rx(
     r"\bfail\w*",
+    r"\bscheiter\w*",
+    r"\bgescheitert\b",
     r"\bstops?\b",
     r"\baborted\b",
     r"\bbricht\b[^.\n]{0,80}\bab\b",
@@ -565,7 +569,8 @@ OLDER_FAIL = _rx(
 NO_OTHER_COPY = _rx(
     r"\bno other (?:copy|backup)\b",
     r"\bno (?:tape )?copy\b",
-    r"\b(?:andere|weitere|zweite) kopie\b[^.\n]{0,40}\b(?:haben wir nicht|gibt es nicht)\b",
+    r"\b(?:andere|weitere|zweite) kopie\b[^.\n]{0,40}\b(?:haben wir nicht|gibt es nicht|"
+    r"existiert nicht|existieren nicht)\b",
     r"\bkeine (?:andere|weitere|zweite) kopie\b",
     r"\bkein(?:en)? plan b\b",
     r"\bno plan b\b",
@@ -605,6 +610,22 @@ HALT = _rx(
     r"\b(?:cannot|can't|can not)\b[^.\n]{0,30}\b(?:sell|ship|produce|operate|trade|work)\b[^.\n]{0,30}\b(?:at all|anymore|any more|anything)\b",
     r"\b(?:alle|sämtliche) (?:filialen|standorte|mitarbeiter\w*)\b[^.\n]{0,40}\b(?:stehen|steht|nicht arbeiten)\b",
     r"\b(?:whole|entire|complete) (?:company|business|plant|office|staff)\b[^.\n]{0,30}\b(?:cannot|can't|is unable to|stands? still)\b",
+)
+# The business cannot go on without what the failing restore should bring back (SPEC
+# Critical: "without a successful restore no business activity is possible"), said as a
+# dependency or as work that cannot be done, in a clause of its own: "Ohne die Datenbank
+# kann niemand Aufträge erfassen", "without the ERP data no orders can be shipped",
+# "ohne das System können keine Patienten aufgenommen werden", "the plant cannot work".
+# Read only beside a failing restore whose older backups do not help either.
+NO_BUSINESS = _rx(
+    # German compounds name what is lost: "ohne die Auftragsdatenbank", "ohne das ERP-System".
+    r"\bohne (?:\w+ ){0,2}[\w-]*(?:daten|system|server|dateien|anwendung|programm|software|"
+    r"erp|warenwirtschaft)\w*\b[^.\n]{0,80}\b(?:nicht|kein\w*|niemand|nichts)\b",
+    r"\bwithout (?:\w+ ){0,2}(?:data|database|system|server|files|application|software|erp)\b"
+    r"[^.\n]{0,80}\b(?:cannot|can't|can not|unable|no one|nobody|nothing|no \w+ can)\b",
+    r"\b(?:können|kann)\b[^.\n]{0,60}\bnicht (?:mehr )?(?:arbeiten|produzieren|ausliefern|liefern)\b",
+    r"\b(?:können|kann)\b[^.\n]{0,60}\bkein\w* (?:\w+ ){1,2}(?:\w+t|\w+en) werden\b",
+    r"\b(?:cannot|can't|can not|unable to) (?:work|operate|produce|ship|sell|trade)\b",
 )
 # The business got going again (so it is not Critical any more).
 RECOVERED = _rx(
@@ -667,6 +688,12 @@ NO_ALTERNATIVE = _rx(
     r"\bausweichen können wir nicht\b",
     # "Eine Ausweichmöglichkeit/Alternative haben wir nicht", "an alternative ... we do not have".
     r"\b(?:ausweich\w*|alternative\w*|andere möglichkeit)\b[^.\n]{0,30}\b(?:haben wir nicht|gibt es nicht)\b",
+    # No manual or paper fallback: "einen Papierbetrieb gibt es nicht", "kein Notbetrieb
+    # möglich", "there is no manual fallback", "no paper process".
+    r"\b(?:papier\w*|notbetrieb\w*|handbetrieb\w*|manuell\w* betrieb)\b[^.\n]{0,40}"
+    r"\b(?:(?:gibt es|haben wir)\b[^.\n]{0,30}\bnicht|nicht möglich)\b",
+    r"\bkein\w* (?:papier\w*|notbetrieb\w*|handbetrieb\w*)",
+    r"\bno (?:manual|paper) (?:fallback|process|workaround|alternative)\b",
     r"\beinzig\w* sicherungsziel\b",
     r"\bno other (?:backup|copy|protection|way|option|alternative|target)\b",
     r"\bno (?:acceptable )?alternative\b",
