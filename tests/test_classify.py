@@ -125,6 +125,15 @@ def test_failing_restores_with_a_way_to_work_are_not_critical(text: str) -> None
         "Seit Montag brechen alle Sicherungen ab. Ein zweites Sicherungsziel gibt es nicht.",
         "All nightly backups fail since the update, we have no other backup.",
         "Restores from tape are extremely slow, 30 engineers cannot work without the data.",
+        # German performance: slowness that reaches the work, the opening hours, the
+        # business's own customers, or where the way out is ruled out.
+        "Die Sicherung der Praxissoftware ist sehr langsam, seitdem dauert das Arbeiten am "
+        "Empfang viel länger.",
+        "Der Fileserver-Restore ist extrem langsam, alles geht deutlich langsamer im Büro.",
+        "Die Vollsicherung ist viel zu langsam und läuft bis in die Sprechzeiten hinein.",
+        "Seit dem Update ist die Sicherung so langsam, dass die Kunden an der Kasse warten.",
+        "Die Sicherung ist viel zu langsam. Sie nur am Wochenende zu machen wäre keine Lösung.",
+        "The nightly backup is so slow that it runs into opening hours.",
     ],
 )
 def test_major(text: str) -> None:

@@ -699,6 +699,10 @@ NO_ALTERNATIVE = _rx(
     r"\bno (?:acceptable )?alternative\b",
     r"\bonly backup target\b",
     r"\bcannot (?:just )?skip\b",
+    # The obvious way out is ruled out: "die Sicherung auszulassen ist keine Lösung",
+    # "weniger zu sichern ist keine Option", "skipping the backup is not an option".
+    r"\b(?:ist|wäre) keine (?:lösung|option|alternative)\b",
+    r"\b(?:is|would be) not an (?:option|alternative|acceptable solution)\b",
     r"\bkeine alternative\b",
 )
 PERFORMANCE = _rx(
@@ -734,6 +738,20 @@ IMPACT = _rx(
     r"\boverlaps? (?:with )?the (?:working|business|work) ?day\b",
     r"\b(?:in den|bis in den|mitten im|im) (?:arbeitstag|geschäftsbetrieb|tagesbetrieb|vormittag)\b",
     r"\b(?:into|during) (?:the )?(?:working|business|office) (?:day|hours)\b",
+    # ...or into the hours the business is open: "bis in die Öffnungszeiten", "into opening hours".
+    r"\b(?:in|into) (?:die |the )?(?:öffnungszeiten|geschäftszeiten|betriebszeiten|sprechzeiten|"
+    r"kernarbeitszeit|arbeitszeit|opening hours)\b",
+    # The work itself slows: "alles geht deutlich langsamer", "die Abläufe werden langsamer",
+    # "everything takes much longer", "operations are slower".
+    r"\b(?:alles|arbeit\w*|betrieb|abläufe|everything|work|operations)\b[^.\n]{0,30}"
+    r"\b(?:langsamer|slower|dauert (?:viel |deutlich )?länger|takes? (?:much )?longer)\b",
+    r"\bdauer[nt]\b[^.\n]{0,20}\b(?:arbeit\w*|alles|abläufe)\b[^.\n]{0,30}\blänger\b",
+    # The business's own customers wait: "an den Kassen bilden sich lange Schlangen",
+    # "Patienten müssen warten", "customers have to wait", "long lines at the counters".
+    r"\blange (?:schlangen|wartezeiten)\b",
+    r"\blong (?:lines|queues|waiting times)\b",
+    r"\b(?:kunden|besucher\w*|patient\w*|leser(?:innen)?|gäste|customers|visitors|patients|guests)\b"
+    r"[^.\n]{0,30}\b(?:warten|wait)\w*",
 )
 # Business runs normally / only a part is affected.
 NO_IMPACT = _rx(
