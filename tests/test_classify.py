@@ -159,6 +159,17 @@ def test_minor(text: str) -> None:
         "Frage: Wie kann ich die Aufbewahrungszeit eines Medienpools ändern?",
         "Quick question: how do I exclude a folder from a task?",
         "Bei einer Kollegin stürzt die GUI ab. Sie benutzt so lange die Web-Oberfläche.",
+        # A request for documentation is a question, whatever words of failure stand near it.
+        "Documentation question: is there a current reference of the command line options? "
+        "We want to trigger tasks from our own scheduler instead of the sesam calendar.",
+        "Frage: Nach dem Ausfall im Sommer wollen wir das Verfahren üben. Gibt es eine "
+        "deutsche Beschreibung für die Wiederherstellung eines Linux-Servers?",
+        # Another way works and is used; or the writer alone is affected.
+        "Die GUI friert beim Öffnen des Medienpools ein und reagiert nicht mehr. Per "
+        "Web-Oberfläche funktioniert es einwandfrei.",
+        "Die Sicherungsübersicht lädt nicht mehr. Betroffen ist nur mein Arbeitsplatz.",
+        "The job monitor no longer refreshes. Via the web UI it works fine.",
+        "The GUI no longer shows the calendar; it only affects me.",
     ],
 )
 def test_cosmetic(text: str) -> None:

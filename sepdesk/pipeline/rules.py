@@ -796,6 +796,16 @@ WORKAROUND = _rx(
     r"\bdas klappt\b",
     r"\b(?:we|i) can live with (?:it|that|this)\b",
     r"\bdamit (?:können|kann) (?:wir|ich) (?:\w+ )?leben\b",
+    # Another way works and is used meanwhile: "über die Web-Oberfläche klappt es problemlos",
+    # "per Kommandozeile funktioniert derselbe Restore einwandfrei", "das machen wir jetzt so",
+    # "via the web UI the same restore works fine", "for now we use the command line".
+    r"\b(?:über|via|mit|per) (?:die |das |den |der |dem )?[\w-]+ (?:klappt|funktioniert|geht)\b"
+    r"[^.\n]{0,40}\b(?:problemlos|einwandfrei|ohne probleme|ohne fehler)\b",
+    r"\b(?:via|through|using|with) the [\w-]+ (?:[\w-]+ )?(?:it |the same \w+ )?works? "
+    r"(?:fine|without problems|perfectly|without errors)\b",
+    r"\b(?:das|so) machen wir (?:es )?(?:jetzt|vorerst|erstmal|erst mal|bis auf weiteres|solange|so lange)\b",
+    r"\bfor now (?:we|i) (?:use|do|run|restore)\b",
+    r"\b(?:we|i) (?:now )?do (?:it|that|this) that way\b",
 )
 # This and NEGATION_AFTER: read in the 40 characters either side of a match only.
 NEGATION_BEFORE = _rx(r"\b(?:kein\w*|no|without|ohne|nicht)\W+(?:\w+\W+){0,2}$", alone=True)
@@ -811,11 +821,32 @@ SINGLE_USER = _rx(
     r"\b(?:a single|one) (?:user|colleague|workstation)\b",
     r"\bnur ein(?:e|em)? (?:benutzer|"
     r"kollegin|kollege|anwender)\w*",
+    # The writer alone: "betroffen bin (auch) nur ich", "nur ich bin betroffen",
+    # "only I am affected", "it only affects me", "I am the only one affected".
+    r"\bbetroffen (?:bin|ist) (?:\w+ )?nur (?:ich|mein\w*)\b",
+    r"\bnur (?:ich|mein \w+) (?:bin|ist) betroffen\b",
+    r"\bonly (?:i am|i'm|me|my \w+ is) affected\b",
+    r"\b(?:affects|affecting) only (?:me|my)\b",
+    r"\bonly affects me\b",
+    r"\bi am the only one\b",
+)
+# Asking for documentation is a question on use (and names no operation by itself):
+# "Is there a reference of the REST endpoints?", "is there any up-to-date guide for ...",
+# "Gibt es eine aktuelle Schritt-für-Schritt-Anleitung?", "Gibt es dazu eine Dokumentation?"
+DOC_REQUEST_EN = (
+    r"\bis there (?:a|an|any) (?:[\w-]+ ){0,2}(?:reference|documentation|manual|guide|how-?to|"
+    r"description|white ?paper|best practice|knowledge ?base)"
+)
+DOC_REQUEST_DE = (
+    r"\bgibt es (?:\w+ ){0,2}?(?:eine?n?|irgendwo eine?n?) (?:[\w-]+ ){0,2}?[\w-]*(?:anleitung|"
+    r"dokumentation|beschreibung|referenz|handbuch|übersicht|leitfaden)\b"
 )
 # The request is a question about use, installation or configuration.
 HOW_TO = _rx(
     r"\bhow (?:do|can|should|to|does)\b",
     r"\bis there (?:a|any) (?:way|guide|step)",
+    DOC_REQUEST_EN,
+    DOC_REQUEST_DE,
     r"\bwie (?:kann|können|muss|müssen|richte|geht|kommen|stelle)\b",
     r"\bwo (?:genau )?(?:wird|kann|muss|finde|richte|stelle)\b",
     r"\bwelche\w* \w+ (?:muss|soll)\b",
@@ -839,6 +870,8 @@ CAPABILITY = _rx(
     r"\bist (?:es|das) möglich\b",
     r"\bgeht das\b",
     r"\bis there (?:a|any) (?:way|guide|step)",
+    DOC_REQUEST_EN,
+    DOC_REQUEST_DE,
 )
 # Closing lines: what follows is signature, not the writer's own words (for the language).
 # This and LOG_TEXT_LINE are plain patterns, not prefiltered: only the language reads
