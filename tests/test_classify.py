@@ -256,6 +256,25 @@ def test_question_counts_as_classification_and_wrong_claims_too() -> None:
     assert "classification" not in _missing("x", "This is CRITICAL")
 
 
+def test_question_compounds_name_a_request_type() -> None:
+    assert "classification" not in _missing("Erweiterung", "Ich habe eine Lizenzfrage.")
+    assert "classification" not in _missing("Clients", "A licensing question about clients.")
+    # A query or any request is no type: "Abfrage", "Anfrage" stay unclassified.
+    assert "classification" in _missing("Katalog", "Die Abfrage des Katalogs dauert lange.")
+
+
+def test_a_library_is_hardware_only_with_tapes() -> None:
+    assert "hardware" in _missing("x", "Die PCs der Gemeindebibliothek sollen gesichert werden.")
+    assert "hardware" not in _missing("x", "Wir sichern auf die Magnetbandbibliothek.")
+    assert "hardware" not in _missing("x", "Wir sichern auf die Tape-Bibliothek im Keller.")
+
+
+def test_a_recovery_being_attempted_is_an_action() -> None:
+    assert "action" not in _missing("DR", "Wir wollen einen Disaster-Recovery-Test machen.")
+    assert "action" not in _missing("BMR", "We want to run a BMR of the file server.")
+    assert "action" in _missing("DR", "Was kostet die Recovery-Option?")
+
+
 def test_attached_log_counts_as_error_message() -> None:
     log = Attachment("sbc.log", "text/x-log", 40, "E: backup failed")
     assert "error_message" not in _missing("x", "Backup fails, log attached.", (log,))

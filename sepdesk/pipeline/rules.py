@@ -296,6 +296,13 @@ SHORT_VERSION = _rule(
 
 # --------------------------------------------------------------------------- missing info
 
+# Question compounds that name a request type like "Konfigurationsfrage" does (not "Abfrage",
+# a query, or "Anfrage", any request): licence, documentation, product, price questions.
+REQUEST_TYPE_QUESTIONS = (
+    r"\b(?:lizenz|lizenzierungs|dokumentations|verständnis|produkt|preis|vertrags|"
+    r"support)fragen?\b",
+    r"\b(?:licen[cs]e|licensing|documentation|product|pricing|contract) questions?\b",
+)
 # Naming a severity class or a request type is a classification (even a wrong one).
 CLASSIFICATION = _rx(
     r"\b(?:critical|kritisch\w*|major|minor|cosmetic|kosmetisch\w*)\b",
@@ -307,6 +314,7 @@ CLASSIFICATION = _rx(
     r"mittel|medium|normal|dringend|urgent)\b",
     r"\b(?:frage|fragen|question|questions|konfigurationsfrage|installationsfrage|"
     r"feature request|bug report|fehlerbericht|störungsmeldung|service request)\b",
+    *REQUEST_TYPE_QUESTIONS,
 )
 # A quoted error or log text (a line of a log, an exception, a quoted message with error words).
 ERROR_TEXT = _rx(
@@ -385,7 +393,7 @@ ACTION_NOUN = _rx(
     r"\b\w*(?:backup|sicherung|restore|rücksicherung|migration|replication|replikation|"
     r"job|jobs|zeitplan|zeitpläne|schedule|update|upgrade|installation|login|anmeldung|"
     r"benachrichtigung|notification|inventur|inventory|purge|bereinigung|wizard|assistent|"
-    r"export|verify|verifizierung|auslagerung|duplizierung)\w*",
+    r"export|verify|verifizierung|auslagerung|duplizierung|recovery|wiederherstellung|bmr)\w*",
 )
 ACTION_INTENT = _rx(
     r"\b(?:how (?:do|can|should|to)|want to|would like to|trying to|try to|we are \w+ing|"
@@ -398,7 +406,9 @@ HARDWARE = _rx(
     r"\bLTO-?\d?\b",
     r"\b(?:tapes?|cartridges?|bänder|band|bandlaufwerk\w*|bandbibliothek\w*)\b",
     r"\b(?:tape )?librar(?:y|ies)\b",
-    r"\b\w*bibliothek\b",
+    # A library holding tapes, not a building: "Band-/Tape-/Magnetbandbibliothek" (the plain
+    # "Bibliothek" of a tape mail is found by its other words: Band, LTO, Laufwerk).
+    r"\b(?:\w*band|tape|medien|lto)-?bibliothek\w*",
     r"\bauto-?loader\b",
     r"(?<!network )(?<!shared )(?<!google )\b(?:tape )?drives?\b(?!\s*[a-z]:)",
     r"\b(?!netz)\w*laufwerk\w*\b(?!\s*[a-z]:)",
@@ -861,6 +871,7 @@ HOW_TO = _rx(
 # The sender calls the request a question (a request type, not just a question mark).
 CLASSIFICATION_QUESTION = _rx(
     r"\b(?:frage|fragen|question|questions|konfigurationsfrage|installationsfrage)\b",
+    *REQUEST_TYPE_QUESTIONS,
 )
 # Capability questions ("Can sesam ...?", "Ist es möglich ...?") ask about the product,
 # not about an operation the sender is doing: they do not name an action.
