@@ -31,6 +31,12 @@ The escalation template now says what a reply to it does (relayed to the custome
 unless it begins with #internal; 2026-12-06, seventh session): the ``body`` of every
 escalation's ``outbox`` row and of its ``messages`` row (45 in ``samples``, 24 in
 ``heldout_batched``) came in from a regeneration; nothing else differed.
+Two quoted phrases of ``severity_reasons`` in ``heldout_batched`` (2026-12-07, rules
+generalised for heldout2; no severity, field or outcome changed): heldout 001's restore
+failure is now quoted from its subject ("Rücksicherung scheitert": "scheitern" became a
+failure verb) and heldout 005's question fact quotes "Licence question" (a request-type
+compound); the ``tickets`` row and the team notice's ``messages`` and ``outbox`` bodies
+of those two tickets came in from a regeneration, nothing else differed.
 
 Two replays, chosen to run every path that writes a ticket:
 
