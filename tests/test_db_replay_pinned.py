@@ -37,6 +37,12 @@ failure is now quoted from its subject ("Rücksicherung scheitert": "scheitern" 
 failure verb) and heldout 005's question fact quotes "Licence question" (a request-type
 compound); the ``tickets`` row and the team notice's ``messages`` and ``outbox`` bodies
 of those two tickets came in from a regeneration, nothing else differed.
+Three more quoted phrases of ``severity_reasons`` (2026-12-07, rules generalised for
+heldout3; no severity, field or outcome changed): sample 044's test-system fact quotes
+"home lab" (a lab is a test system only as one's own, home or test lab), and heldout 003
+and 019 quote their older-backups fact differently; those ``tickets`` rows and the bodies
+of the team notices that quote them (``messages`` and ``outbox``: both tickets' new-ticket
+notices, heldout 003's follow-up notice) came in from a regeneration, nothing else differed.
 
 Two replays, chosen to run every path that writes a ticket:
 

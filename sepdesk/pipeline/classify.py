@@ -404,7 +404,11 @@ class _Facts:
 
     @cached_property
     def older_fail(self) -> str | None:
-        return _any(rules.OLDER_FAIL, self.parts) or _affirmed(rules.NO_OTHER_COPY, self.parts)
+        return _any(rules.OLDER_FAIL, self.parts) or self.no_other_copy
+
+    @cached_property
+    def no_other_copy(self) -> str | None:
+        return _affirmed(rules.NO_OTHER_COPY, self.parts)
 
     @cached_property
     def workaround(self) -> str | None:
@@ -445,9 +449,12 @@ def _major_reason(f: _Facts) -> str | None:
 
 def _cannot_work_without(f: _Facts) -> str | None:
     """SPEC's halt in other words: the business cannot work without what is lost, and
-    there is nothing else to work with (no alternative, no workaround)."""
-    if f.no_business and f.no_alternative and not f.workaround:
-        return f"{f.no_business}; {f.no_alternative}"
+    there is nothing else to work with: no alternative, no other copy, no workaround.
+    (Older backups that fail too leave a department without its data, not yet the
+    business without any way on.)"""
+    other_way = f.no_alternative or f.no_other_copy
+    if f.no_business and other_way and not f.workaround:
+        return f"{f.no_business}; {other_way}"
     return None
 
 

@@ -537,6 +537,7 @@ RESTORE = _rx(
     r"\brestor\w*",
     r"\brücksicherung\w*",
     r"\bzurück\w*sicher\w*",
+    r"\bzurück\w*spiel\w*",  # "die Sicherung zurückspielen"
     r"\bwiederherstell\w*",
     r"\brecover\w*",
 )
@@ -575,6 +576,15 @@ OLDER_FAIL = _rx(
     r"\b(?:dasselbe|derselbe|the same)\b[^\n]{0,80}\b(?:älter\w*|vorwoche|older|previous|"
     r"full backups|vollsicherungen)\b",
     r"\b(?:all|every|each|jede\w*|alle) (?:\w+ )?(?:restore points?|savesets?|sicherungsstände|wiederherstellungspunkte)\b[^\n]{0,60}\b(?:fail\w*|same|nicht|genauso)\b",
+    # Another backup tried, the same result, in any words: "mit der Sicherung vom Montag
+    # und der von letzter Woche kommt genau dasselbe", "the backups from Wednesday and
+    # last week: same message", "auch die Bänder der Vorwochen enden gleich".
+    r"\b(?:(?>\w*sicherung\w*)|backups?|bänder\w*|tapes?|savesets?|kopien|copies|snapshots?|"
+    r"restore points?|sicherungsst[aä]nd\w*|versionen|versions)\b[^\n]{0,120}"
+    r"(?:\b(?:dasselbe|derselbe|dieselbe|(?:de[mnrs]|zum |zur |im |beim )selben|genauso|ebenso|identisch\w*|identical|"
+    r"gleiche\w* (?:fehler\w*|meldung|abbruch|ergebnis|problem|bild)|enden gleich|"
+    r"same (?:error|message|result|problem|failure|abort|thing|way|fault|story))\b|"
+    r"\bsame\s*[.!:;]|:\s*same\b)",
 )
 NO_OTHER_COPY = _rx(
     r"\bno other (?:copy|backup)\b",
@@ -598,7 +608,7 @@ HALT = _rx(
     r"\b(?:standstill|stillstand)\b",
     r"\bno business (?:activity )?(?:is )?possible\b",
     r"\b(?:produktion|fertigung|betrieb|werk|firma|lager)\w*\s+(?:steht|stehen|ruht|ruhen)\b",
-    r"\bsteh(?:t|en) (?:still|seit \d)",
+    r"\bsteh(?:t|en) still\b",  # "steht seit 6 Uhr": see the clause-end rule below
     # Inverted order after an adverbial: "seit 6 Uhr steht der Betrieb still".
     r"\bsteh(?:t|en)\s+(?:der|die|das|bei uns|unser\w*|hier)\s+(?:\w+\s+){0,2}still\b",
     r"\bkeinerlei geschäftsbetrieb\b",
@@ -620,6 +630,31 @@ HALT = _rx(
     r"\b(?:cannot|can't|can not)\b[^.\n]{0,30}\b(?:sell|ship|produce|operate|trade|work)\b[^.\n]{0,30}\b(?:at all|anymore|any more|anything)\b",
     r"\b(?:alle|sämtliche) (?:filialen|standorte|mitarbeiter\w*)\b[^.\n]{0,40}\b(?:stehen|steht|nicht arbeiten)\b",
     r"\b(?:whole|entire|complete) (?:company|business|plant|office|staff)\b[^.\n]{0,30}\b(?:cannot|can't|is unable to|stands? still)\b",
+    # German "X steht" at the end of a clause is a standstill whatever X is ("Weberei
+    # steht", "die Frühschicht (60 Leute) steht seit sechs Uhr"); not where something is
+    # written ("wie im Log steht") and not a job or a device that hangs.
+    r"(?<!\bim )(?<!\bin der )(?<!\bin dem )(?<!\bauf der )(?<!\bunter )"
+    r"\b(?!(?:was|das|es|dies|hier|da|dort|so|oben|unten|drin|nichts|alles|wie|"
+    r"\w*(?:job|sicherung|backup|restore|task|prozess|vorgang|fortschritt|anzeige|status|"
+    r"balken|laufwerk|band|drive|dienst|service|client|server|vm|datei|meldung|log))\b)"
+    r"[a-zäöüß][\w-]{2,}\s+(?:\([^)\n]{0,30}\)\s+)?steh(?:t|en)"
+    r"(?:\s+(?:still|komplett|völlig|seit\s[^.,;:\n]{1,25}))?\s*(?:$|[-–—,;:!.])",
+    # ...or with the whole of it after the verb: "bei uns steht seit heute die ganze Sägerei".
+    r"\bsteh(?:t|en)\b[^.,;\n]{0,30}\b(?:die|der|das|unser\w*) (?:ganze|gesamte|komplette)\w* \w+",
+    # The staff cannot work: "kann keiner der 22 Mitarbeiter arbeiten", "die Leute stehen
+    # herum", "staff were sent home", "the line is idle".
+    r"\b(?:kann|können|can)\s+(?:kein(?:e|er)?|niemand|nobody|no one)\b[^.\n]{0,40}\b(?:arbeiten|work)",
+    r"\b(?:leute|mitarbeiter\w*|belegschaft|schicht|staff|employees|workers)\b[^.\n]{0,40}"
+    r"\b(?:stehen herum|sitzen\b[^.\n]{0,30}\b(?:herum|rum|untätig|vor leeren)|nach hause|"
+    r"(?:sent|go|went) home|idle|warten)\b",
+    r"\b(?:is|are|sits?|stands?|lies?|lie|stay\w*|remain\w*) (?:completely |totally |all )?idle\b",
+    # The business cannot open: "we cannot open on Monday", "Bürgerbüro und Stadtkasse
+    # bleiben heute geschlossen", "the shop had to stay closed".
+    r"\b(?:we|the (?:shop|store|practice|office|clinic|branch|restaurant|school|library|pharmacy|"
+    r"hotel|salon|surgery))\s+(?:cannot|can't|can not|could not|won't be able to|will not be able to)"
+    r"\s+(?:re)?open\b(?!\s+(?:the|a|an|this|that|it|its|any|files?|gui|console|jobs?|logs?))",
+    r"\b(?:bleib\w*|müssen|mussten|haben|hat|sind|ist)\b[^.\n]{0,40}\bgeschlossen\b(?! werden)",
+    r"\b(?:had to|must|have to|will|stay|stays|stayed|remain\w*) (?:\w+ ){0,3}closed\b",
 )
 # The business cannot go on without what the failing restore should bring back (SPEC
 # Critical: "without a successful restore no business activity is possible"), said as a
@@ -633,9 +668,18 @@ NO_BUSINESS = _rx(
     r"erp|warenwirtschaft)\w*\b[^.\n]{0,80}\b(?:nicht|kein\w*|niemand|nichts)\b",
     r"\bwithout (?:\w+ ){0,2}(?:data|database|system|server|files|application|software|erp)\b"
     r"[^.\n]{0,80}\b(?:cannot|can't|can not|unable|no one|nobody|nothing|no \w+ can)\b",
-    r"\b(?:können|kann)\b[^.\n]{0,60}\bnicht (?:mehr )?(?:arbeiten|produzieren|ausliefern|liefern)\b",
+    r"\bohne (?:ihn|sie|es|das|diese\w*)\b[^.\n]{0,80}\b(?:nicht|kein\w*|niemand|nichts)\b",
+    r"\bwithout (?:it|them|this|that)\b[^.\n]{0,60}\b(?:cannot|can't|can not|unable|no one|"
+    r"nobody|nothing|no \w+ can)\b",
+    r"\b(?:können|kann)\b[^.\n]{0,60}\b(?:nicht|kein\w*(?: \w+){1,2}) (?:mehr )?(?:arbeiten|weiterarbeiten|produzieren|"
+    r"ausliefern|liefern|verkaufen|fakturieren|abrechnen|buchen|kassieren|öffnen|aufmachen|"
+    r"annehmen|abfüllen|herstellen|fertigen|versenden|verschicken|abfertigen|behandeln|fahren)\b",
+    r"\b(?:können|kann)\s+(?:wir|ich|die \w+|niemand)\s+(?:\w+\s+){0,2}nichts (?:mehr )?(?:\w+ ){0,3}"
+    r"(?:bearbeiten|erfassen|buchen|ausliefern|liefern|abfertigen|produzieren|verkaufen|"
+    r"fakturieren|abrechnen|verschicken|versenden|annehmen|abfüllen|herstellen|fertigen)\b",
     r"\b(?:können|kann)\b[^.\n]{0,60}\bkein\w* (?:\w+ ){1,2}(?:\w+t|\w+en) werden\b",
-    r"\b(?:cannot|can't|can not|unable to) (?:work|operate|produce|ship|sell|trade)\b",
+    r"\b(?:cannot|can't|can not|unable to) (?:work|operate|produce|ship|sell|trade|invoice|bill|"
+    r"take orders|dispatch|deliver|serve|treat|admit|load|book|manufacture|process orders)\b",
 )
 # The business got going again (so it is not Critical any more).
 RECOVERED = _rx(
@@ -656,9 +700,15 @@ TEST_SYSTEM = _rx(
     r"\btest-?vm\b",
     r"\btestdaten\b",
     r"\btrial\b",
-    r"\blab\b",
+    # A lab is a test system as the writer's own, partner, home, test or demo lab; a
+    # hospital's "Labor" or "lab" is where the business happens.
+    r"\b(?:our|my|home|partner|test|demo)[- ]?lab\b",
+    r"\blab ?/ ?(?:demo|test)\b",
+    r"\blab (?:environment|setup|installation)\b",
     r"\bdemo environment\b",
-    r"\blabor\b",
+    r"\b(?:test|partner-?)labor\b",
+    r"\blaborumgebung\b",
+    r"\blabor\b[^.\n]{0,40}\btest\w*",
     r"\bproduktivsysteme sind nicht betroffen\b",
     r"\bproduction (?:is )?not affected\b",
 )
@@ -693,7 +743,7 @@ ALL_FAIL = _rx(
 NO_ALTERNATIVE = _rx(
     r"\bkein\w* (?:ander\w*|zweit\w*|weiter\w*) (?:möglichkeit|sicherungs\w*|alternative|"
     r"ausweich\w*)",
-    r"\b(?:ander\w*|zweit\w*) (?:möglichkeit|sicherungs\w*|alternative)\b[^.\n]{0,60}"
+    r"\b(?:ander\w*|zweit\w*) (?:möglichkeit|sicherungs\w*|alternative|weg|lösung)\b[^.\n]{0,60}"
     r"\b(?:haben wir nicht|gibt es nicht)\b",
     r"\bausweichen können wir nicht\b",
     # "Eine Ausweichmöglichkeit/Alternative haben wir nicht", "an alternative ... we do not have".
@@ -714,6 +764,16 @@ NO_ALTERNATIVE = _rx(
     r"\b(?:ist|wäre) keine (?:lösung|option|alternative)\b",
     r"\b(?:is|would be) not an (?:option|alternative|acceptable solution)\b",
     r"\bkeine alternative\b",
+    # A way on that the writer does not have, see or find: "eine Möglichkeit, ohne das
+    # System weiterzuarbeiten, sehen wir nicht", "einen Ausweg haben wir nicht gefunden",
+    # "we see no way round it", "I don't think there's any way around it".
+    r"\b(?:möglichkeit|alternative|ausweg|ausweichmöglichkeit|lösung|weg)\b[^.\n]{0,60}"
+    r"\b(?:sehen|haben|finden|wissen|kennen) (?:wir|ich) (?:leider )?(?:nicht|keine?n?)\b",
+    r"\b(?:möglichkeit|alternative|ausweg|lösung)\b[^.\n]{0,40}\bnicht gefunden\b",
+    r"\b(?:see|have|know|found|find) no (?:other )?(?:way|option|alternative|fallback)\b",
+    r"\b(?:don't|do not|cannot|can't|didn't) (?:\w+ ){0,3}any (?:other )?(?:way|option|alternative)s? "
+    r"(?:round|around|to|out)\b",
+    r"\b(?:there is|there's|we have) nothing else\b",
 )
 PERFORMANCE = _rx(
     r"\b(?:very|extremely|so|too|sehr|extrem|viel zu|zu)\s+(?:slow|langsam)\w*",
@@ -742,6 +802,11 @@ IMPACT = _rx(
     r"\b(?:filling|fills|filled|running) (?:up|full)\b",
     r"\bfilling up\b",
     r"\bkommt? (?:nicht|kaum) (?:mehr )?hinterher\b",
+    # Work falls behind: "die Disponenten kommen mit der Arbeit nicht nach", "we cannot
+    # keep up", "the team is falling behind".
+    r"\bkomm(?:t|en) (?:mit (?:der |ihrer |unserer )?\w+ )?(?:nicht|kaum) (?:mehr )?nach\b",
+    r"\b(?:cannot|can't|can not|unable to|struggl\w* to) keep up\b",
+    r"\bfall(?:ing|s)? behind\b",
     # Slowness that reaches the users or the working day is reduced effectiveness.
     r"\b(?:users?|staff|colleagues|employees) (?:complain|wait|cannot)\w*",
     r"\b(?:benutzer\w*|anwender\w*|mitarbeite\w*|kolleg\w*|nutzer\w*) (?:beschweren|warten|klagen)\w*",
@@ -761,7 +826,8 @@ IMPACT = _rx(
     r"\blange (?:schlangen|wartezeiten)\b",
     r"\blong (?:lines|queues|waiting times)\b",
     r"\b(?:kunden|besucher\w*|patient\w*|leser(?:innen)?|gäste|customers|visitors|patients|guests)\b"
-    r"[^.\n]{0,30}\b(?:warten|wait)\w*",
+    r"[^.\n]{0,50}\b(?:warten|wait|umbestellt|abgewiesen|weggeschickt|vertröstet|turned away|"
+    r"rebooked|sent away)\w*",
 )
 # Business runs normally / only a part is affected.
 NO_IMPACT = _rx(
@@ -771,6 +837,10 @@ NO_IMPACT = _rx(
     r"\bno impact\b",
     r"\bworks normally\b",
     r"\barbeitet normal\b",
+    # "am PC selbst kann normal gearbeitet werden", "staff can work normally".
+    r"\b(?:kann|können) (?:\w+ ){0,3}normal (?:gearbeitet|arbeiten|weiterarbeiten)\b",
+    r"\bcan (?:\w+ ){0,2}work (?:as )?normal(?:ly)?\b",
+    r"\bbusiness as usual\b",
     r"\bkein problem\b",
     r"\bbusiness is not\b",
 )
@@ -815,6 +885,12 @@ WORKAROUND = _rx(
     r"(?:fine|without problems|perfectly|without errors)\b",
     r"\b(?:das|so) machen wir (?:es )?(?:jetzt|vorerst|erstmal|erst mal|bis auf weiteres|solange|so lange)\b",
     r"\bfor now (?:we|i) (?:use|do|run|restore)\b",
+    # "our colleagues simply use that for now", "wir nehmen vorerst die alte Konsole".
+    # Not "we use sesam 5.0 for now": the thing used is the other way, named as such.
+    r"\b(?:use|uses|using)\s+(?:that|this|it|the other \w+|the \w+ (?:gui|ui|client|console))\s+"
+    r"(?:\w+\s+)?(?:for now|in the meantime|meanwhile)\b",
+    r"\b(?:nutzen|nutzt|verwenden|verwendet|nehmen)\s+(?:wir |sie |die kollegen )?(?:vorerst|"
+    r"erstmal|erst mal|bis auf weiteres|derweil|inzwischen)\b",
     r"\b(?:we|i) (?:now )?do (?:it|that|this) that way\b",
 )
 # This and NEGATION_AFTER: read in the 40 characters either side of a match only.
