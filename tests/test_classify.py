@@ -123,6 +123,16 @@ def test_critical_without_a_halt_phrase(text: str) -> None:
         "Beim Zurückspielen der Datenbank bricht sesam ab, die Sicherungen der Vorwochen "
         "ebenso. Ohne die Daten können wir keine Rezepte abrechnen. Eine Möglichkeit, ohne "
         "das System weiterzuarbeiten, sehen wir nicht.",
+        # Nothing works / nobody can do the work / no X can be done, and the way by hand
+        # ruled out; two backups that "both" fail.
+        "Die Rücksicherung des Kassenservers klappt leider nicht, die Sicherungen von Montag "
+        "und Dienstag brechen beide ab. In den Märkten geht seitdem gar nichts, mit Zettel "
+        "und Stift schaffen wir das nicht.",
+        "The restore of the dispatch database fails; yesterday's and last week's backup both "
+        "stop at 40 %. No parcel can be scanned and a paper process for our volume is not "
+        "possible.",
+        "Restore of our reservations DB fails, the older backups give the same error. All "
+        "check-in counters at the terminal are dead and there is nothing we can do by hand.",
     ],
 )
 def test_critical_in_other_words(text: str) -> None:
@@ -170,6 +180,25 @@ def test_critical_in_other_words(text: str) -> None:
             2,
         ),
         ("Restores are very slow since the update; customers are turned away at the counter.", 2),
+        # Work at half its pace is reduced effectiveness; all backups erroring is Major.
+        (
+            "Since the upgrade the backup of the order database runs into the day and the "
+            "warehouse scanners work at half speed.",
+            2,
+        ),
+        ("Seit Montag laufen alle Sicherungen des Standorts auf Fehler.", 2),
+        # "steht" as "is shown" is no standstill, even with a "seit".
+        (
+            "In der Oberfläche von sesam steht seit ein paar Tagen jedes Mal: 'Lizenz läuft "
+            "in 30 Tagen ab'. Müssen wir etwas tun?",
+            4,
+        ),
+        # A past outage with everything running again is no standstill now.
+        (
+            "Vorige Woche hatten wir einen Totalausfall des Servers; seither läuft wieder alles, "
+            "nur die Sicherungsberichte kommen nicht mehr per Mail.",
+            3,
+        ),
     ],
 )
 def test_other_words_stay_at_their_level(text: str, level: int) -> None:

@@ -440,7 +440,7 @@ def _major_reason(f: _Facts) -> str | None:
         return f'performance problem with business impact ("{f.performance}")'
     if f.failure and f.no_alternative:
         return f'failure with no alternative ("{f.no_alternative}")'
-    if f.halt:
+    if f.halt and not f.recovered:  # "we had a total outage last week; all runs again"
         return f'business halted ("{f.halt}")'
     if f.failure and f.impact and not f.test:
         return f'failure that reduces the business ("{f.impact}")'
@@ -461,7 +461,9 @@ def _cannot_work_without(f: _Facts) -> str | None:
 def judge_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
     """SPEC §1 severity from content; the sender's claim plays no part."""
     f = _Facts(subject, own)
-    critical = f.restore_fails and f.older_fail and not f.recovered and not f.test
+    critical = (
+        f.restore_fails and f.older_fail and not f.recovered and not f.test and not f.workaround
+    )
     halted = f.halt or _cannot_work_without(f)
     if critical and halted:
         return 1, (
@@ -472,7 +474,7 @@ def judge_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
     major = _major_reason(f)
     if f.question and not major and (not f.failure or f.how_to or f.harmless):
         return 4, (f'a question ("{f.question}") on use, no important function lost',)
-    if not f.failure:
+    if not f.failure and not major:  # slowness that halves the work names no failure
         asked = f.how_to or "no failure described"
         return 4, (f"question on use or configuration ({asked})",)
     if f.workaround or f.single_user:

@@ -558,6 +558,7 @@ RESTORE_FAILS = _rx(
     r"\bcannot\b",
     r"\berror\b",
     r"\bfunktioniert nicht\b",
+    r"\b(?:funktioniert|klappt|geht)\s+(?:aber|leider|trotzdem|immer noch|noch immer)\s+nicht\b",
     r"\b(?:does|do)(?: not|n't) work\b",
     r"\bnot working\b",
     r"\bunmöglich\b",
@@ -576,6 +577,12 @@ OLDER_FAIL = _rx(
     r"\b(?:dasselbe|derselbe|the same)\b[^\n]{0,80}\b(?:älter\w*|vorwoche|older|previous|"
     r"full backups|vollsicherungen)\b",
     r"\b(?:all|every|each|jede\w*|alle) (?:\w+ )?(?:restore points?|savesets?|sicherungsstände|wiederherstellungspunkte)\b[^\n]{0,60}\b(?:fail\w*|same|nicht|genauso)\b",
+    # Two backups tried, both failing: "last night's and Thursday's backup both stop",
+    # "die Sicherungen von Montag und Dienstag brechen beide ab".
+    r"\b(?:(?>\w*sicherung\w*)|backups?|bänder|tapes?|savesets?)\b[^.\n]{0,40}\b(?:both|beide)\b"
+    r"[^.\n]{0,20}\b(?:fail|stop|abort|end|break|brechen|scheitern|schlagen|enden)\w*",
+    r"\b(?:(?>\w*sicherung\w*)|backups?|bänder|tapes?|savesets?)\b[^.\n]{0,40}"
+    r"\b(?:fail|stop|abort|end|break|brechen|scheitern|schlagen|enden)\w* (?:\w+ )?(?:both|beide)\b",
     # Another backup tried, the same result, in any words: "mit der Sicherung vom Montag
     # und der von letzter Woche kommt genau dasselbe", "the backups from Wednesday and
     # last week: same message", "auch die Bänder der Vorwochen enden gleich".
@@ -621,6 +628,15 @@ HALT = _rx(
     r"\bnothing works\b",
     r"\b(?:nichts geht mehr|geht nichts mehr|lahmgelegt|paraly[sz]ed)\b",
     r"\b(?:geht|funktioniert|läuft)\s+(?:gar |überhaupt |absolut )?nichts mehr\b",
+    # "im Moment geht davon gar nichts", "seither läuft überhaupt nichts".
+    r"\b(?:geht|funktioniert|läuft)\s+(?:\w+\s+){0,2}(?:gar|überhaupt|absolut) nichts\b",
+    # Everything of a kind dead or down: "all ticket desks and gates dead since 07:30".
+    r"\b(?:all|alle)\b[^.\n]{0,60}\b(?:dead|tot|offline)\b",
+    # Nobody can do the work, nothing can be done: "kann bei uns niemand einen Akt öffnen",
+    # "no pallet can be booked", "none of our vessels may load or leave".
+    r"\b(?:kann|können)\s+(?:bei uns\s+|hier\s+|seither\s+|seitdem\s+)?(?:niemand|keiner)\b",
+    r"\bno \w+ (?:can|could|may) be (?:\w+ )?(?:\w+ed|done|made|sold|shipped|built|run)\b",
+    r"\bnone of (?:our |the )?(?:\d+ )?\w+ (?:can|could|may)\b",
     r"\b(?:come|came|comes|coming|ground) to a (?:complete |full |total )?(?:halt|standstill)\b",
     r"\bwe(?:'re| are)\s+(?:completely |totally |fully |still )?down\b(?!\s+to\b)",
     r"\b(?:stores|shops|branches|sites|offices|warehouses?|everything)\s+(?:is |are |was |were )?"
@@ -636,9 +652,10 @@ HALT = _rx(
     r"(?<!\bim )(?<!\bin der )(?<!\bin dem )(?<!\bauf der )(?<!\bunter )"
     r"\b(?!(?:was|das|es|dies|hier|da|dort|so|oben|unten|drin|nichts|alles|wie|"
     r"\w*(?:job|sicherung|backup|restore|task|prozess|vorgang|fortschritt|anzeige|status|"
-    r"balken|laufwerk|band|drive|dienst|service|client|server|vm|datei|meldung|log))\b)"
+    r"balken|laufwerk|band|drive|dienst|service|client|server|vm|datei|meldung|log|sesam|"
+    r"oberfläche|gui|fenster|konsole|bildschirm|liste|spalte|feld|mail|text|hinweis))\b)"
     r"[a-zäöüß][\w-]{2,}\s+(?:\([^)\n]{0,30}\)\s+)?steh(?:t|en)"
-    r"(?:\s+(?:still|komplett|völlig|seit\s[^.,;:\n]{1,25}))?\s*(?:$|[-–—,;:!.])",
+    r"(?:\s+(?:still|komplett|völlig|seit(?:\s+[\w-]+){1,3}))?\s*(?:$|[-–—,;:!.])",
     # ...or with the whole of it after the verb: "bei uns steht seit heute die ganze Sägerei".
     r"\bsteh(?:t|en)\b[^.,;\n]{0,30}\b(?:die|der|das|unser\w*) (?:ganze|gesamte|komplette)\w* \w+",
     # The staff cannot work: "kann keiner der 22 Mitarbeiter arbeiten", "die Leute stehen
@@ -676,7 +693,8 @@ NO_BUSINESS = _rx(
     r"annehmen|abfüllen|herstellen|fertigen|versenden|verschicken|abfertigen|behandeln|fahren)\b",
     r"\b(?:können|kann)\s+(?:wir|ich|die \w+|niemand)\s+(?:\w+\s+){0,2}nichts (?:mehr )?(?:\w+ ){0,3}"
     r"(?:bearbeiten|erfassen|buchen|ausliefern|liefern|abfertigen|produzieren|verkaufen|"
-    r"fakturieren|abrechnen|verschicken|versenden|annehmen|abfüllen|herstellen|fertigen)\b",
+    r"fakturieren|abrechnen|verrechnen|verschicken|versenden|annehmen|abfüllen|herstellen|"
+    r"fertigen)\b",
     r"\b(?:können|kann)\b[^.\n]{0,60}\bkein\w* (?:\w+ ){1,2}(?:\w+t|\w+en) werden\b",
     r"\b(?:cannot|can't|can not|unable to) (?:work|operate|produce|ship|sell|trade|invoice|bill|"
     r"take orders|dispatch|deliver|serve|treat|admit|load|book|manufacture|process orders)\b",
@@ -691,6 +709,10 @@ RECOVERED = _rx(
     r"\b(?:betrieb|produktion|geschäftsbetrieb|business|production)\b[^.\n]{0,20}\b(?:läuft wieder|"
     r"runs again|is running again)\b",
     r"\b(?:restore|rücksicherung)\w* [^.\n]{0,60}\b(?:worked|hat funktioniert|hat geklappt)\b",
+    # "seither läuft bei uns wieder alles", "everything is running again".
+    r"\b(?:läuft|laufen|funktioniert|geht)\b[^.\n]{0,30}\bwieder alles\b",
+    r"\balles (?:läuft|funktioniert|geht) wieder\b",
+    r"\beverything (?:is |has been )?(?:running|working|back up) again\b",
 )
 # The installation is a test, trial or lab, not production.
 TEST_SYSTEM = _rx(
@@ -719,7 +741,7 @@ TEST_SYSTEM = _rx(
 ALL_FAIL = _rx(
     r"\b(?:alle|aller|sämtliche\w*|ausnahmslos)\b(?! ander)(?! übrig)[^.\n]{0,60}"
     r"\b(?:(?>\w*sicherung\w*)|(?>\w*backup\w*)|jobs?)\b[^.\n]{0,60}"
-    r"\b(?:fehl|ab|abgebrochen|rot|fail\w*)\b",
+    r"\b(?:fehl|ab|abgebrochen|rot|fail\w*|(?:auf |mit |melden )fehler\w*)\b",
     r"\b(?>\w*sicherung\w*)\b[^.\n]{0,40}\b(?:aller|sämtlicher)\b[^.\n]{0,40}\bfehl\b",
     r"\ball (?:\w+ ){0,2}(?:backups?|jobs)\b[^.\n]{0,40}\bfail\w*",
     r"\bkeine (?:\w+ )?sicherung\w* mehr\b",
@@ -754,6 +776,13 @@ NO_ALTERNATIVE = _rx(
     r"\b(?:(?:gibt es|haben wir)\b[^.\n]{0,30}\bnicht|nicht möglich)\b",
     r"\bkein\w* (?:papier\w*|notbetrieb\w*|handbetrieb\w*)",
     r"\bno (?:manual|paper) (?:fallback|process|workaround|alternative)\b",
+    # Work by hand or on paper tried or ruled out: "mit Telefon und Zettel schaffen wir das
+    # nicht", "a paper process for 400 pallets is not possible", "nothing we can do by hand".
+    r"\b(?:zettel|papier\w*|von hand|per hand|händisch|manuell)\b[^.\n]{0,60}"
+    r"\b(?:schaffen wir\b[^.\n]{0,30}\bnicht|nicht möglich|unmöglich|geht nicht|nicht machbar)\b",
+    r"\b(?:paper|manual)\b[^.\n]{0,60}\b(?:is not possible|isn't possible|impossible|not an option|"
+    r"cannot|can't)\b",
+    r"\bnothing (?:we|you|anyone) can do (?:by hand|manually)\b",
     r"\beinzig\w* sicherungsziel\b",
     r"\bno other (?:backup|copy|protection|way|option|alternative|target)\b",
     r"\bno (?:acceptable )?alternative\b",
@@ -780,6 +809,9 @@ PERFORMANCE = _rx(
     r"\bperformance\b",
     r"\bbackup window\b",
     r"\bsicherungsfenster\b",
+    # Work at a fraction of its pace: "mit etwa halber Leistung", "at half speed".
+    r"\b(?:half|halbe\w*|halber) (?:the )?(?:speed|capacity|throughput|output|pace|leistung|"
+    r"geschwindigkeit|tempo|kapazität)\b",
 )
 IMPACT = _rx(
     r"\bcannot work\b",
@@ -794,6 +826,8 @@ IMPACT = _rx(
     r"\breduced\b",
     r"\beingeschränkt\b",
     r"\bstopped (?:all|any)\b",
+    r"\b(?:half|halbe\w*|halber) (?:the )?(?:speed|capacity|throughput|output|pace|leistung|"
+    r"geschwindigkeit|tempo|kapazität)\b",
     r"\b(?:data|daten)\b[^.\n]{0,40}\b(?:missing|unavailable|fehlen|nicht verfügbar)\b",
     r"\bwe need the\b[^.\n]{0,30}\bdata\b",
     r"\bhas stopped working\b",
