@@ -34,6 +34,7 @@ from sepdesk.outbound.outbox import raw_of
 from sepdesk.pipeline import runner
 from sepdesk.pipeline.conversation import belongs_to, names_a_thread, subject_refs
 from sepdesk.pipeline.parse import parse_mail
+from sepdesk.tickets import actions
 from sepdesk.tickets import store as tickets
 from tests.conftest import CONTRACTS, MAILS, T0, make_settings
 from tests.servers.smtp_sink import SmtpSink, smtp_sink  # noqa: F401  (fixture)
@@ -1353,3 +1354,45 @@ def test_a_solve_and_the_customers_reply_keep_their_order_across_processes(desk:
         r[0] for r in desk.db.execute("SELECT kind FROM events WHERE ticket_id = ?", [t["id"]])
     ]
     assert "solve" in kinds and "reopened" not in kinds
+
+
+GRAVER = (
+    "Update: the backups of last week fail the same way, and there is no other copy. "
+    "Nobody in the warehouse can work."
+)
+
+
+def test_a_follow_up_showing_a_standstill_raises_the_severity_and_its_clock(desk: Desk) -> None:
+    """A Major whose follow-up shows SPEC's Critical (older backups fail, nobody can work)
+    stayed Major: the follow-up's text was never judged again. Now it is raised to 1, its
+    due recomputed from receipt, and the raise is on record."""
+    t, _ = opened(desk)
+    assert (t["severity"], t["status"]) == (2, "accepted")
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {t['ticket_number']}] Restore of FS01 fails", GRAVER)
+    assert feed(desk, raw, T0 + timedelta(minutes=30)).outcome == "follow_up"
+    t2 = ticket(desk, t["ticket_number"])
+    assert t2["severity"] == 1
+    assert t2["first_response_due"] < t["first_response_due"]
+    assert events_of(desk, t2, "severity_raised") == [{"value": 1, "from": 2, "by": "follow-up"}]
+
+
+@pytest.mark.parametrize("before", ["severity set by hand", "answered"])
+def test_a_follow_up_raises_no_severity_set_by_hand_or_answered(desk: Desk, before: str) -> None:
+    t, _ = opened(desk)
+    at = T0 + timedelta(minutes=10)
+    if before == "answered":
+        actions.apply(desk, t["ticket_number"], "respond", at, ENGINEER)
+    else:
+        actions.apply(desk, t["ticket_number"], "severity", at, ENGINEER, 3)
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {t['ticket_number']}] Restore of FS01 fails", GRAVER)
+    assert feed(desk, raw, T0 + timedelta(minutes=30)).outcome == "follow_up"
+    t2 = ticket(desk, t["ticket_number"])
+    assert t2["severity"] == (2 if before == "answered" else 3)
+    assert events_of(desk, t2, "severity_raised") == []
+
+
+def test_a_calmer_follow_up_lowers_no_severity(desk: Desk) -> None:
+    t, _ = opened(desk)
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {t['ticket_number']}] Restore of FS01 fails", "Thanks!")
+    assert feed(desk, raw, T0 + timedelta(minutes=30)).outcome == "follow_up"
+    assert ticket(desk, t["ticket_number"])["severity"] == 2

@@ -12,14 +12,14 @@ from typing import Any
 
 from sepdesk.instants import from_db
 from sepdesk.pipeline.answer import answer_customer, notify_team
-from sepdesk.pipeline.classify import own_text, understand
+from sepdesk.pipeline.classify import Understanding, own_text, understand
 from sepdesk.pipeline.customer import CustomerFacts, facts_for, facts_for_number
 from sepdesk.pipeline.opening import REPLY_KINDS, emergency_used, open_from_mail
 from sepdesk.pipeline.staff import is_staff_address
 from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import restart_clock
 from sepdesk.tickets import store as tickets
-from sepdesk.tickets.acceptance import assign_call_id, decide_status
+from sepdesk.tickets.acceptance import assign_call_id, decide_status, shown_severity
 from sepdesk.tickets.actions import active_status
 
 
@@ -75,11 +75,9 @@ def _refresh_customer(work: Work, ticket: dict[str, Any], text: str) -> Customer
     return cf
 
 
-def _recheck(work: Work, ticket: dict[str, Any]) -> None:
+def _recheck(work: Work, ticket: dict[str, Any], text: str, u: Understanding) -> None:
     """Re-check the request with the new text; accept it when it became complete."""
     desk = work.desk
-    text = _customer_texts(work, ticket)
-    u = understand(ticket["subject"], text, work.parsed.attachments)
     # Only this mail's attachments are at hand: what was given before stays given.
     before = json.loads(ticket["missing_info"])
     missing = tuple(m for m in u.missing_info if m in before)
@@ -143,6 +141,31 @@ def _recheck(work: Work, ticket: dict[str, Any]) -> None:
     work.ticket = ticket
 
 
+def _raise_severity(work: Work, ticket: dict[str, Any], u: Understanding) -> bool:
+    """A follow-up that shows the request graver than it was judged raises its severity,
+    never lowers it: "the production stands still now" on a Major is Critical, and its
+    due is recomputed from receipt as for ``tickets severity``. Only while nobody has
+    answered (an answered ticket's clock has stopped, and its engineer reads the mail)
+    and nobody has set the severity: an engineer's change or the hotline's word stands."""
+    if ticket["first_response_at"] is not None or ticket["channel"] != "email":
+        return False
+    db = work.desk.db
+    by_hand = "SELECT 1 FROM events WHERE ticket_id = ? AND kind = 'severity' LIMIT 1"
+    if db.execute(by_hand, [ticket["id"]]).fetchone():
+        return False
+    severity, why = shown_severity(u.severity, ticket["contract_state"], ticket["contract_level"])
+    if severity >= ticket["severity"]:
+        return False
+    reasons = [*u.severity_reasons, *([why] if why else [])]
+    tickets.update(db, ticket["id"], work.at, severity=severity, severity_reasons=reasons)
+    detail = {"value": severity, "from": ticket["severity"], "by": "follow-up"}
+    tickets.add_event(db, ticket["id"], work.at, "desk", "severity_raised", detail)
+    if ticket["first_response_due"] is not None:
+        restart_clock(work.desk, ticket["id"], work.at)
+    work.decide("severity", f"raised {ticket['severity']} -> {severity}: {'; '.join(reasons)}")
+    return True
+
+
 def _reopen_window_open(work: Work, ticket: dict[str, Any]) -> bool:
     # A mail received before the solve but processed after it (the solve came by CLI
     # while it waited) reopens too: whoever solved had not seen it. Mail of a ticket is
@@ -198,9 +221,13 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
         tickets.update(desk.db, ticket["id"], work.at, status=active_status(ticket))
         tickets.add_event(desk.db, ticket["id"], work.at, work.parsed.from_addr, "woken", {})
     ticket = tickets.get(desk.db, ticket["id"])
+    text = _customer_texts(work, ticket)
+    u = understand(ticket["subject"], text, work.parsed.attachments)
+    if _raise_severity(work, ticket, u):  # first: a reply of the re-check shows it
+        ticket = tickets.get(desk.db, ticket["id"])
     if ticket["status"] in ("needs-info", "unqualified", "new"):
-        _recheck(work, ticket)
-    ticket = tickets.get(desk.db, ticket["id"])
+        _recheck(work, ticket, text, u)
+        ticket = tickets.get(desk.db, ticket["id"])
     notify_team(work, ticket, "Customer follow-up")
     work.finish("follow_up", f"{how}: appended to {ticket['ticket_number']}", ticket)
 
