@@ -22,6 +22,7 @@ from sepdesk.pipeline.classify import (
     has_error_text,
     judge_severity,
     language,
+    missing_info,
     older_versions,
     operating_systems,
     own_text,
@@ -420,6 +421,18 @@ def test_versions_and_operating_systems() -> None:
     )
 
 
+def test_a_version_wrapped_onto_its_own_line_is_still_sesams() -> None:
+    """A mail client wraps "... SEP sesam 5.1.0.4 ..." between the name and the number:
+    the version's own line has no word before it, and os_version counted as missing."""
+    assert sesam_versions("Wir setzen SEP sesam\n5.1.0.4 unter Windows Server 2019 ein.") == (
+        "5.1.0.4",
+    )
+    assert "os_version" not in missing_info("Server: SEP sesam\n5.1.0.4 auf Debian 12")
+    # The line above must end in a sesam word; a blank line between ties nothing.
+    assert sesam_versions("Firmware\n\n1.2.3 is installed") == ()
+    assert sesam_versions("PostgreSQL\n13.1.2 on the server") == ()
+
+
 def test_older_versions_compare_numerically() -> None:
     assert older_versions(["4.4.3.86", "5.1.0.4", "5.0.0.12", "5.1.0"], "5.1.0") == (
         "4.4.3.86",
@@ -586,13 +599,17 @@ def test_pasted_and_introduced_error_output(text: str, quoted: bool) -> None:
 
 
 def _versions_line_by_line(text: str) -> tuple[str, ...]:
-    """The plain definition: VERSION on each line, context from that line only."""
-    found = [
-        m.group(1)
-        for line in text.splitlines()
-        for m in rules.VERSION.finditer(line)
-        if ties_to_sesam(line[max(0, m.start() - 60) : m.start()], line[m.end() : m.end() + 20])
-    ]
+    """The plain definition: VERSION on each line, context from that line only; a version
+    that opens its line (blanks before it) takes its words before from the line above."""
+    lines = text.splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        for m in rules.VERSION.finditer(line):
+            before = line[max(0, m.start() - 60) : m.start()]
+            if not before.strip() and m.start() < 60 and i > 0:
+                before = lines[i - 1][-60:]
+            if ties_to_sesam(before, line[m.end() : m.end() + 20]):
+                found.append(m.group(1))
     found.extend(m.group(1) for m in rules.SHORT_VERSION.finditer(text))
     return tuple(dict.fromkeys(found))
 

@@ -168,12 +168,24 @@ def sesam_versions(text: str) -> tuple[str, ...]:
     found: list[str] = []
     for m in _versions_in(text):
         # The words around it on its own line (a version never spans a line break).
-        before = _LINE_BREAK.split(text[max(0, m.start() - 60) : m.start()])[-1]
+        before = _words_before(text, m.start())
         after = _LINE_BREAK.split(text[m.end() : m.end() + 20], maxsplit=1)[0]
         if ties_to_sesam(before, after):
             found.append(m.group(1))
     found.extend(m.group(1) for m in rules.SHORT_VERSION.finditer(text))
     return tuple(dict.fromkeys(found))
+
+
+def _words_before(text: str, end: int) -> str:
+    """The (up to 60) characters before ``end`` on its line; for a version that opens its
+    line (only blanks before it), those that end the line above: a mail client wrapped
+    "... SEP sesam" and its "5.1.0.4" onto two lines."""
+    own = _LINE_BREAK.split(text[max(0, end - 60) : end])[-1]
+    start = end - len(own)
+    if own.strip() or len(own) == 60 or start == 0:
+        return own
+    sep = 2 if text[start - 2 : start] == "\r\n" else 1
+    return _LINE_BREAK.split(text[max(0, start - sep - 60) : start - sep])[-1]
 
 
 def ties_to_sesam(before: str, after: str) -> bool:
