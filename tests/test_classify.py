@@ -134,6 +134,17 @@ def test_critical_without_a_halt_phrase(text: str) -> None:
         "possible.",
         "Restore of our reservations DB fails, the older backups give the same error. All "
         "check-in counters at the terminal are dead and there is nothing we can do by hand.",
+        # A standstill said verb first, anyone standing around, "weder ... noch", a copy
+        # that "hamma nicht", several backups "bei allen dasselbe".
+        "Seit dem Morgen steht bei uns die Spedition. Die Rücksicherung des Servers bricht "
+        "ab, mit der Sicherung von gestern ist es genau das Gleiche, eine zweite Kopie "
+        "hätten wir nicht.",
+        "Restore vom Kassenserver schlägt fehl. Montag, Sonntag und Samstag probiert, bei "
+        "allen dasselbe, eine Kopie woanders hamma nicht. Die Verkäufer stehen herum, wir "
+        "können weder kassieren noch Ware ausgeben.",
+        "The restore of the scheduling database fails; the backups of the last two nights "
+        "give the same error and there is no other copy. The mill cannot cut or ship any "
+        "orders and the night crew was sent home.",
     ],
 )
 def test_critical_in_other_words(text: str) -> None:
@@ -193,6 +204,25 @@ def test_critical_in_other_words(text: str) -> None:
             "In der Oberfläche von sesam steht seit ein paar Tagen jedes Mal: 'Lizenz läuft "
             "in 30 Tagen ab'. Müssen wir etwas tun?",
             4,
+        ),
+        # An alarm word is a claim: the facts decide ("Totalausfall" of one laptop's GUI).
+        (
+            "Totalausfall! Die sesam GUI zeigt auf dem Laptop unseres Praktikanten keine Jobs an.",
+            3,
+        ),
+        # Not yet in production: no production restore fails.
+        (
+            "Auf dem neuen Server (noch nicht in Betrieb) schlägt jeder Restore fehl, die "
+            "älteren Sicherungen genauso. Eine andere Kopie gibt es nicht.",
+            3,
+        ),
+        # "failure notifications" name a notice, not a failure: a configuration question.
+        ("Question: can failure notifications be sent to a different address per tenant?", 4),
+        # Slow with work moved to paper and no other way: Major, no failure word needed.
+        (
+            "The restore runs, but slow: the planners do half of the planning on paper and "
+            "we cannot take another way.",
+            2,
         ),
         # A past outage with everything running again is no standstill now.
         (

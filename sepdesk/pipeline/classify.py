@@ -486,7 +486,8 @@ def judge_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
     major = _major_reason(f)
     if f.question and not major and (not f.failure or f.how_to or f.harmless):
         return 4, (f'a question ("{f.question}") on use, no important function lost',)
-    if not f.failure and not major:  # slowness that halves the work names no failure
+    # Slowness that halves the work names no failure; a failing restore is one.
+    if not (f.failure or f.restore_fails) and not major:
         asked = f.how_to or "no failure described"
         return 4, (f"question on use or configuration ({asked})",)
     if f.workaround or f.single_user:

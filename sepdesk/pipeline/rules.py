@@ -473,7 +473,8 @@ STATED = (
 
 # Failure, malfunction or loss of any kind.
 FAILURE = _rx(
-    r"\bfail(?:s|ed|ing|ure)?\b",
+    # Not the name of a notice: "failure notifications per tenant", "on failure mails".
+    r"\bfail(?:s|ed|ing|ure)?\b(?! (?:notifications?|notices?|mails?|e-?mails?|alerts?|reports?)\b)",
     r"\berrors?\b(?!\s*(?:free|frei))",
     r"\babort\w*",
     r"\bcrash\w*",
@@ -583,12 +584,16 @@ OLDER_FAIL = _rx(
     r"[^.\n]{0,20}\b(?:fail|stop|abort|end|break|brechen|scheitern|schlagen|enden)\w*",
     r"\b(?:(?>\w*sicherung\w*)|backups?|bänder|tapes?|savesets?)\b[^.\n]{0,40}"
     r"\b(?:fail|stop|abort|end|break|brechen|scheitern|schlagen|enden)\w* (?:\w+ )?(?:both|beide)\b",
+    # Several tried, each the same: "Samstag, Freitag und Donnerstag probiert, bei allen
+    # dasselbe", "tried all of them, the same".
+    r"\b(?:bei allen|bei jede[mr]|mit allen|with (?:all|each|every)(?: of them)?|all of them)\b"
+    r"[^.\n]{0,20}\b(?:dasselbe|derselbe|das gleiche|the same|same)\b",
     # Another backup tried, the same result, in any words: "mit der Sicherung vom Montag
     # und der von letzter Woche kommt genau dasselbe", "the backups from Wednesday and
     # last week: same message", "auch die Bänder der Vorwochen enden gleich".
     r"\b(?:(?>\w*sicherung\w*)|backups?|bänder\w*|tapes?|savesets?|kopien|copies|snapshots?|"
     r"restore points?|sicherungsst[aä]nd\w*|versionen|versions)\b[^\n]{0,120}"
-    r"(?:\b(?:dasselbe|derselbe|dieselbe|(?:de[mnrs]|zum |zur |im |beim )selben|genauso|ebenso|identisch\w*|identical|"
+    r"(?:\b(?:dasselbe|derselbe|dieselbe|das gleiche|(?:de[mnrs]|zum |zur |im |beim )selben|genauso|ebenso|identisch\w*|identical|"
     r"gleiche\w* (?:fehler\w*|meldung|abbruch|ergebnis|problem|bild)|enden gleich|"
     r"same (?:error|message|result|problem|failure|abort|thing|way|fault|story))\b|"
     r"\bsame\s*[.!:;]|:\s*same\b)",
@@ -599,6 +604,7 @@ NO_OTHER_COPY = _rx(
     r"\b(?:andere|weitere|zweite) kopie\b[^.\n]{0,40}\b(?:haben wir nicht|gibt es nicht|"
     r"existiert nicht|existieren nicht)\b",
     r"\bkeine (?:andere|weitere|zweite) kopie\b",
+    r"\bkopie\b[^.\n]{0,30}\b(?:haben|hätten|hamma|hätt ma|gibt es|gäbe es)\b(?: wir)?[^.\n]{0,10}\bnicht\b",
     r"\bkein(?:en)? plan b\b",
     r"\bno plan b\b",
     r"\bthere is no other copy\b",
@@ -620,7 +626,6 @@ HALT = _rx(
     r"\bsteh(?:t|en)\s+(?:der|die|das|bei uns|unser\w*|hier)\s+(?:\w+\s+){0,2}still\b",
     r"\bkeinerlei geschäftsbetrieb\b",
     r"\bkein(?:en)? geschäftsbetrieb\b",
-    r"\btotalausfall\b",
     r"\bohne \w+ (?:können|kann) wir kein\w*",
     r"\bkönnen wir kein\w* (?:einzig\w* )?\w+ \w+",
     r"\bno \w+ can be (?:loaded|started|shipped|produced|processed)\b",
@@ -629,7 +634,7 @@ HALT = _rx(
     r"\b(?:nichts geht mehr|geht nichts mehr|lahmgelegt|paraly[sz]ed)\b",
     r"\b(?:geht|funktioniert|läuft)\s+(?:gar |überhaupt |absolut )?nichts mehr\b",
     # "im Moment geht davon gar nichts", "seither läuft überhaupt nichts".
-    r"\b(?:geht|funktioniert|läuft)\s+(?:\w+\s+){0,2}(?:gar|überhaupt|absolut) nichts\b",
+    r"\b(?:geht|funktioniert|läuft)\s+(?:\w+\s+){0,3}(?:gar|überhaupt|absolut) (?:nichts|nix)\b",
     # Everything of a kind dead or down: "all ticket desks and gates dead since 07:30".
     r"\b(?:all|alle)\b[^.\n]{0,60}\b(?:dead|tot|offline)\b",
     # Nobody can do the work, nothing can be done: "kann bei uns niemand einen Akt öffnen",
@@ -658,10 +663,16 @@ HALT = _rx(
     r"(?:\s+(?:still|komplett|völlig|seit(?:\s+[\w-]+){1,3}))?\s*(?:$|[-–—,;:!.])",
     # ...or with the whole of it after the verb: "bei uns steht seit heute die ganze Sägerei".
     r"\bsteh(?:t|en)\b[^.,;\n]{0,30}\b(?:die|der|das|unser\w*) (?:ganze|gesamte|komplette)\w* \w+",
+    # ...or any: "seit kurz nach 4 Uhr steht bei uns die Abfüllung." (clause ends after it).
+    r"\bsteh(?:t|en)(?:\s+(?:seit\s+[\w.:]+(?:\s+uhr)?|heute|bei uns|hier|jetzt|momentan|gerade|"
+    r"komplett|völlig|schon|wieder))+\s+(?:die|der|das|unser\w*)\s+"
+    r"(?!\w*(?:job|sicherung|backup|restore|meldung|fehler|log|text|hinweis|status|anzeige)\b)"
+    r"[a-zäöüß][\w-]+\s*(?:$|[-–—,;:!.]|\bstill\b)",
+    r"\b\w+\s+(?:stehen|steht|sitzen|sitzt)\s+(?:\w+\s+)?(?:herum|rum|untätig)\b",
     # The staff cannot work: "kann keiner der 22 Mitarbeiter arbeiten", "die Leute stehen
     # herum", "staff were sent home", "the line is idle".
     r"\b(?:kann|können|can)\s+(?:kein(?:e|er)?|niemand|nobody|no one)\b[^.\n]{0,40}\b(?:arbeiten|work)",
-    r"\b(?:leute|mitarbeiter\w*|belegschaft|schicht|staff|employees|workers)\b[^.\n]{0,40}"
+    r"\b(?:leute|mitarbeiter\w*|belegschaft|\w*schicht|staff|employees|workers|shift|crew)\b[^.\n]{0,40}"
     r"\b(?:stehen herum|sitzen\b[^.\n]{0,30}\b(?:herum|rum|untätig|vor leeren)|nach hause|"
     r"(?:sent|go|went) home|idle|warten)\b",
     r"\b(?:is|are|sits?|stands?|lies?|lie|stay\w*|remain\w*) (?:completely |totally |all )?idle\b",
@@ -682,7 +693,7 @@ HALT = _rx(
 NO_BUSINESS = _rx(
     # German compounds name what is lost: "ohne die Auftragsdatenbank", "ohne das ERP-System".
     r"\bohne (?:\w+ ){0,2}[\w-]*(?:daten|system|server|dateien|anwendung|programm|software|"
-    r"erp|warenwirtschaft)\w*\b[^.\n]{0,80}\b(?:nicht|kein\w*|niemand|nichts)\b",
+    r"erp|warenwirtschaft|rechner|computer)\w*\b[^.\n]{0,80}\b(?:nicht|kein\w*|niemand|nichts)\b",
     r"\bwithout (?:\w+ ){0,2}(?:data|database|system|server|files|application|software|erp)\b"
     r"[^.\n]{0,80}\b(?:cannot|can't|can not|unable|no one|nobody|nothing|no \w+ can)\b",
     r"\bohne (?:ihn|sie|es|das|diese\w*)\b[^.\n]{0,80}\b(?:nicht|kein\w*|niemand|nichts)\b",
@@ -696,7 +707,8 @@ NO_BUSINESS = _rx(
     r"fakturieren|abrechnen|verrechnen|verschicken|versenden|annehmen|abfüllen|herstellen|"
     r"fertigen)\b",
     r"\b(?:können|kann)\b[^.\n]{0,60}\bkein\w* (?:\w+ ){1,2}(?:\w+t|\w+en) werden\b",
-    r"\b(?:cannot|can't|can not|unable to) (?:work|operate|produce|ship|sell|trade|invoice|bill|"
+    r"\b(?:können|kann) (?:wir |die \w+ )?weder\b[^.\n]{0,60}\bnoch\b",
+    r"\b(?:cannot|can't|can not|unable to) (?:\w+ (?:or|and|nor) )?(?:work|operate|produce|ship|sell|trade|invoice|bill|"
     r"take orders|dispatch|deliver|serve|treat|admit|load|book|manufacture|process orders)\b",
 )
 # The business got going again (so it is not Critical any more).
@@ -718,6 +730,9 @@ RECOVERED = _rx(
 TEST_SYSTEM = _rx(
     r"\bteststellung\b",
     r"\btestinstallation\b",
+    # Not yet in production: SPEC's Critical is for production after the test phase.
+    r"\bnoch nicht (?:in betrieb|produktiv|live)\b",
+    r"\bnot (?:yet )?(?:in production|live|productive)\b",
     r"\btestsystem\b",
     r"\btest-?vm\b",
     r"\btestdaten\b",
@@ -780,6 +795,9 @@ NO_ALTERNATIVE = _rx(
     # nicht", "a paper process for 400 pallets is not possible", "nothing we can do by hand".
     r"\b(?:zettel|papier\w*|von hand|per hand|händisch|manuell)\b[^.\n]{0,60}"
     r"\b(?:schaffen wir\b[^.\n]{0,30}\bnicht|nicht möglich|unmöglich|geht nicht|nicht machbar)\b",
+    r"\b(?:von hand|per hand|händisch|manuell)\b[^.\n]{0,40}\b(?:können|kann)\b[^.\n]{0,30}\bnicht\b",
+    r"\b(?:können|kann) wir\b[^.\n]{0,30}\b(?:von hand|per hand|händisch|manuell)\b[^.\n]{0,30}\bnicht\b",
+    r"\b(?:cannot|can't|can not) (?:take|use|go|find|choose) (?:another|an other|any other|a different) way\b",
     r"\b(?:paper|manual)\b[^.\n]{0,60}\b(?:is not possible|isn't possible|impossible|not an option|"
     r"cannot|can't)\b",
     r"\bnothing (?:we|you|anyone) can do (?:by hand|manually)\b",
@@ -809,6 +827,8 @@ PERFORMANCE = _rx(
     r"\bperformance\b",
     r"\bbackup window\b",
     r"\bsicherungsfenster\b",
+    r"\b(?:throughput|durchsatz)\b",
+    r"\b(?:but|aber|nur|just|only|einfach)\s+(?:very\s+|sehr\s+|extremely\s+|extrem\s+)?(?:slow|langsam)\b",
     # Work at a fraction of its pace: "mit etwa halber Leistung", "at half speed".
     r"\b(?:half|halbe\w*|halber) (?:the )?(?:speed|capacity|throughput|output|pace|leistung|"
     r"geschwindigkeit|tempo|kapazität)\b",
@@ -826,6 +846,8 @@ IMPACT = _rx(
     r"\breduced\b",
     r"\beingeschränkt\b",
     r"\bstopped (?:all|any)\b",
+    # Work moved to paper: "half of the planning on paper", "Touren auf Papier festhalten".
+    r"\b(?:on paper|auf papier|mit papier und stift|with pen and paper)\b",
     r"\b(?:half|halbe\w*|halber) (?:the )?(?:speed|capacity|throughput|output|pace|leistung|"
     r"geschwindigkeit|tempo|kapazität)\b",
     r"\b(?:data|daten)\b[^.\n]{0,40}\b(?:missing|unavailable|fehlen|nicht verfügbar)\b",
