@@ -15,6 +15,11 @@ Regenerated on 2026-12-07 for tests/corpus/heldout2 (c7a74cd): its 40 mails and 
 are other bytes now, since one seeded generator runs through the sorted corpus. Every
 earlier pin was checked first: the 450 earlier mutations, re-derived without heldout2,
 still parse to their old digests, and no unmutated input's digest changed.
+Regenerated on 2026-12-07 (tenth session) for tests/corpus/heldout3 to heldout6, with
+the mutations now seeded per input (adding a corpus no longer changes the others'
+mutations): every mutated input is other bytes, so all their pins are new, taken from
+the parser that had just passed every earlier pin; the unmutated inputs' and odd mails'
+pins were checked unchanged.
 """
 
 from __future__ import annotations
@@ -269,11 +274,14 @@ def _mutations(raw: bytes, rng: random.Random) -> Iterator[bytes]:
     yield raw.replace(b"boundary=", b"boundary=X", 1)
 
 
-_RNG = random.Random(20261102)
+# One generator per input, seeded by its name: with one generator for the whole sorted
+# corpus, each corpus added made every later input's mutations other bytes.
 MUTATED = [
     (f"{_name(path)}#{i}", variant)
     for path in CORPUS
-    for i, variant in enumerate(_mutations(path.read_bytes(), _RNG))
+    for i, variant in enumerate(
+        _mutations(path.read_bytes(), random.Random(f"20261102/{_name(path)}"))
+    )
 ]
 
 
