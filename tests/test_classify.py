@@ -145,6 +145,13 @@ def test_critical_without_a_halt_phrase(text: str) -> None:
         "The restore of the scheduling database fails; the backups of the last two nights "
         "give the same error and there is no other copy. The mill cannot cut or ship any "
         "orders and the night crew was sent home.",
+        # Nothing left to restore from, and nothing said to go on: Critical without any
+        # standstill phrase (people describe a standstill in more words than a list holds).
+        "Die Wiederherstellung der Datenbank bricht ab, mit dem Stand von Montag und von "
+        "Sonntag beide Male dieselbe Meldung. Eine andere Kopie gibt es nicht. Bitte rufen "
+        "Sie sofort an.",
+        "Restoring the ticketing server fails; the older ones he tried give the same error. "
+        "There is no other copy. We had to close the office for visitors today.",
     ],
 )
 def test_critical_in_other_words(text: str) -> None:
@@ -222,6 +229,40 @@ def test_critical_in_other_words(text: str) -> None:
         (
             "The restore runs, but slow: the planners do half of the planning on paper and "
             "we cannot take another way.",
+            2,
+        ),
+        # The same facts, but the business goes on or the data is old: Major.
+        (
+            "Restoring the ticketing server fails; the older backups give the same error. "
+            "There is no other copy, but the box office keeps selling on the second system.",
+            2,
+        ),
+        (
+            "Die Rücksicherung des Archivs mit den Plänen von 2023 bricht ab, die älteren "
+            "Sicherungen genauso. Eine andere Kopie gibt es nicht.",
+            2,
+        ),
+        # "keeps failing" or "continues to abort" is no business going on.
+        (
+            "The restore of the order database keeps failing and continues to abort at 40 %; "
+            "the older backups give the same error and there is no other copy.",
+            1,
+        ),
+        # Data gone for good is Major though the rest runs ("important data no longer
+        # available"); a test system's "unaffected" live one is Minor.
+        (
+            "The restore of the 2022 survey data stops at 10 %, and there is no other copy; "
+            "current projects are unaffected, but the re-run by hand is slow.",
+            2,
+        ),
+        (
+            "Only the test environment fails to restore; the live booking system is unaffected.",
+            3,
+        ),
+        # Slowness counted per unit of work, and skipping the backup ruled out.
+        (
+            "Seit dem Update ist die Sicherung viel zu langsam, die Kassen brauchen 3-4 "
+            "Minuten pro Bon. Die Sicherung auslassen dürfen wir nicht.",
             2,
         ),
         # A past outage with everything running again is no standstill now.

@@ -43,6 +43,8 @@ heldout3; no severity, field or outcome changed): sample 044's test-system fact 
 and 019 quote their older-backups fact differently; those ``tickets`` rows and the bodies
 of the team notices that quote them (``messages`` and ``outbox``: both tickets' new-ticket
 notices, heldout 003's follow-up notice) came in from a regeneration, nothing else differed.
+The same rows took the same way another quote of that fact when "another backup, the same
+result" became two rules read in one sentence (it quotes the sentence's start).
 
 Two replays, chosen to run every path that writes a ticket:
 

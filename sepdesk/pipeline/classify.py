@@ -416,7 +416,11 @@ class _Facts:
 
     @cached_property
     def older_fail(self) -> str | None:
-        return _any(rules.OLDER_FAIL, self.parts) or self.no_other_copy
+        return (
+            _any(rules.OLDER_FAIL, self.parts)
+            or _both(rules.BACKUP_WORD, rules.SAME_RESULT, self.parts)
+            or self.no_other_copy
+        )
 
     @cached_property
     def no_other_copy(self) -> str | None:
@@ -429,6 +433,12 @@ class _Facts:
     halt = _plain(rules.HALT)
     no_business = _plain(rules.NO_BUSINESS)
     recovered = _plain(rules.RECOVERED)
+
+    @cached_property
+    def continues(self) -> str | None:
+        return _affirmed(rules.CONTINUES, self.parts)
+
+    archive = _plain(rules.ARCHIVE)
     test = _plain(rules.TEST_SYSTEM)
     question = _plain(rules.CLASSIFICATION_QUESTION)
     how_to = _plain(rules.HOW_TO)
@@ -470,14 +480,27 @@ def _cannot_work_without(f: _Facts) -> str | None:
     return None
 
 
+def _nothing_left(f: _Facts) -> str | None:
+    """Asked where a restore fails and the older backups do not help: with no other copy
+    (or no other way) either, what is lost is gone, and unless the writer says the business
+    goes on or that it is old or archived data, SPEC's Critical is what is left. People
+    describe a standstill in more words than any list holds; the way out they say plainly."""
+    gone = f.no_other_copy or f.no_alternative
+    if gone and not (f.continues or f.archive or f.partial or f.no_impact or f.single_user):
+        return f"nothing else to restore from ({gone}), and nothing said to go on"
+    return None
+
+
 def judge_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
     """SPEC §1 severity from content; the sender's claim plays no part."""
     f = _Facts(subject, own)
     critical = (
-        f.restore_fails and f.older_fail and not f.recovered and not f.test and not f.workaround
+        f.restore_fails
+        and f.older_fail
+        and not (f.recovered or f.test or f.workaround or f.continues)
     )
-    halted = f.halt or _cannot_work_without(f)
-    if critical and halted:
+    halted = critical and (f.halt or _cannot_work_without(f) or _nothing_left(f))
+    if halted:
         return 1, (
             f'production halted ("{halted}")',
             f'restore fails ("{f.restore_fails}")',
@@ -496,8 +519,10 @@ def judge_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
         )
     # Only a plain statement that business runs normally outweighs "all backups fail".
     # "Not urgent" is the sender's claim: it tips a plain failure to Minor, never a Major fact.
+    # Nor does it outweigh data that is gone for good (no other copy): SPEC's Major names
+    # "important data no longer available" though the rest of the business goes on.
     minor = (
-        f.no_impact
+        (f.no_impact if not f.no_other_copy else None)
         or f.test
         or (f.partial if not f.all_fail else None)
         or (f.not_urgent if not major else None)

@@ -141,18 +141,23 @@ def _recheck(work: Work, ticket: dict[str, Any], text: str, u: Understanding) ->
     work.ticket = ticket
 
 
+def _may_raise_severity(work: Work, ticket: dict[str, Any]) -> bool:
+    """Only while nobody has answered (an answered ticket's clock has stopped, and its
+    engineer reads the mail) and nobody has set the severity: an engineer's change or the
+    hotline's word stands; and not when it is Critical already."""
+    if ticket["first_response_at"] is not None or ticket["channel"] != "email":
+        return False
+    if ticket["severity"] <= 1:
+        return False
+    by_hand = "SELECT 1 FROM events WHERE ticket_id = ? AND kind = 'severity' LIMIT 1"
+    return work.desk.db.execute(by_hand, [ticket["id"]]).fetchone() is None
+
+
 def _raise_severity(work: Work, ticket: dict[str, Any], u: Understanding) -> bool:
     """A follow-up that shows the request graver than it was judged raises its severity,
     never lowers it: "the production stands still now" on a Major is Critical, and its
-    due is recomputed from receipt as for ``tickets severity``. Only while nobody has
-    answered (an answered ticket's clock has stopped, and its engineer reads the mail)
-    and nobody has set the severity: an engineer's change or the hotline's word stands."""
-    if ticket["first_response_at"] is not None or ticket["channel"] != "email":
-        return False
+    due is recomputed from receipt as for ``tickets severity`` (see _may_raise_severity)."""
     db = work.desk.db
-    by_hand = "SELECT 1 FROM events WHERE ticket_id = ? AND kind = 'severity' LIMIT 1"
-    if db.execute(by_hand, [ticket["id"]]).fetchone():
-        return False
     severity, why = shown_severity(u.severity, ticket["contract_state"], ticket["contract_level"])
     if severity >= ticket["severity"]:
         return False
@@ -221,13 +226,16 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
         tickets.update(desk.db, ticket["id"], work.at, status=active_status(ticket))
         tickets.add_event(desk.db, ticket["id"], work.at, work.parsed.from_addr, "woken", {})
     ticket = tickets.get(desk.db, ticket["id"])
-    text = _customer_texts(work, ticket)
-    u = understand(ticket["subject"], text, work.parsed.attachments)
-    if _raise_severity(work, ticket, u):  # first: a reply of the re-check shows it
-        ticket = tickets.get(desk.db, ticket["id"])
-    if ticket["status"] in ("needs-info", "unqualified", "new"):
-        _recheck(work, ticket, text, u)
-        ticket = tickets.get(desk.db, ticket["id"])
+    recheck = ticket["status"] in ("needs-info", "unqualified", "new")
+    raise_ok = _may_raise_severity(work, ticket)
+    if recheck or raise_ok:  # the whole conversation read again only where it can matter
+        text = _customer_texts(work, ticket)
+        u = understand(ticket["subject"], text, work.parsed.attachments)
+        if raise_ok and _raise_severity(work, ticket, u):  # first: the re-check's reply shows it
+            ticket = tickets.get(desk.db, ticket["id"])
+        if recheck:
+            _recheck(work, ticket, text, u)
+            ticket = tickets.get(desk.db, ticket["id"])
     notify_team(work, ticket, "Customer follow-up")
     work.finish("follow_up", f"{how}: appended to {ticket['ticket_number']}", ticket)
 

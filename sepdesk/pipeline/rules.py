@@ -575,7 +575,7 @@ OLDER_FAIL = _rx(
     r"bändern der)\b[^\n]{0,160}\b(?:fail\w*|same|genauso|ebenso|dasselbe|derselbe|"
     r"helfen\b[^\n]{0,20}\bnicht|do not help|don't help|no help|all end|nicht|no luck|"
     r"kein erfolg|ohne erfolg|same error|gleiche\w* fehler|de[mnrs]selben)\b",
-    r"\b(?:dasselbe|derselbe|the same)\b[^\n]{0,80}\b(?:älter\w*|vorwoche|older|previous|"
+    r"\b(?:dasselbe|derselbe|(?:the )?same)\b[^\n]{0,80}\b(?:älter\w*|vorwoche|older|previous|"
     r"full backups|vollsicherungen)\b",
     r"\b(?:all|every|each|jede\w*|alle) (?:\w+ )?(?:restore points?|savesets?|sicherungsstände|wiederherstellungspunkte)\b[^\n]{0,60}\b(?:fail\w*|same|nicht|genauso)\b",
     # Two backups tried, both failing: "last night's and Thursday's backup both stop",
@@ -586,17 +586,36 @@ OLDER_FAIL = _rx(
     r"\b(?:fail|stop|abort|end|break|brechen|scheitern|schlagen|enden)\w* (?:\w+ )?(?:both|beide)\b",
     # Several tried, each the same: "Samstag, Freitag und Donnerstag probiert, bei allen
     # dasselbe", "tried all of them, the same".
-    r"\b(?:bei allen|bei jede[mr]|mit allen|with (?:all|each|every)(?: of them)?|all of them)\b"
-    r"[^.\n]{0,20}\b(?:dasselbe|derselbe|das gleiche|the same|same)\b",
-    # Another backup tried, the same result, in any words: "mit der Sicherung vom Montag
-    # und der von letzter Woche kommt genau dasselbe", "the backups from Wednesday and
-    # last week: same message", "auch die Bänder der Vorwochen enden gleich".
-    r"\b(?:(?>\w*sicherung\w*)|backups?|bänder\w*|tapes?|savesets?|kopien|copies|snapshots?|"
-    r"restore points?|sicherungsst[aä]nd\w*|versionen|versions)\b[^\n]{0,120}"
-    r"(?:\b(?:dasselbe|derselbe|dieselbe|das gleiche|(?:de[mnrs]|zum |zur |im |beim )selben|genauso|ebenso|identisch\w*|identical|"
-    r"gleiche\w* (?:fehler\w*|meldung|abbruch|ergebnis|problem|bild)|enden gleich|"
-    r"same (?:error|message|result|problem|failure|abort|thing|way|fault|story))\b|"
-    r"\bsame\s*[.!:;]|:\s*same\b)",
+    r"\b(?:bei allen|bei jede[mr]|mit allen|with (?:all|each|every)(?: of them)?|all of them|"
+    r"beide male|both times|alle drei|all three)\b"
+    r"[^.\n]{0,20}\b(?:dasselbe|derselbe|dieselbe|das gleiche|the same|same)\b",
+)
+# Another backup tried with the same result, in any words, read as the two in one sentence
+# (classify: older_fail): "mit der Sicherung vom Montag und der von letzter Woche kommt
+# genau dasselbe", "the backups from Wednesday and last week: same message".
+BACKUP_WORD = _rx(
+    r"\b\w*sicherung\w*",
+    r"\bbackups?\b",
+    r"\bbänder\w*",
+    r"\btapes?\b",
+    r"\bsavesets?\b",
+    r"\bkopien\b",
+    r"\bcopies\b",
+    r"\bsnapshots?\b",
+    r"\brestore points?\b",
+    r"\bsicherungsst[aä]nd\w*",
+    r"\bversionen\b",
+    r"\bversions\b",
+)
+SAME_RESULT = _rx(
+    r"\b(?:dasselbe|derselbe|dieselbe|das gleiche|genauso|ebenso|enden gleich)\b",
+    r"\b(?:de[mnrs]|zum |zur |im |beim )selben\b",
+    r"\bidentisch\w*",
+    r"\bidentical\b",
+    r"\bgleiche\w* (?:fehler\w*|meldung|abbruch|ergebnis|problem|bild)\b",
+    r"\bsame (?:error|message|result|problem|failure|abort|thing|way|fault|story)\b",
+    r"\bsame\s*[.!:;]",
+    r":\s*same\b",
 )
 NO_OTHER_COPY = _rx(
     r"\bno other (?:copy|backup)\b",
@@ -636,7 +655,7 @@ HALT = _rx(
     # "im Moment geht davon gar nichts", "seither läuft überhaupt nichts".
     r"\b(?:geht|funktioniert|läuft)\s+(?:\w+\s+){0,3}(?:gar|überhaupt|absolut) (?:nichts|nix)\b",
     # Everything of a kind dead or down: "all ticket desks and gates dead since 07:30".
-    r"\b(?:all|alle)\b[^.\n]{0,60}\b(?:dead|tot|offline)\b",
+    r"\b(?:all|alle)\b[^.\n]{0,60}\b(?:dead|offline)\b",
     # Nobody can do the work, nothing can be done: "kann bei uns niemand einen Akt öffnen",
     # "no pallet can be booked", "none of our vessels may load or leave".
     r"\b(?:kann|können)\s+(?:bei uns\s+|hier\s+|seither\s+|seitdem\s+)?(?:niemand|keiner)\b",
@@ -653,14 +672,23 @@ HALT = _rx(
     r"\b(?:whole|entire|complete) (?:company|business|plant|office|staff)\b[^.\n]{0,30}\b(?:cannot|can't|is unable to|stands? still)\b",
     # German "X steht" at the end of a clause is a standstill whatever X is ("Weberei
     # steht", "die Frühschicht (60 Leute) steht seit sechs Uhr"); not where something is
-    # written ("wie im Log steht") and not a job or a device that hangs.
-    r"(?<!\bim )(?<!\bin der )(?<!\bin dem )(?<!\bauf der )(?<!\bunter )"
-    r"\b(?!(?:was|das|es|dies|hier|da|dort|so|oben|unten|drin|nichts|alles|wie|"
-    r"\w*(?:job|sicherung|backup|restore|task|prozess|vorgang|fortschritt|anzeige|status|"
-    r"balken|laufwerk|band|drive|dienst|service|client|server|vm|datei|meldung|log|sesam|"
-    r"oberfläche|gui|fenster|konsole|bildschirm|liste|spalte|feld|mail|text|hinweis))\b)"
-    r"[a-zäöüß][\w-]{2,}\s+(?:\([^)\n]{0,30}\)\s+)?steh(?:t|en)"
-    r"(?:\s+(?:still|komplett|völlig|seit(?:\s+[\w-]+){1,3}))?\s*(?:$|[-–—,;:!.])",
+    # written ("wie im Log steht", "was in der Doku steht") and not a job or a device that
+    # hangs. Written from "steh" on, with the word before it in lookbehinds: the literal
+    # opens the match, so it is tried only where "steht" occurs (a leading [\w-]{2,} was
+    # tried at every word of every text: 0.6 ms a mail).
+    r"(?<=\w\w[\w)]\s)"
+    r"(?<!\bwas )(?<!\bdas )(?<!\bes )(?<!\bdies )(?<!\bhier )(?<!\bda )"
+    r"(?<!\bdort )(?<!\bso )(?<!\boben )(?<!\bunten )(?<!\bdrin )(?<!\bnichts )"
+    r"(?<!\balles )(?<!\bwie )"
+    r"(?<!job )(?<!sicherung )(?<!backup )(?<!restore )(?<!task )(?<!prozess )"
+    r"(?<!vorgang )(?<!fortschritt )(?<!anzeige )(?<!status )(?<!balken )(?<!laufwerk )"
+    r"(?<!band )(?<!drive )(?<!dienst )(?<!service )(?<!client )(?<!server )"
+    r"(?<!vm )(?<!datei )(?<!meldung )(?<!log )(?<!sesam )(?<!oberfläche )"
+    r"(?<!gui )(?<!fenster )(?<!konsole )(?<!bildschirm )(?<!liste )(?<!spalte )"
+    r"(?<!feld )(?<!mail )(?<!text )(?<!hinweis )(?<!handbuch )(?<!doku )"
+    r"(?<!dokumentation )(?<!anleitung )(?<!wiki )(?<!faq )(?<!datenblatt )(?<!ticket )"
+    r"(?<!betreff )(?<!protokoll )(?<!bericht )(?<!report )(?<!kalender )(?<!zeile )"
+    r"steh(?:t|en)(?:\s+(?:still|komplett|völlig|seit(?:\s+[\w-]+){1,3}))?\s*(?:$|[-–—,;:!.])",
     # ...or with the whole of it after the verb: "bei uns steht seit heute die ganze Sägerei".
     r"\bsteh(?:t|en)\b[^.,;\n]{0,30}\b(?:die|der|das|unser\w*) (?:ganze|gesamte|komplette)\w* \w+",
     # ...or any: "seit kurz nach 4 Uhr steht bei uns die Abfüllung." (clause ends after it).
@@ -675,7 +703,9 @@ HALT = _rx(
     r"\b(?:leute|mitarbeiter\w*|belegschaft|\w*schicht|staff|employees|workers|shift|crew)\b[^.\n]{0,40}"
     r"\b(?:stehen herum|sitzen\b[^.\n]{0,30}\b(?:herum|rum|untätig|vor leeren)|nach hause|"
     r"(?:sent|go|went) home|idle|warten)\b",
-    r"\b(?:is|are|sits?|stands?|lies?|lie|stay\w*|remain\w*) (?:completely |totally |all )?idle\b",
+    r"\b(?:is|are|sits?|stands?|lies?|lie|stay\w*|remain\w*|has been|have been|was|were) "
+    r"(?:completely |totally |all )?idle\b",
+    r"\b(?:plant|line|factory|production|site|mill|warehouse|shop floor|fleet)\s+idle\b",
     # The business cannot open: "we cannot open on Monday", "Bürgerbüro und Stadtkasse
     # bleiben heute geschlossen", "the shop had to stay closed".
     r"\b(?:we|the (?:shop|store|practice|office|clinic|branch|restaurant|school|library|pharmacy|"
@@ -711,6 +741,32 @@ NO_BUSINESS = _rx(
     r"\b(?:cannot|can't|can not|unable to) (?:\w+ (?:or|and|nor) )?(?:work|operate|produce|ship|sell|trade|invoice|bill|"
     r"take orders|dispatch|deliver|serve|treat|admit|load|book|manufacture|process orders)\b",
 )
+# The business goes on, whatever failed: "the practices keep treating patients", "everyone
+# can carry on with current matters", "they continue to work on their current projects",
+# "the live database is fine and in use", "die Disposition läuft normal weiter".
+CONTINUES = _rx(
+    # Not "keeps failing", "continues to abort", "der Restore läuft weiter": the work goes on.
+    r"\b(?:keep|keeps|kept) (?:on )?(?:working|treating|serving|operating|selling|producing|"
+    r"shipping|trading)\b",
+    r"\bcarr(?:y|ies) on\b",
+    r"\bcontinues? (?:to (?:work|treat|serve|operate|sell|produce|ship|trade)|working|operating)\b",
+    r"\b(?:is|are) (?:fine|running|working) and (?:in use|running)\b",
+    r"\b(?:wir|alle|kollegen|mitarbeiter\w*|betrieb|produktion|disposition|geschäft\w*|praxis|"
+    r"büro|laden|werk)\b[^.\n]{0,30}\b(?:arbeiten|arbeitet|läuft|laufen)\b[^.\n]{0,20}\bweiter\b",
+    r"\bweiterhin normal\b",
+    r"\bnormal weiter\w*",  # "das Einsatzleitsystem läuft auf eigenen Servern normal weiter"
+)
+# Old or archived data: restoring it is important, not the business's life ("older ones are
+# restored from the archive", "files from their project archive", "Altdaten von 2024").
+ARCHIVE = _rx(
+    r"\barchiv\w*",
+    r"\barchive\w*",
+    r"\b(?:older|old|earlier|previous) (?:images|files|documents|plans|data|projects|records|"
+    r"correspondence|studies|mails)\b",
+    r"\b(?:ältere|alte|alten|früheren) (?:bilder|dateien|dokumente|pläne|daten|projekte|"
+    r"unterlagen|akten|mails)\b",
+    r"\baltdaten\b",
+)
 # The business got going again (so it is not Critical any more).
 RECOVERED = _rx(
     r"\bthis one worked\b",
@@ -721,6 +777,8 @@ RECOVERED = _rx(
     r"\b(?:betrieb|produktion|geschäftsbetrieb|business|production)\b[^.\n]{0,20}\b(?:läuft wieder|"
     r"runs again|is running again)\b",
     r"\b(?:restore|rücksicherung)\w* [^.\n]{0,60}\b(?:worked|hat funktioniert|hat geklappt)\b",
+    r"\b(?:this|that) one (?:was )?work(?:ed|ing)\b",
+    r"\b(?:is|are|was|were) (?:\w+ )?working again\b",
     # "seither läuft bei uns wieder alles", "everything is running again".
     r"\b(?:läuft|laufen|funktioniert|geht)\b[^.\n]{0,30}\bwieder alles\b",
     r"\balles (?:läuft|funktioniert|geht) wieder\b",
@@ -806,6 +864,9 @@ NO_ALTERNATIVE = _rx(
     r"\bno (?:acceptable )?alternative\b",
     r"\bonly backup target\b",
     r"\bcannot (?:just )?skip\b",
+    # "die Sicherung einfach auslassen dürfen wir nicht", "skip the backup we can not".
+    r"\b(?:skip\w*|auslassen|weglassen|aussetzen)\b[^.\n]{0,30}\b(?:we can ?not|we can't|"
+    r"dürfen wir nicht|können wir nicht|geht (?:auch )?nicht|is not (?:allowed|an option))",
     # The obvious way out is ruled out: "die Sicherung auszulassen ist keine Lösung",
     # "weniger zu sichern ist keine Option", "skipping the backup is not an option".
     r"\b(?:ist|wäre) keine (?:lösung|option|alternative)\b",
@@ -880,6 +941,8 @@ IMPACT = _rx(
     # The business's own customers wait: "an den Kassen bilden sich lange Schlangen",
     # "Patienten müssen warten", "customers have to wait", "long lines at the counters".
     r"\blange (?:schlangen|wartezeiten)\b",
+    # Slowness counted per unit of work: "3-4 Minuten pro Ticket", "wait 20-30 s per document".
+    r"\b\d+\s*(?:(?:-|–|bis|to)\s*\d+\s*)?(?:s|sek\w*|sec\w*|min\w*)\s+(?:pro|per|for each|für jede\w*)\b",
     r"\blong (?:lines|queues|waiting times)\b",
     r"\b(?:kunden|besucher\w*|patient\w*|leser(?:innen)?|gäste|customers|visitors|patients|guests)\b"
     r"[^.\n]{0,50}\b(?:warten|wait|umbestellt|abgewiesen|weggeschickt|vertröstet|turned away|"
@@ -888,6 +951,7 @@ IMPACT = _rx(
 # Business runs normally / only a part is affected.
 NO_IMPACT = _rx(
     r"\bnot affected\b",
+    r"\bunaffected\b",
     r"\bnicht (?:beeinträchtigt|betroffen)\b",
     r"\bno business impact\b",
     r"\bno impact\b",
