@@ -20,7 +20,14 @@ from tests.conftest import assert_understanding_targets, bench_understanding
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "tests" / "corpus" / "heldout"
 CORPUS = ROOT / "tests" / "corpus"
-SIZES = {"heldout": 30, "heldout2": 40, "heldout3": 36, "heldout5": 32, "heldout6": 30}
+SIZES = {
+    "heldout": 30,
+    "heldout2": 40,
+    "heldout3": 36,
+    "heldout5": 32,
+    "heldout6": 30,
+    "heldout7": 30,
+}
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)
 )
