@@ -152,6 +152,13 @@ def test_critical_without_a_halt_phrase(text: str) -> None:
         "Sie sofort an.",
         "Restoring the ticketing server fails; the older ones he tried give the same error. "
         "There is no other copy. We had to close the office for visitors today.",
+        # Nothing any more, no vehicle goes, everything cancelled; "ohne die"; a table row.
+        "Beim Zurückholen der Datenbank aus der Sicherung bricht sesam ab, mit dem Stand "
+        "von gestern genauso. Seit sechs Uhr können wir nichts mehr ausliefern.",
+        "Der Restore des Leitsystems bricht ab, die Sicherungen der Vortage genauso. Ohne "
+        "Leitsystem bekommt kein Fahrer eine Tour, kein Lastwagen fährt.",
+        "Rücksicherung scheitert, ältere Sicherungen genauso.\nAusweichmöglichkeit: keine\n"
+        "Ohne die Datenbank darf kein Zug abfahren.",
     ],
 )
 def test_critical_in_other_words(text: str) -> None:
@@ -265,6 +272,18 @@ def test_critical_in_other_words(text: str) -> None:
             "Minuten pro Bon. Die Sicherung auslassen dürfen wir nicht.",
             2,
         ),
+        # Slowness in any words with its impact is Major; a notice about a backup that is
+        # missing is no failing backup.
+        (
+            "Der Restore läuft mit 3 bis 4 MB/s, solange planen wir die Schichten mit Zetteln.",
+            2,
+        ),
+        (
+            "Das Portal ist quälend langsam, Kunden brechen die Buchung ab und warten an den "
+            "Schaltern; eine Alternative haben wir leider nicht.",
+            2,
+        ),
+        ("Seit Montag bekommen wir keine Sicherungsmail mehr, die Jobs laufen aber.", 3),
         # A past outage with everything running again is no standstill now.
         (
             "Vorige Woche hatten wir einen Totalausfall des Servers; seither läuft wieder alles, "

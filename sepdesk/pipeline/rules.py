@@ -539,6 +539,7 @@ RESTORE = _rx(
     r"\brücksicherung\w*",
     r"\bzurück\w*sicher\w*",
     r"\bzurück\w*spiel\w*",  # "die Sicherung zurückspielen"
+    r"\bzurück\w*hol\w*",  # "beim Zurückholen aus der Sicherung"
     r"\bwiederherstell\w*",
     r"\brecover\w*",
 )
@@ -661,6 +662,13 @@ HALT = _rx(
     r"\b(?:kann|können)\s+(?:bei uns\s+|hier\s+|seither\s+|seitdem\s+)?(?:niemand|keiner)\b",
     r"\bno \w+ (?:can|could|may) be (?:\w+ )?(?:\w+ed|done|made|sold|shipped|built|run)\b",
     r"\bnone of (?:our |the )?(?:\d+ )?\w+ (?:can|could|may)\b",
+    # "seit heute früh können wir nichts mehr verwiegen", "kein Bus fährt", "kein Schiff
+    # darf ablegen", "die 7-Uhr-Fähre und alles danach fällt aus".
+    r"\b(?:können|kann|dürfen|darf)\s+(?:wir|ich|die \w+|niemand)\s+(?:\w+\s+){0,2}nichts\s+mehr\b",
+    r"\bkein\w* (?!\w*(?:sicherung|backup|job|restore|mail|meldung|fehler))\w+ "
+    r"(?:fährt|fahren|läuft|laufen|produziert|startet|fliegt|legt ab|darf ablegen)\b",
+    r"\b(?:darf|dürfen|kann|können) kein\w* \w+ (?:ablegen|abfahren|starten|losfahren|ausrücken)\b",
+    r"\balles\b[^.\n]{0,40}\b(?:fällt aus|fallen aus)\b",
     r"\b(?:come|came|comes|coming|ground) to a (?:complete |full |total )?(?:halt|standstill)\b",
     r"\bwe(?:'re| are)\s+(?:completely |totally |fully |still )?down\b(?!\s+to\b)",
     r"\b(?:stores|shops|branches|sites|offices|warehouses?|everything)\s+(?:is |are |was |were )?"
@@ -726,7 +734,11 @@ NO_BUSINESS = _rx(
     r"erp|warenwirtschaft|rechner|computer)\w*\b[^.\n]{0,80}\b(?:nicht|kein\w*|niemand|nichts)\b",
     r"\bwithout (?:\w+ ){0,2}(?:data|database|system|server|files|application|software|erp)\b"
     r"[^.\n]{0,80}\b(?:cannot|can't|can not|unable|no one|nobody|nothing|no \w+ can)\b",
-    r"\bohne (?:ihn|sie|es|das|diese\w*)\b[^.\n]{0,80}\b(?:nicht|kein\w*|niemand|nichts)\b",
+    r"\bohne (?:ihn|sie|es|das|die|den|dem|diese\w*)\b[^.\n]{0,80}\b(?:nicht|kein\w*|niemand|nichts)\b",
+    # "Ohne Dispo bekommt kein Fahrer seinen Dienst", "ohne Check-in haben wir keine Liste".
+    # (Case is ignored: not "ohne weiteres", "ohne Erfolg", "ohne Fehler".)
+    r"\bohne (?!(?:weiteres|erfolg|fehler|probleme?|ergebnis|unterbrechung|änderung)\b)"
+    r"[a-zäöü][\w-]*\b[^.\n]{0,60}\b(?:kein\w*|niemand|nichts)\b",
     r"\bwithout (?:it|them|this|that)\b[^.\n]{0,60}\b(?:cannot|can't|can not|unable|no one|"
     r"nobody|nothing|no \w+ can)\b",
     r"\b(?:können|kann)\b[^.\n]{0,60}\b(?:nicht|kein\w*(?: \w+){1,2}) (?:mehr )?(?:arbeiten|weiterarbeiten|produzieren|"
@@ -817,10 +829,10 @@ ALL_FAIL = _rx(
     r"\b(?:fehl|ab|abgebrochen|rot|fail\w*|(?:auf |mit |melden )fehler\w*)\b",
     r"\b(?>\w*sicherung\w*)\b[^.\n]{0,40}\b(?:aller|sämtlicher)\b[^.\n]{0,40}\bfehl\b",
     r"\ball (?:\w+ ){0,2}(?:backups?|jobs)\b[^.\n]{0,40}\bfail\w*",
-    r"\bkeine (?:\w+ )?sicherung\w* mehr\b",
-    r"\bkeine sicherung\w*\b[^.\n]{0,40}\bmehr\b",
-    r"\bseit\b[^.\n]{0,40}\bkeine sicherung\w*",
-    r"\bkeine sicherung\w* (?:des|der|von|seit)\b",
+    r"\bkeine (?:\w+ )?sicherung(?!s?(?:mail|bericht|meldung|benachrichtigung|protokoll|report))\w* mehr\b",
+    r"\bkeine sicherung(?!s?(?:mail|bericht|meldung|benachrichtigung|protokoll|report))\w*\b[^.\n]{0,40}\bmehr\b",
+    r"\bseit\b[^.\n]{0,40}\bkeine sicherung(?!s?(?:mail|bericht|meldung|benachrichtigung|protokoll|report))\w*",
+    r"\bkeine sicherung(?!s?(?:mail|bericht|meldung|benachrichtigung|protokoll|report))\w* (?:des|der|von|seit)\b",
     r"\bno backups? (?:runs?|are running|possible|since|at all)\b",
     r"\bno backups or\b",
     r"\bneither\b[^.\n]{0,60}\bnor\b[^.\n]{0,60}\b(?:work|run)\w*",
@@ -842,7 +854,8 @@ NO_ALTERNATIVE = _rx(
     r"\b(?:haben wir nicht|gibt es nicht)\b",
     r"\bausweichen können wir nicht\b",
     # "Eine Ausweichmöglichkeit/Alternative haben wir nicht", "an alternative ... we do not have".
-    r"\b(?:ausweich\w*|alternative\w*|andere möglichkeit)\b[^.\n]{0,30}\b(?:haben wir nicht|gibt es nicht)\b",
+    r"\b(?:ausweich\w*|alternative\w*|andere möglichkeit)\b[^.\n]{0,30}\b(?:haben wir (?:\w+ )?nicht|"
+    r"gibt es (?:\w+ )?nicht)\b",
     # No manual or paper fallback: "einen Papierbetrieb gibt es nicht", "kein Notbetrieb
     # möglich", "there is no manual fallback", "no paper process".
     r"\b(?:papier\w*|notbetrieb\w*|handbetrieb\w*|manuell\w* betrieb)\b[^.\n]{0,40}"
@@ -872,6 +885,9 @@ NO_ALTERNATIVE = _rx(
     r"\b(?:ist|wäre) keine (?:lösung|option|alternative)\b",
     r"\b(?:is|would be) not an (?:option|alternative|acceptable solution)\b",
     r"\bkeine alternative\b",
+    # A form's or a table's row: "Ausweichmöglichkeit: keine", "Other copy | None".
+    r"\b(?:ausweich\w*|alternative|workaround|umgehung\w*|other copy|andere kopie)\s*[:|–-]?\s*"
+    r"(?:keine?|none|nein)\b",
     # A way on that the writer does not have, see or find: "eine Möglichkeit, ohne das
     # System weiterzuarbeiten, sehen wir nicht", "einen Ausweg haben wir nicht gefunden",
     # "we see no way round it", "I don't think there's any way around it".
@@ -889,6 +905,11 @@ PERFORMANCE = _rx(
     r"\bbackup window\b",
     r"\bsicherungsfenster\b",
     r"\b(?:throughput|durchsatz)\b",
+    # Slowness in any words: "quälend langsam", "im Schneckentempo", "takes forever",
+    # "der Restore läuft mit 3 bis 4 MB/s" (whether it matters, the impact decides).
+    r"\b(?:slow|slower|langsam|langsamer)\b",
+    r"\b(?:schneckentempo|snail'?s pace|takes? forever|dauert ewig)\b",
+    r"\b\d+(?:[.,]\d+)?\s*(?:(?:-|–|bis|to)\s*\d+(?:[.,]\d+)?\s*)?(?:kb|mb|gb)/s\b",
     r"\b(?:but|aber|nur|just|only|einfach)\s+(?:very\s+|sehr\s+|extremely\s+|extrem\s+)?(?:slow|langsam)\b",
     # Work at a fraction of its pace: "mit etwa halber Leistung", "at half speed".
     r"\b(?:half|halbe\w*|halber) (?:the )?(?:speed|capacity|throughput|output|pace|leistung|"
@@ -908,7 +929,7 @@ IMPACT = _rx(
     r"\beingeschränkt\b",
     r"\bstopped (?:all|any)\b",
     # Work moved to paper: "half of the planning on paper", "Touren auf Papier festhalten".
-    r"\b(?:on paper|auf papier|mit papier und stift|with pen and paper)\b",
+    r"\b(?:on paper|auf papier|mit papier und stift|with pen and paper|mit zetteln?)\b",
     r"\b(?:half|halbe\w*|halber) (?:the )?(?:speed|capacity|throughput|output|pace|leistung|"
     r"geschwindigkeit|tempo|kapazität)\b",
     r"\b(?:data|daten)\b[^.\n]{0,40}\b(?:missing|unavailable|fehlen|nicht verfügbar)\b",
