@@ -159,6 +159,10 @@ def test_critical_without_a_halt_phrase(text: str) -> None:
         "Leitsystem bekommt kein Fahrer eine Tour, kein Lastwagen fährt.",
         "Rücksicherung scheitert, ältere Sicherungen genauso.\nAusweichmöglichkeit: keine\n"
         "Ohne die Datenbank darf kein Zug abfahren.",
+        # "gelingt nicht", "lässt sich nicht wiederherstellen"; a copy someone else "hat nicht".
+        "Der Kassenserver lässt sich nicht wiederherstellen, die Rücksicherung gelingt nicht, "
+        "mit den älteren Ständen ebenso wenig. Eine weitere Kopie hat der Dienstleister "
+        "nicht. Wir können heute keine einzige Karte verkaufen.",
     ],
 )
 def test_critical_in_other_words(text: str) -> None:
@@ -284,6 +288,24 @@ def test_critical_in_other_words(text: str) -> None:
             2,
         ),
         ("Seit Montag bekommen wir keine Sicherungsmail mehr, die Jobs laufen aber.", 3),
+        # Nothing left to restore from, but the work goes on, by hand or slowly: Major.
+        (
+            "Die Rücksicherung der Datenbank schlägt fehl, die Sicherungen der Vorwoche "
+            "genauso, eine andere Kopie existiert nicht. Die Werkstatt läuft weiter, aber "
+            "nur mit Papier.",
+            2,
+        ),
+        (
+            "Restoring the planning database fails, older backups give the same error and "
+            "there is no other copy. The line is still running with manual input at 40 %.",
+            2,
+        ),
+        # A restore job that goes on is no business going on.
+        (
+            "Die Rücksicherung bricht ab, die älteren Sicherungen genauso, eine andere Kopie "
+            "gibt es nicht; der Restore-Job läuft weiter ins Leere. Niemand kann arbeiten.",
+            1,
+        ),
         # A past outage with everything running again is no standstill now.
         (
             "Vorige Woche hatten wir einen Totalausfall des Servers; seither läuft wieder alles, "

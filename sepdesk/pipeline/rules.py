@@ -561,6 +561,8 @@ RESTORE_FAILS = _rx(
     r"\berror\b",
     r"\bfunktioniert nicht\b",
     r"\b(?:funktioniert|klappt|geht)\s+(?:aber|leider|trotzdem|immer noch|noch immer)\s+nicht\b",
+    r"\b(?:gelingt|gelang|gelingen)\s+(?:\w+\s+)?nicht\b",
+    r"\blässt sich\b[^.\n]{0,40}\bnicht\b",
     r"\b(?:does|do)(?: not|n't) work\b",
     r"\bnot working\b",
     r"\bunmöglich\b",
@@ -624,7 +626,8 @@ NO_OTHER_COPY = _rx(
     r"\b(?:andere|weitere|zweite) kopie\b[^.\n]{0,40}\b(?:haben wir nicht|gibt es nicht|"
     r"existiert nicht|existieren nicht)\b",
     r"\bkeine (?:andere|weitere|zweite) kopie\b",
-    r"\bkopie\b[^.\n]{0,30}\b(?:haben|hätten|hamma|hätt ma|gibt es|gäbe es)\b(?: wir)?[^.\n]{0,10}\bnicht\b",
+    r"\bkopie\b[^.\n]{0,30}\b(?:haben|hat|hätten|hamma|hätt ma|gibt es|gäbe es|existiert)\b"
+    r"(?: wir| er| sie)?[^.\n]{0,25}\bnicht\b",
     r"\bkein(?:en)? plan b\b",
     r"\bno plan b\b",
     r"\bthere is no other copy\b",
@@ -766,6 +769,15 @@ CONTINUES = _rx(
     r"\b(?:wir|alle|kollegen|mitarbeiter\w*|betrieb|produktion|disposition|geschäft\w*|praxis|"
     r"büro|laden|werk)\b[^.\n]{0,30}\b(?:arbeiten|arbeitet|läuft|laufen)\b[^.\n]{0,20}\bweiter\b",
     r"\bweiterhin normal\b",
+    r"\b(?!(?:restore|job|sicherung|backup|rücksicherung|vorgang|task|kopiervorgang)\b)[a-zäöü]\w+\s+"
+    r"(?:läuft|laufen|arbeitet|arbeiten)\s+(?:\w+\s+)?(?:weiter|trotzdem)\b",
+    r"\b(?:is|are) still (?:running|working|open)\b",
+    # "Abfüllung und Verkauf laufen ganz normal", "der Braumeister braut nach den
+    # ausgedruckten Blättern weiter".
+    r"\b(?:läuft|laufen)\s+(?:ganz\s+|völlig\s+)?normal\b",
+    r"\b(?:arbeitet|arbeiten|braut|brauen|produziert|produzieren|verkauft|verkaufen|liefert|"
+    r"liefern|fertigt|fertigen|behandelt|behandeln)\b[^.\n]{0,40}\bweiter\b",
+    r"\b(?:runs|run|works) (?:on )?(?:anyway|nevertheless|regardless)\b",
     r"\bnormal weiter\w*",  # "das Einsatzleitsystem läuft auf eigenen Servern normal weiter"
 )
 # Old or archived data: restoring it is important, not the business's life ("older ones are
