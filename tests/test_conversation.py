@@ -1396,3 +1396,21 @@ def test_a_calmer_follow_up_lowers_no_severity(desk: Desk) -> None:
     raw, _ = mail(CUSTOMER, f"Re: [SEP {t['ticket_number']}] Restore of FS01 fails", "Thanks!")
     assert feed(desk, raw, T0 + timedelta(minutes=30)).outcome == "follow_up"
     assert ticket(desk, t["ticket_number"])["severity"] == 2
+
+
+def test_a_follow_up_naming_a_demo_customer_raises_no_more_than_minor(desk: Desk) -> None:
+    """A sender without a contract whose follow-up names a demo customer and a standstill
+    was raised under no contract (to Major) and then recorded as the demo customer's:
+    a demo ticket shown as Major, against SPEC's "demo: shown as Minor"."""
+    stranger = "kim@gmail.example"
+    question = "Hello, how do I configure a second media pool in SEP sesam?\nKim"
+    result = feed(desk, mail(stranger, "Media pool", question)[0], T0)
+    t = ticket(desk, str(result.ticket))
+    assert (t["severity"], t["contract_state"]) == (4, "none")
+    body = f"{GRAVER}\nOur customer number is 142071 (Nordlicht Medien GmbH)."
+    raw, _ = mail(stranger, f"Re: [SEP {t['ticket_number']}] Media pool", body)
+    assert feed(desk, raw, T0 + timedelta(minutes=30)).outcome == "follow_up"
+    t2 = ticket(desk, t["ticket_number"])
+    assert (t2["contract_level"], t2["contract_state"]) == ("demo", "current")
+    assert t2["severity"] == 3
+    assert events_of(desk, t2, "severity_raised") == [{"value": 3, "from": 4, "by": "follow-up"}]

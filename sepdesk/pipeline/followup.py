@@ -75,14 +75,24 @@ def _refresh_customer(work: Work, ticket: dict[str, Any], text: str) -> Customer
     return cf
 
 
-def _recheck(work: Work, ticket: dict[str, Any], text: str, u: Understanding) -> None:
-    """Re-check the request with the new text; accept it when it became complete."""
+def _renewed(ticket: dict[str, Any], cf: CustomerFacts) -> bool:
+    """A request qualified only by a contract current as of this mail records that contract:
+    its level gives the clock its terms (an expired customer who bought an Emergency Call
+    is timed as one, not by the old contract's severity table). One current when the
+    request came keeps the terms of that day (SPEC §1)."""
+    return cf.contract is not None and ticket["contract_state"] != "current"
+
+
+def _recheck(
+    work: Work, ticket: dict[str, Any], text: str, u: Understanding, cf: CustomerFacts
+) -> None:
+    """Re-check the request with the new text (``cf``: its customer, see _refresh_customer);
+    accept it when it became complete."""
     desk = work.desk
     # Only this mail's attachments are at hand: what was given before stays given.
     before = json.loads(ticket["missing_info"])
     missing = tuple(m for m in u.missing_info if m in before)
     was_needs_info = ticket["status"] == "needs-info"
-    cf = _refresh_customer(work, ticket, text)
     # An emergency contract's one incident may have gone to another call meanwhile.
     used = emergency_used(work, cf, ticket["id"])
     status, why = decide_status(
@@ -94,11 +104,7 @@ def _recheck(work: Work, ticket: dict[str, Any], text: str, u: Understanding) ->
     clock = (
         {} if status != "unqualified" else {"first_response_due": None, "next_escalation_at": None}
     )
-    # A request qualified only by a contract current as of this mail records that contract:
-    # its level gives the clock its terms (an expired customer who bought an Emergency Call
-    # is timed as one, not by the old contract's severity table). One current when the
-    # request came keeps the terms of that day (SPEC §1).
-    renewed = cf.contract is not None and ticket["contract_state"] != "current"
+    renewed = _renewed(ticket, cf)
     contract = {"contract_level": cf.level, "contract_state": cf.state} if renewed else {}
     tickets.update(
         desk.db,
@@ -153,12 +159,20 @@ def _may_raise_severity(work: Work, ticket: dict[str, Any]) -> bool:
     return work.desk.db.execute(by_hand, [ticket["id"]]).fetchone() is None
 
 
-def _raise_severity(work: Work, ticket: dict[str, Any], u: Understanding) -> bool:
+def _raise_severity(
+    work: Work, ticket: dict[str, Any], u: Understanding, cf: CustomerFacts | None
+) -> bool:
     """A follow-up that shows the request graver than it was judged raises its severity,
     never lowers it: "the production stands still now" on a Major is Critical, and its
-    due is recomputed from receipt as for ``tickets severity`` (see _may_raise_severity)."""
+    due is recomputed from receipt as for ``tickets severity`` (see _may_raise_severity).
+
+    Judged under the contract the re-check (``cf``) records: a demo customer named in
+    this very mail is shown no more than Minor (shown_severity)."""
     db = work.desk.db
-    severity, why = shown_severity(u.severity, ticket["contract_state"], ticket["contract_level"])
+    state, level = ticket["contract_state"], ticket["contract_level"]
+    if cf is not None and _renewed(ticket, cf):
+        state, level = cf.state, cf.level
+    severity, why = shown_severity(u.severity, state, level)
     if severity >= ticket["severity"]:
         return False
     reasons = [*u.severity_reasons, *([why] if why else [])]
@@ -231,10 +245,13 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
     if recheck or raise_ok:  # the whole conversation read again only where it can matter
         text = _customer_texts(work, ticket)
         u = understand(ticket["subject"], text, work.parsed.attachments)
-        if raise_ok and _raise_severity(work, ticket, u):  # first: the re-check's reply shows it
-            ticket = tickets.get(desk.db, ticket["id"])
+        cf = _refresh_customer(work, ticket, text) if recheck else None
+        ticket = tickets.get(desk.db, ticket["id"])
+        if raise_ok and _raise_severity(work, ticket, u, cf):  # first: the re-check's reply
+            ticket = tickets.get(desk.db, ticket["id"])  # shows it
         if recheck:
-            _recheck(work, ticket, text, u)
+            assert cf is not None
+            _recheck(work, ticket, text, u, cf)
             ticket = tickets.get(desk.db, ticket["id"])
     notify_team(work, ticket, "Customer follow-up")
     work.finish("follow_up", f"{how}: appended to {ticket['ticket_number']}", ticket)
