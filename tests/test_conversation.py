@@ -1414,3 +1414,20 @@ def test_a_follow_up_naming_a_demo_customer_raises_no_more_than_minor(desk: Desk
     assert (t2["contract_level"], t2["contract_state"]) == ("demo", "current")
     assert t2["severity"] == 3
     assert events_of(desk, t2, "severity_raised") == [{"value": 3, "from": 4, "by": "follow-up"}]
+
+
+def test_a_follow_up_raising_a_needs_info_ticket_is_answered(desk: Desk) -> None:
+    """A needs-info ticket whose follow-up shows a standstill but supplies nothing was raised
+    to Critical without a word to the customer: the "nothing supplied, no second list" rule
+    swallowed the reply with its new due and the hotline number (SPEC §1: a Critical
+    request by mail gets a reply giving the hotline number)."""
+    body = "Hello,\nthe restore of our file server FS01 fails.\nPieter Dekker\n"
+    t = ticket(desk, str(feed(desk, mail(CUSTOMER, "Restore of FS01 fails", body)[0], T0).ticket))
+    assert (t["status"], t["severity"]) == ("needs-info", 2)
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {t['ticket_number']}] Restore of FS01 fails", GRAVER)
+    assert feed(desk, raw, T0 + timedelta(minutes=30)).outcome == "follow_up"
+    t2 = ticket(desk, t["ticket_number"])
+    assert (t2["status"], t2["severity"]) == ("needs-info", 1)
+    replies = outbox(desk, kind="needs_info")
+    assert len(replies) == 2
+    assert desk.settings.desk.hotline_phone in replies[1]["raw"].decode()

@@ -84,10 +84,15 @@ def _renewed(ticket: dict[str, Any], cf: CustomerFacts) -> bool:
 
 
 def _recheck(
-    work: Work, ticket: dict[str, Any], text: str, u: Understanding, cf: CustomerFacts
+    work: Work,
+    ticket: dict[str, Any],
+    text: str,
+    u: Understanding,
+    cf: CustomerFacts,
+    raised: bool = False,
 ) -> None:
-    """Re-check the request with the new text (``cf``: its customer, see _refresh_customer);
-    accept it when it became complete."""
+    """Re-check the request with the new text (``cf``: its customer, see _refresh_customer;
+    ``raised``: this mail raised its severity); accept it when it became complete."""
     desk = work.desk
     # Only this mail's attachments are at hand: what was given before stays given.
     before = json.loads(ticket["missing_info"])
@@ -127,8 +132,10 @@ def _recheck(
     kind = REPLY_KINDS[status] if status != "unqualified" or used else None
     # Nor for one still missing just what it was told is missing: an autoresponder
     # without loop headers ("Re: ...", quoting us) got the same list for each of its
-    # replies. The question which of two customer numbers is meant is asked again.
+    # replies. The question which of two customer numbers is meant is asked again, and a
+    # raised severity is told (its new due; a Critical one, the hotline number: SPEC §1).
     unchanged = was_needs_info and status == "needs-info" and missing == tuple(before)
+    unchanged = unchanged and not raised
     if unchanged and not cf.match.ambiguous:
         work.decide("reply", f"no reply: still missing {', '.join(missing)}, as told")
         kind = None
@@ -140,6 +147,7 @@ def _recheck(
             cf,
             opened="followup",
             missing=missing,
+            critical=raised and ticket["severity"] == 1,
             versions=u.versions,
             ambiguous=bool(cf.match.ambiguous),
             emergency_used_by=used,
@@ -247,11 +255,12 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
         u = understand(ticket["subject"], text, work.parsed.attachments)
         cf = _refresh_customer(work, ticket, text) if recheck else None
         ticket = tickets.get(desk.db, ticket["id"])
-        if raise_ok and _raise_severity(work, ticket, u, cf):  # first: the re-check's reply
-            ticket = tickets.get(desk.db, ticket["id"])  # shows it
+        raised = raise_ok and _raise_severity(work, ticket, u, cf)
+        if raised:  # first: the re-check's reply shows it
+            ticket = tickets.get(desk.db, ticket["id"])
         if recheck:
             assert cf is not None
-            _recheck(work, ticket, text, u, cf)
+            _recheck(work, ticket, text, u, cf, raised)
             ticket = tickets.get(desk.db, ticket["id"])
     notify_team(work, ticket, "Customer follow-up")
     work.finish("follow_up", f"{how}: appended to {ticket['ticket_number']}", ticket)
