@@ -37,8 +37,10 @@ _AUTO_SUBJECT = re.compile(
     r"|automatick[áa] odpov[ěe][ďd])(?:\s+(?:auto[- ]?reply|reply|notice|notification|message"
     r"|nachricht|notiz|mitteilung))?\s*(?:$|[:\-–(\[])"
     # "AUTO: Kim Meyer is out of the office (returning ...)" (Lotus/HCL Notes, often with
-    # no Auto-Submitted) and Sieve vacation's "Auto: <subject>": only with the colon.
-    r"|^\s*" + _REPLY_PREFIXES + r"auto\s*:",
+    # no Auto-Submitted; in capitals) and Sieve vacation's "Auto: <subject>" of a desk's
+    # mail (its tag follows): only so. "Auto: Sicherung der Werkstatt-PCs" (the German
+    # for car) is a request.
+    r"|^\s*" + _REPLY_PREFIXES + r"(?:(?-i:AUTO)\s*:|auto\s*:\s*\[)",
     re.I,
 )
 # A null reverse path: RFC 3834 §2 forbids answering it (bounces and other notices).
