@@ -7,6 +7,7 @@ tests/servers/dovecot.py) and its own database. Background runs of
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
@@ -1133,6 +1134,55 @@ def test_a_restart_after_the_fallbacks_copy_finds_copies_also_without_message_id
     assert server.uids("INBOX") == []
     assert len(server.uids("Processed")) == 4  # 3 + the one of another INTERNALDATE
     assert count(desk, "SELECT count(*) FROM intake") == 3
+
+
+def test_a_refused_look_in_the_destination_selects_the_source_again(
+    server: DovecotServer,
+    desk: Desk,
+    pollers: Callable[..., ImapPoller],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The restart's look for earlier copies selects the destination read-only. A SEARCH
+    it refused left the destination selected while the poller believed the source was:
+    the pass's next commands named the destination's messages. Now the source is
+    selected again before the error goes on."""
+    from imapclient.exceptions import IMAPClientError
+
+    from sepdesk.intake import imap
+
+    class Died(BaseException):
+        pass
+
+    def die(name: str) -> None:
+        if name == "imap-after-copy":
+            raise Died(name)
+
+    with server.client() as c:
+        c.create_folder("Processed")
+    for n in range(3):  # the destination's UIDs differ from the source's
+        server.append("Processed", make_mail(10 + n))
+    server.append("INBOX", make_mail(1))
+    server.append("INBOX", make_mail(2))
+    hide_capability(monkeypatch, "MOVE")
+    first = pollers()
+    monkeypatch.setattr(imap, "_fault_point", die)
+    with pytest.raises(Died):
+        first.run_once()
+    first.close()
+    monkeypatch.setattr(imap, "_fault_point", lambda name: None)
+    second = pollers()
+    client = second.connect()
+    real_search = client.search
+
+    def refusing(criteria: Any = "ALL", charset: Any = None) -> Any:
+        if "SMALLER" in criteria:  # the look for a copy
+            raise IMAPClientError("SEARCH command error: BAD [SERVERBUG] refused")
+        return real_search(criteria, charset)
+
+    monkeypatch.setattr(client, "search", refusing)
+    with contextlib.suppress(IMAPClientError):  # how the pass ends is not the point
+        second.run_once()
+    assert sorted(real_search("ALL")) == server.uids("INBOX") != server.uids("Processed")
 
 
 def test_the_memory_of_a_folder_made_anew_forgets_its_old_uidvalidity(

@@ -937,32 +937,23 @@ class ImapPoller:
         assert self._selected is not None
         folder, uidvalidity = self._selected
         source = client.fetch(uids, ["BODY.PEEK[HEADER]", "INTERNALDATE", "RFC822.SIZE"])
-        found: set[int] = set()
         try:
             client.select_folder(dest, readonly=True)
         except IMAPClientError as exc:
             if not _refused(exc):
                 raise
             source = {}  # no such folder (yet): no copy there; the source is selected again
-        taken: set[int] = set()
-        for uid in uids:
-            data = source.get(uid)
-            if data is None:
-                continue  # expunged meanwhile
-            header = bytes(data.get(b"BODY[HEADER]") or b"")
-            when = data.get(b"INTERNALDATE")
-            criteria = _copy_criteria(header, int(data.get(b"RFC822.SIZE") or 0), when)
-            candidates = [int(u) for u in client.search(criteria) if int(u) not in taken]
-            if not candidates:
-                continue
-            got = client.fetch(candidates, ["BODY.PEEK[HEADER]", "INTERNALDATE"])
-            for cand in candidates:
-                other = got.get(cand, {})
-                same = bytes(other.get(b"BODY[HEADER]") or b"") == header
-                if same and other.get(b"INTERNALDATE") == when:
-                    taken.add(cand)
-                    found.add(uid)
-                    break
+        try:
+            found = _matching_copies(client, uids, source)
+        except IMAPClientError as exc:
+            # A SEARCH or FETCH the destination refused: the source is selected again before
+            # the error goes on, or the pass's next commands (STORE, EXPUNGE) would name the
+            # destination's messages. Where that fails too, the connection starts afresh.
+            try:
+                self._select(client, folder)
+            except IMAPClientError as again:
+                raise IMAPClientAbortError(f"cannot select {folder} again: {again}") from exc
+            raise
         if self._select(client, folder)[0] != uidvalidity:  # the UIDs name other messages now
             raise IMAPClientAbortError(f"UIDVALIDITY of {folder} changed during a move")
         if found:
@@ -1153,6 +1144,32 @@ class ImapPoller:
             # idle_check swallows EOF and returns nothing at once: the server is gone.
             raise ConnectionLost("connection closed by the server during IDLE")
         return _announces_mail(responses)
+
+
+def _matching_copies(client: IMAPClient, uids: list[int], source: dict[int, Any]) -> set[int]:
+    """The UIDs among ``uids`` (their ``source`` FETCH data) with a copy in the folder now
+    selected: the same header and INTERNALDATE; each copy answers for one message only."""
+    found: set[int] = set()
+    taken: set[int] = set()
+    for uid in uids:
+        data = source.get(uid)
+        if data is None:
+            continue  # expunged meanwhile
+        header = bytes(data.get(b"BODY[HEADER]") or b"")
+        when = data.get(b"INTERNALDATE")
+        criteria = _copy_criteria(header, int(data.get(b"RFC822.SIZE") or 0), when)
+        candidates = [int(u) for u in client.search(criteria) if int(u) not in taken]
+        if not candidates:
+            continue
+        got = client.fetch(candidates, ["BODY.PEEK[HEADER]", "INTERNALDATE"])
+        for cand in candidates:
+            other = got.get(cand, {})
+            same = bytes(other.get(b"BODY[HEADER]") or b"") == header
+            if same and other.get(b"INTERNALDATE") == when:
+                taken.add(cand)
+                found.add(uid)
+                break
+    return found
 
 
 def _copy_criteria(header: bytes, size: int, when: Any) -> list[Any]:
