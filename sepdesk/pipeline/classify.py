@@ -37,8 +37,7 @@ class Understanding:
 def understand(subject: str, text: str, attachments: Sequence[Attachment] = ()) -> Understanding:
     """Everything the desk reads from one request (for a follow-up, pass all of the
     customer's own texts of the ticket joined, and the attachments of all of them)."""
-    forwarded = bool(rules.FORWARD_SUBJECT.match(subject or ""))
-    own = own_text(bounded(text), keep_outlook_blocks=forwarded)
+    own = _own_of(subject, text)
     whole = f"{subject}\n{own}"
     severity, reasons = judge_severity(subject, own)
     return Understanding(
@@ -50,6 +49,17 @@ def understand(subject: str, text: str, attachments: Sequence[Attachment] = ()) 
         versions=sesam_versions(whole),
         operating_systems=operating_systems(whole),
     )
+
+
+def severity_of(subject: str, text: str) -> tuple[int, tuple[str, ...]]:
+    """The severity alone of what :func:`understand` reads (a follow-up's raise asks no
+    more: the rest costs as much again on a long conversation)."""
+    return judge_severity(subject, _own_of(subject, text))
+
+
+def _own_of(subject: str, text: str) -> str:
+    forwarded = bool(rules.FORWARD_SUBJECT.match(subject or ""))
+    return own_text(bounded(text), keep_outlook_blocks=forwarded)
 
 
 READ_LIMIT = 256 * 1024  # characters of a text the desk reads: its beginning and end

@@ -7,12 +7,13 @@ linked to it (:func:`open_beside`).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from sepdesk.instants import from_db
 from sepdesk.pipeline.answer import answer_customer, notify_team
-from sepdesk.pipeline.classify import Understanding, own_text, understand
+from sepdesk.pipeline.classify import Understanding, own_text, severity_of, understand
 from sepdesk.pipeline.customer import CustomerFacts, facts_for, facts_for_number
 from sepdesk.pipeline.opening import REPLY_KINDS, emergency_used, open_from_mail
 from sepdesk.pipeline.staff import is_staff_address
@@ -168,7 +169,10 @@ def _may_raise_severity(work: Work, ticket: dict[str, Any]) -> bool:
 
 
 def _raise_severity(
-    work: Work, ticket: dict[str, Any], u: Understanding, cf: CustomerFacts | None
+    work: Work,
+    ticket: dict[str, Any],
+    judged: tuple[int, Sequence[str]],
+    cf: CustomerFacts | None,
 ) -> bool:
     """A follow-up that shows the request graver than it was judged raises its severity,
     never lowers it: "the production stands still now" on a Major is Critical, and its
@@ -180,10 +184,10 @@ def _raise_severity(
     state, level = ticket["contract_state"], ticket["contract_level"]
     if cf is not None and _renewed(ticket, cf):
         state, level = cf.state, cf.level
-    severity, why = shown_severity(u.severity, state, level)
+    severity, why = shown_severity(judged[0], state, level)
     if severity >= ticket["severity"]:
         return False
-    reasons = [*u.severity_reasons, *([why] if why else [])]
+    reasons = [*judged[1], *([why] if why else [])]
     tickets.update(db, ticket["id"], work.at, severity=severity, severity_reasons=reasons)
     detail = {"value": severity, "from": ticket["severity"], "by": "follow-up"}
     tickets.add_event(db, ticket["id"], work.at, "desk", "severity_raised", detail)
@@ -252,14 +256,14 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
     raise_ok = _may_raise_severity(work, ticket)
     if recheck or raise_ok:  # the whole conversation read again only where it can matter
         text = _customer_texts(work, ticket)
-        u = understand(ticket["subject"], text, work.parsed.attachments)
+        u = understand(ticket["subject"], text, work.parsed.attachments) if recheck else None
+        judged = (u.severity, u.severity_reasons) if u else severity_of(ticket["subject"], text)
         cf = _refresh_customer(work, ticket, text) if recheck else None
         ticket = tickets.get(desk.db, ticket["id"])
-        raised = raise_ok and _raise_severity(work, ticket, u, cf)
+        raised = raise_ok and _raise_severity(work, ticket, judged, cf)
         if raised:  # first: the re-check's reply shows it
             ticket = tickets.get(desk.db, ticket["id"])
-        if recheck:
-            assert cf is not None
+        if u is not None and cf is not None:
             _recheck(work, ticket, text, u, cf, raised)
             ticket = tickets.get(desk.db, ticket["id"])
     notify_team(work, ticket, "Customer follow-up")
