@@ -154,6 +154,15 @@ def test_older_backup_worked_makes_it_major_not_critical() -> None:
         "Der Kassenserver lässt sich nicht wiederherstellen, die Rücksicherung gelingt nicht, "
         "mit den älteren Ständen ebenso wenig. Eine weitere Kopie hat der Dienstleister "
         "nicht. Wir können heute keine einzige Karte verkaufen.",
+        # The company itself cannot work ("können wir", "we cannot ... a single"), a tape or
+        # a cartridge tried "genauso", "same with the backups", "eine dritte gibt es nicht".
+        "Ohne die Warenwirtschaft können wir heute keine Ware annehmen. Der Restore bricht "
+        "ab, mit dem Band von gestern genauso.",
+        "Restoring the dispatch VM fails. Same with the backups of the last three nights. "
+        "We cannot load or release a single truck.",
+        "Die Rücksicherung der Rezepturdatenbank bricht ab, mit der Kassette vom Vortag "
+        "genauso; eine dritte gibt es nicht. Eine Produktion ohne das System ist nicht "
+        "zulässig.",
     ],
 )
 def test_critical_in_other_words(text: str) -> None:
@@ -296,6 +305,12 @@ def test_critical_in_other_words(text: str) -> None:
             "Die Rücksicherung bricht ab, die älteren Sicherungen genauso, eine andere Kopie "
             "gibt es nicht; der Restore-Job läuft weiter ins Leere. Niemand kann arbeiten.",
             1,
+        ),
+        # "we cannot find any error" is no company unable to work.
+        (
+            "The restore of the file server fails, the older backups the same. We cannot "
+            "find any error in the client log.",
+            2,
         ),
         # A past outage with everything running again is no standstill now.
         (

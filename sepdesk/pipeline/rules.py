@@ -600,6 +600,10 @@ BACKUP_WORD = _rx(
     r"\b\w*sicherung\w*",
     r"\bbackups?\b",
     r"\bbänder\w*",
+    r"\bband\b",
+    r"\bkassette\w*",
+    r"\bcartridges?\b",
+    r"\bmedi(?:um|en|a)\b",
     r"\btapes?\b",
     r"\bsavesets?\b",
     r"\bkopien\b",
@@ -618,6 +622,7 @@ SAME_RESULT = _rx(
     r"\bgleiche\w* (?:fehler\w*|meldung|abbruch|ergebnis|problem|bild)\b",
     r"\bsame (?:error|message|result|problem|failure|abort|thing|way|fault|story)\b",
     r"\bsame\s*[.!:;]",
+    r"\bsame with\b",  # "Same with the backups of the two nights before."
     r":\s*same\b",
 )
 NO_OTHER_COPY = _rx(
@@ -626,6 +631,7 @@ NO_OTHER_COPY = _rx(
     r"\b(?:andere|weitere|zweite) kopie\b[^.\n]{0,40}\b(?:haben wir nicht|gibt es nicht|"
     r"existiert nicht|existieren nicht)\b",
     r"\bkeine (?:andere|weitere|zweite) kopie\b",
+    r"\b(?:eine )?(?:dritte|vierte|weitere)\b[^.\n]{0,10}\bgibt es nicht\b",
     r"\bkopie\b[^.\n]{0,30}\b(?:haben|hat|hätten|hamma|hätt ma|gibt es|gäbe es|existiert)\b"
     r"(?: wir| er| sie)?[^.\n]{0,25}\bnicht\b",
     r"\bkein(?:en)? plan b\b",
@@ -672,6 +678,14 @@ HALT = _rx(
     r"(?:fährt|fahren|läuft|laufen|produziert|startet|fliegt|legt ab|darf ablegen)\b",
     r"\b(?:darf|dürfen|kann|können) kein\w* \w+ (?:ablegen|abfahren|starten|losfahren|ausrücken)\b",
     r"\balles\b[^.\n]{0,40}\b(?:fällt aus|fallen aus)\b",
+    # The company itself, not a department: "Ohne das Programm können wir die Milch nicht
+    # annehmen", "we cannot accept, build up or release a single shipment" (not "der
+    # Vertrieb kann keine Angebote erstellen").
+    r"\bohne\b[^.\n]{0,40}\b(?:können|dürfen) wir\b[^.\n]{0,60}\b(?:nicht|kein\w*|nichts)\b",
+    r"\bwithout\b[^.\n]{0,40}\bwe (?:cannot|can't|can not)\b",
+    r"\bwe (?:cannot|can't|can not) (?:\w+,? ){0,4}(?:or |and |nor )?(?:\w+ )?(?:a single|any) "
+    r"(?:\w+ )?(?:shipment|order|delivery|customer|patient|guest|truck|flight|train|bus|ship|"
+    r"vessel|parcel|pallet|invoice|booking|ticket|product|batch)s?\b",
     r"\b(?:come|came|comes|coming|ground) to a (?:complete |full |total )?(?:halt|standstill)\b",
     r"\bwe(?:'re| are)\s+(?:completely |totally |fully |still )?down\b(?!\s+to\b)",
     r"\b(?:stores|shops|branches|sites|offices|warehouses?|everything)\s+(?:is |are |was |were )?"
@@ -884,6 +898,8 @@ NO_ALTERNATIVE = _rx(
     r"\b(?:paper|manual)\b[^.\n]{0,60}\b(?:is not possible|isn't possible|impossible|not an option|"
     r"cannot|can't)\b",
     r"\bnothing (?:we|you|anyone) can do (?:by hand|manually)\b",
+    # "eine Herstellung ohne das System ist bei uns nicht zulässig".
+    r"\bohne (?:das|den|die) \w+\b[^.\n]{0,30}\b(?:ist|wäre)\b[^.\n]{0,20}\bnicht (?:zulässig|erlaubt|möglich)\b",
     r"\beinzig\w* sicherungsziel\b",
     r"\bno other (?:backup|copy|protection|way|option|alternative|target)\b",
     r"\bno (?:acceptable )?alternative\b",
