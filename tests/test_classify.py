@@ -163,6 +163,14 @@ def test_older_backup_worked_makes_it_major_not_critical() -> None:
         "Die Rücksicherung der Rezepturdatenbank bricht ab, mit der Kassette vom Vortag "
         "genauso; eine dritte gibt es nicht. Eine Produktion ohne das System ist nicht "
         "zulässig.",
+        # "immer gleich", "auch bei allen älteren Ständen", "incl. last week's", "no second
+        # copy", "kein Ersatzsystem", "no truck in or out", "dürfen wir nichts ausgeben".
+        "Die Rücksicherung der Lagerdatenbank bricht ab, mit den Sicherungen der letzten "
+        "Nächte immer gleich. Ein Ersatzsystem gibt es nicht.",
+        "Die Informatik sagt, die Rücksicherung breche jedes Mal ab, auch bei allen älteren "
+        "Ständen. Wir dürfen seither nichts ausliefern.",
+        "Yard DB lost, every restore attempt incl. last week's fails. There is no second copy. "
+        "No truck in or out since 02:00.",
     ],
 )
 def test_critical_in_other_words(text: str) -> None:

@@ -553,6 +553,8 @@ RESTORE_FAILS = _rx(
     r"\bbrechen\b[^.\n]{0,80}\bab\b",
     r"\babgebrochen\b",
     r"\bschlägt\b[^.\n]{0,80}\bfehl",
+    r"\bbreche\b[^.\n]{0,80}\bab\b",  # reported: "die Rücksicherung breche jedes Mal ab"
+    r"\bsich\b[^.\n]{0,40}\bnicht\b[^.\n]{0,30}\blässt\b",
     r"\bgeht nicht\b",
     r"\bklappt nicht\b",
     r"\bnot possible\b",
@@ -587,6 +589,10 @@ OLDER_FAIL = _rx(
     r"[^.\n]{0,20}\b(?:fail|stop|abort|end|break|brechen|scheitern|schlagen|enden)\w*",
     r"\b(?:(?>\w*sicherung\w*)|backups?|bänder|tapes?|savesets?)\b[^.\n]{0,40}"
     r"\b(?:fail|stop|abort|end|break|brechen|scheitern|schlagen|enden)\w* (?:\w+ )?(?:both|beide)\b",
+    r"\bauch bei (?:allen |den )?(?:älter\w*|vorig\w*|früher\w*)\b",
+    r"\b(?:also|too|even) with (?:all )?the (?:older|previous|earlier)\b",
+    r"\b(?:every|each|all|jede\w*|alle)\b[^.\n]{0,30}\b(?:restore|rücksicherung|attempt|versuch)\w*\b"
+    r"[^.\n]{0,20}\b(?:incl\.?|including|inklusive|inkl\.?)\s*(?:last|older|previous|letzte\w*|älter\w*)",
     # Several tried, each the same: "Samstag, Freitag und Donnerstag probiert, bei allen
     # dasselbe", "tried all of them, the same".
     r"\b(?:bei allen|bei jede[mr]|mit allen|with (?:all|each|every)(?: of them)?|all of them|"
@@ -623,10 +629,13 @@ SAME_RESULT = _rx(
     r"\bsame (?:error|message|result|problem|failure|abort|thing|way|fault|story)\b",
     r"\bsame\s*[.!:;]",
     r"\bsame with\b",  # "Same with the backups of the two nights before."
+    r"\b(?:immer|jedes mal|überall)\s+(?:gleich|dasselbe|das gleiche)\b",
+    r"\balways the same\b",
     r":\s*same\b",
 )
 NO_OTHER_COPY = _rx(
     r"\bno other (?:copy|backup)\b",
+    r"\bno (?:second|further|additional|spare) (?:copy|backup)\b",
     r"\bno (?:tape )?copy\b",
     r"\b(?:andere|weitere|zweite) kopie\b[^.\n]{0,40}\b(?:haben wir nicht|gibt es nicht|"
     r"existiert nicht|existieren nicht)\b",
@@ -678,6 +687,9 @@ HALT = _rx(
     r"(?:fährt|fahren|läuft|laufen|produziert|startet|fliegt|legt ab|darf ablegen)\b",
     r"\b(?:darf|dürfen|kann|können) kein\w* \w+ (?:ablegen|abfahren|starten|losfahren|ausrücken)\b",
     r"\balles\b[^.\n]{0,40}\b(?:fällt aus|fallen aus)\b",
+    r"\bno (?:truck|lorry|bus|train|ship|vessel|car|parcel|pallet|lot|order|patient)s? "
+    r"(?:in or out|moves|leaves|arrives|runs|goes out|is sold|can leave)\b",
+    r"\b(?:(?:dürfen|können) wir|wir (?:dürfen|können))\b[^.\n]{0,60}\b(?:keine einzige\w*|nichts)\b",
     # The company itself, not a department: "Ohne das Programm können wir die Milch nicht
     # annehmen", "we cannot accept, build up or release a single shipment" (not "der
     # Vertrieb kann keine Angebote erstellen").
@@ -880,7 +892,7 @@ NO_ALTERNATIVE = _rx(
     r"\b(?:haben wir nicht|gibt es nicht)\b",
     r"\bausweichen können wir nicht\b",
     # "Eine Ausweichmöglichkeit/Alternative haben wir nicht", "an alternative ... we do not have".
-    r"\b(?:ausweich\w*|alternative\w*|andere möglichkeit)\b[^.\n]{0,30}\b(?:haben wir (?:\w+ )?nicht|"
+    r"\b(?:ausweich\w*|alternative\w*|andere möglichkeit|ersatz\w*)\b[^.\n]{0,30}\b(?:haben wir (?:\w+ )?nicht|"
     r"gibt es (?:\w+ )?nicht)\b",
     # No manual or paper fallback: "einen Papierbetrieb gibt es nicht", "kein Notbetrieb
     # möglich", "there is no manual fallback", "no paper process".
