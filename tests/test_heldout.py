@@ -30,6 +30,7 @@ SIZES = {
     "heldout8": 30,
     "heldout9": 30,
     "heldout10": 30,
+    "heldout11": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)

@@ -15,7 +15,7 @@ Regenerated on 2026-12-07 for tests/corpus/heldout2 (c7a74cd): its 40 mails and 
 are other bytes now, since one seeded generator runs through the sorted corpus. Every
 earlier pin was checked first: the 450 earlier mutations, re-derived without heldout2,
 still parse to their old digests, and no unmutated input's digest changed.
-Regenerated on 2026-12-07 (tenth session) for tests/corpus/heldout3 to heldout10, with
+Regenerated on 2026-12-07 (tenth session) for tests/corpus/heldout3 to heldout11, with
 the mutations now seeded per input (adding a corpus no longer changes the others'
 mutations): every mutated input is other bytes, so all their pins are new, taken from
 the parser that had just passed every earlier pin; the unmutated inputs' and odd mails'
