@@ -21,7 +21,7 @@ from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import restart_clock
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import assign_call_id, decide_status, shown_severity
-from sepdesk.tickets.actions import active_status
+from sepdesk.tickets.actions import active_status, set_severity
 
 
 def _customer_texts(work: Work, ticket: dict[str, Any]) -> str:
@@ -188,11 +188,9 @@ def _raise_severity(
     if severity >= ticket["severity"]:
         return False
     reasons = [*judged[1], *([why] if why else [])]
-    tickets.update(db, ticket["id"], work.at, severity=severity, severity_reasons=reasons)
+    set_severity(work.desk, ticket, severity, work.at, severity_reasons=reasons)
     detail = {"value": severity, "from": ticket["severity"], "by": "follow-up"}
     tickets.add_event(db, ticket["id"], work.at, "desk", "severity_raised", detail)
-    if ticket["first_response_due"] is not None:
-        restart_clock(work.desk, ticket["id"], work.at)
     work.decide("severity", f"raised {ticket['severity']} -> {severity}: {'; '.join(reasons)}")
     return True
 

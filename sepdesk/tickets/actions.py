@@ -113,7 +113,7 @@ def apply(
         elif action == "respond":
             record_response(db, tid, at, actor)
         elif action == "severity":
-            _set_severity(desk, ticket, int(arg), at)
+            set_severity(desk, ticket, int(arg), at)
         elif action == "assign":
             tickets.update(db, tid, at, assigned_to=str(arg).strip().lower())
         if action not in ("accept", "respond"):
@@ -122,9 +122,13 @@ def apply(
         return tickets.get(db, tid)
 
 
-def _set_severity(desk: Desk, ticket: dict[str, Any], severity: int, at: datetime) -> None:
+def set_severity(
+    desk: Desk, ticket: dict[str, Any], severity: int, at: datetime, **more: Any
+) -> None:
+    """Store a new severity (and ``more`` columns, say its reasons) and recompute the due
+    from receipt; by an engineer here, by the desk for a follow-up that shows it graver."""
     if severity not in (1, 2, 3, 4):
         raise InputError(f"severity must be 1-4, not {severity}")
-    tickets.update(desk.db, ticket["id"], at, severity=severity)
+    tickets.update(desk.db, ticket["id"], at, severity=severity, **more)
     if ticket["first_response_due"] is not None:
         restart_clock(desk, ticket["id"], at)
