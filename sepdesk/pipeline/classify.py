@@ -479,6 +479,10 @@ def _major_reason(f: _Facts) -> str | None:
     return None
 
 
+def _halted(f: _Facts) -> str | None:
+    return f'production halted ("{f.halt}")' if f.halt else None
+
+
 def _cannot_work_without(f: _Facts) -> str | None:
     """SPEC's halt in other words: the business cannot work without what is lost, and
     there is nothing else to work with: no alternative, no other copy, no workaround.
@@ -486,7 +490,7 @@ def _cannot_work_without(f: _Facts) -> str | None:
     business without any way on.)"""
     other_way = f.no_alternative or f.no_other_copy
     if f.no_business and other_way and not f.workaround:
-        return f"{f.no_business}; {other_way}"
+        return f'no business without it ("{f.no_business}"; "{other_way}")'
     return None
 
 
@@ -497,7 +501,7 @@ def _nothing_left(f: _Facts) -> str | None:
     describe a standstill in more words than any list holds; the way out they say plainly."""
     gone = f.no_other_copy or f.no_alternative
     if gone and not (f.continues or f.archive or f.partial or f.no_impact or f.single_user):
-        return f"nothing else to restore from ({gone}), and nothing said to go on"
+        return f'nothing else to restore from ("{gone}"), and nothing said to go on'
     return None
 
 
@@ -509,10 +513,11 @@ def judge_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
         and f.older_fail
         and not (f.recovered or f.test or f.workaround or f.continues)
     )
-    halted = critical and (f.halt or _cannot_work_without(f) or _nothing_left(f))
-    if halted:
+    # Each way of saying it names itself in the reasons: the engineer reads which one.
+    why = critical and (_halted(f) or _cannot_work_without(f) or _nothing_left(f))
+    if why:
         return 1, (
-            f'production halted ("{halted}")',
+            why,
             f'restore fails ("{f.restore_fails}")',
             f'older backups do not help ("{f.older_fail}")',
         )
