@@ -836,3 +836,82 @@ def test_bounded_reads_whole_lines_from_both_ends_of_a_long_text() -> None:
     assert kept[0] == lines[0] and kept[-1] == lines[-1]
     assert set(kept) <= set(lines)  # no line cut in two
     assert bounded("short\ntext") == "short\ntext"
+
+
+# ----------------------------------------------------------------------------- round 9
+# From heldout12/13's blind misses; sentences of our own, not corpus text.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The older backups named after "auch nicht", "not even", "auch wenn ... früheren",
+        # "auch die von letzter Woche", "egal welchen Stand": with a standstill, Critical.
+        "Die Rücksicherung der Leitstellen-DB scheitert, auch nicht mit den Sicherungen vom "
+        "Wochenende. Seit heute früh steht der Betrieb still.",
+        "The restore of the billing server fails, not even the previous backups work. "
+        "Business has come to a complete halt.",
+        "Der Restore bricht ab, auch wenn wir einen älteren Stand auswählen. Die ganze "
+        "Kommissionierung steht.",
+        "Rücksicherung scheitert, auch die von letzter Woche. Seit sechs Uhr steht bei uns "
+        "die Abfüllung.",
+        "Die Daten müssen aus der Sicherung geholt werden, das geht nicht, egal welchen Stand "
+        "wir nehmen. Die Produktion steht.",
+        "The data must come back from the backup, which fails, also not from the older "
+        "backups. Our whole plant is at a standstill.",
+        # The date's day is no sentence end: "vom 4. und 3. November ... genauso".
+        "Die Rücksicherung schlägt fehl. Die Sicherungen vom 4. und 3. November verhalten "
+        "sich genauso. Die Produktion steht.",
+        # A standstill told by what the business no longer does.
+        "Der Restore bricht ab, die älteren Sicherungen genauso. Die Filialen haben ihre "
+        "Arbeit eingestellt.",
+        "Der Restore bricht ab, die älteren Sicherungen genauso. Seitdem verkaufen wir in "
+        "keiner Filiale etwas.",
+        "Der Restore bricht ab, die älteren Sicherungen genauso. Bis jetzt sind 0 von 40 "
+        "Lastwagen ausgefahren.",
+    ],
+)
+def test_older_backups_and_standstills_in_more_words_are_critical(text: str) -> None:
+    assert _sev(text) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Nothing left to restore from, but the work goes on: Major, not Critical.
+        "The restore fails and the older backups give the same error; we do not have any "
+        "other copy. The nurses can still work, with paper charts for now.",
+        "Die Rücksicherung scheitert, die älteren Sicherungen ebenso; eine weitere Kopie "
+        "gibt es laut Dienstleister nicht. Die Versorgung der Bewohner ist gesichert.",
+        "The restore fails and the older backups give the same error, there is no other "
+        "copy. The trucks are driving normally, only the planning lacks its history.",
+    ],
+)
+def test_nothing_left_but_the_work_goes_on_is_major(text: str) -> None:
+    assert _sev(text) == 2
+
+
+def test_what_must_not_be_lost_is_no_loss() -> None:
+    text = "Wie kann ich einen Job umbenennen, ohne dass die alten Sicherungen verloren gehen?"
+    assert _sev(text) == 4
+
+
+def test_a_form_row_of_no_error_is_no_failure() -> None:
+    text = "Frage zur Anzeige.\n\nError message\nnone\n\nThe clock in the GUI is one hour off."
+    assert _sev(text) == 4
+
+
+def test_a_question_after_a_failure_put_right_is_cosmetic() -> None:
+    text = (
+        "Last month we lost a folder by a wrong restore, IT got everything back the same "
+        "day. Question: can restores be limited to the admin group?"
+    )
+    assert _sev(text) == 4
+
+
+def test_a_run_taking_hours_instead_of_hours_is_a_performance_problem() -> None:
+    text = (
+        "Seit dem Update dauert die Vollsicherung 20 statt 6 Stunden und läuft in die "
+        "Arbeitszeit. Fehlermeldungen: keine."
+    )
+    assert _sev(text) == 2

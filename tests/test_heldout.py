@@ -31,6 +31,8 @@ SIZES = {
     "heldout9": 30,
     "heldout10": 30,
     "heldout11": 30,
+    "heldout12": 30,
+    "heldout13": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)

@@ -312,7 +312,11 @@ def sentences(text: str) -> list[str]:
 
 
 # Compiled once: sentences() runs over every line of a mail twice (severity, action).
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ])")
+# Not after a day before its month: "die Sicherungen vom 4. und 3. November ...".
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])(?<!\d\.)\s+(?=[A-ZÄÖÜ])|(?<=\d\.)\s+(?=[A-ZÄÖÜ])"
+    r"(?!(?:Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember)\b)"
+)
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _LIST_ITEM = re.compile(r"\s*(?:[-*•]|\d+\.)\s")
 
@@ -522,7 +526,8 @@ def judge_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
             f'older backups do not help ("{f.older_fail}")',
         )
     major = _major_reason(f)
-    if f.question and not major and (not f.failure or f.how_to or f.harmless):
+    # A failure put right already is the story before the question, not the request.
+    if f.question and not major and (not f.failure or f.how_to or f.harmless or f.recovered):
         return 4, (f'a question ("{f.question}") on use, no important function lost',)
     # Slowness that halves the work names no failure; a failing restore is one.
     if not (f.failure or f.restore_fails) and not major:

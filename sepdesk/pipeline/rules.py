@@ -540,6 +540,10 @@ RESTORE = _rx(
     r"\bzurück\w*sicher\w*",
     r"\bzurück\w*spiel\w*",  # "die Sicherung zurückspielen"
     r"\bzurück\w*hol\w*",  # "beim Zurückholen aus der Sicherung"
+    # "muss aus der Sicherung geholt werden", "must come back from the SEP backup".
+    r"\baus (?:der|dem|einer|den) (?:\w+ )?(?:sicherung|backup)\w*\s+(?:ge)?hol\w*",
+    r"\b(?:come|comes|coming|get|getting|bring|bringing|brought|got)\s+(?:\w+\s+)?back\s+"
+    r"(?:\w+\s+)?from\s+(?:the\s+|our\s+)?(?:\w+\s+)?backups?\b",
     r"\bwiederherstell\w*",
     r"\brecover\w*",
 )
@@ -598,6 +602,22 @@ OLDER_FAIL = _rx(
     r"\b(?:bei allen|bei jede[mr]|mit allen|with (?:all|each|every)(?: of them)?|all of them|"
     r"beide male|both times|alle drei|all three)\b"
     r"[^.\n]{0,20}\b(?:dasselbe|derselbe|dieselbe|das gleiche|the same|same)\b",
+    # The older ones named after a negation or an "even": "auch nicht mit den Ständen von
+    # Sonntag", "also not from the older backups", "auch wenn er einen früheren Tag
+    # auswählt", "auch die von letzter Woche", "egal welchen Tag er nimmt".
+    r"\b(?:(?:auch|also|and) (?:nicht|not)|nicht einmal|not even)\s+(?:(?:mit|aus|von|vom|bei|from|with)\s+)?"
+    r"(?:(?:den|der|dem|the|any|our|unseren)\s+)?(?:\w+\s+){0,2}?(?:\w*stände\w*|\w*sicherungen|"
+    r"backups|bändern|tapes|versionen|versions|älter\w*|vorig\w*|früher\w*|vorwoche\w*|older|"
+    r"previous|earlier)\b",
+    r"\b(?:auch|selbst|even)\s+(?:wenn|when|if|bei|with)\b[^.\n]{0,30}\b(?:früher\w*|älter\w*|"
+    r"vorig\w*|anderen?|earlier|older|previous|another|other)\s+(?:tag|tage|day|days|stand|"
+    r"sicherung\w*|backups?|band|bänder|tapes?|datum|date|versions?|zeitpunkt|restore points?)\b",
+    r"\b(?:auch|also|even) (?:die|das|der|den|the ones?) (?:\w+ )?(?:von|vom|aus der|from)\s+"
+    r"(?:letzte\w*|vorletzte\w*|vorige\w*|vergangene\w*|gestern|vorgestern|vortag|last|yesterday)\b",
+    r"\begal (?:welche\w*|von wann|wie alt|aus welche\w*|mit welche\w*)\s+(?:\w+\s+)?(?:tag|tage|datum|"
+    r"stand|sicherung\w*|backups?|band|bänder|versions?|saveset\w*|zeitpunkt|kopie)\b",
+    r"\b(?:no matter (?:which|what|how old)|whichever)\s+(?:\w+\s+)?(?:day|date|backups?|tapes?|"
+    r"versions?|savesets?|restore points?|cop(?:y|ies))\b",
 )
 # Another backup tried with the same result, in any words, read as the two in one sentence
 # (classify: older_fail): "mit der Sicherung vom Montag und der von letzter Woche kommt
@@ -651,6 +671,10 @@ NO_OTHER_COPY = _rx(
     r"\bnothing can be restored\b",
     r"\b(?:anderes|weiteres|zweites) (?:backup|sicherung\w*)\b[^.\n]{0,40}\b(?:haben wir nicht|gibt es nicht)\b",
     r"\bkein\w* (?:andere\w*|weitere\w*|zweite\w*) (?:backup|sicherung\w*|kopie)\b",
+    # "We do not have any other copy", "eine weitere Kopie gibt es nach Auskunft des
+    # Dienstleisters nicht".
+    r"\b(?:do not|don't|did not|didn't) have (?:any |an )?(?:other|second|further|spare) (?:copy|backup)\b",
+    r"\b(?:andere|weitere|zweite) kopie (?:gibt es|haben wir|existiert)\b[^.\n]{0,40}\bnicht\b",
 )
 # Production / the business is halted.
 HALT = _rx(
@@ -665,7 +689,16 @@ HALT = _rx(
     r"\bkeinerlei geschäftsbetrieb\b",
     r"\bkein(?:en)? geschäftsbetrieb\b",
     r"\bohne \w+ (?:können|kann) wir kein\w*",
-    r"\bkönnen wir kein\w* (?:einzig\w* )?\w+ \w+",
+    r"\bkönnen wir (?:seit (?:der |dem |heute )?[\w.:]+(?: uhr)? )?kein\w* (?:einzig\w* )?\w+ \w+",
+    # The work stopped, what the business does not done: "die Sekretariate haben ihre Arbeit
+    # eingestellt", "verkaufen wir in keinem unserer Häuser ein Ticket", "0 von 58 Bahnen
+    # haben das Depot verlassen".
+    r"\b(?:arbeit|betrieb|geschäftsbetrieb|produktion|verkauf|fertigung)\s+(?:\w+\s+)?eingestellt\b",
+    r"\b(?:verkaufen|produzieren|liefern|fertigen|buchen|kassieren|versenden|verladen|fakturieren|"
+    r"bedienen|abfertigen|behandeln) wir\b[^.\n]{0,40}\bkein\w*",
+    r"\b(?:0|null|none|kein(?:e|er)?)\s+(?:von|of|out of|der|unserer)\s+(?:unseren\s+|our\s+|den\s+|the\s+)?"
+    r"\d+\s+[\w-]+\b[^.\n]{0,40}\b(?:verlassen|gefahren|ausgefahren|abgefahren|ausgeliefert|ausgerückt|left|departed|"
+    r"shipped|sold|verkauft|produziert|produced|geöffnet|opened)\b",
     r"\bno \w+ can be (?:loaded|started|shipped|produced|processed)\b",
     r"\b(?:nobody|no one|niemand|keiner)\b[^.\n]{0,30}\b(?:can|kann)\b[^.\n]{0,20}\b(?:work|arbeiten)",
     r"\bnothing works\b",
@@ -805,6 +838,14 @@ CONTINUES = _rx(
     r"liefern|fertigt|fertigen|behandelt|behandeln)\b[^.\n]{0,40}\bweiter\b",
     r"\b(?:runs|run|works) (?:on )?(?:anyway|nevertheless|regardless)\b",
     r"\bnormal weiter\w*",  # "das Einsatzleitsystem läuft auf eigenen Servern normal weiter"
+    # "the translators can still work, but ...", "die Versorgung unserer Gäste ist gesichert".
+    r"\b(?:can|could) still (?:work|operate|sell|ship|produce|treat|serve)\b",
+    r"\b(?:versorgung|betrieb|behandlung|produktion|auslieferung)\b[^.\n]{0,40}\b(?:ist|sind|bleibt) gesichert\b",
+    # "The ships are sailing normally", "die Busse fahren ganz normal" (not the restore's job).
+    r"\b(?!(?:restores?|jobs?|backups?|tasks?|sesam|drives?|it)\b)[a-z]\w+\s+(?:is|are)\s+(?:still\s+)?"
+    r"\w+ing\s+(?:normally|as usual|as normal)\b",
+    r"\b(?:fahren|fährt|arbeiten|arbeitet|produzieren|produziert|verkaufen|verkauft|behandeln|"
+    r"behandelt|liefern|liefert)\s+(?:\w+\s+)?(?:ganz\s+)?normal\b",
 )
 # Old or archived data: restoring it is important, not the business's life ("older ones are
 # restored from the archive", "files from their project archive", "Altdaten von 2024").
@@ -833,6 +874,10 @@ RECOVERED = _rx(
     r"\b(?:läuft|laufen|funktioniert|geht)\b[^.\n]{0,30}\bwieder alles\b",
     r"\balles (?:läuft|funktioniert|geht) wieder\b",
     r"\beverything (?:is |has been )?(?:running|working|back up) again\b",
+    # Put right already: "IT got everything back by lunchtime, so nothing is broken now".
+    r"\b(?:got|have|had|brought) (?:everything|it all|all of it) back\b",
+    r"\bnothing is broken (?:now|any more|anymore)\b",
+    r"\b(?:alles|alle daten) (?:ist |sind |war |waren )?wieder da\b",
 )
 # The installation is a test, trial or lab, not production.
 TEST_SYSTEM = _rx(
@@ -954,6 +999,12 @@ PERFORMANCE = _rx(
     # Work at a fraction of its pace: "mit etwa halber Leistung", "at half speed".
     r"\b(?:half|halbe\w*|halber) (?:the )?(?:speed|capacity|throughput|output|pace|leistung|"
     r"geschwindigkeit|tempo|kapazität)\b",
+    # Times against their usual: "dauert der Lauf 31 statt 9 Stunden", "takes 6 hours
+    # instead of 2", "das Öffnen einer Datei dauert Minuten" (no count: it should be none).
+    r"\b(?:dauert|dauern|braucht|brauchen|läuft|laufen|takes?|took|runs?|ran)\b[^.\n]{0,30}"
+    r"\b\d+(?:[.,]\d+)?\s*(?:h|std\w*|stunden|hours?|min\w*)?\s+(?:statt|anstatt|instead of|rather than)\s+"
+    r"(?:\w+\s+)?\d+(?:[.,]\d+)?\s*(?:h|std\w*|stunden|hours?|min\w*|tage?n?|days?)\b",
+    r"\b(?:dauert|dauern|takes?)\s+(?:mehrere\s+|several\s+|many\s+|viele\s+)?(?:minuten|minutes|stunden|hours)\b",
 )
 IMPACT = _rx(
     r"\bcannot work\b",
@@ -1075,12 +1126,20 @@ WORKAROUND = _rx(
     r"\b(?:we|i) (?:now )?do (?:it|that|this) that way\b",
 )
 # This and NEGATION_AFTER: read in the 40 characters either side of a match only.
-NEGATION_BEFORE = _rx(r"\b(?:kein\w*|no|without|ohne|nicht)\W+(?:\w+\W+){0,2}$", alone=True)
+NEGATION_BEFORE = _rx(
+    r"\b(?:kein\w*|no|without|ohne|nicht)\W+(?:\w+\W+){0,2}$",
+    # What must not happen, in a clause of its own: "umbenennen, ohne dass die alten
+    # Sicherungen verloren gehen".
+    r"\bohne dass\s+(?:[\w-]+\s+){0,4}$",
+    alone=True,
+)
 # Within the same clause only: in "alle Sicherungen schlagen fehl, ein anderes Ziel gibt es
 # nicht" the negation belongs to the target, not to the failure before the comma.
 NEGATION_AFTER = _rx(
     r"^[^\w,;]*(?:\w+[^\w,;]+){0,3}(?:gibt es nicht|haben wir nicht|does not exist|"
     r"doesn't exist|not possible|nicht möglich)",
+    # A form's row: "Error message: none", "Fehlermeldung | keine".
+    r"^\s*(?:message|meldung)?\s*[|:]?\s*(?:none|keine|n/a)\s*(?:$|[.;,|])",
     alone=True,
 )
 SINGLE_USER = _rx(
