@@ -1301,6 +1301,89 @@ def test_a_destination_the_server_will_not_create_holds_up_no_intake(
     assert error is not None and "refused to move 3 messages to ~Done" in error
 
 
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_an_extra_folder_the_server_will_not_create_holds_up_no_other_folder(
+    server: DovecotServer,
+    tmp_path: Path,
+    desk: Desk,
+    pollers: Callable[..., ImapPoller],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An extra folder whose name the server refuses ("~Partners": [CANNOT]): every connect
+    failed on its CREATE, retried with backoff for ever, and no folder of the account was
+    read, INBOX neither. Now it is skipped with one WARNING (INFO while it repeats) and
+    its imap_state row says why; INBOX and the other extra folder are read and moved."""
+    with server.client() as c:
+        c.create_folder("Partners")
+    poller = pollers(make_settings(tmp_path, server, extra_folders=["~Partners", "Partners"]))
+    server.append("INBOX", make_mail(1))
+    assert poller.run_once() == 1  # did raise: create failed: [CANNOT] ...
+    server.append("INBOX", make_mail(2))
+    server.append("Partners", make_mail(3))
+    poller.close()  # a reconnect tries to create it again
+    assert poller.run_once() == 2
+    assert server.uids("INBOX") == [] and server.uids("Partners") == []
+    assert len(server.uids("Processed")) == 3
+    assert count(desk, "SELECT count(*) FROM tickets") == 3
+    (warned,) = warnings_of(caplog)
+    assert "~Partners" in warned and server.user in warned and "CANNOT" in warned, warned
+    skipped = [r for r in caplog.records if "cannot create folder ~Partners" in r.getMessage()]
+    assert [r.levelname for r in skipped] == ["WARNING", "INFO"]
+    error = desk.db.execute(
+        "SELECT last_error FROM imap_state WHERE mailbox = ?",
+        [f"{server.user}@{server.host}/~Partners"],
+    ).fetchone()[0]
+    assert "cannot create folder ~Partners" in error and "CANNOT" in error
+
+
+def test_an_extra_folder_the_server_would_not_create_is_read_once_it_exists(
+    server: DovecotServer,
+    tmp_path: Path,
+    pollers: Callable[..., ImapPoller],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A stray file where the maildir of extra folder Partners goes: Dovecot refuses its
+    CREATE ([SERVERBUG]). Once the admin has cleared the way and made the folder, the next
+    connect reads it (and so does a live connection once poll_interval has passed)."""
+    settings = make_settings(tmp_path, server, extra_folders=["Partners", "Sales"])
+    with server.client() as c:
+        c.select_folder("INBOX")  # the maildir exists from now on
+    maildir = server.root / "home" / server.user / "Maildir"
+    for name in ("Partners", "Sales"):
+        (maildir / f".{name}").write_text("")
+    poller = pollers(settings)
+    server.append("INBOX", make_mail(1))
+    assert poller.run_once() == 1  # did raise: create failed: [SERVERBUG] ...
+    for name in ("Partners", "Sales"):  # the admin clears the way and makes the folders
+        (maildir / f".{name}").unlink()
+        with server.client() as c:
+            c.create_folder(name)
+        server.append(name, make_mail(2 if name == "Partners" else 3))
+    assert poller.run_once() == 0  # the same connection, poll_interval has not passed
+    poller.close()
+    assert poller.run_once() == 2
+    assert server.uids("Partners") == [] and server.uids("Sales") == []
+    assert len(server.uids("Processed")) == 3
+    warned = warnings_of(caplog)
+    assert len(warned) == 4, warned  # each folder: cannot create it; exists now
+    assert "cannot create folder Partners" in warned[0] and "SERVERBUG" in warned[0]
+    assert "folder Sales exists now" in warned[3]
+    # A live connection looks again once poll_interval has passed.
+    (maildir / ".Support").write_text("")
+    poller = pollers(make_settings(tmp_path, server, extra_folders=["Support"]))
+    assert poller.run_once() == 0
+    (maildir / ".Support").unlink()
+    with server.client() as c:
+        c.create_folder("Support")
+    server.append("Support", make_mail(4))
+    poller._skipped_retry = 0.0  # poll_interval has passed
+    assert poller.run_once() == 1
+    assert server.uids("Support") == []
+
+
 def test_extra_folders_are_read_with_their_own_state(
     server: DovecotServer, tmp_path: Path, desk: Desk, pollers: Callable[..., ImapPoller]
 ) -> None:

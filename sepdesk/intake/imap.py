@@ -257,6 +257,11 @@ class ImapPoller:
         # COPY whose answer was lost. Looked for in the destination before a COPY.
         self._unsure: dict[tuple[str, int], set[int]] = {}
         self._failures = 0
+        # Extra folders absent and refused by CREATE -> the server's answer, logged once while
+        # it lasts. Not read; created again at each connect, and on a live connection at a
+        # pass once poll_interval has passed (monotonic time of that), till the server takes them.
+        self._skipped: dict[str, str] = {}
+        self._skipped_retry = 0.0
 
     # -- names -------------------------------------------------------------
 
@@ -264,6 +269,11 @@ class ImapPoller:
     def folders(self) -> list[str]:
         """The folders read, main folder first, without duplicates."""
         return list(dict.fromkeys([self.cfg.folder, *self.cfg.extra_folders]))
+
+    @property
+    def readable(self) -> list[str]:
+        """The folders read now: those the server has (see :attr:`_skipped`)."""
+        return [f for f in self.folders if f not in self._skipped]
 
     def mailbox_key(self, folder: str) -> str:
         return f"{self.cfg.user}@{self.cfg.host}/{folder}"
@@ -316,26 +326,51 @@ class ImapPoller:
             raise ConfigError("[imap] password_file: no IMAP password configured")
         return secret
 
-    def _ensure_folders(self, client: IMAPClient) -> None:
-        wanted = [*self.folders, self.cfg.processed_folder, self.cfg.quarantine_folder]
+    def _ensure_folders(self, client: IMAPClient, folders: Sequence[str] | None = None) -> None:
+        wanted = folders
+        if wanted is None:
+            wanted = [*self.folders, self.cfg.processed_folder, self.cfg.quarantine_folder]
         for folder in dict.fromkeys(wanted):
-            if not client.folder_exists(folder):
+            if client.folder_exists(folder):
+                self._found(folder)
+            else:
                 try:
                     client.create_folder(folder)
                 except IMAPClientError as exc:
-                    # A destination the server will not create (a name it refuses) held up
-                    # all intake: every connect failed on it, retried for ever. The mail
-                    # is read and processed; its refused move is the WARNING (see move).
-                    if folder in self.folders or not _refused(exc):
+                    # A folder the server will not create (a name it refuses) held up all
+                    # intake: every connect failed on it, retried for ever. The main folder
+                    # still does (nothing to IDLE on); an extra one is skipped till it exists.
+                    if folder == self.cfg.folder or not _refused(exc):
                         raise
+                    if folder in self.folders:
+                        self._skip(folder, _one_line(exc))
+                        continue
+                    # A destination: the mail is read and processed; its refused move is
+                    # the WARNING (see move).
                     where = f"{self.cfg.user}@{self.cfg.host}"
                     log.info("imap %s: cannot create folder %s: %s", where, folder, _one_line(exc))
                     continue
+                self._skipped.pop(folder, None)  # "created it" below says it is read now
                 # The watched folder too (the issue: folders are created when absent);
                 # a WARNING, since a typo in [imap] folder would watch an empty one.
                 where = f"{self.cfg.user}@{self.cfg.host}"
                 level = logging.WARNING if folder in self.folders else logging.INFO
                 log.log(level, "imap %s: folder %s did not exist; created it", where, folder)
+
+    def _skip(self, folder: str, answer: str) -> None:
+        """An extra folder the server will not create: a WARNING (INFO while the same answer
+        repeats), on its imap_state row too; the other folders are read as usual."""
+        text = f"cannot create folder {folder}, not read: {answer}"
+        level = logging.INFO if _same_fault(text, self._skipped.get(folder)) else logging.WARNING
+        log.log(level, "imap %s@%s: %s", self.cfg.user, self.cfg.host, text)
+        self._skipped[folder] = text
+        self._skipped_retry = time.monotonic() + self.cfg.poll_interval
+        self._safe_record_error(text, [folder])
+
+    def _found(self, folder: str) -> None:
+        if self._skipped.pop(folder, None) is not None:
+            where = f"{self.cfg.user}@{self.cfg.host}"
+            log.warning("imap %s: folder %s exists now; reading it", where, folder)
 
     def close(self) -> None:
         """Log out (or drop the socket when the server is gone); safe to call twice."""
@@ -359,8 +394,11 @@ class ImapPoller:
         (:attr:`waiting`). Faults propagate (``run`` is the fence); the
         connection is kept for the next call.
         """
+        connected = self.client is not None
         client = self.connect()
-        return sum(self.catch_up(client, folder) for folder in self.folders)
+        if connected and self._skipped and time.monotonic() >= self._skipped_retry:
+            self._ensure_folders(client, list(self._skipped))  # made on the server meanwhile?
+        return sum(self.catch_up(client, folder) for folder in self.readable)
 
     @property
     def waiting(self) -> int:
@@ -695,7 +733,7 @@ class ImapPoller:
         self.outcomes.clear()
         self._last_settle = time.monotonic()
         client = self.connect()
-        for folder in self.folders:
+        for folder in self.readable:
             uidvalidity, uidnext = self._select(client, folder)
             if uidnext - 1 > self._seen_uid.get(folder, 0):
                 self.catch_up(client, folder)
