@@ -915,3 +915,17 @@ def test_a_run_taking_hours_instead_of_hours_is_a_performance_problem() -> None:
         "Arbeitszeit. Fehlermeldungen: keine."
     )
     assert _sev(text) == 2
+
+
+def test_a_version_wrapped_after_one_word_of_its_sentence_is_still_sesams() -> None:
+    text = "Der Backupserver läuft unter Windows Server 2022, SEP sesam Server und Client\nsind 5.1.0.4."
+    assert sesam_versions(text) == ("5.1.0.4",)
+    assert "os_version" not in missing_info(text)
+    # Two words of its own before it on the line: the line above is not read.
+    assert sesam_versions("Wir nutzen sesam.\nPostgreSQL ist 13.1.2 hier") == ()
+
+
+def test_os_names_in_lower_case_and_more_backup_hardware() -> None:
+    assert "os_version" not in missing_info("We run sesam 5.1.0.4 on debian 12.")
+    for text in ("Target: Dell PowerProtect DD3300", "the Si3 store on a PowerEdge R750"):
+        assert "hardware" not in understand("", text).missing_info, text

@@ -188,14 +188,16 @@ def sesam_versions(text: str) -> tuple[str, ...]:
 
 def _words_before(text: str, end: int) -> str:
     """The (up to 60) characters before ``end`` on its line; for a version that opens its
-    line (only blanks before it), those that end the line above: a mail client wrapped
-    "... SEP sesam" and its "5.1.0.4" onto two lines."""
+    line or follows one short word there, those that end the line above too: a mail client
+    wrapped "... SEP sesam" and its "5.1.0.4" (or "... sesam Server und Client" and
+    "sind 5.1.0.4") onto two lines."""
     own = _LINE_BREAK.split(text[max(0, end - 60) : end])[-1]
     start = end - len(own)
-    if own.strip() or len(own) == 60 or start == 0:
+    if len(own.split()) > 1 or len(own) == 60 or start == 0:
         return own
     sep = 2 if text[start - 2 : start] == "\r\n" else 1
-    return _LINE_BREAK.split(text[max(0, start - sep - 60) : start - sep])[-1]
+    above = _LINE_BREAK.split(text[max(0, start - sep - 60) : start - sep])[-1]
+    return f"{above} {own}" if own.strip() else above
 
 
 def ties_to_sesam(before: str, after: str) -> bool:

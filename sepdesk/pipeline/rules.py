@@ -279,8 +279,9 @@ OPERATING_SYSTEMS = (
     _rule(r"\bRed Hat(?! Enterprise)(?: Linux)?(?: \d(?:\.\d{1,2})?)?"),
     _rule(r"\bSUSE(?! Linux Enterprise)(?: Linux)?(?: \d{2}(?: SP\d)?)?"),
     _rule(r"\bRed Hat Enterprise Linux(?: \d(?:\.\d{1,2})?)?"),
-    _rule(r"\bDebian(?: \d{1,2})?"),
-    _rule(r"\bUbuntu(?: \d{2}\.\d{2}(?: LTS)?)?"),
+    # Names no other word has: also in lower case ("sesam 5.1.0.4 on debian 12").
+    _rule(r"\bDebian(?: \d{1,2})?", re.IGNORECASE),
+    _rule(r"\bUbuntu(?: \d{2}\.\d{2}(?: LTS)?)?", re.IGNORECASE),
     _rule(r"\bRocky Linux(?: \d(?:\.\d{1,2})?)?"),
     _rule(r"\bAlma ?Linux(?: \d(?:\.\d{1,2})?)?"),
     _rule(r"\bCentOS(?: \d(?:\.\d{1,2})?)?"),
@@ -428,7 +429,7 @@ HARDWARE = _rx(
     r"\b(?:synology|qnap|netapp|powervault|storeeasy|storeever|storeonce|msl\d{3,4}|scalar|"
     r"apollo|data ?domain|tandberg|neos|quantum|ts\d{4}|eternus|powerstore|exagrid|msa \d+|"
     r"primergy|supermicro|wd elements|dell emc|rackstation|diskstation|readynas|"
-    r"ultrium)\b",
+    r"ultrium|powerprotect|poweredge|dd\d{4})\b",
     r"\bdedup\w* (?:appliance|hardware)\b",
     r"\bLUN\b",
     r"\bRDX\b",
