@@ -726,14 +726,16 @@ def test_pasted_and_introduced_error_output(text: str, quoted: bool) -> None:
 
 def _versions_line_by_line(text: str) -> tuple[str, ...]:
     """The plain definition: VERSION on each line, context from that line only; a version
-    that opens its line (blanks before it) takes its words before from the line above."""
+    that opens its line (blanks before it) or follows one word there takes its words
+    before from the line above too."""
     lines = text.splitlines()
     found = []
     for i, line in enumerate(lines):
         for m in rules.VERSION.finditer(line):
             before = line[max(0, m.start() - 60) : m.start()]
-            if not before.strip() and m.start() < 60 and i > 0:
-                before = lines[i - 1][-60:]
+            if len(before.split()) <= 1 and m.start() < 60 and i > 0:
+                above = lines[i - 1][-60:]
+                before = f"{above} {before}" if before.strip() else above
             if ties_to_sesam(before, line[m.end() : m.end() + 20]):
                 found.append(m.group(1))
     found.extend(m.group(1) for m in rules.SHORT_VERSION.finditer(text))
