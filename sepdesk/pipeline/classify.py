@@ -420,6 +420,12 @@ class _Facts:
 
     def __init__(self, subject: str, own: str) -> None:
         self.parts = _Parts([subject, *sentences(own)])
+        self.own = own
+
+    @cached_property
+    def tried_rows(self) -> str | None:
+        """Backups tried one per line, two or more, each failing (see rules.TRIED_WHEN)."""
+        return _tried_rows(self.own)
 
     @cached_property
     def failure(self) -> str | None:
@@ -428,13 +434,18 @@ class _Facts:
 
     @cached_property
     def restore_fails(self) -> str | None:
-        return _both(rules.RESTORE, rules.RESTORE_FAILS, self.parts)
+        found = _both(rules.RESTORE, rules.RESTORE_FAILS, self.parts)
+        # "... versucht, die Datenbank wiederherzustellen. Ihre Notizen:" and the rows.
+        if not found and rules.RESTORE.search(self.parts.whole):
+            return self.tried_rows
+        return found
 
     @cached_property
     def older_fail(self) -> str | None:
         return (
             _any(rules.OLDER_FAIL, self.parts)
             or _both(rules.BACKUP_WORD, rules.SAME_RESULT, self.parts)
+            or self.tried_rows
             or self.no_other_copy
         )
 
@@ -467,6 +478,19 @@ class _Facts:
     no_alternative = _plain(rules.NO_ALTERNATIVE)
     performance = _plain(rules.PERFORMANCE)
     impact = _plain(rules.IMPACT)
+
+
+def _tried_rows(own: str) -> str | None:
+    if not rules.TRIED_RESULT.search(own):
+        return None
+    rows: dict[str, str] = {}  # the backup's date or day -> its row
+    for line in own.splitlines():
+        when = rules.TRIED_WHEN.search(line)
+        if when and not rules.LOG_TIME.search(line) and rules.TRIED_RESULT.search(line):
+            rows.setdefault(when.group().lower(), line.strip())
+    if len(rows) < 2:
+        return None
+    return f"{len(rows)} backups tried, each failing: {next(iter(rows.values()))[:60]}"
 
 
 def _major_reason(f: _Facts) -> str | None:

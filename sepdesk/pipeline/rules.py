@@ -546,6 +546,7 @@ RESTORE = _rx(
     r"\b(?:come|comes|coming|get|getting|bring|bringing|brought|got)\s+(?:\w+\s+)?back\s+"
     r"(?:\w+\s+)?from\s+(?:the\s+|our\s+)?(?:\w+\s+)?backups?\b",
     r"\bwiederherstell\w*",
+    r"\bwiederherzustell\w*",  # "versucht, die Datenbank wiederherzustellen"
     r"\brecover\w*",
 )
 RESTORE_FAILS = _rx(
@@ -620,6 +621,28 @@ OLDER_FAIL = _rx(
     r"\b(?:no matter (?:which|what|how old)|whichever)\s+(?:\w+\s+)?(?:day|date|backups?|tapes?|"
     r"versions?|savesets?|restore points?|cop(?:y|ies))\b",
 )
+# Backups tried one per line, each with its result: the rows of a list or table of restore
+# points ("2026-11-03 22:00   failed after 4 min", "restore from Thursday night -> same",
+# "22.11. 22:00 StoreOnce gleiche Meldung"). TRIED_WHEN names the backup; classify counts
+# the rows with distinct ones (a pasted log's lines all carry one restore's date).
+TRIED_WHEN = _rx(
+    r"\b\d{1,2}\.\d{1,2}\.(?:\d{2,4}\b)?",
+    r"\b\d{4}-\d{2}-\d{2}\b",
+    r"\b(?:montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|monday|tuesday|"
+    r"wednesday|thursday|friday|saturday|sunday)\w*",
+    r"\b(?:last|previous|yesterday'?s?) (?:night|week|weekend)\b",
+    r"\b(?:gestern|vorgestern|vortag|vorwoche|letzte\w* (?:nacht|woche))\b",
+    r"\b(?:weekly|monthly|wochen|monats)[- ]?(?:full|voll\w*)\b",
+    alone=True,
+)
+TRIED_RESULT = _rx(
+    r"\bfail\w*",
+    r"\b(?:abbruch|abgebrochen|aborted|scheitert|gescheitert)\b",
+    r"\b(?:error|fehler)\b",
+    r"\b(?:same|gleiche\w*|dasselbe|derselbe|genauso|ebenso|identisch\w*|identical)\b",
+    alone=True,
+)
+LOG_TIME = re.compile(r"\b\d\d:\d\d:\d\d\b")  # a log line's, not a row's "22:00"
 # Another backup tried with the same result, in any words, read as the two in one sentence
 # (classify: older_fail): "mit der Sicherung vom Montag und der von letzter Woche kommt
 # genau dasselbe", "the backups from Wednesday and last week: same message".
@@ -675,7 +698,11 @@ NO_OTHER_COPY = _rx(
     # "We do not have any other copy", "eine weitere Kopie gibt es nach Auskunft des
     # Dienstleisters nicht".
     r"\b(?:do not|don't|did not|didn't) have (?:any |an )?(?:other|second|further|spare) (?:copy|backup)\b",
-    r"\b(?:andere|weitere|zweite) kopie (?:gibt es|haben wir|existiert)\b[^.\n]{0,40}\bnicht\b",
+    r"\b(?:andere|weitere|zweite) kopie\b[^.\n]{0,50}\b(?:gibt es|haben wir|existiert)\b[^.\n]{0,40}\bnicht\b",
+    # "no replica of this database anywhere else", "another copy (snapshot, export) ->
+    # there is none".
+    r"\bno (?:replica|copy|backup)\b[^.\n]{0,40}\b(?:anywhere else|elsewhere)\b",
+    r"\b(?:another|other|second) (?:copy|backup|replica)\b[^.\n]{0,40}(?:there is none|there are none|none exists?)\b",
 )
 # Production / the business is halted.
 HALT = _rx(
@@ -711,14 +738,18 @@ HALT = _rx(
     r"\b(?:all|alle)\b[^.\n]{0,60}\b(?:dead|offline)\b",
     # Nobody can do the work, nothing can be done: "kann bei uns niemand einen Akt öffnen",
     # "no pallet can be booked", "none of our vessels may load or leave".
-    r"\b(?:kann|können)\s+(?:bei uns\s+|hier\s+|seither\s+|seitdem\s+)?(?:niemand|keiner)\b",
+    r"\b(?:kann|können)\s+(?:bei uns\s+|hier\s+|seither\s+|seitdem\s+|heute\s+|also\s+|jetzt\s+){0,2}"
+    r"(?:niemand(?:en)?|keiner)\b",
+    # Every site dead or closed: "Kassa in allen 9 Shops tot".
+    r"\bin (?:allen|all) (?:\d+ )?\w+\b[^.\n]{0,20}\b(?:tot|dead|offline|zu|geschlossen|closed)\b",
     r"\bno \w+ (?:can|could|may) be (?:\w+ )?(?:\w+ed|done|made|sold|shipped|built|run)\b",
     r"\bnone of (?:our |the )?(?:\d+ )?\w+ (?:can|could|may)\b",
     # "seit heute früh können wir nichts mehr verwiegen", "kein Bus fährt", "kein Schiff
     # darf ablegen", "die 7-Uhr-Fähre und alles danach fällt aus".
     r"\b(?:können|kann|dürfen|darf)\s+(?:wir|ich|die \w+|niemand)\s+(?:\w+\s+){0,2}nichts\s+mehr\b",
-    r"\bkein\w* (?!\w*(?:sicherung|backup|job|restore|mail|meldung|fehler))\w+ "
-    r"(?:fährt|fahren|läuft|laufen|produziert|startet|fliegt|legt ab|darf ablegen)\b",
+    r"\bkein\w* (?:einzige\w* )?(?!\w*(?:sicherung|backup|job|restore|mail|meldung|fehler))\w+ "
+    r"(?:fährt|fahren|läuft|laufen|produziert|startet|fliegt|legt ab|darf ablegen|geht raus|"
+    r"geht hinaus|verlässt)\b",
     r"\b(?:darf|dürfen|kann|können) kein\w* \w+ (?:ablegen|abfahren|starten|losfahren|ausrücken)\b",
     r"\balles\b[^.\n]{0,40}\b(?:fällt aus|fallen aus)\b",
     r"\bno (?:truck|lorry|bus|train|ship|vessel|car|parcel|pallet|lot|order|patient)s? "
@@ -1003,7 +1034,7 @@ PERFORMANCE = _rx(
     # Times against their usual: "dauert der Lauf 31 statt 9 Stunden", "takes 6 hours
     # instead of 2", "das Öffnen einer Datei dauert Minuten" (no count: it should be none).
     r"\b(?:dauert|dauern|braucht|brauchen|läuft|laufen|takes?|took|runs?|ran)\b[^.\n]{0,30}"
-    r"\b\d+(?:[.,]\d+)?\s*(?:h|std\w*|stunden|hours?|min\w*)?\s+(?:statt|anstatt|instead of|rather than)\s+"
+    r"\b\d+(?:[.,]\d+)?\s*(?:h|std\w*|stunden|hours?|min\w*)?\s+(?:statt|anstatt|instead of|rather than|in place of)\s+"
     r"(?:\w+\s+)?\d+(?:[.,]\d+)?\s*(?:h|std\w*|stunden|hours?|min\w*|tage?n?|days?)\b",
     r"\b(?:dauert|dauern|takes?)\s+(?:mehrere\s+|several\s+|many\s+|viele\s+)?(?:minuten|minutes|stunden|hours)\b",
 )
@@ -1057,6 +1088,12 @@ IMPACT = _rx(
     # Slowness counted per unit of work: "3-4 Minuten pro Ticket", "wait 20-30 s per document".
     r"\b\d+\s*(?:(?:-|–|bis|to)\s*\d+\s*)?(?:s|sek\w*|sec\w*|min\w*)\s+(?:pro|per|for each|für jede\w*)\b",
     r"\blong (?:lines|queues|waiting times)\b",
+    # Half the work done, a function given up to keep going: "makes maybe half of the normal
+    # bookings", "we have had to switch off journaling", "mussten die Archivierung abschalten".
+    r"\bhalf (?:of )?(?:the |our )?(?:normal|usual)\b",
+    r"\b(?:nur|only) (?:noch )?(?:die |about |etwa )?(?:hälfte|half)\b",
+    r"\b(?:had to|have had to|have to|must)\s+(?:\w+\s+){0,2}(?:switch|turn)\s+off\b",
+    r"\b(?:mussten|müssen|musste)\s+(?:\w+\s+){0,3}(?:abschalten|ausschalten|deaktivieren)\b",
     r"\b(?:kunden|besucher\w*|patient\w*|leser(?:innen)?|gäste|customers|visitors|patients|guests)\b"
     r"[^.\n]{0,50}\b(?:warten|wait|umbestellt|abgewiesen|weggeschickt|vertröstet|turned away|"
     r"rebooked|sent away)\w*",
@@ -1125,6 +1162,11 @@ WORKAROUND = _rx(
     r"\b(?:nutzen|nutzt|verwenden|verwendet|nehmen)\s+(?:wir |sie |die kollegen )?(?:vorerst|"
     r"erstmal|erst mal|bis auf weiteres|derweil|inzwischen)\b",
     r"\b(?:we|i) (?:now )?do (?:it|that|this) that way\b",
+    # "Bisher habe ich mir damit geholfen, dass ...", "er nutzt bis dahin die Weboberfläche",
+    # "until then she uses the web UI".
+    r"\b(?:habe|haben|hat) (?:ich |wir |er |sie )?(?:mir |uns |sich )?(?:damit|so) (?:\w+ )?geholfen\b",
+    r"\b(?:nutzt|nutzen|verwendet|verwenden|nimmt|nehmen) (?:\w+ )?(?:bis dahin|solange|einstweilen)\b",
+    r"\b(?:until then|meanwhile) (?:we|she|he|they|i) (?:use|uses|work with)\b",
 )
 # This and NEGATION_AFTER: read in the 40 characters either side of a match only.
 NEGATION_BEFORE = _rx(
@@ -1156,6 +1198,11 @@ SINGLE_USER = _rx(
     r"\b(?:affects|affecting) only (?:me|my)\b",
     r"\bonly affects me\b",
     r"\bi am the only one\b",
+    # "Auf allen anderen Rechnern geht die GUI", "on every other PC it works".
+    r"\b(?:auf|an) allen anderen (?:rechnern|pcs?|clients|notebooks|arbeitsplätzen|geräten)\b"
+    r"[^.\n]{0,30}\b(?:geht|läuft|funktioniert|klappt)\b",
+    r"\bon (?:all|every) other (?:machines?|pcs?|clients?|laptops?|notebooks?|workstations?)\b"
+    r"[^.\n]{0,30}\b(?:works?|runs?|is fine)\b",
 )
 # Asking for documentation is a question on use (and names no operation by itself):
 # "Is there a reference of the REST endpoints?", "is there any up-to-date guide for ...",
