@@ -277,3 +277,28 @@ def test_rules_find_in_sentences_what_the_plain_patterns_find(parts: list[str]) 
     for _, rule in RULES:
         plain = next((m.group() for part in parts if (m := rule.full.search(part))), None)
         assert classify._any(rule, joined) == plain
+
+
+def _plain_affirmed(rule: Rule, parts: list[str]) -> str | None:
+    for part in parts:
+        for m in rule.full.finditer(part):
+            before, after = part[max(0, m.start() - 40) : m.start()], part[m.end() : m.end() + 40]
+            if not (rules.NEGATION_BEFORE.search(before) or rules.NEGATION_AFTER.search(after)):
+                return m.group()
+    return None
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_texts(), min_size=1, max_size=5))
+def test_sentence_helpers_skip_only_sentences_without_a_match(parts: list[str]) -> None:
+    """_affirmed and _both search only the sentences where one of the rule's literals
+    ends: they must find what a plain search of every sentence finds."""
+    joined = classify._Parts(parts)
+    for _, rule in RULES:
+        assert classify._affirmed(rule, joined) == _plain_affirmed(rule, parts)
+    pairs = [(rules.RESTORE, rules.RESTORE_FAILS), (rules.BACKUP_WORD, rules.SAME_RESULT)]
+    for first, second in pairs:
+        plain = next(
+            (p[:80] for p in parts if first.full.search(p) and second.full.search(p)), None
+        )
+        assert classify._both(first, second, joined) == plain

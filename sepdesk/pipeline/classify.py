@@ -353,26 +353,34 @@ def stated_severity(text: str) -> int | None:
 class _Parts:
     """Sentences and their join: a rule is narrowed once on the join, and the parts before
     its earliest possible match there are not searched (a match in a part is one in the
-    join, at the part's offset, so it cannot start earlier either)."""
+    join, at the part's offset, so it cannot start earlier either); nor are the parts in
+    which none of its literals ends (every match holds one)."""
 
     def __init__(self, parts: list[str]) -> None:
         self.parts = parts
         self.whole = "\n".join(parts)
         self.offsets = list(accumulate((len(p) + 1 for p in parts[:-1]), initial=0))
 
-    def from_(self, start: int) -> Iterator[tuple[str, int]]:
-        """(part, position in it) from which to search, for a join position ``start``."""
+    def holding(self, ends: list[int] | None) -> set[int] | None:
+        """The parts in which one of ``ends`` (join positions) falls; None for None (all)."""
+        return None if ends is None else {bisect_right(self.offsets, end) - 1 for end in ends}
+
+    def from_(self, start: int, among: set[int] | None = None) -> Iterator[tuple[str, int]]:
+        """(part, position in it) from which to search, for a join position ``start``; only
+        the parts ``among`` when given."""
         first = max(0, bisect_right(self.offsets, start) - 1)
-        for i in range(first, len(self.parts)):
-            yield self.parts[i], max(0, start - self.offsets[i])
+        chosen = range(first, len(self.parts)) if among is None else sorted(among)
+        for i in chosen:
+            if i >= first:
+                yield self.parts[i], max(0, start - self.offsets[i])
 
 
 def _any(rule: Rule, parts: _Parts) -> str | None:
     """The first match in any part."""
-    pattern, start = rule.narrowed_from(parts.whole)
+    pattern, start, ends = rule.narrowed_within(parts.whole)
     if pattern is None:
         return None
-    for part, pos in parts.from_(start):
+    for part, pos in parts.from_(start, parts.holding(ends)):
         m = pattern.search(part, pos)
         if m:
             return m.group()
@@ -381,10 +389,10 @@ def _any(rule: Rule, parts: _Parts) -> str | None:
 
 def _affirmed(rule: Rule, parts: _Parts) -> str | None:
     """A match that is not negated ("kein Workaround", "no workaround ... exists")."""
-    pattern, start = rule.narrowed_from(parts.whole)
+    pattern, start, ends = rule.narrowed_within(parts.whole)
     if pattern is None:
         return None
-    for part, pos in parts.from_(start):
+    for part, pos in parts.from_(start, parts.holding(ends)):
         for m in pattern.finditer(part, pos):
             before, after = part[max(0, m.start() - 40) : m.start()], part[m.end() : m.end() + 40]
             if not (rules.NEGATION_BEFORE.search(before) or rules.NEGATION_AFTER.search(after)):
@@ -394,11 +402,19 @@ def _affirmed(rule: Rule, parts: _Parts) -> str | None:
 
 def _both(first: Rule, second: Rule, parts: _Parts) -> str | None:
     """The start of the first part in which both rules match."""
-    (a, a_start), (b, b_start) = first.narrowed_from(parts.whole), second.narrowed_from(parts.whole)
+    a, a_start, a_ends = first.narrowed_within(parts.whole)
+    b, b_start, b_ends = second.narrowed_within(parts.whole)
     if a is None or b is None:
         return None
-    later = parts.from_(max(a_start, b_start))
+    among = _both_hold(parts.holding(a_ends), parts.holding(b_ends))
+    later = parts.from_(max(a_start, b_start), among)
     return next((s[:80] for s, _ in later if a.search(s) and b.search(s)), None)
+
+
+def _both_hold(a: set[int] | None, b: set[int] | None) -> set[int] | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return a & b
 
 
 def _plain(rule: Rule) -> cached_property[str | None]:

@@ -398,6 +398,12 @@ class Rule:
         self._windowed = sum(
             1 << i for i, need in enumerate(self.needs) if need and need <= windowed.keys()
         )
+        # Literal id -> the alternatives that need it: which parts of a text can hold a match.
+        self._needed_by: dict[int, int] = {}
+        if self._slot >= 0:
+            self._needed_by = {
+                self._index.literal_id(literal): bits for literal, (bits, _) in literals.items()
+            }
         self._narrowed: dict[int, re.Pattern[str]] = {self._all: self.full}
         # A set of live alternatives is compiled the second time it comes; the first time
         # the whole pattern searches (same matches). In a stream of unseen mail most sets
@@ -417,6 +423,29 @@ class Rule:
         part of ``text`` cannot start before that point of the part either)."""
         pattern, live = self._narrow(text)
         return pattern, self._start(text, live) if pattern else 0
+
+    def narrowed_within(self, text: str) -> tuple[re.Pattern[str] | None, int, list[int] | None]:
+        """``narrowed_from``, and where in ``text`` the literals of the live alternatives
+        end (None: not known, then any place may hold a match). Every match holds one of
+        them, so a part of ``text`` where none ends holds no match and need not be searched."""
+        pattern, live = self._narrow(text)
+        if pattern is None:
+            return None, 0, None
+        return pattern, self._start(text, live), self._literal_ends(text, live)
+
+    def _literal_ends(self, text: str, live: int) -> list[int] | None:
+        if not live or live & self._free:  # an alternative without literals may match anywhere
+            return None
+        ends = self._index.scan(text).ends()  # the cached scan that gave ``live``
+        if ends is None:
+            return None
+        needed_by = self._needed_by
+        return [
+            end
+            for lid in ends.keys() & needed_by.keys()
+            if needed_by[lid] & live
+            for end in ends[lid]
+        ]
 
     def _narrow(self, text: str) -> tuple[re.Pattern[str] | None, int]:
         """``narrowed``, and the bits of the live alternatives (0: not worked out)."""
