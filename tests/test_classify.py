@@ -1005,3 +1005,48 @@ def test_half_the_work_or_a_function_given_up_is_major(text: str) -> None:
 )
 def test_a_way_that_works_or_one_machine_is_cosmetic(text: str) -> None:
     assert _sev(text) == 4
+
+
+# ----------------------------------------------------------------------------- round 11
+# From heldout14's blind misses (round 10 measured); sentences of our own.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Older backups tried back to a date, each stopping at the same place, "it makes
+        # no difference", all restore points of two weeks, a copy elsewhere "same result".
+        "Die Rücksicherung bricht ab. Ich habe jede Nacht zurück bis 12.10. probiert, "
+        "immer das. Die Produktion steht.",
+        "Der Restore bricht ab. Ich habe den Stand davor genommen und so weiter; jeder "
+        "einzelne hört an derselben Stelle auf. Die Produktion steht.",
+        "The restore of the order server fails. He tried Sunday's and also the one from "
+        "the week before, it makes no difference. Nothing goes out since four o'clock.",
+        "Die Datenbank lässt sich nicht wiederherstellen, sämtliche Sicherungsstände der "
+        "letzten Woche durchprobiert, keiner lässt sich einspielen. Seit sechs Uhr kann "
+        "keine unserer 80 Filialen etwas verkaufen.",
+        "Die Wiederherstellung hört nach kurzer Zeit auf. Die Auslagerungskopien vom "
+        "Oktober: gleiches Ergebnis. 12 Lastwagen stehen an der Rampe.",
+    ],
+)
+def test_older_backups_tried_back_and_fleets_waiting_are_critical(text: str) -> None:
+    assert _sev(text) == 1
+
+
+def test_a_department_closed_for_a_course_is_no_standstill() -> None:
+    text = "Unsere IT-Abteilung ist diese Woche geschlossen. Wie stelle ich die Berichtssprache um?"
+    assert _sev(text) == 4
+
+
+def test_what_a_display_says_is_no_standstill() -> None:
+    text = "Im Display steht:\n\nCLEAN REQUIRED\n\nMuss ich etwas tun? Alle arbeiten normal."
+    assert _sev(text) != 2
+
+
+def test_a_restore_and_its_older_backups_failing_outweigh_the_rest_going_on() -> None:
+    text = (
+        "Die Rücksicherung der Anzeigendatenbank bricht ab, die Sicherung vom Samstag: "
+        "gleiche Meldung. Die Anzeigenannahme steht, die Redaktion ist nicht betroffen, die "
+        "Zeitung erscheint ganz normal."
+    )
+    assert _sev(text) == 2

@@ -518,7 +518,9 @@ def _major_reason(f: _Facts) -> str | None:
         return f'performance problem with business impact ("{f.performance}")'
     if f.failure and f.no_alternative:
         return f'failure with no alternative ("{f.no_alternative}")'
-    if f.halt and not f.recovered:  # "we had a total outage last week; all runs again"
+    # Not "we had a total outage last week; all runs again", and a standstill of nothing
+    # failing is another's ("die IT-Abteilung ist diese Woche geschlossen").
+    if f.halt and not f.recovered and (f.failure or f.restore_fails):
         return f'business halted ("{f.halt}")'
     if f.failure and f.impact and not f.test:
         return f'failure that reduces the business ("{f.impact}")'
@@ -581,10 +583,12 @@ def judge_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
         )
     # Only a plain statement that business runs normally outweighs "all backups fail".
     # "Not urgent" is the sender's claim: it tips a plain failure to Minor, never a Major fact.
-    # Nor does it outweigh data that is gone for good (no other copy): SPEC's Major names
-    # "important data no longer available" though the rest of the business goes on.
+    # Nor does it outweigh data that is gone for good (no other copy, or a restore failing
+    # with its older backups): SPEC's Major names "important data no longer available"
+    # though the rest of the business goes on.
+    gone = f.no_other_copy or (f.restore_fails and f.older_fail)
     minor = (
-        (f.no_impact if not f.no_other_copy else None)
+        (f.no_impact if not gone else None)
         or f.test
         or (f.partial if not f.all_fail else None)
         or (f.not_urgent if not major else None)

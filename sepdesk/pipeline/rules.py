@@ -504,6 +504,7 @@ FAILURE = _rx(
     r"\bfehler\w*",
     r"\bbricht\b[^.\n]{0,80}\bab\b",
     r"\bbrechen\b[^.\n]{0,80}\bab\b",
+    r"\bhör(?:t|en)\b[^.\n]{0,60}\bauf\b",  # "und die Wiederherstellung hört auf"
     r"\babgebrochen\b",
     r"\bstürzt\b[^.\n]{0,80}\bab\b",
     r"\babsturz\w*",
@@ -557,6 +558,7 @@ RESTORE_FAILS = _rx(
     r"\baborted\b",
     r"\bbricht\b[^.\n]{0,80}\bab\b",
     r"\bbrechen\b[^.\n]{0,80}\bab\b",
+    r"\bhör(?:t|en)\b[^.\n]{0,60}\bauf\b",  # "und die Wiederherstellung hört auf"
     r"\babgebrochen\b",
     r"\bschlägt\b[^.\n]{0,80}\bfehl",
     r"\bbreche\b[^.\n]{0,80}\bab\b",  # reported: "die Rücksicherung breche jedes Mal ab"
@@ -588,7 +590,8 @@ OLDER_FAIL = _rx(
     r"kein erfolg|ohne erfolg|same error|gleiche\w* fehler|de[mnrs]selben)\b",
     r"\b(?:dasselbe|derselbe|(?:the )?same)\b[^\n]{0,80}\b(?:älter\w*|vorwoche|older|previous|"
     r"full backups|vollsicherungen)\b",
-    r"\b(?:all|every|each|jede\w*|alle) (?:\w+ )?(?:restore points?|savesets?|sicherungsstände|wiederherstellungspunkte)\b[^\n]{0,60}\b(?:fail\w*|same|nicht|genauso)\b",
+    r"\b(?:all|every|each|jede\w*|alle|sämtliche) (?:\w+ )?(?:restore points?|savesets?|sicherungsstände|"
+    r"wiederherstellungspunkte)\b[^\n]{0,60}\b(?:fail\w*|same|nicht|genauso|kein\w*)\b",
     # Two backups tried, both failing: "last night's and Thursday's backup both stop",
     # "die Sicherungen von Montag und Dienstag brechen beide ab".
     r"\b(?:(?>\w*sicherung\w*)|backups?|bänder|tapes?|savesets?)\b[^.\n]{0,40}\b(?:both|beide)\b"
@@ -615,7 +618,14 @@ OLDER_FAIL = _rx(
     r"vorig\w*|anderen?|earlier|older|previous|another|other)\s+(?:tag|tage|day|days|stand|"
     r"sicherung\w*|backups?|band|bänder|tapes?|datum|date|versions?|zeitpunkt|restore points?)\b",
     r"\b(?:auch|also|even) (?:die|das|der|den|the ones?) (?:\w+ )?(?:von|vom|aus der|from)\s+"
-    r"(?:letzte\w*|vorletzte\w*|vorige\w*|vergangene\w*|gestern|vorgestern|vortag|last|yesterday)\b",
+    r"(?:letzte\w*|vorletzte\w*|vorige\w*|vergangene\w*|gestern|vorgestern|vortag|last|yesterday|"
+    r"the (?:week|day|night|month) before|the previous)\b",
+    # Tried back through the older ones: "den Stand davor, dann den davor ... bis runter
+    # zum 24.10.", "jede Nacht zurück bis 26.10. probiert", "jeder einzelne hört an
+    # derselben Stelle auf".
+    r"\b(?:zurück|runter|hinunter|back|down)\s+(?:bis|to|until)\s+(?:zum\s+|zur\s+|the\s+)?\d{1,2}\.\s*\d{1,2}\.",
+    r"\b(?:jede[rs]?|alle|every|each)(?: einzelne\w*| one| single one)?\b[^.\n]{0,40}"
+    r"\b(?:an derselben stelle|an der gleichen stelle|at the same (?:point|place|spot))\b",
     r"\begal (?:welche\w*|von wann|wie alt|aus welche\w*|mit welche\w*)\s+(?:\w+\s+)?(?:tag|tage|datum|"
     r"stand|sicherung\w*|backups?|band|bänder|versions?|saveset\w*|zeitpunkt|kopie)\b",
     r"\b(?:no matter (?:which|what|how old)|whichever)\s+(?:\w+\s+)?(?:day|date|backups?|tapes?|"
@@ -656,7 +666,7 @@ BACKUP_WORD = _rx(
     r"\bmedi(?:um|en|a)\b",
     r"\btapes?\b",
     r"\bsavesets?\b",
-    r"\bkopien\b",
+    r"\w*kopien\b",  # "Auslagerungskopien"
     r"\bcopies\b",
     r"\bsnapshots?\b",
     r"\brestore points?\b",
@@ -675,6 +685,9 @@ SAME_RESULT = _rx(
     r"\bsame with\b",  # "Same with the backups of the two nights before."
     r"\b(?:immer|jedes mal|überall)\s+(?:gleich|dasselbe|das gleiche)\b",
     r"\balways the same\b",
+    r"\b(?:makes?|made) no difference\b",
+    r"\bmacht(?:e)? keinen unterschied\b",
+    r"\bimmer (?:das|dasselbe)\s*(?:$|[.!])",
     r":\s*same\b",
 )
 NO_OTHER_COPY = _rx(
@@ -744,6 +757,14 @@ HALT = _rx(
     r"\bin (?:allen|all) (?:\d+ )?\w+\b[^.\n]{0,20}\b(?:tot|dead|offline|zu|geschlossen|closed)\b",
     r"\bno \w+ (?:can|could|may) be (?:\w+ )?(?:\w+ed|done|made|sold|shipped|built|run)\b",
     r"\bnone of (?:our |the )?(?:\d+ )?\w+ (?:can|could|may)\b",
+    # "kann keine unserer 412 Annahmestellen einen Schein annehmen", "nothing goes out",
+    # "23 trucks are standing at the docks", "vier Tanker liegen auf Reede".
+    r"\b(?:kann|können|konnte) (?:kein\w*|keiner) (?:unserer|der) (?:\d+ )?"
+    r"(?!\w*(?:client|server|job|sicherung|backup|laufwerk|band|rechner|vm))[\w-]+",
+    r"\bnothing (?:goes|went|gets|leaves|moves) (?:out|anywhere)\b",
+    r"\b(?:\d+|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|two|three|four|five|"
+    r"six|seven|eight|nine|ten|eleven|twelve) (?:trucks|lorries|lkw|lastwagen|laster|ships|vessels|schiffe|tanker|busse|"
+    r"buses|trains|züge)\b[^.\n]{0,40}\b(?:standing|waiting|idle|stehen|warten|liegen)\b",
     # "seit heute früh können wir nichts mehr verwiegen", "kein Bus fährt", "kein Schiff
     # darf ablegen", "die 7-Uhr-Fähre und alles danach fällt aus".
     r"\b(?:können|kann|dürfen|darf)\s+(?:wir|ich|die \w+|niemand)\s+(?:\w+\s+){0,2}nichts\s+mehr\b",
@@ -783,7 +804,7 @@ HALT = _rx(
     r"(?<!\bdort )(?<!\bso )(?<!\boben )(?<!\bunten )(?<!\bdrin )(?<!\bnichts )"
     r"(?<!\balles )(?<!\bwie )"
     r"(?<!job )(?<!sicherung )(?<!backup )(?<!restore )(?<!task )(?<!prozess )"
-    r"(?<!vorgang )(?<!fortschritt )(?<!anzeige )(?<!status )(?<!balken )(?<!laufwerk )"
+    r"(?<!vorgang )(?<!fortschritt )(?<!anzeige )(?<!display )(?<!status )(?<!balken )(?<!laufwerk )"
     r"(?<!band )(?<!drive )(?<!dienst )(?<!service )(?<!client )(?<!server )"
     r"(?<!vm )(?<!datei )(?<!meldung )(?<!log )(?<!sesam )(?<!oberfläche )"
     r"(?<!gui )(?<!fenster )(?<!konsole )(?<!bildschirm )(?<!liste )(?<!spalte )"
@@ -865,7 +886,7 @@ CONTINUES = _rx(
     r"\b(?:is|are) still (?:running|working|open)\b",
     # "Abfüllung und Verkauf laufen ganz normal", "der Braumeister braut nach den
     # ausgedruckten Blättern weiter".
-    r"\b(?:läuft|laufen)\s+(?:ganz\s+|völlig\s+)?normal\b",
+    r"\b(?:läuft|laufen|erscheint|erscheinen)\s+(?:ganz\s+|völlig\s+)?normal\b",
     r"\b(?:arbeitet|arbeiten|braut|brauen|produziert|produzieren|verkauft|verkaufen|liefert|"
     r"liefern|fertigt|fertigen|behandelt|behandeln)\b[^.\n]{0,40}\bweiter\b",
     r"\b(?:runs|run|works) (?:on )?(?:anyway|nevertheless|regardless)\b",
