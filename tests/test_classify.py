@@ -1027,6 +1027,11 @@ def test_a_way_that_works_or_one_machine_is_cosmetic(text: str) -> None:
         "keine unserer 80 Filialen etwas verkaufen.",
         "Die Wiederherstellung hört nach kurzer Zeit auf. Die Auslagerungskopien vom "
         "Oktober: gleiches Ergebnis. 12 Lastwagen stehen an der Rampe.",
+        # Not a single one of what the business makes.
+        "Der Restore bricht ab, die älteren Stände genauso. Seit Mitternacht ist keine "
+        "einzige Zeitung gedruckt worden.",
+        "The restore fails, the older backups give the same error. Not a single parcel "
+        "has left the hub since midnight.",
     ],
 )
 def test_older_backups_tried_back_and_fleets_waiting_are_critical(text: str) -> None:
@@ -1050,3 +1055,11 @@ def test_a_restore_and_its_older_backups_failing_outweigh_the_rest_going_on() ->
         "Zeitung erscheint ganz normal."
     )
     assert _sev(text) == 2
+
+
+def test_not_a_single_error_is_no_standstill() -> None:
+    for text in (
+        "Frage: das Protokoll zeigt keine einzige Fehlermeldung, ist das normal?",
+        "Question: the log shows not a single warning, is that expected?",
+    ):
+        assert _Facts("", text).halt is None and _sev(text) >= 3, text

@@ -33,6 +33,7 @@ SIZES = {
     "heldout11": 30,
     "heldout12": 30,
     "heldout13": 30,
+    "heldout14": 30,
     "heldout15": 30,
 }
 CORPORA = pytest.mark.parametrize(
@@ -100,24 +101,3 @@ def test_heldout15_through_the_pipeline_keeps_its_figures(tmp_path: Path) -> Non
     assert scores.severity_accuracy >= 26 / 27, scores.misses
     assert scores.critical_recall >= 10 / 11 and scores.critical_precision == 1.0, scores.misses
     assert scores.customer_accuracy == 1.0 and scores.f1()[2] >= 0.9, scores.misses
-
-
-@pytest.mark.parametrize("pipeline", [False, True], ids=["pure", "pipeline"])
-def test_heldout14_keeps_its_figures(pipeline: bool, tmp_path: Path) -> None:
-    """heldout14 was written for mail the rules would miss; after round 11 it is below the
-    targets (001: a standstill told only as pages not arriving and drivers sitting in the
-    hall; the debatable 012, 014 and 030), so it keeps its figures as a floor."""
-    bench = bench_understanding()
-    corpus = CORPUS / "heldout14"
-    labels, mails = bench.load_corpus(corpus)
-    assert sorted(labels) == sorted(mails) and len(mails) == 30
-    if pipeline:
-        labels, results, outcomes = bench.pipeline_results(corpus, tmp_path / "replay")
-        ok, wrong = bench.score_outcomes(labels, outcomes)
-        assert ok == 30, wrong
-        scores = bench.score(labels, results)
-    else:
-        scores = bench.score(*bench.pure_results(corpus))
-    assert scores.severity_accuracy >= 22 / 27, scores.misses
-    assert scores.critical_recall >= 0.8 and scores.critical_precision == 1.0, scores.misses
-    assert scores.customer_accuracy == 1.0 and scores.f1()[2] >= 0.94, scores.misses

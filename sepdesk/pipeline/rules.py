@@ -762,6 +762,11 @@ HALT = _rx(
     r"\b(?:kann|können|konnte) (?:kein\w*|keiner) (?:unserer|der) (?:\d+ )?"
     r"(?!\w*(?:client|server|job|sicherung|backup|laufwerk|band|rechner|vm))[\w-]+",
     r"\bnothing (?:goes|went|gets|leaves|moves) (?:out|anywhere)\b",
+    # Not a single one of what the business makes: "es kommt keine einzige Seite an",
+    # "not a single pallet left" (not an error, a warning or a backup that is not there).
+    r"\bkein(?:e|en|er|es)? einzige[nrs]? (?!(?:\w*(?:fehler|meldung|warnung|problem|sicherung|"
+    r"backup|job|band|datei|mail))\b)[\w-]+",
+    r"\bnot (?:a|one) single (?!(?:error|warning|problem|backup|job|tape|file|mail|message)s?\b)\w+",
     r"\b(?:\d+|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|two|three|four|five|"
     r"six|seven|eight|nine|ten|eleven|twelve) (?:trucks|lorries|lkw|lastwagen|laster|ships|vessels|schiffe|tanker|busse|"
     r"buses|trains|züge)\b[^.\n]{0,40}\b(?:standing|waiting|idle|stehen|warten|liegen)\b",
