@@ -1063,3 +1063,44 @@ def test_not_a_single_error_is_no_standstill() -> None:
         "Question: the log shows not a single warning, is that expected?",
     ):
         assert _Facts("", text).halt is None and _sev(text) >= 3, text
+
+
+# ----------------------------------------------------------------------------- round 12
+# From heldout16/17's blind misses (round 11 and "not a single" measured); our sentences.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The failure told in the sentence after the restore ("Das bricht ab", "Same
+        # words.") or on the line its introduction ends with.
+        "Er versucht seit Stunden, den Server aus der Sicherung zurückzuholen. Das bricht "
+        "jedes Mal ab, auch mit den Ständen von gestern. Die Produktion steht.",
+        "The restore of the till server fails. I tried the backup from Monday and the one "
+        "from Sunday. Same words. We cannot sell a single ticket.",
+        "Restoring it with sesam gives\n\n    Error: data store offline\n\nand we get the "
+        "same with last week's backups. We cannot sell a single ticket.",
+        # A table whose cells stand on lines of their own.
+        "Wiederherstellung Stand 12.11.\nabgebrochen: Saveset defekt\n\n"
+        "Wiederherstellung Stand 05.11.\ngleiche Meldung\n\n"
+        "Unsere Mitarbeiter sitzen vor leeren Bildschirmen.",
+        "Our IT says your software will not bring the database back; they tried several "
+        "backup dates, same result every time. We cannot release a single order.",
+        # "not one of our 60" is none of them working, not a part.
+        "The restore fails; Thursday's and Friday's backups stop with the same message, and "
+        "not one of our 60 engineers can open a drawing. The office is sitting idle.",
+        "Der Restore bricht ab, die älteren Sicherungen genauso. Ohne das System dürfen "
+        "unsere Ärztinnen keine Behandlung beginnen.",
+        "Der Restore bricht ab, die älteren Sicherungen genauso. 14 Kühl-LKW stehen an der Rampe.",
+    ],
+)
+def test_failures_told_on_and_more_standstills_are_critical(text: str) -> None:
+    assert _sev(text) == 1
+
+
+def test_a_sentence_that_goes_on_about_something_else_joins_no_restore_to_a_failure() -> None:
+    text = (
+        "Gestern haben wir eine Datei zurückgeholt. Das war nur ein Test. Heute schlägt "
+        "die Sicherung fehl."
+    )
+    assert _Facts("", text).restore_fails is None

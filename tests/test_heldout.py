@@ -35,6 +35,7 @@ SIZES = {
     "heldout13": 30,
     "heldout14": 30,
     "heldout15": 30,
+    "heldout16": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)
@@ -101,3 +102,24 @@ def test_heldout15_through_the_pipeline_keeps_its_figures(tmp_path: Path) -> Non
     assert scores.severity_accuracy >= 26 / 27, scores.misses
     assert scores.critical_recall >= 10 / 11 and scores.critical_precision == 1.0, scores.misses
     assert scores.customer_accuracy == 1.0 and scores.f1()[2] >= 0.9, scores.misses
+
+
+@pytest.mark.parametrize("pipeline", [False, True], ids=["pure", "pipeline"])
+def test_heldout17_keeps_its_figures(pipeline: bool, tmp_path: Path) -> None:
+    """heldout17 after round 12: every Critical found, but six of its Majors read lower (a
+    backup failing for nights while sales go on, slowness by a third, an archive gone:
+    several debatable by its writer's own notes), so it keeps its figures as a floor."""
+    bench = bench_understanding()
+    corpus = CORPUS / "heldout17"
+    labels, mails = bench.load_corpus(corpus)
+    assert sorted(labels) == sorted(mails) and len(mails) == 30
+    if pipeline:
+        labels, results, outcomes = bench.pipeline_results(corpus, tmp_path / "replay")
+        ok, wrong = bench.score_outcomes(labels, outcomes)
+        assert ok == 30, wrong
+        scores = bench.score(labels, results)
+    else:
+        scores = bench.score(*bench.pure_results(corpus))
+    assert scores.severity_accuracy >= 19 / 27, scores.misses
+    assert scores.critical_recall == 1.0 and scores.critical_precision == 1.0, scores.misses
+    assert scores.customer_accuracy == 1.0 and scores.f1()[2] >= 0.93, scores.misses

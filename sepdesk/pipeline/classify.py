@@ -411,6 +411,28 @@ def _both(first: Rule, second: Rule, parts: _Parts) -> str | None:
     return next((s[:80] for s, _ in later if a.search(s) and b.search(s)), None)
 
 
+def _told_on(first: Rule, second: Rule, parts: _Parts) -> str | None:
+    """``first`` in a sentence and ``second`` in the next, where that one goes on telling the
+    same: it opens with "Das", "It", "Same ..." ("Er versucht, die Datenbank
+    zurückzuholen. Das bricht jedes Mal ab.", "I tried Monday's backup. Same words.") or the
+    first ends introducing it ("Restoring it gives" and the error on its own line)."""
+    texts = parts.parts
+    for i in range(1, len(texts)):
+        nxt, prev = texts[i], texts[i - 1]
+        if not (_GOES_ON.match(nxt) or _INTRODUCES.search(prev)):
+            continue
+        if first.search(prev) and second.search(nxt):
+            return f"{prev[-60:]} {nxt[:40]}"
+    return None
+
+
+# A sentence that goes on with the one before; a sentence that ends introducing output.
+_GOES_ON = re.compile(r"(?:das|dies|es|er|sie|it|this|that|same|dasselbe|gleiche\w*)\b", re.I)
+_INTRODUCES = re.compile(
+    r"(?::|\b(?:gives|says|shows|with|mit|zeigt|meldet|kommt|erscheint))\s*$", re.I
+)
+
+
 def _both_hold(a: set[int] | None, b: set[int] | None) -> set[int] | None:
     if a is None or b is None:
         return a if b is None else b
@@ -453,7 +475,7 @@ class _Facts:
         found = _both(rules.RESTORE, rules.RESTORE_FAILS, self.parts)
         # "... versucht, die Datenbank wiederherzustellen. Ihre Notizen:" and the rows.
         if not found and rules.RESTORE.search(self.parts.whole):
-            return self.tried_rows
+            return _told_on(rules.RESTORE, rules.RESTORE_FAILS, self.parts) or self.tried_rows
         return found
 
     @cached_property
@@ -461,6 +483,7 @@ class _Facts:
         return (
             _any(rules.OLDER_FAIL, self.parts)
             or _both(rules.BACKUP_WORD, rules.SAME_RESULT, self.parts)
+            or _told_on(rules.BACKUP_WORD, rules.SAME_RESULT, self.parts)
             or self.tried_rows
             or self.no_other_copy
         )
@@ -500,13 +523,26 @@ def _tried_rows(own: str) -> str | None:
     if not rules.TRIED_RESULT.search(own):
         return None
     rows: dict[str, str] = {}  # the backup's date or day -> its row
-    for line in own.splitlines():
+    lines = [line for line in own.splitlines() if line.strip()]
+    for i, line in enumerate(lines):
         when = rules.TRIED_WHEN.search(line)
-        if when and not rules.LOG_TIME.search(line) and rules.TRIED_RESULT.search(line):
-            rows.setdefault(when.group().lower(), line.strip())
+        if not when or rules.LOG_TIME.search(line):
+            continue
+        # A table's cells each on a line of their own: the result follows its date.
+        result = line if rules.TRIED_RESULT.search(line) else _result_below(lines, i)
+        if result:
+            rows.setdefault(when.group().lower(), f"{line.strip()} {result.strip()}"[:80])
     if len(rows) < 2:
         return None
     return f"{len(rows)} backups tried, each failing: {next(iter(rows.values()))[:60]}"
+
+
+def _result_below(lines: list[str], i: int) -> str | None:
+    """The next line when it is a result of its own (no date of its own, no log time)."""
+    below = lines[i + 1] if i + 1 < len(lines) else ""
+    if rules.TRIED_WHEN.search(below) or rules.LOG_TIME.search(below):
+        return None
+    return below if rules.TRIED_RESULT.search(below) else None
 
 
 def _major_reason(f: _Facts) -> str | None:

@@ -544,8 +544,9 @@ RESTORE = _rx(
     r"\bzurück\w*hol\w*",  # "beim Zurückholen aus der Sicherung"
     # "muss aus der Sicherung geholt werden", "must come back from the SEP backup".
     r"\baus (?:der|dem|einer|den) (?:\w+ )?(?:sicherung|backup)\w*\s+(?:ge)?hol\w*",
-    r"\b(?:come|comes|coming|get|getting|bring|bringing|brought|got)\s+(?:\w+\s+)?back\s+"
+    r"\b(?:come|comes|coming|get|getting|bring|bringing|brought|got)\s+(?:\w+\s+){0,2}back\s+"
     r"(?:\w+\s+)?from\s+(?:the\s+|our\s+)?(?:\w+\s+)?backups?\b",
+    r"\b(?:will not|won't|cannot|can't|could not|couldn't) (?:bring|get) (?:it|them|(?:\w+ ){1,2})back\b",
     r"\bwiederherstell\w*",
     r"\bwiederherzustell\w*",  # "versucht, die Datenbank wiederherzustellen"
     r"\brecover\w*",
@@ -575,6 +576,7 @@ RESTORE_FAILS = _rx(
     r"\blässt sich\b[^.\n]{0,40}\bnicht\b",
     r"\b(?:does|do)(?: not|n't) work\b",
     r"\bnot working\b",
+    r"\b(?:will not|won't) (?:bring|get)\b",  # "your software will not bring it back"
     r"\bunmöglich\b",
     r"\bunable\b",
     r"\bcould not\b",
@@ -623,6 +625,9 @@ OLDER_FAIL = _rx(
     # Tried back through the older ones: "den Stand davor, dann den davor ... bis runter
     # zum 24.10.", "jede Nacht zurück bis 26.10. probiert", "jeder einzelne hört an
     # derselben Stelle auf".
+    r"\b(?:fehl|ab|nicht|fails?|failed|stops?)\b[^.\n]{0,40}\b(?:auch|also|even) (?:mit|bei|von|aus|with|from) "
+    r"(?:den|der|dem|the) (?:\w+ ){0,2}?(?:\w*stände\w*|\w*ständen|\w*sicherungen|backups|bändern|tapes|"
+    r"older|previous|earlier|älter\w*|vorig\w*)\b",
     r"\b(?:zurück|runter|hinunter|back|down)\s+(?:bis|to|until)\s+(?:zum\s+|zur\s+|the\s+)?\d{1,2}\.\s*\d{1,2}\.",
     r"\b(?:jede[rs]?|alle|every|each)(?: einzelne\w*| one| single one)?\b[^.\n]{0,40}"
     r"\b(?:an derselben stelle|an der gleichen stelle|at the same (?:point|place|spot))\b",
@@ -680,7 +685,7 @@ SAME_RESULT = _rx(
     r"\bidentisch\w*",
     r"\bidentical\b",
     r"\bgleiche\w* (?:fehler\w*|meldung|abbruch|ergebnis|problem|bild)\b",
-    r"\bsame (?:error|message|result|problem|failure|abort|thing|way|fault|story)\b",
+    r"\bsame (?:error|message|result|problem|failure|abort|thing|way|fault|story|words|text|output)\b",
     r"\bsame\s*[.!:;]",
     r"\bsame with\b",  # "Same with the backups of the two nights before."
     r"\b(?:immer|jedes mal|überall)\s+(?:gleich|dasselbe|das gleiche)\b",
@@ -762,13 +767,16 @@ HALT = _rx(
     r"\b(?:kann|können|konnte) (?:kein\w*|keiner) (?:unserer|der) (?:\d+ )?"
     r"(?!\w*(?:client|server|job|sicherung|backup|laufwerk|band|rechner|vm))[\w-]+",
     r"\bnothing (?:goes|went|gets|leaves|moves) (?:out|anywhere)\b",
+    # "dürfen unsere Ärzte keine Behandlung beginnen".
+    r"\b(?:dürfen|können|kann|darf) (?:unsere|die|der|das) \w+ (?:kein\w*|nicht) (?:\w+ )?"
+    r"(?:beginnen|anfangen|starten|arbeiten|behandeln|annehmen|ausliefern)\b",
     # Not a single one of what the business makes: "es kommt keine einzige Seite an",
     # "not a single pallet left" (not an error, a warning or a backup that is not there).
     r"\bkein(?:e|en|er|es)? einzige[nrs]? (?!(?:\w*(?:fehler|meldung|warnung|problem|sicherung|"
     r"backup|job|band|datei|mail))\b)[\w-]+",
     r"\bnot (?:a|one) single (?!(?:error|warning|problem|backup|job|tape|file|mail|message)s?\b)\w+",
     r"\b(?:\d+|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|two|three|four|five|"
-    r"six|seven|eight|nine|ten|eleven|twelve) (?:trucks|lorries|lkw|lastwagen|laster|ships|vessels|schiffe|tanker|busse|"
+    r"six|seven|eight|nine|ten|eleven|twelve) (?:\w+-)?(?:trucks|lorries|lkw|lastwagen|laster|ships|vessels|schiffe|tanker|busse|"
     r"buses|trains|züge)\b[^.\n]{0,40}\b(?:standing|waiting|idle|stehen|warten|liegen)\b",
     # "seit heute früh können wir nichts mehr verwiegen", "kein Bus fährt", "kein Schiff
     # darf ablegen", "die 7-Uhr-Fähre und alles danach fällt aus".
@@ -831,7 +839,8 @@ HALT = _rx(
     r"\b(?:leute|mitarbeiter\w*|belegschaft|\w*schicht|staff|employees|workers|shift|crew)\b[^.\n]{0,40}"
     r"\b(?:stehen herum|sitzen\b[^.\n]{0,30}\b(?:herum|rum|untätig|vor leeren)|nach hause|"
     r"(?:sent|go|went) home|idle|warten)\b",
-    r"\b(?:is|are|sits?|stands?|lies?|lie|stay\w*|remain\w*|has been|have been|was|were) "
+    r"\b(?:is|are|sits?|stands?|lies?|lie|stay\w*|remain\w*|has been|have been|was|were|sitting|"
+    r"standing) "
     r"(?:completely |totally |all )?idle\b",
     r"\b(?:plant|line|factory|production|site|mill|warehouse|shop floor|fleet)\s+idle\b",
     # The business cannot open: "we cannot open on Monday", "Bürgerbüro und Stadtkasse
@@ -1150,7 +1159,7 @@ NOT_URGENT = _rx(
     r"\bnix dringend\w*",
 )
 PARTIAL = _rx(
-    r"\bone of (?:our |the )?\d+\b",
+    r"(?<!\bnot )\bone of (?:our |the )?\d+\b",  # not "not one of our 60 engineers can"
     r"\bein\w* (?:von|der) \d+\b",
     r"\bsporadi\w*",
     r"\boccasional\w*",
