@@ -232,10 +232,12 @@ def test_critical_in_other_words(text: str) -> None:
             "in 30 Tagen ab'. Müssen wir etwas tun?",
             4,
         ),
-        # An alarm word is a claim: the facts decide ("Totalausfall" of one laptop's GUI).
+        # An alarm word is a claim: the facts decide ("Totalausfall" of one laptop's GUI is
+        # a problem of one user, SPEC's Cosmetic, as heldout6's 019 is labelled; it was 3
+        # while "Totalausfall" itself counted as a failure).
         (
             "Totalausfall! Die sesam GUI zeigt auf dem Laptop unseres Praktikanten keine Jobs an.",
-            3,
+            4,
         ),
         # Not yet in production: no production restore fails.
         (
@@ -1104,3 +1106,35 @@ def test_a_sentence_that_goes_on_about_something_else_joins_no_restore_to_a_fail
         "die Sicherung fehl."
     )
     assert _Facts("", text).restore_fails is None
+
+
+# ----------------------------------------------------------------------------- round 13
+# From heldout19's blind misses (round 12 measured); sentences of our own.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Der Restore geht nicht, der von Samstag genauso. Die Fähre darf so nicht ablegen.",
+        "Die Wiederherstellung scheitert. Die Stände von gestern und von letzter Woche geben "
+        "dieselbe Meldung. Ohne das System dürfen wir keine Charge freigeben.",
+        "The restore stops with a CRC error, and the backups from Sunday and Wednesday give "
+        "the same error. No feed is produced since 2 am.",
+        "Restore of the playout server fails; Tuesday's and Friday's savesets end the same "
+        "way. Without playout we have no programme at all.",
+        # Someone at the fix is no business going on.
+        "The restore fails, the backups from Friday and last week stop with the same "
+        "message, and there is no other copy. Our admin asked me to write while he keeps "
+        "working on it.",
+    ],
+)
+def test_more_older_backups_and_standstills_are_critical(text: str) -> None:
+    assert _sev(text) == 1
+
+
+def test_a_past_total_outage_before_a_question_is_no_failure() -> None:
+    text = (
+        "Wir hatten letztes Jahr einen Totalausfall mit einem anderen Produkt. Frage: kann "
+        "sesam die Berichte auf Deutsch senden?"
+    )
+    assert _sev(text) == 4

@@ -518,7 +518,6 @@ FAILURE = _rx(
     r"\bausgefallen\b",
     r"\bausfall\b",
     r"\bverloren\b",
-    r"\btotalausfall\b",
     r"\brot\b",
     r"\bkeine sicherung\w*",
     r"\bno backups?\b",
@@ -628,6 +627,9 @@ OLDER_FAIL = _rx(
     r"\b(?:fehl|ab|nicht|fails?|failed|stops?)\b[^.\n]{0,40}\b(?:auch|also|even) (?:mit|bei|von|aus|with|from) "
     r"(?:den|der|dem|the) (?:\w+ ){0,2}?(?:\w*stände\w*|\w*ständen|\w*sicherungen|backups|bändern|tapes|"
     r"older|previous|earlier|älter\w*|vorig\w*)\b",
+    r"\b(?:der|die|das|den|dem) (?:vo[nm]|aus der) (?:\w+ )?(?:montag|dienstag|mittwoch|donnerstag|"
+    r"freitag|samstag|sonntag|gestern|vorgestern|vortag|letzter woche|vorwoche)\b[^.\n]{0,20}"
+    r"\b(?:genauso|ebenso|dasselbe|gleich\w*)\b",
     r"\b(?:zurück|runter|hinunter|back|down)\s+(?:bis|to|until)\s+(?:zum\s+|zur\s+|the\s+)?\d{1,2}\.\s*\d{1,2}\.",
     r"\b(?:jede[rs]?|alle|every|each)(?: einzelne\w*| one| single one)?\b[^.\n]{0,40}"
     r"\b(?:an derselben stelle|an der gleichen stelle|at the same (?:point|place|spot))\b",
@@ -676,6 +678,7 @@ BACKUP_WORD = _rx(
     r"\bsnapshots?\b",
     r"\brestore points?\b",
     r"\bsicherungsst[aä]nd\w*",
+    r"\bst[aä]nde\b",  # "die Stände von vorgestern und von letzter Woche"
     r"\bversionen\b",
     r"\bversions\b",
 )
@@ -724,7 +727,7 @@ NO_OTHER_COPY = _rx(
 )
 # Production / the business is halted.
 HALT = _rx(
-    r"\b(?:production|operations?|company|business|plant|services|lines?|factory|shop)\b"
+    r"\b(?:production|operations?|company|business|plant|services|lines?|factory|shop|mill)\b"
     r"[^.\n]{0,40}\b(?:is |are )?(?:down|stopped|halted|standing still|at a standstill)\b",
     r"\b(?:standstill|stillstand)\b",
     r"\bno business (?:activity )?(?:is )?possible\b",
@@ -785,6 +788,12 @@ HALT = _rx(
     r"(?:fährt|fahren|läuft|laufen|produziert|startet|fliegt|legt ab|darf ablegen|geht raus|"
     r"geht hinaus|verlässt)\b",
     r"\b(?:darf|dürfen|kann|können) kein\w* \w+ (?:ablegen|abfahren|starten|losfahren|ausrücken)\b",
+    r"\b(?:darf|dürfen|kann|können)\b[^.\n]{0,20}\bnicht (?:ablegen|abfahren|starten|losfahren|ausrücken)\b",
+    # "mill is standing", "no feed is produced", "without playout we have no programme at all".
+    r"\b(?:mill|plant|factory|line|warehouse) (?:is|are) standing\b",
+    r"\bno \w+ (?:is|are|was|were|gets?) (?:being )?(?:produced|made|shipped|sold|delivered|loaded|"
+    r"printed|built|dispatched)\b",
+    r"\bwithout\b[^.\n]{0,30}\bwe have no\b[^.\n]{0,30}\bat all\b",
     r"\balles\b[^.\n]{0,40}\b(?:fällt aus|fallen aus)\b",
     r"\bno (?:truck|lorry|bus|train|ship|vessel|car|parcel|pallet|lot|order|patient)s? "
     r"(?:in or out|moves|leaves|arrives|runs|goes out|is sold|can leave)\b",
@@ -887,8 +896,9 @@ NO_BUSINESS = _rx(
 # "the live database is fine and in use", "die Disposition läuft normal weiter".
 CONTINUES = _rx(
     # Not "keeps failing", "continues to abort", "der Restore läuft weiter": the work goes on.
+    # Not someone at the fix: "asked me to write while he keeps working on it".
     r"\b(?:keep|keeps|kept) (?:on )?(?:working|treating|serving|operating|selling|producing|"
-    r"shipping|trading)\b",
+    r"shipping|trading)\b(?! on (?:it|this|that|the (?:problem|restore|issue|server|fix))\b)",
     r"\bcarr(?:y|ies) on\b",
     r"\bcontinues? (?:to (?:work|treat|serve|operate|sell|produce|ship|trade)|working|operating)\b",
     r"\b(?:is|are) (?:fine|running|working) and (?:in use|running)\b",
