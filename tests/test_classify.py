@@ -1138,3 +1138,31 @@ def test_a_past_total_outage_before_a_question_is_no_failure() -> None:
         "sesam die Berichte auf Deutsch senden?"
     )
     assert _sev(text) == 4
+
+
+# ----------------------------------------------------------------------------- review
+# Over-triggering found in review of rounds 9-11; sentences of our own.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The backup jobs' nightly runs as rows, a restore only spoken of after them: no
+        # restore was tried, so no restore fails nor older backups that do not help.
+        "Our nightly backups fail:\nMonday: failed\nTuesday: failed\nWednesday: failed\n"
+        "We do not have any other copy. The backup is all we would have for a restore.",
+        "Die Sicherungen laufen mit Fehler:\nMontag: Fehler 1\nDienstag: Fehler 1\n"
+        "Ein Restore war bisher nicht nötig.",
+    ],
+)
+def test_backup_jobs_run_as_rows_are_no_restores_tried(text: str) -> None:
+    assert _Facts("", text).tried_rows is None
+    assert _sev(text) == 3
+
+
+def test_a_version_is_no_date_of_a_backup_tried() -> None:
+    text = (
+        "Die Rücksicherung schlägt auf beiden Servern fehl:\n"
+        "ERP01 mit sesam 5.1.0.4: Fehler\nERP02 mit sesam 4.4.3: gleicher Fehler\n"
+    )
+    assert _Facts("", text).tried_rows is None

@@ -519,20 +519,33 @@ class _Facts:
     impact = _plain(rules.IMPACT)
 
 
+_LEAD_IN = 300  # characters before the first row that say what the rows are
+
+
 def _tried_rows(own: str) -> str | None:
     if not rules.TRIED_RESULT.search(own):
         return None
-    rows: dict[str, str] = {}  # the backup's date or day -> its row
     lines = [line for line in own.splitlines() if line.strip()]
+    rows: dict[str, str] = {}  # the backup's date or day -> its row
+    first = last = -1
     for i, line in enumerate(lines):
         when = rules.TRIED_WHEN.search(line)
         if not when or rules.LOG_TIME.search(line):
             continue
         # A table's cells each on a line of their own: the result follows its date.
-        result = line if rules.TRIED_RESULT.search(line) else _result_below(lines, i)
-        if result:
-            rows.setdefault(when.group().lower(), f"{line.strip()} {result.strip()}"[:80])
+        below = None if rules.TRIED_RESULT.search(line) else _result_below(lines, i)
+        if below is None and not rules.TRIED_RESULT.search(line):
+            continue
+        first = i if first < 0 else first
+        last = i + 1 if below else i
+        row = f"{line.strip()} {below.strip()}" if below else line.strip()
+        rows.setdefault(when.group().lower(), row[:80])
     if len(rows) < 2:
+        return None
+    # Restores tried, not the backup jobs' nightly runs ("Our nightly backups fail:\n
+    # Monday: failed\n..."): a restore is named in the rows or in the lines that lead to them.
+    lead = "\n".join(lines[:first])[-_LEAD_IN:]
+    if not rules.RESTORE.search(lead + "\n" + "\n".join(lines[first : last + 1])):
         return None
     return f"{len(rows)} backups tried, each failing: {next(iter(rows.values()))[:60]}"
 

@@ -643,7 +643,7 @@ OLDER_FAIL = _rx(
 # "22.11. 22:00 StoreOnce gleiche Meldung"). TRIED_WHEN names the backup; classify counts
 # the rows with distinct ones (a pasted log's lines all carry one restore's date).
 TRIED_WHEN = _rx(
-    r"\b\d{1,2}\.\d{1,2}\.(?:\d{2,4}\b)?",
+    r"(?<![\d.])\b\d{1,2}\.\d{1,2}\.(?:\d{2,4}\b)?(?!\d)",  # not "sesam 5.1.0.4"
     r"\b\d{4}-\d{2}-\d{2}\b",
     r"\b(?:montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|monday|tuesday|"
     r"wednesday|thursday|friday|saturday|sunday)\w*",
