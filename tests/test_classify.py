@@ -1166,3 +1166,29 @@ def test_a_version_is_no_date_of_a_backup_tried() -> None:
         "ERP01 mit sesam 5.1.0.4: Fehler\nERP02 mit sesam 4.4.3: gleicher Fehler\n"
     )
     assert _Facts("", text).tried_rows is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # What did not help is no workaround: "hat uns damit nicht geholfen".
+        "Die Rücksicherung bricht ab, die älteren Sicherungen genauso. Der Neustart des "
+        "Dienstes hat uns damit nicht geholfen. Die Produktion steht.",
+        "Die Rücksicherung bricht ab, die älteren Sicherungen genauso. Das hat uns so nicht "
+        "geholfen. Die Produktion steht.",
+    ],
+)
+def test_what_did_not_help_is_no_workaround(text: str) -> None:
+    assert _sev(text) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Failing on every other machine as well is no single machine's problem.
+        "Die Sicherung bricht ab. Auf allen anderen Clients funktioniert es ebenfalls nicht.",
+        "The backup fails. On all other machines it doesn't work either, same error.",
+    ],
+)
+def test_failing_on_all_other_machines_too_is_not_one_machine(text: str) -> None:
+    assert _sev(text) == 3

@@ -1209,7 +1209,7 @@ WORKAROUND = _rx(
     r"\b(?:we|i) (?:now )?do (?:it|that|this) that way\b",
     # "Bisher habe ich mir damit geholfen, dass ...", "er nutzt bis dahin die Weboberfläche",
     # "until then she uses the web UI".
-    r"\b(?:habe|haben|hat) (?:ich |wir |er |sie )?(?:mir |uns |sich )?(?:damit|so) (?:\w+ )?geholfen\b",
+    r"\b(?:habe|haben|hat) (?:ich |wir |er |sie )?(?:mir |uns |sich )?(?:damit|so) (?:(?!nicht\b|kaum\b|nichts\b|wenig\b)\w+ )?geholfen\b",
     r"\b(?:nutzt|nutzen|verwendet|verwenden|nimmt|nehmen) (?:\w+ )?(?:bis dahin|solange|einstweilen)\b",
     r"\b(?:until then|meanwhile) (?:we|she|he|they|i) (?:use|uses|work with)\b",
 )
@@ -1245,9 +1245,9 @@ SINGLE_USER = _rx(
     r"\bi am the only one\b",
     # "Auf allen anderen Rechnern geht die GUI", "on every other PC it works".
     r"\b(?:auf|an) allen anderen (?:rechnern|pcs?|clients|notebooks|arbeitsplätzen|geräten)\b"
-    r"[^.\n]{0,30}\b(?:geht|läuft|funktioniert|klappt)\b",
+    r"(?:(?!\bnicht\b)[^.\n]){0,30}\b(?:geht|läuft|funktioniert|klappt)\b(?![^.\n,;]{0,30}\bnicht\b)",
     r"\bon (?:all|every) other (?:machines?|pcs?|clients?|laptops?|notebooks?|workstations?)\b"
-    r"[^.\n]{0,30}\b(?:works?|runs?|is fine)\b",
+    r"(?:(?!\bnot\b|n't\b)[^.\n]){0,30}\b(?:works?|runs?|is fine)\b(?![^.\n,;]{0,30}\b(?:n?either|not)\b)",
 )
 # Asking for documentation is a question on use (and names no operation by itself):
 # "Is there a reference of the REST endpoints?", "is there any up-to-date guide for ...",
