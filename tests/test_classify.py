@@ -1192,3 +1192,31 @@ def test_what_did_not_help_is_no_workaround(text: str) -> None:
 )
 def test_failing_on_all_other_machines_too_is_not_one_machine(text: str) -> None:
     assert _sev(text) == 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Files that cannot be restored or opened are data lost (Major), no standstill.
+        "Der Restore bricht ab, es kann keine der Dateien wiederhergestellt werden, auch "
+        "nicht aus den älteren Sicherungen.",
+        "The restore fails and the older backups give the same error; none of the 12 "
+        "restored PDFs could be opened.",
+        "Der Restore bricht ab, die älteren Sicherungen genauso, keine der 40 "
+        "wiederhergestellten Dateien kann geöffnet werden.",
+    ],
+)
+def test_files_that_cannot_be_opened_are_no_standstill(text: str) -> None:
+    assert _sev(text) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "in allen Fällen kommt es zu ...", "keine Benachrichtigung geht raus".
+        "Die Sicherung von Client X bricht ab. In allen Fällen kommt es zu Fehler 5.",
+        "Der Job bricht ab und keine Benachrichtigung geht raus.",
+    ],
+)
+def test_every_case_and_a_notice_are_no_standstill(text: str) -> None:
+    assert _sev(text) == 3

@@ -725,6 +725,9 @@ NO_OTHER_COPY = _rx(
     r"\bno (?:replica|copy|backup)\b[^.\n]{0,40}\b(?:anywhere else|elsewhere)\b",
     r"\b(?:another|other|second) (?:copy|backup|replica)\b[^.\n]{0,40}(?:there is none|there are none|none exists?)\b",
 )
+# Data, not the work: "keine der 40 Dateien kann geöffnet werden" is data lost (Major),
+# "keine unserer 80 Filialen kann etwas verkaufen" a standstill.
+_DATA = r"datei|daten|file|pdf|dokument|document|mail|tabelle|table|ordner|folder|verzeichnis"
 # Production / the business is halted.
 HALT = _rx(
     r"\b(?:production|operations?|company|business|plant|services|lines?|factory|shop|mill)\b"
@@ -746,7 +749,9 @@ HALT = _rx(
     r"\b(?:verkaufen|produzieren|liefern|fertigen|buchen|kassieren|versenden|verladen|fakturieren|"
     r"bedienen|abfertigen|behandeln) wir\b[^.\n]{0,40}\bkein\w*",
     r"\b(?:0|null|none|kein(?:e|er)?)\s+(?:von|of|out of|der|unserer)\s+(?:unseren\s+|our\s+|den\s+|the\s+)?"
-    r"\d+\s+[\w-]+\b[^.\n]{0,40}\b(?:verlassen|gefahren|ausgefahren|abgefahren|ausgeliefert|ausgerückt|left|departed|"
+    r"\d+\s+(?!(?:[\w-]+\s+)?[\w-]*(?:"
+    + _DATA
+    + r"))[\w-]+\b[^.\n]{0,40}\b(?:verlassen|gefahren|ausgefahren|abgefahren|ausgeliefert|ausgerückt|left|departed|"
     r"shipped|sold|verkauft|produziert|produced|geöffnet|opened)\b",
     r"\bno \w+ can be (?:loaded|started|shipped|produced|processed)\b",
     r"\b(?:nobody|no one|niemand|keiner)\b[^.\n]{0,30}\b(?:can|kann)\b[^.\n]{0,20}\b(?:work|arbeiten)",
@@ -762,13 +767,15 @@ HALT = _rx(
     r"\b(?:kann|können)\s+(?:bei uns\s+|hier\s+|seither\s+|seitdem\s+|heute\s+|also\s+|jetzt\s+){0,2}"
     r"(?:niemand(?:en)?|keiner)\b",
     # Every site dead or closed: "Kassa in allen 9 Shops tot".
-    r"\bin (?:allen|all) (?:\d+ )?\w+\b[^.\n]{0,20}\b(?:tot|dead|offline|zu|geschlossen|closed)\b",
+    # Not "in allen Fällen kommt es zu einem Abbruch" ("zu" ends its clause when closed).
+    r"\bin (?:allen|all) (?:\d+ )?(?!(?:fällen|cases|versuchen|attempts|jobs|läufen|runs)\b)\w+\b"
+    r"[^.\n]{0,20}\b(?:tot|dead|offline|zu(?=\s*(?:$|[.,;!]))|geschlossen|closed)\b",
     r"\bno \w+ (?:can|could|may) be (?:\w+ )?(?:\w+ed|done|made|sold|shipped|built|run)\b",
     r"\bnone of (?:our |the )?(?:\d+ )?\w+ (?:can|could|may)\b",
     # "kann keine unserer 412 Annahmestellen einen Schein annehmen", "nothing goes out",
     # "23 trucks are standing at the docks", "vier Tanker liegen auf Reede".
     r"\b(?:kann|können|konnte) (?:kein\w*|keiner) (?:unserer|der) (?:\d+ )?"
-    r"(?!\w*(?:client|server|job|sicherung|backup|laufwerk|band|rechner|vm))[\w-]+",
+    r"(?!\w*(?:client|server|job|sicherung|backup|laufwerk|band|rechner|vm|" + _DATA + r"))[\w-]+",
     r"\bnothing (?:goes|went|gets|leaves|moves) (?:out|anywhere)\b",
     # "dürfen unsere Ärzte keine Behandlung beginnen".
     r"\b(?:dürfen|können|kann|darf) (?:unsere|die|der|das) \w+ (?:kein\w*|nicht) (?:\w+ )?"
@@ -784,7 +791,7 @@ HALT = _rx(
     # "seit heute früh können wir nichts mehr verwiegen", "kein Bus fährt", "kein Schiff
     # darf ablegen", "die 7-Uhr-Fähre und alles danach fällt aus".
     r"\b(?:können|kann|dürfen|darf)\s+(?:wir|ich|die \w+|niemand)\s+(?:\w+\s+){0,2}nichts\s+mehr\b",
-    r"\bkein\w* (?:einzige\w* )?(?!\w*(?:sicherung|backup|job|restore|mail|meldung|fehler))\w+ "
+    r"\bkein\w* (?:einzige\w* )?(?!\w*(?:sicherung|backup|job|restore|mail|meldung|fehler|nachricht|warnung|alarm|bericht|report))\w+ "
     r"(?:fährt|fahren|läuft|laufen|produziert|startet|fliegt|legt ab|darf ablegen|geht raus|"
     r"geht hinaus|verlässt)\b",
     r"\b(?:darf|dürfen|kann|können) kein\w* \w+ (?:ablegen|abfahren|starten|losfahren|ausrücken)\b",
