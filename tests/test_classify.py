@@ -1220,3 +1220,26 @@ def test_files_that_cannot_be_opened_are_no_standstill(text: str) -> None:
 )
 def test_every_case_and_a_notice_are_no_standstill(text: str) -> None:
     assert _sev(text) == 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A service that listens on a port has not stopped.
+        "Der Restore-Dienst hört auf Port 11301. Können wir ihn auf einen anderen Port legen?",
+        # Asked whether a function must be given up is no function given up.
+        "The backup of the Hyper-V VM fails with a snapshot error. Do I have to switch off "
+        "the VM first?",
+        "Der Backup-Job bricht mit Fehler ab. Müssen wir den Virenscanner deaktivieren?",
+    ],
+)
+def test_a_port_listened_on_or_a_switch_off_asked_about_is_no_major(text: str) -> None:
+    assert _sev(text) in (3, 4)
+
+
+def test_production_data_backed_up_is_no_business_going_on() -> None:
+    text = (
+        "Der Restore bricht ab, die älteren Sicherungen genauso. Die Daten der Produktion "
+        "sind gesichert, aber wir kommen nicht dran. Die Produktion steht."
+    )
+    assert _sev(text) == 1

@@ -504,7 +504,8 @@ FAILURE = _rx(
     r"\bfehler\w*",
     r"\bbricht\b[^.\n]{0,80}\bab\b",
     r"\bbrechen\b[^.\n]{0,80}\bab\b",
-    r"\bhör(?:t|en)\b[^.\n]{0,60}\bauf\b",  # "und die Wiederherstellung hört auf"
+    # Not "der Dienst hört auf Port 11401" (listens on it).
+    r"\bhör(?:t|en)\b[^.\n]{0,60}\bauf\b(?!\s+(?:(?:dem|den)\s+)?(?:port|ports|namen?|ip|adresse|\d))",
     r"\babgebrochen\b",
     r"\bstürzt\b[^.\n]{0,80}\bab\b",
     r"\babsturz\w*",
@@ -558,7 +559,8 @@ RESTORE_FAILS = _rx(
     r"\baborted\b",
     r"\bbricht\b[^.\n]{0,80}\bab\b",
     r"\bbrechen\b[^.\n]{0,80}\bab\b",
-    r"\bhör(?:t|en)\b[^.\n]{0,60}\bauf\b",  # "und die Wiederherstellung hört auf"
+    # Not "der Dienst hört auf Port 11401" (listens on it).
+    r"\bhör(?:t|en)\b[^.\n]{0,60}\bauf\b(?!\s+(?:(?:dem|den)\s+)?(?:port|ports|namen?|ip|adresse|\d))",
     r"\babgebrochen\b",
     r"\bschlägt\b[^.\n]{0,80}\bfehl",
     r"\bbreche\b[^.\n]{0,80}\bab\b",  # reported: "die Rücksicherung breche jedes Mal ab"
@@ -924,7 +926,8 @@ CONTINUES = _rx(
     r"\bnormal weiter\w*",  # "das Einsatzleitsystem läuft auf eigenen Servern normal weiter"
     # "the translators can still work, but ...", "die Versorgung unserer Gäste ist gesichert".
     r"\b(?:can|could) still (?:work|operate|sell|ship|produce|treat|serve)\b",
-    r"\b(?:versorgung|betrieb|behandlung|produktion|auslieferung)\b[^.\n]{0,40}\b(?:ist|sind|bleibt) gesichert\b",
+    # Not a genitive: "die Daten der Produktion sind gesichert" (backed up).
+    r"(?<!\bder )(?<!\bdes )(?<!\bunserer )\b(?:versorgung|betrieb|behandlung|produktion|auslieferung)\b[^.\n]{0,40}\b(?:ist|sind|bleibt) gesichert\b",
     # "The ships are sailing normally", "die Busse fahren ganz normal" (not the restore's job).
     r"\b(?!(?:restores?|jobs?|backups?|tasks?|sesam|drives?|it)\b)[a-z]\w+\s+(?:is|are)\s+(?:still\s+)?"
     r"\w+ing\s+(?:normally|as usual|as normal)\b",
@@ -1144,8 +1147,9 @@ IMPACT = _rx(
     # bookings", "we have had to switch off journaling", "mussten die Archivierung abschalten".
     r"\bhalf (?:of )?(?:the |our )?(?:normal|usual)\b",
     r"\b(?:nur|only) (?:noch )?(?:die |about |etwa )?(?:hälfte|half)\b",
-    r"\b(?:had to|have had to|have to|must)\s+(?:\w+\s+){0,2}(?:switch|turn)\s+off\b",
-    r"\b(?:mussten|müssen|musste)\s+(?:\w+\s+){0,3}(?:abschalten|ausschalten|deaktivieren)\b",
+    # Done, not asked: "Do I have to switch off the VM?", "Müssen wir den Scanner deaktivieren?"
+    r"\b(?:had to|have had to)\s+(?:\w+\s+){0,2}(?:switch|turn)\s+off\b",
+    r"\b(?:mussten|musste)\s+(?:\w+\s+){0,3}(?:abschalten|ausschalten|deaktivieren)\b",
     r"\b(?:kunden|besucher\w*|patient\w*|leser(?:innen)?|gäste|customers|visitors|patients|guests)\b"
     r"[^.\n]{0,50}\b(?:warten|wait|umbestellt|abgewiesen|weggeschickt|vertröstet|turned away|"
     r"rebooked|sent away)\w*",
