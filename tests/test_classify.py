@@ -1243,3 +1243,16 @@ def test_production_data_backed_up_is_no_business_going_on() -> None:
         "sind gesichert, aber wir kommen nicht dran. Die Produktion steht."
     )
     assert _sev(text) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Whichever machine restores it is no older backup tried.
+        "The restore fails no matter which backup server I use as proxy. Production is down.",
+        "Der Restore bricht ab, egal welchen Backup-Server ich nehme. Die Produktion steht.",
+        "Die Rücksicherung bricht ab, egal welches Sicherungsziel ich wähle. Die Produktion steht.",
+    ],
+)
+def test_whichever_server_restores_it_is_no_older_backup(text: str) -> None:
+    assert _sev(text) == 2

@@ -585,6 +585,7 @@ RESTORE_FAILS = _rx(
     r"\b(?:kann|können|konnte\w*)\b[^.\n]{0,40}\bnicht\b",
 )
 # Older backups tried and failing too ("older backups do not help").
+_NOT_A_PLACE = r"(?!-|\s+(?:server|client|proxy|laufwerk|drive|job|software|agent|target|ziel)\b)"
 OLDER_FAIL = _rx(
     r"\b(?:älter\w*|vorwoche|vortag\w*|older|previous|earlier|other restore points|restore points|"
     r"full backups (?:of|from)|vollsicherungen (?:vom|von)|sicherungen (?:vom|von)|"
@@ -635,10 +636,13 @@ OLDER_FAIL = _rx(
     r"\b(?:zurück|runter|hinunter|back|down)\s+(?:bis|to|until)\s+(?:zum\s+|zur\s+|the\s+)?\d{1,2}\.\s*\d{1,2}\.",
     r"\b(?:jede[rs]?|alle|every|each)(?: einzelne\w*| one| single one)?\b[^.\n]{0,40}"
     r"\b(?:an derselben stelle|an der gleichen stelle|at the same (?:point|place|spot))\b",
+    # The backup itself, not a machine or place for it: "egal welchen Backup-Server",
+    # "no matter which backup server I use as proxy", "egal welches Sicherungsziel".
     r"\begal (?:welche\w*|von wann|wie alt|aus welche\w*|mit welche\w*)\s+(?:\w+\s+)?(?:tag|tage|datum|"
-    r"stand|sicherung\w*|backups?|band|bänder|versions?|saveset\w*|zeitpunkt|kopie)\b",
+    r"stand|sicherung(?!s?(?:ziel|server|gerät|laufwerk|software|programm))\w*|backups?|band|bänder|"
+    r"versions?|saveset\w*|zeitpunkt|kopie)\b" + _NOT_A_PLACE,
     r"\b(?:no matter (?:which|what|how old)|whichever)\s+(?:\w+\s+)?(?:day|date|backups?|tapes?|"
-    r"versions?|savesets?|restore points?|cop(?:y|ies))\b",
+    r"versions?|savesets?|restore points?|cop(?:y|ies))\b" + _NOT_A_PLACE,
 )
 # Backups tried one per line, each with its result: the rows of a list or table of restore
 # points ("2026-11-03 22:00   failed after 4 min", "restore from Thursday night -> same",
