@@ -12,6 +12,7 @@ checks every mail's ingest outcome).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +37,7 @@ SIZES = {
     "heldout14": 30,
     "heldout15": 30,
     "heldout16": 30,
+    "heldout19": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)
@@ -104,22 +106,38 @@ def test_heldout15_through_the_pipeline_keeps_its_figures(tmp_path: Path) -> Non
     assert scores.customer_accuracy == 1.0 and scores.f1()[2] >= 0.9, scores.misses
 
 
+def _scores_of(name: str, pipeline: bool, tmp_path: Path) -> Any:
+    """A complete 30-mail corpus's scores, pure or through the pipeline (every outcome right)."""
+    bench = bench_understanding()
+    corpus = CORPUS / name
+    labels, mails = bench.load_corpus(corpus)
+    assert sorted(labels) == sorted(mails) and len(mails) == 30
+    if not pipeline:
+        return bench.score(*bench.pure_results(corpus))
+    labels, results, outcomes = bench.pipeline_results(corpus, tmp_path / "replay")
+    ok, wrong = bench.score_outcomes(labels, outcomes)
+    assert ok == 30, wrong
+    return bench.score(labels, results)
+
+
 @pytest.mark.parametrize("pipeline", [False, True], ids=["pure", "pipeline"])
 def test_heldout17_keeps_its_figures(pipeline: bool, tmp_path: Path) -> None:
     """heldout17 after round 12: every Critical found, but six of its Majors read lower (a
     backup failing for nights while sales go on, slowness by a third, an archive gone:
     several debatable by its writer's own notes), so it keeps its figures as a floor."""
-    bench = bench_understanding()
-    corpus = CORPUS / "heldout17"
-    labels, mails = bench.load_corpus(corpus)
-    assert sorted(labels) == sorted(mails) and len(mails) == 30
-    if pipeline:
-        labels, results, outcomes = bench.pipeline_results(corpus, tmp_path / "replay")
-        ok, wrong = bench.score_outcomes(labels, outcomes)
-        assert ok == 30, wrong
-        scores = bench.score(labels, results)
-    else:
-        scores = bench.score(*bench.pure_results(corpus))
+    scores = _scores_of("heldout17", pipeline, tmp_path)
     assert scores.severity_accuracy >= 19 / 27, scores.misses
     assert scores.critical_recall == 1.0 and scores.critical_precision == 1.0, scores.misses
     assert scores.customer_accuracy == 1.0 and scores.f1()[2] >= 0.93, scores.misses
+
+
+@pytest.mark.parametrize("pipeline", [False, True], ids=["pure", "pipeline"])
+def test_heldout18_keeps_its_blind_figures(pipeline: bool, tmp_path: Path) -> None:
+    """heldout18 was measured blind at the session's end and not worked on yet: its blind
+    figures (pure 63.0% / Critical recall 50%, pipeline 66.7% / 60%, precision 100%) are
+    its floor until a round reads its misses."""
+    scores = _scores_of("heldout18", pipeline, tmp_path)
+    severity, recall = (18 / 27, 0.6) if pipeline else (17 / 27, 0.5)
+    assert scores.severity_accuracy >= severity and scores.critical_recall >= recall, scores.misses
+    assert scores.critical_precision == 1.0 and scores.customer_accuracy == 1.0, scores.misses
+    assert scores.f1()[2] >= 0.94, scores.misses

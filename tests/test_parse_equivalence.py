@@ -20,7 +20,7 @@ the mutations now seeded per input (adding a corpus no longer changes the others
 mutations): every mutated input is other bytes, so all their pins are new, taken from
 the parser that had just passed every earlier pin; the unmutated inputs' and odd mails'
 pins were checked unchanged.
-Extended on 2026-12-07 (eleventh session) with heldout12 to heldout17: their pins were
+Extended on 2026-12-07 (eleventh session) with heldout12 to heldout19: their pins were
 added, every earlier pin is unchanged.
 """
 
