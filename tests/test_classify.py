@@ -1256,3 +1256,15 @@ def test_production_data_backed_up_is_no_business_going_on() -> None:
 )
 def test_whichever_server_restores_it_is_no_older_backup(text: str) -> None:
     assert _sev(text) == 2
+
+
+def test_a_doubt_or_a_question_is_neither_going_on_nor_put_right() -> None:
+    """From the review: "how long we can still work" is no business going on, and "got
+    everything back?" asked is nothing put right."""
+    critical = (
+        "Der Restore bricht ab, die älteren Sicherungen genauso, eine andere Kopie gibt es "
+        "nicht. Nobody knows how long we can still work."
+    )
+    assert _sev(critical) == 1
+    assert _Facts("", "We got everything back? No.").recovered is None
+    assert _Facts("", "Alles ist wieder da? Nein!").recovered is None

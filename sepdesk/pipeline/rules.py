@@ -929,6 +929,8 @@ CONTINUES = _rx(
     r"\b(?:runs|run|works) (?:on )?(?:anyway|nevertheless|regardless)\b",
     r"\bnormal weiter\w*",  # "das Einsatzleitsystem läuft auf eigenen Servern normal weiter"
     # "the translators can still work, but ...", "die Versorgung unserer Gäste ist gesichert".
+    # Not "nobody knows how long we can still work".
+    r"(?<!\blong we )(?<!\blong they )(?<!\blong you )(?<!\blong i )"
     r"\b(?:can|could) still (?:work|operate|sell|ship|produce|treat|serve)\b",
     # Not a genitive: "die Daten der Produktion sind gesichert" (backed up).
     r"(?<!\bder )(?<!\bdes )(?<!\bunserer )\b(?:versorgung|betrieb|behandlung|produktion|auslieferung)\b[^.\n]{0,40}\b(?:ist|sind|bleibt) gesichert\b",
@@ -966,9 +968,10 @@ RECOVERED = _rx(
     r"\balles (?:läuft|funktioniert|geht) wieder\b",
     r"\beverything (?:is |has been )?(?:running|working|back up) again\b",
     # Put right already: "IT got everything back by lunchtime, so nothing is broken now".
-    r"\b(?:got|have|had|brought) (?:everything|it all|all of it) back\b",
+    # Said, not asked: "We got everything back? No."
+    r"\b(?:got|have|had|brought) (?:everything|it all|all of it) back\b(?!\s*\?)",
     r"\bnothing is broken (?:now|any more|anymore)\b",
-    r"\b(?:alles|alle daten) (?:ist |sind |war |waren )?wieder da\b",
+    r"\b(?:alles|alle daten) (?:ist |sind |war |waren )?wieder da\b(?!\s*\?)",
 )
 # The installation is a test, trial or lab, not production.
 TEST_SYSTEM = _rx(
