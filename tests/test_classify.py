@@ -1268,3 +1268,19 @@ def test_a_doubt_or_a_question_is_neither_going_on_nor_put_right() -> None:
     assert _sev(critical) == 1
     assert _Facts("", "We got everything back? No.").recovered is None
     assert _Facts("", "Alles ist wieder da? Nein!").recovered is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # From the review (already so before this session): a restore that would be
+        # impossible is none tried, so none failing, and no Critical.
+        "Die nächtlichen Sicherungen schlagen fehl. Eine weitere Kopie haben wir nicht. Eine "
+        "Rücksicherung wäre also unmöglich.",
+        "Die Sicherung läuft seit Tagen nicht. Ein Restore wäre damit nicht möglich.",
+        "All nightly backups fail. A restore of the server would be impossible.",
+    ],
+)
+def test_a_restore_that_would_be_impossible_is_no_restore_failing(text: str) -> None:
+    assert _Facts("", text).restore_fails is None
+    assert _sev(text) != 1

@@ -567,8 +567,9 @@ RESTORE_FAILS = _rx(
     r"\bsich\b[^.\n]{0,40}\bnicht\b[^.\n]{0,30}\blässt\b",
     r"\bgeht nicht\b",
     r"\bklappt nicht\b",
-    r"\bnot possible\b",
-    r"\bnicht möglich\b",
+    r"(?<!\bwould be )\bnot possible\b",
+    # Not what would be: "eine Rücksicherung wäre also unmöglich" (nothing was tried).
+    r"(?<!\bwäre )(?<!\bwären )(?<!\bwäre also )(?<!\bwäre dann )(?<!\bwäre damit )\bnicht möglich\b",
     r"\bcannot\b",
     r"\berror\b",
     r"\bfunktioniert nicht\b",
@@ -578,7 +579,8 @@ RESTORE_FAILS = _rx(
     r"\b(?:does|do)(?: not|n't) work\b",
     r"\bnot working\b",
     r"\b(?:will not|won't) (?:bring|get)\b",  # "your software will not bring it back"
-    r"\bunmöglich\b",
+    r"(?<!\bwäre )(?<!\bwären )(?<!\bwäre also )(?<!\bwäre dann )(?<!\bwäre damit )\bunmöglich\b",
+    r"(?<!\bwould be )\bimpossible\b",
     r"\bunable\b",
     r"\bcould not\b",
     r"\bcan't\b",
