@@ -1284,3 +1284,12 @@ def test_a_doubt_or_a_question_is_neither_going_on_nor_put_right() -> None:
 def test_a_restore_that_would_be_impossible_is_no_restore_failing(text: str) -> None:
     assert _Facts("", text).restore_fails is None
     assert _sev(text) != 1
+
+
+def test_a_backup_that_does_not_run_is_a_failure() -> None:
+    assert _sev("Die Sicherung läuft seit Tagen nicht. Ein Restore wäre damit nicht möglich.") == 3
+    assert _sev("Der Sicherungsjob lief gestern nicht, heute wieder. Woran liegt das?") == 3
+    # Something else said of the run: no failure.
+    assert (
+        _sev("Der Job läuft nicht nur nachts, sondern auch tagsüber. Wie stelle ich das um?") == 4
+    )

@@ -498,6 +498,10 @@ FAILURE = _rx(
     r"\bschlägt\b[^.\n]{0,80}\bfehl\b",
     r"\bschlagen\b[^.\n]{0,80}\bfehl\b",
     r"\bfehlgeschlagen\b",
+    # "die Sicherung läuft seit Tagen nicht", "der Job lief gestern nicht" (not "läuft nicht
+    # nur nachts", "läuft nicht schneller": something else is said of the run).
+    r"\b(?:läuft|laufen|lief|liefen)\b(?:\s+(?:seit|schon|mehr|gestern|heute|heute\s+nacht|"
+    r"\w+tagen|tagen|wochen|nächten|\d+))*\s+nicht\b(?!\s+(?:nur|schneller|langsamer|so|mehr\s+so))",
     r"\bscheiter(?:t|n|te|ten)\b",
     r"\bgescheitert\b",
     r"\bfehl(?:t|en)\b",
