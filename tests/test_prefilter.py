@@ -108,11 +108,11 @@ def test_how_far_before_its_literal_a_match_can_start(pattern: str, offset: int 
 def test_a_search_starts_where_the_first_match_can_begin() -> None:
     rule = Rule((r"\bfoo\w*", r"(?:big )?\bbar\b"), re.IGNORECASE)
     text = "x" * 200 + " no bar here, then FOOTER"
-    assert rule.narrowed_from(text)[1] == text.index("bar") - 4
+    assert rule.narrowed_within(text)[1] == text.index("bar") - 4
     assert rule.search(text).group() == "bar"  # type: ignore[union-attr]
     # An alternative that may start anywhere before its literal starts the search at 0.
     loose = Rule((r"\w*foo", r"\bbar\b"), re.IGNORECASE)
-    assert loose.narrowed_from(text)[1] == 0
+    assert loose.narrowed_within(text)[1] == 0
     # Lookbehinds still see the text before the start.
     guarded = Rule((r"(?<!no )\bbar\b", r"\bfooter\b"), re.IGNORECASE)
     assert guarded.search(text).group() == "FOOTER"  # type: ignore[union-attr]

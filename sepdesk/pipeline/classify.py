@@ -533,8 +533,9 @@ def _tried_rows(own: str) -> str | None:
         if not when or rules.LOG_TIME.search(line):
             continue
         # A table's cells each on a line of their own: the result follows its date.
-        below = None if rules.TRIED_RESULT.search(line) else _result_below(lines, i)
-        if below is None and not rules.TRIED_RESULT.search(line):
+        on_line = rules.TRIED_RESULT.search(line)
+        below = None if on_line else _result_below(lines, i)
+        if not (on_line or below):
             continue
         first = i if first < 0 else first
         last = i + 1 if below else i

@@ -418,16 +418,11 @@ class Rule:
         part of it); None when none can."""
         return self._narrow(text)[0]
 
-    def narrowed_from(self, text: str) -> tuple[re.Pattern[str] | None, int]:
-        """``narrowed``, and where in ``text`` its earliest match can start (a match in a
-        part of ``text`` cannot start before that point of the part either)."""
-        pattern, live = self._narrow(text)
-        return pattern, self._start(text, live) if pattern else 0
-
     def narrowed_within(self, text: str) -> tuple[re.Pattern[str] | None, int, list[int] | None]:
-        """``narrowed_from``, and where in ``text`` the literals of the live alternatives
-        end (None: not known, then any place may hold a match). Every match holds one of
-        them, so a part of ``text`` where none ends holds no match and need not be searched."""
+        """``narrowed``; where in ``text`` its earliest match can start (a match in a part of
+        ``text`` cannot start before that point of the part either); and where the literals
+        of the live alternatives end (None: not known, then any place may hold a match).
+        Every match holds one of them, so a part of ``text`` where none ends holds none."""
         pattern, live = self._narrow(text)
         if pattern is None:
             return None, 0, None
