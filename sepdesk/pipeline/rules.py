@@ -473,6 +473,17 @@ STATED = (
 )
 
 # Failure, malfunction or loss of any kind.
+# Pieces two rules share. A run that stops: "und die Wiederherstellung hört auf", not "der
+# Dienst hört auf Port 11401" (listens on it).
+_STOPS = r"\bhör(?:t|en)\b[^.\n]{0,60}\bauf\b(?!\s+(?:(?:dem|den)\s+)?(?:port|ports|namen?|ip|adresse|\d))"
+# Work at a fraction of its pace: slowness and its impact at once.
+_HALF_PACE = (
+    r"\b(?:half|halbe\w*|halber) (?:the )?(?:speed|capacity|throughput|output|pace|leistung|"
+    r"geschwindigkeit|tempo|kapazität)\b"
+)
+# What would be, not what is: "eine Rücksicherung wäre also unmöglich" (nothing was tried).
+_NOT_WOULD_BE = r"(?<!\bwäre )(?<!\bwären )(?<!\bwäre also )(?<!\bwäre dann )(?<!\bwäre damit )"
+
 FAILURE = _rx(
     # Not the name of a notice: "failure notifications per tenant", "on failure mails".
     r"\bfail(?:s|ed|ing|ure)?\b(?! (?:notifications?|notices?|mails?|e-?mails?|alerts?|reports?)\b)",
@@ -508,8 +519,7 @@ FAILURE = _rx(
     r"\bfehler\w*",
     r"\bbricht\b[^.\n]{0,80}\bab\b",
     r"\bbrechen\b[^.\n]{0,80}\bab\b",
-    # Not "der Dienst hört auf Port 11401" (listens on it).
-    r"\bhör(?:t|en)\b[^.\n]{0,60}\bauf\b(?!\s+(?:(?:dem|den)\s+)?(?:port|ports|namen?|ip|adresse|\d))",
+    _STOPS,
     r"\babgebrochen\b",
     r"\bstürzt\b[^.\n]{0,80}\bab\b",
     r"\babsturz\w*",
@@ -563,8 +573,7 @@ RESTORE_FAILS = _rx(
     r"\baborted\b",
     r"\bbricht\b[^.\n]{0,80}\bab\b",
     r"\bbrechen\b[^.\n]{0,80}\bab\b",
-    # Not "der Dienst hört auf Port 11401" (listens on it).
-    r"\bhör(?:t|en)\b[^.\n]{0,60}\bauf\b(?!\s+(?:(?:dem|den)\s+)?(?:port|ports|namen?|ip|adresse|\d))",
+    _STOPS,
     r"\babgebrochen\b",
     r"\bschlägt\b[^.\n]{0,80}\bfehl",
     r"\bbreche\b[^.\n]{0,80}\bab\b",  # reported: "die Rücksicherung breche jedes Mal ab"
@@ -572,8 +581,7 @@ RESTORE_FAILS = _rx(
     r"\bgeht nicht\b",
     r"\bklappt nicht\b",
     r"(?<!\bwould be )\bnot possible\b",
-    # Not what would be: "eine Rücksicherung wäre also unmöglich" (nothing was tried).
-    r"(?<!\bwäre )(?<!\bwären )(?<!\bwäre also )(?<!\bwäre dann )(?<!\bwäre damit )\bnicht möglich\b",
+    _NOT_WOULD_BE + r"\bnicht möglich\b",
     r"\bcannot\b",
     r"\berror\b",
     r"\bfunktioniert nicht\b",
@@ -583,7 +591,7 @@ RESTORE_FAILS = _rx(
     r"\b(?:does|do)(?: not|n't) work\b",
     r"\bnot working\b",
     r"\b(?:will not|won't) (?:bring|get)\b",  # "your software will not bring it back"
-    r"(?<!\bwäre )(?<!\bwären )(?<!\bwäre also )(?<!\bwäre dann )(?<!\bwäre damit )\bunmöglich\b",
+    _NOT_WOULD_BE + r"\bunmöglich\b",
     r"(?<!\bwould be )\bimpossible\b",
     r"\bunable\b",
     r"\bcould not\b",
@@ -1097,8 +1105,7 @@ PERFORMANCE = _rx(
     r"\b\d+(?:[.,]\d+)?\s*(?:(?:-|–|bis|to)\s*\d+(?:[.,]\d+)?\s*)?(?:kb|mb|gb)/s\b",
     r"\b(?:but|aber|nur|just|only|einfach)\s+(?:very\s+|sehr\s+|extremely\s+|extrem\s+)?(?:slow|langsam)\b",
     # Work at a fraction of its pace: "mit etwa halber Leistung", "at half speed".
-    r"\b(?:half|halbe\w*|halber) (?:the )?(?:speed|capacity|throughput|output|pace|leistung|"
-    r"geschwindigkeit|tempo|kapazität)\b",
+    _HALF_PACE,
     # Times against their usual: "dauert der Lauf 31 statt 9 Stunden", "takes 6 hours
     # instead of 2", "das Öffnen einer Datei dauert Minuten" (no count: it should be none).
     r"\b(?:dauert|dauern|braucht|brauchen|läuft|laufen|takes?|took|runs?|ran)\b[^.\n]{0,30}"
@@ -1121,8 +1128,7 @@ IMPACT = _rx(
     r"\bstopped (?:all|any)\b",
     # Work moved to paper: "half of the planning on paper", "Touren auf Papier festhalten".
     r"\b(?:on paper|auf papier|mit papier und stift|with pen and paper|mit zetteln?)\b",
-    r"\b(?:half|halbe\w*|halber) (?:the )?(?:speed|capacity|throughput|output|pace|leistung|"
-    r"geschwindigkeit|tempo|kapazität)\b",
+    _HALF_PACE,
     r"\b(?:data|daten)\b[^.\n]{0,40}\b(?:missing|unavailable|fehlen|nicht verfügbar)\b",
     r"\bwe need the\b[^.\n]{0,30}\bdata\b",
     r"\bhas stopped working\b",
