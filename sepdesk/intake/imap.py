@@ -275,8 +275,13 @@ class ImapPoller:
         """The folders read now: those the server has (see :attr:`_skipped`)."""
         return [f for f in self.folders if f not in self._skipped]
 
+    @property
+    def account(self) -> str:
+        """user@host, as the log lines name the account."""
+        return f"{self.cfg.user}@{self.cfg.host}"
+
     def mailbox_key(self, folder: str) -> str:
-        return f"{self.cfg.user}@{self.cfg.host}/{folder}"
+        return f"{self.account}/{folder}"
 
     @property
     def max_bytes(self) -> int:
@@ -347,30 +352,29 @@ class ImapPoller:
                         continue
                     # A destination: the mail is read and processed; its refused move is
                     # the WARNING (see move).
-                    where = f"{self.cfg.user}@{self.cfg.host}"
-                    log.info("imap %s: cannot create folder %s: %s", where, folder, _one_line(exc))
+                    log.info(
+                        "imap %s: cannot create folder %s: %s", self.account, folder, _one_line(exc)
+                    )
                     continue
                 self._skipped.pop(folder, None)  # "created it" below says it is read now
                 # The watched folder too (the issue: folders are created when absent);
                 # a WARNING, since a typo in [imap] folder would watch an empty one.
-                where = f"{self.cfg.user}@{self.cfg.host}"
                 level = logging.WARNING if folder in self.folders else logging.INFO
-                log.log(level, "imap %s: folder %s did not exist; created it", where, folder)
+                log.log(level, "imap %s: folder %s did not exist; created it", self.account, folder)
 
     def _skip(self, folder: str, answer: str) -> None:
         """An extra folder the server will not create: a WARNING (INFO while the same answer
         repeats), on its imap_state row too; the other folders are read as usual."""
         text = f"cannot create folder {folder}, not read: {answer}"
         level = logging.INFO if _same_fault(text, self._skipped.get(folder)) else logging.WARNING
-        log.log(level, "imap %s@%s: %s", self.cfg.user, self.cfg.host, text)
+        log.log(level, "imap %s: %s", self.account, text)
         self._skipped[folder] = text
         self._skipped_retry = time.monotonic() + self.cfg.poll_interval
         self._safe_record_error(text, [folder])
 
     def _found(self, folder: str) -> None:
         if self._skipped.pop(folder, None) is not None:
-            where = f"{self.cfg.user}@{self.cfg.host}"
-            log.warning("imap %s: folder %s exists now; reading it", where, folder)
+            log.warning("imap %s: folder %s exists now; reading it", self.account, folder)
 
     def close(self) -> None:
         """Log out (or drop the socket when the server is gone); safe to call twice."""
@@ -1069,7 +1073,7 @@ class ImapPoller:
         self.run_once()
         self._contacted = True
         if self._failing is not None:
-            where = f"{self.cfg.user}@{self.cfg.host}:{self.cfg.port}"
+            where = f"{self.account}:{self.cfg.port}"
             log.warning("imap: %s works again after %d failed attempts", where, self._failures)
             self._failing, self._failures = None, 0
         while not stop.is_set():
@@ -1115,7 +1119,7 @@ class ImapPoller:
         self._safe_record_error(text)
 
     def _describe(self, exc: BaseException) -> str:
-        where = f"{self.cfg.user}@{self.cfg.host}:{self.cfg.port}"
+        where = f"{self.account}:{self.cfg.port}"
         # imapclient wraps every error of LOGIN in LoginError, also the connection lost
         # meanwhile (a restarting server): that is no refusal of the password.
         if isinstance(exc, LoginError) and "socket error" not in str(exc):
