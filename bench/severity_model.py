@@ -78,6 +78,12 @@ def figures(truth: list[int], guess: list[int]) -> str:
 
 
 def main() -> None:
+    try:
+        import sklearn  # noqa: F401  (the one extra this script needs)
+    except ImportError:
+        sys.exit(
+            "bench/severity_model.py needs scikit-learn: .venv/bin/pip install -e '.[research]'"
+        )
     data = {corpus.name: new_tickets(corpus) for corpus in corpora()}
     print(f"{'left out':10} {'n':>3}  model: exact rec  prec   rules now: exact rec  prec")
     pooled: dict[str, list[int]] = {"truth": [], "model": [], "rules": []}
