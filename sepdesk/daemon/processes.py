@@ -138,10 +138,11 @@ def one_pass(job: Callable[[datetime], int], faults: PassFaults) -> float:
 def preload(settings: Settings) -> None:
     """What every pipeline process needs before its first mail, done once in the parent."""
     from sepdesk.daemon.workers import PipelineJob  # noqa: F401 - the import is the point
-    from sepdesk.pipeline import prefilter
+    from sepdesk.pipeline import prefilter, severity_model
     from sepdesk.sla.calendar import SupportCalendar
 
     prefilter.prepare()
+    severity_model.shipped()
     SupportCalendar.from_settings(settings)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
 from itertools import accumulate
 
-from sepdesk.pipeline import rules
+from sepdesk.pipeline import rules, severity_model
 from sepdesk.pipeline.parse import Attachment
 from sepdesk.pipeline.prefilter import Rule
 
@@ -603,9 +603,55 @@ def _nothing_left(f: _Facts) -> str | None:
     return None
 
 
-def judge_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
-    """SPEC §1 severity from content; the sender's claim plays no part."""
+def judge_severity(
+    subject: str, own: str, weights: severity_model.Weights | None = None
+) -> tuple[int, tuple[str, ...]]:
+    """SPEC §1 severity from content; the sender's claim plays no part. The rules judge,
+    and the learned model (``weights``: the shipped ones unless given) overrules them where
+    it is sure (:func:`_learned_level`), never lowering a Critical of the rules."""
     f = _Facts(subject, own)
+    severity, reasons = _by_rules(f)
+    if severity == 1:
+        return severity, reasons
+    p = severity_model.probabilities(weights or severity_model.shipped(), f"{subject}\n{own}")
+    learned = _learned_level(p, f)
+    if learned is None or learned == severity:
+        return severity, reasons
+    return learned, (
+        f"worded like the {SEVERITY_NAMES[learned]} requests the model learned from"
+        f" (P {p[learned]:.2f})",
+        f"the rules alone: {SEVERITY_NAMES[severity]} ({reasons[0]})",
+    )
+
+
+def _learned_level(p: dict[int, float], f: _Facts) -> int | None:
+    """The model's level where it is sure; Critical not against what the mail says."""
+    if p[1] >= severity_model.CRITICAL_AT:
+        return None if _not_critical(f) else 1
+    level = max((2, 3, 4), key=p.__getitem__)
+    return level if p[level] >= severity_model.LEVEL_AT else None
+
+
+def _not_critical(f: _Facts) -> str | None:
+    """What the mail says that SPEC's Critical excludes, which no wording outweighs: a test
+    system, a problem put right, a workaround, or the business going on."""
+    return (
+        f.test
+        or f.recovered
+        or f.workaround
+        or f.continues
+        or f.no_impact
+        or f.single_user
+        or f.archive
+    )
+
+
+def rules_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
+    """What the hand-written rules alone judge (bench/severity_model.py compares)."""
+    return _by_rules(_Facts(subject, own))
+
+
+def _by_rules(f: _Facts) -> tuple[int, tuple[str, ...]]:
     critical = (
         f.restore_fails
         and f.older_fail

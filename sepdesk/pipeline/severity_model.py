@@ -1,0 +1,84 @@
+"""How a learned model reads a request's severity (SPEC §1), from its words alone.
+
+The hand-written rules (classify.py) judge from wordings they know. On corpora they had
+never seen they found a third to a half of the Criticals and four of five severities in
+all; a logistic regression on the word and word-pair frequencies of the same corpora,
+never trained on the corpus it judged, found nearly all the Criticals and more than nine
+of ten severities (docs/internals.md). classify.judge_severity lets it speak where it is
+sure: it may raise to Critical where the mail says nothing against it, and set the other
+levels; it never lowers a Critical of the rules.
+
+The weights are trained by ``bench/severity_model.py --write`` with scikit-learn and read
+here with plain arithmetic, which that script checks against scikit-learn's own
+probabilities before it writes them: sepdesk needs no scikit-learn.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from itertools import pairwise
+
+CRITICAL_AT = 0.65  # P(Critical) that raises to Critical; chosen leave-one-corpus-out
+LEVEL_AT = 0.6  # P of Major, Minor or Cosmetic that sets that level (same)
+
+# scikit-learn's default token: two or more word characters, after lower-casing.
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+@dataclass(frozen=True)
+class Weights:
+    levels: tuple[int, ...]  # the severities, in the order of each row below
+    intercepts: tuple[float, ...]
+    terms: dict[str, list[float]]  # term -> [idf, a coefficient per level], as in the file
+
+
+def terms_of(text: str) -> Counter[str]:
+    """The words and adjacent word pairs of ``text`` with their counts."""
+    words = _TOKEN.findall(text.lower())
+    counts = Counter(words)
+    counts.update(f"{a} {b}" for a, b in pairwise(words))
+    return counts
+
+
+def probabilities(weights: Weights, text: str) -> dict[int, float]:
+    """P of each severity for ``text``: sublinear TF-IDF, L2-normalised, through a softmax."""
+    known = weights.terms
+    rows = [(1.0 + math.log(n), known[t]) for t, n in terms_of(text).items() if t in known]
+    norm = math.sqrt(sum((tf * row[0]) ** 2 for tf, row in rows)) or 1.0
+    scores = list(weights.intercepts)
+    for tf, row in rows:
+        x = tf * row[0] / norm
+        for i, c in enumerate(row[1:]):
+            scores[i] += x * c
+    top = max(scores)
+    exps = [math.exp(s - top) for s in scores]
+    total = sum(exps)
+    return {level: e / total for level, e in zip(weights.levels, exps, strict=True)}
+
+
+def weights_from(data: dict[str, object]) -> Weights:
+    """Weights from the parsed JSON that ``bench/severity_model.py --write`` writes."""
+    levels, intercepts, terms = data.get("levels"), data.get("intercepts"), data.get("terms")
+    if not (isinstance(levels, list) and isinstance(intercepts, list) and isinstance(terms, dict)):
+        raise ValueError(
+            "severity model: 'levels' and 'intercepts' must be lists, 'terms' an object"
+        )
+    n = len(levels)
+    # Each row is checked for its length, not each number: the file is 57,000 of them,
+    # read at every process start, and written by the one script that checks them.
+    if len(intercepts) != n or any(len(row) != n + 1 for row in terms.values()):
+        raise ValueError(f"severity model: every row must have an idf and {n} coefficients")
+    return Weights(tuple(int(v) for v in levels), tuple(float(b) for b in intercepts), terms)
+
+
+@cache
+def shipped() -> Weights:
+    """The weights that come with sepdesk, read once per process."""
+    text = resources.files(__package__).joinpath("severity_model.json").read_text("utf-8")
+    return weights_from(json.loads(text))
