@@ -1189,6 +1189,23 @@ def test_what_did_not_help_is_no_workaround(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
+        # The denial after the thing: "Workaround gibt es keinen", "haben wir keine".
+        "Alle Linien stehen, Workaround gibt es keinen.",
+        "Eine Umgehungslösung haben wir keine.",
+        "Workaround gibt es nicht.",
+    ],
+)
+def test_a_workaround_denied_after_it_is_none(text: str) -> None:
+    assert _Facts("", text).workaround is None
+
+
+def test_a_workaround_not_denied_is_one() -> None:
+    assert _Facts("", "Einen Workaround gibt es: wir nutzen die Konsole.").workaround
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         # Failing on every other machine as well is no single machine's problem.
         "Die Sicherung bricht ab. Auf allen anderen Clients funktioniert es ebenfalls nicht.",
         "The backup fails. On all other machines it doesn't work either, same error.",

@@ -1254,8 +1254,8 @@ NEGATION_BEFORE = _rx(
 # Within the same clause only: in "alle Sicherungen schlagen fehl, ein anderes Ziel gibt es
 # nicht" the negation belongs to the target, not to the failure before the comma.
 NEGATION_AFTER = _rx(
-    r"^[^\w,;]*(?:\w+[^\w,;]+){0,3}(?:gibt es nicht|haben wir nicht|does not exist|"
-    r"doesn't exist|not possible|nicht möglich)",
+    r"^[^\w,;]*(?:\w+[^\w,;]+){0,3}(?:gibt es (?:nicht|keine[nr]?)\b|haben wir (?:nicht|keine[nr]?)\b|"
+    r"does not exist|doesn't exist|not possible|nicht möglich)",
     # A form's row: "Error message: none", "Fehlermeldung | keine".
     r"^\s*(?:message|meldung)?\s*[|:]?\s*(?:none|keine|n/a)\s*(?:$|[.;,|])",
     alone=True,
