@@ -49,13 +49,18 @@ def terms_of(text: str) -> Counter[str]:
 def probabilities(weights: Weights, text: str) -> dict[int, float]:
     """P of each severity for ``text``: sublinear TF-IDF, L2-normalised, through a softmax."""
     known = weights.terms
-    rows = [(1.0 + math.log(n), known[t]) for t, n in terms_of(text).items() if t in known]
-    norm = math.sqrt(sum((tf * row[0]) ** 2 for tf, row in rows)) or 1.0
-    scores = list(weights.intercepts)
-    for tf, row in rows:
-        x = tf * row[0] / norm
-        for i, c in enumerate(row[1:]):
-            scores[i] += x * c
+    rows = [
+        ((1.0 + math.log(n)) * row[0], row)
+        for t, n in terms_of(text).items()
+        if (row := known.get(t))
+    ]
+    norm = math.sqrt(sum(x * x for x, _ in rows)) or 1.0
+    # One pass per level over the few hundred terms: cheaper in Python than one pass
+    # over the terms with an inner loop over the levels.
+    scores = [
+        b + sum(x * row[i] for x, row in rows) / norm
+        for i, b in enumerate(weights.intercepts, start=1)
+    ]
     top = max(scores)
     exps = [math.exp(s - top) for s in scores]
     total = sum(exps)
