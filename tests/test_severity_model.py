@@ -17,13 +17,15 @@ LEVELS = (1, 2, 3, 4)
 
 def _sure_of(level: int) -> Weights:
     """Weights that give ``level`` P 0.9999 whatever the text."""
-    return Weights(LEVELS, tuple(10.0 if lv == level else 0.0 for lv in LEVELS), {})
+    return Weights(LEVELS, tuple(10.0 if lv == level else 0.0 for lv in LEVELS), {}, min_known=0)
 
 
 def _at(level: int, p: float) -> Weights:
     """Weights that give ``level`` exactly P ``p`` and the rest the same share of 1 - p."""
     rest = math.log((1 - p) / 3)
-    return Weights(LEVELS, tuple(math.log(p) if lv == level else rest for lv in LEVELS), {})
+    return Weights(
+        LEVELS, tuple(math.log(p) if lv == level else rest for lv in LEVELS), {}, min_known=0
+    )
 
 
 def test_terms_are_words_of_two_letters_and_their_pairs_lower_cased() -> None:
@@ -39,21 +41,42 @@ def test_terms_are_words_of_two_letters_and_their_pairs_lower_cased() -> None:
 
 
 def test_probabilities_are_sublinear_tfidf_normalised_through_a_softmax() -> None:
-    weights = Weights((1, 2), (-1.0, 0.5), {"server": [2.0, 1.5, -0.5], "steht": [1.0, 3.0, 0.0]})
+    terms = {"server": [2.0, 1.5, -0.5], "steht": [1.0, 3.0, 0.0]}
+    weights = Weights((1, 2), (-1.0, 0.5), terms, min_known=0)
     server, steht = (1 + math.log(2)) * 2.0, 1.0
     norm = math.hypot(server, steht)
     one = -1.0 + (server * 1.5 + steht * 3.0) / norm
     two = 0.5 + (server * -0.5) / norm
     expected = math.exp(one) / (math.exp(one) + math.exp(two))
     p = probabilities(weights, "Server server steht x")
-    assert p[1] == pytest.approx(expected, abs=1e-12)
+    assert p is not None and p[1] == pytest.approx(expected, abs=1e-12)
     assert p[1] + p[2] == pytest.approx(1.0)
 
 
 def test_a_text_of_no_known_word_gets_the_intercepts_probabilities() -> None:
-    weights = Weights((1, 2), (0.5, 0.0), {"server": [2.0, 1.5, 0.0]})
+    weights = Weights((1, 2), (0.5, 0.0), {"server": [2.0, 1.5, 0.0]}, min_known=0)
     for text in ("nichts davon", ""):
-        assert probabilities(weights, text)[1] == pytest.approx(1 / (1 + math.exp(-0.5)))
+        p = probabilities(weights, text)
+        assert p is not None and p[1] == pytest.approx(1 / (1 + math.exp(-0.5)))
+
+
+def test_the_model_does_not_speak_on_fewer_known_terms_than_its_minimum() -> None:
+    weights = Weights((1, 2), (0.5, 0.0), {"server": [2.0, 1.5, 0.0]}, min_known=2)
+    assert probabilities(weights, "server") is None
+    assert probabilities(weights, "server server") is None  # one term, twice
+    assert probabilities(Weights((1, 2), (0.5, 0.0), {"server": [2.0, 1.5, 0.0]}, 1), "server")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Bonjour, la sauvegarde ne fonctionne plus depuis hier. Merci",
+        "Die nächtliche Sicherung des Fileservers schlägt fehl.",
+    ],
+)
+def test_a_short_or_foreign_text_is_judged_by_the_rules_alone(text: str) -> None:
+    assert probabilities(severity_model.shipped(), text) is None
+    assert judge_severity("", text) == rules_severity("", text)
 
 
 @pytest.mark.parametrize(
@@ -79,10 +102,13 @@ def test_the_shipped_weights_tell_a_plain_critical_from_a_question() -> None:
         "Sicherungen ebenso. Kein Lager kann arbeiten, kein Paket geht raus.",
     )
     question = probabilities(
-        weights, "Frage\nWie ändere ich den Empfänger der Benachrichtigungen in der GUI?"
+        weights,
+        "Frage zur Konfiguration\nGuten Tag, wie kann ich in der GUI den Empfänger der "
+        "Benachrichtigungen ändern? Die Mails sollen künftig an unsere neue Adresse gehen. "
+        "Die Sicherungen laufen alle ohne Probleme. Vielen Dank und freundliche Grüße",
     )
-    assert max(critical, key=critical.__getitem__) == 1
-    assert max(question, key=question.__getitem__) == 4
+    assert critical is not None and max(critical, key=critical.__getitem__) == 1
+    assert question is not None and max(question, key=question.__getitem__) == 4
 
 
 def test_the_model_raises_what_the_rules_judged_lower_and_says_so() -> None:

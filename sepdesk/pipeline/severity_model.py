@@ -26,6 +26,10 @@ from itertools import pairwise
 
 CRITICAL_AT = 0.65  # P(Critical) that raises to Critical; chosen leave-one-corpus-out
 LEVEL_AT = 0.6  # P of Major, Minor or Cosmetic that sets that level (same)
+# Fewer known words and pairs than this and the model does not speak: the shortest mail
+# it learned from had 23, and a mail in French or of one line would be judged by its
+# intercepts alone (Cosmetic 0.49).
+MIN_KNOWN = 20
 
 # scikit-learn's default token: two or more word characters, after lower-casing.
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
@@ -36,6 +40,7 @@ class Weights:
     levels: tuple[int, ...]  # the severities, in the order of each row below
     intercepts: tuple[float, ...]
     terms: dict[str, list[float]]  # term -> [idf, a coefficient per level], as in the file
+    min_known: int = MIN_KNOWN
 
 
 def terms_of(text: str) -> Counter[str]:
@@ -46,14 +51,17 @@ def terms_of(text: str) -> Counter[str]:
     return counts
 
 
-def probabilities(weights: Weights, text: str) -> dict[int, float]:
-    """P of each severity for ``text``: sublinear TF-IDF, L2-normalised, through a softmax."""
+def probabilities(weights: Weights, text: str) -> dict[int, float] | None:
+    """P of each severity for ``text``: sublinear TF-IDF, L2-normalised, through a softmax;
+    None where ``text`` has fewer than ``weights.min_known`` terms the model knows."""
     known = weights.terms
     rows = [
         ((1.0 + math.log(n)) * row[0], row)
         for t, n in terms_of(text).items()
         if (row := known.get(t))
     ]
+    if len(rows) < weights.min_known:
+        return None
     norm = math.sqrt(sum(x * x for x, _ in rows)) or 1.0
     # One pass per level over the few hundred terms: cheaper in Python than one pass
     # over the terms with an inner loop over the levels.
