@@ -17,6 +17,7 @@ from sepdesk.pipeline.prefilter import (
     _LITERALS,
     Rule,
     Scan,
+    _branch_code,
     _compile_branches,
     fold,
     literals_and_offset,
@@ -302,3 +303,21 @@ def test_sentence_helpers_skip_only_sentences_without_a_match(parts: list[str]) 
             (p[:80] for p in parts if first.full.search(p) and second.full.search(p)), None
         )
         assert classify._both(first, second, joined) == plain
+
+
+def test_whole_rules_built_from_parse_trees_have_the_code_re_compile_gives() -> None:
+    # rule.full is built from the alternatives' trees (no second parse); it is the reference
+    # of the other tests here, so its code must be re's own for the joined pattern.
+    from re import _compiler, _parser  # type: ignore[attr-defined]
+
+    for _name, rule in _all_rules():
+        flags = int(rule.flags)
+        built = _branch_code(flags, rule.alternatives)
+        plain = re.compile(rule.pattern, flags)
+        if built is not None:
+            assert built[0] == _compiler._code(_parser.parse(rule.pattern, flags), flags)
+        assert (rule.full.pattern, rule.full.flags, rule.full.groups) == (
+            plain.pattern,
+            plain.flags,
+            plain.groups,
+        )

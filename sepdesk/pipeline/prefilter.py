@@ -65,6 +65,8 @@ _MAX_SPOTS = 32  # beyond this many places to try, one search is cheaper
 # Literal occurrences a scan keeps for the windows (~100 bytes each; a scan is cached):
 # a 5 MB pasted log had 295,000, 29 MB kept per cached scan. More: one search instead.
 _MAX_HITS = 10_000
+# Items that ``re``'s parser merges into one set when each is a whole branch of its own.
+_SET_ITEMS = (_c.LITERAL, _c.IN) if _c is not None else ()
 
 # Characters ``re`` treats as equal under IGNORECASE beyond plain lower-casing (ſ and s,
 # ı and i, ς and σ, K and k, ...) fold to one; U+0130 is the one character whose
@@ -222,29 +224,44 @@ def _tree(pattern: str, flags: int) -> Any:
 def _compile_branches(pattern: str, flags: int, alternatives: Sequence[str]) -> re.Pattern[str]:
     """``re.compile(pattern, flags)`` for ``pattern``, the alternation of ``alternatives``,
     from their parse trees: parsing was ~40% of compiling a narrowed pattern, and every
-    pipeline process compiles a few hundred. The items all branches open with are moved
-    in front, as ``re``'s parser does (``\\b`` then is tested once per position). Falls
-    back to ``re.compile`` when a tree is missing or has groups or flags of its own."""
+    pipeline process compiles a few hundred. Falls back to ``re.compile`` when a tree is
+    missing or has groups or flags of its own."""
     flags = int(flags)  # as in _tree
-    trees = [_tree(a, flags) for a in alternatives]
-    if _compiler is None or _sre_compile is None or any(t is None for t in trees):
+    built = _branch_code(flags, alternatives)
+    if built is None or _sre_compile is None:
         return re.compile(pattern, flags)
+    code, state_flags = built
+    try:
+        compiled: re.Pattern[str] = _sre_compile(pattern, flags | state_flags, code, 0, {}, (None,))
+    except Exception:  # pragma: no cover - another Python's internals: the plain way
+        return re.compile(pattern, flags)
+    return compiled
+
+
+def _branch_code(flags: int, alternatives: Sequence[str]) -> tuple[list[int], int] | None:
+    """The code ``re`` compiles the alternation of ``alternatives`` to, and its flags, from
+    their cached parse trees (None: not known here, compile the plain way). The items all
+    branches open with are moved in front, as ``re``'s parser does (``\\b`` then is tested
+    once per position)."""
+    trees = [_tree(a, flags) for a in alternatives]
+    if _compiler is None or any(t is None for t in trees):
+        return None
     state = trees[0].state
     if any(t.state.groups != 1 or t.state.flags != state.flags for t in trees):
-        return re.compile(pattern, flags)
+        return None
     branches = [_parser.SubPattern(state, list(t.data)) for t in trees]  # copies: cut below
     prefix: list[Any] = []
     while all(b.data for b in branches) and all(b.data[0] == branches[0].data[0] for b in branches):
         prefix.append(branches[0].data[0])
         for b in branches:
             del b.data[0]
+    if len(branches) > 1 and all(len(b.data) == 1 and b.data[0][0] in _SET_ITEMS for b in branches):
+        return None  # re's parser makes such branches one character set
     body = branches[0].data if len(branches) == 1 else [(_c.BRANCH, (None, branches))]
     try:
-        code = _compiler._code(_parser.SubPattern(state, prefix + body), flags)
-        compiled: re.Pattern[str] = _sre_compile(pattern, flags | state.flags, code, 0, {}, (None,))
+        return _compiler._code(_parser.SubPattern(state, prefix + body), flags), state.flags
     except Exception:  # pragma: no cover - another Python's internals: the plain way
-        return re.compile(pattern, flags)
-    return compiled
+        return None
 
 
 def _needs_at(items: list[tuple[Any, Any]]) -> tuple[set[str] | None, int | None]:
@@ -367,7 +384,9 @@ class Rule:
         self.alternatives = tuple(alternatives)
         self.flags = flags
         self.pattern = "|".join(f"(?:{a})" for a in self.alternatives)
-        self.full = re.compile(self.pattern, flags)
+        # From the parse trees the literals are read from below: no second parse (that was
+        # ~half of compiling the rules, at every start).
+        self.full = _compile_branches(self.pattern, flags, self.alternatives)
         # Branch subsets are recompiled, so group numbers must not depend on which remain.
         split = self.full.groups == 0 and len(self.alternatives) > 1
         sources = self.alternatives if split else (self.pattern,)
