@@ -106,8 +106,11 @@ def header_text(value: object) -> str:
         with contextlib.suppress(ValueError, email.errors.HeaderParseError):
             text = _decoded_words(text)
     # Some codecs decode to lone surrogates (UTF-7 "+2D0-", unicode-escape "\ud800"):
-    # they are no text, and neither SQLite nor a reply could encode them.
-    return " ".join(_SURROGATE.sub("\ufffd", text).split())
+    # they are no text, and neither SQLite nor a reply could encode them. (Most header
+    # text is ASCII, which holds none: no search through it.)
+    if not text.isascii():
+        text = _SURROGATE.sub("\ufffd", text)
+    return " ".join(text.split())
 
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -328,6 +331,10 @@ def split_outside(value: str, separator: str, *, keep_comments: bool) -> list[st
     becomes one space. A quote inside a comment opens a quoted string there too: the
     MX copies what the sender wrote into its comments (Authentication-Results), and an
     unbalanced quote then hides the rest of the value, which fails closed."""
+    if '"' not in value and "(" not in value:
+        # No quoted string or comment: every separator stands outside (what the loop
+        # below gives, a character at a time, for most addresses).
+        return value.split(separator)
     parts: list[str] = []
     current: list[str] = []
     depth, quoted, escaped = 0, False, False
