@@ -84,7 +84,8 @@ _NEEDS_TABLES = re.compile("[\u0307" + "".join(map(chr, _FOLD_EXTRA)) + "]")
 def fold(text: str) -> str:
     """The text as the literals are compared: lower-cased the way ``re`` ignores case."""
     lowered = text.lower()
-    if _NEEDS_TABLES.search(lowered) is None:  # translate() walks a dict per character
+    # The tables hold no ASCII character: an ASCII text needs no search for them.
+    if lowered.isascii() or _NEEDS_TABLES.search(lowered) is None:  # translate(): a dict
         return lowered
     return text.translate(_FOLD_FIRST).lower().translate(_FOLD_EXTRA)
 
@@ -465,7 +466,7 @@ class Rule:
         """``narrowed``, and the bits of the live alternatives (0: not worked out)."""
         if self._free == self._all or len(text) < _SHORT_TEXT:
             return self.full, 0
-        live = self._free | self._index.masks(text).get(self._slot, 0)
+        live = self._free | self._index.scan(text).masks.get(self._slot, 0)
         if not live:
             return None, 0
         return self._pattern(live), live
