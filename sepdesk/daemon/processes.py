@@ -29,6 +29,7 @@ the daemon's own SIGUSR1 handler is in place) before it touches the database.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -179,8 +180,13 @@ class PipelineProcesses:
         """Start the processes not yet started; they wait for the first :meth:`wake`."""
         # Children inherit this thread's signal mask: they start with WAKE blocked, so a
         # wake-up sent before they are ready stays pending instead of killing them.
-        if self.method == "fork":
+        forking = self.method == "fork"
+        if forking:
             preload(self.settings)
+            # What the children inherit (modules, rules, their parse trees) lives as long
+            # as they do: frozen, their collections never walk it again, and no collection
+            # writes into those objects' pages, which the children then keep sharing.
+            gc.freeze()
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {WAKE})
         try:
             for p in self.procs:
@@ -188,6 +194,8 @@ class PipelineProcesses:
                     p.start()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
+            if forking:
+                gc.unfreeze()  # the daemon's own objects are collected as before
 
     def wake(self) -> int:
         """New intake rows: wake every child now, not at its next idle poll; how many live."""
