@@ -55,10 +55,11 @@ def probabilities(weights: Weights, text: str) -> dict[int, float] | None:
     """P of each severity for ``text``: sublinear TF-IDF, L2-normalised, through a softmax;
     None where ``text`` has fewer than ``weights.min_known`` terms the model knows."""
     known = weights.terms
+    # Most terms occur once, where sublinear tf is 1: no logarithm for them.
     rows = [
-        ((1.0 + math.log(n)) * row[0], row)
+        (row[0] if n == 1 else (1.0 + math.log(n)) * row[0], row)
         for t, n in terms_of(text).items()
-        if (row := known.get(t))
+        if (row := known.get(t)) is not None
     ]
     if len(rows) < weights.min_known:
         return None
