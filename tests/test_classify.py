@@ -501,6 +501,9 @@ def test_a_library_is_hardware_only_with_tapes() -> None:
     assert "hardware" in _missing("x", "Die PCs der Gemeindebibliothek sollen gesichert werden.")
     assert "hardware" not in _missing("x", "Wir sichern auf die Magnetbandbibliothek.")
     assert "hardware" not in _missing("x", "Wir sichern auf die Tape-Bibliothek im Keller.")
+    loading = "sbc: error while loading shared libraries: libssl.so.3"
+    assert "hardware" in _missing("x", f"Nach dem Upgrade kommt\n{loading}")
+    assert "hardware" not in _missing("x", "Backups go to our tape library, it says: " + loading)
 
 
 def test_a_recovery_being_attempted_is_an_action() -> None:

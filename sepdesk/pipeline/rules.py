@@ -406,7 +406,8 @@ ACTION_INTENT = _rx(
 HARDWARE = _rx(
     r"\bLTO-?\d?\b",
     r"\b(?:tapes?|cartridges?|bänder|band|bandlaufwerk\w*|bandbibliothek\w*)\b",
-    r"\b(?:tape )?librar(?:y|ies)\b",
+    # Not a program's: "error while loading shared libraries", "the Python library".
+    r"(?<!shared )(?<!dynamic )(?<!software )(?<!python )(?<!client )\b(?:tape )?librar(?:y|ies)\b",
     # A library holding tapes, not a building: "Band-/Tape-/Magnetbandbibliothek" (the plain
     # "Bibliothek" of a tape mail is found by its other words: Band, LTO, Laufwerk).
     r"\b(?:\w*band|tape|medien|lto)-?bibliothek\w*",
