@@ -1202,6 +1202,28 @@ def test_a_workaround_denied_after_it_is_none(text: str) -> None:
     assert _Facts("", text).workaround is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We are at a standstill with the MES test system: the restore failed, the older "
+        "backups failed the same way.",
+        "Das MES-Test-System steht: der Restore scheitert, die älteren Sicherungen auch.",
+        "The restore fails and the older backups too; go-live is planned for February.",
+    ],
+)
+def test_a_test_system_in_more_words_is_no_critical(text: str) -> None:
+    assert _Facts("", text).test
+    assert _sev(text) != 1
+
+
+def test_a_test_server_told_in_passing_is_no_test_system() -> None:
+    text = (
+        "Das Update hatten wir vorher auf dem Testserver ausprobiert. Heute steht die "
+        "Produktion: der Restore bricht ab, die älteren Sicherungen ebenso."
+    )
+    assert _Facts("", text).test is None
+
+
 def test_a_workaround_not_denied_is_one() -> None:
     assert _Facts("", "Einen Workaround gibt es: wir nutzen die Konsole.").workaround
 

@@ -997,6 +997,10 @@ TEST_SYSTEM = _rx(
     r"\bnot (?:yet )?(?:in production|live|productive)\b",
     r"\btestsystem\b",
     r"\btest-?vm\b",
+    # "the MES test system" as "Testsystem" is. Not any test server: "das hatten wir vorher
+    # auf dem Testserver ausprobiert" tells of one beside the production that halted.
+    r"\btest[- ]system\b",
+    r"\bgo-?live (?:is )?(?:planned|scheduled|geplant|vorgesehen)\b",
     r"\btestdaten\b",
     r"\btrial\b",
     # A lab is a test system as the writer's own, partner, home, test or demo lab; a
