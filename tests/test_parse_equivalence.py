@@ -22,7 +22,8 @@ the parser that had just passed every earlier pin; the unmutated inputs' and odd
 pins were checked unchanged.
 Extended on 2026-12-07 (eleventh session) with heldout12 to heldout19: their pins were
 added, every earlier pin is unchanged. Extended on 2026-12-07 (twelfth session) with
-heldout20 and heldout21 in the same way (420 pins added, none changed).
+heldout20 and heldout21 in the same way (420 pins added, none changed), then with heldout22
+and heldout23 (420 more, none changed).
 """
 
 from __future__ import annotations

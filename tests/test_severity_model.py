@@ -98,14 +98,17 @@ def test_the_shipped_weights_tell_a_plain_critical_from_a_question() -> None:
     weights = severity_model.shipped()
     critical = probabilities(
         weights,
-        "Restore scheitert\nDie Rücksicherung der Warenwirtschaft bricht ab, die älteren "
-        "Sicherungen ebenso. Kein Lager kann arbeiten, kein Paket geht raus.",
+        "Restore der Warenwirtschaft scheitert\nGuten Morgen, seit heute Nacht ist die "
+        "Datenbank unserer Warenwirtschaft defekt. Die Rücksicherung bricht jedes Mal ab, "
+        "die älteren Sicherungen vom Wochenende ebenso. Kein Lager kann arbeiten, kein Paket "
+        "geht raus, die Kassen stehen. Bitte rufen Sie uns dringend zurück. Gruß, Max Berger",
     )
     question = probabilities(
         weights,
         "Frage zur Konfiguration\nGuten Tag, wie kann ich in der GUI den Empfänger der "
         "Benachrichtigungen ändern? Die Mails sollen künftig an unsere neue Adresse gehen. "
-        "Die Sicherungen laufen alle ohne Probleme. Vielen Dank und freundliche Grüße",
+        "Die Sicherungen laufen alle ohne Probleme. Vielen Dank und freundliche Grüße, "
+        "Anna Vogt, IT-Abteilung",
     )
     assert critical is not None and max(critical, key=critical.__getitem__) == 1
     assert question is not None and max(question, key=question.__getitem__) == 4
