@@ -44,6 +44,8 @@ SIZES = {
     "heldout20": 30,
     "heldout21": 30,
     "heldout23": 30,
+    "heldout24": 30,
+    "heldout25": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)

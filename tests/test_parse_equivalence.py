@@ -23,7 +23,8 @@ pins were checked unchanged.
 Extended on 2026-12-07 (eleventh session) with heldout12 to heldout19: their pins were
 added, every earlier pin is unchanged. Extended on 2026-12-07 (twelfth session) with
 heldout20 and heldout21 in the same way (420 pins added, none changed), then with heldout22
-and heldout23 (420 more, none changed).
+and heldout23 (420 more, none changed), and with heldout24 and heldout25 (420 more, none
+changed).
 """
 
 from __future__ import annotations
