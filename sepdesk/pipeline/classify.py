@@ -615,7 +615,7 @@ def judge_severity(
         return severity, reasons
     p = severity_model.probabilities(weights or severity_model.shipped(), f"{subject}\n{own}")
     learned = _learned_level(p, f) if p else None
-    if p is None or learned is None or learned == severity:
+    if p is None or learned in (None, severity):
         return severity, reasons
     return learned, (
         f"worded like the {SEVERITY_NAMES[learned]} requests the model learned from"
