@@ -114,6 +114,33 @@ def test_the_shipped_weights_tell_a_plain_critical_from_a_question() -> None:
     assert question is not None and max(question, key=question.__getitem__) == 4
 
 
+def test_telling_terms_are_those_that_speak_most_for_the_level() -> None:
+    weights = Weights(
+        (1, 2),
+        (0.0, 0.0),
+        {
+            "steht": [1.0, 2.0, 0.0],  # for Critical
+            "kein paket": [2.0, 1.0, 0.0],  # for Critical, rarer: weighs more
+            "langsam": [1.0, 0.0, 3.0],  # against it
+            "server": [1.0, 0.1, 0.1],  # for neither
+        },
+        min_known=0,
+    )
+    text = "Server steht, kein Paket, langsam"
+    assert severity_model.telling_terms(weights, text, 1) == ["steht", "kein paket"]
+    assert severity_model.telling_terms(weights, text, 1, count=1) == ["steht"]
+    assert severity_model.telling_terms(weights, text, 2) == ["langsam"]
+
+
+def test_the_reason_names_the_words_that_told_the_model() -> None:
+    weights = Weights(LEVELS, (0.0, 0.0, 0.0, 0.0), {"fehl": [1.0, 0.0, 0.0, 0.0, 0.0]}, 0)
+    weights.terms["nächtliche"] = [1.0, 0.0, 0.0, 0.0, 20.0]
+    severity, reasons = judge_severity("", "Die nächtliche Sicherung schlägt fehl.", weights)
+    assert severity == 4
+    assert reasons[0].startswith("worded like the Cosmetic requests the model learned from (P ")
+    assert reasons[0].endswith('; "nächtliche")')
+
+
 def test_the_model_raises_what_the_rules_judged_lower_and_says_so() -> None:
     text = "Die nächtliche Sicherung des Fileservers schlägt fehl."
     assert rules_severity("", text)[0] == 3

@@ -613,13 +613,16 @@ def judge_severity(
     severity, reasons = _by_rules(f)
     if severity == 1:
         return severity, reasons
-    p = severity_model.probabilities(weights or severity_model.shipped(), f"{subject}\n{own}")
+    weights = weights or severity_model.shipped()
+    text = f"{subject}\n{own}"
+    p = severity_model.probabilities(weights, text)
     learned = _learned_level(p, f) if p else None
-    if p is None or learned in (None, severity):
+    if p is None or learned is None or learned == severity:
         return severity, reasons
+    words = ", ".join(f'"{t}"' for t in severity_model.telling_terms(weights, text, learned))
     return learned, (
         f"worded like the {SEVERITY_NAMES[learned]} requests the model learned from"
-        f" (P {p[learned]:.2f})",
+        f" (P {p[learned]:.2f}{'; ' + words if words else ''})",
         f"the rules alone: {SEVERITY_NAMES[severity]} ({reasons[0]})",
     )
 

@@ -52,16 +52,21 @@ def terms_of(text: str) -> Counter[str]:
     return counts
 
 
-def probabilities(weights: Weights, text: str) -> dict[int, float] | None:
-    """P of each severity for ``text``: sublinear TF-IDF, L2-normalised, through a softmax;
-    None where ``text`` has fewer than ``weights.min_known`` terms the model knows."""
+def _weighted(weights: Weights, text: str) -> list[tuple[str, float, list[float]]]:
+    """Each term of ``text`` the model knows: the term, its sublinear TF-IDF, its row."""
     known = weights.terms
     # Most terms occur once, where sublinear tf is 1: no logarithm for them.
-    rows = [
-        (row[0] if n == 1 else (1.0 + math.log(n)) * row[0], row)
+    return [
+        (t, row[0] if n == 1 else (1.0 + math.log(n)) * row[0], row)
         for t, n in terms_of(text).items()
         if (row := known.get(t)) is not None
     ]
+
+
+def probabilities(weights: Weights, text: str) -> dict[int, float] | None:
+    """P of each severity for ``text``: sublinear TF-IDF, L2-normalised, through a softmax;
+    None where ``text`` has fewer than ``weights.min_known`` terms the model knows."""
+    rows = [(x, row) for _, x, row in _weighted(weights, text)]
     if len(rows) < weights.min_known:
         return None
     norm = math.sqrt(sum(x * x for x, _ in rows)) or 1.0
@@ -75,6 +80,19 @@ def probabilities(weights: Weights, text: str) -> dict[int, float] | None:
     exps = [math.exp(s - top) for s in scores]
     total = sum(exps)
     return {level: e / total for level, e in zip(weights.levels, exps, strict=True)}
+
+
+def telling_terms(weights: Weights, text: str, level: int, count: int = 3) -> list[str]:
+    """The ``count`` terms of ``text`` that speak most for ``level`` against the others:
+    what an engineer reads to see why the model judged as it did."""
+    i = weights.levels.index(level) + 1
+    others = len(weights.levels) - 1
+
+    def pull(row: list[float]) -> float:
+        return row[i] - (sum(row[1:]) - row[i]) / others
+
+    ranked = sorted(_weighted(weights, text), key=lambda r: r[1] * pull(r[2]), reverse=True)
+    return [t for t, x, row in ranked[:count] if x * pull(row) > 0]
 
 
 def weights_from(data: dict[str, object]) -> Weights:
