@@ -126,6 +126,9 @@ def figures(truth: list[int], guess: list[int]) -> str:
 
 
 def main() -> None:
+    if sys.argv[1:] not in ([], ["--write"]):
+        print("usage: bench/severity_model.py [--write]", file=sys.stderr)
+        sys.exit(2)
     try:
         import sklearn  # noqa: F401  (the one extra this script needs)
     except ImportError:
