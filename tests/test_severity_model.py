@@ -41,30 +41,32 @@ def test_terms_are_words_of_two_letters_and_their_pairs_lower_cased() -> None:
 
 
 def test_probabilities_are_sublinear_tfidf_normalised_through_a_softmax() -> None:
-    terms = {"server": [2.0, 1.5, -0.5], "steht": [1.0, 3.0, 0.0]}
-    weights = Weights((1, 2), (-1.0, 0.5), terms, min_known=0)
+    terms = {"server": [2.0, 1.5, -0.5, 0.0, 0.0], "steht": [1.0, 3.0, 0.0, 0.0, 0.0]}
+    weights = Weights(LEVELS, (-1.0, 0.5, 0.0, 0.0), terms, min_known=0)
     server, steht = (1 + math.log(2)) * 2.0, 1.0
     norm = math.hypot(server, steht)
     one = -1.0 + (server * 1.5 + steht * 3.0) / norm
     two = 0.5 + (server * -0.5) / norm
-    expected = math.exp(one) / (math.exp(one) + math.exp(two))
+    total = math.exp(one) + math.exp(two) + 2 * math.exp(0.0)
     p = probabilities(weights, "Server server steht x")
-    assert p is not None and p[1] == pytest.approx(expected, abs=1e-12)
-    assert p[1] + p[2] == pytest.approx(1.0)
+    assert p is not None and p[1] == pytest.approx(math.exp(one) / total, abs=1e-12)
+    assert p[2] == pytest.approx(math.exp(two) / total, abs=1e-12)
+    assert sum(p.values()) == pytest.approx(1.0)
 
 
 def test_a_text_of_no_known_word_gets_the_intercepts_probabilities() -> None:
-    weights = Weights((1, 2), (0.5, 0.0), {"server": [2.0, 1.5, 0.0]}, min_known=0)
+    weights = Weights(LEVELS, (0.5, 0.0, 0.0, 0.0), {"server": [2.0, 1.5, 0, 0, 0]}, 0)
     for text in ("nichts davon", ""):
         p = probabilities(weights, text)
-        assert p is not None and p[1] == pytest.approx(1 / (1 + math.exp(-0.5)))
+        assert p is not None and p[1] == pytest.approx(math.exp(0.5) / (math.exp(0.5) + 3))
 
 
 def test_the_model_does_not_speak_on_fewer_known_terms_than_its_minimum() -> None:
-    weights = Weights((1, 2), (0.5, 0.0), {"server": [2.0, 1.5, 0.0]}, min_known=2)
+    terms = {"server": [2.0, 1.5, 0.0, 0.0, 0.0]}
+    weights = Weights(LEVELS, (0.5, 0.0, 0.0, 0.0), terms, min_known=2)
     assert probabilities(weights, "server") is None
     assert probabilities(weights, "server server") is None  # one term, twice
-    assert probabilities(Weights((1, 2), (0.5, 0.0), {"server": [2.0, 1.5, 0.0]}, 1), "server")
+    assert probabilities(Weights(LEVELS, (0.5, 0.0, 0.0, 0.0), terms, 1), "server")
 
 
 @pytest.mark.parametrize(
@@ -79,19 +81,29 @@ def test_a_short_or_foreign_text_is_judged_by_the_rules_alone(text: str) -> None
     assert judge_severity("", text) == rules_severity("", text)
 
 
+GOOD = {"levels": [1, 2, 3, 4], "intercepts": [0.0] * 4, "terms": {"a": [1.0, 2.0, 0, 0, 0]}}
+
+
 @pytest.mark.parametrize(
     "data",
     [
-        {"levels": [1, 2], "intercepts": "x", "terms": {}},
-        {"levels": [1, 2], "intercepts": [0.0, 0.0], "terms": []},
-        {"levels": [1, 2], "intercepts": [0.0], "terms": {}},
-        {"levels": [1, 2], "intercepts": [0.0, 0.0], "terms": {"a": [1.0, 2.0]}},
+        {**GOOD, "intercepts": "x"},
+        {**GOOD, "terms": []},
+        {**GOOD, "intercepts": [0.0]},
+        {**GOOD, "levels": [1, 2]},
+        {**GOOD, "levels": [4, 3, 2, 1]},
+        {**GOOD, "terms": {"a": [1.0, 2.0]}},
         {},
     ],
 )
 def test_malformed_weights_are_refused_in_one_clear_error(data: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="severity model"):
         weights_from(data)
+
+
+def test_well_formed_weights_are_read() -> None:
+    weights = weights_from(GOOD)
+    assert weights.levels == LEVELS and weights.terms["a"] == [1.0, 2.0, 0, 0, 0]
 
 
 def test_the_shipped_weights_tell_a_plain_critical_from_a_question() -> None:
@@ -116,13 +128,13 @@ def test_the_shipped_weights_tell_a_plain_critical_from_a_question() -> None:
 
 def test_telling_terms_are_those_that_speak_most_for_the_level() -> None:
     weights = Weights(
-        (1, 2),
-        (0.0, 0.0),
+        LEVELS,
+        (0.0, 0.0, 0.0, 0.0),
         {
-            "steht": [1.0, 2.0, 0.0],  # for Critical
-            "kein paket": [2.0, 1.0, 0.0],  # for Critical, rarer: weighs more
-            "langsam": [1.0, 0.0, 3.0],  # against it
-            "server": [1.0, 0.1, 0.1],  # for neither
+            "steht": [1.0, 2.0, 0.0, 0.0, 0.0],  # for Critical
+            "kein paket": [2.0, 0.9, 0.0, 0.0, 0.0],  # for Critical, a little less
+            "langsam": [1.0, 0.0, 3.0, 0.0, 0.0],  # for Major
+            "server": [1.0, 0.1, 0.1, 0.1, 0.1],  # for none
         },
         min_known=0,
     )
