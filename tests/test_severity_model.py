@@ -4,7 +4,10 @@ never raises to Critical against what the mail says)."""
 
 from __future__ import annotations
 
+import logging
 import math
+from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -104,6 +107,51 @@ def test_malformed_weights_are_refused_in_one_clear_error(data: dict[str, object
 def test_well_formed_weights_are_read() -> None:
     weights = weights_from(GOOD)
     assert weights.levels == LEVELS and weights.terms["a"] == [1.0, 2.0, 0, 0, 0]
+
+
+@pytest.mark.parametrize(
+    "content", [None, b'{"levels": [1, 2', b"\xff\xfe", b'{"levels": [1, 2], "intercepts": []}']
+)
+def test_unreadable_weights_give_one_error_line_and_no_model(
+    content: bytes | None, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = tmp_path / "severity_model.json"
+    if content is not None:
+        source.write_bytes(content)
+    with caplog.at_level(logging.ERROR, logger="sepdesk.pipeline.severity_model"):
+        assert severity_model.load(source) is None
+    [record] = caplog.records
+    message = record.getMessage()
+    assert "\n" not in message and str(source) in message
+    assert message.endswith("severities by the rules alone; reinstall sepdesk")
+
+
+def test_without_readable_weights_the_rules_alone_judge(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(severity_model, "shipped", lambda: None)
+    text = SHORTFALL  # a Major by the model, Minor by the rules (see below)
+    assert judge_severity("Restore sehr langsam", text) == rules_severity(
+        "Restore sehr langsam", text
+    )
+
+
+def test_the_shipped_weights_are_read() -> None:
+    source = resources.files("sepdesk.pipeline").joinpath(severity_model.MODEL_FILE)
+    weights = severity_model.load(source)
+    assert weights is not None and weights.levels == LEVELS and len(weights.terms) > 10_000
+
+
+SHORTFALL = (
+    "Hallo,\nder Restore unseres Fileservers läuft seit gestern mit nur 5 MB/s, wir "
+    "brauchen so drei Tage für 1,5 TB. Die Kollegen arbeiten solange mit den lokalen "
+    "Kopien weiter, aber viele Projektdaten fehlen ihnen. SEP sesam 5.1.0.4 auf Debian 12, "
+    "Sicherung auf Si3 Dedup Store.\nGruß\nJan Becker"
+)
+
+
+def test_the_shipped_model_changes_a_level_the_rules_read_lower() -> None:
+    # The counterpart of the test above: with the weights, this mail is the model's Major.
+    assert rules_severity("Restore sehr langsam", SHORTFALL)[0] == 3
+    assert judge_severity("Restore sehr langsam", SHORTFALL)[0] == 2
 
 
 def test_the_shipped_weights_tell_a_plain_critical_from_a_question() -> None:

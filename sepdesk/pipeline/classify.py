@@ -614,6 +614,8 @@ def judge_severity(
     if severity == 1:
         return severity, reasons
     weights = weights or severity_model.shipped()
+    if weights is None:  # unreadable, said once in the log
+        return severity, reasons
     text = f"{subject}\n{own}"
     p = severity_model.probabilities(weights, text)
     learned = _learned_level(p, f) if p else None

@@ -16,12 +16,14 @@ probabilities before it writes them: sepdesk needs no scikit-learn.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from itertools import pairwise
 
 CRITICAL_AT = 0.65  # P(Critical) that raises to Critical; chosen leave-one-corpus-out
@@ -31,6 +33,10 @@ LEVEL_AT = 0.6  # P of Major, Minor or Cosmetic that sets that level (same)
 # mails had about 25, one in twenty fewer than 60; with none it would answer with its
 # intercepts (Cosmetic 0.49). Leave-one-corpus-out figures are the same with 20 or 30.
 MIN_KNOWN = 30
+
+MODEL_FILE = "severity_model.json"
+
+log = logging.getLogger(__name__)
 
 # scikit-learn's default token: two or more word characters, after lower-casing.
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
@@ -121,7 +127,21 @@ def weights_from(data: dict[str, object]) -> Weights:
 
 
 @cache
-def shipped() -> Weights:
-    """The weights that come with sepdesk, read once per process."""
-    text = resources.files(__package__).joinpath("severity_model.json").read_text("utf-8")
-    return weights_from(json.loads(text))
+def shipped() -> Weights | None:
+    """The weights that come with sepdesk, read once per process (None: unreadable)."""
+    return load(resources.files(__package__).joinpath(MODEL_FILE))
+
+
+def load(source: Traversable) -> Weights | None:
+    """The weights in ``source``; None, with one ERROR line, where they cannot be read: a
+    damaged installation then judges by the rules alone rather than leave every new
+    request unprocessed."""
+    try:
+        return weights_from(json.loads(source.read_text("utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is one
+        log.error(
+            "severity model %s unreadable (%s): severities by the rules alone; reinstall sepdesk",
+            source,
+            " ".join(str(exc).split()),
+        )
+        return None
