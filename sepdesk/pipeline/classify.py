@@ -638,17 +638,16 @@ def _learned_level(p: dict[int, float], f: _Facts) -> int | None:
 
 
 def _not_critical(f: _Facts) -> str | None:
-    """What the mail says that SPEC's Critical excludes, which no wording outweighs: a test
-    system, a problem put right, a workaround, or the business going on."""
-    return (
-        f.test
-        or f.recovered
-        or f.workaround
-        or f.continues
-        or f.no_impact
-        or f.single_user
-        or f.archive
-    )
+    """What keeps the model from raising to Critical: what keeps the rules from it, and,
+    since a model's wording is weaker evidence than the rules' facts, also no impact, one
+    user or old data said (the rules, with a standstill said, do not yield to those)."""
+    return _excluded(f) or f.no_impact or f.single_user or f.archive
+
+
+def _excluded(f: _Facts) -> str | None:
+    """What SPEC's Critical excludes, which no wording outweighs: a test system, a problem
+    put right, a workaround, or the business going on."""
+    return f.test or f.recovered or f.workaround or f.continues
 
 
 def rules_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
@@ -657,11 +656,7 @@ def rules_severity(subject: str, own: str) -> tuple[int, tuple[str, ...]]:
 
 
 def _by_rules(f: _Facts) -> tuple[int, tuple[str, ...]]:
-    critical = (
-        f.restore_fails
-        and f.older_fail
-        and not (f.recovered or f.test or f.workaround or f.continues)
-    )
+    critical = f.restore_fails and f.older_fail and not _excluded(f)
     # Each way of saying it names itself in the reasons: the engineer reads which one.
     why = critical and (_halted(f) or _cannot_work_without(f) or _nothing_left(f))
     if why:
