@@ -72,22 +72,15 @@ def _weighted(weights: Weights, text: str) -> list[tuple[str, float, list[float]
 def probabilities(weights: Weights, text: str) -> dict[int, float] | None:
     """P of each severity for ``text``: sublinear TF-IDF, L2-normalised, through a softmax;
     None where ``text`` has fewer than ``weights.min_known`` terms the model knows."""
-    get = weights.terms.get
+    rows = _weighted(weights, text)
+    if len(rows) < weights.min_known:
+        return None
     s1 = s2 = s3 = s4 = squares = 0.0
-    found = 0
     # One loop with the four levels unpacked: a pass per level over the terms, or an
     # inner loop per term, cost half as much again (this runs for every new request).
-    for term, n in terms_of(text).items():
-        row = get(term)
-        if row is None:
-            continue
-        idf, c1, c2, c3, c4 = row
-        x = idf if n == 1 else (1.0 + math.log(n)) * idf  # sublinear tf: 1 for most terms
+    for _, x, (_, c1, c2, c3, c4) in rows:
         s1, s2, s3, s4 = s1 + x * c1, s2 + x * c2, s3 + x * c3, s4 + x * c4
         squares += x * x
-        found += 1
-    if found < weights.min_known:
-        return None
     norm = math.sqrt(squares) or 1.0
     b1, b2, b3, b4 = weights.intercepts
     scores = (b1 + s1 / norm, b2 + s2 / norm, b3 + s3 / norm, b4 + s4 / norm)
