@@ -1,6 +1,6 @@
 """Measures "understanding a request" against a labelled corpus: customer, severity, missing info, language.
 
-Usage: ``python bench/understanding.py DIR [--pure]`` where DIR holds ``contracts.csv``,
+Usage: ``python bench/understanding.py DIR [--pure [--rules-alone]]`` where DIR holds ``contracts.csv``,
 ``mails/*.eml`` and ``labels.json`` (the format of ../shared/samples).
 
 By default DIR is replayed through the real pipeline (``sepdesk init``, ``contracts
@@ -8,11 +8,13 @@ import``, ``ingest --received-at header`` file by file, in a temporary directory
 ticket is read from its database (tickets: customer_number, contract_state, severity,
 missing_info, language). ``--pure`` runs the rules directly instead (contracts.csv ->
 ContractIndex, each mail -> parse_mail -> match_customer / contract_state / understand).
+``--pure --rules-alone`` leaves the learned severity model out: the rules' own figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import re
@@ -20,13 +22,14 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sepdesk.contracts import default_end
+from sepdesk.pipeline import severity_model
 from sepdesk.pipeline.classify import FIELDS, own_text, understand
 from sepdesk.pipeline.customers import (
     ContractIndex,
@@ -349,16 +352,36 @@ def report(s: Scores) -> Iterable[str]:
     yield from (f"  {m}" for m in s.misses)
 
 
+@contextlib.contextmanager
+def _without_model() -> Iterator[None]:
+    """No shipped weights meanwhile: judge_severity then keeps the rules' judgement, as
+    when the file cannot be read (severity_model.load)."""
+    shipped = severity_model.shipped
+    severity_model.shipped = lambda: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        severity_model.shipped = shipped  # type: ignore[assignment]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dir", type=Path)
     parser.add_argument(
         "--pure", action="store_true", help="run the pure rules only, not the pipeline"
     )
+    parser.add_argument(
+        "--rules-alone",
+        action="store_true",
+        help="with --pure: severity by the hand-written rules, without the learned model",
+    )
     parser.add_argument("--current-version", default="5.1.0")
     args = parser.parse_args(argv)
+    if args.rules_alone and not args.pure:
+        parser.error("--rules-alone needs --pure (the pipeline runs in other processes)")
     if args.pure:
-        labels, results = pure_results(args.dir)
+        with _without_model() if args.rules_alone else contextlib.nullcontext():
+            labels, results = pure_results(args.dir)
         lines = list(report(score(labels, results)))
     else:
         with tempfile.TemporaryDirectory(prefix="sepdesk-bench-") as tmp:

@@ -1,0 +1,38 @@
+"""bench/understanding.py's --rules-alone: the rules' own figures beside those with the model."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from sepdesk.pipeline import severity_model
+from tests.conftest import bench_understanding
+from tests.test_heldout import CORPUS
+
+
+def _severity_right(out: str) -> int:
+    found = re.search(r"^severity exact accuracy +(\d+)/27 = ", out, re.M)
+    assert found, out
+    return int(found.group(1))
+
+
+def test_rules_alone_leave_the_model_out_and_put_it_back(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bench = bench_understanding()
+    corpus = str(CORPUS / "heldout22")  # the rules alone read it worse than with the model
+    shipped = severity_model.shipped
+    assert bench.main(["--pure", corpus]) == 0
+    with_model = _severity_right(capsys.readouterr().out)
+    assert bench.main(["--pure", "--rules-alone", corpus]) == 0
+    rules_alone = _severity_right(capsys.readouterr().out)
+    assert rules_alone < with_model  # 15 and 25 of 27 when written
+    assert severity_model.shipped is shipped  # the model is back for whatever runs next
+
+
+def test_rules_alone_without_pure_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        bench_understanding().main(["--rules-alone", str(CORPUS / "heldout22")])
+    assert exit_.value.code == 2
+    assert "--rules-alone needs --pure" in capsys.readouterr().err
