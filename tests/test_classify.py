@@ -433,6 +433,17 @@ def test_own_text_strips_reply_history() -> None:
     assert own_text(outlook) == "Thanks"
 
 
+def test_own_text_keeps_a_log_the_writer_pasted_with_quote_marks() -> None:
+    log = "> sm_migrate: Error: Drive [2] reports: Cleaning required\n> STATUS=ERROR MSG=failed"
+    pasted = f"The tape copy gives up. From last night's log:\n\n{log}\n\nsesam 5.1.0.4"
+    assert "Cleaning required" in own_text(pasted) and "sesam 5.1.0.4" in own_text(pasted)
+    assert "error_message" not in _missing("x", pasted)
+    # Quote marks without an introducing colon, or no error in them: history as before.
+    assert "Cleaning" not in own_text(f"The tape copy gives up.\n{log}\nsesam 5.1")
+    assert "hello" not in own_text("See the log:\n> hello there\nok")
+    assert "Cleaning" not in own_text(f"Neue Info.\n\nAm 3. Nov. schrieb Support:\n{log}")
+
+
 def test_own_text_keeps_forwarded_reports() -> None:
     text = "Siehe unten.\n\n---------- Forwarded message ---------\nFrom: a\n\nServer down"
     assert "Server down" in own_text(text)
@@ -510,6 +521,26 @@ def test_a_recovery_being_attempted_is_an_action() -> None:
     assert "action" not in _missing("DR", "Wir wollen einen Disaster-Recovery-Test machen.")
     assert "action" not in _missing("BMR", "We want to run a BMR of the file server.")
     assert "action" in _missing("DR", "Was kostet die Recovery-Option?")
+
+
+def test_the_backup_setup_and_the_programs_words_name_no_action() -> None:
+    """The operation is what the problem occurs in or what is being attempted: where the
+    backups go, a setting asked about and a quoted error's verbs are none of that."""
+    for text in (
+        "Was bedeutet der gelbe Balken? Gesichert wird auf eine USB-Festplatte.",
+        "What does this notice mean? We are backing up to a QNAP.",
+        "Die Spalte ist abgeschnitten. Gibt es eine Einstellung dafür?",
+        'Ein PC steht jeden Morgen auf rot: "Error: Cannot connect to client [PC7]"',
+        "KAT02 is red every morning: 'sbc-1410: Error: Cannot open file [D:\\idx\\main.lck]'",
+    ):
+        assert "action" in _missing("x", text), text
+    for text in (
+        "Ich wollte die Daten aus der Sicherung von gestern zurückholen, es bricht ab.",
+        "Die Daten bekomme ich nicht aus der Sicherung zurück.",
+        "I tried to bring the D: drive back from last night's backup.",
+        "We're restoring the file server and it's stuck at 3 GB.",
+    ):
+        assert "action" not in _missing("x", text), text
 
 
 def test_attached_log_counts_as_error_message() -> None:

@@ -96,6 +96,7 @@ def own_text(text: str, *, keep_outlook_blocks: bool = False, keep_forwards: boo
     # Most mails hold neither: then one search of the whole text spares every line's.
     forward, history = _line_rule(rules.FORWARD_START, text), _line_rule(rules.HISTORY_START, text)
     kept: list[str] = []
+    pasted = False  # in a "> " block of program output the writer introduced
     for i, line in enumerate(lines):
         if forward and forward.search(line):
             if keep_forwards:
@@ -110,9 +111,28 @@ def own_text(text: str, *, keep_outlook_blocks: bool = False, keep_forwards: boo
             if starts and wrapped:
                 kept = kept[:-1]  # the "On ..." half of a wrapped "... wrote:" line
             break
-        if not rules.QUOTED_LINE.match(line):
+        quoted = rules.QUOTED_LINE.match(line)
+        if quoted and not (i and rules.QUOTED_LINE.match(lines[i - 1])):
+            pasted = _introduces_output(kept, lines, i)
+        if pasted or not quoted:
             kept.append(line)
     return "\n".join(kept).strip()
+
+
+def _introduces_output(kept: list[str], lines: list[str], i: int) -> bool:
+    """Whether the "> " block at ``lines[i]`` is a log the writer pasted, not history:
+    their own line just above ends in a colon ("From last night's log:", "Jeder Job
+    endet mit:") and the block has an error in it. A reply's history starts under an
+    "... wrote:" line, which ends the own text before this is asked."""
+    above = next((line for line in reversed(kept) if line.strip()), "")
+    if not above.rstrip().endswith(":") or rules.WROTE_LINE.search(above):
+        return False
+    block = []
+    for line in lines[i:]:
+        if not rules.QUOTED_LINE.match(line):
+            break
+        block.append(line)
+    return bool(rules.LOG_LINE.search("\n".join(block)))
 
 
 def _line_rule(rule: Rule, text: str) -> re.Pattern[str] | None:
@@ -286,13 +306,31 @@ def _is_error_log(attachment: Attachment) -> bool:
 
 def has_action(text: str) -> bool:
     """An operation is named: a work verb, or a work noun with a failure or an intent beside it."""
-    if rules.ACTION_VERB.search(text):
+    text = rules.NOT_AN_ACTION.sub(" ", text)
+    if rules.ACTION_VERB.search(_without_quoted_errors(text)):
         return True
     parts = sentences(text)
     whole = "\n".join(parts)  # a part's match is a match here (sentences join wrapped lines)
     if not (rules.ACTION_NOUN.search(whole) or rules.HOW_TO.search(whole)):
         return False
     return any(_names_operation(s) for s in parts)
+
+
+# A quoted message: "Cannot open file ...", 'Warning: No e-mail notification configured'.
+# An apostrophe inside a word ("we're", "can't") neither opens nor closes one.
+_QUOTED = re.compile(r"[\"“„»][^\"“”„«»\n]{1,200}[\"”“«]|(?<!\w)'[^'\n]{1,200}'(?!\w)")
+
+
+def _without_quoted_errors(text: str) -> str:
+    """``text`` without the program's words: the verbs of a quoted or pasted error
+    ("Cannot connect to client") are not the writer's operation. A failing operation
+    noun in it still is ("Restore failed"): the sentences keep them."""
+
+    def drop(m: re.Match[str]) -> str:
+        quoted = m.group()
+        return " " if rules.ERROR_TEXT.search(quoted) or rules.LOG_LINE.search(quoted) else quoted
+
+    return rules.LOG_TEXT_LINE.sub(" ", _QUOTED.sub(drop, text))
 
 
 def _names_operation(sentence: str) -> bool:

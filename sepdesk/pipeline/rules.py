@@ -388,6 +388,24 @@ ACTION_VERB = _rx(
     r"einstell\w*|eingestellt)\b",
     r"\b(?:connect(?:ed|ing)?|attach(?:ed|ing)?|register(?:ed|ing)?|renew(?:ed|ing)?|convert(?:ed|ing)?|start(?:ed|ing)?|open(?:ed|ing)?)\b",
     r"\b(?:einbind\w*|eingebunden|anbind\w*|angebunden|registrier\w*|verlänger\w*|umzieh\w*|öffne\w*|gestartet|starte\w*)\b",
+    # Restores told without the word: "die Daten zurückholen", "bekomme ich nicht aus der
+    # Sicherung zurück", "bring the D: drive back from last night's backup".
+    r"\b(?:zurückhol\w*|zurückgeholt|zurückzuholen)\b",
+    r"\baus (?:der|dem|den) (?:\w+ ){0,2}(?:sicherung|backup|band|bändern)\w* (?:\w+ ){0,3}zurück\b",
+    r"\b(?:bring|get|got)\w* (?:\S+ ){0,4}back from\b",
+)
+# Words of backup work that name no operation of this request, removed before the
+# action is looked for: where the backups go ("gesichert wird auf die Synology",
+# "backing up to a dedup store"), who installed it, and a setting asked about ("gibt es
+# eine Einstellung?"). The operation is what the problem occurs in or what is attempted.
+NOT_AN_ACTION = _rx(
+    r"\bgesichert wird (?:auf|nach|über|in|mit)\b",
+    r"\bwird (?:auf|nach) [^.\n]{1,40} gesichert\b",
+    r"\b(?:backing|backs?|backed) up to\b",
+    r"\b(?:frisch |neu )?installiert (?:durch|von)\b",
+    r"\binstalled by\b",
+    r"\b(?:eine|einer|keine|die|den|der) einstellung(?:en)?\b",
+    r"\beinstellungen\b",
 )
 # ... or an operation noun in a sentence that also says it failed or is wanted.
 ACTION_NOUN = _rx(
