@@ -622,6 +622,23 @@ def test_boilerplate_words_are_no_classification() -> None:
     assert "classification" in u.missing_info and u.stated_severity is None
 
 
+def test_an_idiom_with_frage_is_no_classification() -> None:
+    for text in (
+        "Eine Sicherung erst am Vormittag kommt natürlich nicht in Frage.",
+        "Losing a day of files is out of the question.",
+    ):
+        assert "classification" in _missing("Backup läuft zu lange", text), text
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [("Sev1. Tried the hotline.", 1), ("Sev 2", 2), ("Sev3.", 3), ("Prio 1", 1), ("sev-4", 4)],
+)
+def test_a_numbered_severity_class_is_a_claim(text: str, level: int) -> None:
+    u = understand("Restore", f"{text}\nThe restore of the file server fails.")
+    assert "classification" not in u.missing_info and u.stated_severity == level
+
+
 def test_wrapped_wrote_line_starts_history() -> None:
     text = (
         "New info here.\n\nOn Mon, 2 Nov 2026 at 10:00, Support <\nsupport@x.example> wrote:\nold"

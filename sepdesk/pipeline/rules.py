@@ -311,6 +311,7 @@ CLASSIFICATION = _rx(
     r"kategorie|category|dringlichkeit|schweregrad|art der anfrage|type of request|"
     r"request type)\s*:\s*\S",
     r"\b(?:severity|priorit\w*|prio|schweregrad|dringlichkeit)\s*:?\s*[1-4]\b",
+    r"\bsev\s*[-:]?\s*[1-4]\b",  # a service provider's "Sev1", "Sev 3"
     r"\b(?:severity|priority|priorität|prio|dringlichkeit)\s*:?\s*(?:hoch|high|niedrig|low|"
     r"mittel|medium|normal|dringend|urgent)\b",
     r"\b(?:frage|fragen|question|questions|konfigurationsfrage|installationsfrage|"
@@ -465,6 +466,7 @@ STATED = (
         1,
         _rx(
             r"\bcritical\b",
+            r"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*1\b",
             r"\bkritisch\w*",
             r"\bsehr dringend\b",
             r"\bemergency\b",
@@ -476,6 +478,7 @@ STATED = (
         2,
         _rx(
             r"\bmajor\b",
+            r"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*2\b",
             r"\b(?:prio\w*|priority|severity)\s*:\s*(?:hoch|high)\b",
             r"\b(?<!nicht )(?<!not )(?<!nix )(?:dringend|urgent)\b",
         ),
@@ -484,11 +487,20 @@ STATED = (
         3,
         _rx(
             r"\bminor\b",
+            r"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*3\b",
             r"\b(?:prio\w*|priority|severity)\s*:\s*(?:niedrig|low|normal|mittel|"
             r"medium)\b",
         ),
     ),
-    (4, _rx(r"\bcosmetic\b", r"\bkosmetisch\w*", r"\btrivial\b")),
+    (
+        4,
+        _rx(
+            r"\bcosmetic\b",
+            r"\bkosmetisch\w*",
+            r"\btrivial\b",
+            r"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*4\b",
+        ),
+    ),
 )
 
 # Failure, malfunction or loss of any kind.
@@ -1363,6 +1375,9 @@ NOT_A_CLAIM = _rx(
     r"\b(?:bei|für) (?:weiteren |eventuellen |etwaigen )?(?:rück)?fragen\b",
     r"\b(?:if|should) you have (?:any )?(?:further |more |other )?questions\b",
     r"\bfor (?:any )?(?:further |more )?questions\b",
+    # Idioms: "kommt natürlich nicht in Frage", "steht außer Frage", "out of the question".
+    r"\b(?:in|außer) frage\b",
+    r"\bout of the question\b",
 )
 # Lines of pasted program output: English words in them say nothing about the writer.
 LOG_TEXT_LINE = re.compile(
