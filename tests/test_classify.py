@@ -699,6 +699,22 @@ def test_how_to_set_something_names_the_action() -> None:
     assert "action" not in u.missing_info and u.severity == 4
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Since Thursday the sesam client process sits at 95-100% CPU, also when no job runs. "
+        "The nightly runs still complete. What can we do?",
+        "Laufwerk 1 steht jeden Morgen auf gesperrt, die Jobs laufen über Laufwerk 2. "
+        "Der Betrieb ist nicht beeinträchtigt. Was bedeutet das?",
+    ],
+)
+def test_a_malfunction_without_a_failure_word_is_no_mere_question(text: str) -> None:
+    """Told with a question and no failure word, these had read Cosmetic ("no failure
+    described"); a process eating the CPU and a drive taken out are partial losses."""
+    assert rules_severity("Frage", text)[0] == 3
+    assert "action" in _missing("Frage", text)  # no operation for all that
+
+
 def test_slowness_that_reaches_the_users_is_major() -> None:
     text = (
         "Since we added 20 TB the full backup runs 30 hours and overlaps the working day. "

@@ -505,7 +505,7 @@ class _Facts:
 
     @cached_property
     def failure(self) -> str | None:
-        found = _affirmed(rules.FAILURE, self.parts)
+        found = _affirmed(rules.FAILURE, self.parts) or _affirmed(rules.MALFUNCTION, self.parts)
         return None if found and rules.FAILURE_ACCEPTED.search(self.parts.whole) else found
 
     @cached_property

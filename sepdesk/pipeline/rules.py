@@ -574,6 +574,17 @@ FAILURE = _rx(
     r"\bkein\w* einzige\w*",
     r"\bnot a single\b",
 )
+# Malfunctions told without a failure word; for the severity only: with a job word beside
+# them ("no job is running and it sits at 100% CPU") they name no operation.
+MALFUNCTION = _rx(
+    # A process that eats the machine: "sits at 95-100% CPU", "CPU-Last bei 100 %".
+    r"\b(?:9\d|100)\s*%\s*(?:cpu|der cpu|prozessor)",
+    r"\b(?:cpu|prozessor)\w*[^.\n]{0,20}\b(?:9\d|100)\s*%",
+    r"\bsluggish\b",
+    # A device the program takes out by itself: "set to state [disabled]", "steht auf gesperrt".
+    r"\b(?:set to|state)\s*(?:state\s*)?[\[\"„“]?(?:disabled|locked)\b",
+    r"\b(?:steht|stehen|stand)\b[^.\n]{0,30}\bauf\s*[\"„“]?(?:gesperrt|disabled)\b",
+)
 # A failure the writer has already accepted as expected (not the problem they bring).
 FAILURE_ACCEPTED = _rx(
     r"\bdas ist (?:soweit |so weit |auch )?klar\b",
