@@ -715,6 +715,16 @@ def test_a_malfunction_without_a_failure_word_is_no_mere_question(text: str) -> 
     assert "action" in _missing("Frage", text)  # no operation for all that
 
 
+def test_a_slow_restore_with_no_error_has_not_failed() -> None:
+    text = (
+        "We started the restore of that single folder on Saturday. It runs at 300 KB/s. "
+        "There is no error, it is just slow - restores of other folders ran at normal speed. "
+        "Twelve translators cannot work "
+        "without the memories and there is no other copy of the data."
+    )
+    assert rules_severity("Restore very slow", text)[0] == 2
+
+
 def test_slowness_that_reaches_the_users_is_major() -> None:
     text = (
         "Since we added 20 TB the full backup runs 30 hours and overlaps the working day. "

@@ -625,7 +625,7 @@ RESTORE_FAILS = _rx(
     r"(?<!\bwould be )\bnot possible\b",
     _NOT_WOULD_BE + r"\bnicht möglich\b",
     r"\bcannot\b",
-    r"\berror\b",
+    r"(?<!\bno )(?<!\bwithout )(?<!\bwithout any )\berror\b",  # not "there is no error"
     r"\bfunktioniert nicht\b",
     r"\b(?:funktioniert|klappt|geht)\s+(?:aber|leider|trotzdem|immer noch|noch immer)\s+nicht\b",
     r"\b(?:gelingt|gelang|gelingen)\s+(?:\w+\s+)?nicht\b",
