@@ -353,7 +353,9 @@ ERROR_TEXT = _rx(
 # An indented line of program output with an error in it (how logs are pasted into mails).
 INDENTED_ERROR = _rule(
     r"^(?:[ \t]{2,}|#\s).*\b(?:error|fail\w*|cannot|could not|unable|no such|denied|exited|"
-    r"refused|timeout|abort\w*|fehler|fehlgeschlagen|konnte nicht|not found|nicht gefunden)\b",
+    r"refused|timeout|abort\w*|fehler|fehlgeschlagen|konnte nicht|not found|nicht gefunden|"
+    # Windows' event log: "The SEP sesam Server service terminated unexpectedly."
+    r"terminated unexpectedly|unerwartet beendet)\b",
     re.IGNORECASE | re.MULTILINE,
 )
 # An indented line in a log's own format: a severity letter ("W: File ... changed") or an
