@@ -799,7 +799,7 @@ def test_warnings_in_any_tense_are_a_failure_and_living_with_it_a_workaround() -
         ("Im Protokoll steht: Datenbank nicht erreichbar", True),
         ("Fehlermeldung im Log: Zugriff verweigert", True),
         ("It fails with the message 'Media not available'.", True),
-        ("In the event log:\n\n  Event 7034: The SEP sesam service terminated unexpectedly.", True),
+        ("The service stops.\n\n  The SEP sesam Server service terminated unexpectedly.", True),
         ("The service stops. It terminated unexpectedly, the log says nothing.", False),
         ("Our setup:\n\n    SEP sesam 5.1.0.4\n    Windows Server 2022", False),
         ("See the backup log\n\n    SEP sesam 5.1.0", False),
