@@ -722,7 +722,19 @@ def test_a_slow_restore_with_no_error_has_not_failed() -> None:
         "Twelve translators cannot work "
         "without the memories and there is no other copy of the data."
     )
-    assert rules_severity("Restore very slow", text)[0] == 2
+    severity, reasons = rules_severity("Restore very slow", text)
+    assert severity == 2 and "too slow" in reasons[0]
+
+
+def test_a_failing_restore_of_data_nobody_needs_now_is_minor() -> None:
+    text = (
+        "Wir möchten für eine Anfrage im Dezember den Ordner Faelle/2024 zurückholen "
+        "(abgeschlossene Fälle, wird aktuell nicht gebraucht). Die Rücksicherung bricht ab "
+        "mit Zugriff verweigert. Im Labor läuft sonst alles normal."
+    )
+    assert rules_severity("Rücksicherung geht nicht", text)[0] == 3
+    needed = text.replace("wird aktuell nicht gebraucht", "brauchen wir morgen")
+    assert rules_severity("Rücksicherung geht nicht", needed)[0] == 2
 
 
 def test_slowness_that_reaches_the_users_is_major() -> None:

@@ -517,6 +517,11 @@ class _Facts:
         return found
 
     @cached_property
+    def slow_restore(self) -> str | None:
+        """A restore that has not failed but crawls: "the restore runs at 150 KB/s"."""
+        return _both(rules.RESTORE, rules.PERFORMANCE, self.parts)
+
+    @cached_property
     def older_fail(self) -> str | None:
         return (
             _any(rules.OLDER_FAIL, self.parts)
@@ -543,6 +548,7 @@ class _Facts:
         return _affirmed(rules.CONTINUES, self.parts)
 
     archive = _plain(rules.ARCHIVE)
+    not_needed = _plain(rules.NOT_NEEDED)
     test = _plain(rules.TEST_SYSTEM)
     question = _plain(rules.CLASSIFICATION_QUESTION)
     how_to = _plain(rules.HOW_TO)
@@ -600,8 +606,12 @@ def _result_below(lines: list[str], i: int) -> str | None:
 def _major_reason(f: _Facts) -> str | None:
     if f.all_fail:
         return f'all backups fail ("{f.all_fail}")'
-    if f.restore_fails and not f.test:
+    # Not data nobody needs today while the business goes on: SPEC's Minor.
+    needed = not f.test and not (f.not_needed and f.continues)
+    if f.restore_fails and needed:
         return f'a production restore fails ("{f.restore_fails}")'
+    if f.slow_restore and needed:
+        return f'a restore too slow to get the data back ("{f.slow_restore}")'
     if f.performance and (f.impact or f.no_alternative):
         return f'performance problem with business impact ("{f.performance}")'
     if f.failure and f.no_alternative:

@@ -981,7 +981,7 @@ CONTINUES = _rx(
     r"\b(?:is|are) still (?:running|working|open)\b",
     # "Abfüllung und Verkauf laufen ganz normal", "der Braumeister braut nach den
     # ausgedruckten Blättern weiter".
-    r"\b(?:läuft|laufen|erscheint|erscheinen)\s+(?:ganz\s+|völlig\s+)?normal\b",
+    r"\b(?:läuft|laufen|erscheint|erscheinen)\s+(?:sonst\s+)?(?:alles\s+)?(?:ganz\s+|völlig\s+)?normal\b",
     r"\b(?:arbeitet|arbeiten|braut|brauen|produziert|produzieren|verkauft|verkaufen|liefert|"
     r"liefern|fertigt|fertigen|behandelt|behandeln)\b[^.\n]{0,40}\bweiter\b",
     r"\b(?:runs|run|works) (?:on )?(?:anyway|nevertheless|regardless)\b",
@@ -1008,6 +1008,11 @@ ARCHIVE = _rx(
     r"\b(?:ältere|alte|alten|früheren) (?:bilder|dateien|dokumente|pläne|daten|projekte|"
     r"unterlagen|akten|mails)\b",
     r"\baltdaten\b",
+)
+# Data nobody needs now: "wird aktuell nicht gebraucht", "is not needed until December".
+NOT_NEEDED = _rx(
+    r"\b(?:wird|werden) (?:\w+ )?nicht (?:mehr )?gebraucht\b",
+    r"\b(?:is|are) not (?:currently |immediately )?needed\b",
 )
 # The business got going again (so it is not Critical any more).
 RECOVERED = _rx(
