@@ -46,6 +46,8 @@ SIZES = {
     "heldout23": 30,
     "heldout24": 30,
     "heldout25": 30,
+    "heldout26": 30,
+    "heldout27": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)

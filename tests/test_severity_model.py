@@ -128,9 +128,9 @@ def test_unreadable_weights_give_one_error_line_and_no_model(
 
 def test_without_readable_weights_the_rules_alone_judge(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(severity_model, "shipped", lambda: None)
-    text = SHORTFALL  # a Major by the model, Minor by the rules (see below)
-    assert judge_severity("Restore sehr langsam", text) == rules_severity(
-        "Restore sehr langsam", text
+    text = UNSAVED_WEEK  # a Major by the model, Minor by the rules (see below)
+    assert judge_severity("Sicherung schlägt fehl", text) == rules_severity(
+        "Sicherung schlägt fehl", text
     )
 
 
@@ -140,18 +140,19 @@ def test_the_shipped_weights_are_read() -> None:
     assert weights is not None and weights.levels == LEVELS and len(weights.terms) > 10_000
 
 
-SHORTFALL = (
-    "Hallo,\nder Restore unseres Fileservers läuft seit gestern mit nur 5 MB/s, wir "
-    "brauchen so drei Tage für 1,5 TB. Die Kollegen arbeiten solange mit den lokalen "
-    "Kopien weiter, aber viele Projektdaten fehlen ihnen. SEP sesam 5.1.0.4 auf Debian 12, "
-    "Sicherung auf Si3 Dedup Store.\nGruß\nJan Becker"
+UNSAVED_WEEK = (
+    "Hallo,\nseit drei Nächten schlägt die Sicherung unserer Warenwirtschaftsdatenbank fehl, "
+    "die Buchhaltung und der Versand arbeiten zwar weiter, aber die letzte gute Sicherung "
+    "ist vom Montag. Wenn jetzt etwas passiert, verlieren wir die Buchungen der ganzen Woche. "
+    "Der Geschäftsführer ist sehr beunruhigt. SEP sesam 5.1.0.4 auf Windows Server 2022, "
+    "Sicherung auf eine Synology.\nGruß\nJan Becker"
 )
 
 
 def test_the_shipped_model_changes_a_level_the_rules_read_lower() -> None:
     # The counterpart of the test above: with the weights, this mail is the model's Major.
-    assert rules_severity("Restore sehr langsam", SHORTFALL)[0] == 3
-    assert judge_severity("Restore sehr langsam", SHORTFALL)[0] == 2
+    assert rules_severity("Sicherung schlägt fehl", UNSAVED_WEEK)[0] == 3
+    assert judge_severity("Sicherung schlägt fehl", UNSAVED_WEEK)[0] == 2
 
 
 def test_the_shipped_weights_tell_a_plain_critical_from_a_question() -> None:
