@@ -45,6 +45,11 @@ of the team notices that quote them (``messages`` and ``outbox``: both tickets' 
 notices, heldout 003's follow-up notice) came in from a regeneration, nothing else differed.
 The same rows took the same way another quote of that fact when "another backup, the same
 result" became two rules read in one sentence (it quotes the sentence's start).
+A restore that crawls became its own Major reason (2026-12-07, thirteenth session; no
+severity, field or outcome changed): sample 033's and heldout 024's ``severity_reasons``
+and heldout 024's team notice (``messages`` and ``outbox`` body) came in from a
+regeneration, nothing else differed (the regeneration's ``data_versions`` tables, which
+the test does not compare, were left out).
 
 Two replays, chosen to run every path that writes a ticket:
 
