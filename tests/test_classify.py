@@ -632,7 +632,17 @@ def test_an_idiom_with_frage_is_no_classification() -> None:
 
 @pytest.mark.parametrize(
     ("text", "level"),
-    [("Sev1. Tried the hotline.", 1), ("Sev 2", 2), ("Sev3.", 3), ("Prio 1", 1), ("sev-4", 4)],
+    [
+        ("Sev1. Tried the hotline.", 1),
+        ("Sev 2", 2),
+        ("Sev3.", 3),
+        ("Prio 1", 1),
+        ("sev-4", 4),
+        ("P1 - depot VM restore", 1),
+        ("Our priority ....... P3", 3),
+        ("Low priority, this is only our staging box.", 3),
+        ("We give this high priority.", 2),
+    ],
 )
 def test_a_numbered_severity_class_is_a_claim(text: str, level: int) -> None:
     u = understand("Restore", f"{text}\nThe restore of the file server fails.")

@@ -312,6 +312,8 @@ CLASSIFICATION = _rx(
     r"request type)\s*:\s*\S",
     r"\b(?:severity|priorit\w*|prio|schweregrad|dringlichkeit)\s*:?\s*[1-4]\b",
     r"\bsev\s*[-:]?\s*[1-4]\b",  # a service provider's "Sev1", "Sev 3"
+    r"(?-i:\bP[1-4]\b)",  # "P1 - ...", "Our priority: P3" (a capital P only: not "p2")
+    r"\b(?:low|high|medium|normal|niedrige|hohe|mittlere)\s+(?:priority|priorität|prio)\b",
     r"\b(?:severity|priority|priorität|prio|dringlichkeit)\s*:?\s*(?:hoch|high|niedrig|low|"
     r"mittel|medium|normal|dringend|urgent)\b",
     r"\b(?:frage|fragen|question|questions|konfigurationsfrage|installationsfrage|"
@@ -468,6 +470,7 @@ STATED = (
         1,
         _rx(
             r"\bcritical\b",
+            r"(?-i:\bP1\b)",
             r"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*1\b",
             r"\bkritisch\w*",
             r"\bsehr dringend\b",
@@ -480,8 +483,10 @@ STATED = (
         2,
         _rx(
             r"\bmajor\b",
+            r"(?-i:\bP2\b)",
             r"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*2\b",
             r"\b(?:prio\w*|priority|severity)\s*:\s*(?:hoch|high)\b",
+            r"\b(?:high|hohe)\s+(?:priority|priorität|prio)\b",
             r"\b(?<!nicht )(?<!not )(?<!nix )(?:dringend|urgent)\b",
         ),
     ),
@@ -489,9 +494,11 @@ STATED = (
         3,
         _rx(
             r"\bminor\b",
+            r"(?-i:\bP3\b)",
             r"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*3\b",
             r"\b(?:prio\w*|priority|severity)\s*:\s*(?:niedrig|low|normal|mittel|"
             r"medium)\b",
+            r"\b(?:low|medium|normal|niedrige|mittlere)\s+(?:priority|priorität|prio)\b",
         ),
     ),
     (
@@ -501,6 +508,7 @@ STATED = (
             r"\bkosmetisch\w*",
             r"\btrivial\b",
             r"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*4\b",
+            r"(?-i:\bP4\b)",
         ),
     ),
 )
