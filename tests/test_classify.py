@@ -747,6 +747,22 @@ def test_a_failing_restore_of_data_nobody_needs_now_is_minor() -> None:
     assert rules_severity("Rücksicherung geht nicht", needed)[0] == 2
 
 
+def test_a_loss_the_writer_fears_is_not_one_that_happened() -> None:
+    text = (
+        'Seit Montag ist die Sicherung vom Kassen-PC jeden Tag gelb: "Sicherung mit '
+        'Warnungen beendet". Die Kassa funktioniert eh normal und wir verkaufen ganz normal, '
+        "aber ich will nicht, dass uns am Ende die Daten fehlen!"
+    )
+    assert rules_severity("Sicherung gelb", text)[0] == 3
+    told = text.replace("ich will nicht, dass uns am Ende die Daten fehlen", "Daten fehlen")
+    assert rules_severity("Sicherung gelb", told)[0] == 2
+
+
+def test_mails_that_no_longer_arrive_are_a_failure() -> None:
+    text = "Seit einer Woche kommen keine Benachrichtigungs-Mails von sesam mehr an. Alles grün."
+    assert rules_severity("Benachrichtigungen", text)[0] == 3
+
+
 def test_slowness_that_reaches_the_users_is_major() -> None:
     text = (
         "Since we added 20 TB the full backup runs 30 hours and overlaps the working day. "

@@ -425,15 +425,21 @@ def _any(rule: Rule, parts: _Parts) -> str | None:
     return None
 
 
-def _affirmed(rule: Rule, parts: _Parts) -> str | None:
-    """A match that is not negated ("kein Workaround", "no workaround ... exists")."""
+def _affirmed(
+    rule: Rule,
+    parts: _Parts,
+    before: Rule = rules.NEGATION_BEFORE,
+    after: Rule | None = rules.NEGATION_AFTER,
+) -> str | None:
+    """A match that is not negated ("kein Workaround", "no workaround ... exists"): no
+    ``before`` in the words ahead of it, no ``after`` in those behind it."""
     pattern, start, ends = rule.narrowed_within(parts.whole)
     if pattern is None:
         return None
     for part, pos in parts.from_(start, parts.holding(ends)):
         for m in pattern.finditer(part, pos):
-            before, after = part[max(0, m.start() - 40) : m.start()], part[m.end() : m.end() + 40]
-            if not (rules.NEGATION_BEFORE.search(before) or rules.NEGATION_AFTER.search(after)):
+            ahead, behind = part[max(0, m.start() - 40) : m.start()], part[m.end() : m.end() + 40]
+            if not (before.search(ahead) or (after and after.search(behind))):
                 return m.group()
     return None
 
@@ -560,7 +566,12 @@ class _Facts:
     all_fail = _plain(rules.ALL_FAIL)
     no_alternative = _plain(rules.NO_ALTERNATIVE)
     performance = _plain(rules.PERFORMANCE)
-    impact = _plain(rules.IMPACT)
+
+    @cached_property
+    def impact(self) -> str | None:
+        # Feared, not told: "ich will nicht, dass uns am Ende die Daten fehlen". (Not the
+        # plain negation: "kommt mit den Terminen nicht nach, Patienten warten" is one.)
+        return _affirmed(rules.IMPACT, self.parts, before=rules.FEARED, after=None)
 
 
 _LEAD_IN = 300  # characters before the first row that say what the rows are

@@ -583,6 +583,7 @@ FAILURE = _rx(
     r"\b(?:saved|gesichert) (?:as )?inconsistent\b",
     r"\bkein\w* einzige\w*",
     r"\bnot a single\b",
+    r"\b(?:mit|with) (?:\w+ )?(?:warnungen|warnings) (?:beendet|abgeschlossen|finished|completed|ended)\b",
 )
 # Malfunctions told without a failure word; for the severity only: with a job word beside
 # them ("no job is running and it sits at 100% CPU") they name no operation.
@@ -591,6 +592,8 @@ MALFUNCTION = _rx(
     r"\b(?:9\d|100)\s*%\s*(?:cpu|der cpu|prozessor)",
     r"\b(?:cpu|prozessor)\w*[^.\n]{0,20}\b(?:9\d|100)\s*%",
     r"\bsluggish\b",
+    # Nothing arrives any more: "kommen keine Benachrichtigungs-Mails mehr an".
+    r"\b(?:kommen|kommt|kam|kamen|gehen|geht)\b[^.\n]{0,15}\bkeine?\b[^.\n]{0,50}\bmehr\b",
     # A device the program takes out by itself: "set to state [disabled]", "steht auf gesperrt".
     r"\b(?:set to|state)\s*(?:state\s*)?[\[\"„“]?(?:disabled|locked)\b",
     r"\b(?:steht|stehen|stand)\b[^.\n]{0,30}\bauf\s*[\"„“]?(?:gesperrt|disabled)\b",
@@ -1305,11 +1308,20 @@ WORKAROUND = _rx(
     r"\b(?:until then|meanwhile) (?:we|she|he|they|i) (?:use|uses|work with)\b",
 )
 # This and NEGATION_AFTER: read in the 40 characters either side of a match only.
+# What the writer fears, not what happened: "ich will nicht, dass uns am Ende die Daten
+# fehlen", "I'm worried that we lose data" (the words before a match).
+_FEARED = (
+    r"\b(?:will|wollen|möchte|möchten) nicht,? dass\s+(?:[\w-]+\s+){0,6}$",
+    r"\b(?:angst|sorge|befürchte|befürchten|fürchte|fürchten),? dass\s+(?:[\w-]+\s+){0,6}$",
+    r"\b(?:afraid|worried|fear|scared)(?: that)?\s+(?:[\w'-]+\s+){0,6}$",
+)
+FEARED = _rx(*_FEARED, alone=True)
 NEGATION_BEFORE = _rx(
     r"\b(?:kein\w*|no|without|ohne|nicht)\W+(?:\w+\W+){0,2}$",
     # What must not happen, in a clause of its own: "umbenennen, ohne dass die alten
     # Sicherungen verloren gehen".
     r"\bohne dass\s+(?:[\w-]+\s+){0,4}$",
+    *_FEARED,
     alone=True,
 )
 # Within the same clause only: in "alle Sicherungen schlagen fehl, ein anderes Ziel gibt es
