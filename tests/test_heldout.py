@@ -48,6 +48,8 @@ SIZES = {
     "heldout25": 30,
     "heldout26": 30,
     "heldout27": 30,
+    "heldout28": 30,
+    "heldout29": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)
