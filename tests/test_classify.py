@@ -543,6 +543,25 @@ def test_the_backup_setup_and_the_programs_words_name_no_action() -> None:
         assert "action" not in _missing("x", text), text
 
 
+def test_more_spellings_of_a_restore_an_os_and_a_form_field() -> None:
+    assert "action" not in _missing("x", "Die Rückspielung der Digitalisate ist sehr langsam.")
+    wrapped = "Zum Stand:\n- Die Rücksicherung wurde am Montag um 08:00 Uhr\n  gestartet.\n"
+    assert "action" not in _missing("x", wrapped)
+    u = understand("x", "KSM-NB07: Win 11 23H2, Client 5.1.0.4. Server 5.1.0.4 / WS2019.")
+    assert "os_version" not in u.missing_info and "Win 11" in u.operating_systems
+    form = "Art der Meldung: Störungsmeldung\nDie Sicherung läuft bis mittags."
+    assert "error_message" in _missing("x", form)
+    assert "error_message" not in _missing("x", "Meldung: Zugriff verweigert")
+
+
+def test_a_test_environment_is_a_test_system() -> None:
+    text = (
+        "Der Restore auf das Validierungssystem bricht ab. Es handelt sich ausschließlich "
+        "um die Testumgebung; der Produktivbetrieb läuft einwandfrei."
+    )
+    assert rules_severity("Restore auf Validierungssystem bricht ab", text)[0] == 3
+
+
 def test_attached_log_counts_as_error_message() -> None:
     log = Attachment("sbc.log", "text/x-log", 40, "E: backup failed")
     assert "error_message" not in _missing("x", "Backup fails, log attached.", (log,))

@@ -330,7 +330,16 @@ def _without_quoted_errors(text: str) -> str:
         quoted = m.group()
         return " " if rules.ERROR_TEXT.search(quoted) or rules.LOG_LINE.search(quoted) else quoted
 
-    return rules.LOG_TEXT_LINE.sub(" ", _QUOTED.sub(drop, text))
+    def unwrap(m: re.Match[str]) -> str:
+        return " ".join(line.strip() for line in m.group().split("\n"))
+
+    return rules.LOG_TEXT_LINE.sub(" ", _LIST_ITEM_WRAPPED.sub(unwrap, _QUOTED.sub(drop, text)))
+
+
+# A list item with its wrapped lines indented under its text ("- Die Rücksicherung wurde
+# am Montag\n  gestartet."): the writer's words, not a pasted log; joined to one line
+# before logs are dropped.
+_LIST_ITEM_WRAPPED = re.compile(r"(?m)^[ \t]*[-*•][ \t]\S.*(?:\n[ \t]{2,}\S.*)+")
 
 
 def _names_operation(sentence: str) -> bool:

@@ -265,6 +265,9 @@ OPERATING_SYSTEMS = (
     _rule(r"\b(?:Win ?20\d\d|W2K\d\d|Win2k\d\d)\b", re.IGNORECASE),
     _rule(r"\bWindows[- ]Server(?: (?:20\d\d|2008|2012)(?: R2)?)?(?: (?:Datacenter|Standard))?"),
     _rule(r"\bWindows (?:7|8\.1|8|10|11)(?: (?:Pro|Enterprise|Home))?"),
+    # Short forms: "Win 11 23H2", "Win10", "WS2019" (Windows Server).
+    _rule(r"\bWin ?(?:7|10|11)\b", re.IGNORECASE),
+    _rule(r"\bWS ?20(?:12|16|19|22|25)(?: R2)?\b"),
     # "Win Server 2019", bare "Server 2022": a Windows server release unless a server
     # product (SQL, Exchange, SharePoint) owns the word.
     _rule(
@@ -332,7 +335,8 @@ ERROR_TEXT = _rx(
     r"[\"“„»][^\"“”„«»\n]{0,120}\b(?:error|fail\w*|fehl\w*|abort\w*|abgebrochen|denied|"
     r"verweigert|cannot|kann nicht|not found|nicht gefunden|incomplete|damaged|invalid|"
     r"timeout|busy)\b[^\"“”„«»\n]{0,120}[\"”“«]",
-    r"\b(?:fehlermeldung|error message|meldung|message)\s*:\s*\S",
+    # Not a form's field for the kind of request: "Art der Meldung: Störungsmeldung".
+    r"(?<!\bart der )(?<!\btype of )\b(?:fehlermeldung|error message|meldung|message)\s*:\s*\S",
     # "Fehlermeldung im Log: ...", "Im Protokoll steht: ...", "the job log shows: ...".
     r"\b(?:fehlermeldung|error message)\b[^\n:]{1,30}:\s*\S",
     r"\b(?:protokoll|log|logfile|job ?log)\w*\s+(?:steht|stand|shows|showed|says|said|reads|"
@@ -414,7 +418,7 @@ NOT_AN_ACTION = _rx(
 )
 # ... or an operation noun in a sentence that also says it failed or is wanted.
 ACTION_NOUN = _rx(
-    r"\b\w*(?:backup|sicherung|restore|rücksicherung|migration|replication|replikation|"
+    r"\b\w*(?:backup|sicherung|restore|rücksicherung|rückspielung|migration|replication|replikation|"
     r"job|jobs|zeitplan|zeitpläne|schedule|update|upgrade|installation|login|anmeldung|"
     r"benachrichtigung|notification|inventur|inventory|purge|bereinigung|wizard|assistent|"
     r"export|verify|verifizierung|auslagerung|duplizierung|recovery|wiederherstellung|bmr)\w*",
@@ -608,6 +612,7 @@ FAILURE_ACCEPTED = _rx(
 RESTORE = _rx(
     r"\brestor\w*",
     r"\brücksicherung\w*",
+    r"\b(?:rück|zurück)spielung\w*",  # "die Rückspielung der Digitalisate"
     r"\bzurück\w*sicher\w*",
     r"\bzurück\w*spiel\w*",  # "die Sicherung zurückspielen"
     r"\bzurück\w*hol\w*",  # "beim Zurückholen aus der Sicherung"
@@ -1056,6 +1061,9 @@ TEST_SYSTEM = _rx(
     r"\bnot (?:yet )?(?:in production|live|productive)\b",
     r"\btestsystem\b",
     r"\btest-?vm\b",
+    # "ausschließlich um die Testumgebung", "Restore auf Validierungssystem"; "staging".
+    r"\b(?:testumgebung|validierungssystem|validierungsumgebung|test environment|"
+    r"staging (?:system|environment|server|box))\b",
     # "the MES test system" as "Testsystem" is. Not any test server: "das hatten wir vorher
     # auf dem Testserver ausprobiert" tells of one beside the production that halted.
     r"\btest[- ]system\b",
