@@ -682,6 +682,13 @@ def test_english_log_lines_do_not_make_german_text_english() -> None:
         "  STATUS=ERROR MSG=Backup of task [X] failed for the client\nGruß"
     )
     assert understand("x", text).language == "de"
+    # A message wrapped onto unindented lines: they are the program's words too.
+    wrapped = (
+        "Sicherung Notebook seit Fr. fehlerhaft:\n\n"
+        "sbc-1104: Error: Cannot open file [C:\\x.mdb]:\nThe process cannot access the file "
+        "because it is being used by another\nprocess (0x80070020)\n\nRest ok. Gruß"
+    )
+    assert understand("x", wrapped).language == "de"
 
 
 def test_question_about_a_harmless_error_is_cosmetic() -> None:

@@ -172,13 +172,22 @@ _WORD = re.compile(r"[a-zäöüß]+")
 _UMLAUT = re.compile(r"[äöüß]")
 
 
+# A line that opens with a program's message, with the lines it wrapped onto up to a
+# blank line ("sbc-1104: Error: Cannot open file [...]:\nThe process cannot access the
+# file because ..."). Not an error quoted inside a sentence of the writer's.
+_LOG_BLOCK = re.compile(
+    r"^(?:[\w.\-\[\]]+:\s+(?:error|warning|fatal|[EWF])\b:?|STATUS=ERROR).*(?:\n[^\S\n]*\S.*)*",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
 def language(text: str) -> str:
     """'de' or 'en' by counting common function words (umlauts break a tie towards German).
 
     Only the words before the first closing line ("Best regards", "Viele Grüße") count, so
     a German signature under an English mail does not decide.
     """
-    text = rules.LOG_TEXT_LINE.sub("", text)
+    text = rules.LOG_TEXT_LINE.sub("", _LOG_BLOCK.sub("", text))
     closing = rules.CLOSING.search(text)
     body = text[: closing.start()] if closing and text[: closing.start()].strip() else text
     words = _WORD.findall(body.lower())
