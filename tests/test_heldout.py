@@ -50,6 +50,8 @@ SIZES = {
     "heldout27": 30,
     "heldout28": 30,
     "heldout29": 30,
+    "heldout30": 30,
+    "heldout31": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)
