@@ -530,6 +530,8 @@ def test_the_backup_setup_and_the_programs_words_name_no_action() -> None:
         "Was bedeutet der gelbe Balken? Gesichert wird auf eine USB-Festplatte.",
         "What does this notice mean? We are backing up to a QNAP.",
         "Die Spalte ist abgeschnitten. Gibt es eine Einstellung dafür?",
+        "Im Dashboard steht 0 Byte. Zur Probe haben wir Dateien zurückgeholt, das ging "
+        "einwandfrei.",
         'Ein PC steht jeden Morgen auf rot: "Error: Cannot connect to client [PC7]"',
         "KAT02 is red every morning: 'sbc-1410: Error: Cannot open file [D:\\idx\\main.lck]'",
     ):
@@ -552,6 +554,17 @@ def test_more_spellings_of_a_restore_an_os_and_a_form_field() -> None:
     form = "Art der Meldung: Störungsmeldung\nDie Sicherung läuft bis mittags."
     assert "error_message" in _missing("x", form)
     assert "error_message" not in _missing("x", "Meldung: Zugriff verweigert")
+
+
+def test_a_databases_archive_logs_are_no_archived_data() -> None:
+    text = (
+        "The on-call engineer started a restore of the last full backup plus archive logs. "
+        "The restore fails after five minutes. The full backups of 3 and 1 November produce "
+        "identical errors. There is no standby database and no other copy of the data."
+    )
+    assert rules_severity("Restore of the revenues database failing", text)[0] == 1
+    old_files = text.replace("archive logs", "the files of the 2019 archive")
+    assert rules_severity("Restore of the revenues database failing", old_files)[0] == 2
 
 
 def test_a_test_environment_is_a_test_system() -> None:
@@ -645,8 +658,10 @@ def test_an_idiom_with_frage_is_no_classification() -> None:
     for text in (
         "Eine Sicherung erst am Vormittag kommt natürlich nicht in Frage.",
         "Losing a day of files is out of the question.",
+        "The office has stopped doing anything major on that PC.",
     ):
         assert "classification" in _missing("Backup läuft zu lange", text), text
+    assert "classification" not in _missing("Backup", "Type: problem report. The job fails.")
 
 
 @pytest.mark.parametrize(
@@ -782,6 +797,15 @@ def test_a_slow_restore_with_no_error_has_not_failed() -> None:
             "ich will nicht, dass uns am Ende die Daten fehlen",
             "Daten fehlen",
             id="a-loss-the-writer-fears",
+        ),
+        pytest.param(
+            "Einzelrestore geht nicht",
+            "Der Restore eines einzelnen Ordners aus der Sicherung bricht ab. Die ganze "
+            "Datenbank lässt sich zurückspielen, es ist also nichts verloren und alle arbeiten "
+            "normal.",
+            "es ist also nichts verloren",
+            "der Ordner fehlt",
+            id="nothing-lost-another-way",
         ),
     ],
 )

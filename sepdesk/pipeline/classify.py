@@ -316,7 +316,8 @@ def _is_error_log(attachment: Attachment) -> bool:
 def has_action(text: str) -> bool:
     """An operation is named: a work verb, or a work noun with a failure or an intent beside it."""
     text = rules.NOT_AN_ACTION.sub(" ", text)
-    if rules.ACTION_VERB.search(_without_quoted_errors(text)):
+    told = sentences(_without_quoted_errors(text))
+    if rules.ACTION_VERB.search("\n".join(s for s in told if not rules.WENT_WELL.search(s))):
         return True
     parts = sentences(text)
     whole = "\n".join(parts)  # a part's match is a match here (sentences join wrapped lines)

@@ -320,7 +320,9 @@ CLASSIFICATION = _rx(
     r"\b(?:severity|priority|priorität|prio|dringlichkeit)\s*:?\s*(?:hoch|high|niedrig|low|"
     r"mittel|medium|normal|dringend|urgent)\b",
     r"\b(?:frage|fragen|question|questions|konfigurationsfrage|installationsfrage|"
-    r"feature request|bug report|fehlerbericht|störungsmeldung|service request)\b",
+    r"feature request|bug report|fehlerbericht|störungsmeldung|service request|"
+    r"problem report|incident report|problemmeldung)\b",
+    r"\btype\s*:\s*(?:problem|incident|error|bug|fault)\b",  # a form's "Type: problem report"
     *REQUEST_TYPE_QUESTIONS,
 )
 # A quoted error or log text (a line of a log, an exception, a quoted message with error words).
@@ -428,6 +430,15 @@ ACTION_INTENT = _rx(
     r"i am \w+ing|plan to|need to)\b",
     r"\b(?:wie (?:kann|können|muss|müssen|richte|geht|kommen)|möchte\w*|wollen|will ich|"
     r"versuche\w*|planen|beim|bei der|während)\b",
+)
+# An operation that went well ("ein paar Dateien zurückgeholt, das ging einwandfrei", "the
+# restore finally worked"): not the one the problem occurs in.
+WENT_WELL = _rx(
+    r"\b(?:ging|geht|lief|läuft|klappt\w*|funktioniert\w*|hat funktioniert|hat geklappt)\s+"
+    r"(?:\w+\s+)?(?:einwandfrei|problemlos|ohne probleme|tadellos|sauber|fehlerfrei)\b",
+    r"\b(?:worked|works|went|ran|finished|completed)\s+(?:\w+\s+)?(?:fine|perfectly|flawlessly|"
+    r"without (?:any )?(?:problems?|issues?|errors?))\b",
+    r"\b(?:finally|eventually) worked\b",
 )
 # Backup target hardware.
 HARDWARE = _rx(
@@ -1017,18 +1028,21 @@ CONTINUES = _rx(
 # Old or archived data: restoring it is important, not the business's life ("older ones are
 # restored from the archive", "files from their project archive", "Altdaten von 2024").
 ARCHIVE = _rx(
-    r"\barchiv\w*",
-    r"\barchive\w*",
+    # Not a database's archive logs ("the last full backup plus archive logs").
+    r"\b(?!archiv(?:e)?[- ]?logs?\b)archiv\w*",
     r"\b(?:older|old|earlier|previous) (?:images|files|documents|plans|data|projects|records|"
     r"correspondence|studies|mails)\b",
     r"\b(?:ältere|alte|alten|früheren) (?:bilder|dateien|dokumente|pläne|daten|projekte|"
     r"unterlagen|akten|mails)\b",
     r"\baltdaten\b",
 )
-# Data nobody needs now: "wird aktuell nicht gebraucht", "is not needed until December".
+# Data nobody needs now ("wird aktuell nicht gebraucht", "is not needed until
+# December"), or none lost: it is there another way ("es ist also nichts verloren").
 NOT_NEEDED = _rx(
     r"\b(?:wird|werden) (?:\w+ )?nicht (?:mehr )?gebraucht\b",
     r"\b(?:is|are) not (?:currently |immediately )?needed\b",
+    r"\b(?:(?:ist|sind) (?:\w+ )?nichts verloren|nichts ist verloren|nothing (?:is |was |has been )?lost|"
+    r"no data (?:is |was |has been )?lost)\b",
 )
 # The business got going again (so it is not Critical any more).
 RECOVERED = _rx(
@@ -1421,6 +1435,7 @@ NOT_A_CLAIM = _rx(
     r"\b(?:bei|für) (?:weiteren |eventuellen |etwaigen )?(?:rück)?fragen\b",
     r"\b(?:if|should) you have (?:any )?(?:further |more |other )?questions\b",
     r"\bfor (?:any )?(?:further |more )?questions\b",
+    r"\b(?:anything|nothing|something) (?:major|minor|critical)\b",  # "stopped doing anything major"
     # Idioms: "kommt natürlich nicht in Frage", "steht außer Frage", "out of the question".
     r"\b(?:in|außer) frage\b",
     r"\bout of the question\b",
