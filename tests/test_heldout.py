@@ -52,6 +52,8 @@ SIZES = {
     "heldout29": 30,
     "heldout30": 30,
     "heldout31": 30,
+    "heldout32": 30,
+    "heldout33": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)
