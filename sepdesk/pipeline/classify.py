@@ -315,15 +315,61 @@ def _is_error_log(attachment: Attachment) -> bool:
 
 def has_action(text: str) -> bool:
     """An operation is named: a work verb, or a work noun with a failure or an intent beside it."""
-    text = rules.NOT_AN_ACTION.sub(" ", text)
-    told = sentences(_without_quoted_errors(text))
-    if rules.ACTION_VERB.search("\n".join(s for s in told if not rules.WENT_WELL.search(s))):
+    if _work_verb(text):
         return True
+    text = rules.NOT_AN_ACTION.sub(" ", text)
     parts = sentences(text)
     whole = "\n".join(parts)  # a part's match is a match here (sentences join wrapped lines)
     if not (rules.ACTION_NOUN.search(whole) or rules.HOW_TO.search(whole)):
         return False
     return any(_names_operation(s) for s in parts)
+
+
+def _work_verb(text: str) -> bool:
+    """A work verb of the writer's: not in words that name no operation (NOT_AN_ACTION),
+    not in a quoted or pasted error, not in a sentence telling of one that went well.
+    Its matches are judged where they stand in ``text``, whose literal scan the other
+    rules share: a stripped copy would cost a scan of its own, for every mail."""
+    pattern = rules.ACTION_VERB.narrowed(text)
+    if pattern is None:
+        return False
+    if not any(not _not_the_writers(text, m.start()) for m in pattern.finditer(text)):
+        return False
+    if not rules.WENT_WELL.search(text):
+        return True
+    # Sentence by sentence only where one tells of an operation that went well.
+    own = sentences(_without_quoted_errors(rules.NOT_AN_ACTION.sub(" ", text)))
+    return any(rules.ACTION_VERB.search(s) and not rules.WENT_WELL.search(s) for s in own)
+
+
+def _not_the_writers(text: str, at: int) -> bool:
+    """Whether ``text[at]`` stands where no operation of the writer's is told: in
+    NOT_AN_ACTION's words, a quoted error or a pasted log line (what
+    :func:`_without_quoted_errors` drops), judged on its own line."""
+    start = text.rfind("\n", 0, at) + 1
+    end = text.find("\n", at)
+    line = text[start : end if end >= 0 else len(text)]
+    pos = at - start
+    if any(q.start() <= pos < q.end() and _is_error(q.group()) for q in _QUOTED.finditer(line)):
+        return True
+    if rules.LOG_TEXT_LINE.match(line) and not _wraps_a_list_item(text, start):
+        return True
+    words = rules.NOT_AN_ACTION.narrowed(text)
+    return bool(words and any(m.start() <= at < m.end() for m in words.finditer(text)))
+
+
+def _wraps_a_list_item(text: str, start: int) -> bool:
+    """Whether the indented line at ``start`` continues a list item above it."""
+    for m in _LIST_ITEM_WRAPPED.finditer(text, max(0, text.rfind("\n\n", 0, start))):
+        if m.start() <= start < m.end():
+            return True
+    return False
+
+
+def _is_error(quoted: str) -> bool:
+    # The plain LOG_LINE first: most quoted errors say "error" or "failed", and a rule's
+    # search of a new text costs a literal scan of its own.
+    return bool(rules.LOG_LINE.search(quoted) or rules.ERROR_TEXT.search(quoted))
 
 
 # A quoted message: "Cannot open file ...", 'Warning: No e-mail notification configured'.
@@ -337,8 +383,7 @@ def _without_quoted_errors(text: str) -> str:
     noun in it still is ("Restore failed"): the sentences keep them."""
 
     def drop(m: re.Match[str]) -> str:
-        quoted = m.group()
-        return " " if rules.ERROR_TEXT.search(quoted) or rules.LOG_LINE.search(quoted) else quoted
+        return " " if _is_error(m.group()) else m.group()
 
     def unwrap(m: re.Match[str]) -> str:
         return " ".join(line.strip() for line in m.group().split("\n"))
