@@ -567,6 +567,28 @@ def test_a_databases_archive_logs_are_no_archived_data() -> None:
     assert rules_severity("Restore of the revenues database failing", old_files)[0] == 2
 
 
+def test_a_standstill_in_non_native_english_with_archive_in_the_log_is_critical() -> None:
+    text = (
+        "We try to make restore with SEP sesam, but restore is every time stopping with error:\n"
+        '  sbc-pg: Error: pg_restore: invalid checksum in archive member "toc.dat"\n'
+        "We try also restore from Monday night and from Sunday night, is the same error, so "
+        "older backup is not helping. Other copy of this database we do not have.\n"
+        "Not one bus is leaving the depot. We cannot make it on paper, the routes are too many."
+    )
+    assert rules_severity("restore of dispatch database not working", text)[0] == 1
+
+
+def test_backups_failing_with_hardly_an_alternative_is_major() -> None:
+    text = (
+        "We build ferries, with the occasional new build for the navy. The backup of the "
+        "design server has failed for four nights. The designers copy to USB sticks, which "
+        "is hardly an acceptable alternative."
+    )
+    assert rules_severity("Design server backups red", text)[0] == 2
+    sporadic = text.replace("has failed for four nights", "fails occasionally")
+    assert rules_severity("Design server backups red", sporadic)[0] == 3
+
+
 def test_a_test_environment_is_a_test_system() -> None:
     text = (
         "Der Restore auf das Validierungssystem bricht ab. Es handelt sich ausschließlich "
@@ -676,6 +698,7 @@ def test_an_idiom_with_frage_is_no_classification() -> None:
         ("Our priority ....... P3", 3),
         ("Low priority, this is only our staging box.", 3),
         ("We give this high priority.", 2),
+        ("Priorität aus unserer Sicht: tief", 3),
     ],
 )
 def test_a_numbered_severity_class_is_a_claim(text: str, level: int) -> None:

@@ -617,7 +617,14 @@ class _Facts:
     def continues(self) -> str | None:
         return _affirmed(rules.CONTINUES, self.parts)
 
-    archive = _plain(rules.ARCHIVE)
+    @cached_property
+    def archive(self) -> str | None:
+        # The writer's words, not a pasted log's ("invalid checksum in archive member").
+        if not _any(rules.ARCHIVE, self.parts):
+            return None
+        m = rules.ARCHIVE.search(rules.LOG_TEXT_LINE.sub("", self.own))
+        return m.group() if m else None
+
     not_needed = _plain(rules.NOT_NEEDED)
     test = _plain(rules.TEST_SYSTEM)
     question = _plain(rules.CLASSIFICATION_QUESTION)

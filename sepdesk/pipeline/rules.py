@@ -318,7 +318,10 @@ CLASSIFICATION = _rx(
     r"(?-i:\bP[1-4]\b)",  # "P1 - ...", "Our priority: P3" (a capital P only: not "p2")
     r"\b(?:low|high|medium|normal|niedrige|hohe|mittlere)\s+(?:priority|priorität|prio)\b",
     r"\b(?:severity|priority|priorität|prio|dringlichkeit)\s*:?\s*(?:hoch|high|niedrig|low|"
-    r"mittel|medium|normal|dringend|urgent)\b",
+    r"mittel|medium|normal|dringend|urgent|tief)\b",
+    # "Priorität aus unserer Sicht: tief", "Priority from our side: low".
+    r"\b(?:priority|priorität|prio|dringlichkeit)\b[^:\n]{1,25}:\s*(?:hoch|high|niedrig|low|tief|"
+    r"mittel|medium|normal)\b",
     r"\b(?:frage|fragen|question|questions|konfigurationsfrage|installationsfrage|"
     r"feature request|bug report|fehlerbericht|störungsmeldung|service request|"
     r"problem report|incident report|problemmeldung)\b",
@@ -511,8 +514,8 @@ STATED = (
             r"\bminor\b",
             r"(?-i:\bP3\b)",
             r"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*3\b",
-            r"\b(?:prio\w*|priority|severity)\s*:\s*(?:niedrig|low|normal|mittel|"
-            r"medium)\b",
+            r"\b(?:prio\w*|priority|severity)\b[^:\n]{0,25}:\s*(?:niedrig|low|normal|mittel|"
+            r"medium|tief)\b",
             r"\b(?:low|medium|normal|niedrige|mittlere)\s+(?:priority|priorität|prio)\b",
         ),
     ),
@@ -815,6 +818,8 @@ NO_OTHER_COPY = _rx(
     # there is none".
     r"\bno (?:replica|copy|backup)\b[^.\n]{0,40}\b(?:anywhere else|elsewhere)\b",
     r"\b(?:another|other|second) (?:copy|backup|replica)\b[^.\n]{0,40}(?:there is none|there are none|none exists?)\b",
+    # The object first: "Other copy of this database we do not have."
+    r"\b(?:another|other|second|any other) (?:copy|backup)\b[^.\n]{0,40}\b(?:we|i) (?:do not|don't|did not|didn't) have\b",
 )
 # Data, not the work: "keine der 40 Dateien kann geöffnet werden" is data lost (Major),
 # "keine unserer 80 Filialen kann etwas verkaufen" a standstill.
@@ -1149,11 +1154,13 @@ NO_ALTERNATIVE = _rx(
     r"\b(?:paper|manual)\b[^.\n]{0,60}\b(?:is not possible|isn't possible|impossible|not an option|"
     r"cannot|can't)\b",
     r"\bnothing (?:we|you|anyone) can do (?:by hand|manually)\b",
+    r"\b(?:cannot|can't|can not) (?:\w+ ){0,3}(?:on paper|by hand|manually)\b",  # "We cannot make it on paper"
     # "eine Herstellung ohne das System ist bei uns nicht zulässig".
     r"\bohne (?:das|den|die) \w+\b[^.\n]{0,30}\b(?:ist|wäre)\b[^.\n]{0,20}\bnicht (?:zulässig|erlaubt|möglich)\b",
     r"\beinzig\w* sicherungsziel\b",
     r"\bno other (?:backup|copy|protection|way|option|alternative|target)\b",
     r"\bno (?:acceptable )?alternative\b",
+    r"\b(?:hardly|not|scarcely) an? (?:acceptable |real |usable )?alternative\b",
     r"\bonly backup target\b",
     r"\bcannot (?:just )?skip\b",
     # "die Sicherung einfach auslassen dürfen wir nicht", "skip the backup we can not".
@@ -1288,7 +1295,10 @@ PARTIAL = _rx(
     r"(?<!\bnot )\bone of (?:our |the )?\d+\b",  # not "not one of our 60 engineers can"
     r"\bein\w* (?:von|der) \d+\b",
     r"\bsporadi\w*",
-    r"\boccasional\w*",
+    # Intermittent failing, not "a yard with the occasional new build".
+    r"\boccasionally\b",
+    r"\boccasional (?:failures?|errors?|aborts?|crash\w*|problems?|issues?|timeouts?|warnings?|"
+    r"hiccups?|drop-?outs?)\b",
     r"\bgelegentlich\b",
     r"\b(?:zwei|drei|\d) von (?:sieben|\d+) nächten\b",
     r"\bonly (?:one|a single) (?:client|vm|server|machine|pc|job|volume|database|task|host)\b",
