@@ -54,6 +54,8 @@ SIZES = {
     "heldout31": 30,
     "heldout32": 30,
     "heldout33": 30,
+    "heldout34": 30,
+    "heldout35": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)

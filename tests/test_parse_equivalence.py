@@ -26,7 +26,8 @@ heldout20 and heldout21 in the same way (420 pins added, none changed), then wit
 and heldout23 (420 more, none changed), and with heldout24 and heldout25 (420 more, none
 changed). Extended on 2026-12-07 (thirteenth session) with heldout26 and heldout27 (420
 more, none changed), then with heldout28 and heldout29, with heldout30 and heldout31
-and with heldout32 and heldout33 (420 more each time, none changed).
+with heldout32 and heldout33 and with heldout34 and heldout35 (420 more each time, none
+changed).
 """
 
 from __future__ import annotations
