@@ -852,6 +852,8 @@ def test_one_fact_turns_the_level(
 def test_mails_that_no_longer_arrive_are_a_failure() -> None:
     text = "Seit einer Woche kommen keine Benachrichtigungs-Mails von sesam mehr an. Alles grün."
     assert rules_severity("Benachrichtigungen", text)[0] == 3
+    good_news = "Seit dem Update kommen keine Fehlermeldungen mehr, alles läuft."
+    assert rules_severity("Update", good_news)[0] == 4
 
 
 def test_slowness_that_reaches_the_users_is_major() -> None:

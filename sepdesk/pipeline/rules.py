@@ -610,8 +610,10 @@ MALFUNCTION = _rx(
     r"\b(?:9\d|100)\s*%\s*(?:cpu|der cpu|prozessor)",
     r"\b(?:cpu|prozessor)\w*[^.\n]{0,20}\b(?:9\d|100)\s*%",
     r"\bsluggish\b",
-    # Nothing arrives any more: "kommen keine Benachrichtigungs-Mails mehr an".
-    r"\b(?:kommen|kommt|kam|kamen|gehen|geht)\b[^.\n]{0,15}\bkeine?\b[^.\n]{0,50}\bmehr\b",
+    # Mails that no longer arrive: "kommen keine Benachrichtigungs-Mails mehr an" (not
+    # "es kommen keine Fehlermeldungen mehr", which is good news).
+    r"\b(?:kommen|kommt|kam|kamen|gehen|geht)\b[^.\n]{0,15}\bkeine?\s+[\w-]*(?:mails?|"
+    r"benachrichtigung\w*|bericht\w*|reports?)\b[^.\n]{0,40}\bmehr\b",
     # A device the program takes out by itself: "set to state [disabled]", "steht auf gesperrt".
     r"\b(?:set to|state)\s*(?:state\s*)?[\[\"„“]?(?:disabled|locked)\b",
     r"\b(?:steht|stehen|stand)\b[^.\n]{0,30}\bauf\s*[\"„“]?(?:gesperrt|disabled)\b",
