@@ -659,6 +659,7 @@ def test_an_idiom_with_frage_is_no_classification() -> None:
         "Eine Sicherung erst am Vormittag kommt natürlich nicht in Frage.",
         "Losing a day of files is out of the question.",
         "The office has stopped doing anything major on that PC.",
+        "The backup of SRV-P2 and DB_P3 fails.",
     ):
         assert "classification" in _missing("Backup läuft zu lange", text), text
     assert "classification" not in _missing("Backup", "Type: problem report. The job fails.")

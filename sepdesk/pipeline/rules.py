@@ -315,7 +315,7 @@ CLASSIFICATION = _rx(
     r"request type)\s*:\s*\S",
     r"\b(?:severity|priorit\w*|prio|schweregrad|dringlichkeit)\s*:?\s*[1-4]\b",
     r"\bsev\s*[-:]?\s*[1-4]\b",  # a service provider's "Sev1", "Sev 3"
-    r"(?-i:\bP[1-4]\b)",  # "P1 - ...", "Our priority: P3" (a capital P only: not "p2")
+    r"(?-i:(?<![-_/\\.])\bP[1-4]\b(?![-_]\w))",  # "P1 - ...", "Our priority: P3" (not "p2", "SRV-P2")
     r"\b(?:low|high|medium|normal|niedrige|hohe|mittlere)\s+(?:priority|priorität|prio)\b",
     r"\b(?:severity|priority|priorität|prio|dringlichkeit)\s*:?\s*(?:hoch|high|niedrig|low|"
     r"mittel|medium|normal|dringend|urgent|tief)\b",
@@ -488,7 +488,7 @@ STATED = (
         1,
         _rx(
             r"\bcritical\b",
-            r"(?-i:\bP1\b)",
+            r"(?-i:(?<![-_/\\.])\bP1\b(?![-_]\w))",
             r"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*1\b",
             r"\bkritisch\w*",
             r"\bsehr dringend\b",
@@ -501,7 +501,7 @@ STATED = (
         2,
         _rx(
             r"\bmajor\b",
-            r"(?-i:\bP2\b)",
+            r"(?-i:(?<![-_/\\.])\bP2\b(?![-_]\w))",
             r"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*2\b",
             r"\b(?:prio\w*|priority|severity)\s*:\s*(?:hoch|high)\b",
             r"\b(?:high|hohe)\s+(?:priority|priorität|prio)\b",
@@ -512,7 +512,7 @@ STATED = (
         3,
         _rx(
             r"\bminor\b",
-            r"(?-i:\bP3\b)",
+            r"(?-i:(?<![-_/\\.])\bP3\b(?![-_]\w))",
             r"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*3\b",
             r"\b(?:prio\w*|priority|severity)\b[^:\n]{0,25}:\s*(?:niedrig|low|normal|mittel|"
             r"medium|tief)\b",
@@ -526,7 +526,7 @@ STATED = (
             r"\bkosmetisch\w*",
             r"\btrivial\b",
             r"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*4\b",
-            r"(?-i:\bP4\b)",
+            r"(?-i:(?<![-_/\\.])\bP4\b(?![-_]\w))",
         ),
     ),
 )
