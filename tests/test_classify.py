@@ -20,6 +20,7 @@ from sepdesk.pipeline.classify import (
     _Facts,
     _line_rule,
     bounded,
+    has_action,
     has_error_text,
     judge_severity,
     language,
@@ -1018,6 +1019,35 @@ def test_a_long_run_of_blank_lines_is_read_at_once() -> None:
     started = time.monotonic()
     assert language(text) == "de"
     assert own_text(text).startswith("Guten Tag")
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        pytest.param(
+            "Hallo,\n" + "  2026-11-04 sbc: Error: install of x failed, restore aborted\n" * 4_000,
+            True,  # the failing restore, by the sentences' noun
+            id="log-lines",
+        ),
+        pytest.param(
+            "Hallo, " + 'the client says "install failed" and "restore aborted" again. ' * 4_000,
+            True,
+            id="one-line-of-quoted-errors",
+        ),
+        pytest.param(
+            "Hallo, " + "Gesichert wird auf die Synology, installiert durch Meier. " * 4_000,
+            False,
+            id="one-line-of-setup-words",
+        ),
+    ],
+)
+def test_a_long_text_of_work_verbs_is_read_at_once(text: str, named: bool) -> None:
+    """has_action asked, for each work verb, about its whole line and the whole text
+    (where a list item began, which words name no operation): quadratic (280 kB of log
+    took 12 s, a 230 kB line over a minute). A hang guard, not a speed figure."""
+    started = time.monotonic()
+    assert has_action(text) is named
     assert time.monotonic() - started < 2
 
 

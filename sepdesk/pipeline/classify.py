@@ -329,41 +329,58 @@ def _work_verb(text: str) -> bool:
     """A work verb of the writer's: not in words that name no operation (NOT_AN_ACTION),
     not in a quoted or pasted error, not in a sentence telling of one that went well.
     Its matches are judged where they stand in ``text``, whose literal scan the other
-    rules share: a stripped copy would cost a scan of its own, for every mail."""
+    rules share (a stripped copy would cost a scan of its own, for every mail), against
+    spans found once per text: asked per match or per line, a long log (or a long line)
+    of work verbs took minutes."""
     pattern = rules.ACTION_VERB.narrowed(text)
     if pattern is None:
         return False
-    if not any(not _not_the_writers(text, m.start()) for m in pattern.finditer(text)):
-        return False
-    if not rules.WENT_WELL.search(text):
-        return True
-    # Sentence by sentence only where one tells of an operation that went well.
-    own = sentences(_without_quoted_errors(rules.NOT_AN_ACTION.sub(" ", text)))
-    return any(rules.ACTION_VERB.search(s) and not rules.WENT_WELL.search(s) for s in own)
-
-
-def _not_the_writers(text: str, at: int) -> bool:
-    """Whether ``text[at]`` stands where no operation of the writer's is told: in
-    NOT_AN_ACTION's words, a quoted error or a pasted log line (what
-    :func:`_without_quoted_errors` drops), judged on its own line."""
-    start = text.rfind("\n", 0, at) + 1
-    end = text.find("\n", at)
-    line = text[start : end if end >= 0 else len(text)]
-    pos = at - start
-    if any(q.start() <= pos < q.end() and _is_error(q.group()) for q in _QUOTED.finditer(line)):
-        return True
-    if rules.LOG_TEXT_LINE.match(line) and not _wraps_a_list_item(text, start):
-        return True
-    words = rules.NOT_AN_ACTION.narrowed(text)
-    return bool(words and any(m.start() <= at < m.end() for m in words.finditer(text)))
-
-
-def _wraps_a_list_item(text: str, start: int) -> bool:
-    """Whether the indented line at ``start`` continues a list item above it."""
-    for m in _LIST_ITEM_WRAPPED.finditer(text, max(0, text.rfind("\n\n", 0, start))):
-        if m.start() <= start < m.end():
+    elsewhere: _Spans | None = None  # found at the first match
+    for m in pattern.finditer(text):
+        elsewhere = elsewhere or _Spans(_not_the_writers(text))
+        if not elsewhere.hold(m.start()):
             return True
     return False
+
+
+def _not_the_writers(text: str) -> Iterator[tuple[int, int]]:
+    """Where in ``text`` no operation of the writer's is told: NOT_AN_ACTION's words, a
+    quoted error, a pasted log line (not a list item's wrapped line), a sentence of an
+    operation that went well."""
+    yield from (m.span() for m in rules.NOT_AN_ACTION.finditer(text))
+    yield from (m.span() for m in _QUOTED.finditer(text) if _is_error(m.group()))
+    items = _Spans(m.span() for m in _LIST_ITEM_WRAPPED.finditer(text))
+    yield from (m.span() for m in rules.LOG_TEXT_LINE.finditer(text) if not items.hold(m.start()))
+    if rules.WENT_WELL.search(text):
+        ends = sorted({0, len(text), *_sentence_ends(text)})
+        for m in rules.WENT_WELL.finditer(text):
+            i = bisect_right(ends, m.start())
+            yield ends[i - 1], ends[i]  # len(text) is an end: i is in range
+
+
+def _sentence_ends(text: str) -> Iterator[int]:
+    """Where :func:`sentences` would cut ``text``: sentence ends, blank lines, list items."""
+    for boundary in (_SENTENCE_END, _BLANK_LINES, _LIST_ITEM_LINE):
+        yield from (m.end() for m in boundary.finditer(text))
+
+
+class _Spans:
+    """Character spans of a text, merged, asked whether they hold a position (by
+    bisection: a long mail of log lines has thousands of matches to ask about)."""
+
+    def __init__(self, spans: Iterable[tuple[int, int]]) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        for a, b in sorted(spans):
+            if self.ends and a <= self.ends[-1]:
+                self.ends[-1] = max(self.ends[-1], b)
+            else:
+                self.starts.append(a)
+                self.ends.append(b)
+
+    def hold(self, at: int) -> bool:
+        i = bisect_right(self.starts, at) - 1
+        return i >= 0 and at < self.ends[i]
 
 
 def _is_error(quoted: str) -> bool:
@@ -375,26 +392,6 @@ def _is_error(quoted: str) -> bool:
 # A quoted message: "Cannot open file ...", 'Warning: No e-mail notification configured'.
 # An apostrophe inside a word ("we're", "can't") neither opens nor closes one.
 _QUOTED = re.compile(r"[\"“„»][^\"“”„«»\n]{1,200}[\"”“«]|(?<!\w)'[^'\n]{1,200}'(?!\w)")
-
-
-def _without_quoted_errors(text: str) -> str:
-    """``text`` without the program's words: the verbs of a quoted or pasted error
-    ("Cannot connect to client") are not the writer's operation. A failing operation
-    noun in it still is ("Restore failed"): the sentences keep them."""
-
-    def drop(m: re.Match[str]) -> str:
-        return " " if _is_error(m.group()) else m.group()
-
-    def unwrap(m: re.Match[str]) -> str:
-        return " ".join(line.strip() for line in m.group().split("\n"))
-
-    return rules.LOG_TEXT_LINE.sub(" ", _LIST_ITEM_WRAPPED.sub(unwrap, _QUOTED.sub(drop, text)))
-
-
-# A list item with its wrapped lines indented under its text ("- Die Rücksicherung wurde
-# am Montag\n  gestartet."): the writer's words, not a pasted log; joined to one line
-# before logs are dropped.
-_LIST_ITEM_WRAPPED = re.compile(r"(?m)^[ \t]*[-*•][ \t]\S.*(?:\n[ \t]{2,}\S.*)+")
 
 
 def _names_operation(sentence: str) -> bool:
@@ -422,7 +419,12 @@ _SENTENCE_END = re.compile(
     r"(?!(?:Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember)\b)"
 )
 _BLANK_LINES = re.compile(r"\n\s*\n")
-_LIST_ITEM = re.compile(r"\s*(?:[-*•]|\d+\.)\s")
+_LIST_MARKER = r"(?:[-*•]|\d+\.)"
+_LIST_ITEM = re.compile(rf"\s*{_LIST_MARKER}\s")
+_LIST_ITEM_LINE = re.compile(rf"(?m)^[ \t]*{_LIST_MARKER}\s")
+# A list item with its wrapped lines indented under its text ("- Die Rücksicherung wurde
+# am Montag\n  gestartet."): the writer's words, not a pasted log.
+_LIST_ITEM_WRAPPED = re.compile(rf"(?m)^[ \t]*{_LIST_MARKER}[ \t]\S.*(?:\n[ \t]{{2,}}\S.*)+")
 
 
 def _paragraphs(text: str) -> list[str]:
