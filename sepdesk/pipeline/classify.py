@@ -97,6 +97,7 @@ def own_text(text: str, *, keep_outlook_blocks: bool = False, keep_forwards: boo
     forward, history = _line_rule(rules.FORWARD_START, text), _line_rule(rules.HISTORY_START, text)
     kept: list[str] = []
     pasted = False  # in a "> " block of program output the writer introduced
+    above = ""  # the last line of the writer's own that is not blank
     for i, line in enumerate(lines):
         if forward and forward.search(line):
             if keep_forwards:
@@ -113,26 +114,26 @@ def own_text(text: str, *, keep_outlook_blocks: bool = False, keep_forwards: boo
             break
         quoted = rules.QUOTED_LINE.match(line)
         if quoted and not (i and rules.QUOTED_LINE.match(lines[i - 1])):
-            pasted = _introduces_output(kept, lines, i)
+            pasted = _introduces_output(above, lines, i)
         if pasted or not quoted:
             kept.append(line)
+            above = line if line.strip() else above
     return "\n".join(kept).strip()
 
 
-def _introduces_output(kept: list[str], lines: list[str], i: int) -> bool:
+def _introduces_output(above: str, lines: list[str], i: int) -> bool:
     """Whether the "> " block at ``lines[i]`` is a log the writer pasted, not history:
     their own line just above ends in a colon ("From last night's log:", "Jeder Job
     endet mit:") and the block has an error in it. A reply's history starts under an
     "... wrote:" line, which ends the own text before this is asked."""
-    above = next((line for line in reversed(kept) if line.strip()), "")
     if not above.rstrip().endswith(":") or rules.WROTE_LINE.search(above):
         return False
-    block = []
-    for line in lines[i:]:
-        if not rules.QUOTED_LINE.match(line):
-            break
-        block.append(line)
-    return bool(rules.LOG_LINE.search("\n".join(block)))
+    # Walked by index: a slice (or islice) would copy or skip the rest for every block.
+    while i < len(lines) and rules.QUOTED_LINE.match(lines[i]):
+        if rules.LOG_LINE.search(lines[i]):
+            return True
+        i += 1
+    return False
 
 
 def _line_rule(rule: Rule, text: str) -> re.Pattern[str] | None:
