@@ -307,6 +307,18 @@ REQUEST_TYPE_QUESTIONS = (
     r"support)fragen?\b",
     r"\b(?:licen[cs]e|licensing|documentation|product|pricing|contract) questions?\b",
 )
+
+
+def _numbered(level: str) -> tuple[str, ...]:
+    """A severity class named by its number ``level`` (a digit or a class of them): "Sev1",
+    "Severity: 2", "Prio 3", and a service provider's "P1 - ...", "Our priority: P3" (a
+    capital P, not inside a host or job name: "SRV-P2", "DB_P3")."""
+    return (
+        rf"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*{level}\b",
+        rf"(?-i:(?<![-_/\\.])\bP{level}\b(?![-_]\w))",
+    )
+
+
 # Naming a severity class or a request type is a classification (even a wrong one).
 CLASSIFICATION = _rx(
     r"\b(?:critical|kritisch\w*|major|minor|cosmetic|kosmetisch\w*)\b",
@@ -314,8 +326,7 @@ CLASSIFICATION = _rx(
     r"kategorie|category|dringlichkeit|schweregrad|art der anfrage|type of request|"
     r"request type)\s*:\s*\S",
     r"\b(?:severity|priorit\w*|prio|schweregrad|dringlichkeit)\s*:?\s*[1-4]\b",
-    r"\bsev\s*[-:]?\s*[1-4]\b",  # a service provider's "Sev1", "Sev 3"
-    r"(?-i:(?<![-_/\\.])\bP[1-4]\b(?![-_]\w))",  # "P1 - ...", "Our priority: P3" (not "p2", "SRV-P2")
+    *_numbered("[1-4]"),
     r"\b(?:low|high|medium|normal|niedrige|hohe|mittlere)\s+(?:priority|priorität|prio)\b",
     r"\b(?:severity|priority|priorität|prio|dringlichkeit)\s*:?\s*(?:hoch|high|niedrig|low|"
     r"mittel|medium|normal|dringend|urgent|tief)\b",
@@ -488,8 +499,7 @@ STATED = (
         1,
         _rx(
             r"\bcritical\b",
-            r"(?-i:(?<![-_/\\.])\bP1\b(?![-_]\w))",
-            r"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*1\b",
+            *_numbered("1"),
             r"\bkritisch\w*",
             r"\bsehr dringend\b",
             r"\bemergency\b",
@@ -501,8 +511,7 @@ STATED = (
         2,
         _rx(
             r"\bmajor\b",
-            r"(?-i:(?<![-_/\\.])\bP2\b(?![-_]\w))",
-            r"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*2\b",
+            *_numbered("2"),
             r"\b(?:prio\w*|priority|severity)\s*:\s*(?:hoch|high)\b",
             r"\b(?:high|hohe)\s+(?:priority|priorität|prio)\b",
             r"\b(?<!nicht )(?<!not )(?<!nix )(?:dringend|urgent)\b",
@@ -512,8 +521,7 @@ STATED = (
         3,
         _rx(
             r"\bminor\b",
-            r"(?-i:(?<![-_/\\.])\bP3\b(?![-_]\w))",
-            r"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*3\b",
+            *_numbered("3"),
             r"\b(?:prio\w*|priority|severity)\b[^:\n]{0,25}:\s*(?:niedrig|low|normal|mittel|"
             r"medium|tief)\b",
             r"\b(?:low|medium|normal|niedrige|mittlere)\s+(?:priority|priorität|prio)\b",
@@ -525,8 +533,7 @@ STATED = (
             r"\bcosmetic\b",
             r"\bkosmetisch\w*",
             r"\btrivial\b",
-            r"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*4\b",
-            r"(?-i:(?<![-_/\\.])\bP4\b(?![-_]\w))",
+            *_numbered("4"),
         ),
     ),
 )
