@@ -179,6 +179,20 @@ def test_end_customer_label_marks_only_its_own_number(index: ContractIndex, text
     assert (m.customer_number, m.ambiguous) == ("311111", ())
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Wir betreuen als Partner (unsere SEP-Kundennummer 333333) die IT der Alpha Werke, "
+        "die einen eigenen Supportvertrag bei Ihnen hat: SEP-Kundennummer 311111.",
+        "We look after Alpha Werke (our customer no. 333333), which has its own support "
+        "contract with you: customer no. 311111.",
+    ],
+)
+def test_a_number_of_its_own_contract_is_the_end_customers(index: ContractIndex, text: str) -> None:
+    m = _match(index, text, sender="ops@partner-it.example")
+    assert (m.customer_number, m.ambiguous) == ("311111", ())
+
+
 def test_kunde_nr_is_a_label(index: ContractIndex) -> None:
     m = _match(index, "Kunde Nr. 311111", sender="someone@elsewhere.example")
     assert (m.customer_number, m.basis) == ("311111", "number")

@@ -60,6 +60,9 @@ END_CUSTOMER = _rx(
     r"\bof (?:my|our|the) (?:customer|client)\b",
     r"\bon behalf of\b",
     r"\bim auftrag\b",
+    # "die IT der Spedition X, die einen eigenen Supportvertrag bei Ihnen hat: Kd-Nr. Y".
+    r"\beigenen (?:support|wartungs)?-?vertrag\w*",
+    r"\b(?:its|their) own (?:support |maintenance )?contract\b",
     alone=True,  # read in the words around a label only
 )
 # Words just before an unlabelled number that make it anything but a customer number.
