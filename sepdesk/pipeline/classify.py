@@ -289,7 +289,7 @@ def missing_info(text: str, attachments: Sequence[Attachment] = ()) -> tuple[str
         "error_message": has_error_text(text) or any(_is_error_log(a) for a in attachments),
         "action": has_action(text),
         "os_version": bool(operating_systems(text)) and bool(sesam_versions(text)),
-        "hardware": bool(rules.HARDWARE.search(text)),
+        "hardware": has_hardware(text),
     }
     return tuple(f for f in FIELDS if not present[f])
 
@@ -301,6 +301,15 @@ def has_error_text(text: str) -> bool:
         or rules.INDENTED_LOG.search(text)
         or rules.INTRODUCED_OUTPUT.search(text)
     )
+
+
+def has_hardware(text: str) -> bool:
+    """Backup hardware is named: not only storage that failed in production."""
+    pattern = rules.HARDWARE.narrowed(text)
+    if pattern is None:
+        return False
+    lost = _Spans(m.span() for m in rules.PRODUCTION_STORAGE_LOST.finditer(text))
+    return any(not lost.hold(m.start()) for m in pattern.finditer(text))
 
 
 def _is_error_log(attachment: Attachment) -> bool:

@@ -266,8 +266,12 @@ VERSION_NOT_SESAM = _rx(
 )
 OPERATING_SYSTEMS = (
     _rule(r"\b(?:Win ?20\d\d|W2K\d\d|Win2k\d\d)\b", re.IGNORECASE),
-    _rule(r"\bWindows[- ]Server(?: (?:20\d\d|2008|2012)(?: R2)?)?(?: (?:Datacenter|Standard))?"),
-    _rule(r"\bWindows (?:7|8\.1|8|10|11)(?: (?:Pro|Enterprise|Home))?"),
+    # Also in lower case ("windows 10", "windows server 2019"), as hurried mail has it.
+    _rule(
+        r"\bWindows[- ]Server(?: (?:20\d\d|2008|2012)(?: R2)?)?(?: (?:Datacenter|Standard))?",
+        re.IGNORECASE,
+    ),
+    _rule(r"\bWindows (?:7|8\.1|8|10|11)(?: (?:Pro|Enterprise|Home))?", re.IGNORECASE),
     # Short forms: "Win 11 23H2", "Win10", "WS2019" (Windows Server).
     _rule(r"\bWin ?(?:7|10|11)\b", re.IGNORECASE),
     _rule(r"\bWS ?20(?:12|16|19|22|25)(?: R2)?\b"),
@@ -281,7 +285,7 @@ OPERATING_SYSTEMS = (
     _rule(r"\bSUSE Linux Enterprise(?: Server)?(?: \d{2})?(?: SP\d)?"),
     _rule(r"\bopenSUSE(?: Leap)?(?: \d+(?:\.\d)?)?", re.IGNORECASE),
     _rule(r"\bRHEL ?\d(?:\.\d{1,2})?"),
-    _rule(r"\bWindows 20\d\d(?: R2)?\b"),
+    _rule(r"\bWindows 20\d\d(?: R2)?\b", re.IGNORECASE),
     _rule(r"\bRed Hat(?! Enterprise)(?: Linux)?(?: \d(?:\.\d{1,2})?)?"),
     _rule(r"\bSUSE(?! Linux Enterprise)(?: Linux)?(?: \d{2}(?: SP\d)?)?"),
     _rule(r"\bRed Hat Enterprise Linux(?: \d(?:\.\d{1,2})?)?"),
@@ -340,9 +344,17 @@ CLASSIFICATION = _rx(
     r"feature request|bug report|fehlerbericht|störungsmeldung|service request|"
     r"problem report|incident report|problemmeldung)\b",
     r"\btype\s*:\s*(?:problem|incident|error|bug|fault)\b",  # a form's "Type: problem report"
+    # The kind of message named as such: "Art: Störung", "Art der Meldung: Störung", a
+    # subject or line that opens with it ("Störung: ...", "Anfrage Betriebsrat: ..."), "wir
+    # melden folgende Störung". Not where it only describes ("Störung der Sicherung").
+    r"\b(?:art|typ|art der meldung|meldungsart|anfrageart)\s*:\s*(?:störung|anfrage|problem|fehler)",
+    r"(?m:^)[ \t]*(?:störung|anfrage)\b(?!\s+(?:der|des|im|in|bei|beim|mit|von|am|an|auf)\b)",
+    r"\b(?:melden?|zeigen)\b[^.\n]{0,25}\b(?:folgende|eine)\s+störung\b",
     *REQUEST_TYPE_QUESTIONS,
 )
 # A quoted error or log text (a line of a log, an exception, a quoted message with error words).
+# Two words at least before the closing quote.
+_MESSAGE = r"(?=[^\"“”„«»\n]*?[^\s\"“”„«»][ \t]+[^\s\"“”„«»])"
 ERROR_TEXT = _rx(
     r"\b(?:error|fehler|warning|warnung|fatal|failed|exception)\s*[:\]]",
     r"\b[\w.\-\[\]]+:\s+[EWF]:\s",
@@ -351,7 +363,11 @@ ERROR_TEXT = _rx(
     r"\bHTTP \d{3}\b",
     r"\b0x[0-9a-f]{6,}\b",
     r"\b(?:error|errno|fehler(?:code)?)\s+\d{2,}",
-    r"[\"“„»][^\"“”„«»\n]{0,120}\b(?:error|fail\w*|fehl\w*|abort\w*|abgebrochen|denied|"
+    # A quoted message, not a status word alone: "der Job steht auf "abgebrochen"" is what
+    # the writer saw, not an error text (_MESSAGE: two words at least between the quotes).
+    r"[\"“„»]"
+    + _MESSAGE
+    + r"[^\"“”„«»\n]{0,120}\b(?:error|fail\w*|fehl\w*|abort\w*|abgebrochen|denied|"
     r"verweigert|cannot|kann nicht|not found|nicht gefunden|incomplete|damaged|invalid|"
     r"timeout|busy)\b[^\"“”„«»\n]{0,120}[\"”“«]",
     # Not a form's field for the kind of request: "Art der Meldung: Störungsmeldung".
@@ -363,11 +379,13 @@ ERROR_TEXT = _rx(
     # A message noun directly followed by the quoted message: "the message 'Media not found'".
     r"\b(?:message|meldung|fehlermeldung|error|fehler)\s+[\"'“„»‚]\w",
     r"[\"“„»]\s*[EWF]:\s",
-    r"[\"“„»][^\"“”„«»\n]{0,120}\bwarn\w*[^\"“”„«»\n]{0,120}[\"”“«]",
-    r"[\"“„»][^\"“”„«»\n]{0,120}\b(?:mismatch|corrupt\w*|beschädigt|defekt|refused|unreachable|nicht erreichbar|not accessible|exceeded|überschritten|expired|abgelaufen)\b[^\"“”„«»\n]{0,120}[\"”“«]",
+    r"[\"“„»]" + _MESSAGE + r"[^\"“”„«»\n]{0,120}\bwarn\w*[^\"“”„«»\n]{0,120}[\"”“«]",
+    r"[\"“„»]"
+    + _MESSAGE
+    + r"[^\"“”„«»\n]{0,120}\b(?:mismatch|corrupt\w*|beschädigt|defekt|refused|unreachable|nicht erreichbar|not accessible|exceeded|überschritten|expired|abgelaufen)\b[^\"“”„«»\n]{0,120}[\"”“«]",
     # The same in single quotes, common in English mail ('connection refused'); an
     # apostrophe inside a word never opens or closes such a quote.
-    r"(?<!\w)'[^'\n]{0,120}\b(?:error|fail\w*|fehl\w*|abort\w*|abgebrochen|denied|verweigert|"
+    r"(?<!\w)'(?=[^'\n]*?[^\s'][ \t]+[^\s'])[^'\n]{0,120}\b(?:error|fail\w*|fehl\w*|abort\w*|abgebrochen|denied|verweigert|"
     r"cannot|not found|nicht gefunden|invalid|timeout|refused|unreachable|corrupt\w*|warn\w*|"
     r"needs cleaning)\b[^'\n]{0,120}'(?!\w)",
     # Product error codes quoted without the word "error" (ORA-19511, RMAN-03009, sbc-1205).
@@ -467,8 +485,13 @@ HARDWARE = _rx(
     # "Bibliothek" of a tape mail is found by its other words: Band, LTO, Laufwerk).
     r"\b(?:\w*band|tape|medien|lto)-?bibliothek\w*",
     r"\bauto-?loader\b",
-    r"(?<!network )(?<!shared )(?<!google )\b(?:tape )?drives?\b(?!\s*[a-z]:)",
-    r"\b(?!netz)\w*laufwerk\w*\b(?!\s*[a-z]:)",
+    # Not a volume: "network drive", "the L: drive", "log drive", "drive D:".
+    r"(?<!network )(?<!shared )(?<!google )(?<!log )(?<!system )(?<![a-z]: )\b(?:tape )?drives?\b"
+    r"(?!\s*[a-z]:)",
+    # Nor "Netzlaufwerk", "Filiallaufwerk", "Pfarrbüro-Laufwerk", "Laufwerk P:" (a tape's
+    # "LTO-Laufwerk", "Band-Laufwerk" are found by their first word).
+    r"(?<!\w-)\b(?!netz|filial|gruppen|projekt|abteilung|log|daten|system|home|team)\w*laufwerk\w*\b"
+    r"(?!\s*[a-z]:)",
     r"\b(?:to|on|auf) (?:disk|platte|festplatte)\b",
     r"\bobject storage\b",
     r"\bminio\b",
@@ -480,18 +503,32 @@ HARDWARE = _rx(
     r"\bSSDs?\b",
     r"\bHDDs?\b",
     r"\b(?:usb|externe?n?|local|lokalen?|internal|interne?n?)[- ](?:disks?|platten?|"
-    r"festplatten?|drives?|hard ?disks?)\b",
+    r"festplatten?|drives?|hard ?disks?|laufwerk\w*)\b",
     r"\b(?:festplatte\w*|hard ?disks?|disk (?:array|storage|shelf)|speichersystem\w*)\b",
     r"\b(?:synology|qnap|netapp|powervault|storeeasy|storeever|storeonce|msl\d{3,4}|scalar|"
     r"apollo|data ?domain|tandberg|neos|quantum|ts\d{4}|eternus|powerstore|exagrid|msa \d+|"
     r"primergy|supermicro|wd elements|dell emc|rackstation|diskstation|readynas|"
-    r"ultrium|powerprotect|poweredge|dd\d{4})\b",
+    r"ultrium|powerprotect|poweredge|dd\d{4}|buffalo|terastation|linkstation|my cloud|my book|"
+    r"thomas-krenn|me[45]0\d\d|r[67]\d0(?:xd2?|xs|xa)?)\b",
     r"\bdedup\w* (?:appliance|hardware)\b",
     r"\bLUN\b",
     r"\bRDX\b",
     r"\bwechsel(?:platte|medi)\w*",
     r"\b(?:band|tape)-?robot\w*|\bbandroboter\b",
     r"\b(?:backup|sicherungs)-?speicher\b",
+)
+
+# Storage that failed in production, not where backups go: "nach einem Ausfall des
+# Speichersystems", "the SSD with the database is broken", "Booking DB lost after SAN crash".
+PRODUCTION_STORAGE_LOST = _rx(
+    r"\b(?:ausfall|defekt|fehler|totalausfall)\w*\s+(?:\w+\s+){0,3}?\w*speichersystem\w*",
+    r"\b\w*speichersystem\w*\b[^.\n]{0,60}?\b(?:ausgefallen|ausgestiegen|defekt|kaputt|beschädigt)",
+    r"\b(?:SAN|disk array|storage array)\b[^.\n]{0,15}?\b(?:crash\w*|fail\w*|died|broke\w*|"
+    r"ausgefallen)",
+    r"\b(?:after|nach|when)\s+(?:a |an |the |einem |dem )?(?:SAN|disk array|storage array)\s+"
+    r"(?:crash|failure|failed|ausfall)",
+    r"\b(?:festplatten|platten|disks?|SSDs?|systemplatte|datenplatte)\b[^.\n]{0,40}?\b(?:hinüber|"
+    r"kaputt|defekt|broken|dead|ausgestiegen|nicht mehr lesbar|beschädigt)",
 )
 
 # --------------------------------------------------------------------------- severity
@@ -1009,6 +1046,8 @@ NO_BUSINESS = _rx(
 # The business goes on, whatever failed: "the practices keep treating patients", "everyone
 # can carry on with current matters", "they continue to work on their current projects",
 # "the live database is fine and in use", "die Disposition läuft normal weiter".
+# Someone at the fix, not the business going on: "wir arbeiten hier weiter an der Sache".
+_AT_THE_FIX = r"(?!\s+(?:an (?:der|dem|einer|diesem) (?:sache|problem|lösung|fehler|fall)|daran|am (?:problem|fehler)))"
 CONTINUES = _rx(
     # Not "keeps failing", "continues to abort", "der Restore läuft weiter": the work goes on.
     # Not someone at the fix: "asked me to write while he keeps working on it".
@@ -1018,16 +1057,17 @@ CONTINUES = _rx(
     r"\bcontinues? (?:to (?:work|treat|serve|operate|sell|produce|ship|trade)|working|operating)\b",
     r"\b(?:is|are) (?:fine|running|working) and (?:in use|running)\b",
     r"\b(?:wir|alle|kollegen|mitarbeiter\w*|betrieb|produktion|disposition|geschäft\w*|praxis|"
-    r"büro|laden|werk)\b[^.\n]{0,30}\b(?:arbeiten|arbeitet|läuft|laufen)\b[^.\n]{0,20}\bweiter\b",
+    r"büro|laden|werk)\b[^.\n]{0,30}\b(?:arbeiten|arbeitet|läuft|laufen)\b[^.\n]{0,20}\bweiter\b"
+    + _AT_THE_FIX,
     r"\bweiterhin normal\b",
     r"\b(?!(?:restore|job|sicherung|backup|rücksicherung|vorgang|task|kopiervorgang)\b)[a-zäöü]\w+\s+"
-    r"(?:läuft|laufen|arbeitet|arbeiten)\s+(?:\w+\s+)?(?:weiter|trotzdem)\b",
+    r"(?:läuft|laufen|arbeitet|arbeiten)\s+(?:\w+\s+)?(?:weiter|trotzdem)\b" + _AT_THE_FIX,
     r"\b(?:is|are) still (?:running|working|open)\b",
     # "Abfüllung und Verkauf laufen ganz normal", "der Braumeister braut nach den
     # ausgedruckten Blättern weiter".
     r"\b(?:läuft|laufen|erscheint|erscheinen)\s+(?:sonst\s+)?(?:alles\s+)?(?:ganz\s+|völlig\s+)?normal\b",
     r"\b(?:arbeitet|arbeiten|braut|brauen|produziert|produzieren|verkauft|verkaufen|liefert|"
-    r"liefern|fertigt|fertigen|behandelt|behandeln)\b[^.\n]{0,40}\bweiter\b",
+    r"liefern|fertigt|fertigen|behandelt|behandeln)\b[^.\n]{0,40}\bweiter\b" + _AT_THE_FIX,
     r"\b(?:runs|run|works) (?:on )?(?:anyway|nevertheless|regardless)\b",
     r"\bnormal weiter\w*",  # "das Einsatzleitsystem läuft auf eigenen Servern normal weiter"
     # "the translators can still work, but ...", "die Versorgung unserer Gäste ist gesichert".
@@ -1041,6 +1081,9 @@ CONTINUES = _rx(
     r"\w+ing\s+(?:normally|as usual|as normal)\b",
     r"\b(?:fahren|fährt|arbeiten|arbeitet|produzieren|produziert|verkaufen|verkauft|behandeln|"
     r"behandelt|liefern|liefert)\s+(?:\w+\s+)?(?:ganz\s+)?normal\b",
+    # "the factory itself runs normally" (not the backup's own run).
+    r"\b(?!(?:restores?|jobs?|backups?|tasks?|sesam|it|drives?|server|service)\b)[a-z]\w+\s+"
+    r"(?:itself\s+)?(?:still\s+)?(?:runs|operates) normally\b",
 )
 # Old or archived data: restoring it is important, not the business's life ("older ones are
 # restored from the archive", "files from their project archive", "Altdaten von 2024").
@@ -1082,6 +1125,18 @@ RECOVERED = _rx(
     r"\b(?:got|have|had|brought) (?:everything|it all|all of it) back\b(?!\s*\?)",
     r"\bnothing is broken (?:now|any more|anymore)\b",
     r"\b(?:alles|alle daten) (?:ist |sind |war |waren )?wieder da\b(?!\s*\?)",
+    # People or a business at work again, told with words between: "seit 07:00 läuft der
+    # Check-in in allen 9 Studios wieder und ...", "arbeiten unsere Uhrmacher wieder, mit ...".
+    # Not a job's own run ("läuft die Sicherung wieder nicht", "laufen wieder in Fehler").
+    r"\b(?:arbeiten|arbeitet|läuft|laufen)\s+(?!(?:die|der|das|den)\s+(?:sicherung|job|backup|"
+    r"restore|rücksicherung|wiederherstellung|dienst|task)\w*)(?:[\w-]+\s+){1,8}?wieder"
+    r"(?=\s*(?:[,.;:!]|und\b|mit\b|$))",
+    r"\b(?:is|are) (?:usable|in use|available) again\b(?!\s*\?)",
+    r"\bwieder (?:nutzbar|benutzbar|verfügbar)\b(?!\s*\?)",
+    # An older backup that restored: SPEC's Critical is where older backups do not help.
+    r"\b(?:backup|sicherung)\s+(?:of|from|vom|von)\s+[^.\n]{1,30}?\b(?:restores? fine|"
+    r"restored (?:fine|successfully|without (?:any )?(?:problems?|errors?))|"
+    r"lie(?:ss|ß) sich (?:\w+ )?(?:zurückholen|zurückspielen|wiederherstellen))\b",
 )
 # The installation is a test, trial or lab, not production.
 TEST_SYSTEM = _rx(
@@ -1099,6 +1154,13 @@ TEST_SYSTEM = _rx(
     # auf dem Testserver ausprobiert" tells of one beside the production that halted.
     r"\btest[- ]system\b",
     r"\bgo-?live (?:is )?(?:planned|scheduled|geplant|vorgesehen)\b",
+    # Commissioning: "noch in der Inbetriebnahme", "der produktive Start ist ... geplant",
+    # the acceptance test before it. Not "seit der Inbetriebnahme im Frühjahr 2023".
+    r"\b(?:noch )?in der inbetriebnahme\b",
+    r"\bproduktive[rn]? (?:start|betrieb)\b[^.\n]{0,40}\b(?:geplant|vorgesehen)\b",
+    r"\babnahmetest\w*",
+    r"\bstill (?:in|being) commissioning\b|\bbeing commissioned\b",
+    r"\btestversion\b",
     r"\btestdaten\b",
     r"\btrial\b",
     # A lab is a test system as the writer's own, partner, home, test or demo lab; a
@@ -1280,9 +1342,10 @@ IMPACT = _rx(
 )
 # Business runs normally / only a part is affected.
 NO_IMPACT = _rx(
-    r"\bnot affected\b",
-    r"\bunaffected\b",
-    r"\bnicht (?:beeinträchtigt|betroffen)\b",
+    # Not a note on one component: "SEP sesam Server ... (physischer Server, nicht betroffen)".
+    r"\bnot affected\b(?!\s*\))",
+    r"\bunaffected\b(?!\s*\))",
+    r"\bnicht (?:beeinträchtigt|betroffen)\b(?!\s*\))",
     r"\bno business impact\b",
     r"\bno impact\b",
     r"\bworks normally\b",
