@@ -305,11 +305,14 @@ def has_error_text(text: str) -> bool:
 
 def has_hardware(text: str) -> bool:
     """Backup hardware is named: not only storage that failed in production."""
-    pattern = rules.HARDWARE.narrowed(text)
-    if pattern is None:
+    if rules.HARDWARE.search(text) is None:
         return False
-    lost = _Spans(m.span() for m in rules.PRODUCTION_STORAGE_LOST.finditer(text))
-    return any(not lost.hold(m.start()) for m in pattern.finditer(text))
+    # Rarely any: then the first match decides, and the text is searched once.
+    lost = [m.span() for m in rules.PRODUCTION_STORAGE_LOST.finditer(text)]
+    if not lost:
+        return True
+    spans = _Spans(lost)
+    return any(not spans.hold(m.start()) for m in rules.HARDWARE.finditer(text))
 
 
 def _is_error_log(attachment: Attachment) -> bool:
