@@ -56,6 +56,12 @@ SIZES = {
     "heldout33": 30,
     "heldout34": 30,
     "heldout35": 30,
+    "heldout36": 30,
+    "heldout37": 30,
+    "heldout38": 30,
+    "heldout39": 30,
+    "heldout40": 30,
+    "heldout41": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)
