@@ -175,8 +175,8 @@ def _pure_one(index: ContractIndex, mail: ParsedMail, original: ParsedMail | Non
     day = when.astimezone(TZ).date() if when else date.today()
     contract = index.get(match.customer_number) if match.customer_number else None
     subject, text, attachments = mail.subject, mail.text, mail.attachments
-    if original is not None:  # the ticket after a follow-up: both texts
-        subject, text = original.subject, f"{original.text}\n\n{_own(mail)}"
+    if original is not None:  # the ticket after a follow-up: both own texts, as the pipeline
+        subject, text = original.subject, f"{_own(original)}\n\n{_own(mail)}"
         attachments = (*original.attachments, *mail.attachments)
     u = understand(subject, text, attachments)
     return Result(

@@ -36,3 +36,21 @@ def test_rules_alone_without_pure_is_a_usage_error(capsys: pytest.CaptureFixture
         bench_understanding().main(["--rules-alone", str(CORPUS / "heldout22")])
     assert exit_.value.code == 2
     assert "--rules-alone needs --pure" in capsys.readouterr().err
+
+
+def test_a_follow_up_is_read_with_the_tickets_own_texts_as_the_pipeline_does() -> None:
+    """The original's quoted history ends its own text; the follow-up after it still counts."""
+    from sepdesk.pipeline.parse import parse_mail
+    from tests.conftest import SAMPLES
+
+    bench = bench_understanding()
+    index = bench.ContractIndex.build(bench.load_contracts(SAMPLES / "contracts.csv"))
+    head = b"From: a@x.example\nTo: support@sep.example\nSubject: %s\n\n"
+    original = parse_mail(
+        head % b"Sicherung schlaegt fehl"
+        + b"Die Sicherung schlaegt fehl.\n\n-----Original Message-----\n"
+        + b"From: b@x.example\n\nold text\n"
+    )
+    follow_up = parse_mail(head % b"AW: [T-2026-000001]" + b"Einstufung: Minor\n")
+    result = bench._pure_one(index, follow_up, original)
+    assert "classification" not in result.missing_info
