@@ -1728,3 +1728,183 @@ def test_backup_hardware_not_production_storage_or_a_volume(text: str, named: bo
 )
 def test_a_status_word_alone_in_quotes_is_no_error_text(text: str, given: bool) -> None:
     assert ("error_message" not in missing_info(text)) is given
+
+
+# ----------------------------------------------------------------------------- round 19
+# From heldout42-47's blind misses (session 18, second round, measured before these).
+
+
+def test_sentences_that_name_a_day_are_no_rows_of_backups_tried() -> None:
+    text = (
+        "Thank you for the help with the CMS restore last week.\n\n"
+        "Since Tuesday night every backup to our Si3 store fails. Each job ends with:\n"
+        "  2026-12-11 01:02:14 sbc: Error: Write to data store [SI3_MAIN] failed:\n"
+        "  Si3 store is in read-only mode\n"
+        "  STATUS=ERROR MSG=Backup of task [CMS-DB01_MSSQL] failed\n"
+        "The store went read-only after a power cycle last week. The index check stops "
+        "with the same reason.\n"
+    )
+    assert _Facts("", text).tried_rows is None
+    assert _sev(text + "The Si3 store is our only backup target.") != 1
+
+
+def test_older_states_of_a_backup_failing_too() -> None:
+    text = (
+        "Der Restore bricht ab. Mit den Ständen von Donnerstag und Mittwoch kommt derselbe Fehler."
+    )
+    assert _Facts("", text).older_fail
+
+
+def test_a_form_row_saying_no_workaround_is_none() -> None:
+    text = (
+        # An HTML table's rows, as the mail's text part renders them.
+        "Aktion Rücksicherung der Datenbank\n\nFehlermeldung Restore failed\n\n"
+        "Ältere Sicherungen Vollsicherungen vom 05.12. und 04.12. probiert – überall derselbe "
+        "Fehler\n\nAuswirkung Alle vier Abfülllinien stehen.\n\nWorkaround keiner\n\n"
+    )
+    assert _Facts("", text).workaround is None
+    assert _sev(text) == 1
+
+
+_HEAT = (
+    "Der Restore der VM bricht jedes Mal ab. Mit der Sicherung vom 29.11. passiert genau "
+    "dasselbe. Einen Ersatz für das Leitsystem gibt es nicht. "
+)
+
+
+def test_work_going_on_by_hand_is_the_business_going_on() -> None:
+    for text in (
+        _HEAT + "Die Wärmeversorgung läuft.",
+        _HEAT + "Die Schichtmannschaft fährt die Kessel seit heute Nacht von Hand.",
+        "The restore fails, so do the older tapes. We run the line manually for now.",
+    ):
+        assert _Facts("", text).continues, text
+        assert _sev(text) != 1, text
+    # Ruled out, not done: no way on.
+    for text in (
+        "Von Hand lässt sich die Anlage nicht fahren.",
+        "The kilns cannot be run by hand.",
+    ):
+        assert _Facts("", text).continues is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Walk-ins we can still do, but for booked clients we have no designs.",
+        "Assembly keeps building from printed drawings.",
+    ],
+)
+def test_more_ways_of_the_business_going_on(text: str) -> None:
+    assert _Facts("", text).continues
+
+
+def test_people_who_cannot_work_are_no_restore_failing() -> None:
+    f = _Facts(
+        "Restore of PDM vault far too slow - design team cannot work",
+        "There is no error and the job does not abort, it is just extremely slow.",
+    )
+    assert f.restore_fails is None and f.slow_restore
+
+
+def test_a_helpdesk_p1_in_plain_words_is_critical() -> None:
+    text = (
+        "The restore of POLICYDB fails within a few minutes. The restores from the full "
+        "backups of 14/12 and 13/12 fail as well. We have no standby database and no export. "
+        "From 08:00 our 600 staff and 1,400 brokers cannot do any business. There is no "
+        "workaround."
+    )
+    f = _Facts("", text)
+    assert f.halt and f.no_other_copy and f.no_alternative
+    assert rules_severity("", text)[0] == 1
+
+
+def test_no_job_running_at_that_moment_is_not_all_backups_failing() -> None:
+    assert _Facts("", "Es ist dann niemand angemeldet, es läuft kein Job.").all_fail is None
+    assert _Facts("", "Seit Montag läuft kein Job mehr durch.").all_fail
+    assert _Facts("", "Damit ist seit acht Nächten keine einzige Sicherung gelaufen.").all_fail
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("Backup target: Si3 store on the Lenovo ThinkSystem DE4000H (FC)", True),
+        ("Server: sesam 5.1.0.4 on Ubuntu 24.04, backups go to a TrueNAS Mini X+.", True),
+        ("The nightly backup of the student home drives finishes with warnings.", False),
+        ("Herr Bauer hat am Sonntag eine neue Festplatte eingebaut.", False),
+        ("We have no other backup: the SAN snapshots of that volume were removed.", False),
+    ],
+)
+def test_backup_hardware_round_19(text: str, named: bool) -> None:
+    assert ("hardware" not in missing_info(text)) is named
+
+
+def test_a_notification_announced_below_the_signature_is_the_writers() -> None:
+    text = (
+        "Die Sicherung endet jede Nacht mit Warnungen.\n\nEinstufung: Minor\n\n"
+        "Auszug aus der Benachrichtigung von heute Nacht unten.\n\nUmgebung:\n"
+        "- SEP sesam Server 5.1.0.4\n- FS01: Windows Server 2022\n- Band: Scalar i3\n\n"
+        "Mit freundlichen Grüßen\nC. Wallner\nIT Betriebshöfe\nVerkehrsbetriebe\n"
+        "Tel. 0316 555\n\n-----Ursprüngliche Nachricht-----\nVon: SEP sesam <s@x.example>\n"
+        "Gesendet: Dienstag, 8. September 2026 05:12\nBetreff: WARNING\n\n"
+        "  sbc-3112: Warning: 287 files skipped, 1934211 files saved\n"
+    )
+    assert "sbc-3112" in own_text(text)
+    # Far above it, in a long mail, "siehe unten" announces nothing of the block.
+    block = text[text.index("-----Ursprüngliche") :]
+    far = "Bei Fragen bitte an Sie wenden (siehe unten).\n" + "Zeile.\n" * 14 + "\n" + block
+    assert "sbc-3112" not in own_text(far)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Nach einer Stunde kommt diese Meldung (abgeschrieben):\n\nZeitüberschreitung beim "
+        "Lesen vom Band – Medium nicht bereit (Laufwerk 1)\n",
+        "Da kommt aber jedes Mal:\n\n  Sicherung beschädigt - Prüfsumme falsch\n",
+        "The restore is still running.\n\n  2026-09-14 10:02:11 sbc-restore: Info: 1512330 "
+        "files restored, throughput 2.6 MB/s\n",
+    ],
+)
+def test_more_ways_of_quoting_the_message(text: str) -> None:
+    assert "error_message" not in missing_info(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Ich bitte Sie, die Angelegenheit mit höchster Priorität zu behandeln.",
+     "Vorgangspriorität: 2 (hoch)"],
+)  # fmt: skip
+def test_more_classifications(text: str) -> None:
+    assert "classification" not in missing_info(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("Four times this week the sesam server service stopped by itself. I start it "
+         "again and the nightly backups complete.", False),
+        ("Die Oberfläche stürzt ab, ohne dass jemand etwas macht. Den Dienst kann ich neu "
+         "starten, die Sicherungen laufen normal.", False),
+        ("The GUI crashes by itself every afternoon; then I restore the window from the "
+         "taskbar.", False),
+        # With every backup failing since, the nightly backup is the operation.
+        ("Der Dienst beendet sich nachts von selbst. Damit ist seit acht Nächten keine "
+         "einzige Sicherung gelaufen.", True),
+    ],
+)  # fmt: skip
+def test_a_failure_that_happens_by_itself_names_no_action(text: str, named: bool) -> None:
+    assert ("action" not in missing_info(text)) is named
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("Kann SEP sesam solche Datenmengen sinnvoll sichern und zehn Jahre aufbewahren?", False),
+        ("Der Vorstand möchte im neuen Jahr die beiden Notebooks sichern lassen.", False),
+        ("Wie wird lizenziert? Gesichert werden aber nur Server.", False),
+        ("Can our assistants restore files themselves?", True),
+    ],
+)
+def test_what_the_product_could_back_up_is_no_operation(text: str, named: bool) -> None:
+    assert ("action" not in missing_info(text)) is named

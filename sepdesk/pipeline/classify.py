@@ -163,7 +163,10 @@ def _outlook_block(lines: list[str], i: int) -> bool:
 
 
 def _announces_forward(kept: list[str]) -> bool:
-    return bool(rules.FORWARD_HINT.search("\n".join(kept[-12:])))
+    # Near the block: within its last 12 lines that are not blank (an environment list and
+    # a signature may stand between), not anywhere in a long mail.
+    near = [line for line in kept if line.strip()][-12:]
+    return bool(rules.FORWARD_HINT.search("\n".join(near)))
 
 
 # ----------------------------------------------------------------------------- language
@@ -287,7 +290,7 @@ def missing_info(text: str, attachments: Sequence[Attachment] = ()) -> tuple[str
     present = {
         "classification": bool(rules.CLASSIFICATION.search(_without_false_claims(text))),
         "error_message": has_error_text(text) or any(_is_error_log(a) for a in attachments),
-        "action": has_action(text),
+        "action": has_action(text) and not _by_itself(text),
         "os_version": bool(operating_systems(text)) and bool(sesam_versions(text)),
         "hardware": has_hardware(text),
     }
@@ -324,6 +327,12 @@ def _is_error_log(attachment: Attachment) -> bool:
     return attachment.content_type.startswith("text/") and bool(
         rules.ERROR_TEXT.search(attachment.text)
     )
+
+
+def _by_itself(text: str) -> bool:
+    """The failure happens by itself, in no operation (SPEC's action is the one it occurs
+    in), and the backups go on: where none runs any more, the nightly backup is the one."""
+    return bool(rules.SPONTANEOUS.search(text)) and not rules.ALL_FAIL.search(text)
 
 
 def has_action(text: str) -> bool:
@@ -661,6 +670,7 @@ class _Facts:
 
 
 _LEAD_IN = 300  # characters before the first row that say what the rows are
+_ROW_GAP = 2  # a list's next row follows its row, or one line of its own below it
 
 
 def _tried_rows(own: str) -> str | None:
@@ -678,6 +688,8 @@ def _tried_rows(own: str) -> str | None:
         below = None if on_line else _result_below(lines, i)
         if not (on_line or below):
             continue
+        if last >= 0 and i - last > _ROW_GAP:
+            break  # not the next row of a list: a sentence further on that names a day
         first = i if first < 0 else first
         last = i + 1 if below else i
         row = f"{line.strip()} {below.strip()}" if below else line.strip()

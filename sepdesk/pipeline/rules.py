@@ -101,6 +101,9 @@ FORWARD_HINT = _rx(
     r"\b(?:message|mail|report|meldung|nachricht)\b[^\n]{0,40}\b(?:is )?below\b",
     r"\bsiehe unten\b",
     r"\bnachfolgend\b",
+    # "Auszug aus der Benachrichtigung von heute Nacht unten", "the notification is below".
+    r"\b(?:auszug|benachrichtigung|meldung|nachricht|bericht|protokoll)\w*\b[^\n]{0,50}\bunten\b",
+    r"\bnotification\b[^\n]{0,40}\bbelow\b",
 )
 # Outlook's quoted header block: From/Von ... then Sent/Gesendet/Date within a few lines.
 HEADER_FROM = re.compile(r"^\s*\*?(?:from|von)\s*:\*?\s+\S", re.IGNORECASE)
@@ -335,6 +338,9 @@ CLASSIFICATION = _rx(
     r"\b(?:severity|priorit\w*|prio|schweregrad|dringlichkeit)\s*:?\s*[1-4]\b",
     *_numbered("[1-4]"),
     r"\b(?:low|high|medium|normal|niedrige|hohe|mittlere)\s+(?:priority|priorität|prio)\b",
+    # "mit höchster Priorität", "highest priority"; a form's "Vorgangspriorität: 2 (hoch)".
+    r"\b(?:höchste[rn]?|highest|top)\s+(?:priority|priorität|prio)\b",
+    r"\b\w+priorität\s*:\s*\S",
     r"\b(?:severity|priority|priorität|prio|dringlichkeit)\s*:?\s*(?:hoch|high|niedrig|low|"
     r"mittel|medium|normal|dringend|urgent|tief)\b",
     # "Priorität aus unserer Sicht: tief", "Priority from our side: low".
@@ -372,6 +378,9 @@ ERROR_TEXT = _rx(
     r"timeout|busy)\b[^\"“”„«»\n]{0,120}[\"”“«]",
     # Not a form's field for the kind of request: "Art der Meldung: Störungsmeldung".
     r"(?<!\bart der )(?<!\btype of )\b(?:fehlermeldung|error message|meldung|message)\s*:\s*\S",
+    # The message on the lines after its announcement: "kommt diese Meldung (abgeschrieben):".
+    r"(?<!\bart der )(?<!\btype of )\b(?:fehlermeldung|error message|meldung|message)\b[^\n:]{0,30}:"
+    r"[ \t]*\n(?:[ \t]*\n)?[ \t]*\w",
     # "Fehlermeldung im Log: ...", "Im Protokoll steht: ...", "the job log shows: ...".
     r"\b(?:fehlermeldung|error message)\b[^\n:]{1,30}:\s*\S",
     r"\b(?:protokoll|log|logfile|job ?log)\w*\s+(?:steht|stand|shows|showed|says|said|reads|"
@@ -404,14 +413,17 @@ INDENTED_ERROR = _rule(
 # An indented line in a log's own format: a severity letter ("W: File ... changed") or an
 # error number ("Msg 3241:", "ORA-01234:") leads it.
 INDENTED_LOG = _rule(
-    r"^[ \t]{2,}(?:\S+\s+)?(?:[EWF]:\s|(?:msg|error|err|fehler)\s*\d{2,}\s*:|[A-Z]{2,6}-\d{3,6}:)",
+    r"^[ \t]{2,}(?:\S+\s+)?(?:[EWF]:\s|(?:msg|error|err|fehler)\s*\d{2,}\s*:|[A-Z]{2,6}-\d{3,6}:)"
+    # A program's own line: "2026-09-14 10:02:11 sbc-restore: Info: 1512330 files restored".
+    r"|^[ \t]{2,}(?:\S+\s+){0,2}[\w.-]+(?:\[\d+\])?:\s+(?:info|warning|warnung|error|fehler|fatal)\s*:",
     re.IGNORECASE | re.MULTILINE,
 )
 # Pasted output introduced as what a failure printed: "fails with", "endet mit der Meldung:",
 # "the log says", then an indented line (a blank line may sit between).
 INTRODUCED_OUTPUT = _rule(
     r"(?:\b(?:fail\w*|ends?|ended|endet|enden|abort\w*|abbricht|bricht\b[^\n]{0,60}\bab|"
-    r"meldung|message|error|fehler|log|protokoll|says|reads|steht|gives?|bringen|liefert)\b"
+    r"meldung|message|error|fehler|log|protokoll|says|reads|steht|gives?|bringen|liefert|kommt|"
+    r"erscheint|appears)\b"
     r"[^\n]{0,40}?(?:\bwith|\bmit|:)"
     # ... or a line that ends in a verb of receiving: "we get", "kommt", "erscheint".
     r"|\b(?:get|got|bekommen|erhalten|kommt|appears|erscheint)\s*:?)[ \t]*\n"
@@ -452,6 +464,15 @@ NOT_AN_ACTION = _rx(
     r"\binstalled by\b",
     r"\b(?:eine|einer|keine|die|den|der) einstellung(?:en)?\b",
     r"\beinstellungen\b",
+    # What the product can or would back up, asked before a purchase or about a licence:
+    # "Can SEP sesam back up our Microsoft 365 mailboxes?", "Kann SEP sesam solche
+    # Datenmengen sichern?", "Do our licences cover backing up Proxmox?", "möchte ... sichern
+    # lassen", "gesichert werden aber nur Server". (Not what staff can restore themselves.)
+    r"\b(?:can|could|does|do|will)\s+(?:sep\s+)?sesam\s+(?:\w+\s+){0,3}?back(?:ing)?\s+up\b",
+    r"\b(?:kann|können|könnte)\s+(?:sep\s+)?sesam\s+(?:[\w-]+\s+){0,4}?sichern\b",
+    r"\bcover\w*\s+backing\s+up\b",
+    r"\bsichern\s+lassen\b",
+    r"\bgesichert\s+werden\s+(?:aber\s+)?nur\b",
 )
 # ... or an operation noun in a sentence that also says it failed or is wanted.
 ACTION_NOUN = _rx(
@@ -475,6 +496,26 @@ WENT_WELL = _rx(
     r"without (?:any )?(?:problems?|issues?|errors?))\b",
     r"\b(?:finally|eventually) worked\b",
 )
+# A failure that happens by itself, in no operation: "the service stops by itself",
+# "comes back without anyone doing anything", "Nobody changed anything", "beendet sich
+# von selbst", "ohne dass jemand etwas gemacht hätte". (Not "the run should retry by itself".)
+SPONTANEOUS = _rx(
+    r"\b(?:stops?|stopped|stopping|closes|closed|freezes|froze|crashes|crashed|dies|died|"
+    r"disappears|appears|shuts? down|restarts|goes down|fails)\b[^.\n]{0,40}\bby itself\b",
+    r"\bby itself\b[^.\n]{0,20}\b(?:stops?|closes|freezes|crashes|restarts|appears)\b",
+    r"\b(?:is )?stopping alone\b",
+    r"\bwithout (?:anyone|anybody|us) doing anything\b",
+    r"\b(?:nobody|no one|no-one) (?:changed|did|touched) anything\b",
+    r"\bnot connected to (?:something|anything) we do\b",
+    r"\b(?:don't|do not) need to do anything for it to happen\b",
+    r"\b(?:at|in) random (?:times|hours|moments)\b",
+    r"\b(?:beendet|beenden|schließt|stürzt|stürzen|fällt|fallen|verabschiedet)\b[^.\n]{0,40}\b"
+    r"(?:von selbst|von allein|einfach so)\b",
+    r"\bvon (?:selbst|allein)\b[^.\n]{0,20}\b(?:beendet|ab|aus|zu)\b",
+    r"\bohne dass (?:jemand|ich|wir|einer) (?:etwas|was) (?:tut|tue|tun|macht|mache|gemacht hätte|"
+    r"gemacht hat|getan hätte|getan hat)\b",
+    r"\bniemand hat (?:etwas|was) (?:geändert|gemacht)\b",
+)
 # Backup target hardware.
 HARDWARE = _rx(
     r"\bLTO-?\d?\b",
@@ -486,7 +527,8 @@ HARDWARE = _rx(
     r"\b(?:\w*band|tape|medien|lto)-?bibliothek\w*",
     r"\bauto-?loader\b",
     # Not a volume: "network drive", "the L: drive", "log drive", "drive D:".
-    r"(?<!network )(?<!shared )(?<!google )(?<!log )(?<!system )(?<![a-z]: )\b(?:tape )?drives?\b"
+    r"(?<!network )(?<!shared )(?<!google )(?<!log )(?<!system )(?<!home )(?<!user )(?<![a-z]: )"
+    r"\b(?:tape )?drives?\b"
     r"(?!\s*[a-z]:)",
     # Nor "Netzlaufwerk", "Filiallaufwerk", "Pfarrbüro-Laufwerk", "Laufwerk P:" (a tape's
     # "LTO-Laufwerk", "Band-Laufwerk" are found by their first word).
@@ -509,7 +551,7 @@ HARDWARE = _rx(
     r"apollo|data ?domain|tandberg|neos|quantum|ts\d{4}|eternus|powerstore|exagrid|msa \d+|"
     r"primergy|supermicro|wd elements|dell emc|rackstation|diskstation|readynas|"
     r"ultrium|powerprotect|poweredge|dd\d{4}|buffalo|terastation|linkstation|my cloud|my book|"
-    r"thomas-krenn|me[45]0\d\d|r[67]\d0(?:xd2?|xs|xa)?)\b",
+    r"thomas-krenn|me[45]0\d\d|r[67]\d0(?:xd2?|xs|xa)?|thinksystem|de[46]000[hf]?|truenas|freenas)\b",
     r"\bdedup\w* (?:appliance|hardware)\b",
     r"\bLUN\b",
     r"\bRDX\b",
@@ -529,6 +571,12 @@ PRODUCTION_STORAGE_LOST = _rx(
     r"(?:crash|failure|failed|ausfall)",
     r"\b(?:festplatten|platten|disks?|SSDs?|systemplatte|datenplatte)\b[^.\n]{0,40}?\b(?:hinüber|"
     r"kaputt|defekt|broken|dead|ausgestiegen|nicht mehr lesbar|beschädigt)",
+    # Its replacement: "eine neue Festplatte eingebaut", "put in a new disk"; and what the
+    # production storage itself keeps: "the SAN snapshots of that volume".
+    r"\b(?:neue|new)\s+(?:festplatte|platte|disk|ssd|hard ?disk)\w*\b[^.\n]{0,30}?\b(?:eingebaut|"
+    r"installed|put in|fitted)\b",
+    r"\b(?:put in|installed|fitted|eingebaut)\s+(?:a\s+)?new\s+(?:disk|ssd|hard ?disk)s?\b",
+    r"\bSAN[- ]snapshots?\b",
 )
 
 # --------------------------------------------------------------------------- severity
@@ -705,7 +753,8 @@ RESTORE_FAILS = _rx(
     r"\bklappt nicht\b",
     r"(?<!\bwould be )\bnot possible\b",
     _NOT_WOULD_BE + r"\bnicht möglich\b",
-    r"\bcannot\b",
+    # Not the people: "Restore of PDM vault far too slow - design team cannot work".
+    r"\bcannot\b(?!\s+work\b)",
     r"(?<!\bno )(?<!\bwithout )(?<!\bwithout any )\berror\b",  # not "there is no error"
     r"\bfunktioniert nicht\b",
     r"\b(?:funktioniert|klappt|geht)\s+(?:aber|leider|trotzdem|immer noch|noch immer)\s+nicht\b",
@@ -718,7 +767,7 @@ RESTORE_FAILS = _rx(
     r"(?<!\bwould be )\bimpossible\b",
     r"\bunable\b",
     r"\bcould not\b",
-    r"\bcan't\b",
+    r"\bcan't\b(?!\s+work\b)",
     r"\b(?:kann|können|konnte\w*)\b[^.\n]{0,40}\bnicht\b",
 )
 # Older backups tried and failing too ("older backups do not help").
@@ -821,7 +870,7 @@ BACKUP_WORD = _rx(
     r"\bsnapshots?\b",
     r"\brestore points?\b",
     r"\bsicherungsst[aä]nd\w*",
-    r"\bst[aä]nde\b",  # "die Stände von vorgestern und von letzter Woche"
+    r"\bst[aä]nden?\b",  # "die Stände von vorgestern", "mit den Ständen von Donnerstag"
     r"\bversionen\b",
     r"\bversions\b",
 )
@@ -844,6 +893,11 @@ SAME_RESULT = _rx(
 NO_OTHER_COPY = _rx(
     r"\bno other (?:copy|backup)\b",
     r"\bno (?:second|further|additional|spare) (?:copy|backup)\b",
+    # No standby to switch to: "We have no standby database", "Eine Standby-Datenbank gibt
+    # es nicht".
+    r"\bno standby\b",
+    r"\bstandby-?(?:datenbank|system|server)?\b[^.\n]{0,30}\b(?:gibt es|haben wir)\b[^.\n]{0,20}\bnicht\b",
+    r"\bkein\w* standby",
     r"\bno (?:tape )?copy\b",
     r"\b(?:andere|weitere|zweite) kopie\b[^.\n]{0,40}\b(?:haben wir nicht|gibt es nicht|"
     r"existiert nicht|existieren nicht)\b",
@@ -879,6 +933,7 @@ HALT = _rx(
     r"[^.\n]{0,40}\b(?:is |are )?(?:down|stopped|halted|standing still|at a standstill)\b",
     r"\b(?:standstill|stillstand)\b",
     r"\bno business (?:activity )?(?:is )?possible\b",
+    r"\b(?:cannot|can't|can not|are unable to) do any (?:business|work)\b",
     r"\b(?:produktion|fertigung|betrieb|werk|firma|lager)\w*\s+(?:steht|stehen|ruht|ruhen)\b",
     r"\bsteh(?:t|en) still\b",  # "steht seit 6 Uhr": see the clause-end rule below
     # Inverted order after an adverbial: "seit 6 Uhr steht der Betrieb still".
@@ -1052,7 +1107,7 @@ CONTINUES = _rx(
     # Not "keeps failing", "continues to abort", "der Restore läuft weiter": the work goes on.
     # Not someone at the fix: "asked me to write while he keeps working on it".
     r"\b(?:keep|keeps|kept) (?:on )?(?:working|treating|serving|operating|selling|producing|"
-    r"shipping|trading)\b(?! on (?:it|this|that|the (?:problem|restore|issue|server|fix))\b)",
+    r"shipping|trading|building)\b(?! on (?:it|this|that|the (?:problem|restore|issue|server|fix))\b)",
     r"\bcarr(?:y|ies) on\b",
     r"\bcontinues? (?:to (?:work|treat|serve|operate|sell|produce|ship|trade)|working|operating)\b",
     r"\b(?:is|are) (?:fine|running|working) and (?:in use|running)\b",
@@ -1073,7 +1128,7 @@ CONTINUES = _rx(
     # "the translators can still work, but ...", "die Versorgung unserer Gäste ist gesichert".
     # Not "nobody knows how long we can still work".
     r"(?<!\blong we )(?<!\blong they )(?<!\blong you )(?<!\blong i )"
-    r"\b(?:can|could) still (?:work|operate|sell|ship|produce|treat|serve)\b",
+    r"\b(?:can|could) still (?:work|operate|sell|ship|produce|treat|serve|do|take)\b",
     # Not a genitive: "die Daten der Produktion sind gesichert" (backed up).
     r"(?<!\bder )(?<!\bdes )(?<!\bunserer )\b(?:versorgung|betrieb|behandlung|produktion|auslieferung)\b[^.\n]{0,40}\b(?:ist|sind|bleibt) gesichert\b",
     # "The ships are sailing normally", "die Busse fahren ganz normal" (not the restore's job).
@@ -1081,6 +1136,14 @@ CONTINUES = _rx(
     r"\w+ing\s+(?:normally|as usual|as normal)\b",
     r"\b(?:fahren|fährt|arbeiten|arbeitet|produzieren|produziert|verkaufen|verkauft|behandeln|"
     r"behandelt|liefern|liefert)\s+(?:\w+\s+)?(?:ganz\s+)?normal\b",
+    # Run by hand, at reduced effectiveness: "fährt die Kessel seit heute Nacht von Hand",
+    # "Anlage im Handbetrieb", "we run the line manually" (not "von Hand lässt sich die
+    # Anlage nicht fahren"). And "Die Wärmeversorgung läuft."
+    r"\b(?:fahren|fährt|betreiben|betreibt|steuern|steuert|bedienen|bedient)\b[^.\n]{0,60}"
+    r"\bvon hand\b",
+    r"\bim handbetrieb\b",
+    r"\b(?:run|running|runs|operate[sd]?|operating)\b[^.\n]{0,40}\b(?:by hand|manually|in manual mode)\b",
+    r"\b(?!sicherung|backup)\w*(?:versorgung|produktion|fertigung)\s+läuft\b(?!\s+(?:nicht|kaum))",
     # "the factory itself runs normally" (not the backup's own run).
     r"\b(?!(?:restores?|jobs?|backups?|tasks?|sesam|it|drives?|server|service)\b)[a-z]\w+\s+"
     r"(?:itself\s+)?(?:still\s+)?(?:runs|operates) normally\b",
@@ -1198,8 +1261,12 @@ ALL_FAIL = _rx(
     r"\bno (?:\w+ )?backups? (?:for|since|of)\b",
     r"\bhave had no backup\b",
     r"\bnone of (?:our|the) (?:\w+ )?(?:backups|jobs)\b",
-    r"\bkein\w* (?:einzige\w* )?(?:sicherung|backup|job)\w* (?:läuft|laufen|funktioniert|klappt)\b",
-    r"\b(?:läuft|laufen|lief|liefen)\b(?:\s+\w+){0,4}\s+kein\w* (?:einzige\w* )?(?:sicherung|backup|job)",
+    r"\bkein\w* (?:einzige\w* )?(?:sicherung|backup|job)\w* (?:läuft|laufen|funktioniert|klappt|"
+    r"(?:durch)?gelaufen)\b",
+    # Not what runs at one moment: "Es ist dann niemand angemeldet, es läuft kein Job".
+    r"(?<!\bes )\b(?:läuft|laufen|lief|liefen)\b(?:\s+\w+){0,4}\s+kein\w* (?:einzige\w* )?"
+    r"(?:sicherung|backup|job)",
+    r"\bes (?:läuft|lief)\s+kein\w* (?:einzige\w* )?(?:sicherung|backup|job)\w*\s+(?:mehr|durch)\b",
     r"\bnot a single (?:backup|job)\b",
     r"\bno (?:backup|job)s? (?:has |have )?(?:run|ran|completed?|worked|succeeded)\b",
 )
@@ -1258,6 +1325,8 @@ NO_ALTERNATIVE = _rx(
     r"\b(?:don't|do not|cannot|can't|didn't) (?:\w+ ){0,3}any (?:other )?(?:way|option|alternative)s? "
     r"(?:round|around|to|out)\b",
     r"\b(?:there is|there's|we have) nothing else\b",
+    r"\b(?:there is|there's|we have) no workaround\b",
+    r"\b(?:einen )?workaround gibt es (?:leider )?nicht\b|\bes gibt keinen workaround\b",
 )
 PERFORMANCE = _rx(
     r"\b(?:very|extremely|so|too|sehr|extrem|viel zu|zu)\s+(?:slow|langsam)\w*",
@@ -1424,7 +1493,7 @@ _FEARED = (
 )
 FEARED = _rx(*_FEARED, alone=True)
 NEGATION_BEFORE = _rx(
-    r"\b(?:kein\w*|no|without|ohne|nicht)\W+(?:\w+\W+){0,2}$",
+    r"\b(?:kein\w*|no|without|ohne|nicht|not|cannot|never)\W+(?:\w+\W+){0,2}$",
     # What must not happen, in a clause of its own: "umbenennen, ohne dass die alten
     # Sicherungen verloren gehen".
     r"\bohne dass\s+(?:[\w-]+\s+){0,4}$",
@@ -1436,8 +1505,8 @@ NEGATION_BEFORE = _rx(
 NEGATION_AFTER = _rx(
     r"^[^\w,;]*(?:\w+[^\w,;]+){0,3}(?:gibt es (?:nicht|keine[nr]?)\b|haben wir (?:nicht|keine[nr]?)\b|"
     r"does not exist|doesn't exist|not possible|nicht möglich)",
-    # A form's row: "Error message: none", "Fehlermeldung | keine".
-    r"^\s*(?:message|meldung)?\s*[|:]?\s*(?:none|keine|n/a)\s*(?:$|[.;,|])",
+    # A form's row: "Error message: none", "Fehlermeldung | keine", "Workaround keiner".
+    r"^\s*(?:message|meldung)?\s*[|:]?\s*(?:none|keine[rns]?|kein|nein|no|n/a)\s*(?:$|[.;,|])",
     alone=True,
 )
 SINGLE_USER = _rx(
