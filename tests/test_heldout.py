@@ -62,6 +62,12 @@ SIZES = {
     "heldout39": 30,
     "heldout40": 30,
     "heldout41": 30,
+    "heldout42": 30,
+    "heldout43": 30,
+    "heldout44": 30,
+    "heldout45": 30,
+    "heldout46": 30,
+    "heldout47": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)
