@@ -166,10 +166,12 @@ def pure_results(directory: Path) -> tuple[dict[str, dict], dict[str, Result]]:
 
 
 def _pure_one(index: ContractIndex, mail: ParsedMail, original: ParsedMail | None) -> Result:
-    match = match_customer(index, subject=mail.subject, text=mail.text, sender=mail.from_addr)
+    # What the pipeline matches on (Work.customer): the text with the HTML part's own words
+    # (a number only in an HTML signature) and text attachments.
+    match = match_customer(index, subject=mail.subject, text=mail.all_text(), sender=mail.from_addr)
     if original is not None and match.customer_number is None:
         match = match_customer(
-            index, subject=original.subject, text=original.text, sender=original.from_addr
+            index, subject=original.subject, text=original.all_text(), sender=original.from_addr
         )
     when = mail.date or (original.date if original else None)
     day = when.astimezone(TZ).date() if when else date.today()

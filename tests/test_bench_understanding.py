@@ -54,3 +54,23 @@ def test_a_follow_up_is_read_with_the_tickets_own_texts_as_the_pipeline_does() -
     follow_up = parse_mail(head % b"AW: [T-2026-000001]" + b"Einstufung: Minor\n")
     result = bench._pure_one(index, follow_up, original)
     assert "classification" not in result.missing_info
+
+
+def test_the_pure_run_matches_the_customer_on_the_html_part_too() -> None:
+    """As the pipeline does (Work.customer reads all_text): a number only in an HTML
+    signature names the customer."""
+    from sepdesk.pipeline.parse import parse_mail
+    from tests.conftest import SAMPLES
+
+    bench = bench_understanding()
+    index = bench.ContractIndex.build(bench.load_contracts(SAMPLES / "contracts.csv"))
+    number = next(iter(index.by_number))
+    raw = (
+        "From: someone@unregistered.example\nTo: support@sep.example\nSubject: Frage\n"
+        'MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary="b"\n\n'
+        "--b\nContent-Type: text/plain\n\nWie richte ich das ein?\n"
+        "--b\nContent-Type: text/html\n\n<p>Wie richte ich das ein?</p>"
+        f"<table><tr><td>SEP customer no. {number}</td></tr></table>\n--b--\n"
+    )
+    result = bench._pure_one(index, parse_mail(raw.encode()), None)
+    assert result.customer_number == number
