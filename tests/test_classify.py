@@ -1890,3 +1890,74 @@ _NAMED = [
 @pytest.mark.parametrize(("field", "text", "named"), _NAMED)
 def test_what_names_an_item_of_missing_information(field: str, text: str, named: bool) -> None:
     assert (field not in missing_info(text)) is named
+
+
+# ----------------------------------------------------------------------------- round 20
+# From heldout48-53's blind misses (session 18, third round, measured before these).
+
+
+def test_a_clinics_own_lab_is_production_a_partners_lab_a_test_system() -> None:
+    clinic = (
+        "At 01:30 the storage under our lab server LAB-SQL01 failed and the database is gone. "
+        "The restore fails every time. Tried the fulls of Tue, Mon and Wed: same error. "
+        "There is no other copy of the database."
+    )
+    assert _Facts("", clinic).test is None
+    assert _sev(clinic) == 1
+    partner = "We are an SEP partner with NFR licences. The restore in our lab fails."
+    assert _Facts("", partner).test == "our lab"
+
+
+def test_the_machines_running_again_is_not_the_business_put_right() -> None:
+    text = "Priorität: normal – ist wohl nicht kritisch, unsere Server laufen ja alle wieder."
+    assert _Facts("", text).recovered is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "An den Flügeln wird nur noch von Hand weitergearbeitet.",
+        "Die Werkstatt läuft mit vielleicht der halben Leistung.",
+        "Die übrigen Fachverfahren und der Dienstbetrieb laufen.",
+        "The meeting goes ahead regardless: cash and paper wristbands. But we can run.",
+    ],
+)
+def test_the_business_going_on_round_20(text: str) -> None:
+    assert _Facts("", text).continues
+
+
+def test_the_business_running_until_today_is_not_going_on() -> None:
+    assert _Facts("", "Der Betrieb läuft seither normal, heute steht die Bahn.").continues is None
+
+
+def test_people_who_cannot_work_until_the_restore_ends_are_no_restore_failing() -> None:
+    text = (
+        "Die Rücksicherung läuft seit gestern mit 38 MB/s. Die 28 Mitarbeiter können bis zum "
+        "Ende der Rücksicherung nicht mit ihren Daten arbeiten."
+    )
+    assert _Facts("", text).restore_fails is None
+
+
+def test_a_team_without_its_data_while_the_business_is_unaffected_is_no_critical() -> None:
+    text = (
+        "The restore of the radar archive fails at 60 %. Forecasting is not affected, but "
+        "the climate services team cannot produce the monthly reports. There is no other copy "
+        "of the archive."
+    )
+    assert _sev(text) == 2
+
+
+def test_every_restore_point_failing_with_nothing_else_and_the_office_shut_is_critical() -> None:
+    text = (
+        "Every restore Conor has tried from sesam fails - Saturday night's, Friday night's and "
+        "last Sunday's. The offsite copy has not worked for weeks, so there is nothing else to "
+        "restore from. The office is effectively shut until this is back."
+    )
+    f = _Facts("", text)
+    assert f.no_other_copy and f.halt
+    assert rules_severity("", text)[0] == 1
+
+
+@pytest.mark.parametrize("text", ["Impact: low - it is the reporting that is wrong.", "Sev. 2"])
+def test_impact_and_sev_dot_are_classifications(text: str) -> None:
+    assert "classification" not in missing_info(text)

@@ -650,7 +650,14 @@ class _Facts:
         return m.group() if m else None
 
     not_needed = _plain(rules.NOT_NEEDED)
-    test = _plain(rules.TEST_SYSTEM)
+
+    @cached_property
+    def test(self) -> str | None:
+        found = _any(rules.TEST_SYSTEM, self.parts)
+        if found is None and rules.LAB_CONTEXT.search(self.parts.whole):
+            found = _any(rules.OWN_LAB, self.parts)
+        return found
+
     question = _plain(rules.CLASSIFICATION_QUESTION)
     how_to = _plain(rules.HOW_TO)
     harmless = _plain(rules.HARMLESS)
@@ -744,7 +751,9 @@ def _cannot_work_without(f: _Facts) -> str | None:
     (Older backups that fail too leave a department without its data, not yet the
     business without any way on.)"""
     other_way = f.no_alternative or f.no_other_copy
-    if f.no_business and other_way and not f.workaround:
+    # Not where the writer says the business itself is not affected ("Forecasting is not
+    # affected, but the climate team cannot produce the monthly reports").
+    if f.no_business and other_way and not (f.workaround or f.no_impact):
         return f'no business without it ("{f.no_business}"; "{other_way}")'
     return None
 

@@ -324,7 +324,7 @@ def _numbered(level: str) -> tuple[str, ...]:
     "Severity: 2", "Prio 3", and a service provider's "P1 - ...", "Our priority: P3" (a
     capital P, not inside a host or job name: "SRV-P2", "DB_P3")."""
     return (
-        rf"\b(?:sev|severity|schweregrad|prio|priority|priorität)\s*[-:]?\s*{level}\b",
+        rf"\b(?:sev|severity|schweregrad|prio|priority|priorität)\.?\s*[-:]?\s*{level}\b",
         rf"(?-i:(?<![-_/\\.])\bP{level}\b(?![-_]\w))",
     )
 
@@ -341,7 +341,7 @@ CLASSIFICATION = _rx(
     # "mit höchster Priorität", "highest priority"; a form's "Vorgangspriorität: 2 (hoch)".
     r"\b(?:höchste[rn]?|highest|top)\s+(?:priority|priorität|prio)\b",
     r"\b\w+priorität\s*:\s*\S",
-    r"\b(?:severity|priority|priorität|prio|dringlichkeit)\s*:?\s*(?:hoch|high|niedrig|low|"
+    r"\b(?:severity|priority|priorität|prio|dringlichkeit|impact)\s*:?\s*(?:hoch|high|niedrig|low|"
     r"mittel|medium|normal|dringend|urgent|tief)\b",
     # "Priorität aus unserer Sicht: tief", "Priority from our side: low".
     r"\b(?:priority|priorität|prio|dringlichkeit)\b[^:\n]{1,25}:\s*(?:hoch|high|niedrig|low|tief|"
@@ -515,6 +515,19 @@ SPONTANEOUS = _rx(
     r"\bohne dass (?:jemand|ich|wir|einer) (?:etwas|was) (?:tut|tue|tun|macht|mache|gemacht hätte|"
     r"gemacht hat|getan hätte|getan hat)\b",
     r"\bniemand hat (?:etwas|was) (?:geändert|gemacht)\b",
+)
+# "our lab", "my lab": a test system where the mail is a partner's, a demo's or a home
+# user's (LAB_CONTEXT), not a clinic's: "the storage under our lab server failed ... all
+# procedures booked for today are cancelled".
+OWN_LAB = _rule(r"\b(?:our|my)[- ]lab\b", re.IGNORECASE)
+LAB_CONTEXT = _rx(
+    r"\bnfr\b",
+    r"\bpartner\w*",
+    r"\bdemo\w*",
+    r"\bproof of concept\b|\bpoc\b",
+    r"\bprospect\w*",
+    r"\bat home\b|\bhome user\b",
+    r"\bbefore (?:rolling|we roll) (?:it )?out\b",
 )
 # Backup target hardware.
 HARDWARE = _rx(
@@ -741,7 +754,7 @@ RESTORE_FAILS = _rx(
     r"\bscheiter\w*",
     r"\bgescheitert\b",
     r"\bstops?\b",
-    r"\baborted\b",
+    r"\babort(?:s|ed)\b",
     r"\bbricht\b[^.\n]{0,80}\bab\b",
     r"\bbrechen\b[^.\n]{0,80}\bab\b",
     _STOPS,
@@ -768,7 +781,9 @@ RESTORE_FAILS = _rx(
     r"\bunable\b",
     r"\bcould not\b",
     r"\bcan't\b(?!\s+work\b)",
-    r"\b(?:kann|können|konnte\w*)\b[^.\n]{0,40}\bnicht\b",
+    # Not the people: "Die 28 Mitarbeiter können bis zum Ende der Rücksicherung nicht mit
+    # ihren Daten arbeiten".
+    r"\b(?:kann|können|konnte\w*)\b[^.\n]{0,40}\bnicht\b(?![^.\n]{0,40}\barbeiten\b)",
 )
 # Older backups tried and failing too ("older backups do not help").
 _NOT_A_PLACE = r"(?!-|\s+(?:server|client|proxy|laufwerk|drive|job|software|agent|target|ziel)\b)"
@@ -896,6 +911,7 @@ NO_OTHER_COPY = _rx(
     # No standby to switch to: "We have no standby database", "Eine Standby-Datenbank gibt
     # es nicht".
     r"\bno standby\b",
+    r"\bnothing else to restore from\b",
     r"\bstandby-?(?:datenbank|system|server)?\b[^.\n]{0,30}\b(?:gibt es|haben wir)\b[^.\n]{0,20}\bnicht\b",
     r"\bkein\w* standby",
     r"\bno (?:tape )?copy\b",
@@ -934,6 +950,8 @@ HALT = _rx(
     r"\b(?:standstill|stillstand)\b",
     r"\bno business (?:activity )?(?:is )?possible\b",
     r"\b(?:cannot|can't|can not|are unable to) do any (?:business|work)\b",
+    r"\b(?:office|shop|plant|factory|practice|clinic|branch|business)\b[^.\n]{0,20}\b(?:is|are) "
+    r"(?:effectively |completely |basically )?shut\b",
     r"\b(?:produktion|fertigung|betrieb|werk|firma|lager)\w*\s+(?:steht|stehen|ruht|ruhen)\b",
     r"\bsteh(?:t|en) still\b",  # "steht seit 6 Uhr": see the clause-end rule below
     # Inverted order after an adverbial: "seit 6 Uhr steht der Betrieb still".
@@ -1142,8 +1160,19 @@ CONTINUES = _rx(
     r"\b(?:fahren|fährt|betreiben|betreibt|steuern|steuert|bedienen|bedient)\b[^.\n]{0,60}"
     r"\bvon hand\b",
     r"\bim handbetrieb\b",
+    # "The meeting goes ahead regardless ... but we can run."
+    r"\b(?:meeting|event|show|market|sale|production|business|shift|operation)s? (?:goes|go|will go|"
+    r"went) ahead\b",
+    r"\bbut we can (?:still )?run\b",
+    # "an den Flügeln wird nur noch von Hand weitergearbeitet"; "die Werkstatt läuft mit
+    # der halben Leistung", "the plant runs at half capacity".
+    r"\bweitergearbeitet\b",
+    r"\b(?:läuft|laufen|arbeitet|arbeiten|runs?|running|works?)\b[^.\n]{0,30}\b(?:mit|at)\s+"
+    r"(?:\w+\s+){0,2}(?:halbe[rn]?|half|reduzierte[rn]?|reduced)\s+(?:leistung|kapazität|capacity|"
+    r"speed|tempo)\b",
     r"\b(?:run|running|runs|operate[sd]?|operating)\b[^.\n]{0,40}\b(?:by hand|manually|in manual mode)\b",
-    r"\b(?!sicherung|backup)\w*(?:versorgung|produktion|fertigung)\s+läuft\b(?!\s+(?:nicht|kaum))",
+    r"\b(?!sicherung|backup)\w*(?:versorgung|produktion|fertigung|betrieb)\s+(?:läuft|laufen)\b"
+    r"(?!\s+(?:nicht|kaum|seither|seitdem|bisher|bis))",  # not "Betrieb läuft seither normal"
     # "the factory itself runs normally" (not the backup's own run).
     r"\b(?!(?:restores?|jobs?|backups?|tasks?|sesam|it|drives?|server|service)\b)[a-z]\w+\s+"
     r"(?:itself\s+)?(?:still\s+)?(?:runs|operates) normally\b",
@@ -1191,6 +1220,8 @@ RECOVERED = _rx(
     # People or a business at work again, told with words between: "seit 07:00 läuft der
     # Check-in in allen 9 Studios wieder und ...", "arbeiten unsere Uhrmacher wieder, mit ...".
     # Not a job's own run ("läuft die Sicherung wieder nicht", "laufen wieder in Fehler").
+    # Nor the machines alone: "unsere Server laufen ja alle wieder" (the database is lost).
+    r"(?<!\bserver )(?<!\brechner )(?<!\bsysteme )(?<!\bdienste )"
     r"\b(?:arbeiten|arbeitet|läuft|laufen)\s+(?!(?:die|der|das|den)\s+(?:sicherung|job|backup|"
     r"restore|rücksicherung|wiederherstellung|dienst|task)\w*)(?:[\w-]+\s+){1,8}?wieder"
     r"(?=\s*(?:[,.;:!]|und\b|mit\b|$))",
@@ -1226,9 +1257,9 @@ TEST_SYSTEM = _rx(
     r"\btestversion\b",
     r"\btestdaten\b",
     r"\btrial\b",
-    # A lab is a test system as the writer's own, partner, home, test or demo lab; a
-    # hospital's "Labor" or "lab" is where the business happens.
-    r"\b(?:our|my|home|partner|test|demo)[- ]?lab\b",
+    # A lab is a test system as a partner, home, test or demo lab (the writer's own lab:
+    # OWN_LAB); a hospital's "Labor" or "lab" is where the business happens.
+    r"\b(?:home|partner|test|demo)[- ]?lab\b",
     r"\blab ?/ ?(?:demo|test)\b",
     r"\blab (?:environment|setup|installation)\b",
     r"\bdemo environment\b",
