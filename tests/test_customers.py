@@ -193,6 +193,21 @@ def test_a_number_of_its_own_contract_is_the_end_customers(index: ContractIndex,
     assert (m.customer_number, m.ambiguous) == ("311111", ())
 
 
+def test_a_customer_named_before_a_wrapped_label_is_the_end_customer(
+    index: ContractIndex,
+) -> None:
+    text = (
+        "Our own customer number with you is 333333, but that is only our NFR lab\n"
+        "licence. This incident concerns our managed-services customer Alpha Werke AG, SEP "
+        "customer\nnumber 311111 - please log it under their contract."
+    )
+    m = _match(index, text, sender="ops@partner-it.example")
+    assert (m.customer_number, m.ambiguous) == ("311111", ())
+    # "Customer Number:" names no customer of the writer's: two numbers stay ambiguous.
+    two = "Our Customer Number: 333333. Customer Number: 311111."
+    assert _match(index, two, sender="ops@partner-it.example").customer_number is None
+
+
 def test_kunde_nr_is_a_label(index: ContractIndex) -> None:
     m = _match(index, "Kunde Nr. 311111", sender="someone@elsewhere.example")
     assert (m.customer_number, m.basis) == ("311111", "number")

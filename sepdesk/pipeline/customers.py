@@ -127,7 +127,7 @@ def labelled_numbers(text: str) -> list[_Labelled]:
         gap = rest[: number.start()]
         if not rules.LABEL_GAP.fullmatch(gap) or rules.NOT_A_CUSTOMER_NUMBER.search(gap):
             continue
-        before = text[max(0, label.start() - 40) : label.start()]
+        before = text[max(0, label.start() - 60) : label.start()]
         # Only the label's own phrase: "End customer no. X. Our customer no. Y" marks X alone.
         # A number ends a phrase too ("End customer no: X, our no: Y"); a colon does not, so
         # "Endkunde: Firma X, Kd-Nr. Y" still ties the label to the end customer.

@@ -33,10 +33,11 @@ CUSTOMER_LABEL = _rx(
     r"\bkunde\s+nr\b\.?",  # "Kunde Nr. 104217"
     r"\bkdnr\b\.?",
     r"\bknr\b\.?",
-    r"\bcustomer[- ]?(?:number|no\b\.?|nr\b\.?|id\b|#)",
+    # Also wrapped between its words: "SEP customer \nnumber 348159".
+    r"\bcustomer(?:[- ]|\s*\n\s*)?(?:number|no\b\.?|nr\b\.?|id\b|#)",
     r"\bcust\.?[- ]?(?:no\b\.?|nr\b\.?|id\b|#)",
-    r"\bclient (?:number|no\b\.?)",
-    r"\baccount (?:number|no\b\.?)",
+    r"\bclient(?: |\s*\n\s*)(?:number|no\b\.?)",
+    r"\baccount(?: |\s*\n\s*)(?:number|no\b\.?)",
     alone=True,
 )
 # What may stand between a label and its number: ": ", " lautet ", " at SEP: ", " meines Kunden: ".
@@ -63,6 +64,9 @@ END_CUSTOMER = _rx(
     # "die IT der Spedition X, die einen eigenen Supportvertrag bei Ihnen hat: Kd-Nr. Y".
     r"\beigenen (?:support|wartungs)?-?vertrag\w*",
     r"\b(?:its|their) own (?:support |maintenance )?contract\b",
+    # The customer named just before the label: "our managed-services customer Hebridean
+    # Met Services Ltd, SEP customer number 348159" (not "Customer Number:", "Kunde Nr.").
+    r"\b(?:customer|client)\s+(?-i:(?!Number|No\b|Nr\b|ID\b)[A-Z][a-z]{2,})",
     alone=True,  # read in the words around a label only
 )
 # Words just before an unlabelled number that make it anything but a customer number.
