@@ -68,6 +68,12 @@ SIZES = {
     "heldout45": 30,
     "heldout46": 30,
     "heldout47": 30,
+    "heldout48": 30,
+    "heldout49": 30,
+    "heldout50": 30,
+    "heldout51": 30,
+    "heldout52": 30,
+    "heldout53": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)
