@@ -838,10 +838,19 @@ class ImapPoller:
         refused = uids if refusal is not None else []
         if refusal is not None and len(uids) > 1 and _per_message(refusal):  # one per UID
             refused = []
-            for uid in uids:
+            # The ones refused before go last: a refusal that ends the pass (below) must
+            # not keep the others back pass after pass.
+            held = self._held.get((*self._selected, dest)) if self._selected else None
+            for uid in sorted(uids, key=lambda u: held is not None and u in held.uids):
                 try:
                     self._move_or_copy(client, [uid], dest)
                 except IMAPClientError as exc:
+                    if _garbled_refusal(exc):
+                        # The connection is given up: hold this one as refused, and the
+                        # pass ends. The next, on a new connection, moves the others.
+                        self._hold(dest, [uid], [uid])
+                        self._move_refused(1, dest, exc)
+                        raise
                     if not _refused(exc):
                         raise
                     refused.append(uid)
@@ -1242,6 +1251,16 @@ def _refused(exc: IMAPClientError) -> bool:
     """Whether the server answered NO or BAD (imapclient raises the base class for that);
     its subclasses (abort, protocol errors) mean the connection itself is in doubt."""
     return type(exc) is IMAPClientError
+
+
+def _garbled_refusal(exc: IMAPClientError) -> bool:
+    """A NO that imaplib could not read as one: Dovecot 2.3.19 at times ends its "NO
+    [OVERQUOTA]" to a COPY without CRLF ("unterminated line: b'A18 NO [OVERQUOTA] \\n'"),
+    and imaplib gives the connection up (an abort) though the server refused one message."""
+    return isinstance(exc, IMAPClientAbortError) and bool(_GARBLED_NO.search(str(exc)))
+
+
+_GARBLED_NO = re.compile(r"unterminated line: b'\S+ NO \[")
 
 
 # Response codes (RFC 5530; TRYCREATE, RFC 3501) of a refusal that holds for the whole
