@@ -1961,3 +1961,27 @@ def test_every_restore_point_failing_with_nothing_else_and_the_office_shut_is_cr
 @pytest.mark.parametrize("text", ["Impact: low - it is the reporting that is wrong.", "Sev. 2"])
 def test_impact_and_sev_dot_are_classifications(text: str) -> None:
     assert "classification" not in missing_info(text)
+
+
+# ----------------------------------------------------------------------------- round 21
+# From heldout54-59's blind misses (session 18, fourth round, measured before these).
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "HV02 läuft inzwischen wieder, die Platten sind getauscht.",
+        "Der Host läuft nach dem Tausch des Controllers wieder, aber der Datastore ist weg.",
+    ],
+)
+def test_a_host_running_again_is_not_the_business_put_right(text: str) -> None:
+    assert _Facts("", text).recovered is None
+
+
+def test_a_restore_the_writer_stopped_is_no_restore_failing() -> None:
+    text = (
+        "Der Restore läuft, aber extrem langsam. Den Restore einmal abgebrochen und nur mit "
+        "einem Teilbaum neu gestartet – gleiche Geschwindigkeit."
+    )
+    f = _Facts("", text)
+    assert f.restore_fails is None and f.slow_restore

@@ -249,3 +249,8 @@ def test_licence_tokens_are_found_as_by_the_plain_pattern(text: str) -> None:
     for odd in ("AB-CD-EF-GH-IJ-KL", "äSL-AB x_SL-AB SL-AB_", "2026-11-02 SL-4Q7M-2291,AB-CD"):
         plain = [(m.span(), m.group()) for m in rules.LICENSE_TOKEN.finditer(odd)]
         assert [(m.span(), m.group()) for m in _license_tokens(odd)] == plain
+
+
+def test_a_signatures_cust_dot_is_a_label(index: ContractIndex) -> None:
+    m = _match(index, "Regards,\nD. MacLeod\nSEP cust. 311111", sender="x@elsewhere.example")
+    assert (m.customer_number, m.basis) == ("311111", "number")

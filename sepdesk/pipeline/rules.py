@@ -36,6 +36,7 @@ CUSTOMER_LABEL = _rx(
     # Also wrapped between its words: "SEP customer \nnumber 348159".
     r"\bcustomer(?:[- ]|\s*\n\s*)?(?:number|no\b\.?|nr\b\.?|id\b|#)",
     r"\bcust\.?[- ]?(?:no\b\.?|nr\b\.?|id\b|#)",
+    r"\bcust\.(?=\s*\d)",  # a signature's "SEP cust. 318761"
     r"\bclient(?: |\s*\n\s*)(?:number|no\b\.?)",
     r"\baccount(?: |\s*\n\s*)(?:number|no\b\.?)",
     alone=True,
@@ -762,7 +763,7 @@ RESTORE_FAILS = _rx(
     r"\bbricht\b[^.\n]{0,80}\bab\b",
     r"\bbrechen\b[^.\n]{0,80}\bab\b",
     _STOPS,
-    r"\babgebrochen\b",
+    r"(?<!\beinmal )(?<!\bmanuell )(?<!\bselbst )\babgebrochen\b",  # not "einmal abgebrochen"
     r"\bschlägt\b[^.\n]{0,80}\bfehl",
     r"\bbreche\b[^.\n]{0,80}\bab\b",  # reported: "die Rücksicherung breche jedes Mal ab"
     r"\bsich\b[^.\n]{0,40}\bnicht\b[^.\n]{0,30}\blässt\b",
@@ -1224,10 +1225,12 @@ RECOVERED = _rx(
     # People or a business at work again, told with words between: "seit 07:00 läuft der
     # Check-in in allen 9 Studios wieder und ...", "arbeiten unsere Uhrmacher wieder, mit ...".
     # Not a job's own run ("läuft die Sicherung wieder nicht", "laufen wieder in Fehler").
-    # Nor the machines alone: "unsere Server laufen ja alle wieder" (the database is lost).
-    r"(?<!\bserver )(?<!\brechner )(?<!\bsysteme )(?<!\bdienste )"
+    # The ones at work named after the verb ("der Check-in", "unsere Uhrmacher"). Not the
+    # machines: "unsere Server laufen ja alle wieder", "HV02 läuft inzwischen wieder", "Der
+    # Host läuft nach dem Tausch des Controllers wieder" (the data is still lost).
     r"\b(?:arbeiten|arbeitet|läuft|laufen)\s+(?!(?:die|der|das|den)\s+(?:sicherung|job|backup|"
-    r"restore|rücksicherung|wiederherstellung|dienst|task)\w*)(?:[\w-]+\s+){1,8}?wieder"
+    r"restore|rücksicherung|wiederherstellung|dienst|task|server|host)\w*)"
+    r"(?:der|die|das|den|unsere?|alle)\s+(?:[\w-]+\s+){0,7}?wieder"
     r"(?=\s*(?:[,.;:!]|und\b|mit\b|$))",
     r"\b(?:is|are) (?:usable|in use|available) again\b(?!\s*\?)",
     r"\bwieder (?:nutzbar|benutzbar|verfügbar)\b(?!\s*\?)",
