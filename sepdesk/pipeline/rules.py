@@ -387,6 +387,8 @@ ERROR_TEXT = _rx(
     r"(?<!\bart der )(?<!\btype of )\b(?:fehlermeldung|error message|meldung|message)\b[^\n:]{0,30}:"
     r"[ \t]*\n(?:[ \t]*\n)?[ \t]*\w",
     # "Fehlermeldung im Log: ...", "Im Protokoll steht: ...", "the job log shows: ...".
+    # Not "Der Restore läuft ohne Fehlermeldung, aber extrem langsam: ...".
+    r"(?<!\bohne )(?<!\bkeine )(?<!\bno )(?<!\bwithout )(?<!\bwithout an )"
     r"\b(?:fehlermeldung|error message)\b[^\n:]{1,30}:\s*\S",
     r"\b(?:protokoll|log|logfile|job ?log)\w*\s+(?:steht|stand|shows|showed|says|said|reads|"
     r"zeigt|meldet|sagt)\s*:\s*\S",
