@@ -74,6 +74,12 @@ SIZES = {
     "heldout51": 30,
     "heldout52": 30,
     "heldout53": 30,
+    "heldout54": 30,
+    "heldout55": 30,
+    "heldout56": 30,
+    "heldout57": 30,
+    "heldout58": 30,
+    "heldout59": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)
