@@ -1994,3 +1994,19 @@ def test_no_error_message_before_a_colon_is_no_error_text() -> None:
     text = "Der Restore läuft ohne Fehlermeldung, aber extrem langsam: zwischen 6 und 9 MB/s."
     assert "error_message" in missing_info(text)
     assert "error_message" not in missing_info("Die Fehlermeldung im Log: Restore aborted.")
+
+
+# ----------------------------------------------------------------------------- round 22
+# From heldout60-63's blind misses (session 18, fifth round, measured before these).
+
+
+@pytest.mark.parametrize(
+    ("text", "given"),
+    [
+        ('Seitdem bekomme ich die tägliche Meldung "Sicherung erfolgreich" nicht mehr.', False),
+        ('The backup ends with error, something like "access is denied" on some folder.', False),
+        ('The backup ends with error "access is denied" on some folder.', True),
+    ],
+)
+def test_a_success_message_or_one_only_recalled_is_no_error_text(text: str, given: bool) -> None:
+    assert ("error_message" not in missing_info(text)) is given

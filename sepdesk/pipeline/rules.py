@@ -366,6 +366,8 @@ CLASSIFICATION = _rx(
 # A quoted error or log text (a line of a log, an exception, a quoted message with error words).
 # Two words at least before the closing quote.
 _MESSAGE = r"(?=[^\"“”„«»\n]*?[^\s\"“”„«»][ \t]+[^\s\"“”„«»])"
+# A message the writer only recalls is no error text: 'something like "access is denied"'.
+_LIKE = r"(?<!something like )(?<!so etwas wie )(?<!sowas wie )(?<!sinngemäß )(?<!ungefähr )"
 ERROR_TEXT = _rx(
     r"\b(?:error|fehler|warning|warnung|fatal|failed|exception)\s*[:\]]",
     r"\b[\w.\-\[\]]+:\s+[EWF]:\s",
@@ -376,7 +378,8 @@ ERROR_TEXT = _rx(
     r"\b(?:error|errno|fehler(?:code)?)\s+\d{2,}",
     # A quoted message, not a status word alone: "der Job steht auf "abgebrochen"" is what
     # the writer saw, not an error text (_MESSAGE: two words at least between the quotes).
-    r"[\"“„»]"
+    _LIKE
+    + r"[\"“„»]"
     + _MESSAGE
     + r"[^\"“”„«»\n]{0,120}\b(?:error|fail\w*|fehl\w*|abort\w*|abgebrochen|denied|"
     r"verweigert|cannot|kann nicht|not found|nicht gefunden|incomplete|damaged|invalid|"
@@ -393,15 +396,19 @@ ERROR_TEXT = _rx(
     r"\b(?:protokoll|log|logfile|job ?log)\w*\s+(?:steht|stand|shows|showed|says|said|reads|"
     r"zeigt|meldet|sagt)\s*:\s*\S",
     # A message noun directly followed by the quoted message: "the message 'Media not found'".
-    r"\b(?:message|meldung|fehlermeldung|error|fehler)\s+[\"'“„»‚]\w",
+    r"\b(?:message|meldung|fehlermeldung|error|fehler)\s+[\"'“„»‚]\w"
+    # Not a success quoted: 'die tägliche Meldung "Sicherung erfolgreich"'.
+    r"(?![^\"'“”„«»‘’\n]{0,40}\b(?:erfolgreich|successful\w*|succeeded|completed)\b)",
     r"[\"“„»]\s*[EWF]:\s",
-    r"[\"“„»]" + _MESSAGE + r"[^\"“”„«»\n]{0,120}\bwarn\w*[^\"“”„«»\n]{0,120}[\"”“«]",
-    r"[\"“„»]"
+    _LIKE + r"[\"“„»]" + _MESSAGE + r"[^\"“”„«»\n]{0,120}\bwarn\w*[^\"“”„«»\n]{0,120}[\"”“«]",
+    _LIKE
+    + r"[\"“„»]"
     + _MESSAGE
     + r"[^\"“”„«»\n]{0,120}\b(?:mismatch|corrupt\w*|beschädigt|defekt|refused|unreachable|nicht erreichbar|not accessible|exceeded|überschritten|expired|abgelaufen)\b[^\"“”„«»\n]{0,120}[\"”“«]",
     # The same in single quotes, common in English mail ('connection refused'); an
     # apostrophe inside a word never opens or closes such a quote.
-    r"(?<!\w)'(?=[^'\n]*?[^\s'][ \t]+[^\s'])[^'\n]{0,120}\b(?:error|fail\w*|fehl\w*|abort\w*|abgebrochen|denied|verweigert|"
+    _LIKE
+    + r"(?<!\w)'(?=[^'\n]*?[^\s'][ \t]+[^\s'])[^'\n]{0,120}\b(?:error|fail\w*|fehl\w*|abort\w*|abgebrochen|denied|verweigert|"
     r"cannot|not found|nicht gefunden|invalid|timeout|refused|unreachable|corrupt\w*|warn\w*|"
     r"needs cleaning)\b[^'\n]{0,120}'(?!\w)",
     # Product error codes quoted without the word "error" (ORA-19511, RMAN-03009, sbc-1205).
