@@ -2010,3 +2010,9 @@ def test_no_error_message_before_a_colon_is_no_error_text() -> None:
 )
 def test_a_success_message_or_one_only_recalled_is_no_error_text(text: str, given: bool) -> None:
     assert ("error_message" not in missing_info(text)) is given
+
+
+def test_no_error_before_a_colon_is_no_error_text() -> None:
+    text = "There is no error: the job ends with status SUCCESS, just six hours too late."
+    assert "error_message" in missing_info(text)
+    assert "error_message" not in missing_info("The job ends with error: media not found.")

@@ -369,6 +369,8 @@ _MESSAGE = r"(?=[^\"“”„«»\n]*?[^\s\"“”„«»][ \t]+[^\s\"“”„�
 # A message the writer only recalls is no error text: 'something like "access is denied"'.
 _LIKE = r"(?<!something like )(?<!so etwas wie )(?<!sowas wie )(?<!sinngemäß )(?<!ungefähr )"
 ERROR_TEXT = _rx(
+    # Not "There is no error: the job ends with status SUCCESS".
+    r"(?<!\bno )(?<!\bkein )(?<!\bkeine )(?<!\bohne )(?<!\bwithout )"
     r"\b(?:error|fehler|warning|warnung|fatal|failed|exception)\s*[:\]]",
     r"\b[\w.\-\[\]]+:\s+[EWF]:\s",
     r"\bSTATUS=ERROR\b",
