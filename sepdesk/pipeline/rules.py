@@ -368,6 +368,21 @@ CLASSIFICATION = _rx(
 _MESSAGE = r"(?=[^\"“”„«»\n]*?[^\s\"“”„«»][ \t]+[^\s\"“”„«»])"
 # A message the writer only recalls is no error text: 'something like "access is denied"'.
 _LIKE = r"(?<!something like )(?<!so etwas wie )(?<!sowas wie )(?<!sinngemäß )(?<!ungefähr )"
+
+
+def _quoted_message(words: str) -> str:
+    """A message in double quotes with one of ``words`` in it: two words at least
+    (_MESSAGE), not one the writer only recalls (_LIKE)."""
+    return (
+        _LIKE
+        + r"[\"“„»]"
+        + _MESSAGE
+        + r"[^\"“”„«»\n]{0,120}\b"
+        + words
+        + r"[^\"“”„«»\n]{0,120}[\"”“«]"
+    )
+
+
 ERROR_TEXT = _rx(
     # Not "There is no error: the job ends with status SUCCESS".
     r"(?<!\bno )(?<!\bkein )(?<!\bkeine )(?<!\bohne )(?<!\bwithout )"
@@ -380,12 +395,10 @@ ERROR_TEXT = _rx(
     r"\b(?:error|errno|fehler(?:code)?)\s+\d{2,}",
     # A quoted message, not a status word alone: "der Job steht auf "abgebrochen"" is what
     # the writer saw, not an error text (_MESSAGE: two words at least between the quotes).
-    _LIKE
-    + r"[\"“„»]"
-    + _MESSAGE
-    + r"[^\"“”„«»\n]{0,120}\b(?:error|fail\w*|fehl\w*|abort\w*|abgebrochen|denied|"
-    r"verweigert|cannot|kann nicht|not found|nicht gefunden|incomplete|damaged|invalid|"
-    r"timeout|busy)\b[^\"“”„«»\n]{0,120}[\"”“«]",
+    _quoted_message(
+        r"(?:error|fail\w*|fehl\w*|abort\w*|abgebrochen|denied|verweigert|cannot|kann nicht|"
+        r"not found|nicht gefunden|incomplete|damaged|invalid|timeout|busy)\b"
+    ),
     # Not a form's field for the kind of request: "Art der Meldung: Störungsmeldung".
     r"(?<!\bart der )(?<!\btype of )\b(?:fehlermeldung|error message|meldung|message)\s*:\s*\S",
     # The message on the lines after its announcement: "kommt diese Meldung (abgeschrieben):".
@@ -402,11 +415,11 @@ ERROR_TEXT = _rx(
     # Not a success quoted: 'die tägliche Meldung "Sicherung erfolgreich"'.
     r"(?![^\"'“”„«»‘’\n]{0,40}\b(?:erfolgreich|successful\w*|succeeded|completed)\b)",
     r"[\"“„»]\s*[EWF]:\s",
-    _LIKE + r"[\"“„»]" + _MESSAGE + r"[^\"“”„«»\n]{0,120}\bwarn\w*[^\"“”„«»\n]{0,120}[\"”“«]",
-    _LIKE
-    + r"[\"“„»]"
-    + _MESSAGE
-    + r"[^\"“”„«»\n]{0,120}\b(?:mismatch|corrupt\w*|beschädigt|defekt|refused|unreachable|nicht erreichbar|not accessible|exceeded|überschritten|expired|abgelaufen)\b[^\"“”„«»\n]{0,120}[\"”“«]",
+    _quoted_message(r"warn\w*"),
+    _quoted_message(
+        r"(?:mismatch|corrupt\w*|beschädigt|defekt|refused|unreachable|nicht erreichbar|"
+        r"not accessible|exceeded|überschritten|expired|abgelaufen)\b"
+    ),
     # The same in single quotes, common in English mail ('connection refused'); an
     # apostrophe inside a word never opens or closes such a quote.
     _LIKE
