@@ -1887,6 +1887,28 @@ _NAMED = [
     ("action", "Der Vorstand möchte im neuen Jahr die beiden Notebooks sichern lassen.", False),
     ("action", "Wie wird lizenziert? Gesichert werden aber nur Server.", False),
     ("action", "Can our assistants restore files themselves?", True),
+    # Round 21 (heldout64-67).
+    (
+        "hardware",
+        "Unser Server ist abgestürzt, festplatte defekt. Rücksicherung geht nicht.",
+        False,
+    ),
+    (
+        "hardware",
+        "Die Festplatte ist laut Dienstleister hin. Die Wiederherstellung bricht ab.",
+        False,
+    ),
+    ("hardware", "Two nodes came back with dead boot SSDs. Every restore fails.", False),
+    ("hardware", "SKY-CAM01, the CAM server that drives the plotters, is gone.", False),
+    ("hardware", "Sicherungsziel: S3-Objektspeicher (Cloudian-HyperStore-Appliance)", True),
+    ("error_message", "sm_notify log: smtp: 530 5.7.0 Must issue a STARTTLS command first", True),
+    (
+        "error_message",
+        "die sicherung bricht jede nacht ab:\nData store [USB_DS] is full (free 0 B)\nobwohl",
+        True,
+    ),
+    ("error_message", "Die Sicherung bricht jede Nacht ab:\nIch habe sie neu gestartet.", False),
+    ("action", "Can SEP sesam back up macOS workstations? Nothing is installed yet.", False),
 ]
 
 
@@ -2016,3 +2038,42 @@ def test_no_error_before_a_colon_is_no_error_text() -> None:
     text = "There is no error: the job ends with status SUCCESS, just six hours too late."
     assert "error_message" in missing_info(text)
     assert "error_message" not in missing_info("The job ends with error: media not found.")
+
+
+# ----------------------------------------------------------------------------- round 21
+# From heldout64-67's blind misses (session 19, measured before these).
+
+
+def test_a_scheduled_run_that_never_started_is_a_failure() -> None:
+    assert _Facts("", "Die Vollsicherung ist am Samstag nicht gestartet worden.").failure
+    assert _Facts("", "The weekly full job did not run on Saturday.").failure
+    assert _Facts("", "Den Restore habe ich noch nicht gestartet.").failure is None
+
+
+def test_a_restore_failing_where_an_older_backup_restored_is_no_major() -> None:
+    text = (
+        "Der Restore-Job einer einzelnen Datei scheitert mit einem Prüfsummenfehler. Mit der "
+        "Sicherung von Donnerstagnacht hat es geklappt. Es eilt also nicht."
+    )
+    assert _Facts("", text).older_restored
+    assert _sev(text) == 3
+    # Unless what is newer is lost: then data is no longer available (SPEC's Major).
+    lost = text + " Aber sechs Tage Arbeit sind verloren."
+    assert _Facts("", lost).data_gone == "sind verloren"
+    assert _sev(lost) == 2
+    assert _Facts("", "Nothing is lost. Es ist nichts verloren.").data_gone is None
+
+
+def test_other_work_meanwhile_is_the_business_going_on() -> None:
+    text = "The goldsmiths cannot continue the custom orders, they are doing repairs instead."
+    assert _Facts("", text).continues == "are doing repairs instead"
+
+
+def test_paragraphs_that_name_a_day_are_no_rows_of_backups_tried() -> None:
+    text = (
+        "1) Last Wednesday an electrician moved our server into a new cabinet in the back "
+        "room. Since then every nightly backup fails.\n"
+        "2) On Friday one of the goldsmiths deleted a folder by mistake. I tried to restore "
+        "it from Thursday, it stops immediately with an error.\n"
+    )
+    assert _Facts("", text).tried_rows is None

@@ -635,7 +635,15 @@ class _Facts:
 
     halt = _plain(rules.HALT)
     no_business = _plain(rules.NO_BUSINESS)
-    recovered = _plain(rules.RECOVERED)
+    older_restored = _plain(rules.OLDER_RESTORED)
+
+    @cached_property
+    def data_gone(self) -> str | None:
+        return _affirmed(rules.DATA_GONE, self.parts)  # not "nothing is lost"
+
+    @cached_property
+    def recovered(self) -> str | None:
+        return _any(rules.RECOVERED, self.parts) or self.older_restored
 
     @cached_property
     def continues(self) -> str | None:
@@ -678,6 +686,9 @@ class _Facts:
 
 _LEAD_IN = 300  # characters before the first row that say what the rows are
 _ROW_GAP = 2  # a list's next row follows its row, or one line of its own below it
+# A row names a backup and its result; a longer line is a paragraph telling a story
+# ("1) Last Wednesday an electrician moved our server ... Since then every backup fails.").
+_ROW_MAX = 100
 
 
 def _tried_rows(own: str) -> str | None:
@@ -687,7 +698,7 @@ def _tried_rows(own: str) -> str | None:
     rows: dict[str, str] = {}  # the backup's date or day -> its row
     first = last = -1
     for i, line in enumerate(lines):
-        when = rules.TRIED_WHEN.search(line)
+        when = len(line) <= _ROW_MAX and rules.TRIED_WHEN.search(line)
         if not when or rules.LOG_TIME.search(line):
             continue
         # A table's cells each on a line of their own: the result follows its date.
@@ -723,7 +734,9 @@ def _major_reason(f: _Facts) -> str | None:
     if f.all_fail:
         return f'all backups fail ("{f.all_fail}")'
     # Not data nobody needs today while the business goes on: SPEC's Minor.
-    needed = not f.test and not (f.not_needed and f.continues)
+    # Nor data got back from an older backup, unless what is newer is said to be lost.
+    restored = f.older_restored and not f.data_gone
+    needed = not f.test and not (f.not_needed and f.continues) and not restored
     if f.restore_fails and needed:
         return f'a production restore fails ("{f.restore_fails}")'
     if f.slow_restore and needed:

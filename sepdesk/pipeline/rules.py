@@ -427,6 +427,9 @@ ERROR_TEXT = _rx(
     + r"(?=[^'\n]*?[^\s'][ \t]+[^\s'])[^'\n]{0,120}\b(?:error|fail\w*|fehl\w*|abort\w*|abgebrochen|denied|verweigert|"
     r"cannot|not found|nicht gefunden|invalid|timeout|refused|unreachable|corrupt\w*|warn\w*|"
     r"needs cleaning)\b[^'\n]{0,120}'(?!\w)",
+    # A mail server's refusal with its enhanced status code: "530 5.7.0 Must issue a
+    # STARTTLS command first", "550-5.1.1 ...".
+    r"\b[45]\d\d[ -][45]\.\d{1,3}\.\d{1,3}\b",
     # Product error codes quoted without the word "error" (ORA-19511, RMAN-03009, sbc-1205).
     r"\b(?:ORA|RMAN|ANS|SBC|STPD|VDDK|VIX|NDMP|BR)-\d{3,6}[A-Z]?\b",
     r"\bVSS_E_\w+",
@@ -457,7 +460,11 @@ INTRODUCED_OUTPUT = _rule(
     r"[^\n]{0,40}?(?:\bwith|\bmit|:)"
     # ... or a line that ends in a verb of receiving: "we get", "kommt", "erscheint".
     r"|\b(?:get|got|bekommen|erhalten|kommt|appears|erscheint)\s*:?)[ \t]*\n"
-    r"(?:[ \t]*\n)?(?:[ \t]{2,}|\t)\S",
+    r"(?:[ \t]*\n)?(?:[ \t]{2,}|\t)\S"
+    # ... or not indented, where the next line names what failed in brackets as a
+    # program's message does: "bricht jede Nacht ab:\nData store [USB_DS] is full".
+    r"|\b(?:fail\w*|abort\w*|abbricht|bricht\b[^\n]{0,60}\bab|endet|ends?|ended)\b[^\n]{0,40}?:"
+    r"[ \t]*\n[^\n]*?\w \[[^\]\n]{2,60}\]",
     re.IGNORECASE,
 )
 LOG_LINE = re.compile(r"\b(?:error|fehler|failed|fatal|warning|E:|W:|STATUS=ERROR)\b", re.I)
@@ -503,6 +510,8 @@ NOT_AN_ACTION = _rx(
     r"\bcover\w*\s+backing\s+up\b",
     r"\bsichern\s+lassen\b",
     r"\bgesichert\s+werden\s+(?:aber\s+)?nur\b",
+    # Nothing done yet: "Nothing is installed yet", "noch ist nichts installiert".
+    r"\b(?:nothing|noch nichts|nichts)\s+(?:\w+\s+)?(?:installed|installiert)\b",
 )
 # ... or an operation noun in a sentence that also says it failed or is wanted.
 ACTION_NOUN = _rx(
@@ -570,8 +579,9 @@ HARDWARE = _rx(
     r"\b(?:\w*band|tape|medien|lto)-?bibliothek\w*",
     r"\bauto-?loader\b",
     # Not a volume: "network drive", "the L: drive", "log drive", "drive D:".
+    # Nor the verb: "the CAM server that drives the plotters".
     r"(?<!network )(?<!shared )(?<!google )(?<!log )(?<!system )(?<!home )(?<!user )(?<![a-z]: )"
-    r"\b(?:tape )?drives?\b"
+    r"(?<!\bthat )(?<!\bwhich )(?<!\bwho )(?<!\bit )\b(?:tape )?drives?\b"
     r"(?!\s*[a-z]:)",
     # Nor "Netzlaufwerk", "Filiallaufwerk", "Pfarrbüro-Laufwerk", "Laufwerk P:" (a tape's
     # "LTO-Laufwerk", "Band-Laufwerk" are found by their first word).
@@ -594,7 +604,8 @@ HARDWARE = _rx(
     r"apollo|data ?domain|tandberg|neos|quantum|ts\d{4}|eternus|powerstore|exagrid|msa \d+|"
     r"primergy|supermicro|wd elements|dell emc|rackstation|diskstation|readynas|"
     r"ultrium|powerprotect|poweredge|dd\d{4}|buffalo|terastation|linkstation|my cloud|my book|"
-    r"thomas-krenn|me[45]0\d\d|r[67]\d0(?:xd2?|xs|xa)?|thinksystem|de[46]000[hf]?|truenas|freenas)\b",
+    r"thomas-krenn|me[45]0\d\d|r[67]\d0(?:xd2?|xs|xa)?|thinksystem|de[46]000[hf]?|truenas|freenas|"
+    r"cloudian|hyperstore|storagegrid|scality)\b",
     r"\bdedup\w* (?:appliance|hardware)\b",
     r"\bLUN\b",
     r"\bRDX\b",
@@ -612,8 +623,11 @@ PRODUCTION_STORAGE_LOST = _rx(
     r"ausgefallen)",
     r"\b(?:after|nach|when)\s+(?:a |an |the |einem |dem )?(?:SAN|disk array|storage array)\s+"
     r"(?:crash|failure|failed|ausfall)",
-    r"\b(?:festplatten|platten|disks?|SSDs?|systemplatte|datenplatte)\b[^.\n]{0,40}?\b(?:hinüber|"
-    r"kaputt|defekt|broken|dead|ausgestiegen|nicht mehr lesbar|beschädigt)",
+    r"\b(?:festplatten?|platten?|disks?|SSDs?|systemplatten?|datenplatten?)\b[^.\n]{0,40}?\b(?:hinüber|"
+    r"hin|kaputt|defekt|broken|dead|ausgestiegen|nicht mehr lesbar|beschädigt)\b",
+    # The state before the disk: "dead boot SSDs", "eine defekte Festplatte".
+    r"\b(?:dead|broken|failed|defekte[nrs]?|kaputte[nrs]?)\s+(?:\w+\s+)?(?:festplatte\w*|"
+    r"platten?|disks?|SSDs?|hard ?disks?|HDDs?)\b",
     # Its replacement: "eine neue Festplatte eingebaut", "put in a new disk"; and what the
     # production storage itself keeps: "the SAN snapshots of that volume".
     r"\b(?:neue|new)\s+(?:festplatte|platte|disk|ssd|hard ?disk)\w*\b[^.\n]{0,30}?\b(?:eingebaut|"
@@ -691,6 +705,11 @@ FAILURE = _rx(
     r"\bstopped\b",
     r"\bdoes(?:n't| not) (?:start|work|run)\b",
     r"\bdo(?:n't| not) (?:start|work|run)\b",
+    # A scheduled run that never happened: "ist am Samstag nicht gestartet worden", "the
+    # weekly job did not run". Not one the writer has yet to start ("noch nicht gestartet").
+    r"\b(?:did(?:n't| not)|never) (?:start|run)\b",
+    r"\b(?:was|were|has|have)(?:n't| not)(?: been)? (?:started|run)\b",
+    r"(?<!\bnoch )\bnicht (?:gestartet|gelaufen|ausgeführt)\b",
     r"\bnot (?:working|possible|accessible|found)\b",
     r"\bno longer\b",
     r"\banymore\b",
@@ -1157,6 +1176,9 @@ CONTINUES = _rx(
     r"\b(?:keep|keeps|kept) (?:on )?(?:working|treating|serving|operating|selling|producing|"
     r"shipping|trading|building)\b(?! on (?:it|this|that|the (?:problem|restore|issue|server|fix))\b)",
     r"\bcarr(?:y|ies) on\b",
+    # Other work meanwhile: "they are doing repairs instead", "machen stattdessen Reparaturen".
+    r"\b(?:are|is|were|was) (?:now )?doing (?:\w+ ){1,3}?instead\b",
+    r"\b(?:machen|erledigen|arbeiten)\b (?:\w+ )?stattdessen\b",
     r"\bcontinues? (?:to (?:work|treat|serve|operate|sell|produce|ship|trade)|working|operating)\b",
     r"\b(?:is|are) (?:fine|running|working) and (?:in use|running)\b",
     r"\b(?:wir|alle|kollegen|mitarbeiter\w*|betrieb|produktion|disposition|geschäft\w*|praxis|"
@@ -1259,10 +1281,25 @@ RECOVERED = _rx(
     r"(?=\s*(?:[,.;:!]|und\b|mit\b|$))",
     r"\b(?:is|are) (?:usable|in use|available) again\b(?!\s*\?)",
     r"\bwieder (?:nutzbar|benutzbar|verfügbar)\b(?!\s*\?)",
-    # An older backup that restored: SPEC's Critical is where older backups do not help.
+)
+# An older backup that restored: SPEC's Critical is where older backups do not help, and
+# data got back from one is no longer unavailable (classify: not Major for that alone).
+OLDER_RESTORED = _rx(
     r"\b(?:backup|sicherung)\s+(?:of|from|vom|von)\s+[^.\n]{1,30}?\b(?:restores? fine|"
     r"restored (?:fine|successfully|without (?:any )?(?:problems?|errors?))|"
     r"lie(?:ss|ß) sich (?:\w+ )?(?:zurückholen|zurückspielen|wiederherstellen))\b",
+    # "Mit der Sicherung von Donnerstagnacht hat es geklappt", "with the backup from
+    # Thursday it worked".
+    r"\b(?:mit|aus) (?:der|dem) (?:sicherung|backup|saveset|band)\w*\s+(?:von|vom)\s+"
+    r"[^.\n]{1,30}?\b(?:hat es|hat's|ging es|klappte es)\s+(?:\w+\s+)?(?:geklappt|funktioniert)\b",
+    r"\bwith the (?:backup|saveset|tape) (?:of|from)\s+[^.\n]{1,30}?\bit worked\b",
+)
+# Data said to be lost though an older backup restored: "six days of work ... are gone",
+# "everything from November is gone", "die Buchungen der Woche sind verloren".
+DATA_GONE = _rx(
+    # Not "nothing is lost", "es ist nichts verloren".
+    r"(?<!\bnothing )\b(?:is|are|was|were|has been|have been) (?:(?!nothing\b)\w+ )?(?:gone|lost)\b",
+    r"(?<!\bnichts )\b(?:ist|sind|war|waren|bleibt|bleiben) (?:(?!nichts\b)\w+ )?(?:weg|verloren)\b",
 )
 # The installation is a test, trial or lab, not production.
 TEST_SYSTEM = _rx(
