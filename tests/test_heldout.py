@@ -83,6 +83,10 @@ SIZES = {
     "heldout60": 30,
     "heldout61": 30,
     "heldout62": 30,
+    "heldout64": 30,
+    "heldout65": 30,
+    "heldout66": 30,
+    "heldout67": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)
