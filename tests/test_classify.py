@@ -2077,3 +2077,60 @@ def test_paragraphs_that_name_a_day_are_no_rows_of_backups_tried() -> None:
         "it from Thursday, it stops immediately with an error.\n"
     )
     assert _Facts("", text).tried_rows is None
+
+
+# ----------------------------------------------------------------------------- round 22
+# From heldout68-71's blind misses (session 19, second round, measured before these).
+
+
+def test_an_older_full_backup_that_restores_lacking_newer_work() -> None:
+    restored = "Die Vollsicherung vom Sonntag lässt sich zurücksichern."
+    assert _Facts("", restored).older_restored
+    assert (
+        _Facts("", "Die Vollsicherung vom Sonntag lässt sich nicht zurücksichern.").recovered
+        is None
+    )
+    lacking = restored[:-1] + ", ihr fehlt aber die gesamte Arbeit vom Dienstag."
+    assert _Facts("", lacking).data_gone
+    text = (
+        "Der Point-in-Time-Restore der Datenbank schlägt fehl. "
+        + lacking
+        + " Zwölf Prüfer können an diesen drei Mandaten nicht weiterarbeiten. "
+        "Eine andere Kopie gibt es nicht."
+    )
+    assert _sev(text) == 2
+
+
+def test_a_disk_that_failed_in_the_server_is_no_backup_hardware() -> None:
+    text = "Heute Nacht ist in unserem ERP-Server eine Festplatte ausgefallen."
+    assert "hardware" in missing_info(text)
+
+
+def test_a_servers_failure_beside_a_slow_restore_is_no_restore_failing() -> None:
+    text = (
+        "On Saturday we had a failure of the PDM server and we are restoring the vault "
+        "archive since Monday. There is no error, the job is just running very slow."
+    )
+    assert _Facts("", text).restore_fails is None
+    assert _Facts("", "The restore failed with a failure of the catalog.").restore_fails
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Die neuen Kassetten werden nicht in den Medienpool übernommen.",
+        "Slot [12]: no barcode label found, medium ignored",
+        'Die Bibliothek zeigt für diese Slots "Label unreadable".',
+        "The second drive is not recognised after the firmware update.",
+    ],
+)
+def test_media_or_devices_not_taken_are_a_failure(text: str) -> None:
+    assert _Facts("", text).failure
+
+
+def test_a_prospect_looking_for_a_backup_product_names_no_operation() -> None:
+    text = (
+        "We are looking for a new backup software, because our actual solution is not "
+        "supported anymore from next year. Which licence do we need?"
+    )
+    assert "action" in missing_info(text)

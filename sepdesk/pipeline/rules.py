@@ -512,6 +512,9 @@ NOT_AN_ACTION = _rx(
     r"\bgesichert\s+werden\s+(?:aber\s+)?nur\b",
     # Nothing done yet: "Nothing is installed yet", "noch ist nichts installiert".
     r"\b(?:nothing|noch nichts|nichts)\s+(?:\w+\s+)?(?:installed|installiert)\b",
+    # A product looked for, before a purchase: "we are looking for a new backup software".
+    r"\b(?:looking for|evaluating|suchen|evaluieren)\s+(?:a\s+|an\s+|eine\s+)?(?:new\s+|neue\s+)?"
+    r"(?:backup|sicherungs)[- ]?(?:software|solution|product|lösung|produkt)\b",
 )
 # ... or an operation noun in a sentence that also says it failed or is wanted.
 ACTION_NOUN = _rx(
@@ -624,7 +627,7 @@ PRODUCTION_STORAGE_LOST = _rx(
     r"\b(?:after|nach|when)\s+(?:a |an |the |einem |dem )?(?:SAN|disk array|storage array)\s+"
     r"(?:crash|failure|failed|ausfall)",
     r"\b(?:festplatten?|platten?|disks?|SSDs?|systemplatten?|datenplatten?)\b[^.\n]{0,40}?\b(?:hinüber|"
-    r"hin|kaputt|defekt|broken|dead|ausgestiegen|nicht mehr lesbar|beschädigt)\b",
+    r"hin|kaputt|defekt|broken|dead|ausgestiegen|ausgefallen|nicht mehr lesbar|beschädigt)\b",
     # The state before the disk: "dead boot SSDs", "eine defekte Festplatte".
     r"\b(?:dead|broken|failed|defekte[nrs]?|kaputte[nrs]?)\s+(?:\w+\s+)?(?:festplatte\w*|"
     r"platten?|disks?|SSDs?|hard ?disks?|HDDs?)\b",
@@ -710,6 +713,13 @@ FAILURE = _rx(
     r"\b(?:did(?:n't| not)|never) (?:start|run)\b",
     r"\b(?:was|were|has|have)(?:n't| not)(?: been)? (?:started|run)\b",
     r"(?<!\bnoch )\bnicht (?:gestartet|gelaufen|ausgeführt)\b",
+    # Media or devices not taken: "werden nicht in den Medienpool übernommen", "wird nicht
+    # erkannt", "medium ignored", "Label unreadable", "the drive is not recognised".
+    r"\b(?:werden|wird|wurden|wurde)\s+(?:\w+\s+){0,2}?nicht\s+(?:\w+\s+){0,3}?"
+    r"(?:übernommen|erkannt)\b",
+    r"\b(?:is|are|was|were)(?:n't| not) (?:recogni[sz]ed|detected)\b",
+    r"\b(?:medium|media|tapes?|cartridges?|slot) ignored\b",
+    r"\b(?:unreadable|unlesbar)\b",
     r"\bnot (?:working|possible|accessible|found)\b",
     r"\bno longer\b",
     r"\banymore\b",
@@ -799,7 +809,10 @@ RESTORE = _rx(
     r"\brecover\w*",
 )
 RESTORE_FAILS = _rx(
-    r"\bfail\w*",
+    # Not a machine's failure told beside the restore: "we had a failure of the PDM server
+    # ... and we are restoring the vault" (the restore itself may only be slow).
+    r"\bfail(?!ures?\b)\w*|\bfailures?\b(?!\s+of\s+(?:the\s+|our\s+|a\s+)?(?:[\w-]+\s+){0,2}?"
+    r"(?:server|host|storage|disk|san|nas|raid|vm|controller|node|machine)s?\b)",
     r"\bscheiter\w*",
     r"\bgescheitert\b",
     r"\bstops?\b",
@@ -1285,9 +1298,11 @@ RECOVERED = _rx(
 # An older backup that restored: SPEC's Critical is where older backups do not help, and
 # data got back from one is no longer unavailable (classify: not Major for that alone).
 OLDER_RESTORED = _rx(
-    r"\b(?:backup|sicherung)\s+(?:of|from|vom|von)\s+[^.\n]{1,30}?\b(?:restores? fine|"
+    # "Die Vollsicherung vom Sonntag lässt sich zurücksichern"; not "... lässt sich nicht ...".
+    r"\b\w*(?:backup|sicherung)\s+(?:of|from|vom|von)\s+[^.\n]{1,30}?\b(?:restores? fine|"
     r"restored (?:fine|successfully|without (?:any )?(?:problems?|errors?))|"
-    r"lie(?:ss|ß) sich (?:\w+ )?(?:zurückholen|zurückspielen|wiederherstellen))\b",
+    r"(?:lässt|ließ|liess|lassen|ließen|liessen) sich (?:(?!nicht\b|nie\b|kaum\b)\w+ )?"
+    r"(?:zurückholen|zurückspielen|zurücksichern|wiederherstellen))\b",
     # "Mit der Sicherung von Donnerstagnacht hat es geklappt", "with the backup from
     # Thursday it worked".
     r"\b(?:mit|aus) (?:der|dem) (?:sicherung|backup|saveset|band)\w*\s+(?:von|vom)\s+"
@@ -1300,6 +1315,11 @@ DATA_GONE = _rx(
     # Not "nothing is lost", "es ist nichts verloren".
     r"(?<!\bnothing )\b(?:is|are|was|were|has been|have been) (?:(?!nothing\b)\w+ )?(?:gone|lost)\b",
     r"(?<!\bnichts )\b(?:ist|sind|war|waren|bleibt|bleiben) (?:(?!nichts\b)\w+ )?(?:weg|verloren)\b",
+    # What the older backup lacks: "da fehlen dann aber alle Lieferungen der letzten sieben
+    # Tage", "aber darin fehlen genau die Montagsbestellungen", "but last week's orders are missing".
+    r"\b(?:fehlen|fehlt)\s+(?:\w+\s+){0,2}?(?:aber|jedoch)\b",
+    r"\b(?:aber|jedoch)\s+(?:\w+\s+){0,2}?(?:fehlen|fehlt)\b",
+    r"\b(?:but|however)\b[^.\n]{0,60}\b(?:is|are) missing\b",
 )
 # The installation is a test, trial or lab, not production.
 TEST_SYSTEM = _rx(
