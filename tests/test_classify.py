@@ -2134,3 +2134,24 @@ def test_a_prospect_looking_for_a_backup_product_names_no_operation() -> None:
         "supported anymore from next year. Which licence do we need?"
     )
     assert "action" in missing_info(text)
+
+
+def test_a_failed_san_named_again_is_still_production_storage() -> None:
+    text = (
+        "This morning the controller of our SAN failed and took the database volume with "
+        "it. The SAN has been repaired by the vendor, but the restore fails."
+    )
+    assert "hardware" in missing_info(text)
+    assert "hardware" not in missing_info(text + " Backups go to an LTO-8 library.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We are comparing backup\nproducts for next year's budget. Does it support WORM?",
+        "We have no SEP installation yet. Is the Community Edition allowed for a registered "
+        "charity?",
+    ],
+)
+def test_a_prospect_comparing_products_names_no_operation(text: str) -> None:
+    assert "action" in missing_info(text)

@@ -315,7 +315,11 @@ def has_hardware(text: str) -> bool:
     if not lost:
         return True
     spans = _Spans(lost)
-    return any(not spans.hold(m.start()) for m in rules.HARDWARE.finditer(text))
+    found = list(rules.HARDWARE.finditer(text))
+    # The device that failed is production's wherever it is named again: "the controller
+    # of our SAN failed ... The SAN has been repaired by the vendor".
+    failed = {m.group().lower() for m in found if spans.hold(m.start())}
+    return any(not spans.hold(m.start()) and m.group().lower() not in failed for m in found)
 
 
 def _is_error_log(attachment: Attachment) -> bool:

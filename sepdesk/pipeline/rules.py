@@ -512,9 +512,13 @@ NOT_AN_ACTION = _rx(
     r"\bgesichert\s+werden\s+(?:aber\s+)?nur\b",
     # Nothing done yet: "Nothing is installed yet", "noch ist nichts installiert".
     r"\b(?:nothing|noch nichts|nichts)\s+(?:\w+\s+)?(?:installed|installiert)\b",
-    # A product looked for, before a purchase: "we are looking for a new backup software".
-    r"\b(?:looking for|evaluating|suchen|evaluieren)\s+(?:a\s+|an\s+|eine\s+)?(?:new\s+|neue\s+)?"
-    r"(?:backup|sicherungs)[- ]?(?:software|solution|product|lösung|produkt)\b",
+    r"\b(?:no|keine)\s+(?:sep\s+|sesam\s+)?installation\s+(?:yet|bisher)\b|\bnoch keine installation\b",
+    # A product looked for, before a purchase: "we are looking for a new backup software",
+    # "we are comparing backup products".
+    r"\b(?:looking for|evaluating|comparing|suchen|evaluieren|vergleichen)\s+(?:a\s+|an\s+|eine\s+)?"
+    r"(?:new\s+|neue\s+)?(?:backup|sicherungs)[-\s]?(?:software|solutions?|products?|lösung\w*|produkte?)\b",
+    # The adjective, not the verb: "a registered charity", "the registered address".
+    r"\b(?:a|an|the|our|your)\s+registered\b",
 )
 # ... or an operation noun in a sentence that also says it failed or is wanted.
 ACTION_NOUN = _rx(
