@@ -87,6 +87,10 @@ SIZES = {
     "heldout65": 30,
     "heldout66": 30,
     "heldout67": 30,
+    "heldout68": 30,
+    "heldout69": 30,
+    "heldout70": 30,
+    "heldout71": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)
