@@ -2155,3 +2155,52 @@ def test_a_failed_san_named_again_is_still_production_storage() -> None:
 )
 def test_a_prospect_comparing_products_names_no_operation(text: str) -> None:
     assert "action" in missing_info(text)
+
+
+# ----------------------------------------------------------------------------- round 23
+# From heldout72-75's blind misses (session 19, third round, measured before these).
+
+
+def test_a_wrong_report_of_all_backups_failing_is_not_all_failing() -> None:
+    text = (
+        "The weekly summary report says that ALL 46 backup jobs of the last week FAILED. "
+        "When I check the jobs one by one in the GUI, every single one of them is green. "
+        "So it seems the report is wrong, not the backups."
+    )
+    assert _Facts("", text).all_fail is None
+    assert _Facts("", "ALL 46 backup jobs of the last week FAILED.").all_fail
+
+
+def test_run_by_hand_it_works_is_a_workaround() -> None:
+    text = "If she starts the backup by hand over VPN it also works, it only fails at night."
+    assert _Facts("", text).workaround == "by hand over VPN it also works"
+
+
+def test_a_setting_asked_for_in_german_is_a_question_on_use() -> None:
+    text = "Kann man diese Office-Sperrdateien irgendwie ausschließen?"
+    assert _Facts("", text).how_to
+
+
+def test_a_negation_a_few_words_behind() -> None:
+    text = "Einen Workaround (Handbetrieb) gibt es bei unseren Linien nicht."
+    assert _Facts("", text).workaround is None
+
+
+def test_a_production_that_should_run_is_not_going_on() -> None:
+    assert _Facts("", "Ab Sonntag sollte die Ostersaison-Produktion laufen.").continues is None
+    assert _Facts("", "Die Produktion läuft, nur der Bericht fehlt.").continues
+
+
+def test_an_older_backup_restored_successfully_and_work_going_again() -> None:
+    text = (
+        "We restored the backup of Friday 6 March successfully and the field teams can "
+        "record again since Tuesday morning."
+    )
+    facts = _Facts("", text)
+    assert facts.older_restored
+    assert facts.recovered
+
+
+def test_full_disk_access_is_no_backup_hardware() -> None:
+    text = "Welche Rechte (Festplattenvollzugriff?) muss ich geben?"
+    assert "hardware" in missing_info(text)

@@ -530,7 +530,9 @@ def _affirmed(
         return None
     for part, pos in parts.from_(start, parts.holding(ends)):
         for m in pattern.finditer(part, pos):
-            ahead, behind = part[max(0, m.start() - 40) : m.start()], part[m.end() : m.end() + 40]
+            # Behind, a few words more: "Einen Workaround (Handbetrieb) gibt es bei unseren
+            # Linien nicht."
+            ahead, behind = part[max(0, m.start() - 40) : m.start()], part[m.end() : m.end() + 60]
             if not (before.search(ahead) or (after and after.search(behind))):
                 return m.group()
     return None
@@ -677,7 +679,14 @@ class _Facts:
     no_impact = _plain(rules.NO_IMPACT)
     not_urgent = _plain(rules.NOT_URGENT)
     partial = _plain(rules.PARTIAL)
-    all_fail = _plain(rules.ALL_FAIL)
+
+    @cached_property
+    def all_fail(self) -> str | None:
+        # What a wrong report says is not what happened to the backups.
+        if rules.ONLY_THE_REPORT.search(self.parts.whole):
+            return None
+        return _any(rules.ALL_FAIL, self.parts)
+
     no_alternative = _plain(rules.NO_ALTERNATIVE)
     performance = _plain(rules.PERFORMANCE)
 

@@ -606,7 +606,8 @@ HARDWARE = _rx(
     r"\bHDDs?\b",
     r"\b(?:usb|externe?n?|local|lokalen?|internal|interne?n?)[- ](?:disks?|platten?|"
     r"festplatten?|drives?|hard ?disks?|laufwerk\w*)\b",
-    r"\b(?:festplatte\w*|hard ?disks?|disk (?:array|storage|shelf)|speichersystem\w*)\b",
+    # Not macOS's "Festplattenvollzugriff" (Full Disk Access), a permission.
+    r"\b(?:festplatte(?!\w*zugriff)\w*|hard ?disks?|disk (?:array|storage|shelf)|speichersystem\w*)\b",
     r"\b(?:synology|qnap|netapp|powervault|storeeasy|storeever|storeonce|msl\d{3,4}|scalar|"
     r"apollo|data ?domain|tandberg|neos|quantum|ts\d{4}|eternus|powerstore|exagrid|msa \d+|"
     r"primergy|supermicro|wd elements|dell emc|rackstation|diskstation|readynas|"
@@ -1240,7 +1241,8 @@ CONTINUES = _rx(
     r"(?:\w+\s+){0,2}(?:halbe[rn]?|half|reduzierte[rn]?|reduced)\s+(?:leistung|kapazität|capacity|"
     r"speed|tempo)\b",
     r"\b(?:run|running|runs|operate[sd]?|operating)\b[^.\n]{0,40}\b(?:by hand|manually|in manual mode)\b",
-    r"\b(?!sicherung|backup)\w*(?:versorgung|produktion|fertigung|betrieb)\s+(?:läuft|laufen)\b"
+    # Not the infinitive after a modal: "sollte die Ostersaison-Produktion laufen".
+    r"\b(?!sicherung|backup)\w*(?:versorgung|produktion|fertigung|betrieb)(?:\s+läuft|e\s+laufen|en\s+laufen)\b"
     r"(?!\s+(?:nicht|kaum|seither|seitdem|bisher|bis))",  # not "Betrieb läuft seither normal"
     # "the factory itself runs normally" (not the backup's own run).
     r"\b(?!(?:restores?|jobs?|backups?|tasks?|sesam|it|drives?|server|service)\b)[a-z]\w+\s+"
@@ -1268,7 +1270,7 @@ NOT_NEEDED = _rx(
 # The business got going again (so it is not Critical any more).
 RECOVERED = _rx(
     r"\bthis one worked\b",
-    r"\b(?:can|could) work again\b",
+    r"\b(?:can|could) (?:work|record|operate|sell|produce|ship|book|treat) again\b",
     r"\bworks? again\b",
     r"\bwieder arbeiten\b",
     r"\barbeiten wieder\b",
@@ -1312,6 +1314,7 @@ OLDER_RESTORED = _rx(
     r"\b(?:mit|aus) (?:der|dem) (?:sicherung|backup|saveset|band)\w*\s+(?:von|vom)\s+"
     r"[^.\n]{1,30}?\b(?:hat es|hat's|ging es|klappte es)\s+(?:\w+\s+)?(?:geklappt|funktioniert)\b",
     r"\bwith the (?:backup|saveset|tape) (?:of|from)\s+[^.\n]{1,30}?\bit worked\b",
+    r"\brestored the (?:\w+ )?(?:backup|saveset) (?:of|from)\s+[^.\n]{1,30}?\bsuccessfully\b",
 )
 # Data said to be lost though an older backup restored: "six days of work ... are gone",
 # "everything from November is gone", "die Buchungen der Woche sind verloren".
@@ -1366,6 +1369,13 @@ TEST_SYSTEM = _rx(
 # ``(?>\w*sicherung\w*)``: the word taken whole. Unbounded, a failing match backtracked
 # through every earlier "sicherung" of a long word (90 kB of them: 6 s); a match ends at
 # the word's end either way.
+# The report that says every backup failed is wrong, not the backups: "every single one of
+# them is green", "the report is wrong, not the backups".
+ONLY_THE_REPORT = _rx(
+    r"\b(?:the|this|our) (?:weekly |daily )?(?:report|summary) is wrong\b",
+    r"\b(?:der|dieser|unser) (?:\w+)?(?:bericht|report) (?:ist|war) falsch\b",
+    r"\b(?:every|each) (?:single )?one of them is green\b",
+)
 ALL_FAIL = _rx(
     r"\b(?:alle|aller|sämtliche\w*|ausnahmslos)\b(?! ander)(?! übrig)[^.\n]{0,60}"
     r"\b(?:(?>\w*sicherung\w*)|(?>\w*backup\w*)|jobs?)\b[^.\n]{0,60}"
@@ -1576,6 +1586,9 @@ PARTIAL = _rx(
 )
 WORKAROUND = _rx(
     r"\bworkaround\b",
+    # Run by hand it works: "if she starts the backup by hand over VPN it also works".
+    r"\bby hand\b[^.\n]{0,40}\b(?:it |that )?(?:also |still )?works\b",
+    r"\b(?:von hand|manuell)\b[^.\n]{0,40}\b(?:geht|klappt|funktioniert) (?:es |das )?(?:auch|aber)\b",
     r"\bwork-around\b",
     r"\bumgehungslösung\b",
     r"\bbenutzt so lange\b",
@@ -1627,7 +1640,7 @@ NEGATION_BEFORE = _rx(
 # Within the same clause only: in "alle Sicherungen schlagen fehl, ein anderes Ziel gibt es
 # nicht" the negation belongs to the target, not to the failure before the comma.
 NEGATION_AFTER = _rx(
-    r"^[^\w,;]*(?:\w+[^\w,;]+){0,3}(?:gibt es (?:nicht|keine[nr]?)\b|haben wir (?:nicht|keine[nr]?)\b|"
+    r"^[^\w,;]*(?:\w+[^\w,;]+){0,3}(?:gibt es (?:\w+ ){0,3}?(?:nicht|keine[nr]?)\b|haben wir (?:nicht|keine[nr]?)\b|"
     r"does not exist|doesn't exist|not possible|nicht möglich)",
     # A form's row: "Error message: none", "Fehlermeldung | keine", "Workaround keiner".
     r"^\s*(?:message|meldung)?\s*[|:]?\s*(?:none|keine[rns]?|kein|nein|no|n/a)\s*(?:$|[.;,|])",
@@ -1679,6 +1692,8 @@ HOW_TO = _rx(
     r"\bwhere (?:do|can|is)\b",
     r"\bwhat is the (?:best|right|recommended)\b",
     r"\bcan (?:sep )?sesam\b",
+    # A setting asked for: "kann man diese Office-Sperrdateien irgendwie ausschließen?".
+    r"\bkann man (?:[\w-]+ ){0,4}?(?:ausschließen|einstellen|abstellen|umstellen|konfigurieren)\b",
 )
 # The sender calls the request a question (a request type, not just a question mark).
 CLASSIFICATION_QUESTION = _rx(
