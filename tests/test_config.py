@@ -285,6 +285,37 @@ def test_ingest_names_a_file_it_cannot_read_in_one_line_and_goes_on(tmp_path: Pa
     assert records == {str(missing): "error", str(good): "new_ticket"}
 
 
+def test_ingest_takes_a_folder_among_its_files_for_one_it_cannot_read(tmp_path: Path) -> None:
+    """A folder (``ingest mails/*`` matching one) is a bad file, not a usage error that kept
+    every other file out."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[database]\npath = "{tmp_path / "d.db"}"\n')
+    good = tmp_path / "m.eml"
+    good.write_bytes(b"From: a@example.org\nSubject: x\nMessage-ID: <m@x>\n\nhello\n")
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    _register()
+    result = CliRunner().invoke(
+        cli, ["--config", str(cfg), "ingest", str(folder), str(good), "--json"]
+    )
+    assert result.exit_code == 1
+    assert result.stderr == f"sepdesk: {folder}: cannot read: Is a directory\n"
+    records = {r["file"]: r["outcome"] for r in json.loads(result.stdout)}
+    assert records == {str(folder): "error", str(good): "new_ticket"}
+
+
+@pytest.mark.parametrize("command", [("contracts", "import"), ("hotline", "import")])
+def test_a_folder_to_import_is_a_bad_file_exit_1(command: tuple[str, str], tmp_path: Path) -> None:
+    """SPEC §3: exit 1 for a bad file, as for a missing one (2 is for usage errors)."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[database]\npath = "{tmp_path / "d.db"}"\n')
+    _register()
+    result = CliRunner().invoke(cli, ["--config", str(cfg), *command, str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert f"{tmp_path}: " in result.stderr and "Is a directory" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("toml", "expected"),
     [

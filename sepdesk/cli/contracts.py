@@ -15,7 +15,7 @@ def contracts() -> None:
 
 
 @contracts.command("import")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())  # a folder: a bad file (exit 1), as a missing one
 @click.pass_context
 def import_(ctx: click.Context, file: str) -> None:
     """Upsert contracts from a CSV file (all rows or none)."""

@@ -76,7 +76,7 @@ class _Printer:
 
 
 @hotline.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))  # a folder: a bad file (exit 1)
 @click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
 @json_option
 @click.pass_context

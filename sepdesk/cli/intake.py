@@ -27,7 +27,9 @@ from sepdesk.pipeline import runner
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+# A folder among FILES is a file that cannot be read (outcome error, exit 1), not a usage
+# error that keeps the other files out.
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--received-at",
     default=None,

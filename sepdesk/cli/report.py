@@ -36,6 +36,9 @@ def sce(ctx: click.Context, out: str | None) -> None:
     path = Path(out)
     # Written beside the target and renamed, so a reader never sees half a report.
     tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:  # named as given: the admin never named the .partial file
+        raise OSError(exc.errno, exc.strerror, out) from None
     click.echo(f"report written to {out}", err=True)
