@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import tomllib
 import types
 import typing
@@ -390,6 +391,14 @@ def _validate(where: str, s: Settings) -> None:
         ) from None
     _validate_calendar(where, s)
     _validate_desk(where, s.desk)
+    version = s.policy.current_version
+    if version and not re.fullmatch(r"\d+(?:\.\d+){0,3}", version):
+        # "latest" or "5.1" with a typo compared as nothing: no reply would ever name an
+        # old version, and nobody would know why.
+        raise ConfigError(
+            f"{where}: [policy] current_version: {version!r} is not a version like 5.1.0"
+            " (empty: replies name no old versions)"
+        )
     if s.desk.staff and s.desk.require_auth and not s.desk.authserv_id.strip():
         # Else no staff mail could ever authenticate: engineers' replies would silently
         # be treated as customer mail.

@@ -326,6 +326,11 @@ def test_a_folder_to_import_is_a_bad_file_exit_1(command: tuple[str, str], tmp_p
         ("[sla]\nwarn_at = 1\n", r"\[sla\] warn_at: must be greater than 0 and less than 1"),
         ("[sla]\nwarn_at = 0\n", r"\[sla\] warn_at: must be greater than 0 and less than 1"),
         ('[log]\nlevel = "LOUD"\n', r"\[log\] level: 'LOUD' is not one of DEBUG, INFO"),
+        # Compared as nothing: no reply would have named an old version.
+        (
+            '[policy]\ncurrent_version = "latest"\n',
+            r"\[policy\] current_version: 'latest' is not a version like 5.1.0",
+        ),
         ("[desk]\nreopen_days = -3\n", r"\[desk\] reopen_days: must be 0 or more, not -3"),
         (
             "[desk]\nmax_auto_replies_per_day = -1\n",
