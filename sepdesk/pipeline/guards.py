@@ -91,9 +91,10 @@ def _list_mail(m: ParsedMail, _desk: Collection[str]) -> str | None:
 
 def _daemon_sender(m: ParsedMail, _desk: Collection[str]) -> str | None:
     if not m.from_addr:
-        # A From that holds no valid mailbox is a person's mistake as often as not: the
-        # mail gets its ticket, only no reply (answer.may_answer). No From at all is not.
-        return None if m.header("from") else "no sender address"
+        # A From that holds no valid mailbox, or none at all, is a person's mistake or a
+        # broken script as often as not: the mail gets its ticket, only no reply
+        # (answer.may_answer; a Reply-To still gets one). Nothing a customer sends is dropped.
+        return None
     return f"automatic sender {m.from_addr}" if is_automatic_address(m.from_addr) else None
 
 

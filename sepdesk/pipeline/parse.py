@@ -574,7 +574,9 @@ def _header_fields(msg: Message, raw: bytes) -> dict[str, Any]:
     values, defects = _header_values(msg)
     first = {k: v[0] for k, v in values.items()}
     ids = _msgids(first.get("message-id", ""))
-    froms = _addresses(values.get("from", []))
+    # Without a mailbox in From, the Sender's (RFC 5322 3.6.2: who sent it on the author's
+    # behalf) names who wrote in: a mail without From still reaches a person's ticket.
+    froms = _addresses(values.get("from", [])) or _addresses(values.get("sender", []))
     reply_to = _addresses(values.get("reply-to", []))
     date = first.get("date")
     headers = {k: [header_text(v) for v in vs] for k, vs in values.items()}
