@@ -726,6 +726,33 @@ def test_accept_by_mail_sends_the_call_id_once(desk: Desk, text: str) -> None:
     assert (t["first_response_at"] is not None) == bool(text)  # only a human answer counts
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "#severity 3\n\n-- \nEng One\nSEP Support, Tel. 123\n",
+        "#waiting\n\nViele Grüße\nEva\n",
+    ],
+)
+def test_commands_with_only_a_signature_are_not_relayed(desk: Desk, body: str) -> None:
+    """A signature or closing alone is no answer: relayed, it reached the customer as one
+    and stopped the response clock (found by the black-box review)."""
+    t, _ = opened(desk)
+    raw, _ = engineer_mail(f"Re: [SEP {t['ticket_number']}]", body)
+    feed(desk, raw, T0 + timedelta(hours=1))
+    assert outbox(desk, kind="relay") == []
+    assert ticket(desk, t["ticket_number"])["first_response_at"] is None
+
+
+def test_an_answer_keeps_its_signature(desk: Desk) -> None:
+    t, _ = opened(desk)
+    body = "Please update to 5.1.0.5.\n\n-- \nEng One\nSEP Support, Tel. 123\n"
+    feed(desk, engineer_mail(f"Re: [SEP {t['ticket_number']}]", body)[0], T0 + timedelta(hours=1))
+    [relay] = outbox(desk, kind="relay")
+    text = email.message_from_bytes(relay["raw"], policy=email.policy.default).get_content()
+    assert "Please update to 5.1.0.5." in text and "Tel. 123" in text
+    assert ticket(desk, t["ticket_number"])["first_response_at"] is not None
+
+
 def test_internal_note_is_stored_not_relayed(desk: Desk) -> None:
     t, _ = opened(desk)
     raw, mid = engineer_mail(f"Re: [SEP {t['ticket_number']}]", "#internal\nCustomer is grumpy.")

@@ -18,6 +18,7 @@ from typing import Any
 from sepdesk.errors import InputError, InvalidTransition, NotFound
 from sepdesk.outbound.compose import bare_subject, tagged_subject
 from sepdesk.outbound.outbox import enqueue, queued_mail
+from sepdesk.pipeline import rules
 from sepdesk.pipeline.answer import hold_reply, may_answer
 from sepdesk.pipeline.classify import own_text
 from sepdesk.pipeline.commands import Command, parse_commands
@@ -72,7 +73,12 @@ def relay_text(work: Work, text: str) -> str:
         if line.rstrip().endswith(":") and any(address in lowered for address in desk):
             break
         kept.append(line)
-    return "\n".join(kept).strip()
+    text = "\n".join(kept).strip()
+    # A signature ("-- ") or a closing line alone says nothing to the customer: relayed,
+    # it stopped the response clock with no answer given (a command mail, signed).
+    closing = rules.CLOSING.search(text)
+    said = text[: closing.start()] if closing else text
+    return text if said.strip() else ""
 
 
 def _answer(work: Work, ticket: dict[str, Any], text: str, accepted: bool) -> str | None:
