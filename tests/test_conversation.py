@@ -808,6 +808,15 @@ def test_staff_mail_naming_no_ticket_is_ignored_with_an_answer(desk: Desk) -> No
     assert desk.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 0
 
 
+def test_staff_mail_naming_an_unknown_ticket_is_told_so(desk: Desk) -> None:
+    """Not 'names no ticket' (the subject does name one), and no empty list of errors."""
+    feed(desk, engineer_mail("Re: [SEP T-2099-999999] x", "#close")[0], T0)
+    [error] = outbox(desk)
+    body = email.message_from_bytes(error["raw"], policy=email.policy.default).get_content()
+    assert "not processed: T-2099-999999 is no ticket or Call ID of this desk" in body
+    assert "names no ticket" not in body and "\n  -\n" not in body
+
+
 @pytest.mark.parametrize(
     "auth",
     [

@@ -22,6 +22,7 @@ from sepdesk.pipeline import rules
 from sepdesk.pipeline.answer import hold_reply, may_answer
 from sepdesk.pipeline.classify import own_text
 from sepdesk.pipeline.commands import Command, parse_commands
+from sepdesk.pipeline.conversation import subject_refs
 from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import record_response
 from sepdesk.templates import render
@@ -36,7 +37,10 @@ NO_TICKET = "it names no ticket (keep the [tag T-...] or [tag C-...] in the subj
 def handle_engineer_mail(work: Work) -> None:
     commands, rest, errors = parse_commands(work.parsed.text)
     if work.thread is None:
-        command_error(work, None, NO_TICKET, [])
+        named = subject_refs(work.parsed.subject)
+        # Naming one that does not exist is another mistake than naming none.
+        what = f"{named[0]} is no ticket or Call ID of this desk" if named else NO_TICKET
+        command_error(work, None, what, [])
         work.finish("ignored", f"staff mail from {work.staff} names no ticket")
         return
     ticket = work.thread
@@ -204,9 +208,9 @@ def command_error(
         "command_error",
         subject=m.subject,
         what=what,
-        errors="\n".join(f"  - {e}" for e in errors) or "  -",
+        errors="\n".join(f"  - {e}" for e in errors),
         desk=s.desk.name,
-    )
+    ).replace("\n\n\n\n", "\n\n")  # no list of errors: no empty paragraph either
     outbox_id = enqueue(
         work.desk.db,
         queued_mail(
