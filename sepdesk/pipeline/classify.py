@@ -653,7 +653,7 @@ class _Facts:
 
     @cached_property
     def continues(self) -> str | None:
-        return _affirmed(rules.CONTINUES, self.parts)
+        return _affirmed(rules.CONTINUES, self.parts, before=rules.NOT_GOING_ON_BEFORE)
 
     @cached_property
     def archive(self) -> str | None:

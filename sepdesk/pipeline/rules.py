@@ -1241,8 +1241,7 @@ CONTINUES = _rx(
     r"(?:\w+\s+){0,2}(?:halbe[rn]?|half|reduzierte[rn]?|reduced)\s+(?:leistung|kapazität|capacity|"
     r"speed|tempo)\b",
     r"\b(?:run|running|runs|operate[sd]?|operating)\b[^.\n]{0,40}\b(?:by hand|manually|in manual mode)\b",
-    # Not the infinitive after a modal: "sollte die Ostersaison-Produktion laufen".
-    r"\b(?!sicherung|backup)\w*(?:versorgung|produktion|fertigung|betrieb)(?:\s+läuft|e\s+laufen|en\s+laufen)\b"
+    r"\b(?!sicherung|backup)\w*(?:versorgung|produktion|fertigung|betrieb)\s+(?:läuft|laufen)\b"
     r"(?!\s+(?:nicht|kaum|seither|seitdem|bisher|bis))",  # not "Betrieb läuft seither normal"
     # "the factory itself runs normally" (not the backup's own run).
     r"\b(?!(?:restores?|jobs?|backups?|tasks?|sesam|it|drives?|server|service)\b)[a-z]\w+\s+"
@@ -1629,12 +1628,19 @@ _FEARED = (
     r"\b(?:afraid|worried|fear|scared)(?: that)?\s+(?:[\w'-]+\s+){0,6}$",
 )
 FEARED = _rx(*_FEARED, alone=True)
-NEGATION_BEFORE = _rx(
+_NEGATED = (
     r"\b(?:kein\w*|no|without|ohne|nicht|not|cannot|never)\W+(?:\w+\W+){0,2}$",
     # What must not happen, in a clause of its own: "umbenennen, ohne dass die alten
     # Sicherungen verloren gehen".
     r"\bohne dass\s+(?:[\w-]+\s+){0,4}$",
     *_FEARED,
+)
+NEGATION_BEFORE = _rx(*_NEGATED, alone=True)
+# The business going on, negated or only wanted: "Ab Sonntag sollte die Ostersaison-Produktion
+# laufen", "the shop should be running by now".
+NOT_GOING_ON_BEFORE = _rx(
+    *_NEGATED,
+    r"\b(?:soll|sollte|sollten|müsste|müssten|würde|würden|should|would)\s+(?:[\w-]+\s+){0,3}[\w-]*$",
     alone=True,
 )
 # Within the same clause only: in "alle Sicherungen schlagen fehl, ein anderes Ziel gibt es
