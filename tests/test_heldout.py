@@ -91,6 +91,10 @@ SIZES = {
     "heldout69": 30,
     "heldout70": 30,
     "heldout71": 30,
+    "heldout72": 30,
+    "heldout73": 30,
+    "heldout74": 30,
+    "heldout75": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)
