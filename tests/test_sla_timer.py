@@ -211,11 +211,12 @@ def test_raising_severity_moves_the_clock(desk: Desk) -> None:
     assert escalations(desk.db, tid) == [("warning", 0, 0, True)]
 
 
-def test_a_due_moved_past_the_breach_gets_its_own_breach(tmp_path: Path) -> None:
+def test_a_due_moved_past_the_breach_gets_its_own_warning_and_breach(tmp_path: Path) -> None:
     """Breached, then lowered to Minor: the new due is a deadline of its own (soak finding).
 
     It used to pass without any mail (with repeat_after_breach = 0, ever) while every
-    view called the ticket breached; now it is mailed as breach n=1, once.
+    view called the ticket breached; then it got a breach n=1 but no warning, which
+    status and sla explain announced (black-box review); now it gets both, once each.
     """
     settings = make_settings(tmp_path, repeat_after_breach=0)
     desk = Desk(settings, open_db(settings.database.path))
@@ -223,7 +224,11 @@ def test_a_due_moved_past_the_breach_gets_its_own_breach(tmp_path: Path) -> None
     assert run_once(desk, berlin("2026-03-16T13:00")) == 1
     desk.db.execute("UPDATE tickets SET severity = 3 WHERE id = ?", [tid])
     refresh_due(desk.db, desk.calendar, tid, berlin("2026-03-16T13:30"), settings.sla.warn_at)
-    desk.db.conn.commit()  # Minor: due Tue 13:00
+    desk.db.conn.commit()  # Minor: due Tue 13:00, warned at 75 % of it: Tue 10:00
+    assert next_due(desk.db, settings) == berlin("2026-03-17T10:00")
+    assert run_once(desk, berlin("2026-03-17T09:59")) == 0
+    assert run_once(desk, berlin("2026-03-17T10:00")) == 1
+    assert outbox(desk.db)[-1]["subject"].startswith("[SEP T-2026-000001] SLA warning")
     assert run_once(desk, berlin("2026-03-17T12:59")) == 0
     assert next_due(desk.db, settings) == berlin("2026-03-17T13:00")
     assert run_once(desk, berlin("2026-03-17T13:00")) == 1
@@ -232,6 +237,7 @@ def test_a_due_moved_past_the_breach_gets_its_own_breach(tmp_path: Path) -> None
     assert escalations(desk.db, tid) == [
         ("warning", 0, 1, False),
         ("breach", 0, 0, True),
+        ("warning", 1, 0, True),
         ("breach", 1, 0, True),
     ]
     assert outbox(desk.db)[-1]["subject"].startswith("[SEP T-2026-000001] SLA BREACH")

@@ -17,11 +17,11 @@ with a new breach) are recorded as rows without a mail so they never fire later.
 Reminder slots that passed while nothing ran get no row: the one reminder sent
 carries the current slot's number (n jumps), and only a higher slot fires next.
 
-A ticket gets one warning in its life: when a severity change moves the due,
-what has fired stays fired and reminders follow the new due. A breach covers
-its due and every earlier one; a due moved past every breach (severity lowered
-after the breach) gets a breach of its own (n+1) when it passes, or that
-deadline would be missed silently.
+When a severity change moves the due, what has fired stays fired and reminders
+follow the new due. A breach covers its due and every earlier one; a due moved
+past every breach (severity lowered after the breach) is a new deadline: it gets
+a warning (n+1) and a breach (n+1) of its own, or it would pass unwarned (the
+views announced that warning, and it never came) or unmailed.
 Triggers (migrations m002, m004, m006) set ``next_escalation_at`` to "now"
 whenever the due, the response, the status, severity or contract change, and
 the next pass here works out the real instant. The only other writers are the
@@ -96,14 +96,16 @@ def plan(
     fired: dict[str, int],
     at: datetime,
     breach_n: int = 0,
+    warning_n: int = 0,
 ) -> tuple[list[Step], datetime | None]:
     """What to record at ``at`` given what has fired (kind -> highest n), and the next instant.
 
-    ``breach_n``: the number the breach of this due gets (0, or more for a moved due).
+    ``breach_n``, ``warning_n``: the numbers the breach and the warning of this due get (0,
+    or more for a moved due).
     """
     due_now: list[tuple[str, int, datetime]] = []
     if "warning" not in fired and at >= warn:
-        due_now.append(("warning", 0, warn))
+        due_now.append(("warning", warning_n, warn))
     if "breach" not in fired and at >= due:
         due_now.append(("breach", breach_n, due))
     if repeat and at >= due + repeat:
@@ -186,9 +188,14 @@ def _process(desk: Desk, cal: SupportCalendar, ticket_id: int, at: datetime) -> 
         due = from_db(ticket["first_response_due"]).astimezone(UTC)
         warn = warning_instant(cal, ticket, sla.warn_at).astimezone(UTC)
         fired, breach_n = _fired(db, ticket_id), _breach_n(db, ticket_id, due)
-        if breach_n:  # the due moved past every breach: this one is not covered
+        warning_n = 0
+        if breach_n:  # the due moved past every breach: a new deadline, not covered
             del fired["breach"]
-        steps, next_at = plan(warn, due, repeat, fired, at, breach_n or 0)
+            # Its warning is numbered as its breach: fired once that number is there.
+            warning_n = breach_n
+            if fired.get("warning", -1) < breach_n:
+                fired.pop("warning", None)
+        steps, next_at = plan(warn, due, repeat, fired, at, breach_n or 0, warning_n)
         unsent = 0
         for step in steps:
             outbox_id = _mail(desk, ticket, step, at) if step.mail else None
