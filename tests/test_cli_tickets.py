@@ -127,7 +127,8 @@ def test_list_table_is_aligned_truncated_and_local(cfg: Path) -> None:
         assert line[start - 2 : start] == "  "  # every subject starts in the same column
         assert len(line) - start <= 48
     row = next(line for line in lines if line.startswith("T-2026-000001"))
-    assert row[due_at:].startswith("2026-11-02 10:42")  # 09:42 UTC, shown in Berlin time
+    # 09:42 UTC, shown in Berlin time with its offset (SPEC §3: ISO 8601 with the offset).
+    assert row[due_at:].startswith("2026-11-02T10:42+01:00 ")
     long_row = next(line for line in lines if line.startswith("T-2026-000009"))
     assert long_row.endswith("…")
     assert "bounced" in next(line for line in lines if line.startswith("T-2026-000004"))

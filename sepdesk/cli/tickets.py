@@ -46,8 +46,9 @@ def tickets_group() -> None:
 
 
 def _due_cell(local_iso: str | None) -> str:
-    """The due instant for the table: local wall-clock minutes ("2026-11-02 10:42")."""
-    return local_iso[:16].replace("T", " ") if local_iso else "-"
+    """The due instant for the table: ISO 8601 to the minute, with the desk's offset
+    ("2026-11-02T10:42+01:00"; SPEC §3 prints every instant with its offset)."""
+    return datetime.fromisoformat(local_iso).isoformat(timespec="minutes") if local_iso else "-"
 
 
 def _filters(
