@@ -249,8 +249,23 @@ def _type_name(hint: Any) -> str:
     if origin is list:
         return f"list of {_type_name(typing.get_args(hint)[0])}"
     if origin is dict:
-        return "table"
+        return f"table of {_type_name(typing.get_args(hint)[1])}"
     return getattr(hint, "__name__", str(hint))
+
+
+def _type_fault(value: Any, hint: Any) -> str:
+    """What is wrong with ``value``: a table's entry is named ("columns = { summary = 5 }"
+    is a table, and 'expected table, got dict' said nothing of its value)."""
+    if typing.get_origin(hint) is dict and isinstance(value, dict):
+        item = typing.get_args(hint)[1]
+        key, bad = next((k, v) for k, v in value.items() if not _type_ok(v, item))
+        return f"{key}: expected {_type_name(item)}, got {_toml_type(bad)}"
+    return f"expected {_type_name(hint)}, got {_toml_type(value)}"
+
+
+def _toml_type(value: Any) -> str:
+    """The value's type, a dict named as TOML names it: a table."""
+    return "table" if isinstance(value, dict) else type(value).__name__
 
 
 def _build_section(where: str, name: str, cls: type, raw: Any) -> Any:
@@ -261,10 +276,7 @@ def _build_section(where: str, name: str, cls: type, raw: Any) -> Any:
         if key not in hints:
             raise ConfigError(f"{where}: [{name}] {key}: unknown key")
         if not _type_ok(value, hints[key]):
-            raise ConfigError(
-                f"{where}: [{name}] {key}: expected {_type_name(hints[key])}, "
-                f"got {type(value).__name__}"
-            )
+            raise ConfigError(f"{where}: [{name}] {key}: {_type_fault(value, hints[key])}")
     values = {k: (float(v) if hints[k] is float else v) for k, v in raw.items()}
     return cls(**values)
 

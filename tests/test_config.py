@@ -40,6 +40,14 @@ def test_wrong_type_names_the_key(tmp_path: Path) -> None:
         config.load(p)
 
 
+def test_a_table_entry_of_the_wrong_type_is_named() -> None:
+    """Not 'columns: expected table, got dict': the value is a table, one entry is wrong."""
+    with pytest.raises(ConfigError, match=r"\[hotline\] columns: summary: expected str, got int$"):
+        config.from_mapping({"hotline": {"columns": {"summary": 5}}}, "c.toml")
+    with pytest.raises(ConfigError, match=r"\[hotline\] columns: expected table of str, got str$"):
+        config.from_mapping({"hotline": {"columns": "summary"}}, "c.toml")
+
+
 def test_missing_explicit_file_and_unknown_section(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         config.load(tmp_path / "nope.toml")
