@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,32 @@ def test_a_non_ascii_recipient_fails_alone_and_the_outbox_goes_on(
     assert "kündé@exämple.org" in (state(relay_desk, wide)[2] or "")
     assert state(relay_desk, plain)[0] == "sent"
     assert [m.rcpt_tos for m in smtp_sink.messages] == [("customer@example.org",)]
+
+
+def test_an_acknowledgement_that_fails_for_good_flags_its_ticket(
+    relay_desk: Desk,
+    tmp_path: Path,
+    smtp_sink: SmtpSink,  # noqa: F811
+) -> None:
+    """As a bounce does: the customer never got it (black-box review: a non-ASCII sender's
+    acknowledgement failed while the ticket showed nothing)."""
+    from sepdesk.intake.files import ingest_file
+
+    mail = tmp_path / "wide.eml"
+    mail.write_bytes(
+        "From: Jürgen <jürgen@müller-firma.de>\nTo: support@sep.example\nSubject: utf8\n"
+        "Message-ID: <utf8addr1@x.example>\n\nOur backup fails.\n".encode()
+    )
+    number = ingest_file(relay_desk, mail, T0).ticket
+    sender.run_once(relay_desk, datetime.now(UTC) + timedelta(minutes=1))  # queued at now
+    ticket = relay_desk.db.execute(
+        "SELECT id, delivery_failed FROM tickets WHERE ticket_number = ?", [number]
+    ).fetchone()
+    assert ticket[1] == 1
+    [detail] = relay_desk.db.execute(
+        "SELECT detail FROM events WHERE ticket_id = ? AND kind = 'delivery_failed'", [ticket[0]]
+    ).fetchone()
+    assert "SMTPUTF8" in json.loads(detail)["error"]
 
 
 def test_temporary_failure_is_retried_after_backoff(relay_desk: Desk, smtp_sink: SmtpSink) -> None:  # noqa: F811

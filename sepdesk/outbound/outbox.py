@@ -39,6 +39,8 @@ KINDS = (
 CUSTOMER_AUTO_KINDS = ("ack", "call_accepted", "needs_info", "no_contract")
 # Mails to staff are internal messages of the ticket, not part of the customer conversation.
 INTERNAL_KINDS = ("team_notice", "escalation", "command_error")
+# The rest reach the customer: one that bounced or failed for good flags its ticket.
+CUSTOMER_KINDS = tuple(k for k in KINDS if k not in INTERNAL_KINDS)
 
 
 def enqueue(db: sqlite_utils.Database, mail: QueuedMail) -> int:

@@ -35,9 +35,10 @@ from sepdesk.config import Settings, read_secret, tls_context
 from sepdesk.desk import Desk
 from sepdesk.errors import ConfigError, DeliveryError
 from sepdesk.instants import to_db
-from sepdesk.outbound.outbox import backoff, raw_of
+from sepdesk.outbound.outbox import CUSTOMER_KINDS, backoff, raw_of
 from sepdesk.store import insert_row, write_tx
 from sepdesk.store.faults import PassFaults
+from sepdesk.tickets import store as tickets
 
 log = logging.getLogger("sepdesk.sender")
 RELAY_TIMEOUT = 30  # seconds for each answer of the relay
@@ -656,6 +657,12 @@ def _record_failure(
             row["id"],
         ],
     )
+    if final and row["ticket_id"] is not None and row["kind"] in CUSTOMER_KINDS:
+        # As a bounce does: the customer never got it, and the ticket says so (listed
+        # first by tickets list) instead of a row only the outbox shows.
+        tickets.update(desk.db, row["ticket_id"], at, delivery_failed=1)
+        detail = {"outbox_id": row["id"], "error": str(error)}
+        tickets.add_event(desk.db, row["ticket_id"], at, "desk", "delivery_failed", detail)
     return final
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sepdesk.outbound.outbox import CUSTOMER_KINDS
 from sepdesk.pipeline.bounces import BounceReport
 from sepdesk.pipeline.conversation import subject_refs
 from sepdesk.pipeline.work import Work
@@ -113,14 +114,7 @@ def record_bounce(work: Work) -> None:
         [f"bounced {report.status} for {', '.join(report.recipients) or '?'}", row["id"]],
     )
     work.store_on(ticket, "in", "bounce")
-    if row["kind"] in (
-        "ack",
-        "call_accepted",
-        "needs_info",
-        "no_contract",
-        "confirmation",
-        "relay",
-    ):
+    if row["kind"] in CUSTOMER_KINDS:
         tickets.update(db, ticket["id"], work.at, delivery_failed=1)
     detail = {
         "outbox_id": row["id"],
