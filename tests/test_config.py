@@ -276,40 +276,33 @@ def test_ingest_with_a_bad_received_at_is_a_usage_error_and_stores_nothing(tmp_p
         assert conn.execute("SELECT count(*) FROM intake").fetchone()[0] == 0
 
 
-def test_ingest_names_a_file_it_cannot_read_in_one_line_and_goes_on(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ("gone.eml", "No such file or directory"),
+        # A folder (``ingest mails/*`` matching one) was a usage error (exit 2) that kept
+        # every other file out.
+        ("sub", "Is a directory"),
+    ],
+)
+def test_ingest_names_a_file_it_cannot_read_in_one_line_and_goes_on(
+    tmp_path: Path, bad: str, why: str
+) -> None:
     """SPEC §3: a bad file is exit 1 with one line on stderr naming it; the rest is ingested."""
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[database]\npath = "{tmp_path / "d.db"}"\n')
     good = tmp_path / "m.eml"
     good.write_bytes(b"From: a@example.org\nSubject: x\nMessage-ID: <m@x>\n\nhello\n")
-    missing = tmp_path / "gone.eml"
+    missing = tmp_path / bad
+    (tmp_path / "sub").mkdir()
     _register()
     result = CliRunner().invoke(
         cli, ["--config", str(cfg), "ingest", str(missing), str(good), "--json"]
     )
     assert result.exit_code == 1
-    assert result.stderr == f"sepdesk: {missing}: cannot read: No such file or directory\n"
+    assert result.stderr == f"sepdesk: {missing}: cannot read: {why}\n"
     records = {r["file"]: r["outcome"] for r in json.loads(result.stdout)}
     assert records == {str(missing): "error", str(good): "new_ticket"}
-
-
-def test_ingest_takes_a_folder_among_its_files_for_one_it_cannot_read(tmp_path: Path) -> None:
-    """A folder (``ingest mails/*`` matching one) is a bad file, not a usage error that kept
-    every other file out."""
-    cfg = tmp_path / "c.toml"
-    cfg.write_text(f'[database]\npath = "{tmp_path / "d.db"}"\n')
-    good = tmp_path / "m.eml"
-    good.write_bytes(b"From: a@example.org\nSubject: x\nMessage-ID: <m@x>\n\nhello\n")
-    folder = tmp_path / "sub"
-    folder.mkdir()
-    _register()
-    result = CliRunner().invoke(
-        cli, ["--config", str(cfg), "ingest", str(folder), str(good), "--json"]
-    )
-    assert result.exit_code == 1
-    assert result.stderr == f"sepdesk: {folder}: cannot read: Is a directory\n"
-    records = {r["file"]: r["outcome"] for r in json.loads(result.stdout)}
-    assert records == {str(folder): "error", str(good): "new_ticket"}
 
 
 @pytest.mark.parametrize("command", [("contracts", "import"), ("hotline", "import")])
