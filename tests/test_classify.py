@@ -1912,6 +1912,38 @@ _NAMED = [
     ),
     ("error_message", "Die Sicherung bricht jede Nacht ab:\nIch habe sie neu gestartet.", False),
     ("action", "Can SEP sesam back up macOS workstations? Nothing is installed yet.", False),
+    # Rounds 22 and 23 (heldout68-75).
+    ("hardware", "Heute Nacht ist in unserem ERP-Server eine Festplatte ausgefallen.", False),
+    ("hardware", "Welche Rechte (Festplattenvollzugriff?) muss ich geben?", False),
+    (
+        "hardware",
+        "This morning the controller of our SAN failed and took the database volume with "
+        "it. The SAN has been repaired by the vendor, but the restore fails.",
+        False,
+    ),
+    (
+        "hardware",
+        "This morning the controller of our SAN failed. The SAN has been repaired by the "
+        "vendor, but the restore fails. Backups go to an LTO-8 library.",
+        True,
+    ),
+    (
+        "action",
+        "We are looking for a new backup software, because our actual solution is not "
+        "supported anymore from next year. Which licence do we need?",
+        False,
+    ),
+    (
+        "action",
+        "We are comparing backup\nproducts for next year's budget. Does it support WORM?",
+        False,
+    ),
+    (
+        "action",
+        "We have no SEP installation yet. Is the Community Edition allowed for a registered "
+        "charity?",
+        False,
+    ),
 ]
 
 
@@ -2104,11 +2136,6 @@ def test_an_older_full_backup_that_restores_lacking_newer_work() -> None:
     assert _sev(text) == 2
 
 
-def test_a_disk_that_failed_in_the_server_is_no_backup_hardware() -> None:
-    text = "Heute Nacht ist in unserem ERP-Server eine Festplatte ausgefallen."
-    assert "hardware" in missing_info(text)
-
-
 def test_a_servers_failure_beside_a_slow_restore_is_no_restore_failing() -> None:
     text = (
         "On Saturday we had a failure of the PDM server and we are restoring the vault "
@@ -2129,35 +2156,6 @@ def test_a_servers_failure_beside_a_slow_restore_is_no_restore_failing() -> None
 )
 def test_media_or_devices_not_taken_are_a_failure(text: str) -> None:
     assert _Facts("", text).failure
-
-
-def test_a_prospect_looking_for_a_backup_product_names_no_operation() -> None:
-    text = (
-        "We are looking for a new backup software, because our actual solution is not "
-        "supported anymore from next year. Which licence do we need?"
-    )
-    assert "action" in missing_info(text)
-
-
-def test_a_failed_san_named_again_is_still_production_storage() -> None:
-    text = (
-        "This morning the controller of our SAN failed and took the database volume with "
-        "it. The SAN has been repaired by the vendor, but the restore fails."
-    )
-    assert "hardware" in missing_info(text)
-    assert "hardware" not in missing_info(text + " Backups go to an LTO-8 library.")
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "We are comparing backup\nproducts for next year's budget. Does it support WORM?",
-        "We have no SEP installation yet. Is the Community Edition allowed for a registered "
-        "charity?",
-    ],
-)
-def test_a_prospect_comparing_products_names_no_operation(text: str) -> None:
-    assert "action" in missing_info(text)
 
 
 # ----------------------------------------------------------------------------- round 23
@@ -2202,8 +2200,3 @@ def test_an_older_backup_restored_successfully_and_work_going_again() -> None:
     facts = _Facts("", text)
     assert facts.older_restored
     assert facts.recovered
-
-
-def test_full_disk_access_is_no_backup_hardware() -> None:
-    text = "Welche Rechte (Festplattenvollzugriff?) muss ich geben?"
-    assert "hardware" in missing_info(text)
