@@ -25,7 +25,7 @@ from sepdesk.config import Settings
 from sepdesk.contracts import import_csv
 from sepdesk.daemon.workers import PipelineJob
 from sepdesk.desk import Desk
-from sepdesk.instants import to_db
+from sepdesk.instants import from_db, to_db
 from sepdesk.intake.files import ingest_file
 from sepdesk.intake.smtp import IntakeHandler, start_receiver
 from sepdesk.intake.store import store_raw
@@ -34,6 +34,7 @@ from sepdesk.outbound.outbox import raw_of
 from sepdesk.pipeline import runner
 from sepdesk.pipeline.conversation import belongs_to, names_a_thread, subject_refs
 from sepdesk.pipeline.parse import parse_mail
+from sepdesk.sla.breach import ticket_breached
 from sepdesk.tickets import actions
 from sepdesk.tickets import store as tickets
 from tests.conftest import CONTRACTS, MAILS, T0, make_settings
@@ -414,6 +415,20 @@ def test_reply_within_reopen_days_reopens_and_after_close_links(desk: Desk) -> N
     result = feed(desk, mail(CUSTOMER, f"Re: [SEP {number}]", "Again.")[0], T0 + timedelta(days=4))
     assert result.outcome == "new_ticket" and result.ticket != number
     assert ticket(desk, result.ticket or "")["linked_ticket"] == number
+
+
+def test_a_reply_reopening_after_the_due_starts_the_clock_again(desk: Desk) -> None:
+    """Solved in time without an answer, reopened by the customer after the due: a new
+    response clock from the reply, not a breach back to the old due (black-box review)."""
+    t, _ = opened(desk)
+    number = t["ticket_number"]
+    feed(desk, engineer_mail(f"[SEP {number}]", "#solve")[0], T0 + timedelta(hours=1))
+    reply_at = T0 + timedelta(days=3)
+    feed(desk, mail(CUSTOMER, f"Re: [SEP {number}]", "Still broken.")[0], reply_at)
+    after = ticket(desk, number)
+    assert after["clock_from"] is not None
+    assert from_db(after["first_response_due"]) > reply_at
+    assert not ticket_breached(after, reply_at)
 
 
 # --------------------------------------------------------------------------- strangers

@@ -51,6 +51,13 @@ and heldout 024's team notice (``messages`` and ``outbox`` body) came in from a
 regeneration, nothing else differed (the regeneration's ``data_versions`` tables, which
 the test does not compare, were left out).
 
+2026-12-07, fifteenth session: ``tickets`` gained the column ``clock_from`` (m011, NULL in
+every row of both replays), and in ``samples`` C-2026-00001 (breached, lowered to Major,
+never answered) gets the warning of its new due as well (a row without mail, superseded by
+that due's breach in the same late pass): one ``escalations`` row, the rows after it
+renumbered. Both came in from a regeneration, checked to differ in those alone (its
+``data_versions`` tables left out).
+
 Two replays, chosen to run every path that writes a ticket:
 
 - ``samples``: the sample corpus as its README says (file order, each mail received at its

@@ -166,6 +166,37 @@ def test_solved_or_closed_after_the_due_without_a_response_is_breached(
     assert seen["sla_met"] == 0.0
 
 
+def test_reopened_after_its_due_a_ticket_solved_in_time_gets_a_new_clock(
+    made: tuple[Desk, Path],
+) -> None:
+    """Black-box review: reopening cleared the stop and ran the clock against the old due:
+    every view called the ticket breached back to its due (at an --at when it was solved),
+    and the timer mailed a breach at once. Now the clock starts again at the reopening."""
+    desk, cfg = made
+    _solved(desk, cfg, "solve", DUE - timedelta(hours=2))
+    reopened = berlin("2026-11-03T10:00")
+    run(cfg, "tickets", "reopen", "T-2026-000001", "--at", reopened.isoformat(), at=reopened)
+    assert views(cfg, "T-2026-000001", AFTER) == dict.fromkeys(
+        ("show", "list", "explain", "report", "status"), False
+    )
+    fired = run(cfg, "sla", "run-once", "--at", (reopened + timedelta(minutes=5)).isoformat())
+    assert fired.output.strip() == "0"
+    show = json.loads(run(cfg, "tickets", "show", "T-2026-000001", "--json", at=reopened).output)
+    # Major: 8 support hours from the reopening, Tuesday 10:00 (the first clock: Monday
+    # 09:00 to 17:00).
+    assert show["first_response_due"] == "2026-11-03T18:00:00+01:00"
+    assert show["breached"] is False
+
+
+def test_reopened_before_its_due_the_clock_keeps_its_due(made: tuple[Desk, Path]) -> None:
+    desk, cfg = made
+    _solved(desk, cfg, "solve", DUE - timedelta(hours=2))
+    reopened = DUE - timedelta(hours=1)
+    run(cfg, "tickets", "reopen", "T-2026-000001", "--at", reopened.isoformat(), at=reopened)
+    show = json.loads(run(cfg, "tickets", "show", "T-2026-000001", "--json", at=reopened).output)
+    assert show["first_response_due"] == "2026-11-02T17:00:00+01:00"
+
+
 def test_a_response_after_solving_in_time_is_not_late(made: tuple[Desk, Path]) -> None:
     desk, cfg = made
     _solved(desk, cfg, "solve", DUE - timedelta(hours=2))

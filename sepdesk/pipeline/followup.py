@@ -18,7 +18,7 @@ from sepdesk.pipeline.customer import CustomerFacts, facts_for, facts_for_number
 from sepdesk.pipeline.opening import REPLY_KINDS, emergency_used, open_from_mail
 from sepdesk.pipeline.staff import is_staff_address
 from sepdesk.pipeline.work import Work
-from sepdesk.sla.deadlines import restart_clock
+from sepdesk.sla.deadlines import reopen_clock, restart_clock
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import assign_call_id, decide_status, shown_severity
 from sepdesk.tickets.actions import active_status, set_severity
@@ -243,7 +243,12 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
     # Reopened or woken, a request goes back to what it was (still missing information,
     # still without a contract), and this mail is checked as any other follow-up.
     if status == "solved":
-        tickets.update(desk.db, ticket["id"], work.at, status=active_status(ticket), solved_at=None)
+        clock = reopen_clock(ticket, work.at)
+        tickets.update(
+            desk.db, ticket["id"], work.at, status=active_status(ticket), solved_at=None, **clock
+        )
+        if clock:
+            restart_clock(desk, ticket["id"], work.at)
         tickets.add_event(desk.db, ticket["id"], work.at, work.parsed.from_addr, "reopened", {})
         work.decide("reopen", f"reply within {desk.settings.desk.reopen_days} days of solving")
     elif status == "waiting":

@@ -6,7 +6,8 @@ The response clock runs from receipt until it stops, and it stops at the first
 of: the first response, solving the ticket, closing it. Solving or closing
 without a response stops it too: the customer is no longer waiting, and the
 SLA timer stops escalating such a ticket at that moment (reopening clears
-solved/closed, so the clock runs again against its old due). A ticket is breached
+solved/closed: the clock runs again against its old due, or, where it had stopped in
+time and that due has passed, from the reopening: ``deadlines.reopen_clock``). A ticket is breached
 at ``at`` when its due instant has come by then and the clock had not stopped
 by the due instant. Everything is judged as of ``at``: a response logged for a
 later instant does not count yet, so ``--at`` gives the picture of that moment.

@@ -89,11 +89,31 @@ def ticket_schedule(ticket: dict[str, Any]) -> Schedule:
     return schedule_for(int(ticket["severity"]), ticket_level(ticket))
 
 
+def clock_start(ticket: dict[str, Any]) -> datetime:
+    """Where the response clock runs from: the receipt, or a reopening that started it
+    again (:func:`reopen_clock`)."""
+    return from_db(ticket.get("clock_from") or ticket["received_at"])
+
+
 def ticket_due(cal: SupportCalendar, ticket: dict[str, Any]) -> datetime:
-    """The due instant from the ticket's original receipt and its current severity/contract."""
+    """The due instant from the clock's start and the ticket's current severity/contract."""
     return first_response_due(
-        cal, from_db(ticket["received_at"]), int(ticket["severity"]), ticket_level(ticket)
+        cal, clock_start(ticket), int(ticket["severity"]), ticket_level(ticket)
     )
+
+
+def reopen_clock(ticket: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """The column to set when ``ticket`` (a row as read, solved or closed) is reopened at
+    ``at``: a new response clock from ``at`` where the old one stopped in time (solved or
+    closed by its due, no response yet) and its due has passed since. Reopening once
+    cleared the stop and ran the clock against the old due: every view then called the
+    ticket breached back to its due, when it had been solved in time, and the timer
+    mailed a breach at once. Otherwise (reopened before the due, or late already) nothing."""
+    due = from_db_opt(ticket["first_response_due"])
+    stopped = clock_stop(ticket)
+    if ticket["first_response_at"] or due is None or stopped is None:
+        return {}
+    return {"clock_from": to_db(at)} if stopped <= due <= at else {}
 
 
 def warning_instant(cal: SupportCalendar, ticket: dict[str, Any], warn_at: float) -> datetime:
@@ -102,7 +122,7 @@ def warning_instant(cal: SupportCalendar, ticket: dict[str, Any], warn_at: float
     Measured on the stored due, not on a fresh budget, so the warning always
     precedes the due the customer was told, whoever computed it.
     """
-    received = from_db(ticket["received_at"])
+    received = clock_start(ticket)
     due = from_db(ticket["first_response_due"])
     schedule = ticket_schedule(ticket)
     span = max(cal.elapsed(received, due, schedule), ZERO)
@@ -120,9 +140,10 @@ def refresh_due(
     at: datetime | None = None,
     warn_at: float | None = None,
 ) -> datetime:
-    """Recompute and store ``first_response_due`` from ``received_at`` (severity/contract changed).
+    """Recompute and store ``first_response_due`` from the clock's start (severity/contract
+    changed, or a reopening restarted it).
 
-    The clock always runs from the original receipt, never from the change. The
+    The clock runs from the original receipt (or a reopening), never from the change. The
     breached flag follows the new due for answered tickets, and for open ones
     when ``at`` is given (otherwise the timer sets it when the due instant passes).
     With ``warn_at`` the timer's next look is set to the warning instant here, the

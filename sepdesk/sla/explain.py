@@ -14,7 +14,7 @@ from sepdesk.desk import Desk
 from sepdesk.instants import from_db, from_db_opt, local_iso
 from sepdesk.sla.breach import STOP_COLUMNS, clock_stop, ticket_breached
 from sepdesk.sla.calendar import Schedule, SupportCalendar, Window
-from sepdesk.sla.deadlines import budget, ticket_level, ticket_schedule
+from sepdesk.sla.deadlines import budget, clock_start, ticket_level, ticket_schedule
 from sepdesk.sla.timer import warning_instant
 from sepdesk.tickets.store import SEVERITY_NAMES, find
 
@@ -94,7 +94,7 @@ def _timeline(desk: Desk, ticket: dict[str, Any], due: datetime | None) -> dict[
     if due is None:
         return {"windows": [], "skipped": [], "holidays": [], "warning_at": None}
     schedule = ticket_schedule(ticket)
-    received = from_db(ticket["received_at"]).astimezone(cal.tz)
+    received = clock_start(ticket).astimezone(cal.tz)  # a reopening may have restarted it
     due = due.astimezone(cal.tz)
     windows = cal.windows(received, due, schedule)
     warning = warning_instant(cal, ticket, desk.settings.sla.warn_at)
@@ -141,7 +141,9 @@ def explain(desk: Desk, ref: str, at: datetime) -> dict[str, Any]:
         "first_response_due": local_iso(due, tz),
         "first_response_at": local_iso(responded, tz),
         "response_support_hours": (
-            None if responded is None else _hours(cal.elapsed(received, responded, schedule))
+            None
+            if responded is None
+            else _hours(cal.elapsed(clock_start(ticket), responded, schedule))
         ),
         "breached": ticket_breached(ticket, at),
         "escalations": _escalations(desk, ticket["id"], tz),

@@ -23,7 +23,7 @@ import sqlite_utils
 from sepdesk.instants import from_db, from_db_opt, to_db
 from sepdesk.sla.breach import sla_state
 from sepdesk.sla.calendar import SupportCalendar
-from sepdesk.sla.deadlines import ticket_schedule
+from sepdesk.sla.deadlines import clock_start, ticket_schedule
 from sepdesk.tickets.store import SEVERITY_NAMES
 
 COLUMNS = [
@@ -77,7 +77,7 @@ _STATES = {"met": "within", "breached": "breached", "pending": "pending"}
 
 
 def _classify(cal: SupportCalendar, ticket: dict[str, Any], at: datetime) -> dict[str, Any]:
-    received = from_db(ticket["received_at"])
+    received = clock_start(ticket)
     responded = from_db_opt(ticket["first_response_at"])
     response_h = None
     if responded is not None and responded <= at:
@@ -93,8 +93,8 @@ def compliance(
     zone = ZoneInfo(tz)
     groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     for ticket in db.query(
-        "SELECT received_at, severity, contract_level, contract_state, first_response_due,"
-        " first_response_at, solved_at, closed_at FROM tickets"
+        "SELECT received_at, clock_from, severity, contract_level, contract_state,"
+        " first_response_due, first_response_at, solved_at, closed_at FROM tickets"
         " WHERE first_response_due IS NOT NULL AND received_at <= ?",
         [to_db(at)],
     ):

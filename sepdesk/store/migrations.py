@@ -348,3 +348,9 @@ def m009_quarantine_updated_at(db: sqlite_utils.Database) -> None:
 @MIGRATIONS()
 def m010_intake_threaded(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE intake ADD COLUMN threaded INTEGER NOT NULL DEFAULT 0")
+
+
+@MIGRATIONS()
+def m011_ticket_clock_from(db: sqlite_utils.Database) -> None:
+    """Where a reopened ticket's response clock starts again (sla.deadlines.reopen_clock)."""
+    db.execute("ALTER TABLE tickets ADD COLUMN clock_from TEXT")

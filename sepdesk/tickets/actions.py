@@ -13,7 +13,7 @@ from typing import Any
 from sepdesk.desk import Desk
 from sepdesk.errors import InputError, InvalidTransition
 from sepdesk.instants import from_db, local_iso, to_db
-from sepdesk.sla.deadlines import record_response, restart_clock
+from sepdesk.sla.deadlines import record_response, reopen_clock, restart_clock
 from sepdesk.store import write_tx
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import assign_call_id
@@ -105,9 +105,12 @@ def apply(
         elif action == "close":
             tickets.update(db, tid, at, status="closed", closed_at=to_db(at))
         elif action == "reopen":
+            clock = reopen_clock(ticket, at)
             tickets.update(
-                db, tid, at, status=active_status(ticket), solved_at=None, closed_at=None
+                db, tid, at, status=active_status(ticket), solved_at=None, closed_at=None, **clock
             )
+            if clock:
+                restart_clock(desk, tid, at)
         elif action == "waiting":
             tickets.update(db, tid, at, status="waiting")
         elif action == "respond":

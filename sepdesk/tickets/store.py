@@ -123,6 +123,7 @@ def new_values(t: NewTicket, number: str, created_at: str) -> dict[str, Any]:
         "delivery_failed": 0,
         "solved_at": None,
         "closed_at": None,
+        "clock_from": None,  # set when a reopening starts the response clock again
     }
     for col in _JSON_COLUMNS:
         values[col] = _json_list(getattr(t, col))
