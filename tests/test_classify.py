@@ -632,6 +632,14 @@ def test_a_version_wrapped_onto_its_own_line_is_still_sesams() -> None:
     assert sesam_versions("PostgreSQL\n13.1.2 on the server") == ()
 
 
+def test_a_third_version_part_of_two_digits_is_read() -> None:
+    """ "sesam 5.0.10" went unread: the request waited in needs-info for a version it gave,
+    and got no old-version notice (black-box review). A date stays no version."""
+    assert sesam_versions("We run SEP sesam 5.0.10 on SLES 15 SP5.") == ("5.0.10",)
+    assert older_versions(("5.0.10",), "5.1.0") == ("5.0.10",)
+    assert sesam_versions("SEP sesam am 5.10.2026 installiert") == ()
+
+
 def test_older_versions_compare_numerically() -> None:
     assert older_versions(["4.4.3.86", "5.1.0.4", "5.0.0.12", "5.1.0"], "5.1.0") == (
         "4.4.3.86",

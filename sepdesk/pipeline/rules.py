@@ -250,7 +250,8 @@ ENGLISH_WORDS = frozenset(
 # --------------------------------------------------------------------------- versions, OS
 
 # A SEP sesam version: 3 or 4 dotted parts (4.4.3.86, 5.1.0); two-part numbers are other products.
-VERSION = re.compile(r"(?<![\w.])[vV]?([1-9]\.\d\.\d(?:\.\d{1,4})?)(?![\w]|\.\d)")  # "v5.1.0" too
+# "v5.1.0" too, and a third part of two digits as customers write it ("sesam 5.0.10").
+VERSION = re.compile(r"(?<![\w.])[vV]?([1-9]\.\d\.\d{1,2}(?:\.\d{1,4})?)(?![\w]|\.\d)")
 # A version counts only near words that tie it to sesam (not ONTAP, firmware, PostgreSQL...).
 VERSION_CONTEXT = _rx(
     r"\bsesam\b",
