@@ -76,6 +76,16 @@ def test_mail_in_the_first_minute_uses_the_incident(sample_desk: Desk, tmp_path:
     second = tickets.find(sample_desk.db, two.ticket or "")
     assert first["status"] == "accepted" and first["call_id"]
     assert second["status"] == "unqualified" and second["call_id"] is None
+    # The reply says why and how to get help: another Emergency Call, and the hotline
+    # (black-box review: the hotline was missing from this reply alone).
+    [body] = [
+        r["body"]
+        for r in sample_desk.db.query(
+            "SELECT body FROM outbox WHERE ticket_id = ? AND kind = 'no_contract'", [second["id"]]
+        )
+    ]
+    assert first["call_id"] in body
+    assert sample_desk.settings.desk.hotline_phone in body
 
 
 def test_a_completed_request_does_not_take_an_incident_another_call_used(

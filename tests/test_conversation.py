@@ -738,6 +738,8 @@ def test_accept_by_mail_sends_the_call_id_once(desk: Desk, text: str) -> None:
     assert t["call_id"] in new["subject"]
     body = email.message_from_bytes(new["raw"], policy=email.policy.default).get_content()
     assert f"Call ID is {t['call_id']}" in body
+    if not text:  # the notice ties the new Call ID to the ticket number the customer had
+        assert f"concerns your request {t['ticket_number']}" in body
     assert (t["first_response_at"] is not None) == bool(text)  # only a human answer counts
 
 

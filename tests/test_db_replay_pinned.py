@@ -57,6 +57,9 @@ never answered) gets the warning of its new due as well (a row without mail, sup
 that due's breach in the same late pass): one ``escalations`` row, the rows after it
 renumbered. Both came in from a regeneration, checked to differ in those alone (its
 ``data_versions`` tables left out).
+The Call ID notice names the ticket number it belongs to (same session, the review's
+finding): the two ``call_accepted`` bodies in ``samples`` (``outbox`` and ``messages``) came
+in from a regeneration, checked to differ in those alone.
 
 Two replays, chosen to run every path that writes a ticket:
 

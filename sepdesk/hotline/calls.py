@@ -382,7 +382,15 @@ def _contract_blocks(
     # The contract's level and the call that used it go to its contacts alone (SPEC §4);
     # anyone else learns the ways to help that everyone learns.
     if used and verified:
-        return [render(lang, "emergency_used", used=used, form=s.desk.emergency_form_url)]
+        return [
+            render(
+                lang,
+                "emergency_used",
+                used=used,
+                form=s.desk.emergency_form_url,
+                hotline=s.desk.hotline_phone,
+            )
+        ]
     if who.state == "current" and c is not None and not used:
         if not verified:
             return []

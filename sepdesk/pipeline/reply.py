@@ -54,7 +54,15 @@ def _contract_blocks(f: ReplyFacts) -> list[str]:
     lang = f.language
     if f.emergency_used_by:
         if f.verified:
-            return [render(lang, "emergency_used", used=f.emergency_used_by, form=f.form_url)]
+            return [
+                render(
+                    lang,
+                    "emergency_used",
+                    used=f.emergency_used_by,
+                    form=f.form_url,
+                    hotline=f.hotline,
+                )
+            ]
         # The contract's level and the call that used it are the customer's: anyone else
         # (who named the customer number) learns the ways to help that everyone learns.
         return [render(lang, "no_contract", form=f.form_url, hotline=f.hotline)]

@@ -30,6 +30,9 @@ def call_id_notice(desk: Desk, ticket: dict[str, Any], at: datetime) -> int | No
         return None
     blocks = (
         greeting(lang, ticket["requester_name"]),
+        # The new Call ID tied to the ticket number the customer was told (the subject
+        # carries the Call ID alone from now on).
+        render(lang, "notice_ticket", ticket=ticket["ticket_number"]),
         render(lang, "accepted", call_id=ticket["call_id"]),
         render(lang, "closing", desk=s.desk.name),
     )
