@@ -2208,3 +2208,13 @@ def test_an_older_backup_restored_successfully_and_work_going_again() -> None:
     facts = _Facts("", text)
     assert facts.older_restored
     assert facts.recovered
+
+
+# ----------------------------------------------------------------------------- round 24
+# From heldout76-77's blind misses (session 19, fourth round, measured before these).
+
+
+def test_the_writer_alone_affected_and_work_by_hand_meanwhile() -> None:
+    assert _Facts("", "Es betrifft nur mich. Trotzdem wüsste ich gern, warum.").single_user
+    text = "We could not restore it and had to rebuild the routes by hand."
+    assert _Facts("", text).continues == "had to rebuild the routes by hand"

@@ -1195,6 +1195,8 @@ CONTINUES = _rx(
     r"\b(?:keep|keeps|kept) (?:on )?(?:working|treating|serving|operating|selling|producing|"
     r"shipping|trading|building)\b(?! on (?:it|this|that|the (?:problem|restore|issue|server|fix))\b)",
     r"\bcarr(?:y|ies) on\b",
+    # Work done by hand meanwhile: "had to rebuild the routes by hand".
+    r"\bhad to (?:\w+ ){1,3}?by hand\b",
     # Other work meanwhile: "they are doing repairs instead", "machen stattdessen Reparaturen".
     r"\b(?:are|is|were|was) (?:now )?doing (?:\w+ ){1,3}?instead\b",
     r"\b(?:machen|erledigen|arbeiten)\b (?:\w+ )?stattdessen\b",
@@ -1662,6 +1664,7 @@ SINGLE_USER = _rx(
     # "only I am affected", "it only affects me", "I am the only one affected".
     r"\bbetroffen (?:bin|ist) (?:\w+ )?nur (?:ich|mein\w*)\b",
     r"\bnur (?:ich|mein \w+) (?:bin|ist) betroffen\b",
+    r"\b(?:es|das) betrifft nur mich\b",
     r"\bonly (?:i am|i'm|me|my \w+ is) affected\b",
     r"\b(?:affects|affecting) only (?:me|my)\b",
     r"\bonly affects me\b",
