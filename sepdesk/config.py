@@ -318,6 +318,37 @@ def _validate_accounts(where: str, imap: ImapSettings) -> None:
     for i, mailbox in enumerate(imap.mailboxes()[1:], 1):
         if not mailbox.host.strip():
             raise ConfigError(f"{where}: [imap] accounts[{i}].host: must not be empty")
+    _validate_folders(where, imap)
+
+
+def _validate_folders(where: str, imap: ImapSettings) -> None:
+    """No folder read twice, none that mail is moved into read again: a processed folder
+    that was also read took each mail in again on every pass (938 duplicates of one mail
+    in 25 s), a mailbox named twice moved each mail twice."""
+    read: dict[tuple[str, int, str, str], str] = {}
+    boxes = [
+        ("[imap]" if i == 0 else f"[imap] accounts[{i}]", box)
+        for i, box in enumerate(imap.mailboxes())
+    ]
+
+    def at(box: ImapSettings, folder: str) -> tuple[str, int, str, str]:
+        return (box.host.strip().lower(), box.port, box.user.strip().lower(), folder)
+
+    for name, box in boxes:
+        for folder in (box.folder, *box.extra_folders):
+            if at(box, folder) in read:
+                raise ConfigError(
+                    f"{where}: {name}: folder {folder!r} of {box.user} is read already"
+                    f" ({read[at(box, folder)]})"
+                )
+            read[at(box, folder)] = name
+    for name, box in boxes:
+        for key in ("processed_folder", "quarantine_folder"):
+            if at(box, getattr(box, key)) in read:
+                raise ConfigError(
+                    f"{where}: {name} {key}: {getattr(box, key)!r} is a folder that is read;"
+                    " its mail would be taken in again on every pass"
+                )
 
 
 def tls_context(ca_file: str) -> ssl.SSLContext:

@@ -533,3 +533,29 @@ def test_config_is_taken_before_the_group_after_it_and_after_the_command(
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("ticket_number")
+
+
+_IMAP = {"enabled": True, "host": "127.0.0.1", "user": "desk@x.example", "tls": "none"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        # Read again on every pass: one mail became 938 duplicates in 25 s (review).
+        ({"processed_folder": "INBOX"}, r"\[imap\] processed_folder: 'INBOX' is a folder that"),
+        ({"extra_folders": ["Quarantine"]}, r"\[imap\] quarantine_folder: 'Quarantine' is a"),
+        # The same mailbox twice: every mail moved into Processed twice.
+        ({"accounts": [{"user": "desk@x.example"}]}, r"accounts\[1\]: folder 'INBOX' of"),
+        (
+            {"accounts": [{"user": "desk@x.example", "folder": "P", "processed_folder": "INBOX"}]},
+            r"accounts\[1\] processed_folder: 'INBOX' is a folder that is read",
+        ),
+    ],
+)
+def test_imap_folders_read_twice_or_moved_into_a_read_one_are_refused(
+    extra: dict[str, object], expected: str
+) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        config.from_mapping({"imap": {**_IMAP, **extra}}, "c.toml")
+    # Another user's INBOX on the same server is another mailbox.
+    config.from_mapping({"imap": {**_IMAP, "accounts": [{"user": "partner@x.example"}]}}, "c")
