@@ -95,6 +95,8 @@ SIZES = {
     "heldout73": 30,
     "heldout74": 30,
     "heldout75": 30,
+    "heldout76": 30,
+    "heldout77": 30,
 }
 CORPORA = pytest.mark.parametrize(
     ("corpus", "size"), [(CORPUS / name, n) for name, n in SIZES.items()], ids=list(SIZES)
