@@ -379,6 +379,33 @@ def test_commands_refuse_an_older_schema_backup_takes_it_init_migrates(tmp_path:
     assert run(cfg, "status").exit_code == 0
 
 
+def test_mail_waiting_across_the_upgrade_that_names_a_ticket_keeps_its_order(
+    tmp_path: Path,
+) -> None:
+    """m010 left every row stored before it 'not threaded': a reply and a #solve waiting
+    in intake were then processed by whichever process came first (review finding)."""
+    from sepdesk.store import connect
+    from sepdesk.store.migrations import MIGRATIONS
+
+    db = connect(tmp_path / "old.db")
+    MIGRATIONS.apply(db, stop_before="m010_intake_threaded")
+    raws = [
+        b"From: a@x.example\nSubject: Re: [SEP T-2026-000001] Restore\n\nStill fails.\n",
+        b"From: b@x.example\nIn-Reply-To: <ack@sep.example>\nSubject: Thanks\n\nOk.\n",
+        b"From: c@x.example\nSubject: New problem\n\nOur backup fails.\n",
+    ]
+    for i, raw in enumerate(raws):
+        db.execute(
+            "INSERT INTO intake (source, raw, size, digest, received_at, stored_at)"
+            " VALUES ('smtp', ?, ?, ?, '2026-11-02T09:00:00+00:00', '2026-11-02T09:00:00+00:00')",
+            [raw, len(raw), f"d{i}"],
+        )
+    db.conn.commit()
+    MIGRATIONS.apply(db)
+    assert db.execute("SELECT threaded FROM intake ORDER BY id").fetchall() == [(1,), (1,), (0,)]
+    db.close()
+
+
 def test_a_second_process_migrating_at_the_same_time_waits_for_the_first(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

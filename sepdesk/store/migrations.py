@@ -354,3 +354,17 @@ def m010_intake_threaded(db: sqlite_utils.Database) -> None:
 def m011_ticket_clock_from(db: sqlite_utils.Database) -> None:
     """Where a reopened ticket's response clock starts again (sla.deadlines.reopen_clock)."""
     db.execute("ALTER TABLE tickets ADD COLUMN clock_from TEXT")
+
+
+@MIGRATIONS()
+def m012_intake_threaded_pending(db: sqlite_utils.Database) -> None:
+    """Mark the pending rows that name a conversation, which m010 left all 'not threaded':
+    mail waiting in intake across an upgrade (stored by the old code before its 250) was
+    processed by whichever process came first, and an engineer's #solve ran before the
+    customer's earlier reply, which then reopened the ticket (found by the review)."""
+    from sepdesk.pipeline.conversation import names_a_thread  # pure; here: no import cycle
+
+    rows = db.execute("SELECT id, raw FROM intake WHERE state = 'pending' AND NOT threaded")
+    threaded = [(row_id,) for row_id, raw in rows.fetchall() if names_a_thread(bytes(raw))]
+    db.conn.executemany("UPDATE intake SET threaded = 1 WHERE id = ?", threaded)
+
