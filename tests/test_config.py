@@ -305,6 +305,24 @@ def test_ingest_names_a_file_it_cannot_read_in_one_line_and_goes_on(
     assert records == {str(missing): "error", str(good): "new_ticket"}
 
 
+@pytest.mark.parametrize("command", [("backup",), ("report", "sce", "--out")])
+def test_a_folder_to_write_to_is_a_bad_file_exit_1(
+    command: tuple[str, ...], tmp_path: Path
+) -> None:
+    """SPEC §3 (review finding): exit 1, one line naming the path, no file left beside it."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[database]\npath = "{tmp_path / "d.db"}"\n')
+    target = tmp_path / "out"
+    target.mkdir()
+    _register()
+    assert CliRunner().invoke(cli, ["--config", str(cfg), "init"]).exit_code == 0
+    result = CliRunner().invoke(cli, ["--config", str(cfg), *command, str(target)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"sepdesk: {target}: ") and "Is a directory" in result.stderr
+    assert result.stderr.count("\n") == 1 and ".partial" not in result.stderr
+    assert not (tmp_path / "out.partial").exists()
+
+
 @pytest.mark.parametrize("command", [("contracts", "import"), ("hotline", "import")])
 def test_a_folder_to_import_is_a_bad_file_exit_1(command: tuple[str, str], tmp_path: Path) -> None:
     """SPEC §3: exit 1 for a bad file, as for a missing one (2 is for usage errors)."""

@@ -53,7 +53,8 @@ def _readable(record: dict[str, Any]) -> dict[str, Any]:
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False), callback=non_empty_path)
+# A folder: a bad file (exit 1), as for every other file argument.
+@click.argument("file", type=click.Path(), callback=non_empty_path)
 @click.pass_context
 def backup(ctx: click.Context, file: str) -> None:
     """Write a consistent copy of the database to FILE (safe while serve runs)."""

@@ -18,7 +18,7 @@ def report() -> None:
 @report.command("sce")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, writable=True),
+    type=click.Path(),  # a folder or an unwritable place: a bad file (exit 1), said below
     default=None,
     callback=non_empty_path,
     help="Write the JSON report to this file (default: stdout).",
@@ -40,5 +40,6 @@ def sce(ctx: click.Context, out: str | None) -> None:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     except OSError as exc:  # named as given: the admin never named the .partial file
+        tmp.unlink(missing_ok=True)
         raise OSError(exc.errno, exc.strerror, out) from None
     click.echo(f"report written to {out}", err=True)

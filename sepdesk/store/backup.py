@@ -43,7 +43,9 @@ def backup_to(db: sqlite_utils.Database, target: str | Path) -> int:
         tmp.replace(target)
     except (sqlite3.Error, OSError) as exc:
         tmp.unlink(missing_ok=True)
-        raise StoreError(f"{target}: backup failed: {exc}") from None
+        # The reason, not the temporary file's name beside it ("'x.partial' -> 'x'").
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise StoreError(f"{target}: backup failed: {why}") from None
     return pages
 
 

@@ -367,4 +367,3 @@ def m012_intake_threaded_pending(db: sqlite_utils.Database) -> None:
     rows = db.execute("SELECT id, raw FROM intake WHERE state = 'pending' AND NOT threaded")
     threaded = [(row_id,) for row_id, raw in rows.fetchall() if names_a_thread(bytes(raw))]
     db.conn.executemany("UPDATE intake SET threaded = 1 WHERE id = ?", threaded)
-
