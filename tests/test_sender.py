@@ -139,6 +139,38 @@ def test_an_acknowledgement_that_fails_for_good_flags_its_ticket(
     assert "SMTPUTF8" in json.loads(detail)["error"]
 
 
+def test_a_failed_acknowledgement_sent_on_retry_unflags_its_ticket(
+    relay_desk: Desk,
+    tmp_path: Path,
+    smtp_sink: SmtpSink,  # noqa: F811
+) -> None:
+    """Review finding: the ticket stayed 'mail bounced' (listed first) after the retry
+    delivered the mail."""
+    from sepdesk.intake.files import ingest_file
+    from sepdesk.outbound.outbox import requeue
+
+    mail = tmp_path / "m.eml"
+    mail.write_bytes(
+        b"From: Kunde <kunde@x.example>\nTo: support@sep.example\nSubject: Backup\n"
+        b"Message-ID: <retry1@x.example>\n\nOur backup fails.\n"
+    )
+    number = ingest_file(relay_desk, mail, T0).ticket
+    [oid] = [
+        r["id"]
+        for r in relay_desk.db.query("SELECT id, kind FROM outbox")
+        if r["kind"] != "team_notice"
+    ]
+    smtp_sink.fail_next(1, 550)
+    sender.run_once(relay_desk, datetime.now(UTC) + timedelta(minutes=1))
+    flag = "SELECT delivery_failed FROM tickets WHERE ticket_number = ?"
+    assert state(relay_desk, oid)[0] == "failed"
+    assert relay_desk.db.execute(flag, [number]).fetchone() == (1,)
+    requeue(relay_desk.db, oid, datetime.now(UTC))
+    sender.run_once(relay_desk, datetime.now(UTC) + timedelta(minutes=2))
+    assert state(relay_desk, oid)[0] == "sent"
+    assert relay_desk.db.execute(flag, [number]).fetchone() == (0,)
+
+
 def test_temporary_failure_is_retried_after_backoff(relay_desk: Desk, smtp_sink: SmtpSink) -> None:  # noqa: F811
     desk = relay_desk
     oid = queue_one(desk)

@@ -583,6 +583,8 @@ def _record(desk: Desk, row: dict[str, Any], at: datetime, error: DeliveryError 
                 " raw = ? WHERE id = ? AND state = 'queued'",
                 [attempts, to_db(at), row["raw"], row["id"]],
             )
+            if row.get("last_error"):  # failed before (a retry keeps the error it failed with)
+                _delivered_after_all(desk, row, at)
         else:
             final = _record_failure(desk, row, at, error, attempts)
     if error is None:
@@ -639,6 +641,28 @@ def _copy_for(
         sent_at=None,
     )
     return insert_row(desk.db, "outbox", values)
+
+
+def _delivered_after_all(desk: Desk, row: dict[str, Any], at: datetime) -> None:
+    """A customer's mail that failed and went out on ``outbox retry``: its ticket is no
+    longer flagged (review finding: it stayed 'mail bounced', listed first, for ever),
+    unless another mail of the ticket still failed or bounced."""
+    if row["ticket_id"] is None or row["kind"] not in CUSTOMER_KINDS:
+        return
+    kinds = ",".join("?" for _ in CUSTOMER_KINDS)
+    still = desk.db.execute(
+        f"SELECT 1 FROM outbox WHERE ticket_id = ? AND kind IN ({kinds})"
+        " AND state IN ('failed', 'bounced') LIMIT 1",
+        [row["ticket_id"], *CUSTOMER_KINDS],
+    ).fetchone()
+    flagged = desk.db.execute(
+        "SELECT delivery_failed FROM tickets WHERE id = ?", [row["ticket_id"]]
+    ).fetchone()
+    if flagged and flagged[0] and not still:
+        tickets.update(desk.db, row["ticket_id"], at, delivery_failed=0)
+        tickets.add_event(
+            desk.db, row["ticket_id"], at, "desk", "delivered", {"outbox_id": row["id"]}
+        )
 
 
 def _record_failure(
