@@ -19,7 +19,7 @@ CORPUS = [*MAILS, *HELDOUT]
 def test_mail_parser_decodes_the_same_parts_without_the_other_headers(path: Path) -> None:
     raw = path.read_bytes()
     whole = mailparser.parse_from_bytes(raw)
-    stripped = parse._decoded_parts(email.message_from_bytes(raw))
+    stripped = parse._decoded_parts(email.message_from_bytes(raw), [])
     assert stripped.text_plain == whole.text_plain
     assert stripped.text_html == whole.text_html
     assert stripped.attachments == whole.attachments
@@ -87,3 +87,28 @@ def test_large_html_is_rendered_by_its_tags_as_html_parser_renders_it(
     by_parser = [parse.html_to_text(d) for d in docs]
     monkeypatch.setattr(parse, "HTML_PARSER_LIMIT", 0)
     assert [parse.html_to_text(d) for d in docs] == by_parser
+
+
+BROKEN_LAST_PART = (
+    b"From: Lars Brandt <l.brandt@stadtwerke-havelberg.de>\nTo: support@sep.example\n"
+    b"Subject: restore fails, log attached\nMessage-ID: <bad11@r4.test>\nMIME-Version: 1.0\n"
+    b'Content-Type: multipart/mixed; boundary="XYZ"\n\n--XYZ\n'
+    b"Content-Type: text/plain; charset=utf-8\n\n"
+    b"Restore of the file server fails. Nobody can work.\n--XYZ\n"
+    b"Content-Type: multipart/alternative; boundary=\n"
+)
+
+
+def test_a_broken_part_leaves_the_readable_text_parts_read() -> None:
+    """mail-parser gave up on the empty boundary of the last part, and the whole request
+    went to quarantine as 'AttributeError: ...' (review finding)."""
+    mail = parse.parse_mail(BROKEN_LAST_PART)
+    assert mail.message_id == "bad11@r4.test"
+    assert mail.text.startswith("Restore of the file server fails.")
+    assert "broken MIME (AttributeError): read the text parts alone" in mail.defects
+
+
+def test_a_broken_mail_without_a_readable_text_part_says_so() -> None:
+    raw = BROKEN_LAST_PART.replace(b"Content-Type: text/plain", b"Content-Type: image/png")
+    with pytest.raises(parse.ParseError, match=r"^no readable text part: broken MIME"):
+        parse.parse_mail(raw)

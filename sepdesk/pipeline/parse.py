@@ -395,7 +395,7 @@ def _date(value: str) -> datetime | None:
     return dt if dt.tzinfo else None
 
 
-def _attachments(parsed: mailparser.MailParser) -> tuple[Attachment, ...]:
+def _attachments(parsed: mailparser.MailParser | _ReadableParts) -> tuple[Attachment, ...]:
     out = []
     for a in parsed.attachments:
         ctype = (a.get("mail_content_type") or "application/octet-stream").lower()
@@ -515,7 +515,17 @@ class _PartsParser(mailparser.MailParser):
         return {}
 
 
-def _decoded_parts(msg: Message) -> mailparser.MailParser:
+@dataclass
+class _ReadableParts:
+    """What :func:`_readable_parts` could read where mail-parser gave up (the attributes
+    of mail-parser's that parse_mail reads)."""
+
+    text_plain: list[str]
+    text_html: list[str]
+    attachments: list[dict[str, Any]]
+
+
+def _decoded_parts(msg: Message, defects: list[str]) -> mailparser.MailParser | _ReadableParts:
     """mail-parser decodes the bodies and attachments. It is handed the message with only
     its MIME headers: the others (addresses, Received, dates) are read here already, and
     mail-parser parsing them again cost more than decoding the parts."""
@@ -525,7 +535,33 @@ def _decoded_parts(msg: Message) -> mailparser.MailParser:
     try:
         return _PartsParser(msg)
     except Exception as exc:  # mail-parser raises bare exceptions on broken MIME
-        raise ParseError(f"cannot decode MIME structure: {type(exc).__name__}: {exc}") from None
+        # One broken part (a multipart with an empty boundary, say) lost the whole mail
+        # to quarantine with Python's exception as its reason (review finding): the text
+        # parts the standard library can read are the request.
+        parts = _readable_parts(msg)
+        if not (parts.text_plain or parts.text_html):
+            raise ParseError(f"no readable text part: broken MIME ({type(exc).__name__})") from None
+        defects.append(f"broken MIME ({type(exc).__name__}): read the text parts alone")
+        return parts
+
+
+def _readable_parts(msg: Message) -> _ReadableParts:
+    """The text/plain and text/html leaves the standard library can decode; the rest left."""
+    plain: list[str] = []
+    html: list[str] = []
+    for part in msg.walk():
+        ctype = part.get_content_type()
+        if ctype not in ("text/plain", "text/html") or part.get_filename():
+            continue
+        try:
+            data = part.get_payload(decode=True)
+            if not isinstance(data, bytes):
+                continue
+            text = data.decode(part.get_content_charset() or "utf-8", errors="replace")
+        except Exception:
+            continue
+        (plain if ctype == "text/plain" else html).append(text)
+    return _ReadableParts(plain, html, [])
 
 
 def _is_mime_header(name: str) -> bool:
@@ -610,7 +646,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         defects.append(f"{msg.get_content_type()}: parts read at the boundary {again[1]!r}")
         msg = again[0]
     defects.extend(_known_charsets(msg))
-    parsed = _decoded_parts(msg)
+    parsed = _decoded_parts(msg, defects)
     plain = "\n".join(t for t in parsed.text_plain if t).strip()
     html_text = "\n".join(html_to_text(h) for h in parsed.text_html if h).strip()
     if lost and not plain and not html_text and (plain := _body_text(lost)):
