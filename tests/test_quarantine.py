@@ -107,6 +107,9 @@ def test_show_prints_the_entry_and_writes_the_raw_bytes(desk: Desk, tmp_path: Pa
     missing = cli(desk, tmp_path, "quarantine", "show", "99")
     assert missing.exit_code == 1 and "quarantine #99: no such entry" in missing.output
     assert cli(desk, tmp_path, "quarantine", "show", qid, "--out", str(out)).exit_code == 2
+    # A folder to write to is a bad file (SPEC §3: exit 1), as for backup and report sce.
+    folder = cli(desk, tmp_path, "quarantine", "show", qid, "--raw", "--out", str(tmp_path))
+    assert folder.exit_code == 1 and "Is a directory" in folder.output
 
 
 def test_a_quarantined_mail_is_logged_as_a_warning(

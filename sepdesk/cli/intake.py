@@ -118,7 +118,7 @@ def _write_private(path: Path, data: bytes) -> None:
 @click.option("--raw", is_flag=True, help="Write the stored message bytes instead of the fields.")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # a folder: a bad file (exit 1), as for backup
     default=None,
     help="With --raw: write the bytes to this file instead of stdout.",
 )
