@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tracemalloc
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from sepdesk.pipeline.prefilter import (
     _LITERALS,
     Rule,
     Scan,
+    _boundary_first,
     _branch_code,
     _compile_branches,
     fold,
@@ -48,13 +50,20 @@ def _spans(pattern: re.Pattern[str] | Rule, text: str) -> list[tuple[int, int, s
     return [(m.start(), m.end(), m.group()) for m in pattern.finditer(text)]
 
 
+@cache
+def _plain(rule: Rule) -> re.Pattern[str]:
+    """The rule as ``re`` compiles its joined pattern: the reference for every shortcut."""
+    return re.compile(rule.pattern, rule.flags)
+
+
 def _same(rule: Rule, text: str) -> None:
-    assert _spans(rule, text) == _spans(rule.full, text)
-    expected = rule.full.search(text)
+    plain = _plain(rule)
+    assert _spans(rule, text) == _spans(rule.full, text) == _spans(plain, text)
+    expected = plain.search(text)
     found = rule.search(text)
     assert (found and found.span()) == (expected and expected.span())
-    assert rule.sub("#", text) == rule.full.sub("#", text)
-    expected_start = rule.full.match(text)
+    assert rule.sub("#", text) == plain.sub("#", text)
+    expected_start = plain.match(text)
     found_start = rule.match(text)
     assert (found_start and found_start.span()) == (expected_start and expected_start.span())
 
@@ -71,6 +80,10 @@ def _same(rule: Rule, text: str) -> None:
             {" restore möglich", " rücksicherung möglich"},
         ),
         (r"(?:foo)+barbaz", {"barbaz"}),
+        # A small set of literals and ranges is that many spellings: "ts" alone is in most texts.
+        (r"\bts[0-9]\d{3}\b", {f"ts{d}" for d in range(10)}),
+        (r"\bme[45]0\d\d\b", {"me40", "me50"}),
+        (r"\bx[a-z]\d", {"x"}),  # 26 spellings are not worth it: no "xa" to "xz"
     ],
 )
 def test_required_literals_of_a_pattern(pattern: str, expected: set[str]) -> None:
@@ -306,18 +319,37 @@ def test_sentence_helpers_skip_only_sentences_without_a_match(parts: list[str]) 
 
 
 def test_whole_rules_built_from_parse_trees_have_the_code_re_compile_gives() -> None:
-    # rule.full is built from the alternatives' trees (no second parse); it is the reference
-    # of the other tests here, so its code must be re's own for the joined pattern.
+    # rule.full is built from the alternatives' trees (no second parse). Where no
+    # alternative opens with lookarounds before a \b, its code is re's own for the joined
+    # pattern; elsewhere only the order of those tests differs (the matches are compared
+    # with re's own in _same).
     from re import _compiler, _parser  # type: ignore[attr-defined]
 
+    compared = 0
     for _name, rule in _all_rules():
         flags = int(rule.flags)
         built = _branch_code(flags, rule.alternatives)
         plain = re.compile(rule.pattern, flags)
-        if built is not None:
+        trees = [list(_parser.parse(a, flags)) for a in rule.alternatives]
+        if built is not None and all(_boundary_first(t) == t for t in trees):
             assert built[0] == _compiler._code(_parser.parse(rule.pattern, flags), flags)
+            compared += 1
         assert (rule.full.pattern, rule.full.flags, rule.full.groups) == (
             plain.pattern,
             plain.flags,
             plain.groups,
         )
+    assert compared > 50
+
+
+def test_a_word_boundary_is_tested_before_the_lookbehinds_beside_it() -> None:
+    from re import _constants, _parser  # type: ignore[attr-defined]
+
+    tree = list(_parser.parse(r"(?<!network )(?<!log )\b(?:tape )?drives?\b", re.IGNORECASE))
+    reordered = _boundary_first(tree)
+    assert reordered[0] == (_constants.AT, _constants.AT_BOUNDARY)
+    assert reordered[1:3] == tree[:2] and reordered[3:] == tree[3:]
+    rule = rules.HARDWARE
+    plain = _plain(rule)
+    for text in ("our network drive", "the tape drive", "Log drive X", "xdrive", "a drive D:"):
+        assert _spans(rule.full, text) == _spans(plain, text)

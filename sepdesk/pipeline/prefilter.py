@@ -57,6 +57,7 @@ except (ImportError, AttributeError):  # pragma: no cover - a Python without the
 _sre_compile = getattr(importlib.import_module("_sre"), "compile", None)
 
 _MAX_STRINGS = 64  # beyond this many spellings a literal set is not worth testing
+_MAX_SET = 10  # characters of a set read as that many spellings ([0-9] but not [a-z])
 _MAX_SUBSETS = 512  # compiled narrowed patterns kept per rule
 _SHORT_TEXT = 80  # on shorter texts the whole pattern is cheaper than the literal tests
 _MIN_LITERAL = 2  # a one-character literal occurs in nearly every text: no filter at all
@@ -250,7 +251,7 @@ def _branch_code(flags: int, alternatives: Sequence[str]) -> tuple[list[int], in
     state = trees[0].state
     if any(t.state.groups != 1 or t.state.flags != state.flags for t in trees):
         return None
-    branches = [_parser.SubPattern(state, list(t.data)) for t in trees]  # copies: cut below
+    branches = [_parser.SubPattern(state, _boundary_first(t.data)) for t in trees]  # copies
     prefix: list[Any] = []
     while all(b.data for b in branches) and all(b.data[0] == branches[0].data[0] for b in branches):
         prefix.append(branches[0].data[0])
@@ -263,6 +264,19 @@ def _branch_code(flags: int, alternatives: Sequence[str]) -> tuple[list[int], in
         return _compiler._code(_parser.SubPattern(state, prefix + body), flags), state.flags
     except Exception:  # pragma: no cover - another Python's internals: the plain way
         return None
+
+
+def _boundary_first(items: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """``items`` with the ``\\b`` (any AT) among its leading zero-width tests moved before
+    the lookarounds. All of them test the one position, so the matches are the same;
+    but ``re`` tries a pattern at every position, and ``(?<!network )(?<!shared )\\b...``
+    ran its lookbehinds at each, where ``\\b`` first fails inside words at once."""
+    lead = 0
+    while lead < len(items) and items[lead][0] in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+        lead += 1
+    at = [item for item in items[:lead] if item[0] is _c.AT]
+    around = [item for item in items[:lead] if item[0] is not _c.AT]
+    return [*at, *around, *items[lead:]]
 
 
 def _needs_at(items: list[tuple[Any, Any]]) -> tuple[set[str] | None, int | None]:
@@ -333,9 +347,8 @@ def _exact_item(op: Any, av: Any) -> set[str] | None:
     if op is _c.LITERAL:
         return {chr(av)}
     if op is _c.IN:
-        if all(kind is _c.LITERAL for kind, _ in av) and len(av) <= 8:
-            return {chr(code) for _, code in av}
-        return None
+        chars = _set_chars(av)
+        return set(chars) if chars is not None and len(chars) <= _MAX_SET else None
     if op is _c.BRANCH:
         union: set[str] = set()
         for branch in av[1]:
@@ -347,6 +360,20 @@ def _exact_item(op: Any, av: Any) -> set[str] | None:
     if op is _c.SUBPATTERN:
         return _exact(list(av[3]))
     return None
+
+
+def _set_chars(items: list[tuple[Any, Any]]) -> str | None:
+    """The characters a set of literals and ranges (``[0-9]``, ``[45]``) holds; None for
+    any other set (a category, a negation)."""
+    chars: list[str] = []
+    for kind, value in items:
+        if kind is _c.LITERAL:
+            chars.append(chr(value))
+        elif kind is _c.RANGE and value[1] - value[0] < _MAX_SET:
+            chars.extend(map(chr, range(value[0], value[1] + 1)))
+        else:
+            return None
+    return "".join(chars)
 
 
 def _exact(items: list[tuple[Any, Any]]) -> set[str] | None:

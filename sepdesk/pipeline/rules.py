@@ -609,12 +609,20 @@ HARDWARE = _rx(
     r"festplatten?|drives?|hard ?disks?|laufwerk\w*)\b",
     # Not macOS's "Festplattenvollzugriff" (Full Disk Access), a permission.
     r"\b(?:festplatte(?!\w*zugriff)\w*|hard ?disks?|disk (?:array|storage|shelf)|speichersystem\w*)\b",
-    r"\b(?:synology|qnap|netapp|powervault|storeeasy|storeever|storeonce|msl\d{3,4}|scalar|"
-    r"apollo|data ?domain|tandberg|neos|quantum|ts\d{4}|eternus|powerstore|exagrid|msa \d+|"
+    r"\b(?:synology|qnap|netapp|powervault|storeeasy|storeever|storeonce|scalar|"
+    r"apollo|data domain|datadomain|tandberg|neos|quantum|eternus|powerstore|exagrid|"
     r"primergy|supermicro|wd elements|dell emc|rackstation|diskstation|readynas|"
-    r"ultrium|powerprotect|poweredge|dd\d{4}|buffalo|terastation|linkstation|my cloud|my book|"
-    r"thomas-krenn|me[45]0\d\d|r[67]\d0(?:xd2?|xs|xa)?|thinksystem|de[46]000[hf]?|truenas|freenas|"
-    r"cloudian|hyperstore|storagegrid|scality)\b",
+    r"ultrium|powerprotect|poweredge|buffalo|terastation|linkstation|my cloud|my book|"
+    r"thomas-krenn|thinksystem|truenas|freenas|cloudian|hyperstore|storagegrid|scality)\b",
+    # Model numbers, each on its own and with its first digit spelled as a set: "ts" or
+    # "dd" as the literal of the list above left it to be tried in every text.
+    r"\bmsl[0-9]\d{2,3}\b",
+    r"\bts[0-9]\d{3}\b",
+    r"\bmsa [0-9]\d*\b",
+    r"\bdd[0-9]\d{3}\b",
+    r"\bme[45]0\d\d\b",
+    r"\br[67][0-9]0(?:xd2?|xs|xa)?\b",
+    r"\bde[46]000[hf]?\b",
     r"\bdedup\w* (?:appliance|hardware)\b",
     r"\bLUN\b",
     r"\bRDX\b",
