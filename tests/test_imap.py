@@ -455,7 +455,10 @@ def test_pipeline_processes_survive_an_early_wake_and_take_imap_rows_at_once(
 
 
 def test_dovecot_restart_mid_run_reconnects_and_loses_nothing(
-    server: DovecotServer, desk: Desk, pollers: Callable[..., ImapPoller]
+    server: DovecotServer,
+    desk: Desk,
+    pollers: Callable[..., ImapPoller],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     with Background(pollers()):
         for n in range(3):
@@ -474,6 +477,12 @@ def test_dovecot_restart_mid_run_reconnects_and_loses_nothing(
     assert count(desk, "SELECT count(*) FROM intake WHERE state = 'done'") == 6
     row = desk.db.execute("SELECT last_error, last_contact_at FROM imap_state").fetchone()
     assert row[0] is None and row[1] is not None  # cleared by the next good contact
+    # The outage (connection dropped, then refused until the server is back) is one
+    # WARNING line, and its end another.
+    imap = [r for r in caplog.records if r.name == "sepdesk.imap"]
+    warnings = [r.getMessage() for r in imap if r.levelno >= logging.WARNING]
+    assert len(warnings) == 2, warnings
+    assert "works again" in warnings[1]
 
 
 def test_new_mail_is_seen_when_idle_check_misses_the_servers_report(
@@ -552,18 +561,27 @@ def test_a_fault_that_repeats_is_one_warning_and_its_end_another(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A server down for an hour must not be 60 WARNINGs; that it is back is news."""
+    from imapclient.exceptions import IMAPClientAbortError, LoginError
+
     poller = pollers(make_settings(tmp_path, server))
+    # One outage: the connection drops, the server refuses connections, then times out
+    # (its host still booting). Then it answers, but refuses the login: news.
+    poller._fault(IMAPClientAbortError("socket error: EOF"), 1)
     down = ConnectionRefusedError(111, "Connection refused")
-    for delay in (1, 2, 4):
+    for delay in (2, 4):
         poller._fault(down, delay)
-    poller._fault(TimeoutError("timed out"), 8)  # another fault: news again
+    poller._fault(TimeoutError("timed out"), 8)
+    poller._fault(LoginError("command: LOGIN => socket error: EOF"), 16)  # dropped in LOGIN
+    poller._fault(LoginError("b'[AUTHENTICATIONFAILED] Authentication failed.'"), 32)
     stop = threading.Event()
     stop.set()
     poller._serve(stop)  # catches up once, then sees the stop
     lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "sepdesk.imap"]
     levels = [level for level, text in lines if "retrying" in text or "works again" in text]
-    assert levels == ["WARNING", "INFO", "INFO", "WARNING", "WARNING"], lines
-    assert "works again after 4 failed attempts" in lines[-1][1]
+    assert levels == ["WARNING", "INFO", "INFO", "INFO", "INFO", "WARNING", "WARNING"], lines
+    warned = [text for level, text in lines if level == "WARNING" and "retrying" in text]
+    assert "login refused" in warned[1]
+    assert "works again after 6 failed attempts" in lines[-1][1]
 
 
 def test_a_refusal_that_repeats_with_the_servers_time_stamp_is_one_warning(

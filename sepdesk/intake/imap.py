@@ -239,7 +239,7 @@ class ImapPoller:
         # (folder, UIDVALIDITY, UID) -> how often a FETCH of that message alone broke off.
         self._breaks: dict[tuple[str, int, int], int] = {}
         self._contacted = False
-        self._failing: str | None = None  # the fault of the current streak, logged once
+        self._failing: str | None = None  # the fault key of the current streak, logged once
         # (folder, destination) -> the last MOVE from there to there the server refused,
         # logged once while it lasts; forgotten by a catch-up of the folder that has none.
         self._refusals: dict[tuple[str, str], str] = {}
@@ -1113,18 +1113,22 @@ class ImapPoller:
         (a storage fault: an ERROR) once and INFO for each retry after; its end is a
         WARNING again (see _serve)."""
         text = self._describe(exc)
+        # A server that goes away is a dropped connection, then refused ones until it is
+        # back: one outage, one WARNING (a review found two). A refused login or another
+        # answer of the server's is news of its own.
+        key = _UNREACHABLE if _unreachable(exc) else _fault_key(text)
         self._failures += 1
         if isinstance(exc, TRANSIENT_ERRORS):
-            level = logging.INFO if _same_fault(text, self._failing) else logging.WARNING
+            level = logging.INFO if key == self._failing else logging.WARNING
             log.log(level, "imap: %s; retrying in %g s", text, delay)
         elif storage_fault(exc):  # the database is full or failing: recording it fails too
-            level = logging.INFO if _same_fault(text, self._failing) else logging.ERROR
+            level = logging.INFO if key == self._failing else logging.ERROR
             log.log(level, "imap: %s; the mail stays in the folder; retrying in %g s", text, delay)
-            self._failing = text
+            self._failing = key
             return
         else:  # a bug: keep the thread alive, but show where
             log.error("imap: unexpected %s; retrying in %g s", text, delay, exc_info=exc)
-        self._failing = text
+        self._failing = key
         self._safe_record_error(text)
 
     def _describe(self, exc: BaseException) -> str:
@@ -1290,6 +1294,20 @@ def _same_fault(text: str, other: str | None) -> bool:
 
 def _fault_key(text: str) -> str:
     return _DIGITS.sub("#", _TIMINGS.sub("", text))
+
+
+_UNREACHABLE = "server unreachable"  # the fault key of every connection fault
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the server cannot be talked to (connection dropped, refused,
+    timed out), as opposed to an answer of its (a refused login, a failed command), a TLS
+    failure or a fault of our own."""
+    if isinstance(exc, ssl.SSLError) or storage_fault(exc):
+        return False
+    if isinstance(exc, LoginError):  # imapclient's wrapper of every LOGIN error
+        return "socket error" in str(exc)
+    return isinstance(exc, (OSError, EOFError, IMAPClientAbortError))
 
 
 _TIMINGS = re.compile(r"\(\d+\.\d+(?: \+ \d+\.\d+)* secs\)")  # as many terms as it likes
