@@ -123,3 +123,73 @@ def test_a_quarantined_mail_is_logged_as_a_warning(
     lines = [(r.levelno, r.getMessage()) for r in caplog.records if "outcome=" in r.getMessage()]
     assert [level for level, _ in lines] == [logging.WARNING, logging.WARNING]
     assert all("outcome=quarantined" in text for _, text in lines)
+
+
+COPY = (
+    b"From: Anna Berg <anna@example.org>\r\nTo: support@sep.example\r\n"
+    b"Subject: Restore fails\r\nMessage-ID: <copy-1@example.org>\r\n"
+    b"Date: Mon, 02 Nov 2026 08:00:00 +0000\r\n\r\n"
+    b"Our restore of the file server fails since Monday.\r\n"
+)
+
+
+def listed(desk: Desk, tmp_path: Path) -> list[int]:
+    out = cli(desk, tmp_path, "quarantine", "list", "--json")
+    assert out.exit_code == 0, out.output
+    return [e["id"] for e in json.loads(out.stdout)]
+
+
+def test_a_copy_processed_later_releases_the_entry_of_the_one_that_failed(
+    desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admin moves a quarantined IMAP message back to the inbox once its fault is
+    fixed: the new copy gets a ticket, and the entry must not stay listed (review)."""
+    from sepdesk.pipeline import steps
+
+    first = store_raw(desk.db, source="imap", raw=COPY, received_at=T0, source_ref="1/7")
+    real = steps.STEPS
+
+    def boom(work: Any) -> None:
+        if work.intake_id == first.intake_id:
+            raise RuntimeError("a bug, fixed since")
+
+    monkeypatch.setattr("sepdesk.pipeline.steps.STEPS", (("boom", boom), *real))
+    for _ in range(3):
+        runner.process(desk, first.intake_id, T0)
+    [entry] = entries(desk)
+    assert listed(desk, tmp_path) == [entry["id"]]
+    again = store_raw(desk.db, source="imap", raw=COPY, received_at=T0, source_ref="1/9")
+    assert runner.process(desk, again.intake_id, T0 + timedelta(hours=1)).outcome == "new_ticket"
+    assert listed(desk, tmp_path) == []
+    [released] = entries(desk)
+    assert released["released_at"] == "2026-11-02T09:00:00+00:00"
+    steps_taken = desk.db.execute("SELECT steps FROM intake WHERE id = ?", [again.intake_id])
+    assert f"released the entry of intake #{first.intake_id}" in steps_taken.fetchone()[0]
+
+
+def test_the_whole_mail_of_one_quarantined_as_too_large_releases_its_entry(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """Only its header was stored; read again in full (``max_message_bytes`` raised)."""
+    header = COPY.split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    big = store_raw(desk.db, source="imap", raw=header, received_at=T0, source_ref="1/7")
+    runner.quarantine_oversize(desk, big.intake_id, "message too large: 30 MB")
+    assert len(listed(desk, tmp_path)) == 1
+    whole = store_raw(desk.db, source="imap", raw=COPY, received_at=T0, source_ref="1/8")
+    assert runner.process(desk, whole.intake_id, T0).outcome == "new_ticket"
+    assert listed(desk, tmp_path) == []
+
+
+def test_another_mail_with_the_same_message_id_leaves_the_entry_listed(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """A client that reuses Message-IDs must not hide another mail's entry."""
+    header = COPY.split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    big = store_raw(desk.db, source="imap", raw=header, received_at=T0, source_ref="1/7")
+    runner.quarantine_oversize(desk, big.intake_id, "message too large: 30 MB")
+    other = COPY.replace(b"Subject: Restore fails", b"Subject: Licence question").replace(
+        b"Our restore of the file server fails since Monday.", b"How do I add a licence?"
+    )
+    stored = store_raw(desk.db, source="imap", raw=other, received_at=T0, source_ref="1/8")
+    assert runner.process(desk, stored.intake_id, T0).outcome == "new_ticket"
+    assert len(listed(desk, tmp_path)) == 1

@@ -22,7 +22,7 @@ from sepdesk.instants import from_db, now, to_db
 from sepdesk.pipeline.bounces import is_bounce
 from sepdesk.pipeline.customer import versioned_index
 from sepdesk.pipeline.parse import ParseError, parse_mail
-from sepdesk.pipeline.steps import run_steps
+from sepdesk.pipeline.steps import is_copy, run_steps
 from sepdesk.pipeline.work import Work
 from sepdesk.store import write_tx
 from sepdesk.store.db import storage_fault
@@ -89,6 +89,8 @@ def _mark_done(work: Work) -> None:
             "mime_defects",
             {"intake": work.intake_id, "defects": list(work.parsed.defects)},
         )
+    if work.quarantined_copy:
+        _release_copies(work)
     work.desk.db.execute(
         "UPDATE intake SET state = 'done', outcome = ?, reason = ?, steps = ?, ticket_id = ?,"
         " processed_at = ?, message_id = ? WHERE id = ?",
@@ -104,8 +106,36 @@ def _mark_done(work: Work) -> None:
     )
 
 
+def _release_copies(work: Work) -> None:
+    """Release the quarantine entries of earlier copies of this message: the admin moved
+    it back to the IMAP folder (after raising ``max_message_bytes``, say), or its sender
+    sent it again, and this copy got its outcome. Listed still, the entry asked for work
+    that was done (review finding)."""
+    db = work.desk.db
+    rows = db.execute(
+        "SELECT id, digest FROM intake WHERE message_id = ? AND state = 'quarantined' AND id != ?",
+        [work.parsed.message_id, work.intake_id],
+    ).fetchall()
+    # Copies of this very mail only: a client that reuses Message-IDs must not hide
+    # another mail's entry.
+    copies = [int(i) for i, digest in rows if is_copy(work, int(i), digest)]
+    if not copies:
+        return
+    marks = ",".join("?" for _ in copies)
+    db.execute(
+        f"UPDATE quarantine SET released_at = ? WHERE released_at IS NULL AND intake_id IN ({marks})",
+        [to_db(work.at), *copies],
+    )
+    work.decide("quarantine", f"released the entry of intake #{', #'.join(map(str, copies))}")
+
+
 def _quarantine(
-    desk: Desk, row: dict, reason: str, at: datetime, steps: list | None = None
+    desk: Desk,
+    row: dict,
+    reason: str,
+    at: datetime,
+    steps: list | None = None,
+    message_id: str | None = None,
 ) -> None:
     """Mark the row quarantined and write its entry: one per message, however often it fails.
 
@@ -114,10 +144,12 @@ def _quarantine(
     """
     stamp = to_db(at)
     with write_tx(desk.db):
+        # The Message-ID the parse read (kept when none was read): a copy processed later
+        # finds this row by it (_release_copies).
         desk.db.execute(
             "UPDATE intake SET state = 'quarantined', outcome = 'quarantined', reason = ?,"
-            " steps = ?, processed_at = ? WHERE id = ?",
-            [reason, json.dumps(steps or [], ensure_ascii=False), stamp, row["id"]],
+            " steps = ?, processed_at = ?, message_id = coalesce(?, message_id) WHERE id = ?",
+            [reason, json.dumps(steps or [], ensure_ascii=False), stamp, message_id, row["id"]],
         )
         entry = desk.db.execute(
             "SELECT max(id) FROM quarantine WHERE intake_id = ?", [row["id"]]
@@ -272,7 +304,8 @@ def _process_row(desk: Desk, row: dict, work: Work) -> None:
         log.exception("intake #%s attempt %s failed", row["id"], row["attempts"])
         if row["attempts"] >= MAX_ATTEMPTS:
             reason = f"failed {row['attempts']} times: {type(exc).__name__}: {exc}"
-            _quarantine(desk, row, reason, work.at, work.steps)
+            message_id = work.mail.message_id if work.mail else None
+            _quarantine(desk, row, reason, work.at, work.steps, message_id)
 
 
 def process_batch(

@@ -5,6 +5,8 @@ Each step records what it decided on the Work (and so on the intake row).
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
 
 from sepdesk.pipeline.bounce import record_bounce
@@ -32,20 +34,23 @@ def step_parse(work: Work) -> None:
 # Both places a Message-ID may already be known, asked in one statement: the earlier
 # mails with it, as "id:same bytes" pairs (newest first, a bounded few: a client that
 # reuses one Message-ID for every mail must not make each new one parse them all under
-# the write lock), and whether it is one of ours.
+# the write lock), whether it is one of ours, and whether a copy is in quarantine.
 DEDUPE_LOOKBACK = 5
 DEDUPE_QUERY = (
     "SELECT (SELECT group_concat(id || ':' || same) FROM (SELECT id, digest = (SELECT digest"
     " FROM intake WHERE id = :id) AS same FROM intake WHERE message_id = :mid AND id != :id"
     f" AND state = 'done' AND outcome != 'duplicate' ORDER BY id DESC LIMIT {DEDUPE_LOOKBACK})),"
-    " EXISTS (SELECT 1 FROM outbox WHERE message_id = :mid)"
+    " EXISTS (SELECT 1 FROM outbox WHERE message_id = :mid),"
+    " EXISTS (SELECT 1 FROM intake WHERE message_id = :mid AND state = 'quarantined'"
+    " AND id != :id)"
 )
 
 
 def step_dedupe(work: Work) -> None:
-    seen, own = work.desk.db.execute(
+    seen, own, quarantined = work.desk.db.execute(
         DEDUPE_QUERY, {"mid": work.parsed.message_id, "id": work.intake_id}
     ).fetchone()
+    work.quarantined_copy = bool(quarantined)
     earlier = (
         [(int(i), same == "1") for i, same in (p.split(":") for p in seen.split(","))]
         if seen
@@ -63,6 +68,20 @@ def step_dedupe(work: Work) -> None:
     elif earlier:
         # A sender's client reusing Message-IDs must not make us drop a different mail.
         work.decide("dedupe", f"Message-ID also on intake #{earlier[0][0]} with other content")
+
+
+def is_copy(work: Work, intake_id: int, digest: str) -> bool:
+    """Whether intake row ``intake_id`` (its bytes' ``digest``) holds this very mail: the
+    same bytes, the same header block (a row of which only the header was stored, the
+    mail being too large), or the same sender, subject and text."""
+    head = _HEADER_END.search(work.raw)
+    digests = {hashlib.sha256(work.raw).hexdigest()}
+    if head:
+        digests.add(hashlib.sha256(work.raw[: head.end()]).hexdigest())
+    return digest in digests or _same_mail(work, intake_id)
+
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 def _same_mail(work: Work, intake_id: int) -> bool:

@@ -44,6 +44,9 @@ class Work:
     # only linked from the sender's own new ticket.
     foreign: dict[str, Any] | None = None
     ticket: dict[str, Any] | None = None  # the ticket this mail ended on
+    # An earlier copy of this message (same Message-ID) is in quarantine: its entry is
+    # released once this one has its outcome (runner._mark_done).
+    quarantined_copy: bool = False
     outcome: str | None = None
     reason: str = ""
     steps: list[dict[str, str]] = field(default_factory=list)
