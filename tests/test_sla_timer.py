@@ -19,7 +19,7 @@ from sepdesk.instants import to_db
 from sepdesk.outbound.outbox import raw_of
 from sepdesk.sla.calendar import SupportCalendar
 from sepdesk.sla.deadlines import first_response_due, record_response, refresh_due
-from sepdesk.sla.timer import next_due, plan, run_once
+from sepdesk.sla.timer import next_due, overdue_text, plan, run_once
 from sepdesk.store import open_db
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -159,6 +159,26 @@ def test_after_downtime_one_late_mail_not_a_backlog(desk: Desk) -> None:
     assert run_once(desk, berlin("2026-03-17T01:10")) == 1
     assert escalations(desk.db, tid)[-2:] == [("reminder", 3, 0, True), ("reminder", 6, 1, True)]
     assert len(outbox(desk.db)) == 3
+    # The mail says how long the response is overdue, not the slot's number (6).
+    assert outbox(desk.db)[-1]["subject"].startswith("[SEP T-2026-000001] SLA reminder: Restore")
+    mail = email.message_from_bytes(raw_of(desk.settings, outbox(desk.db)[-1]))
+    assert (
+        "reminder: first response overdue for 12 h 10 min" in mail.get_payload(decode=True).decode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("late", "text"),
+    [
+        (timedelta(seconds=59), "0 min"),
+        (timedelta(minutes=45), "45 min"),
+        (timedelta(hours=3, minutes=20, seconds=30), "3 h 20 min"),
+        (timedelta(days=32, hours=4, minutes=59), "32 d 4 h"),
+        (timedelta(seconds=-5), "0 min"),
+    ],
+)
+def test_how_long_a_deadline_is_past_reads(late: timedelta, text: str) -> None:
+    assert overdue_text(late) == text
 
 
 def test_a_late_warning_alone_is_marked_late(desk: Desk) -> None:

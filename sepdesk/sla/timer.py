@@ -318,8 +318,20 @@ def _customer(db: sqlite_utils.Database, ticket: dict[str, Any]) -> str:
 _HEADLINES = {
     "warning": "warning: {pct} % of the response time used",
     "breach": "BREACH: first response overdue",
-    "reminder": "reminder {n}: first response still overdue",
+    # The time overdue, not the reminder's number: numbers count repeat intervals
+    # (slots), and after a long downtime a first late reminder read "reminder 385".
+    "reminder": "reminder: first response overdue for {overdue}",
 }
+
+
+def overdue_text(late: timedelta) -> str:
+    """How long a deadline is past, in the two largest units: "45 min", "3 h 20 min", "32 d 4 h"."""
+    minutes = max(0, int(late.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {mins} min" if hours else f"{mins} min"
 
 
 def _mail(desk: Desk, ticket: dict[str, Any], step: Step, at: datetime) -> int | None:
@@ -329,7 +341,8 @@ def _mail(desk: Desk, ticket: dict[str, Any], step: Step, at: datetime) -> int |
     ref = str(ticket["call_id"] or ticket["ticket_number"])
     summary = link_free(ticket["subject"]) or "(no subject)"
     pct = round(settings.sla.warn_at * 100)
-    headline = _HEADLINES[step.kind].format(pct=pct, n=step.n)
+    overdue = overdue_text(at - from_db(ticket["first_response_due"]))
+    headline = _HEADLINES[step.kind].format(pct=pct, overdue=overdue)
     if not to:
         # Nobody configured: keep the row (it must not fire again), say so on the ticket,
         # and loudly in the log: a deadline must never be missed silently (SPEC).
