@@ -6,10 +6,13 @@ errors are checked again against the real console script as a subprocess.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -188,6 +191,18 @@ def test_accepting_by_cli_mails_the_call_id_to_the_customer_once(cfg: Path) -> N
         ("call_accepted", [shown["requester"]], ref)
     ]
     assert new[0]["subject"].startswith(f"[SEP {call_id}] ")
+    # It names the severity and the first-response due, as an acknowledgement does.
+    path = tomllib.loads(cfg.read_text())["database"]["path"]
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        (body,) = db.execute("SELECT body FROM outbox WHERE id = ?", [new[0]["id"]]).fetchone()
+    accepted = json.loads(run(cfg, "tickets", "show", ref, "--json").stdout)
+    assert call_id in body and ref in body
+    due = accepted["first_response_due"]
+    assert accepted["severity"] == 2 and due
+    assert (
+        f"Severity: Major. You will receive a first response from our support team by {due}."
+        in body
+    )
 
 
 def test_a_reopened_ticket_still_missing_information_needs_info_again(cfg: Path) -> None:

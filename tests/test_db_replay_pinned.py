@@ -60,6 +60,10 @@ renumbered. Both came in from a regeneration, checked to differ in those alone (
 The Call ID notice names the ticket number it belongs to (same session, the review's
 finding): the two ``call_accepted`` bodies in ``samples`` (``outbox`` and ``messages``) came
 in from a regeneration, checked to differ in those alone.
+2026-12-07, sixteenth session: the Call ID notice also gives the severity and the
+first-response due (a review's finding): the ``call_accepted`` body in ``samples``
+(``outbox`` and ``messages``) came in from a regeneration, checked to differ in those
+alone (its ``data_versions`` tables left out).
 
 Two replays, chosen to run every path that writes a ticket:
 

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from sepdesk.desk import Desk
+from sepdesk.instants import db_to_local
 from sepdesk.outbound.compose import tagged_subject
 from sepdesk.outbound.outbox import enqueue, queued_mail
-from sepdesk.templates import greeting, render
+from sepdesk.templates import greeting, render, table
 from sepdesk.tickets import store as tickets
 
 
@@ -34,6 +35,7 @@ def call_id_notice(desk: Desk, ticket: dict[str, Any], at: datetime) -> int | No
         # carries the Call ID alone from now on).
         render(lang, "notice_ticket", ticket=ticket["ticket_number"]),
         render(lang, "accepted", call_id=ticket["call_id"]),
+        *_severity_block(desk, ticket),
         render(lang, "closing", desk=s.desk.name),
     )
     thread = customer_thread(desk, ticket["id"])
@@ -53,3 +55,16 @@ def call_id_notice(desk: Desk, ticket: dict[str, Any], at: datetime) -> int | No
             references=thread,
         ),
     )
+
+
+def _severity_block(desk: Desk, ticket: dict[str, Any]) -> list[str]:
+    """The severity and the first-response due, as the acknowledgement of an accepted
+    request gives them (a review found the notice without them): while the clock runs
+    under a current contract and nobody has answered yet."""
+    due = ticket["first_response_due"]
+    if not due or ticket["first_response_at"] or ticket["contract_state"] != "current":
+        return []
+    lang = ticket["language"]
+    name = table(lang, "severities").get(str(ticket["severity"]), str(ticket["severity"]))
+    local = db_to_local(due, desk.settings.desk.timezone)
+    return [render(lang, "severity", severity_name=name, due=local)]
