@@ -442,3 +442,26 @@ def test_a_batch_reports_progress_after_each_mail_read_and_written(sample_desk: 
     results = runner.process_batch(sample_desk, ids, T0, lambda: beats.append(len(beats)))
     assert len(beats) == 2 * len(ids)
     assert all(r.state != "pending" for r in results)
+
+
+def test_only_mail_that_may_open_a_ticket_is_read_before_the_lock(
+    sample_desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Severity, missing information and the customer are read for a new ticket only; a
+    reply in a conversation (a follow-up, an engineer's answer) joins its ticket unread,
+    and one that opens a ticket after all (its ticket closed) is read by the step."""
+    from sepdesk.pipeline import work as work_module
+
+    read: list[str] = []
+    real = work_module.understand
+
+    def counting(subject: str, text: str, attachments: object = ()) -> object:
+        read.append(subject)
+        return real(subject, text, attachments)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(work_module, "understand", counting)
+    outcomes = replay(sample_desk)
+    opened = [r for r in outcomes.values() if r["outcome"] == "new_ticket"]
+    joined = [r for r in outcomes.values() if r["outcome"] == "follow_up"]
+    assert opened and joined
+    assert len(read) == len(opened)

@@ -271,7 +271,10 @@ def _prepare(desk: Desk, row: dict, at: datetime) -> Work:
     try:
         if is_bounce(work.parsed):
             work.bounce_report()  # reads the notice's parts: no lock needed
-        if work.automatic_reason() is None:
+        # Only a new ticket reads them (opening.py). A mail that names a conversation
+        # mostly joins its ticket: read for nothing, it cost as much again as its parse.
+        # Should it open a ticket after all (its ticket closed), the step reads them.
+        if work.automatic_reason() is None and not row.get("threaded"):
             work.understanding()
             work.customer()  # reads contracts only; a new ticket needs it, under the lock it is checked
     except Exception:  # asked again in the steps, inside the row's fence (attempts, quarantine)
