@@ -6,15 +6,18 @@ bench/understanding.py over the sample corpus and holds it to the targets.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sepdesk.pipeline import rules
 from sepdesk.pipeline.classify import (
+    _QUOTED,
+    _SENTENCE_END,
     FIELDS,
     READ_LIMIT,
     _Facts,
@@ -2218,3 +2221,55 @@ def test_the_writer_alone_affected_and_work_by_hand_meanwhile() -> None:
     assert _Facts("", "Es betrifft nur mich. Trotzdem wüsste ich gern, warum.").single_user
     text = "We could not restore it and had to rebuild the routes by hand."
     assert _Facts("", text).continues == "had to rebuild the routes by hand"
+
+
+# The two patterns as first written, lookbehinds first: the faster forms must match the
+# very same places.
+_SENTENCE_END_AS_WRITTEN = re.compile(
+    r"(?<=[.!?])(?<!\d\.)\s+(?=[A-ZÄÖÜ])|(?<=\d\.)\s+(?=[A-ZÄÖÜ])"
+    r"(?!(?:Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember)\b)"
+)
+_QUOTED_AS_WRITTEN = re.compile(r"[\"“„»][^\"“”„«»\n]{1,200}[\"”“«]|(?<!\w)'[^'\n]{1,200}'(?!\w)")
+_PIECES = st.sampled_from(
+    [
+        " ",
+        "  ",
+        "\n",
+        "\t",
+        ".",
+        "!",
+        "?",
+        "'",
+        '"',
+        "“",
+        "”",
+        "„",
+        "»",
+        "«",
+        "3",
+        "12.",
+        "a",
+        "Wort",
+        "Der",
+        "Änderung",
+        "November",
+        "Mai",
+        "it's",
+        "x'",
+        "'y",
+        "Ende. ",
+        "Nr. 4 ",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=30).map("".join))
+@example("Am 12. November lief es. Am 3. Mai nicht! Nr. 4 Der Job.")
+@example("it's 'a quote' and x'y' 'z'")
+@example(". Der")
+@example("' x'")
+def test_sentence_ends_and_quotes_are_where_the_patterns_as_written_find_them(text: str) -> None:
+    for fast, written in ((_SENTENCE_END, _SENTENCE_END_AS_WRITTEN), (_QUOTED, _QUOTED_AS_WRITTEN)):
+        assert [m.span() for m in fast.finditer(text)] == [m.span() for m in written.finditer(text)]
+        assert fast.split(text) == written.split(text)

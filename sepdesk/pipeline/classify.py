@@ -417,7 +417,8 @@ def _is_error(quoted: str) -> bool:
 
 # A quoted message: "Cannot open file ...", 'Warning: No e-mail notification configured'.
 # An apostrophe inside a word ("we're", "can't") neither opens nor closes one.
-_QUOTED = re.compile(r"[\"“„»][^\"“”„«»\n]{1,200}[\"”“«]|(?<!\w)'[^'\n]{1,200}'(?!\w)")
+# (The apostrophe before its lookbehind: ``re`` then skips to the quote marks.)
+_QUOTED = re.compile(r"[\"“„»][^\"“”„«»\n]{1,200}[\"”“«]|'(?<!\w')[^'\n]{1,200}'(?!\w)")
 
 
 def _names_operation(sentence: str) -> bool:
@@ -440,8 +441,10 @@ def sentences(text: str) -> list[str]:
 
 # Compiled once: sentences() runs over every line of a mail twice (severity, action).
 # Not after a day before its month: "die Sicherungen vom 4. und 3. November ...".
+# The space first, its lookbehinds after it (the same places): ``re`` then skips to each
+# space, instead of trying the lookbehinds at every position (a third of the time).
 _SENTENCE_END = re.compile(
-    r"(?<=[.!?])(?<!\d\.)\s+(?=[A-ZÄÖÜ])|(?<=\d\.)\s+(?=[A-ZÄÖÜ])"
+    r"\s(?<=[.!?]\s)(?<!\d\.\s)\s*(?=[A-ZÄÖÜ])|\s(?<=\d\.\s)\s*(?=[A-ZÄÖÜ])"
     r"(?!(?:Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember)\b)"
 )
 _BLANK_LINES = re.compile(r"\n\s*\n")
