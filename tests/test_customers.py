@@ -254,3 +254,20 @@ def test_licence_tokens_are_found_as_by_the_plain_pattern(text: str) -> None:
 def test_a_signatures_cust_dot_is_a_label(index: ContractIndex) -> None:
     m = _match(index, "Regards,\nD. MacLeod\nSEP cust. 311111", sender="x@elsewhere.example")
     assert (m.customer_number, m.basis) == ("311111", "number")
+
+
+_NUMBER_TOKEN_AS_WRITTEN = re.compile(r"(?<![\w+\-/.,])\d{5,8}(?![\w\-/]|[.:,]\d)")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789 +-/.,:x\n", max_size=40))
+def test_number_tokens_are_where_the_pattern_as_written_finds_them(text: str) -> None:
+    assert [m.span() for m in rules.NUMBER_TOKEN.finditer(text)] == [
+        m.span() for m in _NUMBER_TOKEN_AS_WRITTEN.finditer(text)
+    ]
+    for start in range(len(text)):  # search(rest) is asked from a label on
+        found, written = (
+            rules.NUMBER_TOKEN.search(text, start),
+            _NUMBER_TOKEN_AS_WRITTEN.search(text, start),
+        )
+        assert (found and found.span()) == (written and written.span())

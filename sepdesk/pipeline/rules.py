@@ -44,7 +44,9 @@ CUSTOMER_LABEL = _rx(
 # What may stand between a label and its number: ": ", " lautet ", " at SEP: ", " meines Kunden: ".
 LABEL_GAP = re.compile(r"[^\d\n]{0,32}(?:\n[^\d\n]{0,8})?")  # one line break: HTML table cells
 # A candidate customer number: 5 to 8 digits, not part of a longer token (phone, date, version, IP).
-NUMBER_TOKEN = re.compile(r"(?<![\w+\-/.,])\d{5,8}(?![\w\-/]|[.:,]\d)")
+# Its first digit before the lookbehind (the same places): re skips to digits instead of
+# trying the lookbehind at every position of the mail.
+NUMBER_TOKEN = re.compile(r"\d(?<![\w+\-/.,]\d)\d{4,7}(?![\w\-/]|[.:,]\d)")
 # Words that show the digits after a label belong to something else (or that the label was negated).
 NOT_A_CUSTOMER_NUMBER = _rx(
     r"\b(?:tel|telefon|phone|fax|mobil\w*|mobile|handy|hotline|durchwahl)\b",
