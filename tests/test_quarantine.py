@@ -167,13 +167,18 @@ def test_a_copy_processed_later_releases_the_entry_of_the_one_that_failed(
     assert f"released the entry of intake #{first.intake_id}" in steps_taken.fetchone()[0]
 
 
+def quarantine_header_of_copy(desk: Desk) -> None:
+    """COPY as the IMAP poller keeps a message too large: its header alone, quarantined."""
+    header = COPY.split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    big = store_raw(desk.db, source="imap", raw=header, received_at=T0, source_ref="1/7")
+    runner.quarantine_oversize(desk, big.intake_id, "message too large: 30 MB")
+
+
 def test_the_whole_mail_of_one_quarantined_as_too_large_releases_its_entry(
     desk: Desk, tmp_path: Path
 ) -> None:
     """Only its header was stored; read again in full (``max_message_bytes`` raised)."""
-    header = COPY.split(b"\r\n\r\n")[0] + b"\r\n\r\n"
-    big = store_raw(desk.db, source="imap", raw=header, received_at=T0, source_ref="1/7")
-    runner.quarantine_oversize(desk, big.intake_id, "message too large: 30 MB")
+    quarantine_header_of_copy(desk)
     assert len(listed(desk, tmp_path)) == 1
     whole = store_raw(desk.db, source="imap", raw=COPY, received_at=T0, source_ref="1/8")
     assert runner.process(desk, whole.intake_id, T0).outcome == "new_ticket"
@@ -184,9 +189,7 @@ def test_another_mail_with_the_same_message_id_leaves_the_entry_listed(
     desk: Desk, tmp_path: Path
 ) -> None:
     """A client that reuses Message-IDs must not hide another mail's entry."""
-    header = COPY.split(b"\r\n\r\n")[0] + b"\r\n\r\n"
-    big = store_raw(desk.db, source="imap", raw=header, received_at=T0, source_ref="1/7")
-    runner.quarantine_oversize(desk, big.intake_id, "message too large: 30 MB")
+    quarantine_header_of_copy(desk)
     other = COPY.replace(b"Subject: Restore fails", b"Subject: Licence question").replace(
         b"Our restore of the file server fails since Monday.", b"How do I add a licence?"
     )
