@@ -431,6 +431,82 @@ def test_a_reply_reopening_after_the_due_starts_the_clock_again(desk: Desk) -> N
     assert not ticket_breached(after, reply_at)
 
 
+def test_a_reopening_reply_processed_late_runs_its_clock_from_its_receipt(desk: Desk) -> None:
+    """SPEC §1: the response time runs from the receipt. Processed ten days later (a
+    backlog, a replay), the reopened ticket's due was counted from the processing."""
+    t, _ = opened(desk)
+    number = t["ticket_number"]
+    feed(desk, engineer_mail(f"[SEP {number}]", "#solve")[0], T0 + timedelta(hours=1))
+    reply_at = T0 + timedelta(days=3)
+    raw = mail(CUSTOMER, f"Re: [SEP {number}]", "Still broken.")[0]
+    stored = store_raw(desk.db, source="file", raw=raw, received_at=reply_at)
+    assert runner.process(desk, stored.intake_id, reply_at + timedelta(days=10)).outcome == (
+        "follow_up"
+    )
+    after = ticket(desk, number)
+    assert after["clock_from"] == to_db(reply_at)
+    due = from_db(after["first_response_due"])
+    assert reply_at < due < reply_at + timedelta(days=3)
+
+
+LAST_DAY = (  # a business contract whose last day is the request's (T0: 2026-11-02)
+    "customer_number,customer_name,level,start,end,contacts,license_ids,license_type,sce\n"
+    "190001,Ende GmbH,business,2025-11-03,2026-11-02,it@ende.example,SL-1,full,no\n"
+)
+RENEWED = (  # the same customer's new contract, from two days later
+    "customer_number,customer_name,level,start,end,contacts,license_ids,license_type,sce\n"
+    "190001,Ende GmbH,business,2026-11-04,2027-11-03,it@ende.example,SL-1,full,no\n"
+)
+
+
+def contracts_file(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, "utf-8")
+    return path
+
+
+def test_a_request_of_the_contracts_last_day_completed_after_it_is_accepted(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """SPEC §1: support needs a current contract on the day the message is received.
+    Completed by a follow-up after the contract ended, the request was made unqualified
+    and its deadline dropped (review finding)."""
+    import_csv(desk.db, contracts_file(tmp_path, "last.csv", LAST_DAY), T0)
+    raw, _ = mail("it@ende.example", "Backup broken", "Hello, our backup is broken.")
+    number = feed(desk, raw, T0).ticket or ""
+    first = ticket(desk, number)
+    assert (first["status"], first["contract_state"]) == ("needs-info", "current")
+    reply = mail("it@ende.example", f"Re: [SEP {number}] Backup broken", REQUEST)[0]
+    assert feed(desk, reply, T0 + timedelta(days=1)).outcome == "follow_up"
+    done = ticket(desk, number)
+    assert (done["status"], done["contract_state"]) == ("accepted", "current")
+    # Its clock runs from the request (the follow-up raised it to Major: a new due).
+    assert done["call_id"] and done["clock_from"] is None and done["first_response_due"]
+    assert outbox(desk, kind="call_accepted", ticket_id=done["id"])
+
+
+def test_a_request_qualified_by_a_renewal_runs_its_clock_from_the_mail_that_brought_it(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """Received without a current contract, completed after the customer renewed: the
+    clock runs from the first mail received under the new contract. From the request, it
+    had passed before the contract began: breached the moment it was accepted."""
+    import_csv(desk.db, contracts_file(tmp_path, "old.csv", LAST_DAY), T0)
+    later = T0 + timedelta(days=1)  # the day after the old contract's last
+    number = feed(desk, mail("it@ende.example", "Restore fails", REQUEST)[0], later).ticket or ""
+    assert ticket(desk, number)["status"] == "unqualified"
+    renewal_day = T0 + timedelta(days=2)
+    import_csv(desk.db, contracts_file(tmp_path, "new.csv", RENEWED), renewal_day)
+    reply_at = renewal_day + timedelta(hours=1)
+    reply = mail("it@ende.example", f"Re: [SEP {number}] Restore fails", "We renewed today.")[0]
+    assert feed(desk, reply, reply_at).outcome == "follow_up"
+    done = ticket(desk, number)
+    assert (done["status"], done["contract_state"]) == ("accepted", "current")
+    assert done["clock_from"] == to_db(reply_at)
+    assert from_db(done["first_response_due"]) > reply_at
+    assert not ticket_breached(done, reply_at)
+
+
 # --------------------------------------------------------------------------- strangers
 
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sepdesk.instants import from_db
+from sepdesk.instants import from_db, to_db
 from sepdesk.pipeline.answer import answer_customer, notify_team
 from sepdesk.pipeline.classify import Understanding, own_text, severity_of, understand
-from sepdesk.pipeline.customer import CustomerFacts, facts_for, facts_for_number
+from sepdesk.pipeline.customer import CustomerFacts, facts_for, facts_for_number, local_day
+from sepdesk.pipeline.customers import contract_state
 from sepdesk.pipeline.opening import REPLY_KINDS, emergency_used, open_from_mail
 from sepdesk.pipeline.staff import is_staff_address
 from sepdesk.pipeline.work import Work
@@ -79,9 +81,28 @@ def _refresh_customer(work: Work, ticket: dict[str, Any], text: str) -> Customer
 def _renewed(ticket: dict[str, Any], cf: CustomerFacts) -> bool:
     """A request qualified only by a contract current as of this mail records that contract:
     its level gives the clock its terms (an expired customer who bought an Emergency Call
-    is timed as one, not by the old contract's severity table). One current when the
-    request came keeps the terms of that day (SPEC §1)."""
+    is timed as one, not by the old contract's severity table), and its clock runs from
+    this mail (see _recheck). One current when the request came keeps the terms of that
+    day (SPEC §1)."""
     return cf.contract is not None and ticket["contract_state"] != "current"
+
+
+def _covers_request(work: Work, ticket: dict[str, Any], cf: CustomerFacts) -> bool:
+    """Whether ``cf``'s contract was current on the day the request was received (one
+    bought that very day, imported after the request came, covers it)."""
+    day = local_day(work.desk, from_db(ticket["received_at"]))
+    return contract_state(cf.contract, day) == "current"
+
+
+def _as_of_request(ticket: dict[str, Any], cf: CustomerFacts) -> CustomerFacts:
+    """The contract facts a follow-up is judged by: a contract current when the request
+    came stays so (SPEC §1: support needs one "on the day the message is received"),
+    also when it has ended by the follow-up; the request was judged then, and its clock
+    runs. Judged as of the follow-up, the last day's request was made unqualified and
+    its deadline dropped (review finding)."""
+    if ticket["contract_state"] != "current" or cf.state == "current":
+        return cf
+    return replace(cf, state="current")
 
 
 def _recheck(
@@ -99,6 +120,7 @@ def _recheck(
     before = json.loads(ticket["missing_info"])
     missing = tuple(m for m in u.missing_info if m in before)
     was_needs_info = ticket["status"] == "needs-info"
+    cf = _as_of_request(ticket, cf)
     # An emergency contract's one incident may have gone to another call meanwhile.
     used = emergency_used(work, cf, ticket["id"])
     status, why = decide_status(
@@ -112,6 +134,11 @@ def _recheck(
     )
     renewed = _renewed(ticket, cf)
     contract = {"contract_level": cf.level, "contract_state": cf.state} if renewed else {}
+    if renewed and cf.state == "current" and not _covers_request(work, ticket, cf):
+        # The request had no current contract, and the new one began after it: this mail
+        # is the first received under it, and the clock runs from here. From the
+        # request's receipt it was breached before the contract began (review finding).
+        contract["clock_from"] = to_db(work.received_at)
     tickets.update(
         desk.db,
         ticket["id"],
@@ -243,7 +270,9 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
     # Reopened or woken, a request goes back to what it was (still missing information,
     # still without a contract), and this mail is checked as any other follow-up.
     if status == "solved":
-        clock = reopen_clock(ticket, work.at)
+        # The new clock runs from this mail's receipt (SPEC §1), not from when it was
+        # processed: a backlog after downtime, a replay, put its due days late (review).
+        clock = reopen_clock(ticket, work.received_at)
         tickets.update(
             desk.db, ticket["id"], work.at, status=active_status(ticket), solved_at=None, **clock
         )
