@@ -431,6 +431,26 @@ def test_a_reply_reopening_after_the_due_starts_the_clock_again(desk: Desk) -> N
     assert not ticket_breached(after, reply_at)
 
 
+def test_a_waiting_ticket_accepted_again_gets_no_second_call_id_notice(desk: Desk) -> None:
+    """SPEC §2: the Call ID is mailed once. Accepted, set waiting, accepted again (by mail
+    or by the CLI's action): a second notice went out, and the CLI's change had no event
+    (review finding)."""
+    t, _ = needs_info(desk)
+    number = t["ticket_number"]
+    at = T0 + timedelta(minutes=5)
+    for i, body in enumerate(("#accept", "#waiting", "#accept", "#waiting")):
+        feed(desk, engineer_mail(f"Re: [SEP {number}]", body)[0], at + timedelta(minutes=i))
+    actions.apply(desk, number, "accept", at + timedelta(minutes=9), "cli")
+    done = ticket(desk, number)
+    assert done["status"] == "accepted" and done["call_id"]
+    assert len(outbox(desk, kind="call_accepted", ticket_id=done["id"])) == 1
+    kinds = [
+        e["kind"]
+        for e in desk.db.query("SELECT kind FROM events WHERE ticket_id = ?", [done["id"]])
+    ]
+    assert kinds[-1] == "accept", kinds
+
+
 def test_a_reopening_reply_processed_late_runs_its_clock_from_its_receipt(desk: Desk) -> None:
     """SPEC §1: the response time runs from the receipt. Processed ten days later (a
     backlog, a replay), the reopened ticket's due was counted from the processing."""

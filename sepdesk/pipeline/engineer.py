@@ -51,13 +51,16 @@ def handle_engineer_mail(work: Work) -> None:
         command_error(work, ticket, "a command is wrong", errors)
         work.finish("follow_up", f"staff mail on {number}: bad command, nothing done", ticket)
         return
+    had_call_id = ticket["call_id"]
     try:
         ticket = _apply(work, ticket, commands)
     except (InvalidTransition, InputError, NotFound) as exc:
         command_error(work, ticket, "a command cannot be done", [str(exc)])
         work.finish("follow_up", f"staff mail on {number}: {exc}; nothing done", ticket)
         return
-    accepted = any(c.name == "accept" for c in commands)
+    # A Call ID given by this mail is told; a ticket accepted again (waiting, then
+    # #accept) had its Call ID mailed already (SPEC §2: once; a review found it twice).
+    accepted = any(c.name == "accept" for c in commands) and not had_call_id
     why = _answer(work, ticket, "" if note else relay_text(work, rest), accepted) or (
         "internal note, not relayed" if note else "commands only, not relayed"
     )

@@ -98,7 +98,11 @@ def apply(
             tickets.update(db, tid, at, status="accepted")
             if ticket["first_response_due"] is None:
                 restart_clock(desk, tid)
-            if notify_customer:
+            if ticket["call_id"]:
+                # Accepted before (then set waiting): the Call ID was mailed then (SPEC §2:
+                # once; a review found it twice) and its event logged; this one says so.
+                tickets.add_event(db, tid, at, actor, "accept", {"call_id": ticket["call_id"]})
+            elif notify_customer:
                 call_id_notice(desk, tickets.get(db, tid), at)
         elif action == "solve":
             tickets.update(db, tid, at, status="solved", solved_at=to_db(at))
