@@ -49,6 +49,10 @@ def test_a_person_passes() -> None:
         ("List-Unsubscribe: <mailto:leave@lists.example>\r\n", "mailing list (list-unsubscribe)"),
         ("X-Loop: support@sep.example\r\n", "X-Loop"),
         ("X-Loop: <HILFE@sep.example>\r\n", "X-Loop"),
+        # Every occurrence counts, and a comment after the keyword (review finding).
+        ("Auto-Submitted: no\r\nAuto-Submitted: auto-replied\r\n", "auto-replied"),
+        ("Precedence: normal\r\nPrecedence: bulk\r\n", "Precedence: bulk"),
+        ("Precedence: bulk (weekly)\r\n", "Precedence: bulk"),
     ],
 )
 def test_automatic_headers(headers: str, expected: str) -> None:

@@ -61,12 +61,18 @@ def null_reverse_path(value: str) -> bool:
 _BULK_PRECEDENCE = ("bulk", "junk", "list", "auto_reply")
 
 
+def _keyword(value: str) -> str:
+    """A header's leading keyword, lower-cased, without parameters or a comment."""
+    return re.split(r"[\s;(]", value.strip().lower(), maxsplit=1)[0]
+
+
 def _auto_submitted(m: ParsedMail, _desk: Collection[str]) -> str | None:
-    value = m.header("auto-submitted").strip().lower()
-    # RFC 3834: "no" (optionally with parameters or a comment) is the only human value.
-    keyword = re.split(r"[\s;(]", value, maxsplit=1)[0]
-    if value and keyword != "no":
-        return f"Auto-Submitted: {value}"
+    # Every occurrence: "Auto-Submitted: no" above "Auto-Submitted: auto-replied" got an
+    # answer when only the first was read (review finding). RFC 3834: "no" (optionally
+    # with parameters or a comment) is the only human value.
+    for value in m.headers.get("auto-submitted", []):
+        if value.strip() and _keyword(value) != "no":
+            return f"Auto-Submitted: {value.strip().lower()}"
     return None
 
 
@@ -80,8 +86,11 @@ def _autoreply_headers(m: ParsedMail, _desk: Collection[str]) -> str | None:
 
 
 def _precedence(m: ParsedMail, _desk: Collection[str]) -> str | None:
-    value = m.header("precedence").strip().lower()
-    return f"Precedence: {value}" if value in _BULK_PRECEDENCE else None
+    # Every occurrence, and the keyword before a comment ("bulk (weekly)").
+    for value in m.headers.get("precedence", []):
+        if _keyword(value) in _BULK_PRECEDENCE:
+            return f"Precedence: {value.strip().lower()}"
+    return None
 
 
 def _list_mail(m: ParsedMail, _desk: Collection[str]) -> str | None:
