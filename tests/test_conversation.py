@@ -431,6 +431,23 @@ def test_a_reply_reopening_after_the_due_starts_the_clock_again(desk: Desk) -> N
     assert not ticket_breached(after, reply_at)
 
 
+@pytest.mark.parametrize("reply_to", ["SEP Support <support@sep.example>", ENGINEER])
+def test_a_reply_to_of_the_desk_or_staff_is_not_used(desk: Desk, reply_to: str) -> None:
+    """The customer got no acknowledgement (the desk never mails itself) and engineers'
+    answers had nowhere to go (review finding): such a Reply-To is dropped, as an
+    automatic one is, and the desk answers From."""
+    raw, _ = mail(CUSTOMER, "Restore fails", REQUEST, headers={"Reply-To": reply_to})
+    number = feed(desk, raw, T0).ticket or ""
+    t = ticket(desk, number)
+    assert t["reply_to"] == ""
+    [ack] = [r for r in outbox(desk, ticket_id=t["id"]) if r["kind"] != "team_notice"]
+    assert json.loads(ack["to_addrs"]) == [CUSTOMER]
+    answer = engineer_mail(f"Re: [SEP {number}] Restore fails", "Please send the log.")[0]
+    feed(desk, answer, T0 + timedelta(hours=1))
+    [relayed] = outbox(desk, kind="relay", ticket_id=t["id"])
+    assert json.loads(relayed["to_addrs"]) == [CUSTOMER]
+
+
 def test_a_waiting_ticket_accepted_again_gets_no_second_call_id_notice(desk: Desk) -> None:
     """SPEC §2: the Call ID is mailed once. Accepted, set waiting, accepted again (by mail
     or by the CLI's action): a second notice went out, and the CLI's change had no event
