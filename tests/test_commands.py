@@ -103,6 +103,8 @@ def test_aligned_pass_from_our_authserv_is_staff(auth: tuple[str, ...]) -> None:
         ("mx.sep.example; dmarc=pass header.from=sep.example",),
         # our MX's own verdict is on top; a forged one of the same id further down is ignored
         ("mx.sep.example; dkim=none", "mx.sep.example; dkim=pass header.d=sep.example"),
+        # an encoded word is no verdict: our MX, stripping headers of its id, never saw one
+        ("=?utf-8?q?mx.sep.example=3B_dkim=3Dpass_header.d=3Dsep.example?=",),
     ],
 )
 def test_missing_failing_or_foreign_results_are_not_staff(auth: tuple[str, ...]) -> None:
