@@ -448,6 +448,32 @@ def test_a_reply_to_of_the_desk_or_staff_is_not_used(desk: Desk, reply_to: str) 
     assert json.loads(relayed["to_addrs"]) == [CUSTOMER]
 
 
+def test_two_autoresponders_without_loop_headers_stop_after_one_round(desk: Desk) -> None:
+    """A customer's out-of-office and an engineer's, neither marking its replies, answered
+    each other through the desk for as long as they ran (review finding): each follow-up
+    a team notice, each staff reply relayed. The same words again from a sender within a
+    day are stored and passed on to no one."""
+    t, _ = opened(desk)
+    number = t["ticket_number"]
+    at = T0 + timedelta(minutes=1)
+    for i in range(4):
+        away = mail(CUSTOMER, f"Re: [SEP {number}] Restore", "Ich bin bis 2027 nicht im Buero.")
+        assert feed(desk, away[0], at + timedelta(minutes=2 * i)).outcome == "follow_up"
+        oof = engineer_mail(
+            f"Re: [SEP {number}] Restore", "I am out of the office until 4 January."
+        )
+        assert feed(desk, oof[0], at + timedelta(minutes=2 * i + 1)).outcome == "follow_up"
+    notices = [r for r in outbox(desk, ticket_id=t["id"]) if r["kind"] == "team_notice"]
+    assert len(notices) == 2  # the new ticket's, the first follow-up's
+    assert len(outbox(desk, kind="relay", ticket_id=t["id"])) == 1
+    stored = desk.db.execute("SELECT count(*) FROM messages WHERE ticket_id = ?", [t["id"]])
+    assert stored.fetchone()[0] >= 9  # every mail kept on the ticket
+    # Other words are passed on again.
+    news = mail(CUSTOMER, f"Re: [SEP {number}] Restore", "Back early: the restore still fails.")
+    feed(desk, news[0], at + timedelta(minutes=20))
+    assert len([r for r in outbox(desk, ticket_id=t["id"]) if r["kind"] == "team_notice"]) == 3
+
+
 def test_a_waiting_ticket_accepted_again_gets_no_second_call_id_notice(desk: Desk) -> None:
     """SPEC §2: the Call ID is mailed once. Accepted, set waiting, accepted again (by mail
     or by the CLI's action): a second notice went out, and the CLI's change had no event

@@ -23,6 +23,7 @@ from sepdesk.pipeline.answer import hold_reply, may_answer
 from sepdesk.pipeline.classify import own_text
 from sepdesk.pipeline.commands import Command, parse_commands
 from sepdesk.pipeline.conversation import subject_refs
+from sepdesk.pipeline.repeats import said_before
 from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import record_response
 from sepdesk.templates import render
@@ -98,6 +99,9 @@ def _answer(work: Work, ticket: dict[str, Any], text: str, accepted: bool) -> st
         if text:
             command_error(work, ticket, "the ticket has no customer address to relay to", [])
         return "no customer address, not relayed"
+    if text and said_before(work, ticket):
+        # An engineer's autoresponder answering a customer's (see repeats.py).
+        return "the sender's same words again (an autoresponder), not relayed"
     if text:
         relay(work, ticket, text, accepted)
         return f"relayed to {to}"

@@ -18,6 +18,7 @@ from sepdesk.pipeline.classify import Understanding, own_text, severity_of, unde
 from sepdesk.pipeline.customer import CustomerFacts, facts_for, facts_for_number, local_day
 from sepdesk.pipeline.customers import contract_state
 from sepdesk.pipeline.opening import REPLY_KINDS, emergency_used, open_from_mail
+from sepdesk.pipeline.repeats import said_before
 from sepdesk.pipeline.staff import is_staff_address
 from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import reopen_clock, restart_clock
@@ -298,7 +299,10 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
         if u is not None and cf is not None:
             _recheck(work, ticket, text, u, cf, raised)
             ticket = tickets.get(desk.db, ticket["id"])
-    notify_team(work, ticket, "Customer follow-up")
+    if said_before(work, ticket):
+        work.decide("notice", "no team notice: the sender's same words again (an autoresponder)")
+    else:
+        notify_team(work, ticket, "Customer follow-up")
     work.finish("follow_up", f"{how}: appended to {ticket['ticket_number']}", ticket)
 
 
