@@ -532,3 +532,19 @@ def test_a_reload_names_only_the_sections_that_need_a_restart_and_changed() -> N
     assert changed_sections(old, port, RESTART_SECTIONS) == ["[smtp]"]
     assert changed_sections(old, level, RESTART_SECTIONS) == []
     assert changed_sections(old, both, RESTART_SECTIONS) == ["[smtp]", "[imap]"]
+
+
+def test_a_restart_section_changed_and_changed_back_is_no_change_at_the_second_reload() -> None:
+    """The daemon compared a reload with the file it read last: a port changed, then put
+    back, was called a change that needs a restart twice, though the receiver had kept
+    the port all along (review finding)."""
+    from sepdesk.config import from_mapping
+    from sepdesk.daemon.serve import RESTART_SECTIONS, changed_sections, running
+
+    started = from_mapping({"smtp": {"port": 2525}, "log": {"level": "INFO"}}, "old")
+    moved = from_mapping({"smtp": {"port": 2526}, "log": {"level": "DEBUG"}}, "new")
+    assert changed_sections(started, moved, RESTART_SECTIONS) == ["[smtp]"]
+    now = running(started, moved)
+    assert now.smtp.port == 2525 and now.log.level == "DEBUG"  # the rest applies at once
+    back = from_mapping({"smtp": {"port": 2525}, "log": {"level": "DEBUG"}}, "new")
+    assert changed_sections(now, back, RESTART_SECTIONS) == []

@@ -193,7 +193,7 @@ class Daemon:
         kept = changed_sections(self.settings, new, RESTART_SECTIONS)
         if kept:
             log.warning("SIGHUP: changes to %s take effect after a restart", ", ".join(kept))
-        self.settings = new
+        new = self.settings = running(self.settings, new)
         set_level(new.log.level)  # before the pipeline processes start: they take it over
         for desk in self.desks:
             desk.settings = new
@@ -263,6 +263,13 @@ class Daemon:
         limit = time.monotonic() - HUNG_AFTER
         procs_ok = self.processes is None or not self.processes.hung_since(limit)
         return procs_ok and all(w.is_alive() and w.heartbeat > limit for w in self.workers)
+
+
+def running(current: Settings, new: Settings) -> Settings:
+    """``new`` as the daemon runs it after a reload: the sections that need a restart keep
+    the values it runs with. Compared with the file last read instead, a change undone
+    by the next reload was called one that needs a restart (review finding)."""
+    return dataclasses.replace(new, **{name: getattr(current, name) for name in RESTART_SECTIONS})
 
 
 def changed_sections(old: Settings, new: Settings, names: tuple[str, ...]) -> list[str]:
