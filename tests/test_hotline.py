@@ -269,6 +269,31 @@ def test_call_appended_to_a_mail_ticket(hdesk: Desk, tmp_path: Path) -> None:
     assert t["first_response_at"] is not None
 
 
+def test_a_graver_call_raises_the_ticket_and_a_milder_one_leaves_it(
+    hdesk: Desk, tmp_path: Path
+) -> None:
+    """SPEC §1: Critical issues are phoned in. A Critical call about a ticket opened as
+    Major kept Major's due (review finding): the hotline's word raises it, as an
+    engineer's #severity would; a milder call leaves it."""
+    _, first = run(hdesk, write_csv(tmp_path / "a.csv", [row("S1")]))  # Major
+    call_id = first[0].ticket or ""
+    before = tickets.find(hdesk.db, call_id)
+    critical = row("S2", started_at="2026-11-23T10:30:00", severity="1", ticket=call_id)
+    run(hdesk, write_csv(tmp_path / "b.csv", [critical]))
+    raised = tickets.find(hdesk.db, call_id)
+    assert (before["severity"], raised["severity"]) == (2, 1)
+    assert raised["first_response_due"] < before["first_response_due"]
+    events = list(
+        hdesk.db.query(
+            "SELECT * FROM events WHERE ticket_id = ? AND kind = 'severity'", [raised["id"]]
+        )
+    )
+    assert [json.loads(e["detail"])["by"] for e in events] == ["hotline call S2"]
+    minor = row("S3", started_at="2026-11-23T11:00:00", severity="3", ticket=call_id)
+    run(hdesk, write_csv(tmp_path / "c.csv", [minor]))
+    assert tickets.find(hdesk.db, call_id)["severity"] == 1
+
+
 # --------------------------------------------------------------------------- idempotence
 
 

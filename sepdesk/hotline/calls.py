@@ -25,8 +25,11 @@ Policy choices (SPEC §1 is written for mail; these are the phone equivalents):
   (level, end) appear only when every recipient is a registered contact of the
   customer, so an unknown caller never learns them. Language: a recipient domain
   ending in ``.de``, ``.at`` or ``.ch`` gives German, anything else English.
-- An appended call leaves the ticket's severity, status and customer as they are
-  (the engineer changes those with ``tickets severity``/``accept``...).
+- An appended call leaves the ticket's status and customer as they are (the engineer
+  changes those with ``tickets accept``...), and its severity unless the call's is
+  graver: the hotline's word raises it (a ``severity`` event, the due recomputed from
+  receipt; a demo contract still shows Minor at most). A Critical phoned in about a
+  ticket opened as Minor kept Minor's due, two days out (review finding).
 - Demo contracts are shown as Minor, as for mail; the row's severity is kept as
   ``stated_severity``. An emergency contract whose one incident is used makes the
   call ``unqualified``, and the mail says which Call ID used it.
@@ -48,7 +51,7 @@ from sepdesk.instants import db_to_local, to_db
 from sepdesk.outbound.compose import tagged_subject
 from sepdesk.outbound.outbox import queued_mail
 from sepdesk.pipeline.customers import ContractIndex, ContractView, contract_state
-from sepdesk.sla.deadlines import response_detail, start_clock, stop_clock
+from sepdesk.sla.deadlines import response_detail, restart_clock, start_clock, stop_clock
 from sepdesk.templates import greeting, render, table
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import decide_status, emergency_used_by, shown_severity
@@ -181,6 +184,7 @@ def append_call(ctx: CallImport, batch: Batch, ticket: dict[str, Any], row: Call
     assert row.started_at is not None
     started = to_db(row.started_at)
     _call_rows(ctx, batch, ticket["id"], row, started)
+    _raise_severity(ctx, batch, ticket, row)
     engineer = row.get("engineer")
     if engineer:
         detail = response_detail(ticket, row.started_at)
@@ -188,6 +192,30 @@ def append_call(ctx: CallImport, batch: Batch, ticket: dict[str, Any], row: Call
             stop_clock(ctx.desk.db, ticket["id"], row.started_at, bool(detail["late"]))
         event = tickets.event_values(ticket["id"], started, engineer, "responded", detail)
         batch.add("events", event)
+
+
+def _raise_severity(ctx: CallImport, batch: Batch, ticket: dict[str, Any], row: CallRow) -> None:
+    """The call's severity on its ticket where it is graver: the hotline's word (SPEC §1:
+    Critical issues are phoned in). Its events go with the batch's, in row order."""
+    assert row.started_at is not None and row.severity is not None
+    level, _why = shown_severity(row.severity, ticket["contract_state"], ticket["contract_level"])
+    if level >= ticket["severity"]:
+        return
+    tid, started, old_due = ticket["id"], to_db(row.started_at), ticket["first_response_due"]
+    tickets.update(ctx.desk.db, tid, row.started_at, severity=level)
+    if old_due is not None:
+        due = to_db(restart_clock(ctx.desk, tid))
+        if due != old_due:
+            change = {"from": old_due, "to": due}
+            batch.add("events", tickets.event_values(tid, started, "desk", "due_changed", change))
+    actor = row.get("engineer") or "hotline"
+    detail = {
+        "value": level,
+        "from": ticket["severity"],
+        "by": f"hotline call {row.get('call_uid')}",
+    }
+    batch.add("events", tickets.event_values(tid, started, actor, "severity", detail))
+    ticket.update(tickets.get(ctx.desk.db, tid))  # later rows of the batch see the new level
 
 
 @dataclass(frozen=True)
