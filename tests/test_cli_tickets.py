@@ -244,6 +244,13 @@ def test_unknown_id_is_one_line_exit_1(cfg: Path, args: tuple[str, ...]) -> None
     assert "T-2026-999999" in result.stderr or "C-2026-99999" in result.stderr
 
 
+def test_an_unknown_id_is_named_as_typed(cfg: Path) -> None:
+    """ "garbage" was named "GARBAGE": something nobody typed (review finding)."""
+    result = run(cfg, "tickets", "show", " garbage ")
+    assert (result.exit_code, result.stderr) == (1, "sepdesk: garbage: no such ticket or Call ID\n")
+    assert run(cfg, "tickets", "show", "t-2026-000001").exit_code == 0  # found whatever the case
+
+
 def test_impossible_transitions_are_one_line_exit_1(cfg: Path) -> None:
     ref = "T-2026-000003"
     assert run(cfg, "tickets", "close", ref).exit_code == 0

@@ -417,6 +417,23 @@ def test_reply_within_reopen_days_reopens_and_after_close_links(desk: Desk) -> N
     assert ticket(desk, result.ticket or "")["linked_ticket"] == number
 
 
+def test_the_linked_ticket_s_answer_does_not_call_a_solved_ticket_closed(desk: Desk) -> None:
+    """After reopen_days a reply to a solved ticket opens a linked one; its answer said
+    the earlier ticket "is closed" (review finding): it is solved, and completed."""
+    t, _ = opened(desk)
+    number = t["ticket_number"]
+    feed(desk, engineer_mail(f"[SEP {number}]", "#solve")[0], T0 + timedelta(hours=1))
+    later = T0 + timedelta(days=desk.settings.desk.reopen_days + 1)
+    result = feed(desk, mail(CUSTOMER, f"Re: [SEP {number}]", "It fails again.")[0], later)
+    assert result.outcome == "new_ticket" and ticket(desk, number)["status"] == "solved"
+    new = ticket(desk, result.ticket or "")
+    [answer] = [r for r in outbox(desk, ticket_id=new["id"]) if r["kind"] != "team_notice"]
+    body = email.message_from_bytes(answer["raw"], policy=email.policy.default)
+    text = body.get_content() if not body.is_multipart() else body.get_body().get_content()
+    assert f"Your earlier ticket {number} has been completed" in text
+    assert "is closed" not in text
+
+
 def test_a_reply_reopening_after_the_due_starts_the_clock_again(desk: Desk) -> None:
     """Solved in time without an answer, reopened by the customer after the due: a new
     response clock from the reply, not a breach back to the old due (black-box review)."""

@@ -144,12 +144,13 @@ def get(db: sqlite_utils.Database, ticket_id: int) -> dict[str, Any]:
 
 def find(db: sqlite_utils.Database, ref: str) -> dict[str, Any]:
     """A ticket by ticket number or Call ID (case-insensitive)."""
-    ref = ref.strip().upper()
+    key = ref.strip().upper()
     rows = list(
-        db.query("SELECT * FROM tickets WHERE ticket_number = ? OR call_id = ?", [ref, ref])
+        db.query("SELECT * FROM tickets WHERE ticket_number = ? OR call_id = ?", [key, key])
     )
     if not rows:
-        raise NotFound(f"{ref}: no such ticket or Call ID")
+        # As typed (stripped): "GARBAGE" named something nobody typed (review finding).
+        raise NotFound(f"{ref.strip()}: no such ticket or Call ID")
     return rows[0]
 
 
