@@ -222,3 +222,19 @@ def test_an_address_in_bounce_prose_is_whole_or_none() -> None:
 
     assert _ADDRESS.findall("to " + "a" * 70 + ".kim@kunde.example failed") == []
     assert _ADDRESS.findall("to kim@kunde.example failed") == ["kim@kunde.example"]
+
+
+def test_blanks_before_a_header_s_colon_do_not_hide_it_or_end_the_header() -> None:
+    """RFC 5322's obsolete syntax ("Auto-Submitted : auto-replied"): the standard parser
+    took the line for the body's start, so the auto-reply was answered and its Subject
+    and Message-ID were lost (review finding)."""
+    raw = (
+        b"From: it@kunde.example\r\nAuto-Submitted : auto-replied\r\nTo: support@sep.example\r\n"
+        b"Subject \t: Abwesenheitsnotiz\r\nMessage-ID: <r5@kunde.example>\r\n\r\n"
+        b"Ich bin nicht im Buero.\r\nNote : a colon in the body stays as it is.\r\n"
+    )
+    parsed = parse_mail(raw)
+    assert automatic_reason(parsed, DESK) == "Auto-Submitted: auto-replied"
+    assert (parsed.subject, parsed.message_id) == ("Abwesenheitsnotiz", "r5@kunde.example")
+    assert "Note : a colon in the body stays as it is." in parsed.text
+    assert any("Auto-Submitted: blanks before its colon" in d for d in parsed.defects)

@@ -426,9 +426,9 @@ def digest_id(raw: bytes) -> str:
 
 def _structure(raw: bytes) -> tuple[Message, list[str]]:
     """The standard library's parse (as mail-parser makes it) and every defect it noted."""
+    raw, defects = _colons_closed_up(raw)
     try:
         msg = email.message_from_bytes(raw)
-        defects: list[str] = []
         for part in msg.walk():  # recursive: absurd nesting ends here, as a ParseError
             defects.extend(f"{part.get_content_type()}: {type(d).__name__}" for d in part.defects)
     except RecursionError:  # the parser recurses once per multipart level
@@ -436,6 +436,27 @@ def _structure(raw: bytes) -> tuple[Message, list[str]]:
     except Exception as exc:  # the email package raises bare exceptions on broken MIME
         raise ParseError(f"cannot decode MIME structure: {type(exc).__name__}: {exc}") from None
     return msg, defects
+
+
+def _colons_closed_up(raw: bytes) -> tuple[bytes, list[str]]:
+    """``raw`` with the blanks between a header field's name and its colon removed, in the
+    header section only ("Auto-Submitted : auto-replied", RFC 5322 §4.5.1 obs-optional).
+    The standard parser takes such a line for the start of the body: the auto-reply was
+    answered, and its Subject and Message-ID were read as text (review finding)."""
+    end = _HEADER_END.search(raw)
+    head = raw[: end.start()] if end else raw
+    if not _SPACED_COLON.search(head):
+        return raw, []
+    names = [m.group(1).decode("ascii") for m in _SPACED_COLON.finditer(head)]
+    fixed = _SPACED_COLON.sub(rb"\1:", head)
+    defects = [
+        f"header {n}: blanks before its colon (obsolete syntax), read as {n}:" for n in names
+    ]
+    return fixed + raw[len(head) :], defects
+
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_SPACED_COLON = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.M)
 
 
 def _known_charsets(msg: Message) -> list[str]:
