@@ -443,9 +443,11 @@ def _colons_closed_up(raw: bytes) -> tuple[bytes, list[str]]:
     header section only ("Auto-Submitted : auto-replied", RFC 5322 §4.5.1 obs-optional).
     The standard parser takes such a line for the start of the body: the auto-reply was
     answered, and its Subject and Message-ID were read as text (review finding)."""
-    end = _HEADER_END.search(raw)
-    head = raw[: end.start()] if end else raw
-    if not _SPACED_COLON.search(head):
+    # The pattern opens with a line end, which re skips to; the substring tests spare
+    # nearly every mail the search of its header (together ~20 us a mail before).
+    end = _BLANK_LINE.search(raw)
+    head = raw[: end.start() + 1] if end else raw
+    if (b" :" not in head and b"\t:" not in head) or not _SPACED_COLON.search(head):
         return raw, []
     names = [m.group(1).decode("ascii") for m in _SPACED_COLON.finditer(head)]
     fixed = _SPACED_COLON.sub(rb"\1:", head)
@@ -455,7 +457,7 @@ def _colons_closed_up(raw: bytes) -> tuple[bytes, list[str]]:
     return fixed + raw[len(head) :], defects
 
 
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_BLANK_LINE = re.compile(rb"\n\r?\n")
 _SPACED_COLON = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.M)
 
 

@@ -18,7 +18,7 @@ from sepdesk.pipeline.classify import own_text
 from sepdesk.pipeline.work import Work
 
 REPEAT_WINDOW = timedelta(hours=24)
-_LOOKBACK = 20  # the sender's latest messages on the ticket compared, at most
+_LOOKBACK = 3  # the sender's latest messages on the ticket compared (its last reply is one)
 
 
 def said_before(work: Work, ticket: dict[str, Any]) -> bool:
