@@ -141,6 +141,13 @@ def _tickets_in(path: Path) -> int:
 def test_backup_copies_the_database(desk: Desk, tmp_path: Path) -> None:
     cfg = config_for(desk, tmp_path)
     target = tmp_path / "backups" / "sepdesk-copy.db"
+    missing = run(cfg, "backup", str(target))  # a folder is not created: a typo shows
+    assert (missing.exit_code, missing.stderr) == (
+        1,
+        f"sepdesk: {target}: backup failed: no folder {target.parent}\n",
+    )
+    assert not target.parent.exists()
+    target.parent.mkdir()
     result = run(cfg, "backup", str(target))
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"backup written to {target}")
@@ -152,6 +159,7 @@ def test_backup_is_readable_by_its_owner_only(desk: Desk, tmp_path: Path) -> Non
     """The copy holds every mail: a umask of 022 (root's, cron's) must not make it 0644."""
     cfg = config_for(desk, tmp_path)
     target = tmp_path / "backups" / "sepdesk-copy.db"
+    target.parent.mkdir()
     old = os.umask(0o022)
     try:
         result = run(cfg, "backup", str(target))

@@ -22,9 +22,12 @@ def backup_to(db: sqlite_utils.Database, target: str | Path) -> int:
     live = _live_file(db, target)
     if live is not None:
         raise StoreError(f"{target}: that is the live database ({live}); back up to another file")
+    if not target.parent.is_dir():
+        # Not created: a mistyped folder (/srv/bakup) reported success, and the copy sat
+        # where no backup job collects it (review finding). Every other output refuses it.
+        raise StoreError(f"{target}: backup failed: no folder {target.parent}")
     tmp = target.with_name(target.name + ".partial")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         tmp.unlink(missing_ok=True)
         # Created empty with its final mode first: SQLite would create it from the umask,
         # and gives its rollback journal the database file's mode.
