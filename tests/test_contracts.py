@@ -180,7 +180,7 @@ def test_a_record_of_several_lines_is_named_by_all_of_them(desk: Desk, tmp_path:
     assert "line 3, field level: missing (2 fields" not in refused(desk, path)
     assert "lines 3-4, field level: missing (2 fields" in refused(desk, path)
     path = write(tmp_path, HEADER, '100002,"Beta\nAG",gold,2026-02-01,,a@b.de,,DEMO,', GOOD)
-    assert "lines 2-3, field level" in refused(desk, path)
+    assert "lines 2-3, field customer_name: control character" in refused(desk, path)
     path = write(tmp_path, HEADER, "", GOOD, "", GOOD.replace("full", "PRO"))
     assert ", line 5, field license_type" in refused(desk, path)  # blank lines counted
 
@@ -198,6 +198,15 @@ def test_a_record_of_several_lines_is_named_by_all_of_them(desk: Desk, tmp_path:
         (",A,business,2026-01-01,,a@x.de,,full,", "line 3, field customer_number"),
         # no end, and 12 months after the start is past the calendar: refused, no traceback
         ("100001,A,business,9999-06-01,,a@x.de,,full,", "line 3, field end"),
+        # a NUL or another control character was stored (review finding)
+        (
+            "100001,A\x00B,business,2026-01-01,,a@x.de,,full,",
+            "field customer_name: control character '\\x00'",
+        ),
+        (
+            "100001,A,business,2026-01-01,,a@x.de,SL-1\x1b,full,",
+            "line 3, field license_ids: control",
+        ),
     ],
 )
 def test_a_bad_field_is_named_by_line_and_field(
