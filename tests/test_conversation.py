@@ -25,7 +25,7 @@ from sepdesk.config import Settings
 from sepdesk.contracts import import_csv
 from sepdesk.daemon.workers import PipelineJob
 from sepdesk.desk import Desk
-from sepdesk.instants import from_db, to_db
+from sepdesk.instants import db_to_local, from_db, to_db
 from sepdesk.intake.files import ingest_file
 from sepdesk.intake.smtp import IntakeHandler, start_receiver
 from sepdesk.intake.store import store_raw
@@ -1583,6 +1583,12 @@ def test_a_follow_up_showing_a_standstill_raises_the_severity_and_its_clock(desk
     assert t2["severity"] == 1
     assert t2["first_response_due"] < t["first_response_due"]
     assert events_of(desk, t2, "severity_raised") == [{"value": 1, "from": 2, "by": "follow-up"}]
+    # The customer is told: the new due, and the hotline now it is Critical (review finding).
+    [told] = [r for r in outbox(desk, ticket_id=t["id"]) if r["kind"] == "call_accepted"][1:]
+    text = told["raw"].decode()
+    assert desk.settings.desk.hotline_phone in text
+    due = db_to_local(t2["first_response_due"], desk.settings.desk.timezone)
+    assert due and due in text.replace("=\r\n", "").replace("=\n", "")
 
 
 @pytest.mark.parametrize("before", ["severity set by hand", "answered"])

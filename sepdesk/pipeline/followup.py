@@ -184,6 +184,22 @@ def _recheck(
     work.ticket = ticket
 
 
+def _tell_raise(work: Work, ticket: dict[str, Any]) -> None:
+    """Answer a follow-up that raised an accepted (or waiting) ticket: its new severity and
+    due, and the hotline number when it is now Critical (SPEC §1; README). Only a ticket
+    still being re-checked was answered: this customer kept the old due (review finding)."""
+    cf = facts_for_number(work.desk, ticket["customer_number"], work.received_at)
+    kind = "call_accepted" if ticket["call_id"] else "ack"
+    answer_customer(
+        work,
+        ticket,
+        kind,
+        _as_of_request(ticket, cf),
+        opened="followup",
+        critical=ticket["severity"] == 1,
+    )
+
+
 def _may_raise_severity(work: Work, ticket: dict[str, Any]) -> bool:
     """Only while nobody has answered (an answered ticket's clock has stopped, and its
     engineer reads the mail) and nobody has set the severity: an engineer's change or the
@@ -299,6 +315,8 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
         if u is not None and cf is not None:
             _recheck(work, ticket, text, u, cf, raised)
             ticket = tickets.get(desk.db, ticket["id"])
+        elif raised:
+            _tell_raise(work, ticket)
     if said_before(work, ticket):
         work.decide("notice", "no team notice: the sender's same words again (an autoresponder)")
     else:
