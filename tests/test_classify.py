@@ -2273,3 +2273,17 @@ def test_sentence_ends_and_quotes_are_where_the_patterns_as_written_find_them(te
     for fast, written in ((_SENTENCE_END, _SENTENCE_END_AS_WRITTEN), (_QUOTED, _QUOTED_AS_WRITTEN)):
         assert [m.span() for m in fast.finditer(text)] == [m.span() for m in written.finditer(text)]
         assert fast.split(text) == written.split(text)
+
+
+def test_a_paragraph_on_one_line_quoting_an_error_keeps_its_language() -> None:
+    """Many clients send a paragraph as one line; one quoting "...: Error: ..." was dropped
+    whole as a log line, and the German mail was answered in English (review finding)."""
+    text = (
+        'Hallo, seit heute kommen keine Benachrichtigungen mehr, im Log steht "sbc-5001: '
+        'Error: SMTP connection refused" beim Versand der Job-Benachrichtigung. Können Sie '
+        "uns bitte helfen? SEP sesam 5.1.0.4 auf Windows Server 2022, Bandbibliothek MSL2024."
+    )
+    assert language(text) == "de"
+    assert (
+        language("2026-11-02 10:00 sbc: Error: the job and the drive and the tape\nDanke") == "de"
+    )

@@ -191,7 +191,10 @@ def language(text: str) -> str:
     Only the words before the first closing line ("Best regards", "Viele Grüße") count, so
     a German signature under an English mail does not decide.
     """
-    text = rules.LOG_TEXT_LINE.sub("", _LOG_BLOCK.sub("", text))
+    # Quoted messages first: a paragraph sent as one line that quotes an error ('im Log
+    # steht "sbc-5001: Error: ..."') was taken for a log line and dropped whole, and a
+    # German mail was answered in English (review finding).
+    text = rules.LOG_TEXT_LINE.sub("", _LOG_BLOCK.sub("", _QUOTED.sub(" ", text)))
     closing = rules.CLOSING.search(text)
     body = text[: closing.start()] if closing and text[: closing.start()].strip() else text
     words = _WORD.findall(body.lower())
