@@ -491,6 +491,25 @@ def test_two_autoresponders_without_loop_headers_stop_after_one_round(desk: Desk
     assert len([r for r in outbox(desk, ticket_id=t["id"]) if r["kind"] == "team_notice"]) == 3
 
 
+def test_a_critical_ticket_without_contract_accepted_by_hand_gets_due_and_hotline(
+    desk: Desk,
+) -> None:
+    """An engineer accepts a Critical request that came without a contract: its clock
+    runs, and the Call ID notice said neither the due nor the hotline (review finding)."""
+    body = f"{GRAVER}\nThe restore of our file server fails, the older backups too.\nKim"
+    t = ticket(
+        desk, feed(desk, mail("kim@gmail.example", "Restore fails", body)[0], T0).ticket or ""
+    )
+    assert (t["status"], t["severity"]) == ("unqualified", 1)
+    actions.apply(desk, t["ticket_number"], "accept", T0 + timedelta(minutes=5), "cli")
+    done = ticket(desk, t["ticket_number"])
+    assert done["first_response_due"]
+    [notice] = outbox(desk, kind="call_accepted", ticket_id=done["id"])
+    text = notice["raw"].decode().replace("=\r\n", "").replace("=\n", "")
+    assert desk.settings.desk.hotline_phone in text
+    assert db_to_local(done["first_response_due"], desk.settings.desk.timezone) in text
+
+
 def test_a_waiting_ticket_accepted_again_gets_no_second_call_id_notice(desk: Desk) -> None:
     """SPEC §2: the Call ID is mailed once. Accepted, set waiting, accepted again (by mail
     or by the CLI's action): a second notice went out, and the CLI's change had no event

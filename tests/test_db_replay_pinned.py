@@ -63,7 +63,10 @@ in from a regeneration, checked to differ in those alone.
 2026-12-07, sixteenth session: the Call ID notice also gives the severity and the
 first-response due (a review's finding): the ``call_accepted`` body in ``samples``
 (``outbox`` and ``messages``) came in from a regeneration, checked to differ in those
-alone (its ``data_versions`` tables left out).
+alone (its ``data_versions`` tables left out). The same notice for a ticket without a
+current contract (accepted by hand, its clock running) gives them too, and the hotline
+for a Critical one (same session): the other ``call_accepted`` body of ``samples``
+(``outbox`` and ``messages``), regenerated and checked the same way.
 
 Two replays, chosen to run every path that writes a ticket:
 

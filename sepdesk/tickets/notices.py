@@ -59,12 +59,16 @@ def call_id_notice(desk: Desk, ticket: dict[str, Any], at: datetime) -> int | No
 
 def _severity_block(desk: Desk, ticket: dict[str, Any]) -> list[str]:
     """The severity and the first-response due, as the acknowledgement of an accepted
-    request gives them (a review found the notice without them): while the clock runs
-    under a current contract and nobody has answered yet."""
+    request gives them (a review found the notice without them), and for a Critical one
+    the hotline: while the clock runs and nobody has answered yet."""
     due = ticket["first_response_due"]
-    if not due or ticket["first_response_at"] or ticket["contract_state"] != "current":
+    if not due or ticket["first_response_at"]:
         return []
+    # Under no current contract too: an engineer accepted it, and its clock runs.
     lang = ticket["language"]
     name = table(lang, "severities").get(str(ticket["severity"]), str(ticket["severity"]))
     local = db_to_local(due, desk.settings.desk.timezone)
-    return [render(lang, "severity", severity_name=name, due=local)]
+    blocks = [render(lang, "severity", severity_name=name, due=local)]
+    if ticket["severity"] == 1:  # SPEC §1: a Critical request's reply gives the hotline
+        blocks.append(render(lang, "critical", hotline=desk.settings.desk.hotline_phone))
+    return blocks
