@@ -510,6 +510,21 @@ def test_a_critical_ticket_without_contract_accepted_by_hand_gets_due_and_hotlin
     assert db_to_local(done["first_response_due"], desk.settings.desk.timezone) in text
 
 
+def test_a_mail_processed_after_a_reply_to_it_joins_the_reply_s_ticket(desk: Desk) -> None:
+    """Out of order (a replay, a mail delayed on its way): the reply opened a ticket, and
+    the mail it answers opened a second one, with a second acknowledgement (review
+    finding). The desk had seen the mail's Message-ID, in the reply's In-Reply-To."""
+    original, mid = mail(CUSTOMER, "Restore fails", REQUEST, name="Pieter Dekker")
+    reply = mail(CUSTOMER, "Re: Restore fails", "Also the older backups fail.", in_reply_to=mid)
+    first = feed(desk, reply[0], T0 + timedelta(minutes=20))
+    assert first.outcome == "new_ticket"
+    later = feed(desk, original, T0 + timedelta(minutes=21))
+    assert (later.outcome, later.ticket) == ("follow_up", first.ticket)
+    assert desk.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
+    steps = desk.db.execute("SELECT steps FROM intake ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert f"a reply to <{mid}> came first" in steps
+
+
 def test_a_waiting_ticket_accepted_again_gets_no_second_call_id_notice(desk: Desk) -> None:
     """SPEC §2: the Call ID is mailed once. Accepted, set waiting, accepted again (by mail
     or by the CLI's action): a second notice went out, and the CLI's change had no event

@@ -84,6 +84,8 @@ def test_dedupe_finds_a_message_id_through_its_index(tmp_path: Path) -> None:
     ]
     assert any("intake_message_id" in step for step in plan), plan
     assert any("outbox" in step and "message_id=?" in step for step in plan), plan
+    assert any("messages_in_reply_to" in step for step in plan), plan  # replies that came first
+    assert not [step for step in plan if step.startswith("SCAN messages")], plan
 
 
 def test_contracts_version_is_one_lookup(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ to the one they named.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlite_utils
@@ -85,20 +85,35 @@ def _message_id_tickets(
             yield tickets.get(db, int(row[0])), f"In-Reply-To/References <{mid}>"
 
 
+def _answered_tickets(
+    db: sqlite_utils.Database, mail: ParsedMail, ticket_ids: Sequence[int]
+) -> Iterator[tuple[dict[str, Any], str]]:
+    """The tickets holding a reply to this very mail (``ticket_ids``, newest first, as the
+    dedupe step found them), processed before it: a replay out of order, a mail delayed
+    on its way. It opened a second ticket, and its sender got two acknowledgements
+    (review finding)."""
+    for ticket_id in ticket_ids:
+        yield tickets.get(db, ticket_id), f"a reply to <{mail.message_id}> came first"
+
+
 def _reply_ids(mail: ParsedMail) -> list[str]:
     ids = [*mail.references, mail.in_reply_to] if mail.in_reply_to else list(mail.references)
     return [i for i in ids if i]
 
 
 def referred_tickets(
-    db: sqlite_utils.Database, mail: ParsedMail
+    db: sqlite_utils.Database, mail: ParsedMail, answered_in: Sequence[int] = ()
 ) -> Iterator[tuple[dict[str, Any], str]]:
     """Every ticket the mail refers to, best evidence first, each once, and how it does.
 
     Lazy: the caller stops at the first ticket it takes, and the rest is never looked up.
     """
     seen: set[int] = set()
-    for found in (_subject_tickets(db, mail.subject), _message_id_tickets(db, _reply_ids(mail))):
+    for found in (
+        _subject_tickets(db, mail.subject),
+        _message_id_tickets(db, _reply_ids(mail)),
+        _answered_tickets(db, mail, answered_in),
+    ):
         for ticket, how in found:
             if ticket["id"] not in seen:
                 seen.add(ticket["id"])

@@ -34,7 +34,8 @@ def step_parse(work: Work) -> None:
 # Both places a Message-ID may already be known, asked in one statement: the earlier
 # mails with it, as "id:same bytes" pairs (newest first, a bounded few: a client that
 # reuses one Message-ID for every mail must not make each new one parse them all under
-# the write lock), whether it is one of ours, and whether a copy is in quarantine.
+# the write lock), whether it is one of ours, whether a copy is in quarantine, and
+# the tickets of replies to it that came first.
 DEDUPE_LOOKBACK = 5
 DEDUPE_QUERY = (
     "SELECT (SELECT group_concat(id || ':' || same) FROM (SELECT id, digest = (SELECT digest"
@@ -42,15 +43,19 @@ DEDUPE_QUERY = (
     f" AND state = 'done' AND outcome != 'duplicate' ORDER BY id DESC LIMIT {DEDUPE_LOOKBACK})),"
     " EXISTS (SELECT 1 FROM outbox WHERE message_id = :mid),"
     " EXISTS (SELECT 1 FROM intake WHERE message_id = :mid AND state = 'quarantined'"
-    " AND id != :id)"
+    " AND id != :id),"
+    " (SELECT group_concat(ticket_id) FROM (SELECT ticket_id, max(id) AS newest FROM messages"
+    " WHERE in_reply_to = :mid AND direction = 'in' GROUP BY ticket_id ORDER BY newest DESC))"
 )
 
 
 def step_dedupe(work: Work) -> None:
-    seen, own, quarantined = work.desk.db.execute(
+    seen, own, quarantined, answered = work.desk.db.execute(
         DEDUPE_QUERY, {"mid": work.parsed.message_id, "id": work.intake_id}
     ).fetchone()
     work.quarantined_copy = bool(quarantined)
+    if answered and work.parsed.has_message_id:  # a reply to this mail came first
+        work.answered_in = [int(t) for t in str(answered).split(",")]
     earlier = (
         [(int(i), same == "1") for i, same in (p.split(":") for p in seen.split(","))]
         if seen
@@ -125,7 +130,7 @@ def step_thread(work: Work) -> None:
     """
     sender = work.parsed.from_addr
     staff = is_staff_address(work.desk.settings, sender)
-    for ticket, how in referred_tickets(work.desk.db, work.parsed):
+    for ticket, how in referred_tickets(work.desk.db, work.parsed, work.answered_in):
         if staff or belongs_to(work.desk, ticket, sender):
             work.thread = ticket
             work.decide("thread", f"{ticket['ticket_number']} ({how})")

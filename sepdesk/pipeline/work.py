@@ -47,6 +47,8 @@ class Work:
     # An earlier copy of this message (same Message-ID) is in quarantine: its entry is
     # released once this one has its outcome (runner._mark_done).
     quarantined_copy: bool = False
+    # Tickets holding a reply to this very mail, processed before it (step_dedupe asks).
+    answered_in: list[int] = field(default_factory=list)
     outcome: str | None = None
     reason: str = ""
     steps: list[dict[str, str]] = field(default_factory=list)

@@ -367,3 +367,10 @@ def m012_intake_threaded_pending(db: sqlite_utils.Database) -> None:
     rows = db.execute("SELECT id, raw FROM intake WHERE state = 'pending' AND NOT threaded")
     threaded = [(row_id,) for row_id, raw in rows.fetchall() if names_a_thread(bytes(raw))]
     db.conn.executemany("UPDATE intake SET threaded = 1 WHERE id = ?", threaded)
+
+
+@MIGRATIONS()
+def m013_messages_in_reply_to(db: sqlite_utils.Database) -> None:
+    """A mail processed after a reply to it finds that reply's ticket by it (the dedupe
+    step's query, conversation.referred_tickets): one index lookup per mail."""
+    db.execute("CREATE INDEX IF NOT EXISTS messages_in_reply_to ON messages(in_reply_to)")
