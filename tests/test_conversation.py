@@ -525,6 +525,24 @@ def test_a_mail_processed_after_a_reply_to_it_joins_the_reply_s_ticket(desk: Des
     assert f"a reply to <{mid}> came first" in steps
 
 
+def test_information_sent_after_an_engineer_accepted_is_recorded(desk: Desk) -> None:
+    """Accepted by hand while still missing the hardware, then the customer names it: it
+    stayed listed as missing, also in the team notice above that text (review finding)."""
+    no_hardware = REQUEST.replace(
+        ", backup to a Si3 deduplication store on a Dell PowerVault ME5012", ""
+    )
+    t = ticket(desk, feed(desk, mail(CUSTOMER, "Restore fails", no_hardware)[0], T0).ticket or "")
+    assert (t["status"], json.loads(t["missing_info"])) == ("needs-info", ["hardware"])
+    actions.apply(desk, t["ticket_number"], "accept", T0 + timedelta(minutes=5), "cli")
+    given = "The backup target is a Quantum Scalar i3 tape library with LTO-8 drives."
+    reply = mail(CUSTOMER, f"Re: [SEP {t['ticket_number']}] Restore fails", given)[0]
+    assert feed(desk, reply, T0 + timedelta(minutes=30)).outcome == "follow_up"
+    done = ticket(desk, t["ticket_number"])
+    assert (done["status"], json.loads(done["missing_info"])) == ("accepted", [])
+    [notice] = outbox(desk, kind="team_notice", ticket_id=done["id"])[-1:]
+    assert "Missing:    -" in notice["raw"].decode()  # the template's spacing
+
+
 def test_a_waiting_ticket_accepted_again_gets_no_second_call_id_notice(desk: Desk) -> None:
     """SPEC §2: the Call ID is mailed once. Accepted, set waiting, accepted again (by mail
     or by the CLI's action): a second notice went out, and the CLI's change had no event

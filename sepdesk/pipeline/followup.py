@@ -184,6 +184,19 @@ def _recheck(
     work.ticket = ticket
 
 
+def _record_supplied(work: Work, ticket: dict[str, Any], u: Understanding) -> None:
+    """The missing information a follow-up gave on a ticket accepted by hand before it
+    came: it stayed listed as missing, on the ticket and in the team notice above the
+    very text that gave it (review finding). No reply: the ticket is accepted."""
+    before = json.loads(ticket["missing_info"] or "[]")
+    still = [m for m in u.missing_info if m in before]
+    if still == before:
+        return
+    tickets.update(work.desk.db, ticket["id"], work.at, missing_info=still)
+    given = ", ".join(m for m in before if m not in still)
+    work.decide("missing", f"now given: {given}")
+
+
 def _tell_raise(work: Work, ticket: dict[str, Any]) -> None:
     """Answer a follow-up that raised an accepted (or waiting) ticket: its new severity and
     due, and the hotline number when it is now Critical (SPEC §1; README). Only a ticket
@@ -302,10 +315,13 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
         tickets.add_event(desk.db, ticket["id"], work.at, work.parsed.from_addr, "woken", {})
     ticket = tickets.get(desk.db, ticket["id"])
     recheck = ticket["status"] in ("needs-info", "unqualified", "new")
+    # Accepted by an engineer while still missing something: what comes now is recorded.
+    fill = not recheck and bool(json.loads(ticket["missing_info"] or "[]"))
     raise_ok = _may_raise_severity(work, ticket)
-    if recheck or raise_ok:  # the whole conversation read again only where it can matter
+    if recheck or raise_ok or fill:  # the conversation read again only where it can matter
         text = _customer_texts(work, ticket)
-        u = understand(ticket["subject"], text, work.parsed.attachments) if recheck else None
+        read = recheck or fill
+        u = understand(ticket["subject"], text, work.parsed.attachments) if read else None
         judged = (u.severity, u.severity_reasons) if u else severity_of(ticket["subject"], text)
         cf = _refresh_customer(work, ticket, text) if recheck else None
         ticket = tickets.get(desk.db, ticket["id"])
@@ -317,6 +333,9 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
             ticket = tickets.get(desk.db, ticket["id"])
         elif raised:
             _tell_raise(work, ticket)
+        if fill and u is not None:
+            _record_supplied(work, ticket, u)
+            ticket = tickets.get(desk.db, ticket["id"])
     if said_before(work, ticket):
         work.decide("notice", "no team notice: the sender's same words again (an autoresponder)")
     else:
