@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ import sqlite_utils
 from dateutil.relativedelta import relativedelta
 
 from sepdesk.csvheader import column_key
-from sepdesk.errors import InputError, NotFound
+from sepdesk.errors import CONTROL, InputError, NotFound
 from sepdesk.instants import to_db
 from sepdesk.mailbox import is_domain_entry, is_mailbox
 from sepdesk.store import write_tx
@@ -92,19 +91,14 @@ def _contact_ok(entry: str) -> bool:
     return is_mailbox(entry) and "." in entry.partition("@")[2]
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def parse_row(row: dict[str, str], where: str) -> ContractRow:
     """One CSV row to a ContractRow, or InputError naming the line and field."""
     values = {k: (row.get(k) or "").strip() for k in COLUMNS}
     # A NUL or another control character was stored, and shown in every list and mail
     # that names the customer (review finding).
-    odd = next((k for k in COLUMNS if _CONTROL.search(values[k])), None)
-    if odd:
-        found = _CONTROL.search(values[odd])
-        assert found is not None
-        raise InputError(f"{where}, field {odd}: control character {found.group()!r}")
+    for key in COLUMNS:
+        if found := CONTROL.search(values[key]):
+            raise InputError(f"{where}, field {key}: control character {found.group()!r}")
     for required in ("customer_number", "customer_name", "level", "start", "license_type"):
         if not values[required]:
             raise InputError(f"{where}, field {required}: missing")

@@ -2,14 +2,15 @@
 
 import re
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# C0 and C1 control characters: escaped in error lines, refused in imported fields.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def one_line(text: str) -> str:
     """An error's text as one line that a terminal or log shows as it is: runs of
     whitespace (line breaks too) as one space, other control characters as escapes
     (an ESC from a server's answer or a user's argument would drive the terminal)."""
-    return _CONTROL.sub(lambda m: ascii(m.group())[1:-1], " ".join(text.split()))
+    return CONTROL.sub(lambda m: ascii(m.group())[1:-1], " ".join(text.split()))
 
 
 class SepdeskError(Exception):

@@ -324,13 +324,12 @@ def test_a_mail_without_from_gets_a_ticket_and_its_sender_or_reply_to_the_answer
 ) -> None:
     """No From header is a person's mistake or a broken script as often as an automatic
     mail: the Sender names who wrote in, the Reply-To gets the answer; nothing is dropped."""
-    mail = tmp_path / "nofrom.eml"
-    mail.write_bytes(
+    raw = (
         b"Reply-To: hans@nofrom-firma.de\nSender: h.meier@nofrom-firma.de\n"
         b"To: support@sep.example\nSubject: Restore fails\nMessage-ID: <nofrom2@nofrom-firma.de>\n"
         b"\nRestore of our file server fails with error 55, production is down.\n"
     )
-    assert ingest_file(desk, mail, T0).outcome == "new_ticket"
+    assert ingest_all(desk, tmp_path, raw) == ["new_ticket"]
     ticket = desk.db.execute("SELECT requester, reply_to FROM tickets").fetchone()
     assert ticket == ("h.meier@nofrom-firma.de", "hans@nofrom-firma.de")
     acks = [r for r in outbox_rows(desk) if r["kind"] != "team_notice"]
@@ -338,12 +337,11 @@ def test_a_mail_without_from_gets_a_ticket_and_its_sender_or_reply_to_the_answer
 
 
 def test_a_mail_without_any_sender_gets_a_ticket_but_no_reply(desk: Desk, tmp_path: Path) -> None:
-    mail = tmp_path / "nobody.eml"
-    mail.write_bytes(
+    raw = (
         b"To: support@sep.example\nSubject: Restore fails\nMessage-ID: <nobody@x.example>\n"
         b"\nRestore of our file server fails with error 55.\n"
     )
-    assert ingest_file(desk, mail, T0).outcome == "new_ticket"
+    assert ingest_all(desk, tmp_path, raw) == ["new_ticket"]
     assert [r["kind"] for r in outbox_rows(desk)] in ([], ["team_notice"])
 
 

@@ -52,7 +52,7 @@ from sepdesk.outbound.compose import tagged_subject
 from sepdesk.outbound.outbox import queued_mail
 from sepdesk.pipeline.customers import ContractIndex, ContractView, contract_state
 from sepdesk.sla.deadlines import response_detail, restart_clock, start_clock, stop_clock
-from sepdesk.templates import greeting, render, table
+from sepdesk.templates import greeting, render, severity_line
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import decide_status, emergency_used_by, shown_severity
 
@@ -397,8 +397,7 @@ def confirmation_body(
     clock = who.state == "current" and not used and not ticket["first_response_at"]
     due = db_to_local(ticket["first_response_due"], tz) if clock else None
     if due:
-        name = table(lang, "severities").get(str(ticket["severity"]), str(ticket["severity"]))
-        blocks.append(render(lang, "severity", severity_name=name, due=due))
+        blocks.append(severity_line(lang, ticket["severity"], due))
     blocks.extend(ctx.blocks(lang, who, verified, used))
     return "\n\n".join(b.strip() for b in blocks if b.strip()) + "\n"
 

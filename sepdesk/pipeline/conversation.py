@@ -20,7 +20,7 @@ import sqlite_utils
 
 from sepdesk.desk import Desk
 from sepdesk.pipeline.customer import contract_index
-from sepdesk.pipeline.parse import ParsedMail, eight_bit_text, header_text
+from sepdesk.pipeline.parse import ParsedMail, blank_line, eight_bit_text, header_text
 from sepdesk.store import holds_address
 from sepdesk.tickets import store as tickets
 
@@ -51,8 +51,8 @@ def names_a_thread(raw: bytes) -> bool:
     a ticket number in its (decoded) Subject, by the rule the thread step uses. Such mail
     is processed in the order received (runner.pending_ids): what it does to a ticket
     depends on what came before it (a #solve, then a reply)."""
-    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i != -1]
-    head = b"\n" + (raw[: min(ends)] if ends else raw)
+    end = blank_line(raw)
+    head = b"\n" + (raw[: end.start()] if end else raw)
     if _REPLY_HEADER.search(head):
         return True
     subject = _SUBJECT.search(head)

@@ -445,7 +445,7 @@ def _colons_closed_up(raw: bytes) -> tuple[bytes, list[str]]:
     answered, and its Subject and Message-ID were read as text (review finding)."""
     # The pattern opens with a line end, which re skips to; the substring tests spare
     # nearly every mail the search of its header (together ~20 us a mail before).
-    end = _BLANK_LINE.search(raw)
+    end = blank_line(raw)
     head = raw[: end.start() + 1] if end else raw
     if (b" :" not in head and b"\t:" not in head) or not _SPACED_COLON.search(head):
         return raw, []
@@ -455,6 +455,13 @@ def _colons_closed_up(raw: bytes) -> tuple[bytes, list[str]]:
         f"header {n}: blanks before its colon (obsolete syntax), read as {n}:" for n in names
     ]
     return fixed + raw[len(head) :], defects
+
+
+def blank_line(raw: bytes) -> re.Match[bytes] | None:
+    """The blank line that ends a raw mail's header section, with the line end before it
+    (CRLF or bare LF); None for a mail that is all header. A search that opens with a
+    line end, which ``re`` skips to."""
+    return _BLANK_LINE.search(raw)
 
 
 _BLANK_LINE = re.compile(rb"\n\r?\n")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sepdesk.templates import greeting, render, table
+from sepdesk.templates import greeting, render, severity_line, table
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,7 @@ def _work_blocks(f: ReplyFacts) -> list[str]:
     if f.call_id:
         blocks.append(render(lang, "accepted", call_id=f.call_id))
     if f.severity and f.due and f.contract_state == "current" and not f.emergency_used_by:
-        name = table(lang, "severities").get(str(f.severity), str(f.severity))
-        blocks.append(render(lang, "severity", severity_name=name, due=f.due))
+        blocks.append(severity_line(lang, f.severity, f.due))
     if f.ambiguous:
         blocks.append(render(lang, "ambiguous"))
     if f.missing:

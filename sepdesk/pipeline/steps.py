@@ -6,7 +6,6 @@ Each step records what it decided on the Work (and so on the intake row).
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
 
 from sepdesk.pipeline.bounce import record_bounce
@@ -14,7 +13,7 @@ from sepdesk.pipeline.bounces import is_bounce
 from sepdesk.pipeline.conversation import belongs_to, referred_tickets
 from sepdesk.pipeline.followup import handle_follow_up, open_beside
 from sepdesk.pipeline.opening import open_from_mail
-from sepdesk.pipeline.parse import ParseError, parse_mail
+from sepdesk.pipeline.parse import ParseError, blank_line, parse_mail
 from sepdesk.pipeline.staff import handle_staff, is_staff_address, staff_sender
 from sepdesk.pipeline.work import Work
 
@@ -79,14 +78,11 @@ def is_copy(work: Work, intake_id: int, digest: str) -> bool:
     """Whether intake row ``intake_id`` (its bytes' ``digest``) holds this very mail: the
     same bytes, the same header block (a row of which only the header was stored, the
     mail being too large), or the same sender, subject and text."""
-    head = _HEADER_END.search(work.raw)
+    head = blank_line(work.raw)
     digests = {hashlib.sha256(work.raw).hexdigest()}
     if head:
         digests.add(hashlib.sha256(work.raw[: head.end()]).hexdigest())
     return digest in digests or _same_mail(work, intake_id)
-
-
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 def _same_mail(work: Work, intake_id: int) -> bool:

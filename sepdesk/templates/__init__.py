@@ -51,3 +51,10 @@ def table(lang: str, name: str) -> dict[str, str]:
     text = resources.files(__name__).joinpath(lang, f"{name}.txt").read_text(encoding="utf-8")
     pairs = (line.partition("=") for line in text.splitlines() if "=" in line)
     return {k.strip(): v.strip() for k, _, v in pairs}
+
+
+def severity_line(lang: str, severity: int, due: str) -> str:
+    """The line that tells a customer the severity and the first-response due (local
+    text): the acknowledgement, the phone call's confirmation and the Call ID notice."""
+    name = table(lang, "severities").get(str(severity), str(severity))
+    return render(lang, "severity", severity_name=name, due=due)

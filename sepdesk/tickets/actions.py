@@ -16,7 +16,7 @@ from sepdesk.instants import from_db, local_iso, to_db
 from sepdesk.sla.deadlines import record_response, reopen_clock, restart_clock
 from sepdesk.store import write_tx
 from sepdesk.tickets import store as tickets
-from sepdesk.tickets.acceptance import assign_call_id
+from sepdesk.tickets.acceptance import assign_call_id, log_accepted
 from sepdesk.tickets.notices import call_id_notice
 
 OPEN = ("new", "needs-info", "accepted", "waiting", "unqualified")
@@ -100,8 +100,8 @@ def apply(
                 restart_clock(desk, tid)
             if ticket["call_id"]:
                 # Accepted before (then set waiting): the Call ID was mailed then (SPEC §2:
-                # once; a review found it twice) and its event logged; this one says so.
-                tickets.add_event(db, tid, at, actor, "accept", {"call_id": ticket["call_id"]})
+                # once; a review found it twice); the acceptance is logged as the first was.
+                log_accepted(db, tid, ticket["call_id"], at, actor)
             elif notify_customer:
                 call_id_notice(desk, tickets.get(db, tid), at)
         elif action == "solve":

@@ -9,7 +9,7 @@ from sepdesk.desk import Desk
 from sepdesk.instants import db_to_local
 from sepdesk.outbound.compose import tagged_subject
 from sepdesk.outbound.outbox import enqueue, queued_mail
-from sepdesk.templates import greeting, render, table
+from sepdesk.templates import greeting, render, severity_line
 from sepdesk.tickets import store as tickets
 
 
@@ -66,9 +66,8 @@ def _severity_block(desk: Desk, ticket: dict[str, Any]) -> list[str]:
         return []
     # Under no current contract too: an engineer accepted it, and its clock runs.
     lang = ticket["language"]
-    name = table(lang, "severities").get(str(ticket["severity"]), str(ticket["severity"]))
-    local = db_to_local(due, desk.settings.desk.timezone)
-    blocks = [render(lang, "severity", severity_name=name, due=local)]
+    local = db_to_local(due, desk.settings.desk.timezone) or ""
+    blocks = [severity_line(lang, ticket["severity"], local)]
     if ticket["severity"] == 1:  # SPEC §1: a Critical request's reply gives the hotline
         blocks.append(render(lang, "critical", hotline=desk.settings.desk.hotline_phone))
     return blocks
