@@ -74,13 +74,22 @@ def numbers(cfg: Path, *filters: str) -> list[str]:
 
 
 def test_list_is_newest_first_with_every_ticket(cfg: Path) -> None:
-    found = numbers(cfg)
+    """SPEC §3: newest first. The bounced acknowledgement (T-4, file 005) had sorted first,
+    also with --limit; it keeps its place, and its status column says it bounced."""
+    records = json.loads(run(cfg, "tickets", "list", "--json").stdout)
+    found = [r["ticket_number"] for r in records]
     assert len(found) == 9
-    # The bounced acknowledgement (T-4, file 005) sorts first: it needs a human now.
-    assert found[0] == "T-2026-000004"
-    rest = found[1:]
-    assert rest == sorted(rest, reverse=True)
-    assert numbers(cfg, "--limit", "3") == found[:3]
+    received = [datetime.fromisoformat(r["received_at"]) for r in records]
+    assert received == sorted(received, reverse=True)
+    assert found == sorted(found, reverse=True)
+    assert (
+        numbers(cfg, "--limit", "3")
+        == found[:3]
+        == ["T-2026-000009", "T-2026-000008", "T-2026-000007"]
+    )
+    table = run(cfg, "tickets", "list").stdout.splitlines()
+    assert [line.split()[0] for line in table[1:]] == found
+    assert "(mail bounced)" in next(line for line in table if line.startswith("T-2026-000004"))
 
 
 def test_list_filters_status_severity_customer(cfg: Path) -> None:

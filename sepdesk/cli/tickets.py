@@ -98,7 +98,9 @@ def list_(
     before = option_instant(ctx, due_before, "--due-before") if due_before else None
     desk = get_desk(ctx)
     where, args = _filters(status, severity, customer, before)
-    sql = f"SELECT * FROM tickets{where} ORDER BY delivery_failed DESC, received_at DESC, id DESC"
+    # Strictly newest first (SPEC §3): a bounced acknowledgement keeps its place and says
+    # so in its status column; sorted to the top it had hidden the newest tickets.
+    sql = f"SELECT * FROM tickets{where} ORDER BY received_at DESC, id DESC"
     if limit and breached is None:
         sql += f" LIMIT {int(limit)}"
     at = now()
