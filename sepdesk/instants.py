@@ -6,6 +6,7 @@ text order is time order and indexes on due columns work.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -88,6 +89,28 @@ def parse_instant(text: str, tz: str, what: str = "time") -> datetime:
     if dt.tzinfo is None:
         dt = local_wall_time(dt, tz, f"{what}: {text!r}")
     return within_range(dt, f"{what}: {text!r}")
+
+
+# ISO 8601 extended format, a date and a time of day, with or without an offset.
+_ISO_DATE_TIME = re.compile(
+    r"\d{4}-\d\d-\d\d[Tt ]\d\d(?::\d\d(?::\d\d(?:\.\d+)?)?)?(?:[Zz]|[+-]\d\d(?::?\d\d)?)?"
+)
+
+
+def parse_iso_instant(text: str, tz: str, what: str = "time") -> datetime:
+    """An ISO 8601 date with a time of day (naive: the desk's timezone), nothing looser.
+
+    For an instant a mail was received at: a bare date would be taken as midnight and
+    a loose text ("31.12.2026") as one too; either starts an SLA clock at a time nobody
+    gave, so both are refused where :func:`parse_instant` reads them.
+    """
+    text = text.strip()
+    if not _ISO_DATE_TIME.fullmatch(text):
+        raise InputError(
+            f"{what}: not an ISO 8601 date and time of day: {text!r};"
+            " give e.g. 2026-11-02T09:15 or 2026-11-02T09:15+01:00"
+        )
+    return parse_instant(text, tz, what)
 
 
 def within_range(dt: datetime, what: str) -> datetime:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+import time_machine
+from click.testing import CliRunner, Result
 
 from sepdesk import config
 from sepdesk.cli.main import _register, cli
@@ -274,6 +278,51 @@ def test_ingest_with_a_bad_received_at_is_a_usage_error_and_stores_nothing(tmp_p
 
     with closing(sqlite3.connect(tmp_path / "d.db")) as conn:
         assert conn.execute("SELECT count(*) FROM intake").fetchone()[0] == 0
+
+
+def _ingest_at(tmp_path: Path, received_at: str) -> tuple[Result, int]:
+    """``ingest --received-at`` of one mail on a new desk; the result and the intake rows."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[database]\npath = "{tmp_path / "d.db"}"\n')
+    mail = tmp_path / "m.eml"
+    mail.write_bytes(b"From: a@example.org\nSubject: x\nMessage-ID: <m@x>\n\nhello\n")
+    _register()
+    assert CliRunner().invoke(cli, ["--config", str(cfg), "init"]).exit_code == 0
+    args = ["--config", str(cfg), "ingest", str(mail), "--received-at", received_at]
+    result = CliRunner().invoke(cli, args, prog_name="sepdesk")
+    with closing(sqlite3.connect(tmp_path / "d.db")) as conn:
+        return result, conn.execute("SELECT count(*) FROM intake").fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2026-12-01", "20261201", "01.12.2026", "Tue, 01 Dec 2026 10:00:00 +0100", "2026-12-01T1000"],
+)
+def test_ingest_received_at_needs_an_iso_date_and_time_of_day(tmp_path: Path, value: str) -> None:
+    """A bare date was taken as midnight and a loose text read as it came: both start the
+    SLA clock at a time nobody gave. Refused as any bad date is: one line, exit 2."""
+    result, stored = _ingest_at(tmp_path, value)
+    assert (result.exit_code, stored) == (2, 0)
+    assert result.stderr == (
+        "sepdesk ingest: Invalid value for --received-at: not an ISO 8601 date and time of"
+        f" day: {value!r}; give e.g. 2026-11-02T09:15 or 2026-11-02T09:15+01:00"
+        " (see sepdesk ingest --help)\n"
+    )
+
+
+def test_ingest_received_at_ahead_of_the_clock_is_refused(tmp_path: Path) -> None:
+    """A mail cannot have come in later than now (a typo in the year); as for --at, a
+    clock a few minutes fast is still taken."""
+    with time_machine.travel(datetime(2026, 12, 7, 12, 0, 0, 250000, tzinfo=UTC), tick=False):
+        ahead, stored = _ingest_at(tmp_path, "2026-12-31T10:00")
+        assert (ahead.exit_code, stored) == (2, 0)
+        assert ahead.stderr == (
+            "sepdesk ingest: Invalid value for --received-at: 2026-12-31T10:00:00+01:00 is"
+            " ahead of now (2026-12-07T13:00:00+01:00); give when the mail was received"
+            " (see sepdesk ingest --help)\n"
+        )
+        fast, stored = _ingest_at(tmp_path, "2026-12-07T13:04+01:00")
+        assert (fast.exit_code, stored) == (0, 1), fast.output
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import json
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -16,7 +16,7 @@ import click
 from sepdesk import config
 from sepdesk.desk import Desk
 from sepdesk.errors import ConfigError, InputError, SepdeskError, one_line
-from sepdesk.instants import now, parse_instant
+from sepdesk.instants import now, parse_instant, parse_iso_instant
 from sepdesk.store import migrate, pending_migrations
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,18 +80,27 @@ def get_settings(ctx: click.Context) -> config.Settings:
     return obj["settings"]
 
 
-def option_instant(ctx: click.Context, text: str | None, option: str) -> datetime:
-    """An ISO 8601 option value (naive: desk timezone), now when absent.
+def option_instant(
+    ctx: click.Context, text: str | None, option: str, *, iso_only: bool = False
+) -> datetime:
+    """An ISO 8601 option value (naive: desk timezone), now when absent; ``iso_only``:
+    a date and a time of day in ISO 8601 only (see instants.parse_iso_instant).
 
     A malformed one is a usage error (exit 2), like any other bad option.
     """
     if text is None:
         return now()
+    parse = parse_iso_instant if iso_only else parse_instant
     try:
-        return parse_instant(text, get_settings(ctx).desk.timezone, option)
+        return parse(text, get_settings(ctx).desk.timezone, option)
     except InputError as exc:
         message = str(exc).removeprefix(f"{option}: ")
         raise click.BadParameter(message, ctx=ctx, param_hint=option) from None
+
+
+# How far a time given as past (when something happened) may lie ahead of this machine's
+# clock: another machine's, a little fast.
+AHEAD_SLACK = timedelta(minutes=5)
 
 
 def existing_database(settings: config.Settings) -> None:

@@ -11,17 +11,19 @@ from pathlib import Path
 import click
 
 from sepdesk.cli.common import (
+    AHEAD_SLACK,
     ROW_ID,
     FencedGroup,
     echo_one_line,
     emit,
     fail,
     get_desk,
+    get_settings,
     json_option,
     option_instant,
 )
 from sepdesk.errors import InputError
-from sepdesk.instants import db_to_local
+from sepdesk.instants import db_to_local, local_iso, now
 from sepdesk.intake.files import ingest_file
 from sepdesk.pipeline import runner
 
@@ -33,7 +35,8 @@ from sepdesk.pipeline import runner
 @click.option(
     "--received-at",
     default=None,
-    help='Received time (ISO 8601; naive = desk timezone), or "header" for each file\'s Date.',
+    help="Received time (ISO 8601 date and time of day, not ahead of now; naive = desk"
+    ' timezone), or "header" for each file\'s Date.',
 )
 @json_option
 @click.pass_context
@@ -43,7 +46,7 @@ def ingest(
     """Feed raw RFC 5322 FILES through the pipeline; one record per file."""
     when: str | datetime | None = received_at
     if received_at and received_at != "header":
-        when = option_instant(ctx, received_at, "--received-at")  # usage errors first
+        when = _received_at(ctx, received_at)  # usage errors first
     desk = get_desk(ctx, create=True)
     records, failed = [], False
     for name in files:
@@ -59,6 +62,27 @@ def ingest(
     emit(ctx, records, ["file", "outcome", "ticket", "reason"], {"reason": 70, "file": 50})
     if failed:
         ctx.exit(1)
+
+
+def _received_at(ctx: click.Context, text: str) -> datetime:
+    """--received-at: an ISO 8601 date and time of day, not ahead of the clock.
+
+    The received time starts the SLA clock and picks the ticket number's year and the
+    day the contract is judged on: a bare date (taken as midnight), a loose text or a
+    typo in the year would set all three to a time nobody gave. A mail cannot have come
+    in later than now; a clock a few minutes fast is still taken, as for ``--at``.
+    """
+    when = option_instant(ctx, text, "--received-at", iso_only=True)
+    current = now().replace(microsecond=0)
+    if when > current + AHEAD_SLACK:
+        tz = get_settings(ctx).desk.timezone
+        raise click.BadParameter(
+            f"{local_iso(when, tz)} is ahead of now ({local_iso(current, tz)});"
+            " give when the mail was received",
+            ctx=ctx,
+            param_hint="--received-at",
+        )
+    return when
 
 
 @click.group(cls=FencedGroup)
