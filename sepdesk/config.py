@@ -61,7 +61,9 @@ class DeskSettings:
         "Subject tag: [<tag> T-2026-000123]; 1-20 characters, no brackets, blanks or control characters",
     )
     staff: list[str] = _f(
-        [], "Staff addresses or '@domain' entries (a dot in the domain, as in contract contacts)"
+        [],
+        "Staff addresses or '@domain' entries (a dot in the domain, as in contract contacts);"
+        " tickets are assigned to staff only",
     )
     team_address: str = _f("", "Where new tickets are announced; empty: no team notices")
     escalation_to: list[str] = _f([], "Who receives SLA warnings and breach mails")
@@ -212,6 +214,13 @@ class Settings:
 
     def desk_domain(self) -> str:
         return self.desk.support_address.rpartition("@")[2] or "localhost"
+
+    def is_staff(self, address: str) -> bool:
+        """True when ``address`` is in ``[desk] staff``, itself or by its "@domain" entry."""
+        address = address.lower()
+        domain = "@" + address.rpartition("@")[2]
+        staff = {s.lower() for s in self.desk.staff}
+        return bool(address) and (address in staff or domain in staff)
 
 
 SECTIONS: dict[str, type] = {

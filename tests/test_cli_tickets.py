@@ -29,6 +29,7 @@ from tests.conftest import CONTRACTS, MAILS, T0, make_settings, write_toml
 
 SEPDESK = str(Path(sys.executable).with_name("sepdesk"))
 LATER = T0.replace(day=20)
+STAFF = ("@sep.example", "anna.eng@contractor.example")
 
 
 @pytest.fixture
@@ -43,6 +44,7 @@ def cfg(tmp_path: Path) -> Iterator[Path]:
     yield write_toml(
         tmp_path / "sepdesk.toml",
         {
+            "desk": {"staff": list(STAFF), "authserv_id": "mx.sep.example"},
             "database": {"path": settings.database.path},
             "outbox": {"dir": str(tmp_path / "out")},
         },
@@ -359,6 +361,47 @@ def test_assign_names_the_bad_address_and_changes_nothing(cfg: Path) -> None:
     assert shown["assigned_to"] is None
     ok = run(cfg, "tickets", "assign", "T-2026-000001", "<eva@sep.example>")
     assert ok.stdout == "T-2026-000001: assigned to eva@sep.example\n"
+
+
+@pytest.mark.parametrize(
+    "who",
+    [
+        "t.weiss@mueller-maschinenbau.de",  # the customer of T-2026-000006 itself
+        "somebody@gmail.example",
+        "eva@sep.example.evil.example",  # the staff domain only as a label of another
+        "anna.eng@contractor.example.org",
+    ],
+)
+def test_assign_outside_the_staff_is_refused_and_changes_nothing(cfg: Path, who: str) -> None:
+    """Escalations go to the assignee with the ticket's internal details: assigned to the
+    customer's own address, the desk mailed them there (black-box review)."""
+    ref = "T-2026-000006"
+    before = run(cfg, "tickets", "show", ref, "--json").stdout
+    result = run(cfg, "tickets", "assign", ref, who)
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"sepdesk: {ref}: cannot assign to {who}: not in [desk] staff\n",
+    )
+    assert run(cfg, "tickets", "show", ref, "--json").stdout == before
+    assert "kind=assign" not in run(cfg, "tickets", "show", ref).stdout
+
+
+def test_assign_takes_staff_by_address_and_by_domain(cfg: Path) -> None:
+    for who in ("Anna.Eng@Contractor.example", "bob@SEP.example"):
+        result = run(cfg, "tickets", "assign", "T-2026-000006", who)
+        assert result.stdout == f"T-2026-000006: assigned to {who.lower()}\n", result.output
+
+
+def test_assign_without_staff_says_the_list_is_empty(tmp_path: Path, cfg: Path) -> None:
+    config = tomllib.loads(cfg.read_text())
+    del config["desk"]
+    bare = write_toml(tmp_path / "bare.toml", config)
+    result = run(bare, "tickets", "assign", "T-2026-000006", "eva@sep.example")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "sepdesk: T-2026-000006: cannot assign to eva@sep.example: not in [desk] staff,"
+        " which is empty\n",
+    )
 
 
 # -- the real console script ---------------------------------------------------------------

@@ -895,6 +895,23 @@ def test_engineer_commands_are_applied_in_order_and_audited(desk: Desk) -> None:
     assert len(outbox(desk, kind="relay")) == 1
 
 
+def test_assign_by_mail_outside_the_staff_is_a_command_error(desk: Desk) -> None:
+    """#assign took any address, and SLA escalations then went to it (black-box review)."""
+    t, _ = opened(desk)
+    body = "#severity 1\n#assign somebody@gmail.example\n\nWe are on it."
+    feed(desk, engineer_mail(f"Re: [SEP {t['ticket_number']}]", body)[0], T0 + timedelta(hours=1))
+    after = ticket(desk, t["ticket_number"])
+    assert (after["assigned_to"], after["severity"]) == (None, t["severity"])  # nothing applied
+    assert outbox(desk, kind="relay") == []
+    [error] = outbox(desk, kind="command_error")
+    assert json.loads(error["to_addrs"]) == [ENGINEER]
+    text = email.message_from_bytes(error["raw"], policy=email.policy.default).get_content()
+    assert (
+        f"{t['ticket_number']}: cannot assign to somebody@gmail.example: not in [desk] staff"
+        in text
+    )
+
+
 @pytest.mark.parametrize(
     "history",
     [

@@ -30,9 +30,12 @@ RECEIVED = berlin("2026-03-16T09:00")  # a Critical, due 13:00 (24x7)
 HINT = "set [desk] escalation_to (or [desk] team_address) in the config"
 
 
+STAFF = {"staff": ["@sep.example"], "authserv_id": "mx.sep.example"}
+
+
 def _desk(tmp_path: Path, **desk: Any) -> Desk:
     settings = Settings(
-        desk=DeskSettings(**desk),
+        desk=DeskSettings(**{**STAFF, **desk}),
         database=DatabaseSettings(path=str(tmp_path / "sepdesk.db")),
     )
     return Desk(settings, open_db(settings.database.path))
@@ -49,6 +52,25 @@ def test_each_escalation_without_a_recipient_is_a_warning_and_counted(
     assert done == TimerPass(fired=2, no_recipient=1)  # the assignee got the other one
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [f"SLA breach for T-2026-000001 not mailed: no recipient; {HINT}"]
+
+
+def test_an_assignee_outside_the_staff_gets_no_escalation(tmp_path: Path) -> None:
+    """Assigned before assigning was limited to staff (or dropped from it since): the
+    escalation is internal, it went to the customer's own address (black-box review)."""
+    desk = _desk(tmp_path, escalation_to=["lead@sep.example"])
+    customer = "t.weiss@mueller-maschinenbau.de"
+    insert_ticket(desk.db, RECEIVED, 1, number="T-2026-000001", assigned_to=customer)
+    insert_ticket(desk.db, RECEIVED, 1, number="T-2026-000002", assigned_to="eva@sep.example")
+    assert run_pass(desk, berlin("2026-03-16T13:00")) == TimerPass(fired=2, no_recipient=0)
+    sent = desk.db.execute("SELECT to_addrs FROM outbox ORDER BY id").fetchall()
+    assert [json.loads(to) for (to,) in sent] == [
+        ["lead@sep.example"],
+        ["lead@sep.example", "eva@sep.example"],
+    ]
+    alone = _desk(tmp_path / "alone")  # nobody else configured: unsent, and said so
+    insert_ticket(alone.db, RECEIVED, 1, assigned_to=customer)
+    assert run_pass(alone, berlin("2026-03-16T13:00")) == TimerPass(fired=1, no_recipient=1)
+    assert alone.db.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
 
 
 def test_with_escalation_to_nothing_is_unsent(tmp_path: Path) -> None:
@@ -69,7 +91,8 @@ def test_run_once_and_status_say_so(tmp_path: Path) -> None:
     assert status["tickets_without_escalation_recipient"] == 2
     desk.db.close()
     cfg = write_toml(
-        tmp_path / "sepdesk.toml", {"database": {"path": str(tmp_path / "sepdesk.db")}}
+        tmp_path / "sepdesk.toml",
+        {"desk": STAFF, "database": {"path": str(tmp_path / "sepdesk.db")}},
     )
     _register()
     runner = CliRunner()

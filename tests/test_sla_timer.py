@@ -32,7 +32,9 @@ def berlin(text: str) -> datetime:
 
 def make_settings(tmp_path: Path, **sla: Any) -> Settings:
     return Settings(
-        desk=DeskSettings(escalation_to=["Lead@sep.example", "duty@sep.example"]),
+        desk=DeskSettings(
+            escalation_to=["Lead@sep.example", "duty@sep.example"], staff=["@sep.example"]
+        ),
         database=DatabaseSettings(path=str(tmp_path / "sepdesk.db")),
         sla=SlaSettings(**sla),
     )

@@ -218,7 +218,7 @@ def severity(ctx: click.Context, ref: str, level: int) -> None:
 @click.argument("who")
 @click.pass_context
 def assign(ctx: click.Context, ref: str, who: str) -> None:
-    """Assign REF to engineer WHO (a mail address, name@domain)."""
+    """Assign REF to engineer WHO: a staff address (in [desk] staff), name@domain."""
     if not who.strip():
         raise click.BadParameter("must not be empty", param_hint="WHO")
     # The rule of the mail command #assign, so both accept the same addresses.

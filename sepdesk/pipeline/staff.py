@@ -25,10 +25,7 @@ _ALIGNED_BY = {"dkim": ("header.d", "header.i"), "spf": ("smtp.mailfrom",)}
 
 
 def is_staff_address(settings: Settings, address: str) -> bool:
-    address = address.lower()
-    domain = "@" + address.rpartition("@")[2]
-    staff = {s.lower() for s in settings.desk.staff}
-    return bool(address) and (address in staff or domain in staff)
+    return settings.is_staff(address)
 
 
 def _aligned(domain: str, from_domain: str) -> bool:

@@ -288,9 +288,14 @@ def configured_recipients(settings: Settings) -> list[str]:
 
 
 def escalation_recipients(settings: Settings, ticket: dict[str, Any]) -> list[str]:
-    """Who a ticket's escalations go to: escalation_to plus the assignee (an address);
-    the team address when neither is configured."""
-    wanted = [*settings.desk.escalation_to, ticket.get("assigned_to") or ""]
+    """Who a ticket's escalations go to: escalation_to plus the assignee (a staff address);
+    the team address when neither is configured.
+
+    An assignee outside ``[desk] staff`` (assigned before assigning was limited to staff,
+    or since dropped from it) gets none: the mail is internal.
+    """
+    assignee = ticket.get("assigned_to") or ""
+    wanted = [*settings.desk.escalation_to, assignee if settings.is_staff(assignee) else ""]
     if not any(wanted) and settings.desk.team_address:
         wanted = [settings.desk.team_address]
     out: list[str] = []

@@ -122,11 +122,23 @@ def apply(
         elif action == "severity":
             set_severity(desk, ticket, int(arg), at)
         elif action == "assign":
-            tickets.update(db, tid, at, assigned_to=str(arg).strip().lower())
+            tickets.update(db, tid, at, assigned_to=_assignee(desk, ticket, str(arg)))
         if action not in ("accept", "respond"):
             detail = {"value": arg} if arg is not None else {}
             tickets.add_event(db, tid, at, actor, action, detail)
         return tickets.get(db, tid)
+
+
+def _assignee(desk: Desk, ticket: dict[str, Any], address: str) -> str:
+    """``address`` when it is staff. SLA escalations go to the assignee with the ticket's
+    internal details: assigned to the customer (or any outside address) they went there."""
+    address = address.strip().lower()
+    if not desk.settings.is_staff(address):
+        empty = "" if desk.settings.desk.staff else ", which is empty"
+        raise InputError(
+            f"{ticket['ticket_number']}: cannot assign to {address}: not in [desk] staff{empty}"
+        )
+    return address
 
 
 def set_severity(
