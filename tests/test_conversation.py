@@ -1059,17 +1059,30 @@ def test_staff_mail_naming_an_unknown_ticket_is_told_so(desk: Desk) -> None:
     assert "names no ticket" not in body and "\n  -\n" not in body
 
 
+NO_HEADER = "it carries no Authentication-Results header of mx.sep.example"
+NO_PASS = (
+    "the Authentication-Results of mx.sep.example show no DKIM or SPF pass"
+    " for sep.example, the From's domain"
+)
+
+
 @pytest.mark.parametrize(
-    "auth",
+    ("auth", "why"),
     [
-        None,
-        "mx.sep.example; dkim=fail header.d=sep.example; spf=fail smtp.mailfrom=sep.example",
-        "mx.evil.example; dkim=pass header.d=sep.example; spf=pass smtp.mailfrom=sep.example",
-        "mx.sep.example; dkim=pass header.d=evil.example",
+        (None, NO_HEADER),
+        (
+            "mx.sep.example; dkim=fail header.d=sep.example; spf=fail smtp.mailfrom=sep.example",
+            NO_PASS,
+        ),
+        (
+            "mx.evil.example; dkim=pass header.d=sep.example; spf=pass smtp.mailfrom=sep.example",
+            NO_HEADER,
+        ),
+        ("mx.sep.example; dkim=pass header.d=evil.example", NO_PASS),
     ],
 )
 def test_spoofed_staff_mail_changes_nothing_and_is_not_relayed(
-    desk: Desk, auth: str | None
+    desk: Desk, auth: str | None, why: str
 ) -> None:
     t, _ = opened(desk)
     before = ticket(desk, t["ticket_number"])
@@ -1086,9 +1099,61 @@ def test_spoofed_staff_mail_changes_nothing_and_is_not_relayed(
     after = ticket(desk, t["ticket_number"])
     for column in ("status", "severity", "first_response_at", "solved_at"):
         assert after[column] == before[column], column
-    assert len(outbox(desk)) == rows_before  # no relay, no reply, no error to the forged sender
+    # No relay, no reply to the customer: only the staff address is told (below).
+    assert [r["kind"] for r in outbox(desk)[rows_before:]] == ["command_error"]
     row = desk.db.execute("SELECT direction, kind FROM messages WHERE message_id = ?", [mid])
     assert row.fetchone() == ("in", "unverified")
+    assert events_of(desk, t, "unverified_staff_mail") == [{"why": why}]
+
+
+def test_an_engineers_mail_that_fails_authentication_is_not_dropped_in_silence(
+    desk: Desk,
+) -> None:
+    """Black-box review: an engineer's real answer, from an account the MX does not sign
+    for, was dropped with no notice; the customer got nothing and the ticket breached
+    while the engineer believed the customer answered. The staff address in From is told
+    (staff alone: even a forged From names one of the desk's own people)."""
+    t, _ = opened(desk)
+    unaligned = {"Authentication-Results": "mx.sep.example; dkim=pass header.d=other.example"}
+    raw, mid = mail(
+        ENGINEER, f"Re: [SEP {t['ticket_number']}] big log", "Please send the log.",
+        headers=unaligned,
+    )  # fmt: skip
+    result = feed(desk, raw, T0 + timedelta(hours=1))
+    assert result.reason.endswith("; sender told")
+    [notice] = outbox(desk, kind="command_error")
+    assert json.loads(notice["to_addrs"]) == [ENGINEER] and notice["automatic"] == 1
+    assert notice["subject"] == f"[SEP {tickets.ref_of(t)}] Not processed: big log"
+    assert notice["in_reply_to"] == mid
+    message = email.message_from_bytes(notice["raw"], policy=email.policy.default)
+    text = " ".join(message.get_content().split())
+    assert "was not passed on to the customer: it failed the desk's authentication check" in text
+    assert f"({NO_PASS})" in text
+    assert f"sepdesk tickets respond {t['ticket_number']}" in text
+    assert message["Auto-Submitted"] == "auto-replied"
+    assert ticket(desk, t["ticket_number"])["first_response_at"] is None
+
+
+def test_notices_of_failed_authentication_keep_to_the_daily_limit_and_the_loop_guards(
+    tmp_path: Path,
+) -> None:
+    """Forged mail costs nothing to send: the notices to a staff address count against
+    max_auto_replies_per_day, and automatic mail gets none."""
+    settings = make_settings(tmp_path, desk={**DESK, "max_auto_replies_per_day": 2})
+    desk = Desk.open(settings)
+    import_csv(desk.db, CONTRACTS, T0)
+    t, _ = opened(desk)
+    subject = f"Re: [SEP {t['ticket_number']}]"
+    auto, _ = mail(ENGINEER, subject, "I am out of the office.", headers=AUTO_REPLIED)
+    assert feed(desk, auto, T0 + timedelta(minutes=1)).outcome == "ignored"
+    assert outbox(desk, kind="command_error") == []
+    for i in range(3):
+        raw, _ = mail(ENGINEER, subject, f"Answer {i}.")
+        feed(desk, raw, T0 + timedelta(minutes=2 + i))
+    assert len(outbox(desk, kind="command_error")) == 2
+    steps = desk.db.execute("SELECT steps FROM intake ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert f"no reply: {ENGINEER} already had 2 automatic replies in 24 h" in steps
+    desk.close()
 
 
 # --------------------------------------------------------------------------- loops and bounces

@@ -85,11 +85,13 @@ def queued_mail(
     reply_to: str | None = None,
     from_name: str | None = None,
     cc: Sequence[str] = (),
+    counted: bool | None = None,
 ) -> QueuedMail:
     """The rows of one mail to queue (:func:`enqueue` writes them).
 
     ``subject`` is already tagged by the caller (compose.tagged_subject); the
-    Message-ID is fixed now.
+    Message-ID is fixed now. ``counted``: whether it counts against
+    max_auto_replies_per_day; by default the customers' automatic kinds do.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown outbox kind {kind!r}")
@@ -127,7 +129,8 @@ def queued_mail(
             body=body,
         )
         message["to_addrs"] = to_json  # the outbox row's recipients, encoded once
-    counted = automatic and kind in CUSTOMER_AUTO_KINDS
+    if counted is None:
+        counted = automatic and kind in CUSTOMER_AUTO_KINDS
     replies = [{"address": a, "at": stamp} for a in recipients] if counted else []
     return QueuedMail(outbox, message, replies)
 

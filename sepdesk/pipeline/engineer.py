@@ -9,6 +9,9 @@ relayed. Otherwise the engineer's own text (quoted history removed) goes to
 the customer as a human answer (outbox kind ``relay``, ``Auto-Submitted:
 no``) and stops the response clock. A bare ``#accept`` (no text) mails the
 new Call ID instead; either way the customer gets one mail at most.
+
+A staff address's mail on a ticket that failed authentication never comes here
+(sepdesk.pipeline.followup keeps it); ``unverified_notice`` tells that address.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from sepdesk.errors import InputError, InvalidTransition, NotFound
 from sepdesk.outbound.compose import bare_subject, tagged_subject
 from sepdesk.outbound.outbox import enqueue, queued_mail
 from sepdesk.pipeline import rules
-from sepdesk.pipeline.answer import hold_reply, may_answer
+from sepdesk.pipeline.answer import hold_reply, may_answer, over_limit
 from sepdesk.pipeline.classify import own_text
 from sepdesk.pipeline.commands import Command, parse_commands
 from sepdesk.pipeline.conversation import subject_refs
@@ -206,24 +209,63 @@ def command_error(
     work: Work, ticket: dict[str, Any] | None, what: str, errors: list[str]
 ) -> int | None:
     """Tell the engineer why the mail was not processed (automatic, to the engineer only)."""
-    s, m = work.desk.settings, work.parsed
-    if work.staff is None or work.staff in s.desk_addresses():
+    if work.staff is None:
         return None
-    ref = tickets.ref_of(ticket) if ticket else None
     body = render(
         "en",
         "command_error",
-        subject=m.subject,
+        subject=work.parsed.subject,
         what=what,
         errors="\n".join(f"  - {e}" for e in errors),
-        desk=s.desk.name,
+        desk=work.desk.settings.desk.name,
     ).replace("\n\n\n\n", "\n\n")  # no list of errors: no empty paragraph either
+    return _not_processed(work, ticket, work.staff, what, body)
+
+
+def unverified_notice(work: Work, ticket: dict[str, Any], why: str) -> int | None:
+    """Tell a staff address that its mail, which failed authentication, did not reach the
+    customer: else the engineer believes the customer answered while the ticket breaches.
+
+    To the From only, a staff address: whoever forged it, the notice reaches staff alone.
+    Forged mail can be sent at will, so it counts against the daily automatic replies.
+    """
+    to = work.parsed.from_addr
+    held = over_limit(work, to)
+    if held:
+        work.decide("command_error", held)
+        return None
+    s = work.desk.settings
+    body = render(
+        "en",
+        "unverified_staff",
+        subject=work.parsed.subject,
+        why=why,
+        ticket=ticket["ticket_number"],
+        domain=to.rpartition("@")[2],
+        desk=s.desk.name,
+    )
+    return _not_processed(work, ticket, to, f"failed authentication: {why}", body, counted=True)
+
+
+def _not_processed(
+    work: Work,
+    ticket: dict[str, Any] | None,
+    to: str,
+    what: str,
+    body: str,
+    counted: bool | None = None,
+) -> int | None:
+    """Queue a ``command_error`` mail to staff address ``to`` answering this mail."""
+    s, m = work.desk.settings, work.parsed
+    if to in s.desk_addresses():
+        return None
+    ref = tickets.ref_of(ticket) if ticket else None
     outbox_id = enqueue(
         work.desk.db,
         queued_mail(
             s,
             kind="command_error",
-            to=[work.staff],
+            to=[to],
             subject=tagged_subject(s, ref, f"Not processed: {bare_subject(m.subject)}"),
             body=body,
             at=work.at,
@@ -231,7 +273,8 @@ def command_error(
             ticket_ref=ref,
             in_reply_to=m.message_id if m.has_message_id else None,
             references=m.references,
+            counted=counted,
         ),
     )
-    work.decide("command_error", f"outbox #{outbox_id} to {work.staff}: {what}")
+    work.decide("command_error", f"outbox #{outbox_id} to {to}: {what}")
     return outbox_id

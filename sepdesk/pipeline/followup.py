@@ -17,9 +17,10 @@ from sepdesk.pipeline.answer import answer_customer, notify_team
 from sepdesk.pipeline.classify import Understanding, own_text, severity_of, understand
 from sepdesk.pipeline.customer import CustomerFacts, facts_for, facts_for_number, local_day
 from sepdesk.pipeline.customers import contract_state
+from sepdesk.pipeline.engineer import unverified_notice
 from sepdesk.pipeline.opening import REPLY_KINDS, emergency_used, open_from_mail
 from sepdesk.pipeline.repeats import said_before
-from sepdesk.pipeline.staff import is_staff_address
+from sepdesk.pipeline.staff import auth_failure, is_staff_address
 from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import reopen_clock, restart_clock
 from sepdesk.tickets import store as tickets
@@ -262,17 +263,25 @@ def _reopen_window_open(work: Work, ticket: dict[str, Any]) -> bool:
 
 
 def _unverified_staff(work: Work, ticket: dict[str, Any]) -> None:
-    """A staff From that failed authentication: kept on the ticket, obeyed and answered never.
+    """A staff From that failed authentication: kept on the ticket, obeyed and relayed never.
 
     Treating it as a customer follow-up would still reopen, re-check and answer
-    the real customer on a forger's word; so it only goes on record.
+    the real customer on a forger's word; so it goes on record, and the staff
+    address is told it was not passed on: dropped in silence, an engineer's real
+    answer (sent from an account the MX does not sign for) left the customer
+    unanswered and the ticket breaching while the engineer thought it answered.
     """
     _store(work, ticket, kind="unverified")
     sender = work.parsed.from_addr
-    tickets.add_event(work.desk.db, ticket["id"], work.at, sender, "unverified_staff_mail", {})
+    why = auth_failure(work.desk.settings, work.parsed)
+    tickets.add_event(
+        work.desk.db, ticket["id"], work.at, sender, "unverified_staff_mail", {"why": why}
+    )
+    told = unverified_notice(work, ticket, why)
     work.finish(
         "ignored",
-        f"staff address {sender} failed authentication; stored on {ticket['ticket_number']}",
+        f"staff address {sender} failed authentication; stored on {ticket['ticket_number']}"
+        + ("; sender told" if told else ""),
         ticket,
     )
 

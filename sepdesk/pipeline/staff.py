@@ -83,6 +83,20 @@ def authenticated(settings: Settings, mail: ParsedMail) -> bool:
     return results is not None and passes(results, mail.from_addr.rpartition("@")[2].lower())
 
 
+def auth_failure(settings: Settings, mail: ParsedMail) -> str:
+    """Why ``mail`` failed :func:`authenticated`, in words for the engineer it names."""
+    server = settings.desk.authserv_id
+    domain = mail.from_addr.rpartition("@")[2].lower()
+    if not server:
+        return "no [desk] authserv_id is configured: no Authentication-Results are trusted"
+    if trusted_results(server, mail) is None:
+        return f"it carries no Authentication-Results header of {server}"
+    return (
+        f"the Authentication-Results of {server} show no DKIM or SPF pass"
+        f" for {domain}, the From's domain"
+    )
+
+
 def staff_sender(settings: Settings, mail: ParsedMail) -> str | None:
     if is_staff_address(settings, mail.from_addr) and authenticated(settings, mail):
         return mail.from_addr
