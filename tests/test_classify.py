@@ -527,6 +527,29 @@ def test_a_recovery_being_attempted_is_an_action() -> None:
     assert "action" in _missing("DR", "Was kostet die Recovery-Option?")
 
 
+def test_a_labelled_action_is_the_action_whatever_its_words() -> None:
+    """Review finding: "Aktion: Konfiguration Medienpool." (a form's answer) was not seen,
+    so the follow-up supplying it left the ticket in needs-info, unanswered."""
+    for text in (
+        "Aktion: Konfiguration Medienpool.",
+        "Action: comparing backup job settings.",
+        "Action: tape inventory.",
+        "Aktion: beim Speichern des Medienpools.",
+        "Fehler kommt immer.\n- Action: nightly backup job MX01_full\n",
+        "**Aktion:** Bandinventur",
+    ):
+        assert "action" not in _missing("x", text), text
+    # No action is named by a blank or placeholder value, or a bounce's delivery action.
+    for text in (
+        "Aktion: -",
+        "Action: n/a",
+        "Aktion:\nkommt immer",
+        "Action: failed",
+        "Reaction: bad",
+    ):
+        assert "action" in _missing("x", text), text
+
+
 def test_the_backup_setup_and_the_programs_words_name_no_action() -> None:
     """The operation is what the problem occurs in or what is being attempted: where the
     backups go, a setting asked about and a quoted error's verbs are none of that."""

@@ -343,8 +343,9 @@ def _by_itself(text: str) -> bool:
 
 
 def has_action(text: str) -> bool:
-    """An operation is named: a work verb, or a work noun with a failure or an intent beside it."""
-    if _work_verb(text):
+    """An operation is named: labelled as the action, a work verb, or a work noun with a
+    failure or an intent beside it."""
+    if rules.ACTION_LABEL.search(text) or _work_verb(text):
         return True
     text = rules.NOT_AN_ACTION.sub(" ", text)
     parts = sentences(text)

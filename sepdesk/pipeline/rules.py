@@ -492,6 +492,17 @@ ACTION_VERB = _rx(
     r"\baus (?:der|dem|den) (?:\w+ ){0,2}(?:sicherung|backup|band|bändern)\w* (?:\w+ ){0,3}zurück\b",
     r"\b(?:bring|get|got)\w* (?:\S+ ){0,4}back from\b",
 )
+# An action the writer labels as such, as a form asks for it: "Aktion: Konfiguration
+# Medienpool.", "- Action: restore of the archive folders". Its text is the action
+# whatever words it uses. A blank or placeholder value names none, and neither does a
+# delivery report's "Action: failed" (RFC 3464's words).
+ACTION_LABEL = _rule(
+    r"^[ \t]*(?:[-*\u2022][ \t]*|\d{1,2}[.)][ \t]*)?\**(?:aktion|action|vorgang|tätigkeit"
+    r"|durchgeführte aktion|action performed|operation)\**[ \t]*:\**[ \t]*"
+    r"(?!(?:n/?a|none|nothing|keine?|nichts|unbekannt|unknown|failed|delayed|delivered"
+    r"|relayed|expanded|-+|\?+)[ \t.]*$)[^\W\d_]{3,}",
+    re.IGNORECASE | re.MULTILINE,
+)
 # Words of backup work that name no operation of this request, removed before the
 # action is looked for: where the backups go ("gesichert wird auf die Synology",
 # "backing up to a dedup store"), who installed it, and a setting asked about ("gibt es
