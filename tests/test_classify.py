@@ -527,6 +527,22 @@ def test_a_recovery_being_attempted_is_an_action() -> None:
     assert "action" in _missing("DR", "Was kostet die Recovery-Option?")
 
 
+def test_a_version_updated_from_is_not_asked_to_be_updated() -> None:
+    """Review finding: "upgraded from SEP sesam 4.4.3.86 to 5.1.0.4" had the reply ask the
+    customer to plan the update from 4.4.3.86. A planned update still runs the old one."""
+    assert sesam_versions("Last week we upgraded from SEP sesam 4.4.3.86 to 5.1.0.4.") == (
+        "5.1.0.4",
+    )
+    assert sesam_versions("Update des sesam Clients auf 5.1.0.4 (vorher 4.4.3.86).") == ("5.1.0.4",)
+    for text in (
+        "Can we update from SEP sesam 4.4.3.86 to 5.1.0.4?",
+        "Server sesam 5.1.0.4, Client sesam 4.4.3.86",
+    ):
+        assert set(sesam_versions(text)) == {"4.4.3.86", "5.1.0.4"}, text
+    # Nothing newer told beside it: it is all we know of what runs.
+    assert sesam_versions("We upgraded from SEP sesam 4.4.3.86 yesterday.") == ("4.4.3.86",)
+
+
 def test_a_labelled_action_is_the_action_whatever_its_words() -> None:
     """Review finding: "Aktion: Konfiguration Medienpool." (a form's answer) was not seen,
     so the follow-up supplying it left the ticket in needs-info, unanswered."""

@@ -210,15 +210,22 @@ def language(text: str) -> str:
 
 @lru_cache(maxsize=64)  # pure, and asked twice per mail (fields and ticket)
 def sesam_versions(text: str) -> tuple[str, ...]:
-    """SEP sesam versions named: dotted 3/4-part numbers next to a word that ties them to sesam."""
+    """SEP sesam versions named: dotted 3/4-part numbers next to a word that ties them to
+    sesam; one the writer updated from is left out when a newer one is named."""
     found: list[str] = []
+    left: list[str] = []
     for m in _versions_in(text):
         # The words around it on its own line (a version never spans a line break).
         before = _words_before(text, m.start())
         after = _LINE_BREAK.split(text[m.end() : m.end() + 20], maxsplit=1)[0]
         if ties_to_sesam(before, after):
             found.append(m.group(1))
+            if rules.VERSION_LEFT_BEHIND.search(before):
+                left.append(m.group(1))
     found.extend(m.group(1) for m in rules.SHORT_VERSION.finditer(text))
+    if left:
+        newest = max(map(_version_key, found))
+        found = [v for v in found if v not in left or _version_key(v) == newest]
     return tuple(dict.fromkeys(found))
 
 

@@ -275,6 +275,16 @@ VERSION_NOT_SESAM = _rx(
     r"kernel|openssl|bios|driver|treiber|browser|firefox|edge|chrome|proxmox|ip)\b\W{0,3}$",
     alone=True,
 )
+# A version the writer has left behind, read in the words before it: "upgraded from SEP
+# sesam 4.4.3.86 to 5.1.0.4", "auf 5.1.0.4 (vorher 4.4.3.86)". Told beside a newer one,
+# it is not what runs now, and the reply must not ask to update from it.
+# Past tense only: "can we update from 4.4.3" still runs it, and needs the advice.
+VERSION_LEFT_BEHIND = _rx(
+    r"(?:\b(?:vorher|previously|formerly|zuvor|früher)"
+    r"|\b(?:updated|upgraded|migrated|moved|went|came|switched)\s+(?:\S+\s+){0,3}?from)"
+    r"[\s:(]*(?:(?:sep\s+)?sesam\s+)?(?:(?:version|release)\s*)?$",
+    alone=True,
+)
 OPERATING_SYSTEMS = (
     _rule(r"\b(?:Win ?20\d\d|W2K\d\d|Win2k\d\d)\b", re.IGNORECASE),
     # Also in lower case ("windows 10", "windows server 2019"), as hurried mail has it.
