@@ -19,7 +19,7 @@ from sepdesk.contracts import import_csv
 from sepdesk.desk import Desk
 from sepdesk.hotline.csvrows import FIELDS, sniff_delimiter
 from sepdesk.hotline.importer import ImportSummary, RowResult, import_file
-from sepdesk.hotline.spool import SpoolJob
+from sepdesk.hotline.spool import SpoolJob, spool_status
 from sepdesk.intake.files import ingest_file
 from sepdesk.outbound.outbox import raw_of
 from sepdesk.tickets import store as tickets
@@ -419,16 +419,33 @@ def test_mixed_file_good_rows_go_in_bad_rows_to_rejects(hdesk: Desk, tmp_path: P
     assert len(why) == 5 and "mixed.csv.rejects.csv" in reasons[1]
 
 
-def test_fixed_rejects_reimport_and_stale_rejects_file_removed(hdesk: Desk, tmp_path: Path) -> None:
+def test_fixed_rejects_reimport_leaves_every_rejects_file_in_place(
+    hdesk: Desk, tmp_path: Path
+) -> None:
+    """Phone systems export under one name each day: a clean calls.csv of day 2 deleted
+    the rejects of day 1, whose calls were never imported; a day 3 with rejects of its own
+    overwrote them (review finding). Rejects files are only ever added."""
     src = write_csv(tmp_path / "r.csv", [row("R1"), row("R2", severity="x")])
     run(hdesk, src)
-    assert (tmp_path / "r.csv.rejects.csv").exists()
-    assert (tmp_path / "r.csv.rejects.txt").exists()
-    write_csv(src, [row("R1"), row("R2", severity="3")])
+    rejects, reasons = tmp_path / "r.csv.rejects.csv", tmp_path / "r.csv.rejects.txt"
+    day1 = rejects.read_bytes(), reasons.read_bytes()
+    write_csv(src, [row("R3")])  # day 2: clean
     summary, results = run(hdesk, src)
-    assert [r.outcome for r in results] == ["duplicate", "new_ticket"]
-    assert summary.rejected == 0 and not (tmp_path / "r.csv.rejects.csv").exists()
-    assert not (tmp_path / "r.csv.rejects.txt").exists()
+    assert [r.outcome for r in results] == ["new_ticket"] and summary.rejects_file is None
+    assert (rejects.read_bytes(), reasons.read_bytes()) == day1
+    write_csv(src, [row("R4", severity="y")])  # day 3: a reject of its own
+    summary, _ = run(hdesk, src)
+    assert (rejects.read_bytes(), reasons.read_bytes()) == day1
+    again = tmp_path / "r.csv.1.rejects.csv"
+    assert summary.rejects_file == str(again)
+    assert summary.reasons_file == str(tmp_path / "r.csv.1.rejects.txt")
+    assert "R4" in again.read_text("utf-8") and "R2" not in again.read_text("utf-8")
+    assert "import r.csv.1.rejects.csv" in (tmp_path / "r.csv.1.rejects.txt").read_text("utf-8")
+    assert f"rejected rows in {again}" in summary.text()
+    rejects.write_bytes(rejects.read_bytes().replace(b",x,", b",3,"))  # the admin's fix
+    summary, results = run(hdesk, rejects)
+    assert [r.outcome for r in results] == ["new_ticket"] and summary.rejects_file is None
+    assert rejects.exists() and reasons.exists() and again.exists()
 
 
 def test_rejects_file_holds_the_rejected_rows_byte_for_byte(hdesk: Desk, tmp_path: Path) -> None:
@@ -828,23 +845,25 @@ def test_spool_failed_with_rejects_and_unreadable(hdesk: Desk) -> None:
 def test_spool_crash_while_moving_a_failed_file_is_repaired_by_the_next_pass(
     hdesk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A crash between the moves of a failed file and of its rejects files must not leave
-    the rejects behind in the spool, where no later pass looks at them."""
+    """A crash after the import, before the failed file is moved: the next pass imports
+    it again and moves it. Its rejects files are never in the spool, where a pass would
+    take them for input; those of the first try stay (never overwritten)."""
     from sepdesk.hotline import spool as spool_module
 
     job, spool = spool_job(hdesk)
     write_csv(spool / "bad.csv", [row("V1"), row("V2", severity="?")])
     real_move = shutil.move
 
-    def crash_at_the_rejects(src: str, dst: object) -> object:
-        if str(src).endswith(".rejects.csv"):
+    def crash_at_the_move(src: str, dst: object) -> object:
+        if str(src).endswith("bad.csv"):
             raise SystemExit("killed")  # the process dies here
         return real_move(src, dst)
 
-    monkeypatch.setattr(spool_module.shutil, "move", crash_at_the_rejects)
+    monkeypatch.setattr(spool_module.shutil, "move", crash_at_the_move)
     job(AT)
     with pytest.raises(SystemExit):
         job(AT + timedelta(seconds=3))
+    assert sorted(p.name for p in spool.iterdir()) == ["bad.csv", "failed"]
     monkeypatch.setattr(spool_module.shutil, "move", real_move)
     restarted, _ = spool_job(hdesk)  # a new process: a fresh job
     restarted(AT + timedelta(seconds=10))
@@ -853,11 +872,41 @@ def test_spool_crash_while_moving_a_failed_file_is_repaired_by_the_next_pass(
     assert sorted(p.name for p in spool.iterdir()) == ["failed"]
     assert sorted(p.name for p in failed.iterdir()) == [
         "bad.csv",
+        "bad.csv.1.rejects.csv",
+        "bad.csv.1.rejects.txt",
         "bad.csv.rejects.csv",
         "bad.csv.rejects.txt",
     ]
     assert "V2" in (failed / "bad.csv.rejects.csv").read_text(encoding="utf-8")
+    assert "V2" in (failed / "bad.csv.1.rejects.csv").read_text(encoding="utf-8")
     assert count(hdesk, "tickets") == 1  # V1 once, not again
+    assert spool_status(spool)["hotline_failed"] == 1
+
+
+def test_spool_keeps_rejects_waiting_and_imports_a_fixed_one(hdesk: Desk) -> None:
+    """A fixed B.CSV.rejects.csv waiting in the spool vanished when a clean B.CSV was
+    imported, and one dropped in alone was skipped forever, without a word (review
+    finding). It is input like any CSV; the spool's own rejects go to failed/."""
+    job, spool = spool_job(hdesk)
+    fixed = spool / "B.CSV.rejects.csv"
+    write_csv(fixed, [row("F1")])
+    write_csv(spool / "B.CSV", [row("F2")])
+    assert spool_status(spool)["hotline_waiting"] == 2
+    job(AT)
+    assert job(AT + timedelta(seconds=3)) == 2
+    assert sorted(p.name for p in (spool / "done").iterdir()) == ["B.CSV", "B.CSV.rejects.csv"]
+    assert count(hdesk, "tickets") == 2
+    write_csv(spool / "B.CSV", [row("F3", severity="?")])  # the spool's own rejects
+    job(AT + timedelta(minutes=1))
+    assert job(AT + timedelta(minutes=1, seconds=3)) == 1
+    assert job(AT + timedelta(minutes=2)) == 0 and job(AT + timedelta(minutes=3)) == 0
+    assert sorted(p.name for p in spool.iterdir()) == ["done", "failed"]
+    assert sorted(p.name for p in (spool / "failed").iterdir()) == [
+        "B.CSV",
+        "B.CSV.rejects.csv",
+        "B.CSV.rejects.txt",
+    ]
+    assert spool_status(spool) == {"hotline_waiting": 0, "hotline_failed": 1}
 
 
 def test_spool_logs_failures_as_warnings_with_the_moved_paths(
@@ -1070,10 +1119,10 @@ def test_a_file_that_fails_on_its_own_does_not_hold_up_the_files_after_it(
     write_csv(spool / "b-fine.csv", [row("B2")])
     real = spool_module.import_file
 
-    def trips(desk: Desk, path: Path, at: datetime) -> ImportSummary:
+    def trips(desk: Desk, path: Path, at: datetime, **kw: Any) -> ImportSummary:
         if path.name == "a-broken.csv":
             raise RuntimeError("a bug this file trips")
-        return real(desk, path, at)
+        return real(desk, path, at, **kw)
 
     monkeypatch.setattr(spool_module, "import_file", trips)
     caplog.set_level(logging.ERROR, logger=spool_module.__name__)

@@ -4,7 +4,8 @@ Outcomes: ``new_ticket``, ``appended`` (the row's ``ticket`` names an existing
 ticket or Call ID), ``duplicate`` (this ``call_uid`` was imported before with the
 same content), ``rejected`` (a bad row; written to ``<input>.rejects.csv`` byte for
 byte as it was in the input, after the input's header line, and why to
-``<input>.rejects.txt``: the admin fixes the one and imports it). A ``call_uid``
+``<input>.rejects.txt``: the admin fixes the one and imports it; where those exist from
+an earlier import, ``<input>.1.rejects.csv`` and so on). A ``call_uid``
 imported before with other content (in an earlier file or earlier in this one) is
 rejected too, naming the fields that differ: a phone log is history, and a second
 version must not silently rewrite a ticket a customer was already told about, nor
@@ -36,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import cached_property
-from itertools import islice
+from itertools import count, islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -107,31 +108,67 @@ def reasons_path(path: Path) -> Path:
     return Path(str(path) + REASONS_SUFFIX)
 
 
+def free_rejects_paths(base: Path) -> Iterator[tuple[Path, Path]]:
+    """Names for the rejects and reasons files of ``base``, first choice first:
+    ``<base>.rejects.csv``, then ``<base>.1.rejects.csv``... (``.txt`` alike).
+
+    Only a pair of which neither file exists is free (see :class:`_Rejects`): phone
+    systems export under one name each day, and the rejects of an earlier day, maybe
+    being fixed, were overwritten or deleted by the next day's import (review finding).
+    """
+    yield rejects_path(base), reasons_path(base)
+    for n in count(1):
+        yield rejects_path(Path(f"{base}.{n}")), reasons_path(Path(f"{base}.{n}"))
+
+
 class _Rejects:
     """The rejects file and its reasons file, opened on the first rejected row.
 
-    ``<input>.rejects.csv`` holds the input's header line, then each rejected row's
-    lines byte for byte as they were read: nothing re-encoded, no field added or cut,
-    so a fixed rejects file re-imported lets in only what the admin wrote. Why each row
-    was rejected goes to ``<input>.rejects.txt``, one line per row naming its line in
-    the input and in the rejects file. Neither is written when every row is good.
+    The rejects file holds the input's header line, then each rejected row's lines byte
+    for byte as they were read: nothing re-encoded, no field added or cut, so a fixed
+    rejects file re-imported lets in only what the admin wrote. Why each row was
+    rejected goes to the reasons file, one line per row naming its line in the input and
+    in the rejects file. Neither is written when every row is good. They are named
+    after ``base`` (the input, or where the spool will move it) under the first free
+    name (:func:`free_rejects_paths`): a file there already, written by an earlier
+    import and maybe half fixed, is never overwritten nor removed.
     """
 
-    def __init__(self, source: Path, header: bytes, heading: str, enabled: bool) -> None:
-        self.path, self.reasons = rejects_path(source), reasons_path(source)
-        self.header, self.heading, self.enabled = header, heading, enabled
+    def __init__(self, source: Path, base: Path, header: bytes, stamp: str, enabled: bool) -> None:
+        self.source, self.base, self.header, self.stamp = source, base, header, stamp
+        self.enabled = enabled
         self._data: IO[bytes] | None = None
         self._why: IO[str] | None = None
         self._lines = 0  # lines written to the rejects file so far
+        self.path: Path | None = None
+        self.reasons: Path | None = None
+
+    def _open(self) -> tuple[IO[bytes], IO[str]]:
+        """Create both files under the first free pair of names (exclusively: another
+        import writing the same name at the same time takes the next pair)."""
+        self.base.parent.mkdir(parents=True, exist_ok=True)
+        for path, reasons in free_rejects_paths(self.base):
+            try:
+                data = path.open("xb")
+            except FileExistsError:
+                continue
+            try:
+                why = reasons.open("x", encoding="utf-8", newline="\n")
+            except FileExistsError:
+                data.close()
+                path.unlink()  # our own, still empty
+                continue
+            self.path, self.reasons = path, reasons
+            data.write(self.header)
+            why.write(_heading(self.source, path, self.stamp))
+            return data, why
+        raise AssertionError("unreachable: free_rejects_paths never ends")
 
     def add(self, row: CallRow, reason: str) -> None:
         if not self.enabled:
             return
         if self._data is None or self._why is None:
-            self._data = self.path.open("wb")
-            self._data.write(self.header)
-            self._why = self.reasons.open("w", encoding="utf-8", newline="\n")
-            self._why.write(self.heading)
+            self._data, self._why = self._open()
             self._lines = 1
         at = self._lines + 1
         self._data.write(row.data)
@@ -142,17 +179,14 @@ class _Rejects:
         )
 
     def close(self) -> tuple[str | None, str | None]:
-        """Finish both files; stale ones of an earlier run are removed when nothing was rejected."""
-        if self._data is not None and self._why is not None:
-            for f in (self._data, self._why):
-                f.flush()
-                os.fsync(f.fileno())
-                f.close()
-            return str(self.path), str(self.reasons)
-        if self.enabled:
-            for stale in (self.path, self.reasons):
-                stale.unlink(missing_ok=True)
-        return None, None
+        """Finish both files; returns their paths, or (None, None) when none was written."""
+        if self._data is None or self._why is None:
+            return None, None
+        for f in (self._data, self._why):
+            f.flush()
+            os.fsync(f.fileno())
+            f.close()
+        return str(self.path), str(self.reasons)
 
 
 # (row digest, ticket ref, where it was imported, its content: None when not on record)
@@ -212,13 +246,21 @@ def import_file(
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
     on_result: Callable[[RowResult], None] | None = None,
+    rejects_base: Path | None = None,
 ) -> ImportSummary:
-    """Import one hotline CSV; raises InputError when the file cannot be read at all."""
+    """Import one hotline CSV; raises InputError when the file cannot be read at all.
+
+    Rejected rows go to files named after ``rejects_base`` (default: the input itself;
+    the spool names the input's place in ``failed/``, so that it never finds them as
+    input of its own).
+    """
     path = Path(path)
     summary = ImportSummary(str(path), dry_run)
     run = _Run(calls.CallImport(desk, contract_index(desk), at, path.name), dry_run)
     with CallReader.open(path, desk.tz, desk.settings.hotline.columns, at=at) as reader:
-        rejects = _Rejects(path, reader.header_data, _heading(path, at, desk.tz), not dry_run)
+        stamp = local_iso(at.replace(microsecond=0), desk.tz) or ""
+        base = Path(rejects_base) if rejects_base is not None else path
+        rejects = _Rejects(path, base, reader.header_data, stamp, not dry_run)
         try:
             for batch in _batches(reader.rows(), batch_size):
                 for row, result in _run_batch(run, batch):
@@ -232,10 +274,10 @@ def import_file(
     return summary
 
 
-def _heading(path: Path, at: datetime, tz: str) -> str:
-    rejects = rejects_path(path).name
+def _heading(path: Path, rejects_file: Path, stamp: str) -> str:
+    rejects = rejects_file.name
     return (
-        f"# {path.name}: rows rejected by sepdesk hotline import at {local_iso(at.replace(microsecond=0), tz)}.\n"
+        f"# {path.name}: rows rejected by sepdesk hotline import at {stamp}.\n"
         f"# {rejects} holds them as they were in {path.name}, after its header line:\n"
         f"# fix them there and import {rejects}.\n"
     )

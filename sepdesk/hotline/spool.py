@@ -9,10 +9,13 @@ After the import the file goes to ``done/``; when a row was rejected or the file
 could not be read it goes to ``failed/``, with ``<name>.rejects.csv`` (the rejected
 rows as they were in the file) and ``<name>.rejects.txt`` (why) beside it; for an
 unreadable file only the ``.txt``, as the file itself is the rejected input. Good rows
-of a file in ``failed/`` are in the database all the same. A crash between commit and
-move is harmless: the next pass re-imports the file, finds every row a duplicate,
-and moves it (a failed file's rejects files move before the file itself, so none is
-left behind in the spool).
+of a file in ``failed/`` are in the database all the same. The import writes the
+rejects files straight into ``failed/``, named after the place the file will get
+there: every CSV in the spool is input (a rejects file the admin fixed and dropped in
+is imported like any other), so none of ours may ever lie there. Rejects files already
+in ``failed/`` are never overwritten: the next free name is taken. A crash between
+commit and move is harmless: the next pass re-imports the file, finds every good row a
+duplicate, writes the rejects anew (beside those of the first try) and moves it.
 """
 
 from __future__ import annotations
@@ -25,13 +28,7 @@ from pathlib import Path
 
 from sepdesk.desk import Desk
 from sepdesk.errors import SepdeskError, one_line
-from sepdesk.hotline.importer import (
-    REJECTS_SUFFIX,
-    ImportSummary,
-    import_file,
-    reasons_path,
-    rejects_path,
-)
+from sepdesk.hotline.importer import REJECTS_SUFFIX, free_rejects_paths, import_file
 from sepdesk.store.faults import PassFaults
 
 log = logging.getLogger(__name__)
@@ -39,13 +36,9 @@ SETTLE_SECONDS = 2.0
 
 
 def is_input(path: Path) -> bool:
-    """A hotline CSV to import (not a hidden file still being written, not a rejects file)."""
-    return (
-        path.suffix.lower() == ".csv"
-        and not path.name.startswith(".")
-        and not path.name.endswith(REJECTS_SUFFIX)
-        and path.is_file()
-    )
+    """A hotline CSV to import (not a hidden file still being written). A rejects file
+    is one too: the admin drops it in once its rows are fixed (README)."""
+    return path.suffix.lower() == ".csv" and not path.name.startswith(".") and path.is_file()
 
 
 class SpoolJob:
@@ -113,75 +106,85 @@ class SpoolJob:
     def _handle(self, path: Path, at: datetime) -> None:
         """Import one file and move it; the log line names where everything now is.
 
-        A file with rejected rows (or none imported) needs a person: WARNING. The
-        summary's paths are those after the move, not the ones the import wrote to.
+        A file with rejected rows (or none imported) needs a person: WARNING. Its rejects
+        files are written straight into failed/, beside the place the file goes to.
         """
+        planned = _free_name(path, self.spool / "failed")
         try:
-            summary = import_file(self.desk, path, at)
+            summary = import_file(self.desk, path, at, rejects_base=planned)
         except SepdeskError as exc:
             if not path.exists():  # taken away by someone else meanwhile: nothing to move
                 return
-            target, why = self._move_failed(path, reason=str(exc))
+            target, why = self._move_failed(path, planned, reason=str(exc))
             log.warning("hotline spool: %s; file moved to %s, why in %s", exc, target, why)
             return
         if summary.rejected:
-            target, _ = self._move_failed(path, summary=summary)
+            target, _ = self._move_failed(path, planned)
             log.warning("hotline spool: %s; file moved to %s", summary.text(), target)
         else:
             target = _move(path, self.spool / "done")
             log.info("hotline spool: %s; file moved to %s", summary.text(), target)
 
     def _move_failed(
-        self, path: Path, *, summary: ImportSummary | None = None, reason: str = ""
-    ) -> tuple[Path, Path]:
-        """Move the file to failed/ with its rejects and reasons files; returns (file, reasons).
+        self, path: Path, planned: Path, *, reason: str = ""
+    ) -> tuple[Path, Path | None]:
+        """Move the file to failed/, to ``planned`` (its rejects files' namesake) unless
+        that was taken meanwhile; returns (file, reasons file).
 
-        ``summary`` (when the file could be imported) then names the moved rejects files.
-        Those go first, the input last: a crash in between leaves the input in the spool,
-        and the next pass imports it again (its good rows are duplicates by then) and
-        writes and moves them anew. The other way round they stayed behind for good.
+        With a ``reason`` (the file could not be imported) that goes to a reasons file of
+        its own, under a free name: one left there by an earlier import is kept.
         """
-        target = _free_name(path, self.spool / "failed")
-        why = reasons_path(target)
-        if summary is None:
-            with why.open("w", encoding="utf-8") as f:
+        target = _free_name(path, planned.parent) if planned.exists() else planned
+        target.parent.mkdir(parents=True, exist_ok=True)
+        why = None
+        if reason:
+            why = next(t for c, t in free_rejects_paths(target) if not (c.exists() or t.exists()))
+            with why.open("x", encoding="utf-8") as f:
                 f.write(f"# {path.name}: not imported\n{one_line(reason)}\n")
-        else:
-            rejects = rejects_path(target)
-            if summary.rejects_file and Path(summary.rejects_file).exists():
-                shutil.move(summary.rejects_file, rejects)
-                summary.rejects_file = str(rejects)
-            if summary.reasons_file and Path(summary.reasons_file).exists():
-                shutil.move(summary.reasons_file, why)
-                summary.reasons_file = str(why)
         shutil.move(str(path), target)
         return target, why
 
 
 def spool_status(spool: Path) -> dict[str, int]:
     """For ``sepdesk status``: files waiting in the spool, and files in failed/ (each a file
-    with rejected rows or unreadable, which someone has to look at and clear away)."""
+    with rejected rows or unreadable, which someone has to look at and clear away; their
+    rejects files beside them are not counted again)."""
 
-    def inputs(folder: Path) -> int:
+    def inputs(folder: Path, *, failed: bool = False) -> int:
         try:
-            return sum(1 for p in folder.iterdir() if is_input(p))
+            found = [p for p in folder.iterdir() if is_input(p)]
         except OSError:  # not there (yet): nothing waiting, nothing failed
             return 0
+        return sum(1 for p in found if not (failed and _rejects_of_a_file_beside(p)))
 
-    return {"hotline_waiting": inputs(spool), "hotline_failed": inputs(spool / "failed")}
+    return {
+        "hotline_waiting": inputs(spool),
+        "hotline_failed": inputs(spool / "failed", failed=True),
+    }
+
+
+def _rejects_of_a_file_beside(path: Path) -> bool:
+    """Whether ``path`` is named as the rejects file of a file in its folder (``X.rejects.csv``
+    or ``X.<n>.rejects.csv`` beside ``X``: see free_rejects_paths)."""
+    if not path.name.endswith(REJECTS_SUFFIX):
+        return False
+    base = path.name[: -len(REJECTS_SUFFIX)]
+    stem, dot, n = base.rpartition(".")
+    names = [base, *([stem] if dot and n.isdigit() else [])]
+    return any((path.parent / name).is_file() for name in names)
 
 
 def _move(path: Path, folder: Path) -> Path:
     """Move into folder under a free name (see :func:`_free_name`)."""
     target = _free_name(path, folder)
+    folder.mkdir(parents=True, exist_ok=True)
     shutil.move(str(path), target)
     return target
 
 
 def _free_name(path: Path, folder: Path) -> Path:
     """Where in folder the file goes: an existing name gets a numbered suffix, never
-    overwritten. Creates the folder."""
-    folder.mkdir(parents=True, exist_ok=True)
+    overwritten."""
     target = folder / path.name
     n = 1
     while target.exists():
