@@ -378,6 +378,31 @@ def test_changed_row_fails_the_command_and_the_spool_file(hdesk: Desk, tmp_path:
     assert "G1" in (spool / "failed" / "again.csv.rejects.csv").read_text("utf-8")
 
 
+def test_every_severity_name_the_desk_prints_is_taken(hdesk: Desk, tmp_path: Path) -> None:
+    """The desk's mails print "Einstufung: Major (schwerwiegend)", and the import refused
+    'schwerwiegend', 'geringfügig' and 'Critical (kritisch)' (review finding)."""
+    from sepdesk.templates import table
+
+    names = {
+        "schwerwiegend": 2,
+        "Geringfügig": 4,
+        "Critical (kritisch)": 1,
+        "MAJOR  (Schwerwiegend)": 2,
+        "minor": 3,
+        "leicht": 3,
+        "Kosmetisch": 4,
+    }
+    names |= {
+        name: int(n) for lang in ("de", "en") for n, name in table(lang, "severities").items()
+    }
+    rows = [row(f"N{i}", severity=name) for i, name in enumerate(names)]
+    rows.append(row("NX", severity="Major (kritisch)"))  # no name of one level
+    _, results = run(hdesk, write_csv(tmp_path / "names.csv", rows))
+    assert [r.outcome for r in results] == ["new_ticket"] * len(names) + ["rejected"]
+    got = [tickets.find(hdesk.db, r.ticket or "")["stated_severity"] for r in results[:-1]]
+    assert got == list(names.values())
+
+
 # --------------------------------------------------------------------------- bad rows
 
 

@@ -22,6 +22,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
@@ -32,6 +33,7 @@ from sepdesk.csvheader import column_key
 from sepdesk.errors import InputError
 from sepdesk.instants import earliest_reading
 from sepdesk.mailbox import is_mailbox
+from sepdesk.templates import LANGUAGES, table
 
 FIELDS = (
     "call_uid",
@@ -47,20 +49,9 @@ FIELDS = (
 )
 REQUIRED_COLUMNS = ("call_uid", "started_at", "severity")
 BOM = b"\xef\xbb\xbf"
-SEVERITY_WORDS = {
-    "1": 1,
-    "critical": 1,
-    "kritisch": 1,
-    "2": 2,
-    "major": 2,
-    "schwer": 2,
-    "3": 3,
-    "minor": 3,
-    "leicht": 3,
-    "4": 4,
-    "cosmetic": 4,
-    "kosmetisch": 4,
-}
+# Names a hotline may know a level by that the desk itself never prints; every name it
+# prints (templates/<lang>/severities.txt) is read from there: see severity_words.
+SEVERITY_ALIASES = {"schwer": 2, "kosmetisch": 4}
 MAX_FIELD = 20_000  # a summary longer than this is a broken export, not a phone note
 # When a call can have started, seen from the import's clock. Ahead: a phone system's
 # clock that is off, or a naive time that was really UTC, is hours out, never a day.
@@ -390,8 +381,29 @@ def _positions(path: Path, header: list[str], columns: Mapping[str, str]) -> dic
     return positions
 
 
+@cache
+def severity_words() -> dict[str, int]:
+    """Every text a severity may be given as, in lower case: 1-4, and each name the
+    desk's mails print ("Major (schwerwiegend)"), whole and its two parts ("major",
+    "schwerwiegend"). The names were a list of their own, which had "schwer" where
+    the mails say "schwerwiegend" (review finding)."""
+    words = dict(SEVERITY_ALIASES)
+    for lang in LANGUAGES:
+        for key, name in table(lang, "severities").items():
+            outer, _, inner = name.partition("(")
+            for word in (key, name, outer, inner.removesuffix(")")):
+                if word.strip():
+                    words[_severity_key(word)] = int(key)
+    return words
+
+
+def _severity_key(text: str) -> str:
+    """A severity text as compared: any case, blanks as one ("Major  ( schwerwiegend )")."""
+    return " ".join(text.replace("(", " ( ").replace(")", " ) ").split()).casefold()
+
+
 def parse_severity(text: str) -> int | None:
-    return SEVERITY_WORDS.get(text.strip().lower())
+    return severity_words().get(_severity_key(text))
 
 
 def parse_started(text: str, tz: str) -> datetime | None:
