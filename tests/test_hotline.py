@@ -406,6 +406,25 @@ def test_every_severity_name_the_desk_prints_is_taken(hdesk: Desk, tmp_path: Pat
 # --------------------------------------------------------------------------- bad rows
 
 
+def test_control_characters_reject_the_row_naming_the_field(hdesk: Desk, tmp_path: Path) -> None:
+    """Terminal escapes in a caller's name or a summary ended up in `tickets list`/`show`
+    and in the customer's mail (review finding); a summary's line breaks and tabs are fine."""
+    rows = [
+        row("K1", caller_name="Tom\x1b[2J Weiss"),
+        row("K2", summary="Restore fails\x07"),
+        row("K3", caller_phone="+49\x00 30"),
+        row("K4", summary="Restore fails\nsince Monday:\tjob 7"),
+    ]
+    _, results = run(hdesk, write_csv(tmp_path / "ctrl.csv", rows))
+    assert [r.outcome for r in results] == ["rejected", "rejected", "rejected", "new_ticket"]
+    assert results[0].reason == "caller_name: control character '\\x1b'"
+    assert results[1].reason == "summary: control character '\\x07'"
+    assert results[2].reason == "caller_phone: control character '\\x00'"
+    t = tickets.find(hdesk.db, results[3].ticket or "")
+    assert t["subject"] == "Restore fails\nsince Monday:\tjob 7"
+    assert all("\x1b" not in r["raw"].decode() for r in outbox(hdesk))
+
+
 def test_mixed_file_good_rows_go_in_bad_rows_to_rejects(hdesk: Desk, tmp_path: Path) -> None:
     rows = [
         row("B1"),

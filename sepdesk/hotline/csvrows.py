@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from dateutil import parser as dateparser
 
 from sepdesk.csvheader import column_key
-from sepdesk.errors import InputError
+from sepdesk.errors import CONTROL, InputError
 from sepdesk.instants import earliest_reading
 from sepdesk.mailbox import is_mailbox
 from sepdesk.templates import LANGUAGES, table
@@ -476,3 +476,8 @@ def check_values(row: CallRow, tz: str, at: datetime) -> None:
     for name, value in row.values.items():
         if len(value) > MAX_FIELD:
             row.errors.append((name, f"longer than {MAX_FIELD} characters"))
+        # An ESC, BEL or NUL went on into `tickets list`/`show` and the customer's mail
+        # (review finding); a summary's line breaks and tabs are a note's own.
+        text = value.replace("\n", "").replace("\t", "") if name == "summary" else value
+        if found := CONTROL.search(text):
+            row.errors.append((name, f"control character {found.group()!r}"))
