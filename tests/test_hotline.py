@@ -63,9 +63,11 @@ def write_csv(
     return path
 
 
-def run(desk: Desk, path: Path, **kw: Any) -> tuple[ImportSummary, list[RowResult]]:
+def run(
+    desk: Desk, path: Path, at: datetime = AT, **kw: Any
+) -> tuple[ImportSummary, list[RowResult]]:
     results: list[RowResult] = []
-    summary = import_file(desk, path, AT, on_result=results.append, **kw)
+    summary = import_file(desk, path, at, on_result=results.append, **kw)
     return summary, results
 
 
@@ -267,6 +269,33 @@ def test_call_appended_to_a_mail_ticket(hdesk: Desk, tmp_path: Path) -> None:
     assert results[0].outcome == "appended"
     t = tickets.find(hdesk.db, number)
     assert t["first_response_at"] is not None
+
+
+def test_an_engineers_call_before_the_ticket_came_is_no_response(
+    hdesk: Desk, tmp_path: Path
+) -> None:
+    """A mail received at 17:30 was "answered" by a call at 14:00: response time -3 h,
+    and the SLA report counted it as met (review finding). The call goes on record;
+    the clock runs on until a response after the receipt."""
+    mail = tmp_path / "m.eml"
+    mail.write_bytes(
+        b"From: Tom Weiss <t.weiss@mueller-maschinenbau.de>\r\n"
+        b"To: support@sep.example\r\nSubject: Restore is slow\r\n"
+        b"Message-ID: <m2@mueller-maschinenbau.de>\r\n\r\nOur restore is slow.\r\n"
+    )
+    rec = ingest_file(hdesk, mail, datetime(2026, 11, 23, 16, 30, tzinfo=UTC))
+    number = tickets.find(hdesk.db, rec.ticket or "")["ticket_number"]
+    early = row("E1", started_at="2026-11-23T14:00:00", engineer="anna", ticket=number)
+    _, results = run(hdesk, write_csv(tmp_path / "e.csv", [early]), at=AT + timedelta(hours=4))
+    assert results[0].outcome == "appended" and "not counted as a response" in results[0].reason
+    t = tickets.find(hdesk.db, number)
+    assert t["first_response_at"] is None and t["next_escalation_at"] is not None
+    responded = "SELECT count(*) FROM events WHERE ticket_id = ? AND kind = 'responded'"
+    assert hdesk.db.execute(responded, [t["id"]]).fetchone()[0] == 0
+    later = row("E2", started_at="2026-11-23T18:00:00", engineer="anna", ticket=number)
+    run(hdesk, write_csv(tmp_path / "f.csv", [later]), at=AT + timedelta(hours=5))
+    t = tickets.record(hdesk.db, tickets.find(hdesk.db, number), hdesk.tz)
+    assert t["first_response_at"] == "2026-11-23T18:00:00+01:00"
 
 
 def test_a_graver_call_raises_the_ticket_and_a_milder_one_leaves_it(

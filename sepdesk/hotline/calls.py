@@ -19,7 +19,8 @@ Policy choices (SPEC §1 is written for mail; these are the phone equivalents):
 - ``engineer`` set on a NEW ticket means a support engineer answered the call and
   logged it: the call itself is the first response, at ``started_at``, so the
   response clock stops at once. On an APPENDED call it is a response too
-  (as ``record_response``: only the first one stops the clock).
+  (as ``record_response``: only the first one stops the clock), unless the call
+  started before the ticket's clock did: it answered no request yet.
 - The confirmation mail goes to ``caller_email``, failing that to the customer's
   registered full addresses (never to an ``@domain`` entry). Contract details
   (level, end) appear only when every recipient is a registered contact of the
@@ -51,7 +52,13 @@ from sepdesk.instants import db_to_local, to_db
 from sepdesk.outbound.compose import tagged_subject
 from sepdesk.outbound.outbox import queued_mail
 from sepdesk.pipeline.customers import ContractIndex, ContractView, contract_state
-from sepdesk.sla.deadlines import response_detail, restart_clock, start_clock, stop_clock
+from sepdesk.sla.deadlines import (
+    clock_start,
+    response_detail,
+    restart_clock,
+    start_clock,
+    stop_clock,
+)
 from sepdesk.templates import greeting, render, severity_line
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import decide_status, emergency_used_by, shown_severity
@@ -175,23 +182,30 @@ def _call_rows(ctx: CallImport, batch: Batch, ticket_id: int, row: CallRow, star
     batch.add("events", tickets.event_values(ticket_id, ctx.stamp, actor, "phone_call", detail))
 
 
-def append_call(ctx: CallImport, batch: Batch, ticket: dict[str, Any], row: CallRow) -> None:
+def append_call(ctx: CallImport, batch: Batch, ticket: dict[str, Any], row: CallRow) -> str:
     """Log the call on an existing ticket (as read just now); with an engineer it is a response.
 
     The ticket's clock is updated at once, so a later row of the batch naming the same
-    ticket sees that it was answered.
+    ticket sees that it was answered. Returns a note for the row's record ("" if none).
     """
     assert row.started_at is not None
     started = to_db(row.started_at)
     _call_rows(ctx, batch, ticket["id"], row, started)
     _raise_severity(ctx, batch, ticket, row)
     engineer = row.get("engineer")
+    if engineer and row.started_at < clock_start(ticket):
+        # A call before the request came (or before its reopening restarted the clock)
+        # answered something else: counted, it gave negative response times that the
+        # SLA report called met (review finding). Clamped to the receipt, it would claim
+        # an answer nobody gave to the request; so the clock runs on, the call is on record.
+        return "engineer's call before the ticket's clock started: not counted as a response"
     if engineer:
         detail = response_detail(ticket, row.started_at)
         if detail["first"]:
             stop_clock(ctx.desk.db, ticket["id"], row.started_at, bool(detail["late"]))
         event = tickets.event_values(ticket["id"], started, engineer, "responded", detail)
         batch.add("events", event)
+    return ""
 
 
 def _raise_severity(ctx: CallImport, batch: Batch, ticket: dict[str, Any], row: CallRow) -> None:

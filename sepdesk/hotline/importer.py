@@ -393,8 +393,9 @@ def _short(value: str, limit: int = 40) -> str:
 
 def _apply(run: _Run, batch: Batch, row: CallRow, plan: _Plan) -> RowResult:
     ctx = run.ctx
+    note = ""
     if plan.target is not None:
-        calls.append_call(ctx, batch, plan.target, row)
+        note = calls.append_call(ctx, batch, plan.target, row)
         ticket_id, ref, outcome = plan.target["id"], tickets.ref_of(plan.target), "appended"
     else:
         assert plan.call is not None
@@ -410,4 +411,4 @@ def _apply(run: _Run, batch: Batch, row: CallRow, plan: _Plan) -> RowResult:
     }
     batch.add("hotline_calls", stored)
     run.remember(row.call_uid, plan, ref)
-    return RowResult(row.line, row.call_uid, outcome, ref)
+    return RowResult(row.line, row.call_uid, outcome, ref, note)
