@@ -200,6 +200,37 @@ def test_caller_who_is_not_a_contact_gets_no_contract_details(hdesk: Desk, tmp_p
     assert t["call_id"] in text and "2026-12-31" not in text and "business" not in text
 
 
+def test_a_caller_of_several_customers_is_asked_for_the_customer_number(
+    hdesk: Desk, tmp_path: Path
+) -> None:
+    """A contact of two current customers, no customer_number: the confirmation told
+    them only to buy an Emergency Call and never asked which customer they are, where
+    the answer to a mail asks (review finding)."""
+    contracts = tmp_path / "amb.csv"
+    contracts.write_text(
+        "customer_number,customer_name,level,start,end,contacts,license_ids,license_type,sce\n"
+        "700001,Alpha GmbH,business,2026-01-01,2026-12-31,shared@dienstleister.de,L1,full,\n"
+        "700002,Beta GmbH,business,2026-01-01,2026-12-31,shared@dienstleister.de,L2,full,\n",
+        encoding="utf-8",
+    )
+    import_csv(hdesk.db, contracts, AT)
+    call = row("AM1", customer_number="", caller_email="shared@dienstleister.de")
+    _, results = run(hdesk, write_csv(tmp_path / "amb_call.csv", [call]))
+    t = tickets.find(hdesk.db, results[0].ticket or "")
+    assert t["status"] == "needs-info" and t["customer_number"] is None
+    text = body_of(outbox(hdesk)[0]["raw"])
+    assert "für welche Kundennummer die Anfrage gilt" in text
+    mail = tmp_path / "m.eml"  # the caller's answer by mail
+    mail.write_bytes(
+        f"From: Sam <shared@dienstleister.de>\r\nTo: support@sep.example\r\n"
+        f"Subject: Re: [SEP {t['ticket_number']}] Backup\r\nMessage-ID: <am1@dl.de>\r\n"
+        "\r\nEs geht um Kundennummer 700002.\r\n".encode()
+    )
+    ingest_file(hdesk, mail, AT + timedelta(hours=1))
+    t = tickets.find(hdesk.db, t["ticket_number"])
+    assert t["customer_number"] == "700002" and t["first_response_due"] is not None
+
+
 def test_no_caller_email_mails_registered_full_addresses_only(hdesk: Desk, tmp_path: Path) -> None:
     src = write_csv(
         tmp_path / "m.csv",

@@ -14,7 +14,8 @@ Policy choices (SPEC §1 is written for mail; these are the phone equivalents):
   the phone, so a phone ticket with a current contract is accepted at once.
 - The customer is the row's ``customer_number`` when it is known, else the one
   customer whose contacts hold ``caller_email`` (address, then ``@domain``). Two
-  or more customers for that address make the ticket ambiguous (``needs-info``).
+  or more customers for that address make the ticket ambiguous (``needs-info``), and
+  the confirmation asks which customer number the call is for, as a mail's answer does.
   Phone numbers are not matched: the contracts carry no phone numbers yet.
 - ``engineer`` set on a NEW ticket means a support engineer answered the call and
   logged it: the call itself is the first response, at ``started_at``, so the
@@ -412,6 +413,8 @@ def confirmation_body(
     due = db_to_local(ticket["first_response_due"], tz) if clock else None
     if due:
         blocks.append(severity_line(lang, ticket["severity"], due))
+    if who.ambiguous:  # as the mail path asks (pipeline/reply.py): the ticket needs it
+        blocks.append(render(lang, "ambiguous"))
     blocks.extend(ctx.blocks(lang, who, verified, used))
     return "\n\n".join(b.strip() for b in blocks if b.strip()) + "\n"
 
