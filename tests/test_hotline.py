@@ -354,6 +354,68 @@ def test_a_graver_call_raises_the_ticket_and_a_milder_one_leaves_it(
     assert tickets.find(hdesk.db, call_id)["severity"] == 1
 
 
+def test_a_call_on_a_solved_ticket_reopens_it_with_a_clock_from_the_call(
+    hdesk: Desk, tmp_path: Path
+) -> None:
+    """A Critical "the problem is back" call on a solved ticket left it solved: no clock,
+    no escalation, in no open list (review finding). As a customer's mail within
+    reopen_days, it reopens the ticket, and the clock runs from the call."""
+    from sepdesk.tickets.actions import apply
+
+    _, first = run(hdesk, write_csv(tmp_path / "a.csv", [row("RO1")]))  # Major, due 18:00
+    ref = first[0].ticket or ""
+    apply(hdesk, ref, "solve", datetime(2026, 11, 23, 10, 0, tzinfo=UTC), "eng")  # in time
+    back = row("RO2", started_at="2026-11-23T19:00:00", severity="1", ticket=ref, summary="")
+    _, results = run(hdesk, write_csv(tmp_path / "b.csv", [back]), at=AT + timedelta(hours=6))
+    assert results[0].outcome == "appended"
+    stored = tickets.find(hdesk.db, ref)
+    assert (stored["status"], stored["severity"], stored["breached"]) == ("accepted", 1, 0)
+    assert stored["next_escalation_at"] is not None  # the timer will warn and escalate
+    t = tickets.record(hdesk.db, stored, hdesk.tz)
+    assert t["first_response_due"] == "2026-11-23T23:00:00+01:00"  # 4 h from the call
+    kinds = [e["kind"] for e in hdesk.db.query("SELECT kind FROM events ORDER BY id")]
+    assert "reopened" in kinds
+    open_ids = [r["id"] for r in hdesk.db.query("SELECT id FROM tickets WHERE status = 'accepted'")]
+    assert open_ids == [t0["id"] for t0 in hdesk.db.query("SELECT id FROM tickets")]
+
+
+def test_a_call_on_a_closed_ticket_opens_a_linked_one(hdesk: Desk, tmp_path: Path) -> None:
+    """As a customer's mail on a closed ticket (or one solved longer than reopen_days
+    ago): a new ticket, with its own clock, linked to the old one, which stays closed."""
+    from sepdesk.tickets.actions import apply
+
+    _, first = run(hdesk, write_csv(tmp_path / "a.csv", [row("CL1")]))
+    old = tickets.find(hdesk.db, first[0].ticket or "")
+    apply(hdesk, old["ticket_number"], "close", datetime(2026, 11, 23, 10, 0, tzinfo=UTC), "e")
+    again = row("CL2", started_at="2026-11-23T12:00:00", severity="1", customer_number="")
+    again["ticket"] = old["ticket_number"]
+    _, dry = run(hdesk, write_csv(tmp_path / "b.csv", [again]), dry_run=True)
+    assert dry[0].outcome == "new_ticket" and "is closed" in dry[0].reason
+    _, results = run(hdesk, write_csv(tmp_path / "b.csv", [again]))
+    assert results[0].outcome == "new_ticket" and "is closed" in results[0].reason
+    new = tickets.find(hdesk.db, results[0].ticket or "")
+    assert new["id"] != old["id"] and new["linked_ticket"] == old["ticket_number"]
+    assert (new["status"], new["severity"], new["customer_number"]) == ("accepted", 1, "104217")
+    assert new["first_response_due"] is not None
+    assert tickets.find(hdesk.db, old["ticket_number"])["status"] == "closed"
+    link = "SELECT detail FROM events WHERE ticket_id = ? AND kind = 'linked'"
+    assert json.loads(hdesk.db.execute(link, [old["id"]]).fetchone()[0]) == {
+        "new": new["ticket_number"]
+    }
+    assert old["ticket_number"] in body_of(outbox(hdesk)[-1]["raw"])
+
+
+def test_a_call_on_a_waiting_ticket_wakes_it(hdesk: Desk, tmp_path: Path) -> None:
+    from sepdesk.tickets.actions import apply
+
+    _, first = run(hdesk, write_csv(tmp_path / "a.csv", [row("W1")]))
+    ref = first[0].ticket or ""
+    apply(hdesk, ref, "waiting", datetime(2026, 11, 23, 10, 0, tzinfo=UTC), "eng")
+    call = row("W2", started_at="2026-11-23T12:00:00", ticket=ref, summary="")
+    run(hdesk, write_csv(tmp_path / "b.csv", [call]))
+    assert tickets.find(hdesk.db, ref)["status"] == "accepted"
+
+
 # --------------------------------------------------------------------------- idempotence
 
 

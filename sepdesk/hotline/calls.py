@@ -28,7 +28,10 @@ Policy choices (SPEC §1 is written for mail; these are the phone equivalents):
   customer, so an unknown caller never learns them. Language: a recipient domain
   ending in ``.de``, ``.at`` or ``.ch`` gives German, anything else English.
 - An appended call leaves the ticket's status and customer as they are (the engineer
-  changes those with ``tickets accept``...), and its severity unless the call's is
+  changes those with ``tickets accept``...), but as a customer's mail would: it reopens a
+  ticket solved at most ``reopen_days`` before (the clock restarts from the call where
+  a new one is due) and wakes a waiting one; a call naming a closed ticket, or one
+  solved longer ago, opens a new phone ticket linked to it. Its severity stays unless the call's is
   graver: the hotline's word raises it (a ``severity`` event, the due recomputed from
   receipt; a demo contract still shows Minor at most). A Critical phoned in about a
   ticket opened as Minor kept Minor's due, two days out (review finding).
@@ -55,6 +58,7 @@ from sepdesk.outbound.outbox import queued_mail
 from sepdesk.pipeline.customers import ContractIndex, ContractView, contract_state
 from sepdesk.sla.deadlines import (
     clock_start,
+    reopen_clock,
     response_detail,
     restart_clock,
     start_clock,
@@ -63,6 +67,7 @@ from sepdesk.sla.deadlines import (
 from sepdesk.templates import greeting, render, severity_line
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import decide_status, emergency_used_by, shown_severity
+from sepdesk.tickets.actions import active_status
 
 GERMAN_TLDS = (".de", ".at", ".ch")
 DEFAULT_SUBJECT = "Phone call"
@@ -80,13 +85,19 @@ class Customer:
     ambiguous: tuple[str, ...] = ()
 
 
-def find_customer(index: ContractIndex, row: CallRow, tz: str) -> Customer:
-    """The customer of a call: a known customer number first, else the caller's address."""
+def find_customer(
+    index: ContractIndex, row: CallRow, tz: str, known: str | None = None
+) -> Customer:
+    """The customer of a call: a known customer number first (the row's, else ``known``,
+    that of the ticket the row names), else the caller's address."""
     assert row.started_at is not None
     day = row.started_at.astimezone(ZoneInfo(tz)).date()
     stated = row.get("customer_number")
     if stated and index.get(stated):
         return _customer(index, stated, day, "number", f"customer {stated}: named by the hotline.")
+    if not stated and known and index.get(known):
+        why = f"customer {known}: of the ticket the hotline named."
+        return _customer(index, known, day, "number", why)
     note = f"customer number {stated} is unknown; " if stated else ""
     email = row.get("caller_email").lower()
     numbers = index.customers_of_sender(email) if email else ()
@@ -191,6 +202,7 @@ def append_call(ctx: CallImport, batch: Batch, ticket: dict[str, Any], row: Call
     """
     assert row.started_at is not None
     started = to_db(row.started_at)
+    _reopen(ctx, batch, ticket, row)
     _call_rows(ctx, batch, ticket["id"], row, started)
     _raise_severity(ctx, batch, ticket, row)
     engineer = row.get("engineer")
@@ -207,6 +219,31 @@ def append_call(ctx: CallImport, batch: Batch, ticket: dict[str, Any], row: Call
         event = tickets.event_values(ticket["id"], started, engineer, "responded", detail)
         batch.add("events", event)
     return ""
+
+
+def _reopen(ctx: CallImport, batch: Batch, ticket: dict[str, Any], row: CallRow) -> None:
+    """A call on a solved ticket (within ``reopen_days``: the importer links a new ticket
+    otherwise) reopens it, and one on a waiting ticket wakes it, as the customer's mail
+    does (pipeline/followup.py): a Critical "the problem is back" call left the ticket
+    solved, with no clock and in no open list (review finding). The clock restarts from
+    the call's start where :func:`reopen_clock` says a new one is due."""
+    assert row.started_at is not None
+    if ticket["status"] not in ("solved", "waiting"):
+        return
+    tid, started, db = ticket["id"], to_db(row.started_at), ctx.desk.db
+    actor, by = row.get("engineer") or "hotline", {"by": f"hotline call {row.call_uid}"}
+    if ticket["status"] == "waiting":
+        tickets.update(db, tid, ctx.at, status=active_status(ticket))
+        batch.add("events", tickets.event_values(tid, started, actor, "woken", by))
+    else:
+        clock = reopen_clock(ticket, row.started_at)
+        tickets.update(db, tid, ctx.at, status=active_status(ticket), solved_at=None, **clock)
+        if clock:
+            due = to_db(restart_clock(ctx.desk, tid))
+            change = {"from": ticket["first_response_due"], "to": due}
+            batch.add("events", tickets.event_values(tid, started, "desk", "due_changed", change))
+        batch.add("events", tickets.event_values(tid, started, actor, "reopened", by))
+    ticket.update(tickets.get(db, tid))  # later rows of the batch see it open
 
 
 def _raise_severity(ctx: CallImport, batch: Batch, ticket: dict[str, Any], row: CallRow) -> None:
@@ -244,12 +281,19 @@ class NewCall:
     why: str
     to: list[str]
     ticket: tickets.NewTicket
+    linked: dict[str, Any] | None = None  # the closed ticket the call named
 
 
-def plan_ticket(ctx: CallImport, row: CallRow) -> NewCall:
-    """Decide customer, status, recipients and the ticket's fields; reads, never writes."""
+def plan_ticket(ctx: CallImport, row: CallRow, linked: dict[str, Any] | None = None) -> NewCall:
+    """Decide customer, status, recipients and the ticket's fields; reads, never writes.
+
+    ``linked``: the closed (or long solved) ticket the row names; the new ticket is
+    linked to it, as a mail on such a ticket opens one, and is its customer's when the
+    row names none (the hotline named the ticket, and so the customer).
+    """
     assert row.started_at is not None and row.severity is not None
-    who = find_customer(ctx.index, row, ctx.desk.tz)
+    known = linked["customer_number"] if linked else None
+    who = find_customer(ctx.index, row, ctx.desk.tz, known)
     used = _emergency_used(ctx.desk, who)
     status, why = decide_status(
         contract_state=who.state,
@@ -260,7 +304,8 @@ def plan_ticket(ctx: CallImport, row: CallRow) -> NewCall:
     to = recipients(row, who.contract)
     email = row.get("caller_email")
     verified = bool(who.number) and ctx.index.is_contact(who.number or "", email)
-    return NewCall(row, who, used, status, why, to, _new_ticket(row, who, status, to, verified))
+    new = _new_ticket(row, who, status, to, verified, linked["ticket_number"] if linked else None)
+    return NewCall(row, who, used, status, why, to, new, linked)
 
 
 def open_ticket(ctx: CallImport, batch: Batch, call: NewCall) -> tuple[int, str]:
@@ -273,6 +318,11 @@ def open_ticket(ctx: CallImport, batch: Batch, call: NewCall) -> tuple[int, str]
     values, responded = _ticket_values(ctx, batch, call)
     ticket_id = tickets.insert(ctx.desk.db, values)
     _ticket_events(ctx, batch, ticket_id, call, values, responded)
+    if call.linked is not None:  # as for a mail on a closed ticket: engineers see the link
+        link = {"new": values["ticket_number"]}
+        batch.add(
+            "events", tickets.event_values(call.linked["id"], ctx.stamp, "desk", "linked", link)
+        )
     if call.to:
         _confirm(ctx, batch, {**values, "id": ticket_id}, call)
     return ticket_id, str(values["call_id"] or values["ticket_number"])
@@ -338,7 +388,7 @@ def _emergency_used(desk: Desk, who: Customer) -> str | None:
 
 
 def _new_ticket(
-    row: CallRow, who: Customer, status: str, to: list[str], verified: bool
+    row: CallRow, who: Customer, status: str, to: list[str], verified: bool, linked: str | None
 ) -> tickets.NewTicket:
     assert row.started_at is not None and row.severity is not None
     level = who.contract.level if who.contract else None
@@ -363,6 +413,7 @@ def _new_ticket(
         missing_info=[],
         language=language_of(to, who.contract),
         status=status,
+        linked_ticket=linked,
     )
 
 
@@ -407,6 +458,10 @@ def confirmation_body(
             summary=row.get("summary"),
         ),
     ]
+    if ticket["linked_ticket"]:
+        blocks.append(
+            render(lang, "linked", ticket=ticket["ticket_number"], old=ticket["linked_ticket"])
+        )
     if ticket["call_id"]:
         blocks.append(render(lang, "accepted", call_id=ticket["call_id"]))
     clock = who.state == "current" and not used and not ticket["first_response_at"]

@@ -50,6 +50,7 @@ from sepdesk.instants import db_to_local, local_iso
 from sepdesk.pipeline.customer import contract_index
 from sepdesk.store import write_tx
 from sepdesk.tickets import store as tickets
+from sepdesk.tickets.actions import reopen_window_open
 
 OUTCOMES = ("new_ticket", "appended", "duplicate", "rejected")
 BATCH_SIZE = 500
@@ -319,7 +320,8 @@ def _one(run: _Run, batch: Batch | None, row: CallRow) -> RowResult:
         target = decided.target
         run.remember(row.call_uid, decided, None)
         ref = tickets.ref_of(target) if target else None
-        return RowResult(row.line, row.call_uid, "appended" if target else "new_ticket", ref)
+        outcome = "appended" if target else "new_ticket"
+        return RowResult(row.line, row.call_uid, outcome, ref, decided.note)
     return _apply(run, batch, row, decided)
 
 
@@ -331,6 +333,7 @@ class _Plan:
     digest: str
     target: dict[str, Any] | None
     call: calls.NewCall | None
+    note: str = ""  # for the row's record: why a row naming a ticket opens a new one
 
 
 def _decide(run: _Run, row: CallRow) -> RowResult | _Plan:
@@ -355,10 +358,27 @@ def _decide(run: _Run, row: CallRow) -> RowResult | _Plan:
                 f" the call names customer {named}"
             )
             return RowResult(row.line, row.call_uid, "rejected", None, why)
-        return _Plan(content, digest, target, None)
+        if not _closed_for(run, target, row):
+            return _Plan(content, digest, target, None)
+        note = f"{target['ticket_number']} is {target['status']}: a new ticket, linked to it"
+        return _Plan(content, digest, None, _linked(run, row, target), note)
     if run.dry_run:
         return _Plan(content, digest, None, None)
     return _Plan(content, digest, None, calls.plan_ticket(run.ctx, row))
+
+
+def _closed_for(run: _Run, target: dict[str, Any], row: CallRow) -> bool:
+    """Whether a call on ``target`` opens a linked ticket rather than being appended: the
+    mail path's rule (closed, or solved more than ``reopen_days`` before the call)."""
+    assert row.started_at is not None
+    status = target["status"]
+    if status == "solved":
+        return not reopen_window_open(run.ctx.desk, target, row.started_at)
+    return status == "closed"
+
+
+def _linked(run: _Run, row: CallRow, target: dict[str, Any]) -> calls.NewCall | None:
+    return None if run.dry_run else calls.plan_ticket(run.ctx, row, linked=target)
 
 
 def _repeat(row: CallRow, content: str, digest: str, prior: Prior) -> RowResult:
@@ -400,7 +420,7 @@ def _apply(run: _Run, batch: Batch, row: CallRow, plan: _Plan) -> RowResult:
     else:
         assert plan.call is not None
         ticket_id, ref = calls.open_ticket(ctx, batch, plan.call)
-        outcome = "new_ticket"
+        outcome, note = "new_ticket", plan.note
     stored = {
         "call_uid": row.call_uid,
         "row_digest": plan.digest,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 from sepdesk.instants import from_db, to_db
@@ -25,7 +24,7 @@ from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import reopen_clock, restart_clock
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import assign_call_id, decide_status, shown_severity
-from sepdesk.tickets.actions import active_status, set_severity
+from sepdesk.tickets.actions import active_status, reopen_window_open, set_severity
 
 
 def _customer_texts(work: Work, ticket: dict[str, Any]) -> str:
@@ -253,15 +252,6 @@ def _raise_severity(
     return True
 
 
-def _reopen_window_open(work: Work, ticket: dict[str, Any]) -> bool:
-    # A mail received before the solve but processed after it (the solve came by CLI
-    # while it waited) reopens too: whoever solved had not seen it. Mail of a ticket is
-    # otherwise processed in the order received (runner.pending_ids).
-    solved = ticket["solved_at"]
-    days = work.desk.settings.desk.reopen_days
-    return bool(solved) and work.received_at - from_db(solved) <= timedelta(days=days)
-
-
 def _unverified_staff(work: Work, ticket: dict[str, Any]) -> None:
     """A staff From that failed authentication: kept on the ticket, obeyed and relayed never.
 
@@ -296,7 +286,9 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
         _unverified_staff(work, ticket)
         return
     status = ticket["status"]
-    if status == "closed" or (status == "solved" and not _reopen_window_open(work, ticket)):
+    if status == "closed" or (
+        status == "solved" and not reopen_window_open(desk, ticket, work.received_at)
+    ):
         new = open_from_mail(work, linked_from=ticket["ticket_number"])
         tickets.add_event(
             desk.db, ticket["id"], work.at, "desk", "linked", {"new": new["ticket_number"]}

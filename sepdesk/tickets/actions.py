@@ -7,7 +7,7 @@ InvalidTransition with one line naming the ticket and its status.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sepdesk.desk import Desk
@@ -69,6 +69,16 @@ def active_status(ticket: dict[str, Any]) -> str:
     if ticket["contract_state"] != "current":
         return "unqualified"
     return "needs-info" if json.loads(ticket["missing_info"] or "[]") else "new"
+
+
+def reopen_window_open(desk: Desk, ticket: dict[str, Any], received: datetime) -> bool:
+    """Whether a customer's word received at ``received`` reopens ``ticket`` (solved, at
+    most ``[desk] reopen_days`` before), rather than opening a linked ticket: mail and
+    phone calls alike. A message received before the solve but processed after it
+    (the solve came by CLI while it waited) reopens too: whoever solved had not seen it."""
+    solved = ticket["solved_at"]
+    days = desk.settings.desk.reopen_days
+    return bool(solved) and received - from_db(solved) <= timedelta(days=days)
 
 
 def apply(
