@@ -39,6 +39,7 @@ COLUMNS = (
 LEVELS = ("business", "emergency", "demo")
 LICENSE_TYPES = ("full", "CE", "NFR", "MSP", "DEMO")
 SCE_VALUES = ("yes", "no", "")
+LIST_COLUMNS = ("contacts", "license_ids")  # ';'-separated entries
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,9 @@ def _contact_ok(entry: str) -> bool:
 def parse_row(row: dict[str, str], where: str) -> ContractRow:
     """One CSV row to a ContractRow, or InputError naming the line and field."""
     values = {k: (row.get(k) or "").strip() for k in COLUMNS}
+    # A spreadsheet cell may list its entries one per line: a separator like ';' there.
+    for key in LIST_COLUMNS:
+        values[key] = values[key].replace("\r\n", ";").replace("\r", ";").replace("\n", ";")
     # A NUL or another control character was stored, and shown in every list and mail
     # that names the customer (review finding).
     for key in COLUMNS:
@@ -175,10 +179,14 @@ def _fields(header: list[str], fields: list[str], where: str) -> dict[str, str]:
 
 def read_csv(path: Path) -> list[ContractRow]:
     """Every row of the file, or InputError for the first bad one (line numbers as in an editor)."""
+    data = path.read_bytes()
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 (byte {exc.start})") from None
+        # SPEC §3: an error names file and line; a byte offset alone sent the admin
+        # counting through the file (review finding).
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"{path}, line {line}: not UTF-8 (byte {exc.start})") from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         return _rows(reader, path)
@@ -202,7 +210,7 @@ def _rows(reader: Any, path: Path) -> list[ContractRow]:
         # A quoted field may hold line breaks (or a stray quote run on): a record of
         # several lines is named by all of them, as its fault may be on the first.
         start, end = end + 1, reader.line_num
-        if not fields:  # a blank line
+        if not any(f.strip() for f in fields):  # a blank line, or Excel's trailing ",,,,"
             continue
         where = f"{path}, line {start}" if start == end else f"{path}, lines {start}-{end}"
         parsed = parse_row(_fields(header, fields, where), where)

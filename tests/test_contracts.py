@@ -185,6 +185,24 @@ def test_a_record_of_several_lines_is_named_by_all_of_them(desk: Desk, tmp_path:
     assert ", line 5, field license_type" in refused(desk, path)  # blank lines counted
 
 
+def test_blank_rows_and_line_broken_lists_go_in(desk: Desk, tmp_path: Path) -> None:
+    """Excel's trailing ",,,,,,,," rows and a line of blanks refused the whole file; a
+    contacts cell listing one address per line was refused as a control character
+    (review finding). A line break in a name stays refused (test above)."""
+    beta = '100002,Beta AG,business,2026-01-01,,"it@beta.example;\r\nops@beta.example",'
+    path = write(tmp_path, HEADER, GOOD, ",,,,,,,,", "   ", beta + '"L-2\nL-3",full,', ",,,,,,,,")
+    assert import_csv(desk.db, path, T0) == 2
+    beta_row = list_contracts(desk.db)[1]
+    assert beta_row["contacts"] == ["it@beta.example", "ops@beta.example"]
+    assert beta_row["license_ids"] == ["L-2", "L-3"]
+
+
+def test_a_byte_that_is_not_utf8_is_named_by_its_line(desk: Desk, tmp_path: Path) -> None:
+    path = tmp_path / "c8.csv"
+    path.write_bytes(f"{HEADER}\n{GOOD}\n".encode() + b"100009,B\xfcckerei,business\n")
+    assert refused(desk, path) == f"{path}, line 3: not UTF-8 (byte {len(HEADER) + len(GOOD) + 10})"
+
+
 @pytest.mark.parametrize(
     ("row", "expected"),
     [
