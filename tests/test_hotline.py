@@ -191,6 +191,28 @@ def test_unknown_customer_gets_ticket_and_mail_without_contract_details(
     assert "business" not in text and "valid until" not in text and "104217" not in text
 
 
+@pytest.mark.parametrize(
+    ("email", "promise", "passed"),
+    [
+        (MUELLER, "erhalten Sie bis", "bereits verstrichen"),
+        ("ops@example.com", "You will receive a first response", "has already passed"),
+    ],
+)
+def test_a_due_already_past_is_not_promised(
+    hdesk: Desk, tmp_path: Path, email: str, promise: str, passed: str
+) -> None:
+    """A call of 10:00 imported at 20:47 was promised a first response "bis 18:00"
+    (review finding): a due past when the mail is written is said to have passed."""
+    calls = [
+        row("P1", caller_email=email),
+        row("P2", caller_email=email, started_at="2026-11-23T20:00"),
+    ]
+    run(hdesk, write_csv(tmp_path / "late.csv", calls), at=AT + timedelta(hours=6))
+    late, fresh = (body_of(m["raw"]) for m in outbox(hdesk))
+    assert passed in late and promise not in late and "18:00" in late
+    assert promise in fresh and passed not in fresh
+
+
 def test_caller_who_is_not_a_contact_gets_no_contract_details(hdesk: Desk, tmp_path: Path) -> None:
     src = write_csv(tmp_path / "n.csv", [row("N1", caller_email="someone@gmail.com")])
     _, results = run(hdesk, src)

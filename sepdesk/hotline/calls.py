@@ -52,7 +52,7 @@ from zoneinfo import ZoneInfo
 from sepdesk.desk import Desk
 from sepdesk.hotline.batch import Batch
 from sepdesk.hotline.csvrows import CallRow
-from sepdesk.instants import db_to_local, to_db
+from sepdesk.instants import db_to_local, from_db, to_db
 from sepdesk.outbound.compose import tagged_subject
 from sepdesk.outbound.outbox import queued_mail
 from sepdesk.pipeline.customers import ContractIndex, ContractView, contract_state
@@ -467,7 +467,10 @@ def confirmation_body(
     clock = who.state == "current" and not used and not ticket["first_response_at"]
     due = db_to_local(ticket["first_response_due"], tz) if clock else None
     if due:
-        blocks.append(severity_line(lang, ticket["severity"], due))
+        # A log imported late (the phone system exports once a day) must not promise a
+        # first response by a time already past (review finding).
+        passed = from_db(ticket["first_response_due"]) <= ctx.at
+        blocks.append(severity_line(lang, ticket["severity"], due, passed))
     if who.ambiguous:  # as the mail path asks (pipeline/reply.py): the ticket needs it
         blocks.append(render(lang, "ambiguous"))
     blocks.extend(ctx.blocks(lang, who, verified, used))

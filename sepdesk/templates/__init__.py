@@ -53,8 +53,9 @@ def table(lang: str, name: str) -> dict[str, str]:
     return {k.strip(): v.strip() for k, _, v in pairs}
 
 
-def severity_line(lang: str, severity: int, due: str) -> str:
+def severity_line(lang: str, severity: int, due: str, passed: bool = False) -> str:
     """The line that tells a customer the severity and the first-response due (local
-    text): the acknowledgement, the phone call's confirmation and the Call ID notice."""
+    text): the acknowledgement, the phone call's confirmation and the Call ID notice.
+    ``passed``: the due is over when the mail is written; it is then no promise."""
     name = table(lang, "severities").get(str(severity), str(severity))
-    return render(lang, "severity", severity_name=name, due=due)
+    return render(lang, "severity_passed" if passed else "severity", severity_name=name, due=due)
