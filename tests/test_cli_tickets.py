@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -188,12 +188,31 @@ def test_lifecycle_through_every_action(cfg: Path) -> None:
         assert f"kind={kind}" in events
 
 
+def test_accepting_after_the_due_promises_no_time_gone_by(cfg: Path) -> None:
+    """Review finding: an accept weeks after the due told the customer "You will receive a
+    first response ... by" that past instant; the notice now says it has passed."""
+    ref = "T-2026-000002"
+    shown = json.loads(run(cfg, "tickets", "show", ref, "--json").stdout)
+    late = (datetime.fromisoformat(shown["first_response_due"]) + timedelta(days=1)).isoformat()
+    assert run(cfg, "tickets", "accept", ref, "--at", late).exit_code == 0
+    path = tomllib.loads(cfg.read_text())["database"]["path"]
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        (body,) = db.execute(
+            "SELECT body FROM outbox WHERE kind = 'call_accepted' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    due = shown["first_response_due"]
+    assert f"(by {due}) has already passed" in body
+    assert "You will receive a first response" not in body
+
+
 def test_accepting_by_cli_mails_the_call_id_to_the_customer_once(cfg: Path) -> None:
     """SPEC §2: an engineer can accept by CLI; the Call ID is mailed to the customer."""
     ref = "T-2026-000002"  # Van Dijk, needs-info
     shown = json.loads(run(cfg, "tickets", "show", ref, "--json").stdout)
     before = {r["id"] for r in json.loads(run(cfg, "outbox", "list", "--json").stdout)}
-    assert run(cfg, "tickets", "accept", ref).exit_code == 0
+    # Accepted before its due: the due is a promise (accepted after it, see below).
+    at = (datetime.fromisoformat(shown["received_at"]) + timedelta(minutes=5)).isoformat()
+    assert run(cfg, "tickets", "accept", ref, "--at", at).exit_code == 0
     call_id = json.loads(run(cfg, "tickets", "show", ref, "--json").stdout)["call_id"]
     new = [
         r for r in json.loads(run(cfg, "outbox", "list", "--json").stdout) if r["id"] not in before

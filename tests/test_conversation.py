@@ -296,6 +296,27 @@ def test_follow_up_completes_needs_info_and_accepts(desk: Desk) -> None:
     assert t["call_id"] in outbox(desk)[-2]["subject"]
 
 
+def test_a_request_completed_after_its_due_is_promised_no_time_gone_by(desk: Desk) -> None:
+    """Review finding: the follow-up completing a request days later was answered "You will
+    receive a first response ... by" the due of the first mail, days before."""
+    raw, _ = mail(CUSTOMER, "Restore fails", "Hello, our restore fails. Please help.")
+    t = ticket(desk, feed(desk, raw, T0).ticket or "")
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {t['ticket_number']}] Restore fails", REQUEST)
+    feed(desk, raw, T0 + timedelta(days=3))
+    [answer] = [r for r in outbox(desk)[-2:] if r["kind"] == "call_accepted"]
+    due = ticket(desk, t["ticket_number"])["first_response_due"]
+    assert from_db(due) < T0 + timedelta(days=3)
+    assert "has already passed" in answer["body"]
+    assert "You will receive a first response" not in answer["body"]
+    # In time, it is the promise it was.
+    raw, _ = mail(CUSTOMER, "Restore fails", "Hello, our restore fails. Please help.")
+    t = ticket(desk, feed(desk, raw, T0 + timedelta(days=4)).ticket or "")
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {t['ticket_number']}] Restore fails", REQUEST)
+    feed(desk, raw, T0 + timedelta(days=4, minutes=30))
+    [answer] = [r for r in outbox(desk)[-2:] if r["kind"] == "call_accepted"]
+    assert "You will receive a first response" in answer["body"]
+
+
 def test_follow_up_wakes_waiting(desk: Desk) -> None:
     t, _ = opened(desk)
     raw, _ = engineer_mail(f"Re: [SEP {t['ticket_number']}]", "#waiting\n")

@@ -67,6 +67,10 @@ alone (its ``data_versions`` tables left out). The same notice for a ticket with
 current contract (accepted by hand, its clock running) gives them too, and the hotline
 for a Critical one (same session): the other ``call_accepted`` body of ``samples``
 (``outbox`` and ``messages``), regenerated and checked the same way.
+2026-12-07, seventeenth session: a mail written when the due it names is already over
+(a follow-up completing a request after its due, a Call ID notice of an accept after
+it) no longer promises that time: three bodies of ``samples`` (each in ``outbox`` and
+``messages``) came in from a regeneration, checked to differ in those alone.
 
 Two replays, chosen to run every path that writes a ticket:
 

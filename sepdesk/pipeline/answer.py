@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sepdesk.instants import db_to_local
+from sepdesk.instants import db_to_local, from_db
 from sepdesk.outbound.compose import header_safe, tagged_subject
 from sepdesk.outbound.outbox import auto_replies_since, enqueue, queued_mail
 from sepdesk.pipeline.classify import older_versions
@@ -116,6 +116,10 @@ def reply_facts(
         call_id=ticket["call_id"],
         severity=ticket["severity"],
         due=db_to_local(ticket["first_response_due"], s.desk.timezone),
+        # A follow-up that completes a request (or makes it Critical) late: the due counts
+        # from the first mail and was over when this one came; it is no promise then.
+        due_passed=bool(ticket["first_response_due"])
+        and from_db(ticket["first_response_due"]) <= work.received_at,
         contract_state=cf.state,
         contract_level=contract.level if contract else None,
         contract_end=contract.end.isoformat() if contract else None,

@@ -22,6 +22,7 @@ class ReplyFacts:
     linked_from: str | None = None
     severity: int | None = None
     due: str | None = None  # local ISO text, or None when no SLA clock runs
+    due_passed: bool = False  # the due was over when the mail answered came in
     missing: tuple[str, ...] = ()
     critical: bool = False
     old_versions: tuple[str, ...] = ()
@@ -91,7 +92,7 @@ def _work_blocks(f: ReplyFacts) -> list[str]:
     if f.call_id:
         blocks.append(render(lang, "accepted", call_id=f.call_id))
     if f.severity and f.due and f.contract_state == "current" and not f.emergency_used_by:
-        blocks.append(severity_line(lang, f.severity, f.due))
+        blocks.append(severity_line(lang, f.severity, f.due, f.due_passed))
     if f.ambiguous:
         blocks.append(render(lang, "ambiguous"))
     if f.missing:

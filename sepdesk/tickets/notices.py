@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sepdesk.desk import Desk
-from sepdesk.instants import db_to_local
+from sepdesk.instants import db_to_local, from_db
 from sepdesk.outbound.compose import tagged_subject
 from sepdesk.outbound.outbox import enqueue, queued_mail
 from sepdesk.templates import greeting, render, severity_line
@@ -35,7 +35,7 @@ def call_id_notice(desk: Desk, ticket: dict[str, Any], at: datetime) -> int | No
         # carries the Call ID alone from now on).
         render(lang, "notice_ticket", ticket=ticket["ticket_number"]),
         render(lang, "accepted", call_id=ticket["call_id"]),
-        *_severity_block(desk, ticket),
+        *_severity_block(desk, ticket, at),
         render(lang, "closing", desk=s.desk.name),
     )
     thread = customer_thread(desk, ticket["id"])
@@ -57,7 +57,7 @@ def call_id_notice(desk: Desk, ticket: dict[str, Any], at: datetime) -> int | No
     )
 
 
-def _severity_block(desk: Desk, ticket: dict[str, Any]) -> list[str]:
+def _severity_block(desk: Desk, ticket: dict[str, Any], at: datetime) -> list[str]:
     """The severity and the first-response due, as the acknowledgement of an accepted
     request gives them (a review found the notice without them), and for a Critical one
     the hotline: while the clock runs and nobody has answered yet."""
@@ -67,7 +67,8 @@ def _severity_block(desk: Desk, ticket: dict[str, Any]) -> list[str]:
     # Under no current contract too: an engineer accepted it, and its clock runs.
     lang = ticket["language"]
     local = db_to_local(due, desk.settings.desk.timezone) or ""
-    blocks = [severity_line(lang, ticket["severity"], local)]
+    # Accepted after the due (an engineer's late accept): no promise of a time gone by.
+    blocks = [severity_line(lang, ticket["severity"], local, from_db(due) <= at)]
     if ticket["severity"] == 1:  # SPEC §1: a Critical request's reply gives the hotline
         blocks.append(render(lang, "critical", hotline=desk.settings.desk.hotline_phone))
     return blocks
