@@ -438,6 +438,31 @@ def test_reply_within_reopen_days_reopens_and_after_close_links(desk: Desk) -> N
     assert ticket(desk, result.ticket or "")["linked_ticket"] == number
 
 
+def test_a_reopened_ticket_is_told_to_the_customer_and_the_team(desk: Desk) -> None:
+    """Review finding: a reply reopening a solved ticket reached the team as any other
+    follow-up, and the customer heard nothing (the reopened text was never used)."""
+    t, _ = opened(desk)
+    number = t["ticket_number"]
+    feed(desk, engineer_mail(f"[SEP {number}]", "Restart the service, please.")[0], T0)
+    feed(desk, engineer_mail(f"[SEP {number}]", "#solve")[0], T0 + timedelta(hours=1))
+    before = {r["id"] for r in outbox(desk)}
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {number}]", "The error is back since this morning.")
+    assert feed(desk, raw, T0 + timedelta(days=2)).outcome == "follow_up"
+    new = [r for r in outbox(desk) if r["id"] not in before]
+    [answer] = [r for r in new if r["kind"] != "team_notice"]
+    [notice] = [r for r in new if r["kind"] == "team_notice"]
+    assert json.loads(answer["to_addrs"]) == [CUSTOMER]
+    assert f"Your ticket {number} had been solved; we have reopened it" in answer["body"]
+    # Answered once already: no first response is promised, or said to be late.
+    assert "first response" not in answer["body"]
+    assert notice["body"].startswith("Customer follow-up (reopened: it had been solved)")
+    # A follow-up that changes nothing is announced as before, and not answered.
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {number}]", "Here is the log as well.")
+    feed(desk, raw, T0 + timedelta(days=2, hours=1))
+    assert [r["kind"] for r in outbox(desk)[-1:]] == ["team_notice"]
+    assert outbox(desk)[-1]["body"].startswith(f"Customer follow-up: {number}")
+
+
 def test_the_linked_ticket_s_answer_does_not_call_a_solved_ticket_closed(desk: Desk) -> None:
     """After reopen_days a reply to a solved ticket opens a linked one; its answer said
     the earlier ticket "is closed" (review finding): it is solved, and completed."""
@@ -1744,6 +1769,10 @@ def test_a_follow_up_showing_a_standstill_raises_the_severity_and_its_clock(desk
     assert desk.settings.desk.hotline_phone in text
     due = db_to_local(t2["first_response_due"], desk.settings.desk.timezone)
     assert due and due in text.replace("=\r\n", "").replace("=\n", "")
+    # The team sees the raise in the notice's headline (review finding: it read as any
+    # other follow-up).
+    [notice] = [r for r in outbox(desk, ticket_id=t["id"]) if r["kind"] == "team_notice"][1:]
+    assert notice["body"].startswith("Customer follow-up (severity raised from 2 to 1)")
 
 
 @pytest.mark.parametrize("before", ["severity set by hand", "answered"])

@@ -71,6 +71,10 @@ for a Critical one (same session): the other ``call_accepted`` body of ``samples
 (a follow-up completing a request after its due, a Call ID notice of an accept after
 it) no longer promises that time: three bodies of ``samples`` (each in ``outbox`` and
 ``messages``) came in from a regeneration, checked to differ in those alone.
+The same session: a follow-up reopening a solved ticket tells the customer (held back in
+``heldout_batched`` by the daily limit: one ``reply_held`` event, the events after it
+renumbered, and the intake row's ``steps``) and the team notice's headline says so (its
+``messages`` and ``outbox`` body); regenerated, checked to differ in those alone.
 
 Two replays, chosen to run every path that writes a ticket:
 

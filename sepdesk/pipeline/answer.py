@@ -109,17 +109,18 @@ def reply_facts(
     """What the reply says; ``versions``: the SEP sesam versions the request names."""
     s = work.desk.settings
     contract = cf.contract
+    due, answered = ticket["first_response_due"], ticket["first_response_at"] is not None
     return ReplyFacts(
         language=ticket["language"],
         ticket_number=ticket["ticket_number"],
         requester_name=ticket["requester_name"],
         call_id=ticket["call_id"],
         severity=ticket["severity"],
-        due=db_to_local(ticket["first_response_due"], s.desk.timezone),
+        # Once answered, a first response is no longer to come (a reopened ticket's).
+        due=None if answered else db_to_local(due, s.desk.timezone),
         # A follow-up that completes a request (or makes it Critical) late: the due counts
         # from the first mail and was over when this one came; it is no promise then.
-        due_passed=bool(ticket["first_response_due"])
-        and from_db(ticket["first_response_due"]) <= work.received_at,
+        due_passed=bool(due) and from_db(due) <= work.received_at,
         contract_state=cf.state,
         contract_level=contract.level if contract else None,
         contract_end=contract.end.isoformat() if contract else None,

@@ -213,6 +213,24 @@ def _tell_raise(work: Work, ticket: dict[str, Any]) -> None:
     )
 
 
+def _tell_reopened(work: Work, ticket: dict[str, Any]) -> None:
+    """Tell the customer their solved ticket is open again (review finding: it was reopened
+    in silence, and the reopened text never used), when this mail got no other answer."""
+    cf = facts_for_number(work.desk, ticket["customer_number"], work.received_at)
+    kind = "call_accepted" if ticket["call_id"] else "ack"
+    answer_customer(work, ticket, kind, _as_of_request(ticket, cf), opened="reopened")
+
+
+def _follow_up_event(status: str, before: dict[str, Any], after: dict[str, Any]) -> str:
+    """The team notice's headline: what the follow-up changed that the team must see
+    (review finding: a reopen and a raise to Critical read as any other follow-up)."""
+    woken = {"solved": "reopened: it had been solved", "waiting": "it was waiting for the customer"}
+    changes = [woken[status]] if status in woken else []
+    if after["severity"] < before["severity"]:
+        changes.append(f"severity raised from {before['severity']} to {after['severity']}")
+    return "Customer follow-up" + (f" ({'; '.join(changes)})" if changes else "")
+
+
 def _may_raise_severity(work: Work, ticket: dict[str, Any]) -> bool:
     """Only while nobody has answered (an answered ticket's clock has stopped, and its
     engineer reads the mail) and nobody has set the severity: an engineer's change or the
@@ -298,6 +316,7 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
         )
         return
     _store(work, ticket)
+    before = ticket
     # Reopened or woken, a request goes back to what it was (still missing information,
     # still without a contract), and this mail is checked as any other follow-up.
     if status == "solved":
@@ -337,10 +356,12 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
         if fill and u is not None:
             _record_supplied(work, ticket, u)
             ticket = tickets.get(desk.db, ticket["id"])
+    if status == "solved" and not any(s["step"] == "reply" for s in work.steps):
+        _tell_reopened(work, ticket)
     if said_before(work, ticket):
         work.decide("notice", "no team notice: the sender's same words again (an autoresponder)")
     else:
-        notify_team(work, ticket, "Customer follow-up")
+        notify_team(work, ticket, _follow_up_event(status, before, ticket))
     work.finish("follow_up", f"{how}: appended to {ticket['ticket_number']}", ticket)
 
 
