@@ -685,6 +685,37 @@ def test_a_request_qualified_by_a_renewal_runs_its_clock_from_the_mail_that_brou
     assert not ticket_breached(done, reply_at)
 
 
+NEW_CUSTOMER = (  # a first contract, bought two days after the request
+    "customer_number,customer_name,level,start,end,contacts,license_ids,license_type,sce\n"
+    "300001,Neukunde GmbH,business,2026-11-04,,it@neukunde.example,SL-9,full,\n"
+)
+
+
+def test_a_new_customer_s_request_is_timed_from_the_first_mail_under_the_contract(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """As a renewal, so a first contract: the customer was not on file when the request
+    came, and the follow-up naming the new contract was timed from the request, before
+    the contract existed: a due two days past, breached at once (review finding)."""
+    request = REQUEST.replace("Hello,", "Hello, our customer number is 300001.")
+    number = feed(desk, mail("it@neukunde.example", "Restore fails", request)[0], T0).ticket
+    assert number and ticket(desk, number)["status"] == "unqualified"
+    bought = T0 + timedelta(days=2)
+    import_csv(desk.db, contracts_file(tmp_path, "new.csv", NEW_CUSTOMER), bought)
+    reply_at = bought + timedelta(hours=1)
+    reply = mail("it@neukunde.example", f"Re: [SEP {number}] Restore fails", "Bought: 300001.")
+    assert feed(desk, reply[0], reply_at).outcome == "follow_up"
+    done = ticket(desk, number)
+    assert (done["status"], done["customer_number"], done["contract_state"]) == (
+        "accepted",
+        "300001",
+        "current",
+    )
+    assert done["clock_from"] == to_db(reply_at)
+    assert from_db(done["first_response_due"]) > reply_at
+    assert not ticket_breached(done, reply_at)
+
+
 # --------------------------------------------------------------------------- strangers
 
 

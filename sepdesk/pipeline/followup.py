@@ -49,6 +49,9 @@ def _refresh_customer(work: Work, ticket: dict[str, Any], text: str) -> Customer
 
     This mail first: it may answer the acknowledgement's question which of two customer
     numbers is meant, which the whole conversation (naming both) cannot settle.
+    Only who the customer is goes onto the ticket here; the contract (level, state) is
+    _recheck's to record: _renewed must see the state the request had, or a customer
+    who bought a first contract since was timed from before it existed (review finding).
     """
     if ticket["customer_number"]:
         return facts_for_number(work.desk, ticket["customer_number"], work.received_at)
@@ -69,8 +72,6 @@ def _refresh_customer(work: Work, ticket: dict[str, Any], text: str) -> Customer
             ticket["id"],
             work.at,
             customer_number=cf.match.customer_number,
-            contract_level=cf.level,
-            contract_state=cf.state,
             match_basis=cf.match.basis,
             match_reason=cf.match.reason,
             verified_sender=int(cf.match.verified_sender),
