@@ -32,6 +32,7 @@ DEFAULT_CONFIG_PATH = Path("config/sepdesk.toml")
 TLS_MODES = ("tls", "starttls", "none")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_REOPEN_DAYS = 36500  # a hundred years: "always"
+MAX_REPEAT_MINUTES = 525600  # a year: more overflowed the timer's dates at every breach
 TAG_MAX = 20  # characters of [desk] tag in a subject
 
 
@@ -157,7 +158,9 @@ class OutboxSettings:
 @dataclass(frozen=True)
 class SlaSettings:
     warn_at: float = _f(0.75, "Warn when this fraction of the response budget is used")
-    repeat_after_breach: int = _f(120, "Minutes between breach reminders; 0 = none")
+    repeat_after_breach: int = _f(
+        120, "Minutes between breach reminders; 0 = none, at most 525600 (a year)"
+    )
 
 
 @dataclass(frozen=True)
@@ -425,9 +428,10 @@ def _validate(where: str, s: Settings) -> None:
             f"{where}: [sla] warn_at: must be greater than 0 and less than 1"
             f" (a fraction of the response budget), not {s.sla.warn_at:g}"
         )
-    if s.sla.repeat_after_breach < 0:
+    if not 0 <= s.sla.repeat_after_breach <= MAX_REPEAT_MINUTES:
         raise ConfigError(
-            f"{where}: [sla] repeat_after_breach: must be 0 (no reminders) or more minutes"
+            f"{where}: [sla] repeat_after_breach: must be 0 (no reminders) to"
+            f" {MAX_REPEAT_MINUTES} minutes (a year), not {s.sla.repeat_after_breach}"
         )
     if s.log.level.upper() not in LOG_LEVELS:
         raise ConfigError(

@@ -391,6 +391,11 @@ def test_a_folder_to_import_is_a_bad_file_exit_1(command: tuple[str, str], tmp_p
         ('[calendar]\ncountry = "XX"\n', r"\[calendar\] country: 'XX' is not a country"),
         ('[calendar]\nsubdivisions = ["BY", "ZZ"]\n', r"\[calendar\] subdivisions: 'ZZ' is not"),
         ("[sla]\nrepeat_after_breach = -5\n", r"\[sla\] repeat_after_breach: must be 0"),
+        # Loaded fine, then every breach failed with an OverflowError, retried for ever.
+        (
+            "[sla]\nrepeat_after_breach = 9999999999\n",
+            r"\[sla\] repeat_after_breach: must be 0 \(no reminders\) to 525600 minutes",
+        ),
         ("[sla]\nwarn_at = 1\n", r"\[sla\] warn_at: must be greater than 0 and less than 1"),
         ("[sla]\nwarn_at = 0\n", r"\[sla\] warn_at: must be greater than 0 and less than 1"),
         ('[log]\nlevel = "LOUD"\n', r"\[log\] level: 'LOUD' is not one of DEBUG, INFO"),
