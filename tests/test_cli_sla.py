@@ -172,6 +172,26 @@ def test_explain_a_critical_ticket_is_not_paused_and_shows_the_response(config: 
     assert record["breached"] is False
 
 
+def test_a_response_before_a_restarted_clock_is_no_negative_time(config: Path) -> None:
+    """A reply received before a reopening that restarted the clock, recorded after it
+    (the CLI refuses such a --at): explain said -3.0 h and the report's median was
+    negative, counted within the SLA (review finding). It waited no time on that clock."""
+    db = open_db(config.parent / "sepdesk.db")
+    tid = insert_ticket(db, berlin("2026-11-02T09:00"), 2)  # Major
+    db.execute(
+        "UPDATE tickets SET solved_at = ?, clock_from = ?, first_response_due = ?,"
+        " first_response_at = ? WHERE id = ?",
+        [to_db(berlin(t)) for t in ("2026-11-02T16:00", "2026-11-03T09:30", "2026-11-03T17:30",
+                                    "2026-11-02T16:30")] + [tid],
+    )  # fmt: skip
+    db.conn.commit()
+    db.close()
+    record = json.loads(run(config, "explain", "T-2026-000001", "--json").output)
+    assert record["response_support_hours"] == 0.0
+    [row] = json.loads(run(config, "report", "--at", "2026-11-04T00:00", "--json").output)
+    assert (row["answered"], row["median_response_h"], row["p90_response_h"]) == (1, 0.0, 0.0)
+
+
 def test_report_at_an_instant_leaves_out_later_tickets_and_responses(config: Path) -> None:
     db = open_db(config.parent / "sepdesk.db")
     early = insert_ticket(db, berlin("2026-03-02T09:00"), 2, number="T-2026-000001")

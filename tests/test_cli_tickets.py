@@ -315,6 +315,26 @@ def test_an_action_dated_before_the_ticket_was_received_is_refused(cfg: Path, ac
     assert run(cfg, "tickets", "show", ref, "--json").stdout == before  # nothing done
 
 
+@pytest.mark.parametrize("action", ["respond", "solve", "close"])
+def test_the_clock_is_not_stopped_before_a_reopening_started_it_again(
+    cfg: Path, action: str
+) -> None:
+    """Solved in time, reopened after the due: a new clock from the reopening. A response
+    dated before it gave a negative response time, within the SLA (review finding)."""
+    ref = "T-2026-000002"  # received 2026-11-02T09:15:40+01:00
+    assert run(cfg, "tickets", "solve", ref, "--at", "2026-11-02T10:00").exit_code == 0
+    assert run(cfg, "tickets", "reopen", ref, "--at", "2026-11-20T09:30").exit_code == 0
+    before = run(cfg, "tickets", "show", ref, "--json").stdout
+    result = run(cfg, "tickets", action, ref, "--at", "2026-11-02T16:30")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"sepdesk: {ref}: cannot {action} at 2026-11-02T16:30:00+01:00, before its response"
+        " clock started (2026-11-20T09:30:00+01:00)\n"
+    )
+    assert run(cfg, "tickets", "show", ref, "--json").stdout == before  # nothing done
+    assert run(cfg, "tickets", action, ref, "--at", "2026-11-20T10:00").exit_code == 0
+
+
 @pytest.mark.parametrize("action", ["accept", "solve", "close", "respond"])
 def test_an_action_dated_ahead_of_the_clock_is_refused(cfg: Path, action: str) -> None:
     """--at says when it happened: a typo in the year (an accept dated next May) had held

@@ -95,6 +95,16 @@ def clock_start(ticket: dict[str, Any]) -> datetime:
     return from_db(ticket.get("clock_from") or ticket["received_at"])
 
 
+def response_time(cal: SupportCalendar, ticket: dict[str, Any], responded: datetime) -> timedelta:
+    """Support time from the clock's start to the first response at ``responded``.
+
+    Never negative: a response before the running clock started (a reply received before
+    a reopening, processed after it) waited no time on that clock. Negative, it lowered
+    the report's median and counted as within the SLA.
+    """
+    return max(cal.elapsed(clock_start(ticket), responded, ticket_schedule(ticket)), ZERO)
+
+
 def ticket_due(cal: SupportCalendar, ticket: dict[str, Any]) -> datetime:
     """The due instant from the clock's start and the ticket's current severity/contract."""
     return first_response_due(

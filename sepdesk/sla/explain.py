@@ -14,7 +14,13 @@ from sepdesk.desk import Desk
 from sepdesk.instants import from_db, from_db_opt, local_iso
 from sepdesk.sla.breach import STOP_COLUMNS, clock_stop, ticket_breached
 from sepdesk.sla.calendar import Schedule, SupportCalendar, Window
-from sepdesk.sla.deadlines import budget, clock_start, ticket_level, ticket_schedule
+from sepdesk.sla.deadlines import (
+    budget,
+    clock_start,
+    response_time,
+    ticket_level,
+    ticket_schedule,
+)
 from sepdesk.sla.timer import warning_instant
 from sepdesk.tickets.store import SEVERITY_NAMES, find
 
@@ -141,9 +147,7 @@ def explain(desk: Desk, ref: str, at: datetime) -> dict[str, Any]:
         "first_response_due": local_iso(due, tz),
         "first_response_at": local_iso(responded, tz),
         "response_support_hours": (
-            None
-            if responded is None
-            else _hours(cal.elapsed(clock_start(ticket), responded, schedule))
+            None if responded is None else _hours(response_time(cal, ticket, responded))
         ),
         "breached": ticket_breached(ticket, at),
         "escalations": _escalations(desk, ticket["id"], tz),

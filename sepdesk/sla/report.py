@@ -23,7 +23,7 @@ import sqlite_utils
 from sepdesk.instants import from_db, from_db_opt, to_db
 from sepdesk.sla.breach import sla_state
 from sepdesk.sla.calendar import SupportCalendar
-from sepdesk.sla.deadlines import clock_start, ticket_schedule
+from sepdesk.sla.deadlines import response_time
 from sepdesk.tickets.store import SEVERITY_NAMES
 
 COLUMNS = [
@@ -77,12 +77,10 @@ _STATES = {"met": "within", "breached": "breached", "pending": "pending"}
 
 
 def _classify(cal: SupportCalendar, ticket: dict[str, Any], at: datetime) -> dict[str, Any]:
-    received = clock_start(ticket)
     responded = from_db_opt(ticket["first_response_at"])
     response_h = None
     if responded is not None and responded <= at:
-        spent = cal.elapsed(received, responded, ticket_schedule(ticket))
-        response_h = spent.total_seconds() / 3600
+        response_h = response_time(cal, ticket, responded).total_seconds() / 3600
     return {"state": _STATES[sla_state(ticket, at) or "pending"], "response_h": response_h}
 
 

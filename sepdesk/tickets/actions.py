@@ -13,7 +13,7 @@ from typing import Any
 from sepdesk.desk import Desk
 from sepdesk.errors import InputError, InvalidTransition
 from sepdesk.instants import from_db, local_iso, to_db
-from sepdesk.sla.deadlines import record_response, reopen_clock, restart_clock
+from sepdesk.sla.deadlines import clock_start, record_response, reopen_clock, restart_clock
 from sepdesk.store import write_tx
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import assign_call_id, log_accepted
@@ -34,6 +34,8 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
 _VERB_AT = {"severity": "change the severity", "waiting": "set waiting"}
 # The same in "cannot <verb> a ticket ...", with its object.
 _VERB = {**_VERB_AT, "severity": "change the severity of"}
+# Actions that stop the response clock (sla.breach.STOP_COLUMNS): not dated before it runs.
+_CLOCK_STOPS = ("respond", "solve", "close")
 
 
 def _check(ticket: dict[str, Any], action: str) -> None:
@@ -45,7 +47,8 @@ def _check(ticket: dict[str, Any], action: str) -> None:
 
 
 def _check_time(ticket: dict[str, Any], action: str, at: datetime, tz: str) -> None:
-    """Nothing is done to a ticket before it exists: it would give negative response times."""
+    """Nothing is done to a ticket before it exists, nor is its clock stopped before it
+    started: either would give negative response times."""
     received = from_db(ticket["received_at"])
     if at < received:
         raise InputError(
@@ -54,6 +57,14 @@ def _check_time(ticket: dict[str, Any], action: str, at: datetime, tz: str) -> N
             f"{ticket['ticket_number']}: cannot {_VERB_AT.get(action, action)}"
             f" at {local_iso(at.replace(microsecond=0), tz)},"
             f" before the ticket was received ({local_iso(received, tz)})"
+        )
+    start = clock_start(ticket)
+    if action in _CLOCK_STOPS and at < start:
+        # A reopening (or a new contract) started the clock again: a response dated before
+        # it counted back from the new start, a negative response time (review finding).
+        raise InputError(
+            f"{ticket['ticket_number']}: cannot {action} at {local_iso(at.replace(microsecond=0), tz)},"
+            f" before its response clock started ({local_iso(start, tz)})"
         )
 
 
