@@ -265,6 +265,26 @@ def test_a_due_moved_past_the_breach_gets_its_own_warning_and_breach(tmp_path: P
     assert outbox(desk.db)[-1]["subject"].startswith("[SEP T-2026-000001] SLA BREACH")
 
 
+def test_reminders_of_a_due_moved_past_the_breach_follow_it(desk: Desk) -> None:
+    """Major, breached and reminded eight times, then lowered to Minor: the new due's
+    reminders come every repeat_after_breach after it. Their slots were compared with the
+    old due's highest reminder (8): silent for 18 hours (review finding)."""
+    tid = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 2)  # Major: due Mon 17:00
+    for hours in range(0, 17, 2):  # the breach, then reminders 1-8 until Tue 09:00
+        assert run_once(desk, berlin("2026-03-16T17:00") + timedelta(hours=hours)) == 1
+    desk.db.execute("UPDATE tickets SET severity = 3 WHERE id = ?", [tid])
+    refresh_due(desk.db, desk.calendar, tid, berlin("2026-03-17T09:00"), 0.75)
+    desk.db.conn.commit()  # Minor: due Tue 13:00
+    for at, fired in (("13:00", 1), ("14:59", 0), ("15:00", 1), ("16:59", 0), ("17:00", 1)):
+        assert run_once(desk, berlin(f"2026-03-17T{at}")) == fired, at
+    assert [(k, n) for k, n, *_ in escalations(desk.db, tid)][-3:] == [
+        ("breach", 1),
+        ("reminder", 9),
+        ("reminder", 10),
+    ]
+    assert next_due(desk.db, desk.settings) == berlin("2026-03-17T19:00")
+
+
 def test_a_due_moved_earlier_is_covered_by_the_breach_fired(desk: Desk) -> None:
     tid = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 2)  # Major: due Mon 17:00
     assert run_once(desk, berlin("2026-03-16T17:00")) == 1

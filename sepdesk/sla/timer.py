@@ -22,6 +22,7 @@ follow the new due. A breach covers its due and every earlier one; a due moved
 past every breach (severity lowered after the breach) is a new deadline: it gets
 a warning (n+1) and a breach (n+1) of its own, or it would pass unwarned (the
 views announced that warning, and it never came) or unmailed.
+Its reminders count their slots from it, numbered on from the old due's highest.
 Triggers (migrations m002, m004, m006) set ``next_escalation_at`` to "now"
 whenever the due, the response, the status, severity or contract change, and
 the next pass here works out the real instant. The only other writers are the
@@ -97,11 +98,14 @@ def plan(
     at: datetime,
     breach_n: int = 0,
     warning_n: int = 0,
+    reminder_base: int = 0,
 ) -> tuple[list[Step], datetime | None]:
     """What to record at ``at`` given what has fired (kind -> highest n), and the next instant.
 
     ``breach_n``, ``warning_n``: the numbers the breach and the warning of this due get (0,
-    or more for a moved due).
+    or more for a moved due). Reminders count slots from this due: ``fired["reminder"]`` is
+    this due's highest slot, and a reminder's n is ``reminder_base`` (the highest n of the
+    earlier dues' reminders) plus its slot.
     """
     due_now: list[tuple[str, int, datetime]] = []
     if "warning" not in fired and at >= warn:
@@ -116,10 +120,16 @@ def plan(
     kinds = [kind for kind, _, _ in due_now]
     mailed = kinds.index("breach") if "breach" in kinds else len(due_now) - 1
     steps = [
-        Step(kind, n, instant, late=i != mailed or at - instant > LATE_AFTER, mail=i == mailed)
+        Step(
+            kind,
+            n + reminder_base if kind == "reminder" else n,
+            instant,
+            late=i != mailed or at - instant > LATE_AFTER,
+            mail=i == mailed,
+        )
         for i, (kind, n, instant) in enumerate(due_now)
     ]
-    done = {**fired, **{s.kind: s.n for s in steps}}
+    done = {**fired, **{kind: n for kind, n, _ in due_now}}
     return steps, _next_instant(warn, due, repeat, done)
 
 
@@ -167,6 +177,23 @@ def _breach_n(db: sqlite_utils.Database, ticket_id: int, due: datetime) -> int |
     return None if from_db(row[1]) >= due else int(row[0]) + 1
 
 
+def _reminder_base(db: sqlite_utils.Database, ticket_id: int, breach_n: int | None) -> int:
+    """The highest n of the reminders of earlier dues: this due's reminders are numbered on.
+
+    Those are the reminders recorded before this due's breach (the latest breach, which
+    covers it: breach_n None), or all of them for a due whose breach is yet to come. Counted
+    from the ticket's highest reminder, the slots of a due moved past the breach stayed
+    silent until they outnumbered the old due's (review finding: 18 hours).
+    """
+    if breach_n == 0:  # never breached: no reminders either
+        return 0
+    sql = "SELECT max(n) FROM escalations WHERE ticket_id = ? AND kind = 'reminder'"
+    if breach_n is None:
+        sql += " AND id < (SELECT max(id) FROM escalations WHERE ticket_id = ? AND kind = 'breach')"
+    row = db.execute(sql, [ticket_id] * (2 if breach_n is None else 1)).fetchone()
+    return int(row[0] or 0)
+
+
 def _is_open(ticket: dict[str, Any]) -> bool:
     return (
         ticket["status"] not in CLOSED_STATUSES
@@ -195,7 +222,13 @@ def _process(desk: Desk, cal: SupportCalendar, ticket_id: int, at: datetime) -> 
             warning_n = breach_n
             if fired.get("warning", -1) < breach_n:
                 fired.pop("warning", None)
-        steps, next_at = plan(warn, due, repeat, fired, at, breach_n or 0, warning_n)
+        # Reminder slots count from this due; those of earlier dues are numbered below base.
+        base = _reminder_base(db, ticket_id, breach_n)
+        if fired.get("reminder", 0) > base:
+            fired["reminder"] -= base
+        else:
+            fired.pop("reminder", None)
+        steps, next_at = plan(warn, due, repeat, fired, at, breach_n or 0, warning_n, base)
         unsent = 0
         for step in steps:
             outbox_id = _mail(desk, ticket, step, at) if step.mail else None
