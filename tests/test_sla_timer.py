@@ -21,6 +21,7 @@ from sepdesk.sla.calendar import SupportCalendar
 from sepdesk.sla.deadlines import first_response_due, record_response, refresh_due
 from sepdesk.sla.timer import next_due, overdue_text, plan, run_once
 from sepdesk.store import open_db
+from sepdesk.tickets import actions
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CAL = SupportCalendar()
@@ -283,6 +284,44 @@ def test_reminders_of_a_due_moved_past_the_breach_follow_it(desk: Desk) -> None:
         ("reminder", 10),
     ]
     assert next_due(desk.db, desk.settings) == berlin("2026-03-17T19:00")
+
+
+def test_a_clock_started_again_by_a_reopening_gets_its_own_warning(desk: Desk) -> None:
+    """Solved in time, reopened after its due: a new clock, whose warning sla explain
+    announced but which never came, only the old clock's (review finding)."""
+    tid = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 2)  # Major: warn 15:00, due 17:00
+    assert run_once(desk, berlin("2026-03-16T15:00")) == 1
+    actions.apply(desk, "T-2026-000001", "solve", berlin("2026-03-16T16:00"), "anna@sep.example")
+    actions.apply(desk, "T-2026-000001", "reopen", berlin("2026-03-17T09:30"), "anna@sep.example")
+    # Due Tue 17:30, warned at 75 % of it: 15:30.
+    for at, fired in (("15:29", 0), ("15:30", 1), ("17:29", 0), ("17:30", 1)):
+        assert run_once(desk, berlin(f"2026-03-17T{at}")) == fired, at
+    assert escalations(desk.db, tid) == [
+        ("warning", 0, 0, True),
+        ("warning", 1, 0, True),
+        ("breach", 0, 0, True),
+    ]
+
+
+def test_a_due_lowered_before_the_breach_gets_its_own_warning_once(desk: Desk) -> None:
+    """Warned, then lowered to Minor before the breach: the later due gets its warning
+    too (sla explain announced it; review finding), once; raised again, the due is
+    covered by the warnings fired and gets none."""
+    tid = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 2)  # Major: warn 15:00, due 17:00
+    assert run_once(desk, berlin("2026-03-16T15:00")) == 1
+    ref, anna = "T-2026-000001", "anna@sep.example"
+    actions.apply(desk, ref, "severity", berlin("2026-03-16T15:30"), anna, 3)  # due Tue 13:00
+    for at, fired in (("09:59", 0), ("10:00", 1), ("10:00", 0), ("10:20", 0)):
+        assert run_once(desk, berlin(f"2026-03-17T{at}")) == fired, at
+    actions.apply(desk, ref, "severity", berlin("2026-03-17T10:30"), anna, 2)  # due Mon 17:00
+    assert run_once(desk, berlin("2026-03-17T10:30")) == 1
+    assert escalations(desk.db, tid) == [
+        ("warning", 0, 0, True),
+        ("warning", 1, 0, True),
+        ("breach", 0, 1, True),
+        ("reminder", 8, 1, False),  # 17 h 30 overdue: superseded by the breach
+    ]
+    assert outbox(desk.db)[-1]["subject"].startswith("[SEP T-2026-000001] SLA BREACH")
 
 
 def test_a_due_moved_earlier_is_covered_by_the_breach_fired(desk: Desk) -> None:

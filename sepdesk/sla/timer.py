@@ -20,9 +20,12 @@ carries the current slot's number (n jumps), and only a higher slot fires next.
 When a severity change moves the due, what has fired stays fired and reminders
 follow the new due. A breach covers its due and every earlier one; a due moved
 past every breach (severity lowered after the breach) is a new deadline: it gets
-a warning (n+1) and a breach (n+1) of its own, or it would pass unwarned (the
-views announced that warning, and it never came) or unmailed.
-Its reminders count their slots from it, numbered on from the old due's highest.
+a breach (n+1) of its own, or it would pass unmailed. Its reminders count their
+slots from it, numbered on from the old due's highest. A warning covers its due
+and every earlier one: a due moved later (severity lowered, before or after the
+breach) or a clock started again (reopened after its due) gets a warning of its
+own, numbered by how often the due moved later (_deadline_n), or it would pass
+unwarned while the views announced that warning.
 Triggers (migrations m002, m004, m006) set ``next_escalation_at`` to "now"
 whenever the due, the response, the status, severity or contract change, and
 the next pass here works out the real instant. The only other writers are the
@@ -194,6 +197,25 @@ def _reminder_base(db: sqlite_utils.Database, ticket_id: int, breach_n: int | No
     return int(row[0] or 0)
 
 
+def _deadline_n(db: sqlite_utils.Database, ticket_id: int) -> int:
+    """How many times the ticket's due moved later (or was set anew): its deadline's number.
+
+    A due moved later (a lowered severity) or a clock started again (a reopening after the
+    due, see deadlines.reopen_clock) is a new deadline, whose warning the views announce:
+    its warning is numbered so, and a warning of an earlier number does not cover it. A due
+    moved earlier (a raised severity) keeps its number: the team was warned already.
+    Counted from refresh_due's due_changed events, not compared with instants: the timer,
+    the CLI and a replay's --at need not run on one clock.
+    """
+    row = db.execute(
+        "SELECT count(*) FROM events WHERE ticket_id = ? AND kind = 'due_changed'"
+        " AND (json_extract(detail, '$.from') IS NULL"
+        " OR json_extract(detail, '$.to') > json_extract(detail, '$.from'))",
+        [ticket_id],
+    ).fetchone()
+    return int(row[0])
+
+
 def _is_open(ticket: dict[str, Any]) -> bool:
     return (
         ticket["status"] not in CLOSED_STATUSES
@@ -215,13 +237,12 @@ def _process(desk: Desk, cal: SupportCalendar, ticket_id: int, at: datetime) -> 
         due = from_db(ticket["first_response_due"]).astimezone(UTC)
         warn = warning_instant(cal, ticket, sla.warn_at).astimezone(UTC)
         fired, breach_n = _fired(db, ticket_id), _breach_n(db, ticket_id, due)
-        warning_n = 0
         if breach_n:  # the due moved past every breach: a new deadline, not covered
             del fired["breach"]
-            # Its warning is numbered as its breach: fired once that number is there.
-            warning_n = breach_n
-            if fired.get("warning", -1) < breach_n:
-                fired.pop("warning", None)
+        # A due not covered by a breach gets its warning once: fired once its number is there.
+        warning_n = max(_deadline_n(db, ticket_id), breach_n or 0)
+        if breach_n is not None and fired.get("warning", -1) < warning_n:
+            fired.pop("warning", None)
         # Reminder slots count from this due; those of earlier dues are numbered below base.
         base = _reminder_base(db, ticket_id, breach_n)
         if fired.get("reminder", 0) > base:
