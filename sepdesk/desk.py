@@ -22,7 +22,12 @@ class Desk:
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Desk:
-        return cls(settings, open_db(settings.database.path, migrate_schema=migrate))
+        desk = cls(settings, open_db(settings.database.path, migrate_schema=migrate))
+        if migrate:  # made or migrated here: its SLA next looks follow these settings
+            from sepdesk.sla.timer import record_warn_at
+
+            record_warn_at(desk.db, settings.sla.warn_at)
+        return desk
 
     def reopen(self) -> Desk:
         """A second handle on the same database, for another thread."""

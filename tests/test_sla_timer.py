@@ -18,7 +18,12 @@ from sepdesk.desk import Desk
 from sepdesk.instants import to_db
 from sepdesk.outbound.outbox import raw_of
 from sepdesk.sla.calendar import SupportCalendar
-from sepdesk.sla.deadlines import first_response_due, record_response, refresh_due
+from sepdesk.sla.deadlines import (
+    first_response_due,
+    record_response,
+    refresh_due,
+    restart_clock,
+)
 from sepdesk.sla.timer import next_due, overdue_text, plan, run_once
 from sepdesk.store import open_db
 from sepdesk.tickets import actions
@@ -482,3 +487,20 @@ def test_restarting_the_clock_schedules_the_warning_without_a_timer_pass(desk: D
     assert run_once(desk, berlin("2026-03-16T11:59")) == 0
     assert run_once(desk, berlin("2026-03-16T12:00")) == 1
     assert [m["subject"].split("] ")[1][:11] for m in outbox(desk.db)] == ["SLA warning"]
+
+
+def test_a_lowered_warn_at_moves_the_next_look_of_open_tickets(tmp_path: Path) -> None:
+    """warn_at lowered (a reload, a config edited between two run-once) while a ticket waits:
+    the timer slept to the old warning instant and sent the warning two hours late, saying
+    the timer had not been running (review finding). The looks are worked out again once."""
+    desk = Desk.open(make_settings(tmp_path))  # as the command that made the database
+    tid = insert_ticket(desk.db, berlin("2026-03-16T09:00"), 2)  # Major: due 17:00
+    restart_clock(desk, tid)  # no timer pass yet
+    assert next_due(desk.db, desk.settings) == berlin("2026-03-16T15:00")  # 75 %
+    halfway = Desk(make_settings(tmp_path, warn_at=0.5), desk.db)
+    assert next_due(halfway.db, halfway.settings) < berlin("2026-03-16T09:00")  # look now
+    assert run_once(halfway, berlin("2026-03-16T12:59")) == 0
+    assert next_due(halfway.db, halfway.settings) == berlin("2026-03-16T13:00")  # 50 %
+    assert run_once(halfway, berlin("2026-03-16T13:00")) == 1
+    assert escalations(desk.db, tid) == [("warning", 0, 0, True)]  # on time, not late
+    assert next_due(halfway.db, halfway.settings) == berlin("2026-03-16T17:00")

@@ -66,6 +66,11 @@ BATCH = 100
 # A ticket the timer failed on is looked at again after this long.
 RETRY_AFTER = timedelta(minutes=15)
 log = logging.getLogger("sepdesk.sla")
+# The warning fraction the stored next looks were worked out with, in data_versions (as
+# parts per million: the table holds integers). See _looks_follow_settings.
+WARN_AT_KEY = "sla_warn_at_ppm"
+# What next_due gives while the stored next looks are stale: an instant long past, "run now".
+_LOOK_NOW = datetime(2000, 1, 1, tzinfo=UTC)
 # What to do when an escalation has nobody to go to (log lines, run-once, status, serve).
 RECIPIENT_HINT = "set [desk] escalation_to (or [desk] team_address) in the config"
 _LINK = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)\S+")
@@ -284,6 +289,7 @@ def run_pass(desk: Desk, at: datetime) -> TimerPass:
     the write lock is still released often for intake.
     """
     at = at.astimezone(UTC)
+    _looks_follow_settings(desk.db, desk.settings.sla.warn_at)
     due_ids = [
         row[0]
         for row in desk.db.execute(
@@ -298,6 +304,59 @@ def run_pass(desk: Desk, at: datetime) -> TimerPass:
             for tid in due_ids[start : start + BATCH]:
                 done += _guarded(desk, cal, tid, at)
     return done
+
+
+def _warn_at_ppm(warn_at: float) -> int:
+    return round(warn_at * 1_000_000)
+
+
+def _warn_at_recorded(db: sqlite_utils.Database) -> int | None:
+    row = db.execute("SELECT version FROM data_versions WHERE name = ?", [WARN_AT_KEY]).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _looks_follow_settings(db: sqlite_utils.Database, warn_at: float) -> None:
+    """Make every stored next look "look now" once when ``warn_at`` is not the fraction they
+    were worked out with (a reload, a config edited between two run-once), so this pass
+    sets each ticket's from the current settings.
+
+    A next look is the warning instant of the fraction of its time; with warn_at lowered,
+    the timer slept through the new instant to the old one and sent the warning late,
+    saying the timer had not been running (review finding). One row read per pass; the
+    open tickets are rewritten only when the fraction changed. Without a record (a
+    database none of this sepdesk's openers made or migrated, see :func:`record_warn_at`)
+    the looks are taken as the current settings'.
+    """
+    recorded, ppm = _warn_at_recorded(db), _warn_at_ppm(warn_at)
+    if recorded == ppm:
+        return
+    with write_tx(db):
+        if recorded is not None:
+            # received_at: the past instant that means "look now" (see migrations m002).
+            db.execute(
+                "UPDATE tickets SET next_escalation_at = received_at"
+                " WHERE next_escalation_at IS NOT NULL AND next_escalation_at > received_at"
+            )
+        db.execute(
+            "INSERT INTO data_versions (name, version) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET version = excluded.version",
+            [WARN_AT_KEY, ppm],
+        )
+
+
+def record_warn_at(db: sqlite_utils.Database, warn_at: float) -> None:
+    """Record the warn_at the database's next looks are worked out with, where none is yet.
+
+    Called where a database is made or migrated (``Desk.open``), so that a config changed
+    before the timer's first pass (tickets ingested, warn_at edited, then run-once) is
+    noticed too. The pipeline, which works the looks out, is spared the statement.
+    """
+    if _warn_at_recorded(db) is None:
+        with write_tx(db):
+            db.execute(
+                "INSERT OR IGNORE INTO data_versions (name, version) VALUES (?, ?)",
+                [WARN_AT_KEY, _warn_at_ppm(warn_at)],
+            )
 
 
 def _guarded(desk: Desk, cal: SupportCalendar, ticket_id: int, at: datetime) -> TimerPass:
@@ -325,7 +384,13 @@ def next_due(db: sqlite_utils.Database, settings: Settings | None = None) -> dat
     """The next instant run_once has work (may be in the past: run now); None when idle.
 
     One probe of the partial index tickets_next_escalation, whatever the number of tickets.
+    With ``settings`` whose warn_at is not the one the stored instants were worked out
+    with, an instant long past: the next pass works them out again.
     """
+    if settings is not None:
+        recorded = _warn_at_recorded(db)
+        if recorded is not None and recorded != _warn_at_ppm(settings.sla.warn_at):
+            return _LOOK_NOW
     row = db.execute(
         "SELECT min(next_escalation_at) FROM tickets WHERE next_escalation_at IS NOT NULL"
     ).fetchone()
