@@ -456,6 +456,9 @@ def test_a_reopened_ticket_is_told_to_the_customer_and_the_team(desk: Desk) -> N
     # Answered once already: no first response is promised, or said to be late.
     assert "first response" not in answer["body"]
     assert notice["body"].startswith("Customer follow-up (reopened: it had been solved)")
+    # The customer by number and name, as the escalations name them (review finding).
+    number_name = tickets.customer_label(desk.db, t)
+    assert f"Customer:   {number_name}, contract" in notice["body"] and " " in number_name
     # A follow-up that changes nothing is announced as before, and not answered.
     raw, _ = mail(CUSTOMER, f"Re: [SEP {number}]", "Here is the log as well.")
     feed(desk, raw, T0 + timedelta(days=2, hours=1))

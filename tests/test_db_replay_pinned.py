@@ -75,6 +75,11 @@ The same session: a follow-up reopening a solved ticket tells the customer (held
 ``heldout_batched`` by the daily limit: one ``reply_held`` event, the events after it
 renumbered, and the intake row's ``steps``) and the team notice's headline says so (its
 ``messages`` and ``outbox`` body); regenerated, checked to differ in those alone.
+The same session: escalations name the requester and the missing information and lose
+an empty late note's blank line, and team notices name the customer with its number:
+the ``body`` of every escalation (45 in ``samples``, 24 in ``heldout_batched``) and of
+the 30 team notices of ``heldout_batched``, in ``outbox`` and ``messages``, came in from a
+regeneration, checked to differ in those alone.
 
 Two replays, chosen to run every path that writes a ticket:
 

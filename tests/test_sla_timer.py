@@ -143,6 +143,25 @@ def test_the_mail_names_the_ticket_and_carries_no_links(desk: Desk) -> None:
     assert "Auto-Submitted: auto-replied" in raw
 
 
+def test_the_mail_says_whom_a_reply_reaches_and_what_is_missing(desk: Desk) -> None:
+    """Review finding: the mail said "a reply goes to the customer" without naming them,
+    nor what the request still lacked; and an empty late note left two blank lines."""
+    insert_ticket(
+        desk.db,
+        berlin("2026-03-16T09:00"),
+        1,
+        requester_name="Anna Admin",
+        missing_info='["hardware", "os_version"]',
+    )
+    run_once(desk, berlin("2026-03-16T13:00"))
+    (mail,) = outbox(desk.db)
+    msg = email.message_from_bytes(raw_of(desk.settings, mail), policy=email.policy.default)
+    text = str(msg.get_content())
+    assert "Requester:    Anna Admin <admin@customer.example>" in text
+    assert "Missing:      hardware, os_version" in text
+    assert "\n\n\n" not in text
+
+
 def test_warning_is_measured_in_support_time(desk: Desk) -> None:
     # Major, Friday 17:30: due Monday 15:30; 6 of 8 support hours used Monday 13:30.
     tid = insert_ticket(desk.db, berlin("2026-03-13T17:30"), 2)

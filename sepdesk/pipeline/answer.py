@@ -186,7 +186,7 @@ def notify_team(work: Work, ticket: dict[str, Any], event: str) -> None:
         ticket=ticket["ticket_number"],
         call_id=ticket["call_id"] or "-",
         status=ticket["status"],
-        customer=ticket["customer_number"] or "unknown",
+        customer=tickets.customer_label(work.desk.db, ticket) or "unknown",
         contract=f"{ticket['contract_level'] or '-'} ({ticket['contract_state']})",
         severity=ticket["severity"],
         stated=ticket["stated_severity"] or "-",

@@ -35,6 +35,7 @@ for a new ticket, the hotline import); the triggers keep such an explicit value.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -54,7 +55,7 @@ from sepdesk.sla.calendar import SupportCalendar
 from sepdesk.sla.deadlines import ticket_level, warning_instant
 from sepdesk.store import write_tx
 from sepdesk.templates import render
-from sepdesk.tickets.store import SEVERITY_NAMES, add_event, get
+from sepdesk.tickets.store import SEVERITY_NAMES, add_event, customer_label, get
 
 CLOSED_STATUSES = ("solved", "closed")
 # Fired this long after its instant, an escalation counts as late (daemon was down).
@@ -429,16 +430,6 @@ def link_free(text: str) -> str:
     return _LINK.sub("[link removed]", header_safe(text, 200))
 
 
-def _customer(db: sqlite_utils.Database, ticket: dict[str, Any]) -> str:
-    number = ticket.get("customer_number")
-    if not number:
-        return f"(no contract) {ticket.get('requester') or ''}".strip()
-    row = db.execute(
-        "SELECT customer_name FROM contracts WHERE customer_number = ?", [number]
-    ).fetchone()
-    return f"{number} {row[0]}" if row else str(number)
-
-
 _HEADLINES = {
     "warning": "warning: {pct} % of the response time used",
     "breach": "BREACH: first response overdue",
@@ -479,7 +470,10 @@ def _mail(desk: Desk, ticket: dict[str, Any], step: Step, at: datetime) -> int |
         headline=headline,
         ticket_number=ticket["ticket_number"],
         call_id=ticket["call_id"] or "-",
-        customer=link_free(_customer(desk.db, ticket)),
+        customer=link_free(
+            customer_label(desk.db, ticket)
+            or f"(no contract) {ticket.get('requester') or ''}".strip()
+        ),
         contract=ticket_level(ticket) or "none",
         severity=ticket["severity"],
         severity_name=SEVERITY_NAMES.get(ticket["severity"], "?"),
@@ -488,6 +482,10 @@ def _mail(desk: Desk, ticket: dict[str, Any], step: Step, at: datetime) -> int |
         due=local_iso(from_db(ticket["first_response_due"]), tz),
         status=ticket["status"],
         assigned=ticket.get("assigned_to") or "nobody",
+        # Who a reply goes to, and what the request still lacks: what the engineer needs
+        # to act on the mail alone (review finding: "a reply goes to the customer", unnamed).
+        requester=link_free(_requester(ticket)),
+        missing=", ".join(json.loads(ticket["missing_info"] or "[]")) or "-",
         late_note=_late_note(step, at, tz),
     )
     return enqueue(
@@ -506,10 +504,17 @@ def _mail(desk: Desk, ticket: dict[str, Any], step: Step, at: datetime) -> int |
     )
 
 
+def _requester(ticket: dict[str, Any]) -> str:
+    name, address = ticket.get("requester_name") or "", ticket.get("requester") or ""
+    return f"{name} <{address}>" if name and address else (address or name or "unknown")
+
+
 def _late_note(step: Step, at: datetime, tz: str) -> str:
+    """A paragraph (ending in a blank line) when the mail is late, else nothing. Late for
+    two reasons: the timer was not running, or the due moved earlier past the instant."""
     if not step.late:
         return ""
     return (
         f"Sent late: this escalation was due at {local_iso(step.due_at, tz)} and is sent at"
-        f" {local_iso(at, tz)} (the timer was not running in between)."
+        f" {local_iso(at, tz)} (the timer was not running, or the due moved earlier).\n\n"
     )

@@ -307,3 +307,14 @@ def record(
         "linked_ticket": ticket["linked_ticket"],
         "delivery_failed": bool(ticket["delivery_failed"]),
     }
+
+
+def customer_label(db: sqlite_utils.Database, ticket: dict[str, Any]) -> str:
+    """The ticket's customer as staff mails name it: number and name ("" without one)."""
+    number = ticket.get("customer_number")
+    if not number:
+        return ""
+    row = db.execute(
+        "SELECT customer_name FROM contracts WHERE customer_number = ?", [number]
+    ).fetchone()
+    return f"{number} {row[0]}" if row else str(number)
