@@ -201,7 +201,7 @@ def test_accepting_after_the_due_promises_no_time_gone_by(cfg: Path) -> None:
             "SELECT body FROM outbox WHERE kind = 'call_accepted' ORDER BY id DESC LIMIT 1"
         ).fetchone()
     due = shown["first_response_due"]
-    assert f"(by {due}) has already passed" in body
+    assert f"(by Monday, 2 November 2026, 17:15, {due}) has already passed" in body
     assert "You will receive a first response" not in body
 
 
@@ -230,8 +230,8 @@ def test_accepting_by_cli_mails_the_call_id_to_the_customer_once(cfg: Path) -> N
     due = accepted["first_response_due"]
     assert accepted["severity"] == 2 and due
     assert (
-        f"Severity: Major. You will receive a first response from our support team by {due}."
-        in body
+        "Severity: Major. You will receive a first response from our support team by"
+        f" Monday, 2 November 2026, 17:15 ({due})." in body
     )
 
 

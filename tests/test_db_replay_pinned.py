@@ -80,6 +80,11 @@ an empty late note's blank line, and team notices name the customer with its num
 the ``body`` of every escalation (45 in ``samples``, 24 in ``heldout_batched``) and of
 the 30 team notices of ``heldout_batched``, in ``outbox`` and ``messages``, came in from a
 regeneration, checked to differ in those alone.
+The same session: the due a customer is told reads as a date first ("Montag,
+02.11.2026, 10:42 Uhr") with the ISO instant beside it: the ``body`` of every
+acknowledgement and Call ID notice that names a due (33 in ``samples``, 19 in
+``heldout_batched``, in ``outbox`` and ``messages``) came in from a regeneration,
+checked to differ in those alone.
 
 Two replays, chosen to run every path that writes a ticket:
 

@@ -18,7 +18,7 @@ import pytest
 
 from sepdesk.desk import Desk
 from sepdesk.sla import timer
-from sepdesk.templates import table
+from sepdesk.templates import readable_instant, severity_line, table
 from tests.conftest import T0, make_settings
 from tests.test_conversation import (
     CONTRACTS,
@@ -298,3 +298,19 @@ def test_which_call_used_an_emergency_contract_goes_only_to_its_contacts(desk: D
     text = body(reply)
     assert first["call_id"] not in text and "Emergency Call contract" not in text
     assert desk.settings.desk.hotline_phone in text  # the ways to help, as to anyone
+
+
+@pytest.mark.parametrize(
+    ("lang", "iso", "text"),
+    [
+        ("de", "2026-11-02T10:42:17+01:00", "Montag, 02.11.2026, 10:42 Uhr"),
+        ("en", "2026-11-02T10:42:17+01:00", "Monday, 2 November 2026, 10:42"),
+        ("de", "2026-03-29T05:30:00+02:00", "Sonntag, 29.03.2026, 05:30 Uhr"),
+        ("en", "2026-12-31T09:05:00+01:00", "Thursday, 31 December 2026, 09:05"),
+    ],
+)
+def test_a_due_reads_as_a_date_a_customer_knows_and_as_iso(lang: str, iso: str, text: str) -> None:
+    """Review finding: customers read only "2026-11-02T10:42:17+01:00". The readable date
+    comes first; the ISO instant (with its offset) stays beside it."""
+    assert readable_instant(lang, iso) == text
+    assert f"{text} ({iso})" in severity_line(lang, 2, iso)

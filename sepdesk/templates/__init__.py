@@ -7,6 +7,7 @@ plain-text body, so no escaping is needed; headers are built elsewhere.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from string import Template
@@ -53,9 +54,32 @@ def table(lang: str, name: str) -> dict[str, str]:
     return {k.strip(): v.strip() for k, _, v in pairs}
 
 
+def readable_instant(lang: str, iso: str) -> str:
+    """A local ISO 8601 instant as a customer reads a date: "Montag, 02.11.2026, 10:42 Uhr",
+    "Monday, 2 November 2026, 10:42" (review finding: only the machine's form was given)."""
+    at = datetime.fromisoformat(iso)
+    words = table(lang, "dates")
+    return words["format"].format(
+        weekday=words["weekdays"].split()[at.weekday()],
+        month_name=words["months"].split()[at.month - 1],
+        day=at.day,
+        month=at.month,
+        year=at.year,
+        hour=at.hour,
+        minute=at.minute,
+    )
+
+
 def severity_line(lang: str, severity: int, due: str, passed: bool = False) -> str:
-    """The line that tells a customer the severity and the first-response due (local
-    text): the acknowledgement, the phone call's confirmation and the Call ID notice.
-    ``passed``: the due is over when the mail is written; it is then no promise."""
+    """The line that tells a customer the severity and the first-response due (local ISO
+    text, given readable and as it is): the acknowledgement, the phone call's confirmation
+    and the Call ID notice. ``passed``: the due is over when the mail is written; it is
+    then no promise."""
     name = table(lang, "severities").get(str(severity), str(severity))
-    return render(lang, "severity_passed" if passed else "severity", severity_name=name, due=due)
+    return render(
+        lang,
+        "severity_passed" if passed else "severity",
+        severity_name=name,
+        due=due,
+        when=readable_instant(lang, due),
+    )
