@@ -367,6 +367,8 @@ def test_a_reply_naming_one_of_two_customer_numbers_settles_which(desk: Desk) ->
     asked = outbox(desk)[-2]  # asked again, then the team notice
     text = email.message_from_bytes(asked["raw"], policy=email.policy.default).get_content()
     assert asked["kind"] == "needs_info" and "more than one customer number" in text
+    # Not told it has no contract (review finding): the answer settles which one it is.
+    assert "Emergency Call" not in text
     raw, _ = mail(consultant, f"Re: [SEP {number}] Restore fails", "It is Kundennummer 131462.")
     feed(desk, raw, T0 + timedelta(hours=1))
     after = ticket(desk, number)

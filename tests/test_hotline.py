@@ -242,6 +242,7 @@ def test_a_caller_of_several_customers_is_asked_for_the_customer_number(
     assert t["status"] == "needs-info" and t["customer_number"] is None
     text = body_of(outbox(hdesk)[0]["raw"])
     assert "für welche Kundennummer die Anfrage gilt" in text
+    assert "Emergency Call" not in text  # not told it has no contract: it has two
     mail = tmp_path / "m.eml"  # the caller's answer by mail
     mail.write_bytes(
         f"From: Sam <shared@dienstleister.de>\r\nTo: support@sep.example\r\n"

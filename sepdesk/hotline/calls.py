@@ -493,6 +493,8 @@ def _contract_blocks(
                 hotline=s.desk.hotline_phone,
             )
         ]
+    if who.ambiguous:  # asked which customer it is: the answer says whether one is current
+        return []
     if who.state == "current" and c is not None and not used:
         if not verified:
             return []

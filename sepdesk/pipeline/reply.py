@@ -67,6 +67,10 @@ def _contract_blocks(f: ReplyFacts) -> list[str]:
         # The contract's level and the call that used it are the customer's: anyone else
         # (who named the customer number) learns the ways to help that everyone learns.
         return [render(lang, "no_contract", form=f.form_url, hotline=f.hotline)]
+    if f.ambiguous:
+        # Asked which customer it is (review finding: a contact of several current customers
+        # was told it had no contract): the answer settles the contract, and the clock.
+        return []
     if f.contract_state == "current":
         if f.verified and f.contract_end:
             return [
