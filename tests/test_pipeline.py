@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,6 +134,61 @@ def test_a_copy_finds_its_twin_behind_a_mail_that_reused_its_message_id(
     outcomes = ingest_all(desk, tmp_path, other, first, first)
     assert outcomes == ["new_ticket", "new_ticket", "duplicate"]
     assert desk.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 2
+
+
+def _log_mail(date: str, log: bytes, transfer: bytes = b"8bit") -> bytes:
+    """A nightly log mail: the same Message-ID, sender, subject and text every night."""
+    body = base64.encodebytes(log) if transfer == b"base64" else log
+    return (
+        b"From: t.weiss@mueller-maschinenbau.de\r\nTo: support@sep.example\r\n"
+        b"Message-ID: <fixed@mueller-maschinenbau.de>\r\nSubject: Sesam Log\r\n"
+        b"Date: " + date.encode() + b"\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"Anbei das Log der letzten Nacht.\r\n"
+        b'--b\r\nContent-Type: text/plain; name="sesam.log"\r\n'
+        b"Content-Disposition: attachment; filename=sesam.log\r\n"
+        b"Content-Transfer-Encoding: " + transfer + b"\r\n\r\n" + body + b"\r\n--b--\r\n"
+    )
+
+
+def test_a_reused_message_id_with_another_date_or_attachment_is_not_a_duplicate(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """The same sender, subject and text, but another night's log (or Date): a new mail.
+    The same mail by another route, its attachment re-encoded by a relay, is a copy."""
+    monday = _log_mail("Mon, 9 Nov 2026 23:00:00 +0100", b"22:00 backup ok\r\n")
+    tuesday = _log_mail("Tue, 10 Nov 2026 23:00:00 +0100", b"22:00 ERROR rc 17\r\n")
+    redated = _log_mail("Tue, 10 Nov 2026 23:00:00 +0100", b"22:00 backup ok\r\n")
+    relayed = b"Received: from relay2 by mx\r\nX-Spam: no\r\n" + _log_mail(
+        "Mon, 9 Nov 2026 22:00:00 +0000", b"22:00 backup ok\r\n", b"base64"
+    )
+    outcomes = ingest_all(desk, tmp_path, monday, tuesday, redated, relayed)
+    assert "duplicate" not in outcomes[:3] and outcomes[3] == "duplicate"
+    kept = desk.db.execute("SELECT count(*) FROM messages WHERE direction = 'in'").fetchone()
+    assert kept[0] == 3
+
+
+def test_a_reused_message_id_with_another_html_part_or_reply_is_not_a_duplicate(
+    desk: Desk, tmp_path: Path
+) -> None:
+    head = (
+        b"From: t.weiss@mueller-maschinenbau.de\r\nTo: support@sep.example\r\n"
+        b"Message-ID: <reused-html@x.example>\r\nSubject: Hilfe\r\nMIME-Version: 1.0\r\n"
+    )
+
+    def mail(html: bytes, extra: bytes = b"") -> bytes:
+        return (
+            head + extra + b'Content-Type: multipart/alternative; boundary="a"\r\n\r\n'
+            b"--a\r\nContent-Type: text/plain\r\n\r\nDie Sicherung bricht ab.\r\n"
+            b"--a\r\nContent-Type: text/html\r\n\r\n" + html + b"\r\n--a--\r\n"
+        )
+
+    first = mail(b"<p>Die Sicherung bricht ab.</p>")
+    other_html = mail(b"<p>Die Sicherung bricht ab.</p><p>Fehler rc 17</p>")
+    a_reply = mail(b"<p>Die Sicherung bricht ab.</p>", b"In-Reply-To: <other@x.example>\r\n")
+    outcomes = ingest_all(desk, tmp_path, first, other_html, a_reply, first)
+    assert "duplicate" not in outcomes[1:3] and outcomes[3] == "duplicate"
 
 
 def test_a_mail_without_message_id_by_two_routes_is_a_duplicate(desk: Desk, tmp_path: Path) -> None:

@@ -424,6 +424,27 @@ def digest_id(raw: bytes) -> str:
     return "sha256-" + hashlib.sha256(canonical).hexdigest()[:40] + "@sepdesk.invalid"
 
 
+def parts_digest(raw: bytes) -> str:
+    """A digest of what a mail's body holds: each MIME leaf's type, file name and decoded
+    content, line ends aside. A relay that re-encodes the body (8-bit to quoted-printable,
+    other line lengths or line ends) leaves it as it was; another attachment, HTML part or
+    text changes it."""
+    try:
+        msg, _defects = _structure(raw)
+    except ParseError:
+        return "sha256-" + hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
+    digest = hashlib.sha256()
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        data = part.get_payload(decode=True)
+        content = data.replace(b"\r\n", b"\n").rstrip(b"\n") if isinstance(data, bytes) else b""
+        label = f"{part.get_content_type()}\0{part.get_filename() or ''}\0"
+        digest.update(label.encode("utf-8", "surrogatepass"))
+        digest.update(hashlib.sha256(content).digest())
+    return "sha256-" + digest.hexdigest()
+
+
 def _structure(raw: bytes) -> tuple[Message, list[str]]:
     """The standard library's parse (as mail-parser makes it) and every defect it noted."""
     raw, defects = _colons_closed_up(raw)

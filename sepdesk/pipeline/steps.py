@@ -13,7 +13,7 @@ from sepdesk.pipeline.bounces import is_bounce
 from sepdesk.pipeline.conversation import belongs_to, referred_tickets
 from sepdesk.pipeline.followup import handle_follow_up, open_beside
 from sepdesk.pipeline.opening import open_from_mail
-from sepdesk.pipeline.parse import ParseError, blank_line, parse_mail
+from sepdesk.pipeline.parse import ParsedMail, ParseError, blank_line, parse_mail, parts_digest
 from sepdesk.pipeline.staff import handle_staff, is_staff_address, staff_sender
 from sepdesk.pipeline.work import Work
 
@@ -77,7 +77,7 @@ def step_dedupe(work: Work) -> None:
 def is_copy(work: Work, intake_id: int, digest: str) -> bool:
     """Whether intake row ``intake_id`` (its bytes' ``digest``) holds this very mail: the
     same bytes, the same header block (a row of which only the header was stored, the
-    mail being too large), or the same sender, subject and text."""
+    mail being too large), or the same content (``_same_mail``)."""
     head = blank_line(work.raw)
     digests = {hashlib.sha256(work.raw).hexdigest()}
     if head:
@@ -86,19 +86,35 @@ def is_copy(work: Work, intake_id: int, digest: str) -> bool:
 
 
 def _same_mail(work: Work, intake_id: int) -> bool:
-    """Whether the earlier mail with this Message-ID says the same (sender, subject,
-    text): the same mail may come in by two routes with other transport headers, and
-    with other line ends (Dovecot hands out CR LF; an SMTP client may send bare LF)."""
+    """Whether the earlier mail with this Message-ID is this very mail: the same sender,
+    recipients, subject, Date, thread headers and body parts (text, HTML, attachments).
+    The same mail may come in by two routes with other transport headers (Received,
+    Delivered-To, Return-Path, X-...), other line ends (Dovecot hands out CR LF; an SMTP
+    client may send bare LF) or a body a relay re-encoded; a client that reuses one
+    Message-ID for another mail (the next night's log attached) must not lose it."""
     (raw,) = work.desk.db.execute("SELECT raw FROM intake WHERE id = ?", [intake_id]).fetchone()
     try:
         earlier = parse_mail(raw)
     except ParseError:
         return False
-    m = work.parsed
-    return (earlier.from_addr, earlier.subject, _lines(earlier.text)) == (
+    if _what_it_says(earlier) != _what_it_says(work.parsed):
+        return False
+    return parts_digest(raw) == parts_digest(work.raw)  # parsed again: the rare case only
+
+
+def _what_it_says(m: ParsedMail) -> tuple[object, ...]:
+    """The fields of a mail that no relay changes, line ends aside."""
+    date = m.date or m.header("date")  # an unreadable Date as it stands
+    return (
         m.from_addr,
+        m.to,
+        m.cc,
         m.subject,
+        date,
+        m.in_reply_to,
+        m.references,
         _lines(m.text),
+        _lines(m.html_text),
     )
 
 
