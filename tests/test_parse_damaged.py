@@ -124,6 +124,51 @@ def test_an_unknown_body_charset_is_read_from_the_bytes_and_named() -> None:
     assert parsed.headers["content-type"] == ["text/plain; charset=foo-bar"]  # as received
 
 
+@pytest.mark.parametrize(
+    ("content_type", "named"),
+    [
+        (b"", "without a charset"),
+        (b"Content-Type: text/plain\r\n", "without a charset"),
+        (b"Content-Type: text/plain; charset=us-ascii\r\n", "declared us-ascii"),
+        (
+            b"Content-Type: text/plain; charset=US-ASCII\r\nContent-Transfer-Encoding: 8bit\r\n",
+            "declared US-ASCII",
+        ),
+    ],
+)
+def test_8_bit_text_of_no_or_an_ascii_charset_is_read_as_the_headers_are(
+    content_type: bytes, named: str
+) -> None:
+    """Latin-1 body bytes no charset declares: Windows-1252, as in a header, and named."""
+    latin = "Die Sicherung schlägt fehl. Priorität: hoch.\r\n".encode("latin-1")
+    parsed = parse_mail(mail(b"From: a@x.example\r\n" + content_type, latin))
+    assert parsed.text == "Die Sicherung schlägt fehl. Priorität: hoch."
+    assert parsed.defects == (f"text/plain: 8-bit bytes {named}, read as windows-1252",)
+    utf8 = parse_mail(mail(b"From: a@x.example\r\n" + content_type, "Grüße\r\n".encode()))
+    assert (utf8.text, utf8.defects) == ("Grüße", ())  # read as before: no defect
+
+
+def test_quoted_printable_latin_1_without_a_charset_is_read() -> None:
+    parsed = parse_mail(
+        mail(
+            b"From: a@x.example\r\nContent-Transfer-Encoding: quoted-printable\r\n",
+            b"Die Sicherung schl=E4gt fehl.\r\n",
+        )
+    )
+    assert parsed.text == "Die Sicherung schlägt fehl."
+
+
+def test_html_without_a_charset_is_read_in_the_charset_of_its_meta_tag() -> None:
+    for meta in (
+        b'<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-15">',
+        b'<meta charset="ISO-8859-15"/>',
+    ):
+        body = b"<html><head>" + meta + b"</head><body><p>Gr\xfc\xdfe, 5 \xa4</p></body></html>"
+        parsed = parse_mail(mail(b"From: a@x.example\r\nContent-Type: text/html\r\n", body))
+        assert parsed.text == "Grüße, 5 €"
+        assert any("its <meta> tag" in d for d in parsed.defects)
+
+
 def test_tens_of_thousands_of_header_lines_parse_at_once() -> None:
     """Stripping the headers one name at a time was quadratic: 16,000 distinct headers
     took 14 s, 50,000 minutes. A hang guard, not a speed figure (that is bench/)."""

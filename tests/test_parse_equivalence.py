@@ -28,6 +28,11 @@ changed). Extended on 2026-12-07 (thirteenth session) with heldout26 and heldout
 more, none changed), then with heldout28 and heldout29, with heldout30 and heldout31
 with heldout32 and heldout33 and with heldout34 and heldout35 (420 more each time, none
 changed).
+Regenerated on 2026-12-07 (intake fixes) for 8-bit body bytes without a charset or declared
+US-ASCII, now read as Windows-1252 (or an HTML part's <meta> charset) with a defect naming
+it: 307 mutated inputs changed (a byte of 128-255 inserted, or Content-Type renamed away),
+each in ``text``/``html_text`` (U+FFFD became the letter) and ``defects`` alone, checked
+field by field against the old parser; no unmutated input and no odd mail changed.
 """
 
 from __future__ import annotations

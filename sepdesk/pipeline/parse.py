@@ -500,6 +500,8 @@ def _known_charset(part: Message) -> list[str]:
     if part.get_content_maintype() != "text":
         return []
     charset = part.get_param("charset")
+    if charset is None or (isinstance(charset, str) and charset.lower() in _ASCII_NAMES):
+        return _undeclared_charset(part, charset)
     if not isinstance(charset, str):
         return []
     try:
@@ -511,6 +513,67 @@ def _known_charset(part: Message) -> list[str]:
     chosen = "utf-8" if _is_utf8(data) else "windows-1252"
     part.set_param("charset", chosen)
     return [f"{part.get_content_type()}: unknown charset {charset!r}, read as {chosen}"]
+
+
+_ASCII_NAMES = frozenset({"us-ascii", "ascii", "us_ascii"})
+
+
+def _undeclared_charset(part: Message, declared: str | None) -> list[str]:
+    """A text part without a charset (or declared US-ASCII) that holds 8-bit bytes: its
+    HTML's own <meta> charset, else UTF-8 when they are, else Windows-1252, as for 8-bit
+    header bytes. The default (US-ASCII; mail-parser reads UTF-8) turned every umlaut
+    of a Latin-1 body into U+FFFD, and the rules missed the words that held one."""
+    if part.get_content_type() not in ("text/plain", "text/html"):
+        return []  # not read as the mail's text
+    body = part.get_payload()
+    if isinstance(body, str) and body.isascii() and _as_it_stands(part):
+        return []  # 7-bit text (the usual case): nothing to decode
+    if not isinstance(part.get("content-type", ""), str):
+        return []  # 8-bit bytes in the field itself: set_param cannot rewrite it
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes) or data.isascii():
+        return []
+    ctype = part.get_content_type()
+    meta = _meta_charset(data) if declared is None and ctype == "text/html" else None
+    if meta is not None:
+        part.set_param("charset", meta)
+        return [f"{ctype}: no charset, read as {meta} (its <meta> tag)"]
+    chosen = _eight_bit_codec(data)
+    part.set_param("charset", chosen)
+    if chosen == "utf-8":
+        return []  # read as before (mail-parser's default): no news for the ticket
+    without = f"declared {declared}" if declared else "without a charset"
+    return [f"{ctype}: 8-bit bytes {without}, read as {chosen}"]
+
+
+def _as_it_stands(part: Message) -> bool:
+    """Whether the part's body is its text as it stands (no quoted-printable or base64)."""
+    return str(part.get("content-transfer-encoding", "")).strip().lower() in _NOT_ENCODED
+
+
+_NOT_ENCODED = frozenset({"", "7bit", "8bit", "binary"})
+
+
+# <meta charset="x"> and <meta http-equiv="Content-Type" content="text/html; charset=x">,
+# looked for where browsers look (the start of the document).
+_META_CHARSET = re.compile(
+    rb"""<meta[^<>]{0,500}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.I
+)
+_META_LOOKED_AT = 8192
+
+
+def _meta_charset(data: bytes) -> str | None:
+    """The charset an HTML body's <meta> tag names, when Python knows it and the bytes
+    decode in it; else None."""
+    found = _META_CHARSET.search(data, 0, _META_LOOKED_AT)
+    if not found:
+        return None
+    name = found.group(1).decode("ascii")
+    try:
+        data.decode(name)
+    except (LookupError, UnicodeError, ValueError):
+        return None
+    return name
 
 
 def _is_utf8(data: object) -> bool:
