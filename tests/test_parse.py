@@ -112,3 +112,53 @@ def test_a_broken_mail_without_a_readable_text_part_says_so() -> None:
     raw = BROKEN_LAST_PART.replace(b"Content-Type: text/plain", b"Content-Type: image/png")
     with pytest.raises(parse.ParseError, match=r"^no readable text part: broken MIME"):
         parse.parse_mail(raw)
+
+
+HTML_REQUEST = (
+    "<html><body><p>Hallo,</p><p>seit gestern schlägt die Sicherung unseres Fileservers"
+    " fehl. Fehlermeldung: <b>Verbindung zum Datenmover verloren (rc 17)</b>. Das passiert"
+    " beim nächtlichen Backup auf die Bandbibliothek HPE MSL3040. Server: Windows Server"
+    " 2022 mit SEP sesam 5.1.0.</p><p>Grüße Peter</p></body></html>"
+)
+
+
+def alternative(plain: str, markup: str = HTML_REQUEST) -> bytes:
+    return (
+        "From: p@x.example\r\nTo: support@sep.example\r\nSubject: Sicherung\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="a"\r\n\r\n'
+        f"--a\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{plain}\r\n"
+        f"--a\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{markup}\r\n--a--\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    [
+        "This message is in HTML format. Please use an HTML capable mail client.",
+        "Diese Nachricht ist im HTML-Format. Bitte verwenden Sie ein HTML-fähiges Programm.",
+    ],
+)
+def test_a_plain_stand_in_for_the_html_part_is_not_the_mails_text(placeholder: str) -> None:
+    mail = parse.parse_mail(alternative(placeholder))
+    assert mail.text.startswith("Hallo,\n\nseit gestern schlägt die Sicherung")
+    assert "Windows Server 2022" in mail.text and placeholder not in mail.text
+    assert "text/plain: a stand-in for the HTML part, the HTML's text read" in mail.defects
+
+
+@pytest.mark.parametrize(
+    "plain",
+    [
+        # The same text as the HTML, as mail clients write the plain alternative.
+        "Hallo,\r\n\r\nseit gestern schlägt die Sicherung unseres Fileservers fehl."
+        " Fehlermeldung: *Verbindung zum Datenmover verloren (rc 17)*. Das passiert beim"
+        " nächtlichen Backup auf die Bandbibliothek HPE MSL3040. Server: Windows Server"
+        " 2022 mit SEP sesam 5.1.0.\r\n\r\nGrüße Peter",
+        # Shorter than the HTML (no signature there), but the same request.
+        "Hallo, seit gestern schlägt die Sicherung fehl: Verbindung zum Datenmover"
+        " verloren (rc 17). Windows Server 2022, SEP sesam 5.1.0.",
+    ],
+)
+def test_a_plain_alternative_of_the_same_text_stays_the_mails_text(plain: str) -> None:
+    mail = parse.parse_mail(alternative(plain))
+    assert mail.text == plain
+    assert not any("stand-in" in d for d in mail.defects)

@@ -617,6 +617,24 @@ _BOUNDARY_LINE = re.compile(rb'^--([^\s"]{1,70}?)(?:--)?[ \t]*\r?$', re.M)
 _MIME_LINE = re.compile(r"^(?:--\S{1,200}|content-[\w-]+:.*|mime-version:.*)\r?$\n?", re.I | re.M)
 
 
+def _stands_in_for(plain: str, html_text: str) -> bool:
+    """Whether the plain text is no alternative of the HTML but a stand-in ("This message
+    is in HTML format. Please use an HTML capable mail client."): the HTML holds at least
+    twice as many distinct words (10 at the least) and under a quarter of them occur in
+    the plain text. Alternatives of one text share nearly all their words (73% at the
+    least in the corpora), and a plain text as long as the HTML is never set aside."""
+    if len(html_text) < 2 * len(plain):
+        return False  # the usual case, decided without reading the words
+    in_html = set(_WORD.findall(html_text.lower()))
+    in_plain = set(_WORD.findall(plain.lower()))
+    if len(in_html) < max(10, 2 * len(in_plain)):
+        return False
+    return len(in_html & in_plain) < len(in_html) / 4
+
+
+_WORD = re.compile(r"\w+")
+
+
 class _PartsParser(mailparser.MailParser):
     """mail-parser without its summary dicts (``mail``, ``mail_partial``).
 
@@ -774,6 +792,9 @@ def parse_mail(raw: bytes) -> ParsedMail:
     html_text = "\n".join(html_to_text(h) for h in parsed.text_html if h).strip()
     if lost and not plain and not html_text and (plain := _body_text(lost)):
         defects.append(f"{fields['content_type']}: no parts found, text read from the body")
+    if plain and html_text and _stands_in_for(plain, html_text):
+        defects.append("text/plain: a stand-in for the HTML part, the HTML's text read")
+        plain = ""
     return ParsedMail(
         **fields,
         text=plain or html_text,
