@@ -12,17 +12,19 @@ import email.header
 import json
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sepdesk.desk import Desk
+from sepdesk.intake.files import ingest_file
 from sepdesk.intake.store import store_raw
 from sepdesk.pipeline import runner
 from sepdesk.pipeline.conversation import names_a_thread
 from sepdesk.pipeline.linear_email import ORIGINALS, decode_header, parse_params
-from sepdesk.pipeline.parse import parse_mail
+from sepdesk.pipeline.parse import ParseError, parse_mail
 
 HEAD = b"To: support@sep.example\r\nDate: Sun, 06 Dec 2026 10:00:00 +0100\r\n"
 
@@ -367,3 +369,47 @@ def test_mail_parser_still_reads_an_8_bit_header_on_its_own() -> None:
     assert parsed.subject and "K" in parsed.subject
     header = email.header.Header("plain")
     assert decode_header(header) == email.header.decode_header(header)
+
+
+@pytest.mark.parametrize(
+    ("before", "named"),
+    [
+        (b"\xef\xbb\xbf", ("a byte order mark before the header, skipped",)),
+        (b"\r\n", ("1 blank line before the header, skipped",)),
+        (b"\n\n", ("2 blank lines before the header, skipped",)),
+        (
+            b"\xef\xbb\xbf\r\n",
+            (
+                "a byte order mark before the header, skipped",
+                "1 blank line before the header, skipped",
+            ),
+        ),
+    ],
+)
+def test_a_byte_order_mark_or_blank_lines_before_the_header_are_skipped(
+    before: bytes, named: tuple[str, ...]
+) -> None:
+    parsed = parse_mail(before + mail(b"From: a@x.example\r\nSubject: Sicherung\r\n"))
+    assert (parsed.from_addr, parsed.subject, parsed.text) == ("a@x.example", "Sicherung", "Text")
+    assert parsed.date is not None
+    assert parsed.defects == named
+
+
+@pytest.mark.parametrize(
+    ("first", "shown"),
+    [
+        (b"X-Bad\xe4Header: 1", "X-Bad\\xe4Header: 1"),
+        (b"Received from garbage without colon", "Received from garbage without colon"),
+    ],
+)
+def test_a_first_line_that_is_no_header_is_named_in_the_reason(first: bytes, shown: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_mail(first + b"\r\n" + mail(b"From: a@x.example\r\n"))
+    assert str(caught.value) == f"no header could be read: the first line is not a header: {shown}"
+
+
+def test_a_file_with_a_byte_order_mark_is_ingested_by_its_date(desk: Desk, tmp_path: Path) -> None:
+    """`ingest --received-at header` reads the Date as the pipeline reads the mail."""
+    path = tmp_path / "bom.eml"
+    path.write_bytes(b"\xef\xbb\xbf" + mail(b"From: a@x.example\r\nMessage-ID: <bom@x>\r\n"))
+    assert ingest_file(desk, path, "header").outcome == "new_ticket"

@@ -13,7 +13,7 @@ from sepdesk.errors import InputError
 from sepdesk.instants import now, within_range
 from sepdesk.intake.store import store_raw
 from sepdesk.pipeline import runner
-from sepdesk.pipeline.parse import message_date
+from sepdesk.pipeline.parse import leading_junk_skipped, message_date
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,8 @@ class IngestRecord:
 
 def header_date(raw: bytes) -> datetime | None:
     """The Date header of raw bytes, for replays that use it as the received time."""
-    return message_date(BytesHeaderParser(policy=compat32).parsebytes(raw))
+    head = leading_junk_skipped(raw)[0]  # read as the pipeline reads it
+    return message_date(BytesHeaderParser(policy=compat32).parsebytes(head))
 
 
 def ingest_file(desk: Desk, path: Path, received_at: datetime | str | None = None) -> IngestRecord:

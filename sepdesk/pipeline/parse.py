@@ -447,7 +447,9 @@ def parts_digest(raw: bytes) -> str:
 
 def _structure(raw: bytes) -> tuple[Message, list[str]]:
     """The standard library's parse (as mail-parser makes it) and every defect it noted."""
+    raw, skipped = leading_junk_skipped(raw)
     raw, defects = _colons_closed_up(raw)
+    defects[:0] = skipped
     try:
         msg = email.message_from_bytes(raw)
         for part in msg.walk():  # recursive: absurd nesting ends here, as a ParseError
@@ -457,6 +459,36 @@ def _structure(raw: bytes) -> tuple[Message, list[str]]:
     except Exception as exc:  # the email package raises bare exceptions on broken MIME
         raise ParseError(f"cannot decode MIME structure: {type(exc).__name__}: {exc}") from None
     return msg, defects
+
+
+def leading_junk_skipped(raw: bytes) -> tuple[bytes, list[str]]:
+    """``raw`` without a UTF-8 byte order mark and blank lines before its first header (an
+    editor's or a script's doing), and the defects saying so. The standard parser read
+    such a file as all body: no header, quarantined as "not an e-mail message"."""
+    if not raw.startswith((b"\xef\xbb\xbf", b"\n", b"\r\n")):
+        return raw, []  # the usual case
+    defects = []
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+        defects.append("a byte order mark before the header, skipped")
+    blanks = _LEADING_BLANKS.match(raw)
+    if blanks:
+        raw = raw[blanks.end() :]
+        lines = blanks.group().count(b"\n")
+        defects.append(f"{lines} blank line{'s' if lines > 1 else ''} before the header, skipped")
+    return raw, defects
+
+
+_LEADING_BLANKS = re.compile(rb"(?:\r?\n)+")
+
+
+def _why_no_header(raw: bytes) -> str:
+    """What stands where the first header should: its line quoted (60 characters at most,
+    controls and 8-bit bytes escaped), so that the reason says what is wrong."""
+    if not raw.strip():
+        return "the message is empty"
+    line = leading_junk_skipped(raw)[0].split(b"\n", 1)[0].rstrip(b"\r")[:60]
+    return f"the first line is not a header: {repr(line)[2:-1]}"
 
 
 def _colons_closed_up(raw: bytes) -> tuple[bytes, list[str]]:
@@ -778,7 +810,7 @@ def _header_fields(msg: Message, raw: bytes) -> dict[str, Any]:
 def parse_mail(raw: bytes) -> ParsedMail:
     msg, defects = _structure(raw)
     if not msg.keys():
-        raise ParseError("no header could be read: not an e-mail message")
+        raise ParseError(f"no header could be read: {_why_no_header(raw)}")
     fields = _header_fields(msg, raw)  # before _decoded_parts strips those headers
     defects.extend(fields.pop("defects"))
     lost = _lost_parts(msg)
