@@ -413,3 +413,18 @@ def test_a_file_with_a_byte_order_mark_is_ingested_by_its_date(desk: Desk, tmp_p
     path = tmp_path / "bom.eml"
     path.write_bytes(b"\xef\xbb\xbf" + mail(b"From: a@x.example\r\nMessage-ID: <bom@x>\r\n"))
     assert ingest_file(desk, path, "header").outcome == "new_ticket"
+
+
+@pytest.mark.parametrize(
+    "date", [b"Tue, 10 Nov 2026 10:00:00 -0000", b"Tue, 10 Nov 2026 10:00:00 -0000 (UTC)"]
+)
+def test_a_date_of_minus_0000_is_utc(date: bytes, desk: Desk, tmp_path: Path) -> None:
+    """RFC 5322 3.3: -0000 is UTC without the sender's zone; a Date without one stays unread."""
+    raw = b"From: a@x.example\r\nMessage-ID: <tz@x>\r\nDate: " + date + b"\r\n\r\nText\r\n"
+    assert parse_mail(raw).date == datetime(2026, 11, 10, 10, 0, tzinfo=UTC)
+    assert parse_mail(raw.replace(b" -0000", b"")).date is None
+    path = tmp_path / "tz.eml"
+    path.write_bytes(raw)
+    assert ingest_file(desk, path, "header").outcome == "new_ticket"
+    received = desk.db.execute("SELECT received_at FROM intake").fetchone()[0]
+    assert datetime.fromisoformat(received) == datetime(2026, 11, 10, 10, 0, tzinfo=UTC)

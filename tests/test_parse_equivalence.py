@@ -37,6 +37,8 @@ Regenerated again (intake fixes) for the reason of a mail without a header, whic
 quotes its first line ("the first line is not a header: ...", or "the message is
 empty"): 38 results changed, each in the ParseError's text alone (three odd mails and
 35 mutations); a leading byte order mark or blank line, now skipped, is in no input.
+The odd mail ``date-naive`` (a Date of "-0000") was regenerated when -0000 became UTC (RFC
+5322 3.3; it was an unusable naive Date): its ``date`` alone changed, no other pin.
 """
 
 from __future__ import annotations

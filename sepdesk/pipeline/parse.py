@@ -22,7 +22,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email.header import make_header
 from email.message import Message
 from html.parser import HTMLParser
@@ -392,6 +392,10 @@ def _date(value: str) -> datetime | None:
         dt = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
+    if dt.tzinfo is None and value.split("(", 1)[0].split()[-1:] == ["-0000"]:
+        # RFC 5322 3.3: "-0000" is UTC, the sender's own zone unknown; Python leaves it naive
+        # as it leaves a Date without a zone, which stays unusable.
+        return dt.replace(tzinfo=UTC)
     return dt if dt.tzinfo else None
 
 
