@@ -428,3 +428,12 @@ def test_a_date_of_minus_0000_is_utc(date: bytes, desk: Desk, tmp_path: Path) ->
     assert ingest_file(desk, path, "header").outcome == "new_ticket"
     received = desk.db.execute("SELECT received_at FROM intake").fetchone()[0]
     assert datetime.fromisoformat(received) == datetime(2026, 11, 10, 10, 0, tzinfo=UTC)
+
+
+def test_a_broken_encoded_word_spoils_only_itself() -> None:
+    """Its bytes were joined to the next word's (one charset) and all read as Windows-1252."""
+    subject = b"=?utf-8?B?U2ljaGVydW5n!!!invalid?= =?utf-8?Q?schl=C3=A4gt_fehl=ZZ?="
+    parsed = parse_mail(mail(b"From: a@x.example\r\nSubject: " + subject + b"\r\n"))
+    assert parsed.subject == "Sicherung\ufffdschlägt fehl=ZZ"
+    alone = parse_mail(mail(b"From: a@x.example\r\nSubject: =?utf-8?Q?schl=E4gt?=\r\n"))
+    assert alone.subject == "schlägt"  # a sound word of a wrong charset: as before

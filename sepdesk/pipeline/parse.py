@@ -121,9 +121,58 @@ def _decoded_words(text: str) -> str:
     try:
         return str(make_header(chunks))
     except (UnicodeError, LookupError, ValueError, email.errors.CharsetError):
-        # A charset Python does not know (or a name that is not ASCII): each piece
-        # read on its own, spaced as make_header spaces them.
-        return " ".join(_chunk_text(chunk, charset).strip() for chunk, charset in chunks)
+        pass
+    if any(_is_broken(word) for word in _ENCODED_WORD.findall(text)):
+        # Its bytes were joined to the next words' (one charset), and the run fell to
+        # Windows-1252 as a whole: "SicherungŠ{Ú–'schlÃ¤gt". Each word read on its own.
+        return _words_apart(text)
+    # A charset Python does not know (or a name that is not ASCII): each piece
+    # read on its own, spaced as make_header spaces them.
+    return " ".join(_chunk_text(chunk, charset).strip() for chunk, charset in chunks)
+
+
+def _is_broken(word: str) -> bool:
+    """Whether an encoded word's base64 holds what base64 cannot (its bytes are garbage)."""
+    _charset, kind, encoded = word[2:-2].split("?", 2)
+    return kind in "bB" and _BASE64_TEXT.fullmatch(encoded) is None
+
+
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _words_apart(text: str) -> str:
+    """Header text with each encoded word decoded on its own: a broken one to U+FFFD where
+    its bytes make no text, the others as they say. Blanks between two encoded words go
+    (RFC 2047 6.2)."""
+    out: list[str] = []
+    end, after_word = 0, False
+    for match in _ENCODED_WORD.finditer(text):
+        between = text[end : match.start()]
+        if between and not (after_word and between.isspace()):
+            out.append(between)
+        out.append(_word_text(match.group()))
+        end, after_word = match.end(), True
+    out.append(text[end:])
+    return "".join(out)
+
+
+def _word_text(word: str) -> str:
+    """One encoded word's text; of a broken one what its base64 says up to the first
+    character that base64 cannot hold, then U+FFFD for the rest."""
+    if _is_broken(word):
+        name, _kind, encoded = word[2:-2].split("?", 2)
+        valid = encoded[: len(encoded) - len(encoded.lstrip(_BASE64_ALPHABET))]
+        try:
+            data = binascii.a2b_base64(valid[: len(valid) - len(valid) % 4])
+        except binascii.Error:
+            data = b""
+        return _chunk_text(data, name.split("*", 1)[0]) + "\ufffd"  # RFC 2231 *language
+    try:
+        ((chunk, charset),) = decode_header(word)
+    except (ValueError, email.errors.HeaderParseError):
+        return "\ufffd"
+    return _chunk_text(chunk, charset)
 
 
 def _chunk_text(chunk: bytes | str, charset: str | None) -> str:
