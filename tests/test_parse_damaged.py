@@ -437,3 +437,20 @@ def test_a_broken_encoded_word_spoils_only_itself() -> None:
     assert parsed.subject == "Sicherung\ufffdschlägt fehl=ZZ"
     alone = parse_mail(mail(b"From: a@x.example\r\nSubject: =?utf-8?Q?schl=E4gt?=\r\n"))
     assert alone.subject == "schlägt"  # a sound word of a wrong charset: as before
+
+
+@pytest.mark.parametrize(
+    ("charset", "body", "text"),
+    [
+        (b"utf-7", b"Die Sicherung schl+AOQ-gt fehl.", "Die Sicherung schlägt fehl."),
+        (b"UTF-7", b"Restore +2D0- fails", "Restore \ufffd fails"),  # a lone surrogate
+        (b"iso-2022-jp", "バックアップ失敗".encode("iso-2022-jp"), "バックアップ失敗"),
+    ],
+)
+def test_a_7_bit_body_of_a_non_ascii_charset_is_decoded(
+    charset: bytes, body: bytes, text: str
+) -> None:
+    """mail-parser handed a 7bit part's text out as it stands, whatever its charset."""
+    ctype = b"Content-Type: text/plain; charset=" + charset + b"\r\n"
+    parsed = parse_mail(mail(b"From: a@x.example\r\n" + ctype, body + b"\r\n"))
+    assert parsed.text == text

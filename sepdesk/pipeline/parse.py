@@ -590,10 +590,13 @@ def _known_charset(part: Message) -> list[str]:
     if not isinstance(charset, str):
         return []
     try:
-        codecs.lookup(charset)
-        return []
+        codec = codecs.lookup(charset).name
     except (LookupError, ValueError):  # ValueError: a NUL byte in the name
-        pass
+        codec = ""
+    if codec in _SEVEN_BIT_CODECS and _as_it_stands(part):
+        _recoded(part, codec)
+    if codec:
+        return []
     data = part.get_payload(decode=True)
     chosen = "utf-8" if _is_utf8(data) else "windows-1252"
     part.set_param("charset", chosen)
@@ -601,6 +604,26 @@ def _known_charset(part: Message) -> list[str]:
 
 
 _ASCII_NAMES = frozenset({"us-ascii", "ascii", "us_ascii"})
+
+# Charsets whose text is 7-bit but not ASCII ("schl+AOQ-gt" is UTF-7 for "schlägt").
+# mail-parser hands out a 7bit or 8bit part's text as it stands, whatever its charset.
+_SEVEN_BIT_CODECS = frozenset(
+    {"utf-7", "hz", "iso2022_kr"}
+    | {f"iso2022_jp{v}" for v in ("", "_1", "_2", "_2004", "_3", "_ext")}
+)
+
+
+def _recoded(part: Message, codec: str) -> None:
+    """The part's text decoded from ``codec`` and stored as 8-bit UTF-8, which mail-parser
+    decodes. A lone surrogate (UTF-7 "+2D0-") is no text: U+FFFD, as in headers."""
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes):
+        return
+    text = _SURROGATE.sub("\ufffd", data.decode(codec, errors="replace"))
+    del part["Content-Transfer-Encoding"]
+    part["Content-Transfer-Encoding"] = "8bit"
+    part.set_payload(text.encode("utf-8"))
+    part.set_param("charset", "utf-8")
 
 
 def _undeclared_charset(part: Message, declared: str | None) -> list[str]:
