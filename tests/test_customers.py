@@ -71,6 +71,29 @@ def test_labelled_number_in_german_and_english(index: ContractIndex, text: str) 
     assert not m.verified_sender
 
 
+@pytest.mark.parametrize(
+    "text", ["Kunden-Nr: 322 222", "Kundennummer 322.222", "customer no. 322 222, thanks"]
+)
+def test_a_labelled_number_with_a_thousands_separator(index: ContractIndex, text: str) -> None:
+    m = _match(index, f"Hallo,\n{text}\nGruß")
+    assert (m.customer_number, m.basis) == ("322222", "number")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Wir haben 322 222 Dateien gesichert.",  # free text: a count, not a number of ours
+        "Der Auftrag kostet 322.222 Euro.",
+        "Kundennummer 322 22 und Kosten",  # not groups of three
+        "Kundennummer 32.2222",
+    ],
+)
+def test_separated_digits_are_no_customer_number_without_a_label(
+    index: ContractIndex, text: str
+) -> None:
+    assert _match(index, text).customer_number is None
+
+
 def test_a_huge_paste_is_read_at_its_ends_only(index: ContractIndex) -> None:
     """A 33 MB mail of pasted log lines took 24 s to match and classify. The desk reads a
     text's beginning and end (classify.bounded): the signature's number still counts, a

@@ -121,7 +121,7 @@ def labelled_numbers(text: str) -> list[_Labelled]:
     found: list[_Labelled] = []
     for label in rules.CUSTOMER_LABEL.finditer(text):
         rest = text[label.end() : label.end() + 48]
-        number = rules.NUMBER_TOKEN.search(rest)
+        number = _first_number(rest)
         if not number:
             continue
         gap = rest[: number.start()]
@@ -133,8 +133,27 @@ def labelled_numbers(text: str) -> list[_Labelled]:
         # "Endkunde: Firma X, Kd-Nr. Y" still ties the label to the end customer.
         before = re.split(r"[.;\n](?:\s|$)|\d{4,}", before)[-1]
         around = before + text[label.start() : label.end()] + gap
-        found.append(_Labelled(number.group(), label.group().strip(), _is_end_customer(around)))
+        digits = _GROUP_SEPARATOR.sub("", number.group())
+        found.append(_Labelled(digits, label.group().strip(), _is_end_customer(around)))
     return found
+
+
+def _first_number(rest: str) -> re.Match[str] | None:
+    """The first customer number after a label: a number token, or one written with a
+    space or dot between groups of thousands ("Kunden-Nr: 104 217", "104.217"). Only
+    here, right after a label: in free text such digits are prices, dates, counts."""
+    number = rules.NUMBER_TOKEN.search(rest)
+    grouped = _GROUPED_NUMBER.search(rest, 0, number.start() if number else len(rest))
+    return grouped or number
+
+
+# 5 to 8 digits in groups of three after the first, one kind of separator throughout;
+# not part of a longer token (as NUMBER_TOKEN).
+_GROUPED_NUMBER = re.compile(
+    r"(?<![\w+\-/.,])(?=(?:\d[ .]?){5,8}(?![ .]?\d))\d{1,3}([ .])\d{3}(?:\1\d{3})?"
+    r"(?![\w\-/]|[.:,]\d)"
+)
+_GROUP_SEPARATOR = re.compile(r"[ .]")
 
 
 def _is_end_customer(context: str) -> bool:
