@@ -43,6 +43,12 @@ from sepdesk.tickets import store as tickets
 log = logging.getLogger("sepdesk.sender")
 RELAY_TIMEOUT = 30  # seconds for each answer of the relay
 RELAY_DEADLINE = 60.0  # seconds for one mail, connection included
+# Once the whole mail is handed over, the relay's answer is awaited this long, past
+# RELAY_DEADLINE: it may have taken the mail already, and hanging up sends it again on
+# the retry (RFC 5321 4.5.3.2.6 asks for 10 minutes; the daemon's watchdog allows 300 s).
+FINAL_REPLY_TIMEOUT = 240.0
+# ...and this long still when the desk is stopping (within serve's STOP_TIMEOUT).
+STOP_GRACE = 5.0
 PASS_BUDGET = 60.0  # seconds of a pass before the rest of its mails wait for the next
 # Mails handed over one connection before it is closed and another opened, as Postfix
 # bounds its connection reuse: a relay's per-session limits and state stay small.
@@ -128,10 +134,27 @@ class _Client(smtplib.SMTP):
 
     def __init__(self, deadline: _Deadline, **kw: Any) -> None:
         self.deadline = deadline
+        self._in_data = False
         super().__init__(**kw)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         return _dial(self, host, port, timeout)
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        self._in_data = True
+        try:
+            return super().data(msg)
+        finally:
+            self._in_data = False
+            if self.sock is not None:  # the next mail's answers: RELAY_TIMEOUT again
+                with contextlib.suppress(OSError):
+                    self.sock.settimeout(self.timeout)
+
+    def send(self, s: Any) -> None:
+        super().send(s)
+        # smtplib sends the mail and its ending "." line in one piece: it is handed over.
+        if self._in_data and isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.deadline.handed_over(self)
 
 
 class _TLSClient(_Client, smtplib.SMTP_SSL):
@@ -292,6 +315,7 @@ class _Deadline:
         self._timer.daemon = True
         self._over = False  # cancelled: the mail is done, its connection may serve the next
         self._lock = threading.Lock()  # cancel and _expire: one wins, whole
+        self.final = False  # the whole mail is the relay's: only its answer is awaited
 
     @property
     def stopped(self) -> bool:
@@ -301,6 +325,8 @@ class _Deadline:
         """Hang up on ``client`` at the deadline; again for a new client of the same mail
         (its connection closed between mails), whose deadline keeps running."""
         self._client = client
+        if isinstance(client, _Client):  # a reused connection tells this mail's hand-over
+            client.deadline = self
         with _Deadline.guard:  # interrupt sets stop before it looks: one of us sees the other
             _Deadline.active.add(self)
             if self.stopped:
@@ -318,6 +344,31 @@ class _Deadline:
         self._timer.cancel()
         with _Deadline.guard:
             _Deadline.active.discard(self)
+
+    def handed_over(self, client: smtplib.SMTP) -> None:
+        """The whole mail is sent; its answer may take long (a relay scanning it): no
+        hang-up at RELAY_DEADLINE, and FINAL_REPLY_TIMEOUT for the answer. Hanging up
+        now had the retry deliver the mail again (review finding: 8 copies)."""
+        with self._lock:
+            if self._over or self.expired:
+                return
+            self.final = True
+            self._timer.cancel()
+            if client.sock is not None:
+                with contextlib.suppress(OSError):
+                    client.sock.settimeout(FINAL_REPLY_TIMEOUT)
+
+    def stopping(self) -> None:
+        """The desk is stopping: hang up now, or after STOP_GRACE when only the relay's
+        answer to a whole mail is awaited (it may be on its way: review finding)."""
+        with self._lock:
+            waiting = self.final and not self._over
+        if not waiting:
+            self._expire()
+            return
+        grace = threading.Timer(STOP_GRACE, self._expire)
+        grace.daemon = True
+        grace.start()
 
     def _expire(self) -> None:
         with self._lock:
@@ -339,7 +390,7 @@ def interrupt(stop: threading.Event) -> None:
     with _Deadline.guard:
         hung = [d for d in _Deadline.active if d.stop is stop]
     for d in hung:
-        d._expire()
+        d.stopping()
 
 
 def _timed_out(exc: BaseException, deadline: _Deadline) -> bool:
@@ -353,6 +404,11 @@ def _timed_out(exc: BaseException, deadline: _Deadline) -> bool:
 
 def _relay_fault(settings: Settings, exc: Exception, deadline: _Deadline) -> str:
     where = f"relay {settings.relay.host}:{settings.relay.port}"
+    if deadline.final:
+        return (
+            f"{where}: no answer to the whole mail ({type(exc).__name__}: {exc});"
+            " it may have taken it, and the retry may deliver it twice"
+        )
     if deadline.expired:
         return f"{where}: too slow, hung up after {RELAY_DEADLINE:g} s on one mail"
     if isinstance(exc, smtplib.SMTPResponseException):
@@ -535,6 +591,12 @@ def _relay(session: _Session, row: dict[str, Any]) -> dict[str, tuple[int, bytes
             refused = session.send(deadline, [a for a in to if a not in wide], row["raw"])
         except (smtplib.SMTPException, OSError) as exc:
             if deadline.stopped:
+                if deadline.final:
+                    log.warning(
+                        "outbox #%s: stopping before the relay answered to the whole mail;"
+                        " it stays queued, and may be delivered twice",
+                        row["id"],
+                    )
                 raise RelayStopped("hung up: the desk is stopping") from None
             # A refusal the relay did answer stands, though what followed (RSET) then hung.
             if _timed_out(exc, deadline) and not _refusal_of_mail(exc):

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 HOST = "127.0.0.1"
 
 # What the relay does at a stage: a reply code ("250", "451", ...), "drop" (close the
-# connection without answering), "hang" (never answer) or "drip:<code>" (answer
-# <code> one byte every DRIP seconds).
+# connection without answering), "hang" (never answer), "drip:<code>" (answer
+# <code> one byte every DRIP seconds) or "late:<seconds>:<code>" (answer <code> after
+# that pause: a relay scanning a mail before its answer to the dot).
 DRIP = 0.2
 
 
@@ -102,6 +103,9 @@ class BadRelay:
         if what == "hang":
             await asyncio.sleep(3600)
             return False
+        if what.startswith("late:"):
+            _, pause, what = what.split(":")
+            await asyncio.sleep(float(pause))
         drip = what.startswith("drip:")
         code = what[5:] if drip else what
         text = [f"{code}-{line}" for line in lines[:-1]] + [f"{code} {lines[-1]}"]
