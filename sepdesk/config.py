@@ -125,6 +125,23 @@ class ImapSettings:
         main = dataclasses.replace(self, accounts=[])
         return [main, *(main._account(acct) for acct in self.accounts)]
 
+    @property
+    def account(self) -> str:
+        """user@host, as the poller's log lines and imap_state rows name the account."""
+        return f"{self.user}@{self.host}"
+
+    @property
+    def read_folders(self) -> list[str]:
+        """The folders read, main folder first, without duplicates."""
+        return list(dict.fromkeys([self.folder, *self.extra_folders]))
+
+    def mailbox_names(self) -> list[str]:
+        """Every folder this config reads, as imap_state names it ("user@host/folder");
+        none with IMAP off."""
+        if not self.enabled:
+            return []
+        return [f"{box.account}/{f}" for box in self.mailboxes() for f in box.read_folders]
+
     def _account(self, acct: dict[str, Any]) -> ImapSettings:
         # allow_plaintext trusts the network to [imap]'s host: an account on another host
         # says so itself. Inherited, it let that account (tls = none inherited too) log in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -47,6 +48,18 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
     d.close()
 
 
+IMAP = {"enabled": True, "host": "mail.example", "user": "desk", "password_file": "/dev/null"}
+A, B = "desk@mail.example/INBOX", "desk@mail.example/Partner"
+
+
+def with_imap(desk: Desk, **imap: Any) -> Desk:
+    """The desk as seen through a config that reads IMAP mailboxes."""
+    settings = dataclasses.replace(
+        desk.settings, imap=dataclasses.replace(desk.settings.imap, **{**IMAP, **imap})
+    )
+    return Desk(settings, desk.db)
+
+
 def config_for(desk: Desk, tmp_path: Path) -> Path:
     return write_toml(
         tmp_path / "sepdesk.toml",
@@ -75,22 +88,22 @@ def test_status_counts_what_needs_attention(desk: Desk) -> None:
     runner.quarantine_intake(desk, stuck.intake_id, "test: unreadable", AT)
     db.execute("UPDATE outbox SET state = 'failed' WHERE id = 1")
     db.execute(
-        "INSERT INTO imap_state (mailbox, last_contact_at, last_error) VALUES ('a', ?, NULL),"
-        " ('b', ?, '2026-11-03T15:58:00+00:00 cannot reach desk@mail.example:993')",
-        [to_db(AT - timedelta(minutes=5)), to_db(AT - timedelta(hours=2))],
+        "INSERT INTO imap_state (mailbox, last_contact_at, last_error) VALUES (?, ?, NULL),"
+        " (?, ?, '2026-11-03T15:58:00+00:00 cannot reach desk@mail.example:993')",
+        [A, to_db(AT - timedelta(minutes=5)), B, to_db(AT - timedelta(hours=2))],
     )
     db.conn.commit()
     for _ in range(10):  # bounded: fire every escalation due by AT
         if timer.run_once(desk, AT) == 0:
             break
-    status = desk_status(desk, AT)
+    status = desk_status(with_imap(desk, extra_folders=["Partner"]), AT)
     assert status["intake_pending"] == 1
     assert status["intake_oldest_pending"] is not None
     assert status["quarantine"] == 1
     assert status["outbox_failed"] == 1
     assert status["outbox_oldest_unsent"] is not None
     assert status["imap_last_contact"] == "2026-11-03T16:55:00+01:00"
-    assert [m["mailbox"] for m in status["imap"]] == ["a", "b"]
+    assert [m["mailbox"] for m in status["imap"]] == [A, B]
     # The poller stores its error with a UTC instant; shown in the desk's zone (SPEC §3).
     assert status["imap"][1]["last_error"] == (
         "2026-11-03T16:58:00+01:00 cannot reach desk@mail.example:993"
@@ -98,6 +111,41 @@ def test_status_counts_what_needs_attention(desk: Desk) -> None:
     assert status["breaches_today"] == 2  # T-3 and T-4; T-1 and T-2 were yesterday's
     assert status["next_escalation_at"] is not None
     assert status["next_escalation_at"] > status["at"]  # the timer has caught up
+
+
+def test_status_shows_only_the_mailboxes_of_its_config(desk: Desk, tmp_path: Path) -> None:
+    """A folder dropped from the config (a name the server refused, since fixed) kept its
+    error in status for ever; its row stays, for the UIDs of a folder that comes back."""
+    gone = "desk@mail.example/Kundenpost/Österreich"
+    fixed = "desk@mail.example/Kundenpost.Österreich"
+    partner = "partner@mail.example/INBOX"
+    desk.db.execute(
+        "INSERT INTO imap_state (mailbox, uidvalidity, last_uid, last_contact_at, last_error)"
+        " VALUES (?, NULL, 0, NULL, '2026-11-03T15:58:00+00:00 cannot create folder'),"
+        " (?, 7, 3, ?, NULL), (?, 8, 4, ?, NULL), (?, 9, 5, ?, NULL)",
+        [gone, A, to_db(AT), fixed, to_db(AT), partner, to_db(AT)],
+    )
+    desk.db.conn.commit()
+    imap = {"folder": "INBOX", "extra_folders": ["Kundenpost.Österreich"]}
+    status = desk_status(with_imap(desk, **imap), AT)
+    assert [m["mailbox"] for m in status["imap"]] == [A, fixed]
+    assert all(m["last_error"] is None for m in status["imap"])
+    assert desk.db.execute("SELECT count(*) FROM imap_state").fetchone()[0] == 4
+    # Another account's folders count once the config names that account ...
+    accounts = [{"user": "partner", "host": "mail.example"}]
+    status = desk_status(with_imap(desk, accounts=accounts, **imap), AT)
+    assert [m["mailbox"] for m in status["imap"]] == [A, fixed, partner]
+    # ... and none at all with IMAP off.
+    status = desk_status(desk, AT)
+    assert status["imap"] == [] and status["imap_last_contact"] is None
+    # The command reads the config it is given.
+    cfg = write_toml(
+        tmp_path / "sepdesk.toml",
+        {"database": {"path": desk.settings.database.path}, "imap": {**IMAP, **imap}},
+    )
+    record = json.loads(run(cfg, "status", "--json").stdout)
+    assert [m["mailbox"] for m in record["imap"]] == [A, fixed]
+    assert "Kundenpost/Österreich" not in run(cfg, "status").stdout
 
 
 def test_status_command_text_and_json(desk: Desk, tmp_path: Path) -> None:

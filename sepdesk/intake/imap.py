@@ -268,7 +268,7 @@ class ImapPoller:
     @property
     def folders(self) -> list[str]:
         """The folders read, main folder first, without duplicates."""
-        return list(dict.fromkeys([self.cfg.folder, *self.cfg.extra_folders]))
+        return self.cfg.read_folders
 
     @property
     def readable(self) -> list[str]:
@@ -278,9 +278,10 @@ class ImapPoller:
     @property
     def account(self) -> str:
         """user@host, as the log lines name the account."""
-        return f"{self.cfg.user}@{self.cfg.host}"
+        return self.cfg.account
 
     def mailbox_key(self, folder: str) -> str:
+        # The name sepdesk status matches against the config (ImapSettings.mailbox_names).
         return f"{self.account}/{folder}"
 
     @property

@@ -58,7 +58,21 @@ def _outbox(desk: Desk) -> dict[str, Any]:
 
 
 def _imap(desk: Desk) -> dict[str, Any]:
-    rows = list(desk.db.query("SELECT mailbox, last_contact_at, last_error FROM imap_state"))
+    """The mailboxes of the config given, in its order. The rows of folders it no longer
+    reads stay in the database (a folder that comes back keeps its UIDVALIDITY and UIDs),
+    but are not shown: their last error, stale for ever, kept a monitoring check alerting
+    after the operator had fixed the config."""
+    names = desk.settings.imap.mailbox_names()
+    marks = ", ".join("?" * len(names))
+    found = {
+        r["mailbox"]: r
+        for r in desk.db.query(
+            "SELECT mailbox, last_contact_at, last_error FROM imap_state"
+            f" WHERE mailbox IN ({marks})",
+            names,
+        )
+    }
+    rows = [found[n] for n in names if n in found]
     contacts = [r["last_contact_at"] for r in rows if r["last_contact_at"]]
     return {
         "imap_enabled": desk.settings.imap.enabled,
