@@ -133,6 +133,20 @@ COPY = (
 )
 
 
+def test_the_quarantine_line_of_a_mail_too_large_names_its_message_id(
+    desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its header was read (quarantine show names the Message-ID); the log said "?"."""
+    caplog.set_level(logging.INFO, logger="sepdesk")
+    quarantine_header_of_copy(desk)
+    unread = store_raw(desk.db, source="imap", raw=b"", received_at=T0, source_ref="1/8")
+    runner.quarantine_intake(desk, unread.intake_id, "unreadable: test")  # nothing to name
+    lines = [r.getMessage() for r in caplog.records if "outcome=quarantined" in r.getMessage()]
+    assert len(lines) == 2
+    assert "message-id=copy-1@example.org " in lines[0], lines
+    assert "message-id=? " in lines[1], lines
+
+
 def listed(desk: Desk, tmp_path: Path) -> list[int]:
     out = cli(desk, tmp_path, "quarantine", "list", "--json")
     assert out.exit_code == 0, out.output

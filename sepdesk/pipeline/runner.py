@@ -175,7 +175,9 @@ def quarantine_intake(desk: Desk, intake_id: int, reason: str, at: datetime | No
         raise NotFound(f"intake #{intake_id}: no such message")
     if rows[0]["state"] == "pending":
         _quarantine(desk, rows[0], reason, at or now())
-        _log_outcome(intake_id, "quarantined", reason)
+        # Known for an oversize IMAP mail (quarantine_oversize read its header): the line
+        # said "message-id=?" while `quarantine show` named it.
+        _log_outcome(intake_id, "quarantined", reason, rows[0]["message_id"] or "?")
 
 
 def _log_outcome(
