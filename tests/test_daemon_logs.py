@@ -10,6 +10,7 @@ import pytest
 from sepdesk.daemon.logs import setup_logging
 
 _FLAGS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+QUIETED = ("mail.log", "imapclient.imapclient")
 
 
 @pytest.fixture
@@ -17,14 +18,15 @@ def fresh_root() -> Iterator[logging.Logger]:
     """The root logger, its handlers and the logging flags restored afterwards."""
     root = logging.getLogger()
     saved = root.handlers[:], root.level, {f: getattr(logging, f) for f in _FLAGS}
-    mail = logging.getLogger("mail.log").level
+    quiet = {name: logging.getLogger(name).level for name in QUIETED}
     yield root
     for h in root.handlers:
         h.close()
     root.handlers, root.level = saved[0], saved[1]
     for f, v in saved[2].items():
         setattr(logging, f, v)
-    logging.getLogger("mail.log").setLevel(mail)
+    for name, level in quiet.items():
+        logging.getLogger(name).setLevel(level)
 
 
 class _Keep(logging.Handler):
@@ -61,3 +63,18 @@ def test_records_skip_caller_thread_and_process(fresh_root: logging.Logger) -> N
     # No walk up the stack for the caller, no thread or process lookups.
     assert seen[0].lineno == 0 and seen[0].pathname == "(unknown file)"
     assert seen[0].threadName is None and seen[0].process is None
+
+
+def test_imapclient_adds_no_line_to_a_failed_try(fresh_root: logging.Logger) -> None:
+    """README: a refused login is one WARNING line, each further try one INFO line; the
+    library's own "Connection closed" made it two per try. Its protocol trace (another
+    logger) still shows at DEBUG."""
+    _setup(fresh_root, "info")
+    seen: list[logging.LogRecord] = []
+    fresh_root.addHandler(_Keep(seen))
+    library = logging.getLogger("imapclient.imapclient")
+    library.info("Connection closed")
+    library.warning("a warning of its own")
+    assert [r.getMessage() for r in seen] == ["a warning of its own"]
+    _setup(fresh_root, "debug")
+    assert logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG)

@@ -27,3 +27,6 @@ def set_level(level: int | str) -> None:
     logging.getLogger().setLevel(level)
     # aiosmtpd logs every SMTP command at INFO; our own line per message says what matters.
     logging.getLogger("mail.log").setLevel(max(logging.WARNING, level))
+    # imapclient adds "Connection closed" (INFO) to the poller's one line per failed try.
+    # Its module logger only: "imapclient.imaplib" carries the protocol trace at DEBUG.
+    logging.getLogger("imapclient.imapclient").setLevel(max(logging.WARNING, level))
