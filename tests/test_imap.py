@@ -394,6 +394,22 @@ def test_handed_over_rows_are_found_again_after_a_reconnect_without_refetching(
     assert count(desk, "SELECT count(*) FROM intake") == 3
 
 
+def test_the_hand_over_line_names_the_account(
+    server: DovecotServer,
+    desk: Desk,
+    pollers: Callable[..., ImapPoller],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With several accounts each has an INBOX: "1 messages of INBOX" did not say whose."""
+    server.append("INBOX", make_mail(1))
+    poller = pollers(handoff=lambda: True)
+    poller.run_once()
+    lines = [r.getMessage() for r in caplog.records if "handed to the pipeline" in r.getMessage()]
+    assert lines == [
+        f"imap: 1 messages of {server.user}@{server.host}/INBOX stored, handed to the pipeline"
+    ]
+
+
 def test_without_a_live_pipeline_process_the_poller_processes_its_batch(
     server: DovecotServer, desk: Desk, pollers: Callable[..., ImapPoller]
 ) -> None:

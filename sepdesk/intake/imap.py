@@ -543,7 +543,11 @@ class ImapPoller:
         states = self._states(list(rows.values()))
         final = {u: states[i] for u, i in rows.items() if states[i] in FINAL_STATES}
         self._handed[folder].rows.update((u, i) for u, i in rows.items() if u not in final)
-        log.info("imap: %d messages of %s stored, handed to the pipeline", len(rows), folder)
+        log.info(
+            "imap: %d messages of %s stored, handed to the pipeline",
+            len(rows),
+            self.mailbox_key(folder),
+        )
         moved = self._move_final(client, final)
         if self.outcomes.is_set():
             self.outcomes.clear()
@@ -887,9 +891,8 @@ class ImapPoller:
         else:
             self.copy_delete(client, uids, dest)
 
-    @staticmethod
     def _before_move_retry(
-        client: IMAPClient, dest: str, exc: IMAPClientError
+        self, client: IMAPClient, dest: str, exc: IMAPClientError
     ) -> IMAPClientError | None:
         """Mend what a first refusal may mean: the destination was deleted meanwhile
         ([TRYCREATE], RFC 3501 6.4.7), or another client expunged some of the UIDs and the
@@ -900,7 +903,9 @@ class ImapPoller:
         if "TRYCREATE" in str(exc).upper():
             try:
                 client.create_folder(dest)
-                log.info("imap: folder %s had been deleted; created it again", dest)
+                log.info(
+                    "imap %s: folder %s had been deleted; created it again", self.account, dest
+                )
             except IMAPClientError as refused:
                 if not _refused(refused):
                     raise
@@ -919,7 +924,7 @@ class ImapPoller:
         text = f"the server refused to move {count} messages to {dest}: {_one_line(exc)}"
         level = logging.INFO if _same_fault(text, self._refusals.get(key)) else logging.WARNING
         self._refusals[key] = text
-        log.log(level, "imap: %s; they stay and are tried again later", text)
+        log.log(level, "imap %s: %s; they stay and are tried again later", self.account, text)
         # On the row of the folder that holds them: every folder's row showed it, until
         # that folder's next catch-up.
         self._safe_record_error(text, [key[0]] if key[0] else None)
@@ -938,7 +943,11 @@ class ImapPoller:
         for key in [k for k in self._refusals if k[0] == folder]:
             if key not in self._refused_now:
                 del self._refusals[key]
-                log.warning("imap: no message of %s waits for its move to %s any more", *key)
+                log.warning(
+                    "imap: no message of %s waits for its move to %s any more",
+                    self.mailbox_key(key[0]),
+                    key[1],
+                )
 
     def copy_delete(self, client: IMAPClient, uids: list[int], dest: str) -> None:
         """The MOVE fallback (RFC 6851 §3.3). Without UIDPLUS the EXPUNGE is folder-wide.
@@ -1013,7 +1022,7 @@ class ImapPoller:
                 "imap: %d messages of %s were in %s already (copied before a restart or a"
                 " lost answer); not copied again",
                 len(found),
-                folder,
+                self.mailbox_key(folder),
                 dest,
             )
         return found
