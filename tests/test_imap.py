@@ -1532,6 +1532,50 @@ def test_a_private_ca_is_trusted_by_ca_file(
     assert server.uids("INBOX") == []
 
 
+@pytest.mark.parametrize("mode", ["starttls", "none"])
+def test_a_plain_mode_on_the_imaps_port_says_to_use_tls(
+    server: DovecotServer,
+    tmp_path: Path,
+    pollers: Callable[..., ImapPoller],
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+) -> None:
+    """The server waits for a TLS handshake, the poller for its greeting: after a minute
+    the log said "cannot reach ... timed out" of a server that was there."""
+    from sepdesk.intake import imap
+
+    monkeypatch.setattr(imap, "SOCKET_TIMEOUT_S", 1.0)
+    poller = pollers(make_settings(tmp_path, server, tls=mode, port=server.tls_port))
+    with pytest.raises(imap.TRANSIENT_ERRORS) as fault:
+        poller.run_once()
+    text = poller._describe(fault.value)
+    assert text == (
+        f"no IMAP greeting from {server.user}@{server.host}:{server.tls_port}:"
+        ' the server speaks TLS at once: use tls = "tls" for this port'
+    )
+
+
+def test_a_server_that_never_greets_is_still_unreachable(
+    server: DovecotServer,
+    tmp_path: Path,
+    pollers: Callable[..., ImapPoller],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The probe for a TLS port does not turn every silent server into a TLS one."""
+    import socket
+
+    from sepdesk.intake import imap
+
+    monkeypatch.setattr(imap, "SOCKET_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(imap, "TLS_PROBE_S", 1.0)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        port = silent.getsockname()[1]
+        poller = pollers(make_settings(tmp_path, server, tls="starttls", port=port))
+        with pytest.raises(TimeoutError) as fault:
+            poller.run_once()
+    assert poller._describe(fault.value).startswith(f"cannot reach {server.user}@")
+
+
 def test_a_plain_loopback_connection_builds_no_tls_context(
     server: DovecotServer, pollers: Callable[..., ImapPoller], monkeypatch: Any
 ) -> None:

@@ -81,6 +81,9 @@ MOVE_DELAY_S = 1.0  # ...but no finished message waits for its MOVE longer than 
 IDLE_RENEW_S = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30 min inactivity timeout
 IDLE_WAKE_S = 5.0  # a quiet IDLE returns this often to look at the stop event (no traffic)
 SOCKET_TIMEOUT_S = 60.0
+# After a plain connection got no greeting: how long a TLS handshake on the port may take
+# to show it is an implicit-TLS (IMAPS) one.
+TLS_PROBE_S = 5.0
 # A message whose FETCH alone made the server drop the connection this often is unreadable
 # (a maildir file whose name lies about its size): quarantined unread, not fetched for ever.
 # Twice, so that one server restart during that FETCH quarantines nothing.
@@ -113,6 +116,11 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 class ConnectionLost(ConnectionError):
     """The server closed the connection (BYE or EOF) while we were idling."""
+
+
+class TlsAtOnce(ConfigError):
+    """``tls = "starttls"`` (or ``"none"``) names an implicit-TLS port: the server waits
+    for a TLS handshake and never sends the greeting the poller waits for."""
 
 
 @dataclass(frozen=True)
@@ -312,7 +320,13 @@ class ImapPoller:
         if mode == "tls":
             context = self._tls_context()
             return IMAPClient(host, port, ssl=True, ssl_context=context, timeout=SOCKET_TIMEOUT_S)
-        client = IMAPClient(host, port, ssl=False, timeout=SOCKET_TIMEOUT_S)
+        try:
+            client = IMAPClient(host, port, ssl=False, timeout=SOCKET_TIMEOUT_S)
+        except TimeoutError:
+            # Said "cannot reach ... timed out" of a server that answers, after a minute.
+            if _speaks_tls(host, port):
+                raise TlsAtOnce(f"[imap] tls: {mode!r} on a port that speaks TLS") from None
+            raise
         if mode == "starttls":
             try:
                 client.starttls(self._tls_context())  # no plaintext fallback: a failure is a fault
@@ -1149,6 +1163,11 @@ class ImapPoller:
             return f"login refused for {where}: {_one_line(exc)}"
         if isinstance(exc, ssl.SSLError):
             return f"TLS failed with {where}: {_one_line(exc)}"
+        if isinstance(exc, TlsAtOnce):
+            return (
+                f"no IMAP greeting from {where}: the server speaks TLS at once:"
+                ' use tls = "tls" for this port'
+            )
         if isinstance(exc, (ConnectionRefusedError, socket.timeout)):
             return f"cannot reach {where}: {_one_line(exc)}"
         if storage_fault(exc):
@@ -1334,6 +1353,24 @@ def _trace_protocol(client: IMAPClient) -> None:
     trace from the next pass on."""
     debug = logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG)
     client._imap.debug = 5 if debug else 0
+
+
+def _speaks_tls(host: str, port: int) -> bool:
+    """Whether ``host:port`` answers a TLS handshake (an IMAPS port). Nothing is verified:
+    no password and no mail goes over it, the answer only names the fault."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout=TLS_PROBE_S) as sock:
+            context.wrap_socket(sock, server_hostname=host).close()
+    except ssl.SSLError as exc:
+        # A TLS alert is TLS too (an old protocol version, no shared cipher); a plain
+        # answer is "wrong version number".
+        return "ALERT" in str(exc.reason).upper()
+    except OSError:
+        return False
+    return True
 
 
 def _drop(client: IMAPClient) -> None:
