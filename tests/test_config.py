@@ -259,39 +259,41 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
             assert any(re.search(rf"\b{re.escape(sub)}\b", ln) for ln in lines), full
 
 
-def test_ingest_with_a_bad_received_at_is_a_usage_error_and_stores_nothing(tmp_path: Path) -> None:
+def _desk_and_mail(tmp_path: Path) -> Path:
+    """A new desk's config, beside one mail (``m.eml``) to ingest."""
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[database]\npath = "{tmp_path / "d.db"}"\n')
-    mail = tmp_path / "m.eml"
-    mail.write_bytes(b"From: a@example.org\nSubject: x\n\nhello\n")
+    (tmp_path / "m.eml").write_bytes(
+        b"From: a@example.org\nSubject: x\nMessage-ID: <m@x>\n\nhello\n"
+    )
     _register()
     assert CliRunner().invoke(cli, ["--config", str(cfg), "init"]).exit_code == 0
+    return cfg
+
+
+def _intake_rows(tmp_path: Path) -> int:
+    with closing(sqlite3.connect(tmp_path / "d.db")) as conn:
+        return int(conn.execute("SELECT count(*) FROM intake").fetchone()[0])
+
+
+def test_ingest_with_a_bad_received_at_is_a_usage_error_and_stores_nothing(tmp_path: Path) -> None:
+    cfg = _desk_and_mail(tmp_path)
     proc = subprocess.run(
-        [sys.executable, "-m", "sepdesk", "--config", str(cfg), "ingest", str(mail),
-         "--received-at", "yesterday-ish"],
+        [sys.executable, "-m", "sepdesk", "--config", str(cfg), "ingest",
+         str(tmp_path / "m.eml"), "--received-at", "yesterday-ish"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert "--received-at" in proc.stderr and "Traceback" not in proc.stderr
-    import sqlite3
-    from contextlib import closing
-
-    with closing(sqlite3.connect(tmp_path / "d.db")) as conn:
-        assert conn.execute("SELECT count(*) FROM intake").fetchone()[0] == 0
+    assert _intake_rows(tmp_path) == 0
 
 
 def _ingest_at(tmp_path: Path, received_at: str) -> tuple[Result, int]:
     """``ingest --received-at`` of one mail on a new desk; the result and the intake rows."""
-    cfg = tmp_path / "c.toml"
-    cfg.write_text(f'[database]\npath = "{tmp_path / "d.db"}"\n')
-    mail = tmp_path / "m.eml"
-    mail.write_bytes(b"From: a@example.org\nSubject: x\nMessage-ID: <m@x>\n\nhello\n")
-    _register()
-    assert CliRunner().invoke(cli, ["--config", str(cfg), "init"]).exit_code == 0
-    args = ["--config", str(cfg), "ingest", str(mail), "--received-at", received_at]
+    cfg = _desk_and_mail(tmp_path)
+    args = ["--config", str(cfg), "ingest", str(tmp_path / "m.eml"), "--received-at", received_at]
     result = CliRunner().invoke(cli, args, prog_name="sepdesk")
-    with closing(sqlite3.connect(tmp_path / "d.db")) as conn:
-        return result, conn.execute("SELECT count(*) FROM intake").fetchone()[0]
+    return result, _intake_rows(tmp_path)
 
 
 @pytest.mark.parametrize(
