@@ -91,23 +91,21 @@ def parse_instant(text: str, tz: str, what: str = "time") -> datetime:
     return within_range(dt, f"{what}: {text!r}")
 
 
-# ISO 8601 extended format, a date and a time of day, with or without an offset.
-_ISO_DATE_TIME = re.compile(
-    r"\d{4}-\d\d-\d\d[Tt ]\d\d(?::\d\d(?::\d\d(?:\.\d+)?)?)?(?:[Zz]|[+-]\d\d(?::?\d\d)?)?"
+# ISO 8601 extended format: a date, with or without a time of day and an offset.
+_ISO_INSTANT = re.compile(
+    r"\d{4}-\d\d-\d\d(?:[Tt ]\d\d(?::\d\d(?::\d\d(?:\.\d+)?)?)?(?:[Zz]|[+-]\d\d(?::?\d\d)?)?)?"
 )
 
 
 def parse_iso_instant(text: str, tz: str, what: str = "time") -> datetime:
-    """An ISO 8601 date with a time of day (naive: the desk's timezone), nothing looser.
-
-    For an instant a mail was received at: a bare date would be taken as midnight and
-    a loose text ("31.12.2026") as one too; either starts an SLA clock at a time nobody
-    gave, so both are refused where :func:`parse_instant` reads them.
+    """An ISO 8601 instant (naive: the desk's timezone; a date alone: its midnight),
+    nothing looser: a loose text ("31.12.2026") read as it came would start an SLA
+    clock at a time nobody gave, so it is refused where :func:`parse_instant` reads it.
     """
     text = text.strip()
-    if not _ISO_DATE_TIME.fullmatch(text):
+    if not _ISO_INSTANT.fullmatch(text):
         raise InputError(
-            f"{what}: not an ISO 8601 date and time of day: {text!r};"
+            f"{what}: not an ISO 8601 instant: {text!r};"
             " give e.g. 2026-11-02T09:15 or 2026-11-02T09:15+01:00"
         )
     return parse_instant(text, tz, what)

@@ -6,7 +6,7 @@ import json
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -96,11 +96,6 @@ def option_instant(
     except InputError as exc:
         message = str(exc).removeprefix(f"{option}: ")
         raise click.BadParameter(message, ctx=ctx, param_hint=option) from None
-
-
-# How far a time given as past (when something happened) may lie ahead of this machine's
-# clock: another machine's, a little fast.
-AHEAD_SLACK = timedelta(minutes=5)
 
 
 def existing_database(settings: config.Settings) -> None:

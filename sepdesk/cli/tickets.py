@@ -6,13 +6,12 @@ import getpass
 import json
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
 
 from sepdesk.cli.common import (
-    AHEAD_SLACK,
     LIMIT,
     FencedGroup,
     emit,
@@ -161,6 +160,10 @@ def _actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli"
+
+
+# How far --at may lie ahead of this machine's clock: another machine's, a little fast.
+AHEAD_SLACK = timedelta(minutes=5)
 
 
 def _not_ahead(ref: str, action: str, at: datetime, tz: str) -> None:
