@@ -64,7 +64,7 @@ class DeskSettings:
     staff: list[str] = _f(
         [],
         "Staff addresses or '@domain' entries (a dot in the domain, as in contract contacts);"
-        " tickets are assigned to staff only",
+        " when set, tickets are assigned to staff only",
     )
     team_address: str = _f("", "Where new tickets are announced; empty: no team notices")
     escalation_to: list[str] = _f([], "Who receives SLA warnings and breach mails")
@@ -241,6 +241,15 @@ class Settings:
         domain = "@" + address.rpartition("@")[2]
         staff = {s.lower() for s in self.desk.staff}
         return bool(address) and (address in staff or domain in staff)
+
+    def may_assign(self, address: str, requester: str | None) -> bool:
+        """Whether a ticket may be assigned to ``address``: escalations (internal: the
+        customer, the contract, the due) go to the assignee. A staff address when
+        ``[desk] staff`` is set; without it, any address but the ticket's requester."""
+        address = address.strip().lower()
+        if not address or address == (requester or "").strip().lower():
+            return False
+        return self.is_staff(address) if self.desk.staff else True
 
 
 SECTIONS: dict[str, type] = {

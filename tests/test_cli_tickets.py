@@ -431,16 +431,23 @@ def test_assign_takes_staff_by_address_and_by_domain(cfg: Path) -> None:
         assert result.stdout == f"T-2026-000006: assigned to {who.lower()}\n", result.output
 
 
-def test_assign_without_staff_says_the_list_is_empty(tmp_path: Path, cfg: Path) -> None:
+def test_assign_without_staff_takes_any_address_but_the_requester(
+    tmp_path: Path, cfg: Path
+) -> None:
+    """Without [desk] staff any engineer's address is taken, as before the review round
+    limited it; never the ticket's requester, whom escalations would reach."""
     config = tomllib.loads(cfg.read_text())
     del config["desk"]
     bare = write_toml(tmp_path / "bare.toml", config)
-    result = run(bare, "tickets", "assign", "T-2026-000006", "eva@sep.example")
+    ref = "T-2026-000006"
+    requester = json.loads(run(bare, "tickets", "show", ref, "--json").stdout)["requester"]
+    result = run(bare, "tickets", "assign", ref, requester.upper())
     assert (result.exit_code, result.stderr) == (
         1,
-        "sepdesk: T-2026-000006: cannot assign to eva@sep.example: not in [desk] staff,"
-        " which is empty\n",
+        f"sepdesk: {ref}: cannot assign to {requester}: the ticket's requester\n",
     )
+    result = run(bare, "tickets", "assign", ref, "eva@sep.example")
+    assert result.stdout == f"{ref}: assigned to eva@sep.example\n", result.output
 
 
 # -- the real console script ---------------------------------------------------------------

@@ -411,11 +411,12 @@ def escalation_recipients(settings: Settings, ticket: dict[str, Any]) -> list[st
     """Who a ticket's escalations go to: escalation_to plus the assignee (a staff address);
     the team address when neither is configured.
 
-    An assignee outside ``[desk] staff`` (assigned before assigning was limited to staff,
-    or since dropped from it) gets none: the mail is internal.
+    An assignee no longer assignable (outside ``[desk] staff``, assigned before assigning
+    was limited, or since dropped from it; the requester) gets none: the mail is internal.
     """
     assignee = ticket.get("assigned_to") or ""
-    wanted = [*settings.desk.escalation_to, assignee if settings.is_staff(assignee) else ""]
+    mailed = settings.may_assign(assignee, ticket.get("requester"))
+    wanted = [*settings.desk.escalation_to, assignee if mailed else ""]
     if not any(wanted) and settings.desk.team_address:
         wanted = [settings.desk.team_address]
     out: list[str] = []

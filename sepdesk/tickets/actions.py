@@ -151,14 +151,13 @@ def apply(
 
 
 def _assignee(desk: Desk, ticket: dict[str, Any], address: str) -> str:
-    """``address`` when it is staff. SLA escalations go to the assignee with the ticket's
-    internal details: assigned to the customer (or any outside address) they went there."""
+    """``address`` when it may be assigned (Settings.may_assign). SLA escalations go to the
+    assignee with the ticket's internal details: assigned to the customer (or any outside
+    address) they went there."""
     address = address.strip().lower()
-    if not desk.settings.is_staff(address):
-        empty = "" if desk.settings.desk.staff else ", which is empty"
-        raise InputError(
-            f"{ticket['ticket_number']}: cannot assign to {address}: not in [desk] staff{empty}"
-        )
+    if not desk.settings.may_assign(address, ticket["requester"]):
+        why = "not in [desk] staff" if desk.settings.desk.staff else "the ticket's requester"
+        raise InputError(f"{ticket['ticket_number']}: cannot assign to {address}: {why}")
     return address
 
 
