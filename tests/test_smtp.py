@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -520,6 +521,48 @@ def test_a_message_of_more_lines_than_its_size_allows_gets_552_and_is_not_stored
         (raw,) = desk.db.execute("SELECT raw FROM intake").fetchone()
         desk.close()
         assert raw == b"Subject: fine\r\n\r\n" + b".dot\r\n" * 40  # unstuffed, stored once
+    finally:
+        controller.stop()
+        handler.close()
+
+
+def test_a_message_of_the_limit_with_dot_lines_is_taken_and_a_long_line_stream_cut(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    """Review findings: the size was counted as sent, dot-stuffing included, so a message
+    of exactly max_message_bytes with a line starting with "." got 552 after its SIZE was
+    accepted; and the hang-up past twice the limit was looked for every 1,024 lines, so a
+    stream of over-long lines (1 MiB pieces) ran on to a GiB."""
+    settings = settings_factory(smtp={"max_message_bytes": 2000})
+    Desk.open(settings).close()
+    handler = IntakeHandler(settings)
+    controller = start_receiver(settings, handler)
+    try:
+        head = b"Subject: dots\r\n\r\n"
+        body = b".dot line\r\n" * 100
+        message = head + body + b"x" * (2000 - len(head) - len(body) - 2) + b"\r\n"
+        assert len(message) == 2000
+        send(settings, message)
+        desk = Desk.open(settings)
+        (raw,) = desk.db.execute("SELECT raw FROM intake").fetchone()
+        desk.close()
+        assert raw == message
+        with socket.create_connection((settings.smtp.host, settings.smtp.port), 10) as sock:
+            reader = sock.makefile("rb")
+            reader.readline()  # the greeting
+            for command in (b"EHLO c.example", b"MAIL FROM:<a@example.org>",
+                            b"RCPT TO:<support@sep.example>", b"DATA"):  # fmt: skip
+                sock.sendall(command + b"\r\n")
+                while reader.readline()[3:4] == b"-":  # to the reply's last line
+                    pass
+            sent = 0
+            with contextlib.suppress(OSError):
+                while sent < 64_000_000:  # bounded: hung up long before
+                    sock.sendall(b"y" * 65_536)
+                    sent += 65_536
+        # Hung up at the first 1 MiB piece (past 2 x the limit); the rest is what the
+        # kernel's socket buffers took meanwhile. Unchecked, it took all 64 MB.
+        assert sent < 24_000_000, sent
     finally:
         controller.stop()
         handler.close()

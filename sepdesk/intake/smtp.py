@@ -399,22 +399,29 @@ class TolerantSMTP(SMTP):
             except asyncio.LimitOverrunError as exc:  # a line over line_length_limit
                 refusal = refusal or TOO_LONG_LINE
                 line = await self._reader.read(exc.consumed)
-            if not in_line and line == b".\r\n":
+            start = not in_line  # a piece of an over-long line is no line's start
+            if start and line == b".\r\n":
                 break
             in_line = not line.endswith(b"\r\n")
-            size, lines = size + len(line), lines + 1
+            # The message's bytes, unstuffed (RFC 5321 4.5.2), are what the limit is on:
+            # counted as sent, a message of exactly the limit with a line starting with
+            # "." got 552 after its SIZE had been accepted (review finding).
+            content = line[1:] if start and line[:1] == b"." else line
+            size, lines = size + len(content), lines + 1
             if refusal is None and limit and size > limit:
                 refusal = TOO_MUCH_DATA
             elif refusal is None and lines > max_lines:
                 refusal = TOO_MANY_LINES
             if refusal is None:
-                data += line[1:] if line[:1] == b"." else line  # RFC 5321 4.5.2
+                data += content
             elif data:
                 data = bytearray()  # given up: free it now, not at the final dot
+            # Looked at every line: every 1,024th, a stream of 1 MiB pieces of an
+            # over-long line ran to a GiB before the hang-up (review finding).
+            if lines > 4 * max_lines or (limit and size > 2 * limit):
+                self._hang_up()  # no message within the limit is this long
+                return HUNG_UP
             if lines % YIELD_EVERY == 0:
-                if lines > 4 * max_lines or (limit and size > 2 * limit):
-                    self._hang_up()  # no message within the limit is this long
-                    return HUNG_UP
                 await asyncio.sleep(0)
         if refusal is None:
             self.envelope.original_content = bytes(data)
