@@ -17,6 +17,7 @@ from sepdesk.cli.main import _register, cli
 from sepdesk.contracts import import_csv, list_contracts, set_sce
 from sepdesk.desk import Desk
 from sepdesk.intake.files import ingest_file
+from sepdesk.pipeline.classify import sesam_versions
 from sepdesk.reports.sce import (
     build_report,
     clean_operating_systems,
@@ -151,7 +152,7 @@ def test_entry_shape_counts_and_sla(corpus: tuple[Desk, Path]) -> None:
     # Kowalski (MSP): 3 tickets, none answered by the desk's engineers in the replay.
     kowalski = _entry_for(desk, "150338", report)
     assert kowalski["license_type"] == "MSP"
-    assert kowalski["versions"] == ["4.4.3", "4.4.3.86", "5.1.0", "5.1.0.4"]
+    assert kowalski["versions"] == ["4.4.3", "5.1.0"]
     assert "SLES 15 SP6" in kowalski["operating_systems"]
 
 
@@ -202,8 +203,30 @@ def test_versions_keep_only_version_shapes() -> None:
         "5.1.0.4",
         "1.2.3.4.5",
     ]
-    assert clean_versions(given) == ["4.4.3", "5.0.0.12", "5.1.0.4"]
+    assert clean_versions(given) == ["4.4.3", "5.0.0", "5.1.0"]
     assert clean_operating_systems(["Debian 12", "x", "Debian 12 bookworm"]) == ["Debian 12"]
+
+
+# A server's IPv4 address beside "SEP sesam Server" is version-shaped to the intake.
+_LEAK = (
+    "Kundennummer 131462. Classification: Minor. Unser SEP sesam Server (5.9.12.34, gehostet"
+    ' bei Hetzner) meldet beim Backup "ERROR: connection refused". SEP sesam 5.1.0.4 auf'
+    " Windows Server 2022, Ziel LTO-8 Library. Ansonsten laeuft alles normal."
+)
+
+
+def test_versions_are_reported_as_releases_so_no_address_gets_through() -> None:
+    stored = sesam_versions(_LEAK)
+    assert "5.9.12.34" in stored  # the ticket keeps what the mail said
+    reported = clean_versions(stored)
+    assert "5.9.12.34" not in reported and "5.1.0" in reported
+    assert all(len(v.split(".")) <= 3 for v in reported)
+    # Two builds of one release count once; what no sesam release looks like is dropped.
+    assert clean_versions(["5.1.0.4", "5.1.0.12", "5.1.0"]) == ["5.1.0"]
+    assert clean_versions(["192.168.10.5", "10.0.0.1", "1.2.3.4", "5.1", "4.4.3.86"]) == [
+        "4.4.3",
+        "5.1",
+    ]
 
 
 def test_report_is_ascii_json(corpus: tuple[Desk, Path]) -> None:

@@ -6,9 +6,10 @@ each customer gets an id drawn from :mod:`secrets` for this report only (the
 mapping lives in a local dict and is never stored or logged), entries are
 ordered by that random id so their order says nothing about customer numbers,
 and the free-text columns ``versions`` and ``operating_systems`` pass through
-an allow-list: version-shaped strings and OS names rebuilt from a known list.
-Anything else from a mail is dropped, because a mail can put a host name, a
-customer number or a person's name where a version was expected.
+an allow-list: the releases of version-shaped strings (5.1.0.4 is reported as
+5.1.0) and OS names rebuilt from a known list. Anything else from a mail is
+dropped, because a mail can put a host name, an IP address, a customer number or
+a person's name where a version was expected.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ ID_LENGTH = 16  # 26**16 ≈ 2**75: two reports never share an id in practice
 
 # Letters only: an id can then never contain a customer number, licence id or phone number.
 _ID_ALPHABET = string.ascii_lowercase
-_VERSION = re.compile(r"\d{1,2}\.\d{1,3}(?:\.\d{1,3}){0,2}")
+# A SEP sesam version as the intake stores it (3.x to 9.x, two to four parts). The report
+# keeps its release only: a build's fourth part says nothing for usage statistics, and
+# with it a server's IPv4 address ("Server (5.9.12.34, ...)") passed for a version.
+_VERSION = re.compile(r"([3-9])\.(\d)(?:\.(\d{1,2})(?:\.\d{1,4})?)?")
 
 # (pattern over the whole reported string, canonical name built from its groups). Editions
 # and suffixes ("Datacenter", "LTS", "for SAP") are accepted but not kept.
@@ -65,10 +69,18 @@ def participates(license_type: str, sce: str) -> bool:
     return license_type in ALWAYS or sce == "yes"
 
 
+def release(value: str) -> str | None:
+    """The release of a SEP sesam version ("5.1.0.4" -> "5.1.0", "5.1" stays), or None."""
+    match = _VERSION.fullmatch(value.strip())
+    if not match:
+        return None
+    return ".".join(str(int(p)) for p in match.groups() if p is not None)
+
+
 def clean_versions(values: Iterable[str]) -> list[str]:
-    """Only version-shaped strings (5.1.0.4), sorted numerically, each once."""
-    kept = {v.strip() for v in values if isinstance(v, str) and _VERSION.fullmatch(v.strip())}
-    return sorted(kept, key=lambda v: tuple(int(p) for p in v.split(".")))
+    """The releases of the SEP sesam versions among ``values``, sorted numerically, each once."""
+    kept = {release(v) for v in values if isinstance(v, str)}
+    return sorted((v for v in kept if v), key=lambda v: tuple(int(p) for p in v.split(".")))
 
 
 def clean_os_name(value: str) -> str | None:
