@@ -17,7 +17,8 @@ from sepdesk.cli.main import _register, cli
 from sepdesk.contracts import import_csv, list_contracts, set_sce
 from sepdesk.desk import Desk
 from sepdesk.intake.files import ingest_file
-from sepdesk.pipeline.classify import sesam_versions
+from sepdesk.pipeline import rules
+from sepdesk.pipeline.classify import operating_systems, sesam_versions
 from sepdesk.reports.sce import (
     build_report,
     clean_operating_systems,
@@ -184,12 +185,127 @@ def test_sla_met_counts_answered_in_time_and_ignores_pending(tmp_path: Path) -> 
         ("Debian 12", "Debian 12"),
         ("Windows 11 Pro", "Windows 11"),
         ("fileserver-mueller01", None),
-        ("Debian", None),
+        ("Debian", "Debian"),  # the family alone: the extractor stores it so
         ("Windows Server 2022 at Müller Maschinenbau, Kd-Nr 104217", "Windows Server 2022"),
     ],
 )
 def test_os_names_come_from_the_known_list_only(given: str, kept: str | None) -> None:
     assert clean_os_name(given) == kept
+
+
+# Examples of every name the intake's extractor stores, in the order of
+# rules.OPERATING_SYSTEMS, then its bare families; each with the report's name for it.
+_OS_EXAMPLES: tuple[tuple[tuple[str, str], ...], ...] = (
+    (
+        ("Win 2016", "Windows Server 2016"),
+        ("Win2019", "Windows Server 2019"),
+        ("W2K19", "Windows Server 2019"),
+        ("Win2k12", "Windows Server 2012"),
+        ("Win 2000", "Windows 2000"),
+    ),
+    (
+        ("Windows Server 2019 Standard", "Windows Server 2019"),
+        ("windows server 2022", "Windows Server 2022"),
+        ("Windows-Server 2012 R2 Datacenter", "Windows Server 2012 R2"),
+        ("Windows Server", "Windows Server"),
+    ),
+    (
+        ("Windows 10 Pro", "Windows 10"),
+        ("Windows 8.1", "Windows 8.1"),
+        ("Windows 8", "Windows 8"),
+        ("windows 11", "Windows 11"),
+    ),
+    (("Win10", "Windows 10"), ("Win 11 23H2", "Windows 11"), ("win7", "Windows 7")),
+    (
+        ("WS2019", "Windows Server 2019"),
+        ("WS 2012 R2", "Windows Server 2012 R2"),
+        ("WS2025", "Windows Server 2025"),
+    ),
+    (
+        ("Server 2022", "Windows Server 2022"),
+        ("Win Server 2019", "Windows Server 2019"),
+        ("MS Server 2016", "Windows Server 2016"),
+        ("server 2012 r2", "Windows Server 2012 R2"),
+    ),
+    (
+        ("SLES 15 SP5 for SAP", "SLES 15 SP5"),
+        ("SLES12", "SLES 12"),
+        ("sles 15 sp6", "SLES 15 SP6"),
+    ),
+    (
+        ("SUSE Linux Enterprise Server 15 SP5", "SLES 15 SP5"),
+        ("SUSE Linux Enterprise 12 SP3", "SLES 12 SP3"),
+    ),
+    (
+        ("openSUSE Leap 15.5", "openSUSE Leap 15.5"),
+        ("opensuse 13.2", "openSUSE 13.2"),
+        ("openSUSE", "openSUSE"),
+    ),
+    (("RHEL 8.6", "RHEL 8.6"), ("RHEL9", "RHEL 9")),
+    (
+        ("Windows 2012 R2", "Windows Server 2012 R2"),
+        ("Windows 2016", "Windows Server 2016"),
+        ("Windows 2000", "Windows 2000"),
+    ),
+    (("Red Hat 8", "RHEL 8"), ("Red Hat Linux 9.2", "RHEL 9.2")),
+    (("SUSE 15 SP4", "SLES 15 SP4"), ("SUSE Linux", "SUSE Linux")),
+    (("Red Hat Enterprise Linux 9.3", "RHEL 9.3"),),
+    (("Debian 12", "Debian 12"), ("debian", "Debian")),
+    (("Ubuntu 22.04 LTS", "Ubuntu 22.04"), ("Ubuntu", "Ubuntu")),
+    (("Rocky Linux 9.2", "Rocky Linux 9.2"),),
+    (("AlmaLinux 9", "AlmaLinux 9"), ("Alma Linux 8.8", "AlmaLinux 8.8")),
+    (("CentOS 7", "CentOS 7"),),
+    (("Oracle Linux 8.9", "Oracle Linux 8.9"),),
+    (
+        ("macOS 14", "macOS 14"),
+        ("Solaris 11", "Solaris 11"),
+        ("AIX 7.2", "AIX 7.2"),
+        ("HP-UX 11.31", "HP-UX 11.31"),
+        ("FreeBSD 14.1", "FreeBSD 14.1"),
+    ),
+    (("Windows", "Windows"),),
+    (("Linux", "Linux"),),
+)
+
+
+def test_every_os_name_the_extractor_stores_has_a_report_name() -> None:
+    patterns = (*rules.OPERATING_SYSTEMS, *rules.OPERATING_SYSTEM_FAMILIES)
+    assert len(_OS_EXAMPLES) == len(patterns)  # a new pattern needs examples here
+    for pattern, examples in zip(patterns, _OS_EXAMPLES, strict=True):
+        for text, name in examples:
+            assert pattern.search(f"Wir nutzen {text}."), (pattern.pattern, text)
+            stored = operating_systems(f"Wir nutzen {text}.")
+            assert clean_operating_systems(stored) == [name], (text, stored)
+
+
+def test_os_names_stored_by_the_desk_all_reach_the_report() -> None:
+    stored = [
+        "WS2019",
+        "Win 2016",
+        "Server 2022",
+        "Windows 2012 R2",
+        "Win10",
+        "openSUSE Leap 15.5",
+        "Solaris 11",
+        "AIX 7.2",
+        "SUSE Linux Enterprise Server 15 SP5",
+        "Windows Server 2019 Standard",
+    ]
+    assert clean_operating_systems(stored) == [
+        "AIX 7.2",
+        "SLES 15 SP5",
+        "Solaris 11",
+        "Windows 10",
+        "Windows Server 2012 R2",
+        "Windows Server 2016",
+        "Windows Server 2019",
+        "Windows Server 2022",
+        "openSUSE Leap 15.5",
+    ]
+    # Only the bounded release number is kept, never what follows the name.
+    assert clean_os_name("Solaris 104217") == "Solaris"
+    assert clean_os_name("AIX 7.2 auf aix-mueller01") == "AIX 7.2"
+    assert clean_os_name("Windows Server 2010") == "Windows Server"
 
 
 def test_versions_keep_only_version_shapes() -> None:

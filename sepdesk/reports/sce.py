@@ -38,30 +38,58 @@ _ID_ALPHABET = string.ascii_lowercase
 # with it a server's IPv4 address ("Server (5.9.12.34, ...)") passed for a version.
 _VERSION = re.compile(r"([3-9])\.(\d)(?:\.(\d{1,2})(?:\.\d{1,4})?)?")
 
-# (pattern over the whole reported string, canonical name built from its groups). Editions
-# and suffixes ("Datacenter", "LTS", "for SAP") are accepted but not kept.
+# The Windows Server releases; "2012 R2" is one of its own.
+_WIN_SERVER = r"(2003|2008(?: r2)?|2012(?: r2)?|2016|2019|2022|2025)"
+# One number of a release ("15", "7.2", "24.04"), bounded so that no customer number fits.
+_NUM = r"(\d{1,2}(?:\.\d{1,2})?)"
+
+# (pattern over the whole reported string, canonical name built from its groups). One for
+# every name rules.OPERATING_SYSTEMS can store (short forms too: "WS2019", "Win 2016",
+# "Server 2022"), and its family name alone when no release is named. Only the name and
+# the bounded numbers are kept: editions, suffixes ("Datacenter", "LTS", "for SAP") and
+# whatever a mail wrote after them are not, since that is customer text.
 _OS_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(p, re.I), name)
     for p, name in (
+        (rf"windows[- ]server(?: {_WIN_SERVER})?\b.*", "Windows Server {0}"),
+        # Without the word "Windows": "Server 2022", "Win Server 2019", "WS2019", "Win 2016".
+        (rf"(?:win |ms )?server {_WIN_SERVER}\b.*", "Windows Server {0}"),
+        (rf"(?:windows |win ?|ws ?){_WIN_SERVER}\b.*", "Windows Server {0}"),
+        (r"(?:w2k|win2k)(03|08|12|16|19|22|25)\b.*", "Windows Server 20{0}"),
+        (r"(?:windows |win ?)2000\b.*", "Windows 2000"),
+        (r"(?:windows |win ?)(7|8\.1|8|10|11)\b.*", "Windows {0}"),
         (
-            r"windows server (2008(?: r2)?|2012(?: r2)?|2016|2019|2022|2025)\b.*",
-            "Windows Server {0}",
+            r"(?:sles|suse linux enterprise(?: server)?)(?: ?(\d{2}))?(?: (sp\d))?\b.*",
+            "SLES {0} {1}",
         ),
-        (r"windows (7|8\.1|10|11)\b.*", "Windows {0}"),
-        (r"(?:sles|suse linux enterprise server) (\d{2})(?: (sp\d))?\b.*", "SLES {0} {1}"),
-        (r"(?:rhel|red hat enterprise linux) (\d{1,2}(?:\.\d{1,2})?)\b.*", "RHEL {0}"),
-        (r"rocky linux (\d{1,2}(?:\.\d{1,2})?)\b.*", "Rocky Linux {0}"),
-        (r"alma ?linux (\d{1,2}(?:\.\d{1,2})?)\b.*", "AlmaLinux {0}"),
-        (r"oracle linux (\d{1,2}(?:\.\d{1,2})?)\b.*", "Oracle Linux {0}"),
-        (r"centos (\d{1,2}(?:\.\d{1,2})?)\b.*", "CentOS {0}"),
-        (r"debian (\d{1,2})\b.*", "Debian {0}"),
-        (r"ubuntu (\d{2}\.\d{2})\b.*", "Ubuntu {0}"),
-        (r"proxmox ve (\d{1,2}(?:\.\d{1,2})?)\b.*", "Proxmox VE {0}"),
+        # "SUSE 15 SP5": service packs and two-digit releases are SLES's.
+        (r"suse(?: linux)? (\d{2})(?: (sp\d))?\b.*", "SLES {0} {1}"),
+        (r"suse(?: linux)?\b.*", "SUSE Linux"),
+        (r"opensuse leap(?: (\d{2}\.\d))?\b.*", "openSUSE Leap {0}"),
+        (rf"opensuse(?: {_NUM})?\b.*", "openSUSE {0}"),
+        (rf"(?:rhel|red hat(?: enterprise)?(?: linux)?)(?: ?{_NUM})?\b.*", "RHEL {0}"),
+        (rf"rocky linux(?: {_NUM})?\b.*", "Rocky Linux {0}"),
+        (rf"alma ?linux(?: {_NUM})?\b.*", "AlmaLinux {0}"),
+        (rf"oracle linux(?: {_NUM})?\b.*", "Oracle Linux {0}"),
+        (rf"centos(?: {_NUM})?\b.*", "CentOS {0}"),
+        (r"debian(?: (\d{1,2}))?\b.*", "Debian {0}"),
+        (r"ubuntu(?: (\d{2}\.\d{2}))?\b.*", "Ubuntu {0}"),
+        (rf"macos(?: {_NUM})?\b.*", "macOS {0}"),
+        (rf"solaris(?: {_NUM})?\b.*", "Solaris {0}"),
+        (rf"aix(?: {_NUM})?\b.*", "AIX {0}"),
+        (rf"hp-ux(?: {_NUM})?\b.*", "HP-UX {0}"),
+        (rf"freebsd(?: {_NUM})?\b.*", "FreeBSD {0}"),
+        (rf"proxmox ve {_NUM}\b.*", "Proxmox VE {0}"),
         (r"(?:vmware )?esxi (\d(?:\.\d{1,2})?)\b.*", "VMware ESXi {0}"),
         (r"univention corporate server (\d(?:\.\d)?)\b.*", "UCS {0}"),
         (r"ucs (\d(?:\.\d)?)\b.*", "UCS {0}"),
+        # The bare family, which the extractor stores when nothing more precise is named.
+        (r"windows", "Windows"),
+        (r"linux", "Linux"),
     )
 )
+# Written in capitals whatever the mail did: "r2" -> "R2", "sp5" -> "SP5".
+_CAPITALS = re.compile(r"\b(?:r2|sp\d)\b", re.I)
 
 
 def participates(license_type: str, sce: str) -> bool:
@@ -89,8 +117,8 @@ def clean_os_name(value: str) -> str | None:
     for pattern, name in _OS_RULES:
         match = pattern.fullmatch(text)
         if match:
-            parts = [g.upper() if g and g.lower().startswith("sp") else g for g in match.groups()]
-            return " ".join(name.format(*(p or "" for p in parts)).split())
+            parts = [_CAPITALS.sub(lambda m: m.group().upper(), g or "") for g in match.groups()]
+            return " ".join(name.format(*parts).split())
     return None
 
 
