@@ -275,8 +275,9 @@ def list_contracts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return out
 
 
-def set_sce(db: sqlite_utils.Database, customer_number: str, choice: str, at: datetime) -> None:
-    """Record a customer's SEP Customer Experience choice with the date."""
+def set_sce(db: sqlite_utils.Database, customer_number: str, choice: str, at: datetime) -> str:
+    """Record a customer's SEP Customer Experience choice with the date; return the
+    customer's licence type, which decides whether the choice counts (SPEC §5)."""
     if choice not in ("yes", "no"):
         raise InputError(f"sce: must be yes or no, not {choice!r}")
     with write_tx(db):
@@ -287,6 +288,10 @@ def set_sce(db: sqlite_utils.Database, customer_number: str, choice: str, at: da
         if cur.rowcount == 0:
             raise NotFound(f"customer {customer_number}: no such contract")
         add_event(db, None, at, "cli", "sce", {"customer_number": customer_number, "sce": choice})
+        row = db.execute(
+            "SELECT license_type FROM contracts WHERE customer_number = ?", [customer_number]
+        ).fetchone()
+    return str(row[0])
 
 
 def contracts_version(db: sqlite_utils.Database) -> int:

@@ -363,3 +363,31 @@ def test_out_to_an_unwritable_place_is_one_line_exit_1(
     assert result.exit_code == 1
     # The path as given, not the temporary file written beside it.
     assert result.stderr == f"sepdesk: {tmp_path / 'no' / 'r.json'}: No such file or directory\n"
+
+
+def test_saying_no_for_a_licence_type_that_always_takes_part_is_told(tmp_path: Path) -> None:
+    """SPEC §5: CE, NFR, MSP and DEMO always take part; the choice is stored, and said void."""
+    settings = make_settings(tmp_path)
+    desk = Desk.open(settings)
+    import_csv(desk.db, CONTRACTS, T0)
+    cfg = write_toml(tmp_path / "sepdesk.toml", {"database": {"path": settings.database.path}})
+    _register()
+
+    def sce(customer: str, choice: str) -> str:
+        args = ["--config", str(cfg), "contracts", "sce", customer, choice]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    try:
+        assert sce("185409", "no") == (
+            "customer 185409: sce = no\n"
+            "customer 185409: licence type CE always takes part in the SCE report;"
+            " the choice has no effect while it is CE\n"
+        )
+        stored = {c["customer_number"]: c["sce"] for c in list_contracts(desk.db)}
+        assert stored["185409"] == "no"
+        assert sce("118530", "no") == "customer 118530: sce = no\n"  # full: the choice counts
+        assert sce("185409", "yes") == "customer 185409: sce = yes\n"
+    finally:
+        desk.close()

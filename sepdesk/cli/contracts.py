@@ -42,5 +42,14 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def sce(ctx: click.Context, customer: str, choice: str) -> None:
     """Record whether CUSTOMER takes part in the SEP Customer Experience report."""
-    contract_store.set_sce(get_desk(ctx).db, customer, choice, now())
+    from sepdesk.reports.sce import participates
+
+    license_type = contract_store.set_sce(get_desk(ctx).db, customer, choice, now())
     click.echo(f"customer {customer}: sce = {choice}")
+    if choice == "no" and participates(license_type, choice):
+        # Stored all the same (the licence type may change), but the operator must not
+        # believe the customer has left the report.
+        click.echo(
+            f"customer {customer}: licence type {license_type} always takes part in the"
+            f" SCE report; the choice has no effect while it is {license_type}"
+        )
