@@ -343,6 +343,9 @@ def test_versions_are_reported_as_releases_so_no_address_gets_through() -> None:
         "4.4.3",
         "5.1",
     ]
+    # No release is later than [policy] current_version: the address's network goes too.
+    assert clean_versions(stored, "5.1.0") == ["5.1.0"]
+    assert clean_versions(["5.1.0.4", "5.2.0", "6.0.0", "4.4.3"], "5.1.0") == ["4.4.3", "5.1.0"]
 
 
 def test_report_is_ascii_json(corpus: tuple[Desk, Path]) -> None:

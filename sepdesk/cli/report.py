@@ -29,7 +29,7 @@ def sce(ctx: click.Context, out: str | None) -> None:
     from sepdesk.reports.sce import build_report, render
 
     desk = get_desk(ctx)
-    text = render(build_report(desk.db, desk.tz, now()))
+    text = render(build_report(desk.db, desk.tz, now(), desk.settings.policy.current_version))
     if out is None:
         click.echo(text, nl=False)
         return

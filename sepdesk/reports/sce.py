@@ -105,10 +105,20 @@ def release(value: str) -> str | None:
     return ".".join(str(int(p)) for p in match.groups() if p is not None)
 
 
-def clean_versions(values: Iterable[str]) -> list[str]:
-    """The releases of the SEP sesam versions among ``values``, sorted numerically, each once."""
-    kept = {release(v) for v in values if isinstance(v, str)}
-    return sorted((v for v in kept if v), key=lambda v: tuple(int(p) for p in v.split(".")))
+def _key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def clean_versions(values: Iterable[str], newest: str = "") -> list[str]:
+    """The releases of the SEP sesam versions among ``values``, sorted numerically, each
+    once. With ``newest`` ([policy] current_version) a release of a later major.minor is
+    dropped: none exists, and an address beside "sesam Server" ("5.9.12.34") read as a
+    version would leave its network ("5.9.12") in the report."""
+    kept = {r for r in (release(v) for v in values if isinstance(v, str)) if r}
+    limit = release(newest) if newest else None
+    if limit:
+        kept = {v for v in kept if _key(v)[:2] <= _key(limit)[:2]}
+    return sorted(kept, key=_key)
 
 
 def clean_os_name(value: str) -> str | None:
@@ -136,7 +146,11 @@ def _sla_met(ticket: dict[str, Any], at: datetime) -> bool | None:
 
 
 def _customer_entry(
-    contract: dict[str, Any], tickets: list[dict[str, Any]], at: datetime, anon_id: str
+    contract: dict[str, Any],
+    tickets: list[dict[str, Any]],
+    at: datetime,
+    anon_id: str,
+    newest: str = "",
 ) -> dict[str, Any]:
     counts = dict.fromkeys(SEVERITIES, 0)
     versions: list[str] = []
@@ -155,7 +169,7 @@ def _customer_entry(
         "license_type": contract["license_type"],
         "tickets": counts,
         "sla_met": round(sum(decided) / len(decided), 4) if decided else None,
-        "versions": clean_versions(versions),
+        "versions": clean_versions(versions, newest),
         "operating_systems": clean_operating_systems(systems),
     }
 
@@ -170,8 +184,11 @@ def _new_id(taken: set[str]) -> str:
     raise RuntimeError("secrets keeps repeating itself: no usable randomness")
 
 
-def build_report(db: sqlite_utils.Database, tz: str, at: datetime) -> dict[str, Any]:
-    """The report as a dict; the customer → id mapping exists only inside this call."""
+def build_report(
+    db: sqlite_utils.Database, tz: str, at: datetime, newest: str = ""
+) -> dict[str, Any]:
+    """The report as a dict; the customer → id mapping exists only inside this call.
+    ``newest``: [policy] current_version, the latest release a version may name."""
     contracts = [
         c
         for c in db.query("SELECT customer_number, license_type, sce FROM contracts")
@@ -186,7 +203,8 @@ def build_report(db: sqlite_utils.Database, tz: str, at: datetime) -> dict[str, 
             by_customer[t["customer_number"]].append(t)
     taken: set[str] = set()
     entries = [
-        _customer_entry(c, by_customer[c["customer_number"]], at, _new_id(taken)) for c in contracts
+        _customer_entry(c, by_customer[c["customer_number"]], at, _new_id(taken), newest)
+        for c in contracts
     ]
     entries.sort(key=lambda e: e["id"])  # random order: nothing to learn from the position
     return {"generated_at": local_iso(at.replace(microsecond=0), tz), "customers": entries}
