@@ -335,6 +335,12 @@ _ACCOUNT_KEYS = (
 )  # fmt: skip
 
 
+def _imap_key(i: int, key: str) -> str:
+    """How errors name ``key`` of mailbox ``i`` of :meth:`ImapSettings.mailboxes`: [imap]'s
+    own, or account i's (a bad port of an account was blamed on [imap]'s port)."""
+    return f"[imap] accounts[{i}].{key}" if i else f"[imap] {key}"
+
+
 def _validate_accounts(where: str, imap: ImapSettings) -> None:
     hints = typing.get_type_hints(ImapSettings)
     for i, acct in enumerate(imap.accounts, 1):
@@ -402,7 +408,7 @@ def _validate_ca_files(where: str, s: Settings) -> None:
     (and a reload) naming the key, instead of failing every connection later."""
     files = [("[relay] ca_file", s.relay.ca_file)]
     for i, mailbox in enumerate(s.imap.mailboxes()):
-        files.append((f"[imap] accounts[{i}].ca_file" if i else "[imap] ca_file", mailbox.ca_file))
+        files.append((_imap_key(i, "ca_file"), mailbox.ca_file))
     files = [(name, path) for name, path in files if path]
     if not files:
         return
@@ -434,15 +440,21 @@ def _validate_calendar(where: str, s: Settings) -> None:
 def _validate(where: str, s: Settings) -> None:
     _validate_accounts(where, s.imap)
     links: list[tuple[str, str, str, bool]] = [
-        ("relay", s.relay.tls, s.relay.host, s.relay.allow_plaintext)
+        ("[relay] tls", s.relay.tls, s.relay.host, s.relay.allow_plaintext)
     ]
-    links += [("imap", m.tls, m.host, m.allow_plaintext) for m in s.imap.mailboxes()]
-    for name, tls, host, plain_ok in links:
+    # An account's tls = none inherited from [imap] is the account's fault once the account
+    # names a host that is not loopback: it is named, and where its value came from.
+    for i, m in enumerate(s.imap.mailboxes()):
+        key = _imap_key(i, "tls")
+        if i and "tls" not in s.imap.accounts[i - 1]:
+            key += " (inherited from [imap])"
+        links.append((key, m.tls, m.host, m.allow_plaintext))
+    for key, tls, host, plain_ok in links:
         if tls not in TLS_MODES:
-            raise ConfigError(f"{where}: [{name}] tls: must be one of {', '.join(TLS_MODES)}")
+            raise ConfigError(f"{where}: {key}: must be one of {', '.join(TLS_MODES)}")
         if tls == "none" and host and not _is_loopback(host) and not plain_ok:
             raise ConfigError(
-                f"{where}: [{name}] tls: 'none' is only allowed to a loopback host"
+                f"{where}: {key}: 'none' is only allowed to a loopback host"
                 f" (on a trusted network: allow_plaintext = true)"
             )
     _validate_ca_files(where, s)
@@ -529,20 +541,22 @@ def _validate_desk(where: str, desk: DeskSettings) -> None:
 
 def _validate_ranges(where: str, s: Settings) -> None:
     """Numbers that parse but mean nothing, and hotline columns that do not exist."""
-    ports = [("smtp", s.smtp.port), ("relay", s.relay.port)]
-    ports += [("imap", m.port) for m in s.imap.mailboxes()]
-    for name, port in ports:
+    mailboxes = list(enumerate(s.imap.mailboxes()))
+    ports = [("[smtp] port", s.smtp.port), ("[relay] port", s.relay.port)]
+    ports += [(_imap_key(i, "port"), m.port) for i, m in mailboxes]
+    for key, port in ports:
         if not 0 < port < 65536:
-            raise ConfigError(f"{where}: [{name}] port: must be 1-65535, not {port}")
-    for name, key, number in (
-        ("smtp", "max_connections", s.smtp.max_connections),
-        ("smtp", "max_message_bytes", s.smtp.max_message_bytes),
+            raise ConfigError(f"{where}: {key}: must be 1-65535, not {port}")
+    counts = [
+        ("[smtp] max_connections", s.smtp.max_connections),
+        ("[smtp] max_message_bytes", s.smtp.max_message_bytes),
         # 0 attempts: every mail failed unsent; 0 s: a poller that never waits.
-        ("outbox", "max_attempts", s.outbox.max_attempts),
-        ("imap", "poll_interval", min(m.poll_interval for m in s.imap.mailboxes())),
-    ):
+        ("[outbox] max_attempts", s.outbox.max_attempts),
+    ]
+    counts += [(_imap_key(i, "poll_interval"), m.poll_interval) for i, m in mailboxes]
+    for key, number in counts:
         if number < 1:
-            raise ConfigError(f"{where}: [{name}] {key}: must be 1 or more, not {number}")
+            raise ConfigError(f"{where}: {key}: must be 1 or more, not {number}")
     if s.desk.reopen_days > MAX_REOPEN_DAYS:  # more: a follow-up's timedelta overflows
         raise ConfigError(
             f"{where}: [desk] reopen_days: must be at most {MAX_REOPEN_DAYS},"

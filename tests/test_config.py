@@ -105,6 +105,30 @@ def test_plaintext_beyond_loopback_only_when_the_config_allows_it(
     assert loaded.relay.allow_plaintext or loaded.imap.mailboxes()[-1].allow_plaintext
 
 
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ("accounts = [{ user = 'p', port = 0 }]\n", r"\[imap\] accounts\[1\]\.port: must be 1-"),
+        (
+            "accounts = [{ user = 'p' }, { user = 'q', poll_interval = 0 }]\n",
+            r"\[imap\] accounts\[2\]\.poll_interval: must be 1 or more, not 0",
+        ),
+        ("accounts = [{ user = 'p', tls = 'ssl' }]\n", r"\[imap\] accounts\[1\]\.tls: must be one"),
+        (
+            "enabled = true\nhost = '127.0.0.1'\nuser = 'u'\ntls = 'none'\n"
+            "accounts = [{ user = 'p', host = 'mail.example.com' }]\n",
+            r"\[imap\] accounts\[1\]\.tls \(inherited from \[imap\]\): 'none' is only",
+        ),
+    ],
+)
+def test_a_bad_value_of_an_account_names_the_account(
+    tmp_path: Path, toml: str, expected: str
+) -> None:
+    """Blamed on [imap]'s own key before ("[imap] port: must be 1-65535, not 0"), though
+    [imap] had no port set: the admin looked for the fault in the wrong table."""
+    refused(tmp_path / "c.toml", "[imap]\n" + toml, expected)
+
+
 def test_plaintext_allowed_to_imap_host_is_not_allowed_to_an_account_on_another(
     tmp_path: Path,
 ) -> None:
