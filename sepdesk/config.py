@@ -606,7 +606,13 @@ def load(path: str | os.PathLike[str] | None = None) -> Settings:
     """
     explicit = path or os.environ.get("SEPDESK_CONFIG")
     candidate = Path(explicit) if explicit else DEFAULT_CONFIG_PATH
-    if not candidate.exists():
+    try:
+        found = candidate.exists()
+    except OSError as exc:
+        # A folder on the way that may not be searched: exists() raises (EACCES), which
+        # escaped as exit 1 of every command instead of the configuration error it is.
+        raise ConfigError(f"{candidate}: cannot read: {exc.strerror or exc}") from None
+    if not found:
         if explicit:
             raise ConfigError(f"{candidate}: config file not found")
         return Settings()
@@ -616,7 +622,9 @@ def load(path: str | os.PathLike[str] | None = None) -> Settings:
         data = tomllib.loads(candidate.read_text(encoding="utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{candidate}: not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:  # the reason alone: the file is named already
+        raise ConfigError(f"{candidate}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"{candidate}: cannot read: {exc}") from None
     return from_mapping(data, str(candidate))
 

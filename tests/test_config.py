@@ -30,6 +30,34 @@ def test_defaults_run_alone_on_this_machine() -> None:
     assert s.desk.tag == "SEP" and s.desk.timezone == "Europe/Berlin"
 
 
+@pytest.mark.parametrize("how", ["option", "environment", "default"])
+def test_a_config_file_in_a_folder_that_may_not_be_searched_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """Path.exists() raises PermissionError for a file in a folder of mode 000 (for anyone
+    but root): it escaped config.load as "sepdesk: c.toml: Permission denied", exit 1 of
+    every command, where README promises exit 2 for a configuration error."""
+    monkeypatch.chdir(tmp_path)
+    hidden = config.DEFAULT_CONFIG_PATH if how == "default" else tmp_path / "locked" / "c.toml"
+    real_exists = Path.exists
+
+    def exists(self: Path) -> bool:
+        if self == hidden:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_exists(self)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    monkeypatch.delenv("SEPDESK_CONFIG", raising=False)
+    if how == "environment":
+        monkeypatch.setenv("SEPDESK_CONFIG", str(hidden))
+    _register()
+    result = CliRunner().invoke(
+        cli, [*(["--config", str(hidden)] if how == "option" else []), "status"]
+    )
+    assert result.exit_code == 2
+    assert result.stderr == f"sepdesk: {hidden}: cannot read: Permission denied\n"
+
+
 def test_unknown_key_names_file_section_and_key(tmp_path: Path) -> None:
     p = tmp_path / "c.toml"
     p.write_text('[desk]\nnmae = "x"\n')
