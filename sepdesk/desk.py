@@ -21,8 +21,9 @@ class Desk:
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def open(cls, settings: Settings, *, migrate: bool = True) -> Desk:
-        desk = cls(settings, open_db(settings.database.path, migrate_schema=migrate))
+    def open(cls, settings: Settings, *, migrate: bool = True, any_schema: bool = False) -> Desk:
+        path = settings.database.path
+        desk = cls(settings, open_db(path, migrate_schema=migrate, any_schema=any_schema))
         if migrate:  # made or migrated here: its SLA next looks follow these settings
             from sepdesk.sla.timer import record_warn_at
 

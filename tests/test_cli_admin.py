@@ -9,6 +9,7 @@ import sqlite3
 import stat
 import subprocess
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from click.testing import CliRunner, Result
 from sepdesk.cli.main import _register, cli
 from sepdesk.contracts import import_csv
 from sepdesk.desk import Desk
+from sepdesk.errors import StoreError
 from sepdesk.instants import to_db
 from sepdesk.intake.files import ingest_file
 from sepdesk.intake.store import store_raw
@@ -552,6 +554,67 @@ def test_a_database_file_without_a_schema_is_made_by_imports_and_named_by_the_re
     imported = run(cfg, "contracts", "import", str(CONTRACTS))
     assert imported.exit_code == 0, imported.output
     assert run(cfg, "status").exit_code == 0
+
+
+def test_another_programs_database_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    """A [database] path naming another program's SQLite file was called a desk without a
+    schema: status switched it to WAL, init created _sqlite_migrations in it and then failed
+    on "table contracts already exists". Now every command refuses it, writing nothing."""
+    path = tmp_path / "other.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE contracts (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+        conn.commit()
+    before = path.read_bytes()
+    cfg = write_toml(tmp_path / "sepdesk.toml", {"database": {"path": str(path)}})
+    line = (
+        f"sepdesk: {path}: not a sepdesk database (it has tables of its own: contracts, invoices)"
+    )
+    for args in (
+        ("status",),
+        ("init",),
+        ("tickets", "list"),
+        ("backup", str(tmp_path / "copy.db")),
+        ("contracts", "import", str(CONTRACTS)),
+        ("ingest", str(MAILS[0])),
+    ):
+        result = run(cfg, *args)
+        assert result.exit_code == 1, args
+        assert result.stderr.startswith(line) and result.stderr.count("\n") == 1, args
+    with pytest.raises(StoreError, match="not a sepdesk database"):  # as serve opens it
+        Desk.open(make_settings(tmp_path, database={"path": str(path)}))
+    assert path.read_bytes() == before
+    assert not (tmp_path / "copy.db").exists()
+    assert not (tmp_path / "other.db-wal").exists()
+
+
+def test_a_database_a_newer_sepdesk_wrote_is_refused_but_backed_up(tmp_path: Path) -> None:
+    """A migration this release does not have: status and init had gone on silently,
+    though docs/operations.md says an older release does not understand a newer schema.
+    backup takes any schema (README): the copy is what a downgrade restores from."""
+    settings = make_settings(tmp_path)
+    Desk.open(settings).close()
+    with closing(sqlite3.connect(settings.database.path)) as conn:
+        conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+            " VALUES ('sepdesk', 'm099_future', '2027-01-01')"
+        )
+        conn.commit()
+    cfg = write_toml(tmp_path / "sepdesk.toml", {"database": {"path": settings.database.path}})
+    for args in (
+        ("status",),
+        ("init",),
+        ("tickets", "list"),
+        ("contracts", "import", str(CONTRACTS)),
+    ):
+        result = run(cfg, *args)
+        assert result.exit_code == 1, args
+        assert result.stderr.count("\n") == 1, args
+        assert "a newer sepdesk wrote this database" in result.stderr, args
+        assert "does not know: m099_future)" in result.stderr, args
+    with pytest.raises(StoreError, match="newer sepdesk"):  # serve, which migrates at start
+        Desk.open(settings)
+    assert run(cfg, "backup", str(tmp_path / "copy.db")).exit_code == 0
 
 
 @pytest.mark.parametrize(

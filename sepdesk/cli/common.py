@@ -133,7 +133,7 @@ def get_desk(ctx: click.Context, create: bool = False, any_schema: bool = False)
         if not create:
             existing_database(settings)
         try:
-            desk = Desk.open(settings, migrate=new)
+            desk = Desk.open(settings, migrate=new, any_schema=any_schema)
         except SepdeskError as exc:
             raise Failure(str(exc)) from None
         ctx.find_root().call_on_close(desk.close)

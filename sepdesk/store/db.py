@@ -22,7 +22,7 @@ import sqlite_utils
 from sqlite_utils.utils import dedupe_keys
 
 from sepdesk.errors import StoreError
-from sepdesk.store.migrations import MIGRATIONS
+from sepdesk.store.migrations import MIGRATIONS, known_migrations
 
 BUSY_TIMEOUT_MS = 30_000
 # Writers queue on a lock of our own before BEGIN IMMEDIATE: SQLite's busy handler polls
@@ -120,6 +120,7 @@ def connect(path: str | Path) -> sqlite_utils.Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
         db = Database(conn, execute_plugins=False)
+        _refuse_foreign(db, path)  # before the first write: WAL changes the file
         with db.ensure_autocommit_on():
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
@@ -128,6 +129,49 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"{path}: cannot open database: {exc}") from None
     return db
+
+
+def _refuse_foreign(db: sqlite_utils.Database, path: Path) -> None:
+    """Close ``db`` and raise StoreError when it has tables but no sepdesk migration ever
+    ran on it: another program's file named as ``[database] path`` by mistake. Taken for
+    a desk without a schema, it had its journal mode switched to WAL, and ``init`` left a
+    table of migrations in it before failing on a table name it shares ("table contracts
+    already exists").
+
+    A new or empty file passes, and one an ``init`` killed before its first migration
+    left with the table of migrations alone.
+    """
+    foreign = _foreign_tables(db)
+    if not foreign:
+        return
+    db.close()
+    shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if foreign[5:] else "")
+    raise StoreError(
+        f"{path}: not a sepdesk database (it has tables of its own: {shown}); check [database] path"
+    )
+
+
+def _foreign_tables(db: sqlite_utils.Database) -> list[str]:
+    """The tables of ``db``, but none when a sepdesk migration ran on it."""
+    names = [
+        row[0]
+        for row in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+            " AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name"
+        )
+    ]
+    table = MIGRATIONS.migrations_table
+    ours = f"SELECT 1 FROM [{table}] WHERE migration_set = ? LIMIT 1"
+    if table in names and db.execute(ours, [MIGRATIONS.name]).fetchone():
+        return []
+    return [name for name in names if name != table]
+
+
+def unknown_migrations(db: sqlite_utils.Database) -> list[str]:
+    """Migrations applied to this database that this sepdesk does not have: a newer
+    release wrote it."""
+    known = set(known_migrations())
+    return [name for name in schema_version(db) if name not in known]
 
 
 def pending_migrations(db: sqlite_utils.Database) -> list[str]:
@@ -155,14 +199,32 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     return pending
 
 
-def open_db(path: str | Path, *, migrate_schema: bool = True) -> sqlite_utils.Database:
+def open_db(
+    path: str | Path, *, migrate_schema: bool = True, any_schema: bool = False
+) -> sqlite_utils.Database:
+    """A connection (see :func:`connect`), its schema migrated (``migrate_schema``).
+
+    A database a newer sepdesk wrote is refused unless ``any_schema`` (backup): this
+    release does not understand its schema, and found nothing pending to migrate, so
+    ``serve``, ``init`` and the rest went on with it silently.
+    """
     db = connect(path)
-    if migrate_schema:
-        try:
+    try:
+        newer = [] if any_schema else unknown_migrations(db)
+        if newer:
+            raise StoreError(
+                f"a newer sepdesk wrote this database (migrations this one does not know:"
+                f" {', '.join(newer)}); run that release, or restore a backup taken before"
+                " the upgrade"
+            )
+        if migrate_schema:
             migrate(db)
-        except StoreError as exc:
-            db.close()
-            raise StoreError(f"{path}: {exc}") from None
+    except StoreError as exc:
+        db.close()
+        raise StoreError(f"{path}: {exc}") from None
+    except sqlite3.Error as exc:
+        db.close()
+        raise StoreError(f"{path}: cannot open database: {exc}") from None
     return db
 
 

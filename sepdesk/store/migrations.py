@@ -11,6 +11,12 @@ from sqlite_utils.migrations import Migrations
 
 MIGRATIONS = Migrations("sepdesk")
 
+
+def known_migrations() -> list[str]:
+    """The names of every migration this sepdesk has, in order."""
+    return [m.name for m in MIGRATIONS._migrations]  # sqlite-utils lists them only as pending
+
+
 _SCHEMA_1 = """
 CREATE TABLE contracts (
     customer_number TEXT PRIMARY KEY,
