@@ -267,6 +267,35 @@ def test_backup_to_an_impossible_place_is_one_line_exit_1(desk: Desk, tmp_path: 
     assert result.stderr.count("\n") == 1 and "copy.db" in result.stderr
 
 
+def test_backup_refuses_a_fifo_or_device_and_writes_through_a_symlink(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """The copy was renamed over its target: as root, `backup /dev/null` made /dev/null a
+    plain file holding the database. A target that is not a regular file (after following
+    symlinks) is refused, unchanged; a symlink's file is replaced and the link kept."""
+    cfg = config_for(desk, tmp_path)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    to_fifo = tmp_path / "to-fifo"
+    to_fifo.symlink_to(fifo)
+    for target in (fifo, to_fifo):
+        result = run(cfg, "backup", str(target))
+        assert result.exit_code == 1
+        assert result.stderr == (
+            f"sepdesk: {target}: backup refused: not a regular file (a device, a FIFO)\n"
+        )
+        assert stat.S_ISFIFO(fifo.lstat().st_mode) and to_fifo.is_symlink()
+    real = tmp_path / "real.db"
+    real.write_text("old", encoding="utf-8")
+    link = tmp_path / "link.db"
+    link.symlink_to(real)
+    assert run(cfg, "backup", str(link)).exit_code == 0
+    assert link.is_symlink() and link.readlink() == real
+    with closing(sqlite3.connect(real)) as conn:
+        assert conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 4
+    assert not list(tmp_path.glob("*.partial"))
+
+
 def test_backup_while_serve_runs(tmp_path: Path) -> None:
     served = Served(tmp_path)
     try:

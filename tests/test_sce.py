@@ -5,7 +5,10 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import os
 import re
+import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,6 +77,63 @@ def _cli_report(cfg: Path, *args: str) -> str:
     result = CliRunner().invoke(cli, ["--config", str(cfg), "report", "sce", *args])
     assert result.exit_code == 0, result.output
     return result.stdout
+
+
+def _read_fifo(fifo: Path) -> tuple[threading.Thread, list[bytes]]:
+    """A reader of ``fifo`` in a thread (opening a FIFO blocks until a writer comes)."""
+    got: list[bytes] = []
+
+    def read() -> None:
+        with open(fifo, "rb") as f:
+            got.append(f.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader, got
+
+
+def test_out_to_a_fifo_or_a_symlink_writes_through_it(
+    corpus: tuple[Desk, Path], tmp_path: Path
+) -> None:
+    """The report went to "<out>.partial" and was renamed over ``out``: /dev/stdout (a
+    symlink) became a plain file and the terminal got nothing, a FIFO's reader waited for
+    ever. A FIFO (a device, /dev/stdout) is written as it is; a symlink's file is replaced
+    and the link kept."""
+    _, cfg = corpus
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader, got = _read_fifo(fifo)
+    _cli_report(cfg, "--out", str(fifo))
+    reader.join(timeout=10)
+    assert got and json.loads(got[0])["customers"]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert not (tmp_path / "fifo.partial").exists()
+
+    real = tmp_path / "real.json"
+    real.write_text("old", encoding="utf-8")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    _cli_report(cfg, "--out", str(link))
+    assert link.is_symlink() and link.readlink() == real
+    assert json.loads(real.read_text(encoding="utf-8"))["customers"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "link.json", "real.json"]
+
+
+@pytest.mark.skipif(not Path("/proc/version").is_file(), reason="needs Linux's /proc")
+def test_out_to_a_file_in_a_folder_that_takes_no_new_file_says_so(
+    corpus: tuple[Desk, Path],
+) -> None:
+    """It said "/proc/version: No such file or directory", of a file that exists: the
+    report is written beside its target first, which /proc does not allow."""
+    _, cfg = corpus
+    _register()
+    result = CliRunner().invoke(
+        cli, ["--config", str(cfg), "report", "sce", "--out", "/proc/version"]
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "sepdesk: /proc/version: cannot create a file in /proc: No such file or directory\n"
+    )
 
 
 def test_two_reports_leak_no_identifier_and_share_no_id(

@@ -33,13 +33,30 @@ def sce(ctx: click.Context, out: str | None) -> None:
     if out is None:
         click.echo(text, nl=False)
         return
+    _write_report(out, text)
+    click.echo(f"report written to {out}", err=True)
+
+
+def _write_report(out: str, text: str) -> None:
+    """Write ``text`` to ``out``: a file is replaced whole, anything else written as it is."""
     path = Path(out)
-    # Written beside the target and renamed, so a reader never sees half a report.
-    tmp = path.with_name(path.name + ".partial")
+    if path.exists() and not path.is_file():
+        # /dev/stdout, a FIFO, a device (a folder: "Is a directory"). A rename replaced it
+        # with a plain file: /dev/stdout became a file and the terminal got nothing.
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return
+    # Written beside the target and renamed, so a reader never sees half a report; beside
+    # the file a symlink names, which is replaced and the link kept.
+    target = path.resolve()
+    tmp = target.with_name(target.name + ".partial")
     try:
         tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        tmp.replace(target)
     except OSError as exc:  # named as given: the admin never named the .partial file
         tmp.unlink(missing_ok=True)
-        raise OSError(exc.errno, exc.strerror, out) from None
-    click.echo(f"report written to {out}", err=True)
+        why = exc.strerror
+        if exc.filename == str(tmp) and target.parent.is_dir():
+            # Else "/proc/version: No such file or directory" for a file that exists.
+            why = f"cannot create a file in {target.parent}: {why}"
+        raise OSError(exc.errno, why, out) from None

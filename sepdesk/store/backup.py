@@ -26,7 +26,12 @@ def backup_to(db: sqlite_utils.Database, target: str | Path) -> int:
         # Not created: a mistyped folder (/srv/bakup) reported success, and the copy sat
         # where no backup job collects it (review finding). Every other output refuses it.
         raise StoreError(f"{target}: backup failed: no folder {target.parent}")
-    tmp = target.with_name(target.name + ".partial")
+    if target.exists() and not (target.is_file() or target.is_dir()):
+        # The rename replaced it: as root, `backup /dev/null` made /dev/null a plain file
+        # holding every mail. A folder fails at the rename, changing nothing.
+        raise StoreError(f"{target}: backup refused: not a regular file (a device, a FIFO)")
+    real = target.resolve()  # the file a symlink names is replaced, the link kept
+    tmp = real.with_name(real.name + ".partial")
     try:
         tmp.unlink(missing_ok=True)
         # Created empty with its final mode first: SQLite would create it from the umask,
@@ -43,7 +48,7 @@ def backup_to(db: sqlite_utils.Database, target: str | Path) -> int:
             dest.execute("PRAGMA journal_mode=DELETE")
         finally:
             dest.close()
-        tmp.replace(target)
+        tmp.replace(real)
     except (sqlite3.Error, OSError) as exc:
         tmp.unlink(missing_ok=True)
         # The reason, not the temporary file's name beside it ("'x.partial' -> 'x'").
