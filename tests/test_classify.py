@@ -2326,3 +2326,45 @@ def test_a_paragraph_on_one_line_quoting_an_error_keeps_its_language() -> None:
     assert (
         language("2026-11-02 10:00 sbc: Error: the job and the drive and the tape\nDanke") == "de"
     )
+
+
+# ----------------------------------------------------------------------------- review rev7
+# A black-box review's fresh mails (session 21): phrasings of SPEC's facts no rule knew.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Our booking system is dead. Restores from every recovery point fail. We have nothing "
+        "else. Nobody can work.",
+        "Restores from every recovery point we have end with an access denied error. We have "
+        "nothing else - no replica, no snapshots. Vessels cannot be loaded until it is back.",
+        "Der Restore des ERP ist gescheitert, ältere Sicherungen auch. Sonst haben wir nichts. "
+        "Niemand kann arbeiten.",
+        "Die Rücksicherung der Datenbank bricht ab, alle Wiederherstellungspunkte enden mit "
+        "Zugriff verweigert. Die Produktion steht.",
+    ],
+)
+def test_every_recovery_point_failing_and_nothing_else_is_critical(text: str) -> None:
+    assert _sev(text, "Restore") == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "copy"),
+    [
+        ("Sonst haben wir nichts.", True),
+        ("We have nothing else - no replica, no snapshots.", True),
+        ("There are no snapshots, no replicas.", True),
+        ("Sonst haben wir nichts geändert.", False),
+        ("We have nothing else to add.", False),
+        ("We have no snapshots of the VM configured yet.", False),
+    ],
+)
+def test_nothing_else_said_where_a_copy_would_be(text: str, copy: bool) -> None:
+    assert bool(_Facts("", text).no_other_copy) is copy
+
+
+def test_older_backups_that_fail_too_in_two_words() -> None:
+    assert _Facts("", "Der Restore ist gescheitert, ältere Sicherungen auch.").older_fail
+    assert _Facts("", "The restore fails, older backups too.").older_fail
+    assert _Facts("", "Wir haben ältere Sicherungen auch auf Band.").older_fail is None

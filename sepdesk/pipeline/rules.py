@@ -894,8 +894,16 @@ OLDER_FAIL = _rx(
     r"kein erfolg|ohne erfolg|same error|gleiche\w* fehler|de[mnrs]selben)\b",
     r"\b(?:dasselbe|derselbe|(?:the )?same)\b[^\n]{0,80}\b(?:älter\w*|vorwoche|older|previous|"
     r"full backups|vollsicherungen)\b",
-    r"\b(?:all|every|each|jede\w*|alle|sämtliche) (?:\w+ )?(?:restore points?|savesets?|sicherungsstände|"
-    r"wiederherstellungspunkte)\b[^\n]{0,60}\b(?:fail\w*|same|nicht|genauso|kein\w*)\b",
+    # "Restores from every recovery point we have end with ...", "alle
+    # Wiederherstellungspunkte enden mit demselben Fehler".
+    r"\b(?:all|every|each|jede\w*|alle|sämtliche) (?:\w+ )?(?:restore points?|recovery points?|savesets?|"
+    r"sicherungsstände|wiederherstellungspunkte)\b[^\n]{0,60}\b(?:fail\w*|same|nicht|genauso|kein\w*|"
+    r"end (?:with|in)|enden (?:mit|in)|abort\w*|brechen)\b",
+    # The older ones named with the failure they share: "Der Restore ist gescheitert,
+    # ältere Sicherungen auch.", "the restore fails, older backups too".
+    r"\b(?:älter\w*|frühere\w*|vorige\w*|older|earlier|previous)\s+(?:\w+\s+)?(?:\w*sicherungen|"
+    r"backups|bänder|tapes|stände|versionen|versions|restore points)\s+(?:auch|ebenso|genauso|"
+    r"too|as well|likewise)\s*(?:[.,;:!)]|$)",
     # Two backups tried, both failing: "last night's and Thursday's backup both stop",
     # "die Sicherungen von Montag und Dienstag brechen beide ab".
     r"\b(?:(?>\w*sicherung\w*)|backups?|bänder|tapes?|savesets?)\b[^.\n]{0,40}\b(?:both|beide)\b"
@@ -1011,6 +1019,13 @@ NO_OTHER_COPY = _rx(
     # es nicht".
     r"\bno standby\b",
     r"\bnothing else to restore from\b",
+    # Said where a copy would be: "We have nothing else - no replica, no snapshots", "Sonst
+    # haben wir nichts." (not "sonst haben wir nichts geändert", "nothing else to add").
+    r"\b(?:we have|we've got|there is|there's) nothing else\s*(?:[.,;:!)\u2013-]|$)",
+    r"\b(?:sonst|ansonsten|darüber hinaus|mehr) (?:haben wir|gibt es|hätten wir)\s+(?:leider\s+)?"
+    r"(?:auch\s+)?nichts\s*(?:[.,;:!)\u2013-]|$)",
+    r"\b(?:we have|there is|there are) no (?:replicas?|mirror|snapshots?)\b(?:\s*(?:,|or|and|nor)\s*"
+    r"(?:no )?(?:replicas?|mirror|snapshots?|cop(?:y|ies)|exports?))*\s*(?:[.,;:!)]|$)",
     r"\bstandby-?(?:datenbank|system|server)?\b[^.\n]{0,30}\b(?:gibt es|haben wir)\b[^.\n]{0,20}\bnicht\b",
     r"\bkein\w* standby",
     r"\bno (?:tape )?copy\b",
