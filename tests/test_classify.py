@@ -2368,3 +2368,16 @@ def test_older_backups_that_fail_too_in_two_words() -> None:
     assert _Facts("", "Der Restore ist gescheitert, ältere Sicherungen auch.").older_fail
     assert _Facts("", "The restore fails, older backups too.").older_fail
     assert _Facts("", "Wir haben ältere Sicherungen auch auf Band.").older_fail is None
+
+
+def test_data_that_exists_nowhere_else_outweighs_the_rest_working_normally() -> None:
+    """SPEC's Major: important data no longer available. The rest of the office working
+    normally does not make it Minor; nor is it yet nothing left to restore from."""
+    text = (
+        "These mails are only in the backup. The single-item restore always stops with an "
+        "error. We do not have the mails anywhere else, and the audit can not be done "
+        "without them. The rest of the office works normally."
+    )
+    assert _Facts("", text).nowhere_else
+    assert rules_severity("Restore", text)[0] == 2
+    assert _Facts("", "Die Buchungen haben wir nirgends sonst.").no_other_copy is None

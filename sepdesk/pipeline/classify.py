@@ -649,6 +649,8 @@ class _Facts:
     def no_other_copy(self) -> str | None:
         return _affirmed(rules.NO_OTHER_COPY, self.parts)
 
+    nowhere_else = _plain(rules.NOWHERE_ELSE)
+
     @cached_property
     def workaround(self) -> str | None:
         return _affirmed(rules.WORKAROUND, self.parts)
@@ -887,8 +889,8 @@ def _by_rules(f: _Facts) -> tuple[int, tuple[str, ...]]:
     # "Not urgent" is the sender's claim: it tips a plain failure to Minor, never a Major fact.
     # Nor does it outweigh data that is gone for good (no other copy, or a restore failing
     # with its older backups): SPEC's Major names "important data no longer available"
-    # though the rest of the business goes on.
-    gone = f.no_other_copy or (f.restore_fails and f.older_fail)
+    # though the rest of the business goes on; so is data that exists nowhere else.
+    gone = f.no_other_copy or f.nowhere_else or (f.restore_fails and f.older_fail)
     minor = (
         (f.no_impact if not gone else None)
         or f.test

@@ -1054,6 +1054,18 @@ NO_OTHER_COPY = _rx(
     # The object first: "Other copy of this database we do not have."
     r"\b(?:another|other|second|any other) (?:copy|backup)\b[^.\n]{0,40}\b(?:we|i) (?:do not|don't|did not|didn't) have\b",
 )
+# The data lost exists nowhere else ("We do not have the mails anywhere else", "die wir
+# nirgends sonst haben"): SPEC's "important data no longer available", which the rest of
+# the business going on does not make Minor. Not yet nothing left to restore from: the
+# corpora's writers say it of a day's bookings or one folder while the system runs.
+NOWHERE_ELSE = _rx(
+    r"\b(?:do not|don't|did not|didn't) have\b[^.\n]{0,40}\b(?:anywhere else|elsewhere)\b",
+    r"\b(?:exists?|stored|kept|are|is)\s+nowhere else\b",
+    r"\b(?:are|is|exists?) only (?:in|on) (?:the|our) (?:\w+ )?(?:backups?|tapes?)\b",
+    r"\b(?:nirgends|nirgendwo)\s+(?:sonst|anders)\b",
+    r"\b(?:sind|ist|liegen|liegt|gibt es) (?:\w+ )?nur (?:noch )?(?:in|auf) (?:der|dem|den) "
+    r"(?:\w+ )?(?:\w*sicherung|backups?|bändern|band)\b",
+)
 # Data, not the work: "keine der 40 Dateien kann geöffnet werden" is data lost (Major),
 # "keine unserer 80 Filialen kann etwas verkaufen" a standstill.
 _DATA = r"datei|daten|file|pdf|dokument|document|mail|tabelle|table|ordner|folder|verzeichnis"
