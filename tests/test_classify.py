@@ -2381,3 +2381,26 @@ def test_data_that_exists_nowhere_else_outweighs_the_rest_working_normally() -> 
     assert _Facts("", text).nowhere_else
     assert rules_severity("Restore", text)[0] == 2
     assert _Facts("", "Die Buchungen haben wir nirgends sonst.").no_other_copy is None
+
+
+def test_none_of_our_backups_with_more_words_between_all_fail_and_name_the_action() -> None:
+    text = "none of our own prod VM backups have run since tuesday. we have no other backup."
+    u = understand("backups", text)
+    assert u.severity == 2 and "action" not in u.missing_info
+
+
+def test_all_backups_failing_with_a_bracketed_aside() -> None:
+    text = (
+        "seit Montag schlagen alle Sicherungen unseres SQL-Servers (Warenwirtschaft und "
+        "Kassendaten aller 6 Filialen) fehl. Eine andere Sicherung haben wir nicht."
+    )
+    f = _Facts("SQL-Sicherung", text)
+    assert f.all_fail and f.no_other_copy == "andere Sicherung haben wir nicht"
+    assert _sev(text, "SQL-Sicherung") == 2
+    assert _Facts("", "Andere Sicherungen haben wir nicht geprüft.").no_other_copy is None
+
+
+def test_backups_that_do_not_run_through_are_a_failure_of_the_backup() -> None:
+    text = "seit drei Nächten laufen die Sicherungen vom Fileserver nicht durch."
+    u = understand("Sicherung", text)
+    assert u.severity == 3 and "action" not in u.missing_info

@@ -750,6 +750,11 @@ FAILURE = _rx(
     r"\b(?:did(?:n't| not)|never) (?:start|run)\b",
     r"\b(?:was|were|has|have)(?:n't| not)(?: been)? (?:started|run)\b",
     r"(?<!\bnoch )\bnicht (?:gestartet|gelaufen|ausgeführt)\b",
+    # "seit drei Nächten laufen die Sicherungen vom Fileserver nicht durch", "none of our
+    # VM backups have run".
+    r"\b(?:läuft|laufen|lief|liefen)\b[^.\n]{0,60}\bnicht (?:mehr )?durch\b",
+    r"\bnicht (?:mehr )?durchgelaufen\b",
+    r"\bnone of\b[^.\n]{0,50}\b(?:has|have|had) (?:run|completed|succeeded|worked|finished)\b",
     # Media or devices not taken: "werden nicht in den Medienpool übernommen", "wird nicht
     # erkannt", "medium ignored", "Label unreadable", "the drive is not recognised".
     r"\b(?:werden|wird|wurden|wurde)\s+(?:\w+\s+){0,2}?nicht\s+(?:\w+\s+){0,3}?"
@@ -1041,7 +1046,10 @@ NO_OTHER_COPY = _rx(
     r"\bno restore (?:is )?possible\b",
     r"\bkein\w* (?:restore|rücksicherung) (?:ist )?möglich\b",
     r"\bnothing can be restored\b",
-    r"\b(?:anderes|weiteres|zweites) (?:backup|sicherung\w*)\b[^.\n]{0,40}\b(?:haben wir nicht|gibt es nicht)\b",
+    # "Ein anderes Backup haben wir nicht", "Eine andere Sicherung haben wir nicht" (not
+    # "andere Sicherungen haben wir nicht geprüft").
+    r"\b(?:andere|weitere|zweite)s? (?:backup|sicherung\w*)\b[^.\n]{0,40}\b(?:haben wir nicht|gibt es nicht)\b"
+    r"(?!\s+(?:ge\w+t|\w+iert|\w+en)\b)",
     r"\bkein\w* (?:andere\w*|weitere\w*|zweite\w*) (?:backup|sicherung\w*|kopie)\b",
     # "We do not have any other copy", "eine weitere Kopie gibt es nach Auskunft des
     # Dienstleisters nicht".
@@ -1426,6 +1434,8 @@ TEST_SYSTEM = _rx(
     r"\bproduction (?:is )?not affected\b",
 )
 # All backups fail / no backups at all.
+# Up to 60 characters of a sentence, a bracketed aside of up to 120 counting as one.
+_GAP = r"(?:[^.\n()]|\([^()\n]{0,120}\)){0,60}"
 # ``(?>\w*sicherung\w*)``: the word taken whole. Unbounded, a failing match backtracked
 # through every earlier "sicherung" of a long word (90 kB of them: 6 s); a match ends at
 # the word's end either way.
@@ -1437,9 +1447,13 @@ ONLY_THE_REPORT = _rx(
     r"\b(?:every|each) (?:single )?one of them is green\b",
 )
 ALL_FAIL = _rx(
-    r"\b(?:alle|aller|sämtliche\w*|ausnahmslos)\b(?! ander)(?! übrig)[^.\n]{0,60}"
-    r"\b(?:(?>\w*sicherung\w*)|(?>\w*backup\w*)|jobs?)\b[^.\n]{0,60}"
-    r"\b(?:fehl|ab|abgebrochen|rot|fail\w*|(?:auf |mit |melden )fehler\w*)\b",
+    # A bracketed aside may stand in the gaps: "alle Sicherungen unseres SQL-Servers
+    # (Warenwirtschaft und Kassendaten aller 6 Filialen) fehl".
+    r"\b(?:alle|aller|sämtliche\w*|ausnahmslos)\b(?! ander)(?! übrig)"
+    + _GAP
+    + r"\b(?:(?>\w*sicherung\w*)|(?>\w*backup\w*)|jobs?)\b"
+    + _GAP
+    + r"\b(?:fehl|ab|abgebrochen|rot|fail\w*|(?:auf |mit |melden )fehler\w*)\b",
     r"\b(?>\w*sicherung\w*)\b[^.\n]{0,40}\b(?:aller|sämtlicher)\b[^.\n]{0,40}\bfehl\b",
     r"\ball (?:\w+ ){0,2}(?:backups?|jobs)\b[^.\n]{0,40}\bfail\w*",
     r"\bkeine (?:\w+ )?sicherung(?!s?(?:mail|bericht|meldung|benachrichtigung|protokoll|report))\w* mehr\b",
@@ -1454,7 +1468,8 @@ ALL_FAIL = _rx(
     r"\bwithout (?:a |any )?(?:complete |current )?backup\b",
     r"\bno (?:\w+ )?backups? (?:for|since|of)\b",
     r"\bhave had no backup\b",
-    r"\bnone of (?:our|the) (?:\w+ )?(?:backups|jobs)\b",
+    # "none of our own prod VM backups have run".
+    r"\bnone of (?:our|the) (?:[\w-]+ ){0,3}?(?:backups|jobs)\b",
     r"\bkein\w* (?:einzige\w* )?(?:sicherung|backup|job)\w* (?:läuft|laufen|funktioniert|klappt|"
     r"(?:durch)?gelaufen)\b",
     # Not what runs at one moment: "Es ist dann niemand angemeldet, es läuft kein Job".
