@@ -357,7 +357,11 @@ def has_action(text: str) -> bool:
     text = rules.NOT_AN_ACTION.sub(" ", text)
     parts = sentences(text)
     whole = "\n".join(parts)  # a part's match is a match here (sentences join wrapped lines)
-    if not (rules.ACTION_NOUN.search(whole) or rules.HOW_TO.search(whole)):
+    if not (
+        rules.ACTION_NOUN.search(whole)
+        or rules.HOW_TO.search(whole)
+        or rules.HOW_DO_I.search(whole)
+    ):
         return False
     return any(_names_operation(s) for s in parts)
 
@@ -433,7 +437,8 @@ _QUOTED = re.compile(r"[\"“„»][^\"“”„«»\n]{1,200}[\"”“«]|'(?<!
 
 
 def _names_operation(sentence: str) -> bool:
-    if rules.HOW_TO.search(sentence) and not rules.CAPABILITY.search(sentence):
+    asked = rules.HOW_TO.search(sentence) or rules.HOW_DO_I.search(sentence)
+    if asked and not rules.CAPABILITY.search(sentence):
         return True  # "how do I ..." names what the sender is trying to do
     wanted = rules.FAILURE.search(sentence) or rules.ACTION_INTENT.search(sentence)
     return bool(rules.ACTION_NOUN.search(sentence) and wanted)

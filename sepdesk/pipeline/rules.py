@@ -303,13 +303,21 @@ OPERATING_SYSTEMS = (
         re.IGNORECASE,
     ),
     _rule(r"\bSLES ?\d{2}(?: SP\d)?(?: for SAP)?", re.IGNORECASE),
-    _rule(r"\bSUSE Linux Enterprise(?: Server)?(?: \d{2})?(?: SP\d)?"),
+    # The SAP editions name the release after the edition: "SLES for SAP 15 SP4", "SUSE
+    # Linux Enterprise Server for SAP Applications 15 SP5", "RHEL for SAP Solutions 8.6".
+    _rule(r"\bSLES for SAP(?: Applications)?(?: \d{2}(?: SP\d)?)?", re.IGNORECASE),
+    _rule(
+        r"\bSUSE Linux Enterprise(?: Server)?(?: for SAP(?: Applications)?)?(?: \d{2})?(?: SP\d)?"
+    ),
+    _rule(
+        r"\b(?:RHEL|Red Hat Enterprise Linux) for SAP(?: Solutions| Applications)?(?: \d(?:\.\d{1,2})?)?"
+    ),
     _rule(r"\bopenSUSE(?: Leap)?(?: \d+(?:\.\d)?)?", re.IGNORECASE),
     _rule(r"\bRHEL ?\d(?:\.\d{1,2})?"),
     _rule(r"\bWindows 20\d\d(?: R2)?\b", re.IGNORECASE),
     _rule(r"\bRed Hat(?! Enterprise)(?: Linux)?(?: \d(?:\.\d{1,2})?)?"),
     _rule(r"\bSUSE(?! Linux Enterprise)(?: Linux)?(?: \d{2}(?: SP\d)?)?"),
-    _rule(r"\bRed Hat Enterprise Linux(?: \d(?:\.\d{1,2})?)?"),
+    _rule(r"\bRed Hat Enterprise Linux(?! for SAP)(?: \d(?:\.\d{1,2})?)?"),
     # Names no other word has: also in lower case ("sesam 5.1.0.4 on debian 12").
     _rule(r"\bDebian(?: \d{1,2})?", re.IGNORECASE),
     _rule(r"\bUbuntu(?: \d{2}\.\d{2}(?: LTS)?)?", re.IGNORECASE),
@@ -333,6 +341,9 @@ SHORT_VERSION = _rule(
 REQUEST_TYPE_QUESTIONS = (
     r"\b(?:lizenz|lizenzierungs|dokumentations|verständnis|produkt|preis|vertrags|"
     r"support)fragen?\b",
+    # Any such compound: "eine Navigationsfrage", "Bedienungsfrage", "Grundsatzfrage" (not
+    # "Abfrage", "Anfrage", "Rückfrage", "Nachfrage", "Umfrage", nor their compounds).
+    r"\b[a-zäöüß]{3,}(?<!ab)(?<!an)(?<!rück)(?<!nach)(?<!um)(?<!auf)fragen?\b",
     r"\b(?:licen[cs]e|licensing|documentation|product|pricing|contract) questions?\b",
 )
 
@@ -433,6 +444,14 @@ ERROR_TEXT = _rx(
     # Not a success quoted: 'die tägliche Meldung "Sicherung erfolgreich"'.
     r"(?![^\"'“”„«»‘’\n]{0,40}\b(?:erfolgreich|successful\w*|succeeded|completed)\b)",
     r"[\"“„»]\s*[EWF]:\s",
+    # A message quoted as what came up, in any words: 'Beim Zurückspielen kommt "Medium
+    # nicht lesbar" und dann bricht es ab', 'the GUI says "Media not ready for use"'.
+    r"\b(?:kommt|kam|kommen|erscheint|erschien|meldet|meldete|bringt|brachte|says|said|"
+    r"appears|appeared|pops up|popped up)\s+(?:[\w:]+\s+){0,3}?[\"“„»]"
+    + _LIKE
+    + _MESSAGE
+    + r"(?![^\"“”„«»\n]{0,120}\b(?:erfolgreich|successful\w*|succeeded|completed)\b)"
+    + r"[^\"“”„«»\n]{2,120}[\"”“«]",
     # The same in single quotes, common in English mail ('connection refused'); an
     # apostrophe inside a word never opens or closes such a quote.
     r"(?<!\w)'"
@@ -555,7 +574,7 @@ ACTION_INTENT = _rx(
     r"\b(?:how (?:do|can|should|to)|want to|would like to|trying to|try to|we are \w+ing|"
     r"i am \w+ing|plan to|need to)\b",
     r"\b(?:wie (?:kann|können|muss|müssen|richte|geht|kommen)|möchte\w*|wollen|will ich|"
-    r"versuche\w*|planen|beim|bei der|während)\b",
+    r"versuch\w*|probiert|planen|beim|bei der|während)\b",
 )
 # An operation that went well ("ein paar Dateien zurückgeholt, das ging einwandfrei", "the
 # restore finally worked"): not the one the problem occurs in.
@@ -1777,6 +1796,13 @@ HOW_TO = _rx(
     r"\bcan (?:sep )?sesam\b",
     # A setting asked for: "kann man diese Office-Sperrdateien irgendwie ausschließen?".
     r"\bkann man (?:[\w-]+ ){0,4}?(?:ausschließen|einstellen|abstellen|umstellen|konfigurieren)\b",
+)
+# "How do I ..." in German with any verb: "wie lege ich ... an?", "Wie stell ich ... um?",
+# "wie richten wir ... ein?" (not "wie oft", "wie lange", "wie gesagt"). It names what the
+# writer is trying to do (the action); the severity's question on use reads HOW_TO.
+HOW_DO_I = _rx(
+    r"\bwie (?!(?:oft|lange|viele?|sehr|gesagt|schon|immer|gewohnt|üblich|besprochen|erwähnt|"
+    r"gewünscht|vereinbart|folgt|bisher|damals|jetzt|heute|gestern)\b)[a-zäöü]\w+ (?:ich|man|wir)\b",
 )
 # The sender calls the request a question (a request type, not just a question mark).
 CLASSIFICATION_QUESTION = _rx(
