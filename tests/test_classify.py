@@ -2439,6 +2439,12 @@ def test_backups_that_do_not_run_through_are_a_failure_of_the_backup() -> None:
             True,
         ),
         ("error_message", 'Danach kommt "Sicherung erfolgreich beendet" im Protokoll.', False),
+        (
+            "error_message",
+            'Beim Zurückspielen kommt nach ein paar Minuten "Medium nicht lesbar".',
+            True,
+        ),
+        ("action", "Die Sicherungen laufen seit Montag nich durch.", True),
     ],
 )
 def test_what_names_an_item_of_missing_information_rev7(field: str, text: str, named: bool) -> None:

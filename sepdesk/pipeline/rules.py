@@ -447,7 +447,7 @@ ERROR_TEXT = _rx(
     # A message quoted as what came up, in any words: 'Beim Zurückspielen kommt "Medium
     # nicht lesbar" und dann bricht es ab', 'the GUI says "Media not ready for use"'.
     r"\b(?:kommt|kam|kommen|erscheint|erschien|meldet|meldete|bringt|brachte|says|said|"
-    r"appears|appeared|pops up|popped up)\s+(?:[\w:]+\s+){0,3}?[\"“„»]"
+    r"appears|appeared|pops up|popped up)\s+(?:[\w:]+\s+){0,5}?[\"“„»]"
     + _LIKE
     + _MESSAGE
     + r"(?![^\"“”„«»\n]{0,120}\b(?:erfolgreich|successful\w*|succeeded|completed)\b)"
@@ -771,7 +771,7 @@ FAILURE = _rx(
     r"(?<!\bnoch )\bnicht (?:gestartet|gelaufen|ausgeführt)\b",
     # "seit drei Nächten laufen die Sicherungen vom Fileserver nicht durch", "none of our
     # VM backups have run".
-    r"\b(?:läuft|laufen|lief|liefen)\b[^.\n]{0,60}\bnicht (?:mehr )?durch\b",
+    r"\b(?:läuft|laufen|lief|liefen)\b[^.\n]{0,60}\bnicht? (?:mehr )?durch\b",  # also "nich"
     r"\bnicht (?:mehr )?durchgelaufen\b",
     r"\bnone of\b[^.\n]{0,50}\b(?:has|have|had) (?:run|completed|succeeded|worked|finished)\b",
     # Media or devices not taken: "werden nicht in den Medienpool übernommen", "wird nicht
