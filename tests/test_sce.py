@@ -292,9 +292,15 @@ _OS_EXAMPLES: tuple[tuple[tuple[str, str], ...], ...] = (
         ("SLES12", "SLES 12"),
         ("sles 15 sp6", "SLES 15 SP6"),
     ),
+    (("SLES for SAP 15 SP4", "SLES 15 SP4"), ("SLES for SAP Applications 15", "SLES 15")),
     (
         ("SUSE Linux Enterprise Server 15 SP5", "SLES 15 SP5"),
         ("SUSE Linux Enterprise 12 SP3", "SLES 12 SP3"),
+        ("SUSE Linux Enterprise Server for SAP Applications 15 SP5", "SLES 15 SP5"),
+    ),
+    (
+        ("RHEL for SAP 8.6", "RHEL 8.6"),
+        ("Red Hat Enterprise Linux for SAP Solutions 9.2", "RHEL 9.2"),
     ),
     (
         ("openSUSE Leap 15.5", "openSUSE Leap 15.5"),

@@ -59,7 +59,9 @@ _OS_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(?:windows |win ?)2000\b.*", "Windows 2000"),
         (r"(?:windows |win ?)(7|8\.1|8|10|11)\b.*", "Windows {0}"),
         (
-            r"(?:sles|suse linux enterprise(?: server)?)(?: ?(\d{2}))?(?: (sp\d))?\b.*",
+            # The SAP editions are SLES and RHEL of their release: "SLES for SAP 15 SP5".
+            r"(?:sles|suse linux enterprise(?: server)?)(?: for sap(?: applications)?)?"
+            r"(?: ?(\d{2}))?(?: (sp\d))?\b.*",
             "SLES {0} {1}",
         ),
         # "SUSE 15 SP5": service packs and two-digit releases are SLES's.
@@ -67,7 +69,11 @@ _OS_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"suse(?: linux)?\b.*", "SUSE Linux"),
         (r"opensuse leap(?: (\d{2}\.\d))?\b.*", "openSUSE Leap {0}"),
         (rf"opensuse(?: {_NUM})?\b.*", "openSUSE {0}"),
-        (rf"(?:rhel|red hat(?: enterprise)?(?: linux)?)(?: ?{_NUM})?\b.*", "RHEL {0}"),
+        (
+            rf"(?:rhel|red hat(?: enterprise)?(?: linux)?)"
+            rf"(?: for sap(?: solutions| applications)?)?(?: ?{_NUM})?\b.*",
+            "RHEL {0}",
+        ),
         (rf"rocky linux(?: {_NUM})?\b.*", "Rocky Linux {0}"),
         (rf"alma ?linux(?: {_NUM})?\b.*", "AlmaLinux {0}"),
         (rf"oracle linux(?: {_NUM})?\b.*", "Oracle Linux {0}"),
