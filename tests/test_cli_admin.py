@@ -83,6 +83,33 @@ def test_status_on_a_quiet_desk(desk: Desk) -> None:
     assert status["breaches_today"] == 0
 
 
+def test_status_says_whether_serve_runs(desk: Desk, tmp_path: Path) -> None:
+    """Review finding: with the daemon stopped, status printed the same healthy figures
+    and exit 0. It shows the pid of the serve holding the database's lock, or that none
+    does; and looking (a shared lock for an instant) does not stop a serve starting."""
+    import fcntl
+    import threading
+
+    from sepdesk.daemon.lock import hold_serve_lock
+
+    db_path = desk.settings.database.path
+    assert desk_status(desk, T0)["serve_pid"] is None
+    cfg = config_for(desk, tmp_path)
+    assert "serve: not running" in run(cfg, "status").stdout
+    lock = hold_serve_lock(db_path)
+    try:
+        assert desk_status(desk, T0)["serve_pid"] == os.getpid()
+        assert f"serve: running (pid {os.getpid()})" in run(cfg, "status").stdout
+    finally:
+        lock.close()
+    assert desk_status(desk, T0)["serve_pid"] is None
+    # A look that holds the lock shared while serve starts: serve waits it out.
+    with open(f"{db_path}.serve.lock") as looking:
+        fcntl.flock(looking.fileno(), fcntl.LOCK_SH)
+        threading.Timer(0.3, fcntl.flock, (looking.fileno(), fcntl.LOCK_UN)).start()
+        hold_serve_lock(db_path).close()
+
+
 def test_status_counts_what_needs_attention(desk: Desk) -> None:
     db = desk.db
     store_raw(db, source="file", raw=b"Subject: waiting\r\n\r\nx\r\n", received_at=AT)

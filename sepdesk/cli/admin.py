@@ -40,6 +40,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
 def _readable(record: dict[str, Any]) -> dict[str, Any]:
     """Nested figures flattened for the key: value view (``--json`` keeps the structure)."""
     out = dict(record)
+    pid = out.pop("serve_pid")
+    running = f"running (pid {pid})" if pid else "running" if pid == 0 else "not running"
+    out = {"at": out.pop("at"), "serve": running, **out}
     out["open_tickets_by_severity"] = " ".join(
         f"{sev}={n}" for sev, n in record["open_tickets_by_severity"].items()
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sepdesk.daemon.lock import serving_pid
 from sepdesk.desk import Desk
 from sepdesk.instants import day_start, db_to_local, local_iso, now, to_db
 from sepdesk.sla.breach import ticket_breached
@@ -190,6 +191,9 @@ def desk_status(desk: Desk, at: datetime | None = None) -> dict[str, Any]:
     at = at or now()
     return {
         "at": local_iso(at.replace(microsecond=0), desk.tz),
+        # Whether a daemon serves this database (its lock): the figures below look
+        # healthy whether or not anyone is taking mail (review finding).
+        "serve_pid": serving_pid(desk.settings.database.path),
         **_intake(desk),
         **_outbox(desk),
         **_hotline(desk),
