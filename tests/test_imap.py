@@ -555,6 +555,31 @@ def test_refused_login_logs_one_line_and_does_not_raise(
     server.start()
 
 
+def test_a_missing_password_file_is_named_by_its_key(
+    server: DovecotServer,
+    desk: Desk,
+    tmp_path: Path,
+    pollers: Callable[..., ImapPoller],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review finding: the line said only "<path>: cannot read secret", naming no section
+    or key, where a bad value at load names both."""
+    monkeypatch.delenv("SEPDESK_IMAP_PASSWORD", raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    settings = make_settings(tmp_path, server, password_file=str(tmp_path / "missing.pw"))
+    with Background(pollers(settings, backoff_initial=30.0)):
+        wait_until(
+            lambda: count(desk, "SELECT count(*) FROM imap_state WHERE last_error IS NOT NULL") > 0,
+            "the unreadable password file recorded",
+        )
+    error = desk.db.execute("SELECT last_error FROM imap_state").fetchone()[0]
+    assert f"[imap] password_file of {settings.imap.user}: " in error
+    assert "missing.pw: cannot read secret" in error
+    lines = [r.getMessage() for r in caplog.records if r.name == "sepdesk.imap"]
+    assert len(lines) == 1 and "[imap] password_file" in lines[0], lines
+
+
 def test_a_connection_lost_during_login_is_not_called_a_refused_login(
     server: DovecotServer, tmp_path: Path, pollers: Callable[..., ImapPoller]
 ) -> None:

@@ -579,6 +579,7 @@ def test_a_relay_password_file_that_cannot_be_read_fails_no_mail(
             assert sender.run_once(desk, T0 + timedelta(minutes=k)) == 3
             assert [state(desk, i)[:2] for i in ids] == [("queued", 0)] * 3
         assert all("relay.pw: cannot read secret" in (state(desk, i)[2] or "") for i in ids)
+        assert all("[relay] password_file: " in (state(desk, i)[2] or "") for i in ids)
         lines = sender_lines(caplog)
         assert len(lines) == 1 and "Traceback" not in caplog.text, lines
 

@@ -341,7 +341,10 @@ class ImapPoller:
         return self.ssl_context or tls_context(self.cfg.ca_file)
 
     def _password(self) -> str:
-        secret = read_secret(self.cfg.password_file, *self.secret_names)
+        try:
+            secret = read_secret(self.cfg.password_file, *self.secret_names)
+        except ConfigError as exc:  # named by its key, as a bad value at load is
+            raise ConfigError(f"[imap] password_file of {self.cfg.user}: {exc}") from None
         if secret is None:
             raise ConfigError("[imap] password_file: no IMAP password configured")
         return secret

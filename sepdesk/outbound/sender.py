@@ -276,7 +276,10 @@ def _connect(settings: Settings, context: ssl.SSLContext, deadline: _Deadline) -
             # No plaintext fallback: a relay that does not offer STARTTLS is an error.
             client.starttls(context=cast(ssl.SSLContext, _Handshaking(client, context)))
         if r.user:
-            password = read_secret(r.password_file, "SEPDESK_RELAY_PASSWORD", "relay_password")
+            try:
+                password = read_secret(r.password_file, "SEPDESK_RELAY_PASSWORD", "relay_password")
+            except ConfigError as exc:  # named by its key, as a bad value at load is
+                raise ConfigError(f"[relay] password_file: {exc}") from None
             client.login(r.user, password or "")
         # Here, not in the mail's transaction: a relay refusing EHLO (and HELO) refuses
         # the desk, not the mail; it charged the mail an attempt, a 5xx failed it for good.
