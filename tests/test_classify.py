@@ -2449,3 +2449,30 @@ def test_backups_that_do_not_run_through_are_a_failure_of_the_backup() -> None:
 )
 def test_what_names_an_item_of_missing_information_rev7(field: str, text: str, named: bool) -> None:
     assert (field not in missing_info(text)) is named
+
+
+def test_a_disclaimer_or_a_stamped_log_does_not_decide_the_language() -> None:
+    """Review findings: an English request under a German company disclaimer (after
+    Outlook's separator line, the closing a bare "Thanks") was answered in German; a
+    German one with five pasted, time-stamped English log lines in English."""
+    disclaimer = (
+        "Diese E-Mail enthält vertrauliche und/oder rechtlich geschützte Informationen. Wenn"
+        " Sie nicht der richtige Adressat sind, informieren Sie bitte sofort den Absender und"
+        " vernichten Sie diese Mail. Das unerlaubte Kopieren ist nicht gestattet."
+    )
+    english = "Hi,\nthe backup of our SQL server fails since the update. What can we do?\n"
+    assert language(f"{english}Thanks\n\n{'_' * 32}\n{disclaimer}") == "en"
+    assert language(f"{english}\n{'_' * 32}\n{disclaimer}") == "en"
+    log = (
+        "2026-11-09 22:00:01 The backup operation for the database was terminated because"
+        " the connection to the server was lost and could not be restored in time.\n"
+    )
+    assert language(f"Hallo,\nSQL Sicherung geht nicht:\n{log * 5}Danke") == "de"
+    assert (
+        language(
+            f"Hallo,\nSQL Sicherung geht nicht:\n{log.replace('2026-11-09', '09.11.2026') * 5}"
+        )
+        == "de"
+    )
+    # The writer's own words still decide: English with a German thanks stays English.
+    assert language(f"{english}Our tape library is an HPE MSL 2024.\nDanke\n") == "en"

@@ -185,6 +185,22 @@ _LOG_BLOCK = re.compile(
 )
 
 
+# Where the writer's words end though no closing formula does: a separator line (Outlook's
+# "________________________________" before a company's disclaimer) or a thanks alone on
+# its line. An English mail under a German disclaimer was answered in German (review).
+_WORDS_END = re.compile(
+    r"^[^\S\n]*(?:_{8,}|-{8,}|thanks|thank you|many thanks|danke(?: schön)?|vielen dank)"
+    r"[^\S\n]*[,!.]?[^\S\n]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+# A line that opens with a date and a time is a log's ("2026-11-09 22:00:01 The backup
+# operation ... was terminated"): five of them made a German mail English (review).
+_STAMPED_LINE = re.compile(
+    r"^[^\S\n]*(?:\d{4}-\d\d-\d\d|\d\d?\.\d\d?\.\d{4}|\d\d?/\d\d?/\d{4})[ T]\d\d?:\d\d.*$",
+    re.MULTILINE,
+)
+
+
 def language(text: str) -> str:
     """'de' or 'en' by counting common function words (umlauts break a tie towards German).
 
@@ -195,8 +211,9 @@ def language(text: str) -> str:
     # steht "sbc-5001: Error: ..."') was taken for a log line and dropped whole, and a
     # German mail was answered in English (review finding).
     text = rules.LOG_TEXT_LINE.sub("", _LOG_BLOCK.sub("", _QUOTED.sub(" ", text)))
-    closing = rules.CLOSING.search(text)
-    body = text[: closing.start()] if closing and text[: closing.start()].strip() else text
+    text = _STAMPED_LINE.sub("", text)
+    ends = (m.start() for m in (rules.CLOSING.search(text), _WORDS_END.search(text)) if m)
+    body = text[: min((e for e in ends if text[:e].strip()), default=len(text))]
     words = _WORD.findall(body.lower())
     de = sum(map(rules.GERMAN_WORDS.__contains__, words))
     en = sum(map(rules.ENGLISH_WORDS.__contains__, words))
