@@ -24,7 +24,6 @@ from sepdesk.pipeline.classify import older_versions
 from sepdesk.pipeline.customer import CustomerFacts
 from sepdesk.pipeline.guards import is_automatic_address
 from sepdesk.pipeline.reply import ReplyFacts, reply_body
-from sepdesk.pipeline.staff import is_staff_address
 from sepdesk.pipeline.work import Work
 from sepdesk.templates import render
 from sepdesk.tickets import store as tickets
@@ -46,7 +45,7 @@ def may_answer(work: Work, to: str) -> str | None:
         return f"no reply: {to} is a mailer daemon, postmaster or no-reply address"
     if to in work.desk.settings.desk_addresses():
         return "no reply: the address is the desk's own"
-    if is_staff_address(work.desk.settings, to):
+    if work.desk.settings.is_staff(to):
         # Mail that was not taken for staff mail (no valid authentication) but names a
         # staff address as its sender or Reply-To: a forger would make the desk mail staff.
         return f"no reply: {to} is a staff address"

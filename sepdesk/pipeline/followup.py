@@ -19,7 +19,7 @@ from sepdesk.pipeline.customers import contract_state
 from sepdesk.pipeline.engineer import unverified_notice
 from sepdesk.pipeline.opening import REPLY_KINDS, emergency_used, open_from_mail
 from sepdesk.pipeline.repeats import said_before
-from sepdesk.pipeline.staff import auth_failure, is_staff_address
+from sepdesk.pipeline.staff import auth_failure
 from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import reopen_clock, restart_clock
 from sepdesk.tickets import store as tickets
@@ -301,7 +301,7 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
         _store(work, ticket, kind="auto")
         work.finish("ignored", f"{work.automatic}; stored on {ticket['ticket_number']}", ticket)
         return
-    if is_staff_address(desk.settings, work.parsed.from_addr) and not work.staff:
+    if desk.settings.is_staff(work.parsed.from_addr) and not work.staff:
         _unverified_staff(work, ticket)
         return
     status = ticket["status"]

@@ -8,7 +8,6 @@ from sepdesk.pipeline.answer import answer_customer, notify_team
 from sepdesk.pipeline.classify import Understanding
 from sepdesk.pipeline.customer import CustomerFacts
 from sepdesk.pipeline.guards import is_automatic_address
-from sepdesk.pipeline.staff import is_staff_address
 from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import start_clock
 from sepdesk.tickets import store as tickets
@@ -60,7 +59,7 @@ def _reply_to(work: Work) -> str:
     # customer (its own address is never mailed) and engineers' replies had nowhere to go
     # (review finding).
     settings = work.desk.settings
-    if mail.reply_to in settings.desk_addresses() or is_staff_address(settings, mail.reply_to):
+    if mail.reply_to in settings.desk_addresses() or settings.is_staff(mail.reply_to):
         work.decide("reply_to", f"Reply-To {mail.reply_to} is the desk's own; not used")
         return ""
     return mail.reply_to

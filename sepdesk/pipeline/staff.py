@@ -24,10 +24,6 @@ _PROPERTY = re.compile(r'(?:^|\s)([\w-]+\.[\w-]+)\s*=\s*((?:"(?:[^"\\]|\\.)*"|[^
 _ALIGNED_BY = {"dkim": ("header.d", "header.i"), "spf": ("smtp.mailfrom",)}
 
 
-def is_staff_address(settings: Settings, address: str) -> bool:
-    return settings.is_staff(address)
-
-
 def _aligned(domain: str, from_domain: str) -> bool:
     """Relaxed alignment: the same domain, or From is a subdomain of the authenticated one."""
     domain = domain.lower().strip('"').rpartition("@")[2].strip(".")
@@ -98,7 +94,7 @@ def auth_failure(settings: Settings, mail: ParsedMail) -> str:
 
 
 def staff_sender(settings: Settings, mail: ParsedMail) -> str | None:
-    if is_staff_address(settings, mail.from_addr) and authenticated(settings, mail):
+    if settings.is_staff(mail.from_addr) and authenticated(settings, mail):
         return mail.from_addr
     return None
 

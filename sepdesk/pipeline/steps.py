@@ -14,7 +14,7 @@ from sepdesk.pipeline.conversation import belongs_to, referred_tickets
 from sepdesk.pipeline.followup import handle_follow_up, open_beside
 from sepdesk.pipeline.opening import open_from_mail
 from sepdesk.pipeline.parse import ParsedMail, ParseError, blank_line, parse_mail, parts_digest
-from sepdesk.pipeline.staff import handle_staff, is_staff_address, staff_sender
+from sepdesk.pipeline.staff import handle_staff, staff_sender
 from sepdesk.pipeline.work import Work
 
 
@@ -141,7 +141,7 @@ def step_thread(work: Work) -> None:
     own, linked to the first one named (step_new_ticket); it changes nothing of that one.
     """
     sender = work.parsed.from_addr
-    staff = is_staff_address(work.desk.settings, sender)
+    staff = work.desk.settings.is_staff(sender)
     for ticket, how in referred_tickets(work.desk.db, work.parsed, work.answered_in):
         if staff or belongs_to(work.desk, ticket, sender):
             work.thread = ticket
