@@ -6,7 +6,6 @@ text order is time order and indexes on due columns work.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -68,8 +67,10 @@ def _zone(name: str | None, offset: int | None) -> int | None:
     raise _UnknownZone(name)
 
 
-def parse_instant(text: str, tz: str, what: str = "time") -> datetime:
-    """ISO 8601 (or RFC 5322 date) from a user; naive means the desk's timezone.
+def parse_instant(text: str, tz: str, what: str = "time", loose: bool = True) -> datetime:
+    """ISO 8601 (or, ``loose``, an RFC 5322 date) from a user; naive means the desk's
+    timezone. Not ``loose``: ISO 8601 alone (a received time: "31.12.2026" read as it
+    came would start an SLA clock at a time nobody gave).
 
     A naive time the desk's clocks skip (spring) or show twice (autumn) names no
     instant, or two: it is refused with the offsets to choose from, never guessed.
@@ -78,6 +79,11 @@ def parse_instant(text: str, tz: str, what: str = "time") -> datetime:
     try:
         dt = dateparser.isoparse(text)
     except (ValueError, OverflowError):
+        if not loose:
+            raise InputError(
+                f"{what}: not an ISO 8601 instant: {text!r};"
+                " give e.g. 2026-11-02T09:15 or 2026-11-02T09:15+01:00"
+            ) from None
         try:
             dt = _loose(text, what)
         except _UnknownZone:
@@ -89,26 +95,6 @@ def parse_instant(text: str, tz: str, what: str = "time") -> datetime:
     if dt.tzinfo is None:
         dt = local_wall_time(dt, tz, f"{what}: {text!r}")
     return within_range(dt, f"{what}: {text!r}")
-
-
-# ISO 8601 extended format: a date, with or without a time of day and an offset.
-_ISO_INSTANT = re.compile(
-    r"\d{4}-\d\d-\d\d(?:[Tt ]\d\d(?::\d\d(?::\d\d(?:\.\d+)?)?)?(?:[Zz]|[+-]\d\d(?::?\d\d)?)?)?"
-)
-
-
-def parse_iso_instant(text: str, tz: str, what: str = "time") -> datetime:
-    """An ISO 8601 instant (naive: the desk's timezone; a date alone: its midnight),
-    nothing looser: a loose text ("31.12.2026") read as it came would start an SLA
-    clock at a time nobody gave, so it is refused where :func:`parse_instant` reads it.
-    """
-    text = text.strip()
-    if not _ISO_INSTANT.fullmatch(text):
-        raise InputError(
-            f"{what}: not an ISO 8601 instant: {text!r};"
-            " give e.g. 2026-11-02T09:15 or 2026-11-02T09:15+01:00"
-        )
-    return parse_instant(text, tz, what)
 
 
 def within_range(dt: datetime, what: str) -> datetime:

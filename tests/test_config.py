@@ -348,9 +348,7 @@ def _ingest_at(tmp_path: Path, received_at: str) -> tuple[Result, int]:
     return result, _intake_rows(tmp_path)
 
 
-@pytest.mark.parametrize(
-    "value", ["20261201", "01.12.2026", "Tue, 01 Dec 2026 10:00:00 +0100", "2026-12-01T1000"]
-)
+@pytest.mark.parametrize("value", ["01.12.2026", "Tue, 01 Dec 2026 10:00:00 +0100", "12/01/2026"])
 def test_ingest_received_at_needs_iso_8601(tmp_path: Path, value: str) -> None:
     """A loose text was read as it came ("01.12.2026"): it starts the SLA clock at a time
     nobody gave. Refused as any bad date is: one line, exit 2."""

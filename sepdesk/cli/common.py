@@ -16,7 +16,7 @@ import click
 from sepdesk import config
 from sepdesk.desk import Desk
 from sepdesk.errors import ConfigError, InputError, SepdeskError, one_line
-from sepdesk.instants import now, parse_instant, parse_iso_instant
+from sepdesk.instants import now, parse_instant
 from sepdesk.store import migrate, pending_migrations
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,15 +84,14 @@ def option_instant(
     ctx: click.Context, text: str | None, option: str, *, iso_only: bool = False
 ) -> datetime:
     """An ISO 8601 option value (naive: desk timezone), now when absent; ``iso_only``:
-    a date and a time of day in ISO 8601 only (see instants.parse_iso_instant).
+    no looser text (see instants.parse_instant).
 
     A malformed one is a usage error (exit 2), like any other bad option.
     """
     if text is None:
         return now()
-    parse = parse_iso_instant if iso_only else parse_instant
     try:
-        return parse(text, get_settings(ctx).desk.timezone, option)
+        return parse_instant(text, get_settings(ctx).desk.timezone, option, loose=not iso_only)
     except InputError as exc:
         message = str(exc).removeprefix(f"{option}: ")
         raise click.BadParameter(message, ctx=ctx, param_hint=option) from None
