@@ -1994,6 +1994,43 @@ _NAMED = [
         "charity?",
         False,
     ),
+    # A reviewer's fresh mails (2026-12-07, seventeenth session).
+    (
+        "os_version",
+        "Environment: SLES for SAP 15 SP4, SEP sesam client and server 5.1.0.4.",
+        True,
+    ),
+    (
+        "os_version",
+        "SUSE Linux Enterprise Server for SAP Applications 15 SP5, sesam 5.1.0.4",
+        True,
+    ),
+    ("os_version", "RHEL for SAP, SEP sesam 5.1.0.4", True),
+    ("action", "none of our VM backups have run since tuesday.", True),
+    ("action", "seit drei Nächten laufen die Sicherungen vom Fileserver nicht durch.", True),
+    (
+        "action",
+        "wie lege ich einen zweiten Datenspeicher auf unserer QNAP an? Ich habe es über "
+        "den Assistenten versucht.",
+        True,
+    ),
+    ("action", "Wie stell ich die Aufbewahrungszeit auf 30 Tage um?", True),
+    ("action", "Wie lange dauert das noch?", False),
+    ("classification", "eine Navigationsfrage: Wo finde ich die Liste?", True),
+    ("classification", "Lizenzfrage zu unseren Clients", True),
+    ("classification", "Die Statusabfrage im Dashboard ist leer.", False),
+    (
+        "error_message",
+        'Beim Zurückspielen der Sicherung kommt "Medium nicht lesbar" und dann bricht es ab.',
+        True,
+    ),
+    ("error_message", 'Danach kommt "Sicherung erfolgreich beendet" im Protokoll.', False),
+    (
+        "error_message",
+        'Beim Zurückspielen kommt nach ein paar Minuten "Medium nicht lesbar".',
+        True,
+    ),
+    ("action", "Die Sicherungen laufen seit Montag nich durch.", True),
 ]
 
 
@@ -2404,51 +2441,6 @@ def test_backups_that_do_not_run_through_are_a_failure_of_the_backup() -> None:
     text = "seit drei Nächten laufen die Sicherungen vom Fileserver nicht durch."
     u = understand("Sicherung", text)
     assert u.severity == 3 and "action" not in u.missing_info
-
-
-@pytest.mark.parametrize(
-    ("field", "text", "named"),
-    [
-        (
-            "os_version",
-            "Environment: SLES for SAP 15 SP4, SEP sesam client and server 5.1.0.4.",
-            True,
-        ),
-        (
-            "os_version",
-            "SUSE Linux Enterprise Server for SAP Applications 15 SP5, sesam 5.1.0.4",
-            True,
-        ),
-        ("os_version", "RHEL for SAP, SEP sesam 5.1.0.4", True),
-        ("action", "none of our VM backups have run since tuesday.", True),
-        ("action", "seit drei Nächten laufen die Sicherungen vom Fileserver nicht durch.", True),
-        (
-            "action",
-            "wie lege ich einen zweiten Datenspeicher auf unserer QNAP an? Ich habe es über "
-            "den Assistenten versucht.",
-            True,
-        ),
-        ("action", "Wie stell ich die Aufbewahrungszeit auf 30 Tage um?", True),
-        ("action", "Wie lange dauert das noch?", False),
-        ("classification", "eine Navigationsfrage: Wo finde ich die Liste?", True),
-        ("classification", "Lizenzfrage zu unseren Clients", True),
-        ("classification", "Die Statusabfrage im Dashboard ist leer.", False),
-        (
-            "error_message",
-            'Beim Zurückspielen der Sicherung kommt "Medium nicht lesbar" und dann bricht es ab.',
-            True,
-        ),
-        ("error_message", 'Danach kommt "Sicherung erfolgreich beendet" im Protokoll.', False),
-        (
-            "error_message",
-            'Beim Zurückspielen kommt nach ein paar Minuten "Medium nicht lesbar".',
-            True,
-        ),
-        ("action", "Die Sicherungen laufen seit Montag nich durch.", True),
-    ],
-)
-def test_what_names_an_item_of_missing_information_rev7(field: str, text: str, named: bool) -> None:
-    assert (field not in missing_info(text)) is named
 
 
 def test_a_disclaimer_or_a_stamped_log_does_not_decide_the_language() -> None:
