@@ -428,6 +428,31 @@ def test_a_call_on_a_closed_ticket_opens_a_linked_one(hdesk: Desk, tmp_path: Pat
     assert old["ticket_number"] in body_of(outbox(hdesk)[-1]["raw"])
 
 
+@pytest.mark.parametrize("action", ["solve", "close"])
+def test_a_call_made_before_the_solve_or_close_is_only_recorded(
+    hdesk: Desk, tmp_path: Path, action: str
+) -> None:
+    """Hotline logs come in after the fact. A call at 12:05 ("it works, close it"),
+    imported after the close at 12:30, opened a new accepted ticket and mailed the
+    customer; one before a solve reopened the ticket (review finding). It is recorded
+    on the ticket, which stays as it is, and nobody is mailed."""
+    from sepdesk.tickets.actions import apply
+
+    _, first = run(hdesk, write_csv(tmp_path / "a.csv", [row("B1")]))
+    ref = first[0].ticket or ""
+    apply(hdesk, ref, action, datetime(2026, 11, 23, 11, 30, tzinfo=UTC), "eng")  # 12:30
+    mails = len(outbox(hdesk))
+    call = row("B2", started_at="2026-11-23T12:05:00", severity="1", ticket=ref, engineer="anna")
+    _, results = run(hdesk, write_csv(tmp_path / "b.csv", [call]), at=AT + timedelta(hours=2))
+    assert results[0].outcome == "appended"
+    t = tickets.find(hdesk.db, ref)
+    assert (t["status"], t["severity"]) == ({"solve": "solved", "close": "closed"}[action], 2)
+    assert hdesk.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
+    assert len(outbox(hdesk)) == mails
+    calls = "SELECT count(*) FROM messages WHERE ticket_id = ? AND kind = 'phone'"
+    assert hdesk.db.execute(calls, [t["id"]]).fetchone()[0] == 2
+
+
 def test_a_call_on_a_waiting_ticket_wakes_it(hdesk: Desk, tmp_path: Path) -> None:
     from sepdesk.tickets.actions import apply
 

@@ -202,9 +202,12 @@ def append_call(ctx: CallImport, batch: Batch, ticket: dict[str, Any], row: Call
     """
     assert row.started_at is not None
     started = to_db(row.started_at)
-    _reopen(ctx, batch, ticket, row)
+    settled = before_ending(ticket, row.started_at)
+    if not settled:
+        _reopen(ctx, batch, ticket, row)
     _call_rows(ctx, batch, ticket["id"], row, started)
-    _raise_severity(ctx, batch, ticket, row)
+    if not settled:
+        _raise_severity(ctx, batch, ticket, row)
     engineer = row.get("engineer")
     if engineer and row.started_at < clock_start(ticket):
         # A call before the request came (or before its reopening restarted the clock)
@@ -219,6 +222,18 @@ def append_call(ctx: CallImport, batch: Batch, ticket: dict[str, Any], row: Call
         event = tickets.event_values(ticket["id"], started, engineer, "responded", detail)
         batch.add("events", event)
     return ""
+
+
+def before_ending(ticket: dict[str, Any], started_at: datetime) -> bool:
+    """Whether a call on a solved or closed ticket was made before it was solved or closed.
+
+    Hotline logs are imported after the fact: such a call was part of the case its solve
+    or close settled (often the very call that settled it), so it is recorded on the
+    ticket and neither reopens it nor opens a linked one (review finding: a "works now,
+    close it" call imported later opened a new accepted ticket and mailed the customer).
+    A customer's mail is different: one waiting in the queue had not been seen."""
+    ended = {"solved": ticket["solved_at"], "closed": ticket["closed_at"]}.get(ticket["status"])
+    return bool(ended) and started_at < from_db(ended)
 
 
 def _reopen(ctx: CallImport, batch: Batch, ticket: dict[str, Any], row: CallRow) -> None:

@@ -369,8 +369,11 @@ def _decide(run: _Run, row: CallRow) -> RowResult | _Plan:
 
 def _closed_for(run: _Run, target: dict[str, Any], row: CallRow) -> bool:
     """Whether a call on ``target`` opens a linked ticket rather than being appended: the
-    mail path's rule (closed, or solved more than ``reopen_days`` before the call)."""
+    mail path's rule (closed, or solved more than ``reopen_days`` before the call). A
+    call made before the ticket was solved or closed is only recorded on it."""
     assert row.started_at is not None
+    if calls.before_ending(target, row.started_at):
+        return False
     status = target["status"]
     if status == "solved":
         return not reopen_window_open(run.ctx.desk, target, row.started_at)
