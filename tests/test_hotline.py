@@ -633,6 +633,28 @@ def test_mixed_file_good_rows_go_in_bad_rows_to_rejects(hdesk: Desk, tmp_path: P
     assert len(why) == 5 and "mixed.csv.rejects.csv" in reasons[1]
 
 
+def test_an_unwritable_rejects_folder_neither_stops_the_import_nor_hides_rows(
+    hdesk: Desk, tmp_path: Path
+) -> None:
+    """A read-only input folder stopped the import at its first bad row with one error
+    line: the rows of that batch after it committed but never reported, the later
+    batches never imported (review finding). Every row is imported or reported; the
+    summary says why there is no rejects file."""
+    rows = [row(f"U{n}", severity="X" if n == 2 else "2") for n in range(1, 13)]
+    src = write_csv(tmp_path / "calls.csv", rows)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the rejects folder should be")
+    results: list[RowResult] = []
+    summary = import_file(
+        hdesk, src, AT, on_result=results.append, batch_size=5, rejects_base=blocked / "x.csv"
+    )
+    assert [r.call_uid for r in results] == [f"U{n}" for n in range(1, 13)]
+    assert [r.outcome for r in results].count("new_ticket") == 11
+    assert results[1].outcome == "rejected" and count(hdesk, "tickets") == 11
+    assert summary.rejects_file is None and summary.rejected == 1
+    assert "no rejects file" in summary.text() and "not-a-folder" in summary.text()
+
+
 def test_fixed_rejects_reimport_leaves_every_rejects_file_in_place(
     hdesk: Desk, tmp_path: Path
 ) -> None:

@@ -232,8 +232,10 @@ def before_ending(ticket: dict[str, Any], started_at: datetime) -> bool:
     ticket and neither reopens it nor opens a linked one (review finding: a "works now,
     close it" call imported later opened a new accepted ticket and mailed the customer).
     A customer's mail is different: one waiting in the queue had not been seen."""
-    ended = {"solved": ticket["solved_at"], "closed": ticket["closed_at"]}.get(ticket["status"])
-    return bool(ended) and started_at < from_db(ended)
+    ended: str | None = {"solved": ticket["solved_at"], "closed": ticket["closed_at"]}.get(
+        ticket["status"]
+    )
+    return ended is not None and started_at < from_db(ended)
 
 
 def _reopen(ctx: CallImport, batch: Batch, ticket: dict[str, Any], row: CallRow) -> None:

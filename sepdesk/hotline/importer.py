@@ -31,6 +31,7 @@ no rows, no mail, no rejects file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -79,6 +80,7 @@ class ImportSummary:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     rejects_file: str | None = None
     reasons_file: str | None = None
+    rejects_error: str | None = None  # why the rejects files could not be written
 
     @property
     def rows(self) -> int:
@@ -98,6 +100,8 @@ class ImportSummary:
             line += f"; rejected rows in {self.rejects_file}"
         if self.reasons_file:
             line += f", why in {self.reasons_file}"
+        if self.rejects_error:
+            line += f"; no rejects file ({self.rejects_error}): the rejected rows are listed above"
         return line
 
 
@@ -143,6 +147,7 @@ class _Rejects:
         self._lines = 0  # lines written to the rejects file so far
         self.path: Path | None = None
         self.reasons: Path | None = None
+        self.error: str | None = None
 
     def _open(self) -> tuple[IO[bytes], IO[str]]:
         """Create both files under the first free pair of names (exclusively: another
@@ -155,10 +160,12 @@ class _Rejects:
                 continue
             try:
                 why = reasons.open("x", encoding="utf-8", newline="\n")
-            except FileExistsError:
+            except OSError as exc:
                 data.close()
                 path.unlink()  # our own, still empty
-                continue
+                if isinstance(exc, FileExistsError):
+                    continue
+                raise
             self.path, self.reasons = path, reasons
             data.write(self.header)
             why.write(_heading(self.source, path, self.stamp))
@@ -168,6 +175,15 @@ class _Rejects:
     def add(self, row: CallRow, reason: str) -> None:
         if not self.enabled:
             return
+        try:
+            self._write(row, reason)
+        except OSError as exc:
+            # A read-only folder stopped the import at its first bad row: later rows
+            # committed but never reported, the rest never imported (review finding).
+            # Every row is in the report anyway; the import goes on without the files.
+            self.enabled, self.error = False, f"{exc.filename or self.base}: {exc.strerror}"
+
+    def _write(self, row: CallRow, reason: str) -> None:
         if self._data is None or self._why is None:
             self._data, self._why = self._open()
             self._lines = 1
@@ -183,10 +199,19 @@ class _Rejects:
         """Finish both files; returns their paths, or (None, None) when none was written."""
         if self._data is None or self._why is None:
             return None, None
-        for f in (self._data, self._why):
-            f.flush()
-            os.fsync(f.fileno())
-            f.close()
+        files, self._data, self._why = (self._data, self._why), None, None
+        try:
+            for f in files:
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:  # a full disk: the report still lists every row
+            self.error = self.error or f"{self.path}: {exc.strerror}"
+        finally:
+            for f in files:
+                with contextlib.suppress(OSError):
+                    f.close()
+        if self.error:
+            return None, None
         return str(self.path), str(self.reasons)
 
 
@@ -272,6 +297,7 @@ def import_file(
                         on_result(result)
         finally:
             summary.rejects_file, summary.reasons_file = rejects.close()
+            summary.rejects_error = rejects.error
     return summary
 
 
