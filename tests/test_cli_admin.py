@@ -453,6 +453,48 @@ def test_ingest_refuses_a_date_header_out_of_range_and_goes_on(tmp_path: Path) -
     assert [r["outcome"] for r in records] == ["error", "new_ticket"]
 
 
+def test_ingest_takes_only_the_header_of_a_huge_file_and_goes_on(tmp_path: Path) -> None:
+    """A gigabyte file (an mbox export) was read whole, then SQLite's "string or blob too
+    big" stopped the run: no record printed for the file already in, the next never
+    ingested (review finding). Now its header is quarantined and the run goes on."""
+    cfg = write_toml(
+        tmp_path / "s.toml",
+        {"database": {"path": str(tmp_path / "d.db")}, "smtp": {"max_message_bytes": 50000}},
+    )
+    huge = tmp_path / "huge.eml"
+    with huge.open("wb") as f:
+        f.write(b"From: a@customer.example\r\nMessage-ID: <huge@customer.example>\r\n\r\n")
+        f.truncate(3 * 10**9)  # sparse: nothing reads more than the limit of it
+    args = ["ingest", "--received-at", "2026-11-03T10:30", "--json"]
+    result = run(cfg, *args, str(MAILS[0]), str(huge), str(MAILS[1]))
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert [r["outcome"] for r in records] == ["new_ticket", "quarantined", "new_ticket"]
+    assert "3000000000 bytes over the limit of 50000" in records[1]["reason"]
+
+
+def test_ingest_reports_a_database_error_per_file_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sepdesk.intake import files
+
+    cfg = write_toml(tmp_path / "s.toml", {"database": {"path": str(tmp_path / "d.db")}})
+    real = files.store_raw
+
+    def failing(db: Any, **kw: Any) -> Any:
+        if b"ERP" in kw["raw"]:
+            raise sqlite3.DataError("string or blob too big")
+        return real(db, **kw)
+
+    monkeypatch.setattr(files, "store_raw", failing)
+    result = run(cfg, "ingest", "--received-at", "2026-11-03T10:30", "--json", *map(str, MAILS[:2]))
+    assert result.exit_code == 1
+    records = json.loads(result.stdout)
+    assert [r["outcome"] for r in records] == ["error", "new_ticket"]
+    assert records[0]["reason"] == f"{MAILS[0]}: cannot store: string or blob too big"
+    assert result.stderr.count("\n") == 1
+
+
 def test_init_then_the_same_commands_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     cfg = write_toml(tmp_path / "s.toml", {"database": {"path": "var/sepdesk.db"}})

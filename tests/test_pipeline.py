@@ -11,6 +11,7 @@ import pytest
 
 from sepdesk.contracts import import_csv
 from sepdesk.desk import Desk
+from sepdesk.errors import InputError
 from sepdesk.intake.files import ingest_file
 from sepdesk.intake.store import store_raw
 from sepdesk.outbound.outbox import raw_of
@@ -245,8 +246,17 @@ def test_oversize_file_is_quarantined(desk: Desk, tmp_path: Path) -> None:
         **{**desk.settings.__dict__, "smtp": desk.settings.smtp.__class__(max_message_bytes=100)}
     )
     big = tmp_path / "big.eml"
-    big.write_bytes(b"From: a@b.de\nSubject: x\n\n" + b"y" * 500)
+    big.write_bytes(b"From: a@b.de\nSubject: x\nMessage-ID: <big@b.de>\n\n" + b"y" * 500)
     assert ingest_file(desk, big, T0).outcome == "quarantined"
+    # Only the header is stored (a gigabyte file was read and stored whole, and SQLite's
+    # "string or blob too big" stopped the run: review finding); the entry names the file.
+    raw, message_id = desk.db.execute("SELECT raw, message_id FROM intake").fetchone()
+    assert raw == b"From: a@b.de\nSubject: x\nMessage-ID: <big@b.de>\n\n"
+    assert message_id == "big@b.de"
+    (reason,) = desk.db.execute("SELECT reason FROM quarantine").fetchone()
+    assert "message too large: 548 bytes over the limit of 100" in reason and str(big) in reason
+    with pytest.raises(InputError, match="ingest the file again"):
+        runner.retry(desk, 1, T0)
 
 
 def test_mail_without_message_id_is_deduplicated_by_digest(desk: Desk, tmp_path: Path) -> None:

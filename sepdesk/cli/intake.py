@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -51,12 +52,15 @@ def ingest(
         try:
             rec = ingest_file(desk, Path(name), when)
             records.append(rec.__dict__)
-        except InputError as exc:
+        except (InputError, sqlite3.Error) as exc:
             # The record keeps the report one per file; the error is also said where
-            # every error goes (SPEC §3: one line on stderr naming the file).
+            # every error goes (SPEC §3: one line on stderr naming the file). A database
+            # error too: it stopped the run, and the records of the files already in
+            # were never printed (review finding).
+            why = str(exc) if isinstance(exc, InputError) else f"{name}: cannot store: {exc}"
             failed = True
-            echo_one_line("sepdesk", str(exc))
-            records.append({"file": name, "outcome": "error", "ticket": None, "reason": str(exc)})
+            echo_one_line("sepdesk", why)
+            records.append({"file": name, "outcome": "error", "ticket": None, "reason": why})
     emit(ctx, records, ["file", "outcome", "ticket", "reason"], {"reason": 70, "file": 50})
     if failed:
         ctx.exit(1)

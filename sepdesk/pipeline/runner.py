@@ -447,7 +447,7 @@ def retry(desk: Desk, quarantine_id: int, at: datetime | None = None) -> Result:
     at = at or now()
     with write_tx(desk.db):
         row = desk.db.execute(
-            "SELECT intake_id, reason FROM quarantine WHERE id = ? AND released_at IS NULL",
+            "SELECT intake_id, reason, source FROM quarantine WHERE id = ? AND released_at IS NULL",
             [quarantine_id],
         ).fetchone()
         if not row or row[0] is None:
@@ -455,8 +455,13 @@ def retry(desk: Desk, quarantine_id: int, at: datetime | None = None) -> Result:
         if str(row[1] or "").startswith(HEADERS_ONLY):
             raise InputError(
                 f"quarantine #{quarantine_id}: only the header of this message is stored"
-                " (it was too large); to process it, raise [smtp] max_message_bytes and move"
-                " the message from the IMAP quarantine folder back to the watched folder"
+                " (it was too large); to process it, raise [smtp] max_message_bytes and"
+                + (
+                    " ingest the file again (named in the entry's reason)"
+                    if row[2] == "file"
+                    else " move the message from the IMAP quarantine folder back to the"
+                    " watched folder"
+                )
             )
         desk.db.execute(
             "UPDATE quarantine SET released_at = ? WHERE id = ?", [to_db(at), quarantine_id]
