@@ -112,6 +112,25 @@ def test_show_prints_the_entry_and_writes_the_raw_bytes(desk: Desk, tmp_path: Pa
     assert folder.exit_code == 1 and "Is a directory" in folder.output
 
 
+def test_a_mail_nested_too_deep_keeps_its_message_id_and_sender(desk: Desk, tmp_path: Path) -> None:
+    """Its structure cannot be parsed, its header can: the entry showed message_id "-"
+    and no sender (review finding)."""
+    nested = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (n, n)
+        for n in range(1200)
+    )
+    mail = tmp_path / "deep.eml"
+    mail.write_bytes(
+        b"From: Anna Berg <anna@example.org>\r\nTo: support@sep.example\r\n"
+        b"Subject: deep\r\nMessage-ID: <deep-1@example.org>\r\nMIME-Version: 1.0\r\n" + nested
+    )
+    assert ingest_file(desk, mail, T0).outcome == "quarantined"
+    [entry] = entries(desk)
+    assert "nesting too deep" in entry["reason"]
+    shown = json.loads(cli(desk, tmp_path, "quarantine", "show", str(entry["id"]), "--json").stdout)
+    assert (shown["message_id"], shown["from"]) == ("deep-1@example.org", "anna@example.org")
+
+
 def test_a_quarantined_mail_is_logged_as_a_warning(
     desk: Desk, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -25,6 +25,7 @@ from sepdesk.errors import InputError
 from sepdesk.instants import db_to_local
 from sepdesk.intake.files import ingest_file
 from sepdesk.pipeline import runner
+from sepdesk.pipeline.parse import header_identity
 
 
 @click.command()
@@ -161,6 +162,7 @@ def quarantine_show(
         "source": entry["source"],
         "source_ref": entry["source_ref"],
         "mail_from": entry["mail_from"],
+        "from": header_identity(data)[1],  # the header's From (mail_from: the envelope's)
         "rcpt_to": json.loads(entry["rcpt_to"] or "[]"),
         "size": entry["size"],
         "message_id": entry["message_id"],

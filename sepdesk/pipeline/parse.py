@@ -14,6 +14,7 @@ import codecs
 import contextlib
 import email
 import email.errors
+import email.parser
 import email.policy
 import email.utils
 import hashlib
@@ -881,6 +882,20 @@ def _header_fields(msg: Message, raw: bytes) -> dict[str, Any]:
         "headers": headers,
         "defects": defects,  # not a ParsedMail field: parse_mail joins them to the rest
     }
+
+
+def header_identity(raw: bytes) -> tuple[str | None, str]:
+    """(Message-ID, From address) read from the header alone: for a mail whose structure
+    cannot be parsed (a thousand nested parts), whose quarantine entry showed neither
+    though its header was readable (review finding). (None, "") where it is not."""
+    head = leading_junk_skipped(raw)[0]
+    try:
+        msg = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+        ids = _msgids(str(msg.get("message-id", "")))
+        froms = _addresses([str(v) for v in msg.get_all("from", [])])
+    except Exception:  # a header even this cannot read: nothing to tell
+        return None, ""
+    return (ids[0] if ids else None), (froms[0][1] if froms else "")
 
 
 def parse_mail(raw: bytes) -> ParsedMail:

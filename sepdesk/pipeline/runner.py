@@ -21,7 +21,7 @@ from sepdesk.errors import InputError, NotFound
 from sepdesk.instants import from_db, now, to_db
 from sepdesk.pipeline.bounces import is_bounce
 from sepdesk.pipeline.customer import versioned_index
-from sepdesk.pipeline.parse import ParseError, parse_mail
+from sepdesk.pipeline.parse import ParseError, header_identity, parse_mail
 from sepdesk.pipeline.steps import is_copy, run_steps
 from sepdesk.pipeline.work import Work
 from sepdesk.store import write_tx
@@ -302,7 +302,8 @@ def _process_row(desk: Desk, row: dict, work: Work) -> None:
             run_steps(work)
             _mark_done(work)
     except ParseError as exc:
-        _quarantine(desk, row, f"unparseable: {exc}", work.at, work.steps)
+        message_id = header_identity(row["raw"])[0]
+        _quarantine(desk, row, f"unparseable: {exc}", work.at, work.steps, message_id)
     except Exception as exc:  # the fence: one bad message never stops the runner
         if storage_fault(exc):  # the disk's fault, not the message's: the batch is retried
             raise
