@@ -314,3 +314,71 @@ def test_a_due_reads_as_a_date_a_customer_knows_and_as_iso(lang: str, iso: str, 
     comes first; the ISO instant (with its offset) stays beside it."""
     assert readable_instant(lang, iso) == text
     assert f"{text} ({iso})" in severity_line(lang, 2, iso)
+
+
+SMIME = (
+    b"From: Pieter Dekker <p.dekker@vandijk-logistiek.nl>\r\nTo: support@sep.example\r\n"
+    b"Subject: Restore fails\r\nMessage-ID: <smime-1@vandijk-logistiek.nl>\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"\r\n'
+    b"Content-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHA6CAMIACAQAxggFM\r\n"
+)
+PDF_ONLY = (
+    b"From: Pieter Dekker <p.dekker@vandijk-logistiek.nl>\r\nTo: support@sep.example\r\n"
+    b"Subject: see log\r\nMessage-ID: <pdf-1@vandijk-logistiek.nl>\r\nMIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+    b'Content-Type: application/pdf; name="log.pdf"\r\nContent-Transfer-Encoding: base64\r\n'
+    b'Content-Disposition: attachment; filename="log.pdf"\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n'
+)
+
+
+def test_an_encrypted_mail_is_said_to_be_unreadable_to_team_and_customer(desk: Desk) -> None:
+    """An S/MIME (or PGP, or winmail.dat) mail became an empty ticket: the team notice
+    ended with nothing, the customer was asked for everything (review finding)."""
+    t = ticket(desk, feed(desk, SMIME, T0).ticket or "")
+    [reply] = replies(desk, t["id"])
+    assert "We could not read your message: it is encrypted" in body(reply)
+    [notice] = outbox(desk, ticket_id=t["id"], kind="team_notice")
+    text = body(notice)
+    assert "Attachments: smime.p7m (application/pkcs7-mime, " in text
+    assert "no readable text: the message is encrypted or signed as a whole (S/MIME)" in text
+    assert f"tickets show {t['ticket_number']} --raw --message 'smime-1@" in text
+    steps = desk.db.execute("SELECT steps FROM intake").fetchone()[0]
+    assert "no readable text: the message is encrypted" in steps
+
+
+def test_an_attachment_only_mail_lists_its_attachments_and_reads_as_readable(
+    desk: Desk,
+) -> None:
+    t = ticket(desk, feed(desk, PDF_ONLY, T0).ticket or "")
+    [reply] = replies(desk, t["id"])
+    assert "could not read" not in body(reply)
+    [notice] = outbox(desk, ticket_id=t["id"], kind="team_notice")
+    assert "Attachments: log.pdf (application/pdf, " in body(notice)
+    assert "(no text)" in body(notice)
+
+
+def test_tickets_show_raw_writes_an_incoming_mail(desk: Desk, tmp_path: Path) -> None:
+    """No command reached the mail a team notice said nothing of (review finding)."""
+    from click.testing import CliRunner
+
+    from sepdesk.cli import main
+    from tests.conftest import write_toml
+
+    first = feed(desk, SMIME, T0).ticket or ""
+    raw2, _ = mail(CUSTOMER, f"Re: [SEP {first}] log", "the log again", headers={})
+    feed(desk, raw2, T0 + timedelta(minutes=5))
+    main._register()
+    cfg = write_toml(tmp_path / "c.toml", {"database": {"path": desk.settings.database.path}})
+
+    def show(*args: str) -> Any:
+        return CliRunner().invoke(main.cli, ["tickets", "show", first, *args, "--config", str(cfg)])
+
+    assert show("--raw").stdout_bytes == SMIME
+    out = tmp_path / "m.eml"
+    written = show("--raw", "--message", "<smime-1@vandijk-logistiek.nl>", "--out", str(out))
+    assert written.exit_code == 0 and out.read_bytes() == SMIME
+    assert out.stat().st_mode & 0o777 == 0o600
+    missing = show("--raw", "--message", "nope@x")
+    assert missing.exit_code == 1 and "no stored mail for message nope@x" in missing.output
+    assert show("--out", str(out)).exit_code == 2

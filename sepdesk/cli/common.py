@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -299,3 +300,17 @@ class FencedGroup(click.Group):
 
 def stderr(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+def write_raw(data: bytes, out: Path | None, what: str) -> None:
+    """A customer's raw mail to stdout, or to ``out``: a new file readable by its owner
+    only (0600, as a backup is) whatever the umask; an existing file keeps its mode."""
+    if out is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "wb") as f:
+        f.write(data)
+    click.echo(f"{what}: {len(data)} bytes written to {out}")

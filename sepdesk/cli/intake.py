@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from sepdesk.cli.common import (
     get_desk,
     json_option,
     option_instant,
+    write_raw,
 )
 from sepdesk.errors import InputError
 from sepdesk.instants import db_to_local
@@ -118,14 +117,6 @@ def quarantine_retry(ctx: click.Context, quarantine_id: int) -> None:
         click.echo(f"quarantine #{quarantine_id}: {' '.join(text.split())}")
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write a customer's mail to a new file readable by its owner only (0600, as a
-    backup is), whatever the umask; an existing file keeps the mode it has."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(fd, "wb") as f:
-        f.write(data)
-
-
 @quarantine.command("show")
 @click.argument("quarantine_id", type=ROW_ID)
 @click.option("--raw", is_flag=True, help="Write the stored message bytes instead of the fields.")
@@ -147,13 +138,7 @@ def quarantine_show(
     entry = runner.quarantine_entry(desk, quarantine_id)
     data = bytes(entry["raw"] or b"")
     if raw:
-        if out is None:
-            sys.stdout.flush()
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-        else:
-            _write_private(out, data)
-            click.echo(f"quarantine #{quarantine_id}: {len(data)} bytes written to {out}")
+        write_raw(data, out, f"quarantine #{quarantine_id}")
         return
     tz = desk.tz
     record = {

@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -18,8 +19,10 @@ from sepdesk.cli.common import (
     get_desk,
     json_option,
     option_instant,
+    write_raw,
 )
-from sepdesk.errors import InputError
+from sepdesk.desk import Desk
+from sepdesk.errors import InputError, NotFound
 from sepdesk.instants import db_to_local, local_iso, now, to_db
 from sepdesk.pipeline import commands as mail_commands
 from sepdesk.sla.breach import ticket_breached
@@ -122,12 +125,41 @@ def list_(
 
 @tickets_group.command("show")
 @click.argument("ref")
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Write the raw mail of one of its incoming messages (attachments included).",
+)
+@click.option(
+    "--message",
+    "message_id",
+    default=None,
+    help="With --raw: the message by its message_id (default: the first mail).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),  # a folder: a bad file (exit 1), as for backup
+    default=None,
+    help="With --raw: write the bytes to this file instead of stdout.",
+)
 @json_option
 @click.pass_context
-def show(ctx: click.Context, ref: str, as_json: bool) -> None:
+def show(
+    ctx: click.Context,
+    ref: str,
+    raw: bool,
+    message_id: str | None,
+    out: Path | None,
+    as_json: bool,
+) -> None:
     """Show one ticket by ticket number or Call ID."""
+    if (out is not None or message_id is not None) and not raw:
+        raise click.UsageError("--message and --out go with --raw", ctx)
     desk = get_desk(ctx)
     ticket = tickets.find(desk.db, ref)
+    if raw:
+        write_raw(_raw_mail(desk, ticket, message_id), out, ticket["ticket_number"])
+        return
     rec = tickets.record(desk.db, ticket, desk.tz, now())
     if not as_json:
         rec["events"] = [
@@ -142,6 +174,24 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
             )
         ]
     emit(ctx, rec)
+
+
+def _raw_mail(desk: Desk, ticket: dict[str, Any], message_id: str | None) -> bytes:
+    """The stored bytes of a ticket's incoming mail: an encrypted or attachment-only mail
+    showed the team nothing and no command reached it (review finding)."""
+    sql = (
+        "SELECT i.raw FROM messages m JOIN intake i ON i.id = m.intake_id"
+        " WHERE m.ticket_id = ? AND m.direction = 'in'"
+    )
+    args: list[Any] = [ticket["id"]]
+    if message_id is not None:
+        sql += " AND m.message_id = ?"
+        args.append(message_id.strip().strip("<>"))
+    row = desk.db.execute(sql + " ORDER BY m.id LIMIT 1", args).fetchone()
+    if row is None:
+        which = f"message {message_id}" if message_id else "an incoming mail"
+        raise NotFound(f"{ticket['ticket_number']}: no stored mail for {which}")
+    return bytes(row[0])
 
 
 def _local_detail(detail: str, tz: str) -> str:

@@ -23,6 +23,7 @@ from sepdesk.outbound.outbox import auto_replies_since, enqueue, queued_mail
 from sepdesk.pipeline.classify import older_versions
 from sepdesk.pipeline.customer import CustomerFacts
 from sepdesk.pipeline.guards import is_automatic_address
+from sepdesk.pipeline.parse import ParsedMail, attachment_list, unreadable
 from sepdesk.pipeline.reply import ReplyFacts, reply_body
 from sepdesk.pipeline.work import Work
 from sepdesk.templates import render
@@ -133,6 +134,7 @@ def reply_facts(
         current_version=s.policy.current_version,
         old_versions=older_versions(versions, s.policy.current_version),
         desk_name=s.desk.name,
+        unreadable=bool(unreadable(work.parsed)),
         **kw,
     )
 
@@ -172,6 +174,17 @@ def answer_customer(
     return outbox_id
 
 
+def _notice_text(mail: ParsedMail, ticket: dict[str, Any]) -> str:
+    """The customer's text for the team, or why there is none to show."""
+    why = unreadable(mail)
+    if why:
+        return (
+            f"(no readable text: the message is {why}; its raw mail: sepdesk tickets show"
+            f" {ticket['ticket_number']} --raw --message '{mail.message_id}' --out FILE)"
+        )
+    return mail.text[:4000] or "(no text)"
+
+
 def notify_team(work: Work, ticket: dict[str, Any], event: str) -> None:
     """Announce a new ticket (or a customer follow-up) to the team address."""
     s = work.desk.settings
@@ -194,7 +207,8 @@ def notify_team(work: Work, ticket: dict[str, Any], event: str) -> None:
         verified="yes" if ticket["verified_sender"] else "no",
         due=db_to_local(ticket["first_response_due"], s.desk.timezone) or "-",
         missing=", ".join(json.loads(ticket["missing_info"])) or "-",
-        text=work.parsed.text[:4000],
+        attachments=attachment_list(work.parsed),
+        text=_notice_text(work.parsed, ticket),
     )
     enqueue(
         work.desk.db,

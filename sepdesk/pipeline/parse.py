@@ -88,6 +88,41 @@ class ParsedMail:
         return "\n".join(parts)
 
 
+_SMIME = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
+_TNEF = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
+
+
+def unreadable(mail: ParsedMail) -> str:
+    """Why a mail with no text of its own cannot be read here, or "" (it has text, or
+    its attachments are ordinary files). An encrypted or Outlook TNEF mail became an
+    empty ticket that asked the customer for everything and told the team nothing
+    (review finding)."""
+    if mail.text.strip().startswith("-----BEGIN PGP MESSAGE-----"):
+        return "encrypted (PGP)"
+    if mail.text.strip():
+        return ""
+    if mail.content_type in _SMIME:
+        return "encrypted or signed as a whole (S/MIME)"
+    if mail.content_type == "multipart/encrypted":
+        return "encrypted (PGP/MIME)"
+    if any(
+        a.content_type in _TNEF or a.filename.lower() == "winmail.dat" for a in mail.attachments
+    ):
+        return "in Outlook's TNEF format (winmail.dat)"
+    return ""
+
+
+def attachment_list(mail: ParsedMail) -> str:
+    """The attachments as "name (type, N bytes)", joined by "; " ("-" when none)."""
+    return (
+        "; ".join(
+            f"{a.filename or '(no name)'} ({a.content_type}, {a.size} bytes)"
+            for a in mail.attachments
+        )
+        or "-"
+    )
+
+
 _MSGID = re.compile(r"<([^<>\s]+)>")
 
 

@@ -24,6 +24,7 @@ class ReplyFacts:
     due: str | None = None  # local ISO text, or None when no SLA clock runs
     due_passed: bool = False  # the due was over when the mail answered came in
     missing: tuple[str, ...] = ()
+    unreadable: bool = False  # the message is encrypted or TNEF: nothing of it was read
     critical: bool = False
     old_versions: tuple[str, ...] = ()
     current_version: str = ""
@@ -99,6 +100,8 @@ def _work_blocks(f: ReplyFacts) -> list[str]:
         blocks.append(severity_line(lang, f.severity, f.due, f.due_passed))
     if f.ambiguous:
         blocks.append(render(lang, "ambiguous"))
+    if f.unreadable:
+        blocks.append(render(lang, "unreadable"))
     if f.missing:
         labels = table(lang, "fields")
         items = "\n".join(f"- {labels.get(m, m)}" for m in f.missing)

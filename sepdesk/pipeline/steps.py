@@ -13,7 +13,15 @@ from sepdesk.pipeline.bounces import is_bounce
 from sepdesk.pipeline.conversation import belongs_to, referred_tickets
 from sepdesk.pipeline.followup import handle_follow_up, open_beside
 from sepdesk.pipeline.opening import open_from_mail
-from sepdesk.pipeline.parse import ParsedMail, ParseError, blank_line, parse_mail, parts_digest
+from sepdesk.pipeline.parse import (
+    ParsedMail,
+    ParseError,
+    attachment_list,
+    blank_line,
+    parse_mail,
+    parts_digest,
+    unreadable,
+)
 from sepdesk.pipeline.staff import handle_staff, staff_sender
 from sepdesk.pipeline.work import Work
 
@@ -26,6 +34,11 @@ def step_parse(work: Work) -> None:
     m = work.mail
     # The Message-ID goes onto the intake row with its outcome (runner._mark_done).
     found = f"from {m.from_addr or '?'}; message-id {m.message_id}"
+    if m.attachments:
+        found += f"; attachments: {attachment_list(m)}"
+    why = unreadable(m)
+    if why:
+        found += f"; no readable text: the message is {why}"
     # What was wrong with the MIME is kept with the outcome, and on the ticket (runner).
     work.decide("parse", found + (f"; MIME defects: {', '.join(m.defects)}" if m.defects else ""))
 
