@@ -1216,6 +1216,23 @@ def test_an_engineers_mail_that_fails_authentication_is_not_dropped_in_silence(
     assert ticket(desk, t["ticket_number"])["first_response_at"] is None
 
 
+def test_the_authenticated_resend_of_a_refused_reply_is_relayed(desk: Desk) -> None:
+    """Black-box review: sent again authenticated, as the notice asks, the very same
+    reply was taken for an autoresponder repeating itself (the refused copy counted as
+    said) and dropped; the customer got nothing and the clock ran on."""
+    t, _ = opened(desk)
+    subject, words = f"Re: [SEP {t['ticket_number']}] Restore", "Please send the sm_main.log."
+    refused, _ = mail(ENGINEER, subject, words, name="Anna Berg")
+    assert feed(desk, refused, T0 + timedelta(minutes=30)).outcome == "ignored"
+    result = feed(desk, engineer_mail(subject, words)[0], T0 + timedelta(minutes=35))
+    assert result.reason.endswith(f"relayed to {CUSTOMER}")
+    [relay] = outbox(desk, kind="relay")
+    text = email.message_from_bytes(relay["raw"], policy=email.policy.default).get_content()
+    assert words in text
+    answered = ticket(desk, t["ticket_number"])["first_response_at"]
+    assert from_db(answered) == T0 + timedelta(minutes=35)
+
+
 def test_notices_of_failed_authentication_keep_to_the_daily_limit_and_the_loop_guards(
     tmp_path: Path,
 ) -> None:

@@ -18,7 +18,7 @@ from sepdesk.pipeline.customer import CustomerFacts, facts_for, facts_for_number
 from sepdesk.pipeline.customers import contract_state
 from sepdesk.pipeline.engineer import unverified_notice
 from sepdesk.pipeline.opening import REPLY_KINDS, emergency_used, open_from_mail
-from sepdesk.pipeline.repeats import said_before
+from sepdesk.pipeline.repeats import UNVERIFIED, said_before
 from sepdesk.pipeline.staff import auth_failure
 from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import reopen_clock, restart_clock
@@ -280,7 +280,7 @@ def _unverified_staff(work: Work, ticket: dict[str, Any]) -> None:
     answer (sent from an account the MX does not sign for) left the customer
     unanswered and the ticket breaching while the engineer thought it answered.
     """
-    _store(work, ticket, kind="unverified")
+    _store(work, ticket, kind=UNVERIFIED)
     sender = work.parsed.from_addr
     why = auth_failure(work.desk.settings, work.parsed)
     tickets.add_event(

@@ -6,6 +6,10 @@ each customer follow-up was a team notice, each authenticated staff reply was re
 to the customer (review finding). People rarely send the same words twice within a day;
 an autoresponder always does. The second time they are stored on the ticket and passed
 on to no one.
+
+Only copies that went on count: a staff address's mail that failed authentication was
+kept but passed on to no one, and its sender was told to send it again authenticated;
+that resend is no repeat (review finding: it was dropped as an autoresponder).
 """
 
 from __future__ import annotations
@@ -18,24 +22,28 @@ from sepdesk.pipeline.classify import own_text
 from sepdesk.pipeline.work import Work
 
 REPEAT_WINDOW = timedelta(hours=24)
+UNVERIFIED = "unverified"  # the kind of a kept copy that went on to no one
 _LOOKBACK = 3  # the sender's latest messages on the ticket compared (its last reply is one)
 
 
 def said_before(work: Work, ticket: dict[str, Any]) -> bool:
     """Whether this mail's sender wrote the same own words (quoted history aside,
-    whitespace aside) on ``ticket`` within REPEAT_WINDOW before it."""
+    whitespace aside) on ``ticket`` within REPEAT_WINDOW before it, in a copy that was
+    not refused (see the module's docstring)."""
     words = _words(work.parsed.text)
     if not words:
         return False
     rows = work.desk.db.execute(
         "SELECT body FROM messages WHERE ticket_id = ? AND from_addr = ? AND at >= ?"
-        " AND at <= ? AND coalesce(intake_id, -1) != ? ORDER BY id DESC LIMIT ?",
+        " AND at <= ? AND coalesce(intake_id, -1) != ? AND kind != ?"
+        " ORDER BY id DESC LIMIT ?",
         [
             ticket["id"],
             work.parsed.from_addr,
             to_db(work.received_at - REPEAT_WINDOW),
             to_db(work.received_at),
             work.intake_id,
+            UNVERIFIED,
             _LOOKBACK,
         ],
     ).fetchall()
