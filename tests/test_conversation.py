@@ -1030,6 +1030,31 @@ def test_relay_carries_no_quoted_history(desk: Desk, history: str) -> None:
     assert "contract business" not in text
 
 
+@pytest.mark.parametrize("to_customer", [True, False])
+@pytest.mark.parametrize("commands", ["", "#accept\n"])
+def test_a_reply_all_that_reached_the_customer_is_not_relayed_again(
+    desk: Desk, to_customer: bool, commands: str
+) -> None:
+    """Black-box review: an engineer's Reply-All (the customer in To, the desk in Cc) was
+    relayed too, and the customer had the answer twice. It is the answer all the same,
+    and a Call ID it gave, which it did not carry, is told."""
+    raw, _ = mail(CUSTOMER, "Restore fails", "Hello, our restore fails. Please help.")
+    t = ticket(desk, feed(desk, raw, T0).ticket or "")
+    rows = len(outbox(desk))
+    # The customer in To (the desk in Cc), or in Cc under a name and in capitals.
+    cc = {} if to_customer else {"Cc": f"Pieter Dekker <{CUSTOMER.upper()}>"}
+    raw, _ = engineer_mail(f"RE: [SEP {t['ticket_number']}]", f"{commands}Retry.", headers=cc)
+    if to_customer:
+        raw = raw.replace(b"To: support@sep.example", f"To: {CUSTOMER}".encode())
+        raw = raw.replace(b"Subject:", b"Cc: support@sep.example\nSubject:")
+    result = feed(desk, raw, T0 + timedelta(hours=1))
+    assert f"{CUSTOMER} had the mail directly, not relayed" in result.reason
+    new = outbox(desk)[rows:]
+    assert [r["kind"] for r in new] == (["call_accepted"] if commands else [])
+    answered = ticket(desk, t["ticket_number"])["first_response_at"]
+    assert from_db(answered) == T0 + timedelta(hours=1)
+
+
 @pytest.mark.parametrize("text", ["", "We take it from here."])
 def test_accept_by_mail_sends_the_call_id_once(desk: Desk, text: str) -> None:
     raw, _ = mail(CUSTOMER, "Restore fails", "Hello, our restore fails. Please help.")

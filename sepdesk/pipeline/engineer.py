@@ -8,7 +8,8 @@ back and the engineer gets a ``command_error`` mail instead, with nothing
 relayed. Otherwise the engineer's own text (quoted history removed) goes to
 the customer as a human answer (outbox kind ``relay``, ``Auto-Submitted:
 no``) and stops the response clock. A bare ``#accept`` (no text) mails the
-new Call ID instead; either way the customer gets one mail at most.
+new Call ID instead; either way the customer gets one mail at most. An engineer who
+wrote to the customer too (Reply-All) is not relayed again: that mail is the answer.
 
 A staff address's mail on a ticket that failed authentication never comes here
 (sepdesk.pipeline.followup keeps it); ``unverified_notice`` tells that address.
@@ -105,12 +106,31 @@ def _answer(work: Work, ticket: dict[str, Any], text: str, accepted: bool) -> st
     if text and said_before(work, ticket):
         # An engineer's autoresponder answering a customer's (see repeats.py).
         return "the sender's same words again (an autoresponder), not relayed"
+    if text and _addressed(work, to):
+        return _answered_directly(work, ticket, to, accepted)
     if text:
         relay(work, ticket, text, accepted)
         return f"relayed to {to}"
     if accepted:
         return f"accepted, Call ID to {to}" if announce_call_id(work, ticket) else "accepted"
     return None
+
+
+def _addressed(work: Work, to: str) -> bool:
+    """Whether the engineer's mail itself went to ``to`` (a Reply-All keeps the customer
+    in To or Cc): relayed as well, the customer had the answer twice (review finding)."""
+    m = work.parsed
+    return to.lower() in {*m.to, *m.cc}
+
+
+def _answered_directly(work: Work, ticket: dict[str, Any], to: str, accepted: bool) -> str:
+    """The customer has the engineer's mail already: it is the answer (the clock stops),
+    and a Call ID this mail gave, which the engineer's own mail did not carry, is told."""
+    assert work.staff is not None
+    first = record_response(work.desk.db, ticket["id"], work.received_at, work.staff)
+    work.decide("relay", f"none: {to} had the mail{' (first response)' if first else ''}")
+    told = accepted and announce_call_id(work, ticket)
+    return f"{to} had the mail directly, not relayed" + ("; Call ID told" if told else "")
 
 
 def _store(work: Work, ticket: dict[str, Any], kind: str) -> None:
