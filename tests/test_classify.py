@@ -437,6 +437,28 @@ def test_own_text_strips_reply_history() -> None:
     assert own_text(outlook) == "Thanks"
 
 
+@pytest.mark.parametrize(
+    "attribution",
+    ["SEP Support wrote on 30.11.2026 09:00:", "Support schrieb am Mo., 30. Nov. 2026, 09:00:"],
+)
+def test_own_text_drops_an_attribution_and_a_separator_above_history(attribution: str) -> None:
+    """Black-box review: a reply below a quote whose attribution names the date after the
+    sender, and signed above Outlook's separator and header block, was relayed with the
+    attribution line and the separator. The quote's log is history, not a pasted one."""
+    text = (
+        f"{attribution}\n> New ticket: T-2026-000012\n> sm_main: Error: Drive [2] failed\n\n"
+        "Which ONTAP version do you run?\n\nBob\n\n________________________________\n"
+        "From: SEP Support <support@sep.example>\nSent: Monday, November 30, 2026 9:00 AM\n"
+        "To: team@sep.example\n\nWhy: INTERNAL"
+    )
+    assert own_text(text) == "Which ONTAP version do you run?\n\nBob"
+    assert own_text("Thanks.\n\n----------\n-----Original Message-----\nold") == "Thanks."
+    # A colon line with a date that introduces no quote is the writer's own.
+    assert own_text("The job wrote on 30.11.2026 09:00:\nnothing else") == (
+        "The job wrote on 30.11.2026 09:00:\nnothing else"
+    )
+
+
 def test_own_text_keeps_a_log_the_writer_pasted_with_quote_marks() -> None:
     log = "> sm_migrate: Error: Drive [2] reports: Cleaning required\n> STATUS=ERROR MSG=failed"
     pasted = f"The tape copy gives up. From last night's log:\n\n{log}\n\nsesam 5.1.0.4"

@@ -1030,6 +1030,27 @@ def test_relay_carries_no_quoted_history(desk: Desk, history: str) -> None:
     assert "contract business" not in text
 
 
+def test_a_reply_below_a_quote_is_relayed_without_attribution_or_separator(desk: Desk) -> None:
+    """Black-box review: a plain-text reply written below the quoted team notice, whose
+    attribution names the date after the sender, and signed above Outlook's separator
+    and header block, reached the customer with both the attribution and the separator."""
+    t, _ = opened(desk)
+    body = (
+        "SEP Support wrote on 02.11.2026 09:00:\n> New ticket: T-2026-000001\n"
+        "> Customer: 120994, contract business (current)\n\n"
+        "Which ONTAP version do you run?\n\nAnna\n\n________________________________\n"
+        "From: SEP Support <support@sep.example>\nSent: Monday, November 2, 2026 9:00 AM\n"
+        "To: team@sep.example\n\nWhy: INTERNAL-DETAIL\n"
+    )
+    feed(desk, engineer_mail(f"Re: [SEP {t['ticket_number']}]", body)[0], T0 + timedelta(hours=1))
+    [relay] = outbox(desk, kind="relay")
+    raw = email.message_from_bytes(relay["raw"], policy=email.policy.default).get_content()
+    text = raw.replace("\r\n", "\n")
+    assert text.startswith("Which ONTAP version do you run?\n\nAnna\n\n--\n")
+    for leaked in ("wrote on", "____", "INTERNAL-DETAIL", "contract business", "Sent:"):
+        assert leaked not in text, leaked
+
+
 @pytest.mark.parametrize("to_customer", [True, False])
 @pytest.mark.parametrize("commands", ["", "#accept\n"])
 def test_a_reply_all_that_reached_the_customer_is_not_relayed_again(

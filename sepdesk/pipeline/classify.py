@@ -84,8 +84,9 @@ def bounded(text: str) -> str:
 def own_text(text: str, *, keep_outlook_blocks: bool = False, keep_forwards: bool = True) -> str:
     """The sender's own text: quoted reply history removed, forwarded messages kept.
 
-    History is every "> " line, and everything from an "-----Original Message-----" or
-    "On ... wrote:" line or an Outlook header block (From/Von then Sent/Gesendet) on. Such a
+    History is every "> " line (and an attribution line above them: "X wrote on DATE:"),
+    and everything from an "-----Original Message-----" or "On ... wrote:" line or an
+    Outlook header block (From/Von then Sent/Gesendet) on. Such a
     block is kept when the writer announces a forward above it, or ``keep_outlook_blocks``
     is set (the subject says FW/WG): a forwarded report is the customer's request.
     Without ``keep_forwards`` (what an engineer's reply relays to a customer) a forwarded
@@ -108,11 +109,12 @@ def own_text(text: str, *, keep_outlook_blocks: bool = False, keep_forwards: boo
         if (starts or _outlook_block(lines, i)) and not (
             keep_forwards and (keep_outlook_blocks or _announces_forward(kept))
         ):
-            wrapped = i and rules.WROTE_LINE.search(line) and rules.WROTE_OPENER.match(lines[i - 1])
-            if starts and wrapped:
-                kept = kept[:-1]  # the "On ..." half of a wrapped "... wrote:" line
+            kept = _before_history(kept, lines, i, starts)
             break
         quoted = rules.QUOTED_LINE.match(line)
+        if not quoted and _attribution(lines, i):
+            above = line  # what it introduces is history, never a pasted log
+            continue
         if quoted and not (i and rules.QUOTED_LINE.match(lines[i - 1])):
             pasted = _introduces_output(above, lines, i)
         if pasted or not quoted:
@@ -121,12 +123,38 @@ def own_text(text: str, *, keep_outlook_blocks: bool = False, keep_forwards: boo
     return "\n".join(kept).strip()
 
 
+def _before_history(kept: list[str], lines: list[str], i: int, starts: bool) -> list[str]:
+    """The writer's lines above the history that starts at ``lines[i]``: without the
+    "On ..." half of a wrapped "... wrote:" line, nor a separator line above the history
+    (review finding: Outlook's "____" line reached the customer in a relay)."""
+    wrapped = i and rules.WROTE_LINE.search(lines[i]) and rules.WROTE_OPENER.match(lines[i - 1])
+    if starts and wrapped:
+        kept = kept[:-1]
+    while kept and (not kept[-1].strip() or rules.SEPARATOR_LINE.match(kept[-1])):
+        kept = kept[:-1]
+    return kept
+
+
+def _attribution(lines: list[str], i: int) -> bool:
+    """Whether ``lines[i]`` attributes the "> " quote just below it ("SEP Support wrote on
+    30.11.2026 09:00:"): quoted history's, not the writer's (review finding: it opened a
+    relay to the customer)."""
+    line = lines[i]
+    if not line.rstrip().endswith(":") or not rules.ATTRIBUTION.search(line):
+        return False
+    below = next((b for b in lines[i + 1 : i + 3] if b.strip()), "")
+    return bool(rules.QUOTED_LINE.match(below))
+
+
 def _introduces_output(above: str, lines: list[str], i: int) -> bool:
     """Whether the "> " block at ``lines[i]`` is a log the writer pasted, not history:
     their own line just above ends in a colon ("From last night's log:", "Jeder Job
     endet mit:") and the block has an error in it. A reply's history starts under an
-    "... wrote:" line, which ends the own text before this is asked."""
-    if not above.rstrip().endswith(":") or rules.WROTE_LINE.search(above):
+    "... wrote:" line, which ends the own text before this is asked, or under an
+    attribution (rules.ATTRIBUTION)."""
+    if not above.rstrip().endswith(":"):
+        return False
+    if rules.WROTE_LINE.search(above) or rules.ATTRIBUTION.search(above):
         return False
     # Walked by index: a slice (or islice) would copy or skip the rest for every block.
     while i < len(lines) and rules.QUOTED_LINE.match(lines[i]):

@@ -118,6 +118,14 @@ HEADER_SENT = re.compile(r"^\s*\*?(?:sent|gesendet|date|datum)\s*:\*?\s+\S", re.
 HEADER_SUBJECT = re.compile(r"^\s*\*?(?:subject|betreff)\s*:\*?\s*(.*)$", re.IGNORECASE)
 FORWARD_SUBJECT = re.compile(r"^\s*(?:(?:re|aw|sv)\s*:\s*)*(?:fwd?|wg|tr|vs)\s*:", re.IGNORECASE)
 QUOTED_LINE = re.compile(r"^\s*>")
+# An attribution with the date after the name ("SEP Support wrote on 30.11.2026 09:00:",
+# "Bob schrieb am 30.11.2026 um 09:00:"): no HISTORY_START, as the writer's own text may
+# follow the quote under it; only the line goes, the quote's "> " lines go as always.
+ATTRIBUTION = re.compile(
+    r"\b(?:wrote\s+on|schrieb\s+am|a écrit\s+le)\b[^\n]{0,100}\d[^\n]{0,60}:\s*$", re.IGNORECASE
+)
+# A separator line (Outlook's "________________________________" above a quoted mail).
+SEPARATOR_LINE = re.compile(r"^\s*(?:_{8,}|-{8,})\s*$")
 
 # --------------------------------------------------------------------------- language
 
