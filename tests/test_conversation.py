@@ -1051,6 +1051,25 @@ def test_a_reply_below_a_quote_is_relayed_without_attribution_or_separator(desk:
         assert leaked not in text, leaked
 
 
+def test_a_reply_received_before_the_ticket_is_no_response(desk: Desk) -> None:
+    """Black-box review: a staff reply fed with a --received-at before the request's
+    receipt stopped the clock before it started, and the SLA counted as met. It is kept
+    and passed on, but the clock runs on (as ``tickets respond --at`` refuses such a time,
+    and a hotline call before the request is only on record)."""
+    t, _ = opened(desk)
+    subject = f"Re: [SEP {t['ticket_number']}]"
+    early = feed(desk, engineer_mail(subject, "Please send the log.")[0], T0 - timedelta(days=1))
+    assert early.outcome == "follow_up"
+    steps = desk.db.execute("SELECT steps FROM intake WHERE id = ?", [early.intake_id])
+    assert "before the ticket's clock started: not counted" in steps.fetchone()[0]
+    assert len(outbox(desk, kind="relay")) == 1
+    assert ticket(desk, t["ticket_number"])["first_response_at"] is None
+    assert events_of(desk, t, "responded") == []
+    feed(desk, engineer_mail(subject, "Any news?")[0], T0 + timedelta(hours=1))
+    answered = ticket(desk, t["ticket_number"])["first_response_at"]
+    assert from_db(answered) == T0 + timedelta(hours=1)
+
+
 @pytest.mark.parametrize("to_customer", [True, False])
 @pytest.mark.parametrize("commands", ["", "#accept\n"])
 def test_a_reply_all_that_reached_the_customer_is_not_relayed_again(

@@ -29,7 +29,7 @@ from sepdesk.pipeline.commands import Command, parse_commands
 from sepdesk.pipeline.conversation import subject_refs
 from sepdesk.pipeline.repeats import said_before
 from sepdesk.pipeline.work import Work
-from sepdesk.sla.deadlines import record_response
+from sepdesk.sla.deadlines import clock_start, record_response
 from sepdesk.templates import render
 from sepdesk.tickets import actions
 from sepdesk.tickets import store as tickets
@@ -126,9 +126,7 @@ def _addressed(work: Work, to: str) -> bool:
 def _answered_directly(work: Work, ticket: dict[str, Any], to: str, accepted: bool) -> str:
     """The customer has the engineer's mail already: it is the answer (the clock stops),
     and a Call ID this mail gave, which the engineer's own mail did not carry, is told."""
-    assert work.staff is not None
-    first = record_response(work.desk.db, ticket["id"], work.received_at, work.staff)
-    work.decide("relay", f"none: {to} had the mail{' (first response)' if first else ''}")
+    work.decide("relay", f"none: {to} had the mail{_responded(work, ticket)}")
     told = accepted and announce_call_id(work, ticket)
     return f"{to} had the mail directly, not relayed" + ("; Call ID told" if told else "")
 
@@ -207,10 +205,23 @@ def relay(work: Work, ticket: dict[str, Any], text: str, accepted: bool = False)
             from_name=f"{engineer_name(work)} ({s.desk.name})",
         ),
     )
-    assert work.staff is not None
-    first = record_response(desk.db, ticket["id"], work.received_at, work.staff)
-    work.decide("relay", f"outbox #{outbox_id} to {to}{' (first response)' if first else ''}")
+    work.decide("relay", f"outbox #{outbox_id} to {to}{_responded(work, ticket)}")
     return outbox_id
+
+
+def _responded(work: Work, ticket: dict[str, Any]) -> str:
+    """Record this mail as an engineer's response to ``ticket``; a note for the decision.
+
+    Not one received before the response clock started (the ticket's receipt, or a
+    reopening): it answered something else, and counted it gave a negative response time
+    the SLA report called met (review finding). It stays on the ticket and the clock runs
+    on, as for a hotline call and ``tickets respond --at``.
+    """
+    if work.received_at < clock_start(ticket):
+        return " (received before the ticket's clock started: not counted as a response)"
+    assert work.staff is not None
+    first = record_response(work.desk.db, ticket["id"], work.received_at, work.staff)
+    return " (first response)" if first else ""
 
 
 def announce_call_id(work: Work, ticket: dict[str, Any]) -> int | None:
