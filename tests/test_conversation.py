@@ -1298,6 +1298,19 @@ def test_the_authenticated_resend_of_a_refused_reply_is_relayed(desk: Desk) -> N
     assert from_db(answered) == T0 + timedelta(minutes=35)
 
 
+def test_a_reply_refused_for_its_command_is_relayed_when_sent_again(desk: Desk) -> None:
+    """As for failed authentication: a mail whose command could not be done went on to
+    no one; sent again once the ticket allows it, it was taken for an autoresponder."""
+    t, _ = opened(desk)
+    subject, words = f"Re: [SEP {t['ticket_number']}]", "#reopen\nThe fix did not help."
+    refused = feed(desk, engineer_mail(subject, words)[0], T0 + timedelta(minutes=10))
+    assert refused.reason.endswith("nothing done")
+    actions.apply(desk, t["ticket_number"], "solve", T0 + timedelta(minutes=12), ENGINEER, None)
+    result = feed(desk, engineer_mail(subject, words)[0], T0 + timedelta(minutes=15))
+    assert result.reason.endswith(f"relayed to {CUSTOMER}")
+    assert ticket(desk, t["ticket_number"])["status"] == "accepted"
+
+
 def test_notices_of_failed_authentication_keep_to_the_daily_limit_and_the_loop_guards(
     tmp_path: Path,
 ) -> None:

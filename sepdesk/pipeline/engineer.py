@@ -27,7 +27,7 @@ from sepdesk.pipeline.answer import hold_reply, may_answer, over_limit
 from sepdesk.pipeline.classify import own_text
 from sepdesk.pipeline.commands import Command, parse_commands
 from sepdesk.pipeline.conversation import subject_refs
-from sepdesk.pipeline.repeats import said_before
+from sepdesk.pipeline.repeats import REFUSED, said_before
 from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import clock_start, record_response
 from sepdesk.templates import render
@@ -50,9 +50,9 @@ def handle_engineer_mail(work: Work) -> None:
         return
     ticket = work.thread
     note = any(c.name == "internal" for c in commands)
-    _store(work, ticket, "note" if note else "staff")
     number = ticket["ticket_number"]
     if errors:
+        _store(work, ticket, REFUSED)
         command_error(work, ticket, "a command is wrong", errors)
         work.finish("follow_up", f"staff mail on {number}: bad command, nothing done", ticket)
         return
@@ -60,9 +60,11 @@ def handle_engineer_mail(work: Work) -> None:
     try:
         ticket = _apply(work, ticket, commands)
     except (InvalidTransition, InputError, NotFound) as exc:
+        _store(work, ticket, REFUSED)
         command_error(work, ticket, "a command cannot be done", [str(exc)])
         work.finish("follow_up", f"staff mail on {number}: {exc}; nothing done", ticket)
         return
+    _store(work, ticket, "note" if note else "staff")
     # A Call ID given by this mail is told; a ticket accepted again (waiting, then
     # #accept) had its Call ID mailed already (SPEC §2: once; a review found it twice).
     accepted = any(c.name == "accept" for c in commands) and not had_call_id
@@ -132,7 +134,10 @@ def _answered_directly(work: Work, ticket: dict[str, Any], to: str, accepted: bo
 
 
 def _store(work: Work, ticket: dict[str, Any], kind: str) -> None:
-    """The engineer's mail on the ticket, internal: it is never shown to the customer as is."""
+    """The engineer's mail on the ticket, internal: it is never shown to the customer as is.
+
+    Kind ``note``, ``staff``, or REFUSED when a command error kept all of it back.
+    """
     work.store_on(ticket, "internal", kind)
 
 

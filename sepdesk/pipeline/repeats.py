@@ -7,9 +7,10 @@ to the customer (review finding). People rarely send the same words twice within
 an autoresponder always does. The second time they are stored on the ticket and passed
 on to no one.
 
-Only copies that went on count: a staff address's mail that failed authentication was
-kept but passed on to no one, and its sender was told to send it again authenticated;
-that resend is no repeat (review finding: it was dropped as an autoresponder).
+Only copies that went on count: a staff address's mail that failed authentication, or
+an engineer's whose commands were wrong or impossible, was kept but passed on to no one,
+and its sender was told so; the same mail sent again (authenticated, or once the ticket
+allows the command) is no repeat (review finding: it was dropped as an autoresponder).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from sepdesk.pipeline.classify import own_text
 from sepdesk.pipeline.work import Work
 
 REPEAT_WINDOW = timedelta(hours=24)
-UNVERIFIED = "unverified"  # the kind of a kept copy that went on to no one
+# The kinds of kept copies that went on to no one (followup.py, engineer.py).
+UNVERIFIED, REFUSED = "unverified", "refused"
 _LOOKBACK = 3  # the sender's latest messages on the ticket compared (its last reply is one)
 
 
@@ -35,7 +37,7 @@ def said_before(work: Work, ticket: dict[str, Any]) -> bool:
         return False
     rows = work.desk.db.execute(
         "SELECT body FROM messages WHERE ticket_id = ? AND from_addr = ? AND at >= ?"
-        " AND at <= ? AND coalesce(intake_id, -1) != ? AND kind != ?"
+        " AND at <= ? AND coalesce(intake_id, -1) != ? AND kind NOT IN (?, ?)"
         " ORDER BY id DESC LIMIT ?",
         [
             ticket["id"],
@@ -44,6 +46,7 @@ def said_before(work: Work, ticket: dict[str, Any]) -> bool:
             to_db(work.received_at),
             work.intake_id,
             UNVERIFIED,
+            REFUSED,
             _LOOKBACK,
         ],
     ).fetchall()
