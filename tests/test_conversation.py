@@ -34,7 +34,9 @@ from sepdesk.outbound.outbox import raw_of
 from sepdesk.pipeline import runner
 from sepdesk.pipeline.conversation import belongs_to, names_a_thread, subject_refs
 from sepdesk.pipeline.parse import parse_mail
+from sepdesk.sla import timer
 from sepdesk.sla.breach import ticket_breached
+from sepdesk.sla.deadlines import first_response_due
 from sepdesk.tickets import actions
 from sepdesk.tickets import store as tickets
 from tests.conftest import CONTRACTS, MAILS, T0, make_settings
@@ -1113,6 +1115,31 @@ def test_accept_by_mail_sends_the_call_id_once(desk: Desk, text: str) -> None:
     if not text:  # the notice ties the new Call ID to the ticket number the customer had
         assert f"concerns your request {t['ticket_number']}" in body
     assert (t["first_response_at"] is not None) == bool(text)  # only a human answer counts
+
+
+@pytest.mark.parametrize("how", ["cli", "mail"])
+def test_accepting_a_ticket_without_a_clock_starts_it_then(desk: Desk, how: str) -> None:
+    """Review finding: a request without a contract, accepted a week later, was due from its
+    receipt: breached at once, the Call ID notice said the time had passed and the timer
+    mailed a late breach. Its clock starts at the acceptance (by CLI or ``#accept``)."""
+    raw, _ = mail(STRANGER, "Restore fails", REQUEST)
+    t = ticket(desk, feed(desk, raw, T0).ticket or "")
+    assert (t["status"], t["first_response_due"]) == ("unqualified", None)
+    accepted_at = T0 + timedelta(days=7, hours=1)  # Monday 10:00 a week later
+    if how == "cli":
+        actions.apply(desk, t["ticket_number"], "accept", accepted_at, "cli")
+    else:
+        feed(desk, engineer_mail(f"Re: [SEP {t['ticket_number']}]", "#accept")[0], accepted_at)
+    t = ticket(desk, t["ticket_number"])
+    due = from_db(t["first_response_due"])
+    assert t["status"] == "accepted"
+    assert due == first_response_due(desk.calendar, accepted_at, t["severity"], None)
+    assert due == accepted_at + timedelta(hours=8)  # Major: 8 support hours, Monday 18:00
+    assert not ticket_breached(t, accepted_at + timedelta(minutes=1))
+    assert timer.run_once(desk, accepted_at + timedelta(minutes=1)) == 0
+    [notice] = outbox(desk, kind="call_accepted")
+    body = email.message_from_bytes(notice["raw"], policy=email.policy.default).get_content()
+    assert "You will receive a first response" in body and "has already passed" not in body
 
 
 @pytest.mark.parametrize(

@@ -82,6 +82,15 @@ def active_status(ticket: dict[str, Any]) -> str:
     return "needs-info" if json.loads(ticket["missing_info"] or "[]") else "new"
 
 
+def start_at_acceptance(desk: Desk, ticket_id: int, at: datetime) -> None:
+    """Start the response clock of a ticket that had none (no current contract, its
+    emergency incident used) at its acceptance ``at``. Counted from its receipt, an
+    accept days later was breached at once: the Call ID notice said the time had passed
+    and the timer mailed a late breach, for a clock nobody ran (review finding)."""
+    tickets.update(desk.db, ticket_id, at, clock_from=to_db(at))
+    restart_clock(desk, ticket_id, at)
+
+
 def reopen_window_open(desk: Desk, ticket: dict[str, Any], received: datetime) -> bool:
     """Whether a customer's word received at ``received`` reopens ``ticket`` (solved, at
     most ``[desk] reopen_days`` before), rather than opening a linked ticket: mail and
@@ -118,7 +127,7 @@ def apply(
             assign_call_id(db, ticket, desk.tz, at, actor)
             tickets.update(db, tid, at, status="accepted")
             if ticket["first_response_due"] is None:
-                restart_clock(desk, tid)
+                start_at_acceptance(desk, tid, at)
             if ticket["call_id"]:
                 # Accepted before (then set waiting): the Call ID was mailed then (SPEC §2:
                 # once; a review found it twice); the acceptance is logged as the first was.
