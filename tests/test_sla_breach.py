@@ -20,6 +20,7 @@ from click.testing import CliRunner, Result
 from sepdesk.cli.main import _register, cli
 from sepdesk.desk import Desk
 from sepdesk.instants import to_db
+from sepdesk.sla.asof import Change, known_at
 from sepdesk.sla.breach import clock_stop, is_breached, sla_state
 from tests.conftest import make_settings, write_toml
 from tests.test_sla_timer import berlin, insert_ticket
@@ -205,3 +206,103 @@ def test_a_response_after_solving_in_time_is_not_late(made: tuple[Desk, Path]) -
     assert show["breached"] is False
     row = desk.db.execute("SELECT detail FROM events WHERE kind = 'responded'").fetchone()
     assert json.loads(row[0]) == {"first": True, "late": False}
+
+
+# -- what was known at --at ---------------------------------------------------------------
+
+
+def _report(cfg: Path, at: datetime) -> list[tuple[int, int, int, int]]:
+    """(severity, within, breached, pending) per row of ``sla report --at``."""
+    rows = json.loads(run(cfg, "sla", "report", "--at", at.isoformat(), "--json").output)
+    return [(r["severity"], r["within_sla"], r["breached"], r["pending"]) for r in rows]
+
+
+def _explain(cfg: Path, at: datetime) -> dict[str, Any]:
+    stamp = at.isoformat()
+    return json.loads(run(cfg, "sla", "explain", "T-2026-000001", "--at", stamp, "--json").output)
+
+
+def test_a_later_severity_change_leaves_an_earlier_report_as_it_was(
+    made: tuple[Desk, Path],
+) -> None:
+    """Review finding: raised to Critical a week later, a Minor answered in time became a
+    Critical breached at receipt in a report --at before the change; so did its explain."""
+    desk, cfg = made
+    insert_ticket(desk.db, RECEIVED, 3)  # Minor, due Tuesday 13:00
+    desk.db.conn.commit()
+    run(cfg, "tickets", "respond", "T-2026-000001", "--at", AFTER.isoformat())  # 9 h, in time
+    looked = berlin("2026-11-04T00:00")
+    assert _report(cfg, looked) == [(3, 1, 0, 0)]
+    run(cfg, "tickets", "severity", "T-2026-000001", "1", at=berlin("2026-11-10T12:00"))
+    assert _report(cfg, looked) == [(3, 1, 0, 0)]
+    explain = _explain(cfg, looked)
+    assert (explain["severity"], explain["breached"]) == (3, False)
+    assert explain["first_response_due"] == "2026-11-03T13:00:00+01:00"
+    assert explain["budget_hours"] == 12.0
+    # From the change on, the ticket is what it became: Critical, due at 13:00 on receipt.
+    assert _report(cfg, berlin("2026-11-10T13:00")) == [(1, 0, 1, 0)]
+
+
+def test_a_severity_lowered_after_a_breach_leaves_it_breached_before(
+    made: tuple[Desk, Path],
+) -> None:
+    """Review finding: lowered after its breach, a Major was "breached: no" in an explain
+    --at before the change, which also listed escalations fired after its --at."""
+    desk, cfg = made
+    insert_ticket(desk.db, RECEIVED, 2)
+    desk.db.conn.commit()
+    run(cfg, "sla", "run-once", "--at", AFTER.isoformat())  # warning and breach
+    lowered = AFTER + timedelta(hours=1)
+    run(cfg, "tickets", "severity", "T-2026-000001", "4", at=lowered)
+    explain = _explain(cfg, AFTER)
+    assert (explain["severity"], explain["breached"]) == (2, True)
+    assert explain["first_response_due"] == "2026-11-02T17:00:00+01:00"
+    assert [e["kind"] for e in explain["escalations"]] == ["warning", "breach"]
+    assert _report(cfg, AFTER) == [(2, 0, 1, 0)]
+    assert _explain(cfg, DUE - timedelta(hours=3))["escalations"] == []
+    # Cosmetic from the change on: 12 support hours from receipt, due Tuesday 13:00.
+    assert _report(cfg, lowered) == [(4, 0, 0, 1)]
+
+
+def test_a_ticket_that_got_its_clock_later_had_none_before(made: tuple[Desk, Path]) -> None:
+    """Review finding: a request without a contract, accepted later, counted as breached in
+    reports --at before its acceptance, when it had no clock."""
+    desk, cfg = made
+    tid = insert_ticket(desk.db, RECEIVED, 2, status="unqualified", first_response_due=None)
+    desk.db.execute("UPDATE tickets SET contract_state = 'none' WHERE id = ?", [tid])
+    desk.db.conn.commit()
+    accepted = berlin("2026-11-10T10:00")
+    run(cfg, "tickets", "accept", "T-2026-000001", "--at", accepted.isoformat(), at=accepted)
+    before = accepted - timedelta(hours=1)
+    assert _report(cfg, before) == []
+    explain = _explain(cfg, before)
+    assert (explain["first_response_due"], explain["breached"], explain["windows"]) == (
+        None,
+        False,
+        [],
+    )
+    assert _report(cfg, accepted + timedelta(hours=1)) == [(2, 0, 0, 1)]
+
+
+def test_known_at_undoes_only_what_came_later() -> None:
+    """sla.asof, pure: a reopening after ``at`` gives back the solve it cleared; a severity
+    event of before 2026-12-07 (no ``from``) falls back to the severity set before."""
+    ticket = {
+        "severity": 1,
+        "first_response_due": to_db(AFTER),
+        "clock_from": to_db(DUE),
+        "solved_at": None,
+        "closed_at": None,
+    }
+    found = [
+        Change(RECEIVED, "severity", {"value": 3}),
+        Change(RECEIVED + timedelta(hours=1), "solve", {}),
+        Change(DUE, "reopen", {}),
+        Change(DUE, "severity", {"value": 1}),
+        Change(DUE, "due_changed", {"from": to_db(DUE), "to": to_db(AFTER), "clock_from": "x"}),
+    ]
+    then = known_at(ticket, found, DUE - timedelta(minutes=1))
+    assert then["severity"] == 3 and then["first_response_due"] == to_db(DUE)
+    assert (then["clock_from"], then["closed_at"]) == (None, None)
+    assert then["solved_at"] == to_db(RECEIVED + timedelta(hours=1))
+    assert known_at(ticket, found, DUE) is ticket

@@ -72,7 +72,12 @@ def deadline(
 
 @sla.command()
 @click.argument("ticket_id", metavar="ID")
-@click.option("--at", default=None, help="Judge the clock at this instant (default: now).")
+@click.option(
+    "--at",
+    default=None,
+    help="Judge the clock as known at this instant (default: now): later changes of"
+    " severity or due are undone, later responses and escalations left out.",
+)
 @json_option
 @click.pass_context
 def explain(ctx: click.Context, ticket_id: str, at: str | None, as_json: bool) -> None:
@@ -124,7 +129,8 @@ def run_once_cmd(ctx: click.Context, at: str | None, as_json: bool) -> None:
 @click.option(
     "--at",
     default=None,
-    help="Report as of this instant (default: now): later tickets and responses are left out.",
+    help="Report as known at this instant (default: now): later tickets and responses are"
+    " left out, later changes of severity or due (and reopenings) undone.",
 )
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header row.")
 @json_option

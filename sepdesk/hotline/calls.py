@@ -58,6 +58,7 @@ from sepdesk.outbound.outbox import queued_mail
 from sepdesk.pipeline.customers import ContractIndex, ContractView, contract_state
 from sepdesk.sla.deadlines import (
     clock_start,
+    due_change,
     reopen_clock,
     response_detail,
     restart_clock,
@@ -257,7 +258,7 @@ def _reopen(ctx: CallImport, batch: Batch, ticket: dict[str, Any], row: CallRow)
         tickets.update(db, tid, ctx.at, status=active_status(ticket), solved_at=None, **clock)
         if clock:
             due = to_db(restart_clock(ctx.desk, tid))
-            change = {"from": ticket["first_response_due"], "to": due}
+            change = due_change(ticket["first_response_due"], due, clock.get("clock_from"))
             batch.add("events", tickets.event_values(tid, started, "desk", "due_changed", change))
         batch.add("events", tickets.event_values(tid, started, actor, "reopened", by))
     ticket.update(tickets.get(db, tid))  # later rows of the batch see it open
@@ -275,7 +276,7 @@ def _raise_severity(ctx: CallImport, batch: Batch, ticket: dict[str, Any], row: 
     if old_due is not None:
         due = to_db(restart_clock(ctx.desk, tid))
         if due != old_due:
-            change = {"from": old_due, "to": due}
+            change = due_change(old_due, due, ticket["clock_from"])
             batch.add("events", tickets.event_values(tid, started, "desk", "due_changed", change))
     actor = row.get("engineer") or "hotline"
     detail = {

@@ -21,7 +21,7 @@ from sepdesk.pipeline.opening import REPLY_KINDS, emergency_used, open_from_mail
 from sepdesk.pipeline.repeats import UNVERIFIED, said_before
 from sepdesk.pipeline.staff import auth_failure
 from sepdesk.pipeline.work import Work
-from sepdesk.sla.deadlines import reopen_clock, restart_clock
+from sepdesk.sla.deadlines import due_change, reopen_clock, restart_clock
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import assign_call_id, decide_status, shown_severity
 from sepdesk.tickets.actions import active_status, reopen_window_open, set_severity
@@ -155,7 +155,11 @@ def _recheck(
     if status == "accepted":  # the update above left call_id and received_at as they were
         assign_call_id(desk.db, ticket, desk.tz, work.at, "desk")
     if cf.state == "current" and status != "unqualified":
-        restart_clock(desk, ticket["id"])
+        # Dated, so that a new clock (a new contract) is logged: sla.asof undoes it before.
+        restart_clock(desk, ticket["id"], work.at)
+    elif clock and ticket["first_response_due"]:
+        change = due_change(ticket["first_response_due"], None, ticket["clock_from"])
+        tickets.add_event(desk.db, ticket["id"], work.at, "desk", "due_changed", change)
     ticket = tickets.get(desk.db, ticket["id"])
     # No new word for a request still without a contract (it was told), but for one
     # whose emergency incident another call took.

@@ -171,8 +171,19 @@ def refresh_due(
             [to_db(due), breached, look, ticket_id],
         )
         if at is not None and old != to_db(due):
-            add_event(db, ticket_id, at, "desk", "due_changed", {"from": old, "to": to_db(due)})
+            detail = due_change(old, to_db(due), ticket["clock_from"])
+            add_event(db, ticket_id, at, "desk", "due_changed", detail)
     return due
+
+
+def due_change(old: str | None, new: str | None, clock_from: str | None) -> dict[str, Any]:
+    """A ``due_changed`` event's detail: the due before and after (database text) and, when
+    a reopening or an acceptance started the clock anew, where it runs from; so that
+    ``sla.asof`` can tell the clock as it stood before the change."""
+    detail: dict[str, Any] = {"from": old, "to": new}
+    if clock_from:
+        detail["clock_from"] = clock_from
+    return detail
 
 
 def clock_of(

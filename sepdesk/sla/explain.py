@@ -12,6 +12,7 @@ from typing import Any
 
 from sepdesk.desk import Desk
 from sepdesk.instants import from_db, from_db_opt, local_iso
+from sepdesk.sla.asof import changes, known_at
 from sepdesk.sla.breach import STOP_COLUMNS, clock_stop, ticket_breached
 from sepdesk.sla.calendar import Schedule, SupportCalendar, Window
 from sepdesk.sla.deadlines import (
@@ -58,7 +59,8 @@ def _skipped(
     return out
 
 
-def _escalations(desk: Desk, ticket_id: int, tz: str) -> list[dict[str, Any]]:
+def _escalations(desk: Desk, ticket_id: int, tz: str, at: datetime) -> list[dict[str, Any]]:
+    """The escalations fired by ``at``: one fired later was not known then."""
     return [
         {
             "kind": r["kind"],
@@ -71,6 +73,7 @@ def _escalations(desk: Desk, ticket_id: int, tz: str) -> list[dict[str, Any]]:
         for r in desk.db.query(
             "SELECT * FROM escalations WHERE ticket_id = ? ORDER BY id", [ticket_id]
         )
+        if from_db(r["fired_at"]) <= at
     ]
 
 
@@ -122,15 +125,21 @@ def _timeline(desk: Desk, ticket: dict[str, Any], due: datetime | None) -> dict[
 def explain(desk: Desk, ref: str, at: datetime) -> dict[str, Any]:
     """The clock of the ticket ``ref`` (ticket number or Call ID) as seen at ``at``.
 
-    Due, contract and breached are the ticket record's (``tickets show``): a ticket
-    without a due (no current contract, unqualified) has no clock to explain.
+    Due, contract and breached are the ticket record's (``tickets show``) as the desk
+    knew it at ``at`` (:mod:`sepdesk.sla.asof`: severity, due and solving as they were;
+    a response or an escalation after ``at`` is not shown); status, Call ID and contract
+    are the row's. A ticket without a due (no current contract, unqualified) has no
+    clock to explain.
     """
     tz, cal = desk.tz, desk.calendar
-    ticket = find(desk.db, ref)
+    row = find(desk.db, ref)
+    ticket = known_at(row, changes(desk.db, row["id"]).get(row["id"], []), at)
     schedule = ticket_schedule(ticket)
     received = from_db(ticket["received_at"])
     due = from_db_opt(ticket["first_response_due"])
     responded = from_db_opt(ticket["first_response_at"])
+    if responded is not None and responded > at:
+        responded = None
     return {
         "ticket_number": ticket["ticket_number"],
         "call_id": ticket["call_id"],
@@ -150,5 +159,5 @@ def explain(desk: Desk, ref: str, at: datetime) -> dict[str, Any]:
             None if responded is None else _hours(response_time(cal, ticket, responded))
         ),
         "breached": ticket_breached(ticket, at),
-        "escalations": _escalations(desk, ticket["id"], tz),
+        "escalations": _escalations(desk, ticket["id"], tz, at),
     }

@@ -4,7 +4,8 @@ Response times are support hours on each ticket's own schedule (a Major
 answered Monday 09:00 after arriving Friday 17:30 took 1.5 h, not 63.5 h).
 Months are the desk's local months of receipt. Everything is as of the
 report's instant ``at``: tickets received later are not counted, nor are
-responses given later. A ticket is breached, within
+responses given later, and each ticket's severity, due and solving are as the
+desk knew them then (:mod:`sepdesk.sla.asof`). A ticket is breached, within
 SLA (its clock stopped in time: answered, solved or closed by its due) or
 pending, by the one rule of :mod:`sepdesk.sla.breach`.
 """
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from sepdesk.instants import from_db, from_db_opt, to_db
+from sepdesk.sla.asof import changes, known_at
 from sepdesk.sla.breach import sla_state
 from sepdesk.sla.calendar import SupportCalendar
 from sepdesk.sla.deadlines import response_time
@@ -90,12 +92,16 @@ def compliance(
     """One record per (local month of receipt, severity), oldest month first."""
     zone = ZoneInfo(tz)
     groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
-    for ticket in db.query(
-        "SELECT received_at, clock_from, severity, contract_level, contract_state,"
+    found = changes(db)
+    for row in db.query(
+        "SELECT id, received_at, clock_from, severity, contract_level, contract_state,"
         " first_response_due, first_response_at, solved_at, closed_at FROM tickets"
-        " WHERE first_response_due IS NOT NULL AND received_at <= ?",
+        " WHERE received_at <= ?",
         [to_db(at)],
     ):
+        ticket = known_at(row, found.get(row["id"], []), at)
+        if ticket["first_response_due"] is None:  # no clock then (or ever)
+            continue
         month = from_db(ticket["received_at"]).astimezone(zone).strftime("%Y-%m")
         groups[(month, int(ticket["severity"]))].append(_classify(cal, ticket, at))
     return [_row(month, sev, groups[(month, sev)]) for month, sev in sorted(groups)]

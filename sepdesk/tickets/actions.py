@@ -155,6 +155,8 @@ def apply(
             tickets.update(db, tid, at, assigned_to=_assignee(desk, ticket, str(arg)))
         if action not in ("accept", "respond"):
             detail = {"value": arg} if arg is not None else {}
+            if action == "severity":  # what it was: sla.asof tells a report of before
+                detail["from"] = ticket["severity"]
             tickets.add_event(db, tid, at, actor, action, detail)
         return tickets.get(db, tid)
 
