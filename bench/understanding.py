@@ -175,7 +175,7 @@ def _pure_one(index: ContractIndex, mail: ParsedMail, original: ParsedMail | Non
         )
     when = mail.date or (original.date if original else None)
     day = when.astimezone(TZ).date() if when else date.today()
-    contract = index.get(match.customer_number) if match.customer_number else None
+    contract = index.on_day(match.customer_number, day) if match.customer_number else None
     subject, text, attachments = mail.subject, mail.text, mail.attachments
     if original is not None:  # the ticket after a follow-up: both own texts, as the pipeline
         subject, text = original.subject, f"{_own(original)}\n\n{_own(mail)}"

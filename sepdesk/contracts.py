@@ -3,6 +3,10 @@
 The CSV format is SPEC §3: customer_number, customer_name, level, start, end,
 contacts, license_ids, license_type, sce. Import is an upsert; a bad row is
 reported by line and field and nothing of the file is written.
+
+A row is one contract period, keyed by customer_number and start: a renewal or an
+overlapping contract is a row of its own beside the running one. The customer's own
+fields (name, contacts, licence IDs and type, the SCE choice) are alike on all its periods.
 """
 
 from __future__ import annotations
@@ -204,7 +208,8 @@ def _rows(reader: Any, path: Path) -> list[ContractRow]:
     # spreadsheet may: compared as the hotline import compares its header.
     header = [column_key(h) for h in first]
     _check_header(header, path)
-    rows, seen = [], set()
+    rows: list[ContractRow] = []
+    seen: set[tuple[str, date]] = set()
     end = reader.line_num
     for fields in reader:
         # A quoted field may hold line breaks (or a stray quote run on): a record of
@@ -214,9 +219,13 @@ def _rows(reader: Any, path: Path) -> list[ContractRow]:
             continue
         where = f"{path}, line {start}" if start == end else f"{path}, lines {start}-{end}"
         parsed = parse_row(_fields(header, fields, where), where)
-        if parsed.customer_number in seen:
-            raise InputError(f"{where}, field customer_number: duplicate {parsed.customer_number}")
-        seen.add(parsed.customer_number)
+        key = (parsed.customer_number, parsed.start)
+        if key in seen:
+            raise InputError(
+                f"{where}, field start: duplicate {parsed.customer_number} from"
+                f" {parsed.start.isoformat()} (one row per customer and start)"
+            )
+        seen.add(key)
         rows.append(parsed)
     return rows
 
@@ -224,41 +233,76 @@ def _rows(reader: Any, path: Path) -> list[ContractRow]:
 def import_csv(db: sqlite_utils.Database, path: str | Path, at: datetime) -> int:
     """Upsert every row of the file in one transaction; returns the number of rows.
 
-    An empty ``sce`` leaves a customer's participation choice as it was (set by
-    ``contracts sce`` or an earlier file); ``yes`` or ``no`` replaces it.
+    A row updates the customer's period with the same start, else adds a period. The
+    customer's own fields (name, contacts, licence IDs and type, sce) are taken from the
+    customer's row with the latest start in the file and set on all its periods. An empty ``sce`` leaves a
+    customer's participation choice as it was (set by ``contracts sce`` or an earlier
+    file); ``yes`` or ``no`` replaces it.
     """
     rows = read_csv(Path(path))
     with write_tx(db):
         for r in rows:
-            db.execute(
-                'INSERT INTO contracts (customer_number, customer_name, level, start, "end",'
-                " contacts, license_ids, license_type, sce, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(customer_number) DO UPDATE SET"
-                " customer_name=excluded.customer_name, level=excluded.level,"
-                ' start=excluded.start, "end"=excluded."end", contacts=excluded.contacts,'
-                " license_ids=excluded.license_ids, license_type=excluded.license_type,"
-                # An empty sce keeps the customer's earlier choice (`contracts sce`).
-                " sce=CASE excluded.sce WHEN '' THEN contracts.sce ELSE excluded.sce END,"
-                " updated_at=excluded.updated_at",
-                [
-                    r.customer_number,
-                    r.customer_name,
-                    r.level,
-                    r.start.isoformat(),
-                    r.end.isoformat(),
-                    json.dumps(list(r.contacts)),
-                    json.dumps(list(r.license_ids)),
-                    r.license_type,
-                    r.sce,
-                    to_db(at),
-                ],
-            )
+            _upsert_period(db, r, at)
+        latest: dict[str, ContractRow] = {}
+        for r in rows:
+            if r.customer_number not in latest or r.start > latest[r.customer_number].start:
+                latest[r.customer_number] = r
+        for r in latest.values():
+            _set_customer(db, r, at)
     return len(rows)
+
+
+def _upsert_period(db: sqlite_utils.Database, r: ContractRow, at: datetime) -> None:
+    """One period in, or updated when the customer has one with its start; the customer's
+    fields and choice follow in _set_customer."""
+    db.execute(
+        'INSERT INTO contracts (customer_number, customer_name, level, start, "end",'
+        " contacts, license_ids, license_type, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(customer_number, start) DO UPDATE SET"
+        ' level=excluded.level, "end"=excluded."end", updated_at=excluded.updated_at',
+        [
+            r.customer_number,
+            r.customer_name,
+            r.level,
+            r.start.isoformat(),
+            r.end.isoformat(),
+            json.dumps(list(r.contacts)),
+            json.dumps(list(r.license_ids)),
+            r.license_type,
+            to_db(at),
+        ],
+    )
+
+
+def _set_customer(db: sqlite_utils.Database, r: ContractRow, at: datetime) -> None:
+    """The customer's fields from ``r`` on every period of the customer. An empty sce keeps
+    the customer's earlier choice (`contracts sce`), which a new period takes on too."""
+    # A period new in this file has no choice yet: the stored one is on the others.
+    stored, changed = db.execute(
+        "SELECT sce, sce_changed_at FROM contracts WHERE customer_number = ?"
+        " ORDER BY sce = '', start DESC LIMIT 1",
+        [r.customer_number],
+    ).fetchone()
+    db.execute(
+        "UPDATE contracts SET customer_name = ?, contacts = ?, license_ids = ?,"
+        " license_type = ?, sce = ?, sce_changed_at = ?, updated_at = ?"
+        " WHERE customer_number = ?",
+        [
+            r.customer_name,
+            json.dumps(list(r.contacts)),
+            json.dumps(list(r.license_ids)),
+            r.license_type,
+            r.sce or stored,
+            changed,
+            to_db(at),
+            r.customer_number,
+        ],
+    )
 
 
 def list_contracts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     out = []
-    for row in db.query("SELECT * FROM contracts ORDER BY customer_number"):
+    for row in db.query("SELECT * FROM contracts ORDER BY customer_number, start"):
         out.append(
             {
                 "customer_number": row["customer_number"],
@@ -277,7 +321,8 @@ def list_contracts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 def set_sce(db: sqlite_utils.Database, customer_number: str, choice: str, at: datetime) -> str:
     """Record a customer's SEP Customer Experience choice with the date; return the
-    customer's licence type, which decides whether the choice counts (SPEC §5)."""
+    customer's licence type, which decides whether the choice counts (SPEC §5). The
+    choice is the customer's: it goes on every period."""
     if choice not in ("yes", "no"):
         raise InputError(f"sce: must be yes or no, not {choice!r}")
     with write_tx(db):

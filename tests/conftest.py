@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 
 from sepdesk.config import Settings, from_mapping
-from sepdesk.contracts import import_csv
+from sepdesk.contracts import import_csv, read_csv
 from sepdesk.desk import Desk
+from sepdesk.instants import to_db
 from tests.servers.dovecot import DovecotMissing, DovecotServer, dovecot_server
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
@@ -25,6 +27,29 @@ MAILS = sorted((SAMPLES / "mails").glob("*.eml"))
 LABELS: dict[str, dict[str, Any]] = json.loads((SAMPLES / "labels.json").read_text("utf-8"))
 CONTRACTS = SAMPLES / "contracts.csv"
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+def insert_contracts_before_m014(db: sqlite_utils.Database, path: Path, at: datetime) -> None:
+    """The contracts of ``path`` as a desk stored them before m014: one row per customer
+    (the code's own import needs the schema it was written for)."""
+    for r in read_csv(path):
+        db.execute(
+            'INSERT INTO contracts (customer_number, customer_name, level, start, "end",'
+            " contacts, license_ids, license_type, sce, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                r.customer_number,
+                r.customer_name,
+                r.level,
+                r.start.isoformat(),
+                r.end.isoformat(),
+                json.dumps(list(r.contacts)),
+                json.dumps(list(r.license_ids)),
+                r.license_type,
+                r.sce,
+                to_db(at),
+            ],
+        )
 
 
 def free_port() -> int:

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
+from sepdesk.contracts import COLUMNS, import_csv
 from sepdesk.desk import Desk
 from sepdesk.hotline.importer import import_file
 from sepdesk.instants import day_start, to_db
@@ -111,3 +112,35 @@ def test_a_completed_request_does_not_take_an_incident_another_call_used(
         )
     ]
     assert kinds[-1] == "no_contract"
+
+
+def test_a_renewed_emergency_contract_has_its_own_incident(
+    sample_desk: Desk, tmp_path: Path
+) -> None:
+    """Fjordvik's Emergency Call runs 2026-11-14..12-13; one renewed from 12-14 is a period
+    of its own with its one incident (review finding: a renewal imported in advance
+    replaced the running contract). A request of the first period completed by a
+    follow-up under the second is judged by its own day's period: its incident is free,
+    whatever the renewal's call used."""
+    renewal = tmp_path / "renewal.csv"
+    renewal.write_text(
+        f"{','.join(COLUMNS)}\n"
+        f"{FJORDVIK},Fjordvik Shipping AS,emergency,2026-12-14,2027-01-13,"
+        "@fjordvik-shipping.no,SL-6J5V-7719,full,no\n",
+        encoding="utf-8",
+    )
+    import_csv(sample_desk.db, renewal, datetime(2026, 11, 14, tzinfo=UTC))
+    vague = _mail(tmp_path / "vague.eml", "Problem", "Hello, it does not work.\n")
+    nov = datetime(2026, 11, 20, 8, tzinfo=UTC)
+    first = tickets.find(sample_desk.db, ingest_file(sample_desk, vague, nov).ticket or "")
+    assert first["status"] == "needs-info"
+    dec = datetime(2026, 12, 20, 8, tzinfo=UTC)
+    renewed = ingest_file(sample_desk, _mail(tmp_path / "dec.eml", "Restore fails"), dec)
+    assert tickets.find(sample_desk.db, renewed.ticket or "")["status"] == "accepted"
+    follow = _mail(tmp_path / "follow.eml", f"Re: [SEP {first['ticket_number']}] Problem")
+    assert ingest_file(sample_desk, follow, dec.replace(hour=9)).outcome == "follow_up"
+    after = tickets.find(sample_desk.db, first["ticket_number"])
+    assert after["status"] == "accepted" and after["call_id"]
+    # The renewal's incident is used now: a third call in its period is not accepted.
+    third = ingest_file(sample_desk, _mail(tmp_path / "third.eml", "Tape error"), dec)
+    assert tickets.find(sample_desk.db, third.ticket or "")["status"] == "unqualified"

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
-from sepdesk.contracts import COLUMNS, default_end, import_csv, list_contracts, set_sce
+from sepdesk.contracts import (
+    COLUMNS,
+    contracts_version,
+    default_end,
+    import_csv,
+    list_contracts,
+    set_sce,
+)
 from sepdesk.desk import Desk
 from sepdesk.errors import InputError
+from sepdesk.intake.files import ingest_file
 from sepdesk.pipeline.customers import ContractView, contract_state
-from tests.conftest import T0
+from sepdesk.store import connect
+from sepdesk.store.migrations import MIGRATIONS
+from sepdesk.tickets import store as tickets
+from tests.conftest import CONTRACTS, MAILS, T0, insert_contracts_before_m014
 
 HEADER = ",".join(COLUMNS)
 GOOD = "100001,Alpha GmbH,business,2026-01-01,2026-12-31,it@alpha.example,L-1,full,"
@@ -287,3 +298,109 @@ def test_contacts_callers_and_senders_share_one_mailbox_rule(address: str) -> No
     assert not _contact_ok(address)
     assert not is_mailbox(address)
     assert _contact_ok("a.b@x.de") and is_mailbox("a.b@x.de") and _contact_ok("@x.de")
+
+
+# -- contract periods: a renewal or an overlap beside the running contract -------------------
+
+RENEWAL = GOOD.replace("2026-01-01,2026-12-31", "2027-01-01,2027-12-31")
+
+
+def _periods(desk: Desk) -> list[tuple[str, str, str, str]]:
+    return [
+        (c["customer_number"], c["level"], c["start"], c["end"]) for c in list_contracts(desk.db)
+    ]
+
+
+def test_a_renewal_imported_in_advance_is_a_period_beside_the_running_one(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """Review finding: the renewal overwrote the running contract, one row per customer."""
+    import_csv(desk.db, write(tmp_path, HEADER, GOOD), T0)
+    import_csv(desk.db, write(tmp_path, HEADER, RENEWAL, name="renewal.csv"), T0)
+    assert _periods(desk) == [
+        ("100001", "business", "2026-01-01", "2026-12-31"),
+        ("100001", "business", "2027-01-01", "2027-12-31"),
+    ]
+    # The same customer and start is the same period: level and end are updated.
+    import_csv(desk.db, write(tmp_path, HEADER, GOOD.replace("business", "emergency")), T0)
+    assert _periods(desk)[0] == ("100001", "emergency", "2026-01-01", "2026-12-31")
+    assert len(_periods(desk)) == 2
+
+
+def test_one_file_may_hold_several_periods_of_a_customer_but_not_one_twice(
+    desk: Desk, tmp_path: Path
+) -> None:
+    overlap = GOOD.replace("2026-01-01,2026-12-31", "2026-06-01,2026-06-30")
+    assert import_csv(desk.db, write(tmp_path, HEADER, GOOD, RENEWAL, overlap), T0) == 3
+    assert [p[2] for p in _periods(desk)] == ["2026-01-01", "2026-06-01", "2027-01-01"]
+    twice = GOOD.replace("2026-12-31", "2027-03-31")
+    message = refused_in(desk, write(tmp_path, HEADER, RENEWAL, GOOD, twice, name="twice.csv"))
+    assert "line 4, field start: duplicate 100001 from 2026-01-01" in message
+
+
+def refused_in(desk: Desk, path: Path) -> str:
+    """The one-line error of an import that must leave the contracts as they were."""
+    before = list_contracts(desk.db)
+    with pytest.raises(InputError) as err:
+        import_csv(desk.db, path, T0)
+    assert list_contracts(desk.db) == before
+    return str(err.value)
+
+
+def test_the_customers_fields_come_from_the_latest_period_of_the_file(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """Name, contacts, licences, licence type and the SCE choice are the customer's: the
+    row with the latest start wins, on every period; an empty sce keeps the choice."""
+    import_csv(desk.db, write(tmp_path, HEADER, GOOD), T0)
+    set_sce(desk.db, "100001", "yes", T0)
+    renamed = RENEWAL.replace("Alpha GmbH", "Alpha AG").replace("it@alpha.example", "@alpha.de")
+    import_csv(desk.db, write(tmp_path, HEADER, renamed, GOOD, name="both.csv"), T0)
+    rows = list_contracts(desk.db)
+    assert [(r["customer_name"], r["contacts"], r["sce"]) for r in rows] == [
+        ("Alpha AG", ["@alpha.de"], "yes"),
+        ("Alpha AG", ["@alpha.de"], "yes"),
+    ]
+    set_sce(desk.db, "100001", "no", T0)
+    assert {r["sce"] for r in list_contracts(desk.db)} == {"no"}
+
+
+def test_the_desk_judges_a_request_by_the_period_current_on_its_day(
+    sample_desk: Desk, tmp_path: Path
+) -> None:
+    """Review finding: after the 2027 renewal of 104217 was imported, sample 001 (Critical)
+    received on 2026-12-08 was unqualified with a no_contract reply: no Call ID, no clock."""
+    renewal = (
+        "104217,Müller Maschinenbau GmbH,emergency,2027-01-01,2027-12-31,"
+        "it@mueller-maschinenbau.de;t.weiss@mueller-maschinenbau.de,SL-4Q7M-2291,full,"
+    )
+    import_csv(sample_desk.db, write(tmp_path, HEADER, renewal), T0)
+    assert len(list_contracts(sample_desk.db)) == 17
+    december = ingest_file(sample_desk, MAILS[0], datetime(2026, 12, 8, 9, tzinfo=UTC))
+    ticket = tickets.find(sample_desk.db, december.ticket or "")
+    assert (ticket["status"], ticket["contract_state"]) == ("accepted", "current")
+    assert ticket["call_id"] and ticket["first_response_due"]
+    assert ticket["contract_level"] == "business"
+    # In January the renewal counts, with its own terms.
+    (tmp_path / "jan").mkdir()
+    jan_mail = tmp_path / "jan" / "001.eml"
+    jan_mail.write_bytes(MAILS[0].read_bytes().replace(b"Message-ID: <", b"Message-ID: <jan."))
+    january = ingest_file(sample_desk, jan_mail, datetime(2027, 1, 5, 9, tzinfo=UTC))
+    ticket = tickets.find(sample_desk.db, january.ticket or "")
+    assert (ticket["contract_state"], ticket["contract_level"]) == ("current", "emergency")
+
+
+def test_m014_keeps_the_contracts_of_a_database_made_before_it(tmp_path: Path) -> None:
+    db = connect(tmp_path / "old.db")
+    MIGRATIONS.apply(db, stop_before="m014_contract_periods")
+    insert_contracts_before_m014(db, CONTRACTS, T0)
+    set_sce(db, "104217", "no", T0)
+    before = [dict(r) for r in db.query("SELECT * FROM contracts ORDER BY rowid")]
+    MIGRATIONS.apply(db)
+    assert [dict(r) for r in db.query("SELECT * FROM contracts ORDER BY rowid")] == before
+    version = contracts_version(db)  # the triggers that count changes are made again
+    renewal = "104217,Müller Maschinenbau GmbH,business,2027-01-01,,it@x.de,,full,"
+    import_csv(db, write(tmp_path, HEADER, renewal), T0)
+    assert contracts_version(db) > version
+    mueller = [c for c in list_contracts(db) if c["customer_number"] == "104217"]
+    assert [(c["start"], c["sce"]) for c in mueller] == [("2026-01-01", "no"), ("2027-01-01", "no")]

@@ -401,8 +401,9 @@ def test_a_follow_up_accepted_on_a_new_contract_is_timed_by_it(desk: Desk, tmp_p
     before, so its clock ran by the severity table (Major: 8 support hours)."""
     head = "customer_number,customer_name,level,start,end,contacts,license_ids,license_type,sce\n"
     csv = tmp_path / "renewed.csv"
+    # The sample contract's period (from 2026-02-01) ended before the request.
     csv.write_text(
-        head + "131462,Van Dijk,business,2025-11-01,2026-10-31,@vandijk-logistiek.nl,,full,\n"
+        head + "131462,Van Dijk,business,2026-02-01,2026-10-31,@vandijk-logistiek.nl,,full,\n"
     )
     import_csv(desk.db, csv, T0)
     t, _ = opened(desk)

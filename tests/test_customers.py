@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -188,6 +189,36 @@ def test_contract_state_boundaries() -> None:
 
 def test_index_get(index: ContractIndex) -> None:
     assert index.get("311111") is not None and index.get("999") is None
+
+
+def _period(start: date, end: date, level: str = "business") -> ContractView:
+    return replace(_contract("400000", ("@periods.example",)), start=start, end=end, level=level)
+
+
+def test_the_period_that_counts_on_a_day() -> None:
+    """Current on its day (of overlapping ones the latest start); else the one that ended
+    last (expired); else the first to come (none yet)."""
+    y2026 = _period(date(2026, 1, 1), date(2026, 12, 31))
+    y2027 = _period(date(2027, 1, 1), date(2027, 12, 31), "emergency")
+    june = _period(date(2026, 6, 1), date(2026, 6, 30), "demo")
+    y2029 = _period(date(2029, 1, 1), date(2029, 12, 31))
+    index = ContractIndex.build([y2027, june, y2029, y2026])
+    assert index.periods["400000"] == [y2026, june, y2027, y2029]
+    expected = [
+        (date(2025, 12, 31), y2026, "none"),
+        (date(2026, 5, 31), y2026, "current"),
+        (date(2026, 6, 15), june, "current"),
+        (date(2026, 12, 8), y2026, "current"),  # the renewal imported in advance waits
+        (date(2027, 1, 1), y2027, "current"),
+        (date(2028, 3, 1), y2027, "expired"),  # between two periods
+        (date(2029, 1, 1), y2029, "current"),
+    ]
+    for day, period, state in expected:
+        assert index.on_day("400000", day) is period, day
+        assert contract_state(index.on_day("400000", day), day) == state, day
+    assert index.on_day("999", date(2026, 6, 1)) is None
+    assert index.get("400000") is y2029  # the customer's fields: the latest period
+    assert index.customers_of_sender("a@periods.example") == ("400000",)
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from sepdesk.pipeline import work as work_module
 from sepdesk.store import connect, write_tx
 from sepdesk.store.migrations import MIGRATIONS
 from sepdesk.tickets import store as tickets
-from tests.conftest import CONTRACTS, MAILS, T0
+from tests.conftest import CONTRACTS, MAILS, T0, insert_contracts_before_m014
 
 ACCEPTED_MAIL = MAILS[0]  # 001: a current contract and a complete request, accepted at once
 BOUNCE_MAIL = MAILS[4]  # 005: the DSN of the reply to 004
@@ -128,7 +128,7 @@ def test_contracts_version_is_rolled_back_with_the_change(desk: Desk) -> None:
 def test_m007_on_a_database_with_contracts(tmp_path: Path) -> None:
     db = connect(tmp_path / "old.db")
     MIGRATIONS.apply(db, stop_before="m007_data_versions")
-    import_csv(db, CONTRACTS, T0)
+    insert_contracts_before_m014(db, CONTRACTS, T0)
     MIGRATIONS.apply(db)
     assert contracts_version(db) == 0
     set_sce(db, "104217", "no", T0)

@@ -18,7 +18,7 @@ def contracts() -> None:
 @click.argument("file", type=click.Path())  # a folder: a bad file (exit 1), as a missing one
 @click.pass_context
 def import_(ctx: click.Context, file: str) -> None:
-    """Upsert contracts from a CSV file (all rows or none)."""
+    """Upsert contract periods (customer and start) from a CSV file (all rows or none)."""
     count = contract_store.import_csv(get_desk(ctx, create=True).db, file, now())
     click.echo(f"{file}: {count} contracts imported")
 
@@ -27,7 +27,7 @@ def import_(ctx: click.Context, file: str) -> None:
 @json_option
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
-    """List every contract."""
+    """List every contract period."""
     rows = contract_store.list_contracts(get_desk(ctx).db)
     emit(
         ctx,

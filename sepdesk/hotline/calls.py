@@ -112,7 +112,7 @@ def find_customer(
 
 
 def _customer(index: ContractIndex, number: str, day: Any, basis: str, why: str) -> Customer:
-    contract = index.get(number)
+    contract = index.on_day(number, day)
     return Customer(number, contract, contract_state(contract, day), basis, why)
 
 
@@ -402,7 +402,7 @@ def _emergency_used(desk: Desk, who: Customer) -> str | None:
     c = who.contract
     if who.state != "current" or c is None or c.level != "emergency":
         return None
-    return emergency_used_by(desk.db, c.customer_number, c.start, desk.tz)
+    return emergency_used_by(desk.db, c.customer_number, c.start, desk.tz, contract_end=c.end)
 
 
 def _new_ticket(

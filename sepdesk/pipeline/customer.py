@@ -56,7 +56,7 @@ def _build_index(desk: Desk) -> ContractIndex:
             license_ids=tuple(json.loads(r["license_ids"])),
             license_type=r["license_type"],
         )
-        for r in desk.db.query("SELECT * FROM contracts")
+        for r in desk.db.query("SELECT * FROM contracts")  # every period of every customer
     ]
     return ContractIndex.build(views)
 
@@ -78,14 +78,16 @@ def facts_for(
     if index is None:
         index = contract_index(desk)
     match = match_customer(index, subject=subject, text=text, sender=sender)
-    contract = index.get(match.customer_number) if match.customer_number else None
-    return CustomerFacts(match, contract, contract_state(contract, local_day(desk, at)))
+    day = local_day(desk, at)
+    contract = index.on_day(match.customer_number, day) if match.customer_number else None
+    return CustomerFacts(match, contract, contract_state(contract, day))
 
 
 def facts_for_number(desk: Desk, customer_number: str | None, at: datetime) -> CustomerFacts:
-    """Contract facts for a known customer number (follow-ups, phone calls)."""
+    """Contract facts for a known customer number (follow-ups, phone calls) on the day of ``at``."""
     index = contract_index(desk)
-    contract = index.get(customer_number) if customer_number else None
+    day = local_day(desk, at)
+    contract = index.on_day(customer_number, day) if customer_number else None
     basis = "number" if contract else "none"
     match = CustomerMatch(customer_number if contract else None, basis, "from the ticket", False)
-    return CustomerFacts(match, contract, contract_state(contract, local_day(desk, at)))
+    return CustomerFacts(match, contract, contract_state(contract, day))

@@ -1,8 +1,11 @@
 """Which customer a request belongs to, and whether that customer's contract is current.
 
 Pure functions over a :class:`ContractIndex` (no I/O, no clock): the caller passes the
-contracts, the mail's text and sender, and the day of receipt. Rules (patterns in
-``rules``), in order of strength:
+contracts, the mail's text and sender, and the day of receipt. A customer may hold several
+contract periods (a renewal imported in advance, an overlap); who the customer is (name,
+contacts, licences) comes from the latest, whether a contract is current from the period
+that counts on the day (:func:`period_on`). Rules (patterns in ``rules``), in order of
+strength:
 
 1. a labelled customer number that is known ("Kundennummer: 104217", "customer #104217");
    two different ones are decided by an end-customer label, else they are ambiguous;
@@ -16,7 +19,7 @@ A labelled number that is unknown (a typo) simply falls through to the sender.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -26,6 +29,9 @@ from sepdesk.pipeline.classify import bounded, own_text
 
 @dataclass(frozen=True)
 class ContractView:
+    """One contract period of a customer; the customer's fields are alike in all of them
+    (the import keeps them so: see sepdesk.contracts.import_csv)."""
+
     customer_number: str
     customer_name: str
     level: str  # business | emergency | demo
@@ -54,18 +60,26 @@ class CustomerMatch:
 
 @dataclass
 class ContractIndex:
-    """All contracts with lookups by number, licence ID, contact address and contact domain."""
+    """All contracts with lookups by number, licence ID, contact address and contact domain.
+
+    ``by_number`` holds each customer's latest period (the customer's fields), ``periods``
+    all of them by start.
+    """
 
     by_number: dict[str, ContractView] = field(default_factory=dict)
     by_license: dict[str, str] = field(default_factory=dict)
     by_address: dict[str, list[str]] = field(default_factory=dict)
     by_domain: dict[str, list[str]] = field(default_factory=dict)
+    periods: dict[str, list[ContractView]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, contracts: Iterable[ContractView]) -> ContractIndex:
         index = cls()
         for c in contracts:
-            index._add(c)
+            index.periods.setdefault(c.customer_number, []).append(c)
+        for periods in index.periods.values():
+            periods.sort(key=lambda p: p.start)
+            index._add(periods[-1])
         return index
 
     def _add(self, c: ContractView) -> None:
@@ -80,7 +94,12 @@ class ContractIndex:
                 names.append(c.customer_number)
 
     def get(self, customer_number: str) -> ContractView | None:
+        """The customer's latest period: who the customer is, not whether it is covered."""
         return self.by_number.get(customer_number)
+
+    def on_day(self, customer_number: str, day: date) -> ContractView | None:
+        """The customer's period that counts on ``day`` (see period_on)."""
+        return period_on(self.periods.get(customer_number, ()), day)
 
     def customers_of_sender(self, sender: str) -> tuple[str, ...]:
         """Customers the sender is registered for: by exact address first, else by domain."""
@@ -93,6 +112,20 @@ class ContractIndex:
     def is_contact(self, customer_number: str, sender: str) -> bool:
         contract = self.by_number.get(customer_number)
         return contract is not None and contract.has_contact(sender)
+
+
+def period_on(periods: Sequence[ContractView], day: date) -> ContractView | None:
+    """The period a customer's request on ``day`` is judged by: the current one (of
+    overlapping ones, the latest start, the newer terms); else the one that ended last,
+    so the customer reads as expired; else the first to come (contract_state: 'none').
+    A renewal imported in advance replaced the running contract (review finding)."""
+    current = [p for p in periods if p.start <= day <= p.end]
+    if current:
+        return max(current, key=lambda p: p.start)
+    ended = [p for p in periods if p.end < day]
+    if ended:
+        return max(ended, key=lambda p: p.end)
+    return min(periods, key=lambda p: p.start, default=None)
 
 
 def contract_state(contract: ContractView | None, day: date) -> str:

@@ -96,15 +96,19 @@ def _covers_request(work: Work, ticket: dict[str, Any], cf: CustomerFacts) -> bo
     return contract_state(cf.contract, day) == "current"
 
 
-def _as_of_request(ticket: dict[str, Any], cf: CustomerFacts) -> CustomerFacts:
+def _as_of_request(work: Work, ticket: dict[str, Any], cf: CustomerFacts) -> CustomerFacts:
     """The contract facts a follow-up is judged by: a contract current when the request
     came stays so (SPEC §1: support needs one "on the day the message is received"),
     also when it has ended by the follow-up; the request was judged then, and its clock
     runs. Judged as of the follow-up, the last day's request was made unqualified and
-    its deadline dropped (review finding)."""
-    if ticket["contract_state"] != "current" or cf.state == "current":
+    its deadline dropped (review finding). It is the period current on the request's
+    day, not a renewal current on the follow-up's: that one's terms and emergency
+    incident are not the request's."""
+    if ticket["contract_state"] != "current":
         return cf
-    return replace(cf, state="current")
+    then = facts_for_number(work.desk, ticket["customer_number"], from_db(ticket["received_at"]))
+    contract = then.contract if then.state == "current" else cf.contract
+    return replace(cf, contract=contract, state="current")
 
 
 def _recheck(
@@ -122,7 +126,7 @@ def _recheck(
     before = json.loads(ticket["missing_info"])
     missing = tuple(m for m in u.missing_info if m in before)
     was_needs_info = ticket["status"] == "needs-info"
-    cf = _as_of_request(ticket, cf)
+    cf = _as_of_request(work, ticket, cf)
     # An emergency contract's one incident may have gone to another call meanwhile.
     used = emergency_used(work, cf, ticket["id"])
     status, why = decide_status(
@@ -212,7 +216,7 @@ def _tell_raise(work: Work, ticket: dict[str, Any]) -> None:
         work,
         ticket,
         kind,
-        _as_of_request(ticket, cf),
+        _as_of_request(work, ticket, cf),
         opened="followup",
         critical=ticket["severity"] == 1,
     )
@@ -223,7 +227,7 @@ def _tell_reopened(work: Work, ticket: dict[str, Any]) -> None:
     in silence, and the reopened text never used), when this mail got no other answer."""
     cf = facts_for_number(work.desk, ticket["customer_number"], work.received_at)
     kind = "call_accepted" if ticket["call_id"] else "ack"
-    answer_customer(work, ticket, kind, _as_of_request(ticket, cf), opened="reopened")
+    answer_customer(work, ticket, kind, _as_of_request(work, ticket, cf), opened="reopened")
 
 
 def _follow_up_event(status: str, before: dict[str, Any], after: dict[str, Any]) -> str:

@@ -36,8 +36,9 @@ def emergency_used(work: Work, cf: CustomerFacts, ticket_id: int | None = None) 
     ticket than ``ticket_id``), or None: no such contract, or the incident is free."""
     if cf.state != "current" or cf.level != "emergency" or cf.contract is None:
         return None
+    c = cf.contract
     return emergency_used_by(
-        work.desk.db, cf.contract.customer_number, cf.contract.start, work.desk.tz, ticket_id
+        work.desk.db, c.customer_number, c.start, work.desk.tz, ticket_id, contract_end=c.end
     )
 
 

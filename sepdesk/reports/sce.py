@@ -197,7 +197,11 @@ def build_report(
     ``newest``: [policy] current_version, the latest release a version may name."""
     contracts = [
         c
-        for c in db.query("SELECT customer_number, license_type, sce FROM contracts")
+        # One entry per customer, not per contract period (the fields are the customer's).
+        for c in db.query(
+            "SELECT customer_number, license_type, sce, max(start) FROM contracts"
+            " GROUP BY customer_number"
+        )
         if participates(c["license_type"], c["sce"])
     ]
     by_customer: dict[str, list[dict[str, Any]]] = {c["customer_number"]: [] for c in contracts}

@@ -380,3 +380,41 @@ def m013_messages_in_reply_to(db: sqlite_utils.Database) -> None:
     """A mail processed after a reply to it finds that reply's ticket by it (the dedupe
     step's query, conversation.referred_tickets): one index lookup per mail."""
     db.execute("CREATE INDEX IF NOT EXISTS messages_in_reply_to ON messages(in_reply_to)")
+
+
+# A contract is a period of a customer, keyed by (customer_number, start): a renewal
+# imported in advance overwrote the running contract, one row per customer (review
+# finding). The customer's own fields (name, contacts, licences, licence type, SCE choice)
+# stay on every period row, kept alike by the import and `contracts sce`; the columns
+# and their order are those of m001. SQLite cannot change a primary key in place: the
+# table is copied, and the version triggers of m007, dropped with the old table, are made
+# again.
+_CONTRACT_PERIODS = (
+    """CREATE TABLE contracts_periods (
+    customer_number TEXT NOT NULL,
+    customer_name TEXT NOT NULL,
+    level TEXT NOT NULL,
+    start TEXT NOT NULL,
+    "end" TEXT NOT NULL,
+    contacts TEXT NOT NULL DEFAULT '[]',
+    license_ids TEXT NOT NULL DEFAULT '[]',
+    license_type TEXT NOT NULL,
+    sce TEXT NOT NULL DEFAULT '',
+    sce_changed_at TEXT,
+    phones TEXT NOT NULL DEFAULT '[]',
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (customer_number, start)
+)""",
+    'INSERT INTO contracts_periods SELECT customer_number, customer_name, level, start, "end",'
+    " contacts, license_ids, license_type, sce, sce_changed_at, phones, updated_at"
+    " FROM contracts ORDER BY rowid",
+    "DROP TABLE contracts",
+    "ALTER TABLE contracts_periods RENAME TO contracts",
+    *_DATA_VERSIONS[2:],
+)
+
+
+@MIGRATIONS()
+def m014_contract_periods(db: sqlite_utils.Database) -> None:
+    for statement in _CONTRACT_PERIODS:
+        db.execute(statement)

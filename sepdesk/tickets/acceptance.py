@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,16 +56,20 @@ def emergency_used_by(
     contract_start: date,
     tz: str,
     exclude_id: int | None = None,
+    contract_end: date | None = None,
 ) -> str | None:
     """The Call ID that already used an emergency contract's single incident, if any.
 
-    ``contract_start`` is a local day of the desk's timezone ``tz``; the contract's
-    incidents are the calls received from that day's local midnight on.
+    ``contract_start`` and ``contract_end`` are local days of the desk's timezone ``tz``;
+    the contract's incidents are the calls received from the start's local midnight on,
+    up to the end's last instant: a renewed contract's calls are not the earlier one's.
     """
+    until = to_db(day_start(contract_end + timedelta(days=1), tz)) if contract_end else None
     row = db.execute(
         "SELECT call_id FROM tickets WHERE customer_number = ? AND call_id IS NOT NULL"
-        " AND received_at >= ? AND id != ? ORDER BY id LIMIT 1",
-        [customer_number, to_db(day_start(contract_start, tz)), exclude_id or -1],
+        " AND received_at >= ? AND (? IS NULL OR received_at < ?) AND id != ?"
+        " ORDER BY id LIMIT 1",
+        [customer_number, to_db(day_start(contract_start, tz)), until, until, exclude_id or -1],
     ).fetchone()
     return str(row[0]) if row else None
 

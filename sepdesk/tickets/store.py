@@ -315,6 +315,7 @@ def customer_label(db: sqlite_utils.Database, ticket: dict[str, Any]) -> str:
     if not number:
         return ""
     row = db.execute(
-        "SELECT customer_name FROM contracts WHERE customer_number = ?", [number]
+        "SELECT customer_name FROM contracts WHERE customer_number = ? ORDER BY start DESC",
+        [number],
     ).fetchone()
     return f"{number} {row[0]}" if row else str(number)
