@@ -43,6 +43,7 @@ COLUMNS = (
 LEVELS = ("business", "emergency", "demo")
 LICENSE_TYPES = ("full", "CE", "NFR", "MSP", "DEMO")
 SCE_VALUES = ("yes", "no", "")
+_LICENSE_SPELLING = {t.lower(): t for t in LICENSE_TYPES}
 LIST_COLUMNS = ("contacts", "license_ids")  # ';'-separated entries
 
 
@@ -115,6 +116,12 @@ def parse_row(row: dict[str, str], where: str) -> ContractRow:
         raise InputError(
             f"{where}, field customer_number: not a number: {values['customer_number']!r}"
         )
+    # "Business", "ce", "Yes": a spreadsheet's capitals (review finding); stored as SPEC
+    # spells them.
+    values["level"], values["sce"] = values["level"].lower(), values["sce"].lower()
+    values["license_type"] = _LICENSE_SPELLING.get(
+        values["license_type"].lower(), values["license_type"]
+    )
     if values["level"] not in LEVELS:
         raise InputError(f"{where}, field level: must be one of {', '.join(LEVELS)}")
     if values["license_type"] not in LICENSE_TYPES:
@@ -181,6 +188,22 @@ def _fields(header: list[str], fields: list[str], where: str) -> dict[str, str]:
     return dict(zip(header, fields, strict=True))
 
 
+def _named_fields(
+    header: list[str], named: list[int], fields: list[str], where: str
+) -> dict[str, str]:
+    """The record's fields of the named columns; a value under a column without a name
+    is an error (it would be lost), an empty one is left out, and so is a missing one."""
+    if len(named) == len(header):
+        return _fields(header, fields, where)
+    if len(fields) > len(header):
+        _fields(header, fields, where)  # raises: a field after the last column
+    for i, value in enumerate(fields):
+        if not header[i] and value.strip():
+            raise InputError(f"{where}, field {i + 1}: {value!r} under a column without a name")
+    names = [header[i] for i in named]
+    return _fields(names, [fields[i] for i in named if i < len(fields)], where)
+
+
 def read_csv(path: Path) -> list[ContractRow]:
     """Every row of the file, or InputError for the first bad one (line numbers as in an editor)."""
     data = path.read_bytes()
@@ -207,7 +230,10 @@ def _rows(reader: Any, path: Path) -> list[ContractRow]:
     # "customer_number, customer_name" as SPEC writes it, "Customer_Number" as a
     # spreadsheet may: compared as the hotline import compares its header.
     header = [column_key(h) for h in first]
-    _check_header(header, path)
+    # Columns without a name, as a spreadsheet exports cells once formatted right of
+    # the table (",,"), are left out when empty (review finding: the file was refused).
+    named = [i for i, h in enumerate(header) if h]
+    _check_header([header[i] for i in named], path)
     rows: list[ContractRow] = []
     seen: set[tuple[str, date]] = set()
     end = reader.line_num
@@ -218,7 +244,7 @@ def _rows(reader: Any, path: Path) -> list[ContractRow]:
         if not any(f.strip() for f in fields):  # a blank line, or Excel's trailing ",,,,"
             continue
         where = f"{path}, line {start}" if start == end else f"{path}, lines {start}-{end}"
-        parsed = parse_row(_fields(header, fields, where), where)
+        parsed = parse_row(_named_fields(header, named, fields, where), where)
         key = (parsed.customer_number, parsed.start)
         if key in seen:
             raise InputError(

@@ -404,3 +404,26 @@ def test_m014_keeps_the_contracts_of_a_database_made_before_it(tmp_path: Path) -
     assert contracts_version(db) > version
     mueller = [c for c in list_contracts(db) if c["customer_number"] == "104217"]
     assert [(c["start"], c["sce"]) for c in mueller] == [("2026-01-01", "no"), ("2027-01-01", "no")]
+
+
+def test_a_spreadsheets_empty_unnamed_columns_and_capitals_are_taken(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """Excel exports cells once formatted right of the table as ",,", and people type
+    "Business" and "ce": the file was refused (review finding). Empty columns without a
+    name are left out, and level, licence type and sce are read in any case."""
+    lines = [
+        HEADER + ",,",
+        "100001,Alpha GmbH,Business,2026-01-01,2026-12-31,it@alpha.example,L-1,ce,Yes,,",
+        "100002,Beta AG,DEMO,2026-01-01,,it@beta.example,L-2,Demo,",  # cut short: fine
+    ]
+    assert import_csv(desk.db, write(tmp_path, *lines), T0) == 2
+    got = {c["customer_number"]: c for c in list_contracts(desk.db)}
+    assert (got["100001"]["level"], got["100001"]["license_type"]) == ("business", "CE")
+    assert (got["100002"]["level"], got["100002"]["license_type"]) == ("demo", "DEMO")
+    assert got["100001"]["sce"] == "yes"
+
+
+def test_a_value_under_a_column_without_a_name_is_refused(desk: Desk, tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + ",", GOOD + ",note")
+    assert "line 2, field 10: 'note' under a column without a name" in refused(desk, path)
