@@ -198,6 +198,27 @@ def test_status_command_text_and_json(desk: Desk, tmp_path: Path) -> None:
     }
 
 
+def test_status_text_shows_an_imap_error_whole(desk: Desk, tmp_path: Path) -> None:
+    """The readable view cut every nested cell to 60 characters: a refused login's
+    last_error ended after the timestamp and the account, before the reason."""
+    error = (
+        "login refused for support@sep.example@127.0.0.1:41411:"
+        " [AUTHENTICATIONFAILED] Authentication failed."
+    )
+    desk.db.execute(
+        "INSERT INTO imap_state (mailbox, last_contact_at, last_error) VALUES (?, NULL, ?)",
+        [A, f"2026-11-03T15:58:00+00:00 {error}"],
+    )
+    desk.db.conn.commit()
+    cfg = write_toml(
+        tmp_path / "sepdesk.toml",
+        {"database": {"path": desk.settings.database.path}, "imap": IMAP},
+    )
+    text = run(cfg, "status")
+    assert text.exit_code == 0, text.output
+    assert f"last_error=2026-11-03T16:58:00+01:00 {error}" in text.stdout
+
+
 def test_init_reports_the_schema(tmp_path: Path) -> None:
     cfg = write_toml(tmp_path / "s.toml", {"database": {"path": str(tmp_path / "new.db")}})
     result = run(cfg, "init")

@@ -34,7 +34,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     desk = get_desk(ctx)
     record = desk_status(desk)
-    emit(ctx, record if as_json else _readable(record))
+    # Whole cells: an IMAP last_error cut to 60 characters ended at the timestamp and the
+    # account, before the reason the admin runs status for (review finding).
+    emit(ctx, record if as_json else _readable(record), nested_width=None)
 
 
 def _readable(record: dict[str, Any]) -> dict[str, Any]:

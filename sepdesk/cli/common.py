@@ -202,8 +202,11 @@ def emit(
     records: Sequence[dict[str, Any]] | dict[str, Any],
     columns: Sequence[str] = (),
     widths: dict[str, int] | None = None,
+    nested_width: int | None = 60,
 ) -> None:
-    """Records as JSON (``--json``) or as an aligned table; a single dict as key: value lines."""
+    """Records as JSON (``--json``) or as an aligned table; a single dict as key: value lines,
+    a list of dicts in it as indented lines of key=value cells, each cut to ``nested_width``
+    (None: whole)."""
     if json_wanted(ctx):
         click.echo(json.dumps(records, ensure_ascii=False, indent=2, default=str))
         return
@@ -212,7 +215,9 @@ def emit(
             if isinstance(value, list) and value and isinstance(value[0], dict):
                 click.echo(f"{key}:")
                 for item in value:
-                    click.echo("  " + "  ".join(f"{k}={_cell(v, 60)}" for k, v in item.items()))
+                    click.echo(
+                        "  " + "  ".join(f"{k}={_cell(v, nested_width)}" for k, v in item.items())
+                    )
             else:
                 click.echo(f"{key}: {_cell(value, None)}")
         return
