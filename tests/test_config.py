@@ -311,6 +311,18 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
             assert any(re.search(rf"\b{re.escape(sub)}\b", ln) for ln in lines), full
 
 
+def test_the_readme_feeds_files_of_the_repository() -> None:
+    """README "Feeding it a mail" named ../shared/samples/..., outside the repository:
+    on a fresh clone the first command failed with "No such file"."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = readme.split("## Feeding it a mail", 1)[1].split("\n## ", 1)[0]
+    files = re.findall(r"[\w./-]+\.(?:csv|eml)\b", section)
+    assert files
+    for name in files:
+        path = (ROOT / name).resolve()
+        assert path.is_relative_to(ROOT) and path.is_file(), name
+
+
 def _desk_and_mail(tmp_path: Path) -> Path:
     """A new desk's config, beside one mail (``m.eml``) to ingest."""
     cfg = tmp_path / "c.toml"
