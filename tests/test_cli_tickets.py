@@ -94,6 +94,15 @@ def test_list_is_newest_first_with_every_ticket(cfg: Path) -> None:
     assert "(mail bounced)" in next(line for line in table if line.startswith("T-2026-000004"))
 
 
+def test_the_operations_guide_says_tickets_list_stays_newest_first() -> None:
+    """docs/operations.md said a ticket whose mail failed for good is listed first, which
+    tickets list stopped doing for SPEC §3's newest first (black-box review)."""
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "operations.md").read_text("utf-8")
+    watch = " ".join(guide.split("## Watch", 1)[1].split("\n## ", 1)[0].split())
+    assert "shows such tickets first" not in watch
+    assert "marks such a ticket `(mail bounced)`" in watch
+
+
 def test_list_filters_status_severity_customer(cfg: Path) -> None:
     accepted = numbers(cfg, "--status", "accepted")
     assert accepted and all(n in numbers(cfg) for n in accepted)
