@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,26 @@ def test_retry_that_fails_again_keeps_the_entry_and_counts_on(desk: Desk, tmp_pa
     assert again["updated_at"] >= first["created_at"] and again["created_at"] == first["created_at"]
     listed = json.loads(cli(desk, tmp_path, "quarantine", "list", "--json").stdout)
     assert [(e["id"], e["attempts"]) for e in listed] == [(first["id"], 2), (second["id"], 1)]
+
+
+def test_a_retry_that_fails_again_is_one_line_on_stderr(desk: Desk, tmp_path: Path) -> None:
+    """Run as an admin runs it (no logging set up): the pipeline's WARNING line for the
+    quarantined mail came first, then the command's error (black-box review)."""
+    garbage(desk, tmp_path, "one.eml")
+    [entry] = entries(desk)
+    cfg = write_toml(tmp_path / "q.toml", {"database": {"path": desk.settings.database.path}})
+    command = ["--config", str(cfg), "quarantine", "retry", str(entry["id"])]
+    done = subprocess.run(
+        [sys.executable, "-m", "sepdesk", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"sepdesk: quarantine #{entry['id']}: failed again (attempt 2), back in quarantine"
+        f" #{entry['id']}: {entries(desk)[0]['reason']}"
+    ]
 
 
 def test_retry_after_three_failures_goes_back_at_once_with_attempt_4(
