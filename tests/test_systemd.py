@@ -163,3 +163,16 @@ def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
     ]
     assert complaints == [], "\n".join(complaints)
     assert result.returncode == 0 or not complaints
+
+
+def test_the_guide_says_how_a_phone_export_writes_into_the_spool() -> None:
+    """/var/lib/sepdesk is 0750 and serve makes the spool 0750 (UMask=0027): another
+    user's export could not write there, and the docs did not say how (review finding).
+    The guide's recipe: a folder and group of its own, which the unit may write and read."""
+    guide = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
+    service = parse_unit(UNIT)["Service"]
+    assert service["UMask"] == ["0027"] and service["StateDirectoryMode"] == ["0750"]
+    assert "install -d -o sepdesk -g sepdesk-hotline -m 2770 /var/spool/sepdesk-hotline" in guide
+    assert "ReadWritePaths=/var/spool/sepdesk-hotline" in guide
+    assert "SupplementaryGroups=sepdesk-hotline" in guide
+    assert '`[hotline] spool_dir = "/var/spool/sepdesk-hotline"`' in guide
