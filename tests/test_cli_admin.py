@@ -8,6 +8,7 @@ import os
 import sqlite3
 import stat
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import timedelta
@@ -304,6 +305,75 @@ def test_a_malformed_database_is_one_line_exit_1(desk: Desk, tmp_path: Path) -> 
         result = run(cfg, *command)
         assert result.exit_code == 1, command
         assert result.stderr == f"sepdesk: {damaged}: database disk image is malformed\n"
+
+
+def _run_on_a_read_only_file(db: Path, cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI on a database file it may not write: by its mode for a user; for root, whom
+    no mode stops, by a read-only bind mount of the file in a mount namespace of its own."""
+    command = [sys.executable, "-m", "sepdesk", "--config", str(cfg), *args]
+    if os.geteuid() != 0:
+        db.chmod(0o444)
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+    script = f'mount --bind -o ro "{db}" "{db}" || exit 99; exec "$@"'
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, "sh", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if done.returncode == 99:
+        pytest.skip("root here cannot make a read-only bind mount")
+    return done
+
+
+def test_a_database_this_user_may_not_write_is_named_as_the_cause(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """ "attempt to write a readonly database" said nothing of why: the CLI run as another
+    user than the desk's (review finding)."""
+    path = Path(desk.settings.database.path)
+    desk.close()
+    cfg = config_for(desk, tmp_path)
+    done = _run_on_a_read_only_file(path, cfg, "contracts", "import", str(CONTRACTS))
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"sepdesk: {path}: attempt to write a readonly database; ")
+    if os.geteuid() == 0:
+        assert line.endswith(f"{path} is on a read-only file system")
+    else:
+        assert f"has no write permission on {path} (owner " in line
+        assert "run the command as the desk's user (runuser -u " in line
+
+
+def test_the_cause_of_a_read_only_database_names_user_owner_and_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pwd
+
+    from sepdesk.store.db import unwritable
+
+    path = tmp_path / "d.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    path.chmod(0o640)
+    read_only = closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True))
+    with read_only as conn, pytest.raises(sqlite3.OperationalError) as caught:
+        conn.execute("INSERT INTO t VALUES (1)")
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    owner = pwd.getpwuid(path.stat().st_uid).pw_name
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != path and real_access(p, mode))
+    assert unwritable(path, caught.value) == (
+        f"; user {me} has no write permission on {path} (owner {owner}, mode 0640):"
+        f" run the command as the desk's user (runuser -u {owner} -- sepdesk ...)"
+    )
+    # Its folder, where SQLite makes the -wal and -shm files.
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != tmp_path and real_access(p, mode))
+    assert f"has no write permission on its folder {tmp_path} (owner " in unwritable(
+        path, caught.value
+    )
+    # Another error is no question of permissions.
+    assert unwritable(path, sqlite3.OperationalError("no such table: x")) == ""
 
 
 def test_backup_to_an_impossible_place_is_one_line_exit_1(desk: Desk, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from sepdesk.desk import Desk
 from sepdesk.errors import ConfigError, InputError, SepdeskError, one_line
 from sepdesk.instants import now, parse_instant
 from sepdesk.store import migrate, pending_migrations
+from sepdesk.store.db import unwritable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -273,7 +274,8 @@ def fenced(f: F) -> F:
             # A database damaged past its first pages opens, then fails on a query:
             # "database disk image is malformed" is what the admin must see (and restore
             # from a backup, docs/operations.md), not a traceback ending in it.
-            raise Failure(f"{_database_path()}: {exc}") from None
+            path = _database_path()
+            raise Failure(f"{path}: {exc}{unwritable(path, exc)}") from None
 
     return wrapper  # type: ignore[return-value]
 

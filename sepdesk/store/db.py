@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import pwd
 import sqlite3
+import stat
 import threading
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
@@ -127,8 +129,49 @@ def connect(path: str | Path) -> sqlite_utils.Database:
             db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             db.execute("PRAGMA foreign_keys=ON")
     except (sqlite3.Error, OSError) as exc:
-        raise StoreError(f"{path}: cannot open database: {exc}") from None
+        raise StoreError(f"{path}: cannot open database: {exc}{unwritable(path, exc)}") from None
     return db
+
+
+# SQLite's words when it may not write the file ("attempt to write a readonly database")
+# or create its -wal and -shm beside it ("unable to open database file"): they name no cause.
+_NOT_WRITABLE = frozenset({sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN})
+
+
+def unwritable(path: str | Path, exc: BaseException) -> str:
+    """Why this user cannot write the database, as a clause for ``exc``'s error line ("" when
+    that is not the fault): the file, its -wal or -shm, or its folder that SQLite writes them
+    to is read-only for this user (a CLI run as someone other than the desk's user) or on a
+    read-only file system."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None or code & 0xFF not in _NOT_WRITABLE:
+        return ""
+    path = Path(path)
+    files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+    stuck = [f for f in files if f.exists() and not os.access(f, os.W_OK)]
+    folder = path.parent
+    if not stuck and not os.access(folder, os.W_OK | os.X_OK):
+        stuck = [folder]
+    if not stuck:
+        return ""
+    where = stuck[0]
+    if os.statvfs(where).f_flag & os.ST_RDONLY:
+        return f"; {where} is on a read-only file system"
+    what = f"its folder {where}" if where == folder else f"{where}"
+    info = where.stat()
+    owner = _user_name(info.st_uid)
+    return (
+        f"; user {_user_name(os.geteuid())} has no write permission on {what} (owner {owner},"
+        f" mode {stat.S_IMODE(info.st_mode):04o}): run the command as the desk's user"
+        f" (runuser -u {owner} -- sepdesk ...)"
+    )
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid without a passwd entry (a container)
+        return str(uid)
 
 
 def _refuse_foreign(db: sqlite_utils.Database, path: Path) -> None:
@@ -195,7 +238,10 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
                 MIGRATIONS.ensure_migrations_table(db)
             MIGRATIONS.apply(db)
     except sqlite3.Error as exc:
-        raise StoreError(f"migration failed: {exc}") from None
+        path = db.execute("PRAGMA database_list").fetchone()[2] or ""
+        raise StoreError(
+            f"migration failed: {exc}{unwritable(path, exc) if path else ''}"
+        ) from None
     return pending
 
 
@@ -224,7 +270,7 @@ def open_db(
         raise StoreError(f"{path}: {exc}") from None
     except sqlite3.Error as exc:
         db.close()
-        raise StoreError(f"{path}: cannot open database: {exc}") from None
+        raise StoreError(f"{path}: cannot open database: {exc}{unwritable(path, exc)}") from None
     return db
 
 
