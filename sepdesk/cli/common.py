@@ -138,10 +138,21 @@ def get_desk(ctx: click.Context, create: bool = False, any_schema: bool = False)
         except SepdeskError as exc:
             raise Failure(str(exc)) from None
         ctx.find_root().call_on_close(desk.close)
+        if new:
+            _say_created(settings.database.path)
         if not (new or any_schema):
             current_schema(desk, create)
         obj["desk"] = desk
     return obj["desk"]
+
+
+def _say_created(path: str) -> None:
+    """One line on stderr for a database a command made at a relative ``[database] path``:
+    run from another directory, it names another file, and an import then filled a second
+    desk without a word (review finding). An absolute path names the one desk: no line."""
+    if not Path(path).is_absolute():
+        where = f"{Path(path).resolve()}, from the working directory"
+        click.echo(f"sepdesk: {path}: no database there, created a new one ({where})", err=True)
 
 
 def current_schema(desk: Desk, create: bool = False) -> None:
