@@ -251,3 +251,32 @@ def test_another_mail_with_the_same_message_id_leaves_the_entry_listed(
     stored = store_raw(desk.db, source="imap", raw=other, received_at=T0, source_ref="1/8")
     assert runner.process(desk, stored.intake_id, T0).outcome == "new_ticket"
     assert len(listed(desk, tmp_path)) == 1
+
+
+def test_release_takes_an_entry_off_the_list_and_keeps_its_bytes(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """A junk mail fixed by hand and ingested is another mail: its entry stayed listed and
+    counted in status for ever, and the documented alarm (quarantine > 0) with it."""
+    from sepdesk.reports.status import desk_status
+
+    garbage(desk, tmp_path, "one.eml")
+    garbage(desk, tmp_path, "two.eml")
+    [first, second] = entries(desk)
+    done = cli(desk, tmp_path, "quarantine", "release", str(first["id"]))
+    assert done.exit_code == 0, done.output
+    assert f"quarantine #{first['id']}: released" in done.stdout
+    assert listed(desk, tmp_path) == [second["id"]]
+    assert desk_status(desk, T0)["quarantine"] == 1
+    everything = cli(desk, tmp_path, "quarantine", "list", "--all", "--json")
+    released = {e["id"]: e["released_at"] for e in json.loads(everything.stdout)}
+    assert released[second["id"]] is None and released[first["id"]] is not None
+    table = cli(desk, tmp_path, "quarantine", "list", "--all").stdout.splitlines()
+    assert table[0].split()[-1] == "released_at"
+    raw = cli(desk, tmp_path, "quarantine", "show", str(first["id"]), "--raw").stdout_bytes
+    assert raw == (tmp_path / "one.eml").read_bytes()
+    # Released once, it is no entry waiting: a second release or a retry is refused.
+    again = cli(desk, tmp_path, "quarantine", "release", str(first["id"]))
+    assert again.exit_code == 1 and "no such entry waiting" in again.stderr
+    assert cli(desk, tmp_path, "quarantine", "retry", str(first["id"])).exit_code == 1
+    assert cli(desk, tmp_path, "quarantine", "release", "99").exit_code == 1

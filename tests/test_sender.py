@@ -14,6 +14,7 @@ import pytest
 
 from sepdesk.config import Settings
 from sepdesk.desk import Desk
+from sepdesk.errors import InputError
 from sepdesk.outbound import sender
 from sepdesk.outbound.compose import tagged_subject
 from sepdesk.outbound.outbox import enqueue, queued_mail
@@ -169,6 +170,53 @@ def test_a_failed_acknowledgement_sent_on_retry_unflags_its_ticket(
     sender.run_once(relay_desk, datetime.now(UTC) + timedelta(minutes=2))
     assert state(relay_desk, oid)[0] == "sent"
     assert relay_desk.db.execute(flag, [number]).fetchone() == (0,)
+
+
+def outbox_cli(desk: Desk, tmp_path: Path) -> Callable[..., Any]:
+    """``sepdesk outbox ARGS`` on the desk's database."""
+    from click.testing import CliRunner
+
+    from sepdesk.cli.main import _register, cli
+    from tests.conftest import write_toml
+
+    _register()
+    cfg = write_toml(tmp_path / "o.toml", {"database": {"path": desk.settings.database.path}})
+    return lambda *args: CliRunner().invoke(cli, ["--config", str(cfg), "outbox", *args])
+
+
+def test_a_failed_mail_dismissed_no_longer_counts_in_status(
+    relay_desk: Desk,
+    tmp_path: Path,
+    smtp_sink: SmtpSink,  # noqa: F811
+) -> None:
+    """A mail that fails for good (a non-ASCII address) kept outbox_failed at 1 for ever,
+    and the documented alarm on it: dismissed, it stays failed but is not counted; retried
+    and failing again, it counts again."""
+    from sepdesk.outbound.outbox import dismiss, requeue
+    from sepdesk.reports.status import desk_status
+
+    oid = queue_one(relay_desk, "Backup", ("jürgen@müller-firma.de",))
+    sent = queue_one(relay_desk, "Backup", ("customer@example.org",))
+    sender.run_once(relay_desk, T0)
+    assert state(relay_desk, oid)[0] == "failed"
+    assert desk_status(relay_desk, T0)["outbox_failed"] == 1
+    with pytest.raises(InputError, match="sent, not failed"):
+        dismiss(relay_desk.db, sent, T0)
+    cli = outbox_cli(relay_desk, tmp_path)
+    done = cli("dismiss", str(oid))
+    assert done.exit_code == 0, done.output
+    assert done.stdout == f"outbox #{oid}: dismissed; status no longer counts it as failed\n"
+    assert state(relay_desk, oid)[0] == "failed"  # SPEC's states stay as they are
+    assert desk_status(relay_desk, T0)["outbox_failed"] == 0
+    [row] = [r for r in json.loads(cli("list", "--json").stdout) if r["id"] == oid]
+    assert row["state"] == "failed" and row["dismissed_at"]
+    table = cli("list").stdout.splitlines()
+    assert "failed (dismissed)" in next(line for line in table if line.split()[0] == str(oid))
+    refused = cli("dismiss", str(sent))
+    assert refused.exit_code == 1 and "only a failed mail is dismissed" in refused.stderr
+    requeue(relay_desk.db, oid, T0)
+    sender.run_once(relay_desk, T0 + timedelta(minutes=1))
+    assert desk_status(relay_desk, T0)["outbox_failed"] == 1
 
 
 def test_temporary_failure_is_retried_after_backoff(relay_desk: Desk, smtp_sink: SmtpSink) -> None:  # noqa: F811

@@ -82,22 +82,41 @@ def quarantine() -> None:
 
 
 @quarantine.command("list")
+@click.option(
+    "--all", "show_all", is_flag=True, help="Released entries too, with the time of release."
+)
 @json_option
 @click.pass_context
-def quarantine_list(ctx: click.Context, as_json: bool) -> None:
-    """List quarantined mails still waiting."""
+def quarantine_list(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """List quarantined mails still waiting (--all: released ones too)."""
     desk = get_desk(ctx)
-    rows = [
-        {
+    waiting = "" if show_all else " WHERE released_at IS NULL"
+    rows = []
+    for r in desk.db.query(f"SELECT * FROM quarantine{waiting} ORDER BY id"):
+        row = {
             "id": r["id"],
             "source": r["source"],
             "received_at": db_to_local(r["received_at"], desk.tz),
             "reason": r["reason"],
             "attempts": r["attempts"],
         }
-        for r in desk.db.query("SELECT * FROM quarantine WHERE released_at IS NULL ORDER BY id")
-    ]
-    emit(ctx, rows, ["id", "source", "received_at", "reason", "attempts"], {"reason": 80})
+        if show_all:
+            row["released_at"] = db_to_local(r["released_at"], desk.tz)
+        rows.append(row)
+    columns = ["id", "source", "received_at", "reason", "attempts"]
+    emit(ctx, rows, columns + ["released_at"] * show_all, {"reason": 80})
+
+
+@quarantine.command("release")
+@click.argument("quarantine_id", type=ROW_ID)
+@click.pass_context
+def quarantine_release(ctx: click.Context, quarantine_id: int) -> None:
+    """Take quarantined mail ID off the list without processing it (its bytes are kept)."""
+    runner.release(get_desk(ctx), quarantine_id)
+    click.echo(
+        f"quarantine #{quarantine_id}: released; its message stays stored"
+        f" (sepdesk quarantine show {quarantine_id} --raw)"
+    )
 
 
 @contextmanager

@@ -184,3 +184,27 @@ def requeue(db: sqlite_utils.Database, outbox_id: int, at: datetime) -> None:
             "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = ? WHERE id = ?",
             [to_db(at), outbox_id],
         )
+        # Tried again, it is news again: should it fail once more, status counts it.
+        db.execute("DELETE FROM outbox_dismissals WHERE outbox_id = ?", [outbox_id])
+
+
+def dismiss(db: sqlite_utils.Database, outbox_id: int, at: datetime) -> None:
+    """Take a failed mail out of ``status``'s ``outbox_failed``: an admin has seen to it
+    (answered the customer by hand, or given up). Its state stays ``failed``; InputError
+    for a mail in another state, NotFound for none."""
+    with write_tx(db):
+        row = db.execute("SELECT state FROM outbox WHERE id = ?", [outbox_id]).fetchone()
+        if row is None:
+            raise NotFound(f"outbox #{outbox_id}: no such mail")
+        if row[0] != "failed":
+            raise InputError(
+                f"outbox #{outbox_id}: {row[0]}, not failed; only a failed mail is dismissed"
+            )
+        db.execute(
+            "INSERT OR IGNORE INTO outbox_dismissals (outbox_id, at) VALUES (?, ?)",
+            [outbox_id, to_db(at)],
+        )
+
+
+# The failed mails status counts: those nobody has dismissed.
+UNDISMISSED_FAILED = "state = 'failed' AND id NOT IN (SELECT outbox_id FROM outbox_dismissals)"

@@ -474,6 +474,20 @@ def retry(desk: Desk, quarantine_id: int, at: datetime | None = None) -> Result:
     return process(desk, int(row[0]), at)
 
 
+def release(desk: Desk, quarantine_id: int, at: datetime | None = None) -> None:
+    """Take a waiting entry off the list (and ``status``'s count) without processing it:
+    the admin fixed the mail by hand and ingested the fixed copy, which differs and so
+    released nothing, or decided it needs nothing. Its message stays stored (``quarantine
+    show --raw``); ``quarantine list --all`` still shows it, with ``released_at``."""
+    with write_tx(desk.db):
+        released = desk.db.execute(
+            "UPDATE quarantine SET released_at = ? WHERE id = ? AND released_at IS NULL",
+            [to_db(at or now()), quarantine_id],
+        ).rowcount
+    if not released:
+        raise NotFound(f"quarantine #{quarantine_id}: no such entry waiting")
+
+
 def quarantine_entry(desk: Desk, quarantine_id: int) -> dict:
     """A quarantine entry (released or not) with its message's intake row: ``raw``, steps..."""
     rows = list(

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sepdesk.daemon.lock import serving_pid
 from sepdesk.desk import Desk
 from sepdesk.instants import day_start, db_to_local, local_iso, now, to_db
+from sepdesk.outbound.outbox import UNDISMISSED_FAILED
 from sepdesk.sla.breach import ticket_breached
 from sepdesk.sla.timer import configured_recipients, escalation_recipients
 from sepdesk.tickets.store import OPEN_STATUSES
@@ -51,7 +52,9 @@ def _hotline(desk: Desk) -> dict[str, Any]:
 def _outbox(desk: Desk) -> dict[str, Any]:
     return {
         "outbox_queued": _scalar(desk, "SELECT count(*) FROM outbox WHERE state = 'queued'"),
-        "outbox_failed": _scalar(desk, "SELECT count(*) FROM outbox WHERE state = 'failed'"),
+        # Failed mails an admin dismissed (outbox dismiss) no longer count: else the
+        # documented alarm on outbox_failed > 0 stayed on for good.
+        "outbox_failed": _scalar(desk, f"SELECT count(*) FROM outbox WHERE {UNDISMISSED_FAILED}"),
         "outbox_oldest_unsent": db_to_local(
             _scalar(desk, "SELECT min(created_at) FROM outbox WHERE state = 'queued'"), desk.tz
         ),

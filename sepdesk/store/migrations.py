@@ -418,3 +418,14 @@ _CONTRACT_PERIODS = (
 def m014_contract_periods(db: sqlite_utils.Database) -> None:
     for statement in _CONTRACT_PERIODS:
         db.execute(statement)
+
+
+@MIGRATIONS()
+def m015_outbox_dismissals(db: sqlite_utils.Database) -> None:
+    """A failed mail an admin has seen to (answered the customer by hand, say) and
+    dismissed: ``status`` counts it no longer. A table of its own, not a column of
+    ``outbox``: the mail keeps its state (SPEC §3: queued, sent, failed, bounced)."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS outbox_dismissals ("
+        " outbox_id INTEGER PRIMARY KEY REFERENCES outbox(id), at TEXT NOT NULL)"
+    )
