@@ -636,3 +636,32 @@ def test_a_stopping_desk_waits_a_little_for_the_answer_to_a_whole_mail(
         _, took = stop_a_pass_once(desk, lambda: relay.dots == 1)
         assert state(desk, oid) == ("sent", 1, None)
         assert len(relay.kept()) == 1 and took < 3
+
+
+@pytest.mark.parametrize(
+    ("tls", "port_speaks", "hint"),
+    [
+        ("tls", "starttls", 'plain text on this port: use tls = "starttls"'),
+        ("starttls", "tls", 'speaks TLS at once on this port: use tls = "tls"'),
+    ],
+)
+def test_a_tls_mode_that_does_not_fit_the_relays_port_is_named(
+    tls: str,
+    port_speaks: str,
+    hint: str,
+    tmp_path: Path,
+    open_desk: Callable[..., Desk],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ "[SSL: WRONG_VERSION_NUMBER]" and "Connection unexpectedly closed: timed out" named
+    no setting; the IMAP poller says which tls to use (black-box review)."""
+    monkeypatch.setattr(sender, "RELAY_TIMEOUT", 1.0)  # the greeting that never comes
+    server = make_cert(tmp_path, "localhost")
+    with SmtpSink(ssl_context=server, starttls=port_speaks == "starttls") as sink:
+        relay = {"host": "localhost", "port": sink.port, "tls": tls}
+        desk = open_desk({**relay, "ca_file": str(tmp_path / "localhost.crt")})
+        oid = queue_one(desk, "Backup")
+        sender.run_once(desk, T0)
+        st, attempts, error = state(desk, oid)
+    assert (st, attempts) == ("queued", 0)  # the desk's fault, not the mail's
+    assert error and error.startswith(f"relay localhost:{relay['port']}") and hint in error

@@ -67,6 +67,7 @@ from sepdesk.instants import now, to_db
 from sepdesk.intake.store import store_raw
 from sepdesk.store import write_tx
 from sepdesk.store.db import storage_fault
+from sepdesk.tlsmode import speaks_tls
 
 log = logging.getLogger("sepdesk.imap")
 
@@ -324,7 +325,7 @@ class ImapPoller:
             client = IMAPClient(host, port, ssl=False, timeout=SOCKET_TIMEOUT_S)
         except TimeoutError:
             # Said "cannot reach ... timed out" of a server that answers, after a minute.
-            if _speaks_tls(host, port):
+            if speaks_tls(host, port, TLS_PROBE_S):
                 raise TlsAtOnce(f"[imap] tls: {mode!r} on a port that speaks TLS") from None
             raise
         if mode == "starttls":
@@ -1356,24 +1357,6 @@ def _trace_protocol(client: IMAPClient) -> None:
     trace from the next pass on."""
     debug = logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG)
     client._imap.debug = 5 if debug else 0
-
-
-def _speaks_tls(host: str, port: int) -> bool:
-    """Whether ``host:port`` answers a TLS handshake (an IMAPS port). Nothing is verified:
-    no password and no mail goes over it, the answer only names the fault."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        with socket.create_connection((host, port), timeout=TLS_PROBE_S) as sock:
-            context.wrap_socket(sock, server_hostname=host).close()
-    except ssl.SSLError as exc:
-        # A TLS alert is TLS too (an old protocol version, no shared cipher); a plain
-        # answer is "wrong version number".
-        return "ALERT" in str(exc.reason).upper()
-    except OSError:
-        return False
-    return True
 
 
 def _drop(client: IMAPClient) -> None:

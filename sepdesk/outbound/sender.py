@@ -39,6 +39,7 @@ from sepdesk.outbound.outbox import CUSTOMER_KINDS, backoff, raw_of
 from sepdesk.store import insert_row, write_tx
 from sepdesk.store.faults import PassFaults
 from sepdesk.tickets import store as tickets
+from sepdesk.tlsmode import plain_text_answer, speaks_tls
 
 log = logging.getLogger("sepdesk.sender")
 RELAY_TIMEOUT = 30  # seconds for each answer of the relay
@@ -49,6 +50,9 @@ RELAY_DEADLINE = 60.0  # seconds for one mail, connection included
 FINAL_REPLY_TIMEOUT = 240.0
 # ...and this long still when the desk is stopping (within serve's STOP_TIMEOUT).
 STOP_GRACE = 5.0
+# After a relay took the connection and sent no greeting: how long a TLS handshake on
+# the port may take to show it is one of implicit TLS (465).
+TLS_PROBE_S = 5.0
 PASS_BUDGET = 60.0  # seconds of a pass before the rest of its mails wait for the next
 # Mails handed over one connection before it is closed and another opened, as Postfix
 # bounds its connection reuse: a relay's per-session limits and state stay small.
@@ -265,8 +269,10 @@ def _connect(settings: Settings, context: ssl.SSLContext, deadline: _Deadline) -
     deadline.watch(client)
     if deadline.stopped:  # set before the watch: interrupt found no mail of ours to hang up on
         raise RelayStopped("not begun: the desk is stopping")
+    greeted = False
     try:
         code, message = client.connect(r.host, r.port)
+        greeted = True
         if deadline.stopped:  # the stop came just as the relay greeted us: no session begun
             _hang_up(client)
             raise RelayStopped("hung up: the desk is stopping")
@@ -290,8 +296,27 @@ def _connect(settings: Settings, context: ssl.SSLContext, deadline: _Deadline) -
         _hang_up(client)
         if deadline.stopped:
             raise RelayStopped("hung up: the desk is stopping") from None
-        raise RelayDown(_relay_fault(settings, exc, deadline)) from None
+        hint = "" if greeted else _tls_mode_hint(settings, exc)
+        raise RelayDown(_relay_fault(settings, exc, deadline) + hint) from None
     return client
+
+
+def _tls_mode_hint(settings: Settings, exc: BaseException) -> str:
+    """What to set when ``[relay] tls`` does not fit the port, as the IMAP poller says it:
+    the raw "WRONG_VERSION_NUMBER" or "Connection unexpectedly closed: timed out" named no
+    setting (review finding). Asked only of a relay that never greeted us."""
+    r = settings.relay
+    if r.tls == "tls" and plain_text_answer(exc):
+        return (
+            ': the relay answers in plain text on this port: use tls = "starttls"'
+            " (or the relay's port of implicit TLS, 465)"
+        )
+    # A relay that took the connection and sent no greeting: smtplib reports the timeout
+    # as a disconnect. The probe runs only then, not while a relay is down (refused).
+    silent = r.tls != "tls" and isinstance(exc, smtplib.SMTPServerDisconnected)
+    if silent and speaks_tls(r.host, r.port, TLS_PROBE_S):
+        return ': the relay speaks TLS at once on this port: use tls = "tls"'
+    return ""
 
 
 class RelayStopped(DeliveryError):
