@@ -661,6 +661,47 @@ def read_secret(path: str, env_var: str, credential: str) -> str | None:
     return None
 
 
+# Where each password may come from besides its ``password_file``: the environment
+# variable and the systemd credential (README, "Configuration").
+RELAY_SECRET = ("SEPDESK_RELAY_PASSWORD", "relay_password")
+IMAP_SECRET = ("SEPDESK_IMAP_PASSWORD", "imap_password")
+
+
+def imap_secret_names(index: int) -> tuple[str, str]:
+    """The variable and credential of IMAP account ``index``: 0 is [imap] itself, n the
+    n-th of [imap] accounts (``..._n``)."""
+    return IMAP_SECRET if not index else (f"{IMAP_SECRET[0]}_{index}", f"{IMAP_SECRET[1]}_{index}")
+
+
+def no_secret(section: str, user: str, names: tuple[str, str]) -> str:
+    """The line naming a password nowhere given, and every place it may come from."""
+    return (
+        f"[{section}] user {user}: no password configured: set {names[0]},"
+        f" the credential {names[1]} or [{section}] password_file"
+    )
+
+
+def missing_secrets(settings: Settings) -> list[str]:
+    """One line per login the config asks for whose password is given nowhere, as this
+    process sees the environment and credentials. A password file that cannot be read is
+    not listed: it is named, with the reason, where it is read."""
+    wanted = []
+    if settings.relay_enabled and settings.relay.user:
+        wanted.append(("relay", settings.relay.user, settings.relay.password_file, RELAY_SECRET))
+    if settings.imap.enabled:
+        for i, box in enumerate(settings.imap.mailboxes()):
+            wanted.append(("imap", box.user, box.password_file, imap_secret_names(i)))
+    lines = []
+    for section, user, path, names in wanted:
+        try:
+            secret = read_secret(path, *names)
+        except ConfigError:
+            continue
+        if secret is None:
+            lines.append(no_secret(section, user, names))
+    return lines
+
+
 def describe() -> list[tuple[str, str, Any, str]]:
     """(section, key, default, help) for every key: docs and the config test use it."""
     out = []

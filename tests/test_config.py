@@ -217,6 +217,35 @@ def test_example_config_lists_every_key_and_loads() -> None:
     )
 
 
+def test_missing_secrets_names_each_login_without_a_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An IMAP account without a password retried "no IMAP password configured" at INFO
+    for ever, naming neither the account nor where the password could come from."""
+    for name in ("SEPDESK_IMAP_PASSWORD", "SEPDESK_IMAP_PASSWORD_1", "CREDENTIALS_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
+    pw = tmp_path / "pw"
+    pw.write_text("geheim\n")
+    imap = {
+        "enabled": True,
+        "host": "mail.example",
+        "user": "support",
+        "accounts": [{"user": "partner"}, {"user": "third", "password_file": str(pw)}],
+    }
+    settings = config.from_mapping({"imap": imap}, "t")
+    assert config.missing_secrets(settings) == [
+        "[imap] user support: no password configured: set SEPDESK_IMAP_PASSWORD,"
+        " the credential imap_password or [imap] password_file",
+        "[imap] user partner: no password configured: set SEPDESK_IMAP_PASSWORD_1,"
+        " the credential imap_password_1 or [imap] password_file",
+    ]
+    monkeypatch.setenv("SEPDESK_IMAP_PASSWORD_1", "x")
+    monkeypatch.setenv("SEPDESK_IMAP_PASSWORD", "y")
+    assert config.missing_secrets(settings) == []
+    # No login asked for: nothing is missing.
+    assert config.missing_secrets(config.from_mapping({"relay": {"host": "r"}}, "t")) == []
+
+
 def test_secret_from_environment_then_credentials_then_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

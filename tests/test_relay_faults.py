@@ -665,3 +665,37 @@ def test_a_tls_mode_that_does_not_fit_the_relays_port_is_named(
         st, attempts, error = state(desk, oid)
     assert (st, attempts) == ("queued", 0)  # the desk's fault, not the mail's
     assert error and error.startswith(f"relay localhost:{relay['port']}") and hint in error
+
+
+def test_a_relay_password_given_nowhere_is_named_and_no_login_is_tried(
+    open_desk: Callable[..., Desk],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """[relay] user set, no password anywhere: the sender logged in with an empty one and
+    the relay's "535 credentials invalid" looked like a wrong password (black-box review).
+    serve names the missing secret once, at start, as an ERROR, and goes on."""
+    from sepdesk.daemon.serve import report_missing_secrets
+
+    monkeypatch.delenv("SEPDESK_RELAY_PASSWORD", raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    named = (
+        "[relay] user desk: no password configured: set SEPDESK_RELAY_PASSWORD,"
+        " the credential relay_password or [relay] password_file"
+    )
+    with BadRelay([Script(extensions=AUTH)]) as relay:
+        desk = open_desk({**relay.relay_settings(), "user": "desk"})
+        oid = queue_one(desk, "Backup")
+        sender.run_once(desk, T0)
+        assert not any(cmd.upper().startswith("AUTH") for t in relay.transcripts for cmd in t)
+    st, attempts, error = state(desk, oid)
+    assert (st, attempts) == ("queued", 0) and error and error.endswith(named)
+    caplog.set_level(logging.INFO, "sepdesk")
+    caplog.clear()  # the sender's own line of the pass
+    report_missing_secrets(desk.settings)
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [f"{named}; until then that login is not tried"]
+    monkeypatch.setenv("SEPDESK_RELAY_PASSWORD", "geheim")
+    caplog.clear()
+    report_missing_secrets(desk.settings)
+    assert not caplog.records

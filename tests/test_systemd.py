@@ -116,8 +116,7 @@ def test_stop_timeout_covers_the_daemons_worst_case_stop() -> None:
 
 def test_credential_names_are_the_ones_the_code_reads() -> None:
     # read_secret(..., credential) looks for $CREDENTIALS_DIRECTORY/<credential>.
-    code = (REPO / "sepdesk" / "intake" / "imap.py").read_text(encoding="utf-8")
-    code += (REPO / "sepdesk" / "outbound" / "sender.py").read_text(encoding="utf-8")
+    code = (REPO / "sepdesk" / "config.py").read_text(encoding="utf-8")  # IMAP/RELAY_SECRET
     for cred in parse_unit(UNIT)["Service"]["LoadCredential"]:
         assert f'"{cred.split(":")[0]}"' in code
 

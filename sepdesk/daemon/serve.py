@@ -119,10 +119,7 @@ class Daemon:
         from sepdesk.intake.imap import ImapPoller
 
         for i, mailbox in enumerate(self.settings.imap.mailboxes()):
-            # The main account keeps the documented names; account n uses ..._n.
-            names = ("SEPDESK_IMAP_PASSWORD", "imap_password")
-            if i:
-                names = (f"{names[0]}_{i}", f"{names[1]}_{i}")
+            names = config.imap_secret_names(i)  # the main account's, or account n's ..._n
             settings = dataclasses.replace(self.settings, imap=mailbox)
             # With pipeline processes the poller only fetches, stores and moves: the
             # processes give the rows their outcomes on the other cores meanwhile.
@@ -183,6 +180,7 @@ class Daemon:
         sd_notify("READY=1\nSTATUS=accepting mail")
         log.info("sepdesk serving (config: %s)", self.settings.source)
         warn_without_escalation_recipients(self.settings)
+        report_missing_secrets(self.settings)
 
     def reload(self) -> None:
         try:
@@ -287,6 +285,14 @@ def warn_without_escalation_recipients(settings: Settings) -> None:
             " are mailed to nobody; %s",
             RECIPIENT_HINT,
         )
+
+
+def report_missing_secrets(settings: Settings) -> None:
+    """Say once at start, as an ERROR, which password is nowhere given: the relay then
+    keeps the mail queued, the poller retries, each at INFO after the first line, and a
+    missing secret looked like a wrong one. serve goes on: the secret may come later."""
+    for line in config.missing_secrets(settings):
+        log.error("%s; until then that login is not tried", line)
 
 
 # Taken by the main loop with sigtimedwait, never by asynchronous handlers: a handler runs

@@ -60,7 +60,7 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
-from sepdesk.config import ImapSettings, Settings, read_secret, tls_context
+from sepdesk.config import IMAP_SECRET, ImapSettings, Settings, no_secret, read_secret, tls_context
 from sepdesk.desk import Desk
 from sepdesk.errors import ConfigError, one_line
 from sepdesk.instants import now, to_db
@@ -214,7 +214,7 @@ class ImapPoller:
         backoff_cap: float = 60.0,
         idle_wake: float = IDLE_WAKE_S,
         batch_size: int = BATCH_SIZE,
-        secret_names: tuple[str, str] = ("SEPDESK_IMAP_PASSWORD", "imap_password"),
+        secret_names: tuple[str, str] = IMAP_SECRET,
         handoff: Callable[[], bool] | None = None,
         settle_wait: float = SETTLE_WAIT_S,
         move_batch: int = MOVE_BATCH,
@@ -347,7 +347,7 @@ class ImapPoller:
         except ConfigError as exc:  # named by its key, as a bad value at load is
             raise ConfigError(f"[imap] password_file of {self.cfg.user}: {exc}") from None
         if secret is None:
-            raise ConfigError("[imap] password_file: no IMAP password configured")
+            raise ConfigError(no_secret("imap", self.cfg.user, self.secret_names))
         return secret
 
     def _ensure_folders(self, client: IMAPClient, folders: Sequence[str] | None = None) -> None:

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn, cast
 
-from sepdesk.config import Settings, read_secret, tls_context
+from sepdesk.config import RELAY_SECRET, Settings, no_secret, read_secret, tls_context
 from sepdesk.desk import Desk
 from sepdesk.errors import ConfigError, DeliveryError
 from sepdesk.instants import to_db
@@ -283,10 +283,12 @@ def _connect(settings: Settings, context: ssl.SSLContext, deadline: _Deadline) -
             client.starttls(context=cast(ssl.SSLContext, _Handshaking(client, context)))
         if r.user:
             try:
-                password = read_secret(r.password_file, "SEPDESK_RELAY_PASSWORD", "relay_password")
+                password = read_secret(r.password_file, *RELAY_SECRET)
             except ConfigError as exc:  # named by its key, as a bad value at load is
                 raise ConfigError(f"[relay] password_file: {exc}") from None
-            client.login(r.user, password or "")
+            if password is None:  # an empty one drew "535 credentials invalid" instead
+                raise ConfigError(no_secret("relay", r.user, RELAY_SECRET))
+            client.login(r.user, password)
         # Here, not in the mail's transaction: a relay refusing EHLO (and HELO) refuses
         # the desk, not the mail; it charged the mail an attempt, a 5xx failed it for good.
         client.ehlo_or_helo_if_needed()
