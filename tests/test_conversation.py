@@ -1540,6 +1540,89 @@ def test_a_plain_text_bounce_names_its_recipient_in_prose(desk: Desk) -> None:
     assert ticket(desk, t["ticket_number"])["delivery_failed"] == 1
 
 
+def returning_notice(sender: str, subject: str, ours: dict[str, Any], how: str) -> bytes:
+    """A mail system's notice in no standard form (no multipart/report) returning ``ours``:
+    as an attached message (Domino, Exchange) or quoted in its text (a daemon's prose)."""
+    returned = (
+        f"From: SEP Support <support@sep.example>\r\nTo: {CUSTOMER}\r\n"
+        f"Subject: {ours['subject']}\r\nMessage-ID: <{ours['message_id']}>\r\n"
+    )
+    head = (
+        f"{sender}\r\nTo: support@sep.example\r\nSubject: {subject}\r\n"
+        f"Message-ID: <notice-{len(subject)}-{how}@vandijk-logistiek.nl>\r\n"
+    )
+    prose = f"Your message was not delivered to {CUSTOMER}: user unknown.\r\n"
+    if how == "quoted":
+        return f"{head}\r\n{prose}\r\n--- original message headers ---\r\n{returned}".encode()
+    return (
+        f'{head}MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="N"\r\n\r\n'
+        f"--N\r\nContent-Type: text/plain\r\n\r\n{prose}"
+        f"--N\r\nContent-Type: message/rfc822\r\n\r\n{returned}\r\nbody\r\n--N--\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("sender", "subject", "how"),
+    [
+        (
+            "From: Postmaster@vandijk-logistiek.nl",
+            "DELIVERY FAILURE: User p.dekker not listed in Domino Directory",
+            "attached",
+        ),
+        ("From: MAILER-DAEMON@mx.vandijk-logistiek.nl", "Zustellung fehlgeschlagen", "quoted"),
+        ("From: MAILER-DAEMON@mx.vandijk-logistiek.nl", "Mail could not be delivered", "quoted"),
+        (
+            "Return-Path: <>\r\nFrom: System Administrator <sysadmin@vandijk-logistiek.nl>",
+            "Undeliverable: Restore of FS01 fails",
+            "attached",
+        ),
+        ("From: Mail Delivery <mail@vandijk-logistiek.nl>", "Message not delivered", "smtp"),
+    ],
+)
+def test_a_notice_in_no_standard_form_returning_our_message_id_is_a_bounce(
+    desk: Desk, sender: str, subject: str, how: str
+) -> None:
+    """Review: Domino's "DELIVERY FAILURE: User ... not listed", a daemon's "Zustellung
+    fehlgeschlagen" or an Exchange notice in prose from an administrator with a null
+    Return-Path were ignored as automatic mail, the bounce of our mail unrecorded: only
+    a daemon's notice with a subject from a fixed list was one."""
+    t, _ = opened(desk)
+    [ack] = [r for r in outbox(desk) if r["kind"] != "team_notice"]
+    rows = len(outbox(desk))
+    raw = returning_notice(sender, subject, ack, "attached" if how == "smtp" else how)
+    at = T0 + timedelta(minutes=2)
+    if how == "smtp":  # a null envelope sender, seen only by the SMTP receiver
+        stored = store_raw(desk.db, source="smtp", raw=raw, received_at=at, mail_from="<>")
+        result = runner.process(desk, stored.intake_id, at)
+    else:
+        result = feed(desk, raw, at)
+    assert (result.outcome, result.ticket) == ("bounce_recorded", t["ticket_number"])
+    assert outbox(desk, id=ack["id"])[0]["state"] == "bounced"
+    assert ticket(desk, t["ticket_number"])["delivery_failed"] == 1
+    assert len(events_of(desk, t, "delivery_failed")) == 1
+    assert len(outbox(desk)) == rows  # never answered
+
+
+@pytest.mark.parametrize(
+    ("sender", "subject"),
+    [
+        # A person quoting our mail's headers is no mail system.
+        ("From: " + CUSTOMER, "Re: Restore of FS01 fails"),
+        # An auto-reply with the null reverse path RFC 3834 asks for: our mail arrived.
+        ("Return-Path: <>\r\nFrom: " + CUSTOMER, "Automatic reply: Restore of FS01 fails"),
+    ],
+)
+def test_a_mail_quoting_our_message_id_is_no_bounce_unless_a_mail_system_sent_it(
+    desk: Desk, sender: str, subject: str
+) -> None:
+    t, _ = opened(desk)
+    [ack] = [r for r in outbox(desk) if r["kind"] != "team_notice"]
+    result = feed(desk, returning_notice(sender, subject, ack, "quoted"), T0 + timedelta(hours=1))
+    assert result.outcome != "bounce_recorded"
+    assert outbox(desk, id=ack["id"])[0]["state"] == "queued"
+    assert ticket(desk, t["ticket_number"])["delivery_failed"] == 0
+
+
 def test_corpus_auto_mails_and_bounces_get_no_reply(desk: Desk) -> None:
     silent = {"005", "014", "018"}
     for path in MAILS:

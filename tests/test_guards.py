@@ -238,3 +238,23 @@ def test_blanks_before_a_header_s_colon_do_not_hide_it_or_end_the_header() -> No
     assert (parsed.subject, parsed.message_id) == ("Abwesenheitsnotiz", "r5@kunde.example")
     assert "Note : a colon in the body stays as it is." in parsed.text
     assert any("Auto-Submitted: blanks before its colon" in d for d in parsed.defects)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "DELIVERY FAILURE: User t.weiss not listed in Domino Directory",
+        "Delivery Failure",
+        "Nicht zustellbar: [SEP T-2026-000003] Restore",
+        "Permanent Delivery Failure: [SEP T-2026-000006] Restore",
+        "Message not delivered",
+        "Zustellung fehlgeschlagen",
+        "Onbestelbaar: [SEP T-2026-000010] Restore",
+        "Mail could not be delivered",
+    ],
+)
+def test_a_daemons_failure_notice_in_other_words_is_a_bounce(subject: str) -> None:
+    """Review: these were "ignored - automatic sender" even when they named our ticket;
+    as bounces they are kept on the ticket they point to (or mark the mail they return)."""
+    assert is_bounce(parse_mail(mail(sender="MAILER-DAEMON@mx.kunde.example", subject=subject)))
+    assert not is_bounce(parse_mail(mail(subject=subject)))  # a person's subject, no notice

@@ -17,19 +17,44 @@ from typing import Any
 from sepdesk.outbound.outbox import CUSTOMER_KINDS
 from sepdesk.pipeline.bounces import BounceReport
 from sepdesk.pipeline.conversation import subject_refs
+from sepdesk.pipeline.guards import auto_reply_subject, from_mail_system
 from sepdesk.pipeline.work import Work
 from sepdesk.store import holds_address
 from sepdesk.tickets import store as tickets
+
+
+def returns_our_mail(work: Work) -> bool:
+    """Whether a mail system's notice in no standard form returns a mail of ours by its
+    Message-ID (in a returned message or headers part, or quoted in its text): a bounce
+    all the same. Domino's "DELIVERY FAILURE: User ... not listed", a daemon's
+    "Zustellung fehlgeschlagen", an Exchange notice in prose from an administrator with
+    a null Return-Path: no list of subjects can know them all, our Message-ID tells.
+
+    An auto-reply is none, null reverse path or not (RFC 3834 §3.3 has it sent so): the
+    mail it quotes did arrive.
+    """
+    m = work.parsed
+    if not from_mail_system(m, work.envelope_from) or auto_reply_subject(m.subject):
+        return False
+    return _by_message_id(work, work.bounce_report()) is not None
+
+
+def _by_message_id(work: Work, report: BounceReport) -> dict[str, Any] | None:
+    """The outbox row whose Message-ID the notice returns."""
+    for mid in report.message_ids:
+        rows = list(work.desk.db.query("SELECT * FROM outbox WHERE message_id = ?", [mid]))
+        if rows:
+            return rows[0]
+    return None
 
 
 def _returned_mail(work: Work, report: BounceReport) -> dict[str, Any] | None:
     """The outbox row the notice returns: by its Message-ID, else by our tag in the
     returned headers and the DSN's failed recipient."""
     db = work.desk.db
-    for mid in report.message_ids:
-        rows = list(db.query("SELECT * FROM outbox WHERE message_id = ?", [mid]))
-        if rows:
-            return rows[0]
+    by_id = _by_message_id(work, report)
+    if by_id is not None:
+        return by_id
     for ref in [r for s in report.subjects for r in subject_refs(s)]:
         ticket = tickets.find_opt(db, ref)
         if ticket is None:

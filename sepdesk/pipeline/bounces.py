@@ -21,10 +21,13 @@ from sepdesk.pipeline.parse import ParsedMail
 
 _BOUNCE_SUBJECT = re.compile(
     r"(undeliver|delivery status notification|returned mail|mail delivery failed|failure notice"
-    r"|unzustellbar|nicht zugestellt|non remis|delivery has failed)",
+    r"|unzustellbar|nicht zugestellt|non remis|delivery has failed|delivery failure"
+    r"|not delivered|could not be delivered|nicht zustellbar|zustellung fehlgeschlagen"
+    r"|onbestelbaar|non recapitabile|no se puede entregar)",
     re.I,
 )
-_MSGID = re.compile(r"^message-id:\s*<([^>\s]+)>", re.I | re.M)
+# The returned headers, also as a notice's text quotes them ("> Message-ID: <...>").
+_MSGID = re.compile(r"^[ \t>]*message-id:\s*<([^>\s]+)>", re.I | re.M)
 _RECIPIENT = re.compile(r"^(?:final|original)-recipient:\s*rfc822;\s*<?([^\s>]+)>?", re.I | re.M)
 _SUBJECT = re.compile(r"^subject:\s*(.+)$", re.I | re.M)
 _STATUS = re.compile(r"^status:\s*([245]\.\d+\.\d+)", re.I | re.M)

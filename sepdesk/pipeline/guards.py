@@ -58,6 +58,23 @@ def null_reverse_path(value: str) -> bool:
     return bool(_NULL_PATH.match(value))
 
 
+def from_mail_system(mail: ParsedMail, envelope_from: str | None = None) -> bool:
+    """Whether a mail system rather than a person sent it: a mailer daemon or postmaster
+    sender, or the null reverse path that RFC 5321 §4.5.5 has notices sent with (as an
+    Exchange notice from "System Administrator" is). ``envelope_from`` as in
+    automatic_reason."""
+    if is_daemon_local(mail.from_addr.rpartition("@")[0]):
+        return True
+    if envelope_from is not None and null_reverse_path(envelope_from):
+        return True
+    return null_reverse_path(mail.header("return-path"))
+
+
+def auto_reply_subject(subject: str) -> bool:
+    """Whether a subject is an auto-reply's (out of office, vacation, "Automatic reply:")."""
+    return bool(_AUTO_SUBJECT.match(subject))
+
+
 _BULK_PRECEDENCE = ("bulk", "junk", "list", "auto_reply")
 
 
@@ -133,7 +150,7 @@ def _report(m: ParsedMail, _desk: Collection[str]) -> str | None:
 
 
 def _auto_subject(m: ParsedMail, _desk: Collection[str]) -> str | None:
-    return f"auto-reply subject {m.subject[:40]!r}" if _AUTO_SUBJECT.match(m.subject) else None
+    return f"auto-reply subject {m.subject[:40]!r}" if auto_reply_subject(m.subject) else None
 
 
 Guard = Callable[[ParsedMail, Collection[str]], str | None]

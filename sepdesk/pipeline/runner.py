@@ -21,6 +21,7 @@ from sepdesk.errors import InputError, NotFound
 from sepdesk.instants import from_db, now, to_db
 from sepdesk.pipeline.bounces import is_bounce
 from sepdesk.pipeline.customer import versioned_index
+from sepdesk.pipeline.guards import from_mail_system
 from sepdesk.pipeline.parse import ParseError, header_identity, parse_mail
 from sepdesk.pipeline.steps import is_copy, run_steps
 from sepdesk.pipeline.work import Work
@@ -271,7 +272,7 @@ def _prepare(desk: Desk, row: dict, at: datetime) -> Work:
         log.exception("intake #%s: parsing failed", row["id"])
         return work
     try:
-        if is_bounce(work.parsed):
+        if is_bounce(work.parsed) or from_mail_system(work.parsed, work.envelope_from):
             work.bounce_report()  # reads the notice's parts: no lock needed
         # Only a new ticket reads them (opening.py). A mail that names a conversation
         # mostly joins its ticket: read for nothing, it cost as much again as its parse.

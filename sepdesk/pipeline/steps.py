@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from sepdesk.pipeline.bounce import record_bounce
+from sepdesk.pipeline.bounce import record_bounce, returns_our_mail
 from sepdesk.pipeline.bounces import is_bounce
 from sepdesk.pipeline.conversation import belongs_to, referred_tickets
 from sepdesk.pipeline.followup import handle_follow_up, open_beside
@@ -138,7 +138,11 @@ def _lines(text: str) -> str:
 def step_bounce(work: Work) -> None:
     if is_bounce(work.parsed):
         work.decide("bounce", "delivery status notification")
-        record_bounce(work)
+    elif returns_our_mail(work):
+        work.decide("bounce", "a mail system's notice returning a mail of ours")
+    else:
+        return
+    record_bounce(work)
 
 
 def step_loop_guard(work: Work) -> None:

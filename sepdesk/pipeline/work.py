@@ -79,10 +79,15 @@ class Work:
         before the write lock (see runner._prepare), then used by the loop_guard step."""
         if self._loop_guard is None:
             desk_addresses = self.desk.settings.desk_addresses()
-            # Only the SMTP receiver knows the envelope; other sources store none.
-            envelope = self.mail_from if self.source == "smtp" else None
-            self._loop_guard = (automatic_reason(self.parsed, desk_addresses, envelope),)
+            reason = automatic_reason(self.parsed, desk_addresses, self.envelope_from)
+            self._loop_guard = (reason,)
         return self._loop_guard[0]
+
+    @property
+    def envelope_from(self) -> str | None:
+        """The SMTP MAIL FROM, or None: only the SMTP receiver knows the envelope (other
+        sources store none; their Return-Path header says the same)."""
+        return self.mail_from if self.source == "smtp" else None
 
     def customer(self) -> CustomerFacts:
         """The customer and contract this mail names, by its text and sender.
