@@ -129,6 +129,14 @@ def test_senders_that_merely_look_similar_are_people() -> None:
         "Automatisch antwoord: [SEP T-2026-000001] Restore",
         "Odpowiedź automatyczna: Restore",
         "Automatická odpověď: Restore",
+        # Review: Outlook's prefixes in sv, pt, pl (its other word order), fi, and a
+        # subject giving the day of return, all without Auto-Submitted.
+        "Automatiskt svar: [SEP C-2026-00001] Backup bricht ab",
+        "Resposta automática: Restore",
+        "Automatyczna odpowiedź: Restore",
+        "Automaattinen vastaus: Restore",
+        "Out of the office until 20 November",
+        "Abwesend bis 3.11.",
     ],
 )
 def test_out_of_office_subjects(subject: str) -> None:
@@ -149,6 +157,7 @@ def test_out_of_office_subjects(subject: str) -> None:
         # "Auto" is German for car: a car dealer's subject, ignored as a Notes auto-reply.
         "Auto: Sicherung der Werkstatt-PCs schlägt fehl",
         "Re: Auto: Sicherung der Werkstatt-PCs schlägt fehl",
+        "Out of office hours until 6 am: backups start too late",
     ],
 )
 def test_replies_of_people_are_no_out_of_office(subject: str) -> None:

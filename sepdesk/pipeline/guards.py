@@ -27,15 +27,21 @@ _NO_REPLY = re.compile(
 _REPLY_PREFIXES = r"(?:(?:re|aw|antw|sv|vs|wg|fw|fwd)\s*(?:\[\d+\])?\s*:\s*)*"
 # The phrase must be the whole subject or end at a colon, a dash or a bracket ("Out of
 # Office: ...", "Automatic reply: ...", "Abwesenheitsnotiz (bis 3.11.)"), optionally
-# with a word like "AutoReply" between: a person's "Out of office hours: backups start
-# late" or "Abwesenheit des Admins: Restore schlägt fehl" is a request, not a robot.
+# with a word like "AutoReply" between, or go on with the day of return ("Out of the
+# office until 20 November", "Abwesend bis 3.11."): a person's "Out of office hours:
+# backups start late" or "Abwesenheit des Admins: Restore schlägt fehl" is a request,
+# not a robot. Outlook's "Automatic reply" in the languages customers write in
+# (sv "Automatiskt svar", pt, pl both word orders, fi, hu, tr, ro, hr, ru, el...).
 _AUTO_SUBJECT = re.compile(
     r"^\s*" + _REPLY_PREFIXES + r"(?:automatische antwort|abwesenheitsnotiz|abwesenheit"
     r"|out of (?:the )?office|automatic reply|auto(?:matic)?[- ]?reply|autoreply|abwesend"
-    r"|vacation|r[ée]ponse automatique|automatisk svar|autosvar|risposta automatica"
-    r"|respuesta autom[aá]tica|automatisch antwoord|odpowied[źz] automatyczna"
-    r"|automatick[áa] odpov[ěe][ďd])(?:\s+(?:auto[- ]?reply|reply|notice|notification|message"
-    r"|nachricht|notiz|mitteilung))?\s*(?:$|[:\-–(\[])"
+    r"|vacation|r[ée]ponse automatique|automatiskt? svar|autosvar|risposta automatica"
+    r"|respuesta autom[aá]tica|resposta autom[aá]tica|automatisch antwoord"
+    r"|odpowied[źz] automatyczna|automatyczna odpowied[źz]|automaattinen vastaus"
+    r"|automatikus v[áa]lasz|otomatik yan[ıi]t|r[ăa]spuns automat|automatski odgovor"
+    r"|automatick[áa] odpov[ěe][ďd]|автоматический ответ|αυτόματη απάντηση)"
+    r"(?:\s+(?:auto[- ]?reply|reply|notice|notification|message|nachricht|notiz|mitteilung))?"
+    r"\s*(?:$|[:\-–(\[]|(?:until|till|bis|returning)\b)"
     # "AUTO: Kim Meyer is out of the office (returning ...)" (Lotus/HCL Notes, often with
     # no Auto-Submitted; in capitals) and Sieve vacation's "Auto: <subject>" of a desk's
     # mail (its tag follows): only so. "Auto: Sicherung der Werkstatt-PCs" (the German
