@@ -5,6 +5,7 @@ never read from a From header could equal no sender, and matched nobody, silentl
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # local@domain: no spaces, control characters, brackets or a second "@" (what
 # getaddresses lets through from an unterminated "<" is not an address to answer; a NUL
@@ -29,3 +30,31 @@ def is_domain_entry(entry: str) -> bool:
     dot in the domain: ``@x.de``. One rule for both, so a domain the contracts import
     takes is one the config takes too."""
     return entry.startswith("@") and is_mailbox("x" + entry) and "." in entry
+
+
+# RFC 1035: a label of at most 63 octets; "xn--" and the punycode must fit too.
+_LABEL_MAX = 63
+
+
+def ascii_mailbox(address: str) -> str | None:
+    """The address as a header and RCPT TO can carry it without SMTPUTF8: a domain that
+    is not ASCII in its IDNA form (``müller-bau.de`` -> ``xn--mller-bau-q9a.de``); None
+    when the local part is not ASCII (or a label will not fit), which only SMTPUTF8 can
+    send. Before, the whole address went out as one RFC 2047 encoded word, which RFC
+    2047 forbids in an address: no mail reader or relay could read that To.
+
+    Each label is punycode of its NFC lower case (IDNA 2008's A-label), not the standard
+    library's "idna" codec: that is IDNA 2003, which turns "straße.de" into "strasse.de",
+    another domain.
+    """
+    local, _, domain = address.rpartition("@")
+    if not local.isascii():
+        return None
+    labels = []
+    for label in domain.split("."):
+        if not label.isascii():
+            label = "xn--" + unicodedata.normalize("NFC", label.lower()).encode("punycode").decode()
+            if len(label) > _LABEL_MAX:
+                return None
+        labels.append(label)
+    return f"{local}@{'.'.join(labels)}"

@@ -140,6 +140,28 @@ def test_an_acknowledgement_that_fails_for_good_flags_its_ticket(
     assert "SMTPUTF8" in json.loads(detail)["error"]
 
 
+def test_an_address_with_a_non_ascii_domain_goes_out_in_idna_form(
+    relay_desk: Desk,
+    smtp_sink: SmtpSink,  # noqa: F811
+) -> None:
+    """Review: a reply to k.mueller@müller-bau.de had ``To: =?utf-8?b?...?=``, the whole
+    address one encoded word (RFC 2047 forbids that): no reader or relay can read it. The
+    domain goes as its A-label (IDNA 2008: "straße" is not "strasse"), in the To header
+    and in RCPT TO; a local part that is not ASCII is refused for good, saying why, and
+    the other recipients still get the mail."""
+    to = ("k.mueller@müller-bau.de", "x@straße.de", "jürgen@müller-bau.de")
+    oid = queue_one(relay_desk, "Backup", to)
+    sender.run_once(relay_desk, T0)
+    [got] = smtp_sink.received()
+    assert got.rcpt_tos == ("k.mueller@xn--mller-bau-q9a.de", "x@xn--strae-oqa.de")
+    head = got.raw.split(b"\r\n\r\n")[0].decode("ascii")
+    assert "To: k.mueller@xn--mller-bau-q9a.de, x@xn--strae-oqa.de\r\n" in head
+    assert "=?utf-8?b?ay5tdWVsbGVy" not in head
+    st, _, error = state(relay_desk, oid)
+    assert st == "sent" and error is not None
+    assert "jürgen@müller-bau.de" in error and "local part is not ASCII" in error
+
+
 def test_a_failed_acknowledgement_sent_on_retry_unflags_its_ticket(
     relay_desk: Desk,
     tmp_path: Path,

@@ -18,6 +18,7 @@ from email.policy import Compat32
 from email.utils import format_datetime, formataddr
 
 from sepdesk.config import TAG_MAX, Settings
+from sepdesk.mailbox import ascii_mailbox
 
 LOOP_HEADER = "X-Loop"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -89,6 +90,18 @@ def _ascii_ids(ids: Sequence[str]) -> list[str]:
     return [i for i in found if len(i) <= _MSG_ID_MAX and _MSG_ID.fullmatch(i)]
 
 
+def _addresses(addresses: Sequence[str]) -> str:
+    """Addresses for To, Cc or Reply-To, each domain in IDNA form where it is not ASCII.
+
+    One whose local part is not ASCII is left out: only SMTPUTF8 (an 8-bit header) can
+    carry it, which sepdesk does not use; as the one RFC 2047 encoded word it was, it made
+    the whole header unreadable, and the sender refuses it anyway, saying why. With none
+    left the header names the empty group RFC 5322 gives for that.
+    """
+    ascii = (ascii_mailbox(header_safe(a, 254)) for a in addresses)
+    return ", ".join(a for a in ascii if a) or "undisclosed-recipients:;"
+
+
 def _text_header(name: str, value: str) -> str:
     return value if value.isascii() else Header(value, "utf-8", header_name=name).encode()
 
@@ -116,9 +129,9 @@ def compose(
     msg = MIMEText(body, "plain", _UTF8_QP)  # type: ignore[arg-type]  # a Charset works too
     name = header_safe(from_name or settings.desk.name, 100)
     msg["From"] = formataddr((name, settings.desk.support_address), charset="utf-8")
-    msg["To"] = ", ".join(header_safe(a, 254) for a in to)
+    msg["To"] = _addresses(to)
     if cc:
-        msg["Cc"] = ", ".join(header_safe(a, 254) for a in cc)
+        msg["Cc"] = _addresses(cc)
     msg["Subject"] = _text_header("Subject", header_safe(subject, 250))
     msg["Date"] = format_datetime(at)
     msg["Message-ID"] = f"<{message_id}>"
@@ -131,7 +144,7 @@ def compose(
     if refs:
         msg["References"] = " ".join(f"<{r}>" for r in refs)
     if reply_to:
-        msg["Reply-To"] = header_safe(reply_to, 254)
+        msg["Reply-To"] = _addresses([reply_to])
     msg["Auto-Submitted"] = "auto-replied" if automatic else "no"
     if automatic:
         msg["X-Auto-Response-Suppress"] = "All"

@@ -35,6 +35,7 @@ from sepdesk.config import RELAY_SECRET, Settings, no_secret, read_secret, tls_c
 from sepdesk.desk import Desk
 from sepdesk.errors import ConfigError, DeliveryError
 from sepdesk.instants import to_db
+from sepdesk.mailbox import ascii_mailbox
 from sepdesk.outbound.outbox import CUSTOMER_KINDS, backoff, raw_of
 from sepdesk.store import insert_row, write_tx
 from sepdesk.store.faults import PassFaults
@@ -609,16 +610,20 @@ def _relay(session: _Session, row: dict[str, Any]) -> dict[str, tuple[int, bytes
     it for nobody, RelayDown when it could not be asked."""
     r = session.settings.relay
     to = json.loads(row["to_addrs"])
-    # smtplib cannot write these in RCPT TO (UnicodeEncodeError: the pass failed at this
-    # mail each time, and no mail after it went out). They are refused for good, as a
-    # relay would refuse them; the others get the mail.
-    wide = {a: _NOT_ASCII for a in to if not a.isascii()}
+    # A domain that is not ASCII goes in its IDNA form, as the To header has it. A local
+    # part that is not ASCII needs SMTPUTF8 (smtplib could not even write it in RCPT TO:
+    # UnicodeEncodeError, the pass failed at this mail each time, and no mail after it
+    # went out). Those are refused for good, as a relay would refuse them; the others
+    # get the mail.
+    rcpt = {a: ascii_mailbox(a) for a in to}
+    wide = {a: _NOT_ASCII for a, ascii in rcpt.items() if ascii is None}
     if len(wide) == len(to):
         raise DeliveryError(f"recipients refused: {_refusal(wide)}", permanent=True)
+    given = {ascii: a for a, ascii in rcpt.items() if ascii is not None}
     deadline = _Deadline(session.stop)
     try:
         try:
-            refused = session.send(deadline, [a for a in to if a not in wide], row["raw"])
+            refused = session.send(deadline, list(given), row["raw"])
         except (smtplib.SMTPException, OSError) as exc:
             if deadline.stopped:
                 if deadline.final:
@@ -649,11 +654,15 @@ def _relay(session: _Session, row: dict[str, Any]) -> dict[str, tuple[int, bytes
         raise DeliveryError(f"relay {r.host}:{r.port}: {type(exc).__name__}: {exc}") from None
     finally:
         deadline.cancel()  # also when connecting failed: no timer left waiting
-    return {**refused, **wide}
+    # Refusals by the address the outbox row names (its copies are made for those).
+    return {**{given.get(a, a): why for a, why in refused.items()}, **wide}
 
 
-# How a recipient that is not ASCII is refused: sepdesk does not use SMTPUTF8.
-_NOT_ASCII = (553, b"5.6.7 an address that is not ASCII needs SMTPUTF8, which sepdesk does not use")
+# How a recipient whose local part is not ASCII is refused: sepdesk does not use SMTPUTF8.
+_NOT_ASCII = (
+    553,
+    b"5.6.7 an address whose local part is not ASCII needs SMTPUTF8, which sepdesk does not use",
+)
 
 
 def _hang_up(client: smtplib.SMTP) -> None:
