@@ -300,6 +300,35 @@ def test_which_call_used_an_emergency_contract_goes_only_to_its_contacts(desk: D
     assert desk.settings.desk.hotline_phone in text  # the ways to help, as to anyone
 
 
+def test_a_stranger_naming_an_emergency_customer_does_not_use_its_one_incident(
+    desk: Desk,
+) -> None:
+    """Review: a stranger quoting Fjordvik's customer number got the Emergency Call's one
+    paid incident (a Call ID at once), and Fjordvik's own contact an hour later was told it
+    was used. Now the stranger's request waits for an engineer's accept (the team notice
+    says so), and counts as no incident until then."""
+    at = T0.replace(day=16)  # the Fjordvik emergency contract (156902) runs from 14 November
+    raw, mid = mail("spy@evil.example", "Restore", "Kundennummer: 156902\n" + REQUEST)
+    spy = ticket(desk, feed(desk, raw, at).ticket or "")
+    assert (spy["customer_number"], spy["verified_sender"]) == ("156902", 0)
+    assert (spy["status"], spy["call_id"]) == ("new", None)
+    assert spy["first_response_due"]  # an engineer is to look within the contract's time
+    [reply] = replies(desk, spy["id"])
+    assert reply["kind"] == "ack" and "Emergency Call" not in body(reply)
+    [notice] = outbox(desk, ticket_id=spy["id"], kind="team_notice")
+    assert "Accept:     not automatic: the requester is no registered contact" in body(notice)
+    # The stranger's follow-up changes nothing and gets no second mail.
+    again, _ = mail("spy@evil.example", "Re: Restore", "Any news?", in_reply_to=mid)
+    assert feed(desk, again, at + timedelta(minutes=30)).outcome == "follow_up"
+    assert ticket(desk, spy["ticket_number"])["status"] == "new"
+    assert len(replies(desk, spy["id"])) == 1
+    own, _ = mail("ole@fjordvik-shipping.no", "Restore urgent", REQUEST)
+    t = ticket(desk, feed(desk, own, at + timedelta(hours=1)).ticket or "")
+    assert t["status"] == "accepted" and t["call_id"]
+    [notice] = outbox(desk, ticket_id=t["id"], kind="team_notice")
+    assert "Accept:" not in body(notice)
+
+
 @pytest.mark.parametrize(
     ("lang", "iso", "text"),
     [

@@ -185,6 +185,18 @@ def _notice_text(mail: ParsedMail, ticket: dict[str, Any]) -> str:
     return mail.text[:4000] or "(no text)"
 
 
+def _accept_note(ticket: dict[str, Any]) -> str:
+    """The team notice's line for a request left for an engineer to accept (see
+    opening.unverified_emergency), else nothing: the notice reads as before."""
+    waits = ticket["status"] == "new" and not ticket["verified_sender"]
+    if not (waits and ticket["contract_level"] == "emergency"):
+        return ""
+    return (
+        "\nAccept:     not automatic: the requester is no registered contact, and accepting"
+        " uses the Emergency Call contract's one incident (#accept or tickets accept)"
+    )
+
+
 def notify_team(work: Work, ticket: dict[str, Any], event: str) -> None:
     """Announce a new ticket (or a customer follow-up) to the team address."""
     s = work.desk.settings
@@ -209,6 +221,7 @@ def notify_team(work: Work, ticket: dict[str, Any], event: str) -> None:
         missing=", ".join(json.loads(ticket["missing_info"])) or "-",
         attachments=attachment_list(work.parsed),
         text=_notice_text(work.parsed, ticket),
+        accept_note=_accept_note(ticket),
     )
     enqueue(
         work.desk.db,

@@ -17,7 +17,12 @@ from sepdesk.pipeline.classify import Understanding, own_text, severity_of, unde
 from sepdesk.pipeline.customer import CustomerFacts, facts_for, facts_for_number, local_day
 from sepdesk.pipeline.customers import contract_state
 from sepdesk.pipeline.engineer import unverified_notice
-from sepdesk.pipeline.opening import REPLY_KINDS, emergency_used, open_from_mail
+from sepdesk.pipeline.opening import (
+    REPLY_KINDS,
+    emergency_used,
+    open_from_mail,
+    unverified_emergency,
+)
 from sepdesk.pipeline.repeats import UNVERIFIED, said_before
 from sepdesk.pipeline.staff import auth_failure
 from sepdesk.pipeline.work import Work
@@ -126,6 +131,7 @@ def _recheck(
     before = json.loads(ticket["missing_info"])
     missing = tuple(m for m in u.missing_info if m in before)
     was_needs_info = ticket["status"] == "needs-info"
+    was_new = ticket["status"] == "new"
     cf = _as_of_request(work, ticket, cf)
     # An emergency contract's one incident may have gone to another call meanwhile.
     used = emergency_used(work, cf, ticket["id"])
@@ -134,6 +140,7 @@ def _recheck(
         missing=missing,
         ambiguous=bool(cf.match.ambiguous),
         emergency_used=bool(used),
+        unverified_emergency=unverified_emergency(cf, bool(ticket["verified_sender"])),
     )
     clock = (
         {} if status != "unqualified" else {"first_response_due": None, "next_escalation_at": None}
@@ -176,6 +183,10 @@ def _recheck(
     unchanged = unchanged and not raised
     if unchanged and not cf.match.ambiguous:
         work.decide("reply", f"no reply: still missing {', '.join(missing)}, as told")
+        kind = None
+    # Nor for one that still waits for an engineer's accept (unverified_emergency): it
+    # was told its ticket number. No "reply" step: a reopened one is told it is open.
+    if was_new and status == "new" and not raised:
         kind = None
     if kind:
         answer_customer(

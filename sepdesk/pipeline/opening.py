@@ -20,6 +20,7 @@ from sepdesk.tickets.acceptance import (
 )
 
 REPLY_KINDS = {
+    "new": "ack",
     "accepted": "call_accepted",
     "needs-info": "needs_info",
     "unqualified": "no_contract",
@@ -40,6 +41,15 @@ def emergency_used(work: Work, cf: CustomerFacts, ticket_id: int | None = None) 
     return emergency_used_by(
         work.desk.db, c.customer_number, c.start, work.desk.tz, ticket_id, contract_end=c.end
     )
+
+
+def unverified_emergency(cf: CustomerFacts, verified: bool) -> bool:
+    """Whether a request would use the one paid incident of an Emergency Call contract
+    for a sender who is no registered contact of it (``verified``: the ticket's sender
+    is one). A customer number is easily quoted: a stranger's mail used up the
+    customer's incident and the customer's own call was refused. Such a ticket waits for
+    an engineer's accept (status new, no Call ID: the incident stays free until then)."""
+    return cf.state == "current" and cf.level == "emergency" and not verified
 
 
 def _reply_to(work: Work) -> str:
@@ -110,7 +120,9 @@ def _insert(work: Work, new: tickets.NewTicket, cf: CustomerFacts) -> dict[str, 
     row = tickets.new_row(desk.db, new, desk.tz, work.at)
     if new.status == "accepted":
         row["call_id"] = new_call_id(desk.db, row["received_at"], desk.tz)
-    if new.status in ("accepted", "needs-info") and cf.state == "current":
+    # A request left for an engineer to accept has its clock all the same: the
+    # contract's reaction time holds for the engineer's look (SPEC: no deadline missed).
+    if new.status in ("accepted", "needs-info", "new") and cf.state == "current":
         start_clock(desk, row)
     ticket = tickets.insert_new(desk.db, row, work.at)
     if ticket["call_id"]:
@@ -137,6 +149,7 @@ def open_from_mail(
         missing=u.missing_info,
         ambiguous=bool(cf.match.ambiguous),
         emergency_used=used is not None,
+        unverified_emergency=unverified_emergency(cf, cf.match.verified_sender),
     )
     work.decide("classify", f"severity {severity}, language {u.language}, {why}")
     ticket = _insert(work, _new_ticket(work, cf, severity, reasons, status, linked_from), cf)

@@ -37,8 +37,13 @@ def decide_status(
     missing: tuple[str, ...] | list[str],
     ambiguous: bool,
     emergency_used: bool,
+    unverified_emergency: bool = False,
 ) -> tuple[str, str]:
-    """(status, why) for a request: accepted only with a current contract and complete information."""
+    """(status, why) for a request: accepted only with a current contract and complete information.
+
+    ``unverified_emergency``: the request would use an Emergency Call's one paid incident
+    and its sender is no registered contact of that customer; an engineer decides (new).
+    """
     if ambiguous:
         return "needs-info", "two or more known customers named; asking which one"
     if contract_state != "current":
@@ -47,6 +52,8 @@ def decide_status(
         return "unqualified", "the emergency contract's one incident is already used"
     if missing:
         return "needs-info", "missing: " + ", ".join(missing)
+    if unverified_emergency:
+        return "new", "emergency contract asked for by no registered contact; an engineer accepts"
     return "accepted", "current contract and complete request"
 
 
