@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -73,6 +74,27 @@ def numbers(cfg: Path, *filters: str) -> list[str]:
 
 
 # -- list ----------------------------------------------------------------------------------
+
+
+def test_listings_show_control_characters_from_mail_as_escapes(cfg: Path, tmp_path: Path) -> None:
+    """Review: a subject with ESC sequences (raw and in an encoded word) and a Message-ID
+    with NUL and SOH reached the terminal raw through tickets list and show (click strips
+    ANSI only when the output is no terminal). JSON escapes them already."""
+    mail = tmp_path / "esc.eml"
+    mail.write_bytes(
+        b"From: t.weiss@mueller-maschinenbau.de\r\nTo: support@sep.example\r\n"
+        b"Subject: Restore \x1b[2J\x1b[31mfails\x1b[0m =?utf-8?q?=1B[5mblink?=\r\n"
+        b"Message-ID: <s06\x00\x01@mueller.example>\r\n\r\nKundennummer 104217.\r\n"
+    )
+    result = run(cfg, "ingest", "--received-at", "2026-11-30T10:30", str(mail))
+    assert result.exit_code == 0, result.output
+    number = numbers(cfg)[0]
+    _register()
+    for args in (("tickets", "list", "--limit", "1"), ("tickets", "show", number)):
+        out = CliRunner().invoke(cli, ["--config", str(cfg), *args], color=True).output
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", out), args
+        assert "Restore \\x1b[2J\\x1b[31mfails" in out, args
+    assert "s06\\x00\\x01@mueller.example" in run(cfg, "tickets", "show", number).output
 
 
 def test_list_is_newest_first_with_every_ticket(cfg: Path) -> None:

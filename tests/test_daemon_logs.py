@@ -78,3 +78,18 @@ def test_imapclient_adds_no_line_to_a_failed_try(fresh_root: logging.Logger) -> 
     assert [r.getMessage() for r in seen] == ["a warning of its own"]
     _setup(fresh_root, "debug")
     assert logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG)
+
+
+def test_a_log_line_shows_control_characters_from_mail_as_escapes(
+    fresh_root: logging.Logger,
+) -> None:
+    """Review: serve logged a Message-ID's ESC sequence raw (``message-id=smtpweird^[[31m``),
+    which drove the terminal; a line break in a value could forge a log line."""
+    _setup(fresh_root, logging.INFO)
+    fmt = fresh_root.handlers[0].formatter
+    assert fmt is not None
+    args = ("smtpweird\x1b[31mred@vd.example\r\nINFO forged",)
+    record = logging.LogRecord("sepdesk.x", logging.INFO, "f.py", 1, "message-id=%s", args, None)
+    assert fmt.format(record) == (
+        "INFO sepdesk.x: message-id=smtpweird\\x1b[31mred@vd.example INFO forged"
+    )

@@ -958,7 +958,7 @@ def test_column_mapping_from_config(settings_factory: Any, tmp_path: Path) -> No
 # --------------------------------------------------------------------------- CLI
 
 
-def cli_run(tmp_path: Path, desk: Desk, *args: str) -> Any:
+def cli_run(tmp_path: Path, desk: Desk, *args: str, color: bool = False) -> Any:
     from sepdesk.cli import main
 
     main._register()
@@ -970,7 +970,19 @@ def cli_run(tmp_path: Path, desk: Desk, *args: str) -> Any:
             "hotline": {"spool_dir": str(tmp_path / "spool")},
         },
     )
-    return CliRunner().invoke(main.cli, [*args, "--config", str(cfg)])
+    # color: as on a terminal, where click leaves ANSI sequences in.
+    return CliRunner().invoke(main.cli, [*args, "--config", str(cfg)], color=color)
+
+
+def test_the_dry_run_table_shows_a_call_uids_control_characters_as_escapes(
+    hdesk: Desk, tmp_path: Path
+) -> None:
+    """Review: a call_uid holding ESC sequences was printed raw in the table (click strips
+    ANSI only when the output is no terminal): they drove the admin's terminal."""
+    src = write_csv(tmp_path / "esc.csv", [row("E1\x1b[2J\x1b[31mred")])
+    dry = cli_run(tmp_path, hdesk, "hotline", "import", str(src), "--dry-run", color=True)
+    assert "\x1b" not in dry.output
+    assert "E1\\x1b[2J\\x1b[31mred" in dry.output  # escaped: still there to read
 
 
 def test_cli_import_text_json_and_exit_codes(hdesk: Desk, tmp_path: Path) -> None:

@@ -203,7 +203,9 @@ def _cell(value: Any, width: int | None) -> str:
         text = ",".join(str(v) for v in value)
     else:
         text = str(value)
-    text = " ".join(text.split())
+    # Values come from mail and files (a subject, a Message-ID, a call_uid): an ESC in
+    # one drove the admin's terminal (click strips ANSI only when not a terminal).
+    text = one_line(text)
     if width and len(text) > width:
         text = text[: width - 1] + "…"
     return text

@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 
 from sepdesk.cli.common import FencedGroup, get_desk, json_option
+from sepdesk.errors import one_line
 from sepdesk.hotline.importer import RowResult, import_file
 from sepdesk.instants import now
 
@@ -64,8 +65,11 @@ class _Printer:
             self.hidden += 1
             return
         r = result
+        # As emit's table: the call_uid and the reason (which quotes the file) are the
+        # file's, whose control characters would drive the terminal.
+        uid, reason = one_line(r.call_uid), one_line(r.reason)
         self._echo(
-            f"{r.line:>6}  {r.call_uid:<20}  {r.outcome:<10}  {r.ticket or '-':<14}  {r.reason}".rstrip()
+            f"{r.line:>6}  {uid:<20}  {r.outcome:<10}  {r.ticket or '-':<14}  {reason}".rstrip()
         )
 
     def finish(self) -> None:

@@ -23,7 +23,7 @@ from sepdesk.cli.common import (
     option_instant,
     write_raw,
 )
-from sepdesk.errors import InputError
+from sepdesk.errors import InputError, one_line
 from sepdesk.instants import db_to_local
 from sepdesk.intake.files import ingest_file
 from sepdesk.pipeline import runner
@@ -154,7 +154,7 @@ def quarantine_retry(ctx: click.Context, quarantine_id: int) -> None:
         click.echo(f"quarantine #{quarantine_id}: {line} to try again; see the log")
     else:
         text = f"{result.outcome} {result.ticket or ''} {result.reason}"
-        click.echo(f"quarantine #{quarantine_id}: {' '.join(text.split())}")
+        click.echo(f"quarantine #{quarantine_id}: {one_line(text)}")
 
 
 @quarantine.command("show")

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import logging
 
+from sepdesk.errors import one_line
+
 FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+class OneLineFormatter(logging.Formatter):
+    """A log line as one line a terminal or journal shows as it is: what a message quotes
+    from mail (a Message-ID, a subject, a server's answer) had its ESC sequences drive the
+    admin's terminal, and a line break in it could forge a log line. A traceback below
+    the line keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return one_line(super().formatMessage(record))
 
 
 def setup_logging(level: int | str) -> None:
     """Log at ``level`` (a number or a name such as "info") in the daemon and its processes."""
-    logging.basicConfig(format=FORMAT)
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter(FORMAT))
+    logging.basicConfig(handlers=[handler])
     # FORMAT names none of these, and each record would collect them: a caller's file and
     # line (a walk up the stack), thread, process. A pipeline process logs a line or two
     # per message; this is the Logging HOWTO's own advice ("Optimization").
