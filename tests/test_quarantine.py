@@ -22,6 +22,7 @@ from sepdesk.desk import Desk
 from sepdesk.intake.files import ingest_file
 from sepdesk.intake.store import store_raw
 from sepdesk.pipeline import runner
+from sepdesk.store import write_tx
 from tests.conftest import T0, write_toml
 
 
@@ -280,3 +281,70 @@ def test_release_takes_an_entry_off_the_list_and_keeps_its_bytes(
     assert again.exit_code == 1 and "no such entry waiting" in again.stderr
     assert cli(desk, tmp_path, "quarantine", "retry", str(first["id"])).exit_code == 1
     assert cli(desk, tmp_path, "quarantine", "release", "99").exit_code == 1
+
+
+class Killed(BaseException):
+    """What the pipeline process sees of an OOM kill: nothing; no except branch runs."""
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", ""])
+    child.wait()
+    return child.pid
+
+
+def killed_pass(desk: Desk, ids: list[int]) -> bool:
+    """One pass of a pipeline process over ``ids``; True when the process died in it
+    (its running attempts then belong to a process that is gone)."""
+    try:
+        runner.process_batch(desk, ids, T0)
+    except Killed:
+        with write_tx(desk.db):
+            sql = "UPDATE running_attempts SET pid = ? WHERE pid = ?"
+            desk.db.execute(sql, [dead_pid(), os.getpid()])
+        return True
+    return False
+
+
+def test_a_mail_that_kills_its_process_is_found_and_quarantined_and_its_batch_goes_on(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reviewer's 31 MB log mail, OOM-killed at every try: it was retried for ever,
+    never quarantined, and its batch-mates waited with it, their attempts climbing until
+    their first ordinary failure would have quarantined them at once."""
+
+    def oom(work: Any) -> None:
+        if b"huge log" in work.raw:
+            raise Killed
+
+    from sepdesk.pipeline import steps
+
+    monkeypatch.setattr(steps, "STEPS", (("oom", oom), *steps.STEPS))
+    raws = [b"From: a@b.de\nSubject: huge log\n\nhuge log"] + [
+        f"From: c{i}@b.de\nSubject: q{i}\n\nhello".encode() for i in range(3)
+    ]
+    ids = [store_raw(desk.db, source="test", raw=r, received_at=T0).intake_id for r in raws]
+    deaths = sum(killed_pass(desk, ids) for _ in range(8))
+    culprit, *mates = list(desk.db.query("SELECT * FROM intake ORDER BY id"))
+    assert [(m["state"], m["attempts"]) for m in mates] == [("done", 1)] * 3
+    assert culprit["state"] == "quarantined" and culprit["attempts"] == 3
+    assert culprit["reason"] == f"failed 3 times: {runner.ENDED_PROCESS}"
+    # The batch's death was nobody's alone: then three deaths alone, then quarantine.
+    assert deaths == 4
+    [entry] = entries(desk)
+    assert entry["intake_id"] == culprit["id"] and entry["attempts"] == 3
+    assert desk.db.execute("SELECT count(*) FROM running_attempts").fetchone()[0] == 0
+
+
+def test_an_attempt_of_a_live_process_is_not_taken_for_a_death(desk: Desk) -> None:
+    """Another worker (a second pipeline process, the IMAP poller) may be in the middle
+    of the row: its attempt is no crash, and the row is processed as before."""
+    stored = store_raw(desk.db, source="test", raw=b"From: a@b.de\n\nhi", received_at=T0)
+    with write_tx(desk.db):
+        desk.db.execute("UPDATE intake SET attempts = 3 WHERE id = ?", [stored.intake_id])
+        desk.db.execute(
+            "INSERT INTO running_attempts VALUES (?, ?, 1, ?)",
+            [stored.intake_id, os.getppid(), "2026-11-02T08:00:00+00:00"],
+        )
+    assert runner.process(desk, stored.intake_id, T0).state == "done"
+    assert entries(desk) == []

@@ -3,7 +3,10 @@
 The attempt counter is committed first; then every result of the steps and
 the row's "done" mark commit in one transaction, or nothing does. A row that
 fails MAX_ATTEMPTS times, or cannot be parsed at all, goes to quarantine;
-the runner never stops for one bad message.
+the runner never stops for one bad message. Nor for one that ends the process
+working on it (out of memory, a crash, a kill): no except branch runs then, so
+each attempt is also on record as running until its batch commits, and an
+attempt whose process is gone is settled by the next batch (_settle_ended).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,8 +47,9 @@ class Result:
     reason: str
 
 
-def _begin_attempts(desk: Desk, intake_ids: list[int]) -> list[dict]:
-    """Count the attempt of every still-pending row, committed before any work starts."""
+def _begin_attempts(desk: Desk, intake_ids: list[int], at: datetime) -> list[dict]:
+    """Count the attempt of every still-pending row, committed before any work starts,
+    and record it as running in this process, in a batch of that many rows."""
     with write_tx(desk.db):
         marks = ",".join("?" for _ in intake_ids)
         rows = list(
@@ -58,9 +63,110 @@ def _begin_attempts(desk: Desk, intake_ids: list[int]) -> list[dict]:
                 f"UPDATE intake SET attempts = attempts + 1 WHERE id IN ({marks}) AND state = 'pending'",
                 intake_ids,
             )
+            running = [(row["id"], os.getpid(), len(rows), to_db(at)) for row in rows]
+            desk.db.conn.executemany(
+                "INSERT OR REPLACE INTO running_attempts (intake_id, pid, batch, began_at)"
+                " VALUES (?, ?, ?, ?)",
+                running,
+            )
     for row in rows:
         row["attempts"] += 1
     return rows
+
+
+def _finish_attempts(desk: Desk, intake_ids: list[int]) -> None:
+    """The attempts of the batch ended (an outcome, or a failure the fence caught): in the
+    batch's transaction, so a commit never leaves one on record as running."""
+    marks = ",".join("?" for _ in intake_ids)
+    desk.db.execute(f"DELETE FROM running_attempts WHERE intake_id IN ({marks})", intake_ids)
+
+
+def _gone(pid: int) -> bool:
+    """Whether no process has ``pid`` any more (one of another user's counts as there)."""
+    if pid == os.getpid():  # another thread of ours (the IMAP poller beside the pipeline)
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # not ours to signal: a process is there
+        return False
+    return False
+
+
+# Why a message that ended its pipeline process at every try is quarantined.
+ENDED_PROCESS = "the pipeline process ended while processing it (killed, out of memory or crashed)"
+
+
+def _ended_reason(attempts: int) -> str:
+    return f"failed {attempts} times: {ENDED_PROCESS}"
+
+
+def _settle_ended(desk: Desk, intake_ids: list[int], at: datetime) -> list[int]:
+    """Settle the rows whose last attempt never finished, its process gone; the ids to
+    try one at a time.
+
+    A mail that kills its process (an OOM kill on a huge log, a segfault in a parser)
+    ran into no except branch: it was tried for ever, and its batch-mates with it, their
+    attempts climbing. Begun alone, the attempt was the mail's: counted, and at
+    MAX_ATTEMPTS the mail is quarantined. Begun in a batch, nobody knows whose it was:
+    the attempt is given back and each row of it is tried alone, so the culprit is
+    found and the others go through.
+    """
+    marks = ",".join("?" for _ in intake_ids)
+    ended = [
+        (int(r[0]), int(r[1]), int(r[2]))
+        for r in desk.db.execute(
+            f"SELECT intake_id, pid, batch FROM running_attempts WHERE intake_id IN ({marks})",
+            intake_ids,
+        ).fetchall()
+        if _gone(int(r[1]))
+    ]
+    if not ended:
+        return []
+    with write_tx(desk.db):
+        settled = [_settle_one(desk, *mark, at) for mark in ended]
+    alone = []
+    for (intake_id, _pid, batch), (outcome, attempts, message_id) in zip(
+        ended, settled, strict=True
+    ):
+        if outcome == "quarantined":
+            _log_outcome(intake_id, outcome, _ended_reason(attempts), message_id)
+        elif outcome == "alone":
+            alone.append(intake_id)
+            shared = f", one of a batch of {batch} (not counted)" if batch > 1 else ""
+            log.warning(
+                "intake #%s: %s at attempt %s%s; tried again alone",
+                intake_id,
+                ENDED_PROCESS,
+                attempts,
+                shared,
+            )
+    return alone
+
+
+def _settle_one(
+    desk: Desk, intake_id: int, pid: int, batch: int, at: datetime
+) -> tuple[str | None, int, str]:
+    """One ended attempt, under the write lock: ``alone``, ``quarantined`` or None (settled
+    by another worker meanwhile, or the row has its outcome); the attempts it had, its
+    Message-ID."""
+    rows = list(
+        desk.db.query("SELECT * FROM intake WHERE id = ? AND state = 'pending'", [intake_id])
+    )
+    sql = "DELETE FROM running_attempts WHERE intake_id = ? AND pid = ?"
+    if not desk.db.execute(sql, [intake_id, pid]).rowcount or not rows:
+        return None, 0, "?"
+    row = rows[0]
+    message_id = row["message_id"] or "?"
+    if batch > 1:
+        sql = "UPDATE intake SET attempts = max(0, attempts - 1) WHERE id = ?"
+        desk.db.execute(sql, [intake_id])
+        return "alone", row["attempts"], message_id
+    if row["attempts"] < MAX_ATTEMPTS:
+        return "alone", row["attempts"], message_id
+    _quarantine(desk, row, _ended_reason(row["attempts"]), at)
+    return "quarantined", row["attempts"], message_id
 
 
 def _give_back_attempts(desk: Desk, intake_ids: list[int]) -> None:
@@ -75,6 +181,7 @@ def _give_back_attempts(desk: Desk, intake_ids: list[int]) -> None:
             " AND state = 'pending'",
             intake_ids,
         )
+        _finish_attempts(desk, intake_ids)
 
 
 def _mark_done(work: Work) -> None:
@@ -325,32 +432,21 @@ def process_batch(
 
     A crash before the commit leaves every row of the batch pending, so each
     is processed again after restart: exactly one outcome per row either way.
-    ``progress`` is called after each row is read and after each is written: a
-    pipeline process's heartbeat (a batch of large mails takes minutes).
+    Rows whose last attempt ended its process are tried one at a time, after the
+    others (_settle_ended). ``progress`` is called after each row is read and
+    after each is written: a pipeline process's heartbeat (a batch of large mails
+    takes minutes).
     """
     at = at or now()
     if not intake_ids:
         return []
-    rows = _begin_attempts(desk, intake_ids)
-    works = []
-    for row in rows:
-        works.append(_prepare(desk, row, at))
-        progress()
+    alone = _settle_ended(desk, intake_ids, at)
+    rest = [i for i in intake_ids if i not in alone]
     done: dict[int, Work] = {}
-    try:
-        with write_tx(desk.db):
-            pending = _still_pending(desk, [row["id"] for row in rows])
-            contracts = versioned_index(desk)  # asked once, not per row: see Work.contracts
-            for row, work in zip(rows, works, strict=True):
-                if row["id"] in pending:
-                    work.contracts = contracts
-                    _process_row(desk, row, work)
-                    done[work.intake_id] = work
-                    progress()
-    except Exception as exc:
-        if storage_fault(exc):
-            _give_back_attempts(desk, [row["id"] for row in rows])
-        raise
+    # The others first: a mail that ends the process again must not hold them up.
+    for batch in [rest, *([i] for i in alone)]:
+        if batch:
+            done.update(_run_batch(desk, batch, at, progress))
     results = [_result(desk, i) for i in intake_ids]
     for r in results:
         w = done.get(r.intake_id)
@@ -360,6 +456,38 @@ def process_batch(
             r.intake_id, r.outcome, r.reason, w.mail.message_id if w.mail else "?", r.ticket
         )
     return results
+
+
+def _run_batch(
+    desk: Desk, intake_ids: list[int], at: datetime, progress: Callable[[], None]
+) -> dict[int, Work]:
+    """One batch: attempts counted, the pure work, then one transaction; the rows it
+    processed (the others were done already, or by another worker meanwhile)."""
+    rows = _begin_attempts(desk, intake_ids, at)
+    if not rows:
+        return {}
+    works = []
+    for row in rows:
+        works.append(_prepare(desk, row, at))
+        progress()
+    done: dict[int, Work] = {}
+    ids = [row["id"] for row in rows]
+    try:
+        with write_tx(desk.db):
+            pending = _still_pending(desk, ids)
+            contracts = versioned_index(desk)  # asked once, not per row: see Work.contracts
+            for row, work in zip(rows, works, strict=True):
+                if row["id"] in pending:
+                    work.contracts = contracts
+                    _process_row(desk, row, work)
+                    done[work.intake_id] = work
+                    progress()
+            _finish_attempts(desk, ids)
+    except Exception as exc:
+        if storage_fault(exc):
+            _give_back_attempts(desk, ids)
+        raise
+    return done
 
 
 def process(desk: Desk, intake_id: int, at: datetime | None = None) -> Result:

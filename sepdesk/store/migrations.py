@@ -428,4 +428,15 @@ def m015_outbox_dismissals(db: sqlite_utils.Database) -> None:
     db.execute(
         "CREATE TABLE IF NOT EXISTS outbox_dismissals ("
         " outbox_id INTEGER PRIMARY KEY REFERENCES outbox(id), at TEXT NOT NULL)"
+
+
+@MIGRATIONS()
+def m016_running_attempts(db: sqlite_utils.Database) -> None:
+    """The pipeline's attempts begun and not yet finished, with the process and batch size
+    that began them (runner._settle_ended): a row left here by a process that is gone
+    ended that process (killed, out of memory, crashed), which no except branch sees.
+    A table of its own, empty whenever no batch is in hand, not columns of ``intake``."""
+    db.execute(
+        "CREATE TABLE running_attempts (intake_id INTEGER PRIMARY KEY, pid INTEGER NOT NULL,"
+        " batch INTEGER NOT NULL, began_at TEXT NOT NULL)"
     )
