@@ -476,7 +476,8 @@ def test_a_mail_the_relay_took_is_not_sent_again_while_its_record_fails(
         with pytest.raises(sqlite3.OperationalError):
             sender.run_once(relay_desk, T0)
         assert state(relay_desk, oid)[0] == "queued"
-    assert sender.run_once(relay_desk, T0) == 1
+    # Recorded from the journal before the pass looks for mail: none is left to try.
+    assert sender.run_once(relay_desk, T0) == 0
     assert state(relay_desk, oid)[:2] == ("sent", 1)
     assert len(smtp_sink.received()) == 1
 
@@ -569,3 +570,69 @@ def test_a_mail_refused_at_data_fails_alone_and_the_session_goes_on(
     assert state(relay_desk, ids[0])[:2] == ("failed", 1)
     assert [state(relay_desk, i) for i in ids[1:]] == [("sent", 1, None)] * 2
     assert smtp_sink.connections == 1
+
+
+class Killed(BaseException):
+    """The sender's process dying (SIGKILL, an OOM kill): no except branch runs."""
+
+
+def test_a_mail_the_relay_took_just_before_a_crash_is_not_sent_again(
+    relay_desk: Desk,
+    smtp_sink: SmtpSink,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SPEC §4, at most one acknowledgement per message: killed between the relay's 250
+    and the commit (a window that holds the wait for the write lock), the desk handed the
+    acknowledgement to the relay again after its restart (3 resends in ~55 kills)."""
+    oid = queue_one(relay_desk, "Backup")
+    record = sender._record
+
+    def killed(*_args: Any, **_kw: Any) -> None:
+        raise Killed
+
+    monkeypatch.setattr(sender, "_record", killed)
+    with pytest.raises(Killed):
+        sender.run_once(relay_desk, T0)
+    # The restart: a new process, nothing of the old one's memory.
+    monkeypatch.setattr(sender, "_record", record)
+    monkeypatch.setattr(sender, "_DELIVERED", {})
+    restarted = Desk.open(relay_desk.settings)
+    try:
+        assert sender.run_once(restarted, T0 + timedelta(minutes=1)) == 0
+        assert state(restarted, oid)[:2] == ("sent", 1)
+    finally:
+        restarted.close()
+    assert len(smtp_sink.received()) == 1
+    assert sender.journal.entries(relay_desk.settings) == []  # folded, then emptied
+
+
+def test_a_partial_delivery_before_a_crash_retries_only_those_refused_for_now(
+    relay_desk: Desk,
+    smtp_sink: SmtpSink,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    oid = queue_one(relay_desk, "Breach", ("a@example.org", "b@example.org"))
+    smtp_sink.refuse_rcpt("b@example.org", 450)
+
+    def killed(*_args: Any, **_kw: Any) -> None:
+        raise Killed
+
+    monkeypatch.setattr(sender, "_record_partial", killed)
+    with pytest.raises(Killed):
+        sender.run_once(relay_desk, T0)
+    monkeypatch.undo()
+    monkeypatch.setattr(sender, "_DELIVERED", {})
+    assert sender.fold_journal(relay_desk) == 1
+    rows = relay_desk.db.execute("SELECT id, state, to_addrs FROM outbox ORDER BY id").fetchall()
+    assert rows == [
+        (oid, "sent", '["a@example.org", "b@example.org"]'),
+        (oid + 1, "queued", '["b@example.org"]'),
+    ]
+    assert "refused: b@example.org 450" in str(state(relay_desk, oid)[2])
+    assert [m.rcpt_tos for m in smtp_sink.received()] == [("a@example.org",)]
+
+
+def test_a_journal_line_cut_short_by_a_crash_is_left_out(relay_desk: Desk) -> None:
+    path = sender.journal.journal_path(relay_desk.settings)
+    path.write_bytes(b'{"id": 7, "at": "2026-11-02T09:00:00+00:00", "refused": {}}\n{"id": 8, "a')
+    assert [t.outbox_id for t in sender.journal.entries(relay_desk.settings)] == [7]

@@ -6,11 +6,14 @@ permanent one (5xx) or the last attempt marks the mail failed with the
 reason. The mails of a pass share one connection to the relay (a new one
 after MAILS_PER_CONNECTION, or when the relay closed it between mails): a
 TLS handshake and login per mail held a burst of acknowledgements after an
-outage to some 30 mails/s. A crash between the relay's 250 and our commit
-can send a mail a second time, with the same Message-ID, so receivers can
-drop the copy; so can a connection lost (or hung up on, RELAY_DEADLINE)
-after the mail's final dot and before the relay's answer, which SMTP leaves
-for the sender to retry.
+outage to some 30 mails/s. Right after the relay's 250 the mail is noted in
+a journal beside the database (journal.py), which needs no database lock, and
+each pass first folds that journal into the outbox: a crash or a locked
+database between the 250 and our commit no longer sends the mail again. A
+crash between the 250 arriving and the journal's fsync still can, with the
+same Message-ID, so receivers can drop the copy; so can a connection lost (or
+hung up on, RELAY_DEADLINE) after the mail's final dot and before the relay's
+answer, which SMTP leaves for the sender to retry.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ from typing import Any, ClassVar, NoReturn, cast
 from sepdesk.config import RELAY_SECRET, Settings, no_secret, read_secret, tls_context
 from sepdesk.desk import Desk
 from sepdesk.errors import ConfigError, DeliveryError
-from sepdesk.instants import to_db
+from sepdesk.instants import from_db, to_db
 from sepdesk.mailbox import ascii_mailbox
+from sepdesk.outbound import journal
 from sepdesk.outbound.outbox import CUSTOMER_KINDS, backoff, raw_of
 from sepdesk.store import insert_row, write_tx
 from sepdesk.store.faults import PassFaults
@@ -807,7 +811,8 @@ def _defer(desk: Desk, rows: list[dict[str, Any]], at: datetime, error: Delivery
 # Mails the relay took whose record failed (the database full, say): outbox id -> the
 # recipients refused. The failed record ends the pass, and the mail is still queued:
 # without this the next pass, five seconds later, would hand it over again, and again.
-# Per process, like the daemon's one sender; a crash in between still resends once.
+# Per process, like the daemon's one sender; the journal (folded before each pass) keeps
+# them across a crash, this only when the journal could not be written (a full disk).
 _DELIVERED: dict[tuple[str, int], dict[str, tuple[int, bytes]]] = {}
 
 
@@ -855,12 +860,49 @@ def _relay_rows(
                 _record(desk, row, at, DeliveryError(f"{type(exc).__name__}: {exc}"))
                 continue
             _RELAY.worked()
+            _note_taken(desk, row, at, refused)
             _DELIVERED[key] = refused
         if refused:
             _record_partial(desk, row, at, refused)
         else:
             _record(desk, row, at, None)
         del _DELIVERED[key]
+
+
+def _note_taken(
+    desk: Desk, row: dict[str, Any], at: datetime, refused: dict[str, tuple[int, bytes]]
+) -> None:
+    """The relay took the mail: in the journal before anything else can happen to us."""
+    refusals = {a: (code, _text(msg)) for a, (code, msg) in refused.items()}
+    journal.note(desk.settings, journal.Taken(row["id"], to_db(at), refusals))
+
+
+def fold_journal(desk: Desk) -> int:
+    """Record as sent what the journal says the relay took, then empty it; how many it
+    recorded. Before each pass, so nothing it names is handed over again; raises (and
+    the pass sends nothing) while the database cannot take them."""
+    taken = journal.entries(desk.settings)
+    if not taken:
+        return 0
+    recorded = 0
+    with write_tx(desk.db):
+        for entry in taken:
+            _DELIVERED.pop((desk.settings.database.path, entry.outbox_id), None)
+            sql = "SELECT * FROM outbox WHERE id = ? AND state = 'queued'"
+            rows = list(desk.db.query(sql, [entry.outbox_id]))
+            if not rows:
+                continue  # recorded before: the journal is emptied after the commit
+            row = {**rows[0], "raw": raw_of(desk.settings, rows[0])}
+            refused = {a: (code, msg.encode()) for a, (code, msg) in entry.refused.items()}
+            if refused:
+                _record_partial(desk, row, from_db(entry.at), refused)
+            else:
+                _record(desk, row, from_db(entry.at), None)
+            recorded += 1
+    journal.empty(desk.settings)
+    if recorded:
+        log.info("outbox: %s mail(s) the relay had taken recorded from the journal", recorded)
+    return recorded
 
 
 def _write_batch(desk: Desk, rows: list[dict[str, Any]], at: datetime) -> None:
@@ -882,6 +924,7 @@ def run_once(
 ) -> int:
     """Send every queued mail that is due; returns how many were tried. ``stop``: the
     daemon's; once set, no further mail is begun (see :func:`interrupt`)."""
+    fold_journal(desk)
     rows = list(
         desk.db.query(
             "SELECT * FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?",

@@ -428,6 +428,7 @@ def m015_outbox_dismissals(db: sqlite_utils.Database) -> None:
     db.execute(
         "CREATE TABLE IF NOT EXISTS outbox_dismissals ("
         " outbox_id INTEGER PRIMARY KEY REFERENCES outbox(id), at TEXT NOT NULL)"
+    )
 
 
 @MIGRATIONS()
