@@ -699,3 +699,60 @@ def test_a_relay_password_given_nowhere_is_named_and_no_login_is_tried(
     caplog.clear()
     report_missing_secrets(desk.settings)
     assert not caplog.records
+
+
+def test_a_stop_while_the_write_lock_is_held_closes_no_database_under_the_sender(
+    settings_factory: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The relay took an acknowledgement just as the write lock was taken (another process
+    held SQLite's, the IMAP poller waited for it holding ours); a stop then closed the
+    databases under the sender still waiting ("ProgrammingError: Cannot operate on a
+    closed database", a traceback) and the restart sent the acknowledgement again."""
+    from sepdesk.daemon import serve as serve_module
+    from sepdesk.store import connect, write_tx
+
+    monkeypatch.setattr(serve_module, "STOP_TIMEOUT", 0.5)
+    with SmtpSink() as sink:
+        settings = settings_factory(relay=sink.relay_settings(), smtp={"enabled": False})
+        desk = Desk.open(settings)
+        oid = queue_one(desk)
+        held, release = threading.Event(), threading.Event()
+
+        def writer() -> None:  # the poller: in its transaction until released
+            db = connect(settings.database.path)
+            with write_tx(db):
+                held.set()
+                release.wait(30)
+            db.close()
+
+        relay = sender._relay
+
+        def relay_then_locked(*args: Any) -> Any:
+            refused = relay(*args)
+            threading.Thread(target=writer, daemon=True).start()
+            held.wait(10)
+            return refused
+
+        monkeypatch.setattr(sender, "_relay", relay_then_locked)
+        daemon = serve_module.Daemon(settings)
+        try:
+            daemon.start()
+            assert held.wait(10), "the relay took the mail"
+            daemon.shutdown()
+        finally:
+            release.set()
+        outgoing = next(w for w in daemon.workers if w.name == "sender")
+        outgoing.join(10)
+        assert not outgoing.is_alive()
+        closed = [r for r in caplog.records if r.exc_info and "closed database" in str(r.exc_info)]
+        assert not closed
+        restarted = Desk.open(settings)  # serve started again
+        try:
+            assert sender.run_once(restarted, T0 + timedelta(days=1)) == 0
+            assert state(restarted, oid)[0] == "sent"
+        finally:
+            restarted.close()
+            desk.close()
+        assert len(sink.received()) == 1
