@@ -36,7 +36,7 @@ from sepdesk.pipeline.classify import (
     ties_to_sesam,
     understand,
 )
-from sepdesk.pipeline.parse import Attachment
+from sepdesk.pipeline.parse import Attachment, html_to_text
 
 ROOT = Path(__file__).resolve().parents[1]
 from tests.conftest import SAMPLES, assert_understanding_targets, bench_understanding  # noqa: E402
@@ -424,6 +424,41 @@ def test_quoted_critical_history_does_not_raise_severity() -> None:
 
 
 # ----------------------------------------------------------------------------- own text
+
+
+# GMX's and web.de's reply: the header block opens with "Gesendet:", "Von:" after it.
+GMX_HISTORY = (
+    'Gesendet: Montag, 23. November 2026 um 17:02 Uhr\nVon: "Thomas Weiß" <t.weiss@x.de>\n'
+    'An: "Petra Lang" <p.lang@x.de>\nBetreff: Restore\n\n'
+    "Die Produktion steht komplett, der Restore bricht ab, ältere Sicherungen auch, kein Workaround."
+)
+
+
+def test_a_header_block_that_opens_with_its_date_is_history() -> None:
+    own = "Hallo,\nwie kann ich die Aufbewahrungszeit des Pools WEEKLY ändern?\nGruß Petra\n\n"
+    assert _sev(own + GMX_HISTORY, "AW: Restore") == 4
+    assert own_text(own + GMX_HISTORY).endswith("Gruß Petra")
+    # Forwarded, it is the customer's report as Outlook's is.
+    assert "Produktion steht" in own_text(own + GMX_HISTORY, keep_outlook_blocks=True)
+    # A form's date above its sender is no history: only the mailers' "Gesendet"/"Sent".
+    form = "Datum: 23.11.2026\nVon: Petra Lang, Buchhaltung\nDer Restore bricht ab."
+    assert own_text(form) == form
+
+
+def test_a_quoted_message_in_html_is_history() -> None:
+    html = (
+        "<div>Wie kann ich die Aufbewahrungszeit des Pools WEEKLY ändern?</div>"
+        '<div class="gmail_quote"><blockquote class="gmail_quote">'
+        "<div>Die Produktion steht komplett, der Restore bricht ab, ältere Sicherungen auch,"
+        " kein Workaround.</div></blockquote></div>"
+    )
+    text = html_to_text(html)
+    assert "> Die Produktion steht" in text
+    assert _sev(text, "Re: Aufbewahrung") == 4
+    thunderbird = html.replace('class="gmail_quote"', 'type="cite"')
+    assert "> Die Produktion steht" in html_to_text(thunderbird)
+    # Gmail's indent is a bare blockquote: the writer's own words.
+    assert "> " not in html_to_text("<div>Hi</div><blockquote>Mein Text</blockquote>")
 
 
 def test_own_text_strips_reply_history() -> None:

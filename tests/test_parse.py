@@ -81,6 +81,10 @@ def test_large_html_is_rendered_by_its_tags_as_html_parser_renders_it(
         "<!--[if gte mso 9]><xml><o:PixelsPerInch>96</o:PixelsPerInch></xml><![endif]-->Hallo",
         "<p>a<!-- x --></p>b<!--<p>c</p>-->d",
         'a<script>var s = "<p>";</script>b',  # html.parser sees no tag in a script
+        # Quote containers, their attributes read either way.
+        "<div>a</div><blockquote type='cite'><div>b</div>c\nd<blockquote class=gmail_quote>e"
+        "</blockquote></blockquote>f",
+        '<DIV CLASS="yahoo_quoted">x<div>y</div></DIV>z<blockquote>own</blockquote>',
     ]
     docs = [*_html_parts(), *edge]
     assert len(docs) > 10  # the corpus has HTML mails

@@ -85,8 +85,9 @@ def own_text(text: str, *, keep_outlook_blocks: bool = False, keep_forwards: boo
     """The sender's own text: quoted reply history removed, forwarded messages kept.
 
     History is every "> " line (and an attribution line above them: "X wrote on DATE:"),
-    and everything from an "-----Original Message-----" or "On ... wrote:" line or an
-    Outlook header block (From/Von then Sent/Gesendet) on. Such a
+    and everything from an "-----Original Message-----" or "On ... wrote:" line or a
+    header block (Outlook's From/Von then Sent/Gesendet, GMX's the other way round) on;
+    an HTML quote is "> " lines already (parse.html_to_text). Such a
     block is kept when the writer announces a forward above it, or ``keep_outlook_blocks``
     is set (the subject says FW/WG): a forwarded report is the customer's request.
     Without ``keep_forwards`` (what an engineer's reply relays to a customer) a forwarded
@@ -184,10 +185,17 @@ def _history_starts(lines: list[str], i: int, history: re.Pattern[str] | None) -
 
 
 def _outlook_block(lines: list[str], i: int) -> bool:
-    if not rules.HEADER_FROM.match(lines[i]):
+    """Whether a quoted header block starts at ``lines[i]``: From/Von, then Sent/Gesendet
+    (or Date) within a few lines, as Outlook writes it; or Gesendet/Sent first and From/Von
+    after it, as GMX and web.de do. (Not a form's "Datum:" above a "Von:": only the
+    mailers' own word opens such a block.)"""
+    if rules.HEADER_FROM.match(lines[i]):
+        second = rules.HEADER_SENT
+    elif rules.HEADER_SENT_FIRST.match(lines[i]):
+        second = rules.HEADER_FROM
+    else:
         return False
-    following = lines[i + 1 : i + 5]
-    return any(rules.HEADER_SENT.match(line) for line in following)
+    return any(second.match(line) for line in lines[i + 1 : i + 5])
 
 
 def _announces_forward(kept: list[str]) -> bool:

@@ -233,7 +233,10 @@ def eight_bit_text(data: bytes) -> str:
 
 
 class _HtmlText(HTMLParser):
-    """Renders HTML to text: block elements become line breaks, scripts and styles vanish."""
+    """Renders HTML to text: block elements become line breaks, scripts and styles vanish,
+    and a mail client's quote container (see :func:`_cites`) is quoted with "> " as its
+    plain-text alternative would be: without the marks, quoted history read as the
+    customer's own words (an old outage made a question Critical)."""
 
     _BLOCK = frozenset(
         {"p", "div", "br", "tr", "li", "pre", "h1", "h2", "h3", "h4", "table", "td", "th"}
@@ -243,22 +246,52 @@ class _HtmlText(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.out: list[str] = []
         self._skip = 0
+        self._quotes = 0  # quote containers open around the text
+        self._opened: dict[str, list[bool]] = {"blockquote": [], "div": []}  # quote or not
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style", "head"):
             self._skip += 1
-        elif tag in self._BLOCK and not self._skip:  # html.parser reads none in a script
-            self.out.append("\n" if tag != "td" else " ")
+        elif self._skip:  # html.parser reads none in a script
+            return
+        if tag in self._opened:
+            cites = _cites(tag, attrs)
+            self._opened[tag].append(cites)
+            self._quotes += cites
+        if tag in self._BLOCK or tag == "blockquote":
+            self._break(tag)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style", "head"):
             self._skip = max(0, self._skip - 1)
-        elif tag in self._BLOCK and not self._skip:
-            self.out.append("\n" if tag != "td" else " ")
+        elif self._skip:
+            return
+        if self._opened.get(tag):
+            self._quotes -= self._opened[tag].pop()
+        if tag in self._BLOCK or tag == "blockquote":
+            self._break(tag)
 
     def handle_data(self, data: str) -> None:
         if not self._skip:
-            self.out.append(data)
+            self.out.append(data.replace("\n", self._newline()) if self._quotes else data)
+
+    def _break(self, tag: str) -> None:
+        self.out.append(" " if tag == "td" else self._newline())
+
+    def _newline(self) -> str:
+        return "\n" + "> " * self._quotes
+
+
+def _cites(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    """Whether the element is a mail client's quote of an earlier message: a blockquote
+    of type "cite" (Thunderbird, Apple Mail) or of a quote class (Gmail), Yahoo's
+    "yahoo_quoted". Not a bare blockquote: Gmail indents the writer's own text with one.
+    Nor GMX's and web.de's ``<div name="quote">``: they put a forwarded message in it
+    too, and its header block ("Gesendet: ... Von: ...") marks the history already."""
+    values = {name.lower(): (value or "").lower() for name, value in attrs}
+    if tag == "blockquote":
+        return values.get("type") == "cite" or "quote" in values.get("class", "")
+    return tag == "div" and "yahoo_quoted" in values.get("class", "")
 
 
 def html_to_text(markup: str) -> str:
@@ -295,6 +328,7 @@ def _rendered(markup: str) -> list[str] | None:
 HTML_PARSER_LIMIT = 2_000_000
 _TAG_PIECE = re.compile(r"<[^<>]*>")  # no "<" inside: each character is looked at once
 _TAG_NAME = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)")
+_ATTRIBUTE = re.compile(r"""\s([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 
 
 def _rendered_by_tags(markup: str) -> list[str]:
@@ -333,7 +367,10 @@ def _render_tags(renderer: _HtmlText, markup: str) -> None:
         elif tag.group(1):
             renderer.handle_endtag(tag.group(2).lower())
         else:
-            renderer.handle_starttag(tag.group(2).lower(), [])
+            name = tag.group(2).lower()
+            # Attributes are read only where they matter: a quote container's.
+            attrs = _ATTRIBUTE.findall(piece) if name in ("blockquote", "div") else []
+            renderer.handle_starttag(name, [(a, b or c or d) for a, b, c, d in attrs])
             if piece.endswith("/>"):
                 renderer.handle_endtag(tag.group(2).lower())
     if end < len(markup):

@@ -112,9 +112,11 @@ FORWARD_HINT = _rx(
     r"\b(?:auszug|benachrichtigung|meldung|nachricht|bericht|protokoll)\w*\b[^\n]{0,50}\bunten\b",
     r"\bnotification\b[^\n]{0,40}\bbelow\b",
 )
-# Outlook's quoted header block: From/Von ... then Sent/Gesendet/Date within a few lines.
+# A quoted header block: From/Von ... then Sent/Gesendet/Date within a few lines (Outlook).
 HEADER_FROM = re.compile(r"^\s*\*?(?:from|von)\s*:\*?\s+\S", re.IGNORECASE)
 HEADER_SENT = re.compile(r"^\s*\*?(?:sent|gesendet|date|datum)\s*:\*?\s+\S", re.IGNORECASE)
+# GMX's and web.de's block opens with the time it was sent: "Gesendet: Montag, ..." then "Von:".
+HEADER_SENT_FIRST = re.compile(r"^\s*\*?(?:sent|gesendet)\s*:\*?\s+\S", re.IGNORECASE)
 HEADER_SUBJECT = re.compile(r"^\s*\*?(?:subject|betreff)\s*:\*?\s*(.*)$", re.IGNORECASE)
 FORWARD_SUBJECT = re.compile(r"^\s*(?:(?:re|aw|sv)\s*:\s*)*(?:fwd?|wg|tr|vs)\s*:", re.IGNORECASE)
 QUOTED_LINE = re.compile(r"^\s*>")
