@@ -35,6 +35,7 @@ from sepdesk.pipeline.classify import (
     sesam_versions,
     ties_to_sesam,
     understand,
+    without_signature,
 )
 from sepdesk.pipeline.parse import Attachment, html_to_text
 
@@ -511,6 +512,59 @@ def test_own_text_keeps_forwarded_reports() -> None:
     announced = "The original message from the branch is below.\n\nFrom: b\nSent: today\n\nBoom"
     assert "Boom" in own_text(announced)
     assert "Boom" in own_text("x\n\nVon: b\nGesendet: heute\n\nBoom", keep_outlook_blocks=True)
+
+
+DISCLAIMER_DE = (
+    "WICHTIGER HINWEIS: Diese E-Mail kann vertrauliche oder rechtlich geschützte\n"
+    "Informationen enthalten. Wenn Sie nicht der richtige Adressat sind, informieren Sie\n"
+    "bitte sofort den Absender. Für Fehler, Datenverlust oder Ausfälle kritischer Systeme\n"
+    "übernehmen wir keine Haftung. Der Betrieb steht unter ständiger Überwachung."
+)
+DISCLAIMER_EN = (
+    "This e-mail may contain confidential information. If you are not the intended\n"
+    "recipient, please delete it. We accept no liability for errors, data loss or the\n"
+    "failure of critical systems. Operations are halted for nobody."
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hallo,\n\nwie kann ich einstellen, dass die Benachrichtigungen nach jeder Sicherung\n"
+        "zusätzlich an unsere Bereitschaftsadresse gehen? SEP sesam 5.1.0.4 auf Windows\n"
+        "Server 2022.\n\nDanke!\nJens Krause\n\n-- \nStadtwerke Havelberg GmbH\n\n" + DISCLAIMER_DE,
+        "Hello,\nhow can I add a second notification address? SEP sesam 5.1.0.4 on Windows\n"
+        "Server 2022.\n\nThanks\nJohn\n\n" + DISCLAIMER_EN,
+    ],
+)
+def test_signature_and_disclaimer_are_not_the_request(text: str) -> None:
+    u = understand("Benachrichtigung", text)
+    assert (u.severity, u.stated_severity) == (4, None)
+    assert "classification" in u.missing_info
+    assert "os_version" not in u.missing_info
+
+
+def test_the_setup_named_in_a_signature_still_counts() -> None:
+    text = (
+        "Seit Montag bricht die Sicherung des Fileservers ab.\n\nGruß\nJosef\n\n--\n"
+        "Josef Huber, Sattlerei Huber\nSystem: SEP sesam 5.1.0.4 auf Windows 11 Pro\n"
+        "Sicherungsziel: WD My Book 8 TB (USB 3.0)\nBetreiber kritischer Infrastruktur"
+    )
+    u = understand("Sicherung", text)
+    assert not {"os_version", "hardware"} & set(u.missing_info)
+    # What kind of request it is, the signature does not say: nor its "kritischer".
+    assert "classification" in u.missing_info and u.stated_severity is None
+    # Words after the name without a separator are the writer's.
+    assert "classification" not in _missing("x", "Gruß\nJosef\n\nPriorität: hoch")
+
+
+def test_a_forward_below_the_signature_is_still_read() -> None:
+    text = (
+        "Siehe unten.\n\n-- \nJosef\n\n---------- Forwarded message ---------\n"
+        "From: a\n\nDer Restore bricht ab."
+    )
+    assert "Restore bricht ab" in without_signature(own_text(text))
+    assert without_signature("Frage\n--\nJosef\nTel. 1") == "Frage"
 
 
 # ----------------------------------------------------------------------------- missing info

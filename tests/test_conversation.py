@@ -2017,6 +2017,19 @@ def test_a_follow_up_showing_a_standstill_raises_the_severity_and_its_clock(desk
     assert notice["body"].startswith("Customer follow-up (severity raised from 2 to 1)")
 
 
+def test_a_signature_in_an_earlier_mail_does_not_hide_the_follow_up(desk: Desk) -> None:
+    """Each mail's signature is cut before the conversation is read as one text: cut from
+    the joined text, the opening mail's separator took the follow-up with it."""
+    raw, _ = mail(CUSTOMER, "Restore of FS01 fails", f"{REQUEST}\n\n-- \nPieter Dekker\nIT")
+    result = feed(desk, raw, T0)
+    assert result.ticket is not None
+    t = ticket(desk, result.ticket)
+    assert (t["severity"], t["status"]) == (2, "accepted")
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {t['ticket_number']}] Restore of FS01 fails", GRAVER)
+    assert feed(desk, raw, T0 + timedelta(minutes=30)).outcome == "follow_up"
+    assert ticket(desk, t["ticket_number"])["severity"] == 1
+
+
 @pytest.mark.parametrize("before", ["severity set by hand", "answered"])
 def test_a_follow_up_raises_no_severity_set_by_hand_or_answered(desk: Desk, before: str) -> None:
     t, _ = opened(desk)

@@ -36,18 +36,25 @@ class Understanding:
 
 def understand(subject: str, text: str, attachments: Sequence[Attachment] = ()) -> Understanding:
     """Everything the desk reads from one request (for a follow-up, pass all of the
-    customer's own texts of the ticket joined, and the attachments of all of them)."""
-    own = _own_of(subject, text)
-    whole = f"{subject}\n{own}"
+    customer's own texts of the ticket joined, and the attachments of all of them).
+
+    What is asked and how grave it is come from the writer's words without signature and
+    disclaimers (:func:`without_signature`); the facts of the setup may stand in the
+    signature too ("System: SEP sesam 5.1.0.4 auf Windows 11 Pro"), and the language is
+    read from all of it, its own rules setting a signature aside."""
+    signed = _signed_of(subject, text)
+    written = without_disclaimers(signed)
+    own = without_signature(written)
+    whole, facts = f"{subject}\n{own}", f"{subject}\n{written}"
     severity, reasons = judge_severity(subject, own)
     return Understanding(
         severity=severity,
         stated_severity=stated_severity(whole),
         severity_reasons=reasons,
-        missing_info=missing_info(whole, attachments),
-        language=language(own or subject),
-        versions=sesam_versions(whole),
-        operating_systems=operating_systems(whole),
+        missing_info=missing_info(facts, attachments, asked=whole),
+        language=language(signed or subject),
+        versions=sesam_versions(facts),
+        operating_systems=operating_systems(facts),
     )
 
 
@@ -58,6 +65,11 @@ def severity_of(subject: str, text: str) -> tuple[int, tuple[str, ...]]:
 
 
 def _own_of(subject: str, text: str) -> str:
+    """The words severity is judged from: the own text without signature and disclaimers."""
+    return without_signature(without_disclaimers(_signed_of(subject, text)))
+
+
+def _signed_of(subject: str, text: str) -> str:
     forwarded = bool(rules.FORWARD_SUBJECT.match(subject or ""))
     return own_text(bounded(text), keep_outlook_blocks=forwarded)
 
@@ -145,6 +157,41 @@ def _attribution(lines: list[str], i: int) -> bool:
         return False
     below = next((b for b in lines[i + 1 : i + 3] if b.strip()), "")
     return bool(rules.QUOTED_LINE.match(below))
+
+
+def without_signature(own: str) -> str:
+    """``own`` (an :func:`own_text`) without its signature: from the RFC 3676 separator
+    ("-- ", its space often lost) to a forwarded message or the end. Words after the
+    writer's name without a separator stay: people go on writing there. A company's
+    disclaimer under it ("... Ausfälle kritischer Systeme ... Der Betrieb steht unter
+    ständiger Überwachung") made a question Major with a claim of Critical. (Not for
+    matching the customer or relaying an answer: a signature holds the customer number,
+    an engineer's name. Nor for a conversation's texts joined: the first separator would
+    take every later mail with it; cut each first.)"""
+    if not _SIGNATURE_START.search(own):
+        return own
+    lines = own.split("\n")
+    start = next(i for i, line in enumerate(lines) if _SIGNATURE_START.match(line))
+    ends = (i for i in range(start, len(lines)) if rules.FORWARD_START.search(lines[i]))
+    end = next(ends, len(lines))
+    return "\n".join(lines[:start] + lines[end:]).strip()
+
+
+_SIGNATURE_START = re.compile(r"^--[^\S\n]*$", re.MULTILINE)
+
+
+def without_disclaimers(own: str) -> str:
+    """``own`` without the paragraphs of a company's disclaimer, wherever they stand: those
+    that speak of confidential content and the recipient it is meant for (rules.DISCLAIMER).
+    Their words ("Fehler, Datenverlust", "kritischer Systeme") are nobody's request."""
+    if not rules.DISCLAIMER.search(own):
+        return own
+    kept = (p for p in _BLANK_LINES.split(own) if p.strip() and not _disclaims(p))
+    return "\n\n".join(kept).strip()
+
+
+def _disclaims(paragraph: str) -> bool:
+    return bool(rules.DISCLAIMER.search(paragraph) and rules.DISCLAIMER_RECIPIENT.search(paragraph))
 
 
 def _introduces_output(above: str, lines: list[str], i: int) -> bool:
@@ -349,9 +396,16 @@ def operating_systems(text: str) -> tuple[str, ...]:
 # ----------------------------------------------------------------------------- missing info
 
 
-def missing_info(text: str, attachments: Sequence[Attachment] = ()) -> tuple[str, ...]:
+def missing_info(
+    text: str, attachments: Sequence[Attachment] = (), asked: str | None = None
+) -> tuple[str, ...]:
+    """The SPEC fields not found in ``text``; the request's type or class is looked for in
+    ``asked`` when given (the text without its signature: a signature states the setup,
+    not what kind of request this is)."""
     present = {
-        "classification": bool(rules.CLASSIFICATION.search(_without_false_claims(text))),
+        "classification": bool(
+            rules.CLASSIFICATION.search(_without_false_claims(text if asked is None else asked))
+        ),
         "error_message": has_error_text(text) or any(_is_error_log(a) for a in attachments),
         "action": has_action(text) and not _by_itself(text),
         "os_version": bool(operating_systems(text)) and bool(sesam_versions(text)),

@@ -13,7 +13,13 @@ from typing import Any
 
 from sepdesk.instants import from_db, to_db
 from sepdesk.pipeline.answer import answer_customer, notify_team
-from sepdesk.pipeline.classify import Understanding, own_text, severity_of, understand
+from sepdesk.pipeline.classify import (
+    Understanding,
+    own_text,
+    severity_of,
+    understand,
+    without_signature,
+)
 from sepdesk.pipeline.customer import CustomerFacts, facts_for, facts_for_number, local_day
 from sepdesk.pipeline.customers import contract_state
 from sepdesk.pipeline.engineer import unverified_notice
@@ -32,8 +38,11 @@ from sepdesk.tickets.acceptance import assign_call_id, decide_status, shown_seve
 from sepdesk.tickets.actions import active_status, reopen_window_open, set_severity
 
 
-def _customer_texts(work: Work, ticket: dict[str, Any]) -> str:
-    """Everything the customer wrote on this ticket, quoted history removed, plus this mail."""
+def _customer_texts(work: Work, ticket: dict[str, Any]) -> tuple[str, str]:
+    """Everything the customer wrote on this ticket, quoted history removed, plus this mail:
+    as written (to match the customer: a signature names the number) and without each
+    mail's signature (to understand: cut from the joined text, the first signature's
+    separator would take every later mail with it)."""
     bodies = [
         own_text(r["body"])
         for r in work.desk.db.query(
@@ -42,7 +51,8 @@ def _customer_texts(work: Work, ticket: dict[str, Any]) -> str:
             [ticket["id"]],
         )
     ]
-    return "\n\n".join([*bodies, own_text(work.parsed.text)])
+    bodies.append(own_text(work.parsed.text))
+    return "\n\n".join(bodies), "\n\n".join(map(without_signature, bodies))
 
 
 def _store(work: Work, ticket: dict[str, Any], kind: str = "") -> None:
@@ -359,10 +369,10 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
     fill = not recheck and bool(json.loads(ticket["missing_info"] or "[]"))
     raise_ok = _may_raise_severity(work, ticket)
     if recheck or raise_ok or fill:  # the conversation read again only where it can matter
-        text = _customer_texts(work, ticket)
+        text, asked = _customer_texts(work, ticket)
         read = recheck or fill
-        u = understand(ticket["subject"], text, work.parsed.attachments) if read else None
-        judged = (u.severity, u.severity_reasons) if u else severity_of(ticket["subject"], text)
+        u = understand(ticket["subject"], asked, work.parsed.attachments) if read else None
+        judged = (u.severity, u.severity_reasons) if u else severity_of(ticket["subject"], asked)
         cf = _refresh_customer(work, ticket, text) if recheck else None
         ticket = tickets.get(desk.db, ticket["id"])
         raised = raise_ok and _raise_severity(work, ticket, judged, cf)

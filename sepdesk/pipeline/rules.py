@@ -128,6 +128,13 @@ ATTRIBUTION = re.compile(
 )
 # A separator line (Outlook's "________________________________" above a quoted mail).
 SEPARATOR_LINE = re.compile(r"^\s*(?:_{8,}|-{8,})\s*$")
+# A company's disclaimer under a mail: confidential content and who it is meant for, in one
+# paragraph ("Diese E-Mail kann vertrauliche ... Informationen enthalten. Wenn Sie nicht der
+# richtige Adressat sind ...", "This e-mail is confidential and intended solely for ...").
+DISCLAIMER = _rx(r"\bvertraulich\w*", r"\bconfidential\w*")
+DISCLAIMER_RECIPIENT = _rx(
+    r"\b(?:adressat\w*|empfänger\w*|recipients?|addressees?|intended (?:solely |only )?for)\b",
+)
 
 # --------------------------------------------------------------------------- language
 
