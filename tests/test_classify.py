@@ -567,6 +567,46 @@ def test_a_forward_below_the_signature_is_still_read() -> None:
     assert without_signature("Frage\n--\nJosef\nTel. 1") == "Frage"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The restore fails with:\nERROR sm_db_restore: checksum mismatch in block 88213",
+        "The restore fails with:\n\nsm_db_restore: checksum mismatch in block 88213",
+        "Der Restore bricht ab mit:\nsm_restore: Saveset nicht gefunden",
+        "Restore aborts with 'checksum mismatch in block 88213'",
+        "Backup fails: Access is denied (0x5)",
+    ],
+)
+def test_an_error_on_its_own_line_or_in_single_quotes_is_given(text: str) -> None:
+    """HTML loses indentation: a program's message on the line after "fails with:" counts
+    when it opens as one does (an error word, the program's name)."""
+    assert has_error_text(text)
+    assert not has_error_text("The restore fails with:\nthe usual message, I think")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hi, all backup jobs red this morning at one of our customers. Pls call me asap",
+        "Hi, all backup jobs are red this morning.",
+        "Hi, none of last night's backups ran.",
+    ],
+)
+def test_all_backups_failing_in_english_is_major_as_in_german(text: str) -> None:
+    assert _sev(text, "backup") == 2
+    assert "action" not in _missing("backup", text)
+
+
+def test_a_copy_or_a_fallen_throughput_names_the_action() -> None:
+    copy = 'Die Kopie auf das zweite Bandlaufwerk bricht ab mit "E: Media is write protected".'
+    assert has_action(copy)
+    assert has_action(
+        "Nach der Migration ist der Throughput der Full-Backups auf 60 MB/s gedroppt."
+    )
+    assert has_action("The throughput of the full backups dropped from 400 to 60 MB/s.")
+    assert not has_action("Eventually we want to put a copy in the cloud.")
+
+
 # ----------------------------------------------------------------------------- missing info
 
 

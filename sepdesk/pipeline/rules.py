@@ -475,7 +475,9 @@ ERROR_TEXT = _rx(
     + _LIKE
     + r"(?=[^'\n]*?[^\s'][ \t]+[^\s'])[^'\n]{0,120}\b(?:error|fail\w*|fehl\w*|abort\w*|abgebrochen|denied|verweigert|"
     r"cannot|not found|nicht gefunden|invalid|timeout|refused|unreachable|corrupt\w*|warn\w*|"
-    r"needs cleaning)\b[^'\n]{0,120}'(?!\w)",
+    r"needs cleaning|mismatch|incomplete|damaged|beschädigt|exceeded|expired)\b[^'\n]{0,120}'(?!\w)",
+    # A Windows error's code in brackets: "Access is denied (0x5)".
+    r"\(0x[0-9a-f]{1,8}\)",
     # A mail server's refusal with its enhanced status code: "530 5.7.0 Must issue a
     # STARTTLS command first", "550-5.1.1 ...".
     r"\b[45]\d\d[ -][45]\.\d{1,3}\.\d{1,3}\b",
@@ -513,7 +515,11 @@ INTRODUCED_OUTPUT = _rule(
     # ... or not indented, where the next line names what failed in brackets as a
     # program's message does: "bricht jede Nacht ab:\nData store [USB_DS] is full".
     r"|\b(?:fail\w*|abort\w*|abbricht|bricht\b[^\n]{0,60}\bab|endet|ends?|ended)\b[^\n]{0,40}?:"
-    r"[ \t]*\n[^\n]*?\w \[[^\]\n]{2,60}\]",
+    r"[ \t]*\n[^\n]*?\w \[[^\]\n]{2,60}\]"
+    # ... or not indented, where the next line opens as a program's message does: with an
+    # error word or the program's name ("ERROR sm_db_restore: ...", "sm_restore: ...").
+    r"|\b(?:fail\w*|abort\w*|abbricht|bricht\b[^\n]{0,60}\bab|endet|ends?|ended)\b[^\n]{0,40}?:"
+    r"[ \t]*\n(?:[ \t]*\n)?(?:error|fehler|fatal|[EWF]:|[a-z]+[_\d][\w.-]*:\s)",
     re.IGNORECASE,
 )
 LOG_LINE = re.compile(r"\b(?:error|fehler|failed|fatal|warning|E:|W:|STATUS=ERROR)\b", re.I)
@@ -585,7 +591,10 @@ ACTION_NOUN = _rx(
     r"\b\w*(?:backup|sicherung|restore|rücksicherung|rückspielung|migration|replication|replikation|"
     r"job|jobs|zeitplan|zeitpläne|schedule|update|upgrade|installation|login|anmeldung|"
     r"benachrichtigung|notification|inventur|inventory|purge|bereinigung|wizard|assistent|"
-    r"export|verify|verifizierung|auslagerung|duplizierung|recovery|wiederherstellung|bmr)\w*",
+    r"export|verify|verifizierung|auslagerung|duplizierung|recovery|wiederherstellung|bmr|"
+    # A copy job, not a copy kept ("put a copy in the cloud"): "Die Kopie auf das Band",
+    # "the copy to tape".
+    r"kopie(?= (?:auf|nach|zu)\b)|copy(?= to\b|[ -]jobs?\b))\w*",
 )
 ACTION_INTENT = _rx(
     r"\b(?:how (?:do|can|should|to)|want to|would like to|trying to|try to|we are \w+ing|"
@@ -790,7 +799,8 @@ FAILURE = _rx(
     # VM backups have run".
     r"\b(?:läuft|laufen|lief|liefen)\b[^.\n]{0,60}\bnicht? (?:mehr )?durch\b",  # also "nich"
     r"\bnicht (?:mehr )?durchgelaufen\b",
-    r"\bnone of\b[^.\n]{0,50}\b(?:has|have|had) (?:run|completed|succeeded|worked|finished)\b",
+    r"\bnone of\b[^.\n]{0,50}\b(?:(?:has|have|had) run|ran|(?:(?:has|have|had) )?(?:completed|"
+    r"succeeded|worked|finished))\b",
     # Media or devices not taken: "werden nicht in den Medienpool übernommen", "wird nicht
     # erkannt", "medium ignored", "Label unreadable", "the drive is not recognised".
     r"\b(?:werden|wird|wurden|wurde)\s+(?:\w+\s+){0,2}?nicht\s+(?:\w+\s+){0,3}?"
@@ -813,6 +823,9 @@ FAILURE = _rx(
     r"\bschlägt\b[^.\n]{0,80}\bfehl\b",
     r"\bschlagen\b[^.\n]{0,80}\bfehl\b",
     r"\bfehlgeschlagen\b",
+    # Throughput that fell: "von 400 auf 60 MB/s gedroppt", "dropped from 400 to 60 MB/s".
+    r"\bgedroppt\b",
+    r"\b(?:dropped|fell) (?:from|to|by) \d",
     # "die Sicherung läuft seit Tagen nicht", "der Job lief gestern nicht" (not "läuft nicht
     # nur nachts", "läuft nicht schneller": something else is said of the run).
     r"\b(?:läuft|laufen|lief|liefen)\b(?:\s+(?:seit|schon|mehr|gestern|heute|heute\s+nacht|"
@@ -838,6 +851,7 @@ FAILURE = _rx(
     r"\bausfall\b",
     r"\bverloren\b",
     r"\brot\b",
+    r"\b(?:is|are|was|were|turned|went|jobs|backups) red\b",  # a status shown red, as "rot"
     r"\bkeine sicherung\w*",
     r"\bno backups?\b",
     r"\b(?:übersprungen|skipped|not backed up|nicht gesichert|with errors)\b",
@@ -1491,7 +1505,8 @@ ALL_FAIL = _rx(
     + _GAP
     + r"\b(?:fehl|ab|abgebrochen|rot|fail\w*|(?:auf |mit |melden )fehler\w*)\b",
     r"\b(?>\w*sicherung\w*)\b[^.\n]{0,40}\b(?:aller|sämtlicher)\b[^.\n]{0,40}\bfehl\b",
-    r"\ball (?:\w+ ){0,2}(?:backups?|jobs)\b[^.\n]{0,40}\bfail\w*",
+    # "all backup jobs are red this morning", as the German "alle Sicherungsjobs rot".
+    r"\ball (?:\w+ ){0,2}(?:backups?|jobs)\b[^.\n]{0,40}\b(?:fail\w*|red|abort\w*)\b",
     r"\bkeine (?:\w+ )?sicherung(?!s?(?:mail|bericht|meldung|benachrichtigung|protokoll|report))\w* mehr\b",
     r"\bkeine sicherung(?!s?(?:mail|bericht|meldung|benachrichtigung|protokoll|report))\w*\b[^.\n]{0,40}\bmehr\b",
     r"\bseit\b[^.\n]{0,40}\bkeine sicherung(?!s?(?:mail|bericht|meldung|benachrichtigung|protokoll|report))\w*",
@@ -1506,6 +1521,9 @@ ALL_FAIL = _rx(
     r"\bhave had no backup\b",
     # "none of our own prod VM backups have run".
     r"\bnone of (?:our|the) (?:[\w-]+ ){0,3}?(?:backups|jobs)\b",
+    # "none of last night's backups ran".
+    r"\bnone of (?:[\w'’-]+ ){1,4}?(?:backups|jobs)\b[^.\n]{0,30}\b(?:ran|run|completed|succeeded|"
+    r"worked|finished)\b",
     r"\bkein\w* (?:einzige\w* )?(?:sicherung|backup|job)\w* (?:läuft|laufen|funktioniert|klappt|"
     r"(?:durch)?gelaufen)\b",
     # Not what runs at one moment: "Es ist dann niemand angemeldet, es läuft kein Job".
