@@ -77,8 +77,10 @@ def test_contract_details_do_not_go_to_a_reply_to_outside_the_contacts(desk: Des
     raw, _ = mail(CUSTOMER, "Restore fails", vague, headers={"Reply-To": outsider})
     t = ticket(desk, feed(desk, raw, T0).ticket or "")
     assert t["verified_sender"] and t["customer_number"] == "131462"
-    # The follow-up completes the request: its answer (the Call ID) goes there too.
-    raw, _ = mail(CUSTOMER, f"Re: [SEP {t['ticket_number']}] Restore fails", REQUEST)
+    # The follow-up completes the request: its answer (the Call ID) goes to its Reply-To,
+    # the same outsider again.
+    subject = f"Re: [SEP {t['ticket_number']}] Restore fails"
+    raw, _ = mail(CUSTOMER, subject, REQUEST, headers={"Reply-To": outsider})
     assert feed(desk, raw, T0 + timedelta(hours=1)).outcome == "follow_up"
     sent = replies(desk, t["id"])
     assert [r["kind"] for r in sent] == ["needs_info", "call_accepted"]

@@ -99,6 +99,14 @@ def _first_in_a_while(address: str, at: datetime) -> bool:
     return True
 
 
+def _greeted(work: Work, ticket: dict[str, Any]) -> str:
+    """Whom the reply greets: the writer of the mail it answers. A colleague's follow-up is
+    answered to the colleague (followup._answer_here), by their name, not the requester's."""
+    if work.parsed.from_addr == (ticket["requester"] or "").lower():
+        return str(ticket["requester_name"] or "")
+    return work.parsed.from_name
+
+
 def reply_facts(
     work: Work,
     ticket: dict[str, Any],
@@ -113,7 +121,7 @@ def reply_facts(
     return ReplyFacts(
         language=ticket["language"],
         ticket_number=ticket["ticket_number"],
-        requester_name=ticket["requester_name"],
+        requester_name=_greeted(work, ticket),
         call_id=ticket["call_id"],
         severity=ticket["severity"],
         # Once answered, a first response is no longer to come (a reopened ticket's).

@@ -124,8 +124,8 @@ def belongs_to(desk: Desk, ticket: dict[str, Any], sender: str) -> str | None:
     """Why ``sender`` belongs to ``ticket``, or None when it does not.
 
     The ticket's people: its requester and Reply-To, every address that already wrote
-    in it (mail or logged phone call) or that its mails had in To or Cc, and the
-    registered contacts of its customer (an ``@domain`` contact covers the whole
+    in it (mail or logged phone call) or that its mails had in To or Cc, every address
+    the desk mailed as the ticket's customer, and the registered contacts of its customer (an ``@domain`` contact covers the whole
     domain). Staff are decided elsewhere.
     """
     sender = sender.strip().lower()
@@ -141,12 +141,19 @@ def belongs_to(desk: Desk, ticket: dict[str, Any], sender: str) -> str | None:
     if number and contract_index(desk).is_contact(number, sender):
         return f"a registered contact of customer {number}"
     marks = ",".join("?" for _ in _WRITTEN_KINDS)
-    wrote, addressed = desk.db.execute(
-        f"SELECT max(lower(from_addr) = ?), max({holds_address('to_addrs')}) FROM messages"
-        f" WHERE ticket_id = ? AND direction = 'in' AND kind IN ({marks})",
-        [sender, sender, ticket["id"], *_WRITTEN_KINDS],
+    holds = holds_address("to_addrs")
+    wrote, addressed, answered = desk.db.execute(
+        f"SELECT max(direction = 'in' AND lower(from_addr) = ?),"
+        f" max(direction = 'in' AND {holds}), max(direction = 'out' AND {holds})"
+        f" FROM messages WHERE ticket_id = ?"
+        f" AND (direction = 'out' OR (direction = 'in' AND kind IN ({marks})))",
+        [sender, sender, sender, ticket["id"], *_WRITTEN_KINDS],
     ).fetchone()
     if wrote:
         return "wrote in this ticket before"
     # The ticket's own people put them in To or Cc (a colleague, a consultant).
-    return "addressed in this ticket by its people" if addressed else None
+    if addressed:
+        return "addressed in this ticket by its people"
+    # A Reply-To the ticket's answers went to before a later mail asked for another one
+    # (followup._answer_here): the shared mailbox that got them may still answer.
+    return "the desk answered to it in this ticket" if answered else None

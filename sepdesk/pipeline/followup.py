@@ -28,6 +28,7 @@ from sepdesk.pipeline.opening import (
     emergency_used,
     open_from_mail,
     unverified_emergency,
+    usable_reply_to,
 )
 from sepdesk.pipeline.repeats import UNVERIFIED, said_before
 from sepdesk.pipeline.staff import auth_failure
@@ -57,6 +58,21 @@ def _customer_texts(work: Work, ticket: dict[str, Any]) -> tuple[str, str]:
 
 def _store(work: Work, ticket: dict[str, Any], kind: str = "") -> None:
     work.store_on(ticket, "in", kind)
+
+
+def _answer_here(work: Work, ticket: dict[str, Any]) -> None:
+    """Point the ticket's mail to the customer at where this mail asks to be answered: its
+    usable Reply-To, else its From (kept as '' when that is the requester). The answer to
+    it and later relays and notices go there; the first mail's Reply-To, kept for the
+    ticket's whole life, sent a customer's "please answer me" to a dead typo address
+    (review finding). A desk, staff or automatic Reply-To is refused as at opening."""
+    address = usable_reply_to(work) or work.parsed.from_addr
+    if not address:
+        return
+    kept = "" if address == (ticket["requester"] or "").lower() else address
+    if kept != (ticket["reply_to"] or "").lower():
+        tickets.update(work.desk.db, ticket["id"], work.at, reply_to=kept)
+        work.decide("reply_to", f"answers now go to {address}")
 
 
 def _refresh_customer(work: Work, ticket: dict[str, Any], text: str) -> CustomerFacts:
@@ -346,6 +362,7 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
         )
         return
     _store(work, ticket)
+    _answer_here(work, ticket)
     before = ticket
     # Reopened or woken, a request goes back to what it was (still missing information,
     # still without a contract), and this mail is checked as any other follow-up.

@@ -52,8 +52,8 @@ def unverified_emergency(cf: CustomerFacts, verified: bool) -> bool:
     return cf.state == "current" and cf.level == "emergency" and not verified
 
 
-def _reply_to(work: Work) -> str:
-    """The Reply-To kept on the ticket (where the desk answers): '' for none.
+def usable_reply_to(work: Work) -> str:
+    """The mail's Reply-To as the desk may answer to it (kept on the ticket): '' for none.
 
     A mailer daemon, postmaster or no-reply address is never answered (SPEC §4 "No
     loops"): it is dropped, with the reason recorded, and replies go to the sender.
@@ -92,7 +92,7 @@ def _new_ticket(
         subject=mail.subject,
         requester=mail.from_addr,
         requester_name=mail.from_name,
-        reply_to=_reply_to(work),
+        reply_to=usable_reply_to(work),
         customer_number=cf.match.customer_number,
         contract_level=cf.level,
         contract_state=cf.state,
