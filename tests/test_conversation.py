@@ -443,6 +443,34 @@ def test_reply_within_reopen_days_reopens_and_after_close_links(desk: Desk) -> N
     assert ticket(desk, result.ticket or "")["linked_ticket"] == number
 
 
+def test_an_addendum_to_a_linked_ticket_joins_it_though_the_subject_names_the_closed_one(
+    desk: Desk,
+) -> None:
+    """Review: the customer's reply to a closed ticket opened a linked one; their addendum
+    twenty minutes later (same subject naming the closed ticket, In-Reply-To and References
+    their first reply) opened yet another linked ticket, with a second acknowledgement and
+    team notice, the first left in needs-info."""
+    t, _ = opened(desk)
+    number = t["ticket_number"]
+    feed(desk, engineer_mail(f"[SEP {number}]", "#close")[0], T0 + timedelta(hours=1))
+    subject = f"AW: [SEP {number}] Restore of FS01 fails"
+    raw, mid = mail(CUSTOMER, subject, "The error is back: STS-42 data store not readable.")
+    first = feed(desk, raw, T0 + timedelta(days=30))
+    assert first.outcome == "new_ticket" and first.ticket != number
+    linked = ticket(desk, first.ticket or "")
+    assert linked["linked_ticket"] == number
+    rows = len(outbox(desk))
+    raw, _ = mail(CUSTOMER, subject, "Addendum: SEP sesam 5.1.0.4 on SLES 15.", in_reply_to=mid)
+    result = feed(desk, raw, T0 + timedelta(days=30, minutes=20))
+    assert (result.outcome, result.ticket) == ("follow_up", linked["ticket_number"])
+    assert ticket(desk, number)["status"] == "closed"
+    assert len(desk.db.execute("SELECT id FROM tickets").fetchall()) == 2
+    assert [r["kind"] for r in outbox(desk)[rows:]].count("team_notice") == 1
+    # Without such a reference the closed ticket's tag still opens a linked ticket.
+    raw, _ = mail(CUSTOMER, subject, "Another thing entirely.")
+    assert feed(desk, raw, T0 + timedelta(days=31)).ticket not in (number, first.ticket)
+
+
 def test_a_reopened_ticket_is_told_to_the_customer_and_the_team(desk: Desk) -> None:
     """Review finding: a reply reopening a solved ticket reached the team as any other
     follow-up, and the customer heard nothing (the reopened text was never used)."""

@@ -51,7 +51,7 @@ from sepdesk.instants import db_to_local, local_iso
 from sepdesk.pipeline.customer import contract_index
 from sepdesk.store import write_tx
 from sepdesk.tickets import store as tickets
-from sepdesk.tickets.actions import reopen_window_open
+from sepdesk.tickets.actions import opens_linked
 
 OUTCOMES = ("new_ticket", "appended", "duplicate", "rejected")
 BATCH_SIZE = 500
@@ -400,10 +400,7 @@ def _closed_for(run: _Run, target: dict[str, Any], row: CallRow) -> bool:
     assert row.started_at is not None
     if calls.before_ending(target, row.started_at):
         return False
-    status = target["status"]
-    if status == "solved":
-        return not reopen_window_open(run.ctx.desk, target, row.started_at)
-    return status == "closed"
+    return opens_linked(run.ctx.desk, target, row.started_at)
 
 
 def _linked(run: _Run, row: CallRow, target: dict[str, Any]) -> calls.NewCall | None:

@@ -120,6 +120,21 @@ def referred_tickets(
                 yield ticket, how
 
 
+def linked_from(db: sqlite_utils.Database, ticket: dict[str, Any], number: str) -> bool:
+    """Whether ``ticket`` was opened beside ticket ``number``, directly or through a chain
+    of linked tickets (a reply to a closed one, whose own reply was closed again)."""
+    seen = {ticket["ticket_number"]}
+    while ticket["linked_ticket"] and ticket["linked_ticket"] not in seen:
+        if ticket["linked_ticket"] == number:
+            return True
+        seen.add(ticket["linked_ticket"])
+        found = tickets.find_opt(db, ticket["linked_ticket"])
+        if found is None:
+            return False
+        ticket = found
+    return False
+
+
 def belongs_to(desk: Desk, ticket: dict[str, Any], sender: str) -> str | None:
     """Why ``sender`` belongs to ``ticket``, or None when it does not.
 

@@ -36,7 +36,7 @@ from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import due_change, reopen_clock, restart_clock
 from sepdesk.tickets import store as tickets
 from sepdesk.tickets.acceptance import assign_call_id, decide_status, shown_severity
-from sepdesk.tickets.actions import active_status, reopen_window_open, set_severity
+from sepdesk.tickets.actions import active_status, opens_linked, set_severity
 
 
 def _customer_texts(work: Work, ticket: dict[str, Any]) -> tuple[str, str]:
@@ -350,9 +350,7 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
         _unverified_staff(work, ticket)
         return
     status = ticket["status"]
-    if status == "closed" or (
-        status == "solved" and not reopen_window_open(desk, ticket, work.received_at)
-    ):
+    if opens_linked(desk, ticket, work.received_at):
         new = open_from_mail(work, linked_from=ticket["ticket_number"])
         tickets.add_event(
             desk.db, ticket["id"], work.at, "desk", "linked", {"new": new["ticket_number"]}

@@ -6,11 +6,12 @@ Each step records what it decided on the Work (and so on the intake row).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from sepdesk.pipeline.bounce import record_bounce, returns_our_mail
 from sepdesk.pipeline.bounces import is_bounce
-from sepdesk.pipeline.conversation import belongs_to, referred_tickets
+from sepdesk.pipeline.conversation import belongs_to, linked_from, referred_tickets
 from sepdesk.pipeline.followup import handle_follow_up, open_beside
 from sepdesk.pipeline.opening import open_from_mail
 from sepdesk.pipeline.parse import (
@@ -24,6 +25,7 @@ from sepdesk.pipeline.parse import (
 )
 from sepdesk.pipeline.staff import handle_staff, staff_sender
 from sepdesk.pipeline.work import Work
+from sepdesk.tickets.actions import opens_linked
 
 
 def step_parse(work: Work) -> None:
@@ -156,11 +158,16 @@ def step_thread(work: Work) -> None:
 
     A mail that names only tickets its sender does not belong to opens a ticket of its
     own, linked to the first one named (step_new_ticket); it changes nothing of that one.
+    A customer's mail whose subject names a closed ticket, answering a mail of the open
+    ticket linked from it, joins that one (_successor).
     """
     sender = work.parsed.from_addr
     staff = work.desk.settings.is_staff(sender)
-    for ticket, how in referred_tickets(work.desk.db, work.parsed, work.answered_in):
+    found = referred_tickets(work.desk.db, work.parsed, work.answered_in)
+    for ticket, how in found:
         if staff or belongs_to(work.desk, ticket, sender):
+            if not staff and opens_linked(work.desk, ticket, work.received_at):
+                ticket, how = _successor(work, ticket, found) or (ticket, how)
             work.thread = ticket
             work.decide("thread", f"{ticket['ticket_number']} ({how})")
             return
@@ -171,6 +178,24 @@ def step_thread(work: Work) -> None:
                 f"{ticket['ticket_number']} ({how}) not joined:"
                 f" {sender or 'the sender'} does not belong to it",
             )
+
+
+def _successor(
+    work: Work, past: dict[str, Any], rest: Iterator[tuple[dict[str, Any], str]]
+) -> tuple[dict[str, Any], str] | None:
+    """The open ticket linked from ``past`` that the mail also answers (In-Reply-To or
+    References), when its sender belongs to it: the closed ticket's tag a reply's subject
+    still carries must not open yet another linked ticket beside the one the customer is
+    writing in (review finding: a second ticket, acknowledgement and team notice)."""
+    number = past["ticket_number"]
+    for ticket, how in rest:
+        if (
+            linked_from(work.desk.db, ticket, number)
+            and not opens_linked(work.desk, ticket, work.received_at)
+            and belongs_to(work.desk, ticket, work.parsed.from_addr)
+        ):
+            return ticket, f"{how}; {number} named in the subject is {past['status']}"
+    return None
 
 
 def step_staff(work: Work) -> None:

@@ -101,6 +101,14 @@ def reopen_window_open(desk: Desk, ticket: dict[str, Any], received: datetime) -
     return bool(solved) and received - from_db(solved) <= timedelta(days=days)
 
 
+def opens_linked(desk: Desk, ticket: dict[str, Any], received: datetime) -> bool:
+    """Whether a customer's word received at ``received`` on ``ticket`` opens a linked
+    ticket instead of joining it: the ticket is closed, or solved too long ago to reopen."""
+    if ticket["status"] == "solved":
+        return not reopen_window_open(desk, ticket, received)
+    return ticket["status"] == "closed"
+
+
 def apply(
     desk: Desk,
     ref: str,
