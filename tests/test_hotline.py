@@ -191,6 +191,18 @@ def test_unknown_customer_gets_ticket_and_mail_without_contract_details(
     assert "business" not in text and "valid until" not in text and "104217" not in text
 
 
+def test_an_expired_contract_s_caller_is_not_told_no_contract_was_found(
+    hdesk: Desk, tmp_path: Path
+) -> None:
+    """As for mail (review finding): the confirmation named the contract that had ended,
+    then said the call matched no contract at all."""
+    call = row("E1", customer_number="137805", caller_email="it@brennerhof-hotels.at")
+    run(hdesk, write_csv(tmp_path / "e.csv", [call]))
+    text = body_of(outbox(hdesk)[0]["raw"])
+    assert "2025-09-30" in text and "Emergency Call" in text
+    assert "keinem aktuellen Wartungsvertrag" not in text and "could not match" not in text
+
+
 @pytest.mark.parametrize(
     ("email", "promise", "passed"),
     [

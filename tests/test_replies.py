@@ -270,6 +270,45 @@ def test_a_sender_without_a_contract_gets_a_ticket_and_the_ways_to_help(tmp_path
         d.close()
 
 
+@pytest.mark.parametrize(
+    ("text", "no_match", "asked_now", "asked_later"),
+    [
+        (
+            "Hallo, unsere Sicherung schlägt fehl. Bitte helfen Sie uns.",
+            "keinen gültigen Wartungsvertrag zuordnen",
+            "fehlen uns noch folgende Angaben",
+            "Sobald ein gültiger Vertrag besteht",
+        ),
+        (
+            "Hello, our backup fails. Please help us.",
+            "could not match your message",
+            "we still need the following information",
+            "Once a current contract is in place",
+        ),
+    ],
+)
+def test_an_expired_contract_s_reply_names_it_and_asks_for_details_for_later(
+    tmp_path: Path, text: str, no_match: str, asked_now: str, asked_later: str
+) -> None:
+    """Review: the reply said the contract of 137805 had ended, then that no contract
+    could be matched at all, and asked for the missing details as if a reply with them
+    would get the request worked on; it stays unqualified whatever it says."""
+    form, phone = "https://forms.example/emergency", "+49 1234 5678"
+    d = open_desk(tmp_path, emergency_form_url=form, hotline_phone=phone)
+    try:
+        for sender, expired in (("it@brennerhof-hotels.at", True), ("x@nocontract.example", False)):
+            raw, _ = mail(sender, "Backup", text)
+            t = ticket(d, feed(d, raw, T0).ticket or "")
+            assert t["status"] == "unqualified" and t["missing_info"] != "[]"
+            [reply] = replies(d, t["id"])
+            said = body(reply)
+            assert form in said and phone in said and asked_later in said
+            assert asked_now not in said
+            assert ("2025-09-30" in said) is expired and (no_match in said) is not expired
+    finally:
+        d.close()
+
+
 def test_an_emergency_contract_answers_any_severity_in_one_and_a_half_hours(
     desk: Desk,
 ) -> None:

@@ -517,11 +517,12 @@ def _contract_blocks(
         if not verified:
             return []
         return [render(lang, "contract", level=c.level, customer=c.customer_number, end=c.end)]
-    blocks = []
+    form, hotline = s.desk.emergency_form_url, s.desk.hotline_phone
     if who.state == "expired" and c is not None and verified:
-        blocks.append(render(lang, "expired", customer=c.customer_number, end=c.end))
-    hotline = s.desk.hotline_phone
-    blocks.append(
-        render(lang, "phone_no_contract", form=s.desk.emergency_form_url, hotline=hotline)
-    )
-    return blocks
+        # As the mail's reply (pipeline/reply.py): the expired contract named, then what
+        # to do until renewal, not "no contract could be matched" after it.
+        return [
+            render(lang, "expired", customer=c.customer_number, end=c.end),
+            render(lang, "expired_help", form=form, hotline=hotline),
+        ]
+    return [render(lang, "phone_no_contract", form=form, hotline=hotline)]

@@ -84,11 +84,34 @@ def _contract_blocks(f: ReplyFacts) -> list[str]:
                 )
             ]
         return []
-    blocks = []
     if f.contract_state == "expired" and f.verified:
-        blocks.append(render(lang, "expired", customer=f.customer_number, end=f.contract_end))
-    blocks.append(render(lang, "no_contract", form=f.form_url, hotline=f.hotline))
-    return blocks
+        # The contract found is named, so "no contract could be matched" after it said the
+        # opposite (review finding): the ways to help follow as what to do until renewal.
+        return [
+            render(lang, "expired", customer=f.customer_number, end=f.contract_end),
+            render(lang, "expired_help", form=f.form_url, hotline=f.hotline),
+        ]
+    return [render(lang, "no_contract", form=f.form_url, hotline=f.hotline)]
+
+
+def _without_contract(f: ReplyFacts) -> bool:
+    """Whether no contract covers the request (none current, or its emergency incident
+    used): what is missing is then asked for once one does, after the contract blocks."""
+    if f.ambiguous:
+        return False
+    return f.contract_state != "current" or bool(f.emergency_used_by)
+
+
+def _missing(f: ReplyFacts) -> list[str]:
+    """The list of missing information. Without a contract, a reply giving it alone
+    changes nothing (the request stays unqualified): it is asked for once there is one,
+    not as if the answer would get the request worked on (review finding)."""
+    if not f.missing:
+        return []
+    labels = table(f.language, "fields")
+    items = "\n".join(f"- {labels.get(m, m)}" for m in f.missing)
+    name = "missing_no_contract" if _without_contract(f) else "missing"
+    return [render(f.language, name, items=items)]
 
 
 def _work_blocks(f: ReplyFacts) -> list[str]:
@@ -102,10 +125,8 @@ def _work_blocks(f: ReplyFacts) -> list[str]:
         blocks.append(render(lang, "ambiguous"))
     if f.unreadable:
         blocks.append(render(lang, "unreadable"))
-    if f.missing:
-        labels = table(lang, "fields")
-        items = "\n".join(f"- {labels.get(m, m)}" for m in f.missing)
-        blocks.append(render(lang, "missing", items=items))
+    if not _without_contract(f):
+        blocks += _missing(f)
     if f.critical:
         blocks.append(render(lang, "critical", hotline=f.hotline))
     if f.old_versions:
@@ -120,6 +141,9 @@ def _work_blocks(f: ReplyFacts) -> list[str]:
 def reply_body(f: ReplyFacts) -> str:
     lang = f.language
     blocks = [greeting(lang, f.requester_name), *_opening(f), *_work_blocks(f)]
-    blocks += [*_contract_blocks(f), *f.extra]
+    blocks += _contract_blocks(f)
+    if _without_contract(f):  # asked for once the contract blocks said how to get one
+        blocks += _missing(f)
+    blocks += f.extra
     blocks.append(render(lang, "closing", desk=f.desk_name))
     return "\n\n".join(b.strip() for b in blocks if b.strip()) + "\n"
