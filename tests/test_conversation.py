@@ -471,6 +471,28 @@ def test_an_addendum_to_a_linked_ticket_joins_it_though_the_subject_names_the_cl
     assert feed(desk, raw, T0 + timedelta(days=31)).ticket not in (number, first.ticket)
 
 
+def test_a_linked_ticket_keeps_the_bare_subject_and_not_the_old_claim(desk: Desk) -> None:
+    """Review: a reply to a closed ticket opened a linked one whose subject kept "AW:"
+    and the old ticket's tag (in lists, in escalations "SLA warning: AW: Kritisch: ..."),
+    and the old subject's "Kritisch" was recorded as the new request's stated severity."""
+    raw, _ = mail(CUSTOMER, "Kritisch: Restore of FS01 fails", REQUEST)
+    old = ticket(desk, feed(desk, raw, T0).ticket or "")
+    assert old["stated_severity"] == 1
+    number = old["ticket_number"]
+    feed(desk, engineer_mail(f"[SEP {number}]", "#close")[0], T0 + timedelta(hours=1))
+    subject = f"AW: [SEP {tickets.ref_of(old)}] Kritisch: Restore of FS01 fails"
+    raw, _ = mail(CUSTOMER, subject, "The error is back, no production outage this time.")
+    new = ticket(desk, feed(desk, raw, T0 + timedelta(days=30)).ticket or "")
+    assert new["linked_ticket"] == number
+    assert new["subject"] == "Kritisch: Restore of FS01 fails"
+    assert new["stated_severity"] is None
+    # A new subject's claim is the new request's own.
+    raw, _ = mail(CUSTOMER, f"AW: [SEP {number}] Critical: now all fails", "It fails again.")
+    assert (
+        ticket(desk, feed(desk, raw, T0 + timedelta(days=31)).ticket or "")["stated_severity"] == 1
+    )
+
+
 def test_a_reopened_ticket_is_told_to_the_customer_and_the_team(desk: Desk) -> None:
     """Review finding: a reply reopening a solved ticket reached the team as any other
     follow-up, and the customer heard nothing (the reopened text was never used)."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sepdesk.outbound.compose import bare_subject
 from sepdesk.pipeline.answer import answer_customer, notify_team
-from sepdesk.pipeline.classify import Understanding
+from sepdesk.pipeline.classify import Understanding, bounded, own_text, stated_severity
 from sepdesk.pipeline.customer import CustomerFacts
 from sepdesk.pipeline.guards import is_automatic_address
 from sepdesk.pipeline.work import Work
@@ -76,6 +77,17 @@ def usable_reply_to(work: Work) -> str:
     return mail.reply_to
 
 
+def _stated(work: Work, u: Understanding, linked: str | None) -> int | None:
+    """The severity the sender claims. A reply to a closed ticket keeps that ticket's
+    subject: a "Kritisch:" in it was the old request's claim, read from this mail's own
+    text alone (review finding: "no production outage this time" was recorded as a
+    stated Critical)."""
+    old = tickets.find_opt(work.desk.db, linked) if linked else None
+    if old is None or bare_subject(work.parsed.subject) != bare_subject(old["subject"]):
+        return u.stated_severity
+    return stated_severity(own_text(bounded(work.parsed.text)))
+
+
 def _new_ticket(
     work: Work,
     cf: CustomerFacts,
@@ -89,7 +101,9 @@ def _new_ticket(
         channel="email",
         received_at=work.received_at,
         severity=severity,
-        subject=mail.subject,
+        # As the desk's own mails name it: no Re:/AW: and no tag of the ticket replied
+        # to (a linked ticket showed "AW: [SEP C-2026-00001] ..." in lists, escalations).
+        subject=bare_subject(mail.subject),
         requester=mail.from_addr,
         requester_name=mail.from_name,
         reply_to=usable_reply_to(work),
@@ -99,7 +113,7 @@ def _new_ticket(
         match_basis=cf.match.basis,
         match_reason=cf.match.reason,
         verified_sender=cf.match.verified_sender,
-        stated_severity=u.stated_severity,
+        stated_severity=_stated(work, u, linked),
         severity_reasons=reasons,
         missing_info=list(u.missing_info),
         language=u.language,
