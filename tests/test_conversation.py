@@ -491,6 +491,10 @@ def test_a_linked_ticket_keeps_the_bare_subject_and_not_the_old_claim(desk: Desk
     assert (
         ticket(desk, feed(desk, raw, T0 + timedelta(days=31)).ticket or "")["stated_severity"] == 1
     )
+    # A reply whose subject is the tag alone keeps the old subject, rather than none.
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {number}]", "The restore fails once more.")
+    bare = ticket(desk, feed(desk, raw, T0 + timedelta(days=32)).ticket or "")
+    assert bare["linked_ticket"] == number and bare["subject"] == "Kritisch: Restore of FS01 fails"
 
 
 def test_a_reopened_ticket_is_told_to_the_customer_and_the_team(desk: Desk) -> None:

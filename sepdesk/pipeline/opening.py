@@ -88,6 +88,15 @@ def _stated(work: Work, u: Understanding, linked: str | None) -> int | None:
     return stated_severity(own_text(bounded(work.parsed.text)))
 
 
+def _subject(work: Work, linked: str | None) -> str:
+    """As the desk's own mails name it: no Re:/AW: and no tag of the ticket replied to (a
+    linked ticket showed "AW: [SEP C-2026-00001] ..." in lists, escalations). A reply
+    whose subject was the tag alone keeps the closed ticket's subject, not none."""
+    subject = bare_subject(work.parsed.subject)
+    old = tickets.find_opt(work.desk.db, linked) if linked and not subject else None
+    return old["subject"] if old else subject
+
+
 def _new_ticket(
     work: Work,
     cf: CustomerFacts,
@@ -101,9 +110,7 @@ def _new_ticket(
         channel="email",
         received_at=work.received_at,
         severity=severity,
-        # As the desk's own mails name it: no Re:/AW: and no tag of the ticket replied
-        # to (a linked ticket showed "AW: [SEP C-2026-00001] ..." in lists, escalations).
-        subject=bare_subject(mail.subject),
+        subject=_subject(work, linked),
         requester=mail.from_addr,
         requester_name=mail.from_name,
         reply_to=usable_reply_to(work),
