@@ -85,6 +85,18 @@ The same session: the due a customer is told reads as a date first ("Montag,
 acknowledgement and Call ID notice that names a due (33 in ``samples``, 19 in
 ``heldout_batched``, in ``outbox`` and ``messages``) came in from a regeneration,
 checked to differ in those alone.
+2026-12-07, eighteenth session (a review round), regenerated once after all its fixes,
+checked table by table to differ in these alone: team notices gain an ``Attachments:``
+line (every team notice's ``body``, ``outbox`` and ``messages``) and the parse step names
+a mail's attachments (two ``intake.steps`` of ``samples``); every ``no_contract`` reply
+is reworded (10 in ``samples``, 4 in ``heldout_batched``); a ticket without a contract
+accepted by hand is timed from its acceptance (``samples`` T-2026-000014, ``heldout_batched``
+T-2026-000006: its due, ``clock_from``, a ``due_changed`` event, its Call ID notice, and
+its escalations, which renumbers the escalation, outbox and messages rows after them);
+``severity`` events carry the severity they replaced (``from``); tickets keep a bare
+subject (``samples`` T-2026-000041 loses "FW: ", ``heldout_batched`` T-2026-000030, a reply
+"Re: [SEP T-2026-000005]", takes that ticket's subject), and their escalations' subjects
+and bodies with it.
 
 Two replays, chosen to run every path that writes a ticket:
 
