@@ -125,7 +125,8 @@ def own_text(text: str, *, keep_outlook_blocks: bool = False, keep_forwards: boo
             kept = _before_history(kept, lines, i, starts)
             break
         quoted = rules.QUOTED_LINE.match(line)
-        if not quoted and _attribution(lines, i):
+        # endswith first: an attribution ends in a colon, and this runs for every line.
+        if not quoted and line.rstrip().endswith(":") and _attribution(lines, i):
             above = line  # what it introduces is history, never a pasted log
             continue
         if quoted and not (i and rules.QUOTED_LINE.match(lines[i - 1])):
