@@ -99,6 +99,21 @@ def test_listings_show_control_characters_from_mail_as_escapes(cfg: Path, tmp_pa
     assert "s06\\x00\\x01@mueller.example" in run(cfg, "tickets", "show", number).output
 
 
+def test_json_shows_c1_control_characters_as_escapes(cfg: Path, tmp_path: Path) -> None:
+    """json.dumps(ensure_ascii=False) escapes C0 controls but wrote C1 ones raw: U+009B
+    is a terminal's CSI as ESC [ is (review finding)."""
+    mail = tmp_path / "c1.eml"
+    mail.write_bytes(
+        b"From: t.weiss@mueller-maschinenbau.de\r\nTo: support@sep.example\r\n"
+        b"Subject: Restore fails\r\nMessage-ID: <c1\xc2\x9b31m@mueller.example>\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nKundennummer 104217.\r\n"
+    )
+    assert run(cfg, "ingest", "--received-at", "2026-11-30T10:30", str(mail)).exit_code == 0
+    out = run(cfg, "tickets", "show", numbers(cfg)[0], "--json").stdout
+    assert "\x9b" not in out and "\\u009b31m@mueller.example" in out
+    assert json.loads(out)["messages"][0]["message_id"] == "c1\x9b31m@mueller.example"
+
+
 def test_list_is_newest_first_with_every_ticket(cfg: Path) -> None:
     """SPEC §3: newest first. The bounced acknowledgement (T-4, file 005) had sorted first,
     also with --limit; it keeps its place, and its status column says it bounced."""

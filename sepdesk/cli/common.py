@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -211,6 +212,18 @@ def _cell(value: Any, width: int | None) -> str:
     return text
 
 
+# C1 controls (U+0080-U+009F; U+009B is a terminal's CSI, as ESC [ is): json.dumps
+# escapes C0 controls, but with ensure_ascii=False it writes these raw (review finding).
+_C1 = re.compile("[\x80-\x9f]")
+
+
+def json_text(value: Any, indent: int | None = None) -> str:
+    """``value`` as JSON for a terminal: non-ASCII text as it is, control characters
+    escaped (C1 ones too)."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent, default=str)
+    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def emit(
     ctx: click.Context,
     records: Sequence[dict[str, Any]] | dict[str, Any],
@@ -222,7 +235,7 @@ def emit(
     a list of dicts in it as indented lines of key=value cells, each cut to ``nested_width``
     (None: whole)."""
     if json_wanted(ctx):
-        click.echo(json.dumps(records, ensure_ascii=False, indent=2, default=str))
+        click.echo(json_text(records, indent=2))
         return
     if isinstance(records, dict):
         for key, value in records.items():

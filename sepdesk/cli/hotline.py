@@ -14,12 +14,11 @@ could not be read (one line on stderr).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from sepdesk.cli.common import FencedGroup, get_desk, json_option
+from sepdesk.cli.common import FencedGroup, get_desk, json_option, json_text
 from sepdesk.errors import one_line
 from sepdesk.hotline.importer import RowResult, import_file
 from sepdesk.instants import now
@@ -57,7 +56,7 @@ class _Printer:
         self.count += 1
         if self.as_json:
             prefix = "[\n  " if self.count == 1 else ",\n  "
-            self._echo(prefix + json.dumps(result.record(), ensure_ascii=False), nl=False)
+            self._echo(prefix + json_text(result.record()), nl=False)
             return
         if self.count == 1:
             self._echo(f"{'line':>6}  {'call_uid':<20}  {'outcome':<10}  {'ticket':<14}  reason")
