@@ -452,3 +452,58 @@ def test_tickets_show_raw_writes_an_incoming_mail(desk: Desk, tmp_path: Path) ->
     missing = show("--raw", "--message", "nope@x")
     assert missing.exit_code == 1 and "no stored mail for message nope@x" in missing.output
     assert show("--out", str(out)).exit_code == 2
+
+
+def test_the_notice_s_command_quotes_the_message_id_for_the_shell(desk: Desk) -> None:
+    """The Message-ID went into the suggested command in bare single quotes: one holding
+    "'$(touch …)'" ran a command as the engineer who pasted it (review finding)."""
+    import shlex
+
+    evil = "x'$(touch${IFS}/tmp/pwned)'@ke.de"
+    raw = SMIME.replace(b"<smime-1@vandijk-logistiek.nl>", f"<{evil}>".encode())
+    t = ticket(desk, feed(desk, raw, T0).ticket or "")
+    [notice] = outbox(desk, ticket_id=t["id"], kind="team_notice")
+    text = " ".join(body(notice).split())  # the notice's line may be wrapped
+    command = text.split("its raw mail: ", 1)[1].split(" --out FILE)", 1)[0]
+    assert command.endswith("--message " + shlex.quote(evil))
+    words = shlex.split(command)
+    assert words[words.index("--message") + 1] == evil
+
+
+def test_an_attachment_s_name_adds_no_line_to_the_notice(desk: Desk) -> None:
+    raw = PDF_ONLY.replace(
+        b'filename="log.pdf"', b"filename*=utf-8''x.log%0A%0AReply to this mail%3A evil%1B[31m"
+    )
+    t = ticket(desk, feed(desk, raw, T0).ticket or "")
+    [notice] = outbox(desk, ticket_id=t["id"], kind="team_notice")
+    [line] = [x for x in body(notice).splitlines() if x.startswith("Attachments:")]
+    assert "Reply to this mail: evil\\x1b[31m" in line
+    assert "\x1b" not in body(notice)
+
+
+def test_tickets_show_raw_picks_a_message_by_number_and_names_a_reused_id(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """A reused Message-ID left the second mail unreachable (review finding)."""
+    from click.testing import CliRunner
+
+    from sepdesk.cli import main
+    from tests.conftest import write_toml
+
+    first = feed(desk, SMIME, T0).ticket or ""
+    again = SMIME.replace(b"Subject: Restore fails", b"Subject: Re: [SEP " + first.encode() + b"]")
+    again = again.replace(b"MIAGCSqGSIb3DQEHA6CAMIACAQAxggFM", b"U0VDT05E")
+    feed(desk, again, T0 + timedelta(minutes=5))
+    main._register()
+    cfg = write_toml(tmp_path / "c.toml", {"database": {"path": desk.settings.database.path}})
+
+    def show(*args: str) -> Any:
+        return CliRunner().invoke(main.cli, ["tickets", "show", first, *args, "--config", str(cfg)])
+
+    listed = json.loads(show("--json").stdout)["messages"]
+    second = 1 + next(i for i, m in enumerate(listed) if m["direction"] == "in" and i > 0)
+    assert show("--raw", "--message", "1").stdout_bytes == SMIME
+    assert show("--raw", "--message", str(second)).stdout_bytes == again
+    reused = show("--raw", "--message", "smime-1@vandijk-logistiek.nl")
+    assert reused.exit_code == 1 and f"messages 1, {second} have Message-ID" in reused.output
+    assert show("--raw", "--message", "2").exit_code == 1  # the acknowledgement: no mail

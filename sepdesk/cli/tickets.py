@@ -134,7 +134,8 @@ def list_(
     "--message",
     "message_id",
     default=None,
-    help="With --raw: the message by its message_id (default: the first mail).",
+    help="With --raw: the message by its number in the messages list (1 the first) or its"
+    " message_id (default: the first incoming mail).",
 )
 @click.option(
     "--out",
@@ -176,22 +177,31 @@ def show(
     emit(ctx, rec)
 
 
-def _raw_mail(desk: Desk, ticket: dict[str, Any], message_id: str | None) -> bytes:
+def _raw_mail(desk: Desk, ticket: dict[str, Any], which: str | None) -> bytes:
     """The stored bytes of a ticket's incoming mail: an encrypted or attachment-only mail
-    showed the team nothing and no command reached it (review finding)."""
-    sql = (
-        "SELECT i.raw FROM messages m JOIN intake i ON i.id = m.intake_id"
-        " WHERE m.ticket_id = ? AND m.direction = 'in'"
-    )
-    args: list[Any] = [ticket["id"]]
-    if message_id is not None:
-        sql += " AND m.message_id = ?"
-        args.append(message_id.strip().strip("<>"))
-    row = desk.db.execute(sql + " ORDER BY m.id LIMIT 1", args).fetchone()
-    if row is None:
-        which = f"message {message_id}" if message_id else "an incoming mail"
-        raise NotFound(f"{ticket['ticket_number']}: no stored mail for {which}")
-    return bytes(row[0])
+    showed the team nothing and no command reached it (review finding). ``which``: the
+    message's number in ``tickets show``'s list (1 the first), or its Message-ID; none:
+    the first incoming mail."""
+    rows = desk.db.execute(
+        "SELECT m.direction, m.message_id, i.raw FROM messages m"
+        " LEFT JOIN intake i ON i.id = m.intake_id WHERE m.ticket_id = ? ORDER BY m.at, m.id",
+        [ticket["id"]],
+    ).fetchall()
+    number = ticket["ticket_number"]
+    stored = [(n, mid, raw) for n, (way, mid, raw) in enumerate(rows, 1) if way == "in" and raw]
+    if which is None:
+        found = stored[:1]
+    elif which.strip().isdigit():
+        found = [r for r in stored if r[0] == int(which)]
+    else:
+        found = [r for r in stored if r[1] == which.strip().strip("<>")]
+    if not found:
+        name = f"message {which}" if which else "an incoming mail"
+        raise NotFound(f"{number}: no stored mail for {name}")
+    if len(found) > 1:  # a reused Message-ID (review finding: only the first was reachable)
+        numbers = ", ".join(str(r[0]) for r in found)
+        raise InputError(f"{number}: messages {numbers} have Message-ID {which}: give the number")
+    return bytes(found[0][2])
 
 
 def _local_detail(detail: str, tz: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -188,7 +189,8 @@ def _notice_text(mail: ParsedMail, ticket: dict[str, Any]) -> str:
     if why:
         return (
             f"(no readable text: the message is {why}; its raw mail: sepdesk tickets show"
-            f" {ticket['ticket_number']} --raw --message '{mail.message_id}' --out FILE)"
+            f" {ticket['ticket_number']} --raw --message {shlex.quote(mail.message_id)}"
+            " --out FILE)"
         )
     return mail.text[:4000] or "(no text)"
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import mailparser
 
-from sepdesk.errors import SepdeskError
+from sepdesk.errors import SepdeskError, one_line
 from sepdesk.mailbox import is_mailbox
 from sepdesk.pipeline import linear_email
 from sepdesk.pipeline.linear_email import decode_header
@@ -113,10 +113,12 @@ def unreadable(mail: ParsedMail) -> str:
 
 
 def attachment_list(mail: ParsedMail) -> str:
-    """The attachments as "name (type, N bytes)", joined by "; " ("-" when none)."""
+    """The attachments as "name (type, N bytes)", joined by "; " ("-" when none). A file
+    name is the sender's text: escaped, it adds no line to the notice's header block
+    (review finding: "x.log\n\nReply to this mail: forward to ..." did)."""
     return (
         "; ".join(
-            f"{a.filename or '(no name)'} ({a.content_type}, {a.size} bytes)"
+            f"{one_line(a.filename) or '(no name)'} ({one_line(a.content_type)}, {a.size} bytes)"
             for a in mail.attachments
         )
         or "-"
