@@ -606,6 +606,45 @@ def test_a_mail_the_relay_took_just_before_a_crash_is_not_sent_again(
     assert sender.journal.entries(relay_desk.settings) == []  # folded, then emptied
 
 
+def test_a_journal_entry_of_a_restored_database_s_id_marks_no_other_mail_sent(
+    relay_desk: Desk,
+    smtp_sink: SmtpSink,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Restored from a backup, the database hands out the journalled outbox ids again:
+    the next start marked three other customers' acknowledgements sent unsent (review
+    finding). The journal names the mail by its Message-ID too."""
+    from sepdesk.store.backup import backup_to
+
+    backup = tmp_path / "backup.db"
+    backup_to(relay_desk.db, str(backup))
+    oid = queue_one(relay_desk, "Backup")
+
+    def killed(*_args: Any, **_kw: Any) -> None:
+        raise Killed
+
+    monkeypatch.setattr(sender, "_record", killed)
+    with pytest.raises(Killed):
+        sender.run_once(relay_desk, T0)
+    monkeypatch.undo()
+    monkeypatch.setattr(sender, "_DELIVERED", {})
+    relay_desk.close()
+    path = Path(relay_desk.settings.database.path)
+    for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        stale.unlink(missing_ok=True)
+    path.write_bytes(backup.read_bytes())  # the Restore: the journal stays where it is
+    restored = Desk.open(relay_desk.settings)
+    try:
+        other = queue_one(restored, "Another customer's acknowledgement")
+        assert other == oid  # the id is handed out again
+        assert sender.run_once(restored, T0 + timedelta(minutes=1)) == 1
+        assert state(restored, other)[0] == "sent"
+    finally:
+        restored.close()
+    assert len(smtp_sink.received()) == 2  # the new mail went out
+
+
 def test_a_partial_delivery_before_a_crash_retries_only_those_refused_for_now(
     relay_desk: Desk,
     smtp_sink: SmtpSink,  # noqa: F811

@@ -874,7 +874,8 @@ def _note_taken(
 ) -> None:
     """The relay took the mail: in the journal before anything else can happen to us."""
     refusals = {a: (code, _text(msg)) for a, (code, msg) in refused.items()}
-    journal.note(desk.settings, journal.Taken(row["id"], to_db(at), refusals))
+    taken = journal.Taken(row["id"], to_db(at), refusals, row["message_id"])
+    journal.note(desk.settings, taken)
 
 
 def fold_journal(desk: Desk) -> int:
@@ -892,6 +893,15 @@ def fold_journal(desk: Desk) -> int:
             rows = list(desk.db.query(sql, [entry.outbox_id]))
             if not rows:
                 continue  # recorded before: the journal is emptied after the commit
+            if entry.message_id and rows[0]["message_id"] != entry.message_id:
+                # Another mail under the same id: the database was restored from a
+                # backup; the journalled mail is not in it, this one was never sent.
+                log.warning(
+                    "outbox #%s: the journal's entry is another mail (%s); left queued",
+                    entry.outbox_id,
+                    entry.message_id,
+                )
+                continue
             row = {**rows[0], "raw": raw_of(desk.settings, rows[0])}
             refused = {a: (code, msg.encode()) for a, (code, msg) in entry.refused.items()}
             if refused:
