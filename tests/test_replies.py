@@ -417,6 +417,70 @@ def test_an_encrypted_mail_is_said_to_be_unreadable_to_team_and_customer(desk: D
     assert "no readable text: the message is encrypted" in steps
 
 
+def _wrapped(note: str, part: bytes, name: str = "wrapped") -> bytes:
+    """A multipart/mixed mail of ``note`` beside ``part`` (a MIME part, headers and body)."""
+    return (
+        b"From: Pieter Dekker <p.dekker@vandijk-logistiek.nl>\r\nTo: support@sep.example\r\n"
+        b"Subject: Restore fails\r\nMessage-ID: <" + name.encode() + b"@vandijk-logistiek.nl>\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="w"\r\n\r\n--w\r\n'
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        + note.encode()
+        + b"\r\n--w\r\n"
+        + part
+        + b"\r\n--w--\r\n"
+    )
+
+
+P7M_PART = (
+    b'Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"\r\n'
+    b'Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename="smime.p7m"'
+    b"\r\n\r\nMIAGCSqGSIb3DQEHA6CAMIACAQAxggFM\r\n"
+)
+PGP_MIME_PART = (
+    b'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="e"'
+    b"\r\n\r\n--e\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n--e\r\n"
+    b'Content-Type: application/octet-stream; name="encrypted.asc"\r\n\r\n'
+    b"-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA1234567890ABCDEF\r\n-----END PGP MESSAGE-----\r\n"
+    b"--e--\r\n"
+)
+GATEWAY_NOTE = "This message was encrypted by the Example Corp gateway."
+
+
+@pytest.mark.parametrize(
+    ("part", "why"),
+    [(P7M_PART, "encrypted (S/MIME)"), (PGP_MIME_PART, "encrypted (PGP/MIME)")],
+)
+def test_an_encrypted_part_beside_a_gateway_note_is_unreadable(
+    desk: Desk, part: bytes, why: str
+) -> None:
+    """A gateway's one-line note beside its smime.p7m was read as the request: no "send it
+    again unencrypted", and the team notice showed the note (review finding)."""
+    t = ticket(desk, feed(desk, _wrapped(GATEWAY_NOTE, part), T0).ticket or "")
+    [reply] = replies(desk, t["id"])
+    assert "We could not read your message: it is encrypted" in body(reply)
+    [notice] = outbox(desk, ticket_id=t["id"], kind="team_notice")
+    assert f"no readable text: the message is {why}" in body(notice)
+
+
+def test_a_request_written_out_beside_an_encrypted_file_is_readable(desk: Desk) -> None:
+    """Only a short note beside the encrypted part makes a mail unreadable: a request
+    written out in the clear, with an encrypted log attached, is read as written."""
+    t = ticket(desk, feed(desk, _wrapped(REQUEST, P7M_PART), T0).ticket or "")
+    [reply] = replies(desk, t["id"])
+    assert "could not read" not in body(reply)
+    assert t["severity"] == 2
+
+
+def test_an_inline_pgp_block_below_a_short_note_is_unreadable(desk: Desk) -> None:
+    raw, _ = mail(CUSTOMER, "Restore fails", f"{GATEWAY_NOTE}\n\n{PGP_BLOCK}")
+    t = ticket(desk, feed(desk, raw, T0).ticket or "")
+    [reply] = replies(desk, t["id"])
+    assert "We could not read your message: it is encrypted" in body(reply)
+
+
+PGP_BLOCK = "-----BEGIN PGP MESSAGE-----\n\nhQEMA1234567890ABCDEF\n-----END PGP MESSAGE-----"
+
+
 def test_an_attachment_only_mail_lists_its_attachments_and_reads_as_readable(
     desk: Desk,
 ) -> None:

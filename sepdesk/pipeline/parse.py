@@ -75,6 +75,9 @@ class ParsedMail:
     content_type: str
     defects: tuple[str, ...]
     headers: dict[str, list[str]] = field(default_factory=dict)  # lower-cased names
+    # An encrypted part holds the content (see sealed_content), else "". Derived from the
+    # parts, and out of the repr that tests/test_parse_equivalence pins every result by.
+    sealed: str = field(default="", repr=False)
 
     def header(self, name: str) -> str:
         values = self.headers.get(name.lower())
@@ -93,23 +96,71 @@ _TNEF = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 
 
 def unreadable(mail: ParsedMail) -> str:
-    """Why a mail with no text of its own cannot be read here, or "" (it has text, or
-    its attachments are ordinary files). An encrypted or Outlook TNEF mail became an
-    empty ticket that asked the customer for everything and told the team nothing
-    (review finding)."""
-    if mail.text.strip().startswith("-----BEGIN PGP MESSAGE-----"):
+    """Why a mail cannot be read here, or "" (it has text, or its attachments are ordinary
+    files). An encrypted or Outlook TNEF mail became an empty ticket that asked the
+    customer for everything and told the team nothing (review finding). So does a mail
+    whose content is encrypted beside a short note ("This message was encrypted by the
+    Example Corp gateway."): the note is no request (review finding)."""
+    text = mail.text.strip()
+    if _PGP_BLOCK.search(text) and _is_note(_PGP_BLOCK.sub("", text)):
         return "encrypted (PGP)"
-    if mail.text.strip():
-        return ""
-    if mail.content_type in _SMIME:
+    if not text and mail.content_type in _SMIME:
         return "encrypted or signed as a whole (S/MIME)"
-    if mail.content_type == "multipart/encrypted":
+    if not text and mail.content_type == "multipart/encrypted":
         return "encrypted (PGP/MIME)"
+    if mail.sealed and _is_note(text):
+        return mail.sealed
+    if text:
+        return ""
     if any(
         a.content_type in _TNEF or a.filename.lower() == "winmail.dat" for a in mail.attachments
     ):
         return "in Outlook's TNEF format (winmail.dat)"
     return ""
+
+
+_PGP_BLOCK = re.compile(
+    r"-----BEGIN PGP MESSAGE-----.*?(?:-----END PGP MESSAGE-----|\Z)", re.DOTALL
+)
+# Beside an encrypted part, a text this short is a gateway's or client's note, not the
+# request: a request with its error, action and setup is longer than a few lines.
+NOTE_CHARS = 300
+
+
+def _is_note(text: str) -> bool:
+    return len(text.strip()) <= NOTE_CHARS
+
+
+# Parts whose content is encrypted: S/MIME enveloped data (a p7m without smime-type is
+# taken for it, as mail clients read it), PGP/MIME and its control part.
+_ENVELOPED = frozenset({"enveloped-data", "authenveloped-data", ""})
+
+
+def _encrypted_kind(part: Message) -> str:
+    ctype = part.get_content_type()
+    if ctype in _SMIME and str(part.get_param("smime-type") or "").lower() in _ENVELOPED:
+        return "encrypted (S/MIME)"
+    if ctype in ("multipart/encrypted", "application/pgp-encrypted"):
+        return "encrypted (PGP/MIME)"
+    return ""
+
+
+def sealed_content(msg: Message) -> str:
+    """What encrypts a mail's content ("encrypted (S/MIME)"), when every part but its text
+    is encrypted, say a gateway's p7m beside its note; "" when nothing is, or other files
+    (a readable log) come along. The text's length is unreadable's to judge."""
+    found = ""
+    todo = [msg]
+    while todo:
+        part = todo.pop()
+        kind = _encrypted_kind(part)
+        if kind:  # its inner parts are the ciphertext: nothing more to see in them
+            found = found or kind
+        elif part.is_multipart():
+            todo.extend(p for p in part.get_payload() if isinstance(p, Message))
+        elif part.get_content_type() not in ("text/plain", "text/html") or part.get_filename():
+            return ""
+    return found
 
 
 def attachment_list(mail: ParsedMail) -> str:
@@ -998,4 +1049,5 @@ def parse_mail(raw: bytes) -> ParsedMail:
         html_text=html_text,
         attachments=_attachments(parsed),
         defects=tuple(dict.fromkeys(defects)),
+        sealed=sealed_content(msg),
     )
