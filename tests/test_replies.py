@@ -481,6 +481,36 @@ def test_an_inline_pgp_block_below_a_short_note_is_unreadable(desk: Desk) -> Non
 PGP_BLOCK = "-----BEGIN PGP MESSAGE-----\n\nhQEMA1234567890ABCDEF\n-----END PGP MESSAGE-----"
 
 
+def _encrypted_follow_up(ref: str) -> bytes:
+    """A PGP/MIME reply of CUSTOMER's on ticket ``ref``."""
+    return (
+        b"From: Pieter Dekker <p.dekker@vandijk-logistiek.nl>\r\nTo: support@sep.example\r\n"
+        b"Subject: Re: [SEP " + ref.encode() + b"] Restore fails\r\n"
+        b"Message-ID: <enc-fu@vandijk-logistiek.nl>\r\nMIME-Version: 1.0\r\n" + PGP_MIME_PART
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_text", "kind"),
+    [("Hello, our restore fails. Please help.", "needs_info"), (REQUEST, "call_accepted")],
+)
+def test_an_encrypted_follow_up_is_asked_for_again(
+    desk: Desk, request_text: str, kind: str
+) -> None:
+    """A PGP/MIME reply on a needs-info ticket went to the team alone: the customer, told
+    nothing, believed the missing information sent (review finding). Every unreadable
+    follow-up is answered once, asking for it again unencrypted."""
+    raw, _ = mail(CUSTOMER, "Restore fails", request_text)
+    t = ticket(desk, feed(desk, raw, T0).ticket or "")
+    follow_up = _encrypted_follow_up(t["ticket_number"])
+    assert feed(desk, follow_up, T0 + timedelta(minutes=5)).outcome == "follow_up"
+    _ack, answer = replies(desk, t["id"])
+    assert answer["kind"] == kind
+    assert "We could not read your message: it is encrypted" in body(answer)
+    assert feed(desk, follow_up, T0 + timedelta(minutes=6)).outcome == "duplicate"
+    assert len(replies(desk, t["id"])) == 2
+
+
 def test_an_attachment_only_mail_lists_its_attachments_and_reads_as_readable(
     desk: Desk,
 ) -> None:

@@ -30,6 +30,7 @@ from sepdesk.pipeline.opening import (
     unverified_emergency,
     usable_reply_to,
 )
+from sepdesk.pipeline.parse import unreadable
 from sepdesk.pipeline.repeats import UNVERIFIED, said_before
 from sepdesk.pipeline.staff import auth_failure
 from sepdesk.pipeline.work import Work
@@ -206,7 +207,9 @@ def _recheck(
     # replies. The question which of two customer numbers is meant is asked again, and a
     # raised severity is told (its new due; a Critical one, the hotline number: SPEC §1).
     unchanged = was_needs_info and status == "needs-info" and missing == tuple(before)
-    unchanged = unchanged and not raised
+    # An unreadable mail supplied nothing it could: it is asked for again, or the customer
+    # believes the missing information sent (review finding).
+    unchanged = unchanged and not raised and not unreadable(work.parsed)
     if unchanged and not cf.match.ambiguous:
         work.decide("reply", f"no reply: still missing {', '.join(missing)}, as told")
         kind = None
@@ -265,6 +268,15 @@ def _tell_reopened(work: Work, ticket: dict[str, Any]) -> None:
     cf = facts_for_number(work.desk, ticket["customer_number"], work.received_at)
     kind = "call_accepted" if ticket["call_id"] else "ack"
     answer_customer(work, ticket, kind, _as_of_request(work, ticket, cf), opened="reopened")
+
+
+def _ask_again(work: Work, ticket: dict[str, Any]) -> None:
+    """Ask for an unreadable follow-up again unencrypted (reply_facts says so), when it got
+    no other answer: only a team notice went out, and the customer of a ticket waiting
+    for information believed it sent (review finding)."""
+    cf = facts_for_number(work.desk, ticket["customer_number"], work.received_at)
+    kind = REPLY_KINDS.get(ticket["status"]) or ("call_accepted" if ticket["call_id"] else "ack")
+    answer_customer(work, ticket, kind, _as_of_request(work, ticket, cf), opened="followup")
 
 
 def _follow_up_event(status: str, before: dict[str, Any], after: dict[str, Any]) -> str:
@@ -401,8 +413,11 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
         if fill and u is not None:
             _record_supplied(work, ticket, u)
             ticket = tickets.get(desk.db, ticket["id"])
-    if status == "solved" and not any(s["step"] == "reply" for s in work.steps):
+    answered = any(s["step"] == "reply" for s in work.steps)
+    if status == "solved" and not answered:
         _tell_reopened(work, ticket)
+    elif unreadable(work.parsed) and not answered:
+        _ask_again(work, ticket)
     if said_before(work, ticket):
         work.decide("notice", "no team notice: the sender's same words again (an autoresponder)")
     else:
