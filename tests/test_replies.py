@@ -417,6 +417,36 @@ def test_an_encrypted_mail_is_said_to_be_unreadable_to_team_and_customer(desk: D
     assert "no readable text: the message is encrypted" in steps
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        SMIME.replace(b"Subject: Restore fails", b"Subject: SMIME enc"),
+        mail(CUSTOMER, "inline PGP", "-----BEGIN PGP MESSAGE-----\n\nhQEM\n=ab\n")[0],
+        PDF_ONLY.replace(b"application/pdf", b"application/ms-tnef").replace(
+            b"log.pdf", b"winmail.dat"
+        ),
+    ],
+)
+def test_an_unreadable_request_is_minor_and_says_it_was_not_judged(desk: Desk, raw: bytes) -> None:
+    """An encrypted or TNEF mail was Cosmetic, "question on use or configuration (no failure
+    described)": judged from nothing (review finding). Unjudged, it is Minor, its clock
+    running, and the reason says nothing could be read."""
+    t = ticket(desk, feed(desk, raw, T0).ticket or "")
+    assert t["severity"] == 3
+    [reason] = json.loads(t["severity_reasons"])
+    assert reason.startswith("no readable text, the message is ")
+    assert reason.endswith(": severity not judged")
+    assert t["first_response_due"] is not None
+    [notice] = outbox(desk, ticket_id=t["id"], kind="team_notice")
+    assert "severity not judged" in body(notice)
+
+
+def test_a_failure_the_subject_of_an_unreadable_mail_names_counts(desk: Desk) -> None:
+    """Only the subject was read, and a restore failing in it is Major as in any mail."""
+    t = ticket(desk, feed(desk, SMIME, T0).ticket or "")
+    assert t["severity"] == 2
+
+
 def _wrapped(note: str, part: bytes, name: str = "wrapped") -> bytes:
     """A multipart/mixed mail of ``note`` beside ``part`` (a MIME part, headers and body)."""
     return (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -13,10 +13,15 @@ from sepdesk.pipeline.classify import Understanding, understand
 from sepdesk.pipeline.customer import CustomerFacts, facts_for, versioned_index
 from sepdesk.pipeline.customers import ContractIndex
 from sepdesk.pipeline.guards import automatic_reason
-from sepdesk.pipeline.parse import ParsedMail
+from sepdesk.pipeline.parse import ParsedMail, unreadable
 from sepdesk.tickets import store as tickets
 
 OUTCOMES = ("new_ticket", "follow_up", "ignored", "bounce_recorded", "quarantined", "duplicate")
+
+# The severity of a request nothing of which could be read (encrypted, TNEF): Minor, so
+# that its 12 h clock and escalations run until an engineer who reads it sets one. Judged
+# from the empty text, it was Cosmetic "(no failure described)" (review finding).
+UNJUDGED_SEVERITY = 3
 
 
 @dataclass
@@ -59,10 +64,17 @@ class Work:
         return self.mail
 
     def understanding(self) -> Understanding:
-        """What the mail says (severity, missing information, language), computed once."""
+        """What the mail says (severity, missing information, language), computed once.
+        Of an unreadable mail only the subject was read: a failure it names counts, else
+        the severity is not judged (UNJUDGED_SEVERITY)."""
         if self._understanding is None:
             m = self.parsed
-            self._understanding = understand(m.subject, m.text, m.attachments)
+            u = understand(m.subject, m.text, m.attachments)
+            why = unreadable(m)
+            if why and u.severity >= UNJUDGED_SEVERITY:
+                reason = f"no readable text, the message is {why}: severity not judged"
+                u = replace(u, severity=UNJUDGED_SEVERITY, severity_reasons=(reason,))
+            self._understanding = u
         return self._understanding
 
     def bounce_report(self) -> BounceReport:
