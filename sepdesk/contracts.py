@@ -365,6 +365,38 @@ def set_sce(db: sqlite_utils.Database, customer_number: str, choice: str, at: da
     return str(row[0])
 
 
+def remove_period(
+    db: sqlite_utils.Database, customer_number: str, start: date, at: datetime
+) -> int:
+    """Remove the customer's period that starts on ``start``, as one imported with a wrong
+    start (an import can only add or update periods); returns how many periods the
+    customer has left. The customer's other periods stay as they are, and so do tickets
+    judged by the removed one: each keeps its contract level and state, its clock and
+    Call ID. NotFound names the customer's periods when none starts then."""
+    with write_tx(db):
+        cur = db.execute(
+            "DELETE FROM contracts WHERE customer_number = ? AND start = ?",
+            [customer_number, start.isoformat()],
+        )
+        starts = [
+            r[0]
+            for r in db.execute(
+                "SELECT start FROM contracts WHERE customer_number = ? ORDER BY start",
+                [customer_number],
+            )
+        ]
+        if cur.rowcount == 0:
+            if not starts:
+                raise NotFound(f"customer {customer_number}: no such contract")
+            raise NotFound(
+                f"customer {customer_number}: no contract period starts on {start.isoformat()}"
+                f" (its periods start on {', '.join(starts)})"
+            )
+        detail = {"customer_number": customer_number, "start": start.isoformat()}
+        add_event(db, None, at, "cli", "contract_removed", detail)
+    return len(starts)
+
+
 def contracts_version(db: sqlite_utils.Database) -> int:
     """Changes whenever contracts change: the cache key of the matching index.
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 from sepdesk.contracts import (
     COLUMNS,
@@ -18,11 +19,12 @@ from sepdesk.contracts import (
 from sepdesk.desk import Desk
 from sepdesk.errors import InputError
 from sepdesk.intake.files import ingest_file
+from sepdesk.pipeline.customer import facts_for_number
 from sepdesk.pipeline.customers import ContractView, contract_state
 from sepdesk.store import connect
 from sepdesk.store.migrations import MIGRATIONS
 from sepdesk.tickets import store as tickets
-from tests.conftest import CONTRACTS, MAILS, T0, insert_contracts_before_m014
+from tests.conftest import CONTRACTS, MAILS, T0, insert_contracts_before_m014, write_toml
 
 HEADER = ",".join(COLUMNS)
 GOOD = "100001,Alpha GmbH,business,2026-01-01,2026-12-31,it@alpha.example,L-1,full,"
@@ -427,3 +429,61 @@ def test_a_spreadsheets_empty_unnamed_columns_and_capitals_are_taken(
 def test_a_value_under_a_column_without_a_name_is_refused(desk: Desk, tmp_path: Path) -> None:
     path = write(tmp_path, HEADER + ",", GOOD + ",note")
     assert "line 2, field 10: 'note' under a column without a name" in refused(desk, path)
+
+
+def _cli(desk: Desk, tmp_path: Path, *args: str) -> Result:
+    from sepdesk.cli.main import _register, cli
+
+    _register()
+    cfg = write_toml(tmp_path / "s.toml", {"database": {"path": desk.settings.database.path}})
+    return CliRunner().invoke(cli, ["--config", str(cfg), *args])
+
+
+def test_a_period_imported_with_a_wrong_start_is_removed(desk: Desk, tmp_path: Path) -> None:
+    """A renewal imported with a typo in its start (2026-12-10 for 2027-01-10) stayed for
+    good: importing the corrected row added another period, and in the overlap the wrong
+    one won (review finding). `contracts remove` takes it out; the others stay."""
+    wrong = "100001,Alpha GmbH,emergency,2026-12-10,2027-12-09,it@alpha.example,L-1,full,"
+    right = "100001,Alpha GmbH,emergency,2027-01-10,2028-01-09,it@alpha.example,L-1,full,"
+    import_csv(desk.db, write(tmp_path, HEADER, GOOD, wrong), T0)
+    import_csv(desk.db, write(tmp_path, HEADER, right, name="fixed.csv"), T0)
+    december = datetime(2026, 12, 15, 10, tzinfo=UTC)
+    assert facts_for_number(desk, "100001", december).level == "emergency"
+    removed = _cli(desk, tmp_path, "contracts", "remove", "100001", "2026-12-10")
+    assert removed.exit_code == 0, removed.output
+    assert (
+        removed.stdout
+        == "customer 100001: contract period from 2026-12-10 removed; 2 periods left\n"
+    )
+    starts = [c["start"] for c in list_contracts(desk.db)]
+    assert starts == ["2026-01-01", "2027-01-10"]
+    assert facts_for_number(desk, "100001", december).level == "business"
+
+
+def test_removing_an_unknown_period_names_the_customers_periods(desk: Desk, tmp_path: Path) -> None:
+    import_csv(desk.db, write(tmp_path, HEADER, GOOD), T0)
+    unknown = _cli(desk, tmp_path, "contracts", "remove", "100001", "2027-01-01")
+    assert unknown.exit_code == 1
+    assert unknown.stderr == (
+        "sepdesk: customer 100001: no contract period starts on 2027-01-01"
+        " (its periods start on 2026-01-01)\n"
+    )
+    nobody = _cli(desk, tmp_path, "contracts", "remove", "999999", "2026-01-01")
+    assert (nobody.exit_code, nobody.stderr) == (1, "sepdesk: customer 999999: no such contract\n")
+    bad = _cli(desk, tmp_path, "contracts", "remove", "100001", "01.01.2026")
+    assert bad.exit_code == 2 and "START" in bad.stderr
+    assert len(list_contracts(desk.db)) == 1
+
+
+def test_a_ticket_judged_by_a_removed_period_keeps_its_contract(
+    sample_desk: Desk, tmp_path: Path
+) -> None:
+    """Removal is safe for the tickets: each keeps its contract level and state, its clock
+    and Call ID, recorded when it was judged."""
+    result = ingest_file(sample_desk, MAILS[0], "header")
+    before = tickets.find(sample_desk.db, result.ticket or "")
+    assert before["customer_number"] == "104217" and before["contract_state"] == "current"
+    assert _cli(sample_desk, tmp_path, "contracts", "remove", "104217", "2026-01-01").exit_code == 0
+    after = tickets.find(sample_desk.db, result.ticket or "")
+    keep = ("contract_level", "contract_state", "call_id", "first_response_due", "status")
+    assert {k: after[k] for k in keep} == {k: before[k] for k in keep}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
 from sepdesk import contracts as contract_store
@@ -33,6 +35,19 @@ def list_(ctx: click.Context, as_json: bool) -> None:
         ctx,
         rows,
         ["customer_number", "customer_name", "level", "start", "end", "license_type", "sce"],
+    )
+
+
+@contracts.command("remove")
+@click.argument("customer")
+@click.argument("start", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="START")
+@click.pass_context
+def remove(ctx: click.Context, customer: str, start: datetime) -> None:
+    """Remove CUSTOMER's contract period that starts on START (YYYY-MM-DD)."""
+    left = contract_store.remove_period(get_desk(ctx).db, customer, start.date(), now())
+    click.echo(
+        f"customer {customer}: contract period from {start.date().isoformat()} removed;"
+        f" {left} period{'' if left == 1 else 's'} left"
     )
 
 
