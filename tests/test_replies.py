@@ -309,6 +309,66 @@ def test_an_expired_contract_s_reply_names_it_and_asks_for_details_for_later(
         d.close()
 
 
+GAP_AND_FUTURE = (
+    "customer_number,customer_name,level,start,end,contacts,license_ids,license_type,sce\n"
+    "999001,Zukunft GmbH,business,2027-03-01,,@zukunft.example,SL-Z-1,full,\n"
+    "999002,Luecke AG,business,2025-01-01,2025-12-31,@luecke.example,SL-Z-2,full,\n"
+    "999002,Luecke AG,business,2026-12-01,2027-11-30,@luecke.example,SL-Z-2,full,\n"
+)
+GERMAN_REQUEST = (
+    "Guten Tag,\n\nseit gestern schlagen unsere nächtlichen Sicherungen fehl, bitte helfen"
+    " Sie uns.\n\nMit freundlichen Grüßen\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("sender", "text", "said"),
+    [
+        (
+            "a@luecke.example",
+            REQUEST,
+            "(customer number 999002) ended on 2025-12-31; the next one starts on 2026-12-01.",
+        ),
+        (
+            "a@luecke.example",
+            GERMAN_REQUEST,
+            "(Kundennummer 999002) ist am 2025-12-31 abgelaufen; der nächste beginnt am 2026-12-01.",
+        ),
+        ("a@zukunft.example", REQUEST, "(customer number 999001) starts on 2027-03-01."),
+        ("a@zukunft.example", GERMAN_REQUEST, "(Kundennummer 999001) beginnt am 2027-03-01."),
+    ],
+)
+def test_a_customer_between_or_before_periods_is_told_when_the_next_starts(
+    desk: Desk, tmp_path: Path, sender: str, text: str, said: str
+) -> None:
+    """A customer in a gap was told to renew a contract whose renewal was on file, and one
+    whose only contract starts later that no contract matched (review finding)."""
+    path = tmp_path / "periods.csv"
+    path.write_text(GAP_AND_FUTURE, encoding="utf-8")
+    import_csv(desk.db, path, T0)
+    number = "999002" if "luecke" in sender else "999001"
+    raw, _ = mail(sender, "Backup", f"{text}\nKundennummer: {number}\n")
+    t = ticket(desk, feed(desk, raw, T0).ticket or "")
+    assert t["status"] == "unqualified" and t["verified_sender"]
+    [reply] = replies(desk, t["id"])
+    assert said in body(reply)
+    assert "renew it" not in body(reply) and "could not match" not in body(reply)
+
+
+def test_when_the_next_period_starts_goes_to_registered_contacts_only(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """SPEC §4: a stranger quoting the customer number learns nothing of its contracts."""
+    path = tmp_path / "periods.csv"
+    path.write_text(GAP_AND_FUTURE, encoding="utf-8")
+    import_csv(desk.db, path, T0)
+    raw, _ = mail("x@elsewhere.example", "Backup", f"{REQUEST}\nKundennummer: 999002\n")
+    t = ticket(desk, feed(desk, raw, T0).ticket or "")
+    assert t["customer_number"] == "999002" and not t["verified_sender"]
+    [reply] = replies(desk, t["id"])
+    assert "2026-12-01" not in body(reply) and "could not match" in body(reply)
+
+
 def test_an_emergency_contract_answers_any_severity_in_one_and_a_half_hours(
     desk: Desk,
 ) -> None:

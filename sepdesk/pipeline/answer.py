@@ -22,7 +22,7 @@ from sepdesk.instants import db_to_local, from_db
 from sepdesk.outbound.compose import header_safe, tagged_subject
 from sepdesk.outbound.outbox import auto_replies_since, enqueue, queued_mail
 from sepdesk.pipeline.classify import older_versions
-from sepdesk.pipeline.customer import CustomerFacts
+from sepdesk.pipeline.customer import CustomerFacts, next_start
 from sepdesk.pipeline.guards import is_automatic_address
 from sepdesk.pipeline.parse import ParsedMail, attachment_list, unreadable
 from sepdesk.pipeline.reply import ReplyFacts, reply_body
@@ -108,6 +108,14 @@ def _greeted(work: Work, ticket: dict[str, Any]) -> str:
     return work.parsed.from_name
 
 
+def _next_start(work: Work, cf: CustomerFacts) -> str | None:
+    """When the customer's next contract period starts, for a request none covers."""
+    if cf.contract is None or cf.state == "current":
+        return None
+    start = next_start(work.desk, cf.contract.customer_number, work.received_at)
+    return start.isoformat() if start else None
+
+
 def reply_facts(
     work: Work,
     ticket: dict[str, Any],
@@ -133,6 +141,7 @@ def reply_facts(
         contract_state=cf.state,
         contract_level=contract.level if contract else None,
         contract_end=contract.end.isoformat() if contract else None,
+        contract_next=_next_start(work, cf),
         customer_number=contract.customer_number if contract else None,
         # SPEC §4: contract details only to a registered contact. The reply goes to the
         # Reply-To the customer gave, which need not be one when the sender is (a typo,

@@ -91,3 +91,11 @@ def facts_for_number(desk: Desk, customer_number: str | None, at: datetime) -> C
     basis = "number" if contract else "none"
     match = CustomerMatch(customer_number if contract else None, basis, "from the ticket", False)
     return CustomerFacts(match, contract, contract_state(contract, day))
+
+
+def next_start(desk: Desk, customer_number: str, at: datetime) -> date | None:
+    """The start of the customer's first period after the day of ``at`` (a renewal after a
+    gap, a first contract still to come), or None."""
+    day = local_day(desk, at)
+    periods = contract_index(desk).periods.get(customer_number, ())
+    return min((p.start for p in periods if p.start > day), default=None)

@@ -31,6 +31,7 @@ class ReplyFacts:
     contract_state: str = "none"  # current | expired | none
     contract_level: str | None = None
     contract_end: str | None = None
+    contract_next: str | None = None  # the start of the customer's next period, none current
     customer_number: str | None = None
     verified: bool = False
     ambiguous: bool = False
@@ -84,6 +85,15 @@ def _contract_blocks(f: ReplyFacts) -> list[str]:
                 )
             ]
         return []
+    if f.contract_next and f.verified:
+        # A renewal after a gap, or a first contract to come: "renew it" and "no contract
+        # matched" told a customer on file the opposite of what was bought (review finding).
+        customer, start = f.customer_number, f.contract_next
+        if f.contract_state == "expired":
+            said = render(lang, "renewal", customer=customer, end=f.contract_end, start=start)
+        else:
+            said = render(lang, "starts", customer=customer, start=start)
+        return [said, render(lang, "expired_help", form=f.form_url, hotline=f.hotline)]
     if f.contract_state == "expired" and f.verified:
         # The contract found is named, so "no contract could be matched" after it said the
         # opposite (review finding): the ways to help follow as what to do until renewal.
