@@ -1108,6 +1108,103 @@ def test_a_reply_below_a_quote_is_relayed_without_attribution_or_separator(desk:
         assert leaked not in text, leaked
 
 
+HOUR = timedelta(hours=1)
+NOTICE_QUOTE = (
+    "> New ticket: T-2026-000001\n>\n> Customer: 120994, contract business (current)\n"
+    "> INTERNAL-DETAIL\n"
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"Am 02.11.26 um 10:05 schrieb SEP Support:\n{NOTICE_QUOTE}\nPlease send the log.\n\nAnna",
+        "On Mon, Nov 2, 2026 at 10:05 AM SEP Support <support@sep.example> wrote:\n"
+        f"{NOTICE_QUOTE}\nPlease send the log.\n\nAnna",
+        "Am 02.11.26 um 10:05 schrieb SEP Support:\n> Customer: 120994\n> Restore fails\n\n"
+        "Please send the log.\n\n> Please call me\n\nI call you at once.\n\nAnna",
+    ],
+)
+def test_an_answer_below_or_between_the_quotes_is_relayed(desk: Desk, body: str) -> None:
+    """Black-box review: a reply written under the quoted team notice (Thunderbird, Gmail)
+    or between its lines reached no one, stopped no clock, and the engineer was not told:
+    everything from the heading on was taken for history."""
+    t, _ = opened(desk)
+    result = feed(desk, engineer_mail(f"Re: [SEP {t['ticket_number']}]", body)[0], T0 + HOUR)
+    assert result.reason.endswith(f"relayed to {CUSTOMER}")
+    [relay] = outbox(desk, kind="relay")
+    text = email.message_from_bytes(relay["raw"], policy=email.policy.default).get_content()
+    assert text.startswith("Please send the log.") and "Anna" in text
+    for leaked in ("schrieb", "wrote", "INTERNAL-DETAIL", "Customer:", "Please call me"):
+        assert leaked not in text, leaked
+    assert ("log.\r\n\r\nI call you at once." in text) == ("I call you" in body)
+    assert from_db(ticket(desk, t["ticket_number"])["first_response_at"]) == T0 + HOUR
+
+
+def test_an_html_answer_below_a_cited_quote_is_relayed(desk: Desk) -> None:
+    t, _ = opened(desk)
+    raw, _ = engineer_mail(f"Re: [SEP {t['ticket_number']}]", "x")
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    message.set_content(
+        '<div class="moz-cite-prefix">Am 02.11.26 um 10:05 schrieb SEP Support:<br></div>'
+        '<blockquote type="cite">New ticket<br>INTERNAL-DETAIL</blockquote>'
+        "<p>Please update to 5.1.0.5.</p><p>Anna</p>",
+        subtype="html",
+    )
+    feed(desk, message.as_bytes(), T0 + HOUR)
+    [relay] = outbox(desk, kind="relay")
+    text = email.message_from_bytes(relay["raw"], policy=email.policy.default).get_content()
+    assert text.startswith("Please update to 5.1.0.5.") and "INTERNAL-DETAIL" not in text
+
+
+def test_a_command_below_the_quote_is_obeyed(desk: Desk) -> None:
+    raw, _ = mail(CUSTOMER, "Restore fails", "Hello, our restore fails. Please help.")
+    t = ticket(desk, feed(desk, raw, T0).ticket or "")
+    assert t["status"] == "needs-info"
+    body = "Am 02.11.26 um 10:05 schrieb SEP Support:\n> New ticket\n\n#accept\nWe are on it."
+    feed(desk, engineer_mail(f"Re: [SEP {t['ticket_number']}]", body)[0], T0 + HOUR)
+    t = ticket(desk, t["ticket_number"])
+    assert t["status"] == "accepted" and t["call_id"]
+    [relay] = outbox(desk, kind="relay")
+    text = email.message_from_bytes(relay["raw"], policy=email.policy.default).get_content()
+    assert text.startswith("We are on it.") and t["call_id"] in text and "#accept" not in text
+
+
+def test_a_mail_with_nothing_to_relay_and_no_command_is_told_to_its_engineer(
+    desk: Desk,
+) -> None:
+    """Review finding: an encrypted reply, or one with no words of the engineer's own,
+    was recorded as "commands only, not relayed" with no command in it, and nobody knew."""
+    t, _ = opened(desk)
+    subject = f"Re: [SEP {t['ticket_number']}]"
+    quoted = f"Am 02.11.26 um 10:05 schrieb SEP Support:\n{NOTICE_QUOTE}"
+    encrypted = EmailMessage()
+    encrypted["Authentication-Results"] = AUTH_OK
+    encrypted["From"], encrypted["To"] = f"Anna Berg <{ENGINEER}>", "support@sep.example"
+    encrypted["Subject"], encrypted["Message-ID"] = subject, make_msgid(domain="sep.example")
+    encrypted.set_content(
+        b"\x30\x80garbage",
+        "application",
+        "pkcs7-mime",
+        params={"smime-type": "enveloped-data", "name": "smime.p7m"},
+        filename="smime.p7m",
+    )
+    for i, (raw, why) in enumerate(
+        [
+            (engineer_mail(subject, quoted)[0], "no text of your own was found"),
+            (encrypted.as_bytes(), "encrypted or signed as a whole (S/MIME)"),
+        ]
+    ):
+        result = feed(desk, raw, T0 + timedelta(minutes=10 + i))
+        assert "commands only" not in result.reason and result.reason.endswith("sender told")
+        error = outbox(desk, kind="command_error")[i]
+        assert json.loads(error["to_addrs"]) == [ENGINEER]
+        body = email.message_from_bytes(error["raw"], policy=email.policy.default).get_content()
+        assert why in " ".join(body.split())
+    assert outbox(desk, kind="relay") == []
+    assert ticket(desk, t["ticket_number"])["first_response_at"] is None
+
+
 def test_a_reply_received_before_the_ticket_is_no_response(desk: Desk) -> None:
     """Black-box review: a staff reply fed with a --received-at before the request's
     receipt stopped the clock before it started, and the SLA counted as met. It is kept

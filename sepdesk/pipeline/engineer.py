@@ -17,6 +17,7 @@ A staff address's mail on a ticket that failed authentication never comes here
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sepdesk.errors import InputError, InvalidTransition, NotFound
@@ -27,6 +28,7 @@ from sepdesk.pipeline.answer import hold_reply, may_answer, over_limit
 from sepdesk.pipeline.classify import own_text
 from sepdesk.pipeline.commands import Command, parse_commands
 from sepdesk.pipeline.conversation import subject_refs
+from sepdesk.pipeline.parse import unreadable
 from sepdesk.pipeline.repeats import REFUSED, said_before
 from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import clock_start, record_response
@@ -36,11 +38,12 @@ from sepdesk.tickets import store as tickets
 from sepdesk.tickets.notices import call_id_notice, customer_thread
 from sepdesk.tickets.store import recipient
 
+_BLANK_RUN = re.compile(r"\n[^\S\n]*(?:\n[^\S\n]*){2,}")
 NO_TICKET = "it names no ticket (keep the [tag T-...] or [tag C-...] in the subject)"
 
 
 def handle_engineer_mail(work: Work) -> None:
-    commands, rest, errors = parse_commands(work.parsed.text)
+    commands, rest, errors = parse_commands(answer_lines(work.parsed.text))
     if work.thread is None:
         named = subject_refs(work.parsed.subject)
         # Naming one that does not exist is another mistake than naming none.
@@ -64,14 +67,82 @@ def handle_engineer_mail(work: Work) -> None:
         command_error(work, ticket, "a command cannot be done", [str(exc)])
         work.finish("follow_up", f"staff mail on {number}: {exc}; nothing done", ticket)
         return
+    text = "" if note else relay_text(work, rest)
+    if not commands and not text:
+        _nothing_to_do(work, ticket)
+        return
     _store(work, ticket, "note" if note else "staff")
     # A Call ID given by this mail is told; a ticket accepted again (waiting, then
     # #accept) had its Call ID mailed already (SPEC §2: once; a review found it twice).
     accepted = any(c.name == "accept" for c in commands) and not had_call_id
-    why = _answer(work, ticket, "" if note else relay_text(work, rest), accepted) or (
+    why = _answer(work, ticket, text, accepted) or (
         "internal note, not relayed" if note else "commands only, not relayed"
     )
     work.finish("follow_up", f"staff mail on {number}: {why}", ticket)
+
+
+def _nothing_to_do(work: Work, ticket: dict[str, Any]) -> None:
+    """A mail with neither a command nor words of the engineer's own to relay: an
+    encrypted one, or one whose answer the desk did not find. Dropped in silence, the
+    engineer believed the customer answered while the ticket breached (review finding)."""
+    number, m = ticket["ticket_number"], work.parsed
+    if not m.text.strip() and not m.attachments:
+        _store(work, ticket, "staff")
+        work.finish("follow_up", f"staff mail on {number}: empty, nothing done", ticket)
+        return
+    _store(work, ticket, REFUSED)  # went on to no one: sent again, it is no repeat
+    unread = unreadable(m)
+    what = (
+        f"it is {unread}: the desk cannot read it; send it again unencrypted"
+        if unread
+        else "no text of your own was found in it to pass on, and no command"
+        " (write your answer above or below the quoted mail, not inside it)"
+    )
+    command_error(work, ticket, what, [])
+    why = f"{unread}, nothing to relay" if unread else "no own text and no command"
+    work.finish("follow_up", f"staff mail on {number}: {why}; sender told", ticket)
+
+
+def answer_lines(text: str) -> str:
+    """An engineer's mail without each quoted mail under its heading ("Am ... schrieb
+    ...:" then "> " lines): the answer may stand below or between the quotes
+    (Thunderbird's and Gmail's bottom-posting, an interleaved reply). Taken for history
+    from the heading on, such an answer, and the commands above it, were dropped in
+    silence (review finding). A heading above unquoted text (a forward, Outlook's
+    style) stays for ``own_text``, which cuts everything from there on."""
+    lines = (text or "").replace("\r\n", "\n").split("\n")
+    kept: list[str] = []
+    i = 0
+    while i < len(lines):
+        size = _heading_size(lines, i)
+        if not size or not _quote_below(lines, i + size):
+            kept.append(lines[i])
+            i += 1
+            continue
+        i += size
+        while i < len(lines) and (rules.QUOTED_LINE.match(lines[i]) or not lines[i].strip()):
+            i += 1
+    return "\n".join(kept)
+
+
+def _heading_size(lines: list[str], i: int) -> int:
+    """How many lines the heading of a quoted mail at ``lines[i]`` takes: 1, 2 when its
+    client wrapped it, or 0 when it is none."""
+    line = lines[i]
+    if rules.QUOTED_LINE.match(line):
+        return 0
+    if rules.WROTE_HEADING.search(line):
+        return 1
+    second = lines[i + 1] if i + 1 < len(lines) else ""
+    if not second.rstrip().endswith(":"):
+        return 0
+    english = rules.WROTE_OPENER.match(line) and rules.WROTE_LINE.search(second)
+    return 2 if english or rules.WROTE_WRAPPED.match(line) else 0
+
+
+def _quote_below(lines: list[str], i: int) -> bool:
+    below = next((b for b in lines[i : i + 2] if b.strip()), "")
+    return bool(rules.QUOTED_LINE.match(below))
 
 
 def relay_text(work: Work, text: str) -> str:
@@ -87,7 +158,8 @@ def relay_text(work: Work, text: str) -> str:
         if line.rstrip().endswith(":") and any(address in lowered for address in desk):
             break
         kept.append(line)
-    text = "\n".join(kept).strip()
+    # A quote taken from between the engineer's paragraphs leaves its blank lines on both sides.
+    text = _BLANK_RUN.sub("\n\n", "\n".join(kept)).strip()
     # A signature ("-- ") or a closing line alone says nothing to the customer: relayed,
     # it stopped the response clock with no answer given (a command mail, signed).
     closing = rules.CLOSING.search(text)

@@ -1884,6 +1884,14 @@ LOG_TEXT_LINE = re.compile(
 # "On Mon, 2 Nov 2026 at 10:00, Support <" wrapped onto a second line "... wrote:".
 WROTE_LINE = re.compile(r"\b(?:wrote|schrieb|a écrit)\s*:\s*$", re.IGNORECASE)
 WROTE_OPENER = re.compile(r"^\s*(?:on|am|le)\s", re.IGNORECASE)
+# A quote's heading, its verb and a colon at the end ("Am 03.11.26 um 10:05 schrieb SEP
+# Support:", "Anna wrote:", "SEP Support schrieb am 03.11.2026 10:05:"), and Gmail's German
+# one wrapped behind the verb ("Am Di., 3. Nov. 2026 um 10:05 Uhr schrieb SEP Support <",
+# then "support@sep.example>:" alone).
+WROTE_HEADING = re.compile(r"\b(?:wrote|schrieb|a écrit)\b[^\n]{0,160}:\s*$", re.IGNORECASE)
+WROTE_WRAPPED = re.compile(
+    r"^\s*(?:on|am|le)\s[^\n]{0,200}\b(?:wrote|schrieb|a écrit)\b[^\n:]*$", re.IGNORECASE
+)
 # The sender asks whether something harmless matters ("can we ignore it?", "the job is green").
 HARMLESS = _rx(
     r"\b(?:can|may|should) we (?:safely )?ignore\b",
