@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sepdesk.config import from_mapping
-from sepdesk.pipeline.commands import Command, parse_commands
+from sepdesk.pipeline.commands import Command, misplaced, parse_commands
 from sepdesk.pipeline.parse import parse_mail
 from sepdesk.pipeline.staff import authenticated, staff_sender
 
@@ -38,6 +38,36 @@ def test_internal_note() -> None:
     assert commands == [Command("internal")]
     assert rest == "Customer is on 4.4.3, ask sales."
     assert not errors
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\ufeff#internal\nCustomer is difficult.",
+        "\u200b#internal\nCustomer is difficult.",
+        "Klassifizierung: Intern\n\n#internal\nCustomer is difficult.",
+        "Classification: Internal use only\n#internal\nCustomer is difficult.",
+    ],
+)
+def test_invisible_characters_and_a_sensitivity_label_stand_not_above_a_command(
+    text: str,
+) -> None:
+    """Review finding: a BOM or Outlook's label above "#internal" made it text, and the
+    note went to the customer."""
+    assert parse_commands(text) == ([Command("internal")], "Customer is difficult.", [])
+
+
+def test_a_label_like_line_of_the_answer_itself_is_kept() -> None:
+    text = "Classification: Minor, a workaround exists.\nRegards"
+    assert parse_commands(text) == ([], text, [])
+
+
+def test_commands_alone_on_a_line_below_text_are_found() -> None:
+    assert misplaced("Hi,\n\u200b#internal\nnote\n #solve #severity 2\n") == [
+        "#internal",
+        "#solve #severity 2",
+    ]
+    assert misplaced("Hi,\nsee #internal docs\n#1 on the list\n#solv\n") == []
 
 
 @pytest.mark.parametrize(

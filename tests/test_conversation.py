@@ -1332,6 +1332,33 @@ def test_internal_note_is_stored_not_relayed(desk: Desk) -> None:
 
 
 @pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ("\ufeff#internal\nCustomer is grumpy.", "note"),
+        ("Klassifizierung: Intern\n\n#internal\nCustomer is grumpy.", "note"),
+        ("Hi,\n#internal\nCustomer is grumpy.", "refused"),
+    ],
+)
+def test_an_internal_note_under_something_else_is_not_relayed(
+    desk: Desk, body: str, kind: str
+) -> None:
+    """Review finding: a BOM, or Outlook's sensitivity label, above "#internal" sent the
+    note to the customer. Read past them; any other text above it holds the mail back,
+    and the engineer is told."""
+    t, _ = opened(desk)
+    raw, mid = engineer_mail(f"Re: [SEP {t['ticket_number']}]", body)
+    feed(desk, raw, T0 + HOUR)
+    assert outbox(desk, kind="relay") == []
+    row = desk.db.execute("SELECT direction, kind FROM messages WHERE message_id = ?", [mid])
+    assert row.fetchone() == ("internal", kind)
+    errors = outbox(desk, kind="command_error")
+    assert len(errors) == (kind == "refused")
+    if errors:
+        text = email.message_from_bytes(errors[0]["raw"], policy=email.policy.default)
+        assert "'#internal' stands below other text" in text.get_content()
+
+
+@pytest.mark.parametrize(
     "body",
     [
         "#accept\n#frobnicate\nDear customer, accepted.",  # unknown: nothing applied at all

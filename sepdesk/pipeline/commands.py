@@ -2,7 +2,8 @@
 
 Commands are the lines at the top of the body, before any other text; blank
 lines between them are allowed, and several may stand on one line
-(``#accept #severity 2``). The first line that does not start with ``#`` ends
+(``#accept #severity 2``), and so may a mail client's sensitivity label
+("Klassifizierung: Intern"). The first line that does not start with ``#`` ends
 the command block; everything from there on is the reply text. Every
 command is checked here, before any is applied, so that one typo never
 leaves a ticket half-changed or a reply half-sent.
@@ -35,6 +36,17 @@ SEVERITY_NAMES = {
 _ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 # A command token: '#' then a word; '#' followed by space or a digit is not a command name.
 _TOKEN = re.compile(r"#([A-Za-z][\w-]*)")
+# Characters that show nothing: a byte order mark, zero-width spaces and joiners, a soft
+# hyphen. Before "#internal" they made it text, and the note went to the customer.
+_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
+# A sensitivity label a mail client writes above the text ("Klassifizierung: Intern",
+# "Classification: Internal"): it stood above "#internal", and the note was relayed.
+_LABEL = re.compile(
+    r"^(?:klassifizierung|klassifikation|classification|sensitivity|vertraulichkeit)\s*:\s*"
+    r"(?:nur\s+)?(?:intern|internal|öffentlich|public|vertraulich|confidential|restricted|"
+    r"general|allgemein|streng\s+vertraulich|highly\s+confidential)(?:\s+use\s+only)?\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -94,7 +106,10 @@ def parse_commands(text: str) -> tuple[list[Command], str, list[str]]:
     errors: list[str] = []
     i = 0
     while i < len(lines):
-        line = lines[i].strip()
+        line = visible(lines[i]).strip()
+        if _LABEL.match(line):
+            i += 1
+            continue
         if line and not line.startswith("#"):
             break
         if line:
@@ -103,3 +118,20 @@ def parse_commands(text: str) -> tuple[list[Command], str, list[str]]:
             errors.extend(bad)
         i += 1
     return commands, "\n".join(lines[i:]).strip(), errors
+
+
+def visible(text: str) -> str:
+    """``text`` without the characters that show nothing (a BOM, zero-width spaces)."""
+    return _INVISIBLE.sub("", text)
+
+
+def misplaced(text: str) -> list[str]:
+    """The lines of ``text`` (what would reach the customer) that are commands alone: a
+    command below other text ("Hi,", then "#internal") is no command, and relayed it
+    sent an internal note to the customer (review finding)."""
+    found = []
+    for line in visible(text).split("\n"):
+        commands, errors = _parse_line(line) if line.strip().startswith("#") else ([], [])
+        if commands and not errors:
+            found.append(line.strip())
+    return found

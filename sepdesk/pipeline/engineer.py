@@ -26,7 +26,7 @@ from sepdesk.outbound.outbox import enqueue, queued_mail
 from sepdesk.pipeline import rules
 from sepdesk.pipeline.answer import hold_reply, may_answer, over_limit
 from sepdesk.pipeline.classify import own_text
-from sepdesk.pipeline.commands import Command, parse_commands
+from sepdesk.pipeline.commands import Command, misplaced, parse_commands
 from sepdesk.pipeline.conversation import subject_refs
 from sepdesk.pipeline.parse import unreadable
 from sepdesk.pipeline.repeats import REFUSED, said_before
@@ -39,6 +39,7 @@ from sepdesk.tickets.notices import call_id_notice, customer_thread
 from sepdesk.tickets.store import recipient
 
 _BLANK_RUN = re.compile(r"\n[^\S\n]*(?:\n[^\S\n]*){2,}")
+BELOW = "a command must be among the first lines, before any text; nothing was relayed"
 NO_TICKET = "it names no ticket (keep the [tag T-...] or [tag C-...] in the subject)"
 
 
@@ -54,6 +55,8 @@ def handle_engineer_mail(work: Work) -> None:
     ticket = work.thread
     note = any(c.name == "internal" for c in commands)
     number = ticket["ticket_number"]
+    text = "" if note else relay_text(work, rest)
+    errors += [f"{line!r} stands below other text: {BELOW}" for line in misplaced(text)]
     if errors:
         _store(work, ticket, REFUSED)
         command_error(work, ticket, "a command is wrong", errors)
@@ -67,7 +70,6 @@ def handle_engineer_mail(work: Work) -> None:
         command_error(work, ticket, "a command cannot be done", [str(exc)])
         work.finish("follow_up", f"staff mail on {number}: {exc}; nothing done", ticket)
         return
-    text = "" if note else relay_text(work, rest)
     if not commands and not text:
         _nothing_to_do(work, ticket)
         return
