@@ -1205,6 +1205,40 @@ def test_a_mail_with_nothing_to_relay_and_no_command_is_told_to_its_engineer(
     assert ticket(desk, t["ticket_number"])["first_response_at"] is None
 
 
+def test_a_line_naming_the_desk_address_is_no_heading(desk: Desk) -> None:
+    """Black-box review: the answer was cut at "... an support@sep.example oder laden Sie
+    sie hier hoch:", and the customer got only the greeting."""
+    t, _ = opened(desk)
+    body = (
+        "Hallo Herr Dekker,\n\nbitte schicken Sie die Logs an support@sep.example oder laden"
+        " Sie sie hier hoch:\nhttps://upload.sep.example/T\n\nDanach rufe ich Sie an.\n\nAnna"
+    )
+    feed(desk, engineer_mail(f"Re: [SEP {t['ticket_number']}]", body)[0], T0 + HOUR)
+    [relay] = outbox(desk, kind="relay")
+    text = email.message_from_bytes(relay["raw"], policy=email.policy.default).get_content()
+    assert "https://upload.sep.example/T" in text and "Danach rufe ich Sie an." in text
+
+
+@pytest.mark.parametrize("below", [NOTICE_QUOTE, "New ticket: T-2026-000001\nINTERNAL-DETAIL\n"])
+def test_gmails_german_heading_wrapped_behind_the_verb_is_not_relayed(
+    desk: Desk, below: str
+) -> None:
+    """Black-box review: "Am Di., 3. Nov. 2026 um 10:05 Uhr schrieb SEP Support <", its
+    address wrapped onto the next line, ended the relay to the customer."""
+    t, _ = opened(desk)
+    body = (
+        "Bitte spielen Sie Patch 5.1.0.5 ein.\n\nAnna\n\n"
+        "Am Di., 3. Nov. 2026 um 10:05 Uhr schrieb SEP Support <\nsupport@sep.example>:\n\n"
+    )
+    feed(desk, engineer_mail(f"Re: [SEP {t['ticket_number']}]", body + below)[0], T0 + HOUR)
+    [relay] = outbox(desk, kind="relay")
+    text = email.message_from_bytes(relay["raw"], policy=email.policy.default).get_content()
+    assert text.replace("\r\n", "\n").startswith(
+        "Bitte spielen Sie Patch 5.1.0.5 ein.\n\nAnna\n\n--"
+    )
+    assert "schrieb" not in text and "INTERNAL-DETAIL" not in text
+
+
 def test_a_reply_received_before_the_ticket_is_no_response(desk: Desk) -> None:
     """Black-box review: a staff reply fed with a --received-at before the request's
     receipt stopped the clock before it started, and the SLA counted as met. It is kept

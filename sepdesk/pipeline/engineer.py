@@ -18,6 +18,7 @@ A staff address's mail on a ticket that failed authentication never comes here
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 from sepdesk.errors import InputError, InvalidTransition, NotFound
@@ -38,6 +39,7 @@ from sepdesk.tickets import store as tickets
 from sepdesk.tickets.notices import call_id_notice, customer_thread
 from sepdesk.tickets.store import recipient
 
+_TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
 _BLANK_RUN = re.compile(r"\n[^\S\n]*(?:\n[^\S\n]*){2,}")
 BELOW = "a command must be among the first lines, before any text; nothing was relayed"
 NO_TICKET = "it names no ticket (keep the [tag T-...] or [tag C-...] in the subject)"
@@ -152,12 +154,14 @@ def relay_text(work: Work, text: str) -> str:
     history or forwarded messages, and cut at a line that attributes a mail of the desk
     ("Support Team <support@...> schrieb am ...:"): whatever the client's style, what
     follows is the desk's own mail (a team notice holds contract details, SPEC §4)."""
-    own = own_text(text, keep_forwards=False)
+    lines = own_text(text, keep_forwards=False).split("\n")
     desk = work.desk.settings.desk_addresses()
-    kept = []
-    for line in own.split("\n"):
-        lowered = line.lower()
-        if line.rstrip().endswith(":") and any(address in lowered for address in desk):
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        if _heading_size(lines, i) == 2 or _desk_heading(lines, i, desk):
+            # Gmail's German heading wraps behind the verb: its first half goes too.
+            if kept and rules.WROTE_WRAPPED.match(kept[-1]):
+                kept.pop()
             break
         kept.append(line)
     # A quote taken from between the engineer's paragraphs leaves its blank lines on both sides.
@@ -167,6 +171,19 @@ def relay_text(work: Work, text: str) -> str:
     closing = rules.CLOSING.search(text)
     said = text[: closing.start()] if closing else text
     return text if said.strip() else ""
+
+
+def _desk_heading(lines: list[str], i: int, desk: Collection[str]) -> bool:
+    """Whether ``lines[i]`` heads a mail of the desk: it names a desk address and ends in
+    a colon, and says who wrote (or when), or a quote follows. Not any line naming the
+    address ("send the logs to support@... or upload them here:"): the answer was cut
+    there (review finding)."""
+    line = lines[i]
+    if not line.rstrip().endswith(":") or not any(a in line.lower() for a in desk):
+        return False
+    wrapped = i > 0 and rules.WROTE_WRAPPED.match(lines[i - 1])
+    said = rules.WROTE_HEADING.search(line) or _TIME.search(line)
+    return bool(wrapped or said or _quote_below(lines, i + 1))
 
 
 def _answer(work: Work, ticket: dict[str, Any], text: str, accepted: bool) -> str | None:
