@@ -599,6 +599,24 @@ def test_two_autoresponders_without_loop_headers_stop_after_one_round(desk: Desk
     assert len([r for r in outbox(desk, ticket_id=t["id"]) if r["kind"] == "team_notice"]) == 3
 
 
+def test_an_engineer_repeating_their_words_is_told_once_that_they_were_held(desk: Desk) -> None:
+    """Black-box review: "Any news on the restore?" sent again by the engineer hours
+    later was dropped as an autoresponder's, and nobody knew. The desk cannot tell the
+    two apart (see the test above), so it holds the repeat and tells its sender, once."""
+    t, _ = opened(desk)
+    subject, words = f"Re: [SEP {t['ticket_number']}] Restore", "Any news on the restore?"
+    for hours in (1, 6.5, 7):
+        feed(desk, engineer_mail(subject, words)[0], T0 + timedelta(hours=hours))
+    assert len(outbox(desk, kind="relay")) == 1
+    [error] = outbox(desk, kind="command_error")
+    assert json.loads(error["to_addrs"]) == [ENGINEER]
+    text = " ".join(
+        email.message_from_bytes(error["raw"], policy=email.policy.default).get_content().split()
+    )
+    assert "it says the same as your earlier mail on this ticket" in text
+    assert "change its words to send it again" in text
+
+
 def test_a_critical_ticket_without_contract_accepted_by_hand_gets_due_and_hotline(
     desk: Desk,
 ) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Collection
 from typing import Any
 
 from sepdesk.errors import InputError, InvalidTransition, NotFound
+from sepdesk.instants import to_db
 from sepdesk.outbound.compose import bare_subject, tagged_subject
 from sepdesk.outbound.outbox import enqueue, queued_mail
 from sepdesk.pipeline import rules
@@ -30,7 +31,7 @@ from sepdesk.pipeline.classify import own_text
 from sepdesk.pipeline.commands import Command, misplaced, parse_commands
 from sepdesk.pipeline.conversation import subject_refs
 from sepdesk.pipeline.parse import unreadable
-from sepdesk.pipeline.repeats import REFUSED, said_before
+from sepdesk.pipeline.repeats import REFUSED, REPEAT_WINDOW, said_before
 from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import clock_start, record_response
 from sepdesk.templates import render
@@ -42,6 +43,8 @@ from sepdesk.tickets.store import recipient
 _TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
 _BLANK_RUN = re.compile(r"\n[^\S\n]*(?:\n[^\S\n]*){2,}")
 BELOW = "a command must be among the first lines, before any text; nothing was relayed"
+NOTHING_DONE = "Nothing was applied and nothing was sent to the customer."
+REPEAT_HELD = "repeat_held"  # event: a staff sender told that their repeat was held back
 NO_TICKET = "it names no ticket (keep the [tag T-...] or [tag C-...] in the subject)"
 
 
@@ -197,8 +200,7 @@ def _answer(work: Work, ticket: dict[str, Any], text: str, accepted: bool) -> st
             command_error(work, ticket, "the ticket has no customer address to relay to", [])
         return "no customer address, not relayed"
     if text and said_before(work, ticket):
-        # An engineer's autoresponder answering a customer's (see repeats.py).
-        return "the sender's same words again (an autoresponder), not relayed"
+        return _repeat_held(work, ticket)
     if text and _addressed(work, to):
         return _answered_directly(work, ticket, to, accepted)
     if text:
@@ -207,6 +209,42 @@ def _answer(work: Work, ticket: dict[str, Any], text: str, accepted: bool) -> st
     if accepted:
         return f"accepted, Call ID to {to}" if announce_call_id(work, ticket) else "accepted"
     return None
+
+
+def _repeat_held(work: Work, ticket: dict[str, Any]) -> str:
+    """The sender's same words again within a day, not relayed: an engineer's autoresponder
+    without loop headers would answer each notice of the ticket (see repeats.py), and the
+    desk cannot tell it from a person's reminder ("Gibt es Neuigkeiten?"). A person is told,
+    as dropped in silence the reminder never reached the customer (review finding); once a
+    day per ticket, counted against the daily limit, so that an autoresponder answering
+    the notice ends there too."""
+    assert work.staff is not None
+    why = "the sender's same words again, not relayed"
+    since = to_db(work.received_at - REPEAT_WINDOW)
+    told = work.desk.db.execute(
+        "SELECT 1 FROM events WHERE ticket_id = ? AND kind = ? AND actor = ? AND at >= ?",
+        [ticket["id"], REPEAT_HELD, work.staff, since],
+    ).fetchone()
+    held = "told before" if told else over_limit(work, work.staff)
+    if held:
+        work.decide("command_error", held)
+        return f"{why} ({held})"
+    tickets.add_event(work.desk.db, ticket["id"], work.at, work.staff, REPEAT_HELD)
+    applied = any(step["step"] == "command" for step in work.steps)
+    command_error(
+        work,
+        ticket,
+        "it says the same as your earlier mail on this ticket (within 24 hours), and the desk"
+        " holds such a repeat back as an autoresponder's; change its words to send it again",
+        [],
+        outcome=(
+            "Its commands were applied; its text was not sent to the customer."
+            if applied
+            else NOTHING_DONE
+        ),
+        counted=True,
+    )
+    return f"{why}; sender told"
 
 
 def _addressed(work: Work, to: str) -> bool:
@@ -333,7 +371,12 @@ def announce_call_id(work: Work, ticket: dict[str, Any]) -> int | None:
 
 
 def command_error(
-    work: Work, ticket: dict[str, Any] | None, what: str, errors: list[str]
+    work: Work,
+    ticket: dict[str, Any] | None,
+    what: str,
+    errors: list[str],
+    outcome: str = NOTHING_DONE,
+    counted: bool | None = None,
 ) -> int | None:
     """Tell the engineer why the mail was not processed (automatic, to the engineer only)."""
     if work.staff is None:
@@ -344,9 +387,10 @@ def command_error(
         subject=work.parsed.subject,
         what=what,
         errors="\n".join(f"  - {e}" for e in errors),
+        outcome=outcome,
         desk=work.desk.settings.desk.name,
     ).replace("\n\n\n\n", "\n\n")  # no list of errors: no empty paragraph either
-    return _not_processed(work, ticket, work.staff, what, body)
+    return _not_processed(work, ticket, work.staff, what, body, counted=counted)
 
 
 def unverified_notice(work: Work, ticket: dict[str, Any], why: str) -> int | None:
