@@ -1257,6 +1257,22 @@ def test_gmails_german_heading_wrapped_behind_the_verb_is_not_relayed(
     assert "schrieb" not in text and "INTERNAL-DETAIL" not in text
 
 
+@pytest.mark.parametrize(("headers", "relayed"), [({}, True), (AUTO_REPLIED, False)])
+def test_an_engineers_answer_under_an_automatic_subject_is_relayed(
+    desk: Desk, headers: dict[str, str], relayed: bool
+) -> None:
+    """Black-box review: an engineer answering the customer's out-of-office kept its
+    subject ("AW: Automatische Antwort: [SEP ...]") and the answer was ignored as an
+    auto-reply. For authenticated staff mail the headers say what is automatic."""
+    t, _ = opened(desk)
+    subject = f"AW: Automatische Antwort: [SEP {t['ticket_number']}] Restore"
+    raw, _ = engineer_mail(subject, "Please update to 5.1.0.5.", headers=headers)
+    result = feed(desk, raw, T0 + HOUR)
+    assert (result.outcome == "follow_up") == relayed
+    assert len(outbox(desk, kind="relay")) == relayed
+    assert (ticket(desk, t["ticket_number"])["first_response_at"] is not None) == relayed
+
+
 def test_a_reply_received_before_the_ticket_is_no_response(desk: Desk) -> None:
     """Black-box review: a staff reply fed with a --received-at before the request's
     receipt stopped the clock before it started, and the SLA counted as met. It is kept

@@ -174,16 +174,23 @@ GUARDS: tuple[tuple[str, Guard], ...] = (
 
 
 def automatic_reason(
-    mail: ParsedMail, desk_addresses: Collection[str], envelope_from: str | None = None
+    mail: ParsedMail,
+    desk_addresses: Collection[str],
+    envelope_from: str | None = None,
+    *,
+    by_subject: bool = True,
 ) -> str | None:
     """Why this mail must get no automatic reply, or None for a mail from a person.
 
     ``envelope_from``: the SMTP MAIL FROM as received (None when the mail came another
-    way: the Return-Path header then says the same).
+    way: the Return-Path header then says the same). Without ``by_subject`` an
+    automatic-looking subject alone does not count (see steps.step_staff).
     """
     if envelope_from is not None and null_reverse_path(envelope_from):
         return "null envelope sender (MAIL FROM:<>)"
-    for _name, guard in GUARDS:
+    for name, guard in GUARDS:
+        if name == "auto_subject" and not by_subject:
+            continue
         reason = guard(mail, desk_addresses)
         if reason:
             return reason

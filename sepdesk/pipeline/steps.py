@@ -13,6 +13,7 @@ from sepdesk.pipeline.bounce import record_bounce, returns_our_mail
 from sepdesk.pipeline.bounces import is_bounce
 from sepdesk.pipeline.conversation import belongs_to, linked_from, referred_tickets
 from sepdesk.pipeline.followup import handle_follow_up, open_beside
+from sepdesk.pipeline.guards import automatic_reason
 from sepdesk.pipeline.opening import open_from_mail
 from sepdesk.pipeline.parse import (
     ParsedMail,
@@ -200,8 +201,19 @@ def _successor(
 
 def step_staff(work: Work) -> None:
     work.staff = staff_sender(work.desk.settings, work.parsed)
+    if work.staff and work.automatic and not _automatic_by_headers(work):
+        # An engineer answering a customer's out-of-office keeps its subject ("AW:
+        # Automatische Antwort: [SEP ...]"); taken for an auto-reply, the answer was
+        # ignored (review finding). Headers still say automatic; the repeat rule remains.
+        work.decide("loop_guard", "staff mail: an automatic subject alone is no auto-reply")
+        work.automatic = None
     if work.staff and not work.automatic:
         handle_staff(work)
+
+
+def _automatic_by_headers(work: Work) -> str | None:
+    desk_addresses = work.desk.settings.desk_addresses()
+    return automatic_reason(work.parsed, desk_addresses, work.envelope_from, by_subject=False)
 
 
 def step_follow_up(work: Work) -> None:
