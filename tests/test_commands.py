@@ -33,6 +33,12 @@ def test_no_commands_leaves_text_alone() -> None:
     assert parse_commands("") == ([], "", [])
 
 
+@pytest.mark.parametrize("link", ["<mailto:b.klein@sep.example>", " <MAILTO:b.klein@sep.example>"])
+def test_assign_takes_the_address_before_outlooks_mailto_link(link: str) -> None:
+    commands, _rest, errors = parse_commands(f"#assign b.klein@sep.example{link}\nHello")
+    assert (commands, errors) == ([Command("assign", "b.klein@sep.example")], [])
+
+
 def test_internal_note() -> None:
     commands, rest, errors = parse_commands("#internal\nCustomer is on 4.4.3, ask sales.")
     assert commands == [Command("internal")]

@@ -36,6 +36,9 @@ SEVERITY_NAMES = {
 _ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 # A command token: '#' then a word; '#' followed by space or a digit is not a command name.
 _TOKEN = re.compile(r"#([A-Za-z][\w-]*)")
+# Outlook's plain text of a link: "b.klein@sep.example<mailto:b.klein@sep.example>"; the
+# address before it is the argument (review finding: the #assign was refused).
+_MAILTO = re.compile(r"\s*<mailto:[^>]*>", re.IGNORECASE)
 # Characters that show nothing: a byte order mark, zero-width spaces and joiners, a soft
 # hyphen. Before "#internal" they made it text, and the note went to the customer.
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
@@ -91,7 +94,8 @@ def _parse_line(line: str) -> tuple[list[Command], list[str]]:
         if name not in SYNTAX:
             errors.append(f"unknown command #{name}")
             continue
-        arg, error = check_arg(name, chunk[match.end() :].split())
+        args = _MAILTO.sub("", chunk[match.end() :]).split()
+        arg, error = check_arg(name, args)
         if error:
             errors.append(error)
         else:
