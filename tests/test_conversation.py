@@ -1273,6 +1273,26 @@ def test_an_engineers_answer_under_an_automatic_subject_is_relayed(
     assert (ticket(desk, t["ticket_number"])["first_response_at"] is not None) == relayed
 
 
+def test_an_engineer_whose_attachments_were_not_relayed_is_told(desk: Desk) -> None:
+    """Black-box review: "anbei die Anleitung als PDF" reached the customer without the
+    PDF, and nobody knew. The relay is text alone; the engineer is told (not for the
+    images of a signature)."""
+    t, _ = opened(desk)
+    raw, _ = engineer_mail(f"Re: [SEP {t['ticket_number']}]", "The guide is attached.")
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    message.add_attachment(b"%PDF-1.4", "application", "pdf", filename="Restore-Guide.pdf")
+    message.add_attachment(b"\x89PNG", "image", "png", filename="image001.png")
+    result = feed(desk, message.as_bytes(), T0 + HOUR)
+    assert result.reason.endswith("attachments not passed on, sender told")
+    assert len(outbox(desk, kind="relay")) == 1
+    [error] = outbox(desk, kind="command_error")
+    text = " ".join(
+        email.message_from_bytes(error["raw"], policy=email.policy.default).get_content().split()
+    )
+    assert "its attachments (Restore-Guide.pdf) were not passed on" in text
+    assert "Its text was sent to the customer, without the attachments." in text
+
+
 def test_a_reply_received_before_the_ticket_is_no_response(desk: Desk) -> None:
     """Black-box review: a staff reply fed with a --received-at before the request's
     receipt stopped the clock before it started, and the SLA counted as met. It is kept

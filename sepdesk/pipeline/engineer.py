@@ -40,6 +40,7 @@ from sepdesk.tickets import store as tickets
 from sepdesk.tickets.notices import call_id_notice, customer_thread
 from sepdesk.tickets.store import recipient
 
+_SIGNATURE_IMAGE = re.compile(r"^(?:|image\d{3}\.(?:png|jpe?g|gif))$", re.IGNORECASE)
 _TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
 _BLANK_RUN = re.compile(r"\n[^\S\n]*(?:\n[^\S\n]*){2,}")
 BELOW = "a command must be among the first lines, before any text; nothing was relayed"
@@ -205,7 +206,7 @@ def _answer(work: Work, ticket: dict[str, Any], text: str, accepted: bool) -> st
         return _answered_directly(work, ticket, to, accepted)
     if text:
         relay(work, ticket, text, accepted)
-        return f"relayed to {to}"
+        return f"relayed to {to}" + _attachments_kept(work, ticket)
     if accepted:
         return f"accepted, Call ID to {to}" if announce_call_id(work, ticket) else "accepted"
     return None
@@ -245,6 +246,25 @@ def _repeat_held(work: Work, ticket: dict[str, Any]) -> str:
         counted=True,
     )
     return f"{why}; sender told"
+
+
+def _attachments_kept(work: Work, ticket: dict[str, Any]) -> str:
+    """Tell the engineer that the files of a relayed mail stayed with the desk: a relay is
+    text alone, and the engineer believed the customer had the PDF (review finding).
+    Images of a signature (image001.png, or no name) are no files the customer needs."""
+    files = [a.filename for a in work.parsed.attachments if not _SIGNATURE_IMAGE.match(a.filename)]
+    if not files:
+        return ""
+    names = ", ".join(f or "(no name)" for f in files)
+    command_error(
+        work,
+        ticket,
+        f"its attachments ({names}) were not passed on: the desk relays an answer's text"
+        " only; send them to the customer directly",
+        [],
+        outcome="Its text was sent to the customer, without the attachments.",
+    )
+    return "; attachments not passed on, sender told"
 
 
 def _addressed(work: Work, to: str) -> bool:
