@@ -1282,6 +1282,7 @@ def test_an_engineer_whose_attachments_were_not_relayed_is_told(desk: Desk) -> N
     message = email.message_from_bytes(raw, policy=email.policy.default)
     message.add_attachment(b"%PDF-1.4", "application", "pdf", filename="Restore-Guide.pdf")
     message.add_attachment(b"\x89PNG", "image", "png", filename="image001.png")
+    message.add_attachment(b"0\x82", "application", "pkcs7-signature", filename="smime.p7s")
     result = feed(desk, message.as_bytes(), T0 + HOUR)
     assert result.reason.endswith("attachments not passed on, sender told")
     assert len(outbox(desk, kind="relay")) == 1

@@ -41,6 +41,9 @@ from sepdesk.tickets.notices import call_id_notice, customer_thread
 from sepdesk.tickets.store import recipient
 
 _SIGNATURE_IMAGE = re.compile(r"^(?:|image\d{3}\.(?:png|jpe?g|gif))$", re.IGNORECASE)
+_SIGNATURE_TYPES = frozenset(
+    {"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"}
+)
 _TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
 _BLANK_RUN = re.compile(r"\n[^\S\n]*(?:\n[^\S\n]*){2,}")
 BELOW = "a command must be among the first lines, before any text; nothing was relayed"
@@ -251,8 +254,13 @@ def _repeat_held(work: Work, ticket: dict[str, Any]) -> str:
 def _attachments_kept(work: Work, ticket: dict[str, Any]) -> str:
     """Tell the engineer that the files of a relayed mail stayed with the desk: a relay is
     text alone, and the engineer believed the customer had the PDF (review finding).
-    Images of a signature (image001.png, or no name) are no files the customer needs."""
-    files = [a.filename for a in work.parsed.attachments if not _SIGNATURE_IMAGE.match(a.filename)]
+    Images of a signature (image001.png, or no name) and a signed mail's signature part
+    (smime.p7s) are no files the customer needs."""
+    files = [
+        a.filename
+        for a in work.parsed.attachments
+        if not _SIGNATURE_IMAGE.match(a.filename) and a.content_type not in _SIGNATURE_TYPES
+    ]
     if not files:
         return ""
     names = ", ".join(f or "(no name)" for f in files)
