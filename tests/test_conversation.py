@@ -443,6 +443,41 @@ def test_reply_within_reopen_days_reopens_and_after_close_links(desk: Desk) -> N
     assert ticket(desk, result.ticket or "")["linked_ticket"] == number
 
 
+HUBER = "m.huber@klinikum-nordheide.de"  # no registered contact; names customer 120994
+CONSULTANT = "p.berater@it-consult-nord.de"  # nobody's contact; Cc'd by HUBER
+
+
+@pytest.mark.parametrize("replier", [HUBER, CONSULTANT])
+def test_a_reply_to_a_closed_ticket_keeps_its_customer(desk: Desk, replier: str) -> None:
+    """Review: a customer who had named the number once (or a consultant they Cc'd)
+    replied to the closed ticket; the linked ticket was unqualified ("no valid contract"),
+    had no clock, and asked again for the setup the closed ticket had been given."""
+    raw, _ = mail(
+        HUBER,
+        "Restore einzelner Dateien bricht ab",
+        REQUEST.replace("Severity: Major", "Kunden-Nr. 120994, Severity: Major"),
+        headers={"Cc": CONSULTANT},
+    )
+    old = ticket(desk, feed(desk, raw, T0).ticket or "")
+    assert (old["status"], old["customer_number"]) == ("accepted", "120994")
+    number = old["ticket_number"]
+    feed(desk, engineer_mail(f"[SEP {number}]", "#close")[0], T0 + timedelta(hours=1))
+    subject = f"AW: [SEP {old['call_id']}] Restore einzelner Dateien bricht ab"
+    raw, _ = mail(replier, subject, "The error is back: STS-42 data store not readable.")
+    result = feed(desk, raw, T0 + timedelta(days=14))
+    assert result.outcome == "new_ticket"
+    new = ticket(desk, result.ticket or "")
+    assert (new["linked_ticket"], new["customer_number"]) == (number, "120994")
+    assert (new["contract_state"], new["status"], new["missing_info"]) == (
+        "current",
+        "accepted",
+        "[]",
+    )
+    assert new["first_response_due"] and new["verified_sender"] == 0
+    [answer] = [r for r in outbox(desk, ticket_id=new["id"]) if r["kind"] != "team_notice"]
+    assert answer["kind"] == "call_accepted" and "no valid contract" not in answer["body"]
+
+
 def test_an_addendum_to_a_linked_ticket_joins_it_though_the_subject_names_the_closed_one(
     desk: Desk,
 ) -> None:

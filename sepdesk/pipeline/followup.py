@@ -363,7 +363,7 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
         return
     status = ticket["status"]
     if opens_linked(desk, ticket, work.received_at):
-        new = open_from_mail(work, linked_from=ticket["ticket_number"])
+        new = open_from_mail(work, linked_from=ticket["ticket_number"], past=ticket)
         tickets.add_event(
             desk.db, ticket["id"], work.at, "desk", "linked", {"new": new["ticket_number"]}
         )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sepdesk.outbound.compose import bare_subject
 from sepdesk.pipeline.answer import answer_customer, notify_team
 from sepdesk.pipeline.classify import Understanding, bounded, own_text, stated_severity
-from sepdesk.pipeline.customer import CustomerFacts
+from sepdesk.pipeline.customer import CustomerFacts, contract_index, local_day
+from sepdesk.pipeline.customers import CustomerMatch, contract_state
 from sepdesk.pipeline.guards import is_automatic_address
 from sepdesk.pipeline.work import Work
 from sepdesk.sla.deadlines import start_clock
@@ -88,6 +90,33 @@ def _stated(work: Work, u: Understanding, linked: str | None) -> int | None:
     return stated_severity(own_text(bounded(work.parsed.text)))
 
 
+def _past_customer(work: Work, cf: CustomerFacts, past: dict[str, Any] | None) -> CustomerFacts:
+    """The customer of a ticket opened by a reply to ``past``, the sender's own closed
+    ticket: the customer this mail names, else ``past``'s, its contract judged on this
+    mail's day. Judged from the reply alone, a customer who had given the number once
+    (or a consultant Cc'd on the ticket) was told "no valid contract" and got no clock
+    (review finding), where a follow-up a day earlier would have kept the customer."""
+    number = past["customer_number"] if past else None
+    if past is None or not number or cf.match.customer_number:
+        return cf
+    day = local_day(work.desk, work.received_at)
+    contract = contract_index(work.desk).on_day(number, day)
+    if contract is None:  # the contract has gone since (a re-import without it)
+        return cf
+    why = f"customer {number}: of {past['ticket_number']}, the closed ticket this mail answers."
+    match = CustomerMatch(number, "number", why, contract.has_contact(work.parsed.from_addr))
+    return CustomerFacts(match, contract, contract_state(contract, day))
+
+
+def _past_missing(u: Understanding, past: dict[str, Any] | None) -> tuple[str, ...]:
+    """What a request still lacks: of a reply to ``past`` (see _past_customer), only what
+    ``past`` lacked too; the setup it gave was asked for again (review finding)."""
+    if past is None:
+        return u.missing_info
+    before = json.loads(past["missing_info"] or "[]")
+    return tuple(m for m in u.missing_info if m in before)
+
+
 def _subject(work: Work, linked: str | None) -> str:
     """As the desk's own mails name it: no Re:/AW: and no tag of the ticket replied to (a
     linked ticket showed "AW: [SEP C-2026-00001] ..." in lists, escalations). A reply
@@ -104,6 +133,7 @@ def _new_ticket(
     reasons: list[str],
     status: str,
     linked: str | None,
+    missing: tuple[str, ...],
 ) -> tickets.NewTicket:
     mail, u = work.parsed, work.understanding()
     return tickets.NewTicket(
@@ -122,7 +152,7 @@ def _new_ticket(
         verified_sender=cf.match.verified_sender,
         stated_severity=_stated(work, u, linked),
         severity_reasons=reasons,
-        missing_info=list(u.missing_info),
+        missing_info=list(missing),
         language=u.language,
         versions=list(u.versions),
         operating_systems=list(u.operating_systems),
@@ -152,28 +182,36 @@ def _insert(work: Work, new: tickets.NewTicket, cf: CustomerFacts) -> dict[str, 
 
 
 def open_from_mail(
-    work: Work, linked_from: str | None = None, announce_link: bool = True
+    work: Work,
+    linked_from: str | None = None,
+    announce_link: bool = True,
+    past: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Create the ticket for this mail, queue its answer and team notice; returns the ticket.
 
     ``linked_from``: the ticket this one is linked to; ``announce_link``: whether the
     answer says so (the customer's own closed ticket), or is that of any new mail (a
-    ticket the sender does not belong to: nothing about it goes to them).
+    ticket the sender does not belong to: nothing about it goes to them); ``past``: that
+    closed ticket when the sender belongs to it, whose customer and given information
+    the new one keeps.
     """
-    cf = work.customer()
+    cf = _past_customer(work, work.customer(), past)
     work.decide("customer", f"{cf.match.basis}: {cf.match.reason}; contract {cf.state}")
     u = work.understanding()
+    missing = _past_missing(u, past)
     severity, reasons = _severity(u, cf)
     used = emergency_used(work, cf)
     status, why = decide_status(
         contract_state=cf.state,
-        missing=u.missing_info,
+        missing=missing,
         ambiguous=bool(cf.match.ambiguous),
         emergency_used=used is not None,
         unverified_emergency=unverified_emergency(cf, cf.match.verified_sender),
     )
     work.decide("classify", f"severity {severity}, language {u.language}, {why}")
-    ticket = _insert(work, _new_ticket(work, cf, severity, reasons, status, linked_from), cf)
+    ticket = _insert(
+        work, _new_ticket(work, cf, severity, reasons, status, linked_from, missing), cf
+    )
     work.store_on(ticket)
     answer_customer(
         work,
@@ -182,7 +220,7 @@ def open_from_mail(
         cf,
         opened="linked" if linked_from and announce_link else "new",
         linked_from=linked_from if announce_link else None,
-        missing=u.missing_info,
+        missing=missing,
         critical=severity == 1,
         versions=u.versions,
         ambiguous=bool(cf.match.ambiguous),
