@@ -2436,3 +2436,34 @@ def test_a_follow_up_raising_a_needs_info_ticket_is_answered(desk: Desk) -> None
     replies = outbox(desk, kind="needs_info")
     assert len(replies) == 2
     assert desk.settings.desk.hotline_phone in replies[1]["raw"].decode()
+
+
+@pytest.mark.parametrize(
+    ("body", "severity"),
+    [
+        ("Hello,\nthe restore of our file server FS01 fails.\nPieter Dekker\n", 2),
+        (f"Hello,\nthe restore of our file server FS01 fails. {GRAVER}\nPieter Dekker\n", 1),
+    ],
+    ids=["major", "critical"],
+)
+def test_a_reply_reopening_a_request_still_missing_information_is_told(
+    desk: Desk, body: str, severity: int
+) -> None:
+    """Review: solved while still missing information, reopened by the customer's reply:
+    the "nothing supplied, no second list" rule recorded a "reply" decision and the
+    reopening was told to nobody; a Critical one's new due and the hotline never mailed."""
+    t = ticket(desk, str(feed(desk, mail(CUSTOMER, "Restore of FS01 fails", body)[0], T0).ticket))
+    assert (t["status"], t["severity"]) == ("needs-info", severity)
+    number = t["ticket_number"]
+    actions.apply(desk, number, "solve", T0 + timedelta(minutes=30), ENGINEER)
+    raw, _ = mail(CUSTOMER, f"Re: [SEP {number}] Restore of FS01 fails", "Not solved, sorry.")
+    assert feed(desk, raw, T0 + timedelta(days=2)).outcome == "follow_up"
+    after = ticket(desk, number)
+    assert (after["status"], after["missing_info"]) == ("needs-info", t["missing_info"])
+    [told] = outbox(desk, kind="needs_info")[1:]
+    text = email.message_from_bytes(told["raw"], policy=email.policy.default).get_content()
+    assert f"Your ticket {number} had been solved; we have reopened it" in text
+    assert "operating system" in text.lower()
+    due = db_to_local(after["first_response_due"], desk.settings.desk.timezone)
+    assert due and due in text
+    assert (desk.settings.desk.hotline_phone in text) == (severity == 1)

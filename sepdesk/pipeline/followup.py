@@ -150,9 +150,11 @@ def _recheck(
     u: Understanding,
     cf: CustomerFacts,
     raised: bool = False,
+    reopened: bool = False,
 ) -> None:
     """Re-check the request with the new text (``cf``: its customer, see _refresh_customer;
-    ``raised``: this mail raised its severity); accept it when it became complete."""
+    ``raised``: this mail raised its severity; ``reopened``: it reopened the solved
+    request); accept it when it became complete."""
     desk = work.desk
     # Only this mail's attachments are at hand: what was given before stays given.
     before = json.loads(ticket["missing_info"])
@@ -205,11 +207,13 @@ def _recheck(
     # Nor for one still missing just what it was told is missing: an autoresponder
     # without loop headers ("Re: ...", quoting us) got the same list for each of its
     # replies. The question which of two customer numbers is meant is asked again, and a
-    # raised severity is told (its new due; a Critical one, the hotline number: SPEC §1).
+    # raised severity is told (its new due; a Critical one, the hotline number: SPEC §1),
+    # and so is a reopening: the customer of a solved request was told nothing of it
+    # (review finding), and what is missing was asked before the solve.
     unchanged = was_needs_info and status == "needs-info" and missing == tuple(before)
     # An unreadable mail supplied nothing it could: it is asked for again, or the customer
     # believes the missing information sent (review finding).
-    unchanged = unchanged and not raised and not unreadable(work.parsed)
+    unchanged = unchanged and not raised and not reopened and not unreadable(work.parsed)
     if unchanged and not cf.match.ambiguous:
         work.decide("reply", f"no reply: still missing {', '.join(missing)}, as told")
         kind = None
@@ -223,9 +227,9 @@ def _recheck(
             ticket,
             kind,
             cf,
-            opened="followup",
+            opened="reopened" if reopened else "followup",
             missing=missing,
-            critical=raised and ticket["severity"] == 1,
+            critical=(raised or reopened) and _clock_runs(ticket) and ticket["severity"] == 1,
             versions=u.versions,
             ambiguous=bool(cf.match.ambiguous),
             emergency_used_by=used,
@@ -262,12 +266,21 @@ def _tell_raise(work: Work, ticket: dict[str, Any]) -> None:
     )
 
 
+def _clock_runs(ticket: dict[str, Any]) -> bool:
+    """Whether the ticket awaits its first response: a due set and nobody has answered."""
+    return bool(ticket["first_response_due"]) and ticket["first_response_at"] is None
+
+
 def _tell_reopened(work: Work, ticket: dict[str, Any]) -> None:
     """Tell the customer their solved ticket is open again (review finding: it was reopened
-    in silence, and the reopened text never used), when this mail got no other answer."""
+    in silence, and the reopened text never used), when this mail got no other answer;
+    for a Critical one still awaiting its response, with the hotline (SPEC §1)."""
     cf = facts_for_number(work.desk, ticket["customer_number"], work.received_at)
     kind = "call_accepted" if ticket["call_id"] else "ack"
-    answer_customer(work, ticket, kind, _as_of_request(work, ticket, cf), opened="reopened")
+    critical = _clock_runs(ticket) and ticket["severity"] == 1
+    answer_customer(
+        work, ticket, kind, _as_of_request(work, ticket, cf), opened="reopened", critical=critical
+    )
 
 
 def _ask_again(work: Work, ticket: dict[str, Any]) -> None:
@@ -406,7 +419,7 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
         if raised:  # first: the re-check's reply shows it
             ticket = tickets.get(desk.db, ticket["id"])
         if u is not None and cf is not None:
-            _recheck(work, ticket, text, u, cf, raised)
+            _recheck(work, ticket, text, u, cf, raised, reopened=status == "solved")
             ticket = tickets.get(desk.db, ticket["id"])
         elif raised:
             _tell_raise(work, ticket)
