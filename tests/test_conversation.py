@@ -2467,3 +2467,42 @@ def test_a_reply_reopening_a_request_still_missing_information_is_told(
     due = db_to_local(after["first_response_due"], desk.settings.desk.timezone)
     assert due and due in text
     assert (desk.settings.desk.hotline_phone in text) == (severity == 1)
+
+
+@pytest.mark.parametrize(
+    "news",
+    [
+        "Hallo Frau Engineer,\n\nvielen Dank für Ihre Nachricht. Ich bin ab morgen im Urlaub,"
+        " meine Kollegin Anna Schmidt übernimmt das Thema. Bitte schreiben Sie ihr direkt.\n",
+        "Vielen Dank für Ihre Nachricht. Ich bin bis 30.11. nicht im Haus. In dringenden"
+        " Fällen wenden Sie sich bitte an die Zentrale.\n",
+    ],
+    ids=["handover", "out-of-office"],
+)
+def test_a_follow_up_without_new_facts_raises_no_severity(desk: Desk, news: str) -> None:
+    """Review: a Minor ticket's follow-up with no word on the problem raised it to Major
+    (due 20 h earlier), quoting the subject: with the extra text the model was no longer
+    sure of its Minor, and the rules' Major of the subject won. A raise needs this mail to
+    make the judgement graver."""
+    first = (
+        "Hallo,\n\njetzt schlägt der Restore einer einzelnen Datei fehl: sbc-2002: Error:"
+        " restore aborted, Fehler beim Schreiben.\n\nGruß\nThomas Weiss\n"
+    )
+    t = ticket(
+        desk, str(feed(desk, mail(OTHER_CUSTOMER, "Restore bricht ab", first)[0], T0).ticket)
+    )
+    number = t["ticket_number"]
+    setup = (
+        "Hallo,\n\nEinstufung: Minor. Windows Server 2022, SEP sesam 5.1.0.4. Gesichert wird"
+        " auf ein Synology NAS.\n\nGruß\nThomas Weiss\n"
+    )
+    raw, _ = mail(OTHER_CUSTOMER, f"AW: [SEP {number}] Restore bricht ab", setup)
+    feed(desk, raw, T0 + timedelta(minutes=30))
+    accepted = ticket(desk, number)
+    assert (accepted["status"], accepted["severity"]) == ("accepted", 3)
+    raw, _ = mail(OTHER_CUSTOMER, f"AW: [SEP {accepted['call_id']}] Restore bricht ab", news)
+    assert feed(desk, raw, T0 + timedelta(hours=1)).outcome == "follow_up"
+    after = ticket(desk, number)
+    assert (after["severity"], after["first_response_due"]) == (3, accepted["first_response_due"])
+    assert events_of(desk, after, "severity_raised") == []
+    assert [r["kind"] for r in outbox(desk)][-1:] == ["team_notice"]

@@ -58,12 +58,6 @@ def understand(subject: str, text: str, attachments: Sequence[Attachment] = ()) 
     )
 
 
-def severity_of(subject: str, text: str) -> tuple[int, tuple[str, ...]]:
-    """The severity alone of what :func:`understand` reads (a follow-up's raise asks no
-    more: the rest costs as much again on a long conversation)."""
-    return judge_severity(subject, _own_of(subject, text))
-
-
 def _own_of(subject: str, text: str) -> str:
     """The words severity is judged from: the own text without signature and disclaimers."""
     return without_signature(without_disclaimers(_signed_of(subject, text)))
@@ -930,24 +924,53 @@ def judge_severity(
     """SPEC §1 severity from content; the sender's claim plays no part. The rules judge,
     and the learned model (``weights``: the shipped ones unless given) overrules them where
     it is sure (:func:`_learned_level`), never lowering a Critical of the rules."""
+    return _judged(subject, own, weights)[:2]
+
+
+def _judged(
+    subject: str, own: str, weights: severity_model.Weights | None = None
+) -> tuple[int, tuple[str, ...], int, int | None]:
+    """judge_severity's severity and reasons, then the two judges' own word: the rules'
+    level, and the model's where it is sure (None: unsure, or not asked)."""
     f = _Facts(subject, own)
     severity, reasons = _by_rules(f)
     if severity == 1:
-        return severity, reasons
+        return severity, reasons, severity, None
     weights = weights or severity_model.shipped()
     if weights is None:  # unreadable, said once in the log
-        return severity, reasons
+        return severity, reasons, severity, None
     text = f"{subject}\n{own}"
     p = severity_model.probabilities(weights, text)
     learned = _learned_level(p, f) if p else None
     if p is None or learned is None or learned == severity:
-        return severity, reasons
+        return severity, reasons, severity, learned
     words = ", ".join(f'"{t}"' for t in severity_model.telling_terms(weights, text, learned))
-    return learned, (
-        f"worded like the {SEVERITY_NAMES[learned]} requests the model learned from"
-        f" (P {p[learned]:.2f}{'; ' + words if words else ''})",
-        f"the rules alone: {SEVERITY_NAMES[severity]} ({reasons[0]})",
+    return (
+        learned,
+        (
+            f"worded like the {SEVERITY_NAMES[learned]} requests the model learned from"
+            f" (P {p[learned]:.2f}{'; ' + words if words else ''})",
+            f"the rules alone: {SEVERITY_NAMES[severity]} ({reasons[0]})",
+        ),
+        severity,
+        learned,
     )
+
+
+def severity_raised_by(subject: str, before: str, after: str) -> tuple[int, tuple[str, ...]] | None:
+    """The severity of a conversation (``after``: the customer's texts with their newest
+    mail) when that mail makes it graver than it is judged without it (``before``), else
+    None. Graver by a judge that says so only with the mail: the rules reading a graver
+    fact, or the model sure of a graver level. A mail that only made the model unsure
+    ("I am on holiday from tomorrow") let the rules' Major of the subject overrule the
+    model's sure Minor again, and the ticket was raised on no new fact (review finding)."""
+    was, _, rules_was, learned_was = _judged(subject, _own_of(subject, before))
+    now, reasons, rules_now, learned_now = _judged(subject, _own_of(subject, after))
+    if now >= was:
+        return None
+    by_rules = rules_now == now and rules_now < rules_was
+    by_model = learned_now == now and (learned_was is None or learned_now < learned_was)
+    return (now, reasons) if by_rules or by_model else None
 
 
 def _learned_level(p: dict[int, float], f: _Facts) -> int | None:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from sepdesk.instants import from_db, to_db
 from sepdesk.pipeline.answer import answer_customer, notify_team
 from sepdesk.pipeline.classify import (
     Understanding,
     own_text,
-    severity_of,
+    severity_raised_by,
     understand,
     without_signature,
 )
@@ -40,21 +40,35 @@ from sepdesk.tickets.acceptance import assign_call_id, decide_status, shown_seve
 from sepdesk.tickets.actions import active_status, opens_linked, set_severity
 
 
-def _customer_texts(work: Work, ticket: dict[str, Any]) -> tuple[str, str]:
+class _Texts(NamedTuple):
+    """What the customer wrote on a ticket, quoted history removed (see _customer_texts)."""
+
+    written: str  # as written, this mail included: to match the customer
+    asked: str  # each mail without its signature, this mail included: to understand
+    asked_before: str  # the same without this mail: what a raise is measured against
+
+
+def _customer_texts(work: Work, ticket: dict[str, Any]) -> _Texts:
     """Everything the customer wrote on this ticket, quoted history removed, plus this mail:
     as written (to match the customer: a signature names the number) and without each
     mail's signature (to understand: cut from the joined text, the first signature's
-    separator would take every later mail with it)."""
+    separator would take every later mail with it). This mail is stored on the ticket
+    already: read from the database, it came twice."""
     bodies = [
         own_text(r["body"])
         for r in work.desk.db.query(
             "SELECT body FROM messages WHERE ticket_id = ? AND direction = 'in' AND kind = ''"
-            " ORDER BY at, id",
-            [ticket["id"]],
+            " AND coalesce(intake_id, -1) != ? ORDER BY at, id",
+            [ticket["id"], work.intake_id],
         )
     ]
-    bodies.append(own_text(work.parsed.text))
-    return "\n\n".join(bodies), "\n\n".join(map(without_signature, bodies))
+    asked = [*map(without_signature, bodies)]
+    this = own_text(work.parsed.text)
+    return _Texts(
+        "\n\n".join([*bodies, this]),
+        "\n\n".join([*asked, without_signature(this)]),
+        "\n\n".join(asked),
+    )
 
 
 def _store(work: Work, ticket: dict[str, Any], kind: str = "") -> None:
@@ -409,13 +423,15 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
     fill = not recheck and bool(json.loads(ticket["missing_info"] or "[]"))
     raise_ok = _may_raise_severity(work, ticket)
     if recheck or raise_ok or fill:  # the conversation read again only where it can matter
-        text, asked = _customer_texts(work, ticket)
+        texts = _customer_texts(work, ticket)
+        text, asked = texts.written, texts.asked
         read = recheck or fill
         u = understand(ticket["subject"], asked, work.parsed.attachments) if read else None
-        judged = (u.severity, u.severity_reasons) if u else severity_of(ticket["subject"], asked)
         cf = _refresh_customer(work, ticket, text) if recheck else None
         ticket = tickets.get(desk.db, ticket["id"])
-        raised = raise_ok and _raise_severity(work, ticket, judged, cf)
+        subject = ticket["subject"]
+        judged = severity_raised_by(subject, texts.asked_before, asked) if raise_ok else None
+        raised = judged is not None and _raise_severity(work, ticket, judged, cf)
         if raised:  # first: the re-check's reply shows it
             ticket = tickets.get(desk.db, ticket["id"])
         if u is not None and cf is not None:
