@@ -2506,3 +2506,36 @@ def test_a_follow_up_without_new_facts_raises_no_severity(desk: Desk, news: str)
     assert (after["severity"], after["first_response_due"]) == (3, accepted["first_response_due"])
     assert events_of(desk, after, "severity_raised") == []
     assert [r["kind"] for r in outbox(desk)][-1:] == ["team_notice"]
+
+
+def test_the_answer_follows_the_language_the_customer_switches_to(desk: Desk) -> None:
+    """Review: an English request's German follow-up was answered in English, and the
+    ticket's language stayed en for good (SPEC §3: the language of the sender's own
+    text); the reverse for an English colleague on a German ticket. A mail too short to
+    tell changes nothing."""
+    hangs = "Hello,\n\nour nightly backup job hangs at 95% since Monday. No error is shown.\n"
+    t = ticket(desk, str(feed(desk, mail(CUSTOMER, "Backup job hangs", hangs)[0], T0).ticket))
+    assert t["language"] == "en"
+    number = t["ticket_number"]
+    german = (
+        "Hallo,\n\nich schreibe lieber auf Deutsch. Im Protokoll steht: sbc-3011: Error:"
+        " Timeout waiting for data mover. Es ist ein Linux Server (Debian 12) mit SEP"
+        " sesam 5.1.0.\n\nGruß\nPieter\n"
+    )
+    steps = [
+        (CUSTOMER, german, "de", "Guten Tag"),
+        (CUSTOMER, "Danke!", "de", None),
+        (
+            COLLEAGUE,
+            "Hello, I am taking over from Pieter. We back up to a tape library; it is a Major issue.",
+            "en",
+            "Hello",
+        ),
+    ]
+    for i, (who, body, lang, greeting) in enumerate(steps, 1):
+        raw, _ = mail(who, f"Re: [SEP {number}] Backup job hangs", body)
+        assert feed(desk, raw, T0 + timedelta(hours=i)).outcome == "follow_up"
+        assert ticket(desk, number)["language"] == lang
+        answer = [r for r in outbox(desk) if r["kind"] != "team_notice"][-1]
+        if greeting:
+            assert json.loads(answer["to_addrs"]) == [who] and answer["body"].startswith(greeting)

@@ -273,6 +273,8 @@ _WORDS_END = re.compile(
 )
 # A line that opens with a date and a time is a log's ("2026-11-09 22:00:01 The backup
 # operation ... was terminated"): five of them made a German mail English (review).
+# An error message cited after a colon or a sentence's end, up to its own end.
+_INLINE_LOG = re.compile(r"(?<=[:.!?] )\S*\b(?:Error|Warning|E|W): [^\n]*?(?:\.(?=\s)|$)", re.M)
 _STAMPED_LINE = re.compile(
     r"^[^\S\n]*(?:\d{4}-\d\d-\d\d|\d\d?\.\d\d?\.\d{4}|\d\d?/\d\d?/\d{4})[ T]\d\d?:\d\d.*$",
     re.MULTILINE,
@@ -285,19 +287,43 @@ def language(text: str) -> str:
     Only the words before the first closing line ("Best regards", "Viele Grüße") count, so
     a German signature under an English mail does not decide.
     """
+    de, en, body = _language_words(text)
+    if de == en:
+        return "de" if _UMLAUT.search(body.lower()) else "en"
+    return "de" if de > en else "en"
+
+
+TELLING_WORDS = 3  # function words one language must lead by for a text to tell it
+
+
+def telling_language(text: str) -> str | None:
+    """'de' or 'en' where ``text`` is long enough to tell (one language's function words
+    lead by TELLING_WORDS), else None: a "Thanks!" or a log line says no language, and a
+    ticket's language follows only a mail that does (followup)."""
+    de, en, _ = _language_words(text)
+    if abs(de - en) < TELLING_WORDS:
+        return None
+    return "de" if de > en else "en"
+
+
+def _language_words(text: str) -> tuple[int, int, str]:
+    """German and English function words of the text language() reads, and that text."""
     # Quoted messages first: a paragraph sent as one line that quotes an error ('im Log
     # steht "sbc-5001: Error: ..."') was taken for a log line and dropped whole, and a
     # German mail was answered in English (review finding).
-    text = rules.LOG_TEXT_LINE.sub("", _LOG_BLOCK.sub("", _QUOTED.sub(" ", text)))
+    # An error message cited within a sentence goes alone, not its whole line: a
+    # paragraph sent as one line ("Im Protokoll steht: sbc-3011: Error: Timeout waiting
+    # for data mover. Es ist ein Linux Server ...") lost all its German (review finding).
+    # After the blocks of log lines, whose first line it would cut.
+    text = _INLINE_LOG.sub(" ", _LOG_BLOCK.sub("", _QUOTED.sub(" ", text)))
+    text = rules.LOG_TEXT_LINE.sub("", text)
     text = _STAMPED_LINE.sub("", text)
     ends = (m.start() for m in (rules.CLOSING.search(text), _WORDS_END.search(text)) if m)
     body = text[: min((e for e in ends if text[:e].strip()), default=len(text))]
     words = _WORD.findall(body.lower())
     de = sum(map(rules.GERMAN_WORDS.__contains__, words))
     en = sum(map(rules.ENGLISH_WORDS.__contains__, words))
-    if de == en:
-        return "de" if _UMLAUT.search(body.lower()) else "en"
-    return "de" if de > en else "en"
+    return de, en, body
 
 
 # ----------------------------------------------------------------------------- versions, OS

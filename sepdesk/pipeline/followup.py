@@ -15,8 +15,10 @@ from sepdesk.instants import from_db, to_db
 from sepdesk.pipeline.answer import answer_customer, notify_team
 from sepdesk.pipeline.classify import (
     Understanding,
+    bounded,
     own_text,
     severity_raised_by,
+    telling_language,
     understand,
     without_signature,
 )
@@ -88,6 +90,17 @@ def _answer_here(work: Work, ticket: dict[str, Any]) -> None:
     if kept != (ticket["reply_to"] or "").lower():
         tickets.update(work.desk.db, ticket["id"], work.at, reply_to=kept)
         work.decide("reply_to", f"answers now go to {address}")
+
+
+def _follow_language(work: Work, ticket: dict[str, Any]) -> None:
+    """Answer in the language of this mail's own text, where it is long enough to tell,
+    from now on (SPEC §3 ``language``: the sender's own text): a customer who switched to
+    German, or an English colleague on a German ticket, was answered in the first mail's
+    language for the ticket's whole life (review finding)."""
+    said = telling_language(own_text(bounded(work.parsed.text)))
+    if said and said != ticket["language"]:
+        tickets.update(work.desk.db, ticket["id"], work.at, language=said)
+        work.decide("language", f"answers now in {said}: the language of this mail")
 
 
 def _refresh_customer(work: Work, ticket: dict[str, Any], text: str) -> CustomerFacts:
@@ -400,6 +413,7 @@ def handle_follow_up(work: Work, ticket: dict[str, Any], how: str) -> None:
         return
     _store(work, ticket)
     _answer_here(work, ticket)
+    _follow_language(work, ticket)
     before = ticket
     # Reopened or woken, a request goes back to what it was (still missing information,
     # still without a contract), and this mail is checked as any other follow-up.
