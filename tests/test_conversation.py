@@ -37,7 +37,7 @@ from sepdesk.pipeline.parse import parse_mail
 from sepdesk.sla import timer
 from sepdesk.sla.breach import ticket_breached
 from sepdesk.sla.deadlines import first_response_due
-from sepdesk.tickets import actions
+from sepdesk.tickets import actions, notices
 from sepdesk.tickets import store as tickets
 from tests.conftest import CONTRACTS, MAILS, T0, make_settings
 from tests.servers.smtp_sink import SmtpSink, smtp_sink  # noqa: F401  (fixture)
@@ -2539,3 +2539,27 @@ def test_the_answer_follows_the_language_the_customer_switches_to(desk: Desk) ->
         answer = [r for r in outbox(desk) if r["kind"] != "team_notice"][-1]
         if greeting:
             assert json.loads(answer["to_addrs"]) == [who] and answer["body"].startswith(greeting)
+
+
+def test_the_call_id_notice_greets_the_colleague_it_is_sent_to(desk: Desk) -> None:
+    """Review: a colleague took over a needs-info ticket, answers went to them, and the
+    Call ID notice of an engineer's accept went to them too, but greeted the requester."""
+    raw, _ = mail(CUSTOMER, "SQL Server backup slow", "Hi, backups are slow.", name="Pieter Dekker")
+    number = str(feed(desk, raw, T0).ticket)
+    raw, _ = mail(
+        COLLEAGUE, f"RE: [SEP {number}] SQL Server backup slow", "Me now.", name="Jan Vos"
+    )
+    feed(desk, raw, T0 + timedelta(minutes=10))
+    assert ticket(desk, number)["status"] == "needs-info"
+    actions.apply(desk, number, "accept", T0 + timedelta(hours=1), ENGINEER)
+    [notice] = outbox(desk, kind="call_accepted")
+    assert json.loads(notice["to_addrs"]) == [COLLEAGUE]
+    assert notice["body"].startswith("Hello Jan Vos,")
+    # The requester writing again is greeted again.
+    actions.apply(desk, number, "waiting", T0 + timedelta(hours=2), ENGINEER)
+    raw, _ = mail(
+        CUSTOMER, f"RE: [SEP {number}] SQL Server backup slow", "Back.", name="Pieter Dekker"
+    )
+    feed(desk, raw, T0 + timedelta(hours=3))
+    assert notices.call_id_notice(desk, ticket(desk, number), T0 + timedelta(hours=3))
+    assert outbox(desk, kind="call_accepted")[-1]["body"].startswith("Hello Pieter Dekker,")

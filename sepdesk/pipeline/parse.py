@@ -1023,6 +1023,18 @@ def header_identity(raw: bytes) -> tuple[str | None, str]:
     return (ids[0] if ids else None), (froms[0][1] if froms else "")
 
 
+def header_sender_name(head: bytes) -> str:
+    """The display name of the From in a mail's header (``head``: at least its header
+    block), as ParsedMail.from_name reads it; "" where there is none or it is unreadable."""
+    head = leading_junk_skipped(head)[0]
+    try:
+        msg = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+        froms = _addresses([str(v) for v in msg.get_all("from", [])])
+    except Exception:  # a header even this cannot read: no name to greet
+        return ""
+    return froms[0][0] if froms else ""
+
+
 def parse_mail(raw: bytes) -> ParsedMail:
     msg, defects = _structure(raw)
     if not msg.keys():

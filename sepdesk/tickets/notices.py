@@ -9,6 +9,7 @@ from sepdesk.desk import Desk
 from sepdesk.instants import db_to_local, from_db
 from sepdesk.outbound.compose import tagged_subject
 from sepdesk.outbound.outbox import enqueue, queued_mail
+from sepdesk.pipeline.parse import header_sender_name
 from sepdesk.templates import greeting, render, severity_line
 from sepdesk.tickets import store as tickets
 
@@ -23,6 +24,26 @@ def customer_thread(desk: Desk, ticket_id: int) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
+# Enough of a stored mail to hold its header block (the name in its From), not its body.
+_HEAD_BYTES = 64 * 1024
+
+
+def _greeted(desk: Desk, ticket: dict[str, Any]) -> str:
+    """Whom the notice greets: the writer of the latest customer mail, as the pipeline's
+    replies do (answer._greeted); the notice goes where that mail asked
+    (followup._answer_here). It greeted the requester in a mail to their colleague who
+    had taken over (review finding)."""
+    row = desk.db.execute(
+        "SELECT m.from_addr, substr(i.raw, 1, ?) FROM messages m JOIN intake i"
+        " ON i.id = m.intake_id WHERE m.ticket_id = ? AND m.direction = 'in' AND m.kind = ''"
+        " ORDER BY m.at DESC, m.id DESC LIMIT 1",
+        [_HEAD_BYTES, ticket["id"]],
+    ).fetchone()
+    if row is None or row[0] == (ticket["requester"] or "").lower():
+        return str(ticket["requester_name"] or "")
+    return header_sender_name(bytes(row[1] or b""))
+
+
 def call_id_notice(desk: Desk, ticket: dict[str, Any], at: datetime) -> int | None:
     """Queue the mail that tells the customer the ticket's Call ID; None when there is nobody."""
     s, lang = desk.settings, ticket["language"]
@@ -30,7 +51,7 @@ def call_id_notice(desk: Desk, ticket: dict[str, Any], at: datetime) -> int | No
     if not ticket["call_id"] or not to or to in s.desk_addresses():
         return None
     blocks = (
-        greeting(lang, ticket["requester_name"]),
+        greeting(lang, _greeted(desk, ticket)),
         # The new Call ID tied to the ticket number the customer was told (the subject
         # carries the Call ID alone from now on).
         render(lang, "notice_ticket", ticket=ticket["ticket_number"]),
