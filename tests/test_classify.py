@@ -2619,3 +2619,47 @@ def test_a_disclaimer_or_a_stamped_log_does_not_decide_the_language() -> None:
     )
     # The writer's own words still decide: English with a German thanks stays English.
     assert language(f"{english}Our tape library is an HPE MSL 2024.\nDanke\n") == "en"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "die Sicherung, die seit Montag abbricht",
+        "wir haben das Problem, dass die Sicherung seit Montag jede Nacht fehlschlägt",
+        "die Sicherung hängt",
+        "die Vollsicherung bleibt seit zwei Nächten bei 0 % hängen",
+        "der Bandwechsler ist kaputt",
+        "das Laufwerk ist defekt",
+        "der Autoloader streikt",
+        "the backup is broken",
+        "backup stuck",
+        "the restore job is hanging",
+        "the GUI freezes",
+        "we have problem with backup of one server",
+    ],
+)
+def test_everyday_words_for_a_failure_are_a_failure(text: str) -> None:
+    """Review finding: these were read as no failure at all, so the mail was Cosmetic."""
+    assert rules.FAILURE.search(text)
+    assert _sev(text) == 3
+
+
+@pytest.mark.parametrize(
+    "text", ["Die Library hängt am SAN.", "Das hängt davon ab, wie viele Bänder es sind."]
+)
+def test_what_hangs_on_something_or_depends_on_it_is_no_failure(text: str) -> None:
+    assert not rules.FAILURE.search(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Es geht um die Sicherung eines Entwicklungsrechners (dev-07), die seit Montag mit\n\n"
+        "  sbc-1208: Error: Client dev-07 not reachable\n\nabbricht. Alle anderen laufen.",
+        "we have problem with backup of one server from twenty.",
+        "backup broken, call me",
+    ],
+)
+def test_the_action_in_a_relative_clause_around_a_log_or_with_a_problem_word(text: str) -> None:
+    """Review finding: the backup was named, the failure too, but the action was missing."""
+    assert has_action(text)

@@ -578,6 +578,8 @@ def _names_operation(sentence: str) -> bool:
 def sentences(text: str) -> list[str]:
     """Lines split at sentence ends (a full stop before a capital), dates like 30.10. survive."""
     out: list[str] = []
+    if "\n" in text:
+        text = _LOG_IN_SENTENCE.sub(_one_line, text)
     for line in _paragraphs(text):
         out.extend(s for s in _SENTENCE_END.split(line) if s.strip())
     return out
@@ -591,6 +593,13 @@ _SENTENCE_END = re.compile(
     r"\s(?<=[.!?]\s)(?<!\d\.\s)\s*(?=[A-ZÄÖÜ])|\s(?<=\d\.\s)\s*(?=[A-ZÄÖÜ])"
     r"(?!(?:Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember)\b)"
 )
+# A pasted log the writer's sentence goes on after: "die Sicherung, die seit Montag mit"
+# then the indented log lines, then "abbricht." (lower case: the same sentence). The
+# sentence is read as one, the log inside it (the failure and what fails were two parts).
+_LOG_IN_SENTENCE = re.compile(
+    r"(?<=[^\s.!?:])[ \t]*\n(?:[ \t]*\n)+(?:(?:[ \t]{2,}|\t)\S[^\n]*\n)+(?:[ \t]*\n)+"
+    r"(?=[a-zäöüß])"
+)
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _LIST_MARKER = r"(?:[-*•]|\d+\.)"
 _LIST_ITEM = re.compile(rf"\s*{_LIST_MARKER}\s")
@@ -598,6 +607,10 @@ _LIST_ITEM_LINE = re.compile(rf"(?m)^[ \t]*{_LIST_MARKER}\s")
 # A list item with its wrapped lines indented under its text ("- Die Rücksicherung wurde
 # am Montag\n  gestartet."): the writer's words, not a pasted log.
 _LIST_ITEM_WRAPPED = re.compile(rf"(?m)^[ \t]*{_LIST_MARKER}[ \t]\S.*(?:\n[ \t]{{2,}}\S.*)+")
+
+
+def _one_line(m: re.Match[str]) -> str:
+    return f" {' '.join(m.group().split())} "
 
 
 def _paragraphs(text: str) -> list[str]:

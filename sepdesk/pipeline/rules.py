@@ -861,6 +861,21 @@ FAILURE = _rx(
     r"\bkein\w* einzige\w*",
     r"\bnot a single\b",
     r"\b(?:mit|with) (?:\w+ )?(?:warnungen|warnings) (?:beendet|abgeschlossen|finished|completed|ended)\b",
+    # The everyday words for it: the separable verbs joined in a subordinate clause ("die
+    # Sicherung, die seit Montag abbricht", "dass die Sicherung jede Nacht fehlschlägt"),
+    # a run that hangs (not "hängt am SAN", "hängt davon ab"), "kaputt", "streikt";
+    # "broken", "stuck", "is hanging", "freezes", "a problem with the backup".
+    r"\babbr(?:icht|echen|ach|achen)\b",
+    r"\bfehlschl(?:ägt|agen|ug|ugen)\b",
+    r"\bhäng(?:t|en|te|ten)\b(?!\s+(?:an|am|auf|über|per|via|mit|direkt|davon|zusammen|von)\b)"
+    r"(?![^.\n]{0,40}\b(?:ab|zusammen)\b)",
+    r"\bhängen ?geblieben\b",
+    r"\bkaputt\w*",
+    r"\bdefekt\w*",
+    r"\bstreik(?:t|en|te|ten)\b",
+    r"\b(?:broken|stuck|hanging|hung|freezes|froze|freezing)\b",
+    r"\b(?:problems?|issues?|trouble) with (?:the |our |a |an |my )?(?:\w+ )?(?:backups?|"
+    r"restores?|jobs?|drives?|tapes?|library|sicherung\w*)\b",
 )
 # Malfunctions told without a failure word; for the severity only: with a job word beside
 # them ("no job is running and it sits at 100% CPU") they name no operation.
@@ -915,6 +930,10 @@ RESTORE_FAILS = _rx(
     r"(?<!\beinmal )(?<!\bmanuell )(?<!\bselbst )\babgebrochen\b",  # not "einmal abgebrochen"
     r"\bschlägt\b[^.\n]{0,80}\bfehl",
     r"\bbreche\b[^.\n]{0,80}\bab\b",  # reported: "die Rücksicherung breche jedes Mal ab"
+    # Joined in a subordinate clause: "der Restore, der jedes Mal abbricht", "dass der
+    # Restore fehlschlägt".
+    r"\babbr(?:icht|echen|ach|achen)\b",
+    r"\bfehlschl(?:ägt|agen|ug|ugen)\b",
     r"\bsich\b[^.\n]{0,40}\bnicht\b[^.\n]{0,30}\blässt\b",
     r"\bgeht nicht\b",
     r"\bklappt nicht\b",
