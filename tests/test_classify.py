@@ -33,6 +33,7 @@ from sepdesk.pipeline.classify import (
     own_text,
     rules_severity,
     sesam_versions,
+    stated_severity,
     ties_to_sesam,
     understand,
     without_signature,
@@ -2663,3 +2664,25 @@ def test_what_hangs_on_something_or_depends_on_it_is_no_failure(text: str) -> No
 def test_the_action_in_a_relative_clause_around_a_log_or_with_a_problem_word(text: str) -> None:
     """Review finding: the backup was named, the failure too, but the action was missing."""
     assert has_action(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this is not critical, just a question",
+        "Nicht kritisch, nur zur Info.",
+        "It is not an emergency.",
+        "Kein kritischer Fehler, aber lästig.",
+        "Es ist kein Notfall.",
+    ],
+)
+def test_a_denied_claim_is_no_claim(text: str) -> None:
+    """Review finding: "this is not critical" was recorded as a claim of Critical, and the
+    team notice said "customer stated: 1"."""
+    assert stated_severity(text) is None
+    assert stated_severity(f"{text} Aber dringend!") == 2
+
+
+def test_a_denied_claim_still_classifies_the_request() -> None:
+    # samples/README: naming a severity class counts, even a wrong one.
+    assert "classification" not in missing_info("Nicht kritisch, nur zur Info.")

@@ -632,8 +632,9 @@ def _without_false_claims(text: str) -> str:
 
 
 def stated_severity(text: str) -> int | None:
-    """The severity the sender claims; the most severe claim wins."""
-    text = _without_false_claims(text)
+    """The severity the sender claims; the most severe claim wins. One the sender denies
+    ("not critical", "kein Notfall") is none."""
+    text = rules.NEGATED_CLAIM.sub(" ", _without_false_claims(text))
     for level, pattern in rules.STATED:
         if pattern.search(text):
             return level

@@ -1896,6 +1896,14 @@ NOT_A_CLAIM = _rx(
     r"\b(?:in|außer) frage\b",
     r"\bout of the question\b",
 )
+# A claim denied is no claim: "this is not critical", "Nicht kritisch, nur zur Info.", "kein
+# Notfall", "not an emergency", "Kein kritischer Fehler". (Still a classification: the
+# writer has placed the request, as with a claim.)
+NEGATED_CLAIM = _rx(
+    r"\b(?:not|nicht|kein\w*|no|never|nie|isn't|is not)\s+(?:(?:so|that|too|very|really|sehr|"
+    r"besonders|wirklich|an?|ein\w*|der|die|das)\s+){0,2}(?:critical|kritisch\w*|emergency|"
+    r"notfall\w*|major|sehr dringend)\b",
+)
 # Lines of pasted program output: English words in them say nothing about the writer.
 LOG_TEXT_LINE = re.compile(
     r"^(?:[ \t]{2,}\S.*|.*\b(?:STATUS=ERROR|Error:|E:|W:)\s.*)$", re.MULTILINE
