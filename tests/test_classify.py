@@ -2686,3 +2686,18 @@ def test_a_denied_claim_is_no_claim(text: str) -> None:
 def test_a_denied_claim_still_classifies_the_request() -> None:
     # samples/README: naming a severity class counts, even a wrong one.
     assert "classification" not in missing_info("Nicht kritisch, nur zur Info.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Die Rücksicherung funktioniert, dauert aber ewig: 9 Stunden statt früher 1,5 Stunden."
+        " Es ist kein Notfall, das Tagesgeschäft läuft ganz normal.",
+        "The restore works but is very slow: 9 hours instead of 1.5 hours before. It is not"
+        " an emergency, our daily business runs normally.",
+    ],
+)
+def test_a_slow_restore_while_the_business_runs_normally_is_minor(text: str) -> None:
+    """Review finding: Major ("a restore too slow to get the data back") though the writer
+    says in SPEC's words for Minor that the business runs normally."""
+    assert _sev(text, "Restore slow") == 3

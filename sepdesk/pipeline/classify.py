@@ -840,6 +840,7 @@ class _Facts:
     harmless = _plain(rules.HARMLESS)
     single_user = _plain(rules.SINGLE_USER)
     no_impact = _plain(rules.NO_IMPACT)
+    business_normal = _plain(rules.BUSINESS_NORMAL)
     not_urgent = _plain(rules.NOT_URGENT)
     partial = _plain(rules.PARTIAL)
 
@@ -915,7 +916,9 @@ def _major_reason(f: _Facts) -> str | None:
     needed = not f.test and not (f.not_needed and f.continues) and not restored
     if f.restore_fails and needed:
         return f'a production restore fails ("{f.restore_fails}")'
-    if f.slow_restore and needed:
+    # Slow, but the business runs normally: SPEC's Minor (not where backups fail or data is
+    # lost: the labels hold those Major while the rest of the business goes on).
+    if f.slow_restore and needed and not f.business_normal:
         return f'a restore too slow to get the data back ("{f.slow_restore}")'
     if f.performance and (f.impact or f.no_alternative):
         return f'performance problem with business impact ("{f.performance}")'
@@ -1014,10 +1017,14 @@ def severity_raised_by(subject: str, before: str, after: str) -> tuple[int, tupl
 
 
 def _learned_level(p: dict[int, float], f: _Facts) -> int | None:
-    """The model's level where it is sure; Critical not against what the mail says."""
+    """The model's level where it is sure; Critical not against what the mail says, nor
+    Major against a plain statement that the business runs normally (SPEC's Minor in its
+    own words: "slow" and "very slow" made a restore of archive data Major)."""
     if p[1] >= severity_model.CRITICAL_AT:
         return None if _not_critical(f) else 1
     level = max((2, 3, 4), key=p.__getitem__)
+    if level == 2 and f.business_normal:
+        return None
     return level if p[level] >= severity_model.LEVEL_AT else None
 
 

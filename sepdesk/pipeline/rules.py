@@ -1708,6 +1708,13 @@ NO_IMPACT = _rx(
     r"\bkein problem\b",
     r"\bbusiness is not\b",
 )
+# SPEC's Minor in its own words, said of the business (not of a job): "das Tagesgeschäft
+# läuft ganz normal", "daily business runs normally", "business is working normal".
+BUSINESS_NORMAL = _rx(
+    r"\b(?:tagesgeschäft|geschäftsbetrieb|betrieb|geschäft|business|operations)\s+(?:\w+\s+){0,2}?"
+    r"(?:läuft|laufen|geht|runs?|is running|are running|is working|are working|works|goes on)\s+"
+    r"(?:\w+\s+)?(?:ganz\s+|völlig\s+|completely\s+|totally\s+)?(?:normal|normally|as usual)\b",
+)
 # The sender says it is not urgent: a claim about priority, not about the business. It
 # tips a plain failure towards Minor but never outweighs a Major fact (claims are ignored).
 NOT_URGENT = _rx(
