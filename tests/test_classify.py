@@ -25,6 +25,7 @@ from sepdesk.pipeline.classify import (
     bounded,
     has_action,
     has_error_text,
+    has_hardware,
     judge_severity,
     language,
     missing_info,
@@ -2701,3 +2702,20 @@ def test_a_slow_restore_while_the_business_runs_normally_is_minor(text: str) -> 
     """Review finding: Major ("a restore too slow to get the data back") though the writer
     says in SPEC's words for Minor that the business runs normally."""
     assert _sev(text, "Restore slow") == 3
+
+
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        ("die Sicherungen im Si3 store 90 Tage aufheben", True),
+        ("Ziel ist der Si3-Store auf dem Backupserver", True),
+        ("backups go to a SEP Si3 Deduplication Store", True),
+        ("Sicherungsziel: Si3 Dedup-Store", True),
+        ("a copy goes to Wasabi S3", True),
+        ("sbc-1402: Error: Si3 read error on data store [SI3_GFD]", False),
+        ("Is the Si3 deduplication option part of our licence?", False),
+    ],
+)
+def test_the_si3_dedup_store_is_backup_hardware(text: str, named: bool) -> None:
+    """Review finding: samples/README counts "dedup store hardware", SEP's own was not."""
+    assert has_hardware(text) is named

@@ -692,6 +692,12 @@ HARDWARE = _rx(
     r"\br[67][0-9]0(?:xd2?|xs|xa)?\b",
     r"\bde[46]000[hf]?\b",
     r"\bdedup\w* (?:appliance|hardware)\b",
+    # SEP's own dedup store and a cloud target: "Si3 store", "SEP Si3 Deduplication
+    # Store", "Si3 Dedup-Store", "Wasabi S3" (samples/README: "dedup store hardware").
+    # Not "Si3" alone: a pasted log's "Si3 read error", a licence's "Si3 option".
+    r"\bsi3[- ](?:dedup\w*[- ]?)?(?:store|speicher)\b|\bsi3[- ]dedup\w*speicher\b",
+    r"\bsep (?:si3 )?deduplication store\b",
+    r"\bwasabi\b",
     r"\bLUN\b",
     r"\bRDX\b",
     r"\bwechsel(?:platte|medi)\w*",
