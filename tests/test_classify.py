@@ -2719,3 +2719,21 @@ def test_a_slow_restore_while_the_business_runs_normally_is_minor(text: str) -> 
 def test_the_si3_dedup_store_is_backup_hardware(text: str, named: bool) -> None:
     """Review finding: samples/README counts "dedup store hardware", SEP's own was not."""
     assert has_hardware(text) is named
+
+
+@pytest.mark.parametrize(
+    "text, versions",
+    [
+        ("Our SEP Sesam is 5.1 Beefalo V2", ("5.1",)),
+        ("SEP 5.1 Beefalo V2", ("5.1",)),
+        ("sesam version is 5.1", ("5.1",)),
+        ("sesam-Version: 5.1", ("5.1",)),
+        ("SEP sesam Beefalo V2", ()),
+        ("SEP sesam Jaglion V2", ()),
+    ],
+)
+def test_sesam_versions_written_in_other_ways(text: str, versions: tuple[str, ...]) -> None:
+    """Review finding: only "Sesam 5.1 Beefalo V2" was read. A release name alone gives the
+    request its version, but no number for the older-version check."""
+    assert sesam_versions(text) == versions
+    assert "os_version" not in missing_info(f"{text}, Windows Server 2019")

@@ -429,7 +429,8 @@ def missing_info(
         ),
         "error_message": has_error_text(text) or any(_is_error_log(a) for a in attachments),
         "action": has_action(text) and not _by_itself(text),
-        "os_version": bool(operating_systems(text)) and bool(sesam_versions(text)),
+        "os_version": bool(operating_systems(text))
+        and bool(sesam_versions(text) or rules.SESAM_RELEASE.search(text)),
         "hardware": has_hardware(text),
     }
     return tuple(f for f in FIELDS if not present[f])

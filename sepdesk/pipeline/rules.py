@@ -347,9 +347,15 @@ OPERATING_SYSTEMS = (
 # Bare family names count only when nothing more precise is named.
 OPERATING_SYSTEM_FAMILIES = (_rule(r"\bWindows\b"), _rule(r"\bLinux\b"))
 # "sesam 5.1" (two parts) directly after the product name is a version too.
+# Also "SEP 5.1 Beefalo V2", "Our SEP Sesam is 5.1", "sesam version is 5.1", "sesam-Version: 5.1".
 SHORT_VERSION = _rule(
-    r"\bsesam(?: server| client| version)?\s+v?([1-9]\.\d)(?![\d.])", re.IGNORECASE
+    r"\b(?:sesam(?:[- ](?:server|client|version))?|sep(?= v?\d\.\d\s+(?:tigon|grolar|beefalo|jaglion|apollon)\b))"
+    r"(?:\s+(?:is|ist|version|release))*\s*[:=]?\s+v?([1-9]\.\d)(?![\d.])",
+    re.IGNORECASE,
 )
+# A release named by its name ("SEP sesam Beefalo V2", "Jaglion"): the version for the
+# request's information, but no number to compare with current_version.
+SESAM_RELEASE = _rx(r"\b(?:tigon|grolar|beefalo|jaglion|apollon)(?:\s+v\d)?\b")
 
 # --------------------------------------------------------------------------- missing info
 
