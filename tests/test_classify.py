@@ -2737,3 +2737,25 @@ def test_sesam_versions_written_in_other_ways(text: str, versions: tuple[str, ..
     request its version, but no number for the older-version check."""
     assert sesam_versions(text) == versions
     assert "os_version" not in missing_info(f"{text}, Windows Server 2019")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "| Art          | Störung     |",
+        "| Priority | high |",
+        "| Severity | 2 |",
+        "| Request type | Incident |",
+        "Art der Anfrage\tStörung",
+    ],
+)
+def test_a_classification_in_a_table_cell(text: str) -> None:
+    """Review finding: facts in a table (Markdown, tab-separated, or HTML) did not count."""
+    assert "classification" not in missing_info(f"Hallo,\n\n{text}\n")
+
+
+def test_a_classification_in_an_html_table_row() -> None:
+    # html_to_text joins a row's cells with a space.
+    html = "<table><tr><td>Art der Anfrage</td><td>Störung</td></tr></table>"
+    assert "classification" not in missing_info(html_to_text(html))
+    assert "classification" in missing_info("Typ der Datei ist unklar.\nArt und Weise egal.")

@@ -376,7 +376,7 @@ def _numbered(level: str) -> tuple[str, ...]:
     "Severity: 2", "Prio 3", and a service provider's "P1 - ...", "Our priority: P3" (a
     capital P, not inside a host or job name: "SRV-P2", "DB_P3")."""
     return (
-        rf"\b(?:sev|severity|schweregrad|prio|priority|priorität)\.?\s*[-:]?\s*{level}\b",
+        rf"\b(?:sev|severity|schweregrad|prio|priority|priorität)\.?\s*[-:|]?\s*{level}\b",
         rf"(?-i:(?<![-_/\\.])\bP{level}\b(?![-_]\w))",
     )
 
@@ -386,14 +386,19 @@ CLASSIFICATION = _rx(
     r"\b(?:critical|kritisch\w*|major|minor|cosmetic|kosmetisch\w*)\b",
     r"\b(?:severity|priority|priorität|prio|einstufung|klassifizierung|classification|"
     r"kategorie|category|dringlichkeit|schweregrad|art der anfrage|type of request|"
-    r"request type)\s*:\s*\S",
-    r"\b(?:severity|priorit\w*|prio|schweregrad|dringlichkeit)\s*:?\s*[1-4]\b",
+    r"request type)\s*[:|\t]\s*\S",  # a table's cell too: "| Priority | high |"
+    r"\b(?:severity|priorit\w*|prio|schweregrad|dringlichkeit)\s*[:|]?\s*[1-4]\b",
+    # A table's row as HTML renders it, its cells joined by a space ("Art der Anfrage
+    # Störung"): a label that opens its line, then a kind of request.
+    r"(?m:^)[ \t|]*(?:art der anfrage|art der meldung|anfrageart|meldungsart|art|typ|"
+    r"request type|type of request|type)[ \t|:]+(?:störung\w*|anfrage|problem\w*|fehler\w*|"
+    r"frage|incident|question|request|bug|fault|error)\b",
     *_numbered("[1-4]"),
     r"\b(?:low|high|medium|normal|niedrige|hohe|mittlere)\s+(?:priority|priorität|prio)\b",
     # "mit höchster Priorität", "highest priority"; a form's "Vorgangspriorität: 2 (hoch)".
     r"\b(?:höchste[rn]?|highest|top)\s+(?:priority|priorität|prio)\b",
     r"\b\w+priorität\s*:\s*\S",
-    r"\b(?:severity|priority|priorität|prio|dringlichkeit|impact)\s*:?\s*(?:hoch|high|niedrig|low|"
+    r"\b(?:severity|priority|priorität|prio|dringlichkeit|impact)\s*[:|]?\s*(?:hoch|high|niedrig|low|"
     r"mittel|medium|normal|dringend|urgent|tief)\b",
     # "Priorität aus unserer Sicht: tief", "Priority from our side: low".
     r"\b(?:priority|priorität|prio|dringlichkeit)\b[^:\n]{1,25}:\s*(?:hoch|high|niedrig|low|tief|"
@@ -405,7 +410,7 @@ CLASSIFICATION = _rx(
     # The kind of message named as such: "Art: Störung", "Art der Meldung: Störung", a
     # subject or line that opens with it ("Störung: ...", "Anfrage Betriebsrat: ..."), "wir
     # melden folgende Störung". Not where it only describes ("Störung der Sicherung").
-    r"\b(?:art|typ|art der meldung|meldungsart|anfrageart)\s*:\s*(?:störung|anfrage|problem|fehler)",
+    r"\b(?:art|typ|art der meldung|meldungsart|anfrageart)\s*[:|\t]\s*(?:störung|anfrage|problem|fehler)",
     r"(?m:^)[ \t]*(?:störung|anfrage)\b(?!\s+(?:der|des|im|in|bei|beim|mit|von|am|an|auf)\b)",
     r"\b(?:melden?|zeigen)\b[^.\n]{0,25}\b(?:folgende|eine)\s+störung\b",
     *REQUEST_TYPE_QUESTIONS,
@@ -754,7 +759,7 @@ STATED = (
         _rx(
             r"\bmajor\b",
             *_numbered("2"),
-            r"\b(?:prio\w*|priority|severity)\s*:\s*(?:hoch|high)\b",
+            r"\b(?:prio\w*|priority|severity)\s*[:|]\s*(?:hoch|high)\b",
             r"\b(?:high|hohe)\s+(?:priority|priorität|prio)\b",
             r"\b(?<!nicht )(?<!not )(?<!nix )(?:dringend|urgent)\b",
         ),
@@ -764,7 +769,7 @@ STATED = (
         _rx(
             r"\bminor\b",
             *_numbered("3"),
-            r"\b(?:prio\w*|priority|severity)\b[^:\n]{0,25}:\s*(?:niedrig|low|normal|mittel|"
+            r"\b(?:prio\w*|priority|severity)\b[^:|\n]{0,25}[:|]\s*(?:niedrig|low|normal|mittel|"
             r"medium|tief)\b",
             r"\b(?:low|medium|normal|niedrige|mittlere)\s+(?:priority|priorität|prio)\b",
         ),
