@@ -2759,3 +2759,19 @@ def test_a_classification_in_an_html_table_row() -> None:
     html = "<table><tr><td>Art der Anfrage</td><td>Störung</td></tr></table>"
     assert "classification" not in missing_info(html_to_text(html))
     assert "classification" in missing_info("Typ der Datei ist unklar.\nArt und Weise egal.")
+
+
+@pytest.mark.parametrize(
+    "text, given",
+    [
+        ("job fails with 'Drive busy'", True),
+        ('The job ends with "Medium not present"', True),
+        ("LTO-8 Laufwerk: Sicherungsjob bricht ab mit 'Drive busy'", True),
+        ('the job ends with "successful"', False),
+        ("we end with 'thank you all'", False),
+    ],
+)
+def test_a_quoted_text_a_run_ends_or_fails_with_is_error_text(text: str, given: bool) -> None:
+    """Review finding: a message in single quotes after "bricht ab mit" in the subject, or
+    one without an error word in double quotes, was no error text."""
+    assert has_error_text(text) is given

@@ -487,6 +487,14 @@ ERROR_TEXT = _rx(
     + r"(?=[^'\n]*?[^\s'][ \t]+[^\s'])[^'\n]{0,120}\b(?:error|fail\w*|fehl\w*|abort\w*|abgebrochen|denied|verweigert|"
     r"cannot|not found|nicht gefunden|invalid|timeout|refused|unreachable|corrupt\w*|warn\w*|"
     r"needs cleaning|mismatch|incomplete|damaged|beschädigt|exceeded|expired)\b[^'\n]{0,120}'(?!\w)",
+    # Any quoted text that a failing or ending run is said to end with: "Sicherungsjob bricht
+    # ab mit 'Drive busy'", 'The job ends with "Medium not present"' (not a success, nor
+    # the writer's own closing: "we end with 'thanks'").
+    r"(?<!\bwe )(?<!\bi )(?<!\bwir )(?<!\bich )\b(?:fail\w*|ends?|ended|endet|enden|endete|abort\w*|abbricht|abgebrochen|(?:bricht|brechen)"
+    r"\s+ab|stops?|stopped|terminat\w*)\s+(?:\w+\s+){0,2}?(?:with|mit)\s+(?:(?:the|der|dem|a|an|"
+    r"einer?)\s+)?(?:(?:error|message|meldung|fehlermeldung|status)\s+)?[\"'“„»‚]"
+    r"(?![^\"'“”„«»‘’\n]{0,40}\b(?:erfolgreich|successful\w*|succeeded|completed|ok)\b)"
+    r"[^\"'“”„«»‘’\n]{2,120}[\"'”“«‘’]",
     # A Windows error's code in brackets: "Access is denied (0x5)".
     r"\(0x[0-9a-f]{1,8}\)",
     # A mail server's refusal with its enhanced status code: "530 5.7.0 Must issue a
