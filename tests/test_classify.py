@@ -2775,3 +2775,15 @@ def test_a_quoted_text_a_run_ends_or_fails_with_is_error_text(text: str, given: 
     """Review finding: a message in single quotes after "bricht ab mit" in the subject, or
     one without an error word in double quotes, was no error text."""
     assert has_error_text(text) is given
+
+
+def test_a_standstill_with_where_it_stands_between_its_words_is_critical() -> None:
+    """Review finding (L): "bei Müller" between "steht die Produktion" and "still" made
+    an obvious Critical Major."""
+    text = (
+        "inzwischen steht die Produktion bei Müller komplett still. Der Restore des"
+        " ERP-Servers schlägt fehl, auch ältere Sicherungen lassen sich nicht zurückspielen."
+        " Ohne Restore ist keine Geschäftstätigkeit möglich."
+    )
+    assert _sev(text) == 1
+    assert not rules.HALT.search("Leider steht der Job seit drei Stunden still.")

@@ -1183,7 +1183,11 @@ HALT = _rx(
     r"\b(?:produktion|fertigung|betrieb|werk|firma|lager)\w*\s+(?:steht|stehen|ruht|ruhen)\b",
     r"\bsteh(?:t|en) still\b",  # "steht seit 6 Uhr": see the clause-end rule below
     # Inverted order after an adverbial: "seit 6 Uhr steht der Betrieb still".
-    r"\bsteh(?:t|en)\s+(?:der|die|das|bei uns|unser\w*|hier)\s+(?:\w+\s+){0,2}still\b",
+    # Where it stands may come between: "steht die Produktion bei Müller komplett still"
+    # (not a job or a device that hangs: "steht der Job seit Stunden still").
+    r"\bsteh(?:t|en)\s+(?:der|die|das|bei uns|unser\w*|hier)\s+"
+    r"(?!\w*(?:job|sicherung|backup|restore|laufwerk|band|drive|dienst|service|task|vorgang)\w*\b)"
+    r"(?:\w+\s+){0,4}still\b",
     r"\bkeinerlei geschäftsbetrieb\b",
     r"\bkein(?:en)? geschäftsbetrieb\b",
     r"\bohne \w+ (?:können|kann) wir kein\w*",
