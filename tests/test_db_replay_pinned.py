@@ -97,6 +97,11 @@ its escalations, which renumbers the escalation, outbox and messages rows after 
 subject (``samples`` T-2026-000041 loses "FW: ", ``heldout_batched`` T-2026-000030, a reply
 "Re: [SEP T-2026-000005]", takes that ticket's subject), and their escalations' subjects
 and bodies with it.
+Later in that session a linked ticket asks only for what its closed ticket also lacked:
+``heldout_batched`` T-2026-000030 (LINDQVIST's "One more question." on closed
+T-2026-000005) lists two missing items, not four (its ``tickets`` row, its intake
+``steps`` and the bodies of its team notice and breach escalation in ``messages`` and
+``outbox``); regenerated, checked to differ in those alone.
 
 Two replays, chosen to run every path that writes a ticket:
 
