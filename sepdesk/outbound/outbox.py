@@ -169,17 +169,21 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
 
 
+def _must_have_failed(db: sqlite_utils.Database, outbox_id: int, done: str) -> None:
+    """NotFound for no such mail, InputError for one that has not failed (only a failed
+    mail is ``done``: retried, dismissed)."""
+    row = db.execute("SELECT state FROM outbox WHERE id = ?", [outbox_id]).fetchone()
+    if row is None:
+        raise NotFound(f"outbox #{outbox_id}: no such mail")
+    if row[0] != "failed":
+        raise InputError(f"outbox #{outbox_id}: {row[0]}, not failed; only a failed mail is {done}")
+
+
 def requeue(db: sqlite_utils.Database, outbox_id: int, at: datetime) -> None:
     """Queue a failed mail again, due at ``at``, with a fresh count of attempts (its
     attempts ran out, or a fault since fixed made it fail); InputError/NotFound else."""
     with write_tx(db):
-        row = db.execute("SELECT state FROM outbox WHERE id = ?", [outbox_id]).fetchone()
-        if row is None:
-            raise NotFound(f"outbox #{outbox_id}: no such mail")
-        if row[0] != "failed":
-            raise InputError(
-                f"outbox #{outbox_id}: {row[0]}, not failed; only a failed mail is retried"
-            )
+        _must_have_failed(db, outbox_id, "retried")
         db.execute(
             "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = ? WHERE id = ?",
             [to_db(at), outbox_id],
@@ -193,13 +197,7 @@ def dismiss(db: sqlite_utils.Database, outbox_id: int, at: datetime) -> None:
     (answered the customer by hand, or given up). Its state stays ``failed``; InputError
     for a mail in another state, NotFound for none."""
     with write_tx(db):
-        row = db.execute("SELECT state FROM outbox WHERE id = ?", [outbox_id]).fetchone()
-        if row is None:
-            raise NotFound(f"outbox #{outbox_id}: no such mail")
-        if row[0] != "failed":
-            raise InputError(
-                f"outbox #{outbox_id}: {row[0]}, not failed; only a failed mail is dismissed"
-            )
+        _must_have_failed(db, outbox_id, "dismissed")
         db.execute(
             "INSERT OR IGNORE INTO outbox_dismissals (outbox_id, at) VALUES (?, ?)",
             [outbox_id, to_db(at)],
