@@ -58,7 +58,7 @@ def note(settings: Settings, taken: Taken) -> bool:
         finally:
             os.close(fd)
         if new:  # the file's name must survive a crash too
-            _sync_folder(path.parent)
+            sync_folder(path.parent)
     except OSError as exc:
         log.warning(
             "outbox #%s: cannot note in %s that the relay took it (%s); a crash before its"
@@ -71,7 +71,8 @@ def note(settings: Settings, taken: Taken) -> bool:
     return True
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
+    """Make a folder's new or renamed entries durable (its own fsync)."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

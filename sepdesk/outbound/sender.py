@@ -103,11 +103,7 @@ def _write_files(settings: Settings, rows: list[dict[str, Any]]) -> None:
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             tmp.replace(final)
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        journal.sync_folder(folder)
     except OSError as exc:
         raise DeliveryError(f"{folder}: cannot write outgoing mail: {exc.strerror}") from None
 
