@@ -576,6 +576,20 @@ class Killed(BaseException):
     """The sender's process dying (SIGKILL, an OOM kill): no except branch runs."""
 
 
+def killed_before(monkeypatch: pytest.MonkeyPatch, desk: Desk, step: str) -> None:
+    """One pass whose process dies after the relay's 250, at ``step`` (the record), then
+    the restart: the step back, nothing of the old process's memory."""
+
+    def killed(*_args: Any, **_kw: Any) -> None:
+        raise Killed
+
+    with monkeypatch.context() as dying:
+        dying.setattr(sender, step, killed)
+        with pytest.raises(Killed):
+            sender.run_once(desk, T0)
+    monkeypatch.setattr(sender, "_DELIVERED", {})
+
+
 def test_a_mail_the_relay_took_just_before_a_crash_is_not_sent_again(
     relay_desk: Desk,
     smtp_sink: SmtpSink,  # noqa: F811
@@ -585,17 +599,7 @@ def test_a_mail_the_relay_took_just_before_a_crash_is_not_sent_again(
     and the commit (a window that holds the wait for the write lock), the desk handed the
     acknowledgement to the relay again after its restart (3 resends in ~55 kills)."""
     oid = queue_one(relay_desk, "Backup")
-    record = sender._record
-
-    def killed(*_args: Any, **_kw: Any) -> None:
-        raise Killed
-
-    monkeypatch.setattr(sender, "_record", killed)
-    with pytest.raises(Killed):
-        sender.run_once(relay_desk, T0)
-    # The restart: a new process, nothing of the old one's memory.
-    monkeypatch.setattr(sender, "_record", record)
-    monkeypatch.setattr(sender, "_DELIVERED", {})
+    killed_before(monkeypatch, relay_desk, "_record")
     restarted = Desk.open(relay_desk.settings)
     try:
         assert sender.run_once(restarted, T0 + timedelta(minutes=1)) == 0
@@ -620,15 +624,7 @@ def test_a_journal_entry_of_a_restored_database_s_id_marks_no_other_mail_sent(
     backup = tmp_path / "backup.db"
     backup_to(relay_desk.db, str(backup))
     oid = queue_one(relay_desk, "Backup")
-
-    def killed(*_args: Any, **_kw: Any) -> None:
-        raise Killed
-
-    monkeypatch.setattr(sender, "_record", killed)
-    with pytest.raises(Killed):
-        sender.run_once(relay_desk, T0)
-    monkeypatch.undo()
-    monkeypatch.setattr(sender, "_DELIVERED", {})
+    killed_before(monkeypatch, relay_desk, "_record")
     relay_desk.close()
     path = Path(relay_desk.settings.database.path)
     for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
@@ -652,15 +648,7 @@ def test_a_partial_delivery_before_a_crash_retries_only_those_refused_for_now(
 ) -> None:
     oid = queue_one(relay_desk, "Breach", ("a@example.org", "b@example.org"))
     smtp_sink.refuse_rcpt("b@example.org", 450)
-
-    def killed(*_args: Any, **_kw: Any) -> None:
-        raise Killed
-
-    monkeypatch.setattr(sender, "_record_partial", killed)
-    with pytest.raises(Killed):
-        sender.run_once(relay_desk, T0)
-    monkeypatch.undo()
-    monkeypatch.setattr(sender, "_DELIVERED", {})
+    killed_before(monkeypatch, relay_desk, "_record_partial")
     assert sender.fold_journal(relay_desk) == 1
     rows = relay_desk.db.execute("SELECT id, state, to_addrs FROM outbox ORDER BY id").fetchall()
     assert rows == [
